@@ -1,0 +1,57 @@
+# Satu Pintu — the two commands of the README, and a few helpers.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PYTHON ?= python3
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+export CHROMIUM_PATH ?= /usr/bin/chromium
+
+.PHONY: install run test test-fast lint format services bench messages clean check-deploy
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+## make run: the portal at http://127.0.0.1:8000 with a Celery worker and beat (Ctrl-C stops all).
+## Embedded defaults: SQLite file + filesystem broker. DATABASE_URL / REDIS_URL are used when set.
+run: install
+	PY=$(PY) HOST=$(HOST) PORT=$(PORT) scripts/dev.sh
+
+## make test: the whole suite. Starts/installs PostgreSQL, Redis and Chromium where it can;
+## uses DATABASE_URL / REDIS_URL when set (CI sets both).
+test: install
+	scripts/ensure-services.sh
+	PY=$(PY) scripts/test.sh
+
+test-fast: install   ## the suite without the browser tests, on whatever DATABASE_URL says
+	$(PY) -m pytest -m "not browser" -q
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+services:
+	scripts/ensure-services.sh
+
+bench: install   ## benchmarks on PostgreSQL; figures printed beside the floor measured in the same run
+	scripts/ensure-services.sh
+	PY=$(PY) scripts/bench.sh
+
+messages: install
+	$(PY) manage.py makemessages -l id -l en --ignore=.venv --ignore=staticfiles
+	$(PY) manage.py compilemessages --ignore=.venv
+
+check-deploy: install
+	DJANGO_SETTINGS_MODULE=registration_portal.settings.production \
+	SECRET_KEY=$$(openssl rand -hex 40) FIELD_ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet;print(Fernet.generate_key().decode())') \
+	ID_DIGEST_KEY=x ALLOWED_HOSTS=example.org DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} $(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf .celery db.sqlite3 private_media .test_private_media staticfiles

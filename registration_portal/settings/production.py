@@ -1,0 +1,27 @@
+"""Production: no default secrets, HTTPS only, passes `manage.py check --deploy` cleanly.
+
+Required: SECRET_KEY, FIELD_ENCRYPTION_KEYS, ID_DIGEST_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL.
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import DATABASES, DEBUG, REDIS_URL, SECRET_KEY, env
+
+if DEBUG:
+    raise ImproperlyConfigured("DEBUG must be off in production settings.")
+if len(SECRET_KEY) < 50 or SECRET_KEY.startswith(("local-dev", "test-only", "django-insecure")):
+    raise ImproperlyConfigured("SECRET_KEY must be a long random value in production.")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    raise ImproperlyConfigured("Production runs on PostgreSQL: set DATABASE_URL.")
+if not REDIS_URL:
+    raise ImproperlyConfigured("Production needs REDIS_URL (broker, cache, throttling).")
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True

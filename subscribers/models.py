@@ -1,0 +1,192 @@
+"""Registrations of prepaid subscribers, and the registration policy they are judged by."""
+
+import uuid
+
+from django.conf import settings
+from django.core.files.storage import storages
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def _private_storage():
+    return storages["private"]
+
+
+def _photo_path(instance, filename: str) -> str:
+    # Random names: a path must not reveal whose photo it is.
+    return f"photos/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.jpg"
+
+
+class IdType(models.TextChoices):
+    KTP = "ktp", _("KTP (identity card)")
+    SIM = "sim", _("SIM (driving licence)")
+    PASSPORT = "passport", _("Passport")
+    STUDENT_CARD = "student_card", _("Student card")
+    KITAS = "kitas", _("KITAS")
+    KITAP = "kitap", _("KITAP")
+
+
+class Sex(models.TextChoices):
+    MALE = "M", _("Male")
+    FEMALE = "F", _("Female")
+
+
+class RegistrationPolicy(models.Model):
+    """A rule set in force from ``effective_from`` until the next one starts.
+
+    Rules are data, not code: a new regulation is a new row, and a registration is judged by the
+    row in force at its time (imports by their ``registered_at``).
+    """
+
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    legal_basis = models.CharField(_("legal basis"), max_length=300, blank=True)
+    effective_from = models.DateField(_("in force from"), unique=True)
+    accepted_id_types = models.JSONField(_("accepted ID types"), default=list)
+    kk_required = models.BooleanField(_("KK number required for citizens"), default=False)
+    max_numbers_per_id = models.PositiveIntegerField(
+        _("cap of active numbers per ID"), null=True, blank=True
+    )
+    outlet_may_exceed_cap = models.BooleanField(
+        _("outlets may register beyond the cap (flagged for review)"), default=False
+    )
+    staff_own_id_forbidden = models.BooleanField(
+        _("staff may not register with their own ID/KK"), default=False
+    )
+    id_photo_required = models.BooleanField(_("ID photo required"), default=False)
+    face_photo_required = models.BooleanField(_("face photo required"), default=False)
+    packs_sold_inactive = models.BooleanField(_("starter packs sold inactive"), default=False)
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        verbose_name = _("registration policy")
+        verbose_name_plural = _("registration policies")
+        ordering = ["-effective_from"]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+    def accepts(self, id_type: str) -> bool:
+        return id_type in self.accepted_id_types
+
+
+class Registration(models.Model):
+    class Status(models.TextChoices):
+        REGISTERED = "registered", _("Registered")
+        FLAGGED = "flagged", _("Flagged for review")
+        VERIFIED = "verified", _("Verified")
+        BLOCKED = "blocked", _("Blocked")
+
+    class Source(models.TextChoices):
+        WEB = "web", _("Web form")
+        API = "api", _("API")
+        IMPORT = "import", _("Import")
+
+    class PhotoStatus(models.TextChoices):
+        NONE = "none", _("No photos")
+        PENDING = "pending", _("Being processed")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    registration_number = models.CharField(_("registration number"), max_length=20, unique=True)
+    outlet = models.ForeignKey(
+        "outlets.Outlet", on_delete=models.PROTECT, related_name="registrations"
+    )
+    clerk = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="registrations_made",
+    )
+    # One registration per pack: the database settles two clerks racing for the same pack.
+    starter_pack = models.OneToOneField(
+        "outlets.StarterPack", on_delete=models.PROTECT, related_name="registration"
+    )
+    msisdn = models.CharField(_("MSISDN"), max_length=15)
+    iccid = models.CharField(_("ICCID"), max_length=22, blank=True)
+    policy = models.ForeignKey(RegistrationPolicy, on_delete=models.PROTECT, related_name="+")
+
+    id_type = models.CharField(_("ID type"), max_length=12, choices=IdType.choices)
+    id_number_encrypted = models.TextField()
+    id_number_digest = models.CharField(max_length=64)
+    id_number_masked = models.CharField(_("ID number"), max_length=24)
+    kk_number_encrypted = models.TextField(blank=True)
+    kk_number_digest = models.CharField(max_length=64, blank=True)
+    kk_number_masked = models.CharField(_("KK number"), max_length=24, blank=True)
+
+    full_name = models.CharField(_("full name"), max_length=100)
+    birth_place = models.CharField(_("place of birth"), max_length=100)
+    birth_date = models.DateField(_("date of birth"))
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
+    address = models.CharField(_("address"), max_length=300)
+    nationality = models.CharField(_("nationality"), max_length=2, default="ID")
+
+    id_photo = models.FileField(storage=_private_storage, upload_to=_photo_path, blank=True)
+    id_photo_thumb = models.FileField(storage=_private_storage, upload_to=_photo_path, blank=True)
+    face_photo = models.FileField(storage=_private_storage, upload_to=_photo_path, blank=True)
+    face_photo_thumb = models.FileField(
+        storage=_private_storage, upload_to=_photo_path, blank=True
+    )
+    photo_status = models.CharField(
+        max_length=10, choices=PhotoStatus.choices, default=PhotoStatus.NONE
+    )
+
+    consent_at = models.DateTimeField(_("consent given at"))
+    document_checked = models.BooleanField(
+        _("clerk checked the original document in person"), default=False
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.REGISTERED
+    )
+    # Why a registration needs a human look even though it passed validation (doubtful
+    # document, over the cap...): a list of {"code", "message"}.
+    review_reasons = models.JSONField(default=list, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
+    registered_at = models.DateTimeField(_("registered at"), db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("registration")
+        verbose_name_plural = _("registrations")
+        ordering = ["-registered_at", "-id"]
+        permissions = [("reveal_id_number", _("Can reveal full ID numbers (audited)"))]
+        constraints = [
+            models.CheckConstraint(
+                name="registration_status_known",
+                condition=models.Q(status__in=["registered", "flagged", "verified", "blocked"]),
+            ),
+            models.CheckConstraint(name="registration_sex_known", condition=models.Q(sex__in=["M", "F"])),
+            models.CheckConstraint(
+                name="registration_has_consent", condition=models.Q(consent_at__isnull=False)
+            ),
+        ]
+        indexes = [
+            # The outlet's list, newest first, and the per-outlet counts of reports.
+            models.Index(fields=["outlet", "-registered_at"], name="reg_outlet_time_idx"),
+            # "Numbers held by one ID" (cap checks, data-subject requests) via the digest.
+            models.Index(fields=["id_number_digest"], name="reg_id_digest_idx"),
+            # Reconciliation joins on MSISDN.
+            models.Index(fields=["msisdn"], name="reg_msisdn_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registration_number} {self.msisdn}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a request carrying an ``Idempotency-Key``, replayed on retries."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    request_fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_unique")
+        ]

@@ -1,0 +1,69 @@
+"""Reads of the subscribers app. One user-scoped queryset serves the pages and the API."""
+
+from datetime import date, datetime
+
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from outlets.selectors import dealer_id_for_user, staff_membership_for_user
+
+from .models import Registration, RegistrationPolicy
+
+
+class NoPolicyInForce(LookupError):
+    pass
+
+
+def policy_in_force(*, at: datetime | date | None = None) -> RegistrationPolicy:
+    """The rule set in force on the (local) date of ``at``: the latest that started by then."""
+    at = at or timezone.now()
+    day = timezone.localdate(at) if isinstance(at, datetime) else at
+    policy = RegistrationPolicy.objects.filter(effective_from__lte=day).first()
+    if policy is None:
+        raise NoPolicyInForce(f"No registration policy is in force on {day:%Y-%m-%d}.")
+    return policy
+
+
+def registrations_for_user(*, user, filters: dict | None = None) -> QuerySet[Registration]:
+    """Registrations ``user`` may see: everything for operator roles, the dealer's outlets' for
+    a dealer admin, the own outlet's for outlet staff, nothing otherwise.
+
+    ``filters``: ``q`` (MSISDN or registration number, partial), ``status``, ``outlet`` (ROID).
+    """
+    qs = Registration.objects.select_related("outlet", "outlet__dealer")
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if not user.sees_all_outlets:
+        dealer_id = dealer_id_for_user(user=user)
+        if dealer_id is not None:
+            qs = qs.filter(outlet__dealer_id=dealer_id)
+        else:
+            membership = staff_membership_for_user(user=user)
+            if membership is None:
+                return qs.none()
+            qs = qs.filter(outlet_id=membership.outlet_id)
+    filters = filters or {}
+    query = (filters.get("q") or "").strip()
+    if query:
+        digits = "".join(ch for ch in query if ch.isdigit())
+        if digits.startswith("0"):
+            digits = "62" + digits[1:]
+        condition = Q(registration_number__iexact=query)
+        if len(digits) >= 4:
+            condition |= Q(msisdn__contains=digits)
+        qs = qs.filter(condition)
+    if filters.get("status"):
+        qs = qs.filter(status=filters["status"])
+    if filters.get("outlet"):
+        qs = qs.filter(outlet__roid=filters["outlet"])
+    return qs
+
+
+def registration_get_for_user(*, user, pk) -> Registration:
+    """One registration, or 404 when it does not exist *or* the user may not see it."""
+    return get_object_or_404(registrations_for_user(user=user), pk=pk)
+
+
+def registration_get_by_number_for_user(*, user, number: str) -> Registration:
+    return get_object_or_404(registrations_for_user(user=user), registration_number=number)

@@ -1,0 +1,324 @@
+"""Writes of the subscribers app: one way in for every registration, whatever the channel.
+
+The web form, the API and the import all reach ``registration_create`` (or, for the import, the
+same ``rules`` in bulk); the photo task reaches ``registration_photos_process``.
+"""
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from compliance import pii
+from compliance.services import audit_record
+from outlets.models import OutletStaff, StarterPack
+from outlets.selectors import staff_membership_for_user
+
+from . import idrules, photos
+from .messages import photo_message
+from .models import Registration, RegistrationPolicy
+from .rules import CleanRegistration, FieldErrors, clean_registration_fields, parse_bool
+from .selectors import NoPolicyInForce, policy_in_force
+
+logger = logging.getLogger(__name__)
+
+# Crockford's base32 without I, L, O, U: easy to read aloud and to type from a receipt.
+_NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+NON_FIELD = "non_field_errors"
+
+
+@dataclass
+class PreparedRegistration:
+    """Everything checked, nothing written: what ``registration_create`` will store."""
+
+    clean: CleanRegistration
+    policy: RegistrationPolicy
+    membership: OutletStaff
+    pack: StarterPack
+    now: datetime
+    photos: dict[str, object] = field(default_factory=dict)
+
+
+def _new_registration_number(now: datetime) -> str:
+    suffix = "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(8))
+    return f"SP{timezone.localtime(now):%y%m%d}{suffix}"
+
+
+def active_id_count(*, id_digest: str) -> int:
+    """Numbers registered under one ID that still count against the cap (not blocked)."""
+    return (
+        Registration.objects.filter(id_number_digest=id_digest)
+        .exclude(status=Registration.Status.BLOCKED)
+        .count()
+    )
+
+
+def registration_prepare(
+    *, clerk, data, id_photo=None, face_photo=None, now: datetime | None = None
+) -> PreparedRegistration:
+    """Check a registration by ``clerk`` without writing anything.
+
+    Rules: the clerk is active staff of an active outlet; the pack (by MSISDN) is in that
+    outlet's stock and not yet registered, and the ICCID, when given, is the pack's; the fields
+    pass the identity rules of the policy in force now; that policy's photo, KK, cap and
+    own-staff-ID rules hold; the buyer consented and the clerk attests to having checked the
+    original document. Raises ``ValidationError`` with every fault at its field.
+    """
+    now = now or timezone.now()
+    membership = staff_membership_for_user(user=clerk)
+    if membership is None:
+        raise ValidationError({NON_FIELD: [_("Only staff of an outlet can register buyers.")]})
+    outlet = membership.outlet
+    if not outlet.may_register:
+        reason = f" {outlet.status_reason}" if outlet.status_reason else ""
+        raise ValidationError(
+            {
+                NON_FIELD: [
+                    _("Your outlet %(roid)s is %(status)s and cannot register buyers.")
+                    % {"roid": outlet.roid, "status": outlet.get_status_display().lower()}
+                    + reason
+                ]
+            }
+        )
+    try:
+        policy = policy_in_force(at=now)
+    except NoPolicyInForce as exc:
+        raise ValidationError({NON_FIELD: [str(exc)]}) from exc
+
+    errors = FieldErrors()
+    clean = clean_registration_fields(data, policy=policy, today=timezone.localdate(now), errors=errors)
+
+    if not parse_bool(data.get("consent")):
+        errors.add("consent", _("The buyer must agree to the registration of their data."))
+    if "document_checked" in data and not parse_bool(data.get("document_checked")):
+        errors.add(
+            "document_checked",
+            _("Confirm that you checked the buyer's original document in person."),
+        )
+
+    checked_photos = {}
+    for name, upload, required in (
+        ("id_photo", id_photo, policy.id_photo_required),
+        ("face_photo", face_photo, policy.face_photo_required),
+    ):
+        if upload is None:
+            if required:
+                errors.add(name, _("This photo is required under the rules in force."))
+            continue
+        try:
+            photos.inspect_photo(upload, max_bytes=settings.PHOTO_MAX_BYTES)
+        except photos.PhotoError as exc:
+            errors.add(name, photo_message(exc, max_bytes=settings.PHOTO_MAX_BYTES))
+        else:
+            checked_photos[name] = upload
+
+    pack = None
+    if clean is not None:
+        pack = StarterPack.objects.filter(msisdn=clean.msisdn).first()
+        if pack is None or pack.outlet_id != outlet.pk:
+            # Same answer for "unknown" and "another outlet's": stock of others is not disclosed.
+            errors.add("msisdn", _("This starter pack is not in your outlet's stock."))
+        elif pack.status != StarterPack.Status.IN_STOCK:
+            errors.add("msisdn", _("This starter pack is already registered."))
+        elif clean.iccid and pack.iccid and clean.iccid != pack.iccid:
+            errors.add("iccid", _("This ICCID does not belong to the starter pack %(msisdn)s.") % {
+                "msisdn": clean.msisdn
+            })
+        _check_staff_and_cap(clean, policy=policy, outlet_id=outlet.pk, errors=errors)
+
+    errors.raise_if_any()
+    return PreparedRegistration(
+        clean=clean, policy=policy, membership=membership, pack=pack, now=now, photos=checked_photos
+    )
+
+
+def _check_staff_and_cap(clean: CleanRegistration, *, policy, outlet_id: int, errors) -> None:
+    id_digest = pii.digest(clean.id_number)
+    if policy.staff_own_id_forbidden:
+        digests = {id_digest} | ({pii.digest(clean.kk_number)} if clean.kk_number else set())
+        own = OutletStaff.objects.filter(outlet_id=outlet_id, is_active=True)
+        if own.filter(id_number_digest__in=digests).exists():
+            errors.add("id_number", _("Outlet staff may not register buyers with their own ID."))
+        elif clean.kk_number and own.filter(kk_number_digest__in=digests).exists():
+            errors.add("kk_number", _("Outlet staff may not register buyers with their own KK."))
+    if policy.max_numbers_per_id:
+        held = active_id_count(id_digest=id_digest)
+        if held >= policy.max_numbers_per_id:
+            if policy.outlet_may_exceed_cap:
+                clean.review_reasons.append(
+                    {
+                        "code": "over_cap",
+                        "message": f"ID already holds {held} numbers (cap {policy.max_numbers_per_id})",
+                    }
+                )
+            else:
+                errors.add(
+                    "id_number",
+                    _("This ID already holds %(held)d numbers, the most the rules allow.")
+                    % {"held": held},
+                )
+
+
+@transaction.atomic
+def registration_create(
+    *, clerk, data, id_photo=None, face_photo=None, source: str = Registration.Source.WEB
+) -> Registration:
+    """Register the buyer of a starter pack at the clerk's outlet.
+
+    Checks everything ``registration_prepare`` checks, then, in one transaction: claims the pack
+    (a compare-and-set on its status, so of two clerks racing for one pack exactly one wins),
+    writes the registration with the ID and KK numbers encrypted, stores the photos privately
+    and writes the audit row. Photo clean-up (EXIF removal, scaling, thumbnails) is queued for
+    after the commit.
+    """
+    prepared = registration_prepare(
+        clerk=clerk, data=data, id_photo=id_photo, face_photo=face_photo
+    )
+    clean, now = prepared.clean, prepared.now
+    outlet = prepared.membership.outlet
+
+    claimed = StarterPack.objects.filter(
+        pk=prepared.pack.pk, outlet_id=outlet.pk, status=StarterPack.Status.IN_STOCK
+    ).update(status=StarterPack.Status.REGISTERED, updated_at=now)
+    if claimed != 1:
+        raise ValidationError({"msisdn": [_("This starter pack is already registered.")]})
+
+    registration = Registration(
+        outlet=outlet,
+        clerk=clerk,
+        starter_pack=prepared.pack,
+        msisdn=clean.msisdn,
+        iccid=clean.iccid or (prepared.pack.iccid or ""),
+        policy=prepared.policy,
+        id_type=clean.id_type,
+        id_number_encrypted=pii.encrypt(clean.id_number),
+        id_number_digest=pii.digest(clean.id_number),
+        id_number_masked=idrules.mask_id_number(clean.id_number),
+        kk_number_encrypted=pii.encrypt(clean.kk_number),
+        kk_number_digest=pii.digest(clean.kk_number),
+        kk_number_masked=idrules.mask_id_number(clean.kk_number) if clean.kk_number else "",
+        full_name=clean.full_name,
+        birth_place=clean.birth_place,
+        birth_date=clean.birth_date,
+        sex=clean.sex,
+        address=clean.address,
+        nationality=clean.nationality,
+        consent_at=now,
+        document_checked=parse_bool(data.get("document_checked", True)),
+        status=(
+            Registration.Status.FLAGGED if clean.review_reasons else Registration.Status.REGISTERED
+        ),
+        review_reasons=clean.review_reasons,
+        source=source,
+        registered_at=now,
+        photo_status=(
+            Registration.PhotoStatus.PENDING if prepared.photos else Registration.PhotoStatus.NONE
+        ),
+    )
+    for name, upload in prepared.photos.items():
+        upload.seek(0)
+        # The raw upload is kept privately only until the worker strips and scales it.
+        getattr(registration, name).save("upload.jpg", upload, save=False)
+
+    for _attempt in range(5):
+        registration.registration_number = _new_registration_number(now)
+        try:
+            with transaction.atomic():
+                registration.save()
+            break
+        except IntegrityError as exc:
+            if "registration_number" not in str(exc) and "starter_pack" not in str(exc):
+                raise
+            if "starter_pack" in str(exc):
+                raise ValidationError(
+                    {"msisdn": [_("This starter pack is already registered.")]}
+                ) from exc
+    else:  # pragma: no cover - 32^8 numbers a day
+        raise RuntimeError("could not allocate a registration number")
+
+    audit_record(
+        actor=clerk,
+        action="registration.create",
+        target=registration,
+        after={
+            "msisdn": registration.msisdn,
+            "outlet": outlet.roid,
+            "id_type": registration.id_type,
+            "id_number": registration.id_number_masked,
+            "policy": prepared.policy.code,
+            "status": registration.status,
+            "source": source,
+        },
+    )
+    if prepared.photos:
+        from .tasks import process_registration_photos
+
+        transaction.on_commit(lambda: process_registration_photos.delay(registration.pk))
+    return registration
+
+
+def registration_reveal_id_number(*, user, registration: Registration) -> str:
+    """The full ID number, for users holding the reveal permission; the disclosure is audited."""
+    if not user.has_perm("subscribers.reveal_id_number"):
+        raise PermissionError("reveal_id_number")
+    with transaction.atomic():
+        audit_record(
+            actor=user,
+            action="registration.reveal_id_number",
+            target=registration,
+            after={"id_number": registration.id_number_masked},
+        )
+    return pii.decrypt(registration.id_number_encrypted)
+
+
+def registration_photos_process(*, registration_id: int) -> str:
+    """Strip metadata from, scale down and thumbnail a registration's photos. Safe to rerun:
+    a registration whose photos are already processed is left alone."""
+    with transaction.atomic():
+        registration = (
+            Registration.objects.select_for_update().filter(pk=registration_id).first()
+        )
+        if registration is None or registration.photo_status != Registration.PhotoStatus.PENDING:
+            return registration.photo_status if registration else "missing"
+        failed = False
+        for name in ("id_photo", "face_photo"):
+            stored = getattr(registration, name)
+            if not stored:
+                continue
+            with stored.open("rb") as fh:
+                raw = fh.read()
+            try:
+                result = photos.normalize_photo(raw)
+            except photos.PhotoError:
+                logger.warning("photo %s of registration %s could not be processed", name, registration_id)
+                failed = True
+                continue
+            old_name = stored.name
+            stored.save("photo.jpg", ContentFile(result.content), save=False)
+            getattr(registration, f"{name}_thumb").save(
+                "thumb.jpg", ContentFile(result.thumbnail), save=False
+            )
+            stored.storage.delete(old_name)
+        registration.photo_status = (
+            Registration.PhotoStatus.FAILED if failed else Registration.PhotoStatus.READY
+        )
+        registration.save(
+            update_fields=[
+                "id_photo", "id_photo_thumb", "face_photo", "face_photo_thumb", "photo_status",
+                "updated_at",
+            ]
+        )
+        audit_record(
+            actor=None,
+            action="registration.photos_processed",
+            target=registration,
+            after={"photo_status": registration.photo_status},
+        )
+    return registration.photo_status

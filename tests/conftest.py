@@ -1,0 +1,188 @@
+"""Shared fixtures: the personas of STYLE.md, starter packs, a valid buyer, real images."""
+
+import io
+import os
+import shutil
+from datetime import date
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from PIL import Image
+
+from accounts.models import User
+from subscribers.idgen import make_kk, make_nik
+
+from .factories import (
+    DealerAdminFactory,
+    DealerFactory,
+    OutletFactory,
+    StaffFactory,
+    StarterPackFactory,
+    UserFactory,
+)
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM would refuse it.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+PASSWORD = "pass-Word-123"
+
+
+def needs(condition: bool, reason: str):
+    """Skip when a service is missing, except in CI (REQUIRE_SERVICES=1), where it fails."""
+    if condition:
+        return
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        pytest.fail(f"required service missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def require_postgres(db):
+    needs(connection.vendor == "postgresql", "needs PostgreSQL (set DATABASE_URL)")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    needs(os.path.exists(CHROMIUM), f"needs Chromium at {CHROMIUM}")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture(autouse=True)
+def _private_media(settings, tmp_path):
+    """Each test writes photos into its own folder."""
+    location = str(tmp_path / "private")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {**settings.STORAGES["default"], "OPTIONS": {"location": location}},
+        "private": {**settings.STORAGES["private"], "OPTIONS": {"location": location}},
+    }
+    from django.core.files.storage import storages
+
+    storages._storages = {}
+    yield
+    storages._storages = {}
+
+
+# --- personas ---------------------------------------------------------------------------------
+@pytest.fixture
+def dealer_org(db):
+    return DealerFactory(code="AD0001", name="PT Maju Seluler")
+
+
+@pytest.fixture
+def outlet(dealer_org):
+    return OutletFactory(dealer=dealer_org, roid="ROJKT000001", name="Konter Sinar")
+
+
+@pytest.fixture
+def other_outlet(dealer_org):
+    return OutletFactory(dealer=dealer_org, roid="ROJKT000002", name="Konter Bulan")
+
+
+@pytest.fixture
+def clerk(outlet):
+    return StaffFactory(
+        user=UserFactory(username="clerk", role=User.Role.OUTLET_STAFF), outlet=outlet
+    ).user
+
+
+@pytest.fixture
+def clerk2(other_outlet):
+    return StaffFactory(
+        user=UserFactory(username="clerk2", role=User.Role.OUTLET_STAFF), outlet=other_outlet
+    ).user
+
+
+@pytest.fixture
+def dealer_user(dealer_org):
+    return DealerAdminFactory(
+        user=UserFactory(username="dealer", role=User.Role.DEALER_ADMIN), dealer=dealer_org
+    ).user
+
+
+@pytest.fixture
+def other_dealer_user(db):
+    return DealerAdminFactory(
+        user=UserFactory(username="dealer_other", role=User.Role.DEALER_ADMIN),
+        dealer=DealerFactory(code="AD0999", name="PT Lain"),
+    ).user
+
+
+@pytest.fixture
+def grapari(db):
+    user = UserFactory(username="grapari", role=User.Role.GRAPARI)
+    user.user_permissions.add(Permission.objects.get(codename="reveal_id_number"))
+    return user
+
+
+@pytest.fixture
+def regulator(db):
+    return UserFactory(username="regulator", role=User.Role.REGULATOR)
+
+
+@pytest.fixture
+def operator(db):
+    return UserFactory(
+        username="admin", role=User.Role.OPERATOR, is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def pack(outlet):
+    return StarterPackFactory(outlet=outlet)
+
+
+@pytest.fixture
+def other_pack(other_outlet):
+    return StarterPackFactory(outlet=other_outlet)
+
+
+# --- buyers and photos ------------------------------------------------------------------------
+BUYER_BIRTH = date(1990, 8, 17)
+
+
+def buyer_data(pack, **overrides) -> dict:
+    """A valid buyer under the policy in force today (2026: NIK + KK + photos)."""
+    data = {
+        "msisdn": "0" + pack.msisdn[2:],
+        "iccid": pack.iccid,
+        "id_type": "ktp",
+        "id_number": make_nik(birth_date=BUYER_BIRTH, sex="F", serial=42),
+        "kk_number": make_kk(recorded=date(2015, 3, 2), serial=7),
+        "full_name": "Siti Nur'aini",
+        "birth_place": "Bandung",
+        "birth_date": BUYER_BIRTH.isoformat(),
+        "sex": "F",
+        "address": "Jl. Kenanga No. 5, RT 01/RW 02, Bandung",
+        "nationality": "ID",
+        "consent": True,
+        "document_checked": True,
+    }
+    data.update(overrides)
+    return data
+
+
+def image_bytes(fmt: str = "JPEG", size=(640, 480), color=(200, 120, 40)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, fmt)
+    return buf.getvalue()
+
+
+def photo_upload(name: str = "ktp.jpg", fmt: str = "JPEG", **kwargs) -> SimpleUploadedFile:
+    content_type = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}[fmt]
+    return SimpleUploadedFile(name, image_bytes(fmt, **kwargs), content_type=content_type)
+
+
+@pytest.fixture
+def photos():
+    return {"id_photo": photo_upload("ktp.jpg"), "face_photo": photo_upload("face.jpg")}

@@ -1,0 +1,51 @@
+"""registration_create: the one way in, judged by the policy in force."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from compliance.models import AuditEvent
+from outlets.models import StarterPack
+from subscribers import services
+from subscribers.models import Registration
+from tests.conftest import buyer_data, photo_upload
+
+pytestmark = pytest.mark.django_db
+
+
+def test_clerk_registers_a_buyer(clerk, pack, photos, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        reg = services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
+    assert len(callbacks) == 1  # the photo task is queued after the commit, not before
+
+    reg.refresh_from_db()
+    pack.refresh_from_db()
+    assert reg.msisdn == pack.msisdn and reg.msisdn.startswith("628")
+    assert pack.status == StarterPack.Status.REGISTERED
+    assert reg.registration_number.startswith("SP")
+    assert reg.id_number_masked == "3171********0042"
+    assert "3171015708900042" not in reg.id_number_encrypted
+    assert reg.policy.code == "2026"
+    assert reg.status == Registration.Status.REGISTERED
+    # photos were processed by the (eager) task after commit
+    assert reg.photo_status == Registration.PhotoStatus.READY
+    assert reg.id_photo_thumb and reg.face_photo_thumb
+    event = AuditEvent.objects.get(action="registration.create")
+    assert event.actor == clerk and event.target_id == str(reg.pk)
+    assert "3171015708900042" not in str(event.after)
+
+
+def test_pack_of_another_outlet_is_refused(clerk, other_pack, photos):
+    with pytest.raises(ValidationError) as exc:
+        services.registration_create(clerk=clerk, data=buyer_data(other_pack), **photos)
+    assert "msisdn" in exc.value.message_dict
+    assert not Registration.objects.exists()
+    assert not AuditEvent.objects.exists()
+
+
+def test_all_faults_reported_at_their_fields(clerk, pack):
+    data = buyer_data(pack, id_number="9971015708900042", consent=False, birth_date="17-08-1990")
+    with pytest.raises(ValidationError) as exc:
+        services.registration_create(clerk=clerk, data=data, id_photo=photo_upload())
+    errors = exc.value.message_dict
+    assert {"id_number", "consent", "birth_date", "face_photo"} <= set(errors)
+    assert not Registration.objects.exists()
