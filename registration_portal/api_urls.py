@@ -1,8 +1,10 @@
-from django.urls import include, path
-from rest_framework.routers import DefaultRouter
+"""/api/v1/: each app owns its routes."""
 
-router = DefaultRouter()
+from django.urls import include, path
 
 urlpatterns = [
-    path("", include(router.urls)),
+    path("", include("accounts.api_urls")),
+    path("", include("outlets.api_urls")),
+    path("", include("subscribers.api_urls")),
+    path("", include("compliance.api_urls")),
 ]

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
@@ -17,11 +16,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("registrations/", include("subscribers.urls")),
+    path("compliance/", include("compliance.urls")),
     path("", include("accounts.home_urls")),
 ]
 
 handler404 = "registration_portal.views.not_found"
 handler500 = "registration_portal.views.server_error"
-
-if settings.DEBUG:  # pragma: no cover
-    pass

@@ -405,7 +405,9 @@ def _validate_sim(text: str, *, birth_date, sex, today) -> IdCheck:
     digits = _NUMBER_SEPARATORS.sub("", text)
     if _SIXTEEN_DIGITS.fullmatch(digits):
         try:
-            return IdCheck(validate_nik(digits, birth_date=birth_date, sex=sex, today=today), False, ())
+            return IdCheck(
+                validate_nik(digits, birth_date=birth_date, sex=sex, today=today), False, ()
+            )
         except IdRuleError as error:
             # Keep the NIK code (same rule), but say why a licence is judged as a NIK.
             raise IdRuleError(

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "outlets",
     "subscribers",
     "compliance",
+    "operatordb",
 ]
 
 MIDDLEWARE = [

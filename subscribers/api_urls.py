@@ -1,0 +1,6 @@
+"""This app's API routes, mounted under /api/v1/ by registration_portal.api_urls."""
+
+from rest_framework.routers import SimpleRouter
+
+router = SimpleRouter()
+urlpatterns = router.urls
