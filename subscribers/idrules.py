@@ -248,8 +248,8 @@ def validate_nik(
     - the NIK's date must equal ``birth_date`` (``nik_birth_date_mismatch``);
     - its sex encoding (day + 40 for women) must agree with ``sex`` "M"/"F"
       (``nik_sex_mismatch``; an unknown sex value is ``sex_invalid``);
-    - the holder's age must be plausible: born not after today (``birth_date_future``) and not
-      more than 120 years ago (``birth_date_too_old``).
+    - the holder's age must be plausible (``nik_age``, ``params["reason"]`` "future" or
+      "too_old"): born not after today, and not more than 120 years ago.
     ``birth_date``/``sex`` given as None skip their agreement check (e.g. a lookup by NIK only).
     """
     today = _resolve_today(today)
@@ -279,11 +279,12 @@ def validate_nik(
             raise IdRuleError("nik_sex_mismatch", message, nik_sex=info.sex, sex=entered_sex)
 
     if info.birth_date > today:
-        raise IdRuleError("birth_date_future", "The birth date cannot be in the future.")
+        raise IdRuleError("nik_age", "The birth date cannot be in the future.", reason="future")
     if _age_in_years(info.birth_date, today) > MAX_AGE_YEARS:
         raise IdRuleError(
-            "birth_date_too_old",
+            "nik_age",
             f"The birth date is more than {MAX_AGE_YEARS} years ago.",
+            reason="too_old",
             max_age=MAX_AGE_YEARS,
         )
     return digits
@@ -564,7 +565,8 @@ def validate_iccid(iccid: str) -> str:
 # --- names -------------------------------------------------------------------------------------
 
 NAME_MAX_LENGTH = 100
-_NAME_PUNCTUATION = frozenset("'\u2019-.,")  # ' and ’ (Ma'ruf), hyphen, dot (M. Nuh), comma
+# Apostrophe straight or typographic U+2019 (Ma'ruf), hyphen, dot (M. Nuh), comma.
+_NAME_PUNCTUATION = frozenset("'\u2019-.,")
 
 
 def normalize_name_for_comparison(name: str) -> str:
@@ -582,7 +584,7 @@ def clean_person_name(name: str) -> str:
     """Tidy a person's name for storage, or refuse it.
 
     Strips, collapses runs of whitespace to one space and composes accents (NFC). Then:
-    1-100 characters (``name_length``); only Unicode letters, spaces, apostrophes (' and ’),
+    1-100 characters (``name_length``); only Unicode letters, spaces, apostrophes (' and U+2019),
     hyphens, dots and commas, plus combining marks on a letter (``name_chars``: digits, <, >,
     ;, quotes, parentheses, = ... are refused); at least one letter (``name_no_letter``).
     Single names ("Sukarno") are normal in Indonesia and accepted.

@@ -34,6 +34,8 @@ MESSAGES = {
     "iccid_format": _("An ICCID has 18 to 20 digits and starts with 89."),
     "iccid_checksum": _("This ICCID's check digit is wrong: check it on the card."),
     "name_length": _("A name has 1 to 100 characters."),
+    "name_no_letter": _("A name must contain at least one letter."),
+    "sex_invalid": _("Choose M (male) or F (female)."),
     "name_chars": _(
         "Use letters, spaces, apostrophes, hyphens, dots and commas only (no digits or symbols)."
     ),

@@ -6,7 +6,7 @@ Required: SECRET_KEY, FIELD_ENCRYPTION_KEYS, ID_DIGEST_KEY, ALLOWED_HOSTS, DATAB
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DATABASES, DEBUG, REDIS_URL, SECRET_KEY, env
+from .base import DATABASES, DEBUG, REDIS_URL, SECRET_KEY, env, env_bool
 
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production settings.")
@@ -18,7 +18,7 @@ if not REDIS_URL:
     raise ImproperlyConfigured("Production needs REDIS_URL (broker, cache, throttling).")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True

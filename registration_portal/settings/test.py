@@ -9,7 +9,7 @@ os.environ.setdefault("ALLOWED_HOSTS", "*")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
 
 from .base import *  # noqa: E402,F403
-from .base import BASE_DIR, REST_FRAMEWORK, STORAGES, env  # noqa: E402
+from .base import BASE_DIR, REST_FRAMEWORK, STORAGES, env_bool  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
@@ -26,4 +26,4 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"anon": "10000/minute", "user": "10000/minute", "token": "10000/minute"},
 }
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_ENABLED = env_bool("AXES_ENABLED", default=True)

@@ -31,8 +31,7 @@ BLUE = (20, 20, 220)
 
 def noisy_image(size=(640, 480), mode="RGB"):
     """A photo-like picture: noise compresses badly, like a real camera picture."""
-    img = Image.effect_noise(size, 60).convert(mode)
-    return img
+    return Image.effect_noise(size, 60).convert(mode)
 
 
 def encode(img, fmt, **params):
@@ -107,6 +106,21 @@ def test_accepts_a_file_on_disk(tmp_path):
     assert (check.width, check.height) == (300, 500)
 
 
+def test_accepts_a_django_upload():
+    uploadedfile = pytest.importorskip("django.core.files.uploadedfile")
+    data = encode(noisy_image((400, 300)), "WEBP")
+    upload_ = uploadedfile.SimpleUploadedFile("ktp.jpg", data, content_type="image/jpeg")
+    upload_.seek(10)
+    check = inspect_photo(upload_)
+    assert (check.format, check.size_bytes, check.content_type) == (
+        "WEBP",
+        len(data),
+        "image/webp",
+    )
+    assert upload_.tell() == 0
+    assert upload_.read() == data
+
+
 @pytest.mark.parametrize("mode", ["L", "CMYK", "RGB"])
 def test_accepts_jpeg_colour_modes(mode):
     check = inspect_photo(upload(encode(noisy_image(mode=mode), "JPEG")))
@@ -166,9 +180,7 @@ def test_rejects_files_that_are_not_images(data):
 def test_not_image_message_is_plain_english():
     with pytest.raises(PhotoError) as excinfo:
         inspect_photo(upload(b"hello", name="ktp.jpg"))
-    assert excinfo.value.message == (
-        "The file is not a photo. Upload a JPEG, PNG or WebP image."
-    )
+    assert excinfo.value.message == "The file is not a photo. Upload a JPEG, PNG or WebP image."
 
 
 @pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF", "ICO"])

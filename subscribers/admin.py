@@ -1,0 +1,46 @@
+from django.contrib import admin
+
+from .models import Registration, RegistrationPolicy
+
+
+@admin.register(RegistrationPolicy)
+class RegistrationPolicyAdmin(admin.ModelAdmin):
+    list_display = (
+        "code", "name", "effective_from", "kk_required", "max_numbers_per_id",
+        "staff_own_id_forbidden", "id_photo_required", "face_photo_required",
+    )
+    ordering = ("-effective_from",)
+
+
+@admin.register(Registration)
+class RegistrationAdmin(admin.ModelAdmin):
+    """Registrations in the admin: masked numbers only; the full number is revealed (and
+    audited) on the registration's page in the portal, never here."""
+
+    list_display = (
+        "registration_number", "msisdn", "id_type", "id_number_masked", "full_name",
+        "outlet", "status", "registered_at",
+    )
+    list_filter = ("status", "id_type", "source", "policy")
+    search_fields = ("registration_number", "msisdn")
+    list_select_related = ("outlet",)
+    date_hierarchy = "registered_at"
+    show_full_result_count = False
+    exclude = (
+        "id_number_encrypted", "id_number_digest", "kk_number_encrypted", "kk_number_digest",
+        "id_photo", "id_photo_thumb", "face_photo", "face_photo_thumb",
+    )
+    readonly_fields = (
+        "registration_number", "outlet", "clerk", "starter_pack", "msisdn", "iccid", "policy",
+        "id_type", "id_number_masked", "kk_number_masked", "full_name", "birth_place",
+        "birth_date", "sex", "address", "nationality", "photo_status", "consent_at",
+        "document_checked", "review_reasons", "source", "registered_at", "created_at",
+        "updated_at",
+    )
+
+    def has_add_permission(self, request):
+        # Registrations are made at outlets (form, API, import), through the one service.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
