@@ -1,6 +1,9 @@
 """This app's API routes, mounted under /api/v1/ by registration_portal.api_urls."""
 
-from rest_framework.routers import SimpleRouter
+from django.urls import path
 
-router = SimpleRouter()
-urlpatterns = router.urls
+from . import api
+
+urlpatterns = [
+    path("auth/token/", api.ObtainTokenView.as_view(), name="api-token"),
+]

@@ -23,7 +23,14 @@ class User(AbstractUser):
             models.CheckConstraint(
                 name="user_role_known",
                 condition=models.Q(
-                    role__in=["", "outlet_staff", "dealer_admin", "grapari", "regulator", "operator"]
+                    role__in=[
+                        "",
+                        "outlet_staff",
+                        "dealer_admin",
+                        "grapari",
+                        "regulator",
+                        "operator",
+                    ]
                 ),
             )
         ]

@@ -2,5 +2,9 @@
 
 from rest_framework.routers import SimpleRouter
 
+from . import api
+
 router = SimpleRouter()
+router.register("outlets", api.OutletViewSet, basename="outlet")
+router.register("starter-packs", api.StarterPackViewSet, basename="starter-pack")
 urlpatterns = router.urls

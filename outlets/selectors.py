@@ -39,7 +39,8 @@ def outlets_for_user(*, user) -> QuerySet[Outlet]:
 
 
 def starter_packs_for_user(*, user, status: str | None = None) -> QuerySet[StarterPack]:
-    """Packs the user may see: the clerk's outlet's, a dealer's own stock, all for operator roles."""
+    """Packs the user may see: the clerk's outlet's, the dealer's own stock, all for operator
+    roles."""
     qs = StarterPack.objects.select_related("outlet")
     if not getattr(user, "is_authenticated", False):
         return qs.none()

@@ -7,12 +7,20 @@ from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
-def exception_handler(exc, context):
+def as_api_exception(exc: Exception) -> Exception:
+    """Django's exceptions as DRF's, so they get the API's answer; anything else unchanged.
+
+    Also used where an answer must be computed without raising (the Idempotency-Key replay
+    store), so that the stored answer is exactly the one the handler would have sent.
+    """
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
-            exc = exceptions.ValidationError(exc.message_dict)
-        else:
-            exc = exceptions.ValidationError({"non_field_errors": exc.messages})
-    elif isinstance(exc, (DjangoPermissionDenied, PermissionError)):
-        exc = exceptions.PermissionDenied()
-    return drf_exception_handler(exc, context)
+            return exceptions.ValidationError(exc.message_dict)
+        return exceptions.ValidationError({"non_field_errors": exc.messages})
+    if isinstance(exc, (DjangoPermissionDenied, PermissionError)):
+        return exceptions.PermissionDenied()
+    return exc
+
+
+def exception_handler(exc, context):
+    return drf_exception_handler(as_api_exception(exc), context)

@@ -1,4 +1,5 @@
-"""drf-spectacular post-processing: document the error answers every endpoint can give."""
+"""drf-spectacular post-processing and shared response schemas: document the error answers
+every endpoint can give, so that every answer the API sends conforms to the schema."""
 
 ERROR = {
     "description": "Error: `detail` for the request as a whole, or one entry per field at fault.",
@@ -13,6 +14,23 @@ ERROR = {
     },
 }
 
+# The 400 of a body checked field by field: each field at fault with its messages; faults of the
+# whole body under `non_field_errors`; a body that cannot be read at all under `detail`.
+FIELD_ERRORS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string"},
+        "non_field_errors": {"type": "array", "items": {"type": "string"}},
+    },
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
+
+DETAIL_SCHEMA = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+
 
 def add_error_responses(result, generator, request, public):
     for path, methods in result.get("paths", {}).items():
@@ -20,10 +38,15 @@ def add_error_responses(result, generator, request, public):
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
-            if method in ("post", "put", "patch") or operation.get("parameters"):
+            parameters = operation.get("parameters") or []
+            if method in ("post", "put", "patch") or parameters:
                 responses.setdefault("400", ERROR)
-            if "{" in path:
+            # A detail path whose object the caller may not see, or a page past the last one.
+            if "{" in path or any(p.get("name") == "page" for p in parameters):
                 responses.setdefault("404", ERROR)
+            if "requestBody" in operation:
+                # A body in a media type the endpoint does not parse.
+                responses.setdefault("415", ERROR)
             if not path.startswith("/api/v1/auth/"):
                 responses.setdefault("401", ERROR)
                 responses.setdefault("403", ERROR)

@@ -6,8 +6,14 @@ from .models import Registration, RegistrationPolicy
 @admin.register(RegistrationPolicy)
 class RegistrationPolicyAdmin(admin.ModelAdmin):
     list_display = (
-        "code", "name", "effective_from", "kk_required", "max_numbers_per_id",
-        "staff_own_id_forbidden", "id_photo_required", "face_photo_required",
+        "code",
+        "name",
+        "effective_from",
+        "kk_required",
+        "max_numbers_per_id",
+        "staff_own_id_forbidden",
+        "id_photo_required",
+        "face_photo_required",
     )
     ordering = ("-effective_from",)
 
@@ -18,8 +24,14 @@ class RegistrationAdmin(admin.ModelAdmin):
     audited) on the registration's page in the portal, never here."""
 
     list_display = (
-        "registration_number", "msisdn", "id_type", "id_number_masked", "full_name",
-        "outlet", "status", "registered_at",
+        "registration_number",
+        "msisdn",
+        "id_type",
+        "id_number_masked",
+        "full_name",
+        "outlet",
+        "status",
+        "registered_at",
     )
     list_filter = ("status", "id_type", "source", "policy")
     search_fields = ("registration_number", "msisdn")
@@ -27,14 +39,39 @@ class RegistrationAdmin(admin.ModelAdmin):
     date_hierarchy = "registered_at"
     show_full_result_count = False
     exclude = (
-        "id_number_encrypted", "id_number_digest", "kk_number_encrypted", "kk_number_digest",
-        "id_photo", "id_photo_thumb", "face_photo", "face_photo_thumb",
+        "id_number_encrypted",
+        "id_number_digest",
+        "kk_number_encrypted",
+        "kk_number_digest",
+        "id_photo",
+        "id_photo_thumb",
+        "face_photo",
+        "face_photo_thumb",
     )
     readonly_fields = (
-        "registration_number", "outlet", "clerk", "starter_pack", "msisdn", "iccid", "policy",
-        "id_type", "id_number_masked", "kk_number_masked", "full_name", "birth_place",
-        "birth_date", "sex", "address", "nationality", "photo_status", "consent_at",
-        "document_checked", "review_reasons", "source", "registered_at", "created_at",
+        "registration_number",
+        "outlet",
+        "clerk",
+        "starter_pack",
+        "msisdn",
+        "iccid",
+        "policy",
+        "id_type",
+        "id_number_masked",
+        "kk_number_masked",
+        "full_name",
+        "birth_place",
+        "birth_date",
+        "sex",
+        "address",
+        "nationality",
+        "photo_status",
+        "consent_at",
+        "document_checked",
+        "review_reasons",
+        "source",
+        "registered_at",
+        "created_at",
         "updated_at",
     )
 

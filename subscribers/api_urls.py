@@ -2,5 +2,8 @@
 
 from rest_framework.routers import SimpleRouter
 
+from . import api
+
 router = SimpleRouter()
+router.register("registrations", api.RegistrationViewSet, basename="registration")
 urlpatterns = router.urls

@@ -9,8 +9,13 @@ from .idrules import luhn_check_digit
 
 
 def make_nik(
-    *, birth_date: date, sex: str, province: str = "31", regency: str = "71",
-    district: str = "01", serial: int = 1,
+    *,
+    birth_date: date,
+    sex: str,
+    province: str = "31",
+    regency: str = "71",
+    district: str = "01",
+    serial: int = 1,
 ) -> str:
     """A NIK: region codes, birth date with day + 40 for women, serial 0001–9999."""
     day = birth_date.day + (40 if sex == "F" else 0)

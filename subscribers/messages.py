@@ -24,7 +24,9 @@ MESSAGES = {
     "kk_date": _("Digits 7–12 of this KK number are not a real recording date."),
     "kk_serial": _("The last four digits of a KK number cannot be 0000."),
     "sim_format": _("A driving licence number has 12 digits (old) or 16 digits (new, the NIK)."),
-    "passport_format": _("An Indonesian passport number is one letter and 7 digits, e.g. A1234567."),
+    "passport_format": _(
+        "An Indonesian passport number is one letter and 7 digits, e.g. A1234567."
+    ),
     "kitas_format": _("A KITAS number has 6 to 20 letters or digits."),
     "kitap_format": _("A KITAP number has 6 to 20 letters or digits."),
     "foreigner_document": _("KITAS and KITAP are for foreign citizens: check the nationality."),
@@ -47,6 +49,7 @@ def id_rule_message(exc) -> str:
     message = MESSAGES.get(getattr(exc, "code", ""))
     return str(message) if message is not None else getattr(exc, "message", str(exc))
 
+
 PHOTO_MESSAGES = {
     "photo_too_large": _("The photo is too large. Send a photo of at most %(mb)d MB."),
     "photo_not_image": _("The file is not a photo. Upload a JPEG, PNG or WebP image."),
@@ -61,6 +64,8 @@ def photo_message(exc, *, max_bytes: int) -> str:
     message = PHOTO_MESSAGES.get(getattr(exc, "code", ""))
     if message is None:
         return getattr(exc, "message", str(exc))
-    return str(message) % {"mb": max_bytes // (1024 * 1024)} if "%(mb)" in str(message) else str(
-        message
+    return (
+        str(message) % {"mb": max_bytes // (1024 * 1024)}
+        if "%(mb)" in str(message)
+        else str(message)
     )

@@ -3,14 +3,11 @@
 import uuid
 
 from django.conf import settings
-from django.core.files.storage import storages
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-
-def _private_storage():
-    return storages["private"]
+from registration_portal.storage import get_private_storage
 
 
 def _photo_path(instance, filename: str) -> str:
@@ -123,12 +120,10 @@ class Registration(models.Model):
     address = models.CharField(_("address"), max_length=300)
     nationality = models.CharField(_("nationality"), max_length=2, default="ID")
 
-    id_photo = models.FileField(storage=_private_storage, upload_to=_photo_path, blank=True)
-    id_photo_thumb = models.FileField(storage=_private_storage, upload_to=_photo_path, blank=True)
-    face_photo = models.FileField(storage=_private_storage, upload_to=_photo_path, blank=True)
-    face_photo_thumb = models.FileField(
-        storage=_private_storage, upload_to=_photo_path, blank=True
-    )
+    id_photo = models.FileField(storage=get_private_storage, upload_to=_photo_path, blank=True)
+    id_photo_thumb = models.FileField(storage=get_private_storage, upload_to=_photo_path, blank=True)
+    face_photo = models.FileField(storage=get_private_storage, upload_to=_photo_path, blank=True)
+    face_photo_thumb = models.FileField(storage=get_private_storage, upload_to=_photo_path, blank=True)
     photo_status = models.CharField(
         max_length=10, choices=PhotoStatus.choices, default=PhotoStatus.NONE
     )
@@ -158,7 +153,9 @@ class Registration(models.Model):
                 name="registration_status_known",
                 condition=models.Q(status__in=["registered", "flagged", "verified", "blocked"]),
             ),
-            models.CheckConstraint(name="registration_sex_known", condition=models.Q(sex__in=["M", "F"])),
+            models.CheckConstraint(
+                name="registration_sex_known", condition=models.Q(sex__in=["M", "F"])
+            ),
             models.CheckConstraint(
                 name="registration_has_consent", condition=models.Q(consent_at__isnull=False)
             ),
@@ -170,6 +167,8 @@ class Registration(models.Model):
             models.Index(fields=["id_number_digest"], name="reg_id_digest_idx"),
             # Reconciliation joins on MSISDN.
             models.Index(fields=["msisdn"], name="reg_msisdn_idx"),
+            # Incremental reconciliation: "registrations changed since the last run".
+            models.Index(fields=["updated_at"], name="reg_updated_at_idx"),
         ]
 
     def __str__(self) -> str:
@@ -190,3 +189,6 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

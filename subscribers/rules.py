@@ -146,7 +146,11 @@ def clean_registration_fields(
         errors.add("sex", _("Choose M (male) or F (female)."))
 
     nationality = (_text(data, "nationality") or "ID").upper()
-    if len(nationality) != ISO_COUNTRY_LEN or not nationality.isascii() or not nationality.isalpha():
+    if (
+        len(nationality) != ISO_COUNTRY_LEN
+        or not nationality.isascii()
+        or not nationality.isalpha()
+    ):
         errors.add("nationality", _("Use the two-letter country code, e.g. ID."))
 
     # --- the identity document -------------------------------------------------------------------
@@ -154,9 +158,11 @@ def clean_registration_fields(
     id_number = ""
     review_reasons: list[dict] = []
     if id_type not in idrules.ID_TYPES:
-        errors.add("id_type", _("Unknown ID type. Choose one of: %(types)s.") % {
-            "types": ", ".join(idrules.ID_TYPES)
-        })
+        errors.add(
+            "id_type",
+            _("Unknown ID type. Choose one of: %(types)s.")
+            % {"types": ", ".join(idrules.ID_TYPES)},
+        )
     elif not policy.accepts(id_type):
         errors.add(
             "id_type",

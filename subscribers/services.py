@@ -7,7 +7,7 @@ same ``rules`` in bulk); the photo task reaches ``registration_photos_process``.
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -93,7 +93,9 @@ def registration_prepare(
         raise ValidationError({NON_FIELD: [str(exc)]}) from exc
 
     errors = FieldErrors()
-    clean = clean_registration_fields(data, policy=policy, today=timezone.localdate(now), errors=errors)
+    clean = clean_registration_fields(
+        data, policy=policy, today=timezone.localdate(now), errors=errors
+    )
 
     if not parse_bool(data.get("consent")):
         errors.add("consent", _("The buyer must agree to the registration of their data."))
@@ -113,7 +115,7 @@ def registration_prepare(
                 errors.add(name, _("This photo is required under the rules in force."))
             continue
         try:
-            photos.inspect_photo(upload, max_bytes=settings.PHOTO_MAX_BYTES)
+            photos.inspect_photo(upload, max_bytes=settings.PHOTO_MAX_BYTES, thorough=False)
         except photos.PhotoError as exc:
             errors.add(name, photo_message(exc, max_bytes=settings.PHOTO_MAX_BYTES))
         else:
@@ -128,9 +130,11 @@ def registration_prepare(
         elif pack.status != StarterPack.Status.IN_STOCK:
             errors.add("msisdn", _("This starter pack is already registered."))
         elif clean.iccid and pack.iccid and clean.iccid != pack.iccid:
-            errors.add("iccid", _("This ICCID does not belong to the starter pack %(msisdn)s.") % {
-                "msisdn": clean.msisdn
-            })
+            errors.add(
+                "iccid",
+                _("This ICCID does not belong to the starter pack %(msisdn)s.")
+                % {"msisdn": clean.msisdn},
+            )
         _check_staff_and_cap(clean, policy=policy, outlet_id=outlet.pk, errors=errors)
 
     errors.raise_if_any()
@@ -155,7 +159,7 @@ def _check_staff_and_cap(clean: CleanRegistration, *, policy, outlet_id: int, er
                 clean.review_reasons.append(
                     {
                         "code": "over_cap",
-                        "message": f"ID already holds {held} numbers (cap {policy.max_numbers_per_id})",
+                        "message": f"ID holds {held} numbers (cap {policy.max_numbers_per_id})",
                     }
                 )
             else:
@@ -260,8 +264,32 @@ def registration_create(
     if prepared.photos:
         from .tasks import process_registration_photos
 
-        transaction.on_commit(lambda: process_registration_photos.delay(registration.pk))
+        transaction.on_commit(lambda: enqueue(process_registration_photos, registration.pk))
     return registration
+
+
+def enqueue(task, *args) -> bool:
+    """Queue ``task`` after the commit without letting a broker outage fail the request.
+
+    The row that needs the work is already committed with a pending status, so nothing is lost:
+    the periodic sweep (``sweep_pending_photos``) queues it again once the broker is back.
+    """
+    try:
+        task.apply_async(args=args, retry=False)
+        return True
+    except Exception:
+        logger.warning("broker unavailable: %s%r left for the periodic sweep", task.name, args)
+        return False
+
+
+def registration_photos_pending(*, older_than_seconds: int = 120) -> list[int]:
+    """Registrations whose photos are still waiting for the worker after a grace period."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        Registration.objects.filter(
+            photo_status=Registration.PhotoStatus.PENDING, created_at__lt=cutoff
+        ).values_list("pk", flat=True)[:1000]
+    )
 
 
 def registration_reveal_id_number(*, user, registration: Registration) -> str:
@@ -282,9 +310,7 @@ def registration_photos_process(*, registration_id: int) -> str:
     """Strip metadata from, scale down and thumbnail a registration's photos. Safe to rerun:
     a registration whose photos are already processed is left alone."""
     with transaction.atomic():
-        registration = (
-            Registration.objects.select_for_update().filter(pk=registration_id).first()
-        )
+        registration = Registration.objects.select_for_update().filter(pk=registration_id).first()
         if registration is None or registration.photo_status != Registration.PhotoStatus.PENDING:
             return registration.photo_status if registration else "missing"
         failed = False
@@ -297,7 +323,9 @@ def registration_photos_process(*, registration_id: int) -> str:
             try:
                 result = photos.normalize_photo(raw)
             except photos.PhotoError:
-                logger.warning("photo %s of registration %s could not be processed", name, registration_id)
+                logger.warning(
+                    "photo %s of registration %s could not be processed", name, registration_id
+                )
                 failed = True
                 continue
             old_name = stored.name
@@ -309,9 +337,23 @@ def registration_photos_process(*, registration_id: int) -> str:
         registration.photo_status = (
             Registration.PhotoStatus.FAILED if failed else Registration.PhotoStatus.READY
         )
+        if failed:
+            # Damage the quick check on the request path cannot see: a person looks at it.
+            registration.review_reasons = [
+                *registration.review_reasons,
+                {"code": "photo_unreadable", "message": "a photo could not be decoded"},
+            ]
+            if registration.status == Registration.Status.REGISTERED:
+                registration.status = Registration.Status.FLAGGED
         registration.save(
             update_fields=[
-                "id_photo", "id_photo_thumb", "face_photo", "face_photo_thumb", "photo_status",
+                "id_photo",
+                "id_photo_thumb",
+                "face_photo",
+                "face_photo_thumb",
+                "photo_status",
+                "review_reasons",
+                "status",
                 "updated_at",
             ]
         )

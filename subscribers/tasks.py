@@ -8,3 +8,12 @@ from . import services
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def process_registration_photos(registration_id: int) -> str:
     return services.registration_photos_process(registration_id=registration_id)
+
+
+@shared_task
+def sweep_pending_photos(older_than_seconds: int = 120) -> int:
+    """Queue photo processing that never reached a worker (e.g. the broker was down)."""
+    pending = services.registration_photos_pending(older_than_seconds=older_than_seconds)
+    for registration_id in pending:
+        process_registration_photos.delay(registration_id)
+    return len(pending)

@@ -1,12 +1,39 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from . import views
+
+
+class ReceiptTokenConverter:
+    """A signed receipt token: ``<registration number>:<timestamp>:<signature>``."""
+
+    regex = r"[A-Za-z0-9_\-]+:[A-Za-z0-9]+:[A-Za-z0-9_\-]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(ReceiptTokenConverter, "receipt_token")
 
 app_name = "subscribers"
 urlpatterns = [
     path("", views.registration_list, name="list"),
     path("new/", views.registration_new, name="new"),
+    path("new/validate/", views.registration_validate, name="validate"),
     path("<int:pk>/", views.registration_detail, name="detail"),
+    path("<int:pk>/reveal/", views.registration_reveal, name="reveal"),
     path("<int:pk>/receipt/", views.registration_receipt, name="receipt"),
+    path("<int:pk>/receipt.pdf", views.registration_receipt_pdf, name="receipt_pdf"),
     path("<int:pk>/photos/<str:kind>/", views.registration_photo, name="photo"),
+    # The buyer's copy: readable without an account, through a signed link (30 days).
+    path(
+        "receipt/<receipt_token:token>/", views.registration_receipt_shared, name="receipt_shared"
+    ),
+    path(
+        "receipt/<receipt_token:token>.pdf",
+        views.registration_receipt_shared_pdf,
+        name="receipt_shared_pdf",
+    ),
 ]

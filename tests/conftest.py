@@ -1,5 +1,6 @@
 """Shared fixtures: the personas of STYLE.md, starter packs, a valid buyer, real images."""
 
+import importlib
 import io
 import os
 import shutil
@@ -50,8 +51,13 @@ def browser_type_launch_args(browser_type_launch_args):
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
         "args": [
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
             "--no-first-run",
         ],
     }
@@ -59,23 +65,28 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(autouse=True)
 def _private_media(settings, tmp_path):
-    """Each test writes photos into its own folder."""
+    """Each test writes photos into its own folder (registration_portal.storage follows)."""
     location = str(tmp_path / "private")
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {**settings.STORAGES["default"], "OPTIONS": {"location": location}},
         "private": {**settings.STORAGES["private"], "OPTIONS": {"location": location}},
     }
-    from django.core.files.storage import storages
 
-    storages._storages = {}
-    yield
-    storages._storages = {}
+
+@pytest.fixture
+def policies(db):
+    """The seeded rule sets. A migration seeds them, but a transactional test's flush removes
+    them; re-seed idempotently so every test sees the same rules."""
+    from django.apps import apps
+
+    seed = importlib.import_module("subscribers.migrations.0002_seed_policies").seed
+    seed(apps, None)
 
 
 # --- personas ---------------------------------------------------------------------------------
 @pytest.fixture
-def dealer_org(db):
+def dealer_org(policies):
     return DealerFactory(code="AD0001", name="PT Maju Seluler")
 
 
@@ -132,9 +143,7 @@ def regulator(db):
 
 @pytest.fixture
 def operator(db):
-    return UserFactory(
-        username="admin", role=User.Role.OPERATOR, is_staff=True, is_superuser=True
-    )
+    return UserFactory(username="admin", role=User.Role.OPERATOR, is_staff=True, is_superuser=True)
 
 
 @pytest.fixture

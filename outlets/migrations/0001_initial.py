@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,99 +15,272 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Dealer',
+            name="Dealer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=20, unique=True, verbose_name='dealer code')),
-                ('name', models.CharField(max_length=150, verbose_name='name')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=20, unique=True, verbose_name="dealer code")),
+                ("name", models.CharField(max_length=150, verbose_name="name")),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'authorized dealer',
-                'verbose_name_plural': 'authorized dealers',
-                'ordering': ['name'],
+                "verbose_name": "authorized dealer",
+                "verbose_name_plural": "authorized dealers",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='DealerAdmin',
+            name="DealerAdmin",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dealer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='admins', to='outlets.dealer')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='dealer_admin', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "dealer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="admins",
+                        to="outlets.dealer",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="dealer_admin",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'dealer admin',
-                'verbose_name_plural': 'dealer admins',
+                "verbose_name": "dealer admin",
+                "verbose_name_plural": "dealer admins",
             },
         ),
         migrations.CreateModel(
-            name='Outlet',
+            name="Outlet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('roid', models.CharField(max_length=20, unique=True, validators=[django.core.validators.RegexValidator('^RO[A-Z0-9]{6,18}$', "A ROID is 'RO' followed by 6 to 18 capital letters or digits.")], verbose_name='ROID')),
-                ('name', models.CharField(max_length=150, verbose_name='name')),
-                ('owner_name', models.CharField(blank=True, max_length=150, verbose_name='owner')),
-                ('address', models.CharField(blank=True, max_length=300, verbose_name='address')),
-                ('region', models.CharField(max_length=100, verbose_name='regency / city')),
-                ('province', models.CharField(choices=[('11', 'Aceh'), ('12', 'Sumatera Utara'), ('13', 'Sumatera Barat'), ('14', 'Riau'), ('15', 'Jambi'), ('16', 'Sumatera Selatan'), ('17', 'Bengkulu'), ('18', 'Lampung'), ('19', 'Kepulauan Bangka Belitung'), ('21', 'Kepulauan Riau'), ('31', 'DKI Jakarta'), ('32', 'Jawa Barat'), ('33', 'Jawa Tengah'), ('34', 'DI Yogyakarta'), ('35', 'Jawa Timur'), ('36', 'Banten'), ('51', 'Bali'), ('52', 'Nusa Tenggara Barat'), ('53', 'Nusa Tenggara Timur'), ('61', 'Kalimantan Barat'), ('62', 'Kalimantan Tengah'), ('63', 'Kalimantan Selatan'), ('64', 'Kalimantan Timur'), ('65', 'Kalimantan Utara'), ('71', 'Sulawesi Utara'), ('72', 'Sulawesi Tengah'), ('73', 'Sulawesi Selatan'), ('74', 'Sulawesi Tenggara'), ('75', 'Gorontalo'), ('76', 'Sulawesi Barat'), ('81', 'Maluku'), ('82', 'Maluku Utara'), ('91', 'Papua'), ('92', 'Papua Barat'), ('93', 'Papua Selatan'), ('94', 'Papua Tengah'), ('95', 'Papua Pegunungan'), ('96', 'Papua Barat Daya')], max_length=2, verbose_name='province')),
-                ('status', models.CharField(choices=[('active', 'Active'), ('suspended', 'Suspended'), ('revoked', 'Revoked')], default='active', max_length=12, verbose_name='status')),
-                ('status_reason', models.CharField(blank=True, max_length=300, verbose_name='reason for status')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('dealer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='outlets', to='outlets.dealer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "roid",
+                    models.CharField(
+                        max_length=20,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^RO[A-Z0-9]{6,18}$",
+                                "A ROID is 'RO' followed by 6 to 18 capital letters or digits.",
+                            )
+                        ],
+                        verbose_name="ROID",
+                    ),
+                ),
+                ("name", models.CharField(max_length=150, verbose_name="name")),
+                ("owner_name", models.CharField(blank=True, max_length=150, verbose_name="owner")),
+                ("address", models.CharField(blank=True, max_length=300, verbose_name="address")),
+                ("region", models.CharField(max_length=100, verbose_name="regency / city")),
+                (
+                    "province",
+                    models.CharField(
+                        choices=[
+                            ("11", "Aceh"),
+                            ("12", "Sumatera Utara"),
+                            ("13", "Sumatera Barat"),
+                            ("14", "Riau"),
+                            ("15", "Jambi"),
+                            ("16", "Sumatera Selatan"),
+                            ("17", "Bengkulu"),
+                            ("18", "Lampung"),
+                            ("19", "Kepulauan Bangka Belitung"),
+                            ("21", "Kepulauan Riau"),
+                            ("31", "DKI Jakarta"),
+                            ("32", "Jawa Barat"),
+                            ("33", "Jawa Tengah"),
+                            ("34", "DI Yogyakarta"),
+                            ("35", "Jawa Timur"),
+                            ("36", "Banten"),
+                            ("51", "Bali"),
+                            ("52", "Nusa Tenggara Barat"),
+                            ("53", "Nusa Tenggara Timur"),
+                            ("61", "Kalimantan Barat"),
+                            ("62", "Kalimantan Tengah"),
+                            ("63", "Kalimantan Selatan"),
+                            ("64", "Kalimantan Timur"),
+                            ("65", "Kalimantan Utara"),
+                            ("71", "Sulawesi Utara"),
+                            ("72", "Sulawesi Tengah"),
+                            ("73", "Sulawesi Selatan"),
+                            ("74", "Sulawesi Tenggara"),
+                            ("75", "Gorontalo"),
+                            ("76", "Sulawesi Barat"),
+                            ("81", "Maluku"),
+                            ("82", "Maluku Utara"),
+                            ("91", "Papua"),
+                            ("92", "Papua Barat"),
+                            ("93", "Papua Selatan"),
+                            ("94", "Papua Tengah"),
+                            ("95", "Papua Pegunungan"),
+                            ("96", "Papua Barat Daya"),
+                        ],
+                        max_length=2,
+                        verbose_name="province",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("suspended", "Suspended"),
+                            ("revoked", "Revoked"),
+                        ],
+                        default="active",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "status_reason",
+                    models.CharField(blank=True, max_length=300, verbose_name="reason for status"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "dealer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="outlets",
+                        to="outlets.dealer",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'outlet',
-                'verbose_name_plural': 'outlets',
-                'ordering': ['roid'],
+                "verbose_name": "outlet",
+                "verbose_name_plural": "outlets",
+                "ordering": ["roid"],
             },
         ),
         migrations.CreateModel(
-            name='OutletStaff',
+            name="OutletStaff",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('id_number_encrypted', models.TextField(blank=True)),
-                ('id_number_digest', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('kk_number_encrypted', models.TextField(blank=True)),
-                ('kk_number_digest', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('joined_at', models.DateTimeField(auto_now_add=True)),
-                ('outlet', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='staff', to='outlets.outlet')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='outlet_staff', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                ("id_number_encrypted", models.TextField(blank=True)),
+                ("id_number_digest", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("kk_number_encrypted", models.TextField(blank=True)),
+                ("kk_number_digest", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("joined_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "outlet",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="staff",
+                        to="outlets.outlet",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outlet_staff",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'outlet staff member',
-                'verbose_name_plural': 'outlet staff',
+                "verbose_name": "outlet staff member",
+                "verbose_name_plural": "outlet staff",
             },
         ),
         migrations.CreateModel(
-            name='StarterPack',
+            name="StarterPack",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('msisdn', models.CharField(max_length=15, unique=True, verbose_name='MSISDN')),
-                ('iccid', models.CharField(blank=True, max_length=22, null=True, unique=True, verbose_name='ICCID')),
-                ('status', models.CharField(choices=[('in_stock', 'In stock'), ('registered', 'Registered'), ('blocked', 'Blocked')], default='in_stock', max_length=12, verbose_name='status')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('dealer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='starter_packs', to='outlets.dealer')),
-                ('outlet', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='starter_packs', to='outlets.outlet')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("msisdn", models.CharField(max_length=15, unique=True, verbose_name="MSISDN")),
+                (
+                    "iccid",
+                    models.CharField(
+                        blank=True, max_length=22, null=True, unique=True, verbose_name="ICCID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("in_stock", "In stock"),
+                            ("registered", "Registered"),
+                            ("blocked", "Blocked"),
+                        ],
+                        default="in_stock",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "dealer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="starter_packs",
+                        to="outlets.dealer",
+                    ),
+                ),
+                (
+                    "outlet",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="starter_packs",
+                        to="outlets.outlet",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'starter pack',
-                'verbose_name_plural': 'starter packs',
-                'ordering': ['msisdn'],
+                "verbose_name": "starter pack",
+                "verbose_name_plural": "starter packs",
+                "ordering": ["msisdn"],
             },
         ),
         migrations.AddConstraint(
-            model_name='outlet',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['active', 'suspended', 'revoked'])), name='outlet_status_known'),
+            model_name="outlet",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["active", "suspended", "revoked"])),
+                name="outlet_status_known",
+            ),
         ),
         migrations.AddIndex(
-            model_name='starterpack',
-            index=models.Index(fields=['outlet', 'status'], name='pack_outlet_status_idx'),
+            model_name="starterpack",
+            index=models.Index(fields=["outlet", "status"], name="pack_outlet_status_idx"),
         ),
         migrations.AddConstraint(
-            model_name='starterpack',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['in_stock', 'registered', 'blocked'])), name='pack_status_known'),
+            model_name="starterpack",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["in_stock", "registered", "blocked"])),
+                name="pack_status_known",
+            ),
         ),
     ]

@@ -176,12 +176,22 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesyste
 CELERY_RESULT_BACKEND = env.str(
     "CELERY_RESULT_BACKEND", default=REDIS_URL or f"file://{CELERY_DIR / 'results'}"
 )
-CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+# Publishing must fail fast when the broker is down: the request has already committed its row
+# with a pending status and a periodic sweep re-queues it (never 20 s of retries per request).
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
+}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The embedded broker for `make run`: a folder, no server. kombu won't create it itself.
     for sub in ("queue", "control", "processed"):
         (CELERY_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS,
         "data_folder_in": str(CELERY_DIR / "queue"),
         "data_folder_out": str(CELERY_DIR / "queue"),
         "control_folder": str(CELERY_DIR / "control"),
@@ -191,12 +201,19 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 if CELERY_RESULT_BACKEND.startswith("file://"):
     Path(CELERY_RESULT_BACKEND[len("file://") :]).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Progress and outcomes live in the database where people can see them; results are opt-in.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"timeout": 2.0}}
 CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is redelivered; tasks are idempotent
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Periodic work of the lead's apps; other apps add their entries with CELERY_BEAT_SCHEDULE.update().
+CELERY_BEAT_SCHEDULE = {
+    "sweep-pending-photos": {"task": "subscribers.tasks.sweep_pending_photos", "schedule": 120.0},
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- REST API --------------------------------------------------------------------------------

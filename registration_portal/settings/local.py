@@ -9,8 +9,8 @@ os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "bG9jYWwtZGV2LW9ubHktZmVybmV0LWtl
 os.environ.setdefault("ID_DIGEST_KEY", "local-dev-only-digest-key")
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 
-from .base import *  # noqa: E402,F403
-from .base import STORAGES  # noqa: E402
+from .base import *  # noqa: F403
+from .base import STORAGES
 
 # Plain static storage: no collectstatic needed for runserver.
 STORAGES = {

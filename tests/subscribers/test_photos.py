@@ -493,3 +493,16 @@ def test_damaged_images_only_raise_photo_error(data):
     # Whatever the request path lets through, the worker must handle without crashing.
     with contextlib.suppress(PhotoError):
         normalize_photo(data)
+
+
+# --- the request path's structural check (thorough=False) ------------------------------------
+@pytest.mark.parametrize("fmt", ["JPEG", "WEBP", "PNG"])
+def test_quick_check_accepts_whole_images_and_refuses_cut_off_uploads(fmt):
+    whole = io.BytesIO()
+    Image.effect_noise((640, 480), 60).convert("RGB").save(whole, fmt)
+    data = whole.getvalue()
+    check = inspect_photo(io.BytesIO(data), thorough=False)
+    assert check.format == fmt
+    with pytest.raises(PhotoError) as exc:
+        inspect_photo(io.BytesIO(data[: len(data) * 2 // 3]), thorough=False)
+    assert exc.value.code == "photo_truncated"

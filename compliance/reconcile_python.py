@@ -1,0 +1,234 @@
+"""The generic reconciliation engine: operator records through the adapter, rules in Python.
+
+Used when the operator's data does not live in the portal's database, and on SQLite (``make
+run``). Chunked like the set-based engine — a chunk reads its MSISDN range (or its changed
+MSISDNs) in a few bulk queries and writes in bulk — so it is correct at any size and fast
+enough for a laptop, never a query per registration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from django.db.models import Q
+
+from outlets.models import Outlet
+from subscribers.models import Registration
+
+from . import reconcile_rules as rules
+from .models import Discrepancy
+from .reconcile_sql import ChunkResult
+
+BATCH = 1000
+PORTAL_FIELDS = (
+    "id",
+    "registration_number",
+    "msisdn",
+    "outlet_id",
+    "id_type",
+    "id_number_digest",
+    "id_number_masked",
+    "full_name",
+    "birth_date",
+    "registered_at",
+)
+
+
+def _batched(values: Iterable, size: int = BATCH) -> Iterator[list]:
+    batch: list = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _key_range(field: str, lo: str | None, hi: str | None) -> Q:
+    q = Q()
+    if lo is not None:
+        q &= Q(**{f"{field}__gte": lo})
+    if hi is not None:
+        q &= Q(**{f"{field}__lt": hi})
+    return q
+
+
+def _portal_rows(queryset) -> Iterator[rules.PortalRow]:
+    for row in queryset.order_by().values_list(*PORTAL_FIELDS).iterator(chunk_size=BATCH):
+        yield rules.PortalRow(*row)
+
+
+def our_roids() -> dict[str, int]:
+    return dict(Outlet.objects.values_list("roid", "id"))
+
+
+def changed_msisdns(*, adapter, since, lo=None, hi=None) -> set[str]:
+    """MSISDNs changed at or after ``since`` on either side, within ``[lo, hi)``."""
+    changed = set(
+        Registration.objects.filter(_key_range("msisdn", lo, hi), updated_at__gte=since)
+        .values_list("msisdn", flat=True)
+        .iterator(chunk_size=BATCH)
+    )
+    changed.update(record.msisdn for record in adapter.iter_range(lo, hi, since=since))
+    return changed
+
+
+def _apply(
+    findings: list[rules.Finding], *, run, now, scope: Q | tuple[str, set[str]], kinds
+) -> ChunkResult:
+    """Refresh the open ones found again, open the new ones, resolve the unfound in scope."""
+    result = ChunkResult()
+    found = {f.key: f for f in findings}
+    for finding in found.values():
+        result.found[finding.kind] = result.found.get(finding.kind, 0) + 1
+
+    # Open ones found again, wherever they are (an over-limit number may have changed group).
+    existing: dict[tuple[str, str], Discrepancy] = {}
+    for batch in _batched(sorted({key[0] for key in found})):
+        for discrepancy in Discrepancy.objects.select_for_update().filter(
+            status=Discrepancy.Status.OPEN, kind__in=kinds, msisdn__in=batch
+        ):
+            existing[(discrepancy.msisdn, discrepancy.kind)] = discrepancy
+    refreshed, new = [], []
+    for key, finding in found.items():
+        values = {
+            "registration_id": finding.registration_id,
+            "outlet_id": finding.outlet_id,
+            "details": finding.details,
+            "id_digest": finding.id_digest,
+            "id_group": finding.id_group,
+            "last_seen_run": run,
+            "last_seen_at": now,
+        }
+        discrepancy = existing.get(key)
+        if discrepancy is None:
+            new.append(
+                Discrepancy(
+                    msisdn=finding.msisdn,
+                    kind=finding.kind,
+                    first_detected_run=run,
+                    detected_at=now,
+                    **values,
+                )
+            )
+        else:
+            for name, value in values.items():
+                setattr(discrepancy, name, value)
+            refreshed.append(discrepancy)
+    Discrepancy.objects.bulk_update(refreshed, [*values], batch_size=BATCH)
+    # ignore_conflicts: a concurrent worker may have opened the same one a moment ago.
+    Discrepancy.objects.bulk_create(new, batch_size=BATCH, ignore_conflicts=True)
+    for discrepancy in new:
+        result.opened[discrepancy.kind] = result.opened.get(discrepancy.kind, 0) + 1
+
+    if isinstance(scope, Q):
+        scopes: Iterable[Q] = [scope]
+    else:  # (field, keys): an explicit set of keys, asked for in batches
+        field, keys = scope
+        scopes = (Q(**{f"{field}__in": batch}) for batch in _batched(sorted(keys)))
+    unfound = []
+    for scope_q in scopes:
+        for pk, msisdn, kind in Discrepancy.objects.filter(
+            scope_q, status=Discrepancy.Status.OPEN, kind__in=kinds
+        ).values_list("pk", "msisdn", "kind"):
+            if (msisdn, kind) not in found:
+                unfound.append(pk)
+                result.resolved[kind] = result.resolved.get(kind, 0) + 1
+    for batch in _batched(unfound):
+        Discrepancy.objects.filter(pk__in=batch).update(
+            status=Discrepancy.Status.RESOLVED, resolved_at=now, resolved_by_run=run
+        )
+    return result
+
+
+def process_msisdn_chunk(*, chunk, run, adapter, now) -> ChunkResult:
+    roids = our_roids()
+    lo, hi = chunk.key_from, chunk.key_to
+    if chunk.scope == chunk.Scope.ALL:
+        portal = {
+            row.msisdn: row
+            for row in _portal_rows(Registration.objects.filter(_key_range("msisdn", lo, hi)))
+        }
+        operator = {record.msisdn: record for record in adapter.iter_range(lo, hi)}
+        msisdns = portal.keys() | operator.keys()
+        scope_q = _key_range("msisdn", lo, hi)
+    else:
+        msisdns = changed_msisdns(adapter=adapter, since=run.since, lo=lo, hi=hi)
+        portal = {}
+        for batch in _batched(sorted(msisdns)):
+            portal.update(
+                (row.msisdn, row)
+                for row in _portal_rows(Registration.objects.filter(msisdn__in=batch))
+            )
+        operator = adapter.lookup(msisdns)
+        scope_q = ("msisdn", msisdns)
+    findings = [
+        finding
+        for msisdn in sorted(msisdns)
+        for finding in rules.compare(
+            portal.get(msisdn), operator.get(msisdn), our_roids=roids
+        )
+    ]
+    result = _apply(findings, run=run, now=now, scope=scope_q, kinds=rules.MSISDN_KINDS)
+    result.rows = len(portal) + len(operator)
+    return result
+
+
+def _registrations_of(msisdns: Iterable[str]) -> dict[str, tuple[int, int]]:
+    found: dict[str, tuple[int, int]] = {}
+    for batch in _batched(sorted(set(msisdns))):
+        for pk, msisdn, outlet_id in Registration.objects.filter(msisdn__in=batch).values_list(
+            "pk", "msisdn", "outlet_id"
+        ):
+            found[msisdn] = (pk, outlet_id)
+    return found
+
+
+def _groups_in_range(adapter, lo, hi) -> Iterator[list]:
+    group: list = []
+    for record in adapter.iter_active_by_digest(lo, hi):
+        if group and record.id_number_digest != group[0].id_number_digest:
+            yield group
+            group = []
+        group.append(record)
+    if group:
+        yield group
+
+
+def process_id_group_chunk(*, chunk, run, adapter, now) -> ChunkResult:
+    roids = our_roids()
+    lo, hi = chunk.key_from, chunk.key_to
+    if chunk.scope == chunk.Scope.ALL:
+        groups = _groups_in_range(adapter, lo, hi)
+        scope_q = _key_range("id_digest", lo, hi)
+    else:
+        changed = changed_msisdns(adapter=adapter, since=run.since)
+        in_range = _key_range("id_digest", lo, hi)
+        digests = {
+            record.id_number_digest
+            for record in adapter.iter_range(None, None, since=run.since)
+            if record.id_number_digest
+            and (lo is None or record.id_number_digest >= lo)
+            and (hi is None or record.id_number_digest < hi)
+        }
+        for digest, members in Discrepancy.objects.filter(
+            in_range, status=Discrepancy.Status.OPEN, kind=rules.ID_OVER_LIMIT
+        ).values_list("id_digest", "id_group"):
+            if changed.intersection(members or []):
+                digests.add(digest)
+        groups = iter(adapter.active_by_id_digest(digests).values())
+        scope_q = ("id_digest", digests)
+    findings: list[rules.Finding] = []
+    rows = 0
+    for group in groups:
+        rows += len(group)
+        if run.id_cap is None or len(group) <= run.id_cap:
+            continue
+        registered = _registrations_of(record.msisdn for record in group)
+        findings.extend(
+            rules.over_limit(group, cap=run.id_cap, registrations=registered, our_roids=roids)
+        )
+    result = _apply(findings, run=run, now=now, scope=scope_q, kinds=rules.GROUP_KINDS)
+    result.rows = rows
+    return result

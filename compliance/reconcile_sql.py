@@ -1,0 +1,374 @@
+"""The set-based reconciliation engine (PostgreSQL, operator data in the same database).
+
+One chunk is a handful of statements over a key range, whatever its size:
+1. ``INSERT INTO recon_found ... SELECT`` — every discrepancy of the chunk's scope, from one
+   merge join of the registrations with the operator relation (MSISDN phase) or one pass over
+   the active numbers grouped by ID digest (ID-group phase);
+2. refresh the open discrepancies found again (``last_seen_run``, values);
+3. open the new ones: ``INSERT ... ON CONFLICT (msisdn, kind) WHERE status = 'open' DO NOTHING``
+   — the partial unique index makes a rerun or a second worker harmless;
+4. resolve the open ones of the scope that were not found again.
+
+The rules are those of ``reconcile_rules``. Names: SQL first keeps the pairs whose names differ
+after ``lower`` and dropping spaces and ``'’.,-`` (the only non-letters a registered name can
+hold); Python then confirms each candidate with ``normalize_name_for_comparison``, so the
+verdict is exactly the MISSION's rule (SQL's ``lower`` is not Python's ``casefold``, and NFKC is
+applied by Python only). A SQL "equal" cannot hide a Python "different": the operator's
+``name_key`` is casefolded NFKC letters only, so it can equal the SQL form of a name only when
+that name had nothing else to fold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from outlets.models import Outlet
+from subscribers.models import Registration
+
+from . import reconcile_rules as rules
+from .models import Discrepancy
+
+REG = Registration._meta.db_table
+OUTLET = Outlet._meta.db_table
+DISC = Discrepancy._meta.db_table
+
+# The characters clean_person_name lets into a registered name besides letters.
+NAME_NOISE = " '\u2019.,-"
+
+
+@dataclass
+class ChunkResult:
+    rows: int = 0
+    found: dict[str, int] = field(default_factory=dict)
+    opened: dict[str, int] = field(default_factory=dict)
+    resolved: dict[str, int] = field(default_factory=dict)
+
+    def as_counts(self) -> dict:
+        return {"found": self.found, "opened": self.opened, "resolved": self.resolved}
+
+
+def sql_name_key(column: str) -> str:
+    """SQL for the candidate name key of a registered name (see the module docstring)."""
+    return f"translate(lower({column}), %(name_noise)s, '')"
+
+
+def _range(column: str, lo: str | None, hi: str | None, params: dict, prefix: str) -> str:
+    parts = []
+    if lo is not None:
+        params[f"{prefix}_lo"] = lo
+        parts.append(f"{column} >= %({prefix}_lo)s")
+    if hi is not None:
+        params[f"{prefix}_hi"] = hi
+        parts.append(f"{column} < %({prefix}_hi)s")
+    return " AND ".join(parts) or "TRUE"
+
+
+def _counts(cursor, sql: str, params: dict) -> dict[str, int]:
+    cursor.execute(sql, params)
+    return {kind: count for kind, count in cursor.fetchall()}
+
+
+_FOUND_TABLE = """
+CREATE TEMP TABLE recon_found (
+    msisdn varchar(15) NOT NULL,
+    kind varchar(32) NOT NULL,
+    registration_id bigint,
+    outlet_id bigint,
+    details jsonb NOT NULL,
+    id_digest varchar(64) NOT NULL DEFAULT '',
+    id_group jsonb NOT NULL DEFAULT '[]',
+    o_name_key text
+) ON COMMIT DROP
+"""
+
+# The per-MSISDN comparison. {r_where}/{o_where} restrict both sides to the chunk's scope.
+_MSISDN_FOUND = """
+INSERT INTO recon_found (msisdn, kind, registration_id, outlet_id, details, o_name_key)
+WITH r AS (
+    SELECT r.id, r.msisdn, r.outlet_id, r.registration_number, r.registered_at, r.id_type,
+           r.id_number_digest, r.id_number_masked, r.full_name, r.birth_date
+    FROM {reg} r {r_join} WHERE {r_where}
+), o AS (
+    SELECT o.msisdn, o.iccid, o.status, o.activated_at, o.outlet_roid, o.id_type,
+           o.id_number_digest, o.id_number_masked, o.full_name, o.name_key, o.birth_date
+    FROM {op} o {o_join} WHERE {o_where}
+), j AS (
+    SELECT coalesce(r.msisdn, o.msisdn) AS msisdn,
+           r.id AS reg_id, r.outlet_id AS reg_outlet_id, r.registration_number, r.registered_at,
+           r.id_type AS r_id_type, r.id_number_digest AS r_digest, r.id_number_masked AS r_masked,
+           r.full_name AS r_name, r.birth_date AS r_birth,
+           o.msisdn AS o_msisdn, o.iccid, o.status, o.activated_at, o.outlet_roid,
+           o.id_type AS o_id_type, o.id_number_digest AS o_digest, o.id_number_masked AS o_masked,
+           o.full_name AS o_name, o.name_key AS o_name_key, o.birth_date AS o_birth,
+           ro.id AS roid_outlet_id
+    FROM r FULL JOIN o ON o.msisdn = r.msisdn
+    LEFT JOIN {outlet} ro ON ro.roid = o.outlet_roid AND o.outlet_roid <> ''
+)
+SELECT j.msisdn, k.kind, j.reg_id,
+       CASE WHEN k.kind = 'unregistered_activation' THEN j.roid_outlet_id ELSE j.reg_outlet_id END,
+       CASE k.kind
+         WHEN 'missing_in_operator' THEN jsonb_build_object('portal', jsonb_build_object(
+              'registration_number', j.registration_number, 'registered_at', j.registered_at))
+         WHEN 'id_number_mismatch' THEN jsonb_build_object(
+              'portal', jsonb_build_object('id_type', j.r_id_type, 'id_number', j.r_masked),
+              'operator', jsonb_build_object('id_type', j.o_id_type, 'id_number', j.o_masked))
+         WHEN 'name_mismatch' THEN jsonb_build_object(
+              'portal', jsonb_build_object('full_name', j.r_name),
+              'operator', jsonb_build_object('full_name', j.o_name))
+         WHEN 'birth_date_mismatch' THEN jsonb_build_object(
+              'portal', jsonb_build_object('birth_date', j.r_birth),
+              'operator', jsonb_build_object('birth_date', j.o_birth))
+         ELSE jsonb_build_object('operator', jsonb_build_object(
+              'status', j.status, 'activated_at', j.activated_at,
+              'outlet_roid', j.outlet_roid, 'iccid', j.iccid))
+       END,
+       CASE WHEN k.kind = 'name_mismatch' THEN j.o_name_key END
+FROM j CROSS JOIN LATERAL unnest(ARRAY[
+    CASE WHEN j.o_msisdn IS NULL THEN 'missing_in_operator' END,
+    CASE WHEN j.reg_id IS NOT NULL AND j.o_msisdn IS NOT NULL
+          AND j.r_digest IS DISTINCT FROM j.o_digest THEN 'id_number_mismatch' END,
+    CASE WHEN j.reg_id IS NOT NULL AND j.o_msisdn IS NOT NULL
+          AND {name_key} IS DISTINCT FROM j.o_name_key THEN 'name_mismatch' END,
+    CASE WHEN j.reg_id IS NOT NULL AND j.o_msisdn IS NOT NULL
+          AND j.r_birth IS DISTINCT FROM j.o_birth THEN 'birth_date_mismatch' END,
+    CASE WHEN j.reg_id IS NULL AND j.status = 'active' AND j.roid_outlet_id IS NOT NULL
+         THEN 'unregistered_activation' END
+]) AS k(kind)
+WHERE k.kind IS NOT NULL
+"""
+
+# The per-ID-group comparison: the active numbers of each over-cap digest, beyond the cap.
+_GROUP_FOUND = """
+INSERT INTO recon_found (msisdn, kind, registration_id, outlet_id, details, id_digest, id_group)
+WITH heavy AS (
+    SELECT o.id_number_digest AS digest, count(*) AS held
+    FROM {op} o {g_join}
+    WHERE o.status = 'active' AND o.id_number_digest <> '' AND {g_where}
+    GROUP BY o.id_number_digest
+    HAVING count(*) > %(cap)s
+), ranked AS (
+    SELECT o.msisdn, o.id_type, o.id_number_digest, o.id_number_masked, o.activated_at,
+           o.outlet_roid, h.held,
+           row_number() OVER (PARTITION BY o.id_number_digest
+                              ORDER BY o.activated_at NULLS LAST, o.msisdn) AS position,
+           jsonb_agg(o.msisdn) OVER (PARTITION BY o.id_number_digest) AS members
+    FROM {op} o JOIN heavy h ON h.digest = o.id_number_digest
+    WHERE o.status = 'active'
+)
+SELECT k.msisdn, 'id_over_limit', r.id, coalesce(r.outlet_id, ro.id),
+       jsonb_build_object(
+           'operator', jsonb_build_object('id_type', k.id_type, 'id_number', k.id_number_masked,
+                                          'activated_at', k.activated_at),
+           'held', k.held, 'cap', %(cap)s, 'position', k.position),
+       k.id_number_digest, k.members
+FROM ranked k
+LEFT JOIN {reg} r ON r.msisdn = k.msisdn
+LEFT JOIN {outlet} ro ON ro.roid = k.outlet_roid AND k.outlet_roid <> ''
+WHERE k.position > %(cap)s
+"""
+
+_REFRESH = f"""
+UPDATE {DISC} d
+SET last_seen_run_id = %(run)s, last_seen_at = %(now)s, details = f.details,
+    registration_id = f.registration_id, outlet_id = f.outlet_id,
+    id_digest = f.id_digest, id_group = f.id_group
+FROM recon_found f
+WHERE d.status = 'open' AND d.msisdn = f.msisdn AND d.kind = f.kind
+"""
+
+_OPEN = f"""
+WITH opened AS (
+    INSERT INTO {DISC} (msisdn, kind, status, registration_id, outlet_id, details, id_digest,
+                        id_group, first_detected_run_id, last_seen_run_id, detected_at,
+                        last_seen_at)
+    SELECT f.msisdn, f.kind, 'open', f.registration_id, f.outlet_id, f.details, f.id_digest,
+           f.id_group, %(run)s, %(run)s, %(now)s, %(now)s
+    FROM recon_found f
+    ON CONFLICT (msisdn, kind) WHERE status = 'open' DO NOTHING
+    RETURNING kind
+)
+SELECT kind, count(*) FROM opened GROUP BY kind
+"""
+
+_RESOLVE = f"""
+WITH resolved AS (
+    UPDATE {DISC} d
+    SET status = 'resolved', resolved_at = %(now)s, resolved_by_run_id = %(run)s
+    WHERE d.status = 'open' AND d.kind = ANY(%(kinds)s) AND {{d_where}}
+      AND NOT EXISTS (SELECT 1 FROM recon_found f WHERE f.msisdn = d.msisdn AND f.kind = d.kind)
+    RETURNING d.kind
+)
+SELECT kind, count(*) FROM resolved GROUP BY kind
+"""
+
+
+def _apply(cursor, *, params: dict, kinds, d_where: str, result: ChunkResult) -> None:
+    result.found = _counts(cursor, "SELECT kind, count(*) FROM recon_found GROUP BY kind", {})
+    cursor.execute(_REFRESH, params)
+    result.opened = _counts(cursor, _OPEN, params)
+    result.resolved = _counts(
+        cursor, _RESOLVE.format(d_where=d_where), {**params, "kinds": list(kinds)}
+    )
+
+
+def _confirm_names(cursor) -> None:
+    """Drop the SQL name candidates that the Python rule calls equal."""
+    cursor.execute(
+        "SELECT msisdn, details->'portal'->>'full_name', o_name_key FROM recon_found "
+        "WHERE kind = 'name_mismatch'"
+    )
+    same = [
+        msisdn
+        for msisdn, portal_name, operator_key in cursor.fetchall()
+        if rules.names_match(portal_name, operator_key)
+    ]
+    if same:
+        cursor.execute(
+            "DELETE FROM recon_found WHERE kind = 'name_mismatch' AND msisdn = ANY(%s)", [same]
+        )
+
+
+def process_msisdn_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
+    """Compare one MSISDN range (or the changed MSISDNs in it) and record the outcome."""
+    params = {"run": run.pk, "now": now, "name_noise": NAME_NOISE}
+    result = ChunkResult()
+    with connection.cursor() as cursor:
+        cursor.execute(_FOUND_TABLE)
+        if chunk.scope == chunk.Scope.ALL:
+            r_where = _range("r.msisdn", chunk.key_from, chunk.key_to, params, "k")
+            o_where = _range("o.msisdn", chunk.key_from, chunk.key_to, params, "k")
+            d_where = _range("d.msisdn", chunk.key_from, chunk.key_to, params, "k")
+            r_join = o_join = ""
+            cursor.execute(
+                f"SELECT (SELECT count(*) FROM {REG} r WHERE {r_where})"
+                f" + (SELECT count(*) FROM {relation} o WHERE {o_where})",
+                params,
+            )
+        else:
+            params["since"] = run.since
+            scope_range_r = _range("msisdn", chunk.key_from, chunk.key_to, params, "k")
+            cursor.execute(
+                "CREATE TEMP TABLE recon_scope (msisdn varchar(15) PRIMARY KEY) ON COMMIT DROP"
+            )
+            cursor.execute(
+                f"INSERT INTO recon_scope SELECT msisdn FROM {REG}"
+                f" WHERE updated_at >= %(since)s AND {scope_range_r}"
+                f" UNION SELECT msisdn FROM {relation}"
+                f" WHERE updated_at >= %(since)s AND {scope_range_r}",
+                params,
+            )
+            cursor.execute("ANALYZE recon_scope")
+            r_where = o_where = "TRUE"
+            r_join = "JOIN recon_scope s ON s.msisdn = r.msisdn"
+            o_join = "JOIN recon_scope s ON s.msisdn = o.msisdn"
+            d_where = "d.msisdn IN (SELECT msisdn FROM recon_scope)"
+            cursor.execute(
+                f"SELECT (SELECT count(*) FROM {REG} r {r_join})"
+                f" + (SELECT count(*) FROM {relation} o {o_join})"
+            )
+        result.rows = cursor.fetchone()[0]
+        cursor.execute(
+            _MSISDN_FOUND.format(
+                reg=REG,
+                op=relation,
+                outlet=OUTLET,
+                r_join=r_join,
+                r_where=r_where,
+                o_join=o_join,
+                o_where=o_where,
+                name_key=sql_name_key("j.r_name"),
+            ),
+            params,
+        )
+        _confirm_names(cursor)
+        _apply(cursor, params=params, kinds=rules.MSISDN_KINDS, d_where=d_where, result=result)
+    return result
+
+
+def process_id_group_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
+    """Find the numbers beyond the per-ID cap for one digest range (or its changed groups)."""
+    params = {"run": run.pk, "now": now, "cap": run.id_cap}
+    result = ChunkResult()
+    with connection.cursor() as cursor:
+        cursor.execute(_FOUND_TABLE)
+        if chunk.scope == chunk.Scope.ALL:
+            g_join = ""
+            g_where = _range("o.id_number_digest", chunk.key_from, chunk.key_to, params, "k")
+            d_where = _range("d.id_digest", chunk.key_from, chunk.key_to, params, "k")
+            cursor.execute(
+                f"SELECT count(*) FROM {relation} o WHERE o.status = 'active'"
+                f" AND o.id_number_digest <> '' AND {g_where}",
+                params,
+            )
+        else:
+            params["since"] = run.since
+            changed_range = _range("o.id_number_digest", chunk.key_from, chunk.key_to, params, "k")
+            open_range = _range("d.id_digest", chunk.key_from, chunk.key_to, params, "k")
+            cursor.execute(
+                "CREATE TEMP TABLE recon_digests (digest varchar(64) PRIMARY KEY) ON COMMIT DROP"
+            )
+            # The groups a changed number joined (its digest now) or may have left (an open
+            # over-limit group that listed it).
+            cursor.execute(
+                f"""
+                INSERT INTO recon_digests
+                SELECT o.id_number_digest FROM {relation} o
+                WHERE o.updated_at >= %(since)s AND o.id_number_digest <> '' AND {changed_range}
+                UNION
+                SELECT d.id_digest FROM {DISC} d
+                WHERE d.status = 'open' AND d.kind = 'id_over_limit' AND {open_range}
+                  AND EXISTS (
+                    SELECT 1 FROM jsonb_array_elements_text(d.id_group) AS m(msisdn)
+                    WHERE m.msisdn IN (
+                        SELECT msisdn FROM {REG} WHERE updated_at >= %(since)s
+                        UNION ALL
+                        SELECT msisdn FROM {relation} WHERE updated_at >= %(since)s))
+                """,
+                params,
+            )
+            cursor.execute("ANALYZE recon_digests")
+            g_join = "JOIN recon_digests g ON g.digest = o.id_number_digest"
+            g_where = "TRUE"
+            d_where = "d.id_digest IN (SELECT digest FROM recon_digests)"
+            cursor.execute(
+                f"SELECT count(*) FROM {relation} o {g_join} WHERE o.status = 'active'"
+            )
+        result.rows = cursor.fetchone()[0]
+        if run.id_cap is not None:
+            cursor.execute(
+                _GROUP_FOUND.format(
+                    op=relation, reg=REG, outlet=OUTLET, g_join=g_join, g_where=g_where
+                ),
+                params,
+            )
+        _apply(cursor, params=params, kinds=rules.GROUP_KINDS, d_where=d_where, result=result)
+    return result
+
+
+# --- planning ---------------------------------------------------------------------------------
+
+
+def key_boundaries(sources: list[tuple[str, dict]], *, step: int) -> list[str]:
+    """Every ``step``-th key of each source (SQL returning one sorted column ``k``), merged.
+
+    Each source is read once in key order (an index-only scan for a plain table), so the
+    boundaries cost one pass, not a sort of everything.
+    """
+    keys: set[str] = set()
+    with connection.cursor() as cursor:
+        for sql, params in sources:
+            cursor.execute(
+                f"SELECT k FROM (SELECT k, row_number() OVER (ORDER BY k) AS n FROM ({sql}) s) t"
+                f" WHERE n %% {int(step)} = 0",
+                params,
+            )
+            keys.update(row[0] for row in cursor.fetchall())
+    return sorted(keys)
+
+
+def scalar(sql: str, params: dict | None = None) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or {})
+        return cursor.fetchone()[0]

@@ -1,0 +1,637 @@
+"""Reconciliation runs: the services behind the page, the API, ``reconcile`` and the tasks.
+
+Life of a run:
+1. ``reconciliation_start`` queues it. At most one run is queued or running (a unique "active
+   slot" on the row), so two full runs — or a full and an incremental — never overlap.
+2. ``reconciliation_plan`` (a task) moves it to running and splits it into chunks: MSISDN ranges
+   of about ``RECONCILIATION_CHUNK_ROWS`` rows, plus ID-digest ranges for the per-ID cap. An
+   incremental run's chunks cover only what changed on either side since the last successful
+   run started (minus ``RECONCILIATION_WATERMARK_MARGIN`` seconds for transactions still open
+   then).
+3. ``reconciliation_chunk_work`` (one task per chunk, any number of workers) claims a chunk with
+   a compare-and-set, does it in one transaction that also marks it done (fenced by the claim
+   token) and adds to the run's progress. The last chunk queues the finish.
+4. ``reconciliation_finish`` flags the registrations with open discrepancies seen by the run,
+   hands the new ones to the compliance workflow and marks the run succeeded — one transaction.
+
+A worker that dies (SIGKILL, OOM) leaves its chunk claimed: a restarted worker of the same name
+releases its predecessor's claims at start (``reconciliation_recover``), and the periodic tick
+releases any claim older than ``RECONCILIATION_CLAIM_TIMEOUT``. Every step is safe to run twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+from itertools import islice
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from operatordb.adapter import get_adapter
+from subscribers.models import Registration
+from subscribers.selectors import NoPolicyInForce, policy_in_force
+
+from . import context, reconcile_python, reconcile_sql, workflow
+from . import reconcile_rules as rules
+from .models import AuditEvent, Discrepancy, ReconciliationRun, RunChunk
+from .services import audit_record
+
+logger = logging.getLogger(__name__)
+
+Run = ReconciliationRun
+HANDOVER_BATCH = 1000
+# Digest prefixes split the ID-group phase: digests are uniform hex, so equal prefix ranges
+# hold about equal numbers of groups.
+_DIGEST_PREFIX_SPACE = 16**6
+
+
+def chunk_rows() -> int:
+    return int(getattr(settings, "RECONCILIATION_CHUNK_ROWS", 50_000))
+
+
+def claim_timeout() -> timedelta:
+    return timedelta(seconds=int(getattr(settings, "RECONCILIATION_CLAIM_TIMEOUT", 600)))
+
+
+def watermark_margin() -> timedelta:
+    return timedelta(seconds=int(getattr(settings, "RECONCILIATION_WATERMARK_MARGIN", 300)))
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "RECONCILIATION_MAX_ATTEMPTS", 5))
+
+
+def inline_worker_name() -> str:
+    return f"inline@{socket.gethostname()}:{os.getpid()}"
+
+
+class RunAlreadyActive(Exception):
+    """Another run is queued or running; ``run`` is that run (or None if it just ended)."""
+
+    def __init__(self, run: ReconciliationRun | None):
+        super().__init__("A reconciliation run is already in progress.")
+        self.run = run
+
+
+class _ClaimLost(Exception):
+    pass
+
+
+def active_run() -> ReconciliationRun | None:
+    return Run.objects.filter(status__in=Run.ACTIVE_STATUSES).first()
+
+
+def current_id_cap() -> int | None:
+    """The per-ID cap of the policy in force now; None when it sets none."""
+    try:
+        return policy_in_force().max_numbers_per_id
+    except NoPolicyInForce:
+        return None
+
+
+# --- start ---------------------------------------------------------------------------------
+
+
+def reconciliation_start(
+    *, mode: str, trigger: str, requested_by=None, dispatch: bool = True
+) -> ReconciliationRun:
+    """Queue a run of ``mode`` and, after commit, its planning task (unless ``dispatch`` is off:
+    ``reconcile --sync`` works it inline).
+
+    Raises ``RunAlreadyActive`` while another run is queued or running. A run asked for by a
+    person is audited.
+    """
+    if mode not in Run.Mode.values:
+        raise ValueError(f"unknown reconciliation mode {mode!r}")
+    user = requested_by if getattr(requested_by, "is_authenticated", False) else None
+    try:
+        with transaction.atomic():
+            run = Run.objects.create(
+                mode=mode, trigger=trigger, requested_by=user, active_slot="active"
+            )
+            audit_record(
+                actor=user,
+                action="reconciliation.start",
+                target=run,
+                after={"mode": mode, "trigger": trigger},
+            )
+    except IntegrityError as exc:
+        raise RunAlreadyActive(active_run()) from exc
+    if dispatch:
+        transaction.on_commit(lambda: _send("plan_run", run.pk))
+    return run
+
+
+def _send(task_name: str, *args) -> None:
+    from . import tasks
+
+    getattr(tasks, task_name).delay(*args)
+
+
+# --- planning ------------------------------------------------------------------------------
+
+
+def _previous_success() -> ReconciliationRun | None:
+    return (
+        Run.objects.filter(status=Run.Status.SUCCEEDED, started_at__isnull=False)
+        .order_by("-started_at")
+        .first()
+    )
+
+
+def _ranges(bounds: list[str]) -> list[tuple[str | None, str | None]]:
+    edges: list[str | None] = [None, *bounds, None]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def _digest_ranges(rows: int) -> list[tuple[str | None, str | None]]:
+    parts = max(1, math.ceil(rows / chunk_rows()))
+    bounds = [f"{i * _DIGEST_PREFIX_SPACE // parts:06x}" for i in range(1, parts)]
+    return _ranges(bounds)
+
+
+def _every_nth(values, step: int) -> list[str]:
+    return [value for i, value in enumerate(values, start=1) if i % step == 0]
+
+
+def _plan_msisdn_phase_sql(run, *, relation: str, changed: bool) -> tuple[list[str], int]:
+    reg = reconcile_sql.REG
+    where = " WHERE updated_at >= %(since)s" if changed else ""
+    params = {"since": run.since} if changed else {}
+    sources = [
+        (f"SELECT msisdn AS k FROM {reg}{where}", params),
+        (f"SELECT msisdn AS k FROM {relation}{where}", params),
+    ]
+    rows = sum(reconcile_sql.scalar(f"SELECT count(*) FROM ({sql}) s", p) for sql, p in sources)
+    return reconcile_sql.key_boundaries(sources, step=chunk_rows()), rows
+
+
+def _plan_msisdn_phase_python(run, *, adapter, changed: bool) -> tuple[list[str], int]:
+    registrations = Registration.objects.order_by("msisdn")
+    if changed:
+        registrations = registrations.filter(updated_at__gte=run.since)
+    step = chunk_rows()
+    bounds: set[str] = set()
+    rows = 0
+    for stream in (
+        registrations.values_list("msisdn", flat=True).iterator(chunk_size=2000),
+        adapter.msisdns(since=run.since if changed else None),
+    ):
+        for i, msisdn in enumerate(stream, start=1):
+            rows += 1
+            if i % step == 0:
+                bounds.add(msisdn)
+    return sorted(bounds), rows
+
+
+def _plan_group_rows(run, *, adapter, relation: str | None, changed: bool) -> int:
+    if relation is not None and run.engine == "sql":
+        if changed:
+            return reconcile_sql.scalar(
+                f"SELECT count(*) FROM {relation} WHERE updated_at >= %(since)s",
+                {"since": run.since},
+            )
+        return reconcile_sql.scalar(
+            f"SELECT count(*) FROM {relation} WHERE status = 'active' AND id_number_digest <> ''",
+            {},
+        )
+    if changed:
+        return sum(1 for _ in adapter.msisdns(since=run.since))
+    return sum(1 for _ in adapter.iter_active_by_digest(None, None))
+
+
+def reconciliation_plan(*, run_id: int, dispatch: bool = True) -> bool:
+    """Move a queued run to running and split it into chunks, in one transaction (a worker
+    dying half-way leaves it queued). Returns False when the run was not queued (done twice)."""
+    adapter = get_adapter()
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != Run.Status.QUEUED:
+            return False
+        now = timezone.now()
+        relation = adapter.same_database_relation(using=DEFAULT_DB_ALIAS)
+        run.engine = "sql" if relation and connection.vendor == "postgresql" else "python"
+        run.id_cap = current_id_cap()
+        run.started_at = now
+        run.status = Run.Status.RUNNING
+        previous = _previous_success()
+        if run.mode == Run.Mode.INCREMENTAL and previous is not None:
+            run.since = previous.started_at - watermark_margin()
+        changed = run.since is not None
+        # A new cap changes every group's verdict: the ID groups are then examined in full.
+        groups_changed = changed and previous.id_cap == run.id_cap
+
+        if run.engine == "sql":
+            bounds, rows = _plan_msisdn_phase_sql(run, relation=relation, changed=changed)
+        else:
+            bounds, rows = _plan_msisdn_phase_python(run, adapter=adapter, changed=changed)
+        group_rows = _plan_group_rows(
+            run, adapter=adapter, relation=relation, changed=groups_changed
+        )
+        scope = RunChunk.Scope.CHANGED if changed else RunChunk.Scope.ALL
+        group_scope = RunChunk.Scope.CHANGED if groups_changed else RunChunk.Scope.ALL
+        chunks = [
+            RunChunk(run=run, phase=RunChunk.Phase.MSISDN, scope=scope, key_from=lo, key_to=hi)
+            for lo, hi in _ranges(bounds)
+        ] + [
+            RunChunk(
+                run=run, phase=RunChunk.Phase.ID_GROUP, scope=group_scope, key_from=lo, key_to=hi
+            )
+            for lo, hi in _digest_ranges(group_rows)
+        ]
+        for seq, chunk in enumerate(chunks, start=1):
+            chunk.seq = seq
+        RunChunk.objects.bulk_create(chunks)
+        run.chunks_total = len(chunks)
+        run.rows_total = rows + group_rows
+        run.save()
+        if dispatch:
+            transaction.on_commit(lambda: reconciliation_dispatch(run_id=run.pk))
+    logger.info(
+        "reconciliation run %s planned: %s, %s chunks, ~%s rows",
+        run.pk,
+        run.mode,
+        run.chunks_total,
+        run.rows_total,
+    )
+    return True
+
+
+# --- dispatch and recovery ------------------------------------------------------------------
+
+
+def reconciliation_dispatch(*, run_id: int, chunk_ids: list[int] | None = None) -> int:
+    """Queue the work a run still needs: its planning, its pending chunks (all, or
+    ``chunk_ids``), or its finish. Duplicates are harmless (every step is a compare-and-set).
+    Returns how many tasks were queued."""
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None or not run.is_active:
+        return 0
+    if run.status == Run.Status.QUEUED:
+        _send("plan_run", run.pk)
+        return 1
+    pending = run.chunks.filter(status=RunChunk.Status.PENDING)
+    if chunk_ids is not None:
+        pending = pending.filter(pk__in=chunk_ids)
+    ids = list(pending.order_by("seq").values_list("pk", flat=True))
+    if not ids:
+        if not run.chunks.exclude(status=RunChunk.Status.DONE).exists():
+            _send("finish_run", run.pk)
+            return 1
+        return 0
+    RunChunk.objects.filter(pk__in=ids).update(dispatched_at=timezone.now())
+    for chunk_id in ids:
+        _send("work_chunk", run.pk, chunk_id)
+    return len(ids)
+
+
+def reconciliation_recover(*, node: str | None = None, booted_at: datetime | None = None) -> int:
+    """Get interrupted runs going again; returns how many tasks were queued.
+
+    - ``node`` (a restarted worker's name): its predecessor's claims made before ``booted_at``
+      are released at once — that process is gone.
+    - Any claim older than ``RECONCILIATION_CLAIM_TIMEOUT`` is released (its worker is gone or
+      stuck; the fencing token keeps a late finisher from counting twice).
+    - Released chunks, chunks queued long ago and never taken, plannings and finishes that
+      were lost are queued again.
+    """
+    now = timezone.now()
+    stale_before = now - claim_timeout()
+    queued = 0
+    for run in Run.objects.filter(status__in=Run.ACTIVE_STATUSES):
+        if run.status == Run.Status.QUEUED:
+            if node is not None or run.created_at < stale_before:
+                queued += reconciliation_dispatch(run_id=run.pk)
+            continue
+        released: list[int] = []
+        if node is not None:
+            mine = run.chunks.filter(status=RunChunk.Status.CLAIMED, claimed_by=node)
+            if booted_at is not None:
+                mine = mine.filter(claimed_at__lt=booted_at)
+            released += _release(mine)
+        released += _release(
+            run.chunks.filter(status=RunChunk.Status.CLAIMED, claimed_at__lt=stale_before)
+        )
+        forgotten = run.chunks.filter(status=RunChunk.Status.PENDING).filter(
+            Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale_before)
+        )
+        released += list(forgotten.values_list("pk", flat=True))
+        if released or not run.chunks.exclude(status=RunChunk.Status.DONE).exists():
+            queued += reconciliation_dispatch(
+                run_id=run.pk, chunk_ids=released if released else None
+            )
+    return queued
+
+
+def _release(chunks) -> list[int]:
+    ids = list(chunks.values_list("pk", flat=True))
+    if not ids:
+        return []
+    # Compare-and-set again: only chunks still claimed as seen are released.
+    RunChunk.objects.filter(pk__in=ids, status=RunChunk.Status.CLAIMED).update(
+        status=RunChunk.Status.PENDING, claim_token="", last_error="claim released"
+    )
+    logger.warning("reconciliation: released %s interrupted chunk claim(s)", len(ids))
+    return ids
+
+
+def reconciliation_tick(*, mode: str = Run.Mode.INCREMENTAL) -> ReconciliationRun | None:
+    """The periodic job: recover interrupted runs, then start a run of ``mode`` unless one is
+    in progress. Returns the new run, if any."""
+    reconciliation_recover()
+    try:
+        return reconciliation_start(mode=mode, trigger=Run.Trigger.SCHEDULE)
+    except RunAlreadyActive:
+        logger.info("reconciliation tick: a run is in progress, no new %s run", mode)
+        return None
+
+
+# --- chunk work -----------------------------------------------------------------------------
+
+
+def _claim(*, chunk_id: int, worker: str, task_id: str) -> str | None:
+    """Compare-and-set a chunk to ``claimed``: pending, or claimed long ago, or claimed by this
+    very task before (Celery redelivered it after its worker died). Returns the claim token."""
+    now = timezone.now()
+    claimable = Q(status=RunChunk.Status.PENDING) | Q(
+        status=RunChunk.Status.CLAIMED, claimed_at__lt=now - claim_timeout()
+    )
+    if task_id:
+        claimable |= Q(status=RunChunk.Status.CLAIMED, claim_task_id=task_id)
+    token = uuid.uuid4().hex
+    claimed = RunChunk.objects.filter(
+        claimable, pk=chunk_id, run__status=Run.Status.RUNNING
+    ).update(
+        status=RunChunk.Status.CLAIMED,
+        claimed_by=worker[:200],
+        claim_task_id=task_id[:64],
+        claim_token=token,
+        claimed_at=now,
+        attempts=F("attempts") + 1,
+    )
+    return token if claimed == 1 else None
+
+
+def _process(chunk: RunChunk, run: ReconciliationRun, now) -> reconcile_sql.ChunkResult:
+    adapter = get_adapter()
+    if run.engine == "sql":
+        relation = adapter.same_database_relation(using=DEFAULT_DB_ALIAS)
+        if relation is None:
+            raise RuntimeError("the operator adapter no longer lives in this database")
+        engine = reconcile_sql
+        kwargs = {"relation": relation}
+    else:
+        engine = reconcile_python
+        kwargs = {"adapter": adapter}
+    if chunk.phase == RunChunk.Phase.MSISDN:
+        return engine.process_msisdn_chunk(chunk=chunk, run=run, now=now, **kwargs)
+    return engine.process_id_group_chunk(chunk=chunk, run=run, now=now, **kwargs)
+
+
+def _merge(total: dict, part: dict) -> dict:
+    merged = dict(total)
+    for kind, count in part.items():
+        merged[kind] = merged.get(kind, 0) + count
+    return merged
+
+
+def _add_progress(run_id: int, result: reconcile_sql.ChunkResult) -> bool:
+    """Add a finished chunk to its run (row-locked, so exactly one chunk sees the last one)."""
+    run = Run.objects.select_for_update().get(pk=run_id)
+    run.chunks_done += 1
+    run.rows_done += result.rows
+    run.counts = _merge(run.counts, result.found)
+    run.opened = _merge(run.opened, result.opened)
+    run.resolved = _merge(run.resolved, result.resolved)
+    run.save(update_fields=["chunks_done", "rows_done", "counts", "opened", "resolved"])
+    return run.chunks_done >= run.chunks_total
+
+
+def reconciliation_chunk_work(
+    *, chunk_id: int, worker: str, task_id: str = "", dispatch: bool = True
+) -> str:
+    """Claim one chunk and do it; returns what happened ("done", "not-claimed", "claim-lost",
+    "run-failed"). Safe to run twice: the second finds it claimed or done.
+
+    The chunk's discrepancy writes, its ``done`` mark (only while this claim's token is still
+    on it) and the run's progress commit in one transaction. On an error the chunk goes back to
+    pending and the error propagates (the task retries); after ``RECONCILIATION_MAX_ATTEMPTS``
+    claims the run fails.
+    """
+    token = _claim(chunk_id=chunk_id, worker=worker, task_id=task_id)
+    if token is None:
+        return "not-claimed"
+    chunk = RunChunk.objects.select_related("run").get(pk=chunk_id)
+    run = chunk.run
+    if chunk.attempts > max_attempts():
+        reconciliation_fail(
+            run_id=run.pk,
+            error=f"chunk {chunk.seq} failed {chunk.attempts - 1} times: {chunk.last_error}",
+        )
+        return "run-failed"
+    try:
+        with transaction.atomic():
+            result = _process(chunk, run, timezone.now())
+            done = RunChunk.objects.filter(
+                pk=chunk.pk, status=RunChunk.Status.CLAIMED, claim_token=token
+            ).update(
+                status=RunChunk.Status.DONE,
+                finished_at=timezone.now(),
+                rows_examined=result.rows,
+                counts=result.as_counts(),
+                last_error="",
+            )
+            if done != 1:
+                raise _ClaimLost
+            last = _add_progress(run.pk, result)
+    except _ClaimLost:
+        logger.warning("reconciliation chunk %s: claim taken over, work discarded", chunk_id)
+        return "claim-lost"
+    except Exception as exc:
+        RunChunk.objects.filter(
+            pk=chunk.pk, status=RunChunk.Status.CLAIMED, claim_token=token
+        ).update(status=RunChunk.Status.PENDING, claim_token="", last_error=repr(exc)[:2000])
+        raise
+    if last and dispatch:
+        _send("finish_run", run.pk)
+    return "done"
+
+
+# --- finish ---------------------------------------------------------------------------------
+
+
+_FLAG_SQL = f"""
+WITH flagged AS (
+    UPDATE {Registration._meta.db_table} r SET status = 'flagged'
+    WHERE r.status = 'registered' AND r.id IN (
+        SELECT d.registration_id FROM {Discrepancy._meta.db_table} d
+        WHERE d.last_seen_run_id = %(run)s AND d.status = 'open'
+          AND d.registration_id IS NOT NULL)
+    RETURNING r.id, r.registration_number, r.msisdn
+)
+INSERT INTO {AuditEvent._meta.db_table}
+    (actor_id, actor_label, action, target_type, target_id, target_repr, request_id, before,
+     after, created_at)
+SELECT NULL, 'system', 'registration.flag', 'subscribers.registration', f.id::text,
+       left(f.registration_number || ' ' || f.msisdn, 200), %(request_id)s,
+       '{{"status": "registered"}}'::jsonb,
+       jsonb_build_object('status', 'flagged', 'reconciliation_run', %(run)s), %(now)s
+FROM flagged
+"""
+
+
+def _flag_registrations(run: ReconciliationRun, now) -> int:
+    """Flag (registered → flagged) the registrations with an open discrepancy this run saw,
+    with an audit row each. Verified and blocked registrations keep their status: a reviewer
+    decided them. ``updated_at`` is left alone on purpose — the flag is the engine's own
+    verdict, not a change an incremental run should re-examine."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _FLAG_SQL, {"run": run.pk, "now": now, "request_id": context.request_id.get()}
+            )
+            return cursor.rowcount
+    to_flag = (
+        Registration.objects.filter(
+            status=Registration.Status.REGISTERED,
+            discrepancies__status=Discrepancy.Status.OPEN,
+            discrepancies__last_seen_run=run,
+        )
+        .distinct()
+        .values_list("pk", "registration_number", "msisdn")
+        .iterator(chunk_size=HANDOVER_BATCH)
+    )
+    flagged = 0
+    while batch := list(islice(to_flag, HANDOVER_BATCH)):
+        Registration.objects.filter(
+            pk__in=[pk for pk, _, _ in batch], status=Registration.Status.REGISTERED
+        ).update(status=Registration.Status.FLAGGED)
+        AuditEvent.objects.bulk_create(
+            AuditEvent(
+                actor_label="system",
+                action="registration.flag",
+                target_type="subscribers.registration",
+                target_id=str(pk),
+                target_repr=f"{number} {msisdn}"[:200],
+                request_id=context.request_id.get(),
+                before={"status": "registered"},
+                after={"status": "flagged", "reconciliation_run": run.pk},
+            )
+            for pk, number, msisdn in batch
+        )
+        flagged += len(batch)
+    return flagged
+
+
+def _hand_over(run: ReconciliationRun) -> int:
+    ids = (
+        Discrepancy.objects.filter(
+            first_detected_run=run,
+            status=Discrepancy.Status.OPEN,
+            kind__in=sorted(rules.OUTLET_ACCOUNTABLE_KINDS),
+            outlet__isnull=False,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .iterator(chunk_size=HANDOVER_BATCH)
+    )
+    handed = 0
+    while batch := list(islice(ids, HANDOVER_BATCH)):
+        workflow.discrepancies_opened(discrepancy_ids=batch)
+        handed += len(batch)
+    return handed
+
+
+def reconciliation_finish(*, run_id: int) -> bool:
+    """Close a run whose chunks are all done: flag, hand over, mark succeeded — one
+    transaction. Returns False if the run is not running or still has chunks to do."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != Run.Status.RUNNING:
+            return False
+        if run.chunks.exclude(status=RunChunk.Status.DONE).exists():
+            return False
+        now = timezone.now()
+        flagged = _flag_registrations(run, now)
+        handed = _hand_over(run)
+        run.status = Run.Status.SUCCEEDED
+        run.finished_at = now
+        run.active_slot = None
+        run.rows_total = max(run.rows_total, run.rows_done)
+        run.save()
+        audit_record(
+            actor=None,
+            action="reconciliation.finish",
+            target=run,
+            after={
+                "found": run.counts,
+                "opened": run.opened,
+                "resolved": run.resolved,
+                "flagged": flagged,
+                "handed_over": handed,
+            },
+        )
+    logger.info("reconciliation run %s succeeded: %s", run.pk, run.counts)
+    return True
+
+
+def reconciliation_fail(*, run_id: int, error: str) -> bool:
+    """Give up on a run (its slot is freed; what its finished chunks wrote stays true)."""
+    with transaction.atomic():
+        updated = Run.objects.filter(pk=run_id, status__in=Run.ACTIVE_STATUSES).update(
+            status=Run.Status.FAILED,
+            finished_at=timezone.now(),
+            active_slot=None,
+            error=error[:5000],
+        )
+        if updated:
+            audit_record(
+                actor=None,
+                action="reconciliation.fail",
+                target_type="compliance.reconciliationrun",
+                target_id=str(run_id),
+                after={"error": error[:500]},
+            )
+    if updated:
+        logger.error("reconciliation run %s failed: %s", run_id, error)
+    return bool(updated)
+
+
+# --- inline ---------------------------------------------------------------------------------
+
+
+def _next_claimable(run_id: int) -> int | None:
+    stale_before = timezone.now() - claim_timeout()
+    return (
+        RunChunk.objects.filter(run_id=run_id)
+        .filter(
+            Q(status=RunChunk.Status.PENDING)
+            | Q(status=RunChunk.Status.CLAIMED, claimed_at__lt=stale_before)
+        )
+        .order_by("seq")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def reconciliation_run_inline(*, run_id: int, worker: str | None = None) -> ReconciliationRun:
+    """Do a run in this process (``reconcile --sync``, tests, the benchmark): plan it if
+    needed, work every chunk it can claim, finish. Another worker may share the work."""
+    worker = worker or inline_worker_name()
+    reconciliation_plan(run_id=run_id, dispatch=False)
+    while (chunk_id := _next_claimable(run_id)) is not None:
+        if not Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).exists():
+            break
+        try:
+            reconciliation_chunk_work(chunk_id=chunk_id, worker=worker, dispatch=False)
+        except Exception:
+            logger.exception("reconciliation chunk %s failed; it will be retried", chunk_id)
+    reconciliation_finish(run_id=run_id)
+    return Run.objects.get(pk=run_id)

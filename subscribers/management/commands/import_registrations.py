@@ -1,0 +1,127 @@
+"""``manage.py import_registrations FILE``: legacy/bulk import of registrations from a CSV."""
+
+import csv
+import os
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from subscribers.imports import (
+    COLUMNS,
+    DEFAULT_CHUNK_SIZE,
+    ImportFileError,
+    read_registration_csv,
+    registrations_import,
+)
+
+EXIT_REJECTED = 1
+EXIT_UNUSABLE = 2
+
+
+class Command(BaseCommand):
+    help = (
+        "Import registrations made elsewhere from a UTF-8 CSV with a header row naming the "
+        f"columns {', '.join(COLUMNS)} (registered_at: YYYY-MM-DD or ISO 8601 date and time, "
+        "naive times are Asia/Jakarta). Each row passes the form's validation under the policy "
+        "in force at registered_at, photos excepted; consent and the document check are taken "
+        "as given (consent_at = registered_at). Unknown packs are created at the row's outlet. "
+        "Rows already imported are skipped, so a second run adds nothing. Rejected rows are "
+        "listed on stderr as 'line N: field: reason' (and in --errors-csv); the other rows are "
+        "imported. Exit status: 0 every row imported or already there, 1 some rows rejected, "
+        "2 the file could not be read (nothing imported)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="the CSV file, or - for standard input")
+        parser.add_argument(
+            "--errors-csv",
+            metavar="PATH",
+            help="also write the rejected rows' faults there (columns: line, field, reason)",
+        )
+        parser.add_argument(
+            "--chunk-size",
+            type=int,
+            default=DEFAULT_CHUNK_SIZE,
+            help="rows per transaction (default %(default)s)",
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=min(os.cpu_count() or 1, 4),
+            help="processes checking and encrypting rows while the database writes "
+            "(default: the number of CPUs, at most 4; 1 = no extra processes)",
+        )
+
+    def handle(self, *args, file, errors_csv, chunk_size, workers, verbosity, **options):
+        if chunk_size < 1:
+            raise CommandError("--chunk-size must be at least 1", returncode=EXIT_UNUSABLE)
+        label = "<stdin>" if file == "-" else Path(file).name
+        try:
+            stream = (
+                open(sys.stdin.fileno(), encoding="utf-8-sig", errors="surrogateescape",
+                     newline="", closefd=False)
+                if file == "-"
+                else open(file, encoding="utf-8-sig", errors="surrogateescape", newline="")  # noqa: SIM115
+            )
+        except OSError as exc:
+            raise CommandError(f"Cannot open {file}: {exc.strerror}", returncode=EXIT_UNUSABLE) from exc
+
+        errors_file = None
+        errors_writer = None
+        if errors_csv:
+            errors_file = open(errors_csv, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            errors_writer = csv.writer(errors_file)
+            errors_writer.writerow(["line", "field", "reason"])
+
+        def on_error(error):
+            self.stderr.write(f"line {error.line}: {error.field}: {error.message}")
+            if errors_writer:
+                errors_writer.writerow([error.line, error.field, error.message])
+
+        committed = {"rows": 0}
+
+        def on_chunk(result):
+            committed["rows"] = result.rows
+            if verbosity >= 2:
+                self.stdout.write(
+                    f"… {result.rows} rows read, {result.imported} imported, "
+                    f"{result.rejected} rejected"
+                )
+
+        try:
+            with stream:
+                result = registrations_import(
+                    rows=read_registration_csv(stream),
+                    chunk_size=chunk_size,
+                    workers=workers,
+                    source_label=label,
+                    on_error=on_error,
+                    on_chunk=on_chunk,
+                )
+        except ImportFileError as exc:
+            raise CommandError(f"{label}: {exc}", returncode=EXIT_UNUSABLE) from exc
+        except Exception:
+            # Each chunk is its own transaction: what was committed stays, the chunk in flight
+            # is gone, and a re-run skips what is already there.
+            self.stderr.write(
+                f"{label}: import stopped after {committed['rows']} rows were committed; "
+                "run the same command again to import the rest."
+            )
+            raise
+        finally:
+            if errors_file:
+                errors_file.close()
+
+        if verbosity >= 1:
+            self.stdout.write(
+                f"{label}: {result.rows} rows: {result.imported} imported "
+                f"({result.flagged} flagged for review, {result.packs_created} new starter "
+                f"packs), {result.skipped} already imported, {result.rejected} rejected."
+            )
+        if result.rejected:
+            raise CommandError(
+                f"{result.rejected} of {result.rows} rows rejected (listed above); "
+                "the other rows were imported.",
+                returncode=EXIT_REJECTED,
+            )

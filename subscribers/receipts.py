@@ -1,0 +1,293 @@
+"""The buyer's receipt: what it shows, the signed link that shares it, and its PDF.
+
+A receipt tells the buyer what was registered on their ID (masked), the rules, and how to check
+or dispute numbers registered under their ID. It is shown in three ways: the page the clerk
+prints, a link the buyer can open without an account (signed, valid ``RECEIPT_LINK_MAX_AGE``,
+masked data only) and a PDF (bilingual: Bahasa Indonesia first, English second).
+"""
+
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from django.core import signing
+from django.http import Http404
+from django.utils import timezone
+
+from .models import IdType, Registration
+
+RECEIPT_SALT = "subscribers.receipt"
+RECEIPT_LINK_MAX_AGE = timedelta(days=30)
+
+# --- masking for the receipt ------------------------------------------------------------------
+
+
+def local_msisdn(msisdn: str) -> str:
+    """``6281234567890`` as Indonesians write it: ``081234567890``."""
+    return "0" + msisdn[2:] if msisdn.startswith("62") else msisdn
+
+
+def mask_msisdn(msisdn: str) -> str:
+    """The local form with the middle hidden: ``0812*****7890``."""
+    local = local_msisdn(msisdn)
+    if len(local) <= 8:
+        return local
+    return local[:4] + "*" * (len(local) - 8) + local[-4:]
+
+
+def mask_name(name: str) -> str:
+    """The first letter of each word: ``Siti Nur'aini`` -> ``S*** N*******``."""
+    return " ".join(word[:1] + "*" * (len(word) - 1) for word in name.split())
+
+
+# --- the signed link --------------------------------------------------------------------------
+
+
+def receipt_token(registration: Registration) -> str:
+    """A token naming the registration, signed and timestamped (expires after 30 days)."""
+    return signing.TimestampSigner(salt=RECEIPT_SALT).sign(registration.registration_number)
+
+
+def receipt_token_expires(token: str) -> datetime | None:
+    """When a (valid) token stops working."""
+    signer = signing.TimestampSigner(salt=RECEIPT_SALT)
+    try:
+        signer.unsign(token, max_age=RECEIPT_LINK_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    signed_at = signing.b62_decode(token.rsplit(signer.sep, 2)[1])
+    return datetime.fromtimestamp(signed_at, tz=UTC) + RECEIPT_LINK_MAX_AGE
+
+
+def registration_for_receipt_token(token: str) -> Registration:
+    """The registration a receipt link names. The link itself is the permission, so there is
+    no user scope here; a tampered, foreign or expired token is a 404, like a missing record."""
+    try:
+        number = signing.TimestampSigner(salt=RECEIPT_SALT).unsign(
+            token, max_age=RECEIPT_LINK_MAX_AGE
+        )
+    except signing.BadSignature as exc:  # SignatureExpired is a BadSignature too
+        raise Http404("invalid receipt link") from exc
+    registration = (
+        Registration.objects.select_related("outlet", "policy")
+        .filter(registration_number=number)
+        .first()
+    )
+    if registration is None:
+        raise Http404("no such registration")
+    return registration
+
+
+# --- what the receipt says --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReceiptFacts:
+    registration_number: str
+    msisdn: str
+    id_type: str
+    id_type_label: str
+    id_number_masked: str
+    full_name: str
+    registered_at: datetime
+    outlet_roid: str
+    outlet_name: str
+    status: str
+    status_label: str
+    max_numbers_per_id: int | None
+    staff_own_id_forbidden: bool
+    masked: bool
+
+
+def receipt_facts(registration: Registration, *, masked: bool) -> ReceiptFacts:
+    """The receipt's data. ``masked``: for anyone who is not the clerk's outlet or the operator
+    (the shared link, the regulator): the name and the number are partly hidden too."""
+    policy = registration.policy
+    return ReceiptFacts(
+        registration_number=registration.registration_number,
+        msisdn=mask_msisdn(registration.msisdn) if masked else local_msisdn(registration.msisdn),
+        id_type=registration.id_type,
+        id_type_label=str(registration.get_id_type_display()),
+        id_number_masked=registration.id_number_masked,
+        full_name=mask_name(registration.full_name) if masked else registration.full_name,
+        registered_at=timezone.localtime(registration.registered_at),
+        outlet_roid=registration.outlet.roid,
+        outlet_name=registration.outlet.name,
+        status=registration.status,
+        status_label=str(registration.get_status_display()),
+        max_numbers_per_id=policy.max_numbers_per_id,
+        staff_own_id_forbidden=policy.staff_own_id_forbidden,
+        masked=masked,
+    )
+
+
+# --- the PDF (bilingual: the buyer may not read the clerk's language setting) ----------------
+
+_ID_TYPE_ID = {
+    IdType.KTP: "KTP (Kartu Tanda Penduduk)",
+    IdType.SIM: "SIM (Surat Izin Mengemudi)",
+    IdType.PASSPORT: "Paspor",
+    IdType.STUDENT_CARD: "Kartu Pelajar",
+    IdType.KITAS: "KITAS",
+    IdType.KITAP: "KITAP",
+}
+_ID_TYPE_EN = {
+    IdType.KTP: "KTP (identity card)",
+    IdType.SIM: "SIM (driving licence)",
+    IdType.PASSPORT: "Passport",
+    IdType.STUDENT_CARD: "Student card",
+    IdType.KITAS: "KITAS",
+    IdType.KITAP: "KITAP",
+}
+_FONT_DIRS = ("/usr/share/fonts/truetype/dejavu",)
+
+
+def _fonts() -> tuple[str, str]:
+    """DejaVu Sans when the system has it (names in any script print), else Helvetica."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if "SP-Regular" in pdfmetrics.getRegisteredFontNames():
+        return "SP-Regular", "SP-Bold"
+    for folder in _FONT_DIRS:
+        regular, bold = Path(folder, "DejaVuSans.ttf"), Path(folder, "DejaVuSans-Bold.ttf")
+        if regular.is_file() and bold.is_file():
+            pdfmetrics.registerFont(TTFont("SP-Regular", str(regular)))
+            pdfmetrics.registerFont(TTFont("SP-Bold", str(bold)))
+            return "SP-Regular", "SP-Bold"
+    return "Helvetica", "Helvetica-Bold"
+
+
+def _rules(facts: ReceiptFacts) -> list[tuple[str, str]]:
+    rules = [
+        (
+            "Kartu prabayar wajib didaftarkan dengan identitas pembeli sendiri. Mendaftarkan "
+            "nomor dengan identitas orang lain melanggar hukum.",
+            "A prepaid number must be registered with the buyer's own identity. Registering a "
+            "number with someone else's identity is against the law.",
+        )
+    ]
+    if facts.max_numbers_per_id:
+        rules.append(
+            (
+                f"Satu NIK paling banyak {facts.max_numbers_per_id} nomor per operator lewat "
+                "registrasi mandiri; lebih dari itu hanya melalui gerai.",
+                f"One NIK may hold at most {facts.max_numbers_per_id} numbers per operator "
+                "by self-registration; more only through an outlet.",
+            )
+        )
+    if facts.staff_own_id_forbidden:
+        rules.append(
+            (
+                "Gerai dilarang mendaftarkan pembeli dengan NIK atau KK milik stafnya sendiri.",
+                "An outlet must not register buyers with its own staff's NIK or KK.",
+            )
+        )
+    return rules
+
+
+_CHECK_AND_DISPUTE = [
+    (
+        "Cek nomor yang terdaftar atas NIK Anda melalui layanan cek operator (kode USSD atau "
+        "situs web operator) atau di GraPARI mana pun.",
+        "Check the numbers registered under your NIK through the operator's check service "
+        "(a USSD code or the operator's website) or at any GraPARI.",
+    ),
+    (
+        "Jika ada nomor yang tidak Anda kenal atau data di atas salah, datang ke GraPARI dengan "
+        "KTP asli dan nomor registrasi ini untuk mengajukan keberatan.",
+        "If a number you do not know is registered under your ID, or the data above is wrong, "
+        "dispute it at a GraPARI with your original KTP and this registration number.",
+    ),
+]
+
+
+def receipt_pdf(facts: ReceiptFacts, *, link: str = "") -> bytes:
+    """The receipt as a one-page A4 PDF."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    regular, bold = _fonts()
+    base = ParagraphStyle("base", fontName=regular, fontSize=9.5, leading=12.5)
+    english = ParagraphStyle("en", parent=base, textColor=colors.HexColor("#555555"), fontSize=8.5)
+    title = ParagraphStyle("title", parent=base, fontName=bold, fontSize=15, leading=19)
+    heading = ParagraphStyle(
+        "h", parent=base, fontName=bold, fontSize=11, leading=15, spaceBefore=8
+    )
+    number = ParagraphStyle("num", parent=base, fontName=bold, fontSize=20, leading=26, alignment=1)
+
+    def both(indonesian: str, english_text: str, style=base) -> list:
+        return [Paragraph(escape(indonesian), style), Paragraph(escape(english_text), english)]
+
+    story: list = [
+        Paragraph("Tanda Terima Registrasi Kartu Prabayar", title),
+        Paragraph("Prepaid SIM registration receipt", english),
+        Spacer(1, 4 * mm),
+        Paragraph("Nomor registrasi / Registration number", english),
+        Paragraph(escape(facts.registration_number), number),
+        Spacer(1, 3 * mm),
+    ]
+    rows = [
+        ("Nomor HP / Mobile number", facts.msisdn),
+        ("Nama / Name", facts.full_name),
+        (
+            "Jenis identitas / ID document",
+            f"{_ID_TYPE_ID.get(facts.id_type, facts.id_type)} / "
+            f"{_ID_TYPE_EN.get(facts.id_type, facts.id_type)}",
+        ),
+        ("Nomor identitas / ID number", facts.id_number_masked),
+        ("Tanggal / Date", f"{facts.registered_at:%d-%m-%Y %H:%M %Z}"),
+        ("Gerai (ROID) / Outlet", f"{facts.outlet_roid} — {facts.outlet_name}"),
+    ]
+    table = Table(
+        [
+            [Paragraph(escape(label), english), Paragraph(escape(value), base)]
+            for label, value in rows
+        ],
+        colWidths=[55 * mm, 115 * mm],
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, -2), 0.25, colors.HexColor("#cccccc")),
+                ("TOPPADDING", (0, 0), (-1, -1), 3),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+            ]
+        )
+    )
+    story.append(table)
+    story += both("Aturan", "The rules", heading)
+    for indonesian, english_text in _rules(facts):
+        story += both("• " + indonesian, english_text)
+        story.append(Spacer(1, 1.5 * mm))
+    story += both("Cek dan keberatan", "Check or dispute", heading)
+    for indonesian, english_text in _CHECK_AND_DISPUTE:
+        story += both("• " + indonesian, english_text)
+        story.append(Spacer(1, 1.5 * mm))
+    if link:
+        story.append(Spacer(1, 3 * mm))
+        story += both(
+            "Tanda terima ini juga dapat dibuka (data disamarkan) di:",
+            "This receipt can also be opened (data masked) at:",
+        )
+        story.append(Paragraph(escape(link), english))
+
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=20 * mm,
+        rightMargin=20 * mm,
+        topMargin=18 * mm,
+        bottomMargin=18 * mm,
+        title=f"Tanda terima {facts.registration_number}",
+        author="Satu Pintu",
+    )
+    document.build(story)
+    return buffer.getvalue()

@@ -1,0 +1,140 @@
+"""API serializers of the subscribers app.
+
+Input serializers check SHAPE only: types, lengths, formats and choices, so that a 10 000-character
+field or a date written ``17/08/1990`` gets a clear 400 before any rule runs. The rules (NIK,
+policy in force, the pack, consent...) belong to ``services.registration_prepare``; output
+serializers never carry an unmasked ID number.
+"""
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from .models import IdType, Registration, Sex
+from .rules import TEXT_LIMITS
+
+# Generous enough for what people type ("+62 812-3456-7890", an ICCID in groups of four, a NIK
+# with separators), tight enough that junk is refused before the rules see it.
+MSISDN_MAX = 24
+ICCID_MAX = 30
+ID_NUMBER_MAX = 40
+
+
+class RegistrationInputSerializer(serializers.Serializer):
+    """The body of ``POST /registrations/`` and ``/registrations/validate/`` sent as JSON."""
+
+    msisdn = serializers.CharField(
+        max_length=MSISDN_MAX,
+        help_text=_("The starter pack's number, 62… or 08… (stored as 62…)."),
+    )
+    iccid = serializers.CharField(
+        max_length=ICCID_MAX,
+        required=False,
+        allow_blank=True,
+        help_text=_("Optional; when given it must be the pack's ICCID."),
+    )
+    id_type = serializers.ChoiceField(
+        choices=IdType.choices,
+        error_messages={
+            "invalid_choice": _("Unknown ID type. Choose one of: %(types)s.")
+            % {"types": ", ".join(IdType.values)}
+        },
+    )
+    id_number = serializers.CharField(max_length=ID_NUMBER_MAX)
+    kk_number = serializers.CharField(
+        max_length=ID_NUMBER_MAX,
+        required=False,
+        allow_blank=True,
+        help_text=_("Family card number, where the policy in force requires it."),
+    )
+    full_name = serializers.CharField(max_length=TEXT_LIMITS["full_name"])
+    birth_place = serializers.CharField(max_length=TEXT_LIMITS["birth_place"])
+    birth_date = serializers.DateField(
+        input_formats=["%Y-%m-%d"],
+        error_messages={"invalid": _("Enter a real date as YYYY-MM-DD, e.g. 1990-08-17.")},
+    )
+    sex = serializers.ChoiceField(
+        choices=Sex.choices,
+        error_messages={"invalid_choice": _("Choose M (male) or F (female).")},
+    )
+    address = serializers.CharField(max_length=TEXT_LIMITS["address"])
+    nationality = serializers.CharField(
+        min_length=2,
+        max_length=2,
+        required=False,
+        default="ID",
+        help_text=_("ISO 3166 alpha-2 country code."),
+    )
+    consent = serializers.BooleanField(help_text=_("The buyer's consent: must be true."))
+    document_checked = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text=_("The clerk attests having checked the original document in person."),
+    )
+
+
+class RegistrationWithPhotosInputSerializer(RegistrationInputSerializer):
+    """The same body sent as ``multipart/form-data``, with the photos the policy may require.
+
+    Files are only checked for being files here; ``services`` inspects the image itself (type,
+    size, completeness) and answers with a message at the photo's field.
+    """
+
+    id_photo = serializers.FileField(required=False, help_text=_("JPEG, PNG or WebP."))
+    face_photo = serializers.FileField(required=False, help_text=_("JPEG, PNG or WebP."))
+
+    def split(self) -> tuple[dict, dict]:
+        """The validated fields for the service, and the photos as keyword arguments."""
+        data = dict(self.validated_data)
+        photos = {name: data.pop(name, None) for name in ("id_photo", "face_photo")}
+        return data, photos
+
+
+class RegistrationFilterSerializer(serializers.Serializer):
+    """Query parameters of ``GET /registrations/``."""
+
+    q = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text=_("MSISDN (partial, 08… or 62…) or registration number (exact)."),
+    )
+    status = serializers.ChoiceField(
+        choices=Registration.Status.choices, required=False, allow_blank=True
+    )
+    outlet = serializers.CharField(
+        max_length=20, required=False, allow_blank=True, help_text=_("Outlet ROID.")
+    )
+
+
+class RegistrationSerializer(serializers.ModelSerializer):
+    """A registration as the API shows it: ID and KK numbers masked, never in full."""
+
+    outlet_roid = serializers.CharField(source="outlet.roid", read_only=True)
+
+    class Meta:
+        model = Registration
+        fields = [
+            "id",
+            "registration_number",
+            "status",
+            "msisdn",
+            "iccid",
+            "outlet_roid",
+            "id_type",
+            "id_number_masked",
+            "kk_number_masked",
+            "full_name",
+            "photo_status",
+            "source",
+            "registered_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ValidationResultSerializer(serializers.Serializer):
+    valid = serializers.BooleanField(help_text=_("Always true: a failing body gets a 400."))
+
+
+class RevealedIdNumberSerializer(serializers.Serializer):
+    id_number = serializers.CharField(help_text=_("The full ID number. The disclosure is audited."))

@@ -1,0 +1,234 @@
+"""Idempotency-Key on POST /api/v1/registrations/: a retry gets the first answer, creates nothing."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from compliance.models import AuditEvent
+from subscribers import idempotency
+from subscribers.idgen import make_nik
+from subscribers.models import IdempotencyRecord, Registration
+from tests.conftest import BUYER_BIRTH, buyer_data, photo_upload
+
+from .conftest import REGISTRATIONS, assert_nothing_written, post_registration
+
+pytestmark = pytest.mark.django_db
+
+KEY = "3f0c8d5e-8a51-4b8e-9d1f-6d1c2f7b9a10"
+
+
+def _json_post(client, data, key=KEY):
+    return client.post(REGISTRATIONS, data, format="json", headers={"Idempotency-Key": key})
+
+
+def test_retry_returns_the_first_answer_and_creates_nothing(client_for, clerk, pack):
+    client = client_for(clerk)
+
+    first = post_registration(client, pack, headers={"Idempotency-Key": KEY})
+    retry = post_registration(client, pack, headers={"Idempotency-Key": KEY})
+
+    assert first.status_code == retry.status_code == 201, first.content
+    assert retry.json() == first.json()
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert Registration.objects.count() == 1
+    assert AuditEvent.objects.filter(action="registration.create").count() == 1
+    record = IdempotencyRecord.objects.get()
+    assert record.user == clerk and record.key == KEY and record.response_status == 201
+    assert buyer_data(pack)["id_number"] not in str(record.response_body)
+
+
+def test_without_a_key_a_second_post_is_a_new_attempt(client_for, clerk, pack):
+    client = client_for(clerk)
+    assert post_registration(client, pack).status_code == 201
+
+    again = post_registration(client, pack)
+
+    assert again.status_code == 400
+    assert "already registered" in again.json()["msisdn"][0]
+    assert not IdempotencyRecord.objects.exists()
+
+
+def test_same_key_with_another_body_is_a_422(client_for, clerk, pack):
+    client = client_for(clerk)
+    assert post_registration(client, pack, headers={"Idempotency-Key": KEY}).status_code == 201
+
+    other = post_registration(
+        client,
+        pack,
+        headers={"Idempotency-Key": KEY},
+        id_number=make_nik(birth_date=BUYER_BIRTH, sex="F", serial=43),
+    )
+
+    assert other.status_code == 422
+    assert "already used with a different request body" in other.json()["detail"]
+    assert Registration.objects.count() == 1
+
+
+def test_a_refusal_is_the_first_answer_too(client_for, clerk, pack):
+    client = client_for(clerk)
+    refused = buyer_data(pack, consent=False)
+
+    first = _json_post(client, refused)
+    retry = _json_post(client, refused)
+    corrected = _json_post(client, buyer_data(pack))
+
+    assert first.status_code == retry.status_code == 400
+    assert retry.json() == first.json()
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    # The key has its answer: a corrected body needs a new key.
+    assert corrected.status_code == 422
+    assert_nothing_written(pack)
+    assert IdempotencyRecord.objects.get().response_status == 400
+
+
+def test_keys_belong_to_their_user(client_for, clerk, clerk2, pack, other_pack):
+    first = post_registration(client_for(clerk), pack, headers={"Idempotency-Key": KEY})
+    second = post_registration(client_for(clerk2), other_pack, headers={"Idempotency-Key": KEY})
+
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] != second.json()["id"]
+    assert Registration.objects.count() == 2
+
+
+def test_body_order_and_encoding_do_not_matter_for_json(client_for, clerk, pack):
+    client = client_for(clerk)
+    data = buyer_data(pack, consent=False)
+    reordered = dict(reversed(list(data.items())))
+
+    first = _json_post(client, data)
+    retry = _json_post(client, reordered)
+
+    assert retry.status_code == first.status_code == 400
+    assert retry.headers["Idempotent-Replayed"] == "true"
+
+
+def test_another_photo_is_another_body(client_for, clerk, pack):
+    client = client_for(clerk)
+    headers = {"Idempotency-Key": KEY}
+    assert post_registration(client, pack, headers=headers).status_code == 201
+    data = {
+        **buyer_data(pack),
+        "id_photo": photo_upload("ktp.jpg", color=(1, 2, 3)),
+        "face_photo": photo_upload("face.jpg"),
+    }
+
+    response = client.post(REGISTRATIONS, data, format="multipart", headers=headers)
+
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("key", ["", "   ", "k" * 101, "kunci rahasia", "kunci\u00e9"])
+def test_malformed_key_is_refused(client_for, clerk, pack, key):
+    response = post_registration(client_for(clerk), pack, headers={"Idempotency-Key": key})
+
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["detail"]
+    assert_nothing_written(pack)
+    assert not IdempotencyRecord.objects.exists()
+
+
+def test_expired_key_is_free_again(client_for, clerk, pack, settings):
+    client = client_for(clerk)
+    refused = buyer_data(pack, consent=False)
+    assert _json_post(client, refused).status_code == 400
+    IdempotencyRecord.objects.update(
+        created_at=IdempotencyRecord.objects.get().created_at
+        - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS + 1)
+    )
+
+    response = post_registration(client, pack, headers={"Idempotency-Key": KEY})
+
+    assert response.status_code == 201
+    assert IdempotencyRecord.objects.get().response_status == 201
+    assert idempotency.idempotency_records_purge() == 0
+
+
+def test_purge_deletes_expired_answers(client_for, clerk, pack, settings):
+    assert _json_post(client_for(clerk), buyer_data(pack, consent=False)).status_code == 400
+    later = IdempotencyRecord.objects.get().created_at + timedelta(
+        hours=settings.IDEMPOTENCY_KEY_TTL_HOURS + 1
+    )
+
+    assert idempotency.idempotency_records_purge(now=later) == 1
+    assert not IdempotencyRecord.objects.exists()
+
+
+def test_record_and_registration_commit_together(client_for, clerk, pack, monkeypatch):
+    """A crash after the registration but before its answer is stored leaves neither."""
+    client = client_for(clerk)
+
+    def crash(self, *args, **kwargs):
+        if kwargs.get("update_fields"):
+            raise RuntimeError("worker killed")
+        return original_save(self, *args, **kwargs)
+
+    original_save = IdempotencyRecord.save
+    monkeypatch.setattr(IdempotencyRecord, "save", crash)
+
+    with pytest.raises(RuntimeError):
+        post_registration(client, pack, headers={"Idempotency-Key": KEY})
+
+    assert_nothing_written(pack)
+    assert not IdempotencyRecord.objects.exists()
+    monkeypatch.undo()
+    # The client's retry then runs afresh.
+    assert post_registration(client, pack, headers={"Idempotency-Key": KEY}).status_code == 201
+
+
+def test_losing_the_race_for_the_key_replays_the_winners_answer(
+    client_for, clerk, pack, monkeypatch
+):
+    """The duplicate that did not see the winner's record in time gets IntegrityError on the
+    unique (user, key) and answers with the winner's stored answer."""
+    client = client_for(clerk)
+    winner = post_registration(client, pack, headers={"Idempotency-Key": KEY})
+    assert winner.status_code == 201
+    real_stored = idempotency._stored
+    calls = []
+
+    def stored_after_the_first_look(**kwargs):
+        calls.append(kwargs)
+        return None if len(calls) == 1 else real_stored(**kwargs)
+
+    monkeypatch.setattr(idempotency, "_stored", stored_after_the_first_look)
+
+    loser = post_registration(client, pack, headers={"Idempotency-Key": KEY})
+
+    assert len(calls) == 2  # looked, lost the claim, looked again
+    assert loser.status_code == 201
+    assert loser.json() == winner.json()
+    assert Registration.objects.count() == 1
+    assert IdempotencyRecord.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_duplicates_create_one_registration(require_postgres, client_for, clerk, pack):
+    """Two copies of one request at the same moment on PostgreSQL: one registration, and both
+    callers get its 201."""
+    barrier = threading.Barrier(2)
+    answers = []
+
+    def send():
+        try:
+            barrier.wait(timeout=10)
+            answers.append(
+                post_registration(client_for(clerk), pack, headers={"Idempotency-Key": KEY})
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert [a.status_code for a in answers] == [201, 201], [a.content for a in answers]
+    assert answers[0].json() == answers[1].json()
+    assert sorted(a.headers.get("Idempotent-Replayed", "") for a in answers) == ["", "true"]
+    assert Registration.objects.count() == 1
+    assert IdempotencyRecord.objects.count() == 1

@@ -1,0 +1,301 @@
+"""import_registrations: the form's rules in bulk, each bad row reported at its field."""
+
+import csv
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from compliance import pii
+from compliance.models import AuditEvent
+from outlets.models import StarterPack
+from subscribers import imports
+from subscribers.idgen import make_iccid, make_kk, make_msisdn, make_nik
+from subscribers.models import Registration, RegistrationPolicy
+from tests.factories import StarterPackFactory
+
+pytestmark = pytest.mark.django_db
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+HEADER = list(imports.COLUMNS)
+BORN = date(1988, 3, 9)
+
+
+def row(n: int, **overrides) -> dict:
+    """A valid row under every policy since 2017 (NIK + KK) at outlet ROJKT000001."""
+    values = {
+        "msisdn": "0" + make_msisdn(700 + n, prefix="62857")[2:],
+        "iccid": make_iccid(700 + n, prefix="896257"),
+        "id_type": "ktp",
+        "id_number": make_nik(birth_date=BORN, sex="M", province="32", regency="73", serial=n),
+        "kk_number": make_kk(recorded=date(2012, 5, 14), region="327301", serial=n),
+        "full_name": "Ahmad Ma'ruf Hidayat",
+        "birth_place": "Bandung",
+        "birth_date": BORN.isoformat(),
+        "sex": "M",
+        "address": "Jl. Diponegoro No. 5, RT 03/RW 07, Bandung",
+        "nationality": "ID",
+        "outlet_roid": "ROJKT000001",
+        "registered_at": "2024-05-01T10:15:00",
+    }
+    values.update(overrides)
+    return values
+
+
+def stored(msisdn: str) -> str:
+    return "62" + msisdn[1:] if msisdn.startswith("0") else msisdn
+
+
+def write_csv(path, rows, header=HEADER) -> str:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for values in rows:
+            writer.writerow([values[name] for name in header] if isinstance(values, dict) else values)
+    return str(path)
+
+
+def run_import(path, *args, **options) -> int:
+    """The command's exit status (0 when it returns, else its CommandError's)."""
+    try:
+        call_command("import_registrations", str(path), *args, **options)
+    except CommandError as exc:
+        return exc.returncode
+    return 0
+
+
+def faults(errors_csv) -> set[tuple[int, str]]:
+    with open(errors_csv, encoding="utf-8", newline="") as fh:
+        return {(int(r["line"]), r["field"]) for r in csv.DictReader(fh)}
+
+
+def test_good_and_bad_rows(tmp_path, outlet, other_outlet, clerk, pack, other_pack, capsys):
+    staff = clerk.outlet_staff
+    own_nik = make_nik(birth_date=date(1992, 1, 5), sex="F", serial=5)
+    staff.id_number_digest = pii.digest(own_nik)
+    staff.save()
+    # A pack registered before by another import, to another buyer.
+    taken = write_csv(tmp_path / "first.csv", [row(90)])
+    assert run_import(taken) == 0
+    taken_msisdn = stored(row(90)["msisdn"])
+
+    new_msisdn = stored(row(1)["msisdn"])
+    rows = [
+        row(1),  # 2: a pack the portal does not know yet
+        row(2, msisdn=pack.msisdn, iccid=pack.iccid, registered_at="2025-02-03"),  # 3: in stock
+        row(3, outlet_roid="ROXXX99999"),  # 4
+        row(4, id_number="9973010903880004"),  # 5: no such province
+        row(5, birth_date="1988-03-10"),  # 6: disagrees with the NIK
+        row(6, msisdn=other_pack.msisdn, iccid=other_pack.iccid),  # 7
+        row(7, msisdn=row(90)["msisdn"], iccid=""),  # 8: already registered, another buyer
+        row(8, id_type="student_card", id_number="SMA-12/0345", kk_number=""),  # 9: not in 2018
+        row(9, id_type="student_card", id_number="SMA-12/0346", kk_number="",
+            registered_at="2015-06-01T09:00:00"),  # 10: accepted under 2014, flagged
+        row(10, kk_number="", registered_at="2019-01-01T08:00:00+07:00"),  # 11
+        row(11, full_name="<script>alert(1)</script>"),  # 12
+        row(12, birth_date="09-03-1988"),  # 13
+        row(13, registered_at="01/05/2024"),  # 14
+        row(14, address="x" * 10_000),  # 15
+        row(15, id_number=own_nik, birth_date="1992-01-05", sex="F"),  # 16: the clerk's own NIK
+        row(16, id_number=own_nik, birth_date="1992-01-05", sex="F", kk_number="",
+            registered_at="2016-01-01"),  # 17: before the 2018 rule: accepted
+        ["0857000799", "extra"],  # 18: wrong number of fields
+        row(17, full_name="Robert'); DROP TABLE subscribers_registration;--"),  # 19
+        row(18, registered_at="2099-01-01"),  # 20: in the future
+    ]  # fmt: skip
+    path = write_csv(tmp_path / "legacy.csv", rows)
+    errors_csv = tmp_path / "errors.csv"
+    before = AuditEvent.objects.count()
+
+    assert run_import(path, errors_csv=str(errors_csv)) == 1
+
+    assert faults(errors_csv) == {
+        (4, "outlet_roid"),
+        (5, "id_number"),
+        (6, "birth_date"),
+        (7, "msisdn"),
+        (8, "msisdn"),
+        (9, "id_type"),
+        (11, "kk_number"),
+        (12, "full_name"),
+        (13, "birth_date"),
+        (14, "registered_at"),
+        (15, "address"),
+        (16, "id_number"),
+        (18, "row"),
+        (19, "full_name"),
+        (20, "registered_at"),
+    }
+    err = capsys.readouterr().err
+    assert "line 4: outlet_roid:" in err and "line 15: address: At most 300 characters." in err
+    assert own_nik not in err
+
+    imported = Registration.objects.exclude(msisdn=taken_msisdn)
+    assert sorted(imported.values_list("msisdn", flat=True)) == sorted(
+        stored(r["msisdn"]) for r in (rows[0], rows[1], rows[8], rows[15])
+    )
+    created = StarterPack.objects.get(msisdn=new_msisdn)
+    assert created.outlet == outlet and created.dealer == outlet.dealer
+    assert created.status == StarterPack.Status.REGISTERED
+    assert created.iccid == row(1)["iccid"]
+    pack.refresh_from_db()
+    other_pack.refresh_from_db()
+    assert pack.status == StarterPack.Status.REGISTERED
+    assert other_pack.status == StarterPack.Status.IN_STOCK
+
+    first = Registration.objects.get(starter_pack=created)
+    assert first.source == Registration.Source.IMPORT and first.clerk is None
+    assert first.registered_at == datetime(2024, 5, 1, 10, 15, tzinfo=JAKARTA)
+    assert first.consent_at == first.registered_at and first.document_checked
+    assert first.policy.code == "2018" and first.status == Registration.Status.REGISTERED
+    assert first.id_number_masked == "3273********0001"
+    assert pii.decrypt(first.id_number_encrypted) == row(1)["id_number"]
+    assert first.registration_number.startswith("SP240501")
+
+    student = Registration.objects.get(id_type="student_card")
+    assert student.policy.code == "2014" and student.status == Registration.Status.FLAGGED
+    assert student.review_reasons[0]["code"] == "doubtful_document"
+    assert Registration.objects.get(msisdn=pack.msisdn).registered_at == datetime(
+        2025, 2, 3, tzinfo=JAKARTA
+    )
+
+    events = AuditEvent.objects.filter(action=imports.AUDIT_ACTION).order_by("pk")[1:]
+    assert AuditEvent.objects.count() - before == 4 == len(events)
+    assert {e.target_id for e in events} == {str(pk) for pk in imported.values_list("pk", flat=True)}
+    for event in events:
+        assert event.after["file"] == "legacy.csv" and event.after["line"] in (2, 3, 10, 17)
+        assert "*" in event.after["id_number"]
+    assert not any(row(n)["id_number"] in str(e.after) for e in events for n in (1, 2, 9, 16))
+
+    # The same file again adds nothing, and reports the same rejections.
+    counts = (Registration.objects.count(), StarterPack.objects.count(), AuditEvent.objects.count())
+    errors_again = tmp_path / "errors2.csv"
+    assert run_import(path, errors_csv=str(errors_again)) == 1
+    assert faults(errors_again) == faults(errors_csv)
+    assert counts == (
+        Registration.objects.count(), StarterPack.objects.count(), AuditEvent.objects.count()
+    )
+    assert "4 already imported" in capsys.readouterr().out
+
+
+def test_all_good_exits_zero_and_reimport_adds_nothing(tmp_path, outlet, capsys):
+    path = write_csv(tmp_path / "ok.csv", [row(n) for n in range(1, 8)])
+    assert run_import(path) == 0
+    assert Registration.objects.count() == 7 == AuditEvent.objects.count()
+    assert run_import(path) == 0
+    assert Registration.objects.count() == 7 == AuditEvent.objects.count()
+    assert "7 already imported, 0 rejected" in capsys.readouterr().out
+
+
+def test_same_row_twice_in_one_file_is_imported_once(tmp_path, outlet):
+    path = write_csv(tmp_path / "twice.csv", [row(1), row(2), row(1)])
+    assert run_import(path, chunk_size=2) == 0  # the repeat is in the next chunk
+    assert Registration.objects.count() == 2
+    path = write_csv(tmp_path / "twice2.csv", [row(3), row(3)])
+    assert run_import(path) == 0
+    assert Registration.objects.count() == 3
+
+
+def test_same_pack_for_two_buyers_in_one_file(tmp_path, outlet):
+    errors_csv = tmp_path / "e.csv"
+    path = write_csv(tmp_path / "clash.csv", [row(1), row(2, msisdn=row(1)["msisdn"], iccid="")])
+    assert run_import(path, errors_csv=str(errors_csv)) == 1
+    assert faults(errors_csv) == {(3, "msisdn")}
+    assert Registration.objects.count() == 1
+
+
+def test_iccid_of_another_pack(tmp_path, outlet, pack):
+    errors_csv = tmp_path / "e.csv"
+    path = write_csv(
+        tmp_path / "iccid.csv",
+        [row(1, iccid=pack.iccid), row(2, msisdn=pack.msisdn, iccid=make_iccid(5, prefix="896299"))],
+    )
+    assert run_import(path, errors_csv=str(errors_csv)) == 1
+    assert faults(errors_csv) == {(2, "iccid"), (3, "iccid")}
+    assert not Registration.objects.exists()
+
+
+def test_cap_counts_rows_of_the_file(tmp_path, outlet):
+    same_id = {"id_number": row(1)["id_number"], "kk_number": row(1)["kk_number"]}
+    rows = [row(n, **same_id) for n in range(1, 6)]
+    assert run_import(write_csv(tmp_path / "cap.csv", rows), chunk_size=3) == 0
+    statuses = list(Registration.objects.order_by("msisdn").values_list("status", flat=True))
+    assert statuses == ["registered"] * 3 + ["flagged"] * 2  # cap 3, outlets may exceed it
+
+    RegistrationPolicy.objects.filter(code="2018").update(outlet_may_exceed_cap=False)
+    errors_csv = tmp_path / "e.csv"
+    more = [row(n, **same_id) for n in range(6, 8)]
+    assert run_import(write_csv(tmp_path / "cap2.csv", more), errors_csv=str(errors_csv)) == 1
+    assert faults(errors_csv) == {(2, "id_number"), (3, "id_number")}
+
+
+def test_a_failed_chunk_leaves_nothing_half_written(tmp_path, outlet, monkeypatch, capsys):
+    path = write_csv(tmp_path / "crash.csv", [row(n) for n in range(1, 6)])
+    real_write = imports._write
+    calls = []
+
+    def write_then_crash(*args, **kwargs):
+        calls.append(1)
+        real_write(*args, **kwargs)  # everything of the chunk is written...
+        if len(calls) == 2:
+            raise RuntimeError("disk full")  # ...and then the process fails
+
+    monkeypatch.setattr(imports, "_write", write_then_crash)
+    with pytest.raises(RuntimeError):
+        call_command("import_registrations", path, chunk_size=2)
+    assert "stopped after 2 rows" in capsys.readouterr().err
+    assert Registration.objects.count() == 2
+    assert AuditEvent.objects.count() == 2
+    assert StarterPack.objects.count() == 2
+
+    monkeypatch.setattr(imports, "_write", real_write)
+    assert run_import(path, chunk_size=2) == 0
+    assert Registration.objects.count() == 5 == AuditEvent.objects.count()
+    assert "2 already imported" in capsys.readouterr().out
+
+
+def test_not_utf8_row_is_rejected_alone(tmp_path, outlet):
+    path = tmp_path / "latin1.csv"
+    write_csv(path, [row(1), row(2, full_name="Siti Nur'aini"), row(3)])
+    raw = path.read_bytes().replace("Nur'aini".encode(), b"Nur\xe9aini")
+    path.write_bytes(raw)
+    errors_csv = tmp_path / "e.csv"
+    assert run_import(path, errors_csv=str(errors_csv)) == 1
+    assert faults(errors_csv) == {(3, "full_name")}
+    assert Registration.objects.count() == 2
+
+
+def test_wrong_header_imports_nothing(tmp_path, outlet):
+    header = [name if name != "id_number" else "nik" for name in HEADER]
+    path = write_csv(tmp_path / "bad.csv", [list(row(1).values())], header=header)
+    with pytest.raises(CommandError, match="missing columns: id_number.*unknown columns: nik") as exc:
+        call_command("import_registrations", path)
+    assert exc.value.returncode == 2
+    assert not Registration.objects.exists()
+
+
+def test_columns_in_any_order_with_bom_and_multiline_quoted_field(tmp_path, outlet):
+    header = list(reversed(HEADER))
+    path = tmp_path / "bom.csv"
+    write_csv(path, [row(1), row(2, address="Jl. Kenanga No. 5\nBandung")], header=header)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert run_import(path) == 0
+    assert Registration.objects.get(msisdn=stored(row(2)["msisdn"])).address == (
+        "Jl. Kenanga No. 5 Bandung"
+    )
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CommandError) as exc:
+        call_command("import_registrations", str(tmp_path / "nope.csv"))
+    assert exc.value.returncode == 2
+
+
+def test_pack_known_without_outlet_is_refused(tmp_path, outlet):
+    dealer_stock = StarterPackFactory(outlet=None, dealer=outlet.dealer)
+    errors_csv = tmp_path / "e.csv"
+    path = write_csv(tmp_path / "d.csv", [row(1, msisdn=dealer_stock.msisdn, iccid="")])
+    assert run_import(path, errors_csv=str(errors_csv)) == 1
+    assert faults(errors_csv) == {(2, "msisdn")}

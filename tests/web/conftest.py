@@ -1,0 +1,33 @@
+"""Fixtures of the web pages: a registration made through the service, posting the form."""
+
+import pytest
+
+from subscribers import services
+from tests.conftest import buyer_data
+
+
+@pytest.fixture
+def registration(clerk, pack, photos, django_capture_on_commit_callbacks):
+    """A registration of ``clerk``'s outlet, photos processed (the eager task runs on commit)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        reg = services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
+    reg.refresh_from_db()
+    return reg
+
+
+def form_data(pack, **overrides) -> dict:
+    """``buyer_data`` as a browser posts it: an unticked checkbox is simply absent."""
+    data = buyer_data(pack, **overrides)
+    for name in ("consent", "document_checked"):
+        if data.get(name) in (False, None, ""):
+            data.pop(name, None)
+        else:
+            data[name] = "on"
+    return {key: value for key, value in data.items() if value is not None}
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    """Assertions read English messages; Bahasa Indonesia (the default) has its own tests."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client

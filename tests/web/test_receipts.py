@@ -1,0 +1,151 @@
+"""The receipt: the page, the signed link readable without login, the PDF."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import signing
+from django.test import Client
+
+from compliance.models import AuditEvent
+from subscribers import receipts
+
+pytestmark = pytest.mark.django_db
+
+
+def _url(registration, suffix="receipt/"):
+    return f"/registrations/{registration.pk}/{suffix}"
+
+
+def test_clerk_sees_the_receipt_with_the_number_and_the_rules(client, clerk, registration):
+    client.force_login(clerk)
+    response = client.get(_url(registration))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'id="registration-number">{registration.registration_number}<' in html
+    assert "0" + registration.msisdn[2:] in html  # the buyer's number, as they write it
+    assert registration.id_number_masked in html
+    assert "3171015708900042" not in html  # never the full NIK
+    assert "Siti Nur" in html
+    assert "ROJKT000001" in html
+    assert "at most 3 numbers" in html  # the cap of the policy in force
+    assert "staff" in html and "GraPARI" in html
+    assert "/registrations/receipt/" in html  # the link to share
+    assert response["Cache-Control"] == "private, no-store"
+    # the clerk's own outlet working on its receipts is not an audited "look"
+    assert not AuditEvent.objects.filter(action="registration.view").exists()
+
+
+def test_receipt_print_css_and_no_inline_code(client, clerk, registration):
+    client.force_login(clerk)
+    html = client.get(_url(registration)).content.decode()
+    assert "data-print" in html
+    assert "<script>" not in html and "style=" not in html and "onclick" not in html
+
+
+@pytest.mark.parametrize("suffix", ["receipt/", "receipt.pdf"])
+def test_clerk_of_another_outlet_gets_404(client, clerk2, registration, suffix):
+    client.force_login(clerk2)
+    assert client.get(_url(registration, suffix)).status_code == 404
+
+
+@pytest.mark.parametrize("suffix", ["receipt/", "receipt.pdf"])
+def test_anonymous_is_sent_to_login(client, registration, suffix):
+    response = client.get(_url(registration, suffix))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_other_dealer_gets_404_and_own_dealer_sees_it(
+    client, dealer_user, other_dealer_user, registration
+):
+    client.force_login(other_dealer_user)
+    assert client.get(_url(registration)).status_code == 404
+    client.force_login(dealer_user)
+    assert client.get(_url(registration)).status_code == 200
+    assert AuditEvent.objects.filter(
+        action="registration.view", actor=dealer_user, target_id=str(registration.pk)
+    ).exists()
+
+
+def test_regulator_sees_a_masked_receipt(client, regulator, registration):
+    client.force_login(regulator)
+    html = client.get(_url(registration)).content.decode()
+    assert "Siti Nur" not in html
+    assert "S*** N*******" in html
+    assert registration.msisdn[2:] not in html
+
+
+def test_pdf_is_a_real_pdf(client, clerk, registration):
+    client.force_login(clerk)
+    response = client.get(_url(registration, "receipt.pdf"))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    assert registration.registration_number in response["Content-Disposition"]
+    assert response["Cache-Control"] == "private, no-store"
+
+
+def test_pdf_survives_names_in_any_script(client, clerk, registration):
+    registration.full_name = "Zoë O’Neil 王小明"
+    registration.save()
+    client.force_login(clerk)
+    response = client.get(_url(registration, "receipt.pdf"))
+    assert response.content.startswith(b"%PDF")
+
+
+# --- the signed link ---------------------------------------------------------------------------
+
+
+def test_signed_link_works_without_login_and_shows_masked_data_only(registration):
+    token = receipts.receipt_token(registration)
+    anonymous = Client(HTTP_ACCEPT_LANGUAGE="en")
+    response = anonymous.get(f"/registrations/receipt/{token}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert registration.registration_number in html
+    assert registration.id_number_masked in html
+    assert "S*** N*******" in html and "Siti Nur" not in html
+    assert registration.msisdn[2:] not in html  # the number, partly hidden
+    assert receipts.mask_msisdn(registration.msisdn) in html
+    assert "Jl. Kenanga" not in html
+    assert "Log out" not in html  # nobody is logged in
+    assert response["X-Robots-Tag"] == "noindex, nofollow"
+    assert response["Cache-Control"] == "private, no-store"
+    assert AuditEvent.objects.filter(
+        action="registration.receipt_link_view", target_id=str(registration.pk)
+    ).exists()
+
+    pdf = anonymous.get(f"/registrations/receipt/{token}.pdf")
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
+
+
+def test_tampered_token_is_404(registration):
+    token = receipts.receipt_token(registration)
+    anonymous = Client()
+    value, timestamp, signature = token.split(":")
+    forged = f"{value[:-1]}{'X' if value[-1] != 'X' else 'Y'}:{timestamp}:{signature}"
+    assert anonymous.get(f"/registrations/receipt/{forged}/").status_code == 404
+    flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert anonymous.get(f"/registrations/receipt/{flipped}/").status_code == 404
+    assert anonymous.get(f"/registrations/receipt/{flipped}.pdf").status_code == 404
+    assert anonymous.get("/registrations/receipt/garbage/").status_code == 404
+
+
+def test_token_signed_for_something_else_is_404(registration):
+    # same secret, another salt: not a receipt token
+    token = signing.TimestampSigner(salt="other").sign(registration.registration_number)
+    assert Client().get(f"/registrations/receipt/{token}/").status_code == 404
+
+
+def test_expired_link_is_404(registration, monkeypatch):
+    token = receipts.receipt_token(registration)
+    monkeypatch.setattr(receipts, "RECEIPT_LINK_MAX_AGE", timedelta(seconds=-1))
+    assert Client().get(f"/registrations/receipt/{token}/").status_code == 404
+
+
+def test_masking_helpers():
+    assert receipts.local_msisdn("6281234567890") == "081234567890"
+    assert receipts.mask_msisdn("6281234567890") == "0812****7890"
+    assert receipts.mask_name("Siti Nur'aini") == "S*** N*******"
+    assert receipts.mask_name("Sukarno") == "S******"
