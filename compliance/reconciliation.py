@@ -310,35 +310,41 @@ def reconciliation_recover(*, node: str | None = None, booted_at: datetime | Non
             if node is not None or run.created_at < stale_before:
                 queued += reconciliation_dispatch(run_id=run.pk)
             continue
-        released: list[int] = []
+        chunks = RunChunk.objects.filter(run_id=run.pk)
         if node is not None:
-            mine = run.chunks.filter(status=RunChunk.Status.CLAIMED, claimed_by=node)
+            mine = chunks.filter(claimed_by=node)
             if booted_at is not None:
                 mine = mine.filter(claimed_at__lt=booted_at)
-            released += _release(mine)
-        released += _release(
-            run.chunks.filter(status=RunChunk.Status.CLAIMED, claimed_at__lt=stale_before)
-        )
-        forgotten = run.chunks.filter(status=RunChunk.Status.PENDING).filter(
+            _release(mine)
+            # A worker killed as a whole also took the messages it had reserved with it (the
+            # broker gives them back only after its visibility timeout): queue every pending
+            # chunk again; a duplicate finds its chunk claimed or done and does nothing.
+            queued += reconciliation_dispatch(run_id=run.pk)
+            continue
+        released = _release(chunks.filter(claimed_at__lt=stale_before))
+        forgotten = chunks.filter(status=RunChunk.Status.PENDING).filter(
             Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale_before)
         )
         released += list(forgotten.values_list("pk", flat=True))
-        if released or not run.chunks.exclude(status=RunChunk.Status.DONE).exists():
-            queued += reconciliation_dispatch(
-                run_id=run.pk, chunk_ids=released if released else None
-            )
+        if released:
+            queued += reconciliation_dispatch(run_id=run.pk, chunk_ids=released)
+        elif not chunks.exclude(status=RunChunk.Status.DONE).exists():
+            queued += reconciliation_dispatch(run_id=run.pk)
     return queued
 
 
 def _release(chunks) -> list[int]:
+    """Put claimed chunks back to pending. ``chunks`` is a single-table filter; it is applied
+    again in the UPDATE, so a chunk claimed afresh in between is left alone."""
+    chunks = chunks.filter(status=RunChunk.Status.CLAIMED)
     ids = list(chunks.values_list("pk", flat=True))
     if not ids:
         return []
-    # Compare-and-set again: only chunks still claimed as seen are released.
-    RunChunk.objects.filter(pk__in=ids, status=RunChunk.Status.CLAIMED).update(
+    released = chunks.filter(pk__in=ids).update(
         status=RunChunk.Status.PENDING, claim_token="", last_error="claim released"
     )
-    logger.warning("reconciliation: released %s interrupted chunk claim(s)", len(ids))
+    if released:
+        logger.warning("reconciliation: released %s interrupted chunk claim(s)", released)
     return ids
 
 
@@ -366,9 +372,9 @@ def _claim(*, chunk_id: int, worker: str, task_id: str) -> str | None:
     if task_id:
         claimable |= Q(status=RunChunk.Status.CLAIMED, claim_task_id=task_id)
     token = uuid.uuid4().hex
-    claimed = RunChunk.objects.filter(
-        claimable, pk=chunk_id, run__status=Run.Status.RUNNING
-    ).update(
+    # Conditions on the chunk row itself only: PostgreSQL re-checks them on the newest row
+    # version when two workers race, which is what makes this a compare-and-set.
+    claimed = RunChunk.objects.filter(claimable, pk=chunk_id).update(
         status=RunChunk.Status.CLAIMED,
         claimed_by=worker[:200],
         claim_task_id=task_id[:64],
@@ -430,6 +436,9 @@ def reconciliation_chunk_work(
         return "not-claimed"
     chunk = RunChunk.objects.select_related("run").get(pk=chunk_id)
     run = chunk.run
+    if run.status != Run.Status.RUNNING:
+        _release(RunChunk.objects.filter(pk=chunk.pk, claim_token=token))
+        return "not-claimed"
     if chunk.attempts > max_attempts():
         reconciliation_fail(
             run_id=run.pk,

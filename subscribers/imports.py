@@ -642,6 +642,8 @@ def _write(accepted: list[_Accepted], new_packs, claimed_ids, *, book, audit) ->
     on PostgreSQL (ids drawn from the sequences first), ``bulk_create`` elsewhere."""
     now = timezone.now()
     tz = timezone.get_default_timezone()
+    # Dates and times go in as ISO text: COPY reads it, and so do the model fields.
+    now_text = now.isoformat()
     if claimed_ids:
         claimed = StarterPack.objects.filter(
             pk__in=claimed_ids, status=StarterPack.Status.IN_STOCK
@@ -650,9 +652,9 @@ def _write(accepted: list[_Accepted], new_packs, claimed_ids, *, book, audit) ->
             raise IntegrityError("a starter pack was registered meanwhile")
     copy = connection.vendor == "postgresql"
 
-    registered = StarterPack.Status.REGISTERED
+    registered = StarterPack.Status.REGISTERED.value
     pack_rows = [
-        (None, p["msisdn"], p["iccid"], p["dealer_id"], entry.outlet_id, registered, now, now)
+        (None, p["msisdn"], p["iccid"], p["dealer_id"], entry.outlet_id, registered, now_text, now_text)
         for entry in accepted
         if "id" not in (p := entry.pack)
     ]
@@ -665,27 +667,28 @@ def _write(accepted: list[_Accepted], new_packs, claimed_ids, *, book, audit) ->
         Registration.Status.FLAGGED if entry.review_reasons else Registration.Status.REGISTERED
         for entry in accepted
     ]
+    moments = [entry.row.registered_at.isoformat() for entry in accepted]
     registration_rows = []
-    for entry, number, status in zip(accepted, numbers, statuses, strict=True):
+    for entry, number, status, at in zip(accepted, numbers, statuses, moments, strict=True):
         c = entry.row
         registration_rows.append(
             (
                 None, number, entry.outlet_id, None, entry.pack["id"], c.msisdn, entry.iccid,
                 book.policies[c.policy].pk, c.id_type, c.id_encrypted, c.id_digest, c.id_masked,
                 c.kk_encrypted, c.kk_digest, c.kk_masked, c.full_name, c.birth_place,
-                c.birth_date, c.sex, c.address, c.nationality, "", "", "", "",
-                Registration.PhotoStatus.NONE,
-                c.registered_at,  # consent_at: a legacy record, consent was taken at the sale
-                True, status, entry.review_reasons, Registration.Source.IMPORT, c.registered_at,
-                now, now,
+                c.birth_date.isoformat(), c.sex, c.address, c.nationality, "", "", "", "",
+                Registration.PhotoStatus.NONE.value,
+                at,  # consent_at: a legacy record, consent was taken at the sale
+                True, status.value, entry.review_reasons, Registration.Source.IMPORT.value, at,
+                now_text, now_text,
             )
         )  # fmt: skip
     registration_ids = _insert(Registration, REGISTRATION_COLUMNS, registration_rows, copy=copy)
 
     target_type = Registration._meta.label_lower
     audit_rows = []
-    for entry, number, status, registration_id in zip(
-        accepted, numbers, statuses, registration_ids, strict=True
+    for entry, number, status, at, registration_id in zip(
+        accepted, numbers, statuses, moments, registration_ids, strict=True
     ):
         c = entry.row
         after = {
@@ -696,14 +699,14 @@ def _write(accepted: list[_Accepted], new_packs, claimed_ids, *, book, audit) ->
             "policy": book.policies[c.policy].code,
             "status": status.value,
             "source": Registration.Source.IMPORT,
-            "registered_at": c.registered_at.isoformat(),
+            "registered_at": at,
             "file": audit.source_label,
             "line": c.line,
         }
         audit_rows.append(
             (
                 None, audit.actor_label, AUDIT_ACTION, target_type, str(registration_id),
-                f"{number} {c.msisdn}", audit.run_id, None, after, now,
+                f"{number} {c.msisdn}", audit.run_id, None, after, now_text,
             )
         )  # fmt: skip
     _insert(AuditEvent, AUDIT_COLUMNS, audit_rows, copy=copy, returning=False)
@@ -736,7 +739,7 @@ def _insert(model, columns, rows: list[tuple], *, copy: bool, returning: bool = 
         ids = _next_ids(model, len(rows)) if returning else []
         rows = [(new_id, *row[1:]) for new_id, row in zip(ids, rows, strict=True)]
     buffer = io.StringIO()
-    buffer.writelines("\t".join(map(_copy_text, row)) + "\n" for row in rows)
+    buffer.writelines(_copy_line(row) for row in rows)
     buffer.seek(0)
     quote = connection.ops.quote_name
     sql = "COPY {} ({}) FROM STDIN".format(
@@ -757,23 +760,27 @@ def _next_ids(model, count: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def _copy_line(row: tuple) -> str:
+    """One line of COPY's text format. Most values are plain strings with nothing to escape,
+    and go through as they are; a line with a stray tab or newline is escaped in full."""
+    line = "\t".join([v if type(v) is str and "\\" not in v else _copy_text(v) for v in row])
+    if line.count("\t") != len(row) - 1 or "\n" in line or "\r" in line:
+        line = "\t".join([_copy_text(v) for v in row])
+    return line + "\n"
+
+
 def _copy_text(value) -> str:
     """``value`` in COPY's text format: \\N for NULL, backslash escapes, ISO dates, JSON."""
-    kind = type(value)
-    if kind is str:
-        text = value
-    elif value is None:
+    if value is None:
         return "\\N"
-    elif kind is int:
+    kind = type(value)
+    if kind is int:
         return str(value)
-    elif kind is bool:
+    if kind is bool:
         return "t" if value else "f"
-    elif kind is datetime or kind is date:
+    if kind is datetime or kind is date:
         return value.isoformat()
-    elif kind is dict or kind is list:
-        text = json.dumps(value, ensure_ascii=False)
-    else:
-        text = str(value)
+    text = json.dumps(value, ensure_ascii=False) if kind is dict or kind is list else str(value)
     if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
         text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
         text = text.replace("\r", "\\r")

@@ -50,9 +50,9 @@ def worker_env(broker: str, **extra: str) -> dict:
 
 def _reset_connections() -> None:
     """Drop pooled broker connections so the next publish uses the current broker_url."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
+    # Not force_close_all(): kombu keeps pools in global registries that would hand the closed
+    # pool back ("Acquire on closed pool"). Dropping our references is enough for tests.
+    celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
 

@@ -15,21 +15,14 @@ from outlets.models import StarterPack
 from subscribers.idgen import make_kk, make_nik
 from subscribers.models import Registration
 from tests.conftest import BUYER_BIRTH, PASSWORD
-from tests.factories import (
-    DealerFactory,
-    OutletFactory,
-    StaffFactory,
-    StarterPackFactory,
-    UserFactory,
-)
 
 from .conftest import PHONE
 
 pytestmark = [
     pytest.mark.browser,
-    # The live server reads committed data from another thread; the policies seeded by a data
-    # migration are restored if an earlier transactional test flushed them.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # The live server reads committed data from another thread. (The personas' ``policies``
+    # fixture re-seeds the rule sets an earlier transactional test may have flushed.)
+    pytest.mark.django_db(transaction=True),
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results"
 
@@ -55,24 +48,10 @@ def _log_in(page, base_url: str, username: str) -> None:
     page.wait_for_url(f"{base_url}/")
 
 
-@pytest.fixture
-def people(db):
-    dealer = DealerFactory(code="AD0001", name="PT Maju Seluler")
-    outlet = OutletFactory(dealer=dealer, roid="ROJKT000001", name="Konter Sinar")
-    other_outlet = OutletFactory(dealer=dealer, roid="ROJKT000002", name="Konter Bulan")
-    clerk = StaffFactory(user=UserFactory(username="clerk", role="outlet_staff"), outlet=outlet)
-    clerk2 = StaffFactory(
-        user=UserFactory(username="clerk2", role="outlet_staff"), outlet=other_outlet
-    )
-    pack = StarterPackFactory(outlet=outlet)
-    return {"clerk": clerk.user, "clerk2": clerk2.user, "pack": pack}
-
-
 def test_clerk_registers_a_buyer_on_a_phone_and_clerk2_cannot_see_it(
-    live_server, page, browser, browser_context_args, playwright, people, tmp_path
+    live_server, page, browser, browser_context_args, playwright, clerk, clerk2, pack, tmp_path
 ):
     base = live_server.url
-    pack = people["pack"]
     SCREENSHOTS.mkdir(exist_ok=True)
     # A big "camera" picture (scaled down in the browser before upload) and a selfie.
     id_photo = _photo(tmp_path / "ktp.jpg", (2000, 1260), (225, 235, 250), "KTP 3171015708900042")
@@ -178,13 +157,13 @@ def test_clerk_registers_a_buyer_on_a_phone_and_clerk2_cannot_see_it(
         integrator.dispose()
 
 
-def test_receipt_link_opens_on_a_phone_without_login(live_server, page, people):
+def test_receipt_link_opens_on_a_phone_without_login(live_server, page, clerk, pack):
     from subscribers import receipts, services
     from tests.conftest import buyer_data, photo_upload
 
     registration = services.registration_create(
-        clerk=people["clerk"],
-        data=buyer_data(people["pack"]),
+        clerk=clerk,
+        data=buyer_data(pack),
         id_photo=photo_upload(),
         face_photo=photo_upload(),
     )

@@ -1,0 +1,109 @@
+"""Reads of the compliance app, scoped to the asking user. One queryset serves page and API."""
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from outlets.selectors import dealer_id_for_user, staff_membership_for_user
+
+from .models import Discrepancy, ReconciliationRun
+
+
+def can_view_runs(user) -> bool:
+    """Reconciliation runs are the operator's machinery: operator, GraPARI and regulator see
+    them; outlets and dealers see only the discrepancies that concern them."""
+    return bool(getattr(user, "is_authenticated", False) and user.sees_all_outlets)
+
+
+def can_start_runs(user) -> bool:
+    """Only operator admins start runs."""
+    return bool(getattr(user, "is_authenticated", False) and user.is_operator)
+
+
+def runs_for_user(*, user) -> QuerySet[ReconciliationRun]:
+    """Every run for those who may see runs (``can_view_runs``), none for anyone else."""
+    qs = ReconciliationRun.objects.select_related("requested_by")
+    return qs if can_view_runs(user) else qs.none()
+
+
+def run_get_for_user(*, user, pk) -> ReconciliationRun:
+    return get_object_or_404(runs_for_user(user=user), pk=pk)
+
+
+def discrepancies_for_user(*, user, filters: dict | None = None) -> QuerySet[Discrepancy]:
+    """Discrepancies ``user`` may see: all for the operator, GraPARI and the regulator; those of
+    the dealer's outlets for a dealer admin; the own outlet's for outlet staff; none otherwise.
+
+    ``filters``: ``kind``, ``status``, ``outlet`` (ROID), ``msisdn`` (exact, 08… or 62…).
+    """
+    qs = Discrepancy.objects.select_related("outlet", "registration")
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if not user.sees_all_outlets:
+        dealer_id = dealer_id_for_user(user=user)
+        if dealer_id is not None:
+            qs = qs.filter(outlet__dealer_id=dealer_id)
+        else:
+            membership = staff_membership_for_user(user=user)
+            if membership is None:
+                return qs.none()
+            qs = qs.filter(outlet_id=membership.outlet_id)
+    filters = filters or {}
+    if filters.get("kind"):
+        qs = qs.filter(kind=filters["kind"])
+    if filters.get("status"):
+        qs = qs.filter(status=filters["status"])
+    if filters.get("outlet"):
+        qs = qs.filter(outlet__roid=filters["outlet"])
+    msisdn = "".join(ch for ch in str(filters.get("msisdn") or "") if ch.isdigit())
+    if msisdn:
+        qs = qs.filter(msisdn="62" + msisdn[1:] if msisdn.startswith("0") else msisdn)
+    return qs
+
+
+def discrepancy_get_for_user(*, user, pk) -> Discrepancy:
+    """One discrepancy, or 404 when it does not exist *or* the user may not see it."""
+    return get_object_or_404(discrepancies_for_user(user=user), pk=pk)
+
+
+def open_counts_by_kind() -> dict[str, int]:
+    from django.db.models import Count
+
+    rows = (
+        Discrepancy.objects.filter(status=Discrepancy.Status.OPEN)
+        .values_list("kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return dict(rows)
+
+
+def _mask_name(name: str | None) -> str | None:
+    if not name:
+        return name
+    return " ".join(word[:1] + "*" * (len(word) - 1) for word in name.split())
+
+
+def _mask_date(value: str | None) -> str | None:
+    return f"{value[:4]}-**-**" if value else value
+
+
+def discrepancy_details_for_user(*, discrepancy: Discrepancy, user) -> dict:
+    """The portal's and the operator's values as ``user`` may see them. ID numbers are always
+    masked (they are stored masked); the regulator also gets names and birth dates masked."""
+    details = discrepancy.details or {}
+    if getattr(user, "role", "") != "regulator" or user.is_operator:
+        return details
+    masked = {}
+    for side, values in details.items():
+        if not isinstance(values, dict):
+            masked[side] = values
+            continue
+        masked[side] = {
+            key: _mask_name(value)
+            if key == "full_name"
+            else _mask_date(value)
+            if key == "birth_date"
+            else value
+            for key, value in values.items()
+        }
+    return masked
