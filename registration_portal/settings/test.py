@@ -10,7 +10,7 @@ os.environ.setdefault("ALLOWED_HOSTS", "*")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, REST_FRAMEWORK, STORAGES, env, env_bool  # noqa: E402
+from .base import BASE_DIR, REST_FRAMEWORK, STORAGES, env, env_bool
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
