@@ -29,7 +29,7 @@ class OperatorSubscriber(models.Model):
     outlet_roid = models.CharField(_("sold through ROID"), max_length=20, blank=True)
     id_type = models.CharField(_("ID type"), max_length=12, blank=True)
     id_number_digest = models.CharField(max_length=64, blank=True)
-    id_number_masked = models.CharField(_("ID number"), max_length=24, blank=True)
+    id_number_masked = models.CharField(_("ID number"), max_length=40, blank=True)
     id_number_encrypted = models.TextField(blank=True)
     full_name = models.CharField(_("full name"), max_length=100, blank=True)
     name_key = models.CharField(max_length=100, blank=True)

@@ -17,3 +17,11 @@ def sweep_pending_photos(older_than_seconds: int = 120) -> int:
     for registration_id in pending:
         process_registration_photos.delay(registration_id)
     return len(pending)
+
+
+@shared_task
+def purge_idempotency_records() -> int:
+    """Forget Idempotency-Key answers older than IDEMPOTENCY_KEY_TTL_HOURS."""
+    from .idempotency import idempotency_records_purge
+
+    return idempotency_records_purge()

@@ -73,6 +73,7 @@ def test_regulator_sees_a_masked_receipt(client, regulator, registration):
     assert "Siti Nur" not in html
     assert "S*** N*******" in html
     assert registration.msisdn[2:] not in html
+    assert "share-link" not in html  # sharing is the outlet's job
 
 
 def test_pdf_is_a_real_pdf(client, clerk, registration):

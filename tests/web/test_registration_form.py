@@ -327,3 +327,39 @@ def test_birth_date_in_the_future(client, clerk, pack):
     response = client.post(URL, {**form_data(pack, birth_date=tomorrow), **_photos()})
     assert "birth_date" in response.context["form"].errors
     assert not Registration.objects.exists()
+
+
+# --- validation as the clerk types (app.js) -----------------------------------------------------
+
+VALIDATE = "/registrations/new/validate/"
+
+
+def test_validate_reports_every_fault_as_json_and_writes_nothing(client, clerk, pack):
+    client.force_login(clerk)
+    data = form_data(pack, id_number="12345", birth_date="1990-13-01", consent=False)
+    response = client.post(VALIDATE, data)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["valid"] is False
+    assert "16 digits" in body["errors"]["id_number"][0]
+    assert "YYYY-MM-DD" in body["errors"]["birth_date"][0]
+    assert "consent" in body["errors"]
+    assert not Registration.objects.exists()
+    assert not AuditEvent.objects.exists()
+
+
+def test_validate_a_good_body_with_photos(client, clerk, pack):
+    client.force_login(clerk)
+    response = client.post(VALIDATE, {**form_data(pack), **_photos()})
+    assert response.json() == {"valid": True, "errors": {}}
+    assert not Registration.objects.exists()
+    pack.refresh_from_db()
+    assert pack.status == StarterPack.Status.IN_STOCK
+
+
+def test_validate_is_for_outlet_staff_and_post_only(client, clerk, dealer_user):
+    assert client.post(VALIDATE, {})["Location"].startswith("/accounts/login/")
+    client.force_login(dealer_user)
+    assert client.post(VALIDATE, {}).status_code == 403
+    client.force_login(clerk)
+    assert client.get(VALIDATE).status_code == 405

@@ -1,0 +1,456 @@
+"""Loading the operator's daily snapshot into the mock (``load_operator_snapshot FILE``).
+
+The file: UTF-8 CSV with a header row ``msisdn, iccid, status, activated_at, outlet_roid,
+id_type, id_number, full_name, birth_date``.
+
+Decisions:
+- **All or nothing.** Every row is checked; if any is bad, the whole file is rejected, every
+  bad row is reported as (line, field, reason) and nothing is written. A daily snapshot is the
+  operator's whole picture: loading only its good rows would make the numbers of the bad rows
+  look deactivated (see the next point), which reconciliation would then report wrongly.
+- **A full snapshot replaces the picture.** Rows are upserted by MSISDN; a row whose values did
+  not change is not written (its ``updated_at`` stays, so incremental reconciliation does not
+  re-examine it). An MSISDN *absent* from a full snapshot is set ``inactive`` rather than
+  deleted: operators keep churned numbers on record, and a deletion would be invisible to
+  "what changed since". ``full=False`` (``--delta``) loads a partial feed: upserts only.
+- **Identity is stored the portal's way**: the ID number normalised
+  (``operatordb.normalize``) and kept as its keyed digest plus a masked copy — the raw number is
+  never stored; the name with its comparison key. MSISDNs are normalised to ``62…``.
+
+On PostgreSQL one streaming Python pass checks and transforms each row (the digest needs the
+key, which stays out of SQL) and feeds ``COPY`` into a temporary staging table as it goes; the
+duplicate check, the upsert and the deactivation are then set-based statements, all in one
+transaction. Elsewhere (SQLite, ``make run``) the same rows are written in batches.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from compliance import pii
+from subscribers.idrules import (
+    ID_TYPES,
+    IdRuleError,
+    mask_id_number,
+    normalize_msisdn,
+    normalize_name_for_comparison,
+    validate_iccid,
+)
+
+from .models import OperatorSubscriber
+from .normalize import normalize_id_number
+
+COLUMNS = (
+    "msisdn",
+    "iccid",
+    "status",
+    "activated_at",
+    "outlet_roid",
+    "id_type",
+    "id_number",
+    "full_name",
+    "birth_date",
+)
+STATUSES = frozenset({"active", "inactive"})
+MAX_REPORTED_ERRORS = 1000
+_ROID = re.compile(r"RO[A-Z0-9]{6,18}")
+_STORED_MSISDN = re.compile(r"628[0-9]{8,11}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TABLE = OperatorSubscriber._meta.db_table
+# COPY's CSV form with an explicit NULL marker, so that an empty field is an empty string.
+NULL = "\\N"
+COPY_OPTIONS = "COPY {table} FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+# Columns written to the operator table, in staging order (after the line number).
+STORED = (
+    "msisdn",
+    "iccid",
+    "status",
+    "activated_at",
+    "outlet_roid",
+    "id_type",
+    "id_number_digest",
+    "id_number_masked",
+    "full_name",
+    "name_key",
+    "birth_date",
+)
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}, {self.field}: {self.reason}"
+
+
+@dataclass
+class LoadReport:
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deactivated": self.deactivated,
+            "error_count": self.error_count,
+            "errors": [e.__dict__ for e in self.errors],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class SnapshotRejected(Exception):
+    """The file had bad rows (or a bad header); nothing was loaded."""
+
+    def __init__(self, report: LoadReport):
+        super().__init__(f"{report.error_count} bad row(s); nothing was loaded")
+        self.report = report
+
+
+class _Errors:
+    def __init__(self, report: LoadReport):
+        self.report = report
+
+    def add(self, line: int, field_name: str, reason: str) -> None:
+        self.report.error_count += 1
+        if len(self.report.errors) < MAX_REPORTED_ERRORS:
+            self.report.errors.append(RowError(line, field_name, reason))
+
+
+# --- one row ----------------------------------------------------------------------------------
+
+
+def _parse_datetime(text: str, default_tz) -> datetime:
+    value = datetime.fromisoformat(text)
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, default_tz)
+    return value
+
+
+def transform_row(values: list[str], line: int, errors: _Errors, default_tz) -> tuple | None:
+    """Check and normalise one snapshot row; None (and its errors recorded) when it is bad.
+
+    Returns the stored values in ``STORED`` order (dates as ISO text, None when empty).
+    """
+    if len(values) != len(COLUMNS):
+        errors.add(line, "row", f"expected {len(COLUMNS)} columns, found {len(values)}")
+        return None
+    msisdn, iccid, status, activated, roid, id_type, id_number, name, birth = (
+        v.strip() for v in values
+    )
+    ok = True
+    if not _STORED_MSISDN.fullmatch(msisdn):
+        try:
+            msisdn = normalize_msisdn(msisdn)
+        except IdRuleError:
+            errors.add(line, "msisdn", "not an Indonesian mobile number (08… or 62…)")
+            ok = False
+    if iccid:
+        try:
+            iccid = validate_iccid(iccid)
+        except IdRuleError as exc:
+            errors.add(line, "iccid", exc.message)
+            ok = False
+    status = status.lower()
+    if status not in STATUSES:
+        errors.add(line, "status", "must be 'active' or 'inactive'")
+        ok = False
+    activated_at = None
+    if activated:
+        try:
+            activated_at = _parse_datetime(activated, default_tz).isoformat()
+        except ValueError:
+            errors.add(line, "activated_at", "not an ISO 8601 date and time")
+            ok = False
+    elif status == "active":
+        errors.add(line, "activated_at", "an active number needs its activation time")
+        ok = False
+    roid = roid.upper()
+    if roid and not _ROID.fullmatch(roid):
+        errors.add(line, "outlet_roid", "a ROID is 'RO' followed by 6 to 18 letters or digits")
+        ok = False
+    id_type = id_type.lower()
+    digest = masked = ""
+    if id_type and id_type not in ID_TYPES:
+        errors.add(line, "id_type", f"must be one of {', '.join(ID_TYPES)} (or empty)")
+        ok = False
+    elif id_type and not id_number:
+        errors.add(line, "id_number", "required when id_type is given")
+        ok = False
+    elif id_number and not id_type:
+        errors.add(line, "id_type", "required when id_number is given")
+        ok = False
+    elif id_number:
+        normalized = normalize_id_number(id_type, id_number)
+        if not 1 <= len(normalized) <= 40:
+            errors.add(line, "id_number", "must be 1 to 40 characters")
+            ok = False
+        else:
+            digest = pii.digest(normalized)
+            masked = mask_id_number(normalized)
+    name = " ".join(name.split())
+    if len(name) > 100:
+        errors.add(line, "full_name", "at most 100 characters")
+        ok = False
+    if birth:
+        try:
+            if not _ISO_DATE.fullmatch(birth):
+                raise ValueError
+            date.fromisoformat(birth)
+        except ValueError:
+            errors.add(line, "birth_date", "not a date (YYYY-MM-DD)")
+            ok = False
+    if not ok:
+        return None
+    return (
+        msisdn,
+        iccid,
+        status,
+        activated_at,
+        roid,
+        id_type,
+        digest,
+        masked,
+        name,
+        normalize_name_for_comparison(name) if name else "",
+        birth or None,
+    )
+
+
+def read_rows(stream: Iterable[str], errors: _Errors) -> Iterator[tuple[int, list[str]]]:
+    """(line, values) for each data row; a wrong header is reported at line 1."""
+    reader = csv.reader(stream)
+    try:
+        header = next(reader)
+    except StopIteration:
+        errors.add(1, "header", "the file is empty")
+        return
+    header = [h.strip().lower().lstrip("\ufeff") for h in header]
+    if tuple(header) != COLUMNS:
+        errors.add(1, "header", f"expected columns: {', '.join(COLUMNS)}")
+        return
+    for values in reader:
+        if not values:
+            continue
+        yield reader.line_num, values
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+class _CopySource(io.TextIOBase):
+    """A file-like object COPY reads from, filled row by row as PostgreSQL asks for more: the
+    Python checks and PostgreSQL's parsing overlap, and memory stays flat."""
+
+    def __init__(self, rows: Iterator[tuple]):
+        self._rows = rows
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\n")
+        self._pending = ""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> str:
+        while size < 0 or len(self._pending) < size:
+            self._buffer.seek(0)
+            self._buffer.truncate()
+            wrote = False
+            for row in self._rows:
+                self._writer.writerow(row)
+                wrote = True
+                if self._buffer.tell() >= 65536:
+                    break
+            chunk = self._buffer.getvalue()
+            if not wrote and not chunk:
+                break
+            self._pending += chunk
+        if size < 0:
+            out, self._pending = self._pending, ""
+        else:
+            out, self._pending = self._pending[:size], self._pending[size:]
+        return out
+
+
+_STAGE = """
+CREATE TEMP TABLE operatordb_snapshot_stage (
+    line integer NOT NULL,
+    msisdn varchar(15) NOT NULL,
+    iccid varchar(22) NOT NULL,
+    status varchar(8) NOT NULL,
+    activated_at timestamptz,
+    outlet_roid varchar(20) NOT NULL,
+    id_type varchar(12) NOT NULL,
+    id_number_digest varchar(64) NOT NULL,
+    id_number_masked varchar(40) NOT NULL,
+    full_name varchar(100) NOT NULL,
+    name_key varchar(100) NOT NULL,
+    birth_date date
+) ON COMMIT DROP
+"""
+
+_COMPARED = ", ".join(f"t.{c}" for c in STORED[1:])
+_INCOMING = ", ".join(f"EXCLUDED.{c}" for c in STORED[1:])
+_UPSERT = f"""
+WITH written AS (
+    INSERT INTO {_TABLE} AS t ({", ".join(STORED)}, id_number_encrypted, updated_at)
+    SELECT {", ".join(STORED)}, '', %(now)s FROM operatordb_snapshot_stage
+    ON CONFLICT (msisdn) DO UPDATE SET
+        {", ".join(f"{c} = EXCLUDED.{c}" for c in STORED[1:])}, updated_at = EXCLUDED.updated_at
+    WHERE ({_COMPARED}) IS DISTINCT FROM ({_INCOMING})
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written
+"""
+
+_DEACTIVATE = f"""
+UPDATE {_TABLE} t SET status = 'inactive', updated_at = %(now)s
+WHERE t.status = 'active'
+  AND NOT EXISTS (SELECT 1 FROM operatordb_snapshot_stage s WHERE s.msisdn = t.msisdn)
+"""
+
+
+def _load_postgresql(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, full: bool):
+    now = timezone.now()
+    tz = timezone.get_default_timezone()
+
+    def staged() -> Iterator[tuple]:
+        for line, values in rows:
+            report.rows += 1
+            out = transform_row(values, line, errors, tz)
+            if out is not None and not report.error_count:
+                yield (line, *(NULL if value is None else value for value in out))
+
+    with connection.cursor() as cursor:
+        cursor.execute(_STAGE)
+        cursor.cursor.copy_expert(
+            COPY_OPTIONS.format(table="operatordb_snapshot_stage"), _CopySource(staged())
+        )
+        if report.error_count:
+            return
+        cursor.execute(
+            "SELECT msisdn, array_agg(line ORDER BY line) FROM operatordb_snapshot_stage"
+            " GROUP BY msisdn HAVING count(*) > 1 ORDER BY min(line)"
+        )
+        for _msisdn, lines in cursor.fetchall():
+            for line in lines[1:]:
+                errors.add(line, "msisdn", f"the same number as line {lines[0]}")
+        if report.error_count:
+            return
+        cursor.execute("CREATE INDEX ON operatordb_snapshot_stage (msisdn)")
+        cursor.execute("ANALYZE operatordb_snapshot_stage")
+        cursor.execute(_UPSERT, {"now": now})
+        report.inserted, report.updated = cursor.fetchone()
+        if full:
+            cursor.execute(_DEACTIVATE, {"now": now})
+            report.deactivated = cursor.rowcount
+
+
+def _load_orm(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, full: bool):
+    now = timezone.now()
+    tz = timezone.get_default_timezone()
+    clean: dict[str, tuple] = {}
+    first_line: dict[str, int] = {}
+    for line, values in rows:
+        report.rows += 1
+        out = transform_row(values, line, errors, tz)
+        if out is None:
+            continue
+        if out[0] in clean:
+            errors.add(line, "msisdn", f"the same number as line {first_line[out[0]]}")
+            continue
+        clean[out[0]] = out
+        first_line[out[0]] = line
+    if report.error_count:
+        return
+
+    def as_fields(out: tuple) -> dict:
+        values = dict(zip(STORED, out, strict=True))
+        if values["activated_at"]:
+            values["activated_at"] = datetime.fromisoformat(values["activated_at"])
+        if values["birth_date"]:
+            values["birth_date"] = date.fromisoformat(values["birth_date"])
+        return values
+
+    msisdns = sorted(clean)
+    for start in range(0, len(msisdns), 500):
+        batch = msisdns[start : start + 500]
+        existing = {s.msisdn: s for s in OperatorSubscriber.objects.filter(msisdn__in=batch)}
+        new, changed = [], []
+        for msisdn in batch:
+            values = as_fields(clean[msisdn])
+            current = existing.get(msisdn)
+            if current is None:
+                new.append(OperatorSubscriber(updated_at=now, **values))
+            elif any(getattr(current, k) != v for k, v in values.items()):
+                for k, v in values.items():
+                    setattr(current, k, v)
+                current.updated_at = now
+                changed.append(current)
+        OperatorSubscriber.objects.bulk_create(new)
+        OperatorSubscriber.objects.bulk_update(changed, [*STORED[1:], "updated_at"])
+        report.inserted += len(new)
+        report.updated += len(changed)
+    if full:
+        absent = [
+            pk
+            for pk, msisdn in OperatorSubscriber.objects.filter(status="active").values_list(
+                "pk", "msisdn"
+            )
+            if msisdn not in clean
+        ]
+        for start in range(0, len(absent), 500):
+            report.deactivated += OperatorSubscriber.objects.filter(
+                pk__in=absent[start : start + 500]
+            ).update(status="inactive", updated_at=now)
+
+
+def load_rows(
+    rows: Iterable[tuple[int, list[str]]], *, full: bool = True, report: LoadReport | None = None
+) -> LoadReport:
+    """Load (line, values) rows in ``COLUMNS`` order; raises ``SnapshotRejected`` (nothing
+    written) if any row is bad."""
+    report = report if report is not None else LoadReport()
+    errors = _Errors(report)
+    started = time.perf_counter()
+    with transaction.atomic():
+        loader = _load_postgresql if connection.vendor == "postgresql" else _load_orm
+        loader(iter(rows), report, errors, full=full)
+        if report.error_count:
+            transaction.set_rollback(True)
+    report.seconds = time.perf_counter() - started
+    if report.error_count:
+        raise SnapshotRejected(report)
+    report.unchanged = report.rows - report.inserted - report.updated
+    return report
+
+
+def load_snapshot(path, *, full: bool = True) -> LoadReport:
+    """Load a snapshot file (see the module docstring); all or nothing."""
+    report = LoadReport()
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return load_rows(read_rows(fh, _Errors(report)), full=full, report=report)
