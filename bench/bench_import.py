@@ -57,13 +57,24 @@ def generate_csv(path: Path, rows: int, outlets) -> None:
             region = NIK_REGIONS[province]
             sex = "F" if i % 2 else "M"
             born = date(1960, 1, 1) + timedelta(days=(i * 7919) % 16_000)
-            sold = datetime.combine(first_day + timedelta(days=rng.randrange(span)), datetime.min.time())
+            sold = datetime.combine(
+                first_day + timedelta(days=rng.randrange(span)), datetime.min.time()
+            )
             sold += timedelta(minutes=rng.randrange(8 * 60, 21 * 60))
             city = rng.choice(BIRTH_PLACES)
-            nik = make_nik(birth_date=born, sex=sex, province=province, regency=region[:2],
-                           district=region[2:], serial=i // 16_000 * 97 + i % 97 + 1)
-            kk = make_kk(recorded=date(2005 + i % 10, 1 + i % 12, 1 + i % 28),
-                         region=province + region, serial=i % 9999 + 1)
+            nik = make_nik(
+                birth_date=born,
+                sex=sex,
+                province=province,
+                regency=region[:2],
+                district=region[2:],
+                serial=i // 16_000 * 97 + i % 97 + 1,
+            )
+            kk = make_kk(
+                recorded=date(2005 + i % 10, 1 + i % 12, 1 + i % 28),
+                region=province + region,
+                serial=i % 9999 + 1,
+            )
             id_type, id_number, nationality = "ktp", nik, "ID"
             if i % 20 == 7:
                 id_type = "sim"  # the new licences carry the NIK; some are the old 12 digits
@@ -111,7 +122,9 @@ def copy_floor(path: Path) -> float:
     try:
         with conn, conn.cursor() as cursor:
             cursor.execute(
-                "CREATE TEMP TABLE import_floor ({})".format(", ".join(f"{c} text" for c in COLUMNS))
+                "CREATE TEMP TABLE import_floor ({})".format(
+                    ", ".join(f"{c} text" for c in COLUMNS)
+                )
             )
             started = time.perf_counter()
             with path.open(encoding="utf-8") as fh:
@@ -143,7 +156,9 @@ def main() -> None:
         imported = Registration.objects.count()
         audited = AuditEvent.objects.filter(action="registration.import").count()
         if imported != args.rows or audited != args.rows:
-            sys.exit(f"expected {args.rows} registrations and audit rows, got {imported}, {audited}")
+            sys.exit(
+                f"expected {args.rows} registrations and audit rows, got {imported}, {audited}"
+            )
         again, _rss, output = run_import(path)
         print(output)
 
@@ -158,9 +173,11 @@ def main() -> None:
             ["same file again (all skipped)", f"{again:.2f}", f"{args.rows / again:,.0f}", "-"],
         ],
     )
-    print(f"\ngoal >= 10,000 rows/s with full validation: {'met' if rate >= 10_000 else 'NOT met'} "
-          f"({rate / (args.rows / floor):.1%} of the COPY floor; the command's wall time includes "
-          "process start-up)")
+    print(
+        f"\ngoal >= 10,000 rows/s with full validation: {'met' if rate >= 10_000 else 'NOT met'} "
+        f"({rate / (args.rows / floor):.1%} of the COPY floor; the command's wall time includes "
+        "process start-up)"
+    )
 
 
 if __name__ == "__main__":

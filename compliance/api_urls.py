@@ -2,5 +2,9 @@
 
 from rest_framework.routers import SimpleRouter
 
+from . import api
+
 router = SimpleRouter()
+router.register("reconciliation-runs", api.ReconciliationRunViewSet, basename="reconciliation-run")
+router.register("discrepancies", api.DiscrepancyViewSet, basename="discrepancy")
 urlpatterns = router.urls

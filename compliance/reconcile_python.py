@@ -20,6 +20,15 @@ from .models import Discrepancy
 from .reconcile_sql import ChunkResult
 
 BATCH = 1000
+REFRESHED_FIELDS = (
+    "registration_id",
+    "outlet_id",
+    "details",
+    "id_digest",
+    "id_group",
+    "last_seen_run",
+    "last_seen_at",
+)
 PORTAL_FIELDS = (
     "id",
     "registration_number",
@@ -116,7 +125,7 @@ def _apply(
             for name, value in values.items():
                 setattr(discrepancy, name, value)
             refreshed.append(discrepancy)
-    Discrepancy.objects.bulk_update(refreshed, [*values], batch_size=BATCH)
+    Discrepancy.objects.bulk_update(refreshed, REFRESHED_FIELDS, batch_size=BATCH)
     # ignore_conflicts: a concurrent worker may have opened the same one a moment ago.
     Discrepancy.objects.bulk_create(new, batch_size=BATCH, ignore_conflicts=True)
     for discrepancy in new:
@@ -166,9 +175,7 @@ def process_msisdn_chunk(*, chunk, run, adapter, now) -> ChunkResult:
     findings = [
         finding
         for msisdn in sorted(msisdns)
-        for finding in rules.compare(
-            portal.get(msisdn), operator.get(msisdn), our_roids=roids
-        )
+        for finding in rules.compare(portal.get(msisdn), operator.get(msisdn), our_roids=roids)
     ]
     result = _apply(findings, run=run, now=now, scope=scope_q, kinds=rules.MSISDN_KINDS)
     result.rows = len(portal) + len(operator)

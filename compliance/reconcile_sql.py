@@ -18,6 +18,10 @@ applied by Python only). A SQL "equal" cannot hide a Python "different": the ope
 that name had nothing else to fold.
 """
 
+# SQL here is assembled from table and column names of our own models; every value is a bound
+# parameter.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -204,6 +208,13 @@ SELECT kind, count(*) FROM resolved GROUP BY kind
 """
 
 
+def _temp_table(cursor, name: str, create_sql: str) -> None:
+    # ON COMMIT DROP cleans up after a chunk; the DROP covers a chunk done inside a larger
+    # transaction (a test, an inline run called from a transaction).
+    cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
+    cursor.execute(create_sql)
+
+
 def _apply(cursor, *, params: dict, kinds, d_where: str, result: ChunkResult) -> None:
     result.found = _counts(cursor, "SELECT kind, count(*) FROM recon_found GROUP BY kind", {})
     cursor.execute(_REFRESH, params)
@@ -235,7 +246,7 @@ def process_msisdn_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
     params = {"run": run.pk, "now": now, "name_noise": NAME_NOISE}
     result = ChunkResult()
     with connection.cursor() as cursor:
-        cursor.execute(_FOUND_TABLE)
+        _temp_table(cursor, "recon_found", _FOUND_TABLE)
         if chunk.scope == chunk.Scope.ALL:
             r_where = _range("r.msisdn", chunk.key_from, chunk.key_to, params, "k")
             o_where = _range("o.msisdn", chunk.key_from, chunk.key_to, params, "k")
@@ -249,8 +260,10 @@ def process_msisdn_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
         else:
             params["since"] = run.since
             scope_range_r = _range("msisdn", chunk.key_from, chunk.key_to, params, "k")
-            cursor.execute(
-                "CREATE TEMP TABLE recon_scope (msisdn varchar(15) PRIMARY KEY) ON COMMIT DROP"
+            _temp_table(
+                cursor,
+                "recon_scope",
+                "CREATE TEMP TABLE recon_scope (msisdn varchar(15) PRIMARY KEY) ON COMMIT DROP",
             )
             cursor.execute(
                 f"INSERT INTO recon_scope SELECT msisdn FROM {REG}"
@@ -292,7 +305,7 @@ def process_id_group_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
     params = {"run": run.pk, "now": now, "cap": run.id_cap}
     result = ChunkResult()
     with connection.cursor() as cursor:
-        cursor.execute(_FOUND_TABLE)
+        _temp_table(cursor, "recon_found", _FOUND_TABLE)
         if chunk.scope == chunk.Scope.ALL:
             g_join = ""
             g_where = _range("o.id_number_digest", chunk.key_from, chunk.key_to, params, "k")
@@ -306,8 +319,10 @@ def process_id_group_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
             params["since"] = run.since
             changed_range = _range("o.id_number_digest", chunk.key_from, chunk.key_to, params, "k")
             open_range = _range("d.id_digest", chunk.key_from, chunk.key_to, params, "k")
-            cursor.execute(
-                "CREATE TEMP TABLE recon_digests (digest varchar(64) PRIMARY KEY) ON COMMIT DROP"
+            _temp_table(
+                cursor,
+                "recon_digests",
+                "CREATE TEMP TABLE recon_digests (digest varchar(64) PRIMARY KEY) ON COMMIT DROP",
             )
             # The groups a changed number joined (its digest now) or may have left (an open
             # over-limit group that listed it).
@@ -332,9 +347,7 @@ def process_id_group_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
             g_join = "JOIN recon_digests g ON g.digest = o.id_number_digest"
             g_where = "TRUE"
             d_where = "d.id_digest IN (SELECT digest FROM recon_digests)"
-            cursor.execute(
-                f"SELECT count(*) FROM {relation} o {g_join} WHERE o.status = 'active'"
-            )
+            cursor.execute(f"SELECT count(*) FROM {relation} o {g_join} WHERE o.status = 'active'")
         result.rows = cursor.fetchone()[0]
         if run.id_cap is not None:
             cursor.execute(

@@ -1,11 +1,11 @@
 """Reads of the compliance app, scoped to the asking user. One queryset serves page and API."""
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 
 from outlets.selectors import dealer_id_for_user, staff_membership_for_user
 
-from .models import Discrepancy, ReconciliationRun
+from .models import Discrepancy, DiscrepancyKind, ReconciliationRun
 
 
 def can_view_runs(user) -> bool:
@@ -65,16 +65,16 @@ def discrepancy_get_for_user(*, user, pk) -> Discrepancy:
     return get_object_or_404(discrepancies_for_user(user=user), pk=pk)
 
 
-def open_counts_by_kind() -> dict[str, int]:
-    from django.db.models import Count
-
+def open_counts_by_kind(*, user=None) -> dict[str, int]:
+    """Open discrepancies per kind (all six kinds), within ``user``'s scope when given."""
+    qs = Discrepancy.objects.all() if user is None else discrepancies_for_user(user=user)
     rows = (
-        Discrepancy.objects.filter(status=Discrepancy.Status.OPEN)
+        qs.filter(status=Discrepancy.Status.OPEN)
+        .order_by()
         .values_list("kind")
         .annotate(n=Count("id"))
-        .order_by()
     )
-    return dict(rows)
+    return _by_kind(dict(rows))
 
 
 def _mask_name(name: str | None) -> str | None:
@@ -107,3 +107,38 @@ def discrepancy_details_for_user(*, discrepancy: Discrepancy, user) -> dict:
             for key, value in values.items()
         }
     return masked
+
+
+def _by_kind(counts: dict | None) -> dict[str, int]:
+    counts = counts or {}
+    return {kind: int(counts.get(kind, 0)) for kind in DiscrepancyKind.values}
+
+
+def run_summary(run: ReconciliationRun) -> dict:
+    """A run as the API, the command and the page report it: status, progress (chunks done of
+    total, and rows), and counts by kind — found by the run, newly opened, resolved."""
+    duration = run.duration
+    return {
+        "id": run.pk,
+        "mode": run.mode,
+        "status": run.status,
+        "trigger": run.trigger,
+        "engine": run.engine,
+        "requested_by": run.requested_by.get_username() if run.requested_by_id else None,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration_seconds": round(duration.total_seconds(), 3) if duration is not None else None,
+        "since": run.since,
+        "id_cap": run.id_cap,
+        "progress": {
+            "done": run.chunks_done,
+            "total": run.chunks_total,
+            "rows_done": run.rows_done,
+            "rows_total": max(run.rows_total, run.rows_done),
+        },
+        "counts": _by_kind(run.counts),
+        "opened": _by_kind(run.opened),
+        "resolved": _by_kind(run.resolved),
+        "error": run.error,
+    }

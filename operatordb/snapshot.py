@@ -23,6 +23,10 @@ duplicate check, the upsert and the deactivation are then set-based statements, 
 transaction. Elsewhere (SQLite, ``make run``) the same rows are written in batches.
 """
 
+# SQL here is assembled from table and column names of our own models; every value is a bound
+# parameter.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 import csv
@@ -346,6 +350,7 @@ def _load_postgresql(rows: Iterator[tuple], report: LoadReport, errors: _Errors,
                 yield (line, *(NULL if value is None else value for value in out))
 
     with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.operatordb_snapshot_stage")
         cursor.execute(_STAGE)
         cursor.cursor.copy_expert(
             COPY_OPTIONS.format(table="operatordb_snapshot_stage"), _CopySource(staged())

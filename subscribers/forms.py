@@ -16,7 +16,7 @@ from .services import NON_FIELD
 
 DATE_FORMAT = "%Y-%m-%d"
 PHOTO_FIELDS = ("id_photo", "face_photo")
-# What the browser sends for a photo before app.js has scaled it down: the service caps it.
+# app.js scales camera pictures down to this before the upload (the worker keeps 1600 px too).
 PHOTO_MAX_SIDE = 1600
 
 
@@ -139,17 +139,13 @@ class RegistrationForm(forms.Form):
 
     def service_data(self) -> dict:
         """The fields as the registration service takes them (the same names as the API)."""
-        data = {
+        return {
             name: value for name, value in self.cleaned_data.items() if name not in PHOTO_FIELDS
         }
-        return data
 
     def raw_service_data(self) -> dict:
         """The submitted values, unvalidated, for checking the rules when the shape is wrong."""
-        data = {name: self.data.get(name, "") for name in self.fields if name not in PHOTO_FIELDS}
-        data["consent"] = self.data.get("consent", "")
-        data["document_checked"] = self.data.get("document_checked", "")
-        return data
+        return {name: self.data.get(name, "") for name in self.fields if name not in PHOTO_FIELDS}
 
     def add_service_errors(self, error: ValidationError, *, skip_fields_with_errors=False) -> None:
         """Put each message of the service's ``ValidationError`` on its field; anything not

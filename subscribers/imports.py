@@ -67,7 +67,9 @@ DEFAULT_CHUNK_SIZE = 5000
 _WRITE_ATTEMPTS = 3  # a chunk is retried after a unique clash (a racing clerk, a number reused)
 _ID_MASKED_MAX = Registration._meta.get_field("id_number_masked").max_length
 # RFC 4648 base32 symbols -> the registration numbers' alphabet (Crockford's, as the form's).
-_TO_NUMBER_ALPHABET = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _NUMBER_ALPHABET.encode())
+_TO_NUMBER_ALPHABET = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _NUMBER_ALPHABET.encode()
+)
 
 
 class ImportFileError(ValueError):
@@ -119,7 +121,9 @@ def read_registration_csv(stream) -> Iterator[SourceRow]:
     except StopIteration:
         raise ImportFileError(_("The file is empty.")) from None
     except csv.Error as exc:
-        raise ImportFileError(_("The header row cannot be read: %(error)s") % {"error": exc}) from exc
+        raise ImportFileError(
+            _("The header row cannot be read: %(error)s") % {"error": exc}
+        ) from exc
     names = [name.strip().lower().lstrip("\ufeff") for name in header]
     problems = []
     for label, found in (
@@ -130,7 +134,9 @@ def read_registration_csv(stream) -> Iterator[SourceRow]:
         if found:
             problems.append(f"{label}: {', '.join(found)}")
     if problems:
-        raise ImportFileError(_("Wrong header row (%(problems)s).") % {"problems": "; ".join(problems)})
+        raise ImportFileError(
+            _("Wrong header row (%(problems)s).") % {"problems": "; ".join(problems)}
+        )
 
     last_line = reader.line_num
     while True:
@@ -191,11 +197,15 @@ def parse_registered_at(value: str, *, tz) -> datetime | None:
 
 
 class _Candidate(NamedTuple):
-    """A row that passed the rules needing no database, encrypted and ready to write."""
+    """A row that passed the rules needing no database, encrypted and ready to write.
+
+    Plain strings, cheap to send back from a worker process; dates are ISO text, times in the
+    portal's time zone (so one instant always reads the same)."""
 
     line: int
     roid: str
-    registered_at: datetime
+    registered_at: str
+    local_day: str  # YYMMDD of registered_at, for the registration number
     policy: int  # index in the _PolicyBook
     msisdn: str
     iccid: str
@@ -208,7 +218,7 @@ class _Candidate(NamedTuple):
     kk_masked: str
     full_name: str
     birth_place: str
-    birth_date: date
+    birth_date: str
     sex: str
     address: str
     nationality: str
@@ -240,7 +250,7 @@ def _prepare_row(row: SourceRow, book: _PolicyBook, tz, now: datetime):
     data = row.data
     errors = FieldErrors()
     registered_at = parse_registered_at(data.get("registered_at", ""), tz=tz)
-    policy_index = day = None
+    policy_index = day = local = None
     if registered_at is None:
         errors.add(
             "registered_at",
@@ -249,7 +259,8 @@ def _prepare_row(row: SourceRow, book: _PolicyBook, tz, now: datetime):
     elif registered_at > now:
         errors.add("registered_at", _("The registration time cannot be in the future."))
     else:
-        day = registered_at.astimezone(tz).date()
+        local = registered_at.astimezone(tz)
+        day = local.date()
         policy_index = book.on(day)
         if policy_index is None:
             errors.add(
@@ -279,7 +290,8 @@ def _prepare_row(row: SourceRow, book: _PolicyBook, tz, now: datetime):
     return _Candidate(
         line=row.line,
         roid=roid,
-        registered_at=registered_at,
+        registered_at=local.isoformat(),
+        local_day=f"{local:%y%m%d}",
         policy=policy_index,
         msisdn=clean.msisdn,
         iccid=clean.iccid,
@@ -292,7 +304,7 @@ def _prepare_row(row: SourceRow, book: _PolicyBook, tz, now: datetime):
         kk_masked=idrules.mask_id_number(clean.kk_number) if clean.kk_number else "",
         full_name=clean.full_name,
         birth_place=clean.birth_place,
-        birth_date=clean.birth_date,
+        birth_date=clean.birth_date.isoformat(),
         sex=clean.sex,
         address=clean.address,
         nationality=clean.nationality,
@@ -493,10 +505,9 @@ class _ChunkWriter:
             )
         pack = lookups.by_msisdn.get(c.msisdn)
         if pack is not None and pack["registration__registered_at"] is not None:
-            if (
-                pack["registration__id_number_digest"] == c.id_digest
-                and pack["registration__registered_at"] == c.registered_at
-            ):
+            if pack["registration__id_number_digest"] == c.id_digest and pack[
+                "registration__registered_at"
+            ] == datetime.fromisoformat(c.registered_at):
                 return None  # imported before
             return RowError(c.line, "msisdn", _("This starter pack is already registered."))
         fault = _pack_fault(c, pack, outlet_id, lookups.by_iccid, in_file_iccids)
@@ -509,11 +520,15 @@ class _ChunkWriter:
             digests = {c.id_digest, c.kk_digest} - {""}
             if digests & lookups.staff_ids.get(outlet_id, set()):
                 return RowError(
-                    c.line, "id_number", _("Outlet staff may not register buyers with their own ID.")
+                    c.line,
+                    "id_number",
+                    _("Outlet staff may not register buyers with their own ID."),
                 )
             if c.kk_digest and digests & lookups.staff_kks.get(outlet_id, set()):
                 return RowError(
-                    c.line, "kk_number", _("Outlet staff may not register buyers with their own KK.")
+                    c.line,
+                    "kk_number",
+                    _("Outlet staff may not register buyers with their own KK."),
                 )
         held = lookups.held[c.id_digest]
         if policy.max_numbers_per_id and held >= policy.max_numbers_per_id:
@@ -531,7 +546,12 @@ class _ChunkWriter:
                 }
             )
         if pack is None:
-            new_pack = {"msisdn": c.msisdn, "iccid": c.iccid or None, "dealer_id": dealer_id}
+            new_pack = {
+                "msisdn": c.msisdn,
+                "iccid": c.iccid or None,
+                "dealer_id": dealer_id,
+                "outlet_id": outlet_id,
+            }
             return _Accepted(c, new_pack, outlet_id, c.iccid, review_reasons)
         return _Accepted(c, pack, outlet_id, c.iccid or pack["iccid"] or "", review_reasons)
 
@@ -581,9 +601,7 @@ class _Lookups:
 
         held = Counter(
             dict(
-                Registration.objects.filter(
-                    id_number_digest__in={c.id_digest for c in candidates}
-                )
+                Registration.objects.filter(id_number_digest__in={c.id_digest for c in candidates})
                 .exclude(status=Registration.Status.BLOCKED)
                 .order_by()
                 .values("id_number_digest")
@@ -640,8 +658,8 @@ AUDIT_COLUMNS = (
 def _write(accepted: list[_Accepted], new_packs, claimed_ids, *, book, audit) -> None:
     """Claim the known packs, then write new packs, registrations and audit rows: ``COPY``
     on PostgreSQL (ids drawn from the sequences first), ``bulk_create`` elsewhere."""
+    copy = connection.vendor == "postgresql"
     now = timezone.now()
-    tz = timezone.get_default_timezone()
     # Dates and times go in as ISO text: COPY reads it, and so do the model fields.
     now_text = now.isoformat()
     if claimed_ids:
@@ -650,45 +668,50 @@ def _write(accepted: list[_Accepted], new_packs, claimed_ids, *, book, audit) ->
         ).update(status=StarterPack.Status.REGISTERED, updated_at=now)
         if claimed != len(claimed_ids):
             raise IntegrityError("a starter pack was registered meanwhile")
-    copy = connection.vendor == "postgresql"
 
     registered = StarterPack.Status.REGISTERED.value
-    pack_rows = [
-        (None, p["msisdn"], p["iccid"], p["dealer_id"], entry.outlet_id, registered, now_text, now_text)
-        for entry in accepted
-        if "id" not in (p := entry.pack)
-    ]
-    pack_ids = _insert(StarterPack, PACK_COLUMNS, pack_rows, copy=copy)
+    pack_ids = _new_ids(StarterPack, len(new_packs), copy=copy)
+    pack_rows = []
     for pack, pack_id in zip(new_packs, pack_ids, strict=True):
+        pack_rows.append(
+            (pack_id, pack["msisdn"], pack["iccid"], pack["dealer_id"], pack["outlet_id"],
+             registered, now_text, now_text)
+        )  # fmt: skip
+    created = _insert(StarterPack, PACK_COLUMNS, pack_rows, copy=copy)
+    for pack, pack_id in zip(new_packs, created, strict=True):
         pack["id"] = pack_id
 
-    numbers = _registration_numbers([entry.row.registered_at for entry in accepted], tz)
+    registration_ids = _new_ids(Registration, len(accepted), copy=copy)
+    numbers = _registration_numbers([entry.row.local_day for entry in accepted])
     statuses = [
-        Registration.Status.FLAGGED if entry.review_reasons else Registration.Status.REGISTERED
+        Registration.Status.FLAGGED.value
+        if entry.review_reasons
+        else Registration.Status.REGISTERED.value
         for entry in accepted
     ]
-    moments = [entry.row.registered_at.isoformat() for entry in accepted]
     registration_rows = []
-    for entry, number, status, at in zip(accepted, numbers, statuses, moments, strict=True):
+    for entry, registration_id, number, status in zip(
+        accepted, registration_ids, numbers, statuses, strict=True
+    ):
         c = entry.row
         registration_rows.append(
             (
-                None, number, entry.outlet_id, None, entry.pack["id"], c.msisdn, entry.iccid,
-                book.policies[c.policy].pk, c.id_type, c.id_encrypted, c.id_digest, c.id_masked,
-                c.kk_encrypted, c.kk_digest, c.kk_masked, c.full_name, c.birth_place,
-                c.birth_date.isoformat(), c.sex, c.address, c.nationality, "", "", "", "",
+                registration_id, number, entry.outlet_id, None, entry.pack["id"], c.msisdn,
+                entry.iccid, book.policies[c.policy].pk, c.id_type, c.id_encrypted, c.id_digest,
+                c.id_masked, c.kk_encrypted, c.kk_digest, c.kk_masked, c.full_name,
+                c.birth_place, c.birth_date, c.sex, c.address, c.nationality, "", "", "", "",
                 Registration.PhotoStatus.NONE.value,
-                at,  # consent_at: a legacy record, consent was taken at the sale
-                True, status.value, entry.review_reasons, Registration.Source.IMPORT.value, at,
-                now_text, now_text,
+                c.registered_at,  # consent_at: a legacy record, consent was taken at the sale
+                True, status, entry.review_reasons, Registration.Source.IMPORT.value,
+                c.registered_at, now_text, now_text,
             )
         )  # fmt: skip
     registration_ids = _insert(Registration, REGISTRATION_COLUMNS, registration_rows, copy=copy)
 
     target_type = Registration._meta.label_lower
     audit_rows = []
-    for entry, number, status, at, registration_id in zip(
-        accepted, numbers, statuses, moments, registration_ids, strict=True
+    for entry, registration_id, number, status in zip(
+        accepted, registration_ids, numbers, statuses, strict=True
     ):
         c = entry.row
         after = {
@@ -697,36 +720,47 @@ def _write(accepted: list[_Accepted], new_packs, claimed_ids, *, book, audit) ->
             "id_type": c.id_type,
             "id_number": c.id_masked,
             "policy": book.policies[c.policy].code,
-            "status": status.value,
-            "source": Registration.Source.IMPORT,
-            "registered_at": at,
+            "status": status,
+            "source": Registration.Source.IMPORT.value,
+            "registered_at": c.registered_at,
             "file": audit.source_label,
             "line": c.line,
         }
         audit_rows.append(
-            (
-                None, audit.actor_label, AUDIT_ACTION, target_type, str(registration_id),
-                f"{number} {c.msisdn}", audit.run_id, None, after, now_text,
-            )
+            (None, audit.actor_label, AUDIT_ACTION, target_type, str(registration_id),
+             f"{number} {c.msisdn}", audit.run_id, None, after, now_text)
         )  # fmt: skip
-    _insert(AuditEvent, AUDIT_COLUMNS, audit_rows, copy=copy, returning=False)
+    _insert(AuditEvent, AUDIT_COLUMNS, audit_rows, copy=copy)
 
 
-def _registration_numbers(moments: list[datetime], tz) -> list[str]:
+def _registration_numbers(local_days: list[str]) -> list[str]:
     """``SP`` + local date of the sale + 8 random symbols, as ``services`` makes them; one
     call to the OS's random source per chunk instead of eight per number."""
-    symbols = base64.b32encode(secrets.token_bytes(5 * len(moments))).translate(
-        _TO_NUMBER_ALPHABET
+    symbols = (
+        base64.b32encode(secrets.token_bytes(5 * len(local_days)))
+        .translate(_TO_NUMBER_ALPHABET)
+        .decode()
     )
-    return [
-        f"SP{moment.astimezone(tz):%y%m%d}{symbols[i * 8 : i * 8 + 8].decode()}"
-        for i, moment in enumerate(moments)
-    ]
+    return [f"SP{day}{symbols[i * 8 : i * 8 + 8]}" for i, day in enumerate(local_days)]
 
 
-def _insert(model, columns, rows: list[tuple], *, copy: bool, returning: bool = True) -> list:
-    """Insert ``rows`` (tuples in ``columns`` order; an "id" column left None is assigned) and
-    return their ids in order."""
+def _new_ids(model, count: int, *, copy: bool) -> list:
+    """Primary keys for ``count`` new rows: reserved from the table's sequence for COPY (which
+    returns none), None (assigned on insert) otherwise."""
+    if not copy:
+        return [None] * count
+    if not count:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _insert(model, columns, rows: list[tuple], *, copy: bool) -> list:
+    """Insert ``rows`` (tuples in ``columns`` order) and return the "id" column, filled in."""
     if not rows:
         return []
     if not copy:
@@ -734,12 +768,8 @@ def _insert(model, columns, rows: list[tuple], *, copy: bool, returning: bool = 
             [model(**dict(zip(columns, row, strict=True))) for row in rows]
         )
         return [obj.pk for obj in created]
-    ids = []
-    if columns[0] == "id":
-        ids = _next_ids(model, len(rows)) if returning else []
-        rows = [(new_id, *row[1:]) for new_id, row in zip(ids, rows, strict=True)]
     buffer = io.StringIO()
-    buffer.writelines(_copy_line(row) for row in rows)
+    buffer.writelines([_copy_line(row) for row in rows])
     buffer.seek(0)
     quote = connection.ops.quote_name
     sql = "COPY {} ({}) FROM STDIN".format(
@@ -747,17 +777,7 @@ def _insert(model, columns, rows: list[tuple], *, copy: bool, returning: bool = 
     )
     with connection.cursor() as cursor, connection.wrap_database_errors:
         cursor.cursor.copy_expert(sql, buffer)
-    return ids
-
-
-def _next_ids(model, count: int) -> list[int]:
-    """Reserve ``count`` primary keys from the table's sequence (COPY returns no ids)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [model._meta.db_table, count],
-        )
-        return [row[0] for row in cursor.fetchall()]
+    return [row[0] for row in rows] if columns[0] == "id" else []
 
 
 def _copy_line(row: tuple) -> str:
@@ -780,6 +800,8 @@ def _copy_text(value) -> str:
         return "t" if value else "f"
     if kind is datetime or kind is date:
         return value.isoformat()
+    if kind is list and not value:
+        return "[]"
     text = json.dumps(value, ensure_ascii=False) if kind is dict or kind is list else str(value)
     if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
         text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")

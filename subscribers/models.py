@@ -54,6 +54,10 @@ class RegistrationPolicy(models.Model):
     id_photo_required = models.BooleanField(_("ID photo required"), default=False)
     face_photo_required = models.BooleanField(_("face photo required"), default=False)
     packs_sold_inactive = models.BooleanField(_("starter packs sold inactive"), default=False)
+    # An option the operator can switch on: no seeded rule set requires it (docs/decisions.md).
+    training_required = models.BooleanField(
+        _("clerks must have attended registration training"), default=False
+    )
     notes = models.TextField(_("notes"), blank=True)
 
     class Meta:

@@ -6,148 +6,367 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('compliance', '0001_initial'),
-        ('outlets', '0001_initial'),
-        ('subscribers', '0002_seed_policies'),
+        ("compliance", "0001_initial"),
+        ("outlets", "0001_initial"),
+        ("subscribers", "0002_seed_policies"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReconciliationRun',
+            name="ReconciliationRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('mode', models.CharField(choices=[('full', 'Full'), ('incremental', 'Incremental')], max_length=12, verbose_name='mode')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=10, verbose_name='status')),
-                ('trigger', models.CharField(choices=[('web', 'Web page'), ('api', 'API'), ('command', 'Command'), ('schedule', 'Schedule'), ('admin', 'Administration')], max_length=10, verbose_name='started from')),
-                ('engine', models.CharField(blank=True, max_length=8)),
-                ('since', models.DateTimeField(blank=True, null=True, verbose_name='changes since')),
-                ('id_cap', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='requested at')),
-                ('started_at', models.DateTimeField(blank=True, null=True, verbose_name='started at')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished at')),
-                ('chunks_total', models.PositiveIntegerField(default=0)),
-                ('chunks_done', models.PositiveIntegerField(default=0)),
-                ('rows_total', models.PositiveBigIntegerField(default=0)),
-                ('rows_done', models.PositiveBigIntegerField(default=0)),
-                ('counts', models.JSONField(blank=True, default=dict)),
-                ('opened', models.JSONField(blank=True, default=dict)),
-                ('resolved', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('active_slot', models.CharField(blank=True, editable=False, max_length=6, null=True)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[("full", "Full"), ("incremental", "Incremental")],
+                        max_length=12,
+                        verbose_name="mode",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("web", "Web page"),
+                            ("api", "API"),
+                            ("command", "Command"),
+                            ("schedule", "Schedule"),
+                            ("admin", "Administration"),
+                        ],
+                        max_length=10,
+                        verbose_name="started from",
+                    ),
+                ),
+                ("engine", models.CharField(blank=True, max_length=8)),
+                (
+                    "since",
+                    models.DateTimeField(blank=True, null=True, verbose_name="changes since"),
+                ),
+                ("id_cap", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="requested at"),
+                ),
+                (
+                    "started_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="started at"),
+                ),
+                (
+                    "finished_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="finished at"),
+                ),
+                ("chunks_total", models.PositiveIntegerField(default=0)),
+                ("chunks_done", models.PositiveIntegerField(default=0)),
+                ("rows_total", models.PositiveBigIntegerField(default=0)),
+                ("rows_done", models.PositiveBigIntegerField(default=0)),
+                ("counts", models.JSONField(blank=True, default=dict)),
+                ("opened", models.JSONField(blank=True, default=dict)),
+                ("resolved", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "active_slot",
+                    models.CharField(blank=True, editable=False, max_length=6, null=True),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'reconciliation run',
-                'verbose_name_plural': 'reconciliation runs',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "reconciliation run",
+                "verbose_name_plural": "reconciliation runs",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Discrepancy',
+            name="Discrepancy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('msisdn', models.CharField(max_length=15, verbose_name='MSISDN')),
-                ('kind', models.CharField(choices=[('missing_in_operator', 'Unknown to the operator'), ('id_number_mismatch', 'ID number differs'), ('name_mismatch', 'Name differs'), ('birth_date_mismatch', 'Date of birth differs'), ('unregistered_activation', 'Active but never registered'), ('id_over_limit', 'ID holds more numbers than allowed')], max_length=32, verbose_name='kind')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('resolved', 'Resolved')], default='open', max_length=10, verbose_name='status')),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('id_digest', models.CharField(blank=True, max_length=64)),
-                ('id_group', models.JSONField(blank=True, default=list)),
-                ('detected_at', models.DateTimeField(verbose_name='detected at')),
-                ('last_seen_at', models.DateTimeField(verbose_name='last seen at')),
-                ('resolved_at', models.DateTimeField(blank=True, null=True, verbose_name='resolved at')),
-                ('outlet', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='discrepancies', to='outlets.outlet')),
-                ('registration', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='discrepancies', to='subscribers.registration')),
-                ('first_detected_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='compliance.reconciliationrun')),
-                ('last_seen_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='compliance.reconciliationrun')),
-                ('resolved_by_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='compliance.reconciliationrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("msisdn", models.CharField(max_length=15, verbose_name="MSISDN")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("missing_in_operator", "Unknown to the operator"),
+                            ("id_number_mismatch", "ID number differs"),
+                            ("name_mismatch", "Name differs"),
+                            ("birth_date_mismatch", "Date of birth differs"),
+                            ("unregistered_activation", "Active but never registered"),
+                            ("id_over_limit", "ID holds more numbers than allowed"),
+                        ],
+                        max_length=32,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("resolved", "Resolved")],
+                        default="open",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("details", models.JSONField(blank=True, default=dict)),
+                ("id_digest", models.CharField(blank=True, max_length=64)),
+                ("id_group", models.JSONField(blank=True, default=list)),
+                ("detected_at", models.DateTimeField(verbose_name="detected at")),
+                ("last_seen_at", models.DateTimeField(verbose_name="last seen at")),
+                (
+                    "resolved_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="resolved at"),
+                ),
+                (
+                    "outlet",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="discrepancies",
+                        to="outlets.outlet",
+                    ),
+                ),
+                (
+                    "registration",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="discrepancies",
+                        to="subscribers.registration",
+                    ),
+                ),
+                (
+                    "first_detected_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="compliance.reconciliationrun",
+                    ),
+                ),
+                (
+                    "last_seen_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="compliance.reconciliationrun",
+                    ),
+                ),
+                (
+                    "resolved_by_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="compliance.reconciliationrun",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'discrepancy',
-                'verbose_name_plural': 'discrepancies',
-                'ordering': ['-detected_at', '-id'],
+                "verbose_name": "discrepancy",
+                "verbose_name_plural": "discrepancies",
+                "ordering": ["-detected_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='RunChunk',
+            name="RunChunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.PositiveIntegerField()),
-                ('phase', models.CharField(choices=[('msisdn', 'MSISDN range'), ('id_group', 'ID digest range')], max_length=10)),
-                ('scope', models.CharField(choices=[('all', 'Everything in range'), ('changed', 'What changed since the watermark')], max_length=8)),
-                ('key_from', models.CharField(blank=True, max_length=64, null=True)),
-                ('key_to', models.CharField(blank=True, max_length=64, null=True)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('claimed', 'Claimed'), ('done', 'Done')], default='pending', max_length=8)),
-                ('claimed_by', models.CharField(blank=True, max_length=200)),
-                ('claim_task_id', models.CharField(blank=True, max_length=64)),
-                ('claim_token', models.CharField(blank=True, max_length=32)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('dispatched_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('rows_examined', models.PositiveBigIntegerField(default=0)),
-                ('counts', models.JSONField(blank=True, default=dict)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chunks', to='compliance.reconciliationrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.PositiveIntegerField()),
+                (
+                    "phase",
+                    models.CharField(
+                        choices=[("msisdn", "MSISDN range"), ("id_group", "ID digest range")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[
+                            ("all", "Everything in range"),
+                            ("changed", "What changed since the watermark"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("key_from", models.CharField(blank=True, max_length=64, null=True)),
+                ("key_to", models.CharField(blank=True, max_length=64, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("claimed", "Claimed"), ("done", "Done")],
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                ("claimed_by", models.CharField(blank=True, max_length=200)),
+                ("claim_task_id", models.CharField(blank=True, max_length=64)),
+                ("claim_token", models.CharField(blank=True, max_length=32)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("dispatched_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("rows_examined", models.PositiveBigIntegerField(default=0)),
+                ("counts", models.JSONField(blank=True, default=dict)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="chunks",
+                        to="compliance.reconciliationrun",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'reconciliation chunk',
-                'verbose_name_plural': 'reconciliation chunks',
-                'ordering': ['run', 'seq'],
+                "verbose_name": "reconciliation chunk",
+                "verbose_name_plural": "reconciliation chunks",
+                "ordering": ["run", "seq"],
             },
         ),
         migrations.AddIndex(
-            model_name='reconciliationrun',
-            index=models.Index(fields=['status', '-started_at'], name='recon_run_status_start_idx'),
+            model_name="reconciliationrun",
+            index=models.Index(fields=["status", "-started_at"], name="recon_run_status_start_idx"),
         ),
         migrations.AddConstraint(
-            model_name='reconciliationrun',
-            constraint=models.UniqueConstraint(fields=('active_slot',), name='recon_run_one_active'),
+            model_name="reconciliationrun",
+            constraint=models.UniqueConstraint(
+                fields=("active_slot",), name="recon_run_one_active"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reconciliationrun',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('active_slot', 'active'), ('status__in', ['queued', 'running'])), models.Q(('active_slot__isnull', True), ('status__in', ['succeeded', 'failed'])), _connector='OR'), name='recon_run_slot_matches_status'),
+            model_name="reconciliationrun",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("active_slot", "active"), ("status__in", ["queued", "running"])),
+                    models.Q(
+                        ("active_slot__isnull", True), ("status__in", ["succeeded", "failed"])
+                    ),
+                    _connector="OR",
+                ),
+                name="recon_run_slot_matches_status",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reconciliationrun',
-            constraint=models.CheckConstraint(condition=models.Q(('mode__in', ['full', 'incremental'])), name='recon_run_mode_known'),
+            model_name="reconciliationrun",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("mode__in", ["full", "incremental"])),
+                name="recon_run_mode_known",
+            ),
         ),
         migrations.AddIndex(
-            model_name='discrepancy',
-            index=models.Index(condition=models.Q(('kind', 'id_over_limit'), ('status', 'open')), fields=['id_digest'], name='disc_open_idgroup_idx'),
+            model_name="discrepancy",
+            index=models.Index(
+                condition=models.Q(("kind", "id_over_limit"), ("status", "open")),
+                fields=["id_digest"],
+                name="disc_open_idgroup_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='discrepancy',
-            index=models.Index(fields=['outlet', 'status', '-detected_at'], name='disc_outlet_idx'),
+            model_name="discrepancy",
+            index=models.Index(fields=["outlet", "status", "-detected_at"], name="disc_outlet_idx"),
         ),
         migrations.AddIndex(
-            model_name='discrepancy',
-            index=models.Index(fields=['status', '-detected_at'], name='disc_status_time_idx'),
+            model_name="discrepancy",
+            index=models.Index(fields=["status", "-detected_at"], name="disc_status_time_idx"),
         ),
         migrations.AddConstraint(
-            model_name='discrepancy',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('msisdn', 'kind'), name='discrepancy_open_unique'),
+            model_name="discrepancy",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "open")),
+                fields=("msisdn", "kind"),
+                name="discrepancy_open_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='discrepancy',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['missing_in_operator', 'id_number_mismatch', 'name_mismatch', 'birth_date_mismatch', 'unregistered_activation', 'id_over_limit'])), name='discrepancy_kind_known'),
+            model_name="discrepancy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "kind__in",
+                        [
+                            "missing_in_operator",
+                            "id_number_mismatch",
+                            "name_mismatch",
+                            "birth_date_mismatch",
+                            "unregistered_activation",
+                            "id_over_limit",
+                        ],
+                    )
+                ),
+                name="discrepancy_kind_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='discrepancy',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('resolved_at__isnull', True), ('status', 'open')), models.Q(('resolved_at__isnull', False), ('status', 'resolved')), _connector='OR'), name='discrepancy_resolved_has_time'),
+            model_name="discrepancy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("resolved_at__isnull", True), ("status", "open")),
+                    models.Q(("resolved_at__isnull", False), ("status", "resolved")),
+                    _connector="OR",
+                ),
+                name="discrepancy_resolved_has_time",
+            ),
         ),
         migrations.AddIndex(
-            model_name='runchunk',
-            index=models.Index(fields=['run', 'status'], name='recon_chunk_run_status_idx'),
+            model_name="runchunk",
+            index=models.Index(fields=["run", "status"], name="recon_chunk_run_status_idx"),
         ),
         migrations.AddConstraint(
-            model_name='runchunk',
-            constraint=models.UniqueConstraint(fields=('run', 'seq'), name='recon_chunk_run_seq_unique'),
+            model_name="runchunk",
+            constraint=models.UniqueConstraint(
+                fields=("run", "seq"), name="recon_chunk_run_seq_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='runchunk',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'claimed', 'done'])), name='recon_chunk_status_known'),
+            model_name="runchunk",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["pending", "claimed", "done"])),
+                name="recon_chunk_status_known",
+            ),
         ),
     ]

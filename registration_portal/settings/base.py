@@ -292,3 +292,40 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Reconciliation with the operator's database (compliance, issue 3) ------------------------
+from celery.schedules import crontab  # noqa: E402
+
+# Rows (registrations + operator records) per chunk a worker does in one transaction.
+RECONCILIATION_CHUNK_ROWS = env.int("RECONCILIATION_CHUNK_ROWS", default=50_000)
+# A chunk claimed longer ago than this is taken over (its worker died or hangs), in seconds.
+RECONCILIATION_CLAIM_TIMEOUT = env.int("RECONCILIATION_CLAIM_TIMEOUT", default=600)
+# An incremental run re-examines changes from this many seconds before the last successful run
+# started: a transaction still open then may commit an older updated_at afterwards.
+RECONCILIATION_WATERMARK_MARGIN = env.int("RECONCILIATION_WATERMARK_MARGIN", default=300)
+# Claims of one chunk before its run is given up as failed.
+RECONCILIATION_MAX_ATTEMPTS = env.int("RECONCILIATION_MAX_ATTEMPTS", default=5)
+RECONCILIATION_INCREMENTAL_MINUTES = env.int("RECONCILIATION_INCREMENTAL_MINUTES", default=15)
+# The operator database behind the adapter interface (operatordb.adapter.OperatorAdapter).
+OPERATORDB_ADAPTER = env.str(
+    "OPERATORDB_ADAPTER", default="operatordb.adapter.MockOperatorDatabase"
+)
+# "auto": set-based SQL when the operator data shares the PostgreSQL database, else Python
+# through the adapter; "python" forces the generic engine (tests compare the two).
+RECONCILIATION_ENGINE = env.str("RECONCILIATION_ENGINE", default="auto")
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # Incremental run (and recovery of interrupted runs) every few minutes...
+        "reconciliation-incremental": {
+            "task": "compliance.tasks.reconciliation_tick",
+            "schedule": RECONCILIATION_INCREMENTAL_MINUTES * 60.0,
+            "kwargs": {"mode": "incremental"},
+        },
+        # ...and a full run each night: it also catches what no timestamp shows (a new ROID).
+        "reconciliation-nightly-full": {
+            "task": "compliance.tasks.reconciliation_tick",
+            "schedule": crontab(hour=2, minute=0),
+            "kwargs": {"mode": "full"},
+        },
+    }
+)

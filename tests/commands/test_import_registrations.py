@@ -53,7 +53,9 @@ def write_csv(path, rows, header=HEADER) -> str:
         writer = csv.writer(fh)
         writer.writerow(header)
         for values in rows:
-            writer.writerow([values[name] for name in header] if isinstance(values, dict) else values)
+            writer.writerow(
+                [values[name] for name in header] if isinstance(values, dict) else values
+            )
     return str(path)
 
 
@@ -163,7 +165,9 @@ def test_good_and_bad_rows(tmp_path, outlet, other_outlet, clerk, pack, other_pa
 
     events = AuditEvent.objects.filter(action=imports.AUDIT_ACTION).order_by("pk")[1:]
     assert AuditEvent.objects.count() - before == 4 == len(events)
-    assert {e.target_id for e in events} == {str(pk) for pk in imported.values_list("pk", flat=True)}
+    assert {e.target_id for e in events} == {
+        str(pk) for pk in imported.values_list("pk", flat=True)
+    }
     for event in events:
         assert event.after["file"] == "legacy.csv" and event.after["line"] in (2, 3, 10, 17)
         assert "*" in event.after["id_number"]
@@ -175,7 +179,9 @@ def test_good_and_bad_rows(tmp_path, outlet, other_outlet, clerk, pack, other_pa
     assert run_import(path, errors_csv=str(errors_again)) == 1
     assert faults(errors_again) == faults(errors_csv)
     assert counts == (
-        Registration.objects.count(), StarterPack.objects.count(), AuditEvent.objects.count()
+        Registration.objects.count(),
+        StarterPack.objects.count(),
+        AuditEvent.objects.count(),
     )
     assert "4 already imported" in capsys.readouterr().out
 
@@ -210,7 +216,10 @@ def test_iccid_of_another_pack(tmp_path, outlet, pack):
     errors_csv = tmp_path / "e.csv"
     path = write_csv(
         tmp_path / "iccid.csv",
-        [row(1, iccid=pack.iccid), row(2, msisdn=pack.msisdn, iccid=make_iccid(5, prefix="896299"))],
+        [
+            row(1, iccid=pack.iccid),
+            row(2, msisdn=pack.msisdn, iccid=make_iccid(5, prefix="896299")),
+        ],
     )
     assert run_import(path, errors_csv=str(errors_csv)) == 1
     assert faults(errors_csv) == {(2, "iccid"), (3, "iccid")}
@@ -270,7 +279,9 @@ def test_not_utf8_row_is_rejected_alone(tmp_path, outlet):
 def test_wrong_header_imports_nothing(tmp_path, outlet):
     header = [name if name != "id_number" else "nik" for name in HEADER]
     path = write_csv(tmp_path / "bad.csv", [list(row(1).values())], header=header)
-    with pytest.raises(CommandError, match="missing columns: id_number.*unknown columns: nik") as exc:
+    with pytest.raises(
+        CommandError, match="missing columns: id_number.*unknown columns: nik"
+    ) as exc:
         call_command("import_registrations", path)
     assert exc.value.returncode == 2
     assert not Registration.objects.exists()

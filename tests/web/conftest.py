@@ -1,6 +1,8 @@
 """Fixtures of the web pages: a registration made through the service, posting the form."""
 
 import pytest
+from django.core.signals import request_finished
+from django.db import close_old_connections
 
 from subscribers import services
 from tests.conftest import buyer_data
@@ -31,3 +33,14 @@ def _english(client):
     """Assertions read English messages; Bahasa Indonesia (the default) has its own tests."""
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
     return client
+
+
+def close_streamed(response) -> None:
+    """Close a streamed file response without firing ``request_finished``, whose
+    ``close_old_connections`` would close the test's database connection mid-transaction on
+    PostgreSQL."""
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)

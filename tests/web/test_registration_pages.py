@@ -16,6 +16,8 @@ from tests.factories import (
     UserFactory,
 )
 
+from .conftest import close_streamed
+
 pytestmark = pytest.mark.django_db
 FULL_NIK = make_nik(birth_date=BUYER_BIRTH, sex="F", serial=42)
 
@@ -93,6 +95,18 @@ def test_list_is_paginated_by_25(client, clerk, outlet):
     second = client.get("/registrations/?page=2")
     assert len(second.context["page"].object_list) == 2
     assert client.get("/registrations/?page=999").status_code == 200  # last page, not a 500
+
+
+@pytest.mark.parametrize("persona", ["grapari", "regulator", "operator"])
+def test_operator_wide_roles_list_every_outlet(
+    client, request, persona, registration, other_registration
+):
+    client.force_login(request.getfixturevalue(persona))
+    response = client.get("/registrations/")
+    html = response.content.decode()
+    assert registration.registration_number in html
+    assert other_registration.registration_number in html
+    assert "ROJKT000002" in html  # the outlet column for those who see many outlets
 
 
 def test_regulator_list_masks_names(client, regulator, registration):
@@ -203,6 +217,7 @@ def test_clerk_gets_each_photo_privately_and_audited(client, clerk, registration
     response = client.get(f"/registrations/{registration.pk}/photos/{kind}/")
     assert response.status_code == 200
     body = b"".join(response.streaming_content)
+    close_streamed(response)
     assert body.startswith(b"\xff\xd8\xff")  # a JPEG
     assert response["Content-Type"] == "image/jpeg"
     assert response["X-Content-Type-Options"] == "nosniff"
@@ -241,5 +256,6 @@ def test_grapari_and_dealer_see_photos(client, grapari, registration):
     ).user
     for user in (grapari, dealer):
         client.force_login(user)
-        url = f"/registrations/{registration.pk}/photos/id_photo_thumb/"
-        assert client.get(url).status_code == 200
+        response = client.get(f"/registrations/{registration.pk}/photos/id_photo_thumb/")
+        assert response.status_code == 200
+        close_streamed(response)

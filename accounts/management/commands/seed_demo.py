@@ -115,7 +115,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--password", help=f"password of every demo user (default {DEMO_PASSWORD})")
+        parser.add_argument(
+            "--password", help=f"password of every demo user (default {DEMO_PASSWORD})"
+        )
         parser.add_argument(
             "--force", action="store_true", help="run even though DEBUG is off (not for production)"
         )

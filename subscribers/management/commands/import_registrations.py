@@ -59,13 +59,20 @@ class Command(BaseCommand):
         label = "<stdin>" if file == "-" else Path(file).name
         try:
             stream = (
-                open(sys.stdin.fileno(), encoding="utf-8-sig", errors="surrogateescape",
-                     newline="", closefd=False)
+                open(
+                    sys.stdin.fileno(),
+                    encoding="utf-8-sig",
+                    errors="surrogateescape",
+                    newline="",
+                    closefd=False,
+                )
                 if file == "-"
                 else open(file, encoding="utf-8-sig", errors="surrogateescape", newline="")  # noqa: SIM115
             )
         except OSError as exc:
-            raise CommandError(f"Cannot open {file}: {exc.strerror}", returncode=EXIT_UNUSABLE) from exc
+            raise CommandError(
+                f"Cannot open {file}: {exc.strerror}", returncode=EXIT_UNUSABLE
+            ) from exc
 
         errors_file = None
         errors_writer = None

@@ -1,0 +1,163 @@
+"""Compliance pages: reconciliation runs (follow them, start one) and the discrepancies found.
+
+Thin: fetch through the user-scoped selectors (an outsider gets a 404, a role without access to
+runs a 403), call one service, respond. A page with a run in progress refreshes itself (no
+script: a meta refresh, CSP stays strict).
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+
+from . import reconciliation
+from .models import Discrepancy, DiscrepancyKind, ReconciliationRun
+from .selectors import (
+    can_start_runs,
+    can_view_runs,
+    discrepancies_for_user,
+    discrepancy_details_for_user,
+    discrepancy_get_for_user,
+    open_counts_by_kind,
+    run_get_for_user,
+    run_summary,
+    runs_for_user,
+)
+
+PAGE_SIZE = 25
+DETAIL_LABELS = {
+    "registration_number": _lazy("Registration number"),
+    "registered_at": _lazy("Registered at"),
+    "id_type": _lazy("ID type"),
+    "id_number": _lazy("ID number"),
+    "full_name": _lazy("Full name"),
+    "birth_date": _lazy("Date of birth"),
+    "status": _lazy("Status at the operator"),
+    "activated_at": _lazy("Activated at"),
+    "outlet_roid": _lazy("Sold through ROID"),
+    "iccid": _lazy("ICCID"),
+    "held": _lazy("Active numbers under this ID"),
+    "cap": _lazy("Numbers allowed per ID"),
+    "position": _lazy("This number's place, in activation order"),
+}
+
+
+def _private(response):
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@login_required
+def run_list(request):
+    """GET: the runs with their progress. POST (operator admins): start a run."""
+    if request.method == "POST":
+        if not can_start_runs(request.user):
+            raise PermissionDenied(_("Only operator admins start reconciliation runs."))
+        mode = request.POST.get("mode", ReconciliationRun.Mode.INCREMENTAL)
+        if mode not in ReconciliationRun.Mode.values:
+            messages.error(request, _("Choose a full or an incremental run."))
+            return redirect("compliance:runs")
+        try:
+            run = reconciliation.reconciliation_start(
+                mode=mode, trigger=ReconciliationRun.Trigger.WEB, requested_by=request.user
+            )
+        except reconciliation.RunAlreadyActive as exc:
+            messages.error(request, _("A run is already in progress; runs never overlap."))
+            if exc.run is not None:
+                return redirect("compliance:run", pk=exc.run.pk)
+            return redirect("compliance:runs")
+        messages.success(request, _("Run %(id)s started.") % {"id": run.pk})
+        return redirect("compliance:run", pk=run.pk)
+
+    if not can_view_runs(request.user):
+        raise PermissionDenied(
+            _("Only the operator, GraPARI and the regulator follow reconciliation runs.")
+        )
+    page = Paginator(runs_for_user(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    runs = [run_summary(run) for run in page]
+    return _private(
+        render(
+            request,
+            "compliance/run_list.html",
+            {
+                "page": page,
+                "runs": runs,
+                "refresh": any(r["status"] in ReconciliationRun.ACTIVE_STATUSES for r in runs),
+                "can_start": can_start_runs(request.user),
+                "modes": ReconciliationRun.Mode.choices,
+                "open_counts": open_counts_by_kind(user=request.user),
+                "kind_labels": dict(DiscrepancyKind.choices),
+            },
+        )
+    )
+
+
+@login_required
+def run_detail(request, pk: int):
+    run = run_get_for_user(user=request.user, pk=pk)
+    summary = run_summary(run)
+    rows = [
+        (kind, label, summary["counts"][kind], summary["opened"][kind], summary["resolved"][kind])
+        for kind, label in DiscrepancyKind.choices
+    ]
+    return _private(
+        render(
+            request,
+            "compliance/run_detail.html",
+            {"run": run, "summary": summary, "rows": rows, "refresh": run.is_active},
+        )
+    )
+
+
+@login_required
+def discrepancy_list(request):
+    """The discrepancies the user may see, filtered by kind, status and outlet."""
+    filters = {
+        "kind": request.GET.get("kind")
+        if request.GET.get("kind") in DiscrepancyKind.values
+        else "",
+        "status": request.GET.get("status", Discrepancy.Status.OPEN),
+        "outlet": (request.GET.get("outlet") or "").strip().upper()[:20],
+    }
+    if filters["status"] not in Discrepancy.Status.values:
+        filters["status"] = ""
+    queryset = discrepancies_for_user(user=request.user, filters=filters)
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    return _private(
+        render(
+            request,
+            "compliance/discrepancy_list.html",
+            {
+                "page": page,
+                "filters": filters,
+                "kinds": DiscrepancyKind.choices,
+                "statuses": Discrepancy.Status.choices,
+                "show_outlet": request.user.sees_all_outlets
+                or hasattr(request.user, "dealer_admin"),
+            },
+        )
+    )
+
+
+@login_required
+def discrepancy_detail(request, pk: int):
+    discrepancy = discrepancy_get_for_user(user=request.user, pk=pk)
+    details = discrepancy_details_for_user(discrepancy=discrepancy, user=request.user)
+    sides = []
+    for side, label in (("portal", _("Portal")), ("operator", _("Operator"))):
+        if isinstance(details.get(side), dict):
+            sides.append((label, [(DETAIL_LABELS.get(k, k), v) for k, v in details[side].items()]))
+    extra = [
+        (DETAIL_LABELS.get(k, k), v) for k, v in details.items() if k not in ("portal", "operator")
+    ]
+    return _private(
+        render(
+            request,
+            "compliance/discrepancy_detail.html",
+            {"discrepancy": discrepancy, "sides": sides, "extra": extra},
+        )
+    )

@@ -1,0 +1,626 @@
+"""Operator data with known discrepancies — and the ground truth of what was planted.
+
+``generate_operator_data`` builds the operator's view of the portal's registrations: a faithful
+copy of each, except for a chosen share of each discrepancy kind, plus edge cases that a correct
+engine must leave alone. What it planted goes to ``InjectedDiscrepancy`` (``expected`` False for
+the edge cases). The rows are ordinary snapshot rows: they are loaded through the snapshot
+loader (so they are normalised exactly as a real file would be) or written to a CSV file.
+
+``build_registrations`` makes portal registrations in bulk for tests and benchmarks (COPY on
+PostgreSQL); it bypasses the registration service on purpose — only for generated data.
+
+``generate_for_demo()`` is what ``seed_demo`` calls: a few of each kind for the demo data.
+"""
+
+# SQL here is assembled from table and column names of our own models; every value is a bound
+# parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from compliance import pii
+from outlets.models import Dealer, Outlet, StarterPack
+from subscribers.idgen import make_iccid, make_msisdn, make_nik
+from subscribers.idrules import mask_id_number, normalize_name_for_comparison
+from subscribers.models import Registration
+
+from . import snapshot
+from .models import InjectedDiscrepancy, OperatorSubscriber, PopulationRecord
+
+# (case, kind, expected): what one registration (or one extra operator row) carries.
+REGISTRATION_CASES = (
+    ("missing", "missing_in_operator", True),
+    ("id_other", "id_number_mismatch", True),
+    ("name_one_letter", "name_mismatch", True),
+    ("name_case_spacing", "name_mismatch", False),
+    ("birth_other", "birth_date_mismatch", True),
+    ("over_cap", "id_over_limit", True),
+    ("at_cap", "id_over_limit", False),
+    ("registered_late", "unregistered_activation", False),
+)
+EXTRA_CASES = (
+    ("never_registered", "unregistered_activation", True),
+    ("inactive_unregistered", "unregistered_activation", False),
+    ("foreign_roid", "unregistered_activation", False),
+)
+EDGE_CASES = frozenset(
+    case for case, _, expected in REGISTRATION_CASES + EXTRA_CASES if not expected
+)
+KIND_OF = {case: kind for case, kind, _ in REGISTRATION_CASES + EXTRA_CASES}
+EXPECTED = {case: expected for case, _, expected in REGISTRATION_CASES + EXTRA_CASES}
+# Numbers the operator sold that the portal never saw; distinct prefixes keep them apart from
+# generated packs (62812…).
+UNREGISTERED_PREFIX = "62859"
+SELF_REGISTERED_PREFIX = "62858"
+FOREIGN_ROID = "ROFOREIGN0001"
+
+FIRST_NAMES = (
+    "Siti", "Budi", "Dewi", "Agus", "Sri", "Wahyu", "Putri", "Ahmad", "Ratna", "Yusuf", "Nur'aini",
+    "Ma'ruf", "Indah", "Rizky", "Fitri", "Dimas", "Ayu", "Joko", "Lestari", "Bambang",
+)  # fmt: skip
+LAST_NAMES = (
+    "Rahmawati", "Setiawan", "Kurniawan", "Susanti", "Hidayat", "Pratama", "Wijaya", "Saputra",
+    "Nugroho", "Hasibuan", "Siregar", "Simanjuntak", "Tan", "O'Neil", "Al-Fatih",
+)  # fmt: skip
+SINGLE_NAMES = ("Sukarno", "Suharti", "Mulyono", "Paijo")
+
+
+@dataclass
+class Rates:
+    """Share of registrations (or, for the extra rows, of their number) per case."""
+
+    missing: float = 0.01
+    id_other: float = 0.01
+    name_one_letter: float = 0.01
+    birth_other: float = 0.01
+    over_cap: float = 0.005
+    never_registered: float = 0.01
+    edge: float = 0.002  # each edge case
+
+    def count(self, case: str, n: int) -> int:
+        rate = self.edge if case in EDGE_CASES else getattr(self, case)
+        return round(rate * n)
+
+
+@dataclass
+class GeneratorReport:
+    registrations: int = 0
+    operator_rows: int = 0
+    planted: dict[str, int] = field(default_factory=dict)
+    cap: int | None = None
+
+    def expected_kinds(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for case, n in self.planted.items():
+            if EXPECTED[case]:
+                counts[KIND_OF[case]] = counts.get(KIND_OF[case], 0) + n
+        return counts
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _one_letter_changed(name: str, rng: random.Random) -> str:
+    letters = [i for i, ch in enumerate(name) if ch.isascii() and ch.isalpha()]
+    if not letters:
+        return name + "a"
+    i = rng.choice(letters)
+    original = name[i].lower()
+    replacement = rng.choice([c for c in "aeioubdgkmnrst" if c != original])
+    if name[i].isupper():
+        replacement = replacement.upper()
+    return name[:i] + replacement + name[i + 1 :]
+
+
+def _case_spacing_variant(name: str, rng: random.Random) -> str:
+    """The same name to the MISSION's rule: case, spacing and punctuation changed only."""
+    variants = [
+        name.upper(),
+        name.lower(),
+        "  ".join(name.split()),
+        name.replace("'", "").replace("-", " "),
+        name.replace("'", "\u2019"),
+        " " + name.replace(" ", " . ") + " ",
+    ]
+    return rng.choice([v for v in variants if v != name] or [name.upper()])
+
+
+def _other_id_number(id_type: str, number: str, rng: random.Random) -> str:
+    if id_type in ("ktp", "sim") and len(number) == 16 and number.isdigit():
+        serial = (int(number[12:]) + rng.randint(1, 9000) - 1) % 9999 + 1
+        return f"{number[:12]}{serial:04d}"
+    last = number[-1]
+    return number[:-1] + ("7" if last != "7" else "3")
+
+
+def _iso(value) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+# --- the portal side (tests, benchmarks) ------------------------------------------------------
+
+
+def _random_person(rng: random.Random) -> tuple[str, date, str]:
+    sex = rng.choice("MF")
+    if rng.random() < 0.05:
+        name = rng.choice(SINGLE_NAMES)
+    else:
+        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+    birth = date(1960, 1, 1) + timedelta(days=rng.randrange(45 * 365))
+    return name, birth, sex
+
+
+def _copy_rows(table: str, columns: list[str], rows: Iterator[tuple]) -> None:
+    def lines():
+        for row in rows:
+            yield tuple(
+                snapshot.NULL if v is None else ("t" if v is True else "f" if v is False else v)
+                for v in row
+            )
+
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+            snapshot._CopySource(lines()),
+        )
+
+
+def build_registrations(
+    n: int,
+    *,
+    outlets: int = 20,
+    seed: int = 1,
+    start: int = 0,
+    dealer_code: str = "ADGEN",
+    registered_from: datetime | None = None,
+) -> list[Outlet]:
+    """Make ``n`` registered starter packs spread over ``outlets`` generated outlets.
+
+    MSISDNs are ``make_msisdn(start + i)``, NIKs unique per ``i``. Rows are inserted in random
+    order (as registrations arrive), so MSISDN order and table order do not coincide.
+    """
+    from subscribers.selectors import policy_in_force
+
+    rng = random.Random(seed)
+    dealer, _ = Dealer.objects.get_or_create(code=dealer_code, defaults={"name": "PT Generator"})
+    outlet_objs = []
+    for k in range(outlets):
+        outlet, _ = Outlet.objects.get_or_create(
+            roid=f"ROGEN{k + 1:06d}",
+            defaults={
+                "dealer": dealer,
+                "name": f"Konter Generator {k + 1}",
+                "region": "Jakarta Selatan",
+                "province": "31",
+            },
+        )
+        outlet_objs.append(outlet)
+    policy = policy_in_force()
+    now = timezone.now()
+    registered_from = registered_from or now - timedelta(days=365)
+    order = list(range(start, start + n))
+    rng.shuffle(order)
+
+    def person(i: int):
+        prng = random.Random(seed * 1_000_003 + i)
+        name, birth, sex = _random_person(prng)
+        nik = make_nik(
+            birth_date=birth,
+            sex=sex,
+            province="31",
+            regency=f"{(i // (9999 * 99)) % 99 + 1:02d}",
+            district=f"{(i // 9999) % 99 + 1:02d}",
+            serial=i % 9999 + 1,
+        )
+        registered_at = registered_from + timedelta(seconds=i * 7 % (300 * 86400) + 60)
+        return name, birth, sex, nik, registered_at
+
+    def registration_values(i: int) -> dict:
+        name, birth, sex, nik, registered_at = person(i)
+        outlet = outlet_objs[i % len(outlet_objs)]
+        return {
+            "registration_number": f"SG{seed:02d}{i:012d}",
+            "outlet_id": outlet.pk,
+            "clerk_id": None,
+            "msisdn": make_msisdn(i),
+            "iccid": make_iccid(i),
+            "policy_id": policy.pk,
+            "id_type": "ktp",
+            "id_number_encrypted": pii.encrypt(nik),
+            "id_number_digest": pii.digest(nik),
+            "id_number_masked": mask_id_number(nik),
+            "full_name": name,
+            "birth_place": "Jakarta",
+            "birth_date": birth,
+            "sex": sex,
+            "address": f"Jl. Generator No. {i % 500 + 1}",
+            "nationality": "ID",
+            "consent_at": registered_at,
+            "document_checked": True,
+            "status": Registration.Status.REGISTERED,
+            "review_reasons": "[]",
+            "source": Registration.Source.IMPORT,
+            "registered_at": registered_at,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    if connection.vendor == "postgresql":
+        _build_registrations_copy(order, outlet_objs, dealer, registration_values, now)
+    else:
+        _build_registrations_orm(order, outlet_objs, dealer, registration_values, now)
+    return outlet_objs
+
+
+def _column_defaults(model) -> dict:
+    """Every concrete column but the primary key, with its default (JSON as text)."""
+    defaults = {}
+    for f in model._meta.concrete_fields:
+        if f.primary_key:
+            continue
+        value = f.get_default()
+        defaults[f.column] = json.dumps(value) if isinstance(value, (list, dict)) else value
+    return defaults
+
+
+def _build_registrations_copy(order, outlets, dealer, registration_values, now) -> None:
+    pack_table = StarterPack._meta.db_table
+    reg_table = Registration._meta.db_table
+    pack_columns = [
+        "msisdn",
+        "iccid",
+        "dealer_id",
+        "outlet_id",
+        "status",
+        "created_at",
+        "updated_at",
+    ]
+    with transaction.atomic():
+        _copy_rows(
+            pack_table,
+            pack_columns,
+            (
+                (make_msisdn(i), make_iccid(i), dealer.pk, outlets[i % len(outlets)].pk,
+                 StarterPack.Status.REGISTERED, now, now)
+                for i in order
+            ),
+        )  # fmt: skip
+        defaults = _column_defaults(Registration)
+        columns = [c for c in defaults if c != "starter_pack_id"]
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS pg_temp.gen_registration_stage")
+            cursor.execute(
+                f"CREATE TEMP TABLE gen_registration_stage AS SELECT {', '.join(columns)}"
+                f" FROM {reg_table} WITH NO DATA"
+            )
+        _copy_rows(
+            "gen_registration_stage",
+            columns,
+            (tuple({**defaults, **registration_values(i)}.get(c) for c in columns) for i in order),
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {reg_table} ({', '.join(columns)}, starter_pack_id)"
+                f" SELECT {', '.join('s.' + c for c in columns)}, p.id"
+                f" FROM gen_registration_stage s JOIN {pack_table} p ON p.msisdn = s.msisdn"
+            )
+            cursor.execute("DROP TABLE gen_registration_stage")
+            cursor.execute(f"ANALYZE {reg_table}")
+            cursor.execute(f"ANALYZE {pack_table}")
+
+
+def _build_registrations_orm(order, outlets, dealer, registration_values, now) -> None:
+    with transaction.atomic():
+        for start in range(0, len(order), 500):
+            batch = order[start : start + 500]
+            packs = StarterPack.objects.bulk_create(
+                StarterPack(
+                    msisdn=make_msisdn(i),
+                    iccid=make_iccid(i),
+                    dealer=dealer,
+                    outlet=outlets[i % len(outlets)],
+                    status=StarterPack.Status.REGISTERED,
+                )
+                for i in batch
+            )
+            registrations = []
+            for i, pack in zip(batch, packs, strict=True):
+                values = registration_values(i)
+                values["review_reasons"] = []
+                registrations.append(Registration(starter_pack=pack, **values))
+            Registration.objects.bulk_create(registrations)
+
+
+# --- the operator side --------------------------------------------------------------------------
+
+
+@dataclass
+class _Portal:
+    registration_id: int
+    msisdn: str
+    iccid: str
+    id_type: str
+    id_number: str
+    full_name: str
+    birth_date: date
+    sex: str
+    registered_at: datetime
+    roid: str
+    kk_digest: str
+
+
+def _portal_rows(registrations) -> Iterator[_Portal]:
+    rows = (
+        registrations.order_by("pk")
+        .values_list(
+            "pk", "msisdn", "iccid", "id_type", "id_number_encrypted", "full_name", "birth_date",
+            "sex", "registered_at", "outlet__roid", "kk_number_digest",
+        )
+        .iterator(chunk_size=2000)
+    )  # fmt: skip
+    for pk, msisdn, iccid, id_type, encrypted, name, birth, sex, at, roid, kk in rows:
+        yield _Portal(pk, msisdn, iccid, id_type, pii.decrypt(encrypted), name, birth, sex, at,
+                      roid, kk)  # fmt: skip
+
+
+def _snapshot_row(**values) -> list[str]:
+    return [
+        values["msisdn"],
+        values.get("iccid", ""),
+        values.get("status", "active"),
+        _iso(values.get("activated_at")),
+        values.get("outlet_roid", ""),
+        values.get("id_type", ""),
+        values.get("id_number", ""),
+        values.get("full_name", ""),
+        _iso(values.get("birth_date")),
+    ]
+
+
+class _Planter:
+    """Walks the registrations once and yields the operator's snapshot rows."""
+
+    def __init__(
+        self, *, registrations, rates: Rates, counts: dict | None, seed, cap, population: bool
+    ):
+        self.rng = random.Random(seed)
+        self.collect_population = population
+        self.cap = cap
+        self.registrations = registrations
+        n = registrations.count()
+        self.n = n
+        wanted = {
+            case: (counts or {}).get(case, 0) if counts is not None else rates.count(case, n)
+            for case, _, _ in REGISTRATION_CASES + EXTRA_CASES
+        }
+        if cap is None:  # no cap in force: nothing is over it, nothing "at" it
+            wanted["over_cap"] = wanted["at_cap"] = 0
+        self.wanted = wanted
+        per_registration = [c for c, _, _ in REGISTRATION_CASES for _ in range(wanted[c])]
+        per_registration = per_registration[:n]
+        positions = self.rng.sample(range(n), len(per_registration)) if n else []
+        self.case_at = dict(zip(positions, per_registration, strict=True))
+        self.truth: list[InjectedDiscrepancy] = []
+        self.planted: dict[str, int] = {}
+        self.population: list[PopulationRecord] = []
+        self.rows = 0
+        self._serial = 0
+
+    def _plant(self, msisdn: str, case: str) -> None:
+        self.truth.append(
+            InjectedDiscrepancy(
+                msisdn=msisdn, kind=KIND_OF[case], case=case, expected=EXPECTED[case]
+            )
+        )
+        self.planted[case] = self.planted.get(case, 0) + 1
+
+    def _new_msisdn(self, prefix: str) -> str:
+        self._serial += 1
+        return make_msisdn(self._serial, prefix=prefix)
+
+    def rows_for(self, position: int, p: _Portal) -> Iterator[list[str]]:
+        case = self.case_at.get(position)
+        base = {
+            "msisdn": p.msisdn,
+            "iccid": p.iccid,
+            "status": "active",
+            "activated_at": p.registered_at + timedelta(minutes=2),
+            "outlet_roid": p.roid,
+            "id_type": p.id_type,
+            "id_number": p.id_number,
+            "full_name": p.full_name,
+            "birth_date": p.birth_date,
+        }
+        if case is not None:
+            self._plant(p.msisdn, case)
+        if case == "missing":
+            return
+        if case == "id_other":
+            base["id_number"] = _other_id_number(p.id_type, p.id_number, self.rng)
+        elif case == "name_one_letter":
+            base["full_name"] = _one_letter_changed(p.full_name, self.rng)
+        elif case == "name_case_spacing":
+            base["full_name"] = _case_spacing_variant(p.full_name, self.rng)
+        elif case == "birth_other":
+            base["birth_date"] = p.birth_date + timedelta(days=self.rng.choice([-366, -1, 1, 31]))
+        elif case == "registered_late":
+            base["activated_at"] = p.registered_at - timedelta(days=3)
+        elif case in ("over_cap", "at_cap"):
+            # Numbers bought earlier under the same ID without an outlet (self-registration):
+            # cap of them put this registration over the cap, cap - 1 exactly at it.
+            extra = self.cap if case == "over_cap" else self.cap - 1
+            for k in range(extra + (case == "at_cap")):
+                yield _snapshot_row(
+                    msisdn=self._new_msisdn(SELF_REGISTERED_PREFIX),
+                    status="active" if k < extra else "inactive",
+                    activated_at=p.registered_at - timedelta(days=30 * (k + 1)),
+                    id_type=p.id_type,
+                    id_number=p.id_number,
+                    full_name=p.full_name,
+                    birth_date=p.birth_date,
+                )
+        yield _snapshot_row(**base)
+
+    def extra_rows(self, roids: list[str], in_stock: list[str]) -> Iterator[list[str]]:
+        now = timezone.now()
+        stock = iter(in_stock)
+        for case, _, _ in EXTRA_CASES:
+            for _ in range(self.wanted[case]):
+                if case == "foreign_roid":
+                    roid = FOREIGN_ROID
+                elif roids:
+                    roid = self.rng.choice(roids)
+                else:
+                    continue
+                msisdn = next(stock, None) or self._new_msisdn(UNREGISTERED_PREFIX)
+                name, birth, sex = _random_person(self.rng)
+                self._plant(msisdn, case)
+                yield _snapshot_row(
+                    msisdn=msisdn,
+                    status="inactive" if case == "inactive_unregistered" else "active",
+                    activated_at=now - timedelta(days=self.rng.randint(1, 60)),
+                    outlet_roid=roid,
+                    id_type="ktp",
+                    id_number=make_nik(birth_date=birth, sex=sex, province="32",
+                                       serial=self.rng.randint(1, 9999)),
+                    full_name=name,
+                    birth_date=birth,
+                )  # fmt: skip
+
+    def all_rows(self) -> Iterator[list[str]]:
+        for position, p in enumerate(_portal_rows(self.registrations)):
+            if p.id_type == "ktp" and self.collect_population:
+                self.population.append(
+                    PopulationRecord(
+                        nik_digest=pii.digest(p.id_number),
+                        nik_masked=mask_id_number(p.id_number),
+                        full_name=p.full_name,
+                        name_key=normalize_name_for_comparison(p.full_name),
+                        birth_date=p.birth_date,
+                        sex=p.sex,
+                        kk_digest=p.kk_digest,
+                    )
+                )
+            for row in self.rows_for(position, p):
+                self.rows += 1
+                yield row
+        roids = sorted(Outlet.objects.values_list("roid", flat=True))
+        in_stock = list(
+            StarterPack.objects.filter(
+                status=StarterPack.Status.IN_STOCK, outlet__isnull=False
+            ).values_list("msisdn", flat=True)[: sum(self.wanted[c] for c, _, _ in EXTRA_CASES)]
+        )
+        for row in self.extra_rows(roids, in_stock):
+            self.rows += 1
+            yield row
+
+
+def clear_operator_data() -> None:
+    """Empty the mock (operator records, population registry, generator truth)."""
+    models = (OperatorSubscriber, PopulationRecord, InjectedDiscrepancy)
+    if connection.vendor == "postgresql":
+        tables = ", ".join(m._meta.db_table for m in models)
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {tables}")
+    else:
+        for model in models:
+            model.objects.all().delete()
+
+
+def generate_operator_data(
+    *,
+    rates: Rates | None = None,
+    counts: dict[str, int] | None = None,
+    seed: int = 7,
+    registrations=None,
+    csv_path=None,
+    population: bool = True,
+    replace: bool = True,
+) -> GeneratorReport:
+    """Build the operator's data for ``registrations`` (default: all) with discrepancies planted
+    at ``rates`` (or exactly ``counts`` per case) and record the truth.
+
+    Loads it into the mock through the snapshot loader (a full snapshot), or, with
+    ``csv_path``, writes the snapshot file instead (the truth is recorded either way).
+    """
+    from compliance.reconciliation import current_id_cap
+
+    registrations = registrations if registrations is not None else Registration.objects.all()
+    cap = current_id_cap()
+    planter = _Planter(
+        registrations=registrations,
+        rates=rates or Rates(),
+        counts=counts,
+        seed=seed,
+        cap=cap,
+        population=population and csv_path is None,
+    )
+    with transaction.atomic():
+        if replace:
+            clear_operator_data()
+        # Rows go through a file even when loaded at once: the loader's COPY holds the database
+        # connection, so the rows cannot be read from the database while it runs.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = csv_path or Path(tmp) / "snapshot.csv"
+            with open(path, "w", encoding="utf-8", newline="") as fh:
+                writer = csv.writer(fh, lineterminator="\n")
+                writer.writerow(snapshot.COLUMNS)
+                writer.writerows(planter.all_rows())
+            if csv_path is None:
+                snapshot.load_snapshot(path, full=True)
+                PopulationRecord.objects.bulk_create(
+                    planter.population, batch_size=2000, ignore_conflicts=True
+                )
+        InjectedDiscrepancy.objects.bulk_create(
+            planter.truth, batch_size=2000, ignore_conflicts=True
+        )
+    return GeneratorReport(
+        registrations=planter.n, operator_rows=planter.rows, planted=planter.planted, cap=cap
+    )
+
+
+def write_snapshot_csv(rows: Iterator[list[str]]) -> str:
+    """A snapshot file's text from rows (for tests)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(snapshot.COLUMNS)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+DEMO_COUNTS = {
+    "missing": 1,
+    "id_other": 1,
+    "name_one_letter": 1,
+    "name_case_spacing": 1,
+    "birth_other": 1,
+    "over_cap": 1,
+    "at_cap": 1,
+    "registered_late": 1,
+    "never_registered": 2,
+    "inactive_unregistered": 1,
+    "foreign_roid": 1,
+}
+
+
+def generate_for_demo() -> GeneratorReport:
+    """Operator data for the demo's registrations with a few of each kind (``seed_demo``).
+
+    Deterministic and replacing: running it again gives the same operator data for the same
+    registrations. The demo outlets' unsold packs supply the "activated, never registered"
+    numbers, so registering one of them later resolves its discrepancy on the next run.
+    """
+    return generate_operator_data(counts=DEMO_COUNTS, seed=2026)

@@ -1,0 +1,58 @@
+"""``manage.py load_operator_snapshot FILE`` — load the operator's daily snapshot into the mock.
+
+All or nothing: a file with any bad row is rejected, every bad row reported as
+``line N, field: reason``, and nothing is loaded (exit status 1). See ``operatordb.snapshot``.
+"""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from operatordb.snapshot import SnapshotRejected, load_snapshot
+
+
+class Command(BaseCommand):
+    help = (
+        "Load an operator snapshot CSV (msisdn, iccid, status, activated_at, outlet_roid, "
+        "id_type, id_number, full_name, birth_date). A full snapshot marks numbers it no longer "
+        "lists inactive; --delta only adds and updates."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file")
+        parser.add_argument(
+            "--delta",
+            action="store_true",
+            help="a partial feed: numbers absent from the file are left as they are",
+        )
+        parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    def handle(self, *args, **options):
+        try:
+            report = load_snapshot(options["file"], full=not options["delta"])
+        except FileNotFoundError as exc:
+            raise CommandError(f"no such file: {options['file']}") from exc
+        except UnicodeDecodeError as exc:
+            raise CommandError(f"the file is not UTF-8 text ({exc.reason})") from exc
+        except SnapshotRejected as exc:
+            report = exc.report
+            if options["json"]:
+                self.stdout.write(json.dumps({"loaded": False, **report.as_dict()}, indent=2))
+            else:
+                for error in report.errors:
+                    self.stderr.write(str(error))
+                if report.error_count > len(report.errors):
+                    self.stderr.write(f"... and {report.error_count - len(report.errors)} more")
+            raise CommandError(
+                f"{report.error_count} bad row(s) in {options['file']}; nothing was loaded"
+            ) from exc
+        if options["json"]:
+            self.stdout.write(json.dumps({"loaded": True, **report.as_dict()}, indent=2))
+            return
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Loaded {report.rows} rows in {report.seconds:.1f} s ({report.rate:,.0f} rows/s): "
+                f"{report.inserted} new, {report.updated} changed, {report.unchanged} unchanged, "
+                f"{report.deactivated} no longer listed (set inactive)."
+            )
+        )

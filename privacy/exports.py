@@ -1,0 +1,167 @@
+"""The copy of their data handed to a data subject (UU PDP: the right of access): JSON for
+machines, CSV (section, record, field, value) for people and spreadsheets.
+
+The copy is the person's own, so it carries their full ID and KK numbers and every personal
+field, restricted registrations included. It names who processed the data by role, never by
+the staff member's account.
+"""
+
+import csv
+import io
+import json
+from datetime import date, datetime
+
+from compliance import pii
+
+from .models import DataSubjectRequest
+from .selectors import PHOTO_FIELDS, SubjectRecords
+
+FORMATS = {"json": "application/json", "csv": "text/csv"}
+
+
+def _iso(value) -> str | None:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _plain(token: str) -> str:
+    try:
+        return pii.decrypt(token)
+    except ValueError:
+        return "(cannot be decrypted)"
+
+
+def _actor(event) -> str:
+    if event.actor is not None:
+        return event.actor.get_role_display() or ("operator" if event.actor.is_operator else "")
+    return event.actor_label or "system"
+
+
+def subject_export(
+    records: SubjectRecords, *, request: DataSubjectRequest, generated_at: datetime
+) -> dict:
+    """Everything in ``records`` as plain values, newest last."""
+    registrations = []
+    for registration in records.registrations:
+        state = records.state(registration)
+        registrations.append(
+            {
+                "registration_number": registration.registration_number,
+                "msisdn": registration.msisdn,
+                "iccid": registration.iccid,
+                "outlet": {"roid": registration.outlet.roid, "name": registration.outlet.name},
+                "registered_at": _iso(registration.registered_at),
+                "channel": registration.source,
+                "rules_applied": registration.policy.code,
+                "id_type": registration.id_type,
+                "id_number": _plain(registration.id_number_encrypted),
+                "kk_number": _plain(registration.kk_number_encrypted),
+                "full_name": registration.full_name,
+                "birth_place": registration.birth_place,
+                "birth_date": _iso(registration.birth_date),
+                "sex": registration.sex,
+                "address": registration.address,
+                "nationality": registration.nationality,
+                "consent_at": _iso(registration.consent_at),
+                "status": registration.status,
+                "photos_held": [name for name in PHOTO_FIELDS if getattr(registration, name)],
+                "number_deactivated_at": _iso(state.deactivated_at) if state else None,
+                "processing_restricted_since": _iso(state.restricted_at) if state else None,
+                "erasure_requested_at": _iso(state.erasure_requested_at) if state else None,
+            }
+        )
+    numbers = {registration.pk: registration.registration_number for registration in records.registrations}
+    return {
+        "generated_at": _iso(generated_at),
+        "request": {
+            "id": request.pk,
+            "id_number": request.id_number_masked,
+            "reference": request.reference,
+            "received_at": _iso(request.created_at),
+        },
+        "registrations": registrations,
+        "outlet_staff": [
+            {
+                "outlet": {"roid": staff.outlet.roid, "name": staff.outlet.name},
+                "username": staff.user.get_username(),
+                "name": staff.user.get_full_name(),
+                "email": staff.user.email,
+                "active": staff.is_active,
+                "joined_at": _iso(staff.joined_at),
+                "id_number": _plain(staff.id_number_encrypted),
+                "kk_number": _plain(staff.kk_number_encrypted),
+            }
+            for staff in records.outlet_staff
+        ],
+        "discrepancies": [
+            {
+                "registration_number": numbers.get(discrepancy.registration_id),
+                "kind": discrepancy.kind,
+                "status": discrepancy.status,
+                "detected_at": _iso(discrepancy.detected_at),
+                "resolved_at": _iso(discrepancy.resolved_at),
+                "details": discrepancy.details,
+            }
+            for discrepancy in records.discrepancies
+        ],
+        "processing_log": [
+            {
+                "at": _iso(event.created_at),
+                "action": event.action,
+                "record": event.target_repr,
+                "by": _actor(event),
+            }
+            for event in records.audit_events.select_related("actor")
+        ],
+    }
+
+
+def render(data: dict, fmt: str) -> bytes:
+    if fmt == "json":
+        return json.dumps(data, ensure_ascii=False, indent=2).encode()
+    if fmt == "csv":
+        return _csv(data)
+    raise ValueError(f"unknown export format {fmt!r}")
+
+
+def _flatten(prefix: str, value, out: list[tuple[str, str]]) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else key, inner, out)
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        out.append((prefix, ", ".join(value)))
+    elif isinstance(value, list):
+        out.append((prefix, json.dumps(value, ensure_ascii=False)))
+    else:
+        out.append((prefix, "" if value is None else str(value)))
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value) -> str:
+    """A spreadsheet must not run a typed address as a formula (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def _csv(data: dict) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["section", "record", "field", "value"])
+    writer.writerow(["export", "", "generated_at", data["generated_at"]])
+    for name, value in _flat(data["request"]):
+        writer.writerow(["request", "", name, _cell(value)])
+    for section in ("registrations", "outlet_staff", "discrepancies", "processing_log"):
+        for number, record in enumerate(data[section], start=1):
+            for name, value in _flat(record):
+                writer.writerow([section, number, name, _cell(value)])
+    # A BOM so spreadsheet programs read the names' accents as UTF-8.
+    return ("\ufeff" + buffer.getvalue()).encode()
+
+
+def _flat(record: dict) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    _flatten("", record, out)
+    return out

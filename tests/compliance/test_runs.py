@@ -1,0 +1,159 @@
+"""Run life cycle: no overlap, compare-and-set claims, take-over of dead workers' chunks,
+recovery, the periodic tick, giving up after repeated failures."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from compliance import reconciliation
+from compliance.models import Discrepancy, ReconciliationRun, RunChunk
+from compliance.reconciliation import (
+    RunAlreadyActive,
+    _claim,
+    _work_claimed,
+    reconciliation_chunk_work,
+    reconciliation_plan,
+    reconciliation_recover,
+    reconciliation_start,
+    reconciliation_tick,
+)
+
+from .conftest import open_set, run_inline, truth_set
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """The tasks the services queue (name, args), instead of sending them."""
+    calls = []
+    monkeypatch.setattr(reconciliation, "_send", lambda name, *args: calls.append((name, *args)))
+    return calls
+
+
+def _planned_run(mode="full") -> ReconciliationRun:
+    run = reconciliation_start(mode=mode, trigger="command", dispatch=False)
+    assert reconciliation_plan(run_id=run.pk, dispatch=False)
+    return ReconciliationRun.objects.get(pk=run.pk)
+
+
+def test_two_runs_never_overlap(generated):
+    first = reconciliation_start(mode="full", trigger="command", dispatch=False)
+
+    for mode in ("full", "incremental"):
+        with pytest.raises(RunAlreadyActive) as exc:
+            reconciliation_start(mode=mode, trigger="api", dispatch=False)
+        assert exc.value.run == first
+    # The database itself refuses a second active run, whoever writes it.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ReconciliationRun.objects.create(mode="full", trigger="web", active_slot="active")
+    assert ReconciliationRun.objects.count() == 1
+
+    reconciliation.reconciliation_run_inline(run_id=first.pk)
+    assert reconciliation_start(mode="full", trigger="api", dispatch=False).status == "queued"
+
+
+def test_planning_twice_plans_once(generated):
+    run = reconciliation_start(mode="full", trigger="command", dispatch=False)
+    assert reconciliation_plan(run_id=run.pk, dispatch=False) is True
+    chunks = RunChunk.objects.filter(run=run).count()
+    assert reconciliation_plan(run_id=run.pk, dispatch=False) is False
+    assert RunChunk.objects.filter(run=run).count() == chunks
+
+
+def test_a_chunk_is_claimed_by_one_worker_only(generated):
+    run = _planned_run()
+    chunk = run.chunks.first()
+
+    token = _claim(chunk_id=chunk.pk, worker="w1@host", task_id="t1")
+    assert token
+    assert _claim(chunk_id=chunk.pk, worker="w2@host", task_id="t2") is None
+    # Celery redelivering the same task (its worker died) may take its own claim back.
+    again = _claim(chunk_id=chunk.pk, worker="w3@host", task_id="t1")
+    assert again and again != token
+    chunk.refresh_from_db()
+    assert (chunk.claimed_by, chunk.attempts) == ("w3@host", 2)
+
+
+def test_a_stale_claim_is_taken_over_and_the_late_worker_counts_nothing(generated, sent):
+    run = _planned_run()
+    chunk = run.chunks.filter(phase="msisdn").first()
+    slow = _claim(chunk_id=chunk.pk, worker="slow@host", task_id="a")
+    RunChunk.objects.filter(pk=chunk.pk).update(
+        claimed_at=timezone.now() - timedelta(hours=1)
+    )
+
+    assert reconciliation_chunk_work(chunk_id=chunk.pk, worker="fast@host", task_id="b") == "done"
+    assert _work_claimed(chunk_id=chunk.pk, token=slow, dispatch=True) == "claim-lost"
+
+    run.refresh_from_db()
+    assert run.chunks_done == 1
+    chunk.refresh_from_db()
+    assert (chunk.status, chunk.claimed_by) == ("done", "fast@host")
+
+
+def test_a_restarted_worker_releases_its_predecessors_claims(generated, sent):
+    run = _planned_run()
+    dead, alive = run.chunks.order_by("seq")[:2]
+    booted = timezone.now() + timedelta(seconds=1)
+    _claim(chunk_id=dead.pk, worker="w1@host", task_id="x")
+    _claim(chunk_id=alive.pk, worker="w2@host", task_id="y")
+
+    queued = reconciliation_recover(node="w1@host", booted_at=booted)
+
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert (dead.status, alive.status) == ("pending", "claimed")
+    pending = set(run.chunks.filter(status="pending").values_list("pk", flat=True))
+    assert {args[1] for name, *args in sent if name == "work_chunk"} == pending
+    assert queued == len(pending)
+
+
+def test_the_tick_recovers_stale_work_and_finishes_a_run_whose_finish_was_lost(
+    generated, sent, django_capture_on_commit_callbacks
+):
+    run = _planned_run()
+    for chunk in run.chunks.all():
+        reconciliation_chunk_work(chunk_id=chunk.pk, worker="w@host", dispatch=False)
+    # The worker died between its last chunk and queueing the finish.
+    assert ReconciliationRun.objects.get(pk=run.pk).status == "running"
+
+    assert reconciliation_tick() is None  # a run is in progress: no new one
+    assert ("finish_run", run.pk) in sent
+    reconciliation.reconciliation_finish(run_id=run.pk)
+    assert ReconciliationRun.objects.get(pk=run.pk).status == "succeeded"
+
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        new = reconciliation_tick()
+    assert new.mode == "incremental" and new.trigger == "schedule"
+    assert sent == [("plan_run", new.pk)]
+
+
+def test_a_chunk_that_keeps_failing_fails_the_run_and_frees_the_slot(
+    generated, monkeypatch, settings
+):
+    settings.RECONCILIATION_MAX_ATTEMPTS = 2
+
+    def broken(chunk, run, now):
+        raise RuntimeError("operator database unreachable")
+
+    monkeypatch.setattr(reconciliation, "_process", broken)
+    run = reconciliation_start(mode="full", trigger="command", dispatch=False)
+
+    run = reconciliation.reconciliation_run_inline(run_id=run.pk)
+
+    assert run.status == "failed" and run.active_slot is None
+    assert "unreachable" in run.error
+    assert reconciliation_start(mode="full", trigger="command", dispatch=False)
+
+
+def test_celery_tasks_run_the_whole_run(generated, django_capture_on_commit_callbacks):
+    """Eager Celery (the test settings): start → plan → chunks → finish, through the tasks."""
+    with django_capture_on_commit_callbacks(execute=True):
+        run = reconciliation_start(mode="full", trigger="api")
+
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    assert open_set() == truth_set()
+    assert not Discrepancy.objects.filter(status="open").exclude(last_seen_run=run).exists()
