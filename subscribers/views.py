@@ -7,7 +7,6 @@ service, respond. The rules live in ``services``; the receipt's content in ``rec
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,6 +17,7 @@ from django.views.decorators.http import require_POST
 from compliance.services import audit_record
 from outlets.models import StarterPack
 from outlets.selectors import staff_membership_for_user, starter_packs_for_user
+from registration_portal.pagination import CappedCountPaginator as Paginator
 
 from . import receipts, services
 from .forms import PHOTO_FIELDS, RegistrationForm

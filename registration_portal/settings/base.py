@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "subscribers",
     "compliance",
     "operatordb",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -229,7 +230,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "registration_portal.pagination.CappedPageNumberPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -326,6 +327,32 @@ CELERY_BEAT_SCHEDULE.update(
             "task": "compliance.tasks.reconciliation_tick",
             "schedule": crontab(hour=2, minute=0),
             "kwargs": {"mode": "full"},
+        },
+    }
+)
+
+# --- Personal-data duties (privacy app, docs/privacy.md) -------------------------------------
+# Days a registration's personal data is kept after its number was deactivated; then the
+# retention purge anonymises it (photos first). See docs/privacy.md for why two years.
+RETENTION_DAYS_AFTER_DEACTIVATION = env.int("RETENTION_DAYS_AFTER_DEACTIVATION", default=730)
+if RETENTION_DAYS_AFTER_DEACTIVATION < 1:
+    raise ImproperlyConfigured("RETENTION_DAYS_AFTER_DEACTIVATION must be at least 1 day.")
+# Rows per transaction of the purge and of key rotation.
+PRIVACY_CHUNK_SIZE = env.int("PRIVACY_CHUNK_SIZE", default=1000)
+if not 1 <= PRIVACY_CHUNK_SIZE <= 10_000:
+    raise ImproperlyConfigured("PRIVACY_CHUNK_SIZE must be between 1 and 10000.")
+# A running job without a heartbeat for this long is taken over by the next worker or tick.
+PRIVACY_JOB_STALE_SECONDS = env.int("PRIVACY_JOB_STALE_SECONDS", default=900)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # Learn which registered numbers went out of service, then purge what is past retention.
+        "privacy-sync-number-deactivations": {
+            "task": "privacy.tasks.sync_number_deactivations",
+            "schedule": crontab(hour=0, minute=30),
+        },
+        "privacy-purge-expired-data": {
+            "task": "privacy.tasks.purge_expired_data",
+            "schedule": crontab(hour=3, minute=30),
         },
     }
 )
