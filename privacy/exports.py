@@ -33,8 +33,9 @@ def _plain(token: str) -> str:
 
 
 def _actor(event) -> str:
+    """The role that acted (``outlet_staff``, ``grapari``...), or the system's label."""
     if event.actor is not None:
-        return event.actor.get_role_display() or ("operator" if event.actor.is_operator else "")
+        return event.actor.role or ("operator" if event.actor.is_operator else "user")
     return event.actor_label or "system"
 
 
@@ -71,7 +72,9 @@ def subject_export(
                 "erasure_requested_at": _iso(state.erasure_requested_at) if state else None,
             }
         )
-    numbers = {registration.pk: registration.registration_number for registration in records.registrations}
+    numbers = {
+        registration.pk: registration.registration_number for registration in records.registrations
+    }
     return {
         "generated_at": _iso(generated_at),
         "request": {

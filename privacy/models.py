@@ -181,7 +181,9 @@ class DataSubjectRequest(models.Model):
     id_number_digest = models.CharField(max_length=64, db_index=True)
     id_number_digests = models.JSONField(default=list)
     channel = models.CharField(_("received through"), max_length=16, choices=Channel.choices)
-    reference = models.CharField(_("reference (letter or ticket number)"), max_length=100, blank=True)
+    reference = models.CharField(
+        _("reference (letter or ticket number)"), max_length=100, blank=True
+    )
     notes = models.TextField(_("notes (how the identity was checked, on whose behalf)"), blank=True)
     handled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -82,8 +82,7 @@ def erasures_due() -> QuerySet[RegistrationPrivacy]:
         RegistrationPrivacy.objects.filter(
             anonymised_at__isnull=True, erasure_requested_at__isnull=False
         ).filter(
-            Q(deactivated_at__isnull=False)
-            | Q(registration__status=Registration.Status.BLOCKED)
+            Q(deactivated_at__isnull=False) | Q(registration__status=Registration.Status.BLOCKED)
         )
     )
 

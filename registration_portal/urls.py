@@ -17,6 +17,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("registrations/", include("subscribers.urls")),
     path("compliance/", include("compliance.urls")),
+    path("outlets/", include("outlets.urls")),
+    path("privacy/", include("privacy.urls")),
     path("", include("accounts.home_urls")),
 ]
 

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from outlets.selectors import dealer_id_for_user, staff_membership_for_user
+from privacy.selectors import exclude_restricted
 
 from .models import Registration, RegistrationPolicy
 
@@ -27,13 +28,17 @@ def policy_in_force(*, at: datetime | date | None = None) -> RegistrationPolicy:
 
 def registrations_for_user(*, user, filters: dict | None = None) -> QuerySet[Registration]:
     """Registrations ``user`` may see: everything for operator roles, the dealer's outlets' for
-    a dealer admin, the own outlet's for outlet staff, nothing otherwise.
+    a dealer admin, the own outlet's for outlet staff, nothing otherwise; registrations whose
+    processing a data subject restricted are left out for everyone but the operator admin.
 
     ``filters``: ``q`` (MSISDN or registration number, partial), ``status``, ``outlet`` (ROID).
     """
     qs = Registration.objects.select_related("outlet", "outlet__dealer")
     if not getattr(user, "is_authenticated", False):
         return qs.none()
+    if not user.is_operator:
+        # A data subject's restriction hides the record from every role but the operator admin.
+        qs = exclude_restricted(qs)
     if not user.sees_all_outlets:
         dealer_id = dealer_id_for_user(user=user)
         if dealer_id is not None:

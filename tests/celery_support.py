@@ -16,7 +16,7 @@ from registration_portal.celery import app as celery_app
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_redis_url() -> str:
+def redis_url_for_tests() -> str:
     """The Redis DB the worker tests use: REDIS_URL's server, database 15 (never the app's)."""
     base = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     return base.rsplit("/", 1)[0] + "/15"

@@ -11,7 +11,7 @@ from subscribers.models import Registration
 from tests.celery_support import (
     WorkerProcess,
     redis_available,
-    test_redis_url,
+    redis_url_for_tests,
     use_broker,
     wait_for,
     worker_env,
@@ -36,7 +36,7 @@ def _gps_jpeg() -> io.BytesIO:
 def test_a_real_worker_strips_and_scales_the_photos(
     require_postgres, clerk, pack, settings, tmp_path
 ):
-    broker = test_redis_url()
+    broker = redis_url_for_tests()
     needs(redis_available(broker), "needs Redis (set REDIS_URL)")
     redis.Redis.from_url(broker).flushdb()
     location = settings.STORAGES["private"]["OPTIONS"]["location"]

@@ -1,0 +1,72 @@
+"""``manage.py data_subject_request ID_NUMBER --export PATH | --erase | --restrict``."""
+
+import getpass
+import os
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from privacy import services
+from privacy.models import DataSubjectRequest
+
+
+class Command(BaseCommand):
+    help = (
+        "Handle a person's request about the data held on their ID number: look everything "
+        "up (always), then --export PATH (JSON, or CSV when PATH ends in .csv), --erase "
+        "(anonymise what is out of service now, the rest when it leaves service) or --restrict. "
+        "Every step is audited with the number masked, acting as 'command-line:<os user>'."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("id_number")
+        action = parser.add_mutually_exclusive_group()
+        action.add_argument("--export", metavar="PATH", help="write the person's copy there")
+        action.add_argument("--erase", action="store_true")
+        action.add_argument("--restrict", action="store_true")
+        action.add_argument("--lift-restriction", action="store_true")
+        parser.add_argument(
+            "--channel",
+            default=DataSubjectRequest.Channel.OTHER,
+            choices=DataSubjectRequest.Channel.values,
+        )
+        parser.add_argument("--reference", default="", help="letter or ticket number")
+
+    def handle(self, *args, id_number, export, erase, restrict, lift_restriction, **options):
+        actor = f"command-line:{getpass.getuser()}"
+        try:
+            request = services.data_subject_request_open(
+                actor=actor,
+                id_number=id_number,
+                channel=options["channel"],
+                reference=options["reference"],
+            )
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        self.stdout.write(
+            f"request #{request.pk} {request.id_number_masked}: "
+            f"{request.found['registrations']} registration(s), "
+            f"{request.found['outlet_staff']} outlet-staff record(s)"
+        )
+        if export:
+            path = Path(export)
+            fmt = "csv" if path.suffix.lower() == ".csv" else "json"
+            result = services.data_subject_request_export(actor=actor, request=request, fmt=fmt)
+            # Created readable by its owner only: it holds the person's full ID number.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(result.content)
+            self.stdout.write(f"written {path} ({fmt})")
+        elif erase:
+            outcome = services.data_subject_request_erase(actor=actor, request=request)
+            self.stdout.write(
+                f"anonymised {outcome.anonymised}, deferred {outcome.deferred}, "
+                f"staff erased {outcome.staff_erased}, staff kept {outcome.staff_kept}"
+            )
+        elif restrict:
+            restricted = services.data_subject_request_restrict(actor=actor, request=request)
+            self.stdout.write(f"restricted {restricted}")
+        elif lift_restriction:
+            lifted = services.data_subject_request_lift_restriction(actor=actor, request=request)
+            self.stdout.write(f"restriction lifted on {lifted}")

@@ -1,0 +1,28 @@
+"""Helpers the privacy services share."""
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+
+from .. import selectors
+from ..models import RegistrationPrivacy
+
+
+def chunk_size() -> int:
+    return settings.PRIVACY_CHUNK_SIZE
+
+
+def require_operator(actor) -> None:
+    """People act through their account and must be operator admins; a management command
+    passes a plain label (whoever runs it already has the server)."""
+    if isinstance(actor, str):
+        return
+    if not selectors.can_handle_personal_data(actor):
+        raise PermissionDenied("operator admins only")
+
+
+def ensure_states(registration_ids) -> None:
+    """A privacy-state row for each of these registrations (existing rows are left alone)."""
+    RegistrationPrivacy.objects.bulk_create(
+        [RegistrationPrivacy(registration_id=pk) for pk in registration_ids],
+        ignore_conflicts=True,
+    )

@@ -1,0 +1,213 @@
+"""Long personal-data jobs: start, claim, run in fenced chunks, resume.
+
+A ``PrivacyJob`` is claimed with a compare-and-set (queued, or running without a heartbeat for
+``PRIVACY_JOB_STALE_SECONDS``); each chunk commits its writes with the job's cursor and counts,
+fenced by the claim token (``checkpoint``), so a job whose worker died is taken over and goes on
+where it stopped without repeating a chunk.
+"""
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from compliance.services import audit_record
+
+from .. import selectors
+from ..models import PrivacyJob
+from .common import chunk_size, require_operator
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+# Transactions still open when the last sync started may commit changes stamped before it.
+SYNC_WATERMARK_MARGIN = timedelta(minutes=10)
+
+
+def _stale_after() -> timedelta:
+    return timedelta(seconds=settings.PRIVACY_JOB_STALE_SECONDS)
+
+
+def _worker_name() -> str:
+    return f"inline@{socket.gethostname()}:{os.getpid()}"
+
+
+class JobAlreadyActive(Exception):
+    """A job of this kind is queued or running; ``job`` is that job (or None if it just ended)."""
+
+    def __init__(self, job: PrivacyJob | None):
+        super().__init__("A job of this kind is already queued or running.")
+        self.job = job
+
+
+class ClaimLost(Exception):
+    pass
+
+
+def privacy_job_start(
+    *,
+    kind: str,
+    trigger: str,
+    requested_by=None,
+    parameters: dict | None = None,
+    dispatch: bool = True,
+) -> PrivacyJob:
+    """Queue a job of ``kind`` and, after the commit, the task that runs it (unless
+    ``dispatch`` is off: the commands and the scheduled tasks run it inline).
+
+    Raises ``JobAlreadyActive`` while another job of the kind is queued or running.
+    """
+    if kind not in PrivacyJob.Kind.values:
+        raise ValueError(f"unknown job kind {kind!r}")
+    user = requested_by if getattr(requested_by, "is_authenticated", False) else None
+    if user is not None:
+        require_operator(user)
+    parameters = {**_default_parameters(kind), **(parameters or {})}
+    try:
+        with transaction.atomic():
+            job = PrivacyJob.objects.create(
+                kind=kind, trigger=trigger, requested_by=user, parameters=parameters
+            )
+            audit_record(
+                actor=user or f"privacy-{trigger}",
+                action="privacy.job_start",
+                target=job,
+                after={"kind": kind, "trigger": trigger, "parameters": parameters},
+            )
+    except IntegrityError as exc:
+        raise JobAlreadyActive(selectors.active_job(kind)) from exc
+    if dispatch:
+        _dispatch(job.pk)
+    return job
+
+
+def _default_parameters(kind: str) -> dict:
+    parameters: dict = {"chunk_size": chunk_size()}
+    if kind == PrivacyJob.Kind.RETENTION_PURGE:
+        parameters["retention_days"] = settings.RETENTION_DAYS_AFTER_DEACTIVATION
+        parameters["cutoff"] = selectors.retention_cutoff().isoformat()
+    elif kind == PrivacyJob.Kind.DEACTIVATION_SYNC:
+        last = selectors.last_succeeded_job(kind)
+        since = last.started_at - SYNC_WATERMARK_MARGIN if last and last.started_at else None
+        parameters["since"] = since.isoformat() if since else None
+    elif kind == PrivacyJob.Kind.KEY_ROTATION:
+        parameters["keys"] = len(settings.FIELD_ENCRYPTION_KEYS)
+    return parameters
+
+
+def privacy_job_resume(*, job_id: int, requested_by=None, dispatch: bool = True) -> PrivacyJob:
+    """Put a failed job back in the queue (and its task, unless ``dispatch`` is off); it goes
+    on from its cursor. Raises ``JobAlreadyActive`` when another job of its kind is active."""
+    user = requested_by if getattr(requested_by, "is_authenticated", False) else None
+    if user is not None:
+        require_operator(user)
+    job = PrivacyJob.objects.get(pk=job_id)
+    try:
+        with transaction.atomic():
+            changed = PrivacyJob.objects.filter(pk=job_id, status=PrivacyJob.Status.FAILED).update(
+                status=PrivacyJob.Status.QUEUED, error="", finished_at=None, claim_token=""
+            )
+            if changed:
+                audit_record(
+                    actor=user or "privacy-command", action="privacy.job_resume", target=job
+                )
+    except IntegrityError as exc:
+        raise JobAlreadyActive(selectors.active_job(job.kind)) from exc
+    if changed and dispatch:
+        _dispatch(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def _dispatch(job_id: int) -> None:
+    from subscribers.services import enqueue
+
+    from ..tasks import run_privacy_job
+
+    transaction.on_commit(lambda: enqueue(run_privacy_job, job_id))
+
+
+def privacy_job_run(
+    *, job_id: int, worker: str | None = None, progress: Progress | None = None
+) -> PrivacyJob:
+    """Claim job ``job_id`` (queued, or running without a heartbeat for
+    ``PRIVACY_JOB_STALE_SECONDS``) and run it to the end. Returns the job as it stands; a job
+    another worker holds is left alone."""
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    claimed = (
+        PrivacyJob.objects.filter(pk=job_id)
+        .filter(
+            Q(status=PrivacyJob.Status.QUEUED)
+            | Q(status=PrivacyJob.Status.RUNNING, heartbeat_at__lt=now - _stale_after())
+        )
+        .update(
+            status=PrivacyJob.Status.RUNNING,
+            claim_token=token,
+            claimed_by=(worker or _worker_name())[:200],
+            started_at=Coalesce(F("started_at"), now),
+            heartbeat_at=now,
+        )
+    )
+    job = PrivacyJob.objects.get(pk=job_id)
+    if not claimed:
+        return job
+    progress = progress or (lambda message: logger.info("privacy job %s: %s", job_id, message))
+    from .retention import run_deactivation_sync, run_retention_purge
+    from .rotation import run_key_rotation
+
+    runner = {
+        PrivacyJob.Kind.RETENTION_PURGE: run_retention_purge,
+        PrivacyJob.Kind.KEY_ROTATION: run_key_rotation,
+        PrivacyJob.Kind.DEACTIVATION_SYNC: run_deactivation_sync,
+    }[job.kind]
+    try:
+        runner(job, token, progress)
+    except ClaimLost:
+        logger.warning("privacy job %s: claim lost, another worker took it over", job_id)
+        return PrivacyJob.objects.get(pk=job_id)
+    except Exception as exc:
+        with transaction.atomic():
+            PrivacyJob.objects.filter(pk=job_id, claim_token=token).update(
+                status=PrivacyJob.Status.FAILED, error=repr(exc)[:2000], finished_at=timezone.now()
+            )
+            audit_record(
+                actor=job.requested_by or f"privacy-{job.trigger}",
+                action="privacy.job_failed",
+                target=job,
+                after={"error": repr(exc)[:500]},
+            )
+        raise
+    with transaction.atomic():
+        job.refresh_from_db()
+        finished = PrivacyJob.objects.filter(pk=job_id, claim_token=token).update(
+            status=PrivacyJob.Status.SUCCEEDED, finished_at=timezone.now()
+        )
+        if finished:
+            audit_record(
+                actor=job.requested_by or f"privacy-{job.trigger}",
+                action="privacy.job_finish",
+                target=job,
+                after={"kind": job.kind, "counts": job.counts},
+            )
+    job.refresh_from_db()
+    progress(f"done: {job.counts}")
+    return job
+
+
+def checkpoint(job: PrivacyJob, token: str, *, cursor: dict, counts: dict) -> None:
+    """Save progress in the chunk's transaction; a worker that lost its claim rolls back."""
+    saved = PrivacyJob.objects.filter(
+        pk=job.pk, claim_token=token, status=PrivacyJob.Status.RUNNING
+    ).update(cursor=cursor, counts=counts, heartbeat_at=timezone.now())
+    if not saved:
+        raise ClaimLost
+    job.cursor, job.counts = cursor, counts

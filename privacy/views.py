@@ -1,0 +1,198 @@
+"""The operator admin's personal-data pages: data-subject requests and the long jobs.
+
+Thin: parse, fetch through the selectors (a request is a 404 for anyone but an operator admin,
+the pages without an object a 403), call one service, respond. Every response carrying personal
+data is private and not stored by caches.
+"""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .forms import ConfirmForm, ExportForm, JobStartForm, SubjectLookupForm
+from .models import PrivacyJob
+
+RECENT = 20
+EVENTS_SHOWN = 200
+
+# action in the URL → (service, page title, what it does, message once done)
+ACTIONS = {
+    "erase": (
+        services.data_subject_request_erase,
+        gettext_lazy("Erase the person's data"),
+        gettext_lazy(
+            "Registrations whose number is out of service are anonymised now: photos deleted, "
+            "name, birth place, address and ID/KK numbers removed. Registrations whose number "
+            "is still in service, or that are part of an open case, are restricted now and "
+            "anonymised automatically as soon as that ends. Inactive outlet-staff records lose "
+            "their ID and KK numbers. This cannot be undone."
+        ),
+        gettext_lazy("Erasure done."),
+    ),
+    "restrict": (
+        services.data_subject_request_restrict,
+        gettext_lazy("Restrict processing"),
+        gettext_lazy(
+            "The registrations' personal data will be shown to operator admins only and left "
+            "out of every list and export for other roles, until the restriction is lifted."
+        ),
+        gettext_lazy("Processing restricted."),
+    ),
+    "lift-restriction": (
+        services.data_subject_request_lift_restriction,
+        gettext_lazy("Lift the restriction"),
+        gettext_lazy(
+            "The registrations become visible again to the roles that may see them. "
+            "Registrations waiting for erasure stay restricted."
+        ),
+        gettext_lazy("Restriction lifted."),
+    ),
+}
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+def operator_required(view):
+    """Pages without an object: an operator admin, or 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not selectors.can_handle_personal_data(request.user):
+            raise PermissionDenied(_("Only operator admins handle personal-data requests."))
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@operator_required
+def index(request):
+    """Search by ID number (a POST: the number never goes into a URL or a log) and the
+    requests handled lately."""
+    form = SubjectLookupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            subject_request = services.data_subject_request_open(
+                actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            for name, errors in exc.message_dict.items():
+                form.add_error(name if name in form.fields else None, errors)
+        else:
+            return redirect("privacy:request", pk=subject_request.pk)
+    context = {"form": form, "recent": selectors.requests_for_user(user=request.user)[:RECENT]}
+    return _private(render(request, "privacy/index.html", context))
+
+
+@login_required
+def request_detail(request, pk):
+    subject_request = selectors.request_get_for_user(user=request.user, pk=pk)
+    records = services.data_subject_request_view(actor=request.user, request=subject_request)
+    context = {
+        "subject_request": subject_request,
+        "registrations": [
+            (registration, records.state(registration)) for registration in records.registrations
+        ],
+        "outlet_staff": records.outlet_staff,
+        "discrepancies": records.discrepancies,
+        "events": records.audit_events.select_related("actor")[:EVENTS_SHOWN],
+        "events_total": records.audit_events.count(),
+        "events_shown": EVENTS_SHOWN,
+        "earlier": selectors.earlier_requests(subject_request)[:RECENT],
+        "export_form": ExportForm(),
+    }
+    return _private(render(request, "privacy/request_detail.html", context))
+
+
+@login_required
+@require_POST
+def request_export(request, pk):
+    subject_request = selectors.request_get_for_user(user=request.user, pk=pk)
+    form = ExportForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse(_("Choose JSON or CSV."), status=400, content_type="text/plain")
+    export = services.data_subject_request_export(
+        actor=request.user, request=subject_request, fmt=form.cleaned_data["format"]
+    )
+    response = HttpResponse(export.content, content_type=f"{export.content_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    return _private(response)
+
+
+@login_required
+def request_action(request, pk, action):
+    """Erase, restrict or lift a restriction: a confirmation page, then the POST does it."""
+    if action not in ACTIONS:
+        raise Http404("unknown action")
+    subject_request = selectors.request_get_for_user(user=request.user, pk=pk)
+    service, title, explanation, done = ACTIONS[action]
+    form = ConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        service(actor=request.user, request=subject_request)
+        messages.success(request, done)
+        return redirect("privacy:request", pk=subject_request.pk)
+    context = {
+        "subject_request": subject_request,
+        "form": form,
+        "title": title,
+        "explanation": explanation,
+        "action": action,
+        "danger": action == "erase",
+    }
+    return _private(render(request, "privacy/confirm.html", context))
+
+
+@operator_required
+def jobs(request):
+    """The long jobs, what a purge would do now, and buttons to start one."""
+    form = JobStartForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        start = {
+            PrivacyJob.Kind.RETENTION_PURGE: services.retention_purge_start,
+            PrivacyJob.Kind.DEACTIVATION_SYNC: services.number_deactivations_sync_start,
+            PrivacyJob.Kind.KEY_ROTATION: services.key_rotation_start,
+        }[form.cleaned_data["kind"]]
+        try:
+            job = start(trigger=PrivacyJob.Trigger.PAGE, requested_by=request.user)
+        except services.JobAlreadyActive as exc:
+            messages.error(
+                request,
+                _("A job of this kind is already queued or running (#%(pk)s).")
+                % {"pk": exc.job.pk if exc.job else "?"},
+            )
+        else:
+            messages.success(request, _("Job #%(pk)s queued.") % {"pk": job.pk})
+        return redirect("privacy:jobs")
+    context = {
+        "jobs": selectors.jobs_for_user(user=request.user)[:RECENT],
+        "preview": selectors.retention_preview(),
+        "kinds": PrivacyJob.Kind.choices,
+    }
+    return _private(render(request, "privacy/jobs.html", context))
+
+
+@operator_required
+@require_POST
+def job_resume(request, pk):
+    job = selectors.jobs_for_user(user=request.user).filter(pk=pk).first()
+    if job is None:
+        raise Http404("no such job")
+    try:
+        services.privacy_job_resume(job_id=job.pk, requested_by=request.user)
+    except services.JobAlreadyActive:
+        messages.error(request, _("Another job of this kind is already queued or running."))
+    else:
+        messages.success(request, _("Job #%(pk)s queued again.") % {"pk": job.pk})
+    return redirect("privacy:jobs")

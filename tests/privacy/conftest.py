@@ -1,0 +1,59 @@
+"""Fixtures of the personal-data tests: registrations made through the service (photos processed
+into the test's private folder) and a way to say "this number was deactivated N days ago"."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from privacy import services
+from subscribers import services as subscriber_services
+from subscribers.idgen import make_nik
+from subscribers.models import Registration
+from tests.conftest import BUYER_BIRTH, buyer_data, photo_upload
+from tests.factories import StarterPackFactory
+
+PHOTO_FIELDS = ("id_photo", "id_photo_thumb", "face_photo", "face_photo_thumb")
+
+
+def nik(serial: int) -> str:
+    return make_nik(birth_date=BUYER_BIRTH, sex="F", serial=serial)
+
+
+@pytest.fixture
+def register(clerk, outlet, django_capture_on_commit_callbacks):
+    """``register(serial)``: a registration at ``clerk``'s outlet with its photos processed."""
+
+    def make(serial: int = 42, **overrides) -> Registration:
+        pack = StarterPackFactory(outlet=outlet)
+        data = buyer_data(pack, id_number=nik(serial), **overrides)
+        with django_capture_on_commit_callbacks(execute=True):
+            registration = subscriber_services.registration_create(
+                clerk=clerk,
+                data=data,
+                id_photo=photo_upload("ktp.jpg"),
+                face_photo=photo_upload("face.jpg"),
+            )
+        registration.refresh_from_db()
+        assert registration.photo_status == Registration.PhotoStatus.READY
+        return registration
+
+    return make
+
+
+def deactivate(registration: Registration, *, days_ago: float) -> None:
+    """The operator's database said the number went inactive ``days_ago`` days ago."""
+    services.registrations_deactivation_record(
+        deactivated={registration.msisdn: timezone.now() - timedelta(days=days_ago)},
+        reactivated=[],
+    )
+
+
+def photo_paths(registration: Registration) -> list[Path]:
+    """The files of a registration's photos on disk."""
+    return [
+        Path(getattr(registration, name).path)
+        for name in PHOTO_FIELDS
+        if getattr(registration, name)
+    ]

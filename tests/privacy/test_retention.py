@@ -1,0 +1,215 @@
+"""The retention purge: numbers deactivated longer ago than RETENTION_DAYS_AFTER_DEACTIVATION
+lose their personal data (photos first), the row stays; everything else is left alone."""
+
+from datetime import date
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.utils import timezone
+
+from compliance.models import AuditEvent, Discrepancy
+from privacy import tasks
+from privacy.models import PrivacyJob, RegistrationPrivacy
+from privacy.services import registrations_anonymise
+from subscribers.models import Registration
+
+from .conftest import deactivate, photo_paths
+
+pytestmark = pytest.mark.django_db
+RETENTION = 730
+
+
+@pytest.fixture(autouse=True)
+def _retention(settings):
+    settings.RETENTION_DAYS_AFTER_DEACTIVATION = RETENTION
+
+
+def purge(**kwargs) -> str:
+    out = StringIO()
+    call_command("purge_expired_data", stdout=out, **kwargs)
+    return out.getvalue()
+
+
+def anonymised_events():
+    return AuditEvent.objects.filter(action="privacy.registrations_anonymised")
+
+
+def test_registration_past_retention_is_anonymised_photos_gone(register):
+    registration = register(42)
+    files = photo_paths(registration)
+    assert len(files) == 4 and all(path.exists() for path in files)
+    deactivate(registration, days_ago=RETENTION + 5)
+
+    output = purge()
+
+    registration.refresh_from_db()
+    assert not any(path.exists() for path in files)
+    for name in ("id_photo", "id_photo_thumb", "face_photo", "face_photo_thumb"):
+        assert getattr(registration, name).name == ""
+    assert registration.photo_status == Registration.PhotoStatus.NONE
+    assert registration.full_name == registration.address == registration.birth_place == ""
+    assert registration.id_number_encrypted == registration.id_number_digest == ""
+    assert registration.id_number_masked == registration.kk_number_masked == ""
+    assert registration.kk_number_encrypted == registration.kk_number_digest == ""
+    # Kept for statistics: the row, its outlet, dates, type, sex and the birth year only.
+    assert registration.birth_date == date(1990, 1, 1)
+    assert registration.outlet_id and registration.msisdn and registration.sex == "F"
+    assert registration.id_type == "ktp"
+    assert registration.privacy.anonymised_at is not None
+    event = anonymised_events().get()
+    assert event.after["count"] == 1
+    assert event.after["registration_ids"] == [registration.pk]
+    assert event.after["photo_files_deleted"] == 4
+    assert event.after["reason"] == "retention"
+    job = PrivacyJob.objects.get()
+    assert job.status == PrivacyJob.Status.SUCCEEDED
+    assert job.counts["anonymised"] == 1
+    assert "succeeded" in output
+
+
+def test_within_retention_and_active_numbers_untouched(register):
+    recent = register(42)
+    deactivate(recent, days_ago=RETENTION - 5)
+    active = register(43)
+    before = {r.pk: (r.full_name, r.id_number_encrypted, r.updated_at) for r in (recent, active)}
+
+    purge()
+
+    for registration in (recent, active):
+        registration.refresh_from_db()
+        assert (
+            registration.full_name,
+            registration.id_number_encrypted,
+            registration.updated_at,
+        ) == before[registration.pk]
+        assert all(path.exists() for path in photo_paths(registration))
+    assert not RegistrationPrivacy.objects.filter(anonymised_at__isnull=False).exists()
+    assert not anonymised_events().exists()
+
+
+def test_running_twice_is_a_no_op(register):
+    registration = register(42)
+    deactivate(registration, days_ago=RETENTION + 1)
+    purge()
+    registration.refresh_from_db()
+    first = (registration.updated_at, registration.privacy.anonymised_at)
+
+    purge()
+
+    registration.refresh_from_db()
+    assert (registration.updated_at, registration.privacy.anonymised_at) == first
+    assert anonymised_events().count() == 1
+    assert PrivacyJob.objects.order_by("-pk").first().counts["anonymised"] == 0
+    # Anonymising the same ids directly changes nothing either.
+    result = registrations_anonymise(registration_ids=[registration.pk], actor=None, reason="test")
+    assert result.anonymised == [] and anonymised_events().count() == 1
+
+
+def test_dry_run_writes_nothing(register):
+    registration = register(42)
+    deactivate(registration, days_ago=RETENTION + 1)
+    files = photo_paths(registration)
+    counts = (AuditEvent.objects.count(), PrivacyJob.objects.count())
+
+    output = purge(dry_run=True)
+
+    assert "1 registration(s) past retention" in output
+    assert "4 photo file(s)" in output
+    assert (AuditEvent.objects.count(), PrivacyJob.objects.count()) == counts
+    registration.refresh_from_db()
+    assert registration.full_name == "Siti Nur'aini"
+    assert registration.privacy.anonymised_at is None
+    assert all(path.exists() for path in files)
+
+
+def test_open_discrepancy_holds_the_registration_until_resolved(register):
+    registration = register(42)
+    deactivate(registration, days_ago=RETENTION + 1)
+    now = timezone.now()
+    case = Discrepancy.objects.create(
+        msisdn=registration.msisdn,
+        kind=Discrepancy.Kind.NAME_MISMATCH,
+        registration=registration,
+        outlet=registration.outlet,
+        details={"portal": {"full_name": "Siti Nur'aini"}, "operator": {"full_name": "Siti"}},
+        detected_at=now,
+        last_seen_at=now,
+    )
+
+    purge()
+    registration.refresh_from_db()
+    assert registration.full_name == "Siti Nur'aini"
+
+    case.status, case.resolved_at = Discrepancy.Status.RESOLVED, now
+    case.save()
+    purge()
+    registration.refresh_from_db()
+    case.refresh_from_db()
+    assert registration.full_name == ""
+    # The discrepancy stays (the outlet's record) without the person's values.
+    assert case.details == {"anonymised": True}
+
+
+def test_chunked_one_audit_row_per_chunk(register, settings):
+    settings.PRIVACY_CHUNK_SIZE = 2
+    registrations = [register(serial) for serial in (41, 42, 43, 44, 45)]
+    for registration in registrations:
+        deactivate(registration, days_ago=RETENTION + 1)
+
+    purge()
+
+    events = list(anonymised_events().order_by("pk"))
+    assert [event.after["count"] for event in events] == [2, 2, 1]
+    covered = [pk for event in events for pk in event.after["registration_ids"]]
+    assert sorted(covered) == sorted(r.pk for r in registrations)
+    assert PrivacyJob.objects.get().counts == {
+        "anonymised": 5,
+        "photo_files_deleted": 20,
+        "held": 0,
+        "chunks": 3,
+    }
+
+
+def test_interrupted_job_is_taken_over_and_resumes_without_repeating(register, settings):
+    """A worker killed after its first chunk: the next scheduled tick finds the job stale,
+    takes it over and goes on from the cursor; no chunk is anonymised (or audited) twice."""
+    settings.PRIVACY_CHUNK_SIZE = 1
+    registrations = [register(serial) for serial in (41, 42, 43)]
+    for registration in registrations:
+        deactivate(registration, days_ago=RETENTION + 1)
+
+    def killed(message):
+        raise KeyboardInterrupt  # not an Exception: the job is left "running", like SIGKILL
+
+    from privacy import services
+
+    job = services.retention_purge_start(trigger=PrivacyJob.Trigger.COMMAND, dispatch=False)
+    with pytest.raises(KeyboardInterrupt):
+        services.privacy_job_run(job_id=job.pk, progress=killed)
+    job.refresh_from_db()
+    assert job.status == PrivacyJob.Status.RUNNING
+    assert anonymised_events().count() == 1
+
+    # A tick while the dead worker's heartbeat is fresh leaves the job alone...
+    tasks.purge_expired_data()
+    assert anonymised_events().count() == 1
+    # ...and takes it over once it is stale.
+    settings.PRIVACY_JOB_STALE_SECONDS = 0
+    tasks.purge_expired_data()
+
+    job.refresh_from_db()
+    assert job.status == PrivacyJob.Status.SUCCEEDED
+    assert job.counts["anonymised"] == 3
+    assert anonymised_events().count() == 3
+    assert not Registration.objects.exclude(full_name="").exists()
+
+
+def test_beat_schedule_names_the_tasks():
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    assert schedule["privacy-purge-expired-data"]["task"] == tasks.purge_expired_data.name
+    assert (
+        schedule["privacy-sync-number-deactivations"]["task"]
+        == tasks.sync_number_deactivations.name
+    )
