@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from compliance import pii
 from compliance.services import audit_record
 from outlets.models import OutletStaff, StarterPack
-from outlets.selectors import staff_membership_for_user
+from outlets.selectors import staff_membership_for_user, user_has_attended_training
 
 from . import idrules, photos
 from .messages import photo_message
@@ -52,10 +52,12 @@ def _new_registration_number(now: datetime) -> str:
 
 
 def active_id_count(*, id_digest: str) -> int:
-    """Numbers registered under one ID that still count against the cap (not blocked)."""
+    """Numbers registered under one ID that still count against the cap: not blocked, and not
+    deactivated at the operator (the privacy app records deactivations)."""
     return (
         Registration.objects.filter(id_number_digest=id_digest)
         .exclude(status=Registration.Status.BLOCKED)
+        .exclude(privacy__deactivated_at__isnull=False)
         .count()
     )
 
@@ -65,7 +67,8 @@ def registration_prepare(
 ) -> PreparedRegistration:
     """Check a registration by ``clerk`` without writing anything.
 
-    Rules: the clerk is active staff of an active outlet; the pack (by MSISDN) is in that
+    Rules: the clerk is active staff of an active outlet (and, when the policy requires it,
+    has attended a registration training); the pack (by MSISDN) is in that
     outlet's stock and not yet registered, and the ICCID, when given, is the pack's; the fields
     pass the identity rules of the policy in force now; that policy's photo, KK, cap and
     own-staff-ID rules hold; the buyer consented and the clerk attests to having checked the
@@ -91,6 +94,16 @@ def registration_prepare(
         policy = policy_in_force(at=now)
     except NoPolicyInForce as exc:
         raise ValidationError({NON_FIELD: [str(exc)]}) from exc
+    if policy.training_required and not user_has_attended_training(
+        user=clerk, on=timezone.localdate(now)
+    ):
+        raise ValidationError(
+            {
+                NON_FIELD: [
+                    _("You must attend registration training before you can register buyers.")
+                ]
+            }
+        )
 
     errors = FieldErrors()
     clean = clean_registration_fields(

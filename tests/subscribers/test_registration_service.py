@@ -49,3 +49,51 @@ def test_all_faults_reported_at_their_fields(clerk, pack):
     errors = exc.value.message_dict
     assert {"id_number", "consent", "birth_date", "face_photo"} <= set(errors)
     assert not Registration.objects.exists()
+
+
+def _register_same_buyer(clerk, outlet, n):
+    from tests.factories import StarterPackFactory
+
+    regs = []
+    for _ in range(n):
+        pack = StarterPackFactory(outlet=outlet)
+        regs.append(
+            services.registration_create(
+                clerk=clerk,
+                data=buyer_data(pack),
+                id_photo=photo_upload("ktp.jpg"),
+                face_photo=photo_upload("face.jpg"),
+            )
+        )
+    return regs
+
+
+def test_beyond_the_cap_an_outlet_registration_is_accepted_and_flagged(clerk, outlet):
+    regs = _register_same_buyer(clerk, outlet, 4)
+    assert [r.status for r in regs[:3]] == [Registration.Status.REGISTERED] * 3
+    assert regs[3].status == Registration.Status.FLAGGED
+    assert regs[3].review_reasons[0]["code"] == "over_cap"
+
+
+def test_deactivated_numbers_do_not_count_against_the_cap(clerk, outlet):
+    from django.utils import timezone
+
+    from privacy.models import RegistrationPrivacy
+
+    first, *_ = _register_same_buyer(clerk, outlet, 3)
+    RegistrationPrivacy.objects.create(registration=first, deactivated_at=timezone.now())
+    (fourth,) = _register_same_buyer(clerk, outlet, 1)
+    assert fourth.status == Registration.Status.REGISTERED
+
+
+def test_cap_refuses_when_the_policy_does_not_let_outlets_exceed_it(clerk, outlet):
+    from subscribers.selectors import policy_in_force
+
+    policy = policy_in_force()
+    policy.outlet_may_exceed_cap = False
+    policy.save()
+    _register_same_buyer(clerk, outlet, 3)
+    with pytest.raises(ValidationError) as exc:
+        _register_same_buyer(clerk, outlet, 1)
+    assert "id_number" in exc.value.message_dict
+    assert Registration.objects.count() == 3
