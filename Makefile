@@ -43,9 +43,8 @@ bench: install   ## benchmarks on PostgreSQL; figures printed beside the floor m
 	scripts/ensure-services.sh
 	PY=$(PY) scripts/bench.sh
 
-messages: install
-	$(PY) manage.py makemessages -l id -l en --ignore=.venv --ignore=staticfiles
-	$(PY) manage.py compilemessages --ignore=.venv
+messages: install   ## refresh the Indonesian catalogue and report what is left untranslated
+	PY=$(PY) scripts/translations.sh
 
 check-deploy: install
 	DJANGO_SETTINGS_MODULE=registration_portal.settings.production \

@@ -6,6 +6,7 @@ policy in force, the pack, consent...) belong to ``services.registration_prepare
 serializers never carry an unmasked ID number.
 """
 
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -17,6 +18,13 @@ from .rules import TEXT_LIMITS
 MSISDN_MAX = 24
 ICCID_MAX = 30
 ID_NUMBER_MAX = 40
+
+
+def _interpolate(message, **params) -> str:
+    return str(message) % params
+
+
+lazy_interpolate = lazy(_interpolate, str)
 
 
 class RegistrationInputSerializer(serializers.Serializer):
@@ -35,8 +43,10 @@ class RegistrationInputSerializer(serializers.Serializer):
     id_type = serializers.ChoiceField(
         choices=IdType.choices,
         error_messages={
-            "invalid_choice": _("Unknown ID type. Choose one of: %(types)s.")
-            % {"types": ", ".join(IdType.values)}
+            # Lazy: rendered per request, in the caller's language.
+            "invalid_choice": lazy_interpolate(
+                _("Unknown ID type. Choose one of: %(types)s."), types=", ".join(IdType.values)
+            )
         },
     )
     id_number = serializers.CharField(max_length=ID_NUMBER_MAX)
