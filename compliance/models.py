@@ -182,6 +182,9 @@ class RunChunk(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Records (registrations + operator records) the planner expects in the chunk, and those
+    # examined (the planned figure when counting them would cost a pass of its own).
+    rows_planned = models.PositiveBigIntegerField(default=0)
     rows_examined = models.PositiveBigIntegerField(default=0)
     counts = models.JSONField(default=dict, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -234,13 +237,14 @@ class Discrepancy(models.Model):
         related_name="discrepancies",
     )
     # The outlet accountable: the registering outlet, or the ROID an unregistered pack was sold
-    # through.
+    # through. (Indexed by disc_outlet_idx, which starts with it.)
     outlet = models.ForeignKey(
         "outlets.Outlet",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="discrepancies",
+        db_index=False,
     )
     details = models.JSONField(default=dict, blank=True)
     # id_over_limit only, never shown: the ID group (keyed digest) and its MSISDNs when last
@@ -250,11 +254,24 @@ class Discrepancy(models.Model):
     first_detected_run = models.ForeignKey(
         ReconciliationRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Not indexed on purpose: every run rewrites last_seen_* of each open discrepancy it finds
+    # again, and with no index on what changes PostgreSQL can do it as a HOT update (the table
+    # keeps free room per page for that: fillfactor 80, migration 0003).
     last_seen_run = models.ForeignKey(
-        ReconciliationRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        ReconciliationRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     resolved_by_run = models.ForeignKey(
-        ReconciliationRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        ReconciliationRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     detected_at = models.DateTimeField(_("detected at"))
     last_seen_at = models.DateTimeField(_("last seen at"))

@@ -16,7 +16,7 @@ from outlets.models import Outlet
 from subscribers.models import Registration
 
 from . import reconcile_rules as rules
-from .models import Discrepancy
+from .models import AuditEvent, Discrepancy
 from .reconcile_sql import ChunkResult
 
 BATCH = 1000
@@ -148,7 +148,41 @@ def _apply(
         Discrepancy.objects.filter(pk__in=batch).update(
             status=Discrepancy.Status.RESOLVED, resolved_at=now, resolved_by_run=run
         )
+    result.flagged = _flag(
+        sorted({f.registration_id for f in found.values() if f.registration_id}), run=run
+    )
     return result
+
+
+def _flag(registration_ids: list[int], *, run) -> int:
+    """Registered → flagged, with an audit row each (see ``reconcile_sql._FLAG``)."""
+    flagged = 0
+    for batch in _batched(registration_ids):
+        rows = list(
+            Registration.objects.select_for_update()
+            .filter(pk__in=batch, status=Registration.Status.REGISTERED)
+            .order_by("pk")
+            .values_list("pk", "registration_number", "msisdn")
+        )
+        if not rows:
+            continue
+        Registration.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(
+            status=Registration.Status.FLAGGED
+        )
+        AuditEvent.objects.bulk_create(
+            AuditEvent(
+                actor_label="system",
+                action="registration.flag",
+                target_type="subscribers.registration",
+                target_id=str(pk),
+                target_repr=f"{number} {msisdn}"[:200],
+                before={"status": "registered"},
+                after={"status": "flagged", "reconciliation_run": run.pk},
+            )
+            for pk, number, msisdn in rows
+        )
+        flagged += len(rows)
+    return flagged
 
 
 def process_msisdn_chunk(*, chunk, run, adapter, now) -> ChunkResult:
@@ -179,6 +213,8 @@ def process_msisdn_chunk(*, chunk, run, adapter, now) -> ChunkResult:
     ]
     result = _apply(findings, run=run, now=now, scope=scope_q, kinds=rules.MSISDN_KINDS)
     result.rows = len(portal) + len(operator)
+    if chunk.scope == chunk.Scope.CHANGED:
+        result.msisdns = len(msisdns)
     return result
 
 

@@ -1,13 +1,17 @@
 """The set-based reconciliation engine (PostgreSQL, operator data in the same database).
 
-One chunk is a handful of statements over a key range, whatever its size:
+One chunk is a handful of statements over a key range (or over the MSISDNs / ID groups that
+changed in it), whatever its size, in one transaction:
 1. ``INSERT INTO recon_found ... SELECT`` — every discrepancy of the chunk's scope, from one
-   merge join of the registrations with the operator relation (MSISDN phase) or one pass over
-   the active numbers grouped by ID digest (ID-group phase);
+   join of the registrations with the operator relation (MSISDN phase), or from the active
+   numbers of the over-cap ID digests (ID-group phase);
 2. refresh the open discrepancies found again (``last_seen_run``, values);
 3. open the new ones: ``INSERT ... ON CONFLICT (msisdn, kind) WHERE status = 'open' DO NOTHING``
    — the partial unique index makes a rerun or a second worker harmless;
-4. resolve the open ones of the scope that were not found again.
+4. resolve the open ones of the scope that were not found again;
+5. flag the registrations of what was found.
+Nothing of this passes through Python except the few name candidates (below): the worker's
+memory does not depend on the size of the tables.
 
 The rules are those of ``reconcile_rules``. Names: SQL first keeps the pairs whose names differ
 after ``lower`` and dropping spaces and ``'’.,-`` (the only non-letters a registered name can
@@ -26,17 +30,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import connection
 
 from outlets.models import Outlet
 from subscribers.models import Registration
 
 from . import reconcile_rules as rules
-from .models import Discrepancy
+from .models import AuditEvent, Discrepancy
 
 REG = Registration._meta.db_table
 OUTLET = Outlet._meta.db_table
 DISC = Discrepancy._meta.db_table
+AUDIT = AuditEvent._meta.db_table
 
 # The characters clean_person_name lets into a registered name besides letters.
 NAME_NOISE = " '\u2019.,-"
@@ -44,13 +50,25 @@ NAME_NOISE = " '\u2019.,-"
 
 @dataclass
 class ChunkResult:
-    rows: int = 0
+    # Records examined, when counting them is free; else the planned figure stands.
+    rows: int | None = None
+    # MSISDNs examined, for a chunk of changed MSISDNs.
+    msisdns: int | None = None
     found: dict[str, int] = field(default_factory=dict)
     opened: dict[str, int] = field(default_factory=dict)
     resolved: dict[str, int] = field(default_factory=dict)
+    flagged: int = 0
 
     def as_counts(self) -> dict:
-        return {"found": self.found, "opened": self.opened, "resolved": self.resolved}
+        counts = {
+            "found": self.found,
+            "opened": self.opened,
+            "resolved": self.resolved,
+            "flagged": self.flagged,
+        }
+        if self.msisdns is not None:
+            counts["msisdns"] = self.msisdns
+        return counts
 
 
 def sql_name_key(column: str) -> str:
@@ -98,52 +116,63 @@ WITH r AS (
     SELECT o.msisdn, o.iccid, o.status, o.activated_at, o.outlet_roid, o.id_type,
            o.id_number_digest, o.id_number_masked, o.full_name, o.name_key, o.birth_date
     FROM {op} o {o_join} WHERE {o_where}
-), j AS (
+), pairs AS (
     SELECT coalesce(r.msisdn, o.msisdn) AS msisdn,
            r.id AS reg_id, r.outlet_id AS reg_outlet_id, r.registration_number, r.registered_at,
-           r.id_type AS r_id_type, r.id_number_digest AS r_digest, r.id_number_masked AS r_masked,
-           r.full_name AS r_name, r.birth_date AS r_birth,
-           o.msisdn AS o_msisdn, o.iccid, o.status, o.activated_at, o.outlet_roid,
-           o.id_type AS o_id_type, o.id_number_digest AS o_digest, o.id_number_masked AS o_masked,
-           o.full_name AS o_name, o.name_key AS o_name_key, o.birth_date AS o_birth,
-           ro.id AS roid_outlet_id
+           r.id_type AS r_id_type, r.id_number_masked AS r_masked, r.full_name AS r_name,
+           r.birth_date AS r_birth,
+           o.iccid, o.status, o.activated_at, o.outlet_roid, o.id_type AS o_id_type,
+           o.id_number_masked AS o_masked, o.full_name AS o_name, o.name_key AS o_name_key,
+           o.birth_date AS o_birth,
+           o.msisdn IS NULL AS k_missing,
+           r.id IS NOT NULL AND o.msisdn IS NOT NULL
+               AND r.id_number_digest IS DISTINCT FROM o.id_number_digest AS k_id,
+           r.id IS NOT NULL AND o.msisdn IS NOT NULL
+               AND {name_key} IS DISTINCT FROM o.name_key AS k_name,
+           r.id IS NOT NULL AND o.msisdn IS NOT NULL
+               AND r.birth_date IS DISTINCT FROM o.birth_date AS k_birth,
+           r.id IS NULL AND o.status = 'active' AND o.outlet_roid <> '' AS k_unregistered
     FROM r FULL JOIN o ON o.msisdn = r.msisdn
-    LEFT JOIN {outlet} ro ON ro.roid = o.outlet_roid AND o.outlet_roid <> ''
+), hits AS (
+    -- Only the pairs with something to report go further (a few percent of them).
+    SELECT p.*, ro.id AS roid_outlet_id
+    FROM pairs p
+    LEFT JOIN {outlet} ro ON p.k_unregistered AND ro.roid = p.outlet_roid
+    WHERE p.k_missing OR p.k_id OR p.k_name OR p.k_birth OR p.k_unregistered
 )
-SELECT j.msisdn, k.kind, j.reg_id,
-       CASE WHEN k.kind = 'unregistered_activation' THEN j.roid_outlet_id ELSE j.reg_outlet_id END,
+SELECT h.msisdn, k.kind, h.reg_id,
+       CASE WHEN k.kind = 'unregistered_activation' THEN h.roid_outlet_id ELSE h.reg_outlet_id END,
        CASE k.kind
          WHEN 'missing_in_operator' THEN jsonb_build_object('portal', jsonb_build_object(
-              'registration_number', j.registration_number, 'registered_at', j.registered_at))
+              'registration_number', h.registration_number, 'registered_at', h.registered_at))
          WHEN 'id_number_mismatch' THEN jsonb_build_object(
-              'portal', jsonb_build_object('id_type', j.r_id_type, 'id_number', j.r_masked),
-              'operator', jsonb_build_object('id_type', j.o_id_type, 'id_number', j.o_masked))
+              'portal', jsonb_build_object('id_type', h.r_id_type, 'id_number', h.r_masked),
+              'operator', jsonb_build_object('id_type', h.o_id_type, 'id_number', h.o_masked))
          WHEN 'name_mismatch' THEN jsonb_build_object(
-              'portal', jsonb_build_object('full_name', j.r_name),
-              'operator', jsonb_build_object('full_name', j.o_name))
+              'portal', jsonb_build_object('full_name', h.r_name),
+              'operator', jsonb_build_object('full_name', h.o_name))
          WHEN 'birth_date_mismatch' THEN jsonb_build_object(
-              'portal', jsonb_build_object('birth_date', j.r_birth),
-              'operator', jsonb_build_object('birth_date', j.o_birth))
+              'portal', jsonb_build_object('birth_date', h.r_birth),
+              'operator', jsonb_build_object('birth_date', h.o_birth))
          ELSE jsonb_build_object('operator', jsonb_build_object(
-              'status', j.status, 'activated_at', j.activated_at,
-              'outlet_roid', j.outlet_roid, 'iccid', j.iccid))
+              'status', h.status, 'activated_at', h.activated_at,
+              'outlet_roid', h.outlet_roid, 'iccid', h.iccid))
        END,
-       CASE WHEN k.kind = 'name_mismatch' THEN j.o_name_key END
-FROM j CROSS JOIN LATERAL unnest(ARRAY[
-    CASE WHEN j.o_msisdn IS NULL THEN 'missing_in_operator' END,
-    CASE WHEN j.reg_id IS NOT NULL AND j.o_msisdn IS NOT NULL
-          AND j.r_digest IS DISTINCT FROM j.o_digest THEN 'id_number_mismatch' END,
-    CASE WHEN j.reg_id IS NOT NULL AND j.o_msisdn IS NOT NULL
-          AND {name_key} IS DISTINCT FROM j.o_name_key THEN 'name_mismatch' END,
-    CASE WHEN j.reg_id IS NOT NULL AND j.o_msisdn IS NOT NULL
-          AND j.r_birth IS DISTINCT FROM j.o_birth THEN 'birth_date_mismatch' END,
-    CASE WHEN j.reg_id IS NULL AND j.status = 'active' AND j.roid_outlet_id IS NOT NULL
+       CASE WHEN k.kind = 'name_mismatch' THEN h.o_name_key END
+FROM hits h CROSS JOIN LATERAL unnest(ARRAY[
+    CASE WHEN h.k_missing THEN 'missing_in_operator' END,
+    CASE WHEN h.k_id THEN 'id_number_mismatch' END,
+    CASE WHEN h.k_name THEN 'name_mismatch' END,
+    CASE WHEN h.k_birth THEN 'birth_date_mismatch' END,
+    CASE WHEN h.k_unregistered AND h.roid_outlet_id IS NOT NULL
          THEN 'unregistered_activation' END
 ]) AS k(kind)
 WHERE k.kind IS NOT NULL
 """
 
 # The per-ID-group comparison: the active numbers of each over-cap digest, beyond the cap.
+# LATERAL: each over-cap group is read through the (digest, activated_at, msisdn) index, already
+# in activation order, instead of joining every active number to the few groups over the cap.
 _GROUP_FOUND = """
 INSERT INTO recon_found (msisdn, kind, registration_id, outlet_id, details, id_digest, id_group)
 WITH heavy AS (
@@ -153,13 +182,16 @@ WITH heavy AS (
     GROUP BY o.id_number_digest
     HAVING count(*) > %(cap)s
 ), ranked AS (
-    SELECT o.msisdn, o.id_type, o.id_number_digest, o.id_number_masked, o.activated_at,
-           o.outlet_roid, h.held,
-           row_number() OVER (PARTITION BY o.id_number_digest
-                              ORDER BY o.activated_at NULLS LAST, o.msisdn) AS position,
-           jsonb_agg(o.msisdn) OVER (PARTITION BY o.id_number_digest) AS members
-    FROM {op} o JOIN heavy h ON h.digest = o.id_number_digest
-    WHERE o.status = 'active'
+    SELECT x.*, h.held
+    FROM heavy h CROSS JOIN LATERAL (
+        SELECT o.msisdn, o.id_type, o.id_number_digest, o.id_number_masked, o.activated_at,
+               o.outlet_roid,
+               row_number() OVER (ORDER BY o.activated_at NULLS LAST, o.msisdn) AS position,
+               jsonb_agg(o.msisdn) OVER () AS members
+        FROM {op} o
+        -- "<> ''" restates the partial index's condition so that the index can be used.
+        WHERE o.status = 'active' AND o.id_number_digest <> '' AND o.id_number_digest = h.digest
+    ) x
 )
 SELECT k.msisdn, 'id_over_limit', r.id, coalesce(r.outlet_id, ro.id),
        jsonb_build_object(
@@ -208,6 +240,23 @@ SELECT kind, count(*) FROM resolved GROUP BY kind
 """
 
 
+def _chunk_settings(cursor) -> None:
+    """Planner settings for this chunk's transaction only (SET LOCAL): hash joins of a whole
+    chunk fit in memory instead of spilling to disk; an index lookup is costed as what it is
+    for tables read over and over (cached, not a disk seek), so a chunk of changed MSISDNs
+    looks them up instead of scanning a million rows; no JIT compilation for statements that
+    run in milliseconds."""
+    cursor.execute(
+        "SELECT set_config('work_mem', %s, true), set_config('random_page_cost', '1.1', true),"
+        " set_config('jit', 'off', true)",
+        [work_mem()],
+    )
+
+
+def work_mem() -> str:
+    return str(getattr(settings, "RECONCILIATION_WORK_MEM", "64MB"))
+
+
 def _temp_table(cursor, name: str, create_sql: str) -> None:
     # ON COMMIT DROP cleans up after a chunk; the DROP covers a chunk done inside a larger
     # transaction (a test, an inline run called from a transaction).
@@ -215,13 +264,50 @@ def _temp_table(cursor, name: str, create_sql: str) -> None:
     cursor.execute(create_sql)
 
 
+# Registrations with a discrepancy found in the chunk go from registered to flagged (verified
+# and blocked ones keep the reviewer's decision), each with its audit row. Rows are locked in id
+# order, so two chunks flagging the same registration wait for each other instead of
+# deadlocking. updated_at is left alone on purpose: the flag is the engine's own verdict, not a
+# change an incremental run should re-examine.
+_FLAG = f"""
+WITH locked AS (
+    SELECT r.id
+    FROM (SELECT DISTINCT registration_id FROM recon_found WHERE registration_id IS NOT NULL) f
+    JOIN {REG} r ON r.id = f.registration_id
+    WHERE r.status = 'registered'
+    ORDER BY r.id
+    FOR UPDATE OF r
+), flagged AS (
+    UPDATE {REG} r SET status = 'flagged'
+    FROM locked l
+    WHERE r.id = l.id AND r.status = 'registered'
+    RETURNING r.id, r.registration_number, r.msisdn
+)
+INSERT INTO {AUDIT}
+    (actor_id, actor_label, action, target_type, target_id, target_repr, request_id, before,
+     after, created_at)
+SELECT NULL, 'system', 'registration.flag', 'subscribers.registration', f.id::text,
+       left(f.registration_number || ' ' || f.msisdn, 200), '',
+       '{{"status": "registered"}}'::jsonb,
+       jsonb_build_object('status', 'flagged', 'reconciliation_run', %(run)s), %(now)s
+FROM flagged f
+"""
+
+
 def _apply(cursor, *, params: dict, kinds, d_where: str, result: ChunkResult) -> None:
+    # An index and statistics, so the joins below never scan the found rows per discrepancy
+    # (the discrepancy table's own statistics are stale while a first run fills it).
+    cursor.execute("CREATE INDEX ON recon_found (msisdn, kind)")
     result.found = _counts(cursor, "SELECT kind, count(*) FROM recon_found GROUP BY kind", {})
+    if sum(result.found.values()) > 1000:  # a few rows plan well without statistics
+        cursor.execute("ANALYZE recon_found")
     cursor.execute(_REFRESH, params)
     result.opened = _counts(cursor, _OPEN, params)
     result.resolved = _counts(
         cursor, _RESOLVE.format(d_where=d_where), {**params, "kinds": list(kinds)}
     )
+    cursor.execute(_FLAG, params)
+    result.flagged = cursor.rowcount
 
 
 def _confirm_names(cursor) -> None:
@@ -246,17 +332,13 @@ def process_msisdn_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
     params = {"run": run.pk, "now": now, "name_noise": NAME_NOISE}
     result = ChunkResult()
     with connection.cursor() as cursor:
+        _chunk_settings(cursor)
         _temp_table(cursor, "recon_found", _FOUND_TABLE)
         if chunk.scope == chunk.Scope.ALL:
             r_where = _range("r.msisdn", chunk.key_from, chunk.key_to, params, "k")
             o_where = _range("o.msisdn", chunk.key_from, chunk.key_to, params, "k")
             d_where = _range("d.msisdn", chunk.key_from, chunk.key_to, params, "k")
             r_join = o_join = ""
-            cursor.execute(
-                f"SELECT (SELECT count(*) FROM {REG} r WHERE {r_where})"
-                f" + (SELECT count(*) FROM {relation} o WHERE {o_where})",
-                params,
-            )
         else:
             params["since"] = run.since
             scope_range_r = _range("msisdn", chunk.key_from, chunk.key_to, params, "k")
@@ -277,11 +359,8 @@ def process_msisdn_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
             r_join = "JOIN recon_scope s ON s.msisdn = r.msisdn"
             o_join = "JOIN recon_scope s ON s.msisdn = o.msisdn"
             d_where = "d.msisdn IN (SELECT msisdn FROM recon_scope)"
-            cursor.execute(
-                f"SELECT (SELECT count(*) FROM {REG} r {r_join})"
-                f" + (SELECT count(*) FROM {relation} o {o_join})"
-            )
-        result.rows = cursor.fetchone()[0]
+            cursor.execute("SELECT count(*) FROM recon_scope")
+            result.msisdns = cursor.fetchone()[0]
         cursor.execute(
             _MSISDN_FOUND.format(
                 reg=REG,
@@ -291,7 +370,7 @@ def process_msisdn_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
                 r_where=r_where,
                 o_join=o_join,
                 o_where=o_where,
-                name_key=sql_name_key("j.r_name"),
+                name_key=sql_name_key("r.full_name"),
             ),
             params,
         )
@@ -305,16 +384,12 @@ def process_id_group_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
     params = {"run": run.pk, "now": now, "cap": run.id_cap}
     result = ChunkResult()
     with connection.cursor() as cursor:
+        _chunk_settings(cursor)
         _temp_table(cursor, "recon_found", _FOUND_TABLE)
         if chunk.scope == chunk.Scope.ALL:
             g_join = ""
             g_where = _range("o.id_number_digest", chunk.key_from, chunk.key_to, params, "k")
             d_where = _range("d.id_digest", chunk.key_from, chunk.key_to, params, "k")
-            cursor.execute(
-                f"SELECT count(*) FROM {relation} o WHERE o.status = 'active'"
-                f" AND o.id_number_digest <> '' AND {g_where}",
-                params,
-            )
         else:
             params["since"] = run.since
             changed_range = _range("o.id_number_digest", chunk.key_from, chunk.key_to, params, "k")
@@ -324,22 +399,30 @@ def process_id_group_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
                 "recon_digests",
                 "CREATE TEMP TABLE recon_digests (digest varchar(64) PRIMARY KEY) ON COMMIT DROP",
             )
+            _temp_table(
+                cursor,
+                "recon_changed",
+                "CREATE TEMP TABLE recon_changed (msisdn varchar(15) PRIMARY KEY) ON COMMIT DROP",
+            )
+            cursor.execute(
+                f"INSERT INTO recon_changed SELECT msisdn FROM {REG} WHERE updated_at >= %(since)s"
+                f" UNION SELECT msisdn FROM {relation} WHERE updated_at >= %(since)s",
+                params,
+            )
+            cursor.execute("ANALYZE recon_changed")
             # The groups a changed number joined (its digest now) or may have left (an open
             # over-limit group that listed it).
             cursor.execute(
                 f"""
                 INSERT INTO recon_digests
                 SELECT o.id_number_digest FROM {relation} o
-                WHERE o.updated_at >= %(since)s AND o.id_number_digest <> '' AND {changed_range}
+                JOIN recon_changed c ON c.msisdn = o.msisdn
+                WHERE o.id_number_digest <> '' AND {changed_range}
                 UNION
                 SELECT d.id_digest FROM {DISC} d
+                CROSS JOIN LATERAL jsonb_array_elements_text(d.id_group) AS m(msisdn)
+                JOIN recon_changed c ON c.msisdn = m.msisdn
                 WHERE d.status = 'open' AND d.kind = 'id_over_limit' AND {open_range}
-                  AND EXISTS (
-                    SELECT 1 FROM jsonb_array_elements_text(d.id_group) AS m(msisdn)
-                    WHERE m.msisdn IN (
-                        SELECT msisdn FROM {REG} WHERE updated_at >= %(since)s
-                        UNION ALL
-                        SELECT msisdn FROM {relation} WHERE updated_at >= %(since)s))
                 """,
                 params,
             )
@@ -347,8 +430,6 @@ def process_id_group_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
             g_join = "JOIN recon_digests g ON g.digest = o.id_number_digest"
             g_where = "TRUE"
             d_where = "d.id_digest IN (SELECT digest FROM recon_digests)"
-            cursor.execute(f"SELECT count(*) FROM {relation} o {g_join} WHERE o.status = 'active'")
-        result.rows = cursor.fetchone()[0]
         if run.id_cap is not None:
             cursor.execute(
                 _GROUP_FOUND.format(
@@ -363,22 +444,43 @@ def process_id_group_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
 # --- planning ---------------------------------------------------------------------------------
 
 
-def key_boundaries(sources: list[tuple[str, dict]], *, step: int) -> list[str]:
-    """Every ``step``-th key of each source (SQL returning one sorted column ``k``), merged.
+SAMPLE_ROWS = 200_000
 
-    Each source is read once in key order (an index-only scan for a plain table), so the
-    boundaries cost one pass, not a sort of everything.
-    """
-    keys: set[str] = set()
+
+def msisdn_boundaries(sources: list[str], params: dict, *, parts: int) -> list[str]:
+    """Keys splitting the union of ``sources`` (SQL each returning a column ``k``) into
+    ``parts`` about equal ranges: quantiles, computed in one statement."""
+    if parts <= 1:
+        return []
+    params = {**params, "qs": [i / parts for i in range(1, parts)]}
     with connection.cursor() as cursor:
-        for sql, params in sources:
-            cursor.execute(
-                f"SELECT k FROM (SELECT k, row_number() OVER (ORDER BY k) AS n FROM ({sql}) s) t"
-                f" WHERE n %% {int(step)} = 0",
-                params,
-            )
-            keys.update(row[0] for row in cursor.fetchall())
-    return sorted(keys)
+        cursor.execute(
+            "SELECT percentile_disc(%(qs)s::float8[]) WITHIN GROUP (ORDER BY k)"
+            f" FROM ({' UNION ALL '.join(sources)}) s",
+            params,
+        )
+        return sorted({key for key in cursor.fetchone()[0] or [] if key is not None})
+
+
+def sample_clause(estimated: int) -> str:
+    """TABLESAMPLE for about SAMPLE_ROWS rows of a table this big (none when it is small):
+    quantiles of a sample split a million rows as well as quantiles of all of them."""
+    if estimated <= SAMPLE_ROWS:
+        return ""
+    return f" TABLESAMPLE SYSTEM ({100 * SAMPLE_ROWS / estimated:.4f}) REPEATABLE (7)"
+
+
+def estimated_rows(relation: str) -> int:
+    """The planner's row count of a table (instant); an exact count when it has none yet."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [relation]
+        )
+        row = cursor.fetchone()
+        if row and row[0] > 0:
+            return row[0]
+        cursor.execute(f"SELECT count(*) FROM {relation}")
+        return cursor.fetchone()[0]
 
 
 def scalar(sql: str, params: dict | None = None) -> int:

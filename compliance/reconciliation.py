@@ -11,8 +11,9 @@ Life of a run:
 3. ``reconciliation_chunk_work`` (one task per chunk, any number of workers) claims a chunk with
    a compare-and-set, does it in one transaction that also marks it done (fenced by the claim
    token) and adds to the run's progress. The last chunk queues the finish.
-4. ``reconciliation_finish`` flags the registrations with open discrepancies seen by the run,
-   hands the new ones to the compliance workflow and marks the run succeeded — one transaction.
+   Each chunk also flags the registrations of what it found (registered → flagged).
+4. ``reconciliation_finish`` hands the new discrepancies to the compliance workflow and marks
+   the run succeeded — one transaction.
 
 A worker that dies (SIGKILL, OOM) leaves its chunk claimed: a restarted worker of the same name
 releases its predecessor's claims at start (``reconciliation_recover``), and the periodic tick
@@ -42,9 +43,9 @@ from operatordb.adapter import get_adapter
 from subscribers.models import Registration
 from subscribers.selectors import NoPolicyInForce, policy_in_force
 
-from . import context, reconcile_python, reconcile_sql, workflow
+from . import reconcile_python, reconcile_sql, workflow
 from . import reconcile_rules as rules
-from .models import AuditEvent, Discrepancy, ReconciliationRun, RunChunk
+from .models import Discrepancy, ReconciliationRun, RunChunk
 from .services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -56,8 +57,13 @@ HANDOVER_BATCH = 1000
 _DIGEST_PREFIX_SPACE = 16**6
 
 
-def chunk_rows() -> int:
-    return int(getattr(settings, "RECONCILIATION_CHUNK_ROWS", 50_000))
+def chunk_rows(engine: str = "sql") -> int:
+    """MSISDNs per chunk. The set-based engine's chunk is the database's work, so it is large
+    (fewer passes over tables whose rows are not in MSISDN order); the Python engine holds its
+    chunk in the worker's memory, so it is smaller."""
+    if engine == "python":
+        return int(getattr(settings, "RECONCILIATION_PYTHON_CHUNK_ROWS", 20_000))
+    return int(getattr(settings, "RECONCILIATION_CHUNK_ROWS", 250_000))
 
 
 def claim_timeout() -> timedelta:
@@ -154,33 +160,47 @@ def _ranges(bounds: list[str]) -> list[tuple[str | None, str | None]]:
     return list(pairwise([None, *bounds, None]))
 
 
-def _digest_ranges(rows: int) -> list[tuple[str | None, str | None]]:
-    parts = max(1, math.ceil(rows / chunk_rows()))
+def _digest_ranges(rows: int, engine: str) -> list[tuple[str | None, str | None]]:
+    parts = max(1, math.ceil(rows / chunk_rows(engine)))
     bounds = [f"{i * _DIGEST_PREFIX_SPACE // parts:06x}" for i in range(1, parts)]
     return _ranges(bounds)
 
 
-def _every_nth(values, step: int) -> list[str]:
-    return [value for i, value in enumerate(values, start=1) if i % step == 0]
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (i < total % parts) for i in range(parts)]
 
 
 def _plan_msisdn_phase_sql(run, *, relation: str, changed: bool) -> tuple[list[str], int]:
+    """MSISDN boundaries (quantiles) and the records the phase will examine."""
     reg = reconcile_sql.REG
-    where = " WHERE updated_at >= %(since)s" if changed else ""
-    params = {"since": run.since} if changed else {}
-    sources = [
-        (f"SELECT msisdn AS k FROM {reg}{where}", params),
-        (f"SELECT msisdn AS k FROM {relation}{where}", params),
-    ]
-    rows = sum(reconcile_sql.scalar(f"SELECT count(*) FROM ({sql}) s", p) for sql, p in sources)
-    return reconcile_sql.key_boundaries(sources, step=chunk_rows()), rows
+    if changed:
+        params = {"since": run.since}
+        sources = [
+            f"SELECT msisdn AS k FROM {reg} WHERE updated_at >= %(since)s",
+            f"SELECT msisdn AS k FROM {relation} WHERE updated_at >= %(since)s",
+        ]
+        rows = sum(
+            reconcile_sql.scalar(f"SELECT count(*) FROM ({sql}) s", params) for sql in sources
+        )
+    else:
+        # The planner's estimates and a sample: exact enough to split, and cheap.
+        params = {}
+        sizes = [reconcile_sql.estimated_rows(reg), reconcile_sql.estimated_rows(relation)]
+        rows = sum(sizes)
+        sources = [
+            f"SELECT msisdn AS k FROM {table}{reconcile_sql.sample_clause(size)}"
+            for table, size in zip((reg, relation), sizes, strict=True)
+        ]
+    # About chunk_rows MSISDNs per chunk: each has its registration and its operator record.
+    parts = max(1, math.ceil(rows / (2 * chunk_rows())))
+    return reconcile_sql.msisdn_boundaries(sources, params, parts=parts), rows
 
 
 def _plan_msisdn_phase_python(run, *, adapter, changed: bool) -> tuple[list[str], int]:
     registrations = Registration.objects.order_by("msisdn")
     if changed:
         registrations = registrations.filter(updated_at__gte=run.since)
-    step = chunk_rows()
+    step = chunk_rows("python")
     bounds: set[str] = set()
     rows = 0
     for stream in (
@@ -191,20 +211,20 @@ def _plan_msisdn_phase_python(run, *, adapter, changed: bool) -> tuple[list[str]
             rows += 1
             if i % step == 0:
                 bounds.add(msisdn)
-    return sorted(bounds), rows
+    # Each source gave a boundary every `step` of its keys: every other one of the merged list
+    # makes chunks of about `step` MSISDNs.
+    return sorted(bounds)[1::2], rows
 
 
 def _plan_group_rows(run, *, adapter, relation: str | None, changed: bool) -> int:
+    """Active operator records the ID-group phase will examine (an estimate for a full one)."""
     if relation is not None and run.engine == "sql":
         if changed:
             return reconcile_sql.scalar(
                 f"SELECT count(*) FROM {relation} WHERE updated_at >= %(since)s",
                 {"since": run.since},
             )
-        return reconcile_sql.scalar(
-            f"SELECT count(*) FROM {relation} WHERE status = 'active' AND id_number_digest <> ''",
-            {},
-        )
+        return reconcile_sql.estimated_rows(relation)
     if changed:
         return sum(1 for _ in adapter.msisdns(since=run.since))
     return sum(1 for _ in adapter.iter_active_by_digest(None, None))
@@ -243,14 +263,32 @@ def reconciliation_plan(*, run_id: int, dispatch: bool = True) -> bool:
         )
         scope = RunChunk.Scope.CHANGED if changed else RunChunk.Scope.ALL
         group_scope = RunChunk.Scope.CHANGED if groups_changed else RunChunk.Scope.ALL
+        msisdn_ranges = _ranges(bounds)
+        group_ranges = _digest_ranges(group_rows, run.engine)
         chunks = [
-            RunChunk(run=run, phase=RunChunk.Phase.MSISDN, scope=scope, key_from=lo, key_to=hi)
-            for lo, hi in _ranges(bounds)
+            RunChunk(
+                run=run,
+                phase=RunChunk.Phase.MSISDN,
+                scope=scope,
+                key_from=lo,
+                key_to=hi,
+                rows_planned=planned,
+            )
+            for (lo, hi), planned in zip(
+                msisdn_ranges, _split(rows, len(msisdn_ranges)), strict=True
+            )
         ] + [
             RunChunk(
-                run=run, phase=RunChunk.Phase.ID_GROUP, scope=group_scope, key_from=lo, key_to=hi
+                run=run,
+                phase=RunChunk.Phase.ID_GROUP,
+                scope=group_scope,
+                key_from=lo,
+                key_to=hi,
+                rows_planned=planned,
             )
-            for lo, hi in _digest_ranges(group_rows)
+            for (lo, hi), planned in zip(
+                group_ranges, _split(group_rows, len(group_ranges)), strict=True
+            )
         ]
         for seq, chunk in enumerate(chunks, start=1):
             chunk.seq = seq
@@ -458,6 +496,8 @@ def _work_claimed(*, chunk_id: int, token: str, dispatch: bool) -> str:
     try:
         with transaction.atomic():
             result = _process(chunk, run, timezone.now())
+            if result.rows is None:
+                result.rows = chunk.rows_planned
             done = RunChunk.objects.filter(
                 pk=chunk.pk, status=RunChunk.Status.CLAIMED, claim_token=token
             ).update(
@@ -484,69 +524,6 @@ def _work_claimed(*, chunk_id: int, token: str, dispatch: bool) -> str:
 
 
 # --- finish ---------------------------------------------------------------------------------
-
-
-_FLAG_SQL = f"""
-WITH flagged AS (
-    UPDATE {Registration._meta.db_table} r SET status = 'flagged'
-    WHERE r.status = 'registered' AND r.id IN (
-        SELECT d.registration_id FROM {Discrepancy._meta.db_table} d
-        WHERE d.last_seen_run_id = %(run)s AND d.status = 'open'
-          AND d.registration_id IS NOT NULL)
-    RETURNING r.id, r.registration_number, r.msisdn
-)
-INSERT INTO {AuditEvent._meta.db_table}
-    (actor_id, actor_label, action, target_type, target_id, target_repr, request_id, before,
-     after, created_at)
-SELECT NULL, 'system', 'registration.flag', 'subscribers.registration', f.id::text,
-       left(f.registration_number || ' ' || f.msisdn, 200), %(request_id)s,
-       '{{"status": "registered"}}'::jsonb,
-       jsonb_build_object('status', 'flagged', 'reconciliation_run', %(run)s), %(now)s
-FROM flagged f
-"""
-
-
-def _flag_registrations(run: ReconciliationRun, now) -> int:
-    """Flag (registered → flagged) the registrations with an open discrepancy this run saw,
-    with an audit row each. Verified and blocked registrations keep their status: a reviewer
-    decided them. ``updated_at`` is left alone on purpose — the flag is the engine's own
-    verdict, not a change an incremental run should re-examine."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _FLAG_SQL, {"run": run.pk, "now": now, "request_id": context.request_id.get()}
-            )
-            return cursor.rowcount
-    to_flag = (
-        Registration.objects.filter(
-            status=Registration.Status.REGISTERED,
-            discrepancies__status=Discrepancy.Status.OPEN,
-            discrepancies__last_seen_run=run,
-        )
-        .distinct()
-        .values_list("pk", "registration_number", "msisdn")
-        .iterator(chunk_size=HANDOVER_BATCH)
-    )
-    flagged = 0
-    while batch := list(islice(to_flag, HANDOVER_BATCH)):
-        Registration.objects.filter(
-            pk__in=[pk for pk, _, _ in batch], status=Registration.Status.REGISTERED
-        ).update(status=Registration.Status.FLAGGED)
-        AuditEvent.objects.bulk_create(
-            AuditEvent(
-                actor_label="system",
-                action="registration.flag",
-                target_type="subscribers.registration",
-                target_id=str(pk),
-                target_repr=f"{number} {msisdn}"[:200],
-                request_id=context.request_id.get(),
-                before={"status": "registered"},
-                after={"status": "flagged", "reconciliation_run": run.pk},
-            )
-            for pk, number, msisdn in batch
-        )
-        flagged += len(batch)
-    return flagged
 
 
 def _hand_over(run: ReconciliationRun) -> int:
@@ -578,7 +555,10 @@ def reconciliation_finish(*, run_id: int) -> bool:
         if run.chunks.exclude(status=RunChunk.Status.DONE).exists():
             return False
         now = timezone.now()
-        flagged = _flag_registrations(run, now)
+        flagged = sum(
+            (counts or {}).get("flagged", 0)
+            for counts in run.chunks.values_list("counts", flat=True)
+        )
         handed = _hand_over(run)
         run.status = Run.Status.SUCCEEDED
         run.finished_at = now

@@ -164,17 +164,11 @@ def _random_person(rng: random.Random) -> tuple[str, date, str]:
 
 
 def _copy_rows(table: str, columns: list[str], rows: Iterator[tuple]) -> None:
-    def lines():
-        for row in rows:
-            yield tuple(
-                snapshot.NULL if v is None else ("t" if v is True else "f" if v is False else v)
-                for v in row
-            )
-
     with connection.cursor() as cursor:
         cursor.cursor.copy_expert(
             f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
-            snapshot._CopySource(lines()),
+            snapshot.CopySource(snapshot.csv_lines(rows)),
+            size=1 << 16,
         )
 
 
@@ -306,11 +300,12 @@ def _build_registrations_copy(order, outlets, dealer, registration_values, now) 
                 f"CREATE TEMP TABLE gen_registration_stage AS SELECT {', '.join(columns)}"
                 f" FROM {reg_table} WITH NO DATA"
             )
-        _copy_rows(
-            "gen_registration_stage",
-            columns,
-            (tuple({**defaults, **registration_values(i)}.get(c) for c in columns) for i in order),
-        )
+
+        def row(i: int) -> tuple:
+            values = {**defaults, **registration_values(i)}
+            return tuple(values[c] for c in columns)
+
+        _copy_rows("gen_registration_stage", columns, (row(i) for i in order))
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {reg_table} ({', '.join(columns)}, starter_pack_id)"

@@ -19,8 +19,9 @@ Decisions:
 
 On PostgreSQL one streaming Python pass checks and transforms each row (the digest needs the
 key, which stays out of SQL) and feeds ``COPY`` into a temporary staging table as it goes; the
-duplicate check, the upsert and the deactivation are then set-based statements, all in one
-transaction. Elsewhere (SQLite, ``make run``) the same rows are written in batches.
+duplicate check (a unique index on the staging table), the update of changed rows, the insert of
+new ones and the deactivation are then set-based statements, all in one transaction, one load at
+a time (an advisory lock). Elsewhere (SQLite, ``make run``) the same rows are written in batches.
 """
 
 # SQL here is assembled from table and column names of our own models; every value is a bound
@@ -30,24 +31,26 @@ transaction. Elsewhere (SQLite, ``make run``) the same rows are written in batch
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
+from itertools import islice
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from compliance import pii
 from subscribers.idrules import (
     ID_TYPES,
     IdRuleError,
     mask_id_number,
     normalize_msisdn,
     normalize_name_for_comparison,
-    validate_iccid,
 )
 
 from .models import OperatorSubscriber
@@ -67,12 +70,23 @@ COLUMNS = (
 STATUSES = frozenset({"active", "inactive"})
 MAX_REPORTED_ERRORS = 1000
 _ROID = re.compile(r"RO[A-Z0-9]{6,18}")
+_ICCID = re.compile(r"89[0-9]{16,18}")
+# Digits, or capitals and digits: already what normalize_id_number would return.
+_CANONICAL_NUMBER = re.compile(r"[0-9]{1,40}|[A-Z0-9]{1,40}")
+_PLAIN_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+_ASCII_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+# Whitespace other than single inner spaces: the name is then tidied as clean_person_name does.
+_ODD_SPACE = re.compile(r"[^\S ]|  |^ | $")
+ID_TYPE_SET = frozenset(ID_TYPES)
 _STORED_MSISDN = re.compile(r"628[0-9]{8,11}")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TABLE = OperatorSubscriber._meta.db_table
-# COPY's CSV form with an explicit NULL marker, so that an empty field is an empty string.
+# COPY's NULL marker (text form; given explicitly in CSV form, so that an empty field is an
+# empty string there).
 NULL = "\\N"
-COPY_OPTIONS = "COPY {table} FROM STDIN WITH (FORMAT csv, NULL '\\N')"
 # Columns written to the operator table, in staging order (after the line number).
 STORED = (
     "msisdn",
@@ -148,101 +162,158 @@ class _Errors:
 # --- one row ----------------------------------------------------------------------------------
 
 
-def _parse_datetime(text: str, default_tz) -> datetime:
-    value = datetime.fromisoformat(text)
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, default_tz)
-    return value
+class _Digester:
+    """``compliance.pii.digest`` (HMAC-SHA256 with ID_DIGEST_KEY, hex), with the keyed inner
+    and outer hashes prepared once instead of per row."""
+
+    def __init__(self, key: bytes):
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def __call__(self, value: str) -> str:
+        inner = self._inner.copy()
+        inner.update(value.encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
 
-def transform_row(values: list[str], line: int, errors: _Errors, default_tz) -> tuple | None:
-    """Check and normalise one snapshot row; None (and its errors recorded) when it is bad.
+# Each digit replaced by the digit sum of its double: the Luhn step, done by str.translate.
+_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
 
-    Returns the stored values in ``STORED`` order (dates as ISO text, None when empty).
-    """
-    if len(values) != len(COLUMNS):
-        errors.add(line, "row", f"expected {len(COLUMNS)} columns, found {len(values)}")
-        return None
-    msisdn, iccid, status, activated, roid, id_type, id_number, name, birth = (
-        v.strip() for v in values
-    )
-    ok = True
-    if not _STORED_MSISDN.fullmatch(msisdn):
-        try:
-            msisdn = normalize_msisdn(msisdn)
-        except IdRuleError:
-            errors.add(line, "msisdn", "not an Indonesian mobile number (08… or 62…)")
-            ok = False
-    if iccid:
-        try:
-            iccid = validate_iccid(iccid)
-        except IdRuleError as exc:
-            errors.add(line, "iccid", exc.message)
-            ok = False
-    status = status.lower()
-    if status not in STATUSES:
-        errors.add(line, "status", "must be 'active' or 'inactive'")
-        ok = False
-    activated_at = None
-    if activated:
-        try:
-            activated_at = _parse_datetime(activated, default_tz).isoformat()
-        except ValueError:
-            errors.add(line, "activated_at", "not an ISO 8601 date and time")
-            ok = False
-    elif status == "active":
-        errors.add(line, "activated_at", "an active number needs its activation time")
-        ok = False
-    roid = roid.upper()
-    if roid and not _ROID.fullmatch(roid):
-        errors.add(line, "outlet_roid", "a ROID is 'RO' followed by 6 to 18 letters or digits")
-        ok = False
-    id_type = id_type.lower()
-    digest = masked = ""
-    if id_type and id_type not in ID_TYPES:
-        errors.add(line, "id_type", f"must be one of {', '.join(ID_TYPES)} (or empty)")
-        ok = False
-    elif id_type and not id_number:
-        errors.add(line, "id_number", "required when id_type is given")
-        ok = False
-    elif id_number and not id_type:
-        errors.add(line, "id_type", "required when id_number is given")
-        ok = False
-    elif id_number:
-        normalized = normalize_id_number(id_type, id_number)
-        if not 1 <= len(normalized) <= 40:
-            errors.add(line, "id_number", "must be 1 to 40 characters")
-            ok = False
-        else:
-            digest = pii.digest(normalized)
-            masked = mask_id_number(normalized)
-    name = " ".join(name.split())
-    if len(name) > 100:
-        errors.add(line, "full_name", "at most 100 characters")
-        ok = False
-    if birth:
-        try:
-            if not _ISO_DATE.fullmatch(birth):
-                raise ValueError
-            date.fromisoformat(birth)
-        except ValueError:
-            errors.add(line, "birth_date", "not a date (YYYY-MM-DD)")
-            ok = False
-    if not ok:
-        return None
+
+def _luhn_ok(digits: str) -> bool:
     return (
-        msisdn,
-        iccid,
-        status,
-        activated_at,
-        roid,
-        id_type,
-        digest,
-        masked,
-        name,
-        normalize_name_for_comparison(name) if name else "",
-        birth or None,
-    )
+        sum(map(int, digits[-1::-2])) + sum(map(int, digits[-2::-2].translate(_LUHN_DOUBLED)))
+    ) % 10 == 0
+
+
+@lru_cache(maxsize=1 << 16)  # names repeat a lot in a population
+def name_key(name: str) -> str:
+    """``idrules.normalize_name_for_comparison``, with a fast path for ASCII names (for which
+    NFKC changes nothing and casefold is lower)."""
+    if name.isascii():
+        return _ASCII_NOT_ALNUM.sub("", name.lower())
+    return normalize_name_for_comparison(name)
+
+
+class RowTransformer:
+    """Checks and normalises snapshot rows (one streaming pass; the common, already canonical
+    form of each field takes the fast path)."""
+
+    def __init__(self, errors: _Errors):
+        self.errors = errors
+        self.tz = timezone.get_default_timezone()
+        self.digest = _Digester(settings.ID_DIGEST_KEY.encode())
+
+    def __call__(self, values: list[str], line: int) -> tuple | None:
+        """The stored values in ``STORED`` order (dates as ISO text, None when empty), or None
+        when the row is bad (each fault recorded with its line)."""
+        errors = self.errors
+        if len(values) != len(COLUMNS):
+            errors.add(line, "row", f"expected {len(COLUMNS)} columns, found {len(values)}")
+            return None
+        msisdn, iccid, status, activated, roid, id_type, id_number, name, birth = [
+            v.strip() for v in values
+        ]
+        ok = True
+        if not _STORED_MSISDN.fullmatch(msisdn):
+            try:
+                msisdn = normalize_msisdn(msisdn)
+            except IdRuleError:
+                errors.add(line, "msisdn", "not an Indonesian mobile number (08… or 62…)")
+                ok = False
+        if iccid:
+            iccid = iccid.replace(" ", "")
+            if not _ICCID.fullmatch(iccid):
+                errors.add(line, "iccid", "an ICCID is 18 to 20 digits starting with 89")
+                ok = False
+            elif not _luhn_ok(iccid):
+                errors.add(line, "iccid", "the ICCID's check digit does not match")
+                ok = False
+        if status not in STATUSES:
+            status = status.lower()
+            if status not in STATUSES:
+                errors.add(line, "status", "must be 'active' or 'inactive'")
+                ok = False
+        activated_at = None
+        if activated:
+            try:
+                value = datetime.fromisoformat(activated)
+            except ValueError:
+                errors.add(line, "activated_at", "not an ISO 8601 date and time")
+                ok = False
+            else:
+                if timezone.is_aware(value) and _PLAIN_TIMESTAMP.fullmatch(activated):
+                    activated_at = activated  # PostgreSQL reads it as it is
+                else:  # naive: Jakarta time, as the rest of the portal
+                    if timezone.is_naive(value):
+                        value = timezone.make_aware(value, self.tz)
+                    activated_at = value.isoformat()
+        elif status == "active":
+            errors.add(line, "activated_at", "an active number needs its activation time")
+            ok = False
+        if roid and not _ROID.fullmatch(roid):
+            roid = roid.upper()
+            if not _ROID.fullmatch(roid):
+                errors.add(
+                    line, "outlet_roid", "a ROID is 'RO' followed by 6 to 18 letters or digits"
+                )
+                ok = False
+        digest = masked = ""
+        if id_type and id_type not in ID_TYPE_SET:
+            id_type = id_type.lower()
+        if id_type and id_type not in ID_TYPE_SET:
+            errors.add(line, "id_type", f"must be one of {', '.join(ID_TYPES)} (or empty)")
+            ok = False
+        elif id_type and not id_number:
+            errors.add(line, "id_number", "required when id_type is given")
+            ok = False
+        elif id_number and not id_type:
+            errors.add(line, "id_type", "required when id_number is given")
+            ok = False
+        elif id_number:
+            normalized = (
+                id_number if _CANONICAL_NUMBER.fullmatch(id_number)
+                else normalize_id_number(id_type, id_number)
+            )  # fmt: skip
+            if not 1 <= len(normalized) <= 40:
+                errors.add(line, "id_number", "must be 1 to 40 characters")
+                ok = False
+            else:
+                digest = self.digest(normalized)
+                masked = mask_id_number(normalized)
+        if not name.isascii() or _ODD_SPACE.search(name):
+            name = " ".join(name.split())
+        if len(name) > 100:
+            errors.add(line, "full_name", "at most 100 characters")
+            ok = False
+        if birth:
+            try:
+                if not _ISO_DATE.fullmatch(birth):
+                    raise ValueError
+                date.fromisoformat(birth)
+            except ValueError:
+                errors.add(line, "birth_date", "not a date (YYYY-MM-DD)")
+                ok = False
+        if not ok:
+            return None
+        return (
+            msisdn,
+            iccid,
+            status,
+            activated_at,
+            roid,
+            id_type,
+            digest,
+            masked,
+            name,
+            name_key(name) if name else "",
+            birth or None,
+        )
 
 
 def read_rows(stream: Iterable[str], errors: _Errors) -> Iterator[tuple[int, list[str]]]:
@@ -266,14 +337,13 @@ def read_rows(stream: Iterable[str], errors: _Errors) -> Iterator[tuple[int, lis
 # --- writing ----------------------------------------------------------------------------------
 
 
-class _CopySource(io.TextIOBase):
-    """A file-like object COPY reads from, filled row by row as PostgreSQL asks for more: the
-    Python checks and PostgreSQL's parsing overlap, and memory stays flat."""
+class CopySource(io.TextIOBase):
+    """A file-like object ``COPY ... FROM STDIN`` reads from, filled from an iterator of text
+    lines as PostgreSQL asks for more: the Python work and PostgreSQL's parsing overlap, and
+    memory stays flat."""
 
-    def __init__(self, rows: Iterator[tuple]):
-        self._rows = rows
-        self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, lineterminator="\n")
+    def __init__(self, lines: Iterator[str]):
+        self._lines = lines
         self._pending = ""
 
     def readable(self) -> bool:
@@ -281,23 +351,52 @@ class _CopySource(io.TextIOBase):
 
     def read(self, size: int = -1) -> str:
         while size < 0 or len(self._pending) < size:
-            self._buffer.seek(0)
-            self._buffer.truncate()
-            wrote = False
-            for row in self._rows:
-                self._writer.writerow(row)
-                wrote = True
-                if self._buffer.tell() >= 65536:
-                    break
-            chunk = self._buffer.getvalue()
-            if not wrote and not chunk:
+            chunk = "".join(islice(self._lines, 2000))
+            if not chunk:
                 break
             self._pending += chunk
-        if size < 0:
+        if size < 0 or len(self._pending) <= size:
             out, self._pending = self._pending, ""
         else:
             out, self._pending = self._pending[:size], self._pending[size:]
         return out
+
+
+def csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
+    """Rows as lines of COPY's CSV form (``NULL`` for None, t/f for booleans)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in rows:
+        writer.writerow(
+            NULL if v is None else ("t" if v is True else "f" if v is False else v) for v in row
+        )
+        if buffer.tell() >= 65536:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+_TEXT_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
+def _text_field(value: str) -> str:
+    """A value in COPY's text form (backslash, tab and line breaks escaped)."""
+    if not _TEXT_SPECIAL.search(value):
+        return value
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+def _stage_line(line: int, out: tuple) -> str:
+    msisdn, iccid, status, activated, roid, id_type, digest, masked, name, key, birth = out
+    # Only the masked number and the name can hold characters COPY's text form escapes: the
+    # other fields passed format checks.
+    return (
+        f"{line}\t{msisdn}\t{iccid}\t{status}\t{activated or NULL}\t{roid}\t{id_type}\t{digest}"
+        f"\t{_text_field(masked)}\t{_text_field(name)}\t{key}\t{birth or NULL}\n"
+    )
 
 
 _STAGE = """
@@ -318,18 +417,25 @@ CREATE TEMP TABLE operatordb_snapshot_stage (
 """
 
 _COMPARED = ", ".join(f"t.{c}" for c in STORED[1:])
-_INCOMING = ", ".join(f"EXCLUDED.{c}" for c in STORED[1:])
-_UPSERT = f"""
-WITH written AS (
-    INSERT INTO {_TABLE} AS t ({", ".join(STORED)}, id_number_encrypted, updated_at)
-    SELECT {", ".join(STORED)}, '', %(now)s FROM operatordb_snapshot_stage
-    ON CONFLICT (msisdn) DO UPDATE SET
-        {", ".join(f"{c} = EXCLUDED.{c}" for c in STORED[1:])}, updated_at = EXCLUDED.updated_at
-    WHERE ({_COMPARED}) IS DISTINCT FROM ({_INCOMING})
-    RETURNING (xmax = 0) AS inserted
-)
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written
+_INCOMING = ", ".join(f"s.{c}" for c in STORED[1:])
+# Three set-based statements (hash joins over the whole snapshot) rather than one
+# INSERT ... ON CONFLICT, which probes the index row by row. Loads are serialised by an
+# advisory lock, so nothing inserts the same MSISDN in between.
+_INSERT_NEW = f"""
+INSERT INTO {_TABLE} ({", ".join(STORED)}, id_number_encrypted, updated_at)
+SELECT {", ".join(f"s.{c}" for c in STORED)}, '', %(now)s
+FROM operatordb_snapshot_stage s
+WHERE NOT EXISTS (SELECT 1 FROM {_TABLE} t WHERE t.msisdn = s.msisdn)
+-- New rows land in MSISDN order: reconciliation reads the table by MSISDN ranges.
+ORDER BY s.msisdn
 """
+_UPDATE_CHANGED = f"""
+UPDATE {_TABLE} t
+SET {", ".join(f"{c} = s.{c}" for c in STORED[1:])}, updated_at = %(now)s
+FROM operatordb_snapshot_stage s
+WHERE t.msisdn = s.msisdn AND ({_COMPARED}) IS DISTINCT FROM ({_INCOMING})
+"""
+_LOCK = "SELECT pg_advisory_xact_lock(hashtext('operatordb.snapshot'))"
 
 _DEACTIVATE = f"""
 UPDATE {_TABLE} t SET status = 'inactive', updated_at = %(now)s
@@ -340,36 +446,46 @@ WHERE t.status = 'active'
 
 def _load_postgresql(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, full: bool):
     now = timezone.now()
-    tz = timezone.get_default_timezone()
+    transform = RowTransformer(errors)
 
-    def staged() -> Iterator[tuple]:
+    def staged() -> Iterator[str]:
         for line, values in rows:
             report.rows += 1
-            out = transform_row(values, line, errors, tz)
-            if out is not None and not report.error_count:
-                yield (line, *(NULL if value is None else value for value in out))
+            out = transform(values, line)
+            if out is not None:
+                yield _stage_line(line, out)
 
     with connection.cursor() as cursor:
+        cursor.execute(_LOCK)
         cursor.execute("DROP TABLE IF EXISTS pg_temp.operatordb_snapshot_stage")
         cursor.execute(_STAGE)
         cursor.cursor.copy_expert(
-            COPY_OPTIONS.format(table="operatordb_snapshot_stage"), _CopySource(staged())
+            "COPY operatordb_snapshot_stage FROM STDIN", CopySource(staged()), size=1 << 16
         )
+        # The unique index is both the duplicate check and the upsert's join path; only when it
+        # cannot be built are the duplicates looked for, to report them by line. They are looked
+        # for in a file already rejected too, so that one reading reports every fault.
+        duplicates = bool(report.error_count)
+        if not duplicates:
+            try:
+                with transaction.atomic():
+                    cursor.execute("CREATE UNIQUE INDEX ON operatordb_snapshot_stage (msisdn)")
+            except IntegrityError:
+                duplicates = True
+        if duplicates:
+            cursor.execute(
+                "SELECT msisdn, array_agg(line ORDER BY line) FROM operatordb_snapshot_stage"
+                " GROUP BY msisdn HAVING count(*) > 1 ORDER BY min(line)"
+            )
+            for _msisdn, lines in cursor.fetchall():
+                for line in lines[1:]:
+                    errors.add(line, "msisdn", f"the same number as line {lines[0]}")
         if report.error_count:
             return
-        cursor.execute(
-            "SELECT msisdn, array_agg(line ORDER BY line) FROM operatordb_snapshot_stage"
-            " GROUP BY msisdn HAVING count(*) > 1 ORDER BY min(line)"
-        )
-        for _msisdn, lines in cursor.fetchall():
-            for line in lines[1:]:
-                errors.add(line, "msisdn", f"the same number as line {lines[0]}")
-        if report.error_count:
-            return
-        cursor.execute("CREATE INDEX ON operatordb_snapshot_stage (msisdn)")
-        cursor.execute("ANALYZE operatordb_snapshot_stage")
-        cursor.execute(_UPSERT, {"now": now})
-        report.inserted, report.updated = cursor.fetchone()
+        cursor.execute(_UPDATE_CHANGED, {"now": now})
+        report.updated = cursor.rowcount
+        cursor.execute(_INSERT_NEW, {"now": now})
+        report.inserted = cursor.rowcount
         if full:
             cursor.execute(_DEACTIVATE, {"now": now})
             report.deactivated = cursor.rowcount
@@ -377,12 +493,12 @@ def _load_postgresql(rows: Iterator[tuple], report: LoadReport, errors: _Errors,
 
 def _load_orm(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, full: bool):
     now = timezone.now()
-    tz = timezone.get_default_timezone()
+    transform = RowTransformer(errors)
     clean: dict[str, tuple] = {}
     first_line: dict[str, int] = {}
     for line, values in rows:
         report.rows += 1
-        out = transform_row(values, line, errors, tz)
+        out = transform(values, line)
         if out is None:
             continue
         if out[0] in clean:

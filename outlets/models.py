@@ -90,6 +90,7 @@ class OutletStaff(models.Model):
     kk_number_encrypted = models.TextField(blank=True)
     kk_number_digest = models.CharField(max_length=64, blank=True, db_index=True)
     joined_at = models.DateTimeField(auto_now_add=True)
+    removed_at = models.DateTimeField(_("removed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("outlet staff member")
@@ -402,9 +403,7 @@ class TransferAgreement(models.Model):
         ACTIVE = "active", _("In force")
 
     dealer = models.ForeignKey(Dealer, on_delete=models.PROTECT, related_name="agreements")
-    party = models.ForeignKey(
-        ResponsibleParty, on_delete=models.PROTECT, related_name="agreements"
-    )
+    party = models.ForeignKey(ResponsibleParty, on_delete=models.PROTECT, related_name="agreements")
     reference = models.CharField(_("agreement number"), max_length=60, blank=True)
     starts_on = models.DateField(_("from"))
     ends_on = models.DateField(_("until"))

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("outlets.api_urls")),
     path("", include("subscribers.api_urls")),
     path("", include("compliance.api_urls")),
+    path("", include("reports.api_urls")),
 ]

@@ -19,6 +19,7 @@ urlpatterns = [
     path("compliance/", include("compliance.urls")),
     path("outlets/", include("outlets.urls")),
     path("privacy/", include("privacy.urls")),
+    path("reports/", include("reports.urls")),
     path("", include("accounts.home_urls")),
 ]
 

@@ -14,6 +14,11 @@ Packs: a pack the portal does not know yet is created as held by the row's outle
 dealer) and registered; a known pack must be in that outlet's stock. The outlet's current status
 does not matter (a legacy sale may predate a suspension); an unknown ROID rejects the row.
 
+The staff-own-ID rule and the cap, where the row's policy has them, are judged as the form
+judges them at the time of the import: against the outlet's current active staff, and against
+the numbers the ID holds now plus those of the file's earlier rows (over the cap, a policy that
+lets outlets exceed it flags the registration for review; otherwise the row is rejected).
+
 Idempotent: a pack that is already registered with the same MSISDN, ID number and
 ``registered_at`` is the same sale imported before, and the row is skipped silently; so a file
 imported twice, or re-run after a crash, adds nothing twice.
@@ -66,6 +71,8 @@ AUDIT_ACTION = "registration.import"
 DEFAULT_CHUNK_SIZE = 5000
 _WRITE_ATTEMPTS = 3  # a chunk is retried after a unique clash (a racing clerk, a number reused)
 _ID_MASKED_MAX = Registration._meta.get_field("id_number_masked").max_length
+_REGISTERED, _FLAGGED = Registration.Status.REGISTERED.value, Registration.Status.FLAGGED.value
+_IMPORT, _NO_PHOTOS = Registration.Source.IMPORT.value, Registration.PhotoStatus.NONE.value
 # RFC 4648 base32 symbols -> the registration numbers' alphabet (Crockford's, as the form's).
 _TO_NUMBER_ALPHABET = bytes.maketrans(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _NUMBER_ALPHABET.encode()
@@ -225,6 +232,15 @@ class _Candidate(NamedTuple):
     review_reasons: list
 
 
+class _Rejected(NamedTuple):
+    """A row that broke the rules needing no database: its faults, and its ROID when well
+    formed (an unknown outlet is reported too, once the chunk looks outlets up)."""
+
+    line: int
+    errors: list[RowError]
+    roid: str
+
+
 class _PolicyBook:
     """All policies, loaded once: the one in force on a day is the latest started by then
     (the rule of ``selectors.policy_in_force``, without a query per row)."""
@@ -239,14 +255,14 @@ class _PolicyBook:
 
 
 def _prepare_chunk(rows: list[SourceRow], book: _PolicyBook, now: datetime) -> list:
-    """Each row as a ``_Candidate``, or as the list of its faults."""
+    """Each row as a ``_Candidate``, or as a ``_Rejected``."""
     tz = timezone.get_default_timezone()
     return [_prepare_row(row, book, tz, now) for row in rows]
 
 
 def _prepare_row(row: SourceRow, book: _PolicyBook, tz, now: datetime):
     if row.problem is not None:
-        return [row.problem]
+        return _Rejected(row.line, [row.problem], "")
     data = row.data
     errors = FieldErrors()
     registered_at = parse_registered_at(data.get("registered_at", ""), tz=tz)
@@ -272,6 +288,7 @@ def _prepare_row(row: SourceRow, book: _PolicyBook, tz, now: datetime):
         errors.add("outlet_roid", _("This field is required."))
     elif len(roid) > 20 or not ROID_VALIDATOR.regex.fullmatch(roid):
         errors.add("outlet_roid", str(ROID_VALIDATOR.message))
+        roid = ""
 
     clean = None
     if policy_index is not None:
@@ -282,11 +299,12 @@ def _prepare_row(row: SourceRow, book: _PolicyBook, tz, now: datetime):
             # form would fail at the database: refuse it here, at its field.
             errors.add("id_number", _("The ID number is too long."))
     if errors:
-        return [
+        faults = [
             RowError(row.line, name, message)
             for name, messages in errors.errors.items()
             for message in messages
         ]
+        return _Rejected(row.line, faults, roid)
     return _Candidate(
         line=row.line,
         roid=roid,
@@ -399,16 +417,17 @@ def registrations_import(
         run_id=context.request_id.get() or f"import-{uuid.uuid4().hex[:16]}",
     )
     for chunk, prepared in _prepared_chunks(_chunked(rows, chunk_size), book, workers):
-        candidates, errors = [], []
+        candidates, rejected, errors = [], [], []
         for item in prepared:
             if isinstance(item, _Candidate):
                 candidates.append(item)
             else:
-                errors.extend(item)
+                rejected.append(item)
+                errors.extend(item.errors)
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 with transaction.atomic():
-                    outcome = writer.judge_and_write(candidates)
+                    outcome = writer.judge_and_write(candidates, rejected)
                 break
             except IntegrityError:
                 # Someone registered or created one of these packs meanwhile, or a registration
@@ -416,7 +435,7 @@ def registrations_import(
                 if attempt == _WRITE_ATTEMPTS - 1:
                     raise
         errors.extend(outcome.errors)
-        errors.sort(key=lambda error: error.line)
+        errors.sort(key=lambda error: error.line)  # stable: a row's faults keep their order
         result.rows += len(chunk)
         result.imported += outcome.imported
         result.skipped += outcome.skipped
@@ -456,9 +475,16 @@ class _ChunkWriter:
     run_id: str
     outlets: dict[str, tuple[int, int]] = field(default_factory=dict)  # ROID -> (id, dealer id)
 
-    def judge_and_write(self, candidates: list[_Candidate]) -> _ChunkOutcome:
-        """Judge the chunk against the database (one query per kind of lookup) and write it."""
+    def judge_and_write(self, candidates: list[_Candidate], rejected: list[_Rejected]):
+        """Judge the chunk against the database (one query per kind of lookup) and write it.
+        Rows already rejected get their unknown outlet reported as well."""
         outcome = _ChunkOutcome()
+        self._look_up_outlets({c.roid for c in candidates} | {r.roid for r in rejected if r.roid})
+        for row in rejected:
+            if row.roid and row.roid not in self.outlets:
+                outcome.errors.append(
+                    RowError(row.line, "outlet_roid", _("No outlet has this ROID."))
+                )
         if not candidates:
             return outcome
         lookups = _Lookups.fetch(candidates, self.outlets)
@@ -488,6 +514,14 @@ class _ChunkWriter:
         outcome.packs_created = len(new_packs)
         return outcome
 
+    def _look_up_outlets(self, roids: set[str]) -> None:
+        wanted = roids - self.outlets.keys()
+        if wanted:
+            for roid, outlet_id, dealer_id in Outlet.objects.filter(roid__in=wanted).values_list(
+                "roid", "id", "dealer_id"
+            ):
+                self.outlets[roid] = (outlet_id, dealer_id)
+
     def _judge(self, c: _Candidate, lookups, in_file, in_file_iccids):
         """An ``_Accepted``, a ``RowError``, or None for a sale imported before."""
         if c.roid not in self.outlets:
@@ -515,16 +549,18 @@ class _ChunkWriter:
             return fault
 
         policy = self.book.policies[c.policy]
-        review_reasons = list(c.review_reasons)  # a retried chunk starts again from the rules'
-        if policy.staff_own_id_forbidden:
+        review_reasons = c.review_reasons  # copied before any change: a chunk may be retried
+        staff_ids = lookups.staff_ids.get(outlet_id)
+        staff_kks = lookups.staff_kks.get(outlet_id)
+        if policy.staff_own_id_forbidden and (staff_ids or staff_kks):
             digests = {c.id_digest, c.kk_digest} - {""}
-            if digests & lookups.staff_ids.get(outlet_id, set()):
+            if staff_ids and digests & staff_ids:
                 return RowError(
                     c.line,
                     "id_number",
                     _("Outlet staff may not register buyers with their own ID."),
                 )
-            if c.kk_digest and digests & lookups.staff_kks.get(outlet_id, set()):
+            if c.kk_digest and staff_kks and digests & staff_kks:
                 return RowError(
                     c.line,
                     "kk_number",
@@ -539,12 +575,13 @@ class _ChunkWriter:
                     _("This ID already holds %(held)d numbers, the most the rules allow.")
                     % {"held": held},
                 )
-            review_reasons.append(
+            review_reasons = [
+                *review_reasons,
                 {
                     "code": "over_cap",
                     "message": f"ID already holds {held} numbers (cap {policy.max_numbers_per_id})",
-                }
-            )
+                },
+            ]
         if pack is None:
             new_pack = {
                 "msisdn": c.msisdn,
@@ -566,13 +603,7 @@ class _Lookups:
 
     @classmethod
     def fetch(cls, candidates: list[_Candidate], outlets: dict) -> _Lookups:
-        wanted = {c.roid for c in candidates} - outlets.keys()
-        if wanted:
-            for roid, outlet_id, dealer_id in Outlet.objects.filter(roid__in=wanted).values_list(
-                "roid", "id", "dealer_id"
-            ):
-                outlets[roid] = (outlet_id, dealer_id)
-
+        """Everything the chunk's rows are judged on, one query each (``outlets``: looked up)."""
         msisdns = {c.msisdn for c in candidates}
         iccids = {c.iccid for c in candidates if c.iccid}
         packs = StarterPack.objects.filter(Q(msisdn__in=msisdns) | Q(iccid__in=iccids))
@@ -683,12 +714,7 @@ def _write(accepted: list[_Accepted], new_packs, claimed_ids, *, book, audit) ->
 
     registration_ids = _new_ids(Registration, len(accepted), copy=copy)
     numbers = _registration_numbers([entry.row.local_day for entry in accepted])
-    statuses = [
-        Registration.Status.FLAGGED.value
-        if entry.review_reasons
-        else Registration.Status.REGISTERED.value
-        for entry in accepted
-    ]
+    statuses = [_FLAGGED if entry.review_reasons else _REGISTERED for entry in accepted]
     registration_rows = []
     for entry, registration_id, number, status in zip(
         accepted, registration_ids, numbers, statuses, strict=True
@@ -700,9 +726,9 @@ def _write(accepted: list[_Accepted], new_packs, claimed_ids, *, book, audit) ->
                 entry.iccid, book.policies[c.policy].pk, c.id_type, c.id_encrypted, c.id_digest,
                 c.id_masked, c.kk_encrypted, c.kk_digest, c.kk_masked, c.full_name,
                 c.birth_place, c.birth_date, c.sex, c.address, c.nationality, "", "", "", "",
-                Registration.PhotoStatus.NONE.value,
+                _NO_PHOTOS,
                 c.registered_at,  # consent_at: a legacy record, consent was taken at the sale
-                True, status, entry.review_reasons, Registration.Source.IMPORT.value,
+                True, status, entry.review_reasons, _IMPORT,
                 c.registered_at, now_text, now_text,
             )
         )  # fmt: skip
@@ -721,7 +747,7 @@ def _write(accepted: list[_Accepted], new_packs, claimed_ids, *, book, audit) ->
             "id_number": c.id_masked,
             "policy": book.policies[c.policy].code,
             "status": status,
-            "source": Registration.Source.IMPORT.value,
+            "source": _IMPORT,
             "registered_at": c.registered_at,
             "file": audit.source_label,
             "line": c.line,

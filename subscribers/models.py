@@ -90,9 +90,12 @@ class Registration(models.Model):
         READY = "ready", _("Ready")
         FAILED = "failed", _("Failed")
 
-    registration_number = models.CharField(_("registration number"), max_length=20, unique=True)
+    # Unique through a named constraint (below) rather than unique=True: on PostgreSQL that
+    # spares a second, LIKE-only index that every registration would have to maintain.
+    registration_number = models.CharField(_("registration number"), max_length=20)
+    # No index of its own: reg_outlet_time_idx (outlet, -registered_at) serves outlet look-ups.
     outlet = models.ForeignKey(
-        "outlets.Outlet", on_delete=models.PROTECT, related_name="registrations"
+        "outlets.Outlet", on_delete=models.PROTECT, related_name="registrations", db_index=False
     )
     clerk = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -107,15 +110,18 @@ class Registration(models.Model):
     )
     msisdn = models.CharField(_("MSISDN"), max_length=15)
     iccid = models.CharField(_("ICCID"), max_length=22, blank=True)
-    policy = models.ForeignKey(RegistrationPolicy, on_delete=models.PROTECT, related_name="+")
+    # Nobody searches registrations by policy; an index would only slow every insert.
+    policy = models.ForeignKey(
+        RegistrationPolicy, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
 
     id_type = models.CharField(_("ID type"), max_length=12, choices=IdType.choices)
     id_number_encrypted = models.TextField()
     id_number_digest = models.CharField(max_length=64)
-    id_number_masked = models.CharField(_("ID number"), max_length=24)
+    id_number_masked = models.CharField(_("ID number"), max_length=40)
     kk_number_encrypted = models.TextField(blank=True)
     kk_number_digest = models.CharField(max_length=64, blank=True)
-    kk_number_masked = models.CharField(_("KK number"), max_length=24, blank=True)
+    kk_number_masked = models.CharField(_("KK number"), max_length=40, blank=True)
 
     full_name = models.CharField(_("full name"), max_length=100)
     birth_place = models.CharField(_("place of birth"), max_length=100)
@@ -153,6 +159,9 @@ class Registration(models.Model):
         ordering = ["-registered_at", "-id"]
         permissions = [("reveal_id_number", _("Can reveal full ID numbers (audited)"))]
         constraints = [
+            models.UniqueConstraint(
+                fields=["registration_number"], name="registration_number_unique"
+            ),
             models.CheckConstraint(
                 name="registration_status_known",
                 condition=models.Q(status__in=["registered", "flagged", "verified", "blocked"]),

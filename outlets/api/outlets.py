@@ -247,9 +247,7 @@ class OutletApplicationViewSet(
         """Apply for a new outlet of the caller's dealer."""
         body = OutletApplicationInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        application = services.outlet_application_submit(
-            actor=request.user, **body.validated_data
-        )
+        application = services.outlet_application_submit(actor=request.user, **body.validated_data)
         return Response(self.get_serializer(application).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -356,5 +354,3 @@ class OutletDashboardViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         )
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
-

@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('subscribers', '0003_registration_reg_updated_at_idx'),
+        ("subscribers", "0003_registration_reg_updated_at_idx"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='registrationpolicy',
-            name='training_required',
-            field=models.BooleanField(default=False, verbose_name='clerks must have attended registration training'),
+            model_name="registrationpolicy",
+            name="training_required",
+            field=models.BooleanField(
+                default=False, verbose_name="clerks must have attended registration training"
+            ),
         ),
     ]

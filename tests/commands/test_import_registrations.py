@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from compliance import pii
 from compliance.models import AuditEvent
@@ -17,6 +18,14 @@ from subscribers.models import Registration, RegistrationPolicy
 from tests.factories import StarterPackFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _in_english():
+    """The summary lines asserted here are English whatever the catalogue says."""
+    with translation.override("en"):
+        yield
+
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 HEADER = list(imports.COLUMNS)
@@ -106,6 +115,7 @@ def test_good_and_bad_rows(tmp_path, outlet, other_outlet, clerk, pack, other_pa
         ["0857000799", "extra"],  # 18: wrong number of fields
         row(17, full_name="Robert'); DROP TABLE subscribers_registration;--"),  # 19
         row(18, registered_at="2099-01-01"),  # 20: in the future
+        row(19, birth_date="1988-13-09", outlet_roid="ROZZZ00001"),  # 21: every fault shown
     ]  # fmt: skip
     path = write_csv(tmp_path / "legacy.csv", rows)
     errors_csv = tmp_path / "errors.csv"
@@ -129,9 +139,11 @@ def test_good_and_bad_rows(tmp_path, outlet, other_outlet, clerk, pack, other_pa
         (18, "row"),
         (19, "full_name"),
         (20, "registered_at"),
+        (21, "birth_date"),
+        (21, "outlet_roid"),
     }
     err = capsys.readouterr().err
-    assert "line 4: outlet_roid:" in err and "line 15: address: At most 300 characters." in err
+    assert "line 4: outlet_roid: " in err and "line 15: address: " in err
     assert own_nik not in err
 
     imported = Registration.objects.exclude(msisdn=taken_msisdn)
@@ -268,7 +280,7 @@ def test_a_failed_chunk_leaves_nothing_half_written(tmp_path, outlet, monkeypatc
 def test_not_utf8_row_is_rejected_alone(tmp_path, outlet):
     path = tmp_path / "latin1.csv"
     write_csv(path, [row(1), row(2, full_name="Siti Nur'aini"), row(3)])
-    raw = path.read_bytes().replace("Nur'aini".encode(), b"Nur\xe9aini")
+    raw = path.read_bytes().replace(b"Nur'aini", b"Nur\xe9aini")
     path.write_bytes(raw)
     errors_csv = tmp_path / "e.csv"
     assert run_import(path, errors_csv=str(errors_csv)) == 1
@@ -279,11 +291,10 @@ def test_not_utf8_row_is_rejected_alone(tmp_path, outlet):
 def test_wrong_header_imports_nothing(tmp_path, outlet):
     header = [name if name != "id_number" else "nik" for name in HEADER]
     path = write_csv(tmp_path / "bad.csv", [list(row(1).values())], header=header)
-    with pytest.raises(
-        CommandError, match="missing columns: id_number.*unknown columns: nik"
-    ) as exc:
+    with pytest.raises(CommandError) as exc:
         call_command("import_registrations", path)
     assert exc.value.returncode == 2
+    assert ": id_number;" in str(exc.value) and ": nik)" in str(exc.value)  # missing; unknown
     assert not Registration.objects.exists()
 
 
@@ -310,3 +321,50 @@ def test_pack_known_without_outlet_is_refused(tmp_path, outlet):
     path = write_csv(tmp_path / "d.csv", [row(1, msisdn=dealer_stock.msisdn, iccid="")])
     assert run_import(path, errors_csv=str(errors_csv)) == 1
     assert faults(errors_csv) == {(2, "msisdn")}
+
+
+@pytest.mark.parametrize(
+    ("model", "columns"),
+    [
+        (Registration, imports.REGISTRATION_COLUMNS),
+        (StarterPack, imports.PACK_COLUMNS),
+        (AuditEvent, imports.AUDIT_COLUMNS),
+    ],
+)
+def test_copy_writes_every_column(model, columns):
+    """COPY names its columns: a field added to these models must be added to the import too
+    (the database has no defaults of Django's to fill it in)."""
+    every = {f.column for f in model._meta.concrete_fields} - (
+        {"id"} if model is AuditEvent else set()
+    )
+    assert set(columns) == every
+
+
+def test_worker_processes_give_the_same_result(tmp_path, outlet, clerk):
+    rows = [row(n) for n in range(1, 12)] + [row(12, id_number="9973010903880012")]
+    path = write_csv(tmp_path / "w.csv", rows)
+    errors_csv = tmp_path / "e.csv"
+    assert run_import(path, chunk_size=3, workers=2, errors_csv=str(errors_csv)) == 1
+    assert faults(errors_csv) == {(13, "id_number")}
+    assert Registration.objects.count() == 11 == AuditEvent.objects.count()
+    lines = sorted(AuditEvent.objects.values_list("after__line", flat=True))
+    assert lines == list(range(2, 13))
+
+
+def test_a_clash_on_write_is_judged_again(tmp_path, outlet, monkeypatch):
+    """A unique clash while writing (here a registration number drawn twice; in life a clerk
+    registering the same pack meanwhile) rolls the chunk back and judges it again."""
+    assert run_import(write_csv(tmp_path / "one.csv", [row(1)])) == 0
+    taken = Registration.objects.get().registration_number
+    real_numbers = imports._registration_numbers
+    calls = []
+
+    def clashing_numbers(days):
+        calls.append(len(days))
+        return [taken] * len(days) if len(calls) == 1 else real_numbers(days)
+
+    monkeypatch.setattr(imports, "_registration_numbers", clashing_numbers)
+    assert run_import(write_csv(tmp_path / "two.csv", [row(2), row(3)]), workers=1) == 0
+    assert calls == [2, 2]
+    assert Registration.objects.count() == 3 == AuditEvent.objects.count()
+    assert StarterPack.objects.count() == 3

@@ -103,3 +103,12 @@ def test_refuses_without_debug_unless_forced(settings):
 
     call_command("seed_demo", force=True)
     assert User.objects.filter(username="clerk").exists()
+
+
+def test_fills_the_operator_database_when_it_can(debug_on, monkeypatch, capsys):
+    generator = pytest.importorskip("operatordb.generator")
+    calls = []
+    monkeypatch.setattr(generator, "generate_for_demo", lambda: calls.append(1) or "42 records")
+    call_command("seed_demo")
+    assert calls == [1]
+    assert "42 records" in capsys.readouterr().out

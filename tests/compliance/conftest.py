@@ -24,6 +24,7 @@ CASE_COUNTS = {
 def small_chunks(settings):
     """Many chunks from little data, so chunking and ranges are exercised."""
     settings.RECONCILIATION_CHUNK_ROWS = 40
+    settings.RECONCILIATION_PYTHON_CHUNK_ROWS = 40
     settings.RECONCILIATION_WATERMARK_MARGIN = 0
 
 

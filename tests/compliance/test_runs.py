@@ -20,7 +20,7 @@ from compliance.reconciliation import (
     reconciliation_tick,
 )
 
-from .conftest import open_set, run_inline, truth_set
+from .conftest import open_set, truth_set
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ bulk import (``subscribers.imports``), i.e. the same rules as the form under the
 at each one's date; a pack that already has its registration is left alone.
 """
 
+import dataclasses
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -23,7 +24,8 @@ from subscribers.idgen import make_iccid, make_kk, make_msisdn, make_nik
 from subscribers.imports import SourceRow, registrations_import
 from subscribers.models import Registration
 
-DEMO_PASSWORD = "satupintu-demo"  # printed by the command and quoted in the README; demo only
+# Printed by the command and quoted in the README; demo only (refused with DEBUG off).
+DEMO_PASSWORD = "satupintu-demo"  # noqa: S105
 STOCK_PER_OUTLET = 50
 SOLD_PER_OUTLET = 9
 HISTORY_DAYS = 540  # past registrations spread over ~18 months: two policies apply
@@ -86,6 +88,14 @@ OUTLETS = (
     ),
 )  # fmt: skip
 
+# (outlet number, sale number) -> a foreign buyer (no NIK, no KK)
+FOREIGNERS = {
+    (1, 0): {"id_type": "passport", "id_number": "TR5287731", "kk_number": "",
+             "full_name": "Hiroshi Tanaka", "birth_place": "Osaka", "nationality": "JP"},
+    (3, 0): {"id_type": "kitas", "id_number": "2C21AB0043917", "kk_number": "",
+             "full_name": "Olivia Brown", "birth_place": "Perth", "nationality": "AU"},
+}  # fmt: skip
+
 # username -> (first, last, role, outlet index or None, superuser)
 USERS = {
     "clerk": ("Rina", "Wulandari", User.Role.OUTLET_STAFF, 0, False),
@@ -146,7 +156,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(
             f"  dealer {dealer.code} {dealer.name}; outlets "
-            + ", ".join(f"{o.roid} ({o.get_status_display().lower()})" for o in outlets)
+            + ", ".join(f"{o.roid} ({o.status})" for o in outlets)
         )
         self.stdout.write(
             f"  starter packs in stock: {stock}; registrations: "
@@ -154,7 +164,7 @@ class Command(BaseCommand):
             f"({result.imported} added now)"
         )
         if generated is not None:
-            self.stdout.write(f"  operator database: {generated}")
+            self.stdout.write(f"  operator database: {_describe(generated)}")
         shown = password if password == DEMO_PASSWORD else "as given with --password"
         self.stdout.write(f"  users (password: {shown}):")
         for user in users:
@@ -229,6 +239,7 @@ def _users(password: str, *, dealer, outlets) -> list[User]:
                 defaults={
                     "outlet": outlets[outlet_index],
                     "is_active": True,
+                    "removed_at": None,
                     "id_number_encrypted": _same_or_new_ciphertext(user, "id", id_number),
                     "id_number_digest": pii.digest(id_number),
                     "kk_number_encrypted": _same_or_new_ciphertext(user, "kk", kk_number),
@@ -289,12 +300,8 @@ def _past_sales(outlets, *, today: date) -> list[SourceRow]:
                 f"RT {rng.randint(1, 12):02d}/RW {rng.randint(1, 9):02d}, {city}",
                 "nationality": "ID",
             }  # fmt: skip
-            if index == 1 and n == 0:  # a visitor from abroad: passport
-                person.update(id_type="passport", id_number="TR5287731", kk_number="",
-                              full_name="Hiroshi Tanaka", birth_place="Osaka", nationality="JP")  # fmt: skip
-            if index == 3 and n == 0:  # a resident foreigner: KITAS
-                person.update(id_type="kitas", id_number="2C21AB0043917", kk_number="",
-                              full_name="Olivia Brown", birth_place="Perth", nationality="AU")  # fmt: skip
+            if (index, n) in FOREIGNERS:  # a visitor with a passport, a resident with a KITAS
+                person.update(FOREIGNERS[index, n])
             if index == 2 and n < 4:  # one buyer with four numbers: over the cap of 3, flagged
                 repeat_buyer = repeat_buyer or person
                 person = repeat_buyer
@@ -318,6 +325,12 @@ def _past_sales(outlets, *, today: date) -> list[SourceRow]:
         for line, row in enumerate(rows, start=1)
         if "62" + row["msisdn"][1:] not in done
     ]
+
+
+def _describe(report) -> str:
+    if dataclasses.is_dataclass(report):
+        return ", ".join(f"{k}: {v}" for k, v in dataclasses.asdict(report).items())
+    return str(report)
 
 
 def _operator_database():

@@ -1,11 +1,17 @@
-"""``manage.py import_registrations FILE``: legacy/bulk import of registrations from a CSV."""
+"""``manage.py import_registrations FILE``: legacy/bulk import of registrations from a CSV.
 
+The rules and the writing are ``subscribers.imports.registrations_import``; this command opens
+the files, reports, and sets the exit status.
+"""
+
+import contextlib
 import csv
 import os
 import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from subscribers.imports import (
     COLUMNS,
@@ -49,55 +55,50 @@ class Command(BaseCommand):
             "--workers",
             type=int,
             default=min(os.cpu_count() or 1, 4),
-            help="processes checking and encrypting rows while the database writes "
-            "(default: the number of CPUs, at most 4; 1 = no extra processes)",
+            help="processes checking and encrypting the coming rows while the database writes "
+            "(default: the number of CPUs, at most 4; 1 = no extra process)",
         )
 
     def handle(self, *args, file, errors_csv, chunk_size, workers, verbosity, **options):
         if chunk_size < 1:
             raise CommandError("--chunk-size must be at least 1", returncode=EXIT_UNUSABLE)
         label = "<stdin>" if file == "-" else Path(file).name
-        try:
-            stream = (
-                open(
-                    sys.stdin.fileno(),
-                    encoding="utf-8-sig",
-                    errors="surrogateescape",
-                    newline="",
-                    closefd=False,
-                )
-                if file == "-"
-                else open(file, encoding="utf-8-sig", errors="surrogateescape", newline="")  # noqa: SIM115
-            )
-        except OSError as exc:
-            raise CommandError(
-                f"Cannot open {file}: {exc.strerror}", returncode=EXIT_UNUSABLE
-            ) from exc
-
-        errors_file = None
-        errors_writer = None
-        if errors_csv:
-            errors_file = open(errors_csv, "w", encoding="utf-8", newline="")  # noqa: SIM115
-            errors_writer = csv.writer(errors_file)
-            errors_writer.writerow(["line", "field", "reason"])
-
-        def on_error(error):
-            self.stderr.write(f"line {error.line}: {error.field}: {error.message}")
-            if errors_writer:
-                errors_writer.writerow([error.line, error.field, error.message])
-
         committed = {"rows": 0}
 
-        def on_chunk(result):
-            committed["rows"] = result.rows
-            if verbosity >= 2:
-                self.stdout.write(
-                    f"… {result.rows} rows read, {result.imported} imported, "
-                    f"{result.rejected} rejected"
+        with contextlib.ExitStack() as files:
+            # Bytes that are not UTF-8 become lone surrogates: their row is rejected, not the file.
+            text = {"encoding": "utf-8-sig", "errors": "surrogateescape", "newline": ""}
+            try:
+                if file == "-":
+                    stream = files.enter_context(open(sys.stdin.fileno(), closefd=False, **text))
+                else:
+                    stream = files.enter_context(open(file, **text))
+            except OSError as exc:
+                raise CommandError(
+                    f"Cannot open {file}: {exc.strerror}", returncode=EXIT_UNUSABLE
+                ) from exc
+            errors_writer = None
+            if errors_csv:
+                errors_file = files.enter_context(
+                    open(errors_csv, "w", encoding="utf-8", newline="")
                 )
+                errors_writer = csv.writer(errors_file)
+                errors_writer.writerow(["line", "field", "reason"])
 
-        try:
-            with stream:
+            def on_error(error):
+                self.stderr.write(f"line {error.line}: {error.field}: {error.message}")
+                if errors_writer:
+                    errors_writer.writerow([error.line, error.field, error.message])
+
+            def on_chunk(result):
+                committed["rows"] = result.rows
+                if verbosity >= 2:
+                    self.stdout.write(
+                        f"… {result.rows} rows read, {result.imported} imported, "
+                        f"{result.rejected} rejected"
+                    )
+
+            try:
                 result = registrations_import(
                     rows=read_registration_csv(stream),
                     chunk_size=chunk_size,
@@ -106,29 +107,40 @@ class Command(BaseCommand):
                     on_error=on_error,
                     on_chunk=on_chunk,
                 )
-        except ImportFileError as exc:
-            raise CommandError(f"{label}: {exc}", returncode=EXIT_UNUSABLE) from exc
-        except Exception:
-            # Each chunk is its own transaction: what was committed stays, the chunk in flight
-            # is gone, and a re-run skips what is already there.
-            self.stderr.write(
-                f"{label}: import stopped after {committed['rows']} rows were committed; "
-                "run the same command again to import the rest."
-            )
-            raise
-        finally:
-            if errors_file:
-                errors_file.close()
+            except ImportFileError as exc:
+                raise CommandError(f"{label}: {exc}", returncode=EXIT_UNUSABLE) from exc
+            except Exception:
+                # Each chunk is its own transaction: what was committed stays, the chunk in
+                # flight is gone, and a re-run skips what is already there.
+                self.stderr.write(
+                    _(
+                        "%(file)s: import stopped after %(rows)d rows were committed; run the "
+                        "same command again to import the rest."
+                    )
+                    % {"file": label, "rows": committed["rows"]}
+                )
+                raise
 
         if verbosity >= 1:
             self.stdout.write(
-                f"{label}: {result.rows} rows: {result.imported} imported "
-                f"({result.flagged} flagged for review, {result.packs_created} new starter "
-                f"packs), {result.skipped} already imported, {result.rejected} rejected."
+                _(
+                    "%(file)s: %(rows)d rows: %(imported)d imported (%(flagged)d flagged for "
+                    "review, %(packs)d new starter packs), %(skipped)d already imported, "
+                    "%(rejected)d rejected."
+                )
+                % {
+                    "file": label,
+                    "rows": result.rows,
+                    "imported": result.imported,
+                    "flagged": result.flagged,
+                    "packs": result.packs_created,
+                    "skipped": result.skipped,
+                    "rejected": result.rejected,
+                }
             )
         if result.rejected:
             raise CommandError(
-                f"{result.rejected} of {result.rows} rows rejected (listed above); "
-                "the other rows were imported.",
+                _("%(rejected)d of %(rows)d rows rejected (listed above); the others imported.")
+                % {"rejected": result.rejected, "rows": result.rows},
                 returncode=EXIT_REJECTED,
             )

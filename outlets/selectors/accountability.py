@@ -1,0 +1,127 @@
+"""Who answers for a starter pack: what reconciliation and the compliance workflow ask when a
+discrepancy is found.
+
+- a registered pack: the outlet that registered it (it answers for the data it took);
+- an unregistered pack covered, on that day, by an agreement in force: the agreement's party;
+- any other pack the portal knows: its dealer (MISSION.md: packs passed on stay the dealer's
+  responsibility unless a responsibility-transfer agreement is on record).
+An MSISDN the portal knows nothing of has no answer here (None / absent): the caller decides
+(e.g. the ROID the operator's database says it was sold through).
+"""
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db import connection
+from django.utils import timezone
+
+from subscribers.models import Registration
+
+from ..models import AgreementRange, StarterPack, TransferAgreement
+
+
+@dataclass(frozen=True)
+class AccountableParty:
+    OUTLET = "outlet"
+    PARTY = "party"
+    DEALER = "dealer"
+
+    kind: str
+    dealer_id: int
+    label: str  # the outlet's ROID, the party's name or the dealer's code
+    outlet_id: int | None = None
+    party_id: int | None = None
+    agreement_id: int | None = None
+
+
+def _day(at: date | datetime) -> date:
+    return timezone.localdate(at) if isinstance(at, datetime) else at
+
+
+def _chunks(values: list, size: int | None = None):
+    size = size or (900 if connection.vendor == "sqlite" else 10_000)
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def accountable_parties_for_msisdns(
+    *, msisdns: Iterable[str], at: date | datetime
+) -> dict[str, AccountableParty]:
+    """``accountable_party_for_msisdn`` for many MSISDNs (normalised, ``62…``) at once: a few
+    chunked queries, and the agreements in force that day matched in memory."""
+    day = _day(at)
+    wanted = list(dict.fromkeys(msisdns))
+    result: dict[str, AccountableParty] = {}
+    for chunk in _chunks(wanted):
+        rows = Registration.objects.filter(msisdn__in=chunk).values_list(
+            "msisdn", "outlet_id", "outlet__roid", "outlet__dealer_id"
+        )
+        for msisdn, outlet_id, roid, dealer_id in rows:
+            result[msisdn] = AccountableParty(
+                AccountableParty.OUTLET, dealer_id, roid, outlet_id=outlet_id
+            )
+    packs = []
+    for chunk in _chunks([m for m in wanted if m not in result]):
+        packs += StarterPack.objects.filter(msisdn__in=chunk).values_list(
+            "msisdn", "dealer_id", "dealer__code"
+        )
+    ranges = _ranges_in_force(day, dealer_ids={dealer_id for _m, dealer_id, _c in packs})
+    for msisdn, dealer_id, dealer_code in packs:
+        covering = _covering(ranges.get((dealer_id, len(msisdn))), msisdn)
+        if covering is None:
+            result[msisdn] = AccountableParty(AccountableParty.DEALER, dealer_id, dealer_code)
+        else:
+            _first, _last, agreement_id, party_id, party_name = covering
+            result[msisdn] = AccountableParty(
+                AccountableParty.PARTY,
+                dealer_id,
+                party_name,
+                party_id=party_id,
+                agreement_id=agreement_id,
+            )
+    return result
+
+
+def _ranges_in_force(day: date, *, dealer_ids: set[int]) -> dict:
+    """{(dealer, msisdn length): ranges sorted by first number} of agreements in force."""
+    if not dealer_ids:
+        return {}
+    rows = AgreementRange.objects.filter(
+        agreement__status=TransferAgreement.Status.ACTIVE,
+        agreement__starts_on__lte=day,
+        agreement__ends_on__gte=day,
+        agreement__dealer_id__in=dealer_ids,
+    ).values_list(
+        "agreement__dealer_id",
+        "msisdn_length",
+        "msisdn_from",
+        "msisdn_to",
+        "agreement_id",
+        "agreement__party_id",
+        "agreement__party__name",
+    )
+    by_key = defaultdict(list)
+    for dealer_id, length, first, last, agreement_id, party_id, party_name in rows:
+        by_key[(dealer_id, length)].append((first, last, agreement_id, party_id, party_name))
+    return {key: sorted(value) for key, value in by_key.items()}
+
+
+def _covering(ranges: list | None, msisdn: str):
+    # Agreements in force never overlap for one dealer (agreement_create refuses it), so the
+    # only candidate is the last range starting at or before the number.
+    if not ranges:
+        return None
+    index = bisect_right(ranges, (msisdn, "\uffff")) - 1
+    if index >= 0 and ranges[index][0] <= msisdn <= ranges[index][1]:
+        return ranges[index]
+    return None
+
+
+def accountable_party_for_msisdn(*, msisdn: str, at: date | datetime) -> AccountableParty | None:
+    """Who is accountable for ``msisdn`` (``62…``) at ``at`` (a date, or a moment taken on its
+    Jakarta date): the registering outlet, else the party of an agreement in force covering the
+    pack, else the pack's dealer; None for an MSISDN the portal does not know."""
+    return accountable_parties_for_msisdns(msisdns=[msisdn], at=at).get(msisdn)

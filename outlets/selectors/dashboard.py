@@ -1,0 +1,146 @@
+"""The dealer dashboard: per outlet, registrations, open clarifications, confirmed violations,
+sanction status, training status and stock on hand — one annotated, sortable queryset for the
+page, its CSV export and the API, with the columns declared once.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib import import_module
+
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from subscribers.models import Registration
+
+from ..models import Outlet, OutletStaff, StarterPack
+from .scope import outlets_for_user
+from .training import outlet_trained_expression
+
+RECENT_DAYS = 30
+
+
+def _count_per_outlet(queryset, outlet_field: str = "outlet"):
+    """A correlated COUNT per outlet (a subquery, so several counts never multiply)."""
+    counted = (
+        queryset.filter(**{outlet_field: OuterRef("pk")})
+        .order_by()
+        .values(outlet_field)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def _compliance_counts() -> dict:
+    """Open clarifications and confirmed violations per outlet come from the compliance app
+    once it provides ``compliance.selectors.outlet_compliance_annotations()`` (a dict of those
+    two names to expressions over ``OuterRef("pk")``, the outlet); until then, 0."""
+    hook = getattr(import_module("compliance.selectors"), "outlet_compliance_annotations", None)
+    if hook is not None:
+        return hook()
+    zero = Value(0, output_field=IntegerField())
+    return {"open_clarifications": zero, "confirmed_violations": zero}
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: object
+    value: Callable[[Outlet], object]
+    sort_by: str = ""  # the ORM expression ordered on; "" when not sortable
+
+
+DASHBOARD_COLUMNS: tuple[Column, ...] = (
+    Column("roid", _("ROID"), lambda o: o.roid, "roid"),
+    Column("name", _("Outlet"), lambda o: o.name, "name"),
+    Column("dealer", _("Dealer"), lambda o: o.dealer.code, "dealer__code"),
+    Column("region", _("Regency / city"), lambda o: o.region, "region"),
+    Column("status", _("Sanction status"), lambda o: o.status, "status"),
+    Column(
+        "registrations", _("Registrations"), lambda o: o.registration_count, "registration_count"
+    ),
+    Column(
+        "registrations_recent",
+        _("Registrations, last 30 days"),
+        lambda o: o.recent_registration_count,
+        "recent_registration_count",
+    ),
+    Column(
+        "open_clarifications",
+        _("Open clarifications"),
+        lambda o: o.open_clarifications,
+        "open_clarifications",
+    ),
+    Column(
+        "confirmed_violations",
+        _("Confirmed violations"),
+        lambda o: o.confirmed_violations,
+        "confirmed_violations",
+    ),
+    Column("trained", _("Trained"), lambda o: o.trained, "trained"),
+    Column("active_staff", _("Active staff"), lambda o: o.active_staff, "active_staff"),
+    Column("stock_on_hand", _("Stock on hand"), lambda o: o.stock_on_hand, "stock_on_hand"),
+)
+SORT_KEYS = {column.key: column.sort_by for column in DASHBOARD_COLUMNS if column.sort_by}
+DEFAULT_SORT = "roid"
+
+
+def sort_choices() -> list[tuple[str, str]]:
+    """``?sort=`` values: each column ascending, and descending with a leading ``-``."""
+    choices = []
+    for column in DASHBOARD_COLUMNS:
+        if column.sort_by:
+            choices += [(column.key, f"{column.label} ↑"), (f"-{column.key}", f"{column.label} ↓")]
+    return choices
+
+
+def outlet_dashboard_for_user(
+    *, user, sort: str = DEFAULT_SORT, dealer_code: str = "", status: str = "", trained=None
+) -> QuerySet[Outlet]:
+    """The outlets ``user`` may see (``outlets_for_user``: a dealer its own, a clerk theirs,
+    operator roles all, narrowed by ``dealer_code``), each annotated with the dashboard's
+    figures, ordered by ``sort`` (a ``SORT_KEYS`` key, ``-`` for descending; unknown keys fall
+    back to ROID). ``trained``: True/False to keep only (un)trained outlets."""
+    since = timezone.now() - timedelta(days=RECENT_DAYS)
+    qs = outlets_for_user(user=user).annotate(
+        # Not "registrations": that name is the reverse relation from Registration.
+        registration_count=_count_per_outlet(Registration.objects.all()),
+        recent_registration_count=_count_per_outlet(
+            Registration.objects.filter(registered_at__gte=since)
+        ),
+        stock_on_hand=_count_per_outlet(
+            StarterPack.objects.filter(status=StarterPack.Status.IN_STOCK)
+        ),
+        active_staff=_count_per_outlet(OutletStaff.objects.filter(is_active=True)),
+        trained=outlet_trained_expression(),
+        **_compliance_counts(),
+    )
+    if dealer_code:
+        qs = qs.filter(dealer__code=dealer_code)
+    if status:
+        qs = qs.filter(status=status)
+    if trained is not None:
+        qs = qs.filter(trained=trained)
+    descending = sort.startswith("-")
+    field = SORT_KEYS.get(sort.lstrip("-"), SORT_KEYS[DEFAULT_SORT])
+    return qs.order_by(f"-{field}" if descending else field, "roid")
+
+
+def untrained_outlets_for_user(*, user) -> QuerySet[Outlet]:
+    """The user's outlets (not revoked) where no active staff member attended a training."""
+    return (
+        outlets_for_user(user=user)
+        .exclude(status=Outlet.Status.REVOKED)
+        .annotate(trained=outlet_trained_expression())
+        .filter(trained=False)
+    )
+
+
+def dealer_stock_on_hand(*, dealer_id: int) -> int:
+    """Packs in the dealer's own stock (in stock, not at an outlet)."""
+    return StarterPack.objects.filter(
+        dealer_id=dealer_id, outlet__isnull=True, status=StarterPack.Status.IN_STOCK
+    ).count()

@@ -1,0 +1,15 @@
+"""Writers of export files: CSV (streamed), XLSX (write-only, split sheets) and PDF (a printable
+report with charts). Each writes to a local file and reports progress; ``reports.services``
+runs them for a job, stores the file and records its SHA-256."""
+
+from .csv_file import write_csv
+from .pdf_report import write_pdf
+from .xlsx_file import write_xlsx
+
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+
+__all__ = ["CONTENT_TYPES", "write_csv", "write_pdf", "write_xlsx"]

@@ -1,0 +1,68 @@
+"""XLSX: openpyxl's write-only workbook (rows go straight to disk, constant memory), one
+sheet per 1 048 576 rows (Excel's limit, header included), and an "About" sheet saying what
+the file is."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+
+from ..rows import RowSource
+
+SHEET_MAX_ROWS = 1_048_576  # Excel's limit per sheet, header row included
+PROGRESS_EVERY = 10_000
+
+
+def _sheet(workbook, title: str, keys: list[str]):
+    sheet = workbook.create_sheet(title=title)
+    sheet.freeze_panes = "A2"
+    header = []
+    for key in keys:
+        cell = WriteOnlyCell(sheet, value=key)
+        cell.font = Font(bold=True)
+        header.append(cell)
+    sheet.append(header)
+    return sheet
+
+
+def write_xlsx(
+    source: RowSource,
+    path: Path,
+    *,
+    progress: Callable[[int], None],
+    title: str,
+    about: list[tuple[str, object]],
+    sheet_max_rows: int = SHEET_MAX_ROWS,
+) -> int:
+    """Write ``source`` to ``path``; returns the number of rows (headers excluded)."""
+    workbook = Workbook(write_only=True)
+    workbook.properties.title = title[:250]
+    workbook.properties.creator = "Satu Pintu"
+    per_sheet = sheet_max_rows - 1
+    sheet_number, in_sheet, done = 1, 0, 0
+    sheet = _sheet(workbook, title[:31] or "Rows", source.keys)
+    free_text = source.free_text
+    for row in source.rows:
+        if in_sheet == per_sheet:
+            sheet_number += 1
+            sheet = _sheet(workbook, f"{title[:24]} ({sheet_number})", source.keys)
+            in_sheet = 0
+        if free_text:
+            row = list(row)
+            for index in free_text:
+                if isinstance(row[index], str):
+                    row[index] = ILLEGAL_CHARACTERS_RE.sub("", row[index])
+        sheet.append(row)
+        in_sheet += 1
+        done += 1
+        if done % PROGRESS_EVERY == 0:
+            progress(done)
+    info = workbook.create_sheet(title="About")
+    for key, value in about:
+        info.append([key, value if isinstance(value, int | float) or value is None else str(value)])
+    workbook.save(path)
+    progress(done)
+    return done

@@ -1,0 +1,362 @@
+"""Writes of the reports app: request an export, run it, download it, sweep, refresh.
+
+The web page, the API, ``export_report`` and the Celery task all go through these functions:
+one implementation of every export. Each export is an ``ExportJob`` row: its parameters and
+scope are fixed when it is requested, the file is written by ``export_job_run`` (claimed with
+a compare-and-set, so running it twice writes it once) and stored in the private storage with
+its SHA-256.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import logging
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files import File
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from compliance.services import audit_record
+
+from . import exporters
+from .figures import report_figures
+from .models import ExportJob
+from .periods import PeriodError
+from .scope import ReportFilter, ReportScope, may_export_unmasked, report_filter_from
+from .summary import RefreshOutcome, summaries_refresh
+from .tables import row_source
+
+logger = logging.getLogger(__name__)
+PROGRESS_SECONDS = 1.0
+# A queued job nobody picked up for this long (broker outage, lost message) is queued again.
+QUEUED_GRACE = timedelta(minutes=10)
+
+
+class ClaimLost(Exception):
+    """Another worker took the job over; this one stops without writing anything."""
+
+
+def command_line_actor() -> str:
+    try:
+        who = getpass.getuser()
+    except Exception:  # no login name in a container
+        who = str(os.getuid())
+    return f"command-line:{who}"
+
+
+# --- request -----------------------------------------------------------------------------------
+
+
+def export_job_create(
+    *,
+    user,
+    kind: str,
+    format: str,
+    data: Mapping,
+    trigger: str,
+    masked: bool = True,
+    language: str = "",
+    dispatch: bool = True,
+) -> ExportJob:
+    """Record an export of ``kind`` in ``format`` for the period and filters in ``data`` (as
+    the reader ``user`` sees it; ``None`` is the command line, which sees every outlet), audit
+    it, and queue its task after the commit (unless ``dispatch`` is off: the command runs it
+    inline).
+
+    Rules: the reader may read reports (else ``PermissionDenied``); the period is required and
+    valid (else ``ValidationError`` naming the field); an unmasked export needs
+    ``reports.export_unmasked`` and is never the regulator's, and is audited as
+    ``reports.export_unmasked`` besides the request's own row.
+    """
+    errors: dict[str, list[str]] = {}
+    if kind not in ExportJob.Kind.values:
+        errors["kind"] = [_("Choose one of: %s.") % ", ".join(ExportJob.Kind.values)]
+    if format not in ExportJob.Format.values:
+        errors["format"] = [_("Choose one of: %s.") % ", ".join(ExportJob.Format.values)]
+    try:
+        flt = report_filter_from(data, today=timezone.localdate(), required=True)
+    except PeriodError as exc:
+        errors.update({field: [message] for field, message in exc.errors.items()})
+        flt = None
+    if user is None:
+        scope = ReportScope.everything(command_line_actor())
+        actor, label, role = command_line_actor(), command_line_actor(), "operator"
+    else:
+        scope = ReportScope.for_user(user)  # PermissionDenied for outlet staff and strangers
+        actor, label = user, user.get_username()
+        role = "operator" if user.is_operator else user.role
+        if not masked and not may_export_unmasked(user):
+            raise PermissionDenied(_("Unmasked exports need the 'export unmasked' permission."))
+    if errors:
+        raise ValidationError(errors)
+    parameters = {
+        **flt.as_params(),
+        "scope": {"dealer_id": scope.dealer_id, "sees_restricted": scope.sees_restricted},
+        "language": language or settings.LANGUAGE_CODE,
+    }
+    with transaction.atomic():
+        job = ExportJob.objects.create(
+            kind=kind,
+            format=format,
+            trigger=trigger,
+            parameters=parameters,
+            masked=masked,
+            requested_by=user,
+            requested_by_label=label[:150],
+            requested_by_role=role or "",
+        )
+        audit_record(
+            actor=actor,
+            action="reports.export_request",
+            target=job,
+            after={"kind": kind, "format": format, "masked": masked, **flt.as_params()},
+        )
+        if not masked:
+            audit_record(
+                actor=actor,
+                action="reports.export_unmasked",
+                target=job,
+                after={"kind": kind, "format": format, **flt.as_params()},
+            )
+    if dispatch:
+        _dispatch(job.pk)
+    return job
+
+
+def _dispatch(job_id: int) -> None:
+    from subscribers.services import enqueue
+
+    from .tasks import run_export_job
+
+    transaction.on_commit(lambda: enqueue(run_export_job, job_id))
+
+
+# --- run ---------------------------------------------------------------------------------------
+
+
+def job_filter(job: ExportJob) -> ReportFilter:
+    return report_filter_from(job.parameters, today=timezone.localdate(), required=True)
+
+
+def job_scope(job: ExportJob) -> ReportScope:
+    scope = job.parameters.get("scope") or {}
+    return ReportScope(
+        scope.get("dealer_id"), bool(scope.get("sees_restricted")), job.requested_by_label
+    )
+
+
+def file_name(job: ExportJob) -> str:
+    p = job.parameters
+    return f"satupintu-{job.kind}-{p['date_from']}-{p['date_to']}-{job.pk}.{job.format}"
+
+
+def about(job: ExportJob, *, figures_as_of=None) -> list[tuple[str, object]]:
+    """What the file is, written into XLSX ("About" sheet) and PDF files, and shown by the
+    verify page: the hash itself cannot be inside the file it hashes."""
+    p = job.parameters
+    filters = ", ".join(f"{k}={p[k]}" for k in ("province", "dealer", "outlet") if p.get(k))
+    scope = p.get("scope") or {}
+    return [
+        (_("Export"), f"#{job.pk} {job.kind}.{job.format}"),
+        (_("Period (local days, both included)"), f"{p['date_from']} – {p['date_to']}"),
+        (_("Filters"), filters or _("none")),
+        (
+            _("Outlets covered"),
+            _("every outlet") if scope.get("dealer_id") is None else _("the dealer's outlets"),
+        ),
+        (_("Grouping"), p.get("grouping", "")),
+        (_("Personal data"), _("masked") if job.masked else _("NOT masked")),
+        (_("Requested by"), f"{job.requested_by_label} ({job.requested_by_role})"),
+        (_("Requested at"), timezone.localtime(job.created_at).strftime("%Y-%m-%d %H:%M:%S")),
+        (
+            _("Figures as of"),
+            timezone.localtime(figures_as_of).strftime("%Y-%m-%d %H:%M:%S")
+            if figures_as_of
+            else "—",
+        ),
+        (_("Times"), settings.TIME_ZONE),
+        (_("Check"), _("Compare the file's SHA-256 on the portal's 'Verify a file' page.")),
+    ]
+
+
+def export_job_run(*, job_id: int) -> ExportJob:
+    """Claim the job (``queued``, or ``running`` without progress for
+    ``REPORTS_EXPORT_STALE_SECONDS``), write its file, store it, record its SHA-256.
+
+    Safe to run twice or concurrently: only the claim's holder writes the outcome; a worker
+    whose claim was taken over discards its file. A failure is recorded on the job.
+    """
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    stale = now - timedelta(seconds=settings.REPORTS_EXPORT_STALE_SECONDS)
+    claimed = (
+        ExportJob.objects.filter(pk=job_id)
+        .filter(
+            Q(status=ExportJob.Status.QUEUED)
+            | Q(status=ExportJob.Status.RUNNING, heartbeat_at__lt=stale)
+        )
+        .update(
+            status=ExportJob.Status.RUNNING,
+            claim_token=token,
+            started_at=now,
+            heartbeat_at=now,
+            rows_done=0,
+            attempts=F("attempts") + 1,
+        )
+    )
+    job = ExportJob.objects.get(pk=job_id)
+    if not claimed:
+        logger.info("reports: export %s is %s; not claimed", job_id, job.status)
+        return job
+    fenced = ExportJob.objects.filter(pk=job_id, claim_token=token)
+    handle, temp_name = tempfile.mkstemp(prefix="satupintu-export-", suffix=f".{job.format}")
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        with translation.override(job.parameters.get("language") or settings.LANGUAGE_CODE):
+            rows, total, withheld = _write(job, temp, fenced)
+        digest, size = _sha256(temp)
+        with temp.open("rb") as fh:
+            stored = job.file.storage.save(
+                job.file.field.generate_filename(job, file_name(job)), File(fh)
+            )
+        finished = fenced.update(
+            status=ExportJob.Status.SUCCEEDED,
+            file=stored,
+            file_name=file_name(job),
+            content_type=exporters.CONTENT_TYPES[job.format],
+            sha256=digest,
+            size=size,
+            rows_done=rows,
+            rows_total=total,
+            rows_withheld=withheld,
+            finished_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+            error="",
+        )
+        if not finished:
+            job.file.storage.delete(stored)
+    except ClaimLost:
+        logger.warning("reports: export %s was taken over by another worker", job_id)
+    except Exception as exc:
+        logger.exception("reports: export %s failed", job_id)
+        fenced.update(
+            status=ExportJob.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+    finally:
+        temp.unlink(missing_ok=True)
+    job.refresh_from_db()
+    return job
+
+
+def _write(job: ExportJob, path: Path, fenced) -> tuple[int, int, int]:
+    """Write the job's file at ``path``: (rows written, rows in scope, rows withheld)."""
+    flt, scope = job_filter(job), job_scope(job)
+    last = [0.0]
+
+    def progress(done: int, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - last[0] < PROGRESS_SECONDS:
+            return
+        last[0] = now
+        if not fenced.update(rows_done=done, heartbeat_at=timezone.now()):
+            raise ClaimLost
+
+    figures = None
+    if job.kind in (ExportJob.Kind.SUMMARY, ExportJob.Kind.OUTLETS) or job.format == "pdf":
+        summaries_refresh()  # figures as of this export, not as of the last scheduled refresh
+    source = row_source(job.kind, flt, scope, masked=job.masked)
+    fenced.update(rows_total=source.total, rows_withheld=source.withheld)
+    title = _("Satu Pintu — %(kind)s, %(period)s") % {
+        "kind": job.get_kind_display(),
+        "period": str(flt.period),
+    }
+    from .summary import summary_state
+
+    state = summary_state()
+    info = about(job, figures_as_of=state.refreshed_at if state else None)
+    if job.format == ExportJob.Format.CSV:
+        rows = exporters.write_csv(source, path, progress=progress)
+    elif job.format == ExportJob.Format.XLSX:
+        rows = exporters.write_xlsx(source, path, progress=progress, title=job.kind, about=info)
+    else:
+        figures = report_figures(flt, scope)
+        rows = exporters.write_pdf(
+            figures, path, title=title, about=info, rows=source, kind=job.kind, progress=progress
+        )
+    progress(rows, force=True)
+    return rows, source.total, source.withheld
+
+
+def _sha256(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+# --- download, sweep, refresh ------------------------------------------------------------------
+
+
+def export_job_open(*, user, job: ExportJob):
+    """The file of a finished export, opened for reading; the download is audited.
+
+    ``job`` must come from ``selectors.export_job_get_for_user`` (the reader's own). Raises
+    ``FileNotFoundError`` when it is not ready or its file has expired.
+    """
+    if not job.is_downloadable:
+        raise FileNotFoundError(job.pk)
+    handle = job.file.storage.open(job.file.name, "rb")
+    audit_record(
+        actor=user,
+        action="reports.export_download",
+        target=job,
+        after={"sha256": job.sha256, "masked": job.masked},
+    )
+    return handle
+
+
+def export_jobs_sweep(*, now=None) -> dict[str, int]:
+    """Re-queue exports whose worker went quiet or whose task was lost, and delete files
+    older than ``REPORTS_EXPORT_RETENTION_DAYS`` (the job and its hash stay, for checks)."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.REPORTS_EXPORT_STALE_SECONDS)
+    requeue = list(
+        ExportJob.objects.filter(
+            Q(status=ExportJob.Status.RUNNING, heartbeat_at__lt=stale)
+            | Q(status=ExportJob.Status.QUEUED, created_at__lt=now - QUEUED_GRACE)
+        ).values_list("pk", flat=True)[:500]
+    )
+    for pk in requeue:
+        _dispatch(pk)
+    expired = 0
+    cutoff = now - timedelta(days=settings.REPORTS_EXPORT_RETENTION_DAYS)
+    for job in ExportJob.objects.filter(
+        status=ExportJob.Status.SUCCEEDED, finished_at__lt=cutoff, file_deleted_at__isnull=True
+    ).exclude(file="")[:1000]:
+        job.file.storage.delete(job.file.name)
+        ExportJob.objects.filter(pk=job.pk).update(file="", file_deleted_at=now)
+        expired += 1
+    return {"requeued": len(requeue), "files_deleted": expired}
+
+
+def report_summaries_refresh(*, full: bool = False) -> RefreshOutcome:
+    """Bring the dashboard's summary tables up to date (``reports.summary``)."""
+    return summaries_refresh(full=full)

@@ -1,0 +1,162 @@
+"""``load_operator_snapshot``: normalised like the portal, upserted only when changed, absent
+numbers set inactive, and a file with any bad row rejected whole with each fault by line."""
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from compliance import pii
+from operatordb.models import OperatorSubscriber
+from operatordb.snapshot import SnapshotRejected, load_snapshot
+
+HEADER = "msisdn,iccid,status,activated_at,outlet_roid,id_type,id_number,full_name,birth_date\n"
+GOOD = [
+    "081200000001,8962100000001000019,active,2025-03-01T10:00:00+07:00,ROJKT000001,ktp,"
+    "3171 0157 0890 0042,Siti Nur'aini,1990-08-17",
+    "6281200000002,,active,2025-03-02 09:30:00,ROJKT000002,passport,a 123-4567,Budi,1985-01-09",
+    "+62 812 0000 0003,,inactive,,,,,,",
+]
+
+
+def _file(tmp_path, lines, name="snapshot.csv"):
+    path = tmp_path / name
+    path.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_good_file_is_loaded_in_the_portals_form(db, tmp_path):
+    report = load_snapshot(_file(tmp_path, GOOD))
+
+    assert (report.rows, report.inserted, report.updated, report.deactivated) == (3, 3, 0, 0)
+    siti = OperatorSubscriber.objects.get(msisdn="6281200000001")
+    assert siti.id_number_digest == pii.digest("3171015708900042")
+    assert siti.id_number_masked == "3171********0042"
+    assert siti.name_key == "sitinuraini"
+    assert str(siti.birth_date) == "1990-08-17"
+    assert siti.activated_at.isoformat() == "2025-03-01T03:00:00+00:00"
+    budi = OperatorSubscriber.objects.get(msisdn="6281200000002")
+    assert budi.id_number_digest == pii.digest("A1234567")  # as the portal normalises it
+    assert budi.activated_at.utcoffset() is not None  # naive times are Jakarta time
+    blank = OperatorSubscriber.objects.get(msisdn="6281200000003")
+    assert (blank.status, blank.id_number_digest, blank.birth_date) == ("inactive", "", None)
+    assert not OperatorSubscriber.objects.exclude(id_number_encrypted="").exists()
+
+
+def test_reloading_changes_only_what_changed_and_deactivates_the_absent(db, tmp_path):
+    load_snapshot(_file(tmp_path, GOOD))
+    before = dict(OperatorSubscriber.objects.values_list("msisdn", "updated_at"))
+
+    again = load_snapshot(_file(tmp_path, GOOD))
+    assert (again.inserted, again.updated, again.unchanged, again.deactivated) == (0, 0, 3, 0)
+    assert dict(OperatorSubscriber.objects.values_list("msisdn", "updated_at")) == before
+
+    changed = [GOOD[0].replace("Siti Nur'aini", "Siti Nuraini"), GOOD[2]]
+    report = load_snapshot(_file(tmp_path, changed))
+    assert (report.updated, report.deactivated) == (1, 1)
+    siti = OperatorSubscriber.objects.get(msisdn="6281200000001")
+    assert siti.full_name == "Siti Nuraini" and siti.updated_at > before[siti.msisdn]
+    budi = OperatorSubscriber.objects.get(msisdn="6281200000002")
+    assert budi.status == "inactive" and budi.updated_at > before[budi.msisdn]
+    assert OperatorSubscriber.objects.get(msisdn="6281200000003").updated_at == before[
+        "6281200000003"
+    ]
+
+
+def test_a_delta_leaves_absent_numbers_alone(db, tmp_path):
+    load_snapshot(_file(tmp_path, GOOD))
+    report = load_snapshot(_file(tmp_path, GOOD[:1]), full=False)
+    assert report.deactivated == 0
+    assert OperatorSubscriber.objects.get(msisdn="6281200000002").status == "active"
+
+
+def test_a_file_with_bad_rows_is_rejected_whole_with_each_fault_by_line(db, tmp_path):
+    load_snapshot(_file(tmp_path, GOOD))
+    before = list(OperatorSubscriber.objects.order_by("msisdn").values())
+    bad = [
+        GOOD[0].replace("Siti Nur'aini", "Siti Baru"),  # fine on its own: must not be written
+        "0212345678,,active,2025-01-01,ROJKT000001,ktp,3171015708900042,A,1990-08-17",
+        "081200000009,,sleeping,2025-01-01,ROJKT000001,,,,",
+        "081200000010,,active,,ROX,ktp,,Budi,17-08-1990",
+        "081200000011,8962100000001000010,active,2025-13-01,,unknown,123,Budi,",
+        "081200000001,,inactive,,,,,,",  # the same number as line 2
+        "081200000012,too,few",
+    ]
+
+    with pytest.raises(SnapshotRejected) as exc:
+        load_snapshot(_file(tmp_path, bad))
+
+    faults = [(e.line, e.field) for e in exc.value.report.errors]
+    assert sorted(faults) == [
+        (3, "msisdn"),
+        (4, "status"),
+        (5, "activated_at"), (5, "birth_date"), (5, "id_number"), (5, "outlet_roid"),
+        (6, "activated_at"), (6, "iccid"), (6, "id_type"),
+        (7, "msisdn"),
+        (8, "row"),
+    ]  # fmt: skip
+    assert exc.value.report.error_count == 11
+    assert list(OperatorSubscriber.objects.order_by("msisdn").values()) == before
+
+
+def test_a_duplicate_number_is_reported_with_both_lines(db, tmp_path):
+    rows = [GOOD[0], GOOD[1], GOOD[0].replace("081200000001", "6281200000001")]
+    with pytest.raises(SnapshotRejected) as exc:
+        load_snapshot(_file(tmp_path, rows))
+    assert [(e.line, e.field) for e in exc.value.report.errors] == [(4, "msisdn")]
+    assert "line 2" in exc.value.report.errors[0].reason
+    assert not OperatorSubscriber.objects.exists()
+
+
+def test_a_wrong_header_is_reported_at_line_1(db, tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("msisdn,status\n081200000001,active\n", encoding="utf-8")
+    with pytest.raises(SnapshotRejected) as exc:
+        load_snapshot(path)
+    assert [(e.line, e.field) for e in exc.value.report.errors] == [(1, "header")]
+
+
+def test_the_command_reports_and_exits_non_zero_on_bad_rows(db, tmp_path):
+    good = _file(tmp_path, GOOD, "good.csv")
+    out = io.StringIO()
+    call_command("load_operator_snapshot", str(good), "--json", stdout=out)
+    assert json.loads(out.getvalue())["inserted"] == 3
+
+    bad = _file(tmp_path, ["081200000009,,sleeping,2025-01-01,,,,,"], "bad.csv")
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="nothing was loaded"):
+        call_command("load_operator_snapshot", str(bad), stderr=err)
+    assert "line 2, status:" in err.getvalue()
+    assert OperatorSubscriber.objects.count() == 3
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("load_operator_snapshot", str(tmp_path / "missing.csv"))
+
+
+def test_updated_at_is_the_load_time(db, tmp_path):
+    start = timezone.now()
+    load_snapshot(_file(tmp_path, GOOD))
+    assert all(t >= start for t in OperatorSubscriber.objects.values_list("updated_at", flat=True))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Siti Nur'aini", "O'NEIL  al-fatih", "Ma\u2019ruf", "Élodie", "Straße", "ﬁtri", "Σοφία",
+     "A.B,C-D", "Nguyễn Văn", "  Budi\tSantoso ", "X\u00a0Y"],
+)  # fmt: skip
+def test_the_fast_name_key_is_the_portals_rule(name):
+    from operatordb.snapshot import name_key
+    from subscribers.idrules import normalize_name_for_comparison
+
+    assert name_key(name) == normalize_name_for_comparison(name)
+
+
+def test_the_fast_digest_is_the_portals_digest(settings):
+    from operatordb.snapshot import _Digester
+
+    for key in ("short", "k" * 64, "a-much-longer-key-" * 5):
+        settings.ID_DIGEST_KEY = key
+        digest = _Digester(key.encode())
+        for value in ("3171015708900042", "A1234567", "É"):
+            assert digest(value) == pii.digest(value)
