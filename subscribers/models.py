@@ -3,16 +3,26 @@
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from compliance.ladder import default_ladder, ladder_problems
 from registration_portal.storage import get_private_storage
 
 
 def _photo_path(instance, filename: str) -> str:
     # Random names: a path must not reveal whose photo it is.
     return f"photos/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.jpg"
+
+
+def validate_sanction_ladder(value) -> None:
+    """A policy's sanction ladder must be usable (``compliance.ladder.ladder_problems``)."""
+    problems = ladder_problems(value)
+    if problems:
+        raise ValidationError(problems)
 
 
 class IdType(models.TextChoices):
@@ -59,6 +69,28 @@ class RegistrationPolicy(models.Model):
         _("clerks must have attended registration training"), default=False
     )
     notes = models.TextField(_("notes"), blank=True)
+    # The compliance workflow (issue 4): how long an outlet has to answer a clarification
+    # request, and the sanction ladder applied to confirmed violations (compliance.ladder).
+    clarification_deadline_days = models.PositiveSmallIntegerField(
+        _("days an outlet has to answer a clarification request"),
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(90)],
+    )
+    sanction_ladder = models.JSONField(
+        _("sanction ladder"),
+        default=default_ladder,
+        validators=[validate_sanction_ladder],
+        help_text=_(
+            'Rungs in order, e.g. [{"violations": 1, "action": "warning"}, {"violations": 3, '
+            '"action": "suspension"}, {"violations": 5, "action": "revocation"}]: the action '
+            "is taken when an outlet's confirmed violations within the window reach the number."
+        ),
+    )
+    violation_window_days = models.PositiveSmallIntegerField(
+        _("days a confirmed violation counts towards the ladder"),
+        default=180,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+    )
 
     class Meta:
         verbose_name = _("registration policy")
@@ -131,9 +163,13 @@ class Registration(models.Model):
     nationality = models.CharField(_("nationality"), max_length=2, default="ID")
 
     id_photo = models.FileField(storage=get_private_storage, upload_to=_photo_path, blank=True)
-    id_photo_thumb = models.FileField(storage=get_private_storage, upload_to=_photo_path, blank=True)
+    id_photo_thumb = models.FileField(
+        storage=get_private_storage, upload_to=_photo_path, blank=True
+    )
     face_photo = models.FileField(storage=get_private_storage, upload_to=_photo_path, blank=True)
-    face_photo_thumb = models.FileField(storage=get_private_storage, upload_to=_photo_path, blank=True)
+    face_photo_thumb = models.FileField(
+        storage=get_private_storage, upload_to=_photo_path, blank=True
+    )
     photo_status = models.CharField(
         max_length=10, choices=PhotoStatus.choices, default=PhotoStatus.NONE
     )

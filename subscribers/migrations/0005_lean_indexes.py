@@ -6,41 +6,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('outlets', '0003_staff_removed_at'),
-        ('subscribers', '0004_registrationpolicy_training_required'),
+        ("outlets", "0003_staff_removed_at"),
+        ("subscribers", "0004_registrationpolicy_training_required"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='registration',
-            name='id_number_masked',
-            field=models.CharField(max_length=40, verbose_name='ID number'),
+            model_name="registration",
+            name="id_number_masked",
+            field=models.CharField(max_length=40, verbose_name="ID number"),
         ),
         migrations.AlterField(
-            model_name='registration',
-            name='kk_number_masked',
-            field=models.CharField(blank=True, max_length=40, verbose_name='KK number'),
+            model_name="registration",
+            name="kk_number_masked",
+            field=models.CharField(blank=True, max_length=40, verbose_name="KK number"),
         ),
         migrations.AlterField(
-            model_name='registration',
-            name='outlet',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='registrations', to='outlets.outlet'),
+            model_name="registration",
+            name="outlet",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="registrations",
+                to="outlets.outlet",
+            ),
         ),
         migrations.AlterField(
-            model_name='registration',
-            name='policy',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='subscribers.registrationpolicy'),
+            model_name="registration",
+            name="policy",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="subscribers.registrationpolicy",
+            ),
         ),
         migrations.AlterField(
-            model_name='registration',
-            name='registration_number',
-            field=models.CharField(max_length=20, verbose_name='registration number'),
+            model_name="registration",
+            name="registration_number",
+            field=models.CharField(max_length=20, verbose_name="registration number"),
         ),
         migrations.AddConstraint(
-            model_name='registration',
-            constraint=models.UniqueConstraint(fields=('registration_number',), name='registration_number_unique'),
+            model_name="registration",
+            constraint=models.UniqueConstraint(
+                fields=("registration_number",), name="registration_number_unique"
+            ),
         ),
     ]
