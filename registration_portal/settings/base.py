@@ -264,6 +264,9 @@ SPECTACULAR_SETTINGS = {
     # An outlet's status appears in several components (outlet, dashboard row, status change):
     # one named enum instead of a hash-named one (drf_spectacular.W001 fails check --deploy).
     "ENUM_NAME_OVERRIDES": {"OutletStatusEnum": "outlets.models.Outlet.Status"},
+    # Schema warnings are a test's business (tests/api/test_schema.py fails on any), not a
+    # reason for `check --deploy` to fail a deployment.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "registration_portal.schema.add_error_responses",
@@ -316,6 +319,8 @@ RECONCILIATION_WATERMARK_MARGIN = env.int("RECONCILIATION_WATERMARK_MARGIN", def
 # Claims of one chunk before its run is given up as failed.
 RECONCILIATION_MAX_ATTEMPTS = env.int("RECONCILIATION_MAX_ATTEMPTS", default=5)
 RECONCILIATION_INCREMENTAL_MINUTES = env.int("RECONCILIATION_INCREMENTAL_MINUTES", default=15)
+# work_mem of a snapshot load's transaction: its joins over the whole snapshot stay in memory.
+OPERATORDB_LOAD_WORK_MEM = env.str("OPERATORDB_LOAD_WORK_MEM", default="256MB")
 # The operator database behind the adapter interface (operatordb.adapter.OperatorAdapter).
 OPERATORDB_ADAPTER = env.str(
     "OPERATORDB_ADAPTER", default="operatordb.adapter.MockOperatorDatabase"
@@ -413,5 +418,55 @@ CELERY_BEAT_SCHEDULE.update(
         },
         # Re-queue exports whose worker died or whose task was lost; delete expired files.
         "reports-sweep-exports": {"task": "reports.tasks.sweep_exports", "schedule": 600.0},
+    }
+)
+
+# --- Compliance workflow (issue 4): clarifications, review queue, sanctions -------------------
+# The answer deadline, the sanction ladder and its window are policy (RegistrationPolicy), not
+# settings. These are how the review queue works:
+# a claim left idle this long is free for another reviewer (viewing the item renews it);
+REVIEW_CLAIM_IDLE_SECONDS = env.int("REVIEW_CLAIM_IDLE_SECONDS", default=900)
+# an item is due this long after it entered the queue (an expired request: at its deadline);
+REVIEW_TARGET_HOURS = env.int("REVIEW_TARGET_HOURS", default=72)
+# the most items one bulk decision takes;
+REVIEW_BULK_MAX_ITEMS = env.int("REVIEW_BULK_MAX_ITEMS", default=200)
+# the frequent queue sync looks at what changed this long ago (the nightly one at everything).
+REVIEW_QUEUE_SYNC_LOOKBACK_MINUTES = env.int("REVIEW_QUEUE_SYNC_LOOKBACK_MINUTES", default=60)
+for _name in (
+    "REVIEW_CLAIM_IDLE_SECONDS",
+    "REVIEW_TARGET_HOURS",
+    "REVIEW_BULK_MAX_ITEMS",
+    "REVIEW_QUEUE_SYNC_LOOKBACK_MINUTES",
+):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1.")
+del _name
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "compliance-expire-overdue-clarifications": {
+            "task": "compliance.tasks.expire_overdue_clarifications",
+            "schedule": 600.0,
+        },
+        "compliance-settle-agreeing-clarifications": {
+            "task": "compliance.tasks.settle_agreeing_clarifications",
+            "schedule": 900.0,
+        },
+        "compliance-sync-review-queue": {
+            "task": "compliance.tasks.sync_review_queue",
+            "schedule": 300.0,
+        },
+        "compliance-sync-review-queue-nightly": {
+            "task": "compliance.tasks.sync_review_queue",
+            "schedule": crontab(hour=3, minute=0),
+            "kwargs": {"full": True},
+        },
+        "compliance-release-idle-review-claims": {
+            "task": "compliance.tasks.release_idle_review_claims",
+            "schedule": 300.0,
+        },
+        "compliance-retry-number-blocks": {
+            "task": "compliance.tasks.retry_number_blocks",
+            "schedule": 600.0,
+        },
     }
 )
