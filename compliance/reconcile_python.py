@@ -84,7 +84,13 @@ def changed_msisdns(*, adapter, since, lo=None, hi=None) -> set[str]:
 
 
 def _apply(
-    findings: list[rules.Finding], *, run, now, scope: Q | tuple[str, set[str]], kinds
+    findings: list[rules.Finding],
+    *,
+    run,
+    now,
+    scope: Q | tuple[str, set[str]],
+    kinds,
+    flag: bool,
 ) -> ChunkResult:
     """Refresh the open ones found again, open the new ones, resolve the unfound in scope."""
     result = ChunkResult()
@@ -148,19 +154,19 @@ def _apply(
         Discrepancy.objects.filter(pk__in=batch).update(
             status=Discrepancy.Status.RESOLVED, resolved_at=now, resolved_by_run=run
         )
-    result.flagged = _flag(
-        sorted({f.registration_id for f in found.values() if f.registration_id}), run=run
-    )
+    if flag:
+        result.flagged = flag_registrations(
+            sorted({f.registration_id for f in found.values() if f.registration_id}), run=run
+        )
     return result
 
 
-def _flag(registration_ids: list[int], *, run) -> int:
+def flag_registrations(registration_ids: list[int], *, run) -> int:
     """Registered → flagged, with an audit row each (see ``reconcile_sql._FLAG``)."""
     flagged = 0
     for batch in _batched(registration_ids):
         rows = list(
-            Registration.objects.select_for_update()
-            .filter(pk__in=batch, status=Registration.Status.REGISTERED)
+            Registration.objects.filter(pk__in=batch, status=Registration.Status.REGISTERED)
             .order_by("pk")
             .values_list("pk", "registration_number", "msisdn")
         )
@@ -211,7 +217,7 @@ def process_msisdn_chunk(*, chunk, run, adapter, now) -> ChunkResult:
         for msisdn in sorted(msisdns)
         for finding in rules.compare(portal.get(msisdn), operator.get(msisdn), our_roids=roids)
     ]
-    result = _apply(findings, run=run, now=now, scope=scope_q, kinds=rules.MSISDN_KINDS)
+    result = _apply(findings, run=run, now=now, scope=scope_q, kinds=rules.MSISDN_KINDS, flag=True)
     result.rows = len(portal) + len(operator)
     if chunk.scope == chunk.Scope.CHANGED:
         result.msisdns = len(msisdns)
@@ -272,6 +278,17 @@ def process_id_group_chunk(*, chunk, run, adapter, now) -> ChunkResult:
         findings.extend(
             rules.over_limit(group, cap=run.id_cap, registrations=registered, our_roids=roids)
         )
-    result = _apply(findings, run=run, now=now, scope=scope_q, kinds=rules.GROUP_KINDS)
+    result = _apply(findings, run=run, now=now, scope=scope_q, kinds=rules.GROUP_KINDS, flag=False)
     result.rows = rows
     return result
+
+
+def flag_over_limit(*, run, now) -> int:
+    """At the end of a run: flag the registrations of the over-limit numbers it saw."""
+    ids = Discrepancy.objects.filter(
+        kind=rules.ID_OVER_LIMIT,
+        status=Discrepancy.Status.OPEN,
+        last_seen_run=run,
+        registration__isnull=False,
+    ).values_list("registration_id", flat=True)
+    return flag_registrations(sorted(set(ids)), run=run)

@@ -9,7 +9,7 @@ changed in it), whatever its size, in one transaction:
 3. open the new ones: ``INSERT ... ON CONFLICT (msisdn, kind) WHERE status = 'open' DO NOTHING``
    — the partial unique index makes a rerun or a second worker harmless;
 4. resolve the open ones of the scope that were not found again;
-5. flag the registrations of what was found.
+5. flag the registrations of what was found (MSISDN phase; the ID-group phase's at the end).
 Nothing of this passes through Python except the few name candidates (below): the worker's
 memory does not depend on the size of the tables.
 
@@ -264,25 +264,13 @@ def _temp_table(cursor, name: str, create_sql: str) -> None:
     cursor.execute(create_sql)
 
 
-# Registrations with a discrepancy found in the chunk go from registered to flagged (verified
-# and blocked ones keep the reviewer's decision), each with its audit row. Rows are locked in id
-# order, so two chunks flagging the same registration wait for each other instead of
-# deadlocking. updated_at is left alone on purpose: the flag is the engine's own verdict, not a
-# change an incremental run should re-examine.
-_FLAG = f"""
-WITH locked AS (
-    SELECT r.id
-    FROM (SELECT DISTINCT registration_id FROM recon_found WHERE registration_id IS NOT NULL) f
-    JOIN {REG} r ON r.id = f.registration_id
-    WHERE r.status = 'registered'
-    ORDER BY r.id
-    FOR UPDATE OF r
-), flagged AS (
-    UPDATE {REG} r SET status = 'flagged'
-    FROM locked l
-    WHERE r.id = l.id AND r.status = 'registered'
-    RETURNING r.id, r.registration_number, r.msisdn
-)
+# Registrations with a discrepancy found in an MSISDN chunk go from registered to flagged
+# (verified and blocked ones keep the reviewer's decision), each with its audit row. MSISDN
+# chunks never share a registration, so their flags cannot deadlock; the ID-group phase, whose
+# numbers are anywhere, flags when the run finishes (``flag_over_limit``). updated_at is left
+# alone on purpose: the flag is the engine's own verdict, not a change an incremental run
+# should re-examine.
+_FLAG_AUDIT = f"""
 INSERT INTO {AUDIT}
     (actor_id, actor_label, action, target_type, target_id, target_repr, request_id, before,
      after, created_at)
@@ -292,9 +280,37 @@ SELECT NULL, 'system', 'registration.flag', 'subscribers.registration', f.id::te
        jsonb_build_object('status', 'flagged', 'reconciliation_run', %(run)s), %(now)s
 FROM flagged f
 """
+_FLAG = f"""
+WITH flagged AS (
+    UPDATE {REG} r SET status = 'flagged'
+    WHERE r.status = 'registered'
+      AND r.id IN (SELECT registration_id FROM recon_found WHERE registration_id IS NOT NULL)
+    RETURNING r.id, r.registration_number, r.msisdn
+)
+{_FLAG_AUDIT}
+"""
+_FLAG_OVER_LIMIT = f"""
+WITH flagged AS (
+    UPDATE {REG} r SET status = 'flagged'
+    WHERE r.status = 'registered'
+      AND r.id IN (
+        SELECT d.registration_id FROM {DISC} d
+        WHERE d.kind = 'id_over_limit' AND d.status = 'open' AND d.last_seen_run_id = %(run)s
+          AND d.registration_id IS NOT NULL)
+    RETURNING r.id, r.registration_number, r.msisdn
+)
+{_FLAG_AUDIT}
+"""
 
 
-def _apply(cursor, *, params: dict, kinds, d_where: str, result: ChunkResult) -> None:
+def flag_over_limit(*, run, now) -> int:
+    """At the end of a run: flag the registrations of the over-limit numbers it saw."""
+    with connection.cursor() as cursor:
+        cursor.execute(_FLAG_OVER_LIMIT, {"run": run.pk, "now": now})
+        return cursor.rowcount
+
+
+def _apply(cursor, *, params: dict, kinds, d_where: str, result: ChunkResult, flag: bool) -> None:
     # An index and statistics, so the joins below never scan the found rows per discrepancy
     # (the discrepancy table's own statistics are stale while a first run fills it).
     cursor.execute("CREATE INDEX ON recon_found (msisdn, kind)")
@@ -306,8 +322,9 @@ def _apply(cursor, *, params: dict, kinds, d_where: str, result: ChunkResult) ->
     result.resolved = _counts(
         cursor, _RESOLVE.format(d_where=d_where), {**params, "kinds": list(kinds)}
     )
-    cursor.execute(_FLAG, params)
-    result.flagged = cursor.rowcount
+    if flag:
+        cursor.execute(_FLAG, params)
+        result.flagged = cursor.rowcount
 
 
 def _confirm_names(cursor) -> None:
@@ -375,7 +392,14 @@ def process_msisdn_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
             params,
         )
         _confirm_names(cursor)
-        _apply(cursor, params=params, kinds=rules.MSISDN_KINDS, d_where=d_where, result=result)
+        _apply(
+            cursor,
+            params=params,
+            kinds=rules.MSISDN_KINDS,
+            d_where=d_where,
+            result=result,
+            flag=True,
+        )
     return result
 
 
@@ -437,7 +461,14 @@ def process_id_group_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
                 ),
                 params,
             )
-        _apply(cursor, params=params, kinds=rules.GROUP_KINDS, d_where=d_where, result=result)
+        _apply(
+            cursor,
+            params=params,
+            kinds=rules.GROUP_KINDS,
+            d_where=d_where,
+            result=result,
+            flag=False,
+        )
     return result
 
 

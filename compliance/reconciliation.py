@@ -11,9 +11,9 @@ Life of a run:
 3. ``reconciliation_chunk_work`` (one task per chunk, any number of workers) claims a chunk with
    a compare-and-set, does it in one transaction that also marks it done (fenced by the claim
    token) and adds to the run's progress. The last chunk queues the finish.
-   Each chunk also flags the registrations of what it found (registered → flagged).
-4. ``reconciliation_finish`` hands the new discrepancies to the compliance workflow and marks
-   the run succeeded — one transaction.
+   An MSISDN chunk also flags the registrations of what it found (registered → flagged).
+4. ``reconciliation_finish`` flags the registrations of the over-limit numbers, hands the new
+   discrepancies to the compliance workflow and marks the run succeeded — one transaction.
 
 A worker that dies (SIGKILL, OOM) leaves its chunk claimed: a restarted worker of the same name
 releases its predecessor's claims at start (``reconciliation_recover``), and the periodic tick
@@ -555,7 +555,8 @@ def reconciliation_finish(*, run_id: int) -> bool:
         if run.chunks.exclude(status=RunChunk.Status.DONE).exists():
             return False
         now = timezone.now()
-        flagged = sum(
+        engine = reconcile_sql if run.engine == "sql" else reconcile_python
+        flagged = engine.flag_over_limit(run=run, now=now) + sum(
             (counts or {}).get("flagged", 0)
             for counts in run.chunks.values_list("counts", flat=True)
         )

@@ -62,3 +62,61 @@ def _recover_after_restart(sender=None, **kwargs) -> None:
         return
     if queued:
         logger.warning("reconciliation: %s task(s) queued again after restart of %s", queued, node)
+
+
+# --- The compliance workflow (issue 4): periodic sweeps, the operator told of blocks ----------
+
+
+@shared_task
+def expire_overdue_clarifications() -> int:
+    """Requests unanswered past their deadline: expired and escalated to the review queue."""
+    from .clarifications import clarifications_expire_overdue
+
+    return clarifications_expire_overdue()
+
+
+@shared_task
+def settle_agreeing_clarifications() -> int:
+    """Requests whose findings reconciliation no longer finds: withdrawn."""
+    from .clarifications import clarifications_settle_agreeing
+
+    return clarifications_settle_agreeing()
+
+
+@shared_task
+def sync_review_queue(full: bool = False) -> dict:
+    """Queue flagged registrations nobody is asked about (recent changes; everything when
+    ``full``, which also hands over discrepancies never asked about)."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from .review import review_queue_sync
+
+    since = None
+    if not full:
+        minutes = int(getattr(settings, "REVIEW_QUEUE_SYNC_LOOKBACK_MINUTES", 60))
+        since = timezone.now() - timedelta(minutes=minutes)
+    return review_queue_sync(since=since)
+
+
+@shared_task
+def release_idle_review_claims() -> int:
+    from .review import review_claims_release_idle
+
+    return review_claims_release_idle()
+
+
+@shared_task(acks_late=True)
+def tell_operator_number_blocked(block_id: int) -> bool:
+    from .review import number_block_tell_operator
+
+    return number_block_tell_operator(block_id=block_id)
+
+
+@shared_task
+def retry_number_blocks() -> int:
+    """Blocks the operator's adapter has not acknowledged yet, tried again."""
+    from .review import number_blocks_retry
+
+    return number_blocks_retry()

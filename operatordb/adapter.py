@@ -114,6 +114,10 @@ class OperatorAdapter(Protocol):
     def lookup_population(self, nik_digests: Iterable[str]) -> dict[str, PopulationEntry]:
         """The population registry's records for these NIK digests."""
 
+    def block_msisdn(self, *, msisdn: str, reason: str) -> None:
+        """The portal blocked ``msisdn`` (a GraPARI decision): the operator stops the number.
+        Raises on failure; the portal retries until it returns (so it must be idempotent)."""
+
 
 def _batched(values: Iterable[str], size: int = BATCH) -> Iterator[list[str]]:
     batch: list[str] = []
@@ -214,6 +218,17 @@ class MockOperatorDatabase:
                 entry = PopulationEntry(*row)
                 found[entry.nik_digest] = entry
         return found
+
+    def block_msisdn(self, *, msisdn: str, reason: str) -> None:
+        """The mock stops the number: inactive from now (``updated_at`` moves only when it was
+        active, so a retry changes nothing and the next incremental run sees it once)."""
+        from django.utils import timezone
+
+        from .models import OperatorSubscriber
+
+        OperatorSubscriber.objects.filter(msisdn=msisdn).exclude(status="inactive").update(
+            status="inactive", updated_at=timezone.now()
+        )
 
 
 @lru_cache(maxsize=4)

@@ -19,9 +19,10 @@ Decisions:
 
 On PostgreSQL one streaming Python pass checks and transforms each row (the digest needs the
 key, which stays out of SQL) and feeds ``COPY`` into a temporary staging table as it goes; the
-duplicate check (a unique index on the staging table), the update of changed rows, the insert of
-new ones and the deactivation are then set-based statements, all in one transaction, one load at
-a time (an advisory lock). Elsewhere (SQLite, ``make run``) the same rows are written in batches.
+duplicate check, the delta (one join of the snapshot with the table), the update of changed
+rows, the insert of new ones and the deactivation of absent ones are then set-based statements,
+all in one transaction, one load at a time (an advisory lock). Elsewhere (SQLite, ``make run``)
+the same rows are written in batches.
 """
 
 # SQL here is assembled from table and column names of our own models; every value is a bound
@@ -42,7 +43,7 @@ from functools import lru_cache
 from itertools import islice
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from subscribers.idrules import (
@@ -418,29 +419,44 @@ CREATE TEMP TABLE operatordb_snapshot_stage (
 
 _COMPARED = ", ".join(f"t.{c}" for c in STORED[1:])
 _INCOMING = ", ".join(f"s.{c}" for c in STORED[1:])
-# Three set-based statements (hash joins over the whole snapshot) rather than one
-# INSERT ... ON CONFLICT, which probes the index row by row. Loads are serialised by an
-# advisory lock, so nothing inserts the same MSISDN in between.
-_INSERT_NEW = f"""
-INSERT INTO {_TABLE} ({", ".join(STORED)}, id_number_encrypted, updated_at)
-SELECT {", ".join(f"s.{c}" for c in STORED)}, '', %(now)s
+# One hash join of the snapshot with the table finds what is new, changed or (full snapshot)
+# no longer listed — a few percent of a daily snapshot; the writes then touch only those rows.
+# Rather than INSERT ... ON CONFLICT, which probes the index row by row. Loads are serialised
+# by an advisory lock, so nothing inserts the same MSISDN in between.
+_DELTA = f"""
+CREATE TEMP TABLE operatordb_snapshot_delta ON COMMIT DROP AS
+SELECT s.*, t.id AS target_id, s.msisdn IS NULL AS absent
 FROM operatordb_snapshot_stage s
-WHERE NOT EXISTS (SELECT 1 FROM {_TABLE} t WHERE t.msisdn = s.msisdn)
--- New rows land in MSISDN order: reconciliation reads the table by MSISDN ranges.
-ORDER BY s.msisdn
+FULL JOIN {_TABLE} t ON t.msisdn = s.msisdn
+WHERE t.id IS NULL
+   OR (s.msisdn IS NULL AND t.status = 'active' AND %(full)s)
+   OR (s.msisdn IS NOT NULL AND ({_COMPARED}) IS DISTINCT FROM ({_INCOMING}))
 """
 _UPDATE_CHANGED = f"""
 UPDATE {_TABLE} t
 SET {", ".join(f"{c} = s.{c}" for c in STORED[1:])}, updated_at = %(now)s
-FROM operatordb_snapshot_stage s
-WHERE t.msisdn = s.msisdn AND ({_COMPARED}) IS DISTINCT FROM ({_INCOMING})
+FROM operatordb_snapshot_delta s
+WHERE NOT s.absent AND s.target_id IS NOT NULL AND t.id = s.target_id
 """
-_LOCK = "SELECT pg_advisory_xact_lock(hashtext('operatordb.snapshot'))"
-
+_INSERT_NEW = f"""
+INSERT INTO {_TABLE} ({", ".join(STORED)}, id_number_encrypted, updated_at)
+SELECT {", ".join(f"s.{c}" for c in STORED)}, '', %(now)s
+FROM operatordb_snapshot_delta s
+WHERE s.target_id IS NULL
+-- New rows land in MSISDN order: reconciliation reads the table by MSISDN ranges.
+ORDER BY s.msisdn
+"""
 _DEACTIVATE = f"""
 UPDATE {_TABLE} t SET status = 'inactive', updated_at = %(now)s
-WHERE t.status = 'active'
-  AND NOT EXISTS (SELECT 1 FROM operatordb_snapshot_stage s WHERE s.msisdn = t.msisdn)
+FROM operatordb_snapshot_delta s
+WHERE s.absent AND t.id = s.target_id
+"""
+_LOCK = "SELECT pg_advisory_xact_lock(hashtext('operatordb.snapshot'))"
+_DUPLICATES = """
+SELECT msisdn, array_agg(line ORDER BY line) FROM operatordb_snapshot_stage
+WHERE msisdn IN (
+    SELECT msisdn FROM operatordb_snapshot_stage GROUP BY msisdn HAVING count(*) > 1)
+GROUP BY msisdn ORDER BY min(line)
 """
 
 
@@ -457,38 +473,31 @@ def _load_postgresql(rows: Iterator[tuple], report: LoadReport, errors: _Errors,
 
     with connection.cursor() as cursor:
         cursor.execute(_LOCK)
-        cursor.execute("DROP TABLE IF EXISTS pg_temp.operatordb_snapshot_stage")
+        # Hash joins and aggregates over the whole snapshot in memory (this transaction only).
+        cursor.execute(
+            "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)",
+            [str(getattr(settings, "OPERATORDB_LOAD_WORK_MEM", "256MB"))],
+        )
+        for table in ("operatordb_snapshot_stage", "operatordb_snapshot_delta"):
+            cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{table}")
         cursor.execute(_STAGE)
         cursor.cursor.copy_expert(
             "COPY operatordb_snapshot_stage FROM STDIN", CopySource(staged()), size=1 << 16
         )
-        # The unique index is both the duplicate check and the upsert's join path; only when it
-        # cannot be built are the duplicates looked for, to report them by line. They are looked
-        # for in a file already rejected too, so that one reading reports every fault.
-        duplicates = bool(report.error_count)
-        if not duplicates:
-            try:
-                with transaction.atomic():
-                    cursor.execute("CREATE UNIQUE INDEX ON operatordb_snapshot_stage (msisdn)")
-            except IntegrityError:
-                duplicates = True
-        if duplicates:
-            cursor.execute(
-                "SELECT msisdn, array_agg(line ORDER BY line) FROM operatordb_snapshot_stage"
-                " GROUP BY msisdn HAVING count(*) > 1 ORDER BY min(line)"
-            )
-            for _msisdn, lines in cursor.fetchall():
-                for line in lines[1:]:
-                    errors.add(line, "msisdn", f"the same number as line {lines[0]}")
+        # Looked for in a file already rejected too, so that one reading reports every fault.
+        cursor.execute(_DUPLICATES)
+        for _msisdn, lines in cursor.fetchall():
+            for line in lines[1:]:
+                errors.add(line, "msisdn", f"the same number as line {lines[0]}")
         if report.error_count:
             return
+        cursor.execute(_DELTA, {"full": full})
         cursor.execute(_UPDATE_CHANGED, {"now": now})
         report.updated = cursor.rowcount
         cursor.execute(_INSERT_NEW, {"now": now})
         report.inserted = cursor.rowcount
-        if full:
-            cursor.execute(_DEACTIVATE, {"now": now})
-            report.deactivated = cursor.rowcount
+        cursor.execute(_DEACTIVATE, {"now": now})
+        report.deactivated = cursor.rowcount
 
 
 def _load_orm(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, full: bool):

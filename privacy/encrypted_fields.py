@@ -10,4 +10,11 @@ ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {
     "outlets.OutletStaff": ("id_number_encrypted", "kk_number_encrypted"),
     # The operator-database mock encrypts with the portal's keys too (operatordb.generator).
     "operatordb.OperatorSubscriber": ("id_number_encrypted",),
+    # The compliance workflow: a correction proposed by an outlet, and the values an accepted
+    # correction replaced.
+    "compliance.ClarificationAnswer": (
+        "correction_id_number_encrypted",
+        "correction_kk_number_encrypted",
+    ),
+    "compliance.RegistrationVersion": ("id_number_encrypted", "kk_number_encrypted"),
 }

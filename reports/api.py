@@ -275,7 +275,12 @@ def figures_data(figures: Figures) -> dict:
         "groups": [group(g) for g in figures.groups],
         "top_outlets": [group(g) for g in figures.top_outlets],
         "repeated_id_outlets": [
-            {"outlet_roid": r.outlet.roid, "outlet_name": r.outlet.name, "ids": r.ids, "most": r.most}
+            {
+                "outlet_roid": r.outlet.roid,
+                "outlet_name": r.outlet.name,
+                "ids": r.ids,
+                "most": r.most,
+            }
             for r in figures.repeated
         ],
         "workflow": {
@@ -291,7 +296,9 @@ def figures_data(figures: Figures) -> dict:
 
 
 FIGURE_PARAMETERS = [
-    OpenApiParameter("date_from", OpenApiTypes.DATE, description="Default: 29 days before date_to."),
+    OpenApiParameter(
+        "date_from", OpenApiTypes.DATE, description="Default: 29 days before date_to."
+    ),
     OpenApiParameter("date_to", OpenApiTypes.DATE, description="Default: today (local)."),
     OpenApiParameter("province", OpenApiTypes.STR, description="Province code, e.g. 31."),
     OpenApiParameter("dealer", OpenApiTypes.STR, description="Dealer code."),

@@ -54,8 +54,9 @@ class Chart:
     rects: list[Rect] = field(default_factory=list)
     texts: list[Text] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
-    # The same numbers as a table, for screen readers and for reading exact values.
-    table: list[tuple[str, str, str]] = field(default_factory=list)  # label, value, href
+    # The same numbers as a table, for screen readers and for reading exact values:
+    # (label, shown value, href, key, raw value).
+    table: list[tuple[str, str, str, str, float]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -74,30 +75,31 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{number_format(value * 100, 1)} %"
 
 
-def _clip(text: str, length: int = 44) -> str:
+def _clip(text: str, length: int = 40) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def ranked_bars(
     chart_id: str,
     title: str,
-    items: list[tuple[str, float, str, str]],
+    items: list[tuple],
     *,
     description: str = "",
     css: str = "bar",
 ) -> Chart:
-    """Horizontal bars, one per row, longest first as given: (label, value, shown, href)."""
-    row_h, bar_h, top = 30.0, 11.0, 4.0
-    value_room = 64.0
+    """Horizontal bars, one per row, longest first as given: (label, value, shown, href) and
+    optionally a key naming the row (the label otherwise)."""
+    row_h, bar_h, top = 34.0, 12.0, 4.0
+    value_room = 100.0
     chart = Chart(chart_id, title, description, height=top + row_h * max(len(items), 1))
-    largest = max((value for _, value, _, _ in items), default=0) or 1
-    for index, (label, value, shown, href) in enumerate(items):
+    largest = max((item[1] for item in items), default=0) or 1
+    for index, (label, value, shown, href, *key) in enumerate(items):
         y = top + index * row_h
         width = max((WIDTH - value_room) * value / largest, 1.5 if value else 0)
-        chart.texts.append(Text(0, y + 11, _clip(label)))
-        chart.rects.append(Rect(0, y + 15, width, bar_h, css, href, f"{label}: {shown}"))
-        chart.texts.append(Text(width + 4, y + 25, shown, "value"))
-        chart.table.append((label, shown, href))
+        chart.texts.append(Text(0, y + 13, _clip(label)))
+        chart.rects.append(Rect(0, y + 18, width, bar_h, css, href, f"{label}: {shown}"))
+        chart.texts.append(Text(width + 4, y + 29, shown, "value"))
+        chart.table.append((label, shown, href, key[0] if key else label, value))
     return chart
 
 
@@ -112,7 +114,7 @@ def columns(
 ) -> Chart:
     """Vertical bars over time (label, value, href), with the largest value and the first,
     middle and last labels on the axes."""
-    left, bottom, top = 4.0, 22.0, 16.0
+    left, bottom, top = 4.0, 24.0, 18.0
     plot_w, plot_h = WIDTH - left, height - bottom - top
     chart = Chart(chart_id, title, description, height=height)
     count = max(len(items), 1)
@@ -130,7 +132,7 @@ def columns(
         chart.rects.append(
             Rect(x, base - h, max(step - gap, 0.8), h, css, href, f"{label}: {shown}")
         )
-        chart.table.append((label, shown, href))
+        chart.table.append((label, shown, href, label, value))
     if items:
         marks = {0: "start", count - 1: "end"}
         if count > 2:
@@ -145,9 +147,16 @@ def columns(
     return chart
 
 
-def no_data(chart: Chart) -> Chart:
+def no_data(chart: Chart, message: str = "") -> Chart:
+    chart.height = max(chart.height, 40.0)
     chart.texts = [
-        Text(WIDTH / 2, chart.height / 2 + 4, _("No data for this period."), "tick", "middle")
+        Text(
+            WIDTH / 2,
+            chart.height / 2 + 4,
+            message or _("No data for this period."),
+            "tick",
+            "middle",
+        )
     ]
     chart.rects, chart.lines = [], []
     return chart

@@ -13,9 +13,9 @@ from .scope import OUTLET, ReportFilter
 MAX_GROUP_BARS = 15
 
 
-def rows_link(kind: str, flt: ReportFilter, **extra) -> str:
-    """The rows behind a figure: ``kind`` is ``registrations`` or ``discrepancies``."""
-    return f"{reverse(f'reports:{kind}_rows')}?{flt.query_string(**extra)}"
+def rows_link(rows: str, flt: ReportFilter, **extra) -> str:
+    """The rows behind a figure: ``rows`` is ``registrations`` or ``discrepancies``."""
+    return f"{reverse(f'reports:{rows}_rows')}?{flt.query_string(**extra)}"
 
 
 def _group_filter(grouping: str, key: str) -> dict:
@@ -58,6 +58,7 @@ def charts(figures: Figures) -> dict[str, Chart]:
                 g.counts.registrations,
                 fmt(g.counts.registrations),
                 rows_link("registrations", flt, **_group_filter(flt.grouping, g.key)),
+                g.key,
             )
             for g in groups
         ],
@@ -72,6 +73,7 @@ def charts(figures: Figures) -> dict[str, Chart]:
                 k.detected,
                 _("%(n)s (%(open)s open)") % {"n": fmt(k.detected), "open": fmt(k.still_open)},
                 rows_link("discrepancies", flt, kind=k.kind),
+                k.kind,
             )
             for k in sorted(figures.discrepancies_by_kind, key=lambda k: -k.detected)
         ],
@@ -87,6 +89,7 @@ def charts(figures: Figures) -> dict[str, Chart]:
                 f"{percent(g.counts.violation_rate)} ({g.counts.with_discrepancy}/"
                 f"{g.counts.registrations})",
                 rows_link("registrations", flt, outlet=g.key, flag="discrepancy"),
+                g.key,
             )
             for g in figures.top_outlets
         ],
@@ -101,7 +104,7 @@ def charts(figures: Figures) -> dict[str, Chart]:
         "chart-id-types",
         _("Registrations by ID type"),
         [
-            (label, n, fmt(n), rows_link("registrations", flt, id_type=key))
+            (label, n, fmt(n), rows_link("registrations", flt, id_type=key), key)
             for key, label, n in sorted(figures.by_id_type, key=lambda item: -item[2])
             if n
         ],
@@ -117,6 +120,8 @@ def charts(figures: Figures) -> dict[str, Chart]:
     if not figures.totals.registrations:
         for key in ("trend_registrations", "groups", "id_types", "top_outlets"):
             no_data(out[key])
+    if not figures.top_outlets and figures.totals.registrations:
+        no_data(top, _("No outlet qualifies in this period."))
     if not figures.discrepancies_detected:
         for key in ("trend_discrepancies", "discrepancy_mix"):
             no_data(out[key])

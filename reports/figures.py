@@ -3,7 +3,7 @@ and the PDF all call ``report_figures`` (or the functions it is made of); nothin
 
 Every figure reads the summary tables (``reports.summary`` keeps them up to date), for a
 ``ReportFilter`` (period of local days, optional province / dealer / outlet) within the
-reader's ``ReportScope``. Definitions (docs/decisions.md, "Reports"):
+reader's ``ReportScope``. Definitions (docs/reports.md):
 
 - registrations: registered in the period (local day of ``registered_at``); by ID type; of
   those, *blocked* and *flagged* by their status now;

@@ -259,28 +259,37 @@ def _changed_discrepancy_days(since: datetime) -> set[date]:
     return _days(_changed_discrepancies(since).filter(outlet__isnull=False), "detected_at")
 
 
-def _changed_digests(since: datetime) -> set[str]:
-    digests = set(
+def _changed_digests(since: datetime) -> set[str] | None:
+    """ID digests whose flags may have changed since ``since``; None when there are so many
+    (a bulk import) that rebuilding the flags is cheaper — never more than
+    MAX_INCREMENTAL_DIGESTS held in memory."""
+    limit = MAX_INCREMENTAL_DIGESTS + 1
+    queries = [
         Registration.objects.filter(updated_at__gte=since)
         .exclude(id_number_digest="")
         .order_by()
         .values_list("id_number_digest", flat=True)
-        .distinct()
-    )
-    # A number deactivated (or active again) at the operator leaves (or rejoins) the cap.
-    digests |= set(
+        .distinct(),
+        # A number deactivated (or active again) at the operator leaves (or rejoins) the cap.
         Registration.objects.filter(privacy__updated_at__gte=since)
         .exclude(id_number_digest="")
         .order_by()
         .values_list("id_number_digest", flat=True)
-        .distinct()
-    )
-    # The digest a changed registration was flagged under (anonymisation empties it).
-    digests |= set(
-        FlaggedIdRegistration.objects.filter(registration__updated_at__gte=since).values_list(
-            "id_digest", flat=True
-        )
-    )
+        .distinct(),
+        # The digest a changed registration was flagged under (anonymisation empties it).
+        FlaggedIdRegistration.objects.filter(registration__updated_at__gte=since)
+        .order_by()
+        .values_list("id_digest", flat=True)
+        .distinct(),
+    ]
+    digests: set[str] = set()
+    for query in queries:
+        found = list(query[:limit])
+        if len(found) == limit:
+            return None
+        digests.update(found)
+        if len(digests) > MAX_INCREMENTAL_DIGESTS:
+            return None
     return digests
 
 
@@ -320,13 +329,12 @@ def summaries_refresh(*, full: bool = False) -> RefreshOutcome:
             since = state.watermark
             reg_days = sorted(_changed_registration_days(since, _discrepancies_watermark(since)))
             disc_days = sorted(_changed_discrepancy_days(_discrepancies_watermark(since)))
-            digests = sorted(_changed_digests(since))
+            changed = _changed_digests(since)
+            digests = None if changed is None else sorted(changed)
             if len(day_ranges(reg_days)) > MAX_INCREMENTAL_RANGES:
                 reg_days = None
             if len(day_ranges(disc_days)) > MAX_INCREMENTAL_RANGES:
                 disc_days = None
-            if len(digests) > MAX_INCREMENTAL_DIGESTS:
-                digests = None
         if reg_days != []:
             _refresh_registrations(reg_days, generation)
         if disc_days != []:

@@ -6,15 +6,11 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from . import workflow_figures
+from .columns import RowSource, discrepancy_source, registration_source
+from .expressions import defuse
 from .figures import Figures, outlet_figures, report_figures
 from .models import ExportJob
-from .rows import (
-    RowSource,
-    defuse,
-    discrepancy_source,
-    province_name,
-    registration_source,
-)
+from .rows import province_name
 from .scope import ReportFilter, ReportScope
 
 OUTLET_COLUMNS = (

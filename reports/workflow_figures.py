@@ -7,7 +7,7 @@ exports leave the cells empty), so nothing here can break while issue 4 is being
 
 Each function takes the report filter (``flt.period``: local days, both ends included;
 ``flt.outlet_q(scope, prefix)``: the outlets covered, as a Q on the model's outlet relation)
-and the reader's scope. Definitions to implement (docs/decisions.md, "Reports"):
+and the reader's scope. Definitions to implement (docs/reports.md):
 
 - opened: clarification requests created in the period;
 - answered: of those, answered by the outlet (at any time up to now);
@@ -82,7 +82,7 @@ def workflow_figures(*, flt, scope) -> WorkflowFigures:
     if _model("Clarification") is None:
         return WorkflowFigures()
     # Issue 4: compute the figures of the module docstring here and set available=True.
-    logger.info("reports: compliance.Clarification exists but workflow figures are not wired")
+    logger.debug("reports: compliance.Clarification exists; workflow figures not wired yet")
     return WorkflowFigures()
 
 

@@ -12,9 +12,9 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from ..charts import Chart, fmt, percent
+from ..columns import RowSource
 from ..dashboard import charts as dashboard_charts
 from ..figures import GROUP_LABELS, Figures
-from ..rows import RowSource
 
 _FONT_DIRS = ("/usr/share/fonts/truetype/dejavu",)
 COLOURS = {
@@ -27,33 +27,33 @@ COLOURS = {
     "value": "#1b1f24",
     "tick": "#5a6470",
 }
-# The columns a printed page has room for, per row export.
-PDF_ROW_KEYS = {
+# The columns a printed page has room for, per row export, with their widths in mm.
+PDF_ROW_COLUMNS = {
     "registrations": [
-        "registration_number",
-        "registered_at",
-        "msisdn",
-        "outlet_roid",
-        "id_type",
-        "id_number",
-        "status",
+        ("registration_number", 30),
+        ("registered_at", 30),
+        ("msisdn", 26),
+        ("outlet_roid", 24),
+        ("id_type", 20),
+        ("id_number", 28),
+        ("status", 20),
     ],
     "discrepancies": [
-        "msisdn",
-        "kind",
-        "status",
-        "registration_number",
-        "outlet_roid",
-        "detected_at",
+        ("msisdn", 26),
+        ("kind", 38),
+        ("status", 16),
+        ("registration_number", 30),
+        ("outlet_roid", 24),
+        ("detected_at", 30),
     ],
     "outlets": [
-        "roid",
-        "name",
-        "registrations",
-        "violation_rate",
-        "discrepancies",
-        "ids_over_cap",
-        "ids_repeated",
+        ("roid", 24),
+        ("name", 50),
+        ("registrations", 20),
+        ("violation_rate", 18),
+        ("discrepancies", 20),
+        ("ids_over_cap", 20),
+        ("ids_repeated", 20),
     ],
 }
 
@@ -169,9 +169,9 @@ def write_pdf(
         return t
 
     story: list = [Paragraph(title, h1)]
-    story.append(
-        table([[_("About this report"), ""], *[[k, str(v)] for k, v in about]], [55 * mm, None])
-    )
+    about_table = table([[_("About this report"), ""], *[[k, str(v)] for k, v in about]])
+    about_table.setStyle(TableStyle([("ALIGN", (1, 1), (-1, -1), "LEFT")]))
+    story.append(about_table)
     t, w = figures.totals, figures.workflow
     na = "—"
     key_figures = [
@@ -225,8 +225,10 @@ def write_pdf(
             )
         )
 
+    group_title = str(GROUP_LABELS[figures.filter.grouping])
+    header_style = ParagraphStyle("th", parent=small, fontName=bold, alignment=2)
     group_header = [
-        str(GROUP_LABELS[figures.filter.grouping]),
+        group_title,
         _("Registrations"),
         _("Blocked"),
         _("With discrepancy"),
@@ -248,11 +250,12 @@ def write_pdf(
         ]
         for g in figures.groups[:300]
     ]
+    group_header = [group_title] + [Paragraph(str(h), header_style) for h in group_header[1:]]
     story += [
         CondPageBreak(40 * mm),
-        Paragraph(_("By %(group)s") % {"group": group_header[0].lower()}, h2),
+        Paragraph(_("By %(group)s") % {"group": group_title.lower()}, h2),
     ]
-    story.append(table([group_header, *group_rows], [50 * mm] + [None] * 7, 7.5))
+    story.append(table([group_header, *group_rows], [46 * mm] + [19 * mm] * 7, 7.5))
     if len(figures.groups) > 300:
         story.append(Paragraph(_("First 300 groups; the XLSX or CSV export has them all."), small))
 
@@ -270,13 +273,13 @@ def write_pdf(
         )
 
     printed = 0
-    if rows is not None and kind in PDF_ROW_KEYS:
-        keys = [k for k in PDF_ROW_KEYS[kind] if k in rows.keys]
-        indexes = [rows.keys.index(k) for k in keys]
+    if rows is not None and kind in PDF_ROW_COLUMNS:
+        columns = [(k, w) for k, w in PDF_ROW_COLUMNS[kind] if k in rows.keys]
+        indexes = [rows.keys.index(k) for k, _w in columns]
         limit = settings.REPORTS_PDF_MAX_ROWS
         data = []
         for row in islice(rows.rows, limit):
-            data.append([Paragraph(_cell(row[i]), small) for i in indexes])
+            data.append([_cell(row[i]) for i in indexes])
             printed += 1
         story += [Spacer(1, 4 * mm), Paragraph(_("Rows"), h2)]
         story.append(
@@ -286,7 +289,13 @@ def write_pdf(
                 small,
             )
         )
-        story.append(table([[rows.labels[i] for i in indexes], *data], font_size=7))
+        header = [
+            Paragraph(rows.labels[i], ParagraphStyle("rh", parent=small, fontName=bold))
+            for i in indexes
+        ]
+        row_table = table([header, *data], [w * mm for _k, w in columns], 6.5)
+        row_table.setStyle(TableStyle([("ALIGN", (0, 1), (-1, -1), "LEFT")]))
+        story.append(row_table)
         progress(printed)
 
     document = SimpleDocTemplate(
@@ -314,10 +323,8 @@ def write_pdf(
 
 
 def _cell(value) -> str:
-    from xml.sax.saxutils import escape
-
     if value is None:
         return ""
     if isinstance(value, float):
         return percent(value) if value <= 1 else fmt(value)
-    return escape(str(value))
+    return str(value)[:40]

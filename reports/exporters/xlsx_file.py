@@ -10,7 +10,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
-from ..rows import RowSource
+from ..columns import RowSource
 
 SHEET_MAX_ROWS = 1_048_576  # Excel's limit per sheet, header row included
 PROGRESS_EVERY = 10_000

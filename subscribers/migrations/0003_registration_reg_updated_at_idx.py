@@ -5,16 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('outlets', '0001_initial'),
-        ('subscribers', '0002_seed_policies'),
+        ("outlets", "0001_initial"),
+        ("subscribers", "0002_seed_policies"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='registration',
-            index=models.Index(fields=['updated_at'], name='reg_updated_at_idx'),
+            model_name="registration",
+            index=models.Index(fields=["updated_at"], name="reg_updated_at_idx"),
         ),
     ]

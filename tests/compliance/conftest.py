@@ -46,9 +46,7 @@ def open_set() -> set[tuple[str, str]]:
 def truth_set(*, expected: bool = True) -> set[tuple[str, str]]:
     from operatordb.models import InjectedDiscrepancy
 
-    return set(
-        InjectedDiscrepancy.objects.filter(expected=expected).values_list("msisdn", "kind")
-    )
+    return set(InjectedDiscrepancy.objects.filter(expected=expected).values_list("msisdn", "kind"))
 
 
 def run_inline(mode: str = "full"):

@@ -78,9 +78,7 @@ def _change_both_sides() -> set[str]:
     return touched
 
 
-def test_incremental_run_examines_only_the_changes_and_reaches_the_full_state(
-    generated, engine
-):
+def test_incremental_run_examines_only_the_changes_and_reaches_the_full_state(generated, engine):
     full = run_inline("full")
     touched = _change_both_sides()
 

@@ -45,9 +45,12 @@ def test_full_run_finds_exactly_the_planted_discrepancies(generated, engine, han
     assert {kind for _, kind in planted} == set(KINDS)
     # The edge cases a correct engine leaves alone were planted, and left alone.
     edge = truth_set(expected=False)
-    assert {case for case in InjectedDiscrepancy.objects.filter(expected=False).values_list(
-        "case", flat=True
-    )} >= {"name_case_spacing", "at_cap", "registered_late", "inactive_unregistered"}
+    assert {
+        case
+        for case in InjectedDiscrepancy.objects.filter(expected=False).values_list(
+            "case", flat=True
+        )
+    } >= {"name_case_spacing", "at_cap", "registered_late", "inactive_unregistered"}
     assert edge & found == set()
     assert run.counts == generated.expected_kinds() == run.opened
 
@@ -91,9 +94,9 @@ def test_a_fixed_discrepancy_is_resolved_by_the_run_that_stops_finding_it(genera
     name_case = InjectedDiscrepancy.objects.filter(case="name_one_letter").first()
     registration = Registration.objects.get(msisdn=name_case.msisdn)
     OperatorSubscriber.objects.filter(msisdn=name_case.msisdn).update(
-        full_name=registration.full_name.upper(), name_key="".join(
-            ch for ch in registration.full_name.casefold() if ch.isalnum()
-        ), updated_at=timezone.now()
+        full_name=registration.full_name.upper(),
+        name_key="".join(ch for ch in registration.full_name.casefold() if ch.isalnum()),
+        updated_at=timezone.now(),
     )
 
     rerun = run_inline("full")

@@ -79,9 +79,7 @@ def test_a_stale_claim_is_taken_over_and_the_late_worker_counts_nothing(generate
     run = _planned_run()
     chunk = run.chunks.filter(phase="msisdn").first()
     slow = _claim(chunk_id=chunk.pk, worker="slow@host", task_id="a")
-    RunChunk.objects.filter(pk=chunk.pk).update(
-        claimed_at=timezone.now() - timedelta(hours=1)
-    )
+    RunChunk.objects.filter(pk=chunk.pk).update(claimed_at=timezone.now() - timedelta(hours=1))
 
     assert reconciliation_chunk_work(chunk_id=chunk.pk, worker="fast@host", task_id="b") == "done"
     assert _work_claimed(chunk_id=chunk.pk, token=slow, dispatch=True) == "claim-lost"

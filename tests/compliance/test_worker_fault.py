@@ -34,9 +34,7 @@ def _lock_discrepancies():
         host=db["HOST"] or "127.0.0.1",
         port=db["PORT"] or 5432,
     )
-    blocker.cursor().execute(
-        f"LOCK TABLE {Discrepancy._meta.db_table} IN SHARE ROW EXCLUSIVE MODE"
-    )
+    blocker.cursor().execute(f"LOCK TABLE {Discrepancy._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
     return blocker
 
 

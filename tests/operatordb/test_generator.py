@@ -70,8 +70,9 @@ def test_the_mock_adapter(db):
     generate_operator_data(counts={"over_cap": 1}, seed=1)
     adapter = get_adapter()
     assert isinstance(adapter, MockOperatorDatabase) and isinstance(adapter, OperatorAdapter)
-    expected_relation = '"operatordb_operatorsubscriber"' if connection.vendor != "mysql" else None
-    assert adapter.same_database_relation(using="default") == expected_relation
+    assert adapter.same_database_relation(using="default") == connection.ops.quote_name(
+        "operatordb_operatorsubscriber"
+    )
 
     msisdns = list(adapter.msisdns())
     assert msisdns == sorted(msisdns) and len(msisdns) == adapter.count() == 43

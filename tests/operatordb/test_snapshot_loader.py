@@ -60,9 +60,9 @@ def test_reloading_changes_only_what_changed_and_deactivates_the_absent(db, tmp_
     assert siti.full_name == "Siti Nuraini" and siti.updated_at > before[siti.msisdn]
     budi = OperatorSubscriber.objects.get(msisdn="6281200000002")
     assert budi.status == "inactive" and budi.updated_at > before[budi.msisdn]
-    assert OperatorSubscriber.objects.get(msisdn="6281200000003").updated_at == before[
-        "6281200000003"
-    ]
+    assert (
+        OperatorSubscriber.objects.get(msisdn="6281200000003").updated_at == before["6281200000003"]
+    )
 
 
 def test_a_delta_leaves_absent_numbers_alone(db, tmp_path):

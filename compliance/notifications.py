@@ -1,0 +1,71 @@
+"""Telling people: a ``Notification`` in the portal, and an e-mail through Django's mail framework
+(console backend by default) after the commit.
+
+The notification row is the record and is written in the caller's transaction; the e-mail is
+best effort: a mail outage never undoes a decision already committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone, translation
+
+from .models import Notification
+
+logger = logging.getLogger(__name__)
+
+
+def outlet_staff_users(*, outlet_ids: Iterable[int]) -> QuerySet:
+    """The active accounts of the active staff of these outlets."""
+    return get_user_model().objects.filter(
+        outlet_staff__outlet_id__in=list(outlet_ids),
+        outlet_staff__is_active=True,
+        is_active=True,
+    )
+
+
+def dealer_admin_users(*, dealer_ids: Iterable[int]) -> QuerySet:
+    """The active accounts of these dealers' admins."""
+    return get_user_model().objects.filter(
+        dealer_admin__dealer_id__in=list(dealer_ids), is_active=True
+    )
+
+
+def notify(*, users: Iterable, text: Callable[[], str] | str, link: str = "") -> int:
+    """Write one notification per user (``text`` rendered in each user's language when it is a
+    callable) and e-mail those with an address after the commit. Returns how many."""
+    rows = []
+    for user in users:
+        with translation.override(getattr(user, "preferred_language", None) or None):
+            message = str(text() if callable(text) else text)[:300]
+        rows.append(Notification(user=user, text=message, link=link[:300]))
+    if not rows:
+        return 0
+    Notification.objects.bulk_create(rows)
+    mails = [(row.user.email, row.text, row.link) for row in rows if row.user.email]
+    if mails:
+        transaction.on_commit(lambda: _send_mails(mails))
+    return len(rows)
+
+
+def _send_mails(mails: list[tuple[str, str, str]]) -> None:
+    for address, text, link in mails:
+        body = f"{text}\n\n{link}" if link else text
+        try:
+            send_mail(f"[Satu Pintu] {text[:80]}", body, None, [address])
+        except Exception:
+            logger.warning("notification e-mail to a user failed", exc_info=True)
+
+
+def notifications_mark_read(*, user, ids: Iterable[int] | None = None) -> int:
+    """Mark ``user``'s unread notifications read (all of them, or those of ``ids``)."""
+    qs = Notification.objects.filter(user=user, read_at__isnull=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=list(ids))
+    return qs.update(read_at=timezone.now())

@@ -1,0 +1,998 @@
+"""GraPARI's review queue: what enters it, claims, and decisions.
+
+- Entering: an answered or expired clarification (``clarifications``), and a flagged
+  registration nobody is asked about — flagged at registration (a doubtful document, over the
+  cap, an unreadable photo) or unknown to the operator — by ``review_queue_sync``.
+- Claims: ``review_item_claim`` is a compare-and-set (``UPDATE … WHERE claimed_by IS NULL OR
+  the claim expired``): of two reviewers exactly one wins. A claim left idle for
+  ``REVIEW_CLAIM_IDLE_SECONDS`` is free again; viewing the item renews one's own claim.
+- Decisions (``review_item_decide``, ``review_items_decide_bulk``): dismiss, accept the
+  correction, ask again, confirm a violation, block the number — each in one transaction with
+  its effects and audit rows, taken with a compare-and-set on the item (``status = open`` and
+  not claimed by someone else), so a decision is taken once and never on another's claim.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Exists, Max, OuterRef, Q
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from outlets.models import StarterPack
+from subscribers import idrules
+from subscribers.models import Registration
+
+from . import pii
+from .clarifications import (
+    _kinds_string,
+    clarification_open_for_registration,
+    clarification_reopen,
+    clarification_transition,
+    clarifications_open_for_discrepancies,
+    discrepancies_dismiss_again,
+    dismissed_findings,
+)
+from .models import (
+    Clarification,
+    ClarificationAnswer,
+    ClarificationItem,
+    Discrepancy,
+    DiscrepancyKind,
+    DiscrepancyOutcome,
+    NumberBlock,
+    RegistrationVersion,
+    ReviewItem,
+)
+from .reconcile_rules import OUTLET_ACCOUNTABLE_KINDS
+from .services import audit_record
+from .workflow_support import (
+    SYSTEM_ACTOR,
+    WorkflowConflict,
+    audit_bulk,
+    audit_event,
+    bulk_max_items,
+    claim_idle_timeout,
+    finding_fingerprint,
+    registration_settle,
+    review_target,
+)
+
+logger = logging.getLogger(__name__)
+
+Decision = ReviewItem.Decision
+Kind = ReviewItem.Kind
+REASON_MAX = 2000
+# A reason is required wherever the decision is about someone's conduct or data; accepting the
+# outlet's own correction needs none.
+REASON_REQUIRED = frozenset(
+    {Decision.DISMISS, Decision.ASK_AGAIN, Decision.CONFIRM_VIOLATION, Decision.BLOCK}
+)
+ALLOWED = {
+    Kind.FLAGGED_REGISTRATION: (
+        Decision.DISMISS,
+        Decision.ASK_AGAIN,
+        Decision.CONFIRM_VIOLATION,
+        Decision.BLOCK,
+    ),
+    Kind.ANSWERED_CLARIFICATION: tuple(Decision),
+    Kind.EXPIRED_CLARIFICATION: (
+        Decision.DISMISS,
+        Decision.ASK_AGAIN,
+        Decision.CONFIRM_VIOLATION,
+        Decision.BLOCK,
+    ),
+}
+SYNC_BATCH = 1000
+
+
+def may_decide(user) -> bool:
+    """GraPARI reviewers and operator admins work the queue; the regulator only reads it."""
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and (user.is_operator or user.role == user.Role.GRAPARI)
+    )
+
+
+def _require_reviewer(actor) -> None:
+    if not may_decide(actor):
+        raise PermissionDenied(_("Only GraPARI reviewers and the operator work the review queue."))
+
+
+def _when(value: datetime) -> str:
+    return date_format(timezone.localtime(value), "j M Y H:i")
+
+
+def _conflict(item: ReviewItem, actor, now: datetime) -> WorkflowConflict:
+    """Why a compare-and-set on ``item`` found nothing to change, in words."""
+    item.refresh_from_db()
+    if item.status != ReviewItem.Status.OPEN:
+        who = item.decided_by.get_username() if item.decided_by_id else _("the system")
+        return WorkflowConflict(
+            _("This item was already decided by %(who)s at %(when)s (%(decision)s).")
+            % {
+                "who": who,
+                "when": _when(item.decided_at),
+                "decision": item.get_decision_display() or item.get_status_display(),
+            },
+            code="already_decided",
+        )
+    if item.claimed_by_id and item.claimed_by_id != actor.pk:
+        return WorkflowConflict(
+            _(
+                "%(who)s is working on this item (claimed until %(until)s). Pick another item, "
+                "or wait until their claim expires."
+            )
+            % {"who": item.claimed_by.get_username(), "until": _when(item.claim_expires_at)},
+            code="claimed_by_other",
+        )
+    return WorkflowConflict(
+        _("This item changed meanwhile; reload it and try again."), code="changed"
+    )
+
+
+def _free_for(actor, now: datetime) -> Q:
+    return Q(claimed_by__isnull=True) | Q(claimed_by=actor) | Q(claim_expires_at__lte=now)
+
+
+# --- claims ---------------------------------------------------------------------------------------
+
+
+def review_item_claim(*, actor, item: ReviewItem, now: datetime | None = None) -> ReviewItem:
+    """Claim an open item for ``actor`` until it has been idle ``REVIEW_CLAIM_IDLE_SECONDS``.
+
+    One ``UPDATE … WHERE status = 'open' AND (claimed_by IS NULL OR claimed_by = me OR the
+    claim expired)``: two reviewers racing for an item, exactly one row is changed for one of
+    them; the other gets ``WorkflowConflict`` naming who holds it.
+    """
+    _require_reviewer(actor)
+    now = now or timezone.now()
+    previous = item.claimed_by_id if item.claim_expires_at and item.claim_expires_at > now else None
+    with transaction.atomic():
+        changed = (
+            ReviewItem.objects.filter(pk=item.pk, status=ReviewItem.Status.OPEN)
+            .filter(_free_for(actor, now))
+            .update(claimed_by=actor, claim_expires_at=now + claim_idle_timeout())
+        )
+        if changed != 1:
+            raise _conflict(item, actor, now)
+        if previous != actor.pk:
+            audit_record(
+                actor=actor,
+                action="review_item.claim",
+                target=item,
+                after={"claimed_by": actor.get_username()},
+            )
+    item.refresh_from_db()
+    return item
+
+
+def review_item_touch(*, actor, item: ReviewItem, now: datetime | None = None) -> bool:
+    """Renew ``actor``'s own live claim (they are looking at the item). Not audited: nothing
+    changes hands."""
+    now = now or timezone.now()
+    return bool(
+        ReviewItem.objects.filter(
+            pk=item.pk, status=ReviewItem.Status.OPEN, claimed_by=actor, claim_expires_at__gt=now
+        ).update(claim_expires_at=now + claim_idle_timeout())
+    )
+
+
+def review_item_release(*, actor, item: ReviewItem, now: datetime | None = None) -> ReviewItem:
+    """Give an item back to the queue: one's own claim (an operator admin may release anyone's)."""
+    _require_reviewer(actor)
+    now = now or timezone.now()
+    with transaction.atomic():
+        qs = ReviewItem.objects.filter(
+            pk=item.pk, status=ReviewItem.Status.OPEN, claimed_by__isnull=False
+        )
+        if not actor.is_operator:
+            qs = qs.filter(Q(claimed_by=actor) | Q(claim_expires_at__lte=now))
+        holder = item.claimed_by.get_username() if item.claimed_by_id else ""
+        if qs.update(claimed_by=None, claim_expires_at=None) != 1:
+            item.refresh_from_db()
+            if item.status == ReviewItem.Status.OPEN and item.claimed_by_id is None:
+                return item  # nothing to release: already free
+            raise _conflict(item, actor, now)
+        audit_record(
+            actor=actor,
+            action="review_item.release",
+            target=item,
+            before={"claimed_by": holder},
+            after={"claimed_by": None},
+        )
+    item.refresh_from_db()
+    return item
+
+
+def review_claims_release_idle(*, now: datetime | None = None) -> int:
+    """Clear the claims that have been idle past their expiry (they were already free for
+    others to take; this makes the queue show them free), each with its audit row."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        stale = list(
+            ReviewItem.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=ReviewItem.Status.OPEN, claim_expires_at__lte=now)
+            .select_related("claimed_by")[:SYNC_BATCH]
+        )
+        ReviewItem.objects.filter(pk__in=[i.pk for i in stale], claim_expires_at__lte=now).update(
+            claimed_by=None, claim_expires_at=None
+        )
+        audit_bulk(
+            [
+                audit_event(
+                    actor=SYSTEM_ACTOR,
+                    action="review_item.claim_expired",
+                    target=i,
+                    before={"claimed_by": i.claimed_by.get_username() if i.claimed_by_id else ""},
+                    after={"claimed_by": None},
+                )
+                for i in stale
+            ]
+        )
+    return len(stale)
+
+
+# --- decisions ------------------------------------------------------------------------------------
+
+
+@dataclass
+class DecisionInput:
+    decision: str
+    reason: str = ""
+    block_number: bool = False
+
+
+def _check_input(item: ReviewItem, given: DecisionInput) -> None:
+    """Shape and applicability, before anything is written: a 400 at the field at fault."""
+    errors: dict[str, list[str]] = {}
+    if given.decision not in Decision.values:
+        errors["decision"] = [
+            _("Choose one of: %(choices)s.") % {"choices": ", ".join(Decision.values)}
+        ]
+    elif given.decision not in ALLOWED[item.kind]:
+        errors["decision"] = [
+            _("“%(decision)s” does not apply to a %(kind)s.")
+            % {
+                "decision": Decision(given.decision).label,
+                "kind": item.get_kind_display().lower(),
+            }
+        ]
+    elif given.decision == Decision.ACCEPT and _pending_correction(item) is None:
+        errors["decision"] = [
+            _(
+                "The outlet proposed no correction to accept: dismiss the finding, ask the outlet "
+                "again or confirm a violation."
+            )
+        ]
+    reason = (given.reason or "").strip()
+    if given.decision in REASON_REQUIRED and not reason:
+        errors["reason"] = [_("Give the reason for this decision: it is recorded and shown.")]
+    elif len(reason) > REASON_MAX:
+        errors["reason"] = [_("At most %(limit)d characters.") % {"limit": REASON_MAX}]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _pending_correction(item: ReviewItem) -> ClarificationAnswer | None:
+    if item.clarification_id is None:
+        return None
+    answer = (
+        ClarificationAnswer.objects.filter(
+            clarification_id=item.clarification_id, outcome=ClarificationAnswer.Outcome.PENDING
+        )
+        .order_by("-pk")
+        .first()
+    )
+    return answer if answer is not None and answer.has_correction else None
+
+
+def review_item_decide(
+    *,
+    actor,
+    item: ReviewItem,
+    decision: str,
+    reason: str = "",
+    block_number: bool = False,
+    now: datetime | None = None,
+) -> ReviewItem:
+    """Decide one open item (see the module docstring for what each decision does).
+
+    Rules: GraPARI or the operator; the item open and not claimed by another reviewer (a
+    ``WorkflowConflict`` otherwise: 409); the decision applicable to the item's kind and its
+    reason given where required (``ValidationError`` at ``decision``/``reason``: 400). All of it
+    — the item, its request, discrepancies, registration, violation, sanction, audit rows — in
+    one transaction: nothing is half-written.
+    """
+    _require_reviewer(actor)
+    given = DecisionInput(
+        decision=decision, reason=(reason or "").strip(), block_number=block_number
+    )
+    _check_input(item, given)
+    now = now or timezone.now()
+    with transaction.atomic():
+        _decide(actor, item, given, now)
+    item.refresh_from_db()
+    return item
+
+
+def review_items_decide_bulk(
+    *,
+    actor,
+    items: list[ReviewItem],
+    decision: str,
+    reason: str = "",
+    block_number: bool = False,
+    now: datetime | None = None,
+) -> list[ReviewItem]:
+    """The same decision on many items of one kind: one request, one transaction, each item
+    decided and audited as if alone. One item that cannot be decided (claimed by another,
+    already decided, the decision not applicable) and nothing is written."""
+    _require_reviewer(actor)
+    if not items:
+        raise ValidationError({"items": [_("Choose at least one item.")]})
+    if len(items) > bulk_max_items():
+        raise ValidationError(
+            {"items": [_("At most %(limit)d items at once.") % {"limit": bulk_max_items()}]}
+        )
+    if len({i.kind for i in items}) > 1:
+        raise ValidationError({"items": [_("A bulk decision is for items of one kind only.")]})
+    given = DecisionInput(
+        decision=decision, reason=(reason or "").strip(), block_number=block_number
+    )
+    for item in items:
+        try:
+            _check_input(item, given)
+        except ValidationError as exc:
+            raise ValidationError(
+                {
+                    name: [f"#{item.pk}: {message}" for message in messages]
+                    for name, messages in exc.message_dict.items()
+                }
+            ) from exc
+    now = now or timezone.now()
+    ordered = sorted(items, key=lambda i: i.pk)  # one lock order for every bulk decision
+    with transaction.atomic():
+        for item in ordered:
+            _decide(actor, item, given, now)
+    for item in ordered:
+        item.refresh_from_db()
+    return ordered
+
+
+def _decide(actor, item: ReviewItem, given: DecisionInput, now: datetime) -> None:
+    taken = (
+        ReviewItem.objects.filter(pk=item.pk, status=ReviewItem.Status.OPEN)
+        .filter(_free_for(actor, now))
+        .update(
+            status=ReviewItem.Status.DECIDED,
+            decision=given.decision,
+            reason=given.reason,
+            decided_by=actor,
+            decided_at=now,
+            claimed_by=None,
+            claim_expires_at=None,
+        )
+    )
+    if taken != 1:
+        raise _conflict(item, actor, now)
+    item.refresh_from_db()
+    clarification = (
+        Clarification.objects.select_for_update().filter(pk=item.clarification_id).first()
+        if item.clarification_id
+        else None
+    )
+    effects: dict = {}
+    if given.decision == Decision.DISMISS:
+        effects = _dismiss(actor, item, clarification, given, now)
+    elif given.decision == Decision.ACCEPT:
+        effects = _accept(actor, item, clarification, now)
+    elif given.decision == Decision.ASK_AGAIN:
+        effects = _ask_again(actor, item, clarification, given, now)
+    elif given.decision == Decision.CONFIRM_VIOLATION:
+        effects = _confirm_violation(actor, item, clarification, given, now)
+        if given.block_number:
+            effects.update(_block(actor, item, None, given, now))
+    elif given.decision == Decision.BLOCK:
+        effects = _block(actor, item, clarification, given, now)
+    audit_record(
+        actor=actor,
+        action="review_item.decide",
+        target=item,
+        before={"status": "open"},
+        after={"status": "decided", "decision": given.decision, "reason": given.reason, **effects},
+    )
+    if given.decision in (Decision.DISMISS, Decision.ACCEPT):
+        registration_settle(actor=actor, registration_id=item.registration_id, now=now)
+
+
+def _open_discrepancies(item: ReviewItem, clarification: Clarification | None) -> list[Discrepancy]:
+    """What the item is about: its request's open discrepancies; for a flagged registration the
+    number's open ones nobody is being asked about."""
+    if clarification is not None:
+        asked = ClarificationItem.objects.filter(clarification=clarification).values(
+            "discrepancy_id"
+        )
+        qs = Discrepancy.objects.filter(pk__in=asked, status=Discrepancy.Status.OPEN)
+    else:
+        in_progress = ClarificationItem.objects.filter(
+            discrepancy=OuterRef("pk"), clarification__status__in=Clarification.ACTIVE
+        )
+        qs = Discrepancy.objects.filter(msisdn=item.msisdn, status=Discrepancy.Status.OPEN).exclude(
+            Exists(in_progress)
+        )
+    return list(qs.select_for_update(of=("self",)).order_by("pk"))
+
+
+def _resolve(actor, item, discrepancies, outcome: str, reason: str, now) -> list[int]:
+    ids = [d.pk for d in discrepancies]
+    Discrepancy.objects.filter(pk__in=ids, status=Discrepancy.Status.OPEN).update(
+        status=Discrepancy.Status.RESOLVED, resolved_at=now
+    )
+    DiscrepancyOutcome.objects.bulk_create(
+        [
+            DiscrepancyOutcome(
+                discrepancy=d,
+                msisdn=d.msisdn,
+                kind=d.kind,
+                fingerprint=finding_fingerprint(d.kind, d.details),
+                outcome=outcome,
+                review_item=item,
+                decided_by=actor,
+                reason=reason[:300],
+            )
+            for d in discrepancies
+        ]
+    )
+    audit_bulk(
+        [
+            audit_event(
+                actor=actor,
+                action=f"discrepancy.{outcome}",
+                target=d,
+                before={"status": "open"},
+                after={"status": "resolved", "outcome": outcome, "review_item": item.pk},
+            )
+            for d in discrepancies
+        ]
+    )
+    return ids
+
+
+def _close_request(actor, clarification, to: str, decision: str, outcome: str, now) -> None:
+    if clarification is None or not clarification.may_become(to):
+        return
+    clarification_transition(
+        actor=actor, clarification=clarification, to=to, now=now, decision=decision
+    )
+    clarification.answers.filter(outcome=ClarificationAnswer.Outcome.PENDING).update(
+        outcome=outcome
+    )
+
+
+def _dismiss(actor, item, clarification, given: DecisionInput, now) -> dict:
+    """The data was right: the findings are resolved as dismissed (and remembered), the request
+    accepted, the registration verified once nothing else is open."""
+    resolved = _resolve(
+        actor,
+        item,
+        _open_discrepancies(item, clarification),
+        DiscrepancyOutcome.Outcome.DISMISSED,
+        given.reason,
+        now,
+    )
+    _close_request(
+        actor,
+        clarification,
+        Clarification.Status.ACCEPTED,
+        Decision.DISMISS,
+        ClarificationAnswer.Outcome.ACCEPTED,
+        now,
+    )
+    _tell_about(item, clarification, _("GraPARI dismissed the finding on %(msisdn)s: no action."))
+    return {"discrepancies_dismissed": resolved}
+
+
+def _accept(actor, item, clarification, now) -> dict:
+    """The outlet's correction is applied (a new version of the registration, the old kept),
+    the findings resolved as corrected, the request accepted."""
+    answer = _pending_correction(item)
+    registration = Registration.objects.select_for_update().get(pk=item.registration_id)
+    version = registration_apply_correction(
+        actor=actor, registration=registration, answer=answer, now=now
+    )
+    resolved = _resolve(
+        actor,
+        item,
+        _open_discrepancies(item, clarification),
+        DiscrepancyOutcome.Outcome.CORRECTED,
+        "",
+        now,
+    )
+    _close_request(
+        actor,
+        clarification,
+        Clarification.Status.ACCEPTED,
+        Decision.ACCEPT,
+        ClarificationAnswer.Outcome.ACCEPTED,
+        now,
+    )
+    _tell_about(item, clarification, _("GraPARI accepted your correction of %(msisdn)s."))
+    return {"corrected_fields": sorted(answer.correction), "version_kept": version.version,
+            "discrepancies_corrected": resolved}  # fmt: skip
+
+
+def _ask_again(actor, item, clarification, given: DecisionInput, now) -> dict:
+    if clarification is not None:
+        clarification_reopen(
+            actor=actor, clarification=clarification, question=given.reason, now=now
+        )
+        return {"clarification": clarification.pk, "round": clarification.round}
+    if item.registration_id is None:
+        raise ValidationError({"decision": [_("There is no registration to ask about.")]})
+    registration = Registration.objects.select_related("outlet").get(pk=item.registration_id)
+    opened = clarification_open_for_registration(
+        actor=actor, registration=registration, question=given.reason, now=now
+    )
+    return {"clarification": opened.pk, "round": opened.round}
+
+
+def _confirm_violation(actor, item, clarification, given: DecisionInput, now) -> dict:
+    from .sanctions import violation_confirm
+
+    violation, sanction = violation_confirm(
+        actor=actor, item=item, clarification=clarification, reason=given.reason, now=now
+    )
+    _close_request(
+        actor,
+        clarification,
+        Clarification.Status.REJECTED,
+        Decision.CONFIRM_VIOLATION,
+        ClarificationAnswer.Outcome.REJECTED,
+        now,
+    )
+    effects = {"violation": violation.pk}
+    if sanction is not None:
+        effects["sanction"] = {"id": sanction.pk, "level": sanction.level}
+    return effects
+
+
+def _block(actor, item, clarification, given: DecisionInput, now) -> dict:
+    """The number is blocked: its registration and pack here, the operator told after the
+    commit (``NumberBlock`` keeps trying until its adapter accepts). Every request and item
+    still open about the number is closed with it; the findings stay open (the data is wrong;
+    reconciliation resolves them when the operator's record changes)."""
+    registration = (
+        Registration.objects.select_for_update().filter(pk=item.registration_id).first()
+        if item.registration_id
+        else None
+    )
+    if registration is not None and registration.status != Registration.Status.BLOCKED:
+        before = registration.status
+        Registration.objects.filter(pk=registration.pk).update(
+            status=Registration.Status.BLOCKED, updated_at=now
+        )
+        audit_record(
+            actor=actor,
+            action="registration.block",
+            target=registration,
+            before={"status": before},
+            after={"status": "blocked", "reason": given.reason[:300]},
+        )
+    packs = StarterPack.objects.filter(msisdn=item.msisdn).exclude(
+        status=StarterPack.Status.BLOCKED
+    )
+    for pack in packs:
+        StarterPack.objects.filter(pk=pack.pk).update(
+            status=StarterPack.Status.BLOCKED, updated_at=now
+        )
+        audit_record(
+            actor=actor,
+            action="starter_pack.block",
+            target=pack,
+            before={"status": pack.status},
+            after={"status": "blocked"},
+        )
+    block, created = NumberBlock.objects.get_or_create(
+        msisdn=item.msisdn,
+        defaults={
+            "registration": registration,
+            "review_item": item,
+            "reason": given.reason,
+            "blocked_by": actor,
+        },
+    )
+    if created:
+        audit_record(
+            actor=actor, action="number.block", target=block, after={"msisdn": item.msisdn}
+        )
+        transaction.on_commit(lambda: _queue_tell_operator(block.pk))
+    # Everything still open about the number ends with it.
+    for other in (
+        Clarification.objects.select_for_update()
+        .filter(msisdn=item.msisdn, status__in=Clarification.ACTIVE)
+        .exclude(pk=clarification.pk if clarification is not None else None)
+    ):
+        _close_request(
+            actor,
+            other,
+            Clarification.Status.REJECTED,
+            Decision.BLOCK,
+            ClarificationAnswer.Outcome.REJECTED,
+            now,
+        )
+    if clarification is not None:
+        _close_request(
+            actor,
+            clarification,
+            Clarification.Status.REJECTED,
+            Decision.BLOCK,
+            ClarificationAnswer.Outcome.REJECTED,
+            now,
+        )
+    others = list(
+        ReviewItem.objects.filter(msisdn=item.msisdn, status=ReviewItem.Status.OPEN).exclude(
+            pk=item.pk
+        )
+    )
+    ReviewItem.objects.filter(pk__in=[o.pk for o in others]).update(
+        status=ReviewItem.Status.CLOSED,
+        decided_at=now,
+        decided_by=actor,
+        reason=_("closed: the number was blocked"),
+        claimed_by=None,
+        claim_expires_at=None,
+    )
+    audit_bulk(
+        [
+            audit_event(
+                actor=actor,
+                action="review_item.close",
+                target=o,
+                before={"status": "open"},
+                after={"status": "closed", "reason": "number blocked", "by_item": item.pk},
+            )
+            for o in others
+        ]
+    )
+    _tell_about(item, clarification, _("GraPARI blocked the number %(msisdn)s."))
+    return {"blocked": item.msisdn, "number_block": block.pk}
+
+
+def _tell_about(item: ReviewItem, clarification: Clarification | None, message) -> None:
+    """Tell the party asked (or, for a flagged registration, its outlet) about a decision."""
+    from .notifications import dealer_admin_users, notify, outlet_staff_users
+
+    if clarification is not None and clarification.accountable != "outlet":
+        users = dealer_admin_users(dealer_ids=[clarification.dealer_id])
+    elif item.outlet_id:
+        users = outlet_staff_users(outlet_ids=[item.outlet_id])
+    else:
+        return
+    notify(users=users, text=lambda: str(message) % {"msisdn": item.msisdn})
+
+
+# --- corrections ----------------------------------------------------------------------------------
+
+VERSIONED_FIELDS = ("full_name", "birth_place", "birth_date", "sex", "address", "nationality",
+                    "id_type", "id_number_masked", "kk_number_masked")  # fmt: skip
+
+
+def registration_apply_correction(
+    *, actor, registration: Registration, answer: ClarificationAnswer, now: datetime
+) -> RegistrationVersion:
+    """Apply an accepted correction: the values replaced are kept as a ``RegistrationVersion``
+    (with the old ID and KK numbers encrypted), the registration takes the new ones (ID and KK
+    re-encrypted, digest and masked copy renewed; ``updated_at`` moves, so the next incremental
+    reconciliation compares it again). The audit row names the fields, never their values."""
+    last = registration.versions.aggregate(n=Max("version"))["n"] or 0
+    values = {
+        name: (
+            getattr(registration, name).isoformat()
+            if isinstance(getattr(registration, name), date)
+            else getattr(registration, name)
+        )
+        for name in VERSIONED_FIELDS
+    }
+    version = RegistrationVersion.objects.create(
+        registration=registration,
+        version=last + 1,
+        values=values,
+        id_number_encrypted=registration.id_number_encrypted,
+        id_number_digest=registration.id_number_digest,
+        kk_number_encrypted=registration.kk_number_encrypted,
+        kk_number_digest=registration.kk_number_digest,
+        replaced_at=now,
+        replaced_by=actor if getattr(actor, "is_authenticated", False) else None,
+        answer=answer,
+    )
+    changed = []
+    for name, value in answer.correction.items():
+        if name == "id_number":
+            number = pii.decrypt(answer.correction_id_number_encrypted)
+            registration.id_number_encrypted = pii.encrypt(number)
+            registration.id_number_digest = pii.digest(number)
+            registration.id_number_masked = idrules.mask_id_number(number)
+            changed += ["id_number_encrypted", "id_number_digest", "id_number_masked"]
+        elif name == "kk_number":
+            number = pii.decrypt(answer.correction_kk_number_encrypted)
+            registration.kk_number_encrypted = pii.encrypt(number)
+            registration.kk_number_digest = pii.digest(number)
+            registration.kk_number_masked = idrules.mask_id_number(number) if number else ""
+            changed += ["kk_number_encrypted", "kk_number_digest", "kk_number_masked"]
+        elif name == "birth_date":
+            registration.birth_date = date.fromisoformat(value)
+            changed.append(name)
+        else:
+            setattr(registration, name, value)
+            changed.append(name)
+    registration.save(update_fields=[*changed, "updated_at"])
+    audit_record(
+        actor=actor,
+        action="registration.correct",
+        target=registration,
+        before={
+            "version": version.version,
+            "fields": sorted(answer.correction),
+            "id_number": values["id_number_masked"],
+        },
+        after={
+            "version": version.version + 1,
+            "fields": sorted(answer.correction),
+            "id_number": registration.id_number_masked,
+            "clarification": answer.clarification_id,
+        },
+    )
+    return version
+
+
+# --- the operator is told -------------------------------------------------------------------------
+
+
+def number_block_tell_operator(*, block_id: int) -> bool:
+    """Tell the operator's adapter that a number is blocked; recorded when it accepted, kept
+    for the periodic retry when it did not. Safe to run twice (an acknowledged block is left)."""
+    from operatordb.adapter import get_adapter
+
+    block = NumberBlock.objects.filter(pk=block_id, operator_told_at__isnull=True).first()
+    if block is None:
+        return False
+    try:
+        get_adapter().block_msisdn(msisdn=block.msisdn, reason=block.reason)
+    except Exception as exc:
+        logger.warning("operator not told of blocked number %s: %r", block.msisdn, exc)
+        NumberBlock.objects.filter(pk=block.pk).update(
+            attempts=block.attempts + 1, last_error=repr(exc)[:2000]
+        )
+        return False
+    with transaction.atomic():
+        told = NumberBlock.objects.filter(pk=block.pk, operator_told_at__isnull=True).update(
+            operator_told_at=timezone.now(), attempts=block.attempts + 1, last_error=""
+        )
+        if told:
+            audit_record(
+                actor=SYSTEM_ACTOR,
+                action="number.block_told_operator",
+                target=block,
+                after={"msisdn": block.msisdn},
+            )
+    return bool(told)
+
+
+def _queue_tell_operator(block_id: int) -> None:
+    # Through the broker (a real operator feed may be slow); when the broker is down the
+    # periodic retry (number_blocks_retry) tells the operator later.
+    from subscribers.services import enqueue
+
+    from .tasks import tell_operator_number_blocked
+
+    enqueue(tell_operator_number_blocked, block_id)
+
+
+def number_blocks_retry(*, older_than_seconds: int = 60) -> int:
+    """The periodic retry of blocks the operator has not acknowledged yet."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        NumberBlock.objects.filter(operator_told_at__isnull=True, created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:SYNC_BATCH]
+    )
+    return sum(number_block_tell_operator(block_id=pk) for pk in ids)
+
+
+# --- what enters the queue ------------------------------------------------------------------------
+
+
+def review_queue_sync(*, since: datetime | None = None, now: datetime | None = None) -> dict:
+    """Queue the flagged registrations nobody is asked about, set-based and idempotent.
+
+    - flagged with review reasons (doubtful document, over the cap, unreadable photo) and never
+      queued for them, no request about them in progress;
+    - with an open "unknown to the operator" discrepancy not yet queued (a finding a reviewer
+      dismissed before is settled instead).
+    ``since`` limits the look to what changed since then (the frequent run); None looks at
+    everything and also hands over open discrepancies nobody was ever asked about (the
+    nightly run: e.g. those found before the workflow existed).
+    """
+    now = now or timezone.now()
+    counts = {"reasons": 0, "unknown_to_operator": 0, "handed_over": 0}
+    counts["reasons"] = _queue_flagged_with_reasons(since, now)
+    counts["unknown_to_operator"] = _queue_unknown_to_operator(since, now)
+    if since is None:
+        counts["handed_over"] = _hand_over_unasked(now)
+    return counts
+
+
+def _item_for(registration_values: dict, *, now, discrepancy_id=None, kinds="") -> ReviewItem:
+    return ReviewItem(
+        kind=Kind.FLAGGED_REGISTRATION,
+        msisdn=registration_values["msisdn"],
+        registration_id=registration_values["pk"],
+        discrepancy_id=discrepancy_id,
+        outlet_id=registration_values["outlet_id"],
+        dealer_id=registration_values["outlet__dealer_id"],
+        province=registration_values["outlet__province"],
+        region=registration_values["outlet__region"],
+        discrepancy_kinds=kinds,
+        queued_at=now,
+        due_at=now + review_target(),
+    )
+
+
+REG_FIELDS = ("pk", "msisdn", "outlet_id", "outlet__dealer_id", "outlet__province",
+              "outlet__region", "registration_number")  # fmt: skip
+
+
+def _queue_flagged_with_reasons(since, now) -> int:
+    queued_before = ReviewItem.objects.filter(
+        registration=OuterRef("pk"), kind=Kind.FLAGGED_REGISTRATION, discrepancy__isnull=True
+    )
+    asked = Clarification.objects.filter(msisdn=OuterRef("msisdn"), status__in=Clarification.ACTIVE)
+    qs = (
+        Registration.objects.filter(status=Registration.Status.FLAGGED)
+        .exclude(review_reasons=[])
+        .exclude(Exists(queued_before))
+        .exclude(Exists(asked))
+    )
+    if since is not None:
+        qs = qs.filter(updated_at__gte=since)
+    total = 0
+    rows = qs.order_by("pk").values(*REG_FIELDS, "review_reasons").iterator(chunk_size=SYNC_BATCH)
+    batch: list[dict] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == SYNC_BATCH:
+            total += _insert_flagged(batch, now)
+            batch = []
+    if batch:
+        total += _insert_flagged(batch, now)
+    return total
+
+
+def _insert_flagged(batch: list[dict], now) -> int:
+    with transaction.atomic():
+        items = [_item_for(row, now=now) for row in batch]
+        ReviewItem.objects.bulk_create(items, ignore_conflicts=True)
+        queued = list(
+            ReviewItem.objects.filter(
+                registration_id__in=[r["pk"] for r in batch],
+                kind=Kind.FLAGGED_REGISTRATION,
+                status=ReviewItem.Status.OPEN,
+                queued_at=now,
+            )
+        )
+        audit_bulk(
+            [
+                audit_event(
+                    actor=SYSTEM_ACTOR,
+                    action="review_item.queue",
+                    target=i,
+                    after={"kind": i.kind, "registration": i.registration_id},
+                )
+                for i in queued
+            ]
+        )
+    return len(queued)
+
+
+def _queue_unknown_to_operator(since, now) -> int:
+    queued = ReviewItem.objects.filter(discrepancy=OuterRef("pk"))
+    qs = (
+        Discrepancy.objects.filter(
+            status=Discrepancy.Status.OPEN,
+            kind=DiscrepancyKind.MISSING_IN_OPERATOR,
+            registration__isnull=False,
+        )
+        .exclude(registration__status=Registration.Status.BLOCKED)
+        .exclude(Exists(queued))
+    )
+    if since is not None:
+        qs = qs.filter(detected_at__gte=since)
+    total = 0
+    ids = list(qs.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), SYNC_BATCH):
+        chunk = ids[start : start + SYNC_BATCH]
+        with transaction.atomic():
+            rows = list(
+                Discrepancy.objects.filter(pk__in=chunk, status=Discrepancy.Status.OPEN).values(
+                    "pk", "kind", "details", "msisdn",
+                    *(f"registration__{f}" for f in ("pk", "msisdn", "outlet_id",
+                      "outlet__dealer_id", "outlet__province", "outlet__region")),
+                )
+            )  # fmt: skip
+            # A finding dismissed before is settled, as in the hand-over from reconciliation.
+            dismissed = dismissed_findings(
+                {r["msisdn"] for r in rows}, kind=DiscrepancyKind.MISSING_IN_OPERATOR
+            )
+            again = [
+                r
+                for r in rows
+                if (r["msisdn"], r["kind"], finding_fingerprint(r["kind"], r["details"]))
+                in dismissed
+            ]
+            if again:
+                discrepancies_dismiss_again(again, now=now)
+            settled = {r["pk"] for r in again}
+            items = [
+                _item_for(
+                    {
+                        "pk": r["registration__pk"],
+                        "msisdn": r["registration__msisdn"],
+                        "outlet_id": r["registration__outlet_id"],
+                        "outlet__dealer_id": r["registration__outlet__dealer_id"],
+                        "outlet__province": r["registration__outlet__province"],
+                        "outlet__region": r["registration__outlet__region"],
+                    },
+                    now=now,
+                    discrepancy_id=r["pk"],
+                    kinds=_kinds_string([r["kind"]]),
+                )
+                for r in rows
+                if r["pk"] not in settled
+            ]
+            ReviewItem.objects.bulk_create(items, ignore_conflicts=True)
+            created = list(
+                ReviewItem.objects.filter(discrepancy_id__in=[r["pk"] for r in rows], queued_at=now)
+            )
+            audit_bulk(
+                [
+                    audit_event(
+                        actor=SYSTEM_ACTOR,
+                        action="review_item.queue",
+                        target=i,
+                        after={"kind": i.kind, "discrepancy": i.discrepancy_id},
+                    )
+                    for i in created
+                ]
+            )
+            total += len(created)
+    return total
+
+
+def _hand_over_unasked(now) -> int:
+    """Open outlet-accountable discrepancies with an outlet that no request ever asked about
+    (of a registration not blocked) go through the same hand-over as a run's new ones."""
+    asked = ClarificationItem.objects.filter(discrepancy=OuterRef("pk"))
+    ids = list(
+        Discrepancy.objects.filter(
+            status=Discrepancy.Status.OPEN,
+            kind__in=sorted(OUTLET_ACCOUNTABLE_KINDS),
+            outlet__isnull=False,
+        )
+        .exclude(registration__status=Registration.Status.BLOCKED)
+        .exclude(Exists(asked))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    handed = 0
+    for start in range(0, len(ids), SYNC_BATCH):
+        chunk = ids[start : start + SYNC_BATCH]
+        result = clarifications_open_for_discrepancies(discrepancy_ids=chunk, now=now)
+        handed += result.opened + result.extended
+    return handed

@@ -1,0 +1,89 @@
+"""Database expressions of the exports: local time as text, and free text made safe.
+
+PostgreSQL computes both in SQL, so millions of rows never become Python objects and a CSV
+can be written by ``COPY``; other databases return the stored value and a converter does the
+same in Python.
+"""
+
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db.models import CharField, Func
+from django.utils import timezone
+
+LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def local_text(value) -> str | None:
+    """An instant as local wall-clock text (``TIME_ZONE``), as the exports write it."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime(LOCAL_FORMAT)
+    return str(value)
+
+
+def defuse(value):
+    """Text typed by people, safe in a file: a cell starting like a spreadsheet formula gets a
+    leading ``'`` (a file opened in a spreadsheet must not run it), and line breaks become
+    spaces (one record, one line)."""
+    if not isinstance(value, str):
+        return value
+    clean = value.replace("\r", " ").replace("\n", " ")
+    return "'" + clean if value[:1] in FORMULA_STARTS else clean
+
+
+class LocalDateTimeText(Func):
+    """A timestamp as local wall-clock text, ``YYYY-MM-DD HH:MM:SS``."""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return (
+            f"to_char(({sql}) AT TIME ZONE %s, 'YYYY-MM-DD HH24:MI:SS')",
+            (*params, settings.TIME_ZONE),
+        )
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return compiler.compile(self.source_expressions[0])
+
+    def get_db_converters(self, connection):
+        return [] if connection.vendor == "postgresql" else [self._to_local]
+
+    @staticmethod
+    def _to_local(value, expression, connection):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if timezone.is_naive(value):
+            value = value.replace(tzinfo=UTC)
+        return local_text(value)
+
+
+_DEFUSE_SQL = (
+    "CASE WHEN left({v}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') "
+    "THEN '''' || translate({v}, E'\\r\\n', '  ') ELSE translate({v}, E'\\r\\n', '  ') END"
+)
+
+
+class Defused(Func):
+    """``defuse`` as an expression."""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return _DEFUSE_SQL.format(v=sql), (*params, *params, *params)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return compiler.compile(self.source_expressions[0])
+
+    def get_db_converters(self, connection):
+        return [] if connection.vendor == "postgresql" else [self._defuse]
+
+    @staticmethod
+    def _defuse(value, expression, connection):
+        return defuse(value)

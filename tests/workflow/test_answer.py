@@ -1,0 +1,283 @@
+"""The outlet answers: inbox and answer on the web and the API; the misuse list of the issue —
+another outlet's request, after the deadline, an invalid NIK, a correction without evidence —
+each a clear error with nothing written."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from compliance.models import AuditEvent, Clarification, ClarificationAnswer, ReviewItem
+from subscribers.idgen import make_nik
+from tests.conftest import photo_upload
+
+from .conftest import BIRTH, flagged_request
+
+pytestmark = pytest.mark.django_db
+CLARIFICATIONS = "/api/v1/clarifications/"
+
+
+def _nothing_written(request: Clarification) -> None:
+    request.refresh_from_db()
+    assert request.status == "open"
+    assert not ClarificationAnswer.objects.exists()
+    assert not ReviewItem.objects.exists()
+    assert not AuditEvent.objects.filter(action="clarification.answered").exists()
+
+
+# --- the inbox --------------------------------------------------------------------------------
+
+
+def test_clerk_sees_own_requests_side_by_side_with_id_numbers_masked(
+    client, clerk, registration, other_registration
+):
+    mine = flagged_request(registration, "name_mismatch", "id_number_mismatch")
+    theirs = flagged_request(other_registration)
+    client.force_login(clerk)
+
+    inbox = client.get("/compliance/inbox/")
+    page = client.get(f"/compliance/clarifications/{mine.pk}/")
+
+    assert inbox.status_code == 200
+    assert mine.msisdn.encode() in inbox.content and theirs.msisdn.encode() not in inbox.content
+    assert b"Siti Nurhayati" in page.content  # the operator's value beside the portal's
+    assert b"3171********0999" in page.content
+    assert b"answer-form" in page.content
+    assert "no-store" in page["Cache-Control"]
+
+
+def test_another_outlets_request_is_a_404_on_the_web_and_the_api(
+    client, api, clerk, other_registration
+):
+    theirs = flagged_request(other_registration)
+    client.force_login(clerk)
+
+    assert client.get(f"/compliance/clarifications/{theirs.pk}/").status_code == 404
+    post = client.post(f"/compliance/clarifications/{theirs.pk}/", {"explanation": "mine now"})
+    assert post.status_code == 404
+    answer = api(clerk).post(f"{CLARIFICATIONS}{theirs.pk}/answer/", {"explanation": "x"})
+    assert answer.status_code == 404
+    assert api(clerk).get(f"{CLARIFICATIONS}{theirs.pk}/").status_code == 404
+    _nothing_written(theirs)
+
+
+def test_api_lists_only_own_outlets_requests(api, clerk, clerk2, registration, other_registration):
+    mine = flagged_request(registration)
+    flagged_request(other_registration)
+
+    body = api(clerk).get(CLARIFICATIONS).json()
+
+    assert [row["id"] for row in body["results"]] == [mine.pk]
+    row = body["results"][0]
+    assert row["can_answer"] is True
+    assert row["items"][0]["details"]["operator"]["full_name"] == "Siti Nurhayati"
+
+
+def test_regulator_sees_requests_masked_and_no_photos(api, regulator, registration, clerk):
+    request = flagged_request(registration)
+    from compliance.clarifications import clarification_answer
+
+    clarification_answer(
+        actor=clerk,
+        clarification=request,
+        explanation="Typo at the counter.",
+        correction={"full_name": "Siti Nurhayati"},
+        evidence_photo=photo_upload(),
+    )
+
+    body = api(regulator).get(f"{CLARIFICATIONS}{request.pk}/").json()
+
+    assert body["items"][0]["details"]["operator"]["full_name"].startswith("S*** N")
+    assert "Nurhayati" not in str(body)
+    assert body["answers"][0]["evidence_photo_url"] is None
+    answer = request.answers.get()
+    url = f"{CLARIFICATIONS}{request.pk}/answers/{answer.pk}/evidence/"
+    assert api(regulator).get(url).status_code == 403
+
+
+# --- answering ----------------------------------------------------------------------------------
+
+
+def test_clerk_answers_with_a_correction_and_evidence_on_the_web(client, clerk, registration):
+    request = flagged_request(registration)
+    client.force_login(clerk)
+
+    response = client.post(
+        f"/compliance/clarifications/{request.pk}/",
+        {
+            "explanation": "The buyer's name is Nurhayati, I typed it wrong.",
+            "full_name": "Siti Nurhayati",
+            "evidence_photo": photo_upload("ktp.jpg"),
+        },
+    )
+
+    assert response.status_code == 302
+    request.refresh_from_db()
+    assert request.status == "answered" and request.answered_at is not None
+    answer = request.answers.get()
+    assert answer.correction == {"full_name": "Siti Nurhayati"}
+    assert answer.evidence_photo
+    # The registration is untouched until GraPARI accepts.
+    registration.refresh_from_db()
+    assert registration.full_name == "Siti Nur'aini"
+    item = ReviewItem.objects.get()
+    assert (item.kind, item.clarification, item.outlet) == (
+        "answered_clarification",
+        request,
+        registration.outlet,
+    )
+    assert AuditEvent.objects.filter(
+        action="clarification.answered", target_id=str(request.pk)
+    ).exists()
+    # The evidence is served to the outlet, privately.
+    photo = client.get(f"/compliance/clarifications/{request.pk}/answers/{answer.pk}/evidence/")
+    assert photo.status_code == 200 and photo["Content-Type"] == "image/jpeg"
+
+
+def test_an_explanation_alone_needs_no_photo(api, clerk, registration):
+    request = flagged_request(registration)
+
+    response = api(clerk).post(
+        f"{CLARIFICATIONS}{request.pk}/answer/",
+        {"explanation": "The operator's record is wrong; the KTP says Nur'aini."},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["status"] == "answered"
+
+
+def test_a_correction_with_an_invalid_nik_is_refused_at_id_number(api, clerk, registration):
+    request = flagged_request(registration, "id_number_mismatch")
+
+    response = api(clerk).post(
+        f"{CLARIFICATIONS}{request.pk}/answer/",
+        {
+            "explanation": "Wrong NIK typed.",
+            "id_number": "9971010101900001",  # 99 is no province
+            "evidence_photo": photo_upload(),
+        },
+        format="multipart",
+    )
+
+    assert response.status_code == 400
+    assert "province" in response.json()["id_number"][0]
+    _nothing_written(request)
+
+
+def test_a_nik_that_disagrees_with_the_birth_date_is_refused(api, clerk, registration):
+    request = flagged_request(registration, "id_number_mismatch")
+    nik_of_a_man = make_nik(birth_date=BIRTH, sex="M", serial=7)
+
+    response = api(clerk).post(
+        f"{CLARIFICATIONS}{request.pk}/answer/",
+        {"explanation": "x", "id_number": nik_of_a_man, "evidence_photo": photo_upload()},
+        format="multipart",
+    )
+
+    assert response.status_code == 400
+    assert "sex" in response.json()
+    _nothing_written(request)
+
+
+def test_a_valid_nik_correction_is_stored_encrypted_and_masked(api, clerk, registration):
+    request = flagged_request(registration, "id_number_mismatch")
+    new_nik = make_nik(birth_date=BIRTH, sex="F", serial=4321)
+
+    response = api(clerk).post(
+        f"{CLARIFICATIONS}{request.pk}/answer/",
+        {"explanation": "Typo", "id_number": new_nik, "evidence_photo": photo_upload()},
+        format="multipart",
+    )
+
+    assert response.status_code == 201, response.content
+    answer = ClarificationAnswer.objects.get()
+    assert answer.correction == {"id_number": new_nik[:4] + "********" + new_nik[-4:]}
+    assert new_nik not in answer.correction_id_number_encrypted
+    assert new_nik not in str(AuditEvent.objects.values_list("after", flat=True))
+
+
+def test_a_correction_needs_evidence_and_an_explanation(client, clerk, registration):
+    request = flagged_request(registration)
+    client.force_login(clerk)
+
+    response = client.post(
+        f"/compliance/clarifications/{request.pk}/", {"full_name": "Siti Nurhayati"}
+    )
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "explanation" in errors and "evidence_photo" in errors
+    _nothing_written(request)
+
+
+def test_answering_after_the_deadline_is_a_clear_error(api, client, clerk, registration):
+    request = flagged_request(registration)
+    Clarification.objects.filter(pk=request.pk).update(due_at=timezone.now() - timedelta(hours=1))
+
+    response = api(clerk).post(
+        f"{CLARIFICATIONS}{request.pk}/answer/", {"explanation": "late"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "deadline" in response.json()["non_field_errors"][0]
+    _nothing_written(request)
+
+    # Once the sweep has expired it, the same clear answer.
+    from compliance.clarifications import clarifications_expire_overdue
+
+    assert clarifications_expire_overdue() == 1
+    client.force_login(clerk)
+    page = client.post(f"/compliance/clarifications/{request.pk}/", {"explanation": "late"})
+    assert page.status_code == 200
+    assert b"can no longer be answered" in page.content
+
+
+def test_answering_twice_is_refused(api, clerk, registration):
+    request = flagged_request(registration)
+    url = f"{CLARIFICATIONS}{request.pk}/answer/"
+    assert api(clerk).post(url, {"explanation": "once"}, format="json").status_code == 201
+
+    again = api(clerk).post(url, {"explanation": "twice"}, format="json")
+
+    assert again.status_code == 400
+    assert "already answered" in again.json()["non_field_errors"][0]
+    assert ClarificationAnswer.objects.count() == 1
+
+
+def test_grapari_cannot_answer_for_the_outlet(api, grapari, registration):
+    request = flagged_request(registration)
+
+    response = api(grapari).post(
+        f"{CLARIFICATIONS}{request.pk}/answer/", {"explanation": "me"}, format="json"
+    )
+
+    assert response.status_code == 403
+    _nothing_written(request)
+
+
+def test_dealer_answers_its_own_requests_but_not_its_outlets(api, dealer_user, outlet, registration):
+    from compliance.models import Clarification as C
+    from tests.factories import StarterPackFactory
+
+    from .conftest import hand_over, open_discrepancy
+
+    outlet_request = flagged_request(registration)
+    pack = StarterPackFactory(outlet=outlet)
+    hand_over(open_discrepancy(kind="unregistered_activation", msisdn=pack.msisdn, outlet=outlet))
+    dealer_request = C.objects.get(msisdn=pack.msisdn)
+
+    listed = {row["id"] for row in api(dealer_user).get(CLARIFICATIONS).json()["results"]}
+    assert listed == {outlet_request.pk, dealer_request.pk}
+    refused = api(dealer_user).post(
+        f"{CLARIFICATIONS}{outlet_request.pk}/answer/", {"explanation": "x"}, format="json"
+    )
+    assert refused.status_code == 403
+    ok = api(dealer_user).post(
+        f"{CLARIFICATIONS}{dealer_request.pk}/answer/",
+        {"explanation": "Sold by a sub-reseller without registering; we retrained them."},
+        format="json",
+    )
+    assert ok.status_code == 201
+    # A correction makes no sense without a registration.
+    assert ok.json()["status"] == "answered"
