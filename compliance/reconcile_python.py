@@ -64,6 +64,8 @@ def _key_range(field: str, lo: str | None, hi: str | None) -> Q:
 
 
 def _portal_rows(queryset) -> Iterator[rules.PortalRow]:
+    # Anonymised registrations (privacy retention/erasure) have nothing left to compare.
+    queryset = queryset.exclude(privacy__anonymised_at__isnull=False)
     for row in queryset.order_by().values_list(*PORTAL_FIELDS).iterator(chunk_size=BATCH):
         yield rules.PortalRow(*row)
 

@@ -40,6 +40,7 @@ from . import reconcile_rules as rules
 from .models import AuditEvent, Discrepancy
 
 REG = Registration._meta.db_table
+PRIVACY = "privacy_registrationprivacy"
 OUTLET = Outlet._meta.db_table
 DISC = Discrepancy._meta.db_table
 AUDIT = AuditEvent._meta.db_table
@@ -384,7 +385,9 @@ def process_msisdn_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
                 op=relation,
                 outlet=OUTLET,
                 r_join=r_join,
-                r_where=r_where,
+                # Anonymised registrations (privacy retention/erasure) have nothing to compare.
+                r_where=f"({r_where}) AND NOT EXISTS (SELECT 1 FROM {PRIVACY} pv"
+                " WHERE pv.registration_id = r.id AND pv.anonymised_at IS NOT NULL)",
                 o_join=o_join,
                 o_where=o_where,
                 name_key=sql_name_key("r.full_name"),
