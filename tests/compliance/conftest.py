@@ -29,7 +29,7 @@ def small_chunks(settings):
 
 
 @pytest.fixture
-def generated(db, small_chunks):
+def generated(policies, small_chunks):
     """200 registrations over 4 outlets, and the operator's data with every case planted."""
     build_registrations(200, outlets=4, seed=3)
     return generate_operator_data(counts=CASE_COUNTS, seed=11)

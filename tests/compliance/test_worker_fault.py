@@ -51,7 +51,7 @@ def _someone_waits_for_the_lock() -> bool:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_killed_worker_is_restarted_and_the_run_completes_as_if_uninterrupted(
-    require_postgres,
+    require_postgres, policies
 ):
     broker = _broker()
     needs(redis_available(broker), "needs Redis (set REDIS_URL)")
