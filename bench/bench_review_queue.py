@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/satupintu_bench_review")
+os.environ.setdefault("LOG_LEVEL", "WARNING")  # not a line per login
 
 from bench.common import bench_env, print_table  # noqa: E402
 
@@ -93,11 +94,11 @@ def fill(cursor, lo: int, hi: int, *, decided: bool = False) -> None:
     )
 
 
-def measure(client, url: str, params: dict, repeat: int) -> tuple[list[float], int]:
+def measure(client, url: str, params: dict, repeat: int) -> tuple[list[float], int, float]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    times = []
+    times, sql = [], []
     queries = 0
     for n in range(repeat + 2):
         with CaptureQueriesContext(connection) as captured:
@@ -109,7 +110,8 @@ def measure(client, url: str, params: dict, repeat: int) -> tuple[list[float], i
         if n >= 2:  # two warm-up requests
             times.append(elapsed * 1000)
             queries = len(captured.captured_queries)
-    return times, queries
+            sql.append(sum(float(q["time"]) for q in captured.captured_queries) * 1000)
+    return times, queries, statistics.median(sql)
 
 
 def stats(times: list[float]) -> tuple[str, str]:
@@ -186,8 +188,8 @@ def main() -> None:
                 fill(cursor, small + 1, n + 1)
                 cursor.execute("VACUUM ANALYZE compliance_reviewitem")
         for name, url, params in scenarios():
-            times, queries = measure(client, url, params, args.repeat)
-            results.setdefault(name, {})[size] = (*stats(times), queries)
+            times, queries, sql = measure(client, url, params, args.repeat)
+            results.setdefault(name, {})[size] = (*stats(times), queries, f"{sql:.1f}")
 
     with connection.cursor() as cursor:
         floor = []
@@ -202,13 +204,22 @@ def main() -> None:
 
     rows = []
     for name, by_size in results.items():
-        small_median, small_p95, small_q = by_size[small]
-        median, p95, queries = by_size[n]
-        rows.append([name, small_median, small_p95, small_q, median, p95, queries])
-    rows.append(["floor: bare SQL of page 1", "", "", "", *stats(floor), 1])
+        small_median, small_p95, small_q, _small_sql = by_size[small]
+        median, p95, queries, sql = by_size[n]
+        rows.append([name, small_median, small_p95, small_q, median, p95, queries, sql])
+    rows.append(["floor: bare SQL of page 1", "", "", "", *stats(floor), 1, ""])
     print_table(
         f"Review queue page as GraPARI (ms; {args.repeat} requests each after 2 warm-ups)",
-        ["scenario", f"median {small:,}", "p95", "queries", f"median {n:,}", "p95", "queries"],
+        [
+            "scenario",
+            f"median {small:,}",
+            "p95",
+            "queries",
+            f"median {n:,}",
+            "p95",
+            "queries",
+            "of which SQL",
+        ],
         rows,
     )
     grew = [name for name, by_size in results.items() if by_size[small][2] != by_size[n][2]]

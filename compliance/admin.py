@@ -88,3 +88,56 @@ class DiscrepancyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     raw_id_fields = ("registration", "outlet")
     exclude = ("id_digest", "id_group")
     show_full_result_count = False
+
+
+# --- The compliance workflow (issue 4): read-only in the admin; decisions go through the review
+# queue (compliance/review.py), where they are claimed, reasoned and audited, and a suspension
+# is lifted on the outlet's compliance record page (compliance/sanctions.py).
+from .models import (  # noqa: E402
+    Clarification,
+    NumberBlock,
+    ReviewItem,
+    Sanction,
+    Violation,
+)
+
+
+@admin.register(Clarification)
+class ClarificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "msisdn", "status", "accountable", "outlet", "due_at", "round")
+    list_filter = ("status", "accountable")
+    search_fields = ("=msisdn",)
+    raw_id_fields = ("registration", "outlet", "dealer", "party", "agreement", "opened_by")
+    show_full_result_count = False
+
+
+@admin.register(ReviewItem)
+class ReviewItemAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "kind", "status", "msisdn", "outlet", "due_at", "claimed_by", "decision")
+    list_filter = ("status", "kind", "decision")
+    search_fields = ("=msisdn",)
+    raw_id_fields = ("registration", "clarification", "discrepancy", "outlet", "dealer",
+                     "claimed_by", "decided_by")  # fmt: skip
+    show_full_result_count = False
+
+
+@admin.register(Violation)
+class ViolationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "msisdn", "outlet", "dealer", "kinds", "confirmed_at", "confirmed_by")
+    search_fields = ("=msisdn",)
+    raw_id_fields = ("outlet", "registration", "clarification", "review_item", "confirmed_by")
+    show_full_result_count = False
+
+
+@admin.register(Sanction)
+class SanctionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "outlet", "level", "violations_counted", "created_at", "lifted_at")
+    list_filter = ("level",)
+    raw_id_fields = ("outlet", "violation", "created_by", "lifted_by")
+
+
+@admin.register(NumberBlock)
+class NumberBlockAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("msisdn", "created_at", "blocked_by", "operator_told_at", "attempts")
+    search_fields = ("=msisdn",)
+    raw_id_fields = ("registration", "review_item", "blocked_by")

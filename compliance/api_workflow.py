@@ -78,6 +78,29 @@ CONFLICT = OpenApiResponse(
 )
 
 
+class IdListField(serializers.ListField):
+    """A list of ids whose faults are a flat list of messages (``"item 3: …"``), as every 400
+    of the API is shaped (``{field: [messages]}``), not DRF's ``{index: [messages]}``."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", serializers.IntegerField(min_value=1, max_value=MAX_ID))
+        super().__init__(**kwargs)
+
+    def run_child_validation(self, data):
+        try:
+            return super().run_child_validation(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {}
+            raise serializers.ValidationError(
+                [
+                    f"item {index}: {message}"
+                    for index, messages in detail.items()
+                    for message in (messages if isinstance(messages, list) else [messages])
+                ]
+                or [str(_("Give a list of ids."))]
+            ) from exc
+
+
 def _conflict_response(exc: WorkflowConflict, **extra) -> Response:
     return Response(
         {"detail": exc.message, "code": exc.code, **extra}, status=status.HTTP_409_CONFLICT
@@ -608,11 +631,7 @@ class DecisionInputSerializer(serializers.Serializer):
 
 
 class BulkDecisionInputSerializer(DecisionInputSerializer):
-    items = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
-        min_length=1,
-        max_length=1000,
-    )
+    items = IdListField(min_length=1, max_length=1000)
 
 
 class BulkDecisionResultSerializer(serializers.Serializer):
@@ -857,8 +876,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class MarkReadInputSerializer(serializers.Serializer):
-    ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+    ids = IdListField(
         required=False,
         max_length=1000,
         help_text=_("The notifications to mark read; all unread ones when left out."),

@@ -367,6 +367,12 @@ def review_items_decide_bulk(
 
 
 def _decide(actor, item: ReviewItem, given: DecisionInput, now: datetime) -> None:
+    # The request first, then the item: the order the sweeps and the answer take them in.
+    clarification = (
+        Clarification.objects.select_for_update().filter(pk=item.clarification_id).first()
+        if item.clarification_id
+        else None
+    )
     taken = (
         ReviewItem.objects.filter(pk=item.pk, status=ReviewItem.Status.OPEN)
         .filter(_free_for(actor, now))
@@ -383,11 +389,6 @@ def _decide(actor, item: ReviewItem, given: DecisionInput, now: datetime) -> Non
     if taken != 1:
         raise _conflict(item, actor, now)
     item.refresh_from_db()
-    clarification = (
-        Clarification.objects.select_for_update().filter(pk=item.clarification_id).first()
-        if item.clarification_id
-        else None
-    )
     effects: dict = {}
     if given.decision == Decision.DISMISS:
         effects = _dismiss(actor, item, clarification, given, now)

@@ -15,13 +15,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
-
-from registration_portal.schema import ERROR
 
 from . import services
 from .figures import Counts, Figures, report_figures
@@ -131,6 +134,7 @@ class ReportsPermission(permissions.BasePermission):
         return can_view_reports(request.user)
 
 
+DETAIL = inline_serializer("ReportExportNotAvailable", {"detail": serializers.CharField()})
 FILE_TYPES = {
     (200, media.split(";")[0]): OpenApiTypes.BINARY
     for media in (
@@ -352,8 +356,8 @@ class ReportViewSet(viewsets.GenericViewSet):
     @extend_schema(
         responses={
             **FILE_TYPES,
-            409: OpenApiResponse(ERROR, description="Not ready yet: follow its status."),
-            410: OpenApiResponse(ERROR, description="The file was deleted (retention)."),
+            409: OpenApiResponse(DETAIL, description="Not ready yet: follow its status."),
+            410: OpenApiResponse(DETAIL, description="The file was deleted (retention)."),
         }
     )
     @action(detail=True, methods=["get"], url_path="download", url_name="download")

@@ -14,7 +14,8 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Value
+from django.db.models.functions import NullIf
 from django.utils.translation import gettext_lazy as _
 
 from compliance import pii
@@ -59,7 +60,8 @@ REGISTRATION_COLUMNS: tuple[Column, ...] = (
     Column("registration_number", _("Registration number"), "registration_number"),
     Column("registered_at", _("Registered at (WIB)"), LocalDateTimeText("registered_at")),
     Column("msisdn", _("MSISDN"), "msisdn"),
-    Column("iccid", _("ICCID"), "iccid"),
+    # Empty text as NULL: COPY writes an empty string as "" and NULL as nothing, as csv does.
+    Column("iccid", _("ICCID"), NullIf("iccid", Value(""))),
     Column("outlet_roid", _("ROID"), "outlet__roid"),
     Column("outlet_name", _("Outlet"), Defused("outlet__name"), free_text=True),
     Column("dealer_code", _("Dealer"), "outlet__dealer__code"),
@@ -68,7 +70,7 @@ REGISTRATION_COLUMNS: tuple[Column, ...] = (
     Column(
         "id_number",
         _("ID number"),
-        "id_number_masked",
+        NullIf("id_number_masked", Value("")),  # empty once anonymised
         unmasked_source="id_number_encrypted",
         unmasked_transform=_decrypt,
     ),

@@ -221,7 +221,10 @@ def export_job_run(*, job_id: int) -> ExportJob:
         logger.info("reports: export %s is %s; not claimed", job_id, job.status)
         return job
     fenced = ExportJob.objects.filter(pk=job_id, claim_token=token)
-    handle, temp_name = tempfile.mkstemp(prefix="satupintu-export-", suffix=f".{job.format}")
+    storage = job.file.storage
+    handle, temp_name = tempfile.mkstemp(
+        prefix="export-", suffix=f".{job.format}", dir=_work_dir(storage)
+    )
     os.close(handle)
     temp = Path(temp_name)
     try:
@@ -229,8 +232,8 @@ def export_job_run(*, job_id: int) -> ExportJob:
             rows, total, withheld = _write(job, temp, fenced)
         digest, size = _sha256(temp)
         with temp.open("rb") as fh:
-            stored = job.file.storage.save(
-                job.file.field.generate_filename(job, file_name(job)), File(fh)
+            stored = storage.save(
+                job.file.field.generate_filename(job, file_name(job)), _WrittenFile(fh, temp)
             )
         finished = fenced.update(
             status=ExportJob.Status.SUCCEEDED,
@@ -261,6 +264,30 @@ def export_job_run(*, job_id: int) -> ExportJob:
         temp.unlink(missing_ok=True)
     job.refresh_from_db()
     return job
+
+
+class _WrittenFile(File):
+    """The finished file, which a file-system storage moves into place rather than copies
+    (Django's storage moves content that has a ``temporary_file_path``)."""
+
+    def __init__(self, fh, path: Path):
+        super().__init__(fh)
+        self._path = path
+
+    def temporary_file_path(self) -> str:
+        return str(self._path)
+
+
+def _work_dir(storage) -> str | None:
+    """Where the file is written while it is made: inside the private storage when it is on
+    this machine (no copy at the end, and personal data never in a shared /tmp), else the
+    system's temporary folder."""
+    try:
+        folder = Path(storage.path("exports/.work"))
+    except NotImplementedError:
+        return None
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return str(folder)
 
 
 def _write(job: ExportJob, path: Path, fenced) -> tuple[int, int, int]:

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.apps import apps
+from django.db.models import Q
 
 logger = logging.getLogger(__name__)
 
@@ -77,18 +78,159 @@ def workflow_available() -> bool:
     return _model("Clarification") is not None
 
 
+def _requests(flt, scope):
+    """Clarification requests opened in the period (local days) to outlets in scope. Requests
+    to a dealer or a party (no outlet) count only when no outlet filter narrows the report and
+    the reader sees that dealer."""
+    from compliance.models import Clarification
+
+    from .rows import period_bounds
+
+    start, end = period_bounds(flt.period)
+    qs = Clarification.objects.filter(opened_at__gte=start, opened_at__lt=end)
+    outlets = flt.outlet_q(scope)
+    if flt.narrows_outlets:
+        return qs.filter(outlets)
+    dealer_only = Q(outlet__isnull=True)
+    if scope.dealer_id is not None:
+        dealer_only &= Q(dealer_id=scope.dealer_id)
+    return qs.filter(outlets | dealer_only) if outlets else qs
+
+
 def workflow_figures(*, flt, scope) -> WorkflowFigures:
-    """Clarifications, confirmed violations and sanctions for the filter and scope."""
+    """Clarifications, confirmed violations and sanctions for the filter and scope (the
+    definitions of the module docstring)."""
     if _model("Clarification") is None:
         return WorkflowFigures()
-    # Issue 4: compute the figures of the module docstring here and set available=True.
-    logger.debug("reports: compliance.Clarification exists; workflow figures not wired yet")
-    return WorkflowFigures()
+    from statistics import median
+
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from compliance.models import Clarification, Sanction, Violation
+
+    from .rows import period_bounds
+
+    now = timezone.now()
+    start, end = period_bounds(flt.period)
+    requests = _requests(flt, scope)
+    counts = requests.aggregate(
+        opened=Count("pk"),
+        answered=Count("pk", filter=Q(answered_at__isnull=False)),
+        overdue=Count(
+            "pk",
+            filter=Q(
+                status__in=[*Clarification.AWAITING_ANSWER, Clarification.Status.EXPIRED],
+                due_at__lte=now,
+            ),
+        ),
+    )
+    hours = [
+        (resolved - opened).total_seconds() / 3600
+        for opened, resolved in requests.filter(resolved_at__isnull=False)
+        .values_list("opened_at", "resolved_at")
+        .iterator(chunk_size=5000)
+    ]
+    violations = Violation.objects.filter(confirmed_at__gte=start, confirmed_at__lt=end).filter(
+        flt.outlet_q(scope)
+    )
+    sanctions = (
+        Sanction.objects.filter(created_at__gte=start, created_at__lt=end)
+        .filter(flt.outlet_q(scope))
+        .order_by()
+        .values_list("level")
+        .annotate(n=Count("pk"))
+    )
+    by_outlet: dict[int, OutletWorkflow] = {}
+    open_now = (
+        Clarification.objects.filter(status__in=Clarification.ACTIVE, outlet__isnull=False)
+        .filter(flt.outlet_q(scope))
+        .order_by()
+        .values_list("outlet_id")
+        .annotate(n=Count("pk"))
+    )
+    for outlet_id, n in open_now:
+        by_outlet.setdefault(outlet_id, OutletWorkflow()).open_clarifications = n
+    per_outlet_violations = (
+        violations.filter(outlet__isnull=False)
+        .order_by()
+        .values_list("outlet_id")
+        .annotate(n=Count("pk"))
+    )
+    for outlet_id, n in per_outlet_violations:
+        by_outlet.setdefault(outlet_id, OutletWorkflow()).confirmed_violations = n
+    return WorkflowFigures(
+        available=True,
+        opened=counts["opened"],
+        answered=counts["answered"],
+        overdue=counts["overdue"],
+        median_hours_to_resolve=round(median(hours), 1) if hours else None,
+        confirmed_violations=violations.count(),
+        sanctions_by_level={level: n for level, n in sanctions},
+        by_outlet=by_outlet,
+    )
 
 
 def clarification_rows(*, flt, scope) -> tuple[int, Iterator[tuple]]:
-    """(row count, rows) of the ``clarifications`` export; (0, nothing) until issue 4."""
+    """(row count, rows) of the ``clarifications`` export: the requests of the period in scope,
+    oldest first, columns in ``CLARIFICATION_COLUMNS`` order (``kind``: the kinds asked about,
+    joined by ``+``). No ID numbers; requests about a registration whose processing a data
+    subject restricted are left out unless the reader may see those."""
     if _model("Clarification") is None:
         return 0, iter(())
-    # Issue 4: a scoped queryset's count and ``values_list(...).iterator(chunk_size=...)``.
-    return 0, iter(())
+    from compliance.models import ClarificationItem
+
+    from .rows import restricted
+
+    qs = _requests(flt, scope)
+    if not scope.sees_restricted:
+        qs = qs.filter(~restricted("registration_id"))
+    qs = qs.order_by("opened_at", "pk")
+    total = qs.count()
+
+    def rows() -> Iterator[tuple]:
+        values = qs.values_list(
+            "pk",
+            "msisdn",
+            "registration__registration_number",
+            "outlet__roid",
+            "status",
+            "opened_at",
+            "due_at",
+            "answered_at",
+            "resolved_at",
+            "decision",
+        ).iterator(chunk_size=2000)
+        batch: list[tuple] = []
+        for row in values:
+            batch.append(row)
+            if len(batch) == 2000:
+                yield from _with_kinds(batch, ClarificationItem)
+                batch = []
+        yield from _with_kinds(batch, ClarificationItem)
+
+    return total, rows()
+
+
+def _with_kinds(batch: list[tuple], item_model) -> Iterator[tuple]:
+    if not batch:
+        return
+    kinds: dict[int, set[str]] = {}
+    for clarification_id, kind in item_model.objects.filter(
+        clarification_id__in=[row[0] for row in batch]
+    ).values_list("clarification_id", "kind"):
+        kinds.setdefault(clarification_id, set()).add(kind)
+    for pk, msisdn, number, roid, status, opened, due, answered, resolved, decision in batch:
+        yield (
+            pk,
+            msisdn,
+            "+".join(sorted(kinds.get(pk, ()))),
+            number or "",
+            roid or "",
+            status,
+            opened,
+            due,
+            answered,
+            resolved,
+            decision,
+        )

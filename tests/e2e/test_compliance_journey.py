@@ -72,9 +72,9 @@ def _flag_names(registrations) -> dict[str, str]:
         seed=4,
     )
     return dict(
-        OperatorSubscriber.objects.filter(
-            msisdn__in=[r.msisdn for r in registrations]
-        ).values_list("msisdn", "full_name")
+        OperatorSubscriber.objects.filter(msisdn__in=[r.msisdn for r in registrations]).values_list(
+            "msisdn", "full_name"
+        )
     )
 
 
@@ -120,7 +120,9 @@ def test_clerk_corrects_and_grapari_accepts(
     clerk_page.click("#correction summary")
     clerk_page.fill("#id_full_name", operator_name)
     clerk_page.set_input_files("#id_evidence_photo", str(_photo(tmp_path / "ktp.jpg")))
-    clerk_page.screenshot(path=str(SCREENSHOTS / "e2e-clarification-answer-360.png"), full_page=True)
+    clerk_page.screenshot(
+        path=str(SCREENSHOTS / "e2e-clarification-answer-360.png"), full_page=True
+    )
     clerk_page.click("#answer-submit")
     expect(clerk_page.locator("#clarification-status")).to_have_attribute("data-status", "answered")
     registration.refresh_from_db()
@@ -135,6 +137,7 @@ def test_clerk_corrects_and_grapari_accepts(
     reviewer.click("#claim")
     expect(reviewer.locator("#claimed-by-me")).to_be_visible()
     _fits_the_phone(reviewer)
+    reviewer.screenshot(path=str(SCREENSHOTS / "e2e-review-item-360.png"), full_page=True)
     reviewer.check("input[name=decision][value=accept]")
     reviewer.click("#decide-submit")
     reviewer.wait_for_url(f"{base}/compliance/review/")
@@ -160,9 +163,7 @@ def test_violations_until_the_outlet_is_suspended(
     live_server, contexts, policies, clerk, grapari, outlet
 ):
     base = live_server.url
-    registrations = [
-        make_registration(outlet, clerk=clerk, status="registered") for _ in range(3)
-    ]
+    registrations = [make_registration(outlet, clerk=clerk, status="registered") for _ in range(3)]
     _flag_names(registrations)
     _reconcile()
     assert Clarification.objects.filter(status="open").count() == 3

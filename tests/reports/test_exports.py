@@ -157,7 +157,7 @@ def test_outlets_and_summary_exports_use_the_figures(dataset, regulator, export)
     assert totals[("registrations", "province", "31")] == str(
         next(g.counts.registrations for g in figures.groups if g.key == "31")
     )
-    assert totals[("confirmed_violations", "total", "")] == ""  # not provided yet (issue 4)
+    assert totals[("confirmed_violations", "total", "")] == "0"  # none in the dataset
 
 
 @pytest.mark.django_db

@@ -190,3 +190,43 @@ def test_export_report_as_a_dealer_covers_its_outlets(dataset, tmp_path, dealer_
     )  # fmt: skip
     roids = {line.split(",")[0] for line in output.read_text().splitlines()[1:]}
     assert roids == {"ROJKT000001", "ROJKT000002", "ROJBR000001"}
+
+
+@pytest.mark.django_db
+def test_refresh_command_and_button(
+    dataset, client, regulator, capsys, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from reports.models import SummaryState
+
+    cache.clear()
+
+    call_command("refresh_report_summaries")
+    assert "incremental refresh" in capsys.readouterr().out
+    call_command("refresh_report_summaries", "--full")
+    assert "full refresh" in capsys.readouterr().out
+    generation = SummaryState.objects.get().generation
+    client.force_login(regulator)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/reports/refresh/", {"query": "date_from=2026-03-01"})
+    assert response.status_code == 302 and response["Location"].endswith("?date_from=2026-03-01")
+    assert SummaryState.objects.get().generation == generation + 1  # eager Celery ran it
+
+
+@pytest.mark.django_db
+def test_the_dashboard_asks_for_a_refresh_when_the_figures_are_stale(
+    dataset, client, regulator, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from reports.models import SummaryState
+
+    cache.clear()
+
+    SummaryState.objects.update(refreshed_at=timezone.now() - timedelta(hours=2))
+    generation = SummaryState.objects.get().generation
+    client.force_login(regulator)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get("/reports/").status_code == 200
+    assert SummaryState.objects.get().generation == generation + 1

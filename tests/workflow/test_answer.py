@@ -256,7 +256,9 @@ def test_grapari_cannot_answer_for_the_outlet(api, grapari, registration):
     _nothing_written(request)
 
 
-def test_dealer_answers_its_own_requests_but_not_its_outlets(api, dealer_user, outlet, registration):
+def test_dealer_answers_its_own_requests_but_not_its_outlets(
+    api, dealer_user, outlet, registration
+):
     from compliance.models import Clarification as C
     from tests.factories import StarterPackFactory
 

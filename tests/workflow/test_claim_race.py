@@ -47,7 +47,9 @@ def reviewers(db):
     return [UserFactory(username=f"reviewer{n}", role="grapari") for n in range(2)]
 
 
-def test_two_reviewers_never_hold_the_same_item(require_postgres, policies, reviewers, outlet, clerk):
+def test_two_reviewers_never_hold_the_same_item(
+    require_postgres, policies, reviewers, outlet, clerk
+):
     from .conftest import make_registration
 
     for _ in range(ROUNDS):
@@ -59,10 +61,15 @@ def test_two_reviewers_never_hold_the_same_item(require_postgres, policies, revi
         item.refresh_from_db()
         winner = next(name for name, outcome in outcomes.items() if outcome == "won")
         assert item.claimed_by.username == winner
-        assert AuditEvent.objects.filter(action="review_item.claim", target_id=str(item.pk)).count() == 1
+        assert (
+            AuditEvent.objects.filter(action="review_item.claim", target_id=str(item.pk)).count()
+            == 1
+        )
 
 
-def test_two_decisions_on_one_item_one_is_taken(require_postgres, policies, reviewers, outlet, clerk):
+def test_two_decisions_on_one_item_one_is_taken(
+    require_postgres, policies, reviewers, outlet, clerk
+):
     from .conftest import make_registration
 
     item = answered_item(make_registration(outlet), clerk)

@@ -8,7 +8,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from compliance.models import AuditEvent, Clarification, ClarificationItem, Discrepancy, Notification
+from compliance.models import (
+    AuditEvent,
+    Clarification,
+    ClarificationItem,
+    Discrepancy,
+    Notification,
+)
 from outlets.models import AgreementRange, ResponsibleParty, StarterPack, TransferAgreement
 from subscribers.models import RegistrationPolicy
 from tests.factories import StarterPackFactory
@@ -88,7 +94,11 @@ def test_unregistered_pack_goes_to_the_dealer_and_agreement_party(outlet, dealer
     )
 
     to_dealer = Clarification.objects.get(msisdn=plain.msisdn)
-    assert (to_dealer.accountable, to_dealer.outlet, to_dealer.dealer) == ("dealer", None, dealer_org)
+    assert (to_dealer.accountable, to_dealer.outlet, to_dealer.dealer) == (
+        "dealer",
+        None,
+        dealer_org,
+    )
     to_party = Clarification.objects.get(msisdn=covered.msisdn)
     assert (to_party.accountable, to_party.party, to_party.agreement) == ("party", party, agreement)
     # The dealer's admins answer for both, in their inbox.
@@ -96,7 +106,9 @@ def test_unregistered_pack_goes_to_the_dealer_and_agreement_party(outlet, dealer
 
 
 def test_a_number_unknown_to_the_portal_goes_to_the_outlet_the_operator_names(outlet):
-    hand_over(open_discrepancy(kind="unregistered_activation", msisdn="6285900000001", outlet=outlet))
+    hand_over(
+        open_discrepancy(kind="unregistered_activation", msisdn="6285900000001", outlet=outlet)
+    )
 
     request = Clarification.objects.get()
     assert (request.accountable, request.outlet) == ("outlet", outlet)
@@ -144,9 +156,7 @@ def test_the_engine_hands_over_what_it_opens(outlet, small_chunks):
     run_inline()
 
     accountable = Discrepancy.objects.filter(status="open").exclude(kind="missing_in_operator")
-    asked = set(
-        Clarification.objects.filter(status="open").values_list("msisdn", flat=True)
-    )
+    asked = set(Clarification.objects.filter(status="open").values_list("msisdn", flat=True))
     assert asked == set(accountable.values_list("msisdn", flat=True))
     # A second full run finds the same and opens nothing new.
     run_inline()

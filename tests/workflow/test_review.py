@@ -429,9 +429,7 @@ def test_flagged_registrations_nobody_is_asked_about_are_queued_once(outlet):
     )
     unknown = make_registration(outlet)
     open_discrepancy(unknown, kind="missing_in_operator")
-    asked = make_registration(
-        outlet, review_reasons=[{"code": "over_cap", "message": "4 numbers"}]
-    )
+    asked = make_registration(outlet, review_reasons=[{"code": "over_cap", "message": "4 numbers"}])
     flagged_request(asked)
 
     counts = review_queue_sync()

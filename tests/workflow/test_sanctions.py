@@ -25,7 +25,15 @@ SANCTIONS = "/api/v1/sanctions/"
 
 @pytest.mark.parametrize(
     ("violations", "action"),
-    [(0, None), (1, "warning"), (2, None), (3, "suspension"), (4, None), (5, "revocation"), (6, None)],
+    [
+        (0, None),
+        (1, "warning"),
+        (2, None),
+        (3, "suspension"),
+        (4, None),
+        (5, "revocation"),
+        (6, None),
+    ],
 )
 def test_a_rung_is_taken_when_the_count_reaches_it(violations, action):
     assert ladder.action_reached(ladder.default_ladder(), violations) == action
@@ -137,7 +145,9 @@ def test_operator_lifts_a_suspension_with_a_reason(api, grapari, operator, outle
     _confirm(grapari, outlet, clerk)
     suspension = Sanction.objects.get()
 
-    assert api(grapari).post(f"{SANCTIONS}{suspension.pk}/lift/", {"reason": "x"}).status_code == 403
+    assert (
+        api(grapari).post(f"{SANCTIONS}{suspension.pk}/lift/", {"reason": "x"}).status_code == 403
+    )
     no_reason = api(operator).post(f"{SANCTIONS}{suspension.pk}/lift/", {}, format="json")
     assert no_reason.status_code == 400 and "reason" in no_reason.json()
 

@@ -40,7 +40,9 @@ def test_overdue_requests_expire_into_the_queue_most_overdue_first(outlet, clerk
     }
     on_time.refresh_from_db()
     assert on_time.status == "open"
-    queue = list(ReviewItem.objects.order_by("due_at", "pk").values_list("clarification", flat=True))
+    queue = list(
+        ReviewItem.objects.order_by("due_at", "pk").values_list("clarification", flat=True)
+    )
     assert queue == [late.pk, later.pk]
     assert AuditEvent.objects.filter(action="clarification.expired").count() == 2
     assert Notification.objects.filter(user=clerk, text__contains="deadline").exists()
@@ -154,3 +156,29 @@ def test_the_schema_documents_the_workflow_and_its_errors(client):
     answer = schema["paths"]["/api/v1/clarifications/{id}/answer/"]["post"]
     assert "multipart/form-data" in answer["requestBody"]["content"]
     assert {"201", "400", "403", "404"} <= set(answer["responses"])
+
+
+def test_the_workflows_personal_data_can_be_erased(grapari, clerk, registration):
+    from compliance.clarifications import workflow_personal_data_erase
+    from compliance.models import ClarificationAnswer, RegistrationVersion
+    from compliance.review import review_item_decide
+    from tests.conftest import photo_upload
+
+    item = answered_item(
+        registration, clerk, correction={"full_name": "Siti Nurhayati"}, photo=photo_upload()
+    )
+    review_item_decide(actor=grapari, item=item, decision="accept")
+    answer = ClarificationAnswer.objects.get()
+    photo_path = answer.evidence_photo.path
+
+    assert workflow_personal_data_erase(registration_ids=[registration.pk]) == 2
+
+    version = RegistrationVersion.objects.get()
+    assert version.values["full_name"] == "" and version.values["birth_date"] == "1990"
+    assert version.id_number_encrypted == "" and version.id_number_digest == ""
+    answer.refresh_from_db()
+    assert answer.correction == {"full_name": ""} and answer.explanation == ""
+    assert not answer.evidence_photo
+    import os
+
+    assert not os.path.exists(photo_path)
