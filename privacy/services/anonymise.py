@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models.functions import TruncYear
 from django.utils import timezone
 
+from compliance.clarifications import workflow_personal_data_erase
 from compliance.models import Discrepancy
 from compliance.services import audit_record
 from subscribers.models import Registration
@@ -106,6 +107,8 @@ def registrations_anonymise(
         Discrepancy.objects.filter(registration_id__in=todo).exclude(
             status=Discrepancy.Status.OPEN
         ).update(details={"anonymised": True}, id_digest="", id_group=[])
+        # The workflow's copies: earlier versions, proposed corrections, evidence photos.
+        workflow_personal_data_erase(registration_ids=todo)
         result.anonymised = todo
         target = job or request
         audit_record(
