@@ -3,7 +3,7 @@
 from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 
-from outlets.selectors import dealer_id_for_user, staff_membership_for_user
+from outlets.selectors import scope_to_user
 
 from .models import Discrepancy, DiscrepancyKind, ReconciliationRun
 
@@ -35,18 +35,11 @@ def discrepancies_for_user(*, user, filters: dict | None = None) -> QuerySet[Dis
 
     ``filters``: ``kind``, ``status``, ``outlet`` (ROID), ``msisdn`` (exact, 08… or 62…).
     """
-    qs = Discrepancy.objects.select_related("outlet", "registration")
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if not user.sees_all_outlets:
-        dealer_id = dealer_id_for_user(user=user)
-        if dealer_id is not None:
-            qs = qs.filter(outlet__dealer_id=dealer_id)
-        else:
-            membership = staff_membership_for_user(user=user)
-            if membership is None:
-                return qs.none()
-            qs = qs.filter(outlet_id=membership.outlet_id)
+    qs = scope_to_user(
+        Discrepancy.objects.select_related("outlet", "registration"),
+        user=user,
+        dealer_field="outlet__dealer_id",
+    )
     filters = filters or {}
     if filters.get("kind"):
         qs = qs.filter(kind=filters["kind"])

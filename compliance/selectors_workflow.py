@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from outlets.models import Dealer, Outlet
-from outlets.selectors import dealer_id_for_user, staff_membership_for_user
+from outlets.selectors import dealer_id_for_user, scope_to_user, staff_membership_for_user
 from subscribers.selectors import NoPolicyInForce, policy_in_force
 
 from .models import (
@@ -66,20 +66,13 @@ def clarifications_for_user(*, user, filters: dict | None = None) -> QuerySet[Cl
     ``filters``: ``status`` (a status, or ``active`` / ``awaiting``), ``outlet`` (ROID),
     ``msisdn`` (08… or 62…).
     """
-    qs = Clarification.objects.select_related("outlet", "dealer", "registration", "party")
-    if not _authenticated(user):
-        return qs.none()
-    if not user.sees_all_outlets:
-        dealer_id = dealer_id_for_user(user=user)
-        if dealer_id is not None:
-            qs = qs.filter(dealer_id=dealer_id)
-        else:
-            membership = staff_membership_for_user(user=user)
-            if membership is None:
-                return qs.none()
-            qs = qs.filter(
-                outlet_id=membership.outlet_id, accountable=Clarification.Accountable.OUTLET
-            )
+    qs = scope_to_user(
+        Clarification.objects.select_related("outlet", "dealer", "registration", "party"),
+        user=user,
+        # Clerks see only what their outlet answers for; the dealer's and parties' requests
+        # go to the dealer.
+        accountable=Clarification.Accountable.OUTLET,
+    )
     filters = filters or {}
     status = filters.get("status")
     if status == "active":

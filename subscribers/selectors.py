@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from outlets.selectors import dealer_id_for_user, staff_membership_for_user
+from outlets.selectors import scope_to_user
 from privacy.selectors import exclude_restricted
 
 from .models import Registration, RegistrationPolicy
@@ -39,15 +39,7 @@ def registrations_for_user(*, user, filters: dict | None = None) -> QuerySet[Reg
     if not user.is_operator:
         # A data subject's restriction hides the record from every role but the operator admin.
         qs = exclude_restricted(qs)
-    if not user.sees_all_outlets:
-        dealer_id = dealer_id_for_user(user=user)
-        if dealer_id is not None:
-            qs = qs.filter(outlet__dealer_id=dealer_id)
-        else:
-            membership = staff_membership_for_user(user=user)
-            if membership is None:
-                return qs.none()
-            qs = qs.filter(outlet_id=membership.outlet_id)
+    qs = scope_to_user(qs, user=user, dealer_field="outlet__dealer_id")
     filters = filters or {}
     query = (filters.get("q") or "").strip()
     if query:

@@ -33,6 +33,7 @@ from .scope import (
     dealer_id_for_user,
     outlet_get_for_user,
     outlets_for_user,
+    scope_to_user,
     staff_membership_for_user,
     starter_packs_for_user,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "outlet_trained_expression",
     "outlets_for_user",
     "parties_for_user",
+    "scope_to_user",
     "sort_choices",
     "staff_for_user",
     "staff_get_for_user",

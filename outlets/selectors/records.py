@@ -17,7 +17,7 @@ from ..models import (
     StockMove,
     TransferAgreement,
 )
-from .scope import dealer_id_for_user, staff_membership_for_user
+from .scope import dealer_id_for_user, scope_to_user
 
 
 def _authenticated(user) -> bool:
@@ -77,18 +77,7 @@ def staff_get_for_user(*, user, pk) -> OutletStaff:
 def allocations_for_user(*, user, kind: str | None = None) -> QuerySet[StockAllocation]:
     """Allocations: all for operator roles, the dealer's for a dealer admin, those to or from
     the clerk's outlet for outlet staff."""
-    qs = StockAllocation.objects.select_related("dealer", "outlet")
-    if not _authenticated(user):
-        return qs.none()
-    if not user.sees_all_outlets:
-        dealer_id = dealer_id_for_user(user=user)
-        if dealer_id is not None:
-            qs = qs.filter(dealer_id=dealer_id)
-        else:
-            membership = staff_membership_for_user(user=user)
-            if membership is None:
-                return qs.none()
-            qs = qs.filter(outlet_id=membership.outlet_id)
+    qs = scope_to_user(StockAllocation.objects.select_related("dealer", "outlet"), user=user)
     return qs.filter(kind=kind) if kind else qs
 
 

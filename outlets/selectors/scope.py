@@ -23,21 +23,35 @@ def dealer_id_for_user(*, user) -> int | None:
     return admin.dealer_id if admin is not None else None
 
 
-def outlets_for_user(*, user) -> QuerySet[Outlet]:
-    """All outlets for the operator, GraPARI and the regulator; its own for a dealer admin;
-    the clerk's own outlet for outlet staff; nothing for anyone else."""
-    qs = Outlet.objects.select_related("dealer")
+def scope_to_user(
+    qs: QuerySet,
+    *,
+    user,
+    dealer_field: str = "dealer_id",
+    outlet_field: str = "outlet_id",
+    **staff_filters,
+) -> QuerySet:
+    """The one rule of who sees what, applied to ``qs``: everything for the operator, GraPARI
+    and the regulator; rows of the administered dealer (``dealer_field``) for a dealer admin;
+    rows of the clerk's outlet (``outlet_field``, plus ``staff_filters``) for active outlet
+    staff; nothing for anyone else."""
     if not getattr(user, "is_authenticated", False):
         return qs.none()
     if user.sees_all_outlets:
         return qs
     dealer_id = dealer_id_for_user(user=user)
     if dealer_id is not None:
-        return qs.filter(dealer_id=dealer_id)
+        return qs.filter(**{dealer_field: dealer_id})
     membership = staff_membership_for_user(user=user)
-    if membership is not None:
-        return qs.filter(pk=membership.outlet_id)
-    return qs.none()
+    if membership is None:
+        return qs.none()
+    return qs.filter(**{outlet_field: membership.outlet_id}, **staff_filters)
+
+
+def outlets_for_user(*, user) -> QuerySet[Outlet]:
+    """All outlets for the operator, GraPARI and the regulator; its own for a dealer admin;
+    the clerk's own outlet for outlet staff; nothing for anyone else."""
+    return scope_to_user(Outlet.objects.select_related("dealer"), user=user, outlet_field="pk")
 
 
 def outlet_get_for_user(*, user, pk) -> Outlet:
@@ -48,18 +62,7 @@ def outlet_get_for_user(*, user, pk) -> Outlet:
 def starter_packs_for_user(*, user, status: str | None = None) -> QuerySet[StarterPack]:
     """Packs the user may see: the clerk's outlet's, the dealer's own stock, all for operator
     roles."""
-    qs = StarterPack.objects.select_related("outlet")
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if not user.sees_all_outlets:
-        dealer_id = dealer_id_for_user(user=user)
-        if dealer_id is not None:
-            qs = qs.filter(dealer_id=dealer_id)
-        else:
-            membership = staff_membership_for_user(user=user)
-            if membership is None:
-                return qs.none()
-            qs = qs.filter(outlet_id=membership.outlet_id)
+    qs = scope_to_user(StarterPack.objects.select_related("outlet"), user=user)
     if status:
         qs = qs.filter(status=status)
     return qs
