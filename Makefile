@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export CHROMIUM_PATH ?= /usr/bin/chromium
 
-.PHONY: install run test test-fast lint format services bench messages clean check-deploy
+.PHONY: install run test test-fast lint format services bench messages clean check-deploy audit
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ bench: install   ## benchmarks on PostgreSQL; figures printed beside the floor m
 
 messages: install   ## refresh the Indonesian catalogue and report what is left untranslated
 	PY=$(PY) scripts/translations.sh
+
+audit: install   ## known vulnerabilities in the pinned dependencies (pip-audit + audit-exceptions.toml)
+	PY=$(PY) scripts/audit.sh
 
 check-deploy: install
 	DJANGO_SETTINGS_MODULE=registration_portal.settings.production \
