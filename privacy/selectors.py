@@ -9,7 +9,7 @@ from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from compliance.models import AuditEvent, Discrepancy
+from compliance.models import AuditEvent, Discrepancy, RegistrationVersion
 from outlets.models import OutletStaff
 from subscribers.models import Registration
 
@@ -144,12 +144,17 @@ def data_subject_records(*, digests: list[str]) -> SubjectRecords:
 
     Registrations where it is the registrant's ID number, outlet-staff records where it is the
     staff member's own ID, the discrepancies reconciliation found on those registrations and the
-    audit events about those records. Anonymised registrations no longer carry a digest, so they
-    are not found: nothing personal is left in them.
+    audit events about those records. A registration whose ID number was corrected is found by
+    the old number too: its earlier version (compliance workflow) still holds that person's
+    data. Anonymised registrations no longer carry a digest, nor do their versions, so they are
+    not found: nothing personal is left in them.
     """
     digests = [value for value in digests if value]
+    corrected = RegistrationVersion.objects.filter(id_number_digest__in=digests).values(
+        "registration_id"
+    )
     registrations = list(
-        Registration.objects.filter(id_number_digest__in=digests)
+        Registration.objects.filter(Q(id_number_digest__in=digests) | Q(pk__in=corrected))
         .select_related("outlet", "policy")
         .order_by("registered_at", "pk")
     )
