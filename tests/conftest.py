@@ -44,6 +44,35 @@ def require_postgres(db):
     needs(connection.vendor == "postgresql", "needs PostgreSQL (set DATABASE_URL)")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_straggling_sessions(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, wait for the sessions of processes the tests started
+    (Celery workers killed on purpose, live-server threads) to end — PostgreSQL notices a dead
+    client a moment later — and end the ones left, so teardown never fails with "being
+    accessed by other users" and leaves a stale test database behind."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    import time
+
+    others = (
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    terminate = (
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        deadline = time.monotonic() + 5
+        while True:
+            cursor.execute(others)
+            if not cursor.fetchall() or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        cursor.execute(terminate)
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     needs(os.path.exists(CHROMIUM), f"needs Chromium at {CHROMIUM}")
