@@ -24,7 +24,6 @@ minutes old, and the default 5-minute margin would re-examine all of it.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,74 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/recon_bench")
 
-from bench.common import bench_env, print_table  # noqa: E402
-
-
-def ensure_database() -> None:
-    import environ
-    import psycopg2
-    from psycopg2 import sql
-
-    config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    conn = psycopg2.connect(
-        dbname="postgres",
-        user=config["USER"],
-        password=config["PASSWORD"],
-        host=config["HOST"],
-        port=config["PORT"] or 5432,
-    )
-    conn.autocommit = True
-    with conn.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
-        if cursor.fetchone() is None:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
-    conn.close()
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=bench_env(),
-        check=True,
-    )
-
-
-# Runs manage.py and reports its own peak RSS: VmHWM of /proc/self/status, the high-water mark
-# of this program's memory. Not getrusage: on Linux its maxrss keeps the size of the process the
-# child was forked from (the benchmark itself) across exec.
-_LAUNCHER = """
-import os, runpy, sys
-sys.argv = sys.argv[1:]
-if os.environ.get("BENCH_STUB_HANDOVER") == "1":
-    # The engine alone: the compliance workflow's reaction to new discrepancies (clarification
-    # requests, notifications) is that workflow's cost, not reconciliation's.
-    import django
-    django.setup()
-    import compliance.workflow
-    compliance.workflow.discrepancies_opened = lambda **kwargs: None
-try:
-    runpy.run_path("manage.py", run_name="__main__")
-finally:
-    with open("/proc/self/status") as status:
-        hwm = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
-    print(f"MAXRSS_KB={hwm}", file=sys.stderr)
-"""
-
-
-def child(args: list[str], **extra_env) -> tuple[float, int, str]:
-    """Run ``manage.py args`` in a child process: (seconds, peak RSS in MiB, stdout)."""
-    env = {**bench_env(), **{k: str(v) for k, v in extra_env.items()}}
-    started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-c", _LAUNCHER, "manage.py", *args, "--skip-checks"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    seconds = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"manage.py {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
-    rss_kb = int(proc.stderr.rsplit("MAXRSS_KB=", 1)[1].split()[0])
-    return seconds, rss_kb // 1024, proc.stdout
+from bench.common import ensure_database, print_table  # noqa: E402
+from bench.common import run_manage as child  # noqa: E402
 
 
 def timed(cursor, sql: str, params=None) -> float:

@@ -26,7 +26,6 @@ import argparse
 import filecmp
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,69 +37,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/satupintu_bench_reports")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver")
 
-from bench.common import bench_env, bench_outlets, print_table  # noqa: E402
-
-# Runs manage.py and reports its own peak RSS: VmHWM, the high-water mark of the process's
-# own memory since exec. (Linux carries ru_maxrss across exec, so getrusage in the child would
-# also report the parent's size at fork.)
-_LAUNCHER = """
-import re, resource, runpy, sys
-sys.argv = sys.argv[1:]
-try:
-    runpy.run_path("manage.py", run_name="__main__")
-finally:
-    try:
-        with open("/proc/self/status") as fh:
-            kb = int(re.search(r"VmHWM:\\s+(\\d+) kB", fh.read()).group(1))
-    except (OSError, AttributeError):
-        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"MAXRSS_KB={kb}", file=sys.stderr)
-"""
-
-
-def ensure_database() -> None:
-    import environ
-    import psycopg2
-    from psycopg2 import sql
-
-    config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    conn = psycopg2.connect(
-        dbname="postgres",
-        user=config["USER"],
-        password=config["PASSWORD"],
-        host=config["HOST"],
-        port=config["PORT"] or 5432,
-    )
-    conn.autocommit = True
-    with conn.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
-        if cursor.fetchone() is None:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
-    conn.close()
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=bench_env(),
-        check=True,
-    )
-
-
-def child(args: list[str], **extra_env) -> tuple[float, int, str]:
-    """``manage.py args`` in a child process: (seconds, peak RSS in MiB, stdout)."""
-    started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-c", _LAUNCHER, "manage.py", *args, "--skip-checks"],
-        cwd=ROOT,
-        env={**bench_env(), **extra_env},
-        capture_output=True,
-        text=True,
-    )
-    seconds = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"manage.py {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
-    rss_kb = int(proc.stderr.rsplit("MAXRSS_KB=", 1)[1].split()[0])
-    return seconds, rss_kb // 1024, proc.stdout
-
+from bench.common import bench_outlets, ensure_database, print_table  # noqa: E402
+from bench.common import run_manage as child  # noqa: E402
 
 GENERATE = """
 INSERT INTO outlets_starterpack (msisdn, iccid, dealer_id, outlet_id, status, created_at, updated_at)

@@ -20,7 +20,6 @@ here; its registration, pack, audit and compliance tables are emptied).
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,37 +29,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/satupintu_bench_review")
 os.environ.setdefault("LOG_LEVEL", "WARNING")  # not a line per login
 
-from bench.common import bench_env, print_table  # noqa: E402
+from bench.common import ensure_database, print_table  # noqa: E402
 
 PROVINCES = ("31", "32", "33", "35", "51", "73", "12", "64")
-
-
-def ensure_database() -> None:
-    import environ
-    import psycopg2
-    from psycopg2 import sql
-
-    config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    conn = psycopg2.connect(
-        dbname="postgres",
-        user=config["USER"],
-        password=config["PASSWORD"],
-        host=config["HOST"],
-        port=config["PORT"] or 5432,
-    )
-    conn.autocommit = True
-    with conn.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
-        if cursor.fetchone() is None:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
-            print(f"  created database {config['NAME']}")
-    conn.close()
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=bench_env(),
-        check=True,
-    )
 
 
 # Review items over registrations [lo, hi) by id: open ones, set-based. Kinds, deadlines and

@@ -1,7 +1,11 @@
-"""Shared by the benchmarks: Django set-up on the bench database, demo-like people, a table."""
+"""Shared by the benchmarks: the bench database (created, migrated, Django set up on it),
+``manage.py`` in a child process with its peak memory, demo-like people, the machine's load,
+a table."""
 
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,6 +20,39 @@ def bench_env() -> dict[str, str]:
     env["DEBUG"] = "0"  # DEBUG keeps every query in memory: not what production does
     env.setdefault("PYTHONPATH", str(ROOT))
     return env
+
+
+def ensure_database(url: str | None = None) -> None:
+    """Create the database of ``url`` (default ``DATABASE_URL``) if it is missing, and migrate
+    it. PostgreSQL only: the benchmarks measure what production runs."""
+    import environ
+    import psycopg2
+    from psycopg2 import sql
+
+    url = url or bench_env()["DATABASE_URL"]
+    config = environ.Env.db_url_config(url)
+    if "postgresql" not in config["ENGINE"]:
+        sys.exit("The benchmarks run on PostgreSQL: set DATABASE_URL to a postgres:// URL.")
+    conn = psycopg2.connect(
+        dbname="postgres",
+        user=config["USER"],
+        password=config["PASSWORD"],
+        host=config["HOST"],
+        port=config["PORT"] or 5432,
+    )
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
+        if cursor.fetchone() is None:
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
+            print(f"created database {config['NAME']}")
+    conn.close()
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=ROOT,
+        env={**bench_env(), "DATABASE_URL": url},
+        check=True,
+    )
 
 
 def setup_django() -> None:
@@ -82,3 +119,54 @@ def print_table(title: str, header: list[str], rows: list[list]) -> None:
         )
         if index == 0:
             print("  " + "  ".join("-" * w for w in widths))
+
+
+# Runs manage.py and reports its own peak RSS: VmHWM of /proc/self/status, the high-water mark
+# of this program's memory since exec. Not getrusage: on Linux its maxrss keeps the size of the
+# process the child was forked from (the benchmark itself) across exec.
+_LAUNCHER = """
+import os, runpy, sys
+sys.argv = sys.argv[1:]
+if os.environ.get("BENCH_STUB_HANDOVER") == "1":
+    # The engine alone: the compliance workflow's reaction to new discrepancies (clarification
+    # requests, notifications) is that workflow's cost, not reconciliation's.
+    import django
+    django.setup()
+    import compliance.workflow
+    compliance.workflow.discrepancies_opened = lambda **kwargs: None
+try:
+    runpy.run_path("manage.py", run_name="__main__")
+finally:
+    with open("/proc/self/status") as status:
+        hwm = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    print(f"MAXRSS_KB={hwm}", file=sys.stderr)
+"""
+
+
+def run_manage(args: list[str], **extra_env) -> tuple[float, int, str]:
+    """``manage.py args`` in a child process: (seconds, peak RSS in MiB, stdout)."""
+    env = {**bench_env(), **{k: str(v) for k, v in extra_env.items()}}
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, "manage.py", *args, "--skip-checks"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"manage.py {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    rss_kb = int(proc.stderr.rsplit("MAXRSS_KB=", 1)[1].split()[0])
+    return seconds, rss_kb // 1024, proc.stdout
+
+
+def peak_rss_mib(pid: int) -> int:
+    """The high-water mark of a running process's memory (VmHWM), in MiB."""
+    with open(f"/proc/{pid}/status") as status:
+        return int(next(line.split()[1] for line in status if line.startswith("VmHWM:"))) // 1024
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load average, to print beside every figure (the machine is shared)."""
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())

@@ -23,16 +23,20 @@ Province and dealer are the outlet's now (an outlet that moved is counted where 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
 from compliance.models import DiscrepancyKind
 from outlets.models import Outlet
 from outlets.regions import PROVINCES
+from registration_portal.routers import read_alias, replica_reads
 from subscribers.models import IdType
 
 from . import workflow_figures
@@ -389,8 +393,33 @@ def trend(flt: ReportFilter, scope: ReportScope) -> list[TrendPoint]:
 # --- everything, for the dashboard, the API, the summary export and the PDF --------------------
 
 
+@contextmanager
+def _figures_source() -> Iterator[None]:
+    """Read the figures from the read replica (``registration_portal.routers``) when there is
+    one and it has replayed the latest summary refresh — the same generation of the summary
+    tables as the primary, so the figures are exactly the primary's and "as of" the same
+    moment (an export refreshes them just before it reads them). Otherwise from the primary."""
+    if read_alias() == DEFAULT_DB_ALIAS:
+        yield
+        return
+    primary = summary_state()
+    with replica_reads():
+        replica = summary_state()
+    current = (primary.generation if primary else None) == (replica.generation if replica else None)
+    if not current:
+        yield
+        return
+    with replica_reads():
+        yield
+
+
 def report_figures(flt: ReportFilter, scope: ReportScope) -> Figures:
     """Every figure of the report for ``flt`` within ``scope``."""
+    with _figures_source():
+        return _report_figures(flt, scope)
+
+
+def _report_figures(flt: ReportFilter, scope: ReportScope) -> Figures:
     state = summary_state()
     outlets = outlets_in_scope(flt, scope)
     workflow = workflow_figures.workflow_figures(flt=flt, scope=scope)
@@ -433,6 +462,11 @@ def report_figures(flt: ReportFilter, scope: ReportScope) -> Figures:
 def outlet_figures(flt: ReportFilter, scope: ReportScope) -> list[tuple[OutletInfo, Counts]]:
     """Every outlet in scope (active in the period or not) with its figures, by ROID: the
     ``outlets`` export."""
+    with _figures_source():
+        return _outlet_figures(flt, scope)
+
+
+def _outlet_figures(flt: ReportFilter, scope: ReportScope) -> list[tuple[OutletInfo, Counts]]:
     outlets = outlets_in_scope(flt, scope)
     workflow = workflow_figures.workflow_figures(flt=flt, scope=scope)
     per_outlet = collect(flt, scope, workflow).per_outlet

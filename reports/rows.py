@@ -4,6 +4,9 @@ querysets; the figures count the same rows in the summary tables.
 
 Registrations whose processing a data subject restricted are left out for everyone but the
 operator admin (``privacy.selectors.exclude_restricted``'s rule, written as an anti-join).
+
+The querysets are read-only and carry ``REPLICA_HINT``: with a read replica configured
+(``registration_portal.routers``) they are read there, whenever they are evaluated.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from django.utils import timezone
 from compliance.models import Discrepancy
 from outlets.regions import PROVINCES
 from privacy.models import RegistrationPrivacy
+from registration_portal.routers import REPLICA_HINT
 from subscribers.models import Registration
 
 from .models import FlaggedIdRegistration
@@ -62,8 +66,10 @@ def registration_rows(
     ``over_cap`` (its ID is over the cap), ``repeated`` (its ID was registered at least
     REPORTS_REPEATED_ID_MIN times at that outlet in the period)."""
     start, end = period_bounds(flt.period)
-    qs = Registration.objects.filter(registered_at__gte=start, registered_at__lt=end).filter(
-        flt.outlet_q(scope)
+    qs = (
+        Registration.objects.db_manager(hints={REPLICA_HINT: True})
+        .filter(registered_at__gte=start, registered_at__lt=end)
+        .filter(flt.outlet_q(scope))
     )
     if not (scope.sees_restricted if include_restricted is None else include_restricted):
         qs = qs.filter(~restricted())
@@ -121,9 +127,11 @@ def discrepancy_rows(
     """Discrepancies detected in the period (local day of ``detected_at``) whose accountable
     outlet is in scope — the rows behind the discrepancy figures."""
     start, end = period_bounds(flt.period)
-    qs = Discrepancy.objects.filter(
-        detected_at__gte=start, detected_at__lt=end, outlet__isnull=False
-    ).filter(flt.outlet_q(scope))
+    qs = (
+        Discrepancy.objects.db_manager(hints={REPLICA_HINT: True})
+        .filter(detected_at__gte=start, detected_at__lt=end, outlet__isnull=False)
+        .filter(flt.outlet_q(scope))
+    )
     if not (scope.sees_restricted if include_restricted is None else include_restricted):
         qs = qs.filter(~restricted("registration_id"))
     if kind:

@@ -3,7 +3,8 @@
 # the same run. DATABASE_URL defaults to a database of its own (satupintu_bench), created and
 # migrated here; the benchmarks empty its registration, pack and audit tables.
 #   scripts/bench.sh            every bench/bench_*.py
-#   scripts/bench.sh import     only bench/bench_import.py (or: registration_api, ...)
+#   scripts/bench.sh import     only bench/bench_import.py (or: registration_api, reconcile,
+#                               reports, review_queue, scale_workers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"
@@ -11,29 +12,8 @@ export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/satupint
 export DJANGO_SETTINGS_MODULE=registration_portal.settings.local
 export DEBUG=0
 
-"$PY" - <<'PYTHON'
-import os
-
-import environ
-import psycopg2
-from psycopg2 import sql
-
-config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-if "postgresql" not in config["ENGINE"]:
-    raise SystemExit("make bench runs on PostgreSQL: set DATABASE_URL to a postgres:// URL")
-conn = psycopg2.connect(
-    dbname="postgres", user=config["USER"], password=config["PASSWORD"],
-    host=config["HOST"], port=config["PORT"] or 5432,
-)
-conn.autocommit = True
-with conn.cursor() as cursor:
-    cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
-    if cursor.fetchone() is None:
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
-        print(f"created database {config['NAME']}")
-conn.close()
-PYTHON
-"$PY" manage.py migrate --noinput -v0
+# Create the database if it is missing and migrate it (bench/common.py, as the benchmarks do).
+"$PY" -c "from bench.common import ensure_database; ensure_database()"
 
 benches=("$@")
 if [ ${#benches[@]} -eq 0 ]; then

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 
-from django.db import connection
+from django.db import connections
+
+from registration_portal.routers import read_alias
 
 from ..columns import RowSource
 
@@ -51,7 +53,7 @@ def _copy(source: RowSource, path: Path, progress: Callable[[int], None]) -> int
         fh.write((",".join(source.keys) + "\n").encode())
         target = _CountingFile(fh)
         for sql, params in source.copy_queries:
-            with connection.cursor() as cursor:
+            with connections[read_alias()].cursor() as cursor:
                 statement = cursor.cursor.mogrify(sql, params).decode()
                 cursor.cursor.copy_expert(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)", target)
             progress(target.rows)
