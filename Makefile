@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export CHROMIUM_PATH ?= /usr/bin/chromium
 
-.PHONY: install run test test-fast lint format services bench messages clean check-deploy audit
+.PHONY: install run test test-fast lint format services bench loadtest messages clean check-deploy audit faults
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: install
 test-fast: install   ## the suite without the browser tests, on whatever DATABASE_URL says
 	$(PY) -m pytest -m "not browser" -q
 
+faults: install   ## issue 7's fault tests alone: worker killed, Redis down, DB dropped, client retry
+	scripts/ensure-services.sh
+	PY=$(PY) scripts/test.sh tests/faults
+
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
@@ -42,6 +46,12 @@ services:
 bench: install   ## benchmarks on PostgreSQL; figures printed beside the floor measured in the same run
 	scripts/ensure-services.sh
 	PY=$(PY) scripts/bench.sh
+
+## make loadtest: locust against a local gunicorn + PostgreSQL + Redis + Celery worker: a /healthz
+## ceiling phase, then clerks registering with photos, reviewers paging, a regulator exporting.
+## Prints the figures, exits 1 on any error (docs/load.md). LOADTEST_SHORT=1: about a minute.
+loadtest: install
+	PY=$(PY) scripts/loadtest.sh
 
 messages: install   ## refresh the Indonesian catalogue and report what is left untranslated
 	PY=$(PY) scripts/translations.sh

@@ -1,10 +1,30 @@
 """The API's one error shape: ``{"detail": ...}`` for the request, ``{field: [messages]}`` for
-fields — Django ValidationErrors raised by services are converted, never leaked as 500s."""
+fields — Django ValidationErrors raised by services are converted, never leaked as 500s; a lost
+database connection is a 503 with ``Retry-After`` (the transaction was rolled back: retrying
+is safe), never a traceback."""
+
+import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions
+from django.db import InterfaceError, OperationalError
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+# Seconds a client is asked to wait after a 503: long enough for a database fail-over or a
+# reconnect, short enough for a clerk with a buyer at the counter.
+RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE = _(
+    "The service is briefly unavailable and nothing was saved. Please try again in a few seconds."
+)
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = DATABASE_UNAVAILABLE
+    default_code = "service_unavailable"
 
 
 def as_api_exception(exc: Exception) -> Exception:
@@ -23,4 +43,11 @@ def as_api_exception(exc: Exception) -> Exception:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The connection broke (a fail-over, a restart, a killed backend): the transaction is
+        # gone, nothing was written. Logged for operations; the client gets a clean retry hint.
+        logger.error("database unavailable during %s", context["request"].path, exc_info=exc)
+        response = drf_exception_handler(ServiceUnavailable(), context)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     return drf_exception_handler(as_api_exception(exc), context)

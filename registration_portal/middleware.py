@@ -18,3 +18,37 @@ class SecurityHeadersMiddleware:
             "Permissions-Policy", "camera=(self), geolocation=(), microphone=(), payment=()"
         )
         return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A lost database connection is a 503 with ``Retry-After``, not a 500: a friendly page
+    ("nothing was saved, try again") in the browser, the API's JSON on ``/api/`` paths.
+
+    The request's transaction was rolled back by the time the exception gets here, so a retry
+    is safe. Nothing here touches the database (it may be the very thing that is down).
+    DRF views answer through ``registration_portal.api.exception_handler`` themselves.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.db import InterfaceError, OperationalError
+
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        from django.http import JsonResponse
+        from django.shortcuts import render
+
+        from .api import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, logger
+
+        logger.error("database unavailable during %s", request.path, exc_info=exception)
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"detail": str(DATABASE_UNAVAILABLE)}, status=503)
+        else:
+            response = render(request, "503.html", status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response

@@ -14,6 +14,23 @@ ERROR = {
     },
 }
 
+UNAVAILABLE = {
+    "description": (
+        "The service lost its database connection for a moment; nothing was written. Retry "
+        "after the number of seconds in `Retry-After` (with the same `Idempotency-Key`)."
+    ),
+    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"detail": {"type": "string"}},
+                "required": ["detail"],
+            }
+        }
+    },
+}
+
 # The 400 of a body checked field by field: each field at fault with its messages; faults of the
 # whole body under `non_field_errors`; a body that cannot be read at all under `detail`.
 FIELD_ERRORS_SCHEMA = {
@@ -51,4 +68,6 @@ def add_error_responses(result, generator, request, public):
                 responses.setdefault("401", ERROR)
                 responses.setdefault("403", ERROR)
             responses.setdefault("429", ERROR)
+            # The database connection was lost: nothing was written, retry after Retry-After.
+            responses.setdefault("503", UNAVAILABLE)
     return result

@@ -222,8 +222,12 @@ def export_job_run(*, job_id: int) -> ExportJob:
         return job
     fenced = ExportJob.objects.filter(pk=job_id, claim_token=token)
     storage = job.file.storage
+    work_dir = _work_dir(storage)
+    # A predecessor whose claim this one took over died (or hangs, and will find its claim
+    # lost): its half-written file is nobody's now.
+    _work_files_delete(work_dir, job_id=job_id, keep_token=token)
     handle, temp_name = tempfile.mkstemp(
-        prefix="export-", suffix=f".{job.format}", dir=_work_dir(storage)
+        prefix=_work_prefix(job_id, token), suffix=f".{job.format}", dir=work_dir
     )
     os.close(handle)
     temp = Path(temp_name)
@@ -288,6 +292,59 @@ def _work_dir(storage) -> str | None:
         return None
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return str(folder)
+
+
+def _work_prefix(job_id: int, token: str) -> str:
+    # The file names its job and claim, so that a sweep can tell a live writer's file from
+    # the leftover of a worker that died (SIGKILL, OOM) before its ``finally`` ran.
+    return f"export-{job_id}-{token}-"
+
+
+def _work_file_owner(name: str) -> tuple[int, str] | None:
+    parts = name.split("-")
+    if len(parts) >= 4 and parts[0] == "export" and parts[1].isdigit():
+        return int(parts[1]), parts[2]
+    return None
+
+
+def _work_files_delete(work_dir: str | None, *, job_id: int, keep_token: str) -> int:
+    """Delete the work files of ``job_id`` that are not the claim ``keep_token``'s."""
+    if work_dir is None:
+        return 0
+    deleted = 0
+    for path in Path(work_dir).glob(f"export-{job_id}-*"):
+        owner = _work_file_owner(path.name)
+        if owner and owner[0] == job_id and owner[1] != keep_token:
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
+
+
+def export_work_files_purge(*, now=None) -> int:
+    """Delete half-written export files left by dead workers: older than
+    ``REPORTS_EXPORT_STALE_SECONDS`` and not the file of a live claim (a running job with
+    that claim token and a fresh heartbeat). Returns how many were deleted."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.REPORTS_EXPORT_STALE_SECONDS)
+    work_dir = _work_dir(ExportJob._meta.get_field("file").storage)
+    if work_dir is None:
+        return 0
+    live = set(
+        ExportJob.objects.filter(
+            status=ExportJob.Status.RUNNING, heartbeat_at__gte=stale
+        ).values_list("pk", "claim_token")
+    )
+    deleted = 0
+    for path in Path(work_dir).iterdir():
+        try:
+            modified = path.stat().st_mtime
+        except FileNotFoundError:  # its writer just finished and moved it into place
+            continue
+        if modified >= stale.timestamp() or _work_file_owner(path.name) in live:
+            continue
+        path.unlink(missing_ok=True)
+        deleted += 1
+    return deleted
 
 
 def _write(job: ExportJob, path: Path, fenced) -> tuple[int, int, int]:
@@ -361,8 +418,9 @@ def export_job_open(*, user, job: ExportJob):
 
 
 def export_jobs_sweep(*, now=None) -> dict[str, int]:
-    """Re-queue exports whose worker went quiet or whose task was lost, and delete files
-    older than ``REPORTS_EXPORT_RETENTION_DAYS`` (the job and its hash stay, for checks)."""
+    """Re-queue exports whose worker went quiet or whose task was lost, delete the
+    half-written files of dead workers, and delete files older than
+    ``REPORTS_EXPORT_RETENTION_DAYS`` (the job and its hash stay, for checks)."""
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.REPORTS_EXPORT_STALE_SECONDS)
     requeue = list(
@@ -381,7 +439,11 @@ def export_jobs_sweep(*, now=None) -> dict[str, int]:
         job.file.storage.delete(job.file.name)
         ExportJob.objects.filter(pk=job.pk).update(file="", file_deleted_at=now)
         expired += 1
-    return {"requeued": len(requeue), "files_deleted": expired}
+    return {
+        "requeued": len(requeue),
+        "files_deleted": expired,
+        "work_files_deleted": export_work_files_purge(now=now),
+    }
 
 
 def report_summaries_refresh(*, full: bool = False) -> RefreshOutcome:

@@ -30,6 +30,7 @@ from .serializers import (
     ValidationResultSerializer,
 )
 
+IN_PROGRESS_RETRY_AFTER = 2  # seconds: a registration takes well under one
 REGISTRATION_BODY = {
     "application/json": RegistrationInputSerializer,
     "multipart/form-data": RegistrationWithPhotosInputSerializer,
@@ -57,7 +58,9 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     description=(
         "A key of your choice (a UUID) per registration attempt. A retry with the same key "
         "returns the first answer (201 or 400, with the header `Idempotent-Replayed: true`) and "
-        "creates nothing; the same key with another body is refused with 422. A key is "
+        "creates nothing (a retry that arrives while the first is still running waits for it, or "
+        "after a while gets 409 with `Retry-After`); the same key with another body is refused "
+        "with 422. A key is "
         f"remembered for {settings.IDEMPOTENCY_KEY_TTL_HOURS} hours."
     ),
 )
@@ -119,6 +122,13 @@ class RegistrationViewSet(viewsets.GenericViewSet):
         responses={
             201: RegistrationSerializer,
             400: FIELD_ERRORS,
+            409: OpenApiResponse(
+                DETAIL_SCHEMA,
+                description=(
+                    "A request with this Idempotency-Key is still running; retry after "
+                    "`Retry-After` seconds with the same key to get its answer."
+                ),
+            ),
             422: OpenApiResponse(
                 DETAIL_SCHEMA, description="The Idempotency-Key was used with another body."
             ),
@@ -160,6 +170,19 @@ class RegistrationViewSet(viewsets.GenericViewSet):
         try:
             answer = idempotency.run_idempotent(
                 user=request.user, key=key, fingerprint=fingerprint, produce=produce
+            )
+        except idempotency.IdempotencyKeyInProgress:
+            # The first request with this key is still running (the client timed out early):
+            # nothing was created by this one; asking again shortly gets the first's answer.
+            return Response(
+                {
+                    "detail": _(
+                        "A request with this Idempotency-Key is still being processed. Retry "
+                        "in a few seconds with the same key to get its answer."
+                    )
+                },
+                status=status.HTTP_409_CONFLICT,
+                headers={"Retry-After": str(IN_PROGRESS_RETRY_AFTER)},
             )
         except idempotency.IdempotencyKeyReused:
             return Response(

@@ -4,7 +4,10 @@ The first request carrying a key claims ``(user, key)`` by inserting its ``Idemp
 inside the transaction that does the work, and fills in the answer before committing. So the
 record and the registration commit together or not at all: a crash cannot leave one without the
 other. A concurrent duplicate blocks on the unique ``(user, key)`` index until the first commits,
-gets an ``IntegrityError`` and replays the stored answer.
+gets an ``IntegrityError`` and replays the stored answer — a client that timed out and retried
+while its first request is still running gets that request's answer. The wait is bounded
+(``IN_FLIGHT_WAIT_SECONDS``, PostgreSQL's ``lock_timeout``): past it the retry is told the
+first is still in progress (``IdempotencyKeyInProgress``, a 409 with ``Retry-After``).
 
 "The first answer" is whatever the work produced, a 201 or a 400: a retry of a refused body is
 refused the same way without running the rules again. The same key with another body is a
@@ -15,13 +18,14 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -40,6 +44,16 @@ class IdempotencyKeyInvalid(ValueError):
 
 class IdempotencyKeyReused(Exception):
     """The key was first used with a different request body."""
+
+
+class IdempotencyKeyInProgress(Exception):
+    """A request with this key is still running after ``IN_FLIGHT_WAIT_SECONDS``."""
+
+
+# How long a duplicate waits for the first request with its key to finish (a registration
+# takes well under a second; a client's timeout is typically 10-30 s).
+IN_FLIGHT_WAIT_SECONDS = 10
+_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_timeout expired
 
 
 @dataclass(frozen=True)
@@ -117,17 +131,20 @@ def run_idempotent(
         return _replay(record, fingerprint)
     try:
         with transaction.atomic():
-            # An expired answer frees its key.
-            IdempotencyRecord.objects.filter(user=user, key=key, created_at__lt=_cutoff()).delete()
-            # The claim: until this transaction ends, a duplicate waits on the unique index.
-            # The placeholder answer is never visible: it is replaced before the commit.
-            record = IdempotencyRecord.objects.create(
-                user=user,
-                key=key,
-                request_fingerprint=fingerprint,
-                response_status=0,
-                response_body={},
-            )
+            with _bounded_lock_wait():
+                # An expired answer frees its key.
+                IdempotencyRecord.objects.filter(
+                    user=user, key=key, created_at__lt=_cutoff()
+                ).delete()
+                # The claim: until this transaction ends, a duplicate waits on the unique
+                # index. The placeholder answer is never visible: replaced before the commit.
+                record = IdempotencyRecord.objects.create(
+                    user=user,
+                    key=key,
+                    request_fingerprint=fingerprint,
+                    response_status=0,
+                    response_body={},
+                )
             status, body = produce()
             # Stored and returned in the same JSON form, so the replay is identical.
             body = json.loads(json.dumps(body))
@@ -139,7 +156,28 @@ def run_idempotent(
         if record is None:
             raise
         return _replay(record, fingerprint)
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "pgcode", None) == _LOCK_NOT_AVAILABLE:
+            raise IdempotencyKeyInProgress(key) from exc
+        raise
     return Answer(status, body)
+
+
+@contextmanager
+def _bounded_lock_wait():
+    """Within the current transaction, wait at most ``IN_FLIGHT_WAIT_SECONDS`` for a lock
+    (PostgreSQL), then back to the server's default for the rest of the transaction."""
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true)",
+                [f"{int(IN_FLIGHT_WAIT_SECONDS * 1000)}ms"],
+            )
+    yield
+    if postgres:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
 
 
 def idempotency_records_purge(*, now: datetime | None = None) -> int:

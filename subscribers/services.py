@@ -239,11 +239,32 @@ def registration_create(
             Registration.PhotoStatus.PENDING if prepared.photos else Registration.PhotoStatus.NONE
         ),
     )
-    for name, upload in prepared.photos.items():
-        upload.seek(0)
-        # The raw upload is kept privately only until the worker strips and scales it.
-        getattr(registration, name).save("upload.jpg", upload, save=False)
+    written = []
+    try:
+        for name, upload in prepared.photos.items():
+            upload.seek(0)
+            # The raw upload is kept privately only until the worker strips and scales it.
+            stored = getattr(registration, name)
+            stored.save("upload.jpg", upload, save=False)
+            written.append((stored.storage, stored.name))
+        _save_and_audit(registration, clerk=clerk, policy=prepared.policy, source=source)
+    except BaseException:
+        # This block rolls back: the photos it wrote must not outlive it (a face photo nobody
+        # registered is personal data without a purpose). The files are written before the
+        # commit so that a full disk refuses the registration rather than losing its photos.
+        for storage, name in written:
+            storage.delete(name)
+        raise
+    if prepared.photos:
+        from .tasks import process_registration_photos
 
+        transaction.on_commit(lambda: enqueue(process_registration_photos, registration.pk))
+    return registration
+
+
+def _save_and_audit(registration: Registration, *, clerk, policy, source: str) -> None:
+    """Insert ``registration`` under a fresh registration number and write its audit row."""
+    now = registration.registered_at
     for _attempt in range(5):
         registration.registration_number = _new_registration_number(now)
         try:
@@ -266,19 +287,14 @@ def registration_create(
         target=registration,
         after={
             "msisdn": registration.msisdn,
-            "outlet": outlet.roid,
+            "outlet": registration.outlet.roid,
             "id_type": registration.id_type,
             "id_number": registration.id_number_masked,
-            "policy": prepared.policy.code,
+            "policy": policy.code,
             "status": registration.status,
             "source": source,
         },
     )
-    if prepared.photos:
-        from .tasks import process_registration_photos
-
-        transaction.on_commit(lambda: enqueue(process_registration_photos, registration.pk))
-    return registration
 
 
 def enqueue(task, *args) -> bool:

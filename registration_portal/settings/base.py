@@ -9,6 +9,9 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
+
+from registration_portal.cache import redis_cache
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -70,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "registration_portal.middleware.SecurityHeadersMiddleware",
+    # A lost database connection: 503 + Retry-After, a friendly page (not the 500 page).
+    "registration_portal.middleware.DatabaseUnavailableMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # django-axes must come last: it inspects the outcome of authentication.
     "axes.middleware.AxesMiddleware",
@@ -100,6 +105,29 @@ DATABASES = {
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# --- Read replica (optional; docs/scaling.md, registration_portal/routers.py) -----------------
+# REPLICA_DATABASE_URL: a streaming replica of DATABASE_URL. When set, the reports app's reads
+# (dashboard figures, the rows of exports) go to it; writes and everything else stay on
+# "default". Unset: no second alias, no router, nothing changes. In tests the alias mirrors
+# the test database (TEST MIRROR).
+REPLICA_DATABASE_URL = env.str("REPLICA_DATABASE_URL", default="")
+DATABASE_ROUTERS: list[str] = []
+if REPLICA_DATABASE_URL:
+    DATABASES["replica"] = environ.Env.db_url_config(REPLICA_DATABASE_URL)
+    if DATABASES["replica"]["ENGINE"] != DATABASES["default"]["ENGINE"]:
+        raise ImproperlyConfigured(
+            "REPLICA_DATABASE_URL must be a replica of DATABASE_URL (same database engine)."
+        )
+    DATABASES["replica"].update(
+        ATOMIC_REQUESTS=False,
+        CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"],
+        CONN_HEALTH_CHECKS=True,
+        TEST={"MIRROR": "default"},
+    )
+    DATABASE_ROUTERS = ["registration_portal.routers.ReplicaRouter"]
+# --- end of read replica ----------------------------------------------------------------------
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -168,9 +196,8 @@ ID_DIGEST_KEY = env.str("ID_DIGEST_KEY")
 # --- Cache, Celery ---------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
+    # Redis down is a cache miss, never a failed request (registration_portal/cache.py).
+    CACHES = {"default": redis_cache(REDIS_URL)}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -210,6 +237,13 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"timeout": 2.0}}
 CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is redelivered; tasks are idempotent
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Photo clean-up has a queue of its own: it is the heaviest task per registration and backs up
+# at a registration peak, and a regulator's export must not wait behind that backlog (make
+# loadtest saw an export queued past two minutes). A worker started without -Q consumes both
+# queues, taking from them in turn.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("photos"))
+CELERY_TASK_ROUTES = {"subscribers.tasks.process_registration_photos": {"queue": "photos"}}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

@@ -92,7 +92,7 @@ def test_the_sweep_requeues_lost_jobs_and_deletes_expired_files(
     )
     with django_capture_on_commit_callbacks(execute=True):
         outcome = services.export_jobs_sweep()
-    assert outcome == {"requeued": 1, "files_deleted": 1}
+    assert outcome == {"requeued": 1, "files_deleted": 1, "work_files_deleted": 0}
     lost.refresh_from_db()
     old.refresh_from_db()
     assert lost.status == "succeeded"
