@@ -335,6 +335,68 @@ def registration_reveal_id_number(*, user, registration: Registration) -> str:
     return pii.decrypt(registration.id_number_encrypted)
 
 
+PHOTO_FILE_FIELDS = ("id_photo", "id_photo_thumb", "face_photo", "face_photo_thumb")
+PHOTO_ORPHAN_BATCH = 1000
+
+
+def photo_files_orphaned_purge(
+    *, grace: timedelta | None = None, now: datetime | None = None
+) -> int:
+    """Delete photo files no registration points at: what a web process killed between writing
+    a buyer's photos and its commit leaves behind, or a photo worker killed between writing the
+    cleaned copy and saving the row. Such a file is personal data without a purpose.
+
+    Only this month's and last month's folders are walked (a file lands in the folder of the
+    month it is written, and this runs every hour), and only files older than ``grace``
+    (``PHOTO_ORPHAN_GRACE_SECONDS``, default one hour: longer than any request or photo task),
+    so a registration still being written is never touched. Returns the number deleted; one
+    audit row records them when there are any."""
+    now = now or timezone.now()
+    grace = grace or timedelta(seconds=getattr(settings, "PHOTO_ORPHAN_GRACE_SECONDS", 3600))
+    cutoff = now - grace
+    storage = Registration._meta.get_field("id_photo").storage
+    first_of_month = now.replace(day=1)
+    months = {f"{now:%Y/%m}", f"{first_of_month - timedelta(days=1):%Y/%m}"}
+    candidates: list[str] = []
+    for month in sorted(months):
+        folder = f"photos/{month}"
+        try:
+            _dirs, files = storage.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for file_name in files:
+            name = f"{folder}/{file_name}"
+            try:
+                if storage.get_modified_time(name) < cutoff:
+                    candidates.append(name)
+            except FileNotFoundError:  # deleted meanwhile (processed, purged)
+                continue
+    deleted = []
+    for start in range(0, len(candidates), PHOTO_ORPHAN_BATCH):
+        batch = candidates[start : start + PHOTO_ORPHAN_BATCH]
+        referenced = set()
+        for field_name in PHOTO_FILE_FIELDS:
+            referenced.update(
+                Registration.objects.filter(**{f"{field_name}__in": batch}).values_list(
+                    field_name, flat=True
+                )
+            )
+        for name in batch:
+            if name not in referenced:
+                storage.delete(name)
+                deleted.append(name)
+    if deleted:
+        logger.warning("deleted %s photo file(s) no registration points at", len(deleted))
+        audit_record(
+            actor="photo-orphan-sweep",
+            action="registration.photo_orphans_deleted",
+            target_type="subscribers.registration",
+            target_id="",
+            after={"count": len(deleted), "files": deleted[:100]},
+        )
+    return len(deleted)
+
+
 def registration_photos_process(*, registration_id: int) -> str:
     """Strip metadata from, scale down and thumbnail a registration's photos. Safe to rerun:
     a registration whose photos are already processed is left alone."""

@@ -20,6 +20,12 @@ def sweep_pending_photos(older_than_seconds: int = 120) -> int:
 
 
 @shared_task
+def purge_orphaned_photo_files() -> int:
+    """Delete photo files no registration points at (a web or photo worker killed mid-way)."""
+    return services.photo_files_orphaned_purge()
+
+
+@shared_task
 def purge_idempotency_records() -> int:
     """Forget Idempotency-Key answers older than IDEMPOTENCY_KEY_TTL_HOURS."""
     from .idempotency import idempotency_records_purge

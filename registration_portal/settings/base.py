@@ -254,7 +254,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "subscribers.tasks.purge_idempotency_records",
         "schedule": 3600.0,
     },
+    "purge-orphaned-photo-files": {
+        "task": "subscribers.tasks.purge_orphaned_photo_files",
+        "schedule": 3600.0,
+    },
 }
+# A photo file no registration points at is deleted once it is this old (longer than any
+# request or photo task can take; subscribers.services.photo_files_orphaned_purge).
+PHOTO_ORPHAN_GRACE_SECONDS = env.int("PHOTO_ORPHAN_GRACE_SECONDS", default=3600)
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- REST API --------------------------------------------------------------------------------
