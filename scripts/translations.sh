@@ -5,9 +5,8 @@
 #   scripts/translations.sh --strict   # the same, but exit 1 while anything is untranslated or fuzzy
 #
 # 1. makemessages (django and djangojs domains) pulls every msgid from the code and templates into
-#    locale/id/LC_MESSAGES/*.po, except the reports app's, which keeps its own catalogue in
-#    reports/locale/id/LC_MESSAGES/django.po (makemessages writes an app's msgids into the app's
-#    own locale folder when it has one). Existing translations are kept; a msgid whose English changed a
+#    locale/id/LC_MESSAGES/*.po — the one catalogue of the project. (No app may have a locale/
+#    folder of its own: makemessages would move that app's msgids there.) Existing translations are kept; a msgid whose English changed a
 #    little comes back as "fuzzy" with its old translation (check it, then remove the flag); a
 #    msgid that is gone from the code is dropped (--no-obsolete).
 # 2. compilemessages writes the .mo files, which are committed (a fresh machine may lack gettext).
@@ -39,7 +38,7 @@ echo "== compilemessages"
 echo "== statistics"
 left=0
 found=0
-for po in "$DIR"/django.po "$DIR"/djangojs.po "reports/$DIR"/django.po; do
+for po in "$DIR"/django.po "$DIR"/djangojs.po; do
   if [ ! -f "$po" ]; then
     # makemessages writes no djangojs.po while no JavaScript file calls gettext().
     echo "$po: none (no msgids in that domain)"

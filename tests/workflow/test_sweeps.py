@@ -45,7 +45,8 @@ def test_overdue_requests_expire_into_the_queue_most_overdue_first(outlet, clerk
     )
     assert queue == [late.pk, later.pk]
     assert AuditEvent.objects.filter(action="clarification.expired").count() == 2
-    assert Notification.objects.filter(user=clerk, text__contains="deadline").exists()
+    # Told in Bahasa Indonesia, the portal's language (no request to take one from).
+    assert Notification.objects.filter(user=clerk, text__contains="melewati tenggat").exists()
 
 
 def test_requests_whose_findings_are_gone_are_withdrawn(outlet, clerk, registration):
