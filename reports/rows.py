@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from compliance.models import Discrepancy
+from compliance.models import Discrepancy, DiscrepancyOutcome
 from outlets.regions import PROVINCES
 from privacy.models import RegistrationPrivacy
 from registration_portal.routers import REPLICA_HINT
@@ -125,12 +125,18 @@ def discrepancy_rows(
     include_restricted: bool | None = None,
 ) -> QuerySet[Discrepancy]:
     """Discrepancies detected in the period (local day of ``detected_at``) whose accountable
-    outlet is in scope — the rows behind the discrepancy figures."""
+    outlet is in scope — the rows behind the discrepancy figures. A finding a reviewer had
+    already dismissed, found again by a later run (settled as ``dismissed_before``), is not a
+    new discrepancy and is left out, as in the figures."""
     start, end = period_bounds(flt.period)
+    refound = DiscrepancyOutcome.objects.filter(
+        discrepancy=OuterRef("pk"), outcome=DiscrepancyOutcome.Outcome.DISMISSED_BEFORE
+    )
     qs = (
         Discrepancy.objects.db_manager(hints={REPLICA_HINT: True})
         .filter(detected_at__gte=start, detected_at__lt=end, outlet__isnull=False)
         .filter(flt.outlet_q(scope))
+        .exclude(Exists(refound))
     )
     if not (scope.sees_restricted if include_restricted is None else include_restricted):
         qs = qs.filter(~restricted("registration_id"))

@@ -36,7 +36,7 @@ from django.db.models import Min, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from compliance.models import Discrepancy, ReconciliationRun
+from compliance.models import Discrepancy, DiscrepancyOutcome, ReconciliationRun
 from compliance.reconcile_rules import OUTLET_ACCOUNTABLE_KINDS
 from privacy.models import RegistrationPrivacy
 from subscribers.models import Registration
@@ -126,6 +126,8 @@ DISC = DailyDiscrepancyStats._meta.db_table
 FLAG = FlaggedIdRegistration._meta.db_table
 R = Registration._meta.db_table
 D = Discrepancy._meta.db_table
+OUTCOME = DiscrepancyOutcome._meta.db_table
+REFOUND = DiscrepancyOutcome.Outcome.DISMISSED_BEFORE
 P = RegistrationPrivacy._meta.db_table
 
 
@@ -166,13 +168,17 @@ def _refresh_discrepancies(days: list[date] | None, generation: int) -> None:
                SUM(CASE WHEN d.status = 'open' THEN 1 ELSE 0 END), %s
         FROM {D} d
         WHERE d.outlet_id IS NOT NULL AND {where}
+          -- A finding a reviewer already dismissed, found again by a later run, is not a new
+          -- discrepancy (reports.rows.discrepancy_rows excludes the same rows).
+          AND NOT EXISTS (SELECT 1 FROM {OUTCOME} o
+                          WHERE o.discrepancy_id = d.id AND o.outcome = %s)
         GROUP BY 1, 2, 3
         ON CONFLICT (day, outlet_id, kind) DO UPDATE SET
             detected = excluded.detected, still_open = excluded.still_open,
             generation = excluded.generation
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*day_params, generation, *where_params])
+        cursor.execute(sql, [*day_params, generation, *where_params, REFOUND])
     _delete_stale(DISC, days, generation)
 
 

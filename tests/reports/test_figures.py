@@ -225,3 +225,44 @@ def test_a_change_of_the_cap_rebuilds_everything(dataset):
     RegistrationPolicy.objects.filter(code="2026").update(max_numbers_per_id=4)
     assert summaries_refresh().mode == "full"
     assert report_figures(flt(), EVERYTHING).totals.over_cap_ids == 0
+
+
+@pytest.mark.django_db
+def test_a_dismissed_finding_found_again_is_not_a_new_discrepancy(dataset, grapari):
+    """A reviewer dismissed a finding (the portal's data was right); the operator never fixes
+    its record, so every later full run finds it again and the workflow settles it at once as
+    ``dismissed_before``. The regulator's "discrepancies detected" counts it once, not once a
+    night — in the figures, the rows behind them and the export alike."""
+    from compliance.models import DiscrepancyOutcome
+    from compliance.workflow import discrepancies_opened
+    from compliance.workflow_support import finding_fingerprint
+    from reports.rows import discrepancy_rows
+
+    registration = dataset.rows[3][0]
+    day = wib(date(2026, 3, 20))
+    before = report_figures(flt(), EVERYTHING).discrepancies_detected
+    rows_before = discrepancy_rows(flt(), EVERYTHING).count()
+
+    first = make_discrepancy(registration=registration, kind="name_mismatch", at=day)
+    DiscrepancyOutcome.objects.create(
+        discrepancy=first,
+        msisdn=first.msisdn,
+        kind=first.kind,
+        fingerprint=finding_fingerprint(first.kind, first.details),
+        outcome=DiscrepancyOutcome.Outcome.DISMISSED,
+        decided_by=grapari,
+    )
+    first.status, first.resolved_at = "resolved", day
+    first.save()
+    # Three later nights find the same finding again; the workflow settles each at once.
+    for night in (21, 22, 23):
+        again = make_discrepancy(
+            registration=registration, kind="name_mismatch", at=wib(date(2026, 3, night))
+        )
+        discrepancies_opened(discrepancy_ids=[again.pk])
+        again.refresh_from_db()
+        assert again.status == "resolved"
+
+    summaries_refresh(full=True)  # these rows were detected "in March", before the watermark
+    assert report_figures(flt(), EVERYTHING).discrepancies_detected == before + 1
+    assert discrepancy_rows(flt(), EVERYTHING).count() == rows_before + 1
