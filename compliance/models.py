@@ -7,8 +7,14 @@ from django.utils.translation import gettext_lazy as _
 
 
 class AuditEvent(models.Model):
+    # No index of its own: audit_actor_idx (actor, created_at) serves lookups by actor.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     # Kept even if the user row is later removed, so the trail still names who acted.
     actor_label = models.CharField(max_length=150, blank=True)

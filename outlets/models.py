@@ -122,11 +122,20 @@ class StarterPack(models.Model):
         REGISTERED = "registered", _("Registered")
         BLOCKED = "blocked", _("Blocked")
 
-    msisdn = models.CharField(_("MSISDN"), max_length=15, unique=True)
-    iccid = models.CharField(_("ICCID"), max_length=22, unique=True, null=True, blank=True)
+    # Unique through Meta.constraints, not unique=True: on PostgreSQL that would add a second,
+    # LIKE-only index (varchar_pattern_ops) per column, which no query uses and every new pack
+    # (an import writes thousands) would have to maintain.
+    msisdn = models.CharField(_("MSISDN"), max_length=15)
+    iccid = models.CharField(_("ICCID"), max_length=22, null=True, blank=True)
     dealer = models.ForeignKey(Dealer, on_delete=models.PROTECT, related_name="starter_packs")
+    # No index of its own: pack_outlet_status_idx (outlet, status) serves lookups by outlet.
     outlet = models.ForeignKey(
-        Outlet, null=True, blank=True, on_delete=models.PROTECT, related_name="starter_packs"
+        Outlet,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="starter_packs",
+        db_index=False,
     )
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.IN_STOCK
@@ -142,10 +151,13 @@ class StarterPack(models.Model):
             models.CheckConstraint(
                 name="pack_status_known",
                 condition=models.Q(status__in=["in_stock", "registered", "blocked"]),
-            )
+            ),
+            models.UniqueConstraint(fields=["msisdn"], name="pack_msisdn_unique"),
+            models.UniqueConstraint(fields=["iccid"], name="pack_iccid_unique"),
         ]
         indexes = [
-            # The clerk's "my packs in stock" picker and GET /starter-packs/?status=in_stock.
+            # The clerk's "my packs in stock" picker and GET /starter-packs/?status=in_stock;
+            # also everything by outlet alone (the outlet's stock, the foreign key's checks).
             models.Index(fields=["outlet", "status"], name="pack_outlet_status_idx"),
         ]
 

@@ -345,6 +345,7 @@ _INDONESIAN_PASSPORT = re.compile(r"[A-Z][0-9]{7}")
 _FOREIGN_PASSPORT = re.compile(r"[A-Z0-9]{5,20}")
 _RESIDENCE_PERMIT = re.compile(r"[A-Z0-9]{6,20}")
 _STUDENT_CARD = re.compile(r"[A-Z0-9./\-]{3,30}")
+_STUDENT_CARD_LAYOUT = re.compile(r"\s")
 
 _STUDENT_CARD_NOTE = (
     "Student card: there is no national number format to check, and the holder may be a "
@@ -475,7 +476,7 @@ def _validate_residence_permit(kind: str, text: str, country: str) -> IdCheck:
 
 
 def _validate_student_card(text: str) -> IdCheck:
-    value = re.sub(r"\s", "", text).upper()
+    value = _STUDENT_CARD_LAYOUT.sub("", text).upper()
     if not _STUDENT_CARD.fullmatch(value):
         raise IdRuleError(
             "student_card_format",
@@ -522,21 +523,20 @@ def normalize_msisdn(raw: str) -> str:
 
 
 _ICCID = re.compile(r"89[0-9]{16,18}")
+_DIGITS = re.compile(r"[0-9]+")
+_WHITESPACE = re.compile(r"\s")
+# Luhn: a digit doubled, reduced to one digit (2 * 7 = 14 -> 1 + 4 = 5).
+_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
 
 
 def luhn_check_digit(payload: str) -> str:
     """The Luhn (mod 10) check digit to append to ``payload`` (a non-empty digit string)."""
-    if not isinstance(payload, str) or not re.fullmatch(r"[0-9]+", payload):
+    if not isinstance(payload, str) or not _DIGITS.fullmatch(payload):
         raise ValueError("Luhn payload must be a non-empty string of digits.")
-    total = 0
-    # The check digit will sit rightmost, so the payload's rightmost digit is the one doubled.
-    for position, char in enumerate(reversed(payload)):
-        value = int(char)
-        if position % 2 == 0:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
+    # The check digit will sit rightmost, so the payload's rightmost digit is the one doubled
+    # (then every second one leftwards); a doubled digit over 9 counts as its digit sum.
+    backwards = payload[::-1]
+    total = sum(map(int, backwards[0::2].translate(_LUHN_DOUBLED))) + sum(map(int, backwards[1::2]))
     return str(-total % 10)
 
 
@@ -547,7 +547,7 @@ def validate_iccid(iccid: str) -> str:
     (``iccid_format``), whose last digit is the Luhn check digit of the rest
     (``iccid_checksum``: catches any single mistyped digit).
     """
-    digits = re.sub(r"\s", "", iccid) if isinstance(iccid, str) else ""
+    digits = _WHITESPACE.sub("", iccid) if isinstance(iccid, str) else ""
     if not _ICCID.fullmatch(digits):
         raise IdRuleError(
             "iccid_format",
@@ -567,6 +567,10 @@ def validate_iccid(iccid: str) -> str:
 NAME_MAX_LENGTH = 100
 # Apostrophe straight or typographic U+2019 (Ma'ruf), hyphen, dot (M. Nuh), comma.
 _NAME_PUNCTUATION = frozenset("'\u2019-.,")
+# The common case, decided without looking at each character's Unicode category: only ASCII
+# letters, spaces and the punctuation above. Such a name is accepted when it has a letter.
+_PLAIN_NAME = re.compile(r"[A-Za-z '\u2019\-.,]+")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
 
 
 def normalize_name_for_comparison(name: str) -> str:
@@ -598,6 +602,8 @@ def clean_person_name(name: str) -> str:
             min_length=1,
             max_length=NAME_MAX_LENGTH,
         )
+    if _PLAIN_NAME.fullmatch(text) and _ASCII_LETTER.search(text):
+        return text  # what the loop below would decide, without it
 
     refused: dict[str, None] = {}  # ordered set, for the message
     has_letter = False

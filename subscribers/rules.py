@@ -5,6 +5,7 @@ counts) in whatever way suits them — one row at a time for the form, in bulk f
 and this module decides. Every fault is collected, so the clerk sees all of them at once.
 """
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,6 +18,8 @@ from .messages import id_rule_message
 
 TEXT_LIMITS = {"full_name": 100, "birth_place": 100, "address": 300}
 ISO_COUNTRY_LEN = 2
+# Characters an address may not hold: markup brackets and control characters (below U+0020).
+_ADDRESS_REFUSED = re.compile(r"[<>\x00-\x1f]")
 
 
 @dataclass
@@ -58,6 +61,8 @@ class FieldErrors:
 
 def _text(data: Mapping, name: str) -> str:
     value = data.get(name)
+    if type(value) is str:  # the usual case, without a call to str()
+        return value.strip()
     return "" if value is None else str(value).strip()
 
 
@@ -127,7 +132,7 @@ def clean_registration_fields(
             "address",
             _("At most %(limit)d characters.") % {"limit": TEXT_LIMITS["address"]},
         )
-    elif any(ch in address for ch in "<>") or any(ord(ch) < 32 for ch in address):
+    elif _ADDRESS_REFUSED.search(address):
         errors.add("address", _("The address contains characters that are not allowed."))
 
     raw_birth_date = data.get("birth_date")

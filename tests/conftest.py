@@ -44,12 +44,13 @@ def require_postgres(db):
     needs(connection.vendor == "postgresql", "needs PostgreSQL (set DATABASE_URL)")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _no_straggling_sessions(django_db_setup, django_db_blocker):
-    """Before the test database is dropped, wait for the sessions of processes the tests started
-    (Celery workers killed on purpose, live-server threads) to end — PostgreSQL notices a dead
-    client a moment later — and end the ones left, so teardown never fails with "being
-    accessed by other users" and leaves a stale test database behind."""
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, and before it is dropped: wait for the sessions of
+    processes the tests started (Celery workers killed on purpose, live-server threads) to
+    end — PostgreSQL notices a dead client a moment later — and end the ones left, so teardown
+    never fails with "being accessed by other users" and leaves a stale test database behind.
+    Only when some test used the database (a run of pure tests sets none up)."""
     yield
     if connection.vendor != "postgresql":
         return

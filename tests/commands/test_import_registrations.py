@@ -14,6 +14,7 @@ from compliance.models import AuditEvent
 from outlets.models import StarterPack
 from subscribers import imports
 from subscribers.idgen import make_iccid, make_kk, make_msisdn, make_nik
+from subscribers.imports import judging, writing
 from subscribers.models import Registration, RegistrationPolicy
 from tests.factories import StarterPackFactory
 
@@ -254,7 +255,7 @@ def test_cap_counts_rows_of_the_file(tmp_path, outlet):
 
 def test_a_failed_chunk_leaves_nothing_half_written(tmp_path, outlet, monkeypatch, capsys):
     path = write_csv(tmp_path / "crash.csv", [row(n) for n in range(1, 6)])
-    real_write = imports._write
+    real_write = judging.write_chunk
     calls = []
 
     def write_then_crash(*args, **kwargs):
@@ -263,7 +264,7 @@ def test_a_failed_chunk_leaves_nothing_half_written(tmp_path, outlet, monkeypatc
         if len(calls) == 2:
             raise RuntimeError("disk full")  # ...and then the process fails
 
-    monkeypatch.setattr(imports, "_write", write_then_crash)
+    monkeypatch.setattr(judging, "write_chunk", write_then_crash)
     with pytest.raises(RuntimeError):
         call_command("import_registrations", path, chunk_size=2)
     assert "stopped after 2 rows" in capsys.readouterr().err
@@ -271,7 +272,7 @@ def test_a_failed_chunk_leaves_nothing_half_written(tmp_path, outlet, monkeypatc
     assert AuditEvent.objects.count() == 2
     assert StarterPack.objects.count() == 2
 
-    monkeypatch.setattr(imports, "_write", real_write)
+    monkeypatch.setattr(judging, "write_chunk", real_write)
     assert run_import(path, chunk_size=2) == 0
     assert Registration.objects.count() == 5 == AuditEvent.objects.count()
     assert "2 already imported" in capsys.readouterr().out
@@ -356,15 +357,101 @@ def test_a_clash_on_write_is_judged_again(tmp_path, outlet, monkeypatch):
     registering the same pack meanwhile) rolls the chunk back and judges it again."""
     assert run_import(write_csv(tmp_path / "one.csv", [row(1)])) == 0
     taken = Registration.objects.get().registration_number
-    real_numbers = imports._registration_numbers
+    real_numbers = writing.registration_numbers
     calls = []
 
     def clashing_numbers(days):
         calls.append(len(days))
         return [taken] * len(days) if len(calls) == 1 else real_numbers(days)
 
-    monkeypatch.setattr(imports, "_registration_numbers", clashing_numbers)
+    monkeypatch.setattr(writing, "registration_numbers", clashing_numbers)
     assert run_import(write_csv(tmp_path / "two.csv", [row(2), row(3)]), workers=1) == 0
     assert calls == [2, 2]
     assert Registration.objects.count() == 3 == AuditEvent.objects.count()
     assert StarterPack.objects.count() == 3
+
+
+def _stored_import() -> list[tuple]:
+    """What an import stored, without what differs from run to run (ids, numbers, times, the
+    ciphertexts' random IVs): registrations with their decrypted numbers, packs, audit rows."""
+    volatile = {"id", "registration_number", "starter_pack", "created_at", "updated_at"}
+    state = []
+    for registration in Registration.objects.select_related("starter_pack").order_by("msisdn"):
+        values = {
+            f.name: getattr(registration, f.attname)
+            for f in Registration._meta.concrete_fields
+            if f.name not in volatile and not f.name.endswith("_encrypted")
+        }
+        values["id_number"] = pii.decrypt(registration.id_number_encrypted)
+        values["kk_number"] = pii.decrypt(registration.kk_number_encrypted)
+        pack = registration.starter_pack
+        values["pack"] = (pack.msisdn, pack.iccid, pack.dealer_id, pack.outlet_id, pack.status)
+        event = AuditEvent.objects.get(target_id=str(registration.pk))
+        values["audit"] = (
+            event.actor_id, event.actor_label, event.action, event.target_type,
+            event.target_repr.split()[1], event.request_id != "", event.before, event.after,
+        )  # fmt: skip
+        state.append(values)
+    return state
+
+
+def test_copy_and_bulk_create_store_the_same(tmp_path, outlet, monkeypatch, require_postgres):
+    """PostgreSQL writes through COPY lines built by hand, other databases through
+    bulk_create: both store the same, escaping included (backslashes, quotes, "\\N", tabs in
+    the file name)."""
+    same_id = {"id_number": row(9)["id_number"], "kk_number": row(9)["kk_number"]}
+    rows = [
+        row(1),
+        row(2, address="Jl. Mawar\\Melati No. \\N 7, RT 01\\RW 02", full_name="Siti Nur\u2019aini"),
+        row(3, id_type="student_card", id_number="SMA-12/0346", kk_number="",
+            registered_at="2015-06-01T09:00:00"),  # flagged: review reasons as JSON
+        row(4, id_type="passport", id_number="X1234567", nationality="MY", kk_number=""),
+        row(5, iccid="", address='Gang "Buntu" <b', full_name="O'Brien-Smith, Jr."),
+        *(row(n, **same_id) for n in range(6, 11)),  # over the cap: flagged
+        row(11, birth_place="Ciamis", full_name="Dede", address="Kp. Sukamaju \t RT 3"),
+    ]  # fmt: skip
+    path = write_csv(tmp_path / 'we"ird\\na\tme.csv', rows)
+    errors_csv = tmp_path / "e.csv"
+    assert run_import(path, errors_csv=str(errors_csv)) == 1
+    assert faults(errors_csv) == {(6, "address")}  # "<" is refused
+    through_copy = _stored_import()
+    assert len(through_copy) == len(rows) - 1
+    assert through_copy[0]["audit"][7]["file"] == 'we"ird\\na\tme.csv'
+    assert any("\\N" in values["address"] for values in through_copy)
+
+    Registration.objects.all().delete()
+    StarterPack.objects.all().delete()
+    AuditEvent.objects.all().delete()
+    monkeypatch.setattr(writing, "_use_copy", lambda: False)
+    assert run_import(path) == 1
+    assert _stored_import() == through_copy
+
+
+def test_lookups_through_arrays_match_the_orm(
+    tmp_path, outlet, other_outlet, clerk, require_postgres
+):
+    """The chunk's lookups on PostgreSQL (``= ANY`` arrays) find what the ORM's find."""
+    staff = clerk.outlet_staff
+    staff.id_number_digest, staff.kk_number_digest = pii.digest("A"), pii.digest("B")
+    staff.save()
+    in_stock = StarterPackFactory(outlet=outlet)
+    elsewhere = StarterPackFactory(outlet=other_outlet)
+    same_id = {"id_number": row(1)["id_number"], "kk_number": row(1)["kk_number"]}
+    assert run_import(write_csv(tmp_path / "l.csv", [row(1), row(2, **same_id)])) == 0
+    blocked = Registration.objects.order_by("pk").last()
+    Registration.objects.filter(pk=blocked.pk).update(status=Registration.Status.BLOCKED)
+    taken = Registration.objects.order_by("pk").first()
+    msisdns = [in_stock.msisdn, elsewhere.msisdn, taken.msisdn, "6285799999999"]
+    iccids = [elsewhere.iccid, "8962000000000000000"]
+    args = (msisdns, iccids, [outlet.pk, other_outlet.pk], [taken.id_number_digest, "x"])
+
+    def normalised(found):
+        packs, staff_rows, held = found
+        return (sorted(packs, key=lambda pack: pack["id"]), sorted(staff_rows), sorted(held))
+
+    arrays = normalised(judging._fetch_postgresql(*args))
+    assert arrays == normalised(judging._fetch_orm(*args))
+    packs, staff_rows, held = arrays
+    assert {pack["msisdn"] for pack in packs} == {in_stock.msisdn, elsewhere.msisdn, taken.msisdn}
+    assert held == [(taken.id_number_digest, 1)]  # the blocked registration is not counted
+    assert staff_rows == [(outlet.pk, pii.digest("A"), pii.digest("B"))]

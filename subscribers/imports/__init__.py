@@ -1,0 +1,154 @@
+"""Bulk import of registrations made elsewhere (``manage.py import_registrations``, ``seed_demo``).
+
+Every row passes the rules the form applies (``rules.clean_registration_fields``) under the
+policy in force at the row's ``registered_at``, plus what needs the database: the outlet (by
+ROID), the starter pack, the staff-own-ID rule and the cap of numbers per ID, the rows of the
+file itself counted too. Two differences with the form, because an import is a legacy record of
+a sale made elsewhere, not a sale happening now:
+
+- photos are not required (a CSV cannot carry them);
+- consent and the in-person document check are taken as given: ``consent_at`` is the row's
+  ``registered_at`` and ``document_checked`` is True.
+
+Packs: a pack the portal does not know yet is created as held by the row's outlet (and its
+dealer) and registered; a known pack must be in that outlet's stock. The outlet's current status
+does not matter (a legacy sale may predate a suspension); an unknown ROID rejects the row.
+
+The staff-own-ID rule and the cap, where the row's policy has them, are judged as the form
+judges them at the time of the import: against the outlet's current active staff, and against
+the numbers the ID holds now plus those of the file's earlier rows (over the cap, a policy that
+lets outlets exceed it flags the registration for review; otherwise the row is rejected).
+
+Idempotent: a pack that is already registered with the same MSISDN, ID number and
+``registered_at`` is the same sale imported before, and the row is skipped silently; so a file
+imported twice, or re-run after a crash, adds nothing twice.
+
+Bulk: the rules needing no database (and the encryption) run on chunks of rows, in worker
+processes when asked; then each chunk does one query per kind of lookup (outlets, packs with
+their registrations, staff IDs, numbers held per ID) and writes packs, registrations and one
+``registration.import`` audit row per registration in one transaction, with ``COPY`` on
+PostgreSQL and ``bulk_create`` elsewhere. A crash loses at most the chunk in flight.
+
+The package, in the order a row goes through it: ``reading`` (the CSV, record by record),
+``prepare`` (the rules needing no database, encryption, worker processes), ``judging`` (the
+chunk's lookups and each row's verdict against them), ``writing`` (packs, registrations and
+audit rows). This module runs the chunks, one transaction each.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+
+from compliance import context
+
+from .judging import ChunkWriter
+from .prepare import Candidate, PolicyBook, chunked, prepared_chunks
+from .reading import (
+    COLUMNS,
+    ROW,
+    ImportFileError,
+    RowError,
+    SourceRow,
+    parse_registered_at,
+    read_registration_csv,
+)
+from .writing import AUDIT_ACTION, AUDIT_COLUMNS, PACK_COLUMNS, REGISTRATION_COLUMNS
+
+__all__ = [
+    "AUDIT_ACTION",
+    "AUDIT_COLUMNS",
+    "COLUMNS",
+    "DEFAULT_CHUNK_SIZE",
+    "PACK_COLUMNS",
+    "REGISTRATION_COLUMNS",
+    "ROW",
+    "ImportFileError",
+    "ImportResult",
+    "RowError",
+    "SourceRow",
+    "parse_registered_at",
+    "read_registration_csv",
+    "registrations_import",
+]
+
+DEFAULT_CHUNK_SIZE = 5000
+_WRITE_ATTEMPTS = 3  # a chunk is retried after a unique clash (a racing clerk, a number reused)
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    imported: int = 0
+    skipped: int = 0  # already imported before (same pack, ID number and time)
+    flagged: int = 0  # imported, but flagged for review (doubtful document, over the cap)
+    packs_created: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return len({error.line for error in self.errors})
+
+
+def registrations_import(
+    *,
+    rows: Iterable[SourceRow],
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    workers: int = 0,
+    source_label: str = "",
+    actor_label: str = "import_registrations",
+    on_error: Callable[[RowError], None] | None = None,
+    on_chunk: Callable[[ImportResult], None] | None = None,
+) -> ImportResult:
+    """Import ``rows`` as registrations, chunk by chunk, each chunk in its own transaction.
+
+    Rejected rows are collected in the result (and passed to ``on_error`` as they are found);
+    the other rows of the chunk are imported. ``workers`` > 1 checks and encrypts the coming
+    chunks in that many processes while the current one is written. ``source_label`` (e.g. the
+    file name) goes into each audit row with the row's line, so a registration can be traced
+    to where it came from; ``actor_label`` names who imported (the audit rows of one run share
+    a request id).
+    """
+    result = ImportResult()
+    book = PolicyBook()
+    writer = ChunkWriter(
+        book=book,
+        actor_label=actor_label,
+        source_label=source_label,
+        run_id=context.request_id.get() or f"import-{uuid.uuid4().hex[:16]}",
+    )
+    for chunk, prepared in prepared_chunks(chunked(rows, chunk_size), book, workers):
+        candidates, rejected, errors = [], [], []
+        for item in prepared:
+            if isinstance(item, Candidate):
+                candidates.append(item)
+            else:
+                rejected.append(item)
+                errors.extend(item.errors)
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                with transaction.atomic():
+                    outcome = writer.judge_and_write(candidates, rejected)
+                break
+            except IntegrityError:
+                # Someone registered or created one of these packs meanwhile, or a registration
+                # number clashed: judge the chunk again against what is committed now.
+                if attempt == _WRITE_ATTEMPTS - 1:
+                    raise
+        errors.extend(outcome.errors)
+        errors.sort(key=lambda error: error.line)  # stable: a row's faults keep their order
+        result.rows += len(chunk)
+        result.imported += outcome.imported
+        result.skipped += outcome.skipped
+        result.flagged += outcome.flagged
+        result.packs_created += outcome.packs_created
+        result.errors.extend(errors)
+        if on_error:
+            for error in errors:
+                on_error(error)
+        if on_chunk:
+            on_chunk(result)
+    return result

@@ -1,0 +1,230 @@
+"""The rules needing no database, run on chunks of rows (in worker processes when asked):
+each row becomes a ``Candidate`` (checked, normalised, encrypted) or a ``Rejected``."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import multiprocessing
+import operator
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date, datetime
+from typing import NamedTuple
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from compliance import pii
+from outlets.models import ROID_VALIDATOR
+
+from .. import idrules
+from ..models import Registration, RegistrationPolicy
+from ..rules import FieldErrors, clean_registration_fields
+from .reading import COLUMNS, RowError, SourceRow, parse_registered_at
+
+_ID_MASKED_MAX = Registration._meta.get_field("id_number_masked").max_length
+# The validator's own pattern, compiled once here (the validator compiles it lazily, behind a
+# proxy that costs a call per row).
+_ROID = re.compile(ROID_VALIDATOR.regex.pattern, ROID_VALIDATOR.regex.flags)
+
+
+class Candidate(NamedTuple):
+    """A row that passed the rules needing no database, encrypted and ready to write.
+
+    Plain strings, cheap to send back from a worker process; dates are ISO text, times in the
+    portal's time zone (so one instant always reads the same)."""
+
+    line: int
+    roid: str
+    registered_at: str  # ISO 8601, in the portal's time zone
+    policy: int  # index in the PolicyBook
+    msisdn: str
+    iccid: str
+    id_type: str
+    id_encrypted: str
+    id_digest: str
+    id_masked: str
+    kk_encrypted: str
+    kk_digest: str
+    kk_masked: str
+    full_name: str
+    birth_place: str
+    birth_date: str
+    sex: str
+    address: str
+    nationality: str
+    review_reasons: list
+
+
+class Rejected(NamedTuple):
+    """A row that broke the rules needing no database: its faults, and its ROID when well
+    formed (an unknown outlet is reported too, once the chunk looks outlets up)."""
+
+    line: int
+    errors: list[RowError]
+    roid: str
+
+
+class PolicyBook:
+    """All policies, loaded once: the one in force on a day is the latest started by then
+    (the rule of ``selectors.policy_in_force``, without a query per row)."""
+
+    def __init__(self) -> None:
+        self.policies = list(RegistrationPolicy.objects.order_by("effective_from"))
+        self.starts = [policy.effective_from for policy in self.policies]
+
+    def on(self, day: date) -> int | None:
+        index = bisect.bisect_right(self.starts, day)
+        return index - 1 if index else None
+
+
+def _prepare_chunk(rows: list[SourceRow], book: PolicyBook, now: datetime) -> list:
+    """Each row as a ``Candidate``, or as a ``Rejected``."""
+    tz = timezone.get_default_timezone()
+    return [_prepare_row(row, book, tz, now) for row in rows]
+
+
+def _prepare_row(row: SourceRow, book: PolicyBook, tz, now: datetime):
+    if row.problem is not None:
+        return Rejected(row.line, [row.problem], "")
+    data = row.data
+    errors = FieldErrors()
+    registered_at = parse_registered_at(data.get("registered_at", ""), tz=tz)
+    policy_index = day = local = None
+    if registered_at is None:
+        errors.add(
+            "registered_at",
+            _("Enter the registration time as YYYY-MM-DD or an ISO 8601 date and time."),
+        )
+    elif registered_at > now:
+        errors.add("registered_at", _("The registration time cannot be in the future."))
+    else:
+        local = registered_at.astimezone(tz)
+        day = local.date()
+        policy_index = book.on(day)
+        if policy_index is None:
+            errors.add(
+                "registered_at",
+                _("No registration policy was in force on %(day)s.") % {"day": day.isoformat()},
+            )
+    roid = (data.get("outlet_roid") or "").strip().upper()
+    if not roid:
+        errors.add("outlet_roid", _("This field is required."))
+    elif len(roid) > 20 or not _ROID.fullmatch(roid):
+        errors.add("outlet_roid", str(ROID_VALIDATOR.message))
+        roid = ""
+
+    clean = None
+    if policy_index is not None:
+        policy = book.policies[policy_index]
+        clean = clean_registration_fields(data, policy=policy, today=day, errors=errors)
+        if clean is not None and len(clean.id_number) > _ID_MASKED_MAX:
+            # Longer numbers (student cards reach 30) do not fit the masked column, and the
+            # form would fail at the database: refuse it here, at its field.
+            errors.add("id_number", _("The ID number is too long."))
+    if errors:
+        faults = [
+            RowError(row.line, name, message)
+            for name, messages in errors.errors.items()
+            for message in messages
+        ]
+        return Rejected(row.line, faults, roid)
+    id_number, kk_number = clean.id_number, clean.kk_number
+    return Candidate(
+        row.line,
+        roid,
+        local.isoformat(),
+        policy_index,
+        clean.msisdn,
+        clean.iccid,
+        clean.id_type,
+        pii.encrypt(id_number),
+        pii.digest(id_number),
+        idrules.mask_id_number(id_number),
+        pii.encrypt(kk_number),
+        pii.digest(kk_number),
+        idrules.mask_id_number(kk_number) if kk_number else "",
+        clean.full_name,
+        clean.birth_place,
+        clean.birth_date.isoformat(),
+        clean.sex,
+        clean.address,
+        clean.nationality,
+        clean.review_reasons,
+    )
+
+
+# --- worker processes --------------------------------------------------------------------------
+
+_worker_book: PolicyBook | None = None
+
+
+def _init_worker(book: PolicyBook) -> None:
+    global _worker_book  # one book per worker process, set once
+    _worker_book = book
+
+
+def _prepare_in_worker(packed: list[tuple], now: datetime) -> list:
+    rows = [
+        SourceRow(line, dict(zip(COLUMNS, values, strict=True)) if values else {}, problem)
+        for line, values, problem in packed
+    ]
+    return _prepare_chunk(rows, _worker_book, now)
+
+
+def _packed(rows: list[SourceRow]) -> list[tuple]:
+    """The chunk as plain tuples, the values in ``COLUMNS`` order: half the cost of pickling
+    a dictionary per row on the way to a worker (the rules read only these columns)."""
+    get = operator.attrgetter("line", "data", "problem")
+    packed = []
+    for line, data, problem in map(get, rows):
+        packed.append((line, tuple(map(data.get, COLUMNS)) if data else (), problem))
+    return packed
+
+
+def prepared_chunks(chunks: Iterator[list[SourceRow]], book: PolicyBook, workers: int):
+    """``(rows, prepared)`` per chunk, in order; with ``workers`` > 1 the next chunks are
+    prepared in worker processes while the caller writes the current one."""
+    first = next(chunks, None)
+    if first is None:
+        return
+    second = next(chunks, None)
+    if workers <= 1 or second is None:
+        for chunk in itertools.chain((first,), () if second is None else (second,), chunks):
+            yield chunk, _prepare_chunk(chunk, book, timezone.now())
+        return
+
+    # fork: the workers inherit the configured Django; they never touch the database.
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_init_worker,
+        initargs=(book,),
+    )
+    pending: deque = deque()
+    try:
+        for chunk in itertools.chain((first, second), chunks):
+            future = pool.submit(_prepare_in_worker, _packed(chunk), timezone.now())
+            pending.append((chunk, future))
+            if len(pending) > workers:  # enough queued to keep every worker busy
+                chunk, future = pending.popleft()
+                yield chunk, future.result()
+        while pending:
+            chunk, future = pending.popleft()
+            yield chunk, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def chunked(rows: Iterable[SourceRow], size: int) -> Iterator[list[SourceRow]]:
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

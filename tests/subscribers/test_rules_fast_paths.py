@@ -1,0 +1,84 @@
+"""The shortcuts taken for speed in ``idrules`` and ``rules`` decide exactly as the general
+code they skip (the bulk import runs them on every row)."""
+
+import random
+import re
+from datetime import date
+
+import pytest
+from django.utils import translation
+
+from subscribers import idrules, rules
+from subscribers.idrules import IdRuleError, clean_person_name, luhn_check_digit
+
+
+def _luhn_reference(payload: str) -> str:
+    total = 0
+    for position, char in enumerate(reversed(payload)):
+        value = int(char)
+        if position % 2 == 0:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return str(-total % 10)
+
+
+def test_luhn_check_digit_matches_the_textbook_loop():
+    rng = random.Random(7)
+    for _ in range(3000):
+        payload = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 25)))
+        assert luhn_check_digit(payload) == _luhn_reference(payload), payload
+
+
+@pytest.mark.parametrize("payload", ["", "12a4", " 123", "١٢٣", "123\n", None, 123])
+def test_luhn_check_digit_refuses_what_is_not_ascii_digits(payload):
+    with pytest.raises(ValueError):
+        luhn_check_digit(payload)
+
+
+NAMES = [
+    "Siti Aminah", "Sukarno", "Ahmad Ma'ruf Hidayat", "Siti Nur\u2019aini", "M. Nuh",
+    "O'Brien-Smith, Jr.", "  Dewi   Lestari  ", "a", "x" * 100, "x" * 101, "", "   ",
+    "...", "'-.,", "Budi 2", "<script>", "Robert'); DROP TABLE", "Anna\tMaria", "Ánh Nguyễn",
+    "Zoë", "Ni\u0301ng", "\u0301abc", "Ю́рий", "李小龙", "Budi_S", "Budi@", "Budi\u00a0S",
+    "Budi\u2019", "\u2019", "Ma\u200bria", "Budi\x00", "Budi/S", 'Budi "S"',
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_clean_person_name_shortcut_decides_as_the_general_check(name, monkeypatch):
+    def outcome():
+        try:
+            return ("ok", clean_person_name(name))
+        except IdRuleError as exc:
+            return ("refused", exc.code, exc.message, exc.params)
+
+    fast = outcome()
+    monkeypatch.setattr(idrules, "_PLAIN_NAME", re.compile(r"(?!)"))  # never matches
+    assert outcome() == fast
+
+
+class _AnyPolicy:
+    code = "x"
+    kk_required = False
+
+    def accepts(self, id_type):
+        return True
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["Jl. Kenanga 5", "Jl. <b>", "Jl. a>b", "Jl.\x01", "Jl.\x1f5", "Jl.\x7f5", "Jl. \\ 5",
+     "Jl.\u00a05", "Jl. \u200b5", "Jl.\t5\n", "Jl. 5\x00"],
+)  # fmt: skip
+def test_address_check_refuses_brackets_and_control_characters(address):
+    collapsed = " ".join(address.split())
+    refused = any(ch in collapsed for ch in "<>") or any(ord(ch) < 32 for ch in collapsed)
+    errors = rules.FieldErrors()
+    with translation.override("en"):
+        rules.clean_registration_fields(
+            {"address": address}, policy=_AnyPolicy(), today=date.today(), errors=errors
+        )
+    message = "The address contains characters that are not allowed."
+    assert (message in errors.errors.get("address", [])) == refused
