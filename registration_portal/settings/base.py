@@ -237,13 +237,21 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"timeout": 2.0}}
 CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is redelivered; tasks are idempotent
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Photo clean-up has a queue of its own: it is the heaviest task per registration and backs up
-# at a registration peak, and a regulator's export must not wait behind that backlog (make
-# loadtest saw an export queued past two minutes). A worker started without -Q consumes both
-# queues, taking from them in turn.
+# One queue per kind of work, so a long job never sits in front of a short one: photo clean-up
+# (the heaviest task per registration, it backs up at a registration peak — make loadtest saw
+# an export queued past two minutes behind it), reconciliation chunks, regulator exports, and
+# everything else (notifications, sweeps, beat's ticks). A worker started without -Q consumes
+# every queue, taking from them in turn; production can give each its own pool with -Q
+# (docs/scaling.md).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = (Queue("celery"), Queue("photos"))
-CELERY_TASK_ROUTES = {"subscribers.tasks.process_registration_photos": {"queue": "photos"}}
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("photos"), Queue("reconcile"), Queue("exports"))
+CELERY_TASK_ROUTES = {
+    "subscribers.tasks.process_registration_photos": {"queue": "photos"},
+    "compliance.tasks.plan_run": {"queue": "reconcile"},
+    "compliance.tasks.work_chunk": {"queue": "reconcile"},
+    "compliance.tasks.finish_run": {"queue": "reconcile"},
+    "reports.tasks.run_export_job": {"queue": "exports"},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
