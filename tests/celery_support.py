@@ -54,6 +54,9 @@ def _reset_connections() -> None:
     # pool back ("Acquire on closed pool"). Dropping our references is enough for tests.
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    # The result backend is cached per thread on first use: drop it too, or a later test
+    # would still talk to the previous test's (perhaps stopped) Redis.
+    celery_app._local.__dict__.pop("backend", None)
 
 
 @contextlib.contextmanager
