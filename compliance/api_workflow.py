@@ -10,6 +10,7 @@ decision already taken — is a 409 with ``detail`` and ``code``.
 from django.http import FileResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -652,6 +653,22 @@ def _queue_filters(data: dict) -> QueueFilters:
     )
 
 
+class _EnvelopedListSchema(AutoSchema):
+    """The queue's ``list`` answers one page object (count, cursor, results), not an array:
+    drf-spectacular would wrap any ``list`` action's response in an array."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        if getattr(self.view, "action", None) == "list":
+            return False
+        return super()._is_list_view(serializer)
+
+    def get_operation_id(self) -> str:
+        operation_id = super().get_operation_id()
+        if getattr(self.view, "action", None) == "list":  # still the list, by name
+            return operation_id.removesuffix("_retrieve") + "_list"
+        return operation_id
+
+
 @extend_schema(tags=["review"])
 class ReviewItemViewSet(viewsets.GenericViewSet):
     """GraPARI's review queue: flagged registrations and answered or expired clarification
@@ -662,6 +679,7 @@ class ReviewItemViewSet(viewsets.GenericViewSet):
     permission_classes = [permissions.IsAuthenticated, WorksQueue]
     lookup_value_regex = r"[0-9]{1,18}"
     pagination_class = None
+    schema = _EnvelopedListSchema()
 
     def get_queryset(self):
         return review_items_for_user(user=self.request.user)

@@ -32,14 +32,31 @@ UNAVAILABLE = {
 }
 
 # The 400 of a body checked field by field: each field at fault with its messages; faults of the
-# whole body under `non_field_errors`; a body that cannot be read at all under `detail`.
+# whole body under `non_field_errors`; a body that cannot be read at all under `detail`. A
+# field that holds a list (`msisdns`, `packs`) reports its faulty entries by position, as DRF
+# does: `{"msisdns": {"3": ["…"]}}`, `{"packs": [{}, {"iccid": ["…"]}]}`.
+FIELD_MESSAGES = {"type": "array", "items": {"type": "string"}}
 FIELD_ERRORS_SCHEMA = {
     "type": "object",
     "properties": {
         "detail": {"type": "string"},
-        "non_field_errors": {"type": "array", "items": {"type": "string"}},
+        "non_field_errors": FIELD_MESSAGES,
     },
-    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "additionalProperties": {
+        "anyOf": [
+            FIELD_MESSAGES,
+            {
+                "type": "object",
+                "description": "Faults of a list's entries, by position.",
+                "additionalProperties": True,
+            },
+            {
+                "type": "array",
+                "description": "Faults of each entry of a list of objects, in order.",
+                "items": {"type": "object", "additionalProperties": True},
+            },
+        ]
+    },
 }
 
 DETAIL_SCHEMA = {

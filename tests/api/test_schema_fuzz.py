@@ -1,8 +1,10 @@
 """Property-based check of the whole API against its own schema (schemathesis, in-process).
 
-Every documented operation is called with generated data as a clerk holding a token; each
-answer must not be a 5xx and must conform to the schema (status code, content type, body), and
-an operation that declares authentication must refuse the same call without it.
+Every documented operation is called with generated data as a clerk holding a token, and again
+as an operator admin (who may call the operations a clerk is refused: reconciliation runs,
+review decisions, sanctions, reports); each answer must not be a 5xx and must conform to the
+schema (status code, content type, body), and an operation that declares authentication must
+refuse the same call without it.
 Settings: ./schemathesis.toml (max-examples, and the DRF gotchas of TOOLCHAIN-NOTES §5).
 """
 
@@ -23,8 +25,10 @@ from tests.factories import StarterPackFactory
 # configured the test settings already; build the WSGI app on them. (Loaded at import, not
 # through schemathesis.pytest.from_fixture: that breaks on pytest 9, no `Function._nodeid`.)
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
+operator_schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
 
 CLERK_TOKEN = "fuzz0clerk0token0000000000000000000000"
+OPERATOR_TOKEN = "fuzz0operator0token00000000000000000000"
 
 
 @schema.auth(refresh_interval=None, retry_on=[])
@@ -35,6 +39,15 @@ class ClerkToken:
 
     def get(self, case, context):
         return CLERK_TOKEN
+
+    def set(self, case, data, context):
+        case.headers = {**(case.headers or {}), "Authorization": f"Token {data}"}
+
+
+@operator_schema.auth(refresh_interval=None, retry_on=[])
+class OperatorToken:
+    def get(self, case, context):
+        return OPERATOR_TOKEN
 
     def set(self, case, data, context):
         case.headers = {**(case.headers or {}), "Authorization": f"Token {data}"}
@@ -68,4 +81,16 @@ def clerk_with_data(clerk, pack, outlet):
 # The clerk's data is shared by every generated call on purpose: only the answers are checked.
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 def test_api_conforms_to_its_schema(case):
+    case.call_and_validate()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("keep_db_connection", "clerk_with_data")
+@operator_schema.parametrize()
+# Fewer examples: the operator's pass is about the privileged paths a clerk never reaches.
+@settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None, max_examples=8
+)
+def test_api_conforms_to_its_schema_for_an_operator(case, operator):
+    Token.objects.get_or_create(user=operator, key=OPERATOR_TOKEN)
     case.call_and_validate()
