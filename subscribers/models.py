@@ -14,8 +14,10 @@ from registration_portal.storage import get_private_storage
 
 
 def _photo_path(instance, filename: str) -> str:
-    # Random names: a path must not reveal whose photo it is.
-    return f"photos/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.jpg"
+    # Random names: a path must not reveal whose photo it is. One folder a day, so that the
+    # sweep of orphaned files (subscribers.services.photo_files_orphaned_purge) reads only the
+    # last few days' folders, never every photo ever taken.
+    return f"photos/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}.jpg"
 
 
 def validate_sanction_ladder(value) -> None:

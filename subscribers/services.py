@@ -7,7 +7,7 @@ same ``rules`` in bulk); the photo task reaches ``registration_photos_process``.
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -336,52 +336,61 @@ def registration_reveal_id_number(*, user, registration: Registration) -> str:
 
 
 PHOTO_FILE_FIELDS = ("id_photo", "id_photo_thumb", "face_photo", "face_photo_thumb")
-PHOTO_ORPHAN_BATCH = 1000
 
 
 def photo_files_orphaned_purge(
-    *, grace: timedelta | None = None, now: datetime | None = None
+    *, grace: timedelta | None = None, days: int | None = None, now: datetime | None = None
 ) -> int:
     """Delete photo files no registration points at: what a web process killed between writing
     a buyer's photos and its commit leaves behind, or a photo worker killed between writing the
     cleaned copy and saving the row. Such a file is personal data without a purpose.
 
-    Only this month's and last month's folders are walked (a file lands in the folder of the
-    month it is written, and this runs every hour), and only files older than ``grace``
-    (``PHOTO_ORPHAN_GRACE_SECONDS``, default one hour: longer than any request or photo task),
-    so a registration still being written is never touched. Returns the number deleted; one
-    audit row records them when there are any."""
+    Bounded by design, for a daily run over hundreds of millions of photos:
+    - a file lands in the folder of the (UTC) day it is written, ``photos/YYYY/MM/DD/``; only
+      today's folder and the ``days`` before (``PHOTO_ORPHAN_SWEEP_DAYS``, default 3, so a
+      beat outage of two days still sees every file) are listed;
+    - only files older than ``grace`` (``PHOTO_ORPHAN_GRACE_SECONDS``, one hour: longer than
+      any request or photo task) are candidates, so a registration being written is never
+      touched;
+    - the rows that may point at a file of day D are those saved since D began: a photo field
+      is only ever written together with ``updated_at`` (create, photo processing, anonymised
+      to blank), so the look-up is a range of ``reg_updated_at_idx``, one query per folder and
+      field, never a scan of the table.
+    Returns the number deleted; one audit row records them when there are any."""
     now = now or timezone.now()
-    grace = grace or timedelta(seconds=getattr(settings, "PHOTO_ORPHAN_GRACE_SECONDS", 3600))
+    grace = grace or timedelta(seconds=settings.PHOTO_ORPHAN_GRACE_SECONDS)
+    days = settings.PHOTO_ORPHAN_SWEEP_DAYS if days is None else days
     cutoff = now - grace
     storage = Registration._meta.get_field("id_photo").storage
-    first_of_month = now.replace(day=1)
-    months = {f"{now:%Y/%m}", f"{first_of_month - timedelta(days=1):%Y/%m}"}
-    candidates: list[str] = []
-    for month in sorted(months):
-        folder = f"photos/{month}"
+    deleted: list[str] = []
+    for back in range(days, -1, -1):
+        day = (now - timedelta(days=back)).astimezone(UTC).date()
+        folder = f"photos/{day:%Y/%m/%d}"
         try:
             _dirs, files = storage.listdir(folder)
         except (FileNotFoundError, NotADirectoryError):
             continue
+        old = []
         for file_name in files:
             name = f"{folder}/{file_name}"
             try:
                 if storage.get_modified_time(name) < cutoff:
-                    candidates.append(name)
+                    old.append(name)
             except FileNotFoundError:  # deleted meanwhile (processed, purged)
                 continue
-    deleted = []
-    for start in range(0, len(candidates), PHOTO_ORPHAN_BATCH):
-        batch = candidates[start : start + PHOTO_ORPHAN_BATCH]
+        if not old:
+            continue
+        saved_since = Registration.objects.filter(
+            updated_at__gte=datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+        )
         referenced = set()
         for field_name in PHOTO_FILE_FIELDS:
             referenced.update(
-                Registration.objects.filter(**{f"{field_name}__in": batch}).values_list(
-                    field_name, flat=True
-                )
+                saved_since.filter(**{f"{field_name}__startswith": f"{folder}/"})
+                .values_list(field_name, flat=True)
+                .iterator(chunk_size=10_000)
             )
-        for name in batch:
+        for name in old:
             if name not in referenced:
                 storage.delete(name)
                 deleted.append(name)

@@ -225,3 +225,15 @@ def photo_upload(name: str = "ktp.jpg", fmt: str = "JPEG", **kwargs) -> SimpleUp
 @pytest.fixture
 def photos():
     return {"id_photo": photo_upload("ktp.jpg"), "face_photo": photo_upload("face.jpg")}
+
+
+@pytest.fixture
+def processed_registration(clerk, pack, photos, django_capture_on_commit_callbacks):
+    """A registration of ``clerk``'s outlet made through the service, its photos processed
+    (the eager task runs on commit)."""
+    from subscribers import services
+
+    with django_capture_on_commit_callbacks(execute=True):
+        registration = services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
+    registration.refresh_from_db()
+    return registration

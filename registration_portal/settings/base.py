@@ -264,12 +264,14 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-orphaned-photo-files": {
         "task": "subscribers.tasks.purge_orphaned_photo_files",
-        "schedule": 3600.0,
+        "schedule": 86400.0,
     },
 }
 # A photo file no registration points at is deleted once it is this old (longer than any
-# request or photo task can take; subscribers.services.photo_files_orphaned_purge).
+# request or photo task can take), looking at the photo folders of today and this many days
+# before (subscribers.services.photo_files_orphaned_purge).
 PHOTO_ORPHAN_GRACE_SECONDS = env.int("PHOTO_ORPHAN_GRACE_SECONDS", default=3600)
+PHOTO_ORPHAN_SWEEP_DAYS = env.int("PHOTO_ORPHAN_SWEEP_DAYS", default=3)
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- REST API --------------------------------------------------------------------------------

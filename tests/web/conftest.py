@@ -4,17 +4,12 @@ import pytest
 from django.core.signals import request_finished
 from django.db import close_old_connections
 
-from subscribers import services
 from tests.conftest import buyer_data
 
 
 @pytest.fixture
-def registration(clerk, pack, photos, django_capture_on_commit_callbacks):
-    """A registration of ``clerk``'s outlet, photos processed (the eager task runs on commit)."""
-    with django_capture_on_commit_callbacks(execute=True):
-        reg = services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
-    reg.refresh_from_db()
-    return reg
+def registration(processed_registration):
+    return processed_registration
 
 
 def form_data(pack, **overrides) -> dict:
