@@ -43,6 +43,24 @@ def timed(cursor, sql: str, params=None) -> float:
     return time.perf_counter() - started
 
 
+def run_floor(cursor, *, cap) -> tuple[float, int]:
+    """The floor (``FLOOR``) in a transaction rolled back afterwards, with a chunk's planner
+    settings: (seconds, (msisdn, kind) pairs found)."""
+    from compliance.reconcile_sql import NAME_NOISE, work_mem
+
+    cursor.execute("BEGIN")
+    cursor.execute(
+        "SELECT set_config('work_mem', %s, true), set_config('random_page_cost', '1.1', true),"
+        " set_config('jit', 'off', true)",
+        [work_mem()],
+    )
+    seconds = timed(cursor, FLOOR, {"cap": cap, "noise": NAME_NOISE})
+    cursor.execute("SELECT count(*) FROM floor_found")
+    found = cursor.fetchone()[0]
+    cursor.execute("ROLLBACK")
+    return seconds, found
+
+
 # The floor: every kind in one statement, the way one would write it by hand — one hash join of
 # the two tables, the checks on each pair, the over-cap groups through the digest index. No
 # chunks, no details, no bookkeeping. Same planner settings as a chunk.
@@ -120,7 +138,6 @@ def main() -> None:
     setup_django()
     from django.db import connection
 
-    from compliance.reconcile_sql import NAME_NOISE, work_mem
     from compliance.reconciliation import chunk_rows, current_id_cap
     from operatordb.generator import Rates, build_registrations, generate_operator_data
     from operatordb.snapshot import load_snapshot
@@ -189,16 +206,7 @@ def main() -> None:
     # 2. The floor: one statement doing the same comparison.
     cap = current_id_cap()
     with connection.cursor() as cursor:
-        cursor.execute("BEGIN")
-        cursor.execute(
-            "SELECT set_config('work_mem', %s, true), set_config('random_page_cost', '1.1', true),"
-            " set_config('jit', 'off', true)",
-            [work_mem()],
-        )
-        floor_seconds = timed(cursor, FLOOR, {"cap": cap, "noise": NAME_NOISE})
-        cursor.execute("SELECT count(*) FROM floor_found")
-        floor_found = cursor.fetchone()[0]
-        cursor.execute("ROLLBACK")
+        floor_seconds, floor_found = run_floor(cursor, cap=cap)
     connection.close()
 
     # 3. The full run, in a child process.

@@ -280,24 +280,11 @@ def exports_with_workers(count: int, regulator, period: tuple, timeout: float) -
 def reconcile_floor() -> tuple[float, int]:
     from django.db import connection
 
-    from bench.bench_reconcile import FLOOR
-    from compliance.reconcile_sql import NAME_NOISE, work_mem
+    from bench.bench_reconcile import run_floor
     from compliance.reconciliation import current_id_cap
 
     with connection.cursor() as cursor:
-        cursor.execute("BEGIN")
-        cursor.execute(
-            "SELECT set_config('work_mem', %s, true), set_config('random_page_cost', '1.1', true),"
-            " set_config('jit', 'off', true)",
-            [work_mem()],
-        )
-        started = time.perf_counter()
-        cursor.execute(FLOOR, {"cap": current_id_cap(), "noise": NAME_NOISE})
-        seconds = time.perf_counter() - started
-        cursor.execute("SELECT count(*) FROM floor_found")
-        found = cursor.fetchone()[0]
-        cursor.execute("ROLLBACK")
-    return seconds, found
+        return run_floor(cursor, cap=current_id_cap())
 
 
 def copy_floor(count: int, parallel: int, period: tuple, workdir: Path) -> tuple[float, int]:
@@ -400,6 +387,25 @@ def sizes_per_row() -> list[list]:
 # --- main --------------------------------------------------------------------------------------
 
 
+def alternate_rounds(args, counts, worker_env, *, measure, describe):
+    """``args.rounds`` rounds, each measuring every worker count in turn (alternating, so a
+    change of the machine's load falls on all of them alike): per count, the list of results
+    and the peak RSS of each worker process over the rounds."""
+    results: dict[int, list[dict]] = {count: [] for count in counts}
+    rss: dict[int, list[int]] = {}
+    for round_ in range(args.rounds):
+        for count in counts:
+            with Workers(count, args.pool, worker_env) as workers:
+                result = measure()
+                peaks = workers.peak_rss()
+                rss[count] = [
+                    max(a, b) for a, b in zip(rss.get(count, [0] * count), peaks, strict=False)
+                ]
+            results[count].append(result)
+            print(f"  {describe(count, result)}, round {round_ + 1} (load {result['load']})")
+    return results, rss
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=500_000, help="registrations (default 500k)")
@@ -446,24 +452,14 @@ def main() -> None:
     if not args.skip_reconcile:
         floor_s, floor_found = reconcile_floor()
         floor_load = load_average()
-        runs: dict[int, list[dict]] = {c: [] for c in counts}
-        rss: dict[int, list[int]] = {}
-        for round_ in range(args.rounds):
-            for count in counts:
-                with Workers(count, args.pool, worker_env) as workers:
-                    result = reconcile_with_workers(timeout)
-                    rss[count] = [
-                        max(a, b)
-                        for a, b in zip(
-                            rss.get(count, [0] * count), workers.peak_rss(), strict=False
-                        )
-                    ]
-                runs[count].append(result)
-                print(
-                    f"  reconciliation, {count} worker(s), round {round_ + 1}:"
-                    f" {result['seconds']:.2f} s, chunks per worker {result['split']},"
-                    f" opened {result['opened']} (load {result['load']})"
-                )
+        runs, rss = alternate_rounds(
+            args, counts, worker_env,
+            measure=lambda: reconcile_with_workers(timeout),
+            describe=lambda count, r: (
+                f"reconciliation, {count} worker(s): {r['seconds']:.2f} s, chunks per worker"
+                f" {r['split']}, opened {r['opened']}"
+            ),
+        )  # fmt: skip
         rows = [["floor: one SQL statement (1 backend)", f"{floor_s:.2f}", "-", "1", "-", "-",
                  floor_load]]  # fmt: skip
         base = None
@@ -499,23 +495,13 @@ def main() -> None:
         for parallel in sorted({1, min(2, args.exports)}):
             seconds, lines = copy_floor(args.exports, parallel, period, workdir)
             copies[parallel] = (seconds, lines, load_average())
-        results: dict[int, list[dict]] = {c: [] for c in counts}
-        rss = {}
-        for round_ in range(args.rounds):
-            for count in counts:
-                with Workers(count, args.pool, worker_env) as workers:
-                    result = exports_with_workers(args.exports, regulator, period, timeout)
-                    rss[count] = [
-                        max(a, b)
-                        for a, b in zip(
-                            rss.get(count, [0] * count), workers.peak_rss(), strict=False
-                        )
-                    ]
-                results[count].append(result)
-                print(
-                    f"  {args.exports} exports, {count} worker(s), round {round_ + 1}:"
-                    f" {result['wall']:.2f} s (load {result['load']})"
-                )
+        results, rss = alternate_rounds(
+            args, counts, worker_env,
+            measure=lambda: exports_with_workers(args.exports, regulator, period, timeout),
+            describe=lambda count, r: (
+                f"{args.exports} exports, {count} worker(s): {r['wall']:.2f} s"
+            ),
+        )  # fmt: skip
         rows = []
         for parallel, (seconds, lines, load) in copies.items():
             rows.append([
