@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from registration_portal.schema import DETAIL_SCHEMA, FIELD_ERRORS_SCHEMA
+from core.schema import DETAIL_SCHEMA, FIELD_ERRORS_SCHEMA
 
 
 class TokenRequestSerializer(serializers.Serializer):

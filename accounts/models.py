@@ -4,14 +4,16 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core import roles
+
 
 class User(AbstractUser):
     class Role(models.TextChoices):
-        OUTLET_STAFF = "outlet_staff", _("Outlet staff")
-        DEALER_ADMIN = "dealer_admin", _("Dealer admin")
-        GRAPARI = "grapari", _("GraPARI reviewer")
-        REGULATOR = "regulator", _("Regulator (read-only)")
-        OPERATOR = "operator", _("Operator admin")
+        OUTLET_STAFF = roles.OUTLET_STAFF, _("Outlet staff")
+        DEALER_ADMIN = roles.DEALER_ADMIN, _("Dealer admin")
+        GRAPARI = roles.GRAPARI, _("GraPARI reviewer")
+        REGULATOR = roles.REGULATOR, _("Regulator (read-only)")
+        OPERATOR = roles.OPERATOR, _("Operator admin")
 
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, blank=True)
     preferred_language = models.CharField(_("preferred language"), max_length=8, default="id")
@@ -25,11 +27,11 @@ class User(AbstractUser):
                 condition=models.Q(
                     role__in=[
                         "",
-                        "outlet_staff",
-                        "dealer_admin",
-                        "grapari",
-                        "regulator",
-                        "operator",
+                        roles.OUTLET_STAFF,
+                        roles.DEALER_ADMIN,
+                        roles.GRAPARI,
+                        roles.REGULATOR,
+                        roles.OPERATOR,
                     ]
                 ),
             )

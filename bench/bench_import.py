@@ -40,8 +40,8 @@ from accounts.management.commands.seed_demo import (  # noqa: E402
     GIVEN_NAMES_M,
     STREETS,
 )
-from compliance.models import AuditEvent  # noqa: E402
-from subscribers.idgen import make_iccid, make_kk, make_msisdn, make_nik  # noqa: E402
+from core.models import AuditEvent  # noqa: E402
+from identity.idgen import make_iccid, make_kk, make_msisdn, make_nik  # noqa: E402
 from subscribers.imports import COLUMNS  # noqa: E402
 from subscribers.models import Registration  # noqa: E402
 

@@ -3,7 +3,7 @@
     python bench/bench_reconcile.py [--n 1000000] [--outlets 2000] [--chunk-rows 50000]
 
 Generates N registrations (COPY) and the operator's snapshot of them (about N rows, with
-every discrepancy kind planted by ``operatordb.generator``), then measures in the same run:
+every discrepancy kind planted by ``compliance.generator``), then measures in the same run:
 
 1. the snapshot load (``load_snapshot``: streaming checks + COPY into staging + upsert) beside a
    bare ``COPY`` of the same file into a table of text columns (the floor);
@@ -138,8 +138,8 @@ def main() -> None:
     setup_django()
     from django.db import connection
 
+    from compliance.generator import Rates, build_registrations, generate_operator_data
     from compliance.reconciliation import chunk_rows, current_id_cap
-    from operatordb.generator import Rates, build_registrations, generate_operator_data
     from operatordb.snapshot import load_snapshot
 
     print(

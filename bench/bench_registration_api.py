@@ -43,10 +43,10 @@ from django.utils import timezone  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from accounts.models import User  # noqa: E402
-from compliance import pii  # noqa: E402
+from core import pii  # noqa: E402
+from core.masking import mask_id_number  # noqa: E402
+from identity.idgen import make_iccid, make_kk, make_msisdn, make_nik  # noqa: E402
 from outlets.models import OutletStaff, StarterPack  # noqa: E402
-from subscribers import idrules  # noqa: E402
-from subscribers.idgen import make_iccid, make_kk, make_msisdn, make_nik  # noqa: E402
 from subscribers.selectors import policy_in_force  # noqa: E402
 
 PASSWORD = "bench-Password-2026"  # noqa: S105 - a throw-away user of the bench database
@@ -259,8 +259,8 @@ def bare_inserts(count: int) -> tuple[list[float], float]:
                 now = timezone.now()
                 values = (
                     f"SPBENCH{i:08d}", outlet.pk, pack.pk, pack.msisdn, pack.iccid, policy.pk,
-                    pii.encrypt(nik), pii.digest(nik), idrules.mask_id_number(nik),
-                    pii.encrypt(kk), pii.digest(kk), idrules.mask_id_number(kk),
+                    pii.encrypt(nik), pii.digest(nik), mask_id_number(nik),
+                    pii.encrypt(kk), pii.digest(kk), mask_id_number(kk),
                     now, now, now, now,
                 )  # fmt: skip
                 began = time.perf_counter()

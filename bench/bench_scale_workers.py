@@ -5,7 +5,7 @@
                                         [--reuse]
     scripts/bench.sh scale_workers        # the same, on make bench's database
 
-Generates N registrations and the operator's snapshot of them (``operatordb.generator``, as
+Generates N registrations and the operator's snapshot of them (``compliance.generator``, as
 ``bench_reconcile`` does), loads the snapshot and does one full reconciliation inline (the
 first run: it opens every planted discrepancy). Then, with real ``celery worker`` processes
 on Redis — by default 1, then 2 processes with ``--pool=solo`` (one task at a time each: the
@@ -70,7 +70,7 @@ def prepare_data(n: int, outlets: int, reuse: bool) -> dict:
     which opens the planted discrepancies). Returns what it did, for the report."""
     from django.db import connection
 
-    from operatordb.generator import Rates, build_registrations, generate_operator_data
+    from compliance.generator import Rates, build_registrations, generate_operator_data
     from operatordb.snapshot import load_snapshot
 
     with connection.cursor() as cursor:

@@ -3,7 +3,7 @@
 
 Thin: check the shape, fetch through the scoped selectors (another outlet's request is a 404),
 call one service, answer. A service's ``ValidationError`` is the 400 with each field at fault
-(``registration_portal.api``); a ``WorkflowConflict`` — an item claimed by another reviewer, a
+(``core.api``); a ``WorkflowConflict`` — an item claimed by another reviewer, a
 decision already taken — is a 409 with ``detail`` and ``code``.
 """
 
@@ -24,9 +24,10 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from operatordb.adapter import get_adapter
-from registration_portal.schema import FIELD_ERRORS_SCHEMA
-from subscribers import receipts
+from core.masking import mask_name
+from core.operator import get_adapter
+from core.roles import is_regulator, may_decide
+from core.schema import FIELD_ERRORS_SCHEMA
 
 from . import clarifications, review, sanctions
 from .models import (
@@ -45,11 +46,9 @@ from .selectors_workflow import (
     BadCursor,
     QueueFilters,
     answer_get_for_user,
-    can_decide,
     can_view_review_queue,
     clarification_get_for_user,
     clarifications_for_user,
-    is_regulator,
     may_see_evidence,
     notifications_for_user,
     review_item_get_for_user,
@@ -109,7 +108,7 @@ def _conflict_response(exc: WorkflowConflict, **extra) -> Response:
 
 
 def _mask_name(name: str) -> str:
-    return receipts.mask_name(name) if name else name
+    return mask_name(name) if name else name
 
 
 class FileNegotiation(DefaultContentNegotiation):
@@ -372,7 +371,7 @@ class ClarificationViewSet(viewsets.ReadOnlyModelViewSet):
         regulator. Each view is audited."""
         from django.http import Http404
 
-        from .services import audit_record
+        from core.audit import audit_record
 
         clarification = clarification_get_for_user(user=request.user, pk=pk)
         if not may_see_evidence(request.user, clarification):
@@ -409,7 +408,7 @@ class WorksQueue(permissions.BasePermission):
         if view.action in ("list", "retrieve"):
             self.message = _("The review queue is GraPARI's, the operator's and the regulator's.")
             return can_view_review_queue(request.user)
-        return can_decide(request.user)
+        return may_decide(request.user)
 
 
 class ReviewItemSerializer(serializers.ModelSerializer):

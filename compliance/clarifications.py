@@ -11,11 +11,11 @@
 - ``clarification_reopen``: GraPARI asks again (a new round, a new deadline).
 - ``clarifications_expire_overdue`` / ``clarifications_settle_agreeing``: the periodic sweeps.
 
-Who is accountable is ``outlets.selectors.accountable_parties_for_msisdns``: the registering
-outlet; for an unregistered pack the party of an agreement in force on its activation day, else
-the pack's dealer (the dealer's admins answer for themselves and their parties, which have no
-accounts); a number the portal does not know at all falls back to the outlet the operator says
-sold it.
+Who is accountable is ``subscribers.accountability.accountable_parties_for_msisdns``: the
+registering outlet; for an unregistered pack the party of an agreement in force on its activation
+day, else the pack's dealer (the dealer's admins answer for themselves and their parties, which
+have no accounts); a number the portal does not know at all falls back to the outlet the operator
+says sold it.
 """
 
 from __future__ import annotations
@@ -37,20 +37,18 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core import pii
+from core.audit import audit_bulk, audit_event
+from core.masking import mask_id_number
+from identity import photos
+from identity.messages import photo_message
 from outlets.models import Outlet
-from outlets.selectors import (
-    AccountableParty,
-    accountable_parties_for_msisdns,
-    dealer_id_for_user,
-    staff_membership_for_user,
-)
-from subscribers import idrules, photos
-from subscribers.messages import photo_message
+from outlets.selectors import dealer_id_for_user, staff_membership_for_user
+from subscribers.accountability import AccountableParty, accountable_parties_for_msisdns
 from subscribers.models import Registration
 from subscribers.rules import FieldErrors, clean_registration_fields
 from subscribers.selectors import NoPolicyInForce, policy_in_force
 
-from . import pii
 from .models import (
     Clarification,
     ClarificationAnswer,
@@ -66,8 +64,6 @@ from .workflow_support import (
     NON_FIELD,
     SYSTEM_ACTOR,
     WorkflowConflict,
-    audit_bulk,
-    audit_event,
     finding_fingerprint,
     review_target,
 )
@@ -551,7 +547,7 @@ def _stored_correction(changes: dict) -> tuple[dict, str, str]:
     shown = {}
     for name, value in changes.items():
         if name in SECRET_FIELDS:
-            shown[name] = idrules.mask_id_number(value) if value else ""
+            shown[name] = mask_id_number(value) if value else ""
         elif isinstance(value, date):
             shown[name] = value.isoformat()
         else:

@@ -12,11 +12,12 @@ from collections.abc import Iterable, Iterator
 
 from django.db.models import Q
 
+from core.models import AuditEvent
 from outlets.models import Outlet
 from subscribers.models import Registration
 
 from . import reconcile_rules as rules
-from .models import AuditEvent, Discrepancy
+from .models import Discrepancy
 from .reconcile_sql import ChunkResult
 
 BATCH = 1000

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from subscribers.idrules import normalize_name_for_comparison
+from identity.idrules import normalize_name_for_comparison
 
 MISSING_IN_OPERATOR = "missing_in_operator"
 ID_NUMBER_MISMATCH = "id_number_mismatch"
@@ -94,7 +94,7 @@ def names_match(portal_name: str, operator_name_key: str) -> bool:
 def compare(portal: PortalRow | None, operator, *, our_roids: Mapping[str, int]) -> list[Finding]:
     """The per-MSISDN discrepancies between a registration and the operator's record.
 
-    ``operator`` is an ``operatordb.adapter.OperatorRecord`` or None; ``our_roids`` maps the
+    ``operator`` is an ``core.operator.OperatorRecord`` or None; ``our_roids`` maps the
     portal's ROIDs to outlet ids.
     """
     if portal is None and operator is None:

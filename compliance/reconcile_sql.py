@@ -33,11 +33,12 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection
 
+from core.models import AuditEvent
 from outlets.models import Outlet
 from subscribers.models import Registration
 
 from . import reconcile_rules as rules
-from .models import AuditEvent, Discrepancy
+from .models import Discrepancy
 
 REG = Registration._meta.db_table
 PRIVACY = "privacy_registrationprivacy"

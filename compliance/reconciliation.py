@@ -39,14 +39,15 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from operatordb.adapter import get_adapter
+from core.audit import audit_record
+from core.operator import get_adapter
+from core.queue import enqueue
 from subscribers.models import Registration
 from subscribers.selectors import NoPolicyInForce, policy_in_force
 
 from . import reconcile_python, reconcile_sql, workflow
 from . import reconcile_rules as rules
 from .models import Discrepancy, ReconciliationRun, RunChunk
-from .services import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -135,14 +136,16 @@ def reconciliation_start(
     except IntegrityError as exc:
         raise RunAlreadyActive(active_run()) from exc
     if dispatch:
-        transaction.on_commit(lambda: _send("plan_run", run.pk))
+        _send("plan_run", run.pk)
     return run
 
 
 def _send(task_name: str, *args) -> None:
+    """Queue one of the run's own tasks (after the commit; a broker outage is left to the
+    periodic recovery, ``reconciliation_recover``)."""
     from . import tasks
 
-    getattr(tasks, task_name).delay(*args)
+    enqueue(getattr(tasks, task_name), *args)
 
 
 # --- planning ------------------------------------------------------------------------------

@@ -25,11 +25,14 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from core import pii
+from core.audit import audit_bulk, audit_event, audit_record
+from core.masking import mask_id_number
+from core.queue import enqueue
+from core.roles import may_decide
 from outlets.models import StarterPack
-from subscribers import idrules
 from subscribers.models import Registration
 
-from . import pii
 from .clarifications import (
     _kinds_string,
     clarification_open_for_registration,
@@ -51,12 +54,9 @@ from .models import (
     ReviewItem,
 )
 from .reconcile_rules import OUTLET_ACCOUNTABLE_KINDS
-from .services import audit_record
 from .workflow_support import (
     SYSTEM_ACTOR,
     WorkflowConflict,
-    audit_bulk,
-    audit_event,
     bulk_max_items,
     claim_idle_timeout,
     finding_fingerprint,
@@ -90,14 +90,6 @@ ALLOWED = {
     ),
 }
 SYNC_BATCH = 1000
-
-
-def may_decide(user) -> bool:
-    """GraPARI reviewers and operator admins work the queue; the regulator only reads it."""
-    return bool(
-        getattr(user, "is_authenticated", False)
-        and (user.is_operator or user.role == user.Role.GRAPARI)
-    )
 
 
 def _require_reviewer(actor) -> None:
@@ -719,13 +711,13 @@ def registration_apply_correction(
             number = pii.decrypt(answer.correction_id_number_encrypted)
             registration.id_number_encrypted = pii.encrypt(number)
             registration.id_number_digest = pii.digest(number)
-            registration.id_number_masked = idrules.mask_id_number(number)
+            registration.id_number_masked = mask_id_number(number)
             changed += ["id_number_encrypted", "id_number_digest", "id_number_masked"]
         elif name == "kk_number":
             number = pii.decrypt(answer.correction_kk_number_encrypted)
             registration.kk_number_encrypted = pii.encrypt(number)
             registration.kk_number_digest = pii.digest(number)
-            registration.kk_number_masked = idrules.mask_id_number(number) if number else ""
+            registration.kk_number_masked = mask_id_number(number) if number else ""
             changed += ["kk_number_encrypted", "kk_number_digest", "kk_number_masked"]
         elif name == "birth_date":
             registration.birth_date = date.fromisoformat(value)
@@ -759,7 +751,7 @@ def registration_apply_correction(
 def number_block_tell_operator(*, block_id: int) -> bool:
     """Tell the operator's adapter that a number is blocked; recorded when it accepted, kept
     for the periodic retry when it did not. Safe to run twice (an acknowledged block is left)."""
-    from operatordb.adapter import get_adapter
+    from core.operator import get_adapter
 
     block = NumberBlock.objects.filter(pk=block_id, operator_told_at__isnull=True).first()
     if block is None:
@@ -789,8 +781,6 @@ def number_block_tell_operator(*, block_id: int) -> bool:
 def _queue_tell_operator(block_id: int) -> None:
     # Through the broker (a real operator feed may be slow); when the broker is down the
     # periodic retry (number_blocks_retry) tells the operator later.
-    from subscribers.services import enqueue
-
     from .tasks import tell_operator_number_blocked
 
     enqueue(tell_operator_number_blocked, block_id)

@@ -3,7 +3,7 @@
 A reviewer confirms a violation against the party accountable for a number
 (``violation_confirm``, from the review decision). Against an outlet, its confirmed violations
 within the policy's window are counted under a lock on the outlet row, and a rung of the
-policy's ladder that the count *reaches* is taken (``compliance.ladder``): a written warning,
+policy's ladder that the count *reaches* is taken (``subscribers.ladder``): a written warning,
 a suspension (``outlets.services.outlet_suspend``: its clerks cannot register, the form says
 why) or a revocation (``outlet_revoke``). The outlet's staff are told, and the dealer — by the
 outlets app's notice and e-mail for a suspension or revocation, by a notification for a warning.
@@ -24,15 +24,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core.audit import audit_record
 from outlets.models import Outlet
 from outlets.services import outlet_reinstate, outlet_revoke, outlet_suspend
+from subscribers import ladder
 from subscribers.models import Registration
 from subscribers.selectors import NoPolicyInForce, policy_in_force
 
-from . import ladder
 from .models import Clarification, ReviewItem, Sanction, Violation
 from .notifications import dealer_admin_users, notify, outlet_staff_users
-from .services import audit_record
 from .workflow_support import NON_FIELD, WorkflowConflict, stored_text
 
 LIFT_REASON_MAX = 2000

@@ -135,8 +135,3 @@ def run_summary(run: ReconciliationRun) -> dict:
         "resolved": _by_kind(run.resolved),
         "error": run.error,
     }
-
-
-# The compliance workflow's reads (issue 4) live in selectors_workflow; the dealer dashboard
-# asks this module for its per-outlet counts.
-from .selectors_workflow import outlet_compliance_annotations  # noqa: E402, F401

@@ -21,12 +21,13 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from core.models import AuditEvent
+from core.roles import is_regulator, is_signed_in, may_decide
 from outlets.models import Dealer, Outlet
 from outlets.selectors import dealer_id_for_user, scope_to_user, staff_membership_for_user
 from subscribers.selectors import NoPolicyInForce, policy_in_force
 
 from .models import (
-    AuditEvent,
     Clarification,
     ClarificationAnswer,
     Notification,
@@ -40,21 +41,9 @@ QUEUE_PAGE_MAX = 100
 COUNT_CAP = 10_000
 
 
-def _authenticated(user) -> bool:
-    return bool(getattr(user, "is_authenticated", False))
-
-
-def is_regulator(user) -> bool:
-    return _authenticated(user) and user.role == user.Role.REGULATOR and not user.is_operator
-
-
 def can_view_review_queue(user) -> bool:
     """GraPARI and the operator work the queue; the regulator may read it."""
-    return _authenticated(user) and user.sees_all_outlets
-
-
-def can_decide(user) -> bool:
-    return _authenticated(user) and (user.is_operator or user.role == user.Role.GRAPARI)
+    return is_signed_in(user) and user.sees_all_outlets
 
 
 # --- clarifications ---------------------------------------------------------------------------
@@ -97,7 +86,7 @@ def clarification_get_for_user(*, user, pk) -> Clarification:
 def inbox_count(*, user) -> int:
     """Requests waiting for ``user``'s answer: their outlet's, or (dealer admins) the dealer's
     own and its parties'. 0 for everyone else."""
-    if not _authenticated(user):
+    if not is_signed_in(user):
         return 0
     dealer_id = dealer_id_for_user(user=user)
     awaiting = Clarification.objects.filter(status__in=Clarification.AWAITING_ANSWER)
@@ -112,9 +101,9 @@ def inbox_count(*, user) -> int:
 def may_see_evidence(user, clarification: Clarification) -> bool:
     """Evidence photos: the party asked (the outlet's staff, or the dealer's admins for the
     dealer's own requests), GraPARI and the operator — never the regulator."""
-    if not _authenticated(user) or is_regulator(user):
+    if not is_signed_in(user) or is_regulator(user):
         return False
-    if can_decide(user):
+    if may_decide(user):
         return True
     if clarification.accountable == Clarification.Accountable.OUTLET:
         membership = staff_membership_for_user(user=user)
@@ -255,7 +244,7 @@ def review_open_count(*, user) -> int:
 
 
 def _scope_by_outlet(qs: QuerySet, user, *, dealer_field: str, outlet_field: str) -> QuerySet:
-    if not _authenticated(user):
+    if not is_signed_in(user):
         return qs.none()
     if user.sees_all_outlets:
         return qs
@@ -303,7 +292,7 @@ def violations_for_user(*, user) -> QuerySet[Violation]:
 
 
 def notifications_for_user(*, user) -> QuerySet[Notification]:
-    if not _authenticated(user):
+    if not is_signed_in(user):
         return Notification.objects.none()
     return Notification.objects.filter(user=user).order_by("-created_at", "-pk")
 
@@ -359,7 +348,7 @@ def outlet_violation_summary(*, outlet, now: datetime | None = None) -> dict:
     }
 
 
-def outlet_compliance_annotations() -> dict:
+def outlet_compliance_annotations(recent_since=None) -> dict:
     """For the dealer dashboard (outlets.selectors.dashboard): per outlet (``OuterRef("pk")``),
     its requests in progress and its confirmed violations within the window of the policy in
     force — correlated subqueries, so they never multiply with other counts."""

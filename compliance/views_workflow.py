@@ -17,9 +17,11 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from operatordb.adapter import get_adapter
+from core.audit import audit_record
+from core.masking import mask_name
+from core.operator import get_adapter
+from core.roles import is_regulator, may_decide
 from outlets.selectors import outlet_get_for_user, staff_membership_for_user
-from subscribers import receipts
 from subscribers.selectors import registration_get_for_user
 
 from . import clarifications, review, sanctions
@@ -31,11 +33,9 @@ from .selectors_workflow import (
     BadCursor,
     QueueFilters,
     answer_get_for_user,
-    can_decide,
     can_view_review_queue,
     clarification_get_for_user,
     clarifications_for_user,
-    is_regulator,
     may_see_evidence,
     notifications_for_user,
     outlet_violation_summary,
@@ -47,7 +47,6 @@ from .selectors_workflow import (
     sanctions_for_user,
     violations_for_user,
 )
-from .services import audit_record
 from .views import DETAIL_LABELS, PAGE_SIZE
 from .workflow_support import WorkflowConflict
 
@@ -98,7 +97,7 @@ def inbox(request):
     if status not in dict(INBOX_STATUSES):
         status = "active"
     queryset = clarifications_for_user(user=request.user, filters={"status": status})
-    from registration_portal.pagination import CappedCountPaginator
+    from core.pagination import CappedCountPaginator
 
     page = CappedCountPaginator(queryset.prefetch_related("items"), PAGE_SIZE).get_page(
         request.GET.get("page")
@@ -170,9 +169,7 @@ def _clarification_context(request, clarification: Clarification, **extra) -> di
     for answer in answers:
         answer.shown_correction = dict(answer.correction or {})
         if regulator and answer.shown_correction.get("full_name"):
-            answer.shown_correction["full_name"] = receipts.mask_name(
-                answer.shown_correction["full_name"]
-            )
+            answer.shown_correction["full_name"] = mask_name(answer.shown_correction["full_name"])
     return {
         "clarification": clarification,
         "items": [(item, _sides(item.discrepancy, request.user)) for item in items],
@@ -180,7 +177,7 @@ def _clarification_context(request, clarification: Clarification, **extra) -> di
         "may_see_evidence": may_see_evidence(request.user, clarification),
         "registration": registration,
         "registration_name": (
-            receipts.mask_name(registration.full_name)
+            mask_name(registration.full_name)
             if registration is not None and regulator
             else (registration.full_name if registration else "")
         ),
@@ -266,7 +263,7 @@ def review_queue(request):
                 "form": form,
                 "query": query.urlencode(),
                 "is_first": not request.GET.get("after"),
-                "can_decide": can_decide(request.user),
+                "can_decide": may_decide(request.user),
                 "bulk_form": BulkDecisionForm(),
             },
         )
@@ -277,7 +274,7 @@ def review_queue(request):
 @require_POST
 def review_bulk(request):
     """One decision for the ticked items (all of one kind): one transaction, each audited."""
-    if not can_decide(request.user):
+    if not may_decide(request.user):
         raise PermissionDenied(_("Only GraPARI reviewers and the operator work the review queue."))
     ids = [v for v in request.POST.getlist("items") if v.isdigit() and len(v) <= 18]
     form = BulkDecisionForm(request.POST, item_ids=[int(v) for v in ids])
@@ -326,7 +323,7 @@ def review_item(request, pk: int):
 def _render_item(request, item: ReviewItem, form: DecisionForm, status: int = 200):
     user = request.user
     now = timezone.now()
-    if can_decide(user):
+    if may_decide(user):
         review.review_item_touch(actor=user, item=item, now=now)
         item.refresh_from_db()
     registration = item.registration
@@ -346,16 +343,16 @@ def _render_item(request, item: ReviewItem, form: DecisionForm, status: int = 20
         ]
     operator_name = record.full_name if record else ""
     if regulator and operator_name:
-        operator_name = receipts.mask_name(operator_name)
+        operator_name = mask_name(operator_name)
     registration_name = registration.full_name if registration else ""
     if regulator and registration_name:
-        registration_name = receipts.mask_name(registration_name)
+        registration_name = mask_name(registration_name)
     history = registration_history(registration=registration)[:50] if registration else []
     others = ReviewItem.objects.filter(msisdn=item.msisdn, status=ReviewItem.Status.OPEN)
     context = {
         "item": item,
         "form": form,
-        "can_decide": can_decide(user) and item.status == ReviewItem.Status.OPEN,
+        "can_decide": may_decide(user) and item.status == ReviewItem.Status.OPEN,
         "claim_live": claim_live,
         "claimed_by_me": item.claimed_by_id == user.pk,
         "registration": registration,
@@ -380,7 +377,7 @@ def _render_item(request, item: ReviewItem, form: DecisionForm, status: int = 20
 @require_POST
 def review_claim(request, pk: int):
     item = review_item_get_for_user(user=request.user, pk=pk)
-    if not can_decide(request.user):
+    if not may_decide(request.user):
         raise PermissionDenied(_("Only GraPARI reviewers and the operator work the review queue."))
     try:
         review.review_item_claim(actor=request.user, item=item)
@@ -394,7 +391,7 @@ def review_claim(request, pk: int):
 @require_POST
 def review_release(request, pk: int):
     item = review_item_get_for_user(user=request.user, pk=pk)
-    if not can_decide(request.user):
+    if not may_decide(request.user):
         raise PermissionDenied(_("Only GraPARI reviewers and the operator work the review queue."))
     try:
         review.review_item_release(actor=request.user, item=item)
@@ -408,7 +405,7 @@ def review_release(request, pk: int):
 @require_POST
 def review_decide(request, pk: int):
     item = review_item_get_for_user(user=request.user, pk=pk)
-    if not can_decide(request.user):
+    if not may_decide(request.user):
         raise PermissionDenied(_("Only GraPARI reviewers and the operator work the review queue."))
     form = DecisionForm(request.POST, item=item)
     if form.is_valid():
@@ -500,7 +497,7 @@ def notification_list(request):
     if request.method == "POST":
         notifications_mark_read(user=request.user)
         return redirect("compliance:notifications")
-    from registration_portal.pagination import CappedCountPaginator
+    from core.pagination import CappedCountPaginator
 
     page = CappedCountPaginator(notifications_for_user(user=request.user), PAGE_SIZE).get_page(
         request.GET.get("page")

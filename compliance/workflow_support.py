@@ -11,9 +11,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 
-from . import context
-from .models import AuditEvent, Clarification, Discrepancy, ReviewItem
-from .services import audit_record
+from core.audit import audit_record
+
+from .models import Clarification, Discrepancy, ReviewItem
 
 NON_FIELD = "non_field_errors"
 # The label the workflow's automated steps act under (outlets.services accepts a label).
@@ -42,36 +42,6 @@ def claim_idle_timeout() -> timedelta:
 
 def bulk_max_items() -> int:
     return int(getattr(settings, "REVIEW_BULK_MAX_ITEMS", 200))
-
-
-def actor_label(actor) -> str:
-    if getattr(actor, "is_authenticated", False):
-        return actor.get_username()
-    return str(actor) if actor else "system"
-
-
-def audit_event(
-    *, actor, action: str, target, before: dict | None = None, after: dict | None = None
-) -> AuditEvent:
-    """An unsaved audit row (for ``audit_bulk``), shaped exactly as ``audit_record`` writes it."""
-    is_user = getattr(actor, "is_authenticated", False)
-    return AuditEvent(
-        actor=actor if is_user else None,
-        actor_label=actor_label(actor),
-        action=action,
-        target_type=target._meta.label_lower,
-        target_id=str(target.pk),
-        target_repr=str(target)[:200],
-        request_id=context.request_id.get(),
-        before=before,
-        after=after,
-    )
-
-
-def audit_bulk(events: list[AuditEvent]) -> None:
-    """Write many audit rows in one statement (set-based steps audit each row they change)."""
-    if events:
-        AuditEvent.objects.bulk_create(events, batch_size=1000)
 
 
 def finding_fingerprint(kind: str, details: dict | None) -> str:

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from subscribers.idgen import make_kk, make_nik  # noqa: E402 - pure Python, no Django
+from identity.idgen import make_kk, make_nik  # noqa: E402 - pure Python, no Django
 
 REGISTRATIONS = "/api/v1/registrations/"
 REGISTER = f"POST {REGISTRATIONS}"

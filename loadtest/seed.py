@@ -11,7 +11,7 @@ and makes
 - ``--clerks`` active outlets of one dealer (``ROLOAD…``), one clerk each with an API token,
   and ``--packs`` starter packs in stock per outlet;
 - ``--registrations`` existing registrations over the last year at 20 other outlets (set-based,
-  ``operatordb.generator.build_registrations``: COPY, not the service) for the regulator's
+  ``compliance.generator.build_registrations``: COPY, not the service) for the regulator's
   exports to read, and ``--review-items`` open review items over some of them;
 - ``--reviewers`` GraPARI reviewers (token and password) and one regulator (token).
 
@@ -120,9 +120,9 @@ def seed(
     from django.db import connection, transaction
 
     from accounts.models import User
-    from operatordb.generator import build_registrations
+    from compliance.generator import build_registrations
+    from identity.idgen import make_iccid, make_msisdn
     from outlets.models import Dealer, Outlet, OutletStaff, StarterPack
-    from subscribers.idgen import make_iccid, make_msisdn
 
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {', '.join(RUN_TABLES)} RESTART IDENTITY CASCADE")

@@ -3,8 +3,8 @@ registry (Dukcapil). Their own tables (``operatordb_*``), never joined to by por
 through ``operatordb.adapter`` — a real operator feed replaces them without touching the engine.
 
 Identity is held the way the portal holds it: the ID number as a keyed digest
-(``compliance.pii.digest`` of the normalised number) plus a masked copy for display, and the name
-with its comparison key (``subscribers.idrules.normalize_name_for_comparison``).
+(``core.pii.digest`` of the normalised number) plus a masked copy for display, and the name
+with its comparison key (``identity.idrules.normalize_name_for_comparison``).
 """
 
 from django.db import models

@@ -46,16 +46,16 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from subscribers.idrules import (
+from core.idnumbers import normalize_id_number
+from core.masking import mask_id_number
+from identity.idrules import (
     ID_TYPES,
     IdRuleError,
-    mask_id_number,
     normalize_msisdn,
     normalize_name_for_comparison,
 )
 
 from .models import OperatorSubscriber
-from .normalize import normalize_id_number
 
 COLUMNS = (
     "msisdn",
@@ -164,7 +164,7 @@ class _Errors:
 
 
 class _Digester:
-    """``compliance.pii.digest`` (HMAC-SHA256 with ID_DIGEST_KEY, hex), with the keyed inner
+    """``core.pii.digest`` (HMAC-SHA256 with ID_DIGEST_KEY, hex), with the keyed inner
     and outer hashes prepared once instead of per row."""
 
     def __init__(self, key: bytes):

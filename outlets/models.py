@@ -10,7 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from registration_portal.storage import get_private_storage
+from core.storage import get_private_storage
 
 from .regions import PROVINCE_CHOICES
 
@@ -84,7 +84,7 @@ class OutletStaff(models.Model):
     )
     outlet = models.ForeignKey(Outlet, on_delete=models.PROTECT, related_name="staff")
     is_active = models.BooleanField(_("active"), default=True)
-    # Protected like every ID number: ciphertext + keyed digest (compliance.pii).
+    # Protected like every ID number: ciphertext + keyed digest (core.pii).
     id_number_encrypted = models.TextField(blank=True)
     id_number_digest = models.CharField(max_length=64, blank=True, db_index=True)
     kk_number_encrypted = models.TextField(blank=True)

@@ -10,7 +10,7 @@ import io
 import re
 from dataclasses import dataclass, field
 
-from subscribers.idrules import IdRuleError, normalize_msisdn, validate_iccid
+from identity.idrules import IdRuleError, normalize_msisdn, validate_iccid
 
 # A dealer's delivery is tens of thousands of packs; the operator's, up to this many at once.
 MAX_LINES = 200_000

@@ -1,4 +1,4 @@
-"""Every column holding a ciphertext under ``FIELD_ENCRYPTION_KEYS`` (``compliance.pii``).
+"""Every column holding a ciphertext under ``FIELD_ENCRYPTION_KEYS`` (``core.pii``).
 
 Key rotation re-encrypts exactly these; a test compares the list with every ``*_encrypted``
 field of every installed model, so a new encrypted column cannot be forgotten (removing an old
@@ -8,7 +8,7 @@ key would make it unreadable).
 ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {
     "subscribers.Registration": ("id_number_encrypted", "kk_number_encrypted"),
     "outlets.OutletStaff": ("id_number_encrypted", "kk_number_encrypted"),
-    # The operator-database mock encrypts with the portal's keys too (operatordb.generator).
+    # The operator-database mock encrypts with the portal's keys too (compliance.generator).
     "operatordb.OperatorSubscriber": ("id_number_encrypted",),
     # The compliance workflow: a correction proposed by an outlet, and the values an accepted
     # correction replaced.

@@ -11,7 +11,7 @@ import io
 import json
 from datetime import date, datetime
 
-from compliance import pii
+from core import pii
 
 from .models import DataSubjectRequest
 from .selectors import PHOTO_FIELDS, SubjectRecords

@@ -3,14 +3,15 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .identity import MAX_LENGTH
+from core.idnumbers import MAX_SEARCH_LENGTH
+
 from .models import DataSubjectRequest, PrivacyJob
 
 
 class SubjectLookupForm(forms.Form):
     id_number = forms.CharField(
         label=_("ID number (NIK, passport, KITAS/KITAP, SIM or student card)"),
-        max_length=MAX_LENGTH + 10,
+        max_length=MAX_SEARCH_LENGTH + 10,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     channel = forms.ChoiceField(

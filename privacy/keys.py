@@ -1,6 +1,6 @@
 """Which key a ciphertext is under, and how much of the data the primary key already covers.
 
-``compliance.pii`` encrypts with the first of ``FIELD_ENCRYPTION_KEYS`` and decrypts with any.
+``core.pii`` encrypts with the first of ``FIELD_ENCRYPTION_KEYS`` and decrypts with any.
 Rotation (``privacy.services.key_rotation_*``) re-encrypts what the first key cannot read alone;
 ``key_coverage`` checks, read-only, that nothing is left before an old key is removed.
 """

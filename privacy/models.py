@@ -19,7 +19,7 @@ class RegistrationPrivacy(models.Model):
       inactive (``number_deactivations_sync``); the retention period counts from here.
     - ``restricted_at``: a data subject asked to restrict processing. The registration's personal
       data is then shown to operator admins only and left out of exports
-      (``privacy.selectors.exclude_restricted``).
+      (``subscribers.selectors.exclude_restricted``).
     - ``erasure_requested_at``: erasure was asked for while the number was still in service (or
       under a legal hold); the next purge anonymises it as soon as that ends.
     - ``anonymised_at``: the personal fields are gone; the row stays for statistics.
@@ -71,10 +71,6 @@ class RegistrationPrivacy(models.Model):
 
     def __str__(self) -> str:
         return f"registration {self.registration_id}"
-
-    @property
-    def is_restricted(self) -> bool:
-        return self.restricted_at is not None
 
 
 class PrivacyJob(models.Model):

@@ -9,9 +9,12 @@ from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from compliance.models import AuditEvent, Discrepancy, RegistrationVersion
+from compliance.models import Discrepancy, RegistrationVersion
+from core.models import AuditEvent
+from core.roles import is_operator
 from outlets.models import OutletStaff
 from subscribers.models import Registration
+from subscribers.selectors import exclude_restricted
 
 from .models import DataSubjectRequest, PrivacyJob, RegistrationPrivacy
 
@@ -20,29 +23,12 @@ REGISTRATION_TARGET = "subscribers.registration"
 STAFF_TARGET = "outlets.outletstaff"
 
 
-# --- who may do what ---------------------------------------------------------------------------
-
-
-def can_handle_personal_data(user) -> bool:
-    """Data-subject requests, the retention purge and key rotation are the operator admin's."""
-    return bool(getattr(user, "is_authenticated", False) and user.is_operator)
-
-
 # --- restriction -------------------------------------------------------------------------------
-
-
-def exclude_restricted(queryset: QuerySet[Registration]) -> QuerySet[Registration]:
-    """``queryset`` without the registrations whose processing a data subject restricted.
-
-    Every registration list, detail, API answer and export for a role other than the operator
-    admin is meant to pass through this (or ``registrations_visible_to``).
-    """
-    return queryset.exclude(privacy__restricted_at__isnull=False)
 
 
 def registrations_visible_to(*, user, queryset: QuerySet[Registration]) -> QuerySet[Registration]:
     """Restricted registrations stay visible to operator admins only."""
-    return queryset if can_handle_personal_data(user) else exclude_restricted(queryset)
+    return queryset if is_operator(user) else exclude_restricted(queryset)
 
 
 def registration_is_restricted(registration: Registration) -> bool:
@@ -185,7 +171,7 @@ def data_subject_records(*, digests: list[str]) -> SubjectRecords:
 
 def requests_for_user(*, user) -> QuerySet[DataSubjectRequest]:
     qs = DataSubjectRequest.objects.select_related("handled_by")
-    return qs if can_handle_personal_data(user) else qs.none()
+    return qs if is_operator(user) else qs.none()
 
 
 def request_get_for_user(*, user, pk) -> DataSubjectRequest:
@@ -201,7 +187,7 @@ def earlier_requests(request: DataSubjectRequest) -> QuerySet[DataSubjectRequest
 
 def jobs_for_user(*, user) -> QuerySet[PrivacyJob]:
     qs = PrivacyJob.objects.select_related("requested_by")
-    return qs if can_handle_personal_data(user) else qs.none()
+    return qs if is_operator(user) else qs.none()
 
 
 def active_job(kind: str) -> PrivacyJob | None:

@@ -17,6 +17,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from core.roles import is_operator
+
 from . import selectors, services
 from .forms import ConfirmForm, ExportForm, JobStartForm, SubjectLookupForm
 from .models import PrivacyJob
@@ -70,7 +72,7 @@ def operator_required(view):
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not selectors.can_handle_personal_data(request.user):
+        if not is_operator(request.user):
             raise PermissionDenied(_("Only operator admins handle personal-data requests."))
         return view(request, *args, **kwargs)
 

@@ -1,6 +1,11 @@
 """Response headers Django's SecurityMiddleware does not set itself."""
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
+from django.shortcuts import render
+
+from core.api import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, logger
 
 
 class SecurityHeadersMiddleware:
@@ -26,7 +31,7 @@ class DatabaseUnavailableMiddleware:
 
     The request's transaction was rolled back by the time the exception gets here, so a retry
     is safe. Nothing here touches the database (it may be the very thing that is down).
-    DRF views answer through ``registration_portal.api.exception_handler`` themselves.
+    DRF views answer through ``core.api.exception_handler`` themselves.
     """
 
     def __init__(self, get_response):
@@ -36,14 +41,8 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        from django.db import InterfaceError, OperationalError
-
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        from django.http import JsonResponse
-        from django.shortcuts import render
-
-        from .api import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, logger
 
         logger.error("database unavailable during %s", request.path, exc_info=exception)
         if request.path.startswith("/api/"):

@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from . import home, views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -20,7 +20,7 @@ urlpatterns = [
     path("outlets/", include("outlets.urls")),
     path("privacy/", include("privacy.urls")),
     path("reports/", include("reports.urls")),
-    path("", include("accounts.home_urls")),
+    path("", home.home, name="home"),
 ]
 
 handler404 = "registration_portal.views.not_found"

@@ -2,7 +2,7 @@
 
 Thin on purpose: check the body's shape, call ``services.registration_create`` (or
 ``registration_prepare`` to validate), answer. The rules, and their messages, live in the
-service; ``registration_portal.api.exception_handler`` turns its ValidationError into the 400.
+service; ``core.api.exception_handler`` turns its ValidationError into the 400.
 """
 
 from django.conf import settings
@@ -14,9 +14,9 @@ from rest_framework import exceptions, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api import as_api_exception
+from core.schema import DETAIL_SCHEMA, FIELD_ERRORS_SCHEMA
 from outlets.selectors import staff_membership_for_user
-from registration_portal.api import as_api_exception
-from registration_portal.schema import DETAIL_SCHEMA, FIELD_ERRORS_SCHEMA
 
 from . import idempotency, services
 from .models import Registration

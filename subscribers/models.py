@@ -9,8 +9,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from compliance.ladder import default_ladder, ladder_problems
-from registration_portal.storage import get_private_storage
+from core.storage import get_private_storage
+from subscribers.ladder import default_ladder, ladder_problems
 
 
 def _photo_path(instance, filename: str) -> str:
@@ -21,7 +21,7 @@ def _photo_path(instance, filename: str) -> str:
 
 
 def validate_sanction_ladder(value) -> None:
-    """A policy's sanction ladder must be usable (``compliance.ladder.ladder_problems``)."""
+    """A policy's sanction ladder must be usable (``subscribers.ladder.ladder_problems``)."""
     problems = ladder_problems(value)
     if problems:
         raise ValidationError(problems)
@@ -72,7 +72,7 @@ class RegistrationPolicy(models.Model):
     )
     notes = models.TextField(_("notes"), blank=True)
     # The compliance workflow (issue 4): how long an outlet has to answer a clarification
-    # request, and the sanction ladder applied to confirmed violations (compliance.ladder).
+    # request, and the sanction ladder applied to confirmed violations (subscribers.ladder).
     clarification_deadline_days = models.PositiveSmallIntegerField(
         _("days an outlet has to answer a clarification request"),
         default=7,

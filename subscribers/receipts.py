@@ -16,30 +16,14 @@ from django.core import signing
 from django.http import Http404
 from django.utils import timezone
 
+from core.masking import local_msisdn, mask_msisdn, mask_name
+
 from .models import IdType, Registration
 
 RECEIPT_SALT = "subscribers.receipt"
 RECEIPT_LINK_MAX_AGE = timedelta(days=30)
 
 # --- masking for the receipt ------------------------------------------------------------------
-
-
-def local_msisdn(msisdn: str) -> str:
-    """``6281234567890`` as Indonesians write it: ``081234567890``."""
-    return "0" + msisdn[2:] if msisdn.startswith("62") else msisdn
-
-
-def mask_msisdn(msisdn: str) -> str:
-    """The local form with the middle hidden: ``0812*****7890``."""
-    local = local_msisdn(msisdn)
-    if len(local) <= 8:
-        return local
-    return local[:4] + "*" * (len(local) - 8) + local[-4:]
-
-
-def mask_name(name: str) -> str:
-    """The first letter of each word: ``Siti Nur'aini`` -> ``S*** N*******``."""
-    return " ".join(word[:1] + "*" * (len(word) - 1) for word in name.split())
 
 
 # --- the signed link --------------------------------------------------------------------------

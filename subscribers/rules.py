@@ -13,8 +13,8 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from . import idrules
-from .messages import id_rule_message
+from identity import idrules
+from identity.messages import id_rule_message
 
 TEXT_LIMITS = {"full_name": 100, "birth_place": 100, "address": 300}
 ISO_COUNTRY_LEN = 2

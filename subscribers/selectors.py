@@ -7,9 +7,21 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from outlets.selectors import scope_to_user
-from privacy.selectors import exclude_restricted
+from outlets.selectors.dashboard import count_per_outlet
 
 from .models import Registration, RegistrationPolicy
+
+
+def exclude_restricted(queryset: QuerySet[Registration]) -> QuerySet[Registration]:
+    """``queryset`` without the registrations whose processing a data subject restricted.
+
+    The restriction is recorded by the privacy operations on the registration's privacy state
+    (``privacy.RegistrationPrivacy.restricted_at``, reached through its one-to-one relation
+    ``privacy``), so every layer can hide restricted records without importing them. Every
+    registration list, detail, API answer and export for a role other than the operator admin
+    passes through this.
+    """
+    return queryset.exclude(privacy__restricted_at__isnull=False)
 
 
 class NoPolicyInForce(LookupError):
@@ -62,5 +74,13 @@ def registration_get_for_user(*, user, pk) -> Registration:
     return get_object_or_404(registrations_for_user(user=user), pk=pk)
 
 
-def registration_get_by_number_for_user(*, user, number: str) -> Registration:
-    return get_object_or_404(registrations_for_user(user=user), registration_number=number)
+def outlet_registration_figures(recent_since: datetime) -> dict:
+    """The dealer dashboard's registration figures per outlet (``OuterRef("pk")``): all of its
+    registrations, and those since ``recent_since``."""
+    # Not "registrations": that name is the reverse relation from Registration.
+    return {
+        "registration_count": count_per_outlet(Registration.objects.all()),
+        "recent_registration_count": count_per_outlet(
+            Registration.objects.filter(registered_at__gte=recent_since)
+        ),
+    }

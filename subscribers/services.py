@@ -16,13 +16,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from compliance import pii
-from compliance.services import audit_record
+from core import pii
+from core.audit import audit_record
+from core.masking import mask_id_number
+from core.queue import enqueue
+from identity import photos
+from identity.messages import photo_message
 from outlets.models import OutletStaff, StarterPack
 from outlets.selectors import staff_membership_for_user, user_has_attended_training
 
-from . import idrules, photos
-from .messages import photo_message
 from .models import Registration, RegistrationPolicy
 from .rules import CleanRegistration, FieldErrors, clean_registration_fields, parse_bool
 from .selectors import NoPolicyInForce, policy_in_force
@@ -217,10 +219,10 @@ def registration_create(
         id_type=clean.id_type,
         id_number_encrypted=pii.encrypt(clean.id_number),
         id_number_digest=pii.digest(clean.id_number),
-        id_number_masked=idrules.mask_id_number(clean.id_number),
+        id_number_masked=mask_id_number(clean.id_number),
         kk_number_encrypted=pii.encrypt(clean.kk_number),
         kk_number_digest=pii.digest(clean.kk_number),
-        kk_number_masked=idrules.mask_id_number(clean.kk_number) if clean.kk_number else "",
+        kk_number_masked=mask_id_number(clean.kk_number) if clean.kk_number else "",
         full_name=clean.full_name,
         birth_place=clean.birth_place,
         birth_date=clean.birth_date,
@@ -258,7 +260,7 @@ def registration_create(
     if prepared.photos:
         from .tasks import process_registration_photos
 
-        transaction.on_commit(lambda: enqueue(process_registration_photos, registration.pk))
+        enqueue(process_registration_photos, registration.pk)
     return registration
 
 
@@ -295,20 +297,6 @@ def _save_and_audit(registration: Registration, *, clerk, policy, source: str) -
             "source": source,
         },
     )
-
-
-def enqueue(task, *args) -> bool:
-    """Queue ``task`` after the commit without letting a broker outage fail the request.
-
-    The row that needs the work is already committed with a pending status, so nothing is lost:
-    the periodic sweep (``sweep_pending_photos``) queues it again once the broker is back.
-    """
-    try:
-        task.apply_async(args=args, retry=False)
-        return True
-    except Exception:
-        logger.warning("broker unavailable: %s%r left for the periodic sweep", task.name, args)
-        return False
 
 
 def registration_photos_pending(*, older_than_seconds: int = 120) -> list[int]:

@@ -2,6 +2,8 @@
 
 from celery import shared_task
 
+from core.queue import send
+
 from . import services
 
 
@@ -15,7 +17,7 @@ def sweep_pending_photos(older_than_seconds: int = 120) -> int:
     """Queue photo processing that never reached a worker (e.g. the broker was down)."""
     pending = services.registration_photos_pending(older_than_seconds=older_than_seconds)
     for registration_id in pending:
-        process_registration_photos.delay(registration_id)
+        send(process_registration_photos, registration_id)
     return len(pending)
 
 

@@ -14,10 +14,12 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from compliance.services import audit_record
+from core.audit import audit_record
+from core.masking import local_msisdn, mask_name
+from core.pagination import CappedCountPaginator as Paginator
+from core.roles import is_regulator
 from outlets.models import StarterPack
 from outlets.selectors import staff_membership_for_user, starter_packs_for_user
-from registration_portal.pagination import CappedCountPaginator as Paginator
 
 from . import receipts, services
 from .forms import PHOTO_FIELDS, RegistrationForm
@@ -33,10 +35,6 @@ PAGE_SIZE = 25
 # The datalist of packs in stock: enough for a counter's drawer, light on a weak network.
 PACKS_IN_PICKER = 200
 PHOTO_KINDS = ("id_photo", "id_photo_thumb", "face_photo", "face_photo_thumb")
-
-
-def _is_regulator(user) -> bool:
-    return user.role == user.Role.REGULATOR and not user.is_operator
 
 
 def _private(response: HttpResponse) -> HttpResponse:
@@ -125,7 +123,7 @@ def registration_new(request):
         "outlet": membership.outlet,
         "policy": policy,
         "packs": [
-            {"msisdn": receipts.local_msisdn(pack.msisdn), "iccid": pack.iccid or ""}
+            {"msisdn": local_msisdn(pack.msisdn), "iccid": pack.iccid or ""}
             for pack in packs.order_by("msisdn")[:PACKS_IN_PICKER]
         ],
         "photos_to_reattach": photos_sent and bool(form.errors),
@@ -175,7 +173,7 @@ def registration_receipt(request, pk):
     _audit_view(request, registration, "registration.view", page="receipt")
     token = receipts.receipt_token(registration)
     context = _receipt_context(
-        request, registration, masked=_is_regulator(request.user), token=token
+        request, registration, masked=is_regulator(request.user), token=token
     )
     return _private(render(request, "subscribers/receipt.html", context))
 
@@ -186,7 +184,7 @@ def registration_receipt_pdf(request, pk):
     _audit_view(request, registration, "registration.view", page="receipt.pdf")
     token = receipts.receipt_token(registration)
     shared_url = request.build_absolute_uri(reverse("subscribers:receipt_shared", args=[token]))
-    facts = receipts.receipt_facts(registration, masked=_is_regulator(request.user))
+    facts = receipts.receipt_facts(registration, masked=is_regulator(request.user))
     return _pdf_response(facts, link=shared_url)
 
 
@@ -233,12 +231,12 @@ def registration_list(request):
             filters[name] = value
     registrations = registrations_for_user(user=request.user, filters=filters)
     page = Paginator(registrations, PAGE_SIZE).get_page(request.GET.get("page"))
-    masked = _is_regulator(request.user)
+    masked = is_regulator(request.user)
     for registration in page:
         registration.display_name = (
-            receipts.mask_name(registration.full_name) if masked else registration.full_name
+            mask_name(registration.full_name) if masked else registration.full_name
         )
-        registration.msisdn_local = receipts.local_msisdn(registration.msisdn)
+        registration.msisdn_local = local_msisdn(registration.msisdn)
     membership = staff_membership_for_user(user=request.user)
     context = {
         "page": page,
@@ -252,14 +250,12 @@ def registration_list(request):
 
 def _render_detail(request, registration: Registration, *, revealed: str = "") -> HttpResponse:
     user = request.user
-    masked = _is_regulator(user)
+    masked = is_regulator(user)
     context = {
         "registration": registration,
         "masked": masked,
-        "display_name": receipts.mask_name(registration.full_name)
-        if masked
-        else registration.full_name,
-        "msisdn_local": receipts.local_msisdn(registration.msisdn),
+        "display_name": mask_name(registration.full_name) if masked else registration.full_name,
+        "msisdn_local": local_msisdn(registration.msisdn),
         "may_see_photos": not masked,
         "may_reveal": user.has_perm("subscribers.reveal_id_number"),
         "revealed_id_number": revealed,
@@ -299,7 +295,7 @@ def registration_photo(request, pk, kind):
     if kind not in PHOTO_KINDS:
         raise Http404("unknown photo")
     registration = registration_get_for_user(user=request.user, pk=pk)
-    if _is_regulator(request.user):
+    if is_regulator(request.user):
         raise PermissionDenied(_("A regulator sees no photos."))
     stored = getattr(registration, kind)
     # Until the worker has stripped the metadata (GPS included) only the raw upload exists.

@@ -13,7 +13,7 @@ from django.db import connection
 from PIL import Image
 
 from accounts.models import User
-from subscribers.idgen import make_kk, make_nik
+from identity.idgen import make_kk, make_nik
 
 from .factories import (
     DealerAdminFactory,
@@ -95,7 +95,7 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(autouse=True)
 def _private_media(settings, tmp_path):
-    """Each test writes photos into its own folder (registration_portal.storage follows)."""
+    """Each test writes photos into its own folder (core.storage follows)."""
     location = str(tmp_path / "private")
     settings.STORAGES = {
         **settings.STORAGES,

@@ -3,8 +3,8 @@
 import factory
 
 from accounts.models import User
+from identity.idgen import make_iccid, make_msisdn
 from outlets.models import Dealer, DealerAdmin, Outlet, OutletStaff, StarterPack
-from subscribers.idgen import make_iccid, make_msisdn
 
 
 class DealerFactory(factory.django.DjangoModelFactory):

@@ -6,8 +6,9 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers
 from rest_framework.negotiation import DefaultContentNegotiation
 
-from registration_portal.api import as_api_exception
-from registration_portal.schema import FIELD_ERRORS_SCHEMA
+from core.api import as_api_exception
+from core.roles import may_decide
+from core.schema import FIELD_ERRORS_SCHEMA
 
 from ..models import Dealer, Outlet
 from ..selectors import dealer_id_for_user
@@ -25,10 +26,6 @@ FIELD_ERRORS = OpenApiResponse(
 )
 
 
-def is_operator(user) -> bool:
-    return user.is_operator
-
-
 def is_dealer_admin(user) -> bool:
     return dealer_id_for_user(user=user) is not None
 
@@ -38,7 +35,7 @@ def is_dealer_or_operator(user) -> bool:
 
 
 def may_sanction(user) -> bool:
-    return user.is_operator or user.role == user.Role.GRAPARI
+    return may_decide(user)
 
 
 class ActionAllowed(permissions.IsAuthenticated):

@@ -11,6 +11,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.roles import is_operator
+
 from .. import selectors, services
 from ..models import Outlet, OutletApplication, StarterPack
 from ..regions import PROVINCE_CHOICES, PROVINCES
@@ -20,7 +22,6 @@ from ._common import (
     ActionAllowed,
     DealerSummarySerializer,
     is_dealer_admin,
-    is_operator,
     may_sanction,
 )
 

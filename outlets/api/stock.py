@@ -12,7 +12,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from subscribers.idrules import IdRuleError, normalize_msisdn
+from core.roles import is_operator
+from identity.idrules import IdRuleError, normalize_msisdn
 
 from .. import selectors, services, stockfiles
 from ..models import Dealer, StockAllocation, StockMove
@@ -24,7 +25,6 @@ from ._common import (
     IdField,
     OutletRefSerializer,
     is_dealer_or_operator,
-    is_operator,
     relabel,
 )
 

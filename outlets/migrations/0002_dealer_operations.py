@@ -4,8 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+import core.storage
 import outlets.models
-import registration_portal.storage
 
 
 class Migration(migrations.Migration):
@@ -533,7 +533,7 @@ class Migration(migrations.Migration):
                     "document",
                     models.FileField(
                         blank=True,
-                        storage=registration_portal.storage.get_private_storage,
+                        storage=core.storage.get_private_storage,
                         upload_to=outlets.models._agreement_document_path,
                         verbose_name="signed document",
                     ),

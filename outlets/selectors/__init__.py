@@ -1,11 +1,6 @@
 """Reads of the outlets app, scoped to what the asking user may see. Split by area; everything
 is importable from here (``from outlets.selectors import outlets_for_user``)."""
 
-from .accountability import (
-    AccountableParty,
-    accountable_parties_for_msisdns,
-    accountable_party_for_msisdn,
-)
 from .dashboard import (
     DASHBOARD_COLUMNS,
     DEFAULT_SORT,
@@ -49,9 +44,6 @@ __all__ = [
     "DASHBOARD_COLUMNS",
     "DEFAULT_SORT",
     "SORT_KEYS",
-    "AccountableParty",
-    "accountable_parties_for_msisdns",
-    "accountable_party_for_msisdn",
     "agreement_get_for_user",
     "agreements_for_user",
     "allocation_get_for_user",

@@ -5,15 +5,12 @@ page, its CSV export and the API, with the columns declared once.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from importlib import import_module
+from datetime import datetime, timedelta
 
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-
-from subscribers.models import Registration
 
 from ..models import Outlet, OutletStaff, StarterPack
 from .scope import outlets_for_user
@@ -22,7 +19,7 @@ from .training import outlet_trained_expression
 RECENT_DAYS = 30
 
 
-def _count_per_outlet(queryset, outlet_field: str = "outlet"):
+def count_per_outlet(queryset, outlet_field: str = "outlet"):
     """A correlated COUNT per outlet (a subquery, so several counts never multiply)."""
     counted = (
         queryset.filter(**{outlet_field: OuterRef("pk")})
@@ -34,15 +31,30 @@ def _count_per_outlet(queryset, outlet_field: str = "outlet"):
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def _compliance_counts() -> dict:
-    """Open clarifications and confirmed violations per outlet come from the compliance app
-    once it provides ``compliance.selectors.outlet_compliance_annotations()`` (a dict of those
-    two names to expressions over ``OuterRef("pk")``, the outlet); until then, 0."""
-    hook = getattr(import_module("compliance.selectors"), "outlet_compliance_annotations", None)
-    if hook is not None:
-        return hook()
-    zero = Value(0, output_field=IntegerField())
-    return {"open_clarifications": zero, "confirmed_violations": zero}
+# Figures about an outlet that layers above this one own: its registrations (the registrations
+# app) and its open clarifications and confirmed violations (the compliance workflow). Each
+# registers a provider when it is loaded (its ``AppConfig.ready``); a figure nobody provides is 0.
+OUTLET_FIGURES = (
+    "registration_count",
+    "recent_registration_count",
+    "open_clarifications",
+    "confirmed_violations",
+)
+_figure_providers: dict[str, Callable[[datetime], dict]] = {}
+
+
+def register_outlet_figures(name: str, provider: Callable[[datetime], dict]) -> None:
+    """Let a higher layer fill some of ``OUTLET_FIGURES``: ``provider(recent_since)`` returns a
+    dict of figure names to expressions over ``OuterRef("pk")`` (the outlet), such as
+    ``count_per_outlet(...)``. Registering the same ``name`` again replaces it."""
+    _figure_providers[name] = provider
+
+
+def _outlet_figures(recent_since: datetime) -> dict:
+    figures = {name: Value(0, output_field=IntegerField()) for name in OUTLET_FIGURES}
+    for provider in _figure_providers.values():
+        figures.update(provider(recent_since))
+    return figures
 
 
 @dataclass(frozen=True)
@@ -106,17 +118,12 @@ def outlet_dashboard_for_user(
     back to ROID). ``trained``: True/False to keep only (un)trained outlets."""
     since = timezone.now() - timedelta(days=RECENT_DAYS)
     qs = outlets_for_user(user=user).annotate(
-        # Not "registrations": that name is the reverse relation from Registration.
-        registration_count=_count_per_outlet(Registration.objects.all()),
-        recent_registration_count=_count_per_outlet(
-            Registration.objects.filter(registered_at__gte=since)
-        ),
-        stock_on_hand=_count_per_outlet(
+        stock_on_hand=count_per_outlet(
             StarterPack.objects.filter(status=StarterPack.Status.IN_STOCK)
         ),
-        active_staff=_count_per_outlet(OutletStaff.objects.filter(is_active=True)),
+        active_staff=count_per_outlet(OutletStaff.objects.filter(is_active=True)),
         trained=outlet_trained_expression(),
-        **_compliance_counts(),
+        **_outlet_figures(since),
     )
     if dealer_code:
         qs = qs.filter(dealer__code=dealer_code)

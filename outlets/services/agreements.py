@@ -1,8 +1,8 @@
 """Responsibility-transfer agreements: a dealer hands responsibility for registering a set of
 packs (MSISDN ranges) to a party outside its outlets, for a period, on a signed document.
 
-While an agreement is in force, ``outlets.selectors.accountable_party_for_msisdn`` names its
-party, instead of the dealer, for the unregistered packs it covers.
+While an agreement is in force, ``subscribers.accountability.accountable_party_for_msisdn``
+names its party, instead of the dealer, for the unregistered packs it covers.
 """
 
 import hashlib
@@ -17,13 +17,14 @@ from django.db.models import Q
 from django.db.models.functions import Length
 from django.utils.translation import gettext as _
 
-from compliance.services import audit_record
-from subscribers import photos
-from subscribers.messages import photo_message
+from core.audit import audit_record
+from core.roles import is_operator, is_signed_in
+from identity import photos
+from identity.messages import photo_message
 
 from ..models import AgreementRange, Dealer, ResponsibleParty, StarterPack, TransferAgreement
 from ..stockfiles import MsisdnRange
-from ._common import NON_FIELD, admin_dealer_id, is_operator, is_user, require_manages_dealer
+from ._common import NON_FIELD, admin_dealer_id, require_manages_dealer
 
 PDF_MAGIC = b"%PDF-"
 
@@ -79,7 +80,7 @@ class CheckedDocument:
 
 def check_document(upload) -> CheckedDocument:
     """A signed agreement is a PDF (``%PDF-`` at the start, ``%%EOF`` near the end, so a
-    cut-off upload is caught) or a photo (JPEG, PNG, WebP: ``subscribers.photos``), within
+    cut-off upload is caught) or a photo (JPEG, PNG, WebP: ``identity.photos``), within
     ``AGREEMENT_DOCUMENT_MAX_BYTES``. Raises ValidationError at ``document``."""
     limit = document_max_bytes()
     size = getattr(upload, "size", None)
@@ -227,7 +228,7 @@ def agreement_create(
             starts_on=starts_on,
             ends_on=ends_on,
             pack_count=pack_count,
-            created_by=actor if is_user(actor) else None,
+            created_by=actor if is_signed_in(actor) else None,
         )
         if checked is not None:
             _store_document(agreement, document, checked)
@@ -324,7 +325,7 @@ def may_read_agreement_document(user, agreement: TransferAgreement) -> bool:
     """The signed contract names and signs real people: its dealer's admins, the operator and
     GraPARI (who handle the discrepancies it decides) may read it; the regulator sees the
     agreement's terms, not the document (docs/decisions.md)."""
-    if not is_user(user):
+    if not is_signed_in(user):
         return False
     return (
         is_operator(user)

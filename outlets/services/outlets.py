@@ -13,18 +13,12 @@ from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from compliance.services import audit_record
+from core.audit import audit_record
+from core.roles import is_signed_in, require_operator
 
 from ..models import Dealer, Notice, Outlet, OutletApplication, RoidSequence
 from ..regions import PROVINCES
-from ._common import (
-    NON_FIELD,
-    admin_dealer_id,
-    is_user,
-    may_sanction,
-    require_manages_dealer,
-    require_operator,
-)
+from ._common import NON_FIELD, admin_dealer_id, may_sanction, require_manages_dealer
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +106,7 @@ def outlet_application_submit(
             region=region.strip(),
             province=province,
             staff_note=(staff_note or "").strip(),
-            submitted_by=actor if is_user(actor) else None,
+            submitted_by=actor if is_signed_in(actor) else None,
         )
         audit_record(
             actor=actor,

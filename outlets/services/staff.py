@@ -12,10 +12,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
-from compliance import pii
-from compliance.services import audit_record
-from subscribers import idrules
-from subscribers.messages import id_rule_message
+from core import pii
+from core.audit import audit_record
+from core.masking import mask_id_number
+from identity import idrules
+from identity.messages import id_rule_message
 
 from ..models import Outlet, OutletStaff
 from ._common import NON_FIELD, require_manages_dealer
@@ -105,8 +106,8 @@ def outlet_staff_invite(
             after={
                 "outlet": outlet.roid,
                 "username": username,
-                "id_number": idrules.mask_id_number(nik),
-                "kk_number": idrules.mask_id_number(kk),
+                "id_number": mask_id_number(nik),
+                "kk_number": mask_id_number(kk),
             },
         )
     return membership

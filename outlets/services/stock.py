@@ -20,13 +20,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from compliance.services import audit_record
-from subscribers.idrules import IdRuleError
-from subscribers.messages import id_rule_message
+from core.audit import actor_label, audit_record
+from core.roles import is_signed_in, require_operator
+from identity.idrules import IdRuleError
+from identity.messages import id_rule_message
 
 from ..models import Dealer, Outlet, StarterPack, StockAllocation, StockMove
 from ..stockfiles import MAX_LINE_ERRORS_SHOWN, LineError, MsisdnRange, PackLine
-from ._common import NON_FIELD, actor_label, is_user, require_manages_dealer, require_operator
+from ._common import NON_FIELD, require_manages_dealer
 
 PACKS = "packs"  # the field that carries line faults; forms and the API relabel it
 INSERT_BATCH = 5_000
@@ -76,7 +77,7 @@ def line_messages(errors: Sequence[LineError]) -> list[str]:
     for error in errors[:MAX_LINE_ERRORS_SHOWN]:
         if error.code in LINE_MESSAGES:
             text = str(LINE_MESSAGES[error.code]) % error.params
-        else:  # an ICCID rule of subscribers.idrules
+        else:  # an ICCID rule of identity.idrules
             text = id_rule_message(IdRuleError(error.code, error.code))
             if error.params.get("value"):
                 text = f"{text} ({error.params['value']})"
@@ -121,7 +122,7 @@ def _new_allocation(*, actor, kind, dealer, outlet, count, source, note) -> Stoc
         kind=kind,
         dealer=dealer,
         outlet=outlet,
-        actor=actor if is_user(actor) else None,
+        actor=actor if is_signed_in(actor) else None,
         actor_label=actor_label(actor),
         pack_count=count,
         source=source[:200],

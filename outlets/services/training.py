@@ -10,10 +10,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from compliance.services import audit_record
+from core.audit import audit_record
+from core.roles import is_operator, is_signed_in
 
 from ..models import Attendance, TrainingSession
-from ._common import admin_dealer_id, is_operator, is_user, require_manages_dealer
+from ._common import admin_dealer_id, require_manages_dealer
 
 DEALER_AUDIENCES = {TrainingSession.Audience.OUTLET, TrainingSession.Audience.DISTRIBUTOR}
 
@@ -50,7 +51,7 @@ def training_session_create(
             topic=topic.strip()[:200],
             location=(location or "").strip()[:200],
             dealer_id=dealer_id,
-            created_by=actor if is_user(actor) else None,
+            created_by=actor if is_signed_in(actor) else None,
         )
         audit_record(
             actor=actor,
@@ -107,7 +108,9 @@ def training_attendance_record(
             )
         )
         added = [
-            Attendance(session=session, user_id=pk, recorded_by=actor if is_user(actor) else None)
+            Attendance(
+                session=session, user_id=pk, recorded_by=actor if is_signed_in(actor) else None
+            )
             for pk in sorted(wanted - already)
         ]
         Attendance.objects.bulk_create(added, ignore_conflicts=True)

@@ -35,11 +35,6 @@ def require_dealer_admin(user) -> int:
     return dealer_id
 
 
-def require_operator(user) -> None:
-    if not user.is_operator:
-        raise PermissionDenied(_("Only the operator can do this."))
-
-
 def require_dealer_or_operator(user) -> None:
     if not (user.is_operator or dealer_id_for_user(user=user) is not None):
         raise PermissionDenied(_("Only a dealer's admins or the operator can do this."))

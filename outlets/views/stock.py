@@ -8,10 +8,12 @@ from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from core.roles import require_operator
+
 from .. import selectors, services, stockfiles
 from ..forms import AllocateToDealerForm, AllocateToOutletForm, ReturnStockForm
 from ..models import StarterPack
-from ._common import manages, nav_context, require_operator, require_outlet_scope
+from ._common import manages, nav_context, require_outlet_scope
 
 PAGE_SIZE = 25
 MOVES_SHOWN = 200

@@ -2,7 +2,7 @@
 number-deactivation sync and encryption-key rotation.
 
 One way in for each: the operator admin's pages, the management commands and the Celery tasks
-call these functions. Each writes its audit row (``compliance.services.audit_record``) in the
+call these functions. Each writes its audit row (``core.audit.audit_record``) in the
 transaction that does the work. Long work runs as a ``PrivacyJob`` in chunks (``jobs``): every
 chunk commits its writes with the job's cursor, fenced by the worker's claim, so a killed job
 resumes where it stopped and nothing is done twice.

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from compliance.clarifications import workflow_personal_data_erase
 from compliance.models import Discrepancy
-from compliance.services import audit_record
+from core.audit import audit_record
 from subscribers.models import Registration
 
 from .. import selectors

@@ -19,7 +19,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from compliance.services import audit_record
+from core.audit import audit_record
+from core.queue import enqueue
 
 from .. import selectors
 from ..models import PrivacyJob
@@ -128,11 +129,9 @@ def privacy_job_resume(*, job_id: int, requested_by=None, dispatch: bool = True)
 
 
 def _dispatch(job_id: int) -> None:
-    from subscribers.services import enqueue
-
     from ..tasks import run_privacy_job
 
-    transaction.on_commit(lambda: enqueue(run_privacy_job, job_id))
+    enqueue(run_privacy_job, job_id)
 
 
 def privacy_job_run(

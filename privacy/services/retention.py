@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from operatordb.adapter import get_adapter
+from core.operator import get_adapter
 from subscribers.models import Registration
 
 from .. import selectors

@@ -5,7 +5,7 @@ import logging
 from django.apps import apps
 from django.db import transaction
 
-from compliance import pii
+from core import pii
 
 from ..encrypted_fields import ENCRYPTED_FIELDS
 from ..keys import key_status

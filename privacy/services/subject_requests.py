@@ -9,14 +9,14 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from compliance import pii
-from compliance.services import audit_record
+from core import pii
+from core.audit import audit_record
+from core.idnumbers import id_number_forms, is_plausible_id_number
+from core.masking import mask_id_number
 from outlets.models import OutletStaff
-from subscribers.idrules import mask_id_number
 from subscribers.models import Registration
 
 from .. import exports, selectors
-from ..identity import id_number_forms, is_plausible_id_number
 from ..models import DataSubjectRequest, RegistrationPrivacy
 from .anonymise import registrations_anonymise
 from .common import ensure_states, require_operator
@@ -236,9 +236,10 @@ def data_subject_request_restrict(*, actor, request: DataSubjectRequest) -> list
     """Restrict processing of every registration on the person's ID number.
 
     Restricted: the registration's personal data is shown to operator admins only and it is
-    left out of exports and lists for every other role (``selectors.exclude_restricted``). It
-    is still kept, still reconciled with the operator (a legal duty UU PDP's exception covers)
-    and still purged when its retention ends. Returns the ids newly restricted.
+    left out of exports and lists for every other role
+    (``subscribers.selectors.exclude_restricted``). It is still kept, still reconciled with the
+    operator (a legal duty UU PDP's exception covers) and still purged when its retention ends.
+    Returns the ids newly restricted.
     """
     require_operator(actor)
     now = timezone.now()

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "axes",
+    "core",
     "accounts",
     "outlets",
     "subscribers",
@@ -64,7 +65,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "compliance.middleware.RequestIdMiddleware",
+    "core.requestid.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -125,7 +126,7 @@ if REPLICA_DATABASE_URL:
         CONN_HEALTH_CHECKS=True,
         TEST={"MIRROR": "default"},
     )
-    DATABASE_ROUTERS = ["registration_portal.routers.ReplicaRouter"]
+    DATABASE_ROUTERS = ["core.routers.ReplicaRouter"]
 # --- end of read replica ----------------------------------------------------------------------
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -255,7 +256,8 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Periodic work of the lead's apps; other apps add their entries with CELERY_BEAT_SCHEDULE.update().
+# Periodic work of the registrations; each later section adds its app's entries with
+# CELERY_BEAT_SCHEDULE.update().
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-photos": {"task": "subscribers.tasks.sweep_pending_photos", "schedule": 120.0},
     "purge-idempotency-records": {
@@ -282,7 +284,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "registration_portal.pagination.CappedPageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.CappedPageNumberPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -290,7 +292,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "EXCEPTION_HANDLER": "registration_portal.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
@@ -320,7 +322,7 @@ SPECTACULAR_SETTINGS = {
     "ENABLE_DJANGO_DEPLOY_CHECK": False,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "registration_portal.schema.add_error_responses",
+        "core.schema.add_error_responses",
     ],
 }
 
@@ -352,7 +354,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
-# --- Reconciliation with the operator's database (compliance, issue 3) ------------------------
+# --- Reconciliation with the operator's database (compliance) ----------------------------------
 from celery.schedules import crontab  # noqa: E402
 
 # MSISDNs per chunk a worker does in one transaction. Set-based engine: database work, large so
@@ -372,7 +374,7 @@ RECONCILIATION_MAX_ATTEMPTS = env.int("RECONCILIATION_MAX_ATTEMPTS", default=5)
 RECONCILIATION_INCREMENTAL_MINUTES = env.int("RECONCILIATION_INCREMENTAL_MINUTES", default=15)
 # work_mem of a snapshot load's transaction: its joins over the whole snapshot stay in memory.
 OPERATORDB_LOAD_WORK_MEM = env.str("OPERATORDB_LOAD_WORK_MEM", default="256MB")
-# The operator database behind the adapter interface (operatordb.adapter.OperatorAdapter).
+# The operator database behind the adapter interface (core.operator.OperatorAdapter).
 OPERATORDB_ADAPTER = env.str(
     "OPERATORDB_ADAPTER", default="operatordb.adapter.MockOperatorDatabase"
 )
@@ -422,7 +424,7 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
-# --- Regulator reporting (reports app, issue 6) ----------------------------------------------
+# --- Regulator reporting (reports app) ----------------------------------------------------------
 # The summary tables behind the dashboard are refreshed incrementally this often, and rebuilt
 # each night; the dashboard says "figures as of" the last refresh.
 REPORTS_REFRESH_SECONDS = env.int("REPORTS_REFRESH_SECONDS", default=300)
@@ -475,7 +477,7 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
-# --- Compliance workflow (issue 4): clarifications, review queue, sanctions -------------------
+# --- Compliance workflow: clarifications, review queue, sanctions -------------------------------
 # The answer deadline, the sanction ladder and its window are policy (RegistrationPolicy), not
 # settings. These are how the review queue works:
 # a claim left idle this long is free for another reviewer (viewing the item renews it);

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 
-from compliance import context
+from core.requestid import request_id as current_request_id
 
 from .judging import ChunkWriter
 from .prepare import Candidate, PolicyBook, chunked, prepared_chunks
@@ -118,7 +118,7 @@ def registrations_import(
         book=book,
         actor_label=actor_label,
         source_label=source_label,
-        run_id=context.request_id.get() or f"import-{uuid.uuid4().hex[:16]}",
+        run_id=current_request_id.get() or f"import-{uuid.uuid4().hex[:16]}",
     )
     for chunk, prepared in prepared_chunks(chunked(rows, chunk_size), book, workers):
         candidates, rejected, errors = [], [], []

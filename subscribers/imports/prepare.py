@@ -17,10 +17,10 @@ from typing import NamedTuple
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from compliance import pii
+from core import pii
+from core.masking import mask_id_number
 from outlets.models import ROID_VALIDATOR
 
-from .. import idrules
 from ..models import Registration, RegistrationPolicy
 from ..rules import FieldErrors, clean_registration_fields
 from .reading import COLUMNS, RowError, SourceRow, parse_registered_at
@@ -143,10 +143,10 @@ def _prepare_row(row: SourceRow, book: PolicyBook, tz, now: datetime):
         clean.id_type,
         pii.encrypt(id_number),
         pii.digest(id_number),
-        idrules.mask_id_number(id_number),
+        mask_id_number(id_number),
         pii.encrypt(kk_number),
         pii.digest(kk_number),
-        idrules.mask_id_number(kk_number) if kk_number else "",
+        mask_id_number(kk_number) if kk_number else "",
         clean.full_name,
         clean.birth_place,
         clean.birth_date.isoformat(),

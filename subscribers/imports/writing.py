@@ -16,7 +16,7 @@ from typing import NamedTuple
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
 from outlets.models import StarterPack
 
 from ..models import Registration

@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import registration_portal.storage
+import core.storage
 import subscribers.models
 
 
@@ -172,7 +172,7 @@ class Migration(migrations.Migration):
                     "id_photo",
                     models.FileField(
                         blank=True,
-                        storage=registration_portal.storage.get_private_storage,
+                        storage=core.storage.get_private_storage,
                         upload_to=subscribers.models._photo_path,
                     ),
                 ),
@@ -180,7 +180,7 @@ class Migration(migrations.Migration):
                     "id_photo_thumb",
                     models.FileField(
                         blank=True,
-                        storage=registration_portal.storage.get_private_storage,
+                        storage=core.storage.get_private_storage,
                         upload_to=subscribers.models._photo_path,
                     ),
                 ),
@@ -188,7 +188,7 @@ class Migration(migrations.Migration):
                     "face_photo",
                     models.FileField(
                         blank=True,
-                        storage=registration_portal.storage.get_private_storage,
+                        storage=core.storage.get_private_storage,
                         upload_to=subscribers.models._photo_path,
                     ),
                 ),
@@ -196,7 +196,7 @@ class Migration(migrations.Migration):
                     "face_photo_thumb",
                     models.FileField(
                         blank=True,
-                        storage=registration_portal.storage.get_private_storage,
+                        storage=core.storage.get_private_storage,
                         upload_to=subscribers.models._photo_path,
                     ),
                 ),

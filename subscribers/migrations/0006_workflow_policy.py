@@ -3,7 +3,7 @@
 import django.core.validators
 from django.db import migrations, models
 
-import compliance.ladder
+import subscribers.ladder
 import subscribers.models
 
 # The compliance workflow's settings for the rule sets already in force (docs/decisions.md,
@@ -21,7 +21,7 @@ def seed_workflow(apps, schema_editor):
     for policy in Policy.objects.all():
         changed = False
         if not policy.sanction_ladder:
-            policy.sanction_ladder = compliance.ladder.default_ladder()
+            policy.sanction_ladder = subscribers.ladder.default_ladder()
             changed = True
         for name, value in WORKFLOW_DEFAULTS.items():
             if not getattr(policy, name):
@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
             model_name="registrationpolicy",
             name="sanction_ladder",
             field=models.JSONField(
-                default=compliance.ladder.default_ladder,
+                default=subscribers.ladder.default_ladder,
                 help_text='Rungs in order, e.g. [{"violations": 1, "action": "warning"}, {"violations": 3, "action": "suspension"}, {"violations": 5, "action": "revocation"}]: the action is taken when an outlet\'s confirmed violations within the window reach the number.',
                 validators=[subscribers.models.validate_sanction_ladder],
                 verbose_name="sanction ladder",

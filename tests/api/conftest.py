@@ -5,10 +5,10 @@ from datetime import date
 import pytest
 from rest_framework.test import APIClient
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
+from identity.idgen import make_nik
 from outlets.models import StarterPack
 from subscribers import services
-from subscribers.idgen import make_nik
 from subscribers.models import Registration
 from tests.conftest import buyer_data, photo_upload
 

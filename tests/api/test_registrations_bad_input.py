@@ -7,8 +7,8 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from identity.idgen import make_iccid, make_nik
 from outlets.models import Outlet, StarterPack
-from subscribers.idgen import make_iccid, make_nik
 from tests.conftest import BUYER_BIRTH, buyer_data, image_bytes, photo_upload
 
 from .conftest import REGISTRATIONS, assert_nothing_written, post_registration

@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.authtoken.models import Token
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
 from outlets.models import StarterPack
 from subscribers.models import Registration
 from tests.conftest import buyer_data

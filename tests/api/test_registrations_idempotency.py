@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
+from identity.idgen import make_nik
 from subscribers import idempotency
-from subscribers.idgen import make_nik
 from subscribers.models import IdempotencyRecord, Registration
 from tests.conftest import BUYER_BIRTH, buyer_data, photo_upload
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
 from tests.conftest import buyer_data
 
 pytestmark = pytest.mark.django_db

@@ -9,11 +9,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import translation
 
-from compliance import pii
-from compliance.models import AuditEvent
+from core import pii
+from core.models import AuditEvent
+from identity.idgen import make_iccid, make_kk, make_msisdn, make_nik
 from outlets.models import StarterPack
 from subscribers import imports
-from subscribers.idgen import make_iccid, make_kk, make_msisdn, make_nik
 from subscribers.imports import judging, writing
 from subscribers.models import Registration, RegistrationPolicy
 from tests.factories import StarterPackFactory

@@ -2,7 +2,7 @@
 
 import pytest
 
-from operatordb.generator import build_registrations, generate_operator_data
+from compliance.generator import build_registrations, generate_operator_data
 
 # Each case a few times: the discrepancy kinds and the edge cases that must not be flagged.
 CASE_COUNTS = {

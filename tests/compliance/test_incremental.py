@@ -4,11 +4,11 @@ those and reaches the state a full run reaches."""
 import pytest
 from django.utils import timezone
 
+from compliance.generator import SELF_REGISTERED_PREFIX
 from compliance.models import Discrepancy, RunChunk
-from operatordb.generator import SELF_REGISTERED_PREFIX
+from identity.idrules import normalize_name_for_comparison
 from operatordb.models import InjectedDiscrepancy, OperatorSubscriber
 from outlets.models import StarterPack
-from subscribers.idrules import normalize_name_for_comparison
 from subscribers.models import Registration
 
 from .conftest import open_set, run_inline

@@ -8,8 +8,9 @@ import pytest
 from django.utils import timezone
 
 from compliance import workflow
-from compliance.models import AuditEvent, Discrepancy, ReconciliationRun
+from compliance.models import Discrepancy, ReconciliationRun
 from compliance.reconcile_rules import KINDS, OUTLET_ACCOUNTABLE_KINDS
+from core.models import AuditEvent
 from operatordb.models import InjectedDiscrepancy, OperatorSubscriber
 from subscribers.models import Registration, RegistrationPolicy
 

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
+from identity.idgen import make_kk, make_nik
 from outlets.models import StarterPack
-from subscribers.idgen import make_kk, make_nik
 from subscribers.models import Registration
 from tests.conftest import BUYER_BIRTH, PASSWORD
 

@@ -13,7 +13,7 @@ FORM = "/registrations/new/"
 
 def buyer(pack, serial: int) -> dict:
     birth = date(1991, 4, 12)
-    from subscribers.idgen import make_nik
+    from identity.idgen import make_nik
 
     return buyer_data(
         pack,

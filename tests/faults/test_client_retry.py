@@ -1,4 +1,4 @@
-"""Issue 7: a client (a real HTTP client against the live server) gives up on a slow
+"""Fault test: a client (a real HTTP client against the live server) gives up on a slow
 registration and sends it again. With the same ``Idempotency-Key`` there is one registration
 and the retry gets the first answer — also when it arrives while the first is still running;
 without the key, the pack is already taken and the retry is refused with a clear 400."""

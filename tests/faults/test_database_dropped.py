@@ -1,4 +1,4 @@
-"""Issue 7: the server's database connection dies in the middle of a registration (its
+"""Fault test: the server's database connection dies in the middle of a registration (its
 backend is terminated after the pack was claimed, before the commit). The client gets a clean
 503 — JSON with ``detail`` and ``Retry-After`` from the API, a friendly page in the browser —
 nothing is half-written (no registration, the pack still in stock, no audit row, no photo in
@@ -11,7 +11,7 @@ import requests
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
 from outlets.models import StarterPack
 from subscribers import services
 from subscribers.models import Registration

@@ -1,4 +1,4 @@
-"""Issue 7: a real Celery worker (PostgreSQL, Redis) is SIGKILLed in the middle of writing a
+"""Fault test: a real Celery worker (PostgreSQL, Redis) is SIGKILLed in the middle of writing a
 regulator export. The sweep (as beat runs it) gives the job to a new worker, which writes it
 once: one stored file whose SHA-256 is the one recorded, every row of the scope in it, no
 half-written file left behind, and a late redelivery of the first message changes nothing."""
@@ -14,7 +14,7 @@ import redis
 from django.conf import settings as django_settings
 from django.db import connection
 
-from operatordb.generator import build_registrations
+from compliance.generator import build_registrations
 from reports import services, tasks
 from reports.models import ExportJob
 from subscribers.models import Registration

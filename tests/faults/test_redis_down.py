@@ -1,4 +1,4 @@
-"""Issue 7: Redis (broker and cache) is stopped while clerks register. Every registration,
+"""Fault test: Redis (broker and cache) is stopped while clerks register. Every registration,
 through the API (token, multipart photos) and the form, still succeeds; ``/readyz`` says the
 broker is unavailable; once Redis is back the sweep (as beat runs it) hands the waiting photo
 work to a real worker, and every registration's photos are processed exactly once."""
@@ -11,11 +11,11 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
+from identity.idgen import make_nik
 from registration_portal.cache import redis_cache
 from reports.tasks import request_refresh
 from subscribers import tasks as photo_tasks
-from subscribers.idgen import make_nik
 from subscribers.models import Registration
 from tests.celery_support import WorkerProcess, use_broker, wait_for, worker_env
 from tests.conftest import PASSWORD, buyer_data, photo_upload

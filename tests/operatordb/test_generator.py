@@ -5,15 +5,16 @@ from datetime import timedelta
 from django.db import connection
 from django.utils import timezone
 
-from compliance import pii
-from operatordb.adapter import MockOperatorDatabase, OperatorAdapter, get_adapter
-from operatordb.generator import (
+from compliance.generator import (
     DEMO_COUNTS,
     Rates,
     build_registrations,
     generate_for_demo,
     generate_operator_data,
 )
+from core import pii
+from core.operator import OperatorAdapter, get_adapter
+from operatordb.adapter import MockOperatorDatabase
 from operatordb.models import InjectedDiscrepancy, OperatorSubscriber, PopulationRecord
 from operatordb.snapshot import load_snapshot
 from subscribers.models import Registration

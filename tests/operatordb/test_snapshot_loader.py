@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from compliance import pii
+from core import pii
 from operatordb.models import OperatorSubscriber
 from operatordb.snapshot import SnapshotRejected, load_snapshot
 
@@ -146,8 +146,8 @@ def test_updated_at_is_the_load_time(db, tmp_path):
      "A.B,C-D", "Nguyễn Văn", "  Budi\tSantoso ", "X\u00a0Y"],
 )  # fmt: skip
 def test_the_fast_name_key_is_the_portals_rule(name):
+    from identity.idrules import normalize_name_for_comparison
     from operatordb.snapshot import name_key
-    from subscribers.idrules import normalize_name_for_comparison
 
     assert name_key(name) == normalize_name_for_comparison(name)
 

@@ -1,4 +1,4 @@
-"""Access-control matrix (issue 7, "Hostile input and access").
+"""Access-control matrix (docs/security.md, "Access control").
 
 Every URL pattern of the portal (web pages and API, walked from the URL conf) has a rule here:
 for each persona, the status a GET must answer. A new endpoint without a rule fails

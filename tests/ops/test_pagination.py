@@ -2,8 +2,8 @@
 
 import pytest
 
+from core import pagination
 from outlets.models import StarterPack
-from registration_portal import pagination
 from tests.factories import StarterPackFactory
 
 

@@ -17,7 +17,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from compliance.models import Discrepancy
-from registration_portal.routers import REPLICA, ReplicaRouter, read_alias
+from core.routers import REPLICA, ReplicaRouter, read_alias
 from reports import figures as figures_module
 from reports import services
 from reports.figures import report_figures
@@ -37,7 +37,7 @@ if REPLICA not in connections.settings:
     }
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=[DEFAULT_DB_ALIAS, REPLICA])
-ROUTER = "registration_portal.routers.ReplicaRouter"
+ROUTER = "core.routers.ReplicaRouter"
 PARAMS = {"date_from": PERIOD[0].isoformat(), "date_to": PERIOD[1].isoformat()}
 WRITES = ("INSERT", "UPDATE", "DELETE")
 

@@ -3,9 +3,9 @@
 import pytest
 from rest_framework.test import APIClient
 
+from identity.idgen import make_iccid, make_msisdn
 from outlets import services
 from outlets.stockfiles import PackLine
-from subscribers.idgen import make_iccid, make_msisdn
 from tests.factories import OutletFactory, StarterPackFactory, UserFactory
 
 

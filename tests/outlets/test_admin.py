@@ -4,7 +4,7 @@ application decisions go through the services (reason, audit), nothing is delete
 import pytest
 from django.urls import reverse
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
 from outlets import services
 from outlets.models import Outlet, OutletApplication
 

@@ -7,16 +7,16 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
 from outlets import services
 from outlets.models import ResponsibleParty, TransferAgreement
-from outlets.selectors import (
+from outlets.stockfiles import parse_range
+from subscribers import services as registration_services
+from subscribers.accountability import (
     AccountableParty,
     accountable_parties_for_msisdns,
     accountable_party_for_msisdn,
 )
-from outlets.stockfiles import parse_range
-from subscribers import services as registration_services
 from tests.conftest import buyer_data, photo_upload
 
 pytestmark = pytest.mark.django_db

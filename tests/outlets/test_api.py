@@ -6,6 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from identity.idgen import make_iccid, make_kk, make_nik
 from outlets import services
 from outlets.models import (
     Outlet,
@@ -16,7 +17,6 @@ from outlets.models import (
     TransferAgreement,
 )
 from outlets.stockfiles import PackLine
-from subscribers.idgen import make_iccid, make_kk, make_nik
 
 from .test_agreements import MINIMAL_PDF
 from .test_outlets_services import APPLICATION

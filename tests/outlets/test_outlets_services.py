@@ -4,7 +4,7 @@ import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
 from outlets import services
 from outlets.models import (
     ROID_VALIDATOR,

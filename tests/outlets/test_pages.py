@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
+from identity.idgen import make_iccid, make_kk, make_nik
 from outlets import services
 from outlets.models import (
     Outlet,
@@ -22,7 +23,6 @@ from outlets.models import (
 )
 from outlets.stockfiles import PackLine
 from subscribers import services as registration_services
-from subscribers.idgen import make_iccid, make_kk, make_nik
 from tests.conftest import buyer_data
 from tests.factories import StarterPackFactory
 

@@ -9,13 +9,13 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
-from compliance import pii
-from compliance.models import AuditEvent
+from core import pii
+from core.models import AuditEvent
+from identity.idgen import make_kk, make_nik
 from outlets import services
 from outlets.invitations import invitation_path, user_for_invitation
 from outlets.models import Outlet, OutletStaff
 from subscribers import services as registration_services
-from subscribers.idgen import make_kk, make_nik
 from subscribers.models import Registration, RegistrationPolicy
 from tests.conftest import BUYER_BIRTH, PASSWORD, buyer_data
 from tests.factories import DealerAdminFactory, StaffFactory

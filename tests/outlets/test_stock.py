@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.utils import translation
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
 from outlets import services
 from outlets.models import StarterPack, StockAllocation, StockMove
 from outlets.services import stock as stock_services

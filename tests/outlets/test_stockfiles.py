@@ -1,5 +1,6 @@
 """The pure reading of pack lists: CSV files, typed numbers, ranges — every fault by line."""
 
+from identity.idgen import make_iccid
 from outlets.stockfiles import (
     MsisdnRange,
     RangeError,
@@ -9,7 +10,6 @@ from outlets.stockfiles import (
     parse_range_lines,
     range_lines,
 )
-from subscribers.idgen import make_iccid
 
 ICCID_1, ICCID_2 = make_iccid(1), make_iccid(2)
 

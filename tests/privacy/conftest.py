@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from identity.idgen import make_nik
 from privacy import services
 from subscribers import services as subscriber_services
-from subscribers.idgen import make_nik
 from subscribers.models import Registration
 from tests.conftest import BUYER_BIRTH, buyer_data, photo_upload
 from tests.factories import StarterPackFactory

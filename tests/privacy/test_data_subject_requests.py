@@ -11,8 +11,8 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 
-from compliance import pii
-from compliance.models import AuditEvent
+from core import pii
+from core.models import AuditEvent
 from privacy import selectors, services
 from privacy.models import DataSubjectRequest, RegistrationPrivacy
 from subscribers.models import Registration

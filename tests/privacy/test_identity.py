@@ -2,7 +2,7 @@
 
 import pytest
 
-from privacy.identity import id_number_forms, is_plausible_id_number
+from core.idnumbers import id_number_forms, is_plausible_id_number
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet
 from django.apps import apps
 from django.core.management import CommandError, call_command
 
-from compliance import pii
+from core import pii
 from operatordb.models import OperatorSubscriber
 from outlets.models import OutletStaff
 from privacy import services

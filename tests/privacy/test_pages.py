@@ -6,7 +6,7 @@ import json
 import pytest
 from django.test import Client
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
 from privacy import services
 from privacy.models import DataSubjectRequest, PrivacyJob
 

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
-from compliance.models import AuditEvent, Discrepancy
+from compliance.models import Discrepancy
+from core.models import AuditEvent
 from privacy import tasks
 from privacy.models import PrivacyJob, RegistrationPrivacy
 from privacy.services import registrations_anonymise

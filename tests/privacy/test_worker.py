@@ -5,7 +5,7 @@ import pytest
 import redis
 from cryptography.fernet import Fernet
 
-from compliance import pii
+from core import pii
 from privacy import services
 from privacy.models import PrivacyJob
 from subscribers.models import Registration

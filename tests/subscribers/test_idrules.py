@@ -1,4 +1,4 @@
-"""Identity rules (subscribers.idrules): pure Python, no database.
+"""Identity rules (identity.idrules): pure Python, no database.
 
 Dates are pinned with ``today=TODAY`` so the century and "future" rules are deterministic.
 """
@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from subscribers.idrules import (
+from core.masking import mask_id_number
+from identity.idrules import (
     ID_TYPES,
     PROVINCE_CODES,
     IdCheck,
@@ -19,7 +20,6 @@ from subscribers.idrules import (
     NikInfo,
     clean_person_name,
     luhn_check_digit,
-    mask_id_number,
     normalize_msisdn,
     normalize_name_for_comparison,
     parse_nik,

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
 from subscribers import services, tasks
 from subscribers.models import Registration
 from tests.conftest import image_bytes

@@ -1,4 +1,4 @@
-"""Tests for subscribers.photos, using real images made by Pillow inside the tests."""
+"""Tests for identity.photos, using real images made by Pillow inside the tests."""
 
 import contextlib
 import io
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms, ImageFile
 
-from subscribers.photos import (
+from identity.photos import (
     ACCEPTED_FORMATS,
     MAX_JPEG_SCANS,
     PhotoCheck,

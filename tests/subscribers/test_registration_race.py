@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import translation
 
 from accounts.models import User
-from compliance.models import AuditEvent
+from core.models import AuditEvent
 from outlets.models import StarterPack
 from subscribers import services
 from subscribers.models import Registration

@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
 from outlets.models import StarterPack
 from subscribers import services
 from subscribers.models import Registration

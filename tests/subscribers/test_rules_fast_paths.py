@@ -8,8 +8,9 @@ from datetime import date
 import pytest
 from django.utils import translation
 
-from subscribers import idrules, rules
-from subscribers.idrules import IdRuleError, clean_person_name, luhn_check_digit
+from identity import idrules
+from identity.idrules import IdRuleError, clean_person_name, luhn_check_digit
+from subscribers import rules
 
 
 def _luhn_reference(payload: str) -> str:

@@ -6,7 +6,8 @@ import pytest
 from django.core import signing
 from django.test import Client
 
-from compliance.models import AuditEvent
+from core.masking import local_msisdn, mask_msisdn, mask_name
+from core.models import AuditEvent
 from subscribers import receipts
 
 pytestmark = pytest.mark.django_db
@@ -107,7 +108,7 @@ def test_signed_link_works_without_login_and_shows_masked_data_only(registration
     assert registration.id_number_masked in html
     assert "S*** N*******" in html and "Siti Nur" not in html
     assert registration.msisdn[2:] not in html  # the number, partly hidden
-    assert receipts.mask_msisdn(registration.msisdn) in html
+    assert mask_msisdn(registration.msisdn) in html
     assert "Jl. Kenanga" not in html
     assert "Log out" not in html  # nobody is logged in
     assert response["X-Robots-Tag"] == "noindex, nofollow"
@@ -146,7 +147,7 @@ def test_expired_link_is_404(registration, monkeypatch):
 
 
 def test_masking_helpers():
-    assert receipts.local_msisdn("6281234567890") == "081234567890"
-    assert receipts.mask_msisdn("6281234567890") == "0812****7890"
-    assert receipts.mask_name("Siti Nur'aini") == "S*** N*******"
-    assert receipts.mask_name("Sukarno") == "S******"
+    assert local_msisdn("6281234567890") == "081234567890"
+    assert mask_msisdn("6281234567890") == "0812****7890"
+    assert mask_name("Siti Nur'aini") == "S*** N*******"
+    assert mask_name("Sukarno") == "S******"

@@ -9,9 +9,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.html import escape
 from PIL import Image
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
+from identity.idgen import make_nik
 from outlets.models import Outlet, StarterPack
-from subscribers.idgen import make_nik
 from subscribers.models import Registration
 from tests.conftest import BUYER_BIRTH, image_bytes, photo_upload
 
@@ -310,7 +310,7 @@ def test_suspended_outlet_refuses_a_post_with_the_reason_on_top(client, clerk, p
 
 
 def test_staff_own_id_is_refused_at_the_id_number(client, clerk, pack):
-    from compliance import pii
+    from core import pii
 
     staff = clerk.outlet_staff
     staff.id_number_digest = pii.digest(NIK_F)

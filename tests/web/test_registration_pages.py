@@ -2,9 +2,9 @@
 
 import pytest
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
+from identity.idgen import make_nik
 from subscribers import services
-from subscribers.idgen import make_nik
 from subscribers.models import Registration
 from tests.conftest import BUYER_BIRTH, buyer_data, photo_upload
 from tests.factories import (

@@ -8,12 +8,12 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from compliance import pii
 from compliance.models import Clarification, Discrepancy, ReviewItem
 from compliance.workflow import discrepancies_opened
+from core import pii
+from core.masking import mask_id_number
+from identity.idgen import make_kk, make_nik
 from outlets.models import StarterPack
-from subscribers.idgen import make_kk, make_nik
-from subscribers.idrules import mask_id_number
 from subscribers.models import Registration
 from subscribers.selectors import policy_in_force
 from tests.factories import StarterPackFactory

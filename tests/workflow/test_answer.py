@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from compliance.models import AuditEvent, Clarification, ClarificationAnswer, ReviewItem
-from subscribers.idgen import make_nik
+from compliance.models import Clarification, ClarificationAnswer, ReviewItem
+from core.models import AuditEvent
+from identity.idgen import make_nik
 from tests.conftest import photo_upload
 
 from .conftest import BIRTH, flagged_request

@@ -6,9 +6,10 @@ import threading
 import pytest
 from django.db import connection
 
-from compliance.models import AuditEvent, ReviewItem, Violation
+from compliance.models import ReviewItem, Violation
 from compliance.review import review_item_claim, review_item_decide
 from compliance.workflow_support import WorkflowConflict
+from core.models import AuditEvent
 from tests.factories import UserFactory
 
 from .conftest import answered_item

@@ -9,12 +9,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from compliance.models import (
-    AuditEvent,
     Clarification,
     ClarificationItem,
     Discrepancy,
     Notification,
 )
+from core.models import AuditEvent
 from outlets.models import AgreementRange, ResponsibleParty, StarterPack, TransferAgreement
 from subscribers.models import RegistrationPolicy
 from tests.factories import StarterPackFactory
@@ -144,7 +144,7 @@ def test_the_hand_over_is_set_based(outlet, other_outlet):
 
 def test_the_engine_hands_over_what_it_opens(outlet, small_chunks):
     """A real reconciliation run against generated operator data opens the requests."""
-    from operatordb.generator import build_registrations, generate_operator_data
+    from compliance.generator import build_registrations, generate_operator_data
     from tests.compliance.conftest import run_inline
 
     build_registrations(60, outlets=2, seed=5)

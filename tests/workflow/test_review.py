@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from compliance.clarifications import clarifications_expire_overdue
 from compliance.models import (
-    AuditEvent,
     Clarification,
     Discrepancy,
     DiscrepancyOutcome,
@@ -20,9 +19,10 @@ from compliance.models import (
 )
 from compliance.review import review_item_claim, review_queue_sync
 from compliance.workflow_support import WorkflowConflict
+from core.models import AuditEvent
+from identity.idgen import make_nik
 from operatordb.models import OperatorSubscriber
 from outlets.models import StarterPack
-from subscribers.idgen import make_nik
 from tests.conftest import photo_upload
 from tests.factories import UserFactory
 

@@ -9,10 +9,11 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from compliance import ladder
-from compliance.models import AuditEvent, Notification, Sanction, Violation
+from compliance.models import Notification, Sanction, Violation
 from compliance.review import review_item_decide
+from core.models import AuditEvent
 from outlets.models import Notice, Outlet
+from subscribers import ladder
 from subscribers.models import RegistrationPolicy, validate_sanction_ladder
 
 from .conftest import answered_item, make_registration

@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from compliance import tasks
 from compliance.models import (
-    AuditEvent,
     Clarification,
     Discrepancy,
     Notification,
@@ -17,6 +16,7 @@ from compliance.models import (
     ReviewItem,
 )
 from compliance.review import review_item_claim
+from core.models import AuditEvent
 
 from .conftest import answered_item, flagged_request, make_registration
 

@@ -18,9 +18,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from compliance import pii
+from core import pii
+from identity.idgen import make_iccid, make_kk, make_msisdn, make_nik
 from outlets.models import Dealer, DealerAdmin, Outlet, OutletStaff, StarterPack
-from subscribers.idgen import make_iccid, make_kk, make_msisdn, make_nik
 from subscribers.imports import SourceRow, registrations_import
 from subscribers.models import Registration
 
@@ -336,9 +336,9 @@ def _describe(report) -> str:
 def _operator_database():
     """Fill the operator-database mock, when that part of the portal is installed."""
     try:
-        from operatordb.generator import generate_for_demo
+        from compliance.generator import generate_for_demo
     except ImportError as exc:
-        if exc.name in ("operatordb.generator", "operatordb") or "generate_for_demo" in str(exc):
+        if exc.name in ("compliance.generator", "operatordb") or "generate_for_demo" in str(exc):
             return None
         raise
     return generate_for_demo()

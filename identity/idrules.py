@@ -19,6 +19,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from core.idnumbers import normalize_id_number
+
 __all__ = [
     "ID_TYPES",
     "PROVINCE_CODES",
@@ -27,7 +29,6 @@ __all__ = [
     "NikInfo",
     "clean_person_name",
     "luhn_check_digit",
-    "mask_id_number",
     "normalize_msisdn",
     "normalize_name_for_comparison",
     "parse_nik",
@@ -81,10 +82,6 @@ PROVINCE_CODES: frozenset[str] = frozenset(
 MAX_AGE_YEARS = 120
 FEMALE_DAY_OFFSET = 40
 
-# What a user may type between digit groups of a NIK, KK or SIM number ("3171 0145 0190.0001").
-_NUMBER_SEPARATORS = re.compile(r"[\s.\-]")
-# Passport/KITAS numbers: only spaces and dashes are layout; a dot would be a typo.
-_DOCUMENT_SEPARATORS = re.compile(r"[\s\-]")
 _SIXTEEN_DIGITS = re.compile(r"[0-9]{16}")  # not \d: that also matches Arabic-Indic digits etc.
 
 
@@ -139,7 +136,7 @@ def _real_date(year: int, month: int, day: int) -> date | None:
 
 
 def _sixteen_digits(value: object, *, code: str, message: str) -> str:
-    digits = _NUMBER_SEPARATORS.sub("", value) if isinstance(value, str) else ""
+    digits = normalize_id_number("ktp", value)
     if not _SIXTEEN_DIGITS.fullmatch(digits):
         raise IdRuleError(code, message, length=len(digits))
     return digits
@@ -345,7 +342,6 @@ _INDONESIAN_PASSPORT = re.compile(r"[A-Z][0-9]{7}")
 _FOREIGN_PASSPORT = re.compile(r"[A-Z0-9]{5,20}")
 _RESIDENCE_PERMIT = re.compile(r"[A-Z0-9]{6,20}")
 _STUDENT_CARD = re.compile(r"[A-Z0-9./\-]{3,30}")
-_STUDENT_CARD_LAYOUT = re.compile(r"\s")
 
 _STUDENT_CARD_NOTE = (
     "Student card: there is no national number format to check, and the holder may be a "
@@ -404,7 +400,7 @@ def validate_id_number(
 
 
 def _validate_sim(text: str, *, birth_date, sex, today) -> IdCheck:
-    digits = _NUMBER_SEPARATORS.sub("", text)
+    digits = normalize_id_number("sim", text)
     if _SIXTEEN_DIGITS.fullmatch(digits):
         try:
             return IdCheck(
@@ -428,7 +424,7 @@ def _validate_sim(text: str, *, birth_date, sex, today) -> IdCheck:
 
 
 def _validate_passport(text: str, country: str) -> IdCheck:
-    value = _DOCUMENT_SEPARATORS.sub("", text).upper()
+    value = normalize_id_number("passport", text)
     if country == "ID":
         if not _INDONESIAN_PASSPORT.fullmatch(value):
             raise IdRuleError(
@@ -464,7 +460,7 @@ def _validate_residence_permit(kind: str, text: str, country: str) -> IdCheck:
             "registers with a KTP, SIM, passport or student card.",
             id_type=kind,
         )
-    value = _DOCUMENT_SEPARATORS.sub("", text).upper()
+    value = normalize_id_number(kind, text)
     if not _RESIDENCE_PERMIT.fullmatch(value):
         raise IdRuleError(
             f"{kind}_format",
@@ -476,7 +472,7 @@ def _validate_residence_permit(kind: str, text: str, country: str) -> IdCheck:
 
 
 def _validate_student_card(text: str) -> IdCheck:
-    value = _STUDENT_CARD_LAYOUT.sub("", text).upper()
+    value = normalize_id_number("student_card", text)
     if not _STUDENT_CARD.fullmatch(value):
         raise IdRuleError(
             "student_card_format",
@@ -627,21 +623,3 @@ def clean_person_name(name: str) -> str:
     if not has_letter:
         raise IdRuleError("name_no_letter", "The name must contain at least one letter.")
     return text
-
-
-# --- masking -----------------------------------------------------------------------------------
-
-
-def mask_id_number(number: str) -> str:
-    """Mask an ID number for display, keeping its length.
-
-    12 characters or more: first 4 and last 4 kept ("3171014501900001" -> "3171********0001";
-    the first 4 are only the region). Shorter: the last 3 kept, but never more than half, so a
-    short number is not given away. Never more than 8 characters revealed.
-    """
-    text = number.strip() if isinstance(number, str) else ""
-    length = len(text)
-    if length >= 12:
-        return text[:4] + "*" * (length - 8) + text[-4:]
-    keep = min(3, length // 2)
-    return "*" * (length - keep) + text[length - keep :]

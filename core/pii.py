@@ -1,6 +1,8 @@
-"""Protection of ID and KK numbers at rest.
+"""Personal-data primitives: encryption at rest and keyed digests. Every app that stores or looks
+up an ID number goes through these; the normaliser is ``core.idnumbers``, masking for display
+``core.masking``.
 
-The number is encrypted with Fernet (MultiFernet: the first key in FIELD_ENCRYPTION_KEYS
+An ID or KK number is encrypted with Fernet (MultiFernet: the first key in FIELD_ENCRYPTION_KEYS
 encrypts, every listed key decrypts, so keys rotate without downtime) and looked up through an
 HMAC-SHA256 digest with its own key, so equality searches never need to decrypt.
 """
@@ -11,6 +13,8 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+
+from .idnumbers import normalize_id_number
 
 
 @lru_cache(maxsize=4)
@@ -46,3 +50,8 @@ def digest(value: str) -> str:
         return ""
     key = settings.ID_DIGEST_KEY.encode()
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def id_digest(id_type: str, number: str) -> str:
+    """The keyed digest of an ID number as typed (normalised first, ``core.idnumbers``)."""
+    return digest(normalize_id_number(id_type, number))

@@ -18,9 +18,9 @@ from datetime import date, datetime
 from django.db import connection
 from django.utils import timezone
 
-from subscribers.models import Registration
+from outlets.models import AgreementRange, StarterPack, TransferAgreement
 
-from ..models import AgreementRange, StarterPack, TransferAgreement
+from .models import Registration
 
 
 @dataclass(frozen=True)

@@ -31,14 +31,14 @@ from pathlib import Path
 from django.db import connection, transaction
 from django.utils import timezone
 
-from compliance import pii
+from core import pii
+from core.masking import mask_id_number
+from identity.idgen import make_iccid, make_msisdn, make_nik
+from identity.idrules import normalize_name_for_comparison
+from operatordb import snapshot
+from operatordb.models import InjectedDiscrepancy, OperatorSubscriber, PopulationRecord
 from outlets.models import Dealer, Outlet, StarterPack
-from subscribers.idgen import make_iccid, make_msisdn, make_nik
-from subscribers.idrules import mask_id_number, normalize_name_for_comparison
 from subscribers.models import Registration
-
-from . import snapshot
-from .models import InjectedDiscrepancy, OperatorSubscriber, PopulationRecord
 
 # (case, kind, expected): what one registration (or one extra operator row) carries.
 REGISTRATION_CASES = (
