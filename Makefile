@@ -30,7 +30,7 @@ test: install
 test-fast: install   ## the suite without the browser tests, on whatever DATABASE_URL says
 	$(PY) -m pytest -m "not browser" -q
 
-faults: install   ## issue 7's fault tests alone: worker killed, Redis down, DB dropped, client retry
+faults: install   ## the fault tests alone: worker killed, Redis down, DB dropped, client retry
 	scripts/ensure-services.sh
 	PY=$(PY) scripts/test.sh tests/faults
 

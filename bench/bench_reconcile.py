@@ -3,7 +3,7 @@
     python bench/bench_reconcile.py [--n 1000000] [--outlets 2000] [--chunk-rows 50000]
 
 Generates N registrations (COPY) and the operator's snapshot of them (about N rows, with
-every discrepancy kind planted by ``compliance.generator``), then measures in the same run:
+every discrepancy kind planted by ``compliance.reconciliation.generator``), then measures in the same run:
 
 1. the snapshot load (``load_snapshot``: streaming checks + COPY into staging + upsert) beside a
    bare ``COPY`` of the same file into a table of text columns (the floor);
@@ -46,7 +46,7 @@ def timed(cursor, sql: str, params=None) -> float:
 def run_floor(cursor, *, cap) -> tuple[float, int]:
     """The floor (``FLOOR``) in a transaction rolled back afterwards, with a chunk's planner
     settings: (seconds, (msisdn, kind) pairs found)."""
-    from compliance.reconcile_sql import NAME_NOISE, work_mem
+    from compliance.reconciliation.sql import NAME_NOISE, work_mem
 
     cursor.execute("BEGIN")
     cursor.execute(
@@ -138,8 +138,12 @@ def main() -> None:
     setup_django()
     from django.db import connection
 
-    from compliance.generator import Rates, build_registrations, generate_operator_data
-    from compliance.reconciliation import chunk_rows, current_id_cap
+    from compliance.reconciliation.engine import chunk_rows, current_id_cap
+    from compliance.reconciliation.generator import (
+        Rates,
+        build_registrations,
+        generate_operator_data,
+    )
     from operatordb.snapshot import load_snapshot
 
     print(

@@ -107,9 +107,9 @@ def main() -> None:
     from django.test import Client
 
     from accounts.models import User
-    from compliance.generator import build_registrations
     from compliance.models import ReviewItem
-    from compliance.selectors_workflow import encode_cursor
+    from compliance.reconciliation.generator import build_registrations
+    from compliance.workflow.selectors import encode_cursor
     from outlets.models import Outlet
 
     settings.ALLOWED_HOSTS = ["*"]

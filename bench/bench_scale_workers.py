@@ -5,7 +5,7 @@
                                         [--reuse]
     scripts/bench.sh scale_workers        # the same, on make bench's database
 
-Generates N registrations and the operator's snapshot of them (``compliance.generator``, as
+Generates N registrations and the operator's snapshot of them (``compliance.reconciliation.generator``, as
 ``bench_reconcile`` does), loads the snapshot and does one full reconciliation inline (the
 first run: it opens every planted discrepancy). Then, with real ``celery worker`` processes
 on Redis — by default 1, then 2 processes with ``--pool=solo`` (one task at a time each: the
@@ -70,7 +70,11 @@ def prepare_data(n: int, outlets: int, reuse: bool) -> dict:
     which opens the planted discrepancies). Returns what it did, for the report."""
     from django.db import connection
 
-    from compliance.generator import Rates, build_registrations, generate_operator_data
+    from compliance.reconciliation.generator import (
+        Rates,
+        build_registrations,
+        generate_operator_data,
+    )
     from operatordb.snapshot import load_snapshot
 
     with connection.cursor() as cursor:
@@ -121,19 +125,19 @@ def prepare_data(n: int, outlets: int, reuse: bool) -> dict:
 def reconcile_inline() -> dict:
     """A full run in this process, the compliance workflow's hand-over stubbed out (its cost
     is the workflow's, measured elsewhere)."""
-    import compliance.workflow
     from compliance.models import ReconciliationRun
-    from compliance.reconciliation import reconciliation_run_inline, reconciliation_start
+    from compliance.reconciliation import handover
+    from compliance.reconciliation.engine import reconciliation_run_inline, reconciliation_start
 
-    saved = compliance.workflow.discrepancies_opened
-    compliance.workflow.discrepancies_opened = lambda **kwargs: None
+    saved = handover.receivers[:]
+    handover.receivers.clear()
     try:
         run = reconciliation_start(
             mode="full", trigger=ReconciliationRun.Trigger.COMMAND, dispatch=False
         )
         run = reconciliation_run_inline(run_id=run.pk)
     finally:
-        compliance.workflow.discrepancies_opened = saved
+        handover.receivers[:] = saved
     return {
         "seconds": (run.finished_at - run.started_at).total_seconds(),
         "chunks": run.chunks_total,
@@ -202,7 +206,7 @@ def reconcile_with_workers(timeout: float) -> dict:
     from django.db.models import Count, Sum
 
     from compliance.models import ReconciliationRun, RunChunk
-    from compliance.reconciliation import reconciliation_start
+    from compliance.reconciliation.engine import reconciliation_start
 
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
@@ -281,7 +285,7 @@ def reconcile_floor() -> tuple[float, int]:
     from django.db import connection
 
     from bench.bench_reconcile import run_floor
-    from compliance.reconciliation import current_id_cap
+    from compliance.reconciliation.engine import current_id_cap
 
     with connection.cursor() as cursor:
         return run_floor(cursor, cap=current_id_cap())

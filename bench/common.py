@@ -132,8 +132,8 @@ if os.environ.get("BENCH_STUB_HANDOVER") == "1":
     # requests, notifications) is that workflow's cost, not reconciliation's.
     import django
     django.setup()
-    import compliance.workflow
-    compliance.workflow.discrepancies_opened = lambda **kwargs: None
+    import compliance.reconciliation.handover
+    compliance.reconciliation.handover.receivers.clear()
 try:
     runpy.run_path("manage.py", run_name="__main__")
 finally:

@@ -6,8 +6,17 @@ from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyMixin
 
-from . import reconciliation
-from .models import Discrepancy, ReconciliationRun, RunChunk
+from .models import (
+    Clarification,
+    Discrepancy,
+    NumberBlock,
+    ReconciliationRun,
+    ReviewItem,
+    RunChunk,
+    Sanction,
+    Violation,
+)
+from .reconciliation import engine
 
 
 class RunChunkInline(ReadOnlyMixin, admin.TabularInline):
@@ -22,10 +31,10 @@ class RunChunkInline(ReadOnlyMixin, admin.TabularInline):
 
 def _start(request, mode: str) -> None:
     try:
-        run = reconciliation.reconciliation_start(
+        run = engine.reconciliation_start(
             mode=mode, trigger=ReconciliationRun.Trigger.ADMIN, requested_by=request.user
         )
-    except reconciliation.RunAlreadyActive:
+    except engine.RunAlreadyActive:
         messages.error(request, _("A run is already in progress; runs never overlap."))
     else:
         messages.success(request, _("Run %(id)s started.") % {"id": run.pk})
@@ -50,7 +59,7 @@ class ReconciliationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @admin.action(description=_("Give up the selected runs in progress (mark failed)"))
     def mark_failed(self, request, queryset):
         for run in queryset.filter(status__in=ReconciliationRun.ACTIVE_STATUSES):
-            reconciliation.reconciliation_fail(
+            engine.reconciliation_fail(
                 run_id=run.pk, error=f"given up by {request.user.get_username()} in the admin"
             )
 
@@ -72,16 +81,9 @@ class DiscrepancyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     show_full_result_count = False
 
 
-# --- The compliance workflow (issue 4): read-only in the admin; decisions go through the review
-# queue (compliance/review.py), where they are claimed, reasoned and audited, and a suspension
-# is lifted on the outlet's compliance record page (compliance/sanctions.py).
-from .models import (  # noqa: E402
-    Clarification,
-    NumberBlock,
-    ReviewItem,
-    Sanction,
-    Violation,
-)
+# --- The compliance workflow: read-only in the admin; decisions go through the review queue
+# (compliance/workflow/review.py), where they are claimed, reasoned and audited, and a
+# suspension is lifted on the outlet's compliance record page (compliance/workflow/sanctions.py).
 
 
 @admin.register(Clarification)

@@ -2,21 +2,17 @@
 
 from rest_framework.routers import SimpleRouter
 
-from . import api
+from .reconciliation.api import DiscrepancyViewSet, ReconciliationRunViewSet
+from .workflow.api.clarifications import ClarificationViewSet
+from .workflow.api.notifications import NotificationViewSet
+from .workflow.api.review import ReviewItemViewSet
+from .workflow.api.sanctions import SanctionViewSet
 
 router = SimpleRouter()
-router.register("reconciliation-runs", api.ReconciliationRunViewSet, basename="reconciliation-run")
-router.register("discrepancies", api.DiscrepancyViewSet, basename="discrepancy")
+router.register("reconciliation-runs", ReconciliationRunViewSet, basename="reconciliation-run")
+router.register("discrepancies", DiscrepancyViewSet, basename="discrepancy")
+router.register("clarifications", ClarificationViewSet, basename="clarification")
+router.register("review-items", ReviewItemViewSet, basename="review-item")
+router.register("sanctions", SanctionViewSet, basename="sanction")
+router.register("notifications", NotificationViewSet, basename="notification")
 urlpatterns = router.urls
-
-# The compliance workflow (issue 4): clarifications, the review queue, sanctions, notifications.
-from . import api_workflow  # noqa: E402
-
-workflow_router = SimpleRouter()
-workflow_router.register(
-    "clarifications", api_workflow.ClarificationViewSet, basename="clarification"
-)
-workflow_router.register("review-items", api_workflow.ReviewItemViewSet, basename="review-item")
-workflow_router.register("sanctions", api_workflow.SanctionViewSet, basename="sanction")
-workflow_router.register("notifications", api_workflow.NotificationViewSet, basename="notification")
-urlpatterns += workflow_router.urls

@@ -9,6 +9,10 @@ class ComplianceConfig(AppConfig):
     def ready(self) -> None:
         from outlets.selectors.dashboard import register_outlet_figures
 
-        from .selectors_workflow import outlet_compliance_annotations
+        from .reconciliation.handover import register_handover
+        from .workflow.intake import discrepancies_opened
+        from .workflow.selectors import outlet_compliance_annotations
 
         register_outlet_figures("compliance", outlet_compliance_annotations)
+        # A finishing run's new findings become clarification requests (handover.py).
+        register_handover(discrepancies_opened)

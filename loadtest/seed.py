@@ -11,8 +11,8 @@ and makes
 - ``--clerks`` active outlets of one dealer (``ROLOAD…``), one clerk each with an API token,
   and ``--packs`` starter packs in stock per outlet;
 - ``--registrations`` existing registrations over the last year at 20 other outlets (set-based,
-  ``compliance.generator.build_registrations``: COPY, not the service) for the regulator's
-  exports to read, and ``--review-items`` open review items over some of them;
+  ``compliance.reconciliation.generator.build_registrations``: COPY, not the service) for the
+  regulator's exports to read, and ``--review-items`` open review items over some of them;
 - ``--reviewers`` GraPARI reviewers (token and password) and one regulator (token).
 
 The JSON file (keep it out of the repository: it holds tokens) lists, per clerk, the token
@@ -120,7 +120,7 @@ def seed(
     from django.db import connection, transaction
 
     from accounts.models import User
-    from compliance.generator import build_registrations
+    from compliance.reconciliation.generator import build_registrations
     from identity.idgen import make_iccid, make_msisdn
     from outlets.models import Dealer, Outlet, OutletStaff, StarterPack
 

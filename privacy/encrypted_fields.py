@@ -8,7 +8,8 @@ key would make it unreadable).
 ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {
     "subscribers.Registration": ("id_number_encrypted", "kk_number_encrypted"),
     "outlets.OutletStaff": ("id_number_encrypted", "kk_number_encrypted"),
-    # The operator-database mock encrypts with the portal's keys too (compliance.generator).
+    # The operator-database mock encrypts with the portal's keys too
+    # (compliance.reconciliation.generator).
     "operatordb.OperatorSubscriber": ("id_number_encrypted",),
     # The compliance workflow: a correction proposed by an outlet, and the values an accepted
     # correction replaced.

@@ -5,7 +5,7 @@ rate-throttle histories, the "a summary refresh is already queued" marker. None 
 record (sessions, login lockouts and Idempotency-Key answers live in the database). So while
 Redis is down a read is a miss and a write is dropped, logged at most once a minute, instead of
 a 500 on every request of every clerk. What that turns off while Redis is down is written in
-docs/decisions.md ("Faults", issue 7).
+docs/decisions.md ("Faults").
 """
 
 import logging

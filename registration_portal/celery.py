@@ -9,3 +9,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registration_portal.settings.lo
 app = Celery("registration_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The compliance app keeps its tasks with its two parts.
+app.autodiscover_tasks(["compliance.reconciliation", "compliance.workflow"])

@@ -198,9 +198,6 @@ class RepeatedSerializer(serializers.Serializer):
 
 
 class WorkflowSerializer(serializers.Serializer):
-    available = serializers.BooleanField(
-        help_text=_("False until the compliance workflow provides these figures.")
-    )
     clarifications_opened = serializers.IntegerField()
     clarifications_answered = serializers.IntegerField()
     clarifications_overdue = serializers.IntegerField()
@@ -288,7 +285,6 @@ def figures_data(figures: Figures) -> dict:
             for r in figures.repeated
         ],
         "workflow": {
-            "available": w.available,
             "clarifications_opened": w.opened,
             "clarifications_answered": w.answered,
             "clarifications_overdue": w.overdue,

@@ -18,7 +18,7 @@ from django.db.models import QuerySet, Value
 from django.db.models.functions import NullIf
 from django.utils.translation import gettext_lazy as _
 
-from compliance import pii
+from core import pii
 
 from .expressions import Defused, LocalDateTimeText
 from .rows import discrepancy_rows, period_bounds, registration_rows, restricted

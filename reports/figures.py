@@ -34,9 +34,9 @@ from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
 from compliance.models import DiscrepancyKind
+from core.routers import read_alias, replica_reads
 from outlets.models import Outlet
 from outlets.regions import PROVINCES
-from registration_portal.routers import read_alias, replica_reads
 from subscribers.models import IdType
 
 from . import workflow_figures
@@ -59,8 +59,8 @@ class Counts:
     open_discrepancies: int = 0  # of those, open now
     over_cap_ids: int = 0
     repeated_ids: int = 0
-    confirmed_violations: int | None = None
-    open_clarifications: int | None = None
+    confirmed_violations: int = 0  # in the period (the compliance workflow's)
+    open_clarifications: int = 0  # now
 
     def add_registrations(self, other: Counts) -> None:
         self.registrations += other.registrations
@@ -136,10 +136,6 @@ class Figures:
     workflow: workflow_figures.WorkflowFigures
     repeated_min: int
     top_min_registrations: int
-
-    @property
-    def blocked(self) -> int:
-        return self.totals.blocked
 
     @property
     def discrepancies_detected(self) -> int:
@@ -291,11 +287,10 @@ def collect(
     repeated = repeated_id_counts(flt, scope)
     for outlet_id, (ids, _most) in repeated.items():
         per_outlet[outlet_id].repeated_ids = ids
-    if workflow.available:
-        for outlet_id, counts in per_outlet.items():
-            item = workflow.by_outlet.get(outlet_id)
-            counts.confirmed_violations = item.confirmed_violations if item else 0
-            counts.open_clarifications = item.open_clarifications if item else 0
+    for outlet_id, item in workflow.by_outlet.items():
+        if outlet_id in per_outlet:
+            per_outlet[outlet_id].confirmed_violations = item.confirmed_violations
+            per_outlet[outlet_id].open_clarifications = item.open_clarifications
     return Collected(dict(per_outlet), by_id_type, kinds, repeated)
 
 
@@ -312,35 +307,27 @@ def group_rows(
     scope: ReportScope,
     per_outlet: dict[int, Counts],
     outlets: dict[int, OutletInfo],
-    *,
-    grouping: str | None = None,
-    include_empty: bool = False,
 ) -> list[GroupRow]:
-    """The per-outlet figures rolled up by province, dealer or outlet, most registrations
-    first. IDs over the cap are recounted per group (an ID is counted once per group)."""
-    grouping = grouping or flt.grouping
+    """The per-outlet figures rolled up by province, dealer or outlet (the filter's grouping),
+    most registrations first. IDs over the cap are recounted per group (an ID is counted once
+    per group)."""
+    grouping = flt.grouping
     groups: dict[str, GroupRow] = {}
-    source = outlets if include_empty else {k: outlets[k] for k in per_outlet if k in outlets}
-    for outlet_id, outlet in source.items():
+    for outlet_id, counts in per_outlet.items():
+        outlet = outlets.get(outlet_id)
+        if outlet is None:
+            continue
         key = outlet.group_key(grouping)
         row = groups.get(key)
         if row is None:
             label, detail = _group_label(grouping, key, outlet)
             row = groups[key] = GroupRow(key, label, detail)
-        counts = per_outlet.get(outlet_id)
-        if counts is None:
-            continue
         row.counts.add_registrations(counts)
         row.counts.discrepancies += counts.discrepancies
         row.counts.open_discrepancies += counts.open_discrepancies
         row.counts.repeated_ids += counts.repeated_ids
-        if counts.confirmed_violations is not None:
-            row.counts.confirmed_violations = (row.counts.confirmed_violations or 0) + (
-                counts.confirmed_violations
-            )
-            row.counts.open_clarifications = (row.counts.open_clarifications or 0) + (
-                counts.open_clarifications or 0
-            )
+        row.counts.confirmed_violations += counts.confirmed_violations
+        row.counts.open_clarifications += counts.open_clarifications
     if grouping == OUTLET:
         per_outlet_ids = over_cap_ids(flt, scope, by=OUTLET)
         by_group = {outlets[k].roid: n for k, n in per_outlet_ids.items() if k in outlets}
@@ -395,7 +382,7 @@ def trend(flt: ReportFilter, scope: ReportScope) -> list[TrendPoint]:
 
 @contextmanager
 def _figures_source() -> Iterator[None]:
-    """Read the figures from the read replica (``registration_portal.routers``) when there is
+    """Read the figures from the read replica (``core.routers``) when there is
     one and it has replayed the latest summary refresh — the same generation of the summary
     tables as the primary, so the figures are exactly the primary's and "as of" the same
     moment (an export refreshes them just before it reads them). Otherwise from the primary."""
@@ -433,8 +420,7 @@ def _report_figures(flt: ReportFilter, scope: ReportScope) -> Figures:
         totals.open_discrepancies += counts.open_discrepancies
         totals.repeated_ids += counts.repeated_ids
     totals.over_cap_ids = over_cap_ids(flt, scope)
-    if workflow.available:
-        totals.confirmed_violations = workflow.confirmed_violations
+    totals.confirmed_violations = workflow.confirmed_violations
     labels = dict(IdType.choices)
     return Figures(
         filter=flt,
@@ -470,10 +456,7 @@ def _outlet_figures(flt: ReportFilter, scope: ReportScope) -> list[tuple[OutletI
     outlets = outlets_in_scope(flt, scope)
     workflow = workflow_figures.workflow_figures(flt=flt, scope=scope)
     per_outlet = collect(flt, scope, workflow).per_outlet
-    rows = []
-    for outlet_id, outlet in sorted(outlets.items(), key=lambda item: item[1].roid):
-        counts = per_outlet.get(outlet_id) or Counts()
-        if workflow.available and counts.confirmed_violations is None:
-            counts.confirmed_violations = counts.open_clarifications = 0
-        rows.append((outlet, counts))
-    return rows
+    return [
+        (outlet, per_outlet.get(outlet_id) or Counts())
+        for outlet_id, outlet in sorted(outlets.items(), key=lambda item: item[1].roid)
+    ]

@@ -13,7 +13,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from registration_portal.storage import get_private_storage
+from core.storage import get_private_storage
 
 
 class SummaryState(models.Model):

@@ -3,10 +3,10 @@ cover. The exports (``reports.columns``) and the "rows behind this figure" pages
 querysets; the figures count the same rows in the summary tables.
 
 Registrations whose processing a data subject restricted are left out for everyone but the
-operator admin (``privacy.selectors.exclude_restricted``'s rule, written as an anti-join).
+operator admin (``subscribers.selectors.exclude_restricted``'s rule, written as an anti-join).
 
 The querysets are read-only and carry ``REPLICA_HINT``: with a read replica configured
-(``registration_portal.routers``) they are read there, whenever they are evaluated.
+(``core.routers``) they are read there, whenever they are evaluated.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from compliance.models import Discrepancy, DiscrepancyOutcome
+from core.routers import REPLICA_HINT
 from outlets.regions import PROVINCES
 from privacy.models import RegistrationPrivacy
-from registration_portal.routers import REPLICA_HINT
 from subscribers.models import Registration
 
 from .models import FlaggedIdRegistration
@@ -38,7 +38,7 @@ def period_bounds(period: Period) -> tuple[datetime, datetime]:
 
 
 def restricted(registration_ref: str = "pk") -> Exists:
-    """``privacy.selectors.exclude_restricted``'s rule as ``Exists``: its LEFT JOIN form makes
+    """``subscribers.selectors.exclude_restricted``'s rule as ``Exists``: its LEFT JOIN form makes
     PostgreSQL estimate one surviving row and pick a plan 10× slower on a million-row export;
     ``~restricted()`` is an anti-join with the right estimate (a test holds both to the same
     rows)."""

@@ -28,7 +28,8 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from compliance.services import audit_record
+from core.audit import audit_record
+from core.queue import enqueue
 
 from . import exporters
 from .figures import report_figures
@@ -136,11 +137,9 @@ def export_job_create(
 
 
 def _dispatch(job_id: int) -> None:
-    from subscribers.services import enqueue
-
     from .tasks import run_export_job
 
-    transaction.on_commit(lambda: enqueue(run_export_job, job_id))
+    enqueue(run_export_job, job_id)
 
 
 # --- run ---------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from compliance.models import Discrepancy, DiscrepancyOutcome, ReconciliationRun
-from compliance.reconcile_rules import OUTLET_ACCOUNTABLE_KINDS
+from compliance.reconciliation.rules import OUTLET_ACCOUNTABLE_KINDS
 from privacy.models import RegistrationPrivacy
 from subscribers.models import Registration
 from subscribers.selectors import NoPolicyInForce, policy_in_force

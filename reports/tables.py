@@ -1,5 +1,6 @@
 """The export kinds made of figures rather than rows (``outlets``, ``summary``), the
-``clarifications`` rows of issue 4, and ``row_source``: one entry point for every kind."""
+``clarifications`` rows of the compliance workflow, and ``row_source``: one entry point for
+every kind."""
 
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ SUMMARY_COLUMNS = (
 
 def summary_lines(figures: Figures) -> list[tuple]:
     """Every figure as (figure, dimension, key, label, value): one tidy table a machine reads
-    and a spreadsheet pivots. Workflow figures are empty until issue 4 provides them."""
+    and a spreadsheet pivots."""
     t = figures.totals
     flt = figures.filter
     lines: list[tuple] = [
@@ -129,7 +130,6 @@ def summary_lines(figures: Figures) -> list[tuple]:
             ("ids_repeated", "outlet", item.outlet.roid, defuse(item.outlet.name), item.ids)
         )
     w = figures.workflow
-    available = w.available
     for figure, value in (
         ("clarifications_opened", w.opened),
         ("clarifications_answered", w.answered),
@@ -137,7 +137,7 @@ def summary_lines(figures: Figures) -> list[tuple]:
         ("clarification_median_hours_to_resolve", w.median_hours_to_resolve),
         ("confirmed_violations", w.confirmed_violations),
     ):
-        lines.append((figure, "total", "", "", value if available else None))
+        lines.append((figure, "total", "", "", value))
     for level, n in sorted(w.sanctions_by_level.items()):
         lines.append(("sanctions", "level", level, "", n))
     return lines

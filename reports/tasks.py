@@ -6,6 +6,8 @@ from celery import shared_task
 from django.core.cache import cache
 from django.db import DatabaseError, InterfaceError
 
+from core.queue import enqueue
+
 from . import services
 
 REFRESH_QUEUED_KEY = "reports:summary-refresh-queued"
@@ -40,11 +42,7 @@ def sweep_exports() -> dict:
 
 def request_refresh() -> bool:
     """Queue one refresh (after the commit) unless one is already queued; True if queued."""
-    from django.db import transaction
-
-    from subscribers.services import enqueue
-
     if not cache.add(REFRESH_QUEUED_KEY, "1", timeout=300):
         return False
-    transaction.on_commit(lambda: enqueue(refresh_summaries))
+    enqueue(refresh_summaries)
     return True

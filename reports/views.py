@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from compliance.models import Discrepancy, DiscrepancyKind
-from registration_portal.pagination import CappedCountPaginator as Paginator
+from core.pagination import CappedCountPaginator as Paginator
 from subscribers.models import IdType, Registration
 
 from . import services

@@ -1,13 +1,9 @@
-"""Figures of the compliance workflow (issue 4: clarification requests, review, sanctions).
+"""Figures of the compliance workflow: clarification requests, review decisions, sanctions.
 
-THE INTERFACE ISSUE 4 FILLS IN. The dashboard, the API, the exports (``summary``, ``outlets``,
-``clarifications``) and the PDF call only the three functions below; until the compliance app
-has its models they answer "not available" (``available=False``: the dashboard shows "—", the
-exports leave the cells empty), so nothing here can break while issue 4 is being built.
-
-Each function takes the report filter (``flt.period``: local days, both ends included;
-``flt.outlet_q(scope, prefix)``: the outlets covered, as a Q on the model's outlet relation)
-and the reader's scope. Definitions to implement (docs/reports.md):
+The dashboard, the API, the exports (``summary``, ``outlets``, ``clarifications``) and the PDF
+read them through the functions below. Each takes the report filter (``flt.period``: local
+days, both ends included; ``flt.outlet_q(scope, prefix)``: the outlets covered, as a Q on the
+model's outlet relation) and the reader's scope. Definitions (docs/reports.md):
 
 - opened: clarification requests created in the period;
 - answered: of those, answered by the outlet (at any time up to now);
@@ -23,16 +19,18 @@ and the reader's scope. Definitions to implement (docs/reports.md):
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from statistics import median
 
-from django.apps import apps
-from django.db.models import Q
+from django.db.models import Count, Q
+from django.utils import timezone
 
-logger = logging.getLogger(__name__)
+from compliance.models import Clarification, ClarificationItem, Sanction, Violation
 
-# The clarifications export's columns (header keys). Issue 4 may add columns at the end.
+from .rows import period_bounds, restricted
+
+# The clarifications export's columns (header keys); new columns go at the end.
 CLARIFICATION_COLUMNS = (
     "id",
     "msisdn",
@@ -56,7 +54,6 @@ class OutletWorkflow:
 
 @dataclass
 class WorkflowFigures:
-    available: bool = False
     opened: int = 0
     answered: int = 0
     overdue: int = 0
@@ -66,26 +63,10 @@ class WorkflowFigures:
     by_outlet: dict[int, OutletWorkflow] = field(default_factory=dict)
 
 
-def _model(name: str):
-    """The compliance app's model ``name``, or None while issue 4 has not added it."""
-    try:
-        return apps.get_model("compliance", name)
-    except LookupError:
-        return None
-
-
-def workflow_available() -> bool:
-    return _model("Clarification") is not None
-
-
 def _requests(flt, scope):
     """Clarification requests opened in the period (local days) to outlets in scope. Requests
     to a dealer or a party (no outlet) count only when no outlet filter narrows the report and
     the reader sees that dealer."""
-    from compliance.models import Clarification
-
-    from .rows import period_bounds
-
     start, end = period_bounds(flt.period)
     qs = Clarification.objects.filter(opened_at__gte=start, opened_at__lt=end)
     outlets = flt.outlet_q(scope)
@@ -100,17 +81,6 @@ def _requests(flt, scope):
 def workflow_figures(*, flt, scope) -> WorkflowFigures:
     """Clarifications, confirmed violations and sanctions for the filter and scope (the
     definitions of the module docstring)."""
-    if _model("Clarification") is None:
-        return WorkflowFigures()
-    from statistics import median
-
-    from django.db.models import Count
-    from django.utils import timezone
-
-    from compliance.models import Clarification, Sanction, Violation
-
-    from .rows import period_bounds
-
     now = timezone.now()
     start, end = period_bounds(flt.period)
     requests = _requests(flt, scope)
@@ -160,7 +130,6 @@ def workflow_figures(*, flt, scope) -> WorkflowFigures:
     for outlet_id, n in per_outlet_violations:
         by_outlet.setdefault(outlet_id, OutletWorkflow()).confirmed_violations = n
     return WorkflowFigures(
-        available=True,
         opened=counts["opened"],
         answered=counts["answered"],
         overdue=counts["overdue"],
@@ -176,12 +145,6 @@ def clarification_rows(*, flt, scope) -> tuple[int, Iterator[tuple]]:
     oldest first, columns in ``CLARIFICATION_COLUMNS`` order (``kind``: the kinds asked about,
     joined by ``+``). No ID numbers; requests about a registration whose processing a data
     subject restricted are left out unless the reader may see those."""
-    if _model("Clarification") is None:
-        return 0, iter(())
-    from compliance.models import ClarificationItem
-
-    from .rows import restricted
-
     qs = _requests(flt, scope)
     if not scope.sees_restricted:
         qs = qs.filter(~restricted("registration_id"))
@@ -205,18 +168,18 @@ def clarification_rows(*, flt, scope) -> tuple[int, Iterator[tuple]]:
         for row in values:
             batch.append(row)
             if len(batch) == 2000:
-                yield from _with_kinds(batch, ClarificationItem)
+                yield from _with_kinds(batch)
                 batch = []
-        yield from _with_kinds(batch, ClarificationItem)
+        yield from _with_kinds(batch)
 
     return total, rows()
 
 
-def _with_kinds(batch: list[tuple], item_model) -> Iterator[tuple]:
+def _with_kinds(batch: list[tuple]) -> Iterator[tuple]:
     if not batch:
         return
     kinds: dict[int, set[str]] = {}
-    for clarification_id, kind in item_model.objects.filter(
+    for clarification_id, kind in ClarificationItem.objects.filter(
         clarification_id__in=[row[0] for row in batch]
     ).values_list("clarification_id", "kind"):
         kinds.setdefault(clarification_id, set()).add(kind)

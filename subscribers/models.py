@@ -71,7 +71,7 @@ class RegistrationPolicy(models.Model):
         _("clerks must have attended registration training"), default=False
     )
     notes = models.TextField(_("notes"), blank=True)
-    # The compliance workflow (issue 4): how long an outlet has to answer a clarification
+    # The compliance workflow: how long an outlet has to answer a clarification
     # request, and the sanction ladder applied to confirmed violations (subscribers.ladder).
     clarification_deadline_days = models.PositiveSmallIntegerField(
         _("days an outlet has to answer a clarification request"),

@@ -452,3 +452,41 @@ def registration_photos_process(*, registration_id: int) -> str:
             after={"photo_status": registration.photo_status},
         )
     return registration.photo_status
+
+
+def registration_block(
+    *, actor, msisdn: str, registration_id: int | None, reason: str, now: datetime
+) -> Registration | None:
+    """Block a number on the portal's side: its registration (when there is one; its row is
+    locked) and every starter pack of that MSISDN, each with its audit row. For a reviewer's
+    decision to call in its transaction. Returns the registration (None without one)."""
+    registration = (
+        Registration.objects.select_for_update().filter(pk=registration_id).first()
+        if registration_id
+        else None
+    )
+    if registration is not None and registration.status != Registration.Status.BLOCKED:
+        before = registration.status
+        Registration.objects.filter(pk=registration.pk).update(
+            status=Registration.Status.BLOCKED, updated_at=now
+        )
+        audit_record(
+            actor=actor,
+            action="registration.block",
+            target=registration,
+            before={"status": before},
+            after={"status": "blocked", "reason": reason[:300]},
+        )
+    packs = StarterPack.objects.filter(msisdn=msisdn).exclude(status=StarterPack.Status.BLOCKED)
+    for pack in packs:
+        StarterPack.objects.filter(pk=pack.pk).update(
+            status=StarterPack.Status.BLOCKED, updated_at=now
+        )
+        audit_record(
+            actor=actor,
+            action="starter_pack.block",
+            target=pack,
+            before={"status": pack.status},
+            after={"status": "blocked"},
+        )
+    return registration

@@ -3,9 +3,9 @@
 
 from django import template
 
-from ..selectors_workflow import inbox_count as _inbox_count
-from ..selectors_workflow import review_open_count as _review_open_count
-from ..selectors_workflow import unread_notifications_count
+from ..workflow.selectors import inbox_count as _inbox_count
+from ..workflow.selectors import review_open_count as _review_open_count
+from ..workflow.selectors import unread_notifications_count
 
 register = template.Library()
 

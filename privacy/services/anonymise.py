@@ -7,8 +7,8 @@ from django.db import transaction
 from django.db.models.functions import TruncYear
 from django.utils import timezone
 
-from compliance.clarifications import workflow_personal_data_erase
 from compliance.models import Discrepancy
+from compliance.workflow.erasure import workflow_personal_data_erase
 from core.audit import audit_record
 from subscribers.models import Registration
 

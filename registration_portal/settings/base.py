@@ -248,9 +248,9 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = (Queue("celery"), Queue("photos"), Queue("reconcile"), Queue("exports"))
 CELERY_TASK_ROUTES = {
     "subscribers.tasks.process_registration_photos": {"queue": "photos"},
-    "compliance.tasks.plan_run": {"queue": "reconcile"},
-    "compliance.tasks.work_chunk": {"queue": "reconcile"},
-    "compliance.tasks.finish_run": {"queue": "reconcile"},
+    "compliance.reconciliation.tasks.plan_run": {"queue": "reconcile"},
+    "compliance.reconciliation.tasks.work_chunk": {"queue": "reconcile"},
+    "compliance.reconciliation.tasks.finish_run": {"queue": "reconcile"},
     "reports.tasks.run_export_job": {"queue": "exports"},
 }
 CELERY_TASK_SERIALIZER = "json"
@@ -385,13 +385,13 @@ CELERY_BEAT_SCHEDULE.update(
     {
         # Incremental run (and recovery of interrupted runs) every few minutes...
         "reconciliation-incremental": {
-            "task": "compliance.tasks.reconciliation_tick",
+            "task": "compliance.reconciliation.tasks.reconciliation_tick",
             "schedule": RECONCILIATION_INCREMENTAL_MINUTES * 60.0,
             "kwargs": {"mode": "incremental"},
         },
         # ...and a full run each night: it also catches what no timestamp shows (a new ROID).
         "reconciliation-nightly-full": {
-            "task": "compliance.tasks.reconciliation_tick",
+            "task": "compliance.reconciliation.tasks.reconciliation_tick",
             "schedule": crontab(hour=2, minute=0),
             "kwargs": {"mode": "full"},
         },
@@ -500,28 +500,28 @@ del _name
 CELERY_BEAT_SCHEDULE.update(
     {
         "compliance-expire-overdue-clarifications": {
-            "task": "compliance.tasks.expire_overdue_clarifications",
+            "task": "compliance.workflow.tasks.expire_overdue_clarifications",
             "schedule": 600.0,
         },
         "compliance-settle-agreeing-clarifications": {
-            "task": "compliance.tasks.settle_agreeing_clarifications",
+            "task": "compliance.workflow.tasks.settle_agreeing_clarifications",
             "schedule": 900.0,
         },
         "compliance-sync-review-queue": {
-            "task": "compliance.tasks.sync_review_queue",
+            "task": "compliance.workflow.tasks.sync_review_queue",
             "schedule": 300.0,
         },
         "compliance-sync-review-queue-nightly": {
-            "task": "compliance.tasks.sync_review_queue",
+            "task": "compliance.workflow.tasks.sync_review_queue",
             "schedule": crontab(hour=3, minute=0),
             "kwargs": {"full": True},
         },
         "compliance-release-idle-review-claims": {
-            "task": "compliance.tasks.release_idle_review_claims",
+            "task": "compliance.workflow.tasks.release_idle_review_claims",
             "schedule": 300.0,
         },
         "compliance-retry-number-blocks": {
-            "task": "compliance.tasks.retry_number_blocks",
+            "task": "compliance.workflow.tasks.retry_number_blocks",
             "schedule": 600.0,
         },
     }

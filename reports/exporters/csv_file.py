@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.db import connections
 
-from registration_portal.routers import read_alias
+from core.routers import read_alias
 
 from ..columns import RowSource
 

@@ -173,7 +173,6 @@ def write_pdf(
     about_table.setStyle(TableStyle([("ALIGN", (1, 1), (-1, -1), "LEFT")]))
     story.append(about_table)
     t, w = figures.totals, figures.workflow
-    na = "—"
     key_figures = [
         [_("Figure"), _("Value")],
         [_("Registrations"), fmt(t.registrations)],
@@ -194,25 +193,16 @@ def write_pdf(
         ],
         [
             _("Clarification requests opened / answered / overdue"),
-            f"{w.opened} / {w.answered} / {w.overdue}" if w.available else na,
+            f"{w.opened} / {w.answered} / {w.overdue}",
         ],
-        [
-            _("Median time to resolve (hours)"),
-            fmt(w.median_hours_to_resolve) if w.available else na,
-        ],
-        [_("Confirmed violations"), fmt(w.confirmed_violations) if w.available else na],
+        [_("Median time to resolve (hours)"), fmt(w.median_hours_to_resolve)],
+        [_("Confirmed violations"), fmt(w.confirmed_violations)],
         [
             _("Sanctions by level"),
-            ", ".join(f"{k}: {v}" for k, v in sorted(w.sanctions_by_level.items())) or "0"
-            if w.available
-            else na,
+            ", ".join(f"{k}: {v}" for k, v in sorted(w.sanctions_by_level.items())) or "0",
         ],
     ]
     story += [Paragraph(_("Key figures"), h2), table(key_figures, [110 * mm, None], 8.5)]
-    if not w.available:
-        story.append(
-            Paragraph(_("— : the compliance workflow does not provide this figure yet."), small)
-        )
 
     for chart in dashboard_charts(figures).values():
         story.append(

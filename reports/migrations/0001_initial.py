@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import registration_portal.storage
+import core.storage
 import reports.models
 
 
@@ -208,7 +208,7 @@ class Migration(migrations.Migration):
                     "file",
                     models.FileField(
                         blank=True,
-                        storage=registration_portal.storage.get_private_storage,
+                        storage=core.storage.get_private_storage,
                         upload_to=reports.models._export_path,
                     ),
                 ),

@@ -106,7 +106,7 @@ def test_refuses_without_debug_unless_forced(settings):
 
 
 def test_fills_the_operator_database_when_it_can(debug_on, monkeypatch, capsys):
-    generator = pytest.importorskip("compliance.generator")
+    generator = pytest.importorskip("compliance.reconciliation.generator")
     calls = []
     monkeypatch.setattr(generator, "generate_for_demo", lambda: calls.append(1) or "42 records")
     call_command("seed_demo")

@@ -2,7 +2,8 @@
 
 import pytest
 
-from compliance.generator import build_registrations, generate_operator_data
+from compliance.reconciliation.engine import reconciliation_run_inline, reconciliation_start
+from compliance.reconciliation.generator import build_registrations, generate_operator_data
 
 # Each case a few times: the discrepancy kinds and the edge cases that must not be flagged.
 CASE_COUNTS = {
@@ -50,7 +51,5 @@ def truth_set(*, expected: bool = True) -> set[tuple[str, str]]:
 
 
 def run_inline(mode: str = "full"):
-    from compliance.reconciliation import reconciliation_run_inline, reconciliation_start
-
     run = reconciliation_start(mode=mode, trigger="command", dispatch=False)
     return reconciliation_run_inline(run_id=run.pk)

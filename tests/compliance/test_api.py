@@ -6,7 +6,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from compliance.models import Discrepancy, ReconciliationRun
-from compliance.reconciliation import reconciliation_start
+from compliance.reconciliation.engine import reconciliation_start
 
 from .conftest import truth_set
 

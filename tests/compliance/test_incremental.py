@@ -4,8 +4,8 @@ those and reaches the state a full run reaches."""
 import pytest
 from django.utils import timezone
 
-from compliance.generator import SELF_REGISTERED_PREFIX
 from compliance.models import Discrepancy, RunChunk
+from compliance.reconciliation.generator import SELF_REGISTERED_PREFIX
 from identity.idrules import normalize_name_for_comparison
 from operatordb.models import InjectedDiscrepancy, OperatorSubscriber
 from outlets.models import StarterPack

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from compliance.models import Discrepancy, ReconciliationRun
-from compliance.reconciliation import reconciliation_start
+from compliance.reconciliation.engine import reconciliation_start
 
 RUNS = "/compliance/runs/"
 DISCREPANCIES = "/compliance/discrepancies/"

@@ -6,7 +6,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from compliance.reconciliation import reconciliation_start
+from compliance.reconciliation.engine import reconciliation_start
 
 from .conftest import truth_set
 

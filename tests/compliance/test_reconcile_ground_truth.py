@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from compliance import workflow
 from compliance.models import Discrepancy, ReconciliationRun
-from compliance.reconcile_rules import KINDS, OUTLET_ACCOUNTABLE_KINDS
+from compliance.reconciliation import handover
+from compliance.reconciliation.rules import KINDS, OUTLET_ACCOUNTABLE_KINDS
 from core.models import AuditEvent
 from operatordb.models import InjectedDiscrepancy, OperatorSubscriber
 from subscribers.models import Registration, RegistrationPolicy
@@ -30,7 +30,7 @@ def engine(request, settings):
 def handed_over(monkeypatch):
     calls: list[list[int]] = []
     monkeypatch.setattr(
-        workflow, "discrepancies_opened", lambda *, discrepancy_ids: calls.append(discrepancy_ids)
+        handover, "receivers", [lambda *, discrepancy_ids: calls.append(discrepancy_ids)]
     )
     return calls
 

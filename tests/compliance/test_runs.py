@@ -7,9 +7,9 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from compliance import reconciliation
 from compliance.models import Discrepancy, ReconciliationRun, RunChunk
-from compliance.reconciliation import (
+from compliance.reconciliation import engine
+from compliance.reconciliation.engine import (
     RunAlreadyActive,
     _claim,
     _work_claimed,
@@ -27,7 +27,7 @@ from .conftest import open_set, truth_set
 def sent(monkeypatch):
     """The tasks the services queue (name, args), instead of sending them."""
     calls = []
-    monkeypatch.setattr(reconciliation, "_send", lambda name, *args: calls.append((name, *args)))
+    monkeypatch.setattr(engine, "_send", lambda name, *args: calls.append((name, *args)))
     return calls
 
 
@@ -49,7 +49,7 @@ def test_two_runs_never_overlap(generated):
         ReconciliationRun.objects.create(mode="full", trigger="web", active_slot="active")
     assert ReconciliationRun.objects.count() == 1
 
-    reconciliation.reconciliation_run_inline(run_id=first.pk)
+    engine.reconciliation_run_inline(run_id=first.pk)
     assert reconciliation_start(mode="full", trigger="api", dispatch=False).status == "queued"
 
 
@@ -118,7 +118,7 @@ def test_the_tick_recovers_stale_work_and_finishes_a_run_whose_finish_was_lost(
 
     assert reconciliation_tick() is None  # a run is in progress: no new one
     assert ("finish_run", run.pk) in sent
-    reconciliation.reconciliation_finish(run_id=run.pk)
+    engine.reconciliation_finish(run_id=run.pk)
     assert ReconciliationRun.objects.get(pk=run.pk).status == "succeeded"
 
     sent.clear()
@@ -136,10 +136,10 @@ def test_a_chunk_that_keeps_failing_fails_the_run_and_frees_the_slot(
     def broken(chunk, run, now):
         raise RuntimeError("operator database unreachable")
 
-    monkeypatch.setattr(reconciliation, "_process", broken)
+    monkeypatch.setattr(engine, "_process", broken)
     run = reconciliation_start(mode="full", trigger="command", dispatch=False)
 
-    run = reconciliation.reconciliation_run_inline(run_id=run.pk)
+    run = engine.reconciliation_run_inline(run_id=run.pk)
 
     assert run.status == "failed" and run.active_slot is None
     assert "unreachable" in run.error

@@ -8,9 +8,9 @@ import pytest
 import redis
 from django.db import connection
 
-from compliance.generator import build_registrations, generate_operator_data
 from compliance.models import Discrepancy, ReconciliationRun, RunChunk
-from compliance.reconciliation import reconciliation_start
+from compliance.reconciliation.engine import reconciliation_start
+from compliance.reconciliation.generator import build_registrations, generate_operator_data
 from tests.celery_support import WorkerProcess, redis_available, use_broker, wait_for, worker_env
 from tests.conftest import needs
 

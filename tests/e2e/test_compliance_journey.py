@@ -19,10 +19,10 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
-from compliance.clarifications import clarifications_expire_overdue
-from compliance.generator import generate_operator_data
 from compliance.models import Clarification, RegistrationVersion, ReviewItem, Sanction
-from compliance.reconciliation import reconciliation_run_inline, reconciliation_start
+from compliance.reconciliation.engine import reconciliation_run_inline, reconciliation_start
+from compliance.reconciliation.generator import generate_operator_data
+from compliance.workflow.clarifications import clarifications_expire_overdue
 from operatordb.models import OperatorSubscriber
 from outlets.models import Outlet
 from subscribers.models import Registration

@@ -14,7 +14,7 @@ import redis
 from django.conf import settings as django_settings
 from django.db import connection
 
-from compliance.generator import build_registrations
+from compliance.reconciliation.generator import build_registrations
 from reports import services, tasks
 from reports.models import ExportJob
 from subscribers.models import Registration

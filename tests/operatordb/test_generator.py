@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.db import connection
 from django.utils import timezone
 
-from compliance.generator import (
+from compliance.reconciliation.generator import (
     DEMO_COUNTS,
     Rates,
     build_registrations,

@@ -8,12 +8,12 @@ from registration_portal.celery import app
 
 ROUTED = {
     "subscribers.tasks.process_registration_photos": "photos",
-    "compliance.tasks.plan_run": "reconcile",
-    "compliance.tasks.work_chunk": "reconcile",
-    "compliance.tasks.finish_run": "reconcile",
+    "compliance.reconciliation.tasks.plan_run": "reconcile",
+    "compliance.reconciliation.tasks.work_chunk": "reconcile",
+    "compliance.reconciliation.tasks.finish_run": "reconcile",
     "reports.tasks.run_export_job": "exports",
     "reports.tasks.sweep_exports": "celery",
-    "compliance.tasks.reconciliation_tick": "celery",
+    "compliance.reconciliation.tasks.reconciliation_tick": "celery",
     "subscribers.tasks.sweep_pending_photos": "celery",
 }
 

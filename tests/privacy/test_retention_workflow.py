@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from compliance.models import ClarificationAnswer, Discrepancy, RegistrationVersion
-from compliance.review import review_item_decide
+from compliance.workflow.review import review_item_decide
 from core import pii
 from privacy import selectors as privacy_selectors
 from tests.conftest import photo_upload

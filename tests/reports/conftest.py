@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from compliance import pii
 from compliance.models import Discrepancy
+from core import pii
+from core.masking import mask_id_number
+from identity.idgen import make_nik
 from privacy.models import RegistrationPrivacy
 from reports.summary import summaries_refresh
-from subscribers.idgen import make_nik
-from subscribers.idrules import mask_id_number
 from subscribers.models import Registration, RegistrationPolicy
 from tests.factories import DealerFactory, OutletFactory, StarterPackFactory
 

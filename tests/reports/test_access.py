@@ -177,7 +177,14 @@ def test_a_queued_export_is_not_downloadable_yet(dataset, regulator):
 def test_the_figures_api_is_the_dashboards(dataset, regulator, dealer_user):
     body = api(regulator).get("/api/v1/reports/figures/" + QUERY).json()
     assert body["totals"]["registrations"] == 22 and body["totals"]["ids_over_cap"] == 2
-    assert body["workflow"]["available"] is True  # the compliance workflow (issue 4)
+    assert set(body["workflow"]) == {
+        "clarifications_opened",
+        "clarifications_answered",
+        "clarifications_overdue",
+        "median_hours_to_resolve",
+        "confirmed_violations",
+        "sanctions_by_level",
+    }
     assert {g["key"] for g in body["groups"]} == {"31", "32", "35"}
     dealer = api(dealer_user).get("/api/v1/reports/figures/" + QUERY + "&grouping=outlet").json()
     assert {g["key"] for g in dealer["groups"]} == {"ROJKT000001", "ROJKT000002", "ROJBR000001"}

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
 from reports import services
 from reports.columns import RowSource
 from reports.exporters import write_xlsx
@@ -161,7 +161,7 @@ def test_outlets_and_summary_exports_use_the_figures(dataset, regulator, export)
 
 
 @pytest.mark.django_db
-def test_clarifications_export_is_empty_until_the_workflow_provides_it(dataset, regulator, export):
+def test_clarifications_export_without_requests_is_only_the_header(dataset, regulator, export):
     job = export(regulator, "clarifications")
     assert csv_rows(job) == [] and content(job).startswith(b"id,msisdn,kind")
 
@@ -242,9 +242,9 @@ def test_bad_requests_write_nothing(regulator, policies):
 
 @pytest.mark.django_db
 def test_the_restriction_filter_is_the_privacy_apps(dataset):
-    from privacy.selectors import exclude_restricted
     from reports.rows import restricted
     from subscribers.models import Registration
+    from subscribers.selectors import exclude_restricted
 
     ours = set(Registration.objects.filter(~restricted()).values_list("pk", flat=True))
     theirs = set(exclude_restricted(Registration.objects.all()).values_list("pk", flat=True))

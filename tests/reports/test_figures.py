@@ -234,8 +234,8 @@ def test_a_dismissed_finding_found_again_is_not_a_new_discrepancy(dataset, grapa
     ``dismissed_before``. The regulator's "discrepancies detected" counts it once, not once a
     night — in the figures, the rows behind them and the export alike."""
     from compliance.models import DiscrepancyOutcome
-    from compliance.workflow import discrepancies_opened
-    from compliance.workflow_support import finding_fingerprint
+    from compliance.workflow.intake import discrepancies_opened
+    from compliance.workflow.support import finding_fingerprint
     from reports.rows import discrepancy_rows
 
     registration = dataset.rows[3][0]

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from compliance.models import AuditEvent
+from core.models import AuditEvent
 from reports import services
 from reports.models import ExportJob
 

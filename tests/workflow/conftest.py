@@ -9,7 +9,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from compliance.models import Clarification, Discrepancy, ReviewItem
-from compliance.workflow import discrepancies_opened
+from compliance.workflow.clarifications import clarification_answer
+from compliance.workflow.intake import discrepancies_opened
 from core import pii
 from core.masking import mask_id_number
 from identity.idgen import make_kk, make_nik
@@ -111,8 +112,6 @@ def flagged_request(registration, *kinds) -> Clarification:
 
 def answered_item(registration, clerk, *, correction=None, photo=None) -> ReviewItem:
     """A request answered by ``clerk``: its open review item."""
-    from compliance.clarifications import clarification_answer
-
     clarification = flagged_request(registration)
     clarification_answer(
         actor=clerk,

@@ -1,4 +1,4 @@
-"""The outlet answers: inbox and answer on the web and the API; the misuse list of the issue —
+"""The outlet answers: inbox and answer on the web and the API; the misuse list —
 another outlet's request, after the deadline, an invalid NIK, a correction without evidence —
 each a clear error with nothing written."""
 
@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from compliance.models import Clarification, ClarificationAnswer, ReviewItem
+from compliance.workflow.clarifications import clarification_answer, clarifications_expire_overdue
 from core.models import AuditEvent
 from identity.idgen import make_nik
 from tests.conftest import photo_upload
@@ -76,8 +77,6 @@ def test_api_lists_only_own_outlets_requests(api, clerk, clerk2, registration, o
 
 def test_regulator_sees_requests_masked_and_no_photos(api, regulator, registration, clerk):
     request = flagged_request(registration)
-    from compliance.clarifications import clarification_answer
-
     clarification_answer(
         actor=clerk,
         clarification=request,
@@ -225,8 +224,6 @@ def test_answering_after_the_deadline_is_a_clear_error(api, client, clerk, regis
     _nothing_written(request)
 
     # Once the sweep has expired it, the same clear answer.
-    from compliance.clarifications import clarifications_expire_overdue
-
     assert clarifications_expire_overdue() == 1
     client.force_login(clerk)
     page = client.post(f"/compliance/clarifications/{request.pk}/", {"explanation": "late"})

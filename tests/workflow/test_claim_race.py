@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 
 from compliance.models import ReviewItem, Violation
-from compliance.review import review_item_claim, review_item_decide
-from compliance.workflow_support import WorkflowConflict
+from compliance.workflow.review import review_item_claim, review_item_decide
+from compliance.workflow.support import WorkflowConflict
 from core.models import AuditEvent
 from tests.factories import UserFactory
 

@@ -14,6 +14,7 @@ from compliance.models import (
     Discrepancy,
     Notification,
 )
+from compliance.reconciliation.generator import build_registrations, generate_operator_data
 from core.models import AuditEvent
 from outlets.models import AgreementRange, ResponsibleParty, StarterPack, TransferAgreement
 from subscribers.models import RegistrationPolicy
@@ -144,7 +145,6 @@ def test_the_hand_over_is_set_based(outlet, other_outlet):
 
 def test_the_engine_hands_over_what_it_opens(outlet, small_chunks):
     """A real reconciliation run against generated operator data opens the requests."""
-    from compliance.generator import build_registrations, generate_operator_data
     from tests.compliance.conftest import run_inline
 
     build_registrations(60, outlets=2, seed=5)

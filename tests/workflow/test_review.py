@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from compliance.clarifications import clarifications_expire_overdue
 from compliance.models import (
     Clarification,
     Discrepancy,
@@ -17,8 +16,15 @@ from compliance.models import (
     ReviewItem,
     Violation,
 )
-from compliance.review import review_item_claim, review_queue_sync
-from compliance.workflow_support import WorkflowConflict
+from compliance.workflow import sanctions
+from compliance.workflow.clarifications import clarifications_expire_overdue
+from compliance.workflow.queue import review_queue_sync
+from compliance.workflow.review import (
+    review_item_claim,
+    review_item_decide,
+    review_item_release,
+)
+from compliance.workflow.support import WorkflowConflict
 from core.models import AuditEvent
 from identity.idgen import make_nik
 from operatordb.models import OperatorSubscriber
@@ -335,15 +341,12 @@ def test_confirm_violation_records_it_against_the_outlet(api, grapari, clerk, re
 
 def test_a_failure_halfway_writes_nothing(api, grapari, clerk, registration, monkeypatch):
     item = answered_item(registration, clerk)
-    from compliance import sanctions
 
     def explode(**kwargs):
         raise RuntimeError("ladder broke")
 
     monkeypatch.setattr(sanctions, "sanctions_apply_ladder", explode)
     with pytest.raises(RuntimeError):
-        from compliance.review import review_item_decide
-
         review_item_decide(actor=grapari, item=item, decision="confirm_violation", reason="x")
 
     item.refresh_from_db()
@@ -468,7 +471,5 @@ def test_decide_on_the_web_shows_the_reason_error(client, grapari, clerk, regist
     assert response.status_code == 400
     assert "reason" in response.context["form"].errors
     with pytest.raises(WorkflowConflict):
-        from compliance.review import review_item_release
-
         review_item_claim(actor=grapari, item=item)
         review_item_release(actor=UserFactory(username="g3", role="grapari"), item=item)

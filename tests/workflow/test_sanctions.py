@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from compliance.models import Notification, Sanction, Violation
-from compliance.review import review_item_decide
+from compliance.workflow.review import review_item_decide
 from core.models import AuditEvent
 from outlets.models import Notice, Outlet
 from subscribers import ladder

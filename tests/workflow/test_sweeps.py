@@ -7,15 +7,19 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from compliance import tasks
 from compliance.models import (
     Clarification,
+    ClarificationAnswer,
     Discrepancy,
     Notification,
     NumberBlock,
+    RegistrationVersion,
     ReviewItem,
 )
-from compliance.review import review_item_claim
+from compliance.workflow import tasks
+from compliance.workflow.erasure import workflow_personal_data_erase
+from compliance.workflow.number_blocks import number_block_tell_operator
+from compliance.workflow.review import review_item_claim, review_item_decide
 from core.models import AuditEvent
 
 from .conftest import answered_item, flagged_request, make_registration
@@ -88,7 +92,6 @@ def test_the_operator_is_told_of_a_block_until_it_acknowledges(
         raise ConnectionError("operator feed down")
 
     monkeypatch.setattr(adapter.MockOperatorDatabase, "block_msisdn", down)
-    from compliance.review import number_block_tell_operator, review_item_decide
 
     review_item_decide(actor=grapari, item=item, decision="block", reason="Fake document")
     block = NumberBlock.objects.get()
@@ -160,9 +163,6 @@ def test_the_schema_documents_the_workflow_and_its_errors(client):
 
 
 def test_the_workflows_personal_data_can_be_erased(grapari, clerk, registration):
-    from compliance.clarifications import workflow_personal_data_erase
-    from compliance.models import ClarificationAnswer, RegistrationVersion
-    from compliance.review import review_item_decide
     from tests.conftest import photo_upload
 
     item = answered_item(

@@ -336,9 +336,12 @@ def _describe(report) -> str:
 def _operator_database():
     """Fill the operator-database mock, when that part of the portal is installed."""
     try:
-        from compliance.generator import generate_for_demo
+        from compliance.reconciliation.generator import generate_for_demo
     except ImportError as exc:
-        if exc.name in ("compliance.generator", "operatordb") or "generate_for_demo" in str(exc):
+        if exc.name in (
+            "compliance.reconciliation.generator",
+            "operatordb",
+        ) or "generate_for_demo" in str(exc):
             return None
         raise
     return generate_for_demo()

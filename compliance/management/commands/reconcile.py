@@ -9,9 +9,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.core.serializers.json import DjangoJSONEncoder
 
-from compliance import reconciliation
 from compliance.models import ReconciliationRun
-from compliance.selectors import open_counts_by_kind, run_summary
+from compliance.reconciliation import engine
+from compliance.reconciliation.selectors import open_counts_by_kind, run_summary
 
 
 class Command(BaseCommand):
@@ -30,14 +30,14 @@ class Command(BaseCommand):
             ReconciliationRun.Mode.FULL if options["full"] else ReconciliationRun.Mode.INCREMENTAL
         )
         try:
-            run = reconciliation.reconciliation_start(
+            run = engine.reconciliation_start(
                 mode=mode, trigger=ReconciliationRun.Trigger.COMMAND, dispatch=not options["sync"]
             )
-        except reconciliation.RunAlreadyActive as exc:
+        except engine.RunAlreadyActive as exc:
             other = f" (run {exc.run.pk}, {exc.run.mode}, {exc.run.status})" if exc.run else ""
             raise CommandError(f"A reconciliation run is already in progress{other}.") from exc
         if options["sync"]:
-            run = reconciliation.reconciliation_run_inline(run_id=run.pk)
+            run = engine.reconciliation_run_inline(run_id=run.pk)
         else:
             run = self._wait(run, options["timeout"], quiet=options["json"])
         summary = {**run_summary(run), "open_now": open_counts_by_kind()}

@@ -1,4 +1,4 @@
-"""API of the compliance app: reconciliation runs and the discrepancies they find.
+"""API of reconciliation: the runs and the discrepancies they find.
 
 - ``/reconciliation-runs/``: operator admins start runs (202, the run keeps going in Celery);
   the operator, GraPARI and the regulator follow them; anyone else gets a 403.
@@ -16,8 +16,8 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 
-from . import reconciliation
-from .models import Discrepancy, DiscrepancyKind, ReconciliationRun
+from ..models import Discrepancy, DiscrepancyKind, ReconciliationRun
+from . import engine
 from .selectors import (
     can_start_runs,
     can_view_runs,
@@ -133,12 +133,12 @@ class ReconciliationRunViewSet(
         body = ReconciliationRunCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            run = reconciliation.reconciliation_start(
+            run = engine.reconciliation_start(
                 mode=body.validated_data["mode"],
                 trigger=ReconciliationRun.Trigger.API,
                 requested_by=request.user,
             )
-        except reconciliation.RunAlreadyActive as exc:
+        except engine.RunAlreadyActive as exc:
             return Response(
                 {"detail": str(exc), "active_run": exc.run.pk if exc.run else None},
                 status=status.HTTP_409_CONFLICT,

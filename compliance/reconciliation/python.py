@@ -16,9 +16,9 @@ from core.models import AuditEvent
 from outlets.models import Outlet
 from subscribers.models import Registration
 
-from . import reconcile_rules as rules
-from .models import Discrepancy
-from .reconcile_sql import ChunkResult
+from ..models import Discrepancy
+from . import rules
+from .sql import ChunkResult
 
 BATCH = 1000
 REFRESHED_FIELDS = (
@@ -165,7 +165,7 @@ def _apply(
 
 
 def flag_registrations(registration_ids: list[int], *, run) -> int:
-    """Registered → flagged, with an audit row each (see ``reconcile_sql._FLAG``)."""
+    """Registered → flagged, with an audit row each (see ``sql._FLAG``)."""
     flagged = 0
     for batch in _batched(registration_ids):
         rows = list(

@@ -14,8 +14,8 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from . import reconciliation
-from .models import Discrepancy, DiscrepancyKind, ReconciliationRun
+from ..models import Discrepancy, DiscrepancyKind, ReconciliationRun
+from . import engine
 from .selectors import (
     can_start_runs,
     can_view_runs,
@@ -62,10 +62,10 @@ def run_list(request):
             messages.error(request, _("Choose a full or an incremental run."))
             return redirect("compliance:runs")
         try:
-            run = reconciliation.reconciliation_start(
+            run = engine.reconciliation_start(
                 mode=mode, trigger=ReconciliationRun.Trigger.WEB, requested_by=request.user
             )
-        except reconciliation.RunAlreadyActive as exc:
+        except engine.RunAlreadyActive as exc:
             messages.error(request, _("A run is already in progress; runs never overlap."))
             if exc.run is not None:
                 return redirect("compliance:run", pk=exc.run.pk)

@@ -1,23 +1,27 @@
-"""What the compliance workflow's services share: settings, audit rows in bulk, the finding
-fingerprint, the conflict error, and settling a registration once nothing is left open."""
+"""What the compliance workflow's services share: settings, the policy's deadline, the finding
+fingerprint, the conflict error, texts, and settling a registration once nothing is left open."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from core.audit import audit_record
+from subscribers.models import Registration
+from subscribers.selectors import NoPolicyInForce, policy_in_force
 
-from .models import Clarification, Discrepancy, ReviewItem
+from ..models import Clarification, Discrepancy, ReviewItem
 
 NON_FIELD = "non_field_errors"
 # The label the workflow's automated steps act under (outlets.services accepts a label).
 SYSTEM_ACTOR = "compliance"
+DEFAULT_DEADLINE_DAYS = 7
 
 
 class WorkflowConflict(Exception):
@@ -44,11 +48,31 @@ def bulk_max_items() -> int:
     return int(getattr(settings, "REVIEW_BULK_MAX_ITEMS", 200))
 
 
+def deadline_days(at: datetime) -> int:
+    """Days to answer under the policy in force at ``at`` (7 when no policy is in force)."""
+    try:
+        return policy_in_force(at=at).clarification_deadline_days
+    except NoPolicyInForce:
+        return DEFAULT_DEADLINE_DAYS
+
+
 def finding_fingerprint(kind: str, details: dict | None) -> str:
     """What a finding says, as a digest: the same kind with the same values on both sides is
     the same finding (a dismissal is remembered by it)."""
     payload = json.dumps([kind, details or {}], sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def kinds_string(kinds) -> str:
+    """Discrepancy kinds as a review item stores them (``,birth_date_mismatch,name_mismatch,``),
+    so the queue filters on one kind with ``contains``."""
+    ordered = sorted(set(kinds))
+    return "," + ",".join(ordered) + "," if ordered else ""
+
+
+def when_text(value: datetime) -> str:
+    """A moment as the workflow's messages show it, in local time: ``5 Mar 2026 14:00``."""
+    return date_format(timezone.localtime(value), "j M Y H:i")
 
 
 def stored_text(message) -> str:
@@ -62,8 +86,6 @@ def registration_settle(*, actor, registration_id: int | None, now=None) -> bool
     """Mark a registration verified once nothing about it is left open: no open discrepancy,
     no clarification in progress, no open review item. A blocked one stays blocked. Returns
     True when it became verified (its audit row written)."""
-    from subscribers.models import Registration
-
     if registration_id is None:
         return False
     now = now or timezone.now()

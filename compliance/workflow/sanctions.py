@@ -10,7 +10,7 @@ outlets app's notice and e-mail for a suspension or revocation, by a notificatio
 An operator admin lifts a suspension with a reason (``sanction_lift``: the outlet is reinstated).
 
 Violations against a dealer (its own or its parties' packs) are recorded and shown to the
-dealer; the ladder is the outlets' (MISSION.md: outlets lose the right to register).
+dealer; the ladder is the outlets' (it is outlets that lose the right to register).
 """
 
 from __future__ import annotations
@@ -24,16 +24,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from core.audit import audit_record
+from core.audit import actor_label, audit_record
+from core.roles import is_operator, is_signed_in
 from outlets.models import Outlet
 from outlets.services import outlet_reinstate, outlet_revoke, outlet_suspend
 from subscribers import ladder
 from subscribers.models import Registration
 from subscribers.selectors import NoPolicyInForce, policy_in_force
 
-from .models import Clarification, ReviewItem, Sanction, Violation
+from ..models import Clarification, ReviewItem, Sanction, Violation
 from .notifications import dealer_admin_users, notify, outlet_staff_users
-from .workflow_support import NON_FIELD, WorkflowConflict, stored_text
+from .support import NON_FIELD, SYSTEM_ACTOR, WorkflowConflict, stored_text
 
 LIFT_REASON_MAX = 2000
 
@@ -67,7 +68,7 @@ def violation_confirm(
         review_item=item,
         kinds=item.discrepancy_kinds.strip(","),
         reason=reason,
-        confirmed_by=actor if getattr(actor, "is_authenticated", False) else None,
+        confirmed_by=actor if is_signed_in(actor) else None,
         confirmed_at=now,
     )
     audit_record(
@@ -161,14 +162,14 @@ def _impose(*, actor, outlet, level, count, policy, violation, now, link) -> San
         }
     )
     changed = False
-    automated = actor if getattr(actor, "is_authenticated", False) else "compliance"
+    is_user = is_signed_in(actor)
+    automated = actor if is_user else SYSTEM_ACTOR
     if level == Sanction.Level.SUSPENSION and outlet.status == Outlet.Status.ACTIVE:
         outlet_suspend(actor=automated, outlet=outlet, reason=reason[:300])
         changed = True
     elif level == Sanction.Level.REVOCATION and outlet.status != Outlet.Status.REVOKED:
         outlet_revoke(actor=automated, outlet=outlet, reason=reason[:300])
         changed = True
-    is_user = getattr(actor, "is_authenticated", False)
     sanction = Sanction.objects.create(
         outlet=outlet,
         level=level,
@@ -179,7 +180,7 @@ def _impose(*, actor, outlet, level, count, policy, violation, now, link) -> San
         violation=violation,
         status_changed=changed,
         created_by=actor if is_user else None,
-        created_by_label=actor.get_username() if is_user else str(actor),
+        created_by_label=actor_label(actor),
         created_at=now,
     )
     audit_record(
@@ -224,7 +225,7 @@ def _impose(*, actor, outlet, level, count, policy, violation, now, link) -> San
 
 def may_lift(user) -> bool:
     """Only operator admins lift a sanction (reinstate an outlet)."""
-    return bool(getattr(user, "is_authenticated", False) and user.is_operator)
+    return is_operator(user)
 
 
 def sanction_lift(

@@ -7,8 +7,9 @@ from django.utils.translation import gettext_lazy as _
 
 from subscribers.models import IdType, Sex
 
-from .models import DiscrepancyKind, ReviewItem
-from .workflow_support import NON_FIELD
+from ..models import DiscrepancyKind, ReviewItem
+from .review import ALLOWED
+from .support import NON_FIELD
 
 DATE_FORMAT = "%Y-%m-%d"
 
@@ -112,8 +113,6 @@ class DecisionForm(ServiceErrorsMixin, forms.Form):
     def __init__(self, *args, item: ReviewItem | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         if item is not None:
-            from .review import ALLOWED
-
             allowed = ALLOWED[item.kind]
             self.fields["decision"].choices = [
                 (value, label) for value, label in ReviewItem.Decision.choices if value in allowed

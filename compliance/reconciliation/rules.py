@@ -1,8 +1,8 @@
 """The reconciliation rules, as plain functions (no Django).
 
 What counts as a discrepancy between a registration (the portal's side) and the operator's
-record of the same MSISDN. The generic engine (``reconcile_python``) applies these functions
-directly; the set-based engine (``reconcile_sql``) states the same rules in SQL, and the tests
+record of the same MSISDN. The generic engine (``python``) applies these functions
+directly; the set-based engine (``sql``) states the same rules in SQL, and the tests
 hold both to the same ground truth.
 
 - ``missing_in_operator``: registered here, no operator record for the MSISDN.
@@ -87,7 +87,7 @@ def _iso(value: date | datetime | None) -> str | None:
 
 
 def names_match(portal_name: str, operator_name_key: str) -> bool:
-    """The MISSION's name rule: equal once case, spacing and punctuation are ignored."""
+    """The name rule: equal once case, spacing and punctuation are ignored."""
     return normalize_name_for_comparison(portal_name or "") == (operator_name_key or "")
 
 

@@ -1,8 +1,6 @@
-"""GraPARI's review queue: what enters it, claims, and decisions.
+"""GraPARI's review queue: claims and decisions.
 
-- Entering: an answered or expired clarification (``clarifications``), and a flagged
-  registration nobody is asked about — flagged at registration (a doubtful document, over the
-  cap, an unreadable photo) or unknown to the operator — by ``review_queue_sync``.
+What enters the queue is ``queue``'s. Here:
 - Claims: ``review_item_claim`` is a compare-and-set (``UPDATE … WHERE claimed_by IS NULL OR
   the claim expired``): of two reviewers exactly one wins. A claim left idle for
   ``REVIEW_CLAIM_IDLE_SECONDS`` is free again; viewing the item renews one's own claim.
@@ -14,57 +12,47 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from core import pii
 from core.audit import audit_bulk, audit_event, audit_record
-from core.masking import mask_id_number
-from core.queue import enqueue
-from core.roles import may_decide
-from outlets.models import StarterPack
+from core.roles import is_operator, is_signed_in, may_decide
+from subscribers.corrections import registration_apply_correction, registration_versioned_values
 from subscribers.models import Registration
+from subscribers.services import registration_block
 
-from .clarifications import (
-    _kinds_string,
-    clarification_open_for_registration,
-    clarification_reopen,
-    clarification_transition,
-    clarifications_open_for_discrepancies,
-    discrepancies_dismiss_again,
-    dismissed_findings,
-)
-from .models import (
+from ..models import (
     Clarification,
     ClarificationAnswer,
     ClarificationItem,
     Discrepancy,
-    DiscrepancyKind,
     DiscrepancyOutcome,
-    NumberBlock,
     RegistrationVersion,
     ReviewItem,
 )
-from .reconcile_rules import OUTLET_ACCOUNTABLE_KINDS
-from .workflow_support import (
+from .clarifications import (
+    clarification_open_for_registration,
+    clarification_reopen,
+    clarification_transition,
+)
+from .notifications import dealer_admin_users, notify, outlet_staff_users
+from .number_blocks import number_block
+from .sanctions import violation_confirm
+from .support import (
     SYSTEM_ACTOR,
     WorkflowConflict,
     bulk_max_items,
     claim_idle_timeout,
     finding_fingerprint,
     registration_settle,
-    review_target,
+    when_text,
 )
-
-logger = logging.getLogger(__name__)
 
 Decision = ReviewItem.Decision
 Kind = ReviewItem.Kind
@@ -89,16 +77,12 @@ ALLOWED = {
         Decision.BLOCK,
     ),
 }
-SYNC_BATCH = 1000
+CLAIM_BATCH = 1000
 
 
 def _require_reviewer(actor) -> None:
     if not may_decide(actor):
         raise PermissionDenied(_("Only GraPARI reviewers and the operator work the review queue."))
-
-
-def _when(value: datetime) -> str:
-    return date_format(timezone.localtime(value), "j M Y H:i")
 
 
 def _conflict(item: ReviewItem, actor, now: datetime) -> WorkflowConflict:
@@ -110,7 +94,7 @@ def _conflict(item: ReviewItem, actor, now: datetime) -> WorkflowConflict:
             _("This item was already decided by %(who)s at %(when)s (%(decision)s).")
             % {
                 "who": who,
-                "when": _when(item.decided_at),
+                "when": when_text(item.decided_at),
                 "decision": item.get_decision_display() or item.get_status_display(),
             },
             code="already_decided",
@@ -121,7 +105,7 @@ def _conflict(item: ReviewItem, actor, now: datetime) -> WorkflowConflict:
                 "%(who)s is working on this item (claimed until %(until)s). Pick another item, "
                 "or wait until their claim expires."
             )
-            % {"who": item.claimed_by.get_username(), "until": _when(item.claim_expires_at)},
+            % {"who": item.claimed_by.get_username(), "until": when_text(item.claim_expires_at)},
             code="claimed_by_other",
         )
     return WorkflowConflict(
@@ -184,7 +168,7 @@ def review_item_release(*, actor, item: ReviewItem, now: datetime | None = None)
         qs = ReviewItem.objects.filter(
             pk=item.pk, status=ReviewItem.Status.OPEN, claimed_by__isnull=False
         )
-        if not actor.is_operator:
+        if not is_operator(actor):
             qs = qs.filter(Q(claimed_by=actor) | Q(claim_expires_at__lte=now))
         holder = item.claimed_by.get_username() if item.claimed_by_id else ""
         if qs.update(claimed_by=None, claim_expires_at=None) != 1:
@@ -211,7 +195,7 @@ def review_claims_release_idle(*, now: datetime | None = None) -> int:
         stale = list(
             ReviewItem.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=ReviewItem.Status.OPEN, claim_expires_at__lte=now)
-            .select_related("claimed_by")[:SYNC_BATCH]
+            .select_related("claimed_by")[:CLAIM_BATCH]
         )
         ReviewItem.objects.filter(pk__in=[i.pk for i in stale], claim_expires_at__lte=now).update(
             claimed_by=None, claim_expires_at=None
@@ -497,8 +481,15 @@ def _accept(actor, item, clarification, now) -> dict:
     the findings resolved as corrected, the request accepted."""
     answer = _pending_correction(item)
     registration = Registration.objects.select_for_update().get(pk=item.registration_id)
-    version = registration_apply_correction(
-        actor=actor, registration=registration, answer=answer, now=now
+    version = _keep_version(actor, registration, answer, now)
+    registration_apply_correction(
+        actor=actor,
+        registration=registration,
+        correction=answer.correction,
+        id_number_encrypted=answer.correction_id_number_encrypted,
+        kk_number_encrypted=answer.correction_kk_number_encrypted,
+        audit_before={"version": version.version},
+        audit_after={"version": version.version + 1, "clarification": answer.clarification_id},
     )
     resolved = _resolve(
         actor,
@@ -537,8 +528,6 @@ def _ask_again(actor, item, clarification, given: DecisionInput, now) -> dict:
 
 
 def _confirm_violation(actor, item, clarification, given: DecisionInput, now) -> dict:
-    from .sanctions import violation_confirm
-
     violation, sanction = violation_confirm(
         actor=actor, item=item, clarification=clarification, reason=given.reason, now=now
     )
@@ -561,51 +550,20 @@ def _block(actor, item, clarification, given: DecisionInput, now) -> dict:
     commit (``NumberBlock`` keeps trying until its adapter accepts). Every request and item
     still open about the number is closed with it; the findings stay open (the data is wrong;
     reconciliation resolves them when the operator's record changes)."""
-    registration = (
-        Registration.objects.select_for_update().filter(pk=item.registration_id).first()
-        if item.registration_id
-        else None
-    )
-    if registration is not None and registration.status != Registration.Status.BLOCKED:
-        before = registration.status
-        Registration.objects.filter(pk=registration.pk).update(
-            status=Registration.Status.BLOCKED, updated_at=now
-        )
-        audit_record(
-            actor=actor,
-            action="registration.block",
-            target=registration,
-            before={"status": before},
-            after={"status": "blocked", "reason": given.reason[:300]},
-        )
-    packs = StarterPack.objects.filter(msisdn=item.msisdn).exclude(
-        status=StarterPack.Status.BLOCKED
-    )
-    for pack in packs:
-        StarterPack.objects.filter(pk=pack.pk).update(
-            status=StarterPack.Status.BLOCKED, updated_at=now
-        )
-        audit_record(
-            actor=actor,
-            action="starter_pack.block",
-            target=pack,
-            before={"status": pack.status},
-            after={"status": "blocked"},
-        )
-    block, created = NumberBlock.objects.get_or_create(
+    registration = registration_block(
+        actor=actor,
         msisdn=item.msisdn,
-        defaults={
-            "registration": registration,
-            "review_item": item,
-            "reason": given.reason,
-            "blocked_by": actor,
-        },
+        registration_id=item.registration_id,
+        reason=given.reason,
+        now=now,
     )
-    if created:
-        audit_record(
-            actor=actor, action="number.block", target=block, after={"msisdn": item.msisdn}
-        )
-        transaction.on_commit(lambda: _queue_tell_operator(block.pk))
+    block = number_block(
+        actor=actor,
+        msisdn=item.msisdn,
+        registration=registration,
+        review_item=item,
+        reason=given.reason,
+    )
     # Everything still open about the number ends with it.
     for other in (
         Clarification.objects.select_for_update()
@@ -660,8 +618,6 @@ def _block(actor, item, clarification, given: DecisionInput, now) -> dict:
 
 def _tell_about(item: ReviewItem, clarification: Clarification | None, message) -> None:
     """Tell the party asked (or, for a flagged registration, its outlet) about a decision."""
-    from .notifications import dealer_admin_users, notify, outlet_staff_users
-
     if clarification is not None and clarification.accountable != "outlet":
         users = dealer_admin_users(dealer_ids=[clarification.dealer_id])
     elif item.outlet_id:
@@ -673,317 +629,20 @@ def _tell_about(item: ReviewItem, clarification: Clarification | None, message) 
 
 # --- corrections ----------------------------------------------------------------------------------
 
-VERSIONED_FIELDS = ("full_name", "birth_place", "birth_date", "sex", "address", "nationality",
-                    "id_type", "id_number_masked", "kk_number_masked")  # fmt: skip
 
-
-def registration_apply_correction(
-    *, actor, registration: Registration, answer: ClarificationAnswer, now: datetime
-) -> RegistrationVersion:
-    """Apply an accepted correction: the values replaced are kept as a ``RegistrationVersion``
-    (with the old ID and KK numbers encrypted), the registration takes the new ones (ID and KK
-    re-encrypted, digest and masked copy renewed; ``updated_at`` moves, so the next incremental
-    reconciliation compares it again). The audit row names the fields, never their values."""
+def _keep_version(actor, registration: Registration, answer: ClarificationAnswer, now):
+    """The values a correction replaces, kept as the registration's next version (the ID and KK
+    numbers encrypted as they were)."""
     last = registration.versions.aggregate(n=Max("version"))["n"] or 0
-    values = {
-        name: (
-            getattr(registration, name).isoformat()
-            if isinstance(getattr(registration, name), date)
-            else getattr(registration, name)
-        )
-        for name in VERSIONED_FIELDS
-    }
-    version = RegistrationVersion.objects.create(
+    return RegistrationVersion.objects.create(
         registration=registration,
         version=last + 1,
-        values=values,
+        values=registration_versioned_values(registration),
         id_number_encrypted=registration.id_number_encrypted,
         id_number_digest=registration.id_number_digest,
         kk_number_encrypted=registration.kk_number_encrypted,
         kk_number_digest=registration.kk_number_digest,
         replaced_at=now,
-        replaced_by=actor if getattr(actor, "is_authenticated", False) else None,
+        replaced_by=actor if is_signed_in(actor) else None,
         answer=answer,
     )
-    changed = []
-    for name, value in answer.correction.items():
-        if name == "id_number":
-            number = pii.decrypt(answer.correction_id_number_encrypted)
-            registration.id_number_encrypted = pii.encrypt(number)
-            registration.id_number_digest = pii.digest(number)
-            registration.id_number_masked = mask_id_number(number)
-            changed += ["id_number_encrypted", "id_number_digest", "id_number_masked"]
-        elif name == "kk_number":
-            number = pii.decrypt(answer.correction_kk_number_encrypted)
-            registration.kk_number_encrypted = pii.encrypt(number)
-            registration.kk_number_digest = pii.digest(number)
-            registration.kk_number_masked = mask_id_number(number) if number else ""
-            changed += ["kk_number_encrypted", "kk_number_digest", "kk_number_masked"]
-        elif name == "birth_date":
-            registration.birth_date = date.fromisoformat(value)
-            changed.append(name)
-        else:
-            setattr(registration, name, value)
-            changed.append(name)
-    registration.save(update_fields=[*changed, "updated_at"])
-    audit_record(
-        actor=actor,
-        action="registration.correct",
-        target=registration,
-        before={
-            "version": version.version,
-            "fields": sorted(answer.correction),
-            "id_number": values["id_number_masked"],
-        },
-        after={
-            "version": version.version + 1,
-            "fields": sorted(answer.correction),
-            "id_number": registration.id_number_masked,
-            "clarification": answer.clarification_id,
-        },
-    )
-    return version
-
-
-# --- the operator is told -------------------------------------------------------------------------
-
-
-def number_block_tell_operator(*, block_id: int) -> bool:
-    """Tell the operator's adapter that a number is blocked; recorded when it accepted, kept
-    for the periodic retry when it did not. Safe to run twice (an acknowledged block is left)."""
-    from core.operator import get_adapter
-
-    block = NumberBlock.objects.filter(pk=block_id, operator_told_at__isnull=True).first()
-    if block is None:
-        return False
-    try:
-        get_adapter().block_msisdn(msisdn=block.msisdn, reason=block.reason)
-    except Exception as exc:
-        logger.warning("operator not told of blocked number %s: %r", block.msisdn, exc)
-        NumberBlock.objects.filter(pk=block.pk).update(
-            attempts=block.attempts + 1, last_error=repr(exc)[:2000]
-        )
-        return False
-    with transaction.atomic():
-        told = NumberBlock.objects.filter(pk=block.pk, operator_told_at__isnull=True).update(
-            operator_told_at=timezone.now(), attempts=block.attempts + 1, last_error=""
-        )
-        if told:
-            audit_record(
-                actor=SYSTEM_ACTOR,
-                action="number.block_told_operator",
-                target=block,
-                after={"msisdn": block.msisdn},
-            )
-    return bool(told)
-
-
-def _queue_tell_operator(block_id: int) -> None:
-    # Through the broker (a real operator feed may be slow); when the broker is down the
-    # periodic retry (number_blocks_retry) tells the operator later.
-    from .tasks import tell_operator_number_blocked
-
-    enqueue(tell_operator_number_blocked, block_id)
-
-
-def number_blocks_retry(*, older_than_seconds: int = 60) -> int:
-    """The periodic retry of blocks the operator has not acknowledged yet."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    ids = list(
-        NumberBlock.objects.filter(operator_told_at__isnull=True, created_at__lt=cutoff)
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:SYNC_BATCH]
-    )
-    return sum(number_block_tell_operator(block_id=pk) for pk in ids)
-
-
-# --- what enters the queue ------------------------------------------------------------------------
-
-
-def review_queue_sync(*, since: datetime | None = None, now: datetime | None = None) -> dict:
-    """Queue the flagged registrations nobody is asked about, set-based and idempotent.
-
-    - flagged with review reasons (doubtful document, over the cap, unreadable photo) and never
-      queued for them, no request about them in progress;
-    - with an open "unknown to the operator" discrepancy not yet queued (a finding a reviewer
-      dismissed before is settled instead).
-    ``since`` limits the look to what changed since then (the frequent run); None looks at
-    everything and also hands over open discrepancies nobody was ever asked about (the
-    nightly run: e.g. those found before the workflow existed).
-    """
-    now = now or timezone.now()
-    counts = {"reasons": 0, "unknown_to_operator": 0, "handed_over": 0}
-    counts["reasons"] = _queue_flagged_with_reasons(since, now)
-    counts["unknown_to_operator"] = _queue_unknown_to_operator(since, now)
-    if since is None:
-        counts["handed_over"] = _hand_over_unasked(now)
-    return counts
-
-
-def _item_for(registration_values: dict, *, now, discrepancy_id=None, kinds="") -> ReviewItem:
-    return ReviewItem(
-        kind=Kind.FLAGGED_REGISTRATION,
-        msisdn=registration_values["msisdn"],
-        registration_id=registration_values["pk"],
-        discrepancy_id=discrepancy_id,
-        outlet_id=registration_values["outlet_id"],
-        dealer_id=registration_values["outlet__dealer_id"],
-        province=registration_values["outlet__province"],
-        region=registration_values["outlet__region"],
-        discrepancy_kinds=kinds,
-        queued_at=now,
-        due_at=now + review_target(),
-    )
-
-
-REG_FIELDS = ("pk", "msisdn", "outlet_id", "outlet__dealer_id", "outlet__province",
-              "outlet__region", "registration_number")  # fmt: skip
-
-
-def _queue_flagged_with_reasons(since, now) -> int:
-    queued_before = ReviewItem.objects.filter(
-        registration=OuterRef("pk"), kind=Kind.FLAGGED_REGISTRATION, discrepancy__isnull=True
-    )
-    asked = Clarification.objects.filter(msisdn=OuterRef("msisdn"), status__in=Clarification.ACTIVE)
-    qs = (
-        Registration.objects.filter(status=Registration.Status.FLAGGED)
-        .exclude(review_reasons=[])
-        .exclude(Exists(queued_before))
-        .exclude(Exists(asked))
-    )
-    if since is not None:
-        qs = qs.filter(updated_at__gte=since)
-    total = 0
-    rows = qs.order_by("pk").values(*REG_FIELDS, "review_reasons").iterator(chunk_size=SYNC_BATCH)
-    batch: list[dict] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == SYNC_BATCH:
-            total += _insert_flagged(batch, now)
-            batch = []
-    if batch:
-        total += _insert_flagged(batch, now)
-    return total
-
-
-def _insert_flagged(batch: list[dict], now) -> int:
-    with transaction.atomic():
-        items = [_item_for(row, now=now) for row in batch]
-        ReviewItem.objects.bulk_create(items, ignore_conflicts=True)
-        queued = list(
-            ReviewItem.objects.filter(
-                registration_id__in=[r["pk"] for r in batch],
-                kind=Kind.FLAGGED_REGISTRATION,
-                status=ReviewItem.Status.OPEN,
-                queued_at=now,
-            )
-        )
-        audit_bulk(
-            [
-                audit_event(
-                    actor=SYSTEM_ACTOR,
-                    action="review_item.queue",
-                    target=i,
-                    after={"kind": i.kind, "registration": i.registration_id},
-                )
-                for i in queued
-            ]
-        )
-    return len(queued)
-
-
-def _queue_unknown_to_operator(since, now) -> int:
-    queued = ReviewItem.objects.filter(discrepancy=OuterRef("pk"))
-    qs = (
-        Discrepancy.objects.filter(
-            status=Discrepancy.Status.OPEN,
-            kind=DiscrepancyKind.MISSING_IN_OPERATOR,
-            registration__isnull=False,
-        )
-        .exclude(registration__status=Registration.Status.BLOCKED)
-        .exclude(Exists(queued))
-    )
-    if since is not None:
-        qs = qs.filter(detected_at__gte=since)
-    total = 0
-    ids = list(qs.order_by("pk").values_list("pk", flat=True))
-    for start in range(0, len(ids), SYNC_BATCH):
-        chunk = ids[start : start + SYNC_BATCH]
-        with transaction.atomic():
-            rows = list(
-                Discrepancy.objects.filter(pk__in=chunk, status=Discrepancy.Status.OPEN).values(
-                    "pk", "kind", "details", "msisdn",
-                    *(f"registration__{f}" for f in ("pk", "msisdn", "outlet_id",
-                      "outlet__dealer_id", "outlet__province", "outlet__region")),
-                )
-            )  # fmt: skip
-            # A finding dismissed before is settled, as in the hand-over from reconciliation.
-            dismissed = dismissed_findings(
-                {r["msisdn"] for r in rows}, kind=DiscrepancyKind.MISSING_IN_OPERATOR
-            )
-            again = [
-                r
-                for r in rows
-                if (r["msisdn"], r["kind"], finding_fingerprint(r["kind"], r["details"]))
-                in dismissed
-            ]
-            if again:
-                discrepancies_dismiss_again(again, now=now)
-            settled = {r["pk"] for r in again}
-            items = [
-                _item_for(
-                    {
-                        "pk": r["registration__pk"],
-                        "msisdn": r["registration__msisdn"],
-                        "outlet_id": r["registration__outlet_id"],
-                        "outlet__dealer_id": r["registration__outlet__dealer_id"],
-                        "outlet__province": r["registration__outlet__province"],
-                        "outlet__region": r["registration__outlet__region"],
-                    },
-                    now=now,
-                    discrepancy_id=r["pk"],
-                    kinds=_kinds_string([r["kind"]]),
-                )
-                for r in rows
-                if r["pk"] not in settled
-            ]
-            ReviewItem.objects.bulk_create(items, ignore_conflicts=True)
-            created = list(
-                ReviewItem.objects.filter(discrepancy_id__in=[r["pk"] for r in rows], queued_at=now)
-            )
-            audit_bulk(
-                [
-                    audit_event(
-                        actor=SYSTEM_ACTOR,
-                        action="review_item.queue",
-                        target=i,
-                        after={"kind": i.kind, "discrepancy": i.discrepancy_id},
-                    )
-                    for i in created
-                ]
-            )
-            total += len(created)
-    return total
-
-
-def _hand_over_unasked(now) -> int:
-    """Open outlet-accountable discrepancies with an outlet that no request ever asked about
-    (of a registration not blocked) go through the same hand-over as a run's new ones."""
-    asked = ClarificationItem.objects.filter(discrepancy=OuterRef("pk"))
-    ids = list(
-        Discrepancy.objects.filter(
-            status=Discrepancy.Status.OPEN,
-            kind__in=sorted(OUTLET_ACCOUNTABLE_KINDS),
-            outlet__isnull=False,
-        )
-        .exclude(registration__status=Registration.Status.BLOCKED)
-        .exclude(Exists(asked))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    handed = 0
-    for start in range(0, len(ids), SYNC_BATCH):
-        chunk = ids[start : start + SYNC_BATCH]
-        result = clarifications_open_for_discrepancies(discrepancy_ids=chunk, now=now)
-        handed += result.opened + result.extended
-    return handed

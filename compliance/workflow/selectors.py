@@ -25,9 +25,10 @@ from core.models import AuditEvent
 from core.roles import is_regulator, is_signed_in, may_decide
 from outlets.models import Dealer, Outlet
 from outlets.selectors import dealer_id_for_user, scope_to_user, staff_membership_for_user
+from subscribers import ladder
 from subscribers.selectors import NoPolicyInForce, policy_in_force
 
-from .models import (
+from ..models import (
     Clarification,
     ClarificationAnswer,
     Notification,
@@ -331,8 +332,6 @@ def registration_history(*, registration) -> QuerySet[AuditEvent]:
 def outlet_violation_summary(*, outlet, now: datetime | None = None) -> dict:
     """The outlet's standing on the ladder: violations within the window of the policy in
     force, and the next rung."""
-    from . import ladder
-
     now = now or timezone.now()
     try:
         policy = policy_in_force(at=now)

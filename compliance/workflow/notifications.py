@@ -2,21 +2,27 @@
 (console backend by default) after the commit.
 
 The notification row is the record and is written in the caller's transaction; the e-mail is
-best effort: a mail outage never undoes a decision already committed.
+best effort: a mail outage never undoes a decision already committed. ``tell_accountable`` tells
+the parties asked about their clarification requests, one notification per person.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import ngettext
 
-from .models import Notification
+from ..models import Clarification, Notification
+from .support import when_text
 
 logger = logging.getLogger(__name__)
 
@@ -69,3 +75,40 @@ def notifications_mark_read(*, user, ids: Iterable[int] | None = None) -> int:
     if ids is not None:
         qs = qs.filter(pk__in=list(ids))
     return qs.update(read_at=timezone.now())
+
+
+def tell_accountable(clarifications: list[Clarification], message) -> None:
+    """One notification per person per outlet (or dealer), not one per request.
+
+    ``message(count, due_at)`` is called in each recipient's language.
+    """
+    by_outlet: dict[int, list[Clarification]] = defaultdict(list)
+    by_dealer: dict[int, list[Clarification]] = defaultdict(list)
+    for clarification in clarifications:
+        if clarification.accountable == Clarification.Accountable.OUTLET:
+            by_outlet[clarification.outlet_id].append(clarification)
+        else:
+            by_dealer[clarification.dealer_id].append(clarification)
+    link = reverse("compliance:inbox")
+    for outlet_id, group in by_outlet.items():
+        due = min(c.due_at for c in group)
+        notify(
+            users=outlet_staff_users(outlet_ids=[outlet_id]),
+            text=lambda g=group, d=due: message(len(g), d),
+            link=link,
+        )
+    for dealer_id, group in by_dealer.items():
+        due = min(c.due_at for c in group)
+        notify(
+            users=dealer_admin_users(dealer_ids=[dealer_id]),
+            text=lambda g=group, d=due: message(len(g), d),
+            link=link,
+        )
+
+
+def new_requests_message(count: int, due_at: datetime) -> str:
+    return ngettext(
+        "%(count)d new clarification request: answer by %(due)s.",
+        "%(count)d new clarification requests: answer by %(due)s.",
+        count,
+    ) % {"count": count, "due": when_text(due_at)}

@@ -1,22 +1,25 @@
-"""Reads of the compliance app, scoped to the asking user. One queryset serves page and API."""
+"""Reads of reconciliation (runs, discrepancies), scoped to the asking user. One queryset serves
+page and API."""
 
 from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 
+from core.masking import mask_name
+from core.roles import is_operator, is_regulator, is_signed_in
 from outlets.selectors import scope_to_user
 
-from .models import Discrepancy, DiscrepancyKind, ReconciliationRun
+from ..models import Discrepancy, DiscrepancyKind, ReconciliationRun
 
 
 def can_view_runs(user) -> bool:
     """Reconciliation runs are the operator's machinery: operator, GraPARI and regulator see
     them; outlets and dealers see only the discrepancies that concern them."""
-    return bool(getattr(user, "is_authenticated", False) and user.sees_all_outlets)
+    return is_signed_in(user) and user.sees_all_outlets
 
 
 def can_start_runs(user) -> bool:
     """Only operator admins start runs."""
-    return bool(getattr(user, "is_authenticated", False) and user.is_operator)
+    return is_operator(user)
 
 
 def runs_for_user(*, user) -> QuerySet[ReconciliationRun]:
@@ -70,12 +73,6 @@ def open_counts_by_kind(*, user=None) -> dict[str, int]:
     return _by_kind(dict(rows))
 
 
-def _mask_name(name: str | None) -> str | None:
-    if not name:
-        return name
-    return " ".join(word[:1] + "*" * (len(word) - 1) for word in name.split())
-
-
 def _mask_date(value: str | None) -> str | None:
     return f"{value[:4]}-**-**" if value else value
 
@@ -84,7 +81,7 @@ def discrepancy_details_for_user(*, discrepancy: Discrepancy, user) -> dict:
     """The portal's and the operator's values as ``user`` may see them. ID numbers are always
     masked (they are stored masked); the regulator also gets names and birth dates masked."""
     details = discrepancy.details or {}
-    if getattr(user, "role", "") != "regulator" or user.is_operator:
+    if not is_regulator(user):
         return details
     masked = {}
     for side, values in details.items():
@@ -92,7 +89,7 @@ def discrepancy_details_for_user(*, discrepancy: Discrepancy, user) -> dict:
             masked[side] = values
             continue
         masked[side] = {
-            key: _mask_name(value)
+            key: (mask_name(value) if value else value)
             if key == "full_name"
             else _mask_date(value)
             if key == "birth_date"

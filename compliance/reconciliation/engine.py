@@ -13,7 +13,8 @@ Life of a run:
    token) and adds to the run's progress. The last chunk queues the finish.
    An MSISDN chunk also flags the registrations of what it found (registered → flagged).
 4. ``reconciliation_finish`` flags the registrations of the over-limit numbers, hands the new
-   discrepancies to the compliance workflow and marks the run succeeded — one transaction.
+   discrepancies over (``handover``: the compliance workflow's intake) and marks the run
+   succeeded — one transaction.
 
 A worker that dies (SIGKILL, OOM) leaves its chunk claimed: a restarted worker of the same name
 releases its predecessor's claims at start (``reconciliation_recover``), and the periodic tick
@@ -45,9 +46,8 @@ from core.queue import enqueue
 from subscribers.models import Registration
 from subscribers.selectors import NoPolicyInForce, policy_in_force
 
-from . import reconcile_python, reconcile_sql, workflow
-from . import reconcile_rules as rules
-from .models import Discrepancy, ReconciliationRun, RunChunk
+from ..models import Discrepancy, ReconciliationRun, RunChunk
+from . import handover, python, rules, sql
 
 logger = logging.getLogger(__name__)
 
@@ -143,9 +143,12 @@ def reconciliation_start(
 def _send(task_name: str, *args) -> None:
     """Queue one of the run's own tasks (after the commit; a broker outage is left to the
     periodic recovery, ``reconciliation_recover``)."""
+    # The tasks module wraps this one's services: it is imported when a task is sent.
     from . import tasks
 
-    enqueue(getattr(tasks, task_name), *args)
+    task = {"plan_run": tasks.plan_run, "work_chunk": tasks.work_chunk,
+            "finish_run": tasks.finish_run}[task_name]  # fmt: skip
+    enqueue(task, *args)
 
 
 # --- planning ------------------------------------------------------------------------------
@@ -175,28 +178,26 @@ def _split(total: int, parts: int) -> list[int]:
 
 def _plan_msisdn_phase_sql(run, *, relation: str, changed: bool) -> tuple[list[str], int]:
     """MSISDN boundaries (quantiles) and the records the phase will examine."""
-    reg = reconcile_sql.REG
+    reg = sql.REG
     if changed:
         params = {"since": run.since}
         sources = [
             f"SELECT msisdn AS k FROM {reg} WHERE updated_at >= %(since)s",
             f"SELECT msisdn AS k FROM {relation} WHERE updated_at >= %(since)s",
         ]
-        rows = sum(
-            reconcile_sql.scalar(f"SELECT count(*) FROM ({sql}) s", params) for sql in sources
-        )
+        rows = sum(sql.scalar(f"SELECT count(*) FROM ({source}) s", params) for source in sources)
     else:
         # The planner's estimates and a sample: exact enough to split, and cheap.
         params = {}
-        sizes = [reconcile_sql.estimated_rows(reg), reconcile_sql.estimated_rows(relation)]
+        sizes = [sql.estimated_rows(reg), sql.estimated_rows(relation)]
         rows = sum(sizes)
         sources = [
-            f"SELECT msisdn AS k FROM {table}{reconcile_sql.sample_clause(size)}"
+            f"SELECT msisdn AS k FROM {table}{sql.sample_clause(size)}"
             for table, size in zip((reg, relation), sizes, strict=True)
         ]
     # About chunk_rows MSISDNs per chunk: each has its registration and its operator record.
     parts = max(1, math.ceil(rows / (2 * chunk_rows())))
-    return reconcile_sql.msisdn_boundaries(sources, params, parts=parts), rows
+    return sql.msisdn_boundaries(sources, params, parts=parts), rows
 
 
 def _plan_msisdn_phase_python(run, *, adapter, changed: bool) -> tuple[list[str], int]:
@@ -223,11 +224,11 @@ def _plan_group_rows(run, *, adapter, relation: str | None, changed: bool) -> in
     """Active operator records the ID-group phase will examine (an estimate for a full one)."""
     if relation is not None and run.engine == "sql":
         if changed:
-            return reconcile_sql.scalar(
+            return sql.scalar(
                 f"SELECT count(*) FROM {relation} WHERE updated_at >= %(since)s",
                 {"since": run.since},
             )
-        return reconcile_sql.estimated_rows(relation)
+        return sql.estimated_rows(relation)
     if changed:
         return sum(1 for _ in adapter.msisdns(since=run.since))
     return sum(1 for _ in adapter.iter_active_by_digest(None, None))
@@ -432,16 +433,16 @@ def _claim(*, chunk_id: int, worker: str, task_id: str) -> str | None:
     return token if claimed == 1 else None
 
 
-def _process(chunk: RunChunk, run: ReconciliationRun, now) -> reconcile_sql.ChunkResult:
+def _process(chunk: RunChunk, run: ReconciliationRun, now) -> sql.ChunkResult:
     adapter = get_adapter()
     if run.engine == "sql":
         relation = adapter.same_database_relation(using=DEFAULT_DB_ALIAS)
         if relation is None:
             raise RuntimeError("the operator adapter no longer lives in this database")
-        engine = reconcile_sql
+        engine = sql
         kwargs = {"relation": relation}
     else:
-        engine = reconcile_python
+        engine = python
         kwargs = {"adapter": adapter}
     if chunk.phase == RunChunk.Phase.MSISDN:
         return engine.process_msisdn_chunk(chunk=chunk, run=run, now=now, **kwargs)
@@ -455,7 +456,7 @@ def _merge(total: dict, part: dict) -> dict:
     return merged
 
 
-def _add_progress(run_id: int, result: reconcile_sql.ChunkResult) -> bool:
+def _add_progress(run_id: int, result: sql.ChunkResult) -> bool:
     """Add a finished chunk to its run (row-locked, so exactly one chunk sees the last one)."""
     run = Run.objects.select_for_update().get(pk=run_id)
     run.chunks_done += 1
@@ -543,7 +544,7 @@ def _hand_over(run: ReconciliationRun) -> int:
     )
     handed = 0
     while batch := list(islice(ids, HANDOVER_BATCH)):
-        workflow.discrepancies_opened(discrepancy_ids=batch)
+        handover.hand_over(discrepancy_ids=batch)
         handed += len(batch)
     return handed
 
@@ -558,7 +559,7 @@ def reconciliation_finish(*, run_id: int) -> bool:
         if run.chunks.exclude(status=RunChunk.Status.DONE).exists():
             return False
         now = timezone.now()
-        engine = reconcile_sql if run.engine == "sql" else reconcile_python
+        engine = sql if run.engine == "sql" else python
         flagged = engine.flag_over_limit(run=run, now=now) + sum(
             (counts or {}).get("flagged", 0)
             for counts in run.chunks.values_list("counts", flat=True)

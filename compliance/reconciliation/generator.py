@@ -19,7 +19,6 @@ PostgreSQL); it bypasses the registration service on purpose — only for genera
 from __future__ import annotations
 
 import csv
-import io
 import json
 import random
 import tempfile
@@ -39,6 +38,9 @@ from operatordb import snapshot
 from operatordb.models import InjectedDiscrepancy, OperatorSubscriber, PopulationRecord
 from outlets.models import Dealer, Outlet, StarterPack
 from subscribers.models import Registration
+from subscribers.selectors import policy_in_force
+
+from .engine import current_id_cap
 
 # (case, kind, expected): what one registration (or one extra operator row) carries.
 REGISTRATION_CASES = (
@@ -126,7 +128,7 @@ def _one_letter_changed(name: str, rng: random.Random) -> str:
 
 
 def _case_spacing_variant(name: str, rng: random.Random) -> str:
-    """The same name to the MISSION's rule: case, spacing and punctuation changed only."""
+    """The same name under the name rule: case, spacing and punctuation changed only."""
     variants = [
         name.upper(),
         name.lower(),
@@ -186,8 +188,6 @@ def build_registrations(
     MSISDNs are ``make_msisdn(start + i)``, NIKs unique per ``i``. Rows are inserted in random
     order (as registrations arrive), so MSISDN order and table order do not coincide.
     """
-    from subscribers.selectors import policy_in_force
-
     rng = random.Random(seed)
     dealer, _ = Dealer.objects.get_or_create(code=dealer_code, defaults={"name": "PT Generator"})
     outlet_objs = []
@@ -551,8 +551,6 @@ def generate_operator_data(
     Loads it into the mock through the snapshot loader (a full snapshot), or, with
     ``csv_path``, writes the snapshot file instead (the truth is recorded either way).
     """
-    from compliance.reconciliation import current_id_cap
-
     registrations = registrations if registrations is not None else Registration.objects.all()
     cap = current_id_cap()
     planter = _Planter(
@@ -585,15 +583,6 @@ def generate_operator_data(
     return GeneratorReport(
         registrations=planter.n, operator_rows=planter.rows, planted=planter.planted, cap=cap
     )
-
-
-def write_snapshot_csv(rows: Iterator[list[str]]) -> str:
-    """A snapshot file's text from rows (for tests)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(snapshot.COLUMNS)
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 DEMO_COUNTS = {

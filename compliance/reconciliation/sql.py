@@ -13,10 +13,10 @@ changed in it), whatever its size, in one transaction:
 Nothing of this passes through Python except the few name candidates (below): the worker's
 memory does not depend on the size of the tables.
 
-The rules are those of ``reconcile_rules``. Names: SQL first keeps the pairs whose names differ
+The rules are those of ``rules``. Names: SQL first keeps the pairs whose names differ
 after ``lower`` and dropping spaces and ``'’.,-`` (the only non-letters a registered name can
 hold); Python then confirms each candidate with ``normalize_name_for_comparison``, so the
-verdict is exactly the MISSION's rule (SQL's ``lower`` is not Python's ``casefold``, and NFKC is
+verdict is exactly the name rule (SQL's ``lower`` is not Python's ``casefold``, and NFKC is
 applied by Python only). A SQL "equal" cannot hide a Python "different": the operator's
 ``name_key`` is casefolded NFKC letters only, so it can equal the SQL form of a name only when
 that name had nothing else to fold.
@@ -37,8 +37,8 @@ from core.models import AuditEvent
 from outlets.models import Outlet
 from subscribers.models import Registration
 
-from . import reconcile_rules as rules
-from .models import Discrepancy
+from ..models import Discrepancy
+from . import rules
 
 REG = Registration._meta.db_table
 PRIVACY = "privacy_registrationprivacy"

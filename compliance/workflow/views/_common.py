@@ -1,0 +1,44 @@
+"""What the workflow's pages share: private responses, the audited look at someone else's
+registration, a finding's two sides."""
+
+from django.utils.cache import patch_cache_control
+
+from core.audit import audit_record
+from outlets.selectors import staff_membership_for_user
+
+from ...models import Discrepancy
+from ...reconciliation.selectors import discrepancy_details_for_user
+from ...reconciliation.views import DETAIL_LABELS
+
+
+def private(response):
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+def audit_look(request, registration, page: str) -> None:
+    """Who looked at whose record (UU PDP); the registering outlet's own staff are not logged
+    page by page (as on the registration pages)."""
+    if registration is None:
+        return
+    membership = staff_membership_for_user(user=request.user)
+    if membership is not None and membership.outlet_id == registration.outlet_id:
+        return
+    audit_record(
+        actor=request.user, action="registration.view", target=registration, after={"page": page}
+    )
+
+
+def sides(discrepancy: Discrepancy, user) -> list:
+    """The portal's and the operator's values side by side: [(label, portal, operator)]."""
+    details = discrepancy_details_for_user(discrepancy=discrepancy, user=user)
+    portal = details.get("portal") if isinstance(details.get("portal"), dict) else {}
+    operator = details.get("operator") if isinstance(details.get("operator"), dict) else {}
+    keys = list(dict.fromkeys([*portal, *operator]))
+    rows = [(DETAIL_LABELS.get(k, k), portal.get(k), operator.get(k)) for k in keys]
+    rows += [
+        (DETAIL_LABELS.get(k, k), v, None)
+        for k, v in details.items()
+        if k not in ("portal", "operator")
+    ]
+    return rows

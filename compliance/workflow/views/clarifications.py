@@ -1,0 +1,147 @@
+"""The outlet's inbox, a clarification request with its answer form, an answer's evidence."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import audit_record
+from core.masking import mask_name
+from core.pagination import CappedCountPaginator
+from core.roles import is_regulator
+from outlets.selectors import staff_membership_for_user
+
+from ...models import Clarification
+from ...reconciliation.views import PAGE_SIZE
+from ..clarifications import clarification_answer, may_answer
+from ..forms import AnswerForm
+from ..selectors import (
+    answer_get_for_user,
+    clarification_get_for_user,
+    clarifications_for_user,
+    may_see_evidence,
+)
+from ._common import audit_look, private, sides
+
+INBOX_STATUSES = (("active", "active"), ("awaiting", "awaiting"), ("", "all"))
+
+
+@login_required
+def inbox(request):
+    """The requests the user may see — for a clerk, their outlet's — waiting ones first by
+    deadline. Light enough for a phone on a weak network: 25 a page, no pictures."""
+    status = request.GET.get("status", "active")
+    if status not in dict(INBOX_STATUSES):
+        status = "active"
+    queryset = clarifications_for_user(user=request.user, filters={"status": status})
+    page = CappedCountPaginator(queryset.prefetch_related("items"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    now = timezone.now()
+    for clarification in page:
+        clarification.kinds = sorted({i.get_kind_display() for i in clarification.items.all()})
+        clarification.overdue = clarification.awaits_answer and clarification.due_at <= now
+        clarification.mine = may_answer(request.user, clarification)
+    return private(
+        render(
+            request,
+            "compliance/inbox.html",
+            {
+                "page": page,
+                "status": status,
+                "statuses": [
+                    ("active", _("In progress")),
+                    ("awaiting", _("Waiting for an answer")),
+                    ("", _("All")),
+                ],
+                "show_outlet": request.user.sees_all_outlets
+                or staff_membership_for_user(user=request.user) is None,
+            },
+        )
+    )
+
+
+@login_required
+def clarification_detail(request, pk: int):
+    """A request: what was found, side by side; the answers; the answer form for the party
+    asked while it waits for their answer. POST answers it."""
+    clarification = clarification_get_for_user(user=request.user, pk=pk)
+    can_answer = clarification.awaits_answer and may_answer(request.user, clarification)
+    form = None
+    if request.method == "POST":
+        if not may_answer(request.user, clarification):
+            raise PermissionDenied(_("Only the party asked can answer this request."))
+        form = AnswerForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                clarification_answer(
+                    actor=request.user,
+                    clarification=clarification,
+                    explanation=form.cleaned_data["explanation"],
+                    correction=form.correction(),
+                    evidence_photo=request.FILES.get("evidence_photo"),
+                )
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            else:
+                messages.success(request, _("Answer sent. GraPARI will review it."))
+                return redirect("compliance:clarification", pk=clarification.pk)
+    elif can_answer:
+        form = AnswerForm()
+    audit_look(request, clarification.registration, "clarification")
+    return private(render(request, "compliance/clarification_detail.html", clarification_context(
+        request, clarification, form=form, can_answer=can_answer
+    )))  # fmt: skip
+
+
+def clarification_context(request, clarification: Clarification, **extra) -> dict:
+    items = list(clarification.items.select_related("discrepancy"))
+    registration = clarification.registration
+    regulator = is_regulator(request.user)
+    answers = list(clarification.answers.all())
+    for answer in answers:
+        answer.shown_correction = dict(answer.correction or {})
+        if regulator and answer.shown_correction.get("full_name"):
+            answer.shown_correction["full_name"] = mask_name(answer.shown_correction["full_name"])
+    return {
+        "clarification": clarification,
+        "items": [(item, sides(item.discrepancy, request.user)) for item in items],
+        "answers": answers,
+        "may_see_evidence": may_see_evidence(request.user, clarification),
+        "registration": registration,
+        "registration_name": (
+            mask_name(registration.full_name)
+            if registration is not None and regulator
+            else (registration.full_name if registration else "")
+        ),
+        "overdue": clarification.awaits_answer and clarification.due_at <= timezone.now(),
+        **extra,
+    }
+
+
+@login_required
+def evidence_photo(request, pk: int, answer_pk: int):
+    """An answer's evidence photo: the party asked, GraPARI, the operator; never the
+    regulator. Each view audited."""
+    clarification = clarification_get_for_user(user=request.user, pk=pk)
+    if not may_see_evidence(request.user, clarification):
+        raise PermissionDenied(_("Your role may not see evidence photos."))
+    answer = answer_get_for_user(user=request.user, clarification=clarification, pk=answer_pk)
+    if not answer.evidence_photo:
+        raise Http404("no photo")
+    try:
+        handle = answer.evidence_photo.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404("photo missing") from exc
+    audit_record(
+        actor=request.user,
+        action="clarification.evidence_view",
+        target=clarification,
+        after={"answer": answer.pk},
+    )
+    response = FileResponse(handle, content_type="image/jpeg")
+    response["X-Content-Type-Options"] = "nosniff"
+    return private(response)

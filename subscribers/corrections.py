@@ -1,0 +1,163 @@
+"""Corrections of a registration after the fact: the party accountable for a number proposes new
+values for the buyer's data (the compliance workflow's answer to a clarification request), and
+they are applied once GraPARI accepts them.
+
+- ``registration_correction_clean``: the fields a proposed correction really changes, checked by
+  the same rules as a new registration under the registration's own policy;
+- ``registration_versioned_values``: the values a correction replaces, as the registration's
+  history keeps them (ID and KK numbers masked there; the numbers stay encrypted);
+- ``registration_apply_correction``: the registration takes the new values, with its audit row.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django.utils import timezone
+
+from core import pii
+from core.audit import audit_record
+from core.masking import mask_id_number
+
+from .models import Registration
+from .rules import FieldErrors, clean_registration_fields
+from .services import _check_staff_and_cap
+
+# What a correction may change: the buyer's data, never the pack.
+CORRECTABLE_FIELDS = (
+    "id_type",
+    "id_number",
+    "kk_number",
+    "full_name",
+    "birth_place",
+    "birth_date",
+    "sex",
+    "address",
+    "nationality",
+)
+# What a registration's history keeps of the values a correction replaced.
+VERSIONED_FIELDS = ("full_name", "birth_place", "birth_date", "sex", "address", "nationality",
+                    "id_type", "id_number_masked", "kk_number_masked")  # fmt: skip
+
+
+def registration_values(registration: Registration) -> dict:
+    """The correctable values of a registration, ID and KK numbers decrypted (never shown)."""
+    return {
+        "id_type": registration.id_type,
+        "id_number": pii.decrypt(registration.id_number_encrypted),
+        "kk_number": pii.decrypt(registration.kk_number_encrypted),
+        "full_name": registration.full_name,
+        "birth_place": registration.birth_place,
+        "birth_date": registration.birth_date,
+        "sex": registration.sex,
+        "address": registration.address,
+        "nationality": registration.nationality,
+    }
+
+
+def registration_correction_clean(
+    *, registration: Registration, correction: dict, errors: FieldErrors, now: datetime
+) -> dict:
+    """The fields the correction really changes, validated like a new registration under the
+    registration's own policy (the corrected values merged into the current ones, so that a
+    NIK is checked against the birth date and sex it will stand with). Faults go to ``errors``
+    at their fields; with any fault nothing is returned."""
+    current = registration_values(registration)
+    merged = {
+        **{k: (v.isoformat() if isinstance(v, date) else v) for k, v in current.items()},
+        **correction,
+        "msisdn": registration.msisdn,
+        "iccid": "",
+    }
+    own = FieldErrors()
+    clean = clean_registration_fields(
+        merged, policy=registration.policy, today=timezone.localdate(now), errors=own
+    )
+    if clean is not None and (
+        clean.id_number != current["id_number"] or clean.kk_number != current["kk_number"]
+    ):
+        # The 2018 rule (not the outlet's own staff's ID or KK) and the cap apply to a new
+        # number as they do at the counter. Only the new ID counts against the cap.
+        _check_staff_and_cap(
+            clean, policy=registration.policy, outlet_id=registration.outlet_id, errors=own
+        )
+    for field_name, messages in own.errors.items():
+        for message in messages:
+            errors.add(field_name, message)
+    if clean is None or own:
+        return {}
+    return {
+        name: getattr(clean, name)
+        for name in CORRECTABLE_FIELDS
+        if getattr(clean, name) != current[name]
+    }
+
+
+def registration_versioned_values(registration: Registration) -> dict:
+    """The values a correction is about to replace (``VERSIONED_FIELDS``), dates as ISO text."""
+    return {
+        name: (
+            getattr(registration, name).isoformat()
+            if isinstance(getattr(registration, name), date)
+            else getattr(registration, name)
+        )
+        for name in VERSIONED_FIELDS
+    }
+
+
+def registration_apply_correction(
+    *,
+    actor,
+    registration: Registration,
+    correction: dict,
+    id_number_encrypted: str = "",
+    kk_number_encrypted: str = "",
+    audit_before: dict | None = None,
+    audit_after: dict | None = None,
+) -> None:
+    """Apply an accepted correction to a registration (locked by the caller).
+
+    ``correction`` maps each field to its new value as shown (ID and KK numbers masked there);
+    the new numbers themselves come encrypted in ``id_number_encrypted`` / ``kk_number_encrypted``.
+    The registration takes the new values (ID and KK re-encrypted, digest and masked copy
+    renewed; ``updated_at`` moves, so the next incremental reconciliation compares it again).
+    The audit row names the fields, never their values; ``audit_before``/``audit_after`` add
+    what the caller records with it (the version kept, the request answered).
+    """
+    replaced_id_number = registration.id_number_masked
+    changed = []
+    for name, value in correction.items():
+        if name == "id_number":
+            number = pii.decrypt(id_number_encrypted)
+            registration.id_number_encrypted = pii.encrypt(number)
+            registration.id_number_digest = pii.digest(number)
+            registration.id_number_masked = mask_id_number(number)
+            changed += ["id_number_encrypted", "id_number_digest", "id_number_masked"]
+        elif name == "kk_number":
+            number = pii.decrypt(kk_number_encrypted)
+            registration.kk_number_encrypted = pii.encrypt(number)
+            registration.kk_number_digest = pii.digest(number)
+            registration.kk_number_masked = mask_id_number(number) if number else ""
+            changed += ["kk_number_encrypted", "kk_number_digest", "kk_number_masked"]
+        elif name == "birth_date":
+            registration.birth_date = date.fromisoformat(value)
+            changed.append(name)
+        else:
+            setattr(registration, name, value)
+            changed.append(name)
+    registration.save(update_fields=[*changed, "updated_at"])
+    audit_record(
+        actor=actor,
+        action="registration.correct",
+        target=registration,
+        before={
+            **(audit_before or {}),
+            "fields": sorted(correction),
+            "id_number": replaced_id_number,
+        },
+        after={
+            **(audit_after or {}),
+            "fields": sorted(correction),
+            "id_number": registration.id_number_masked,
+        },
+    )
