@@ -28,7 +28,7 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from core.audit import audit_record
+from core.audit import AuditAction, audit_record
 from core.queue import enqueue
 
 from . import exporters
@@ -120,14 +120,14 @@ def export_job_create(
         )
         audit_record(
             actor=actor,
-            action="reports.export_request",
+            action=AuditAction.REPORTS_EXPORT_REQUEST,
             target=job,
             after={"kind": kind, "format": format, "masked": masked, **flt.as_params()},
         )
         if not masked:
             audit_record(
                 actor=actor,
-                action="reports.export_unmasked",
+                action=AuditAction.REPORTS_EXPORT_UNMASKED,
                 target=job,
                 after={"kind": kind, "format": format, **flt.as_params()},
             )
@@ -409,7 +409,7 @@ def export_job_open(*, user, job: ExportJob):
     handle = job.file.storage.open(job.file.name, "rb")
     audit_record(
         actor=user,
-        action="reports.export_download",
+        action=AuditAction.REPORTS_EXPORT_DOWNLOAD,
         target=job,
         after={"sha256": job.sha256, "masked": job.masked},
     )

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from django.utils import timezone
 
 from core import pii
-from core.audit import audit_record
+from core.audit import AuditAction, audit_record
 from core.masking import mask_id_number
 
 from .models import Registration
@@ -148,7 +148,7 @@ def registration_apply_correction(
     registration.save(update_fields=[*changed, "updated_at"])
     audit_record(
         actor=actor,
-        action="registration.correct",
+        action=AuditAction.REGISTRATION_CORRECT,
         target=registration,
         before={
             **(audit_before or {}),

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import pii
-from core.audit import audit_record
+from core.audit import AuditAction, audit_record
 from core.masking import mask_id_number
 from core.queue import enqueue
 from identity import photos
@@ -285,7 +285,7 @@ def _save_and_audit(registration: Registration, *, clerk, policy, source: str) -
 
     audit_record(
         actor=clerk,
-        action="registration.create",
+        action=AuditAction.REGISTRATION_CREATE,
         target=registration,
         after={
             "msisdn": registration.msisdn,
@@ -316,7 +316,7 @@ def registration_reveal_id_number(*, user, registration: Registration) -> str:
     with transaction.atomic():
         audit_record(
             actor=user,
-            action="registration.reveal_id_number",
+            action=AuditAction.REGISTRATION_REVEAL_ID_NUMBER,
             target=registration,
             after={"id_number": registration.id_number_masked},
         )
@@ -386,7 +386,7 @@ def photo_files_orphaned_purge(
         logger.warning("deleted %s photo file(s) no registration points at", len(deleted))
         audit_record(
             actor="photo-orphan-sweep",
-            action="registration.photo_orphans_deleted",
+            action=AuditAction.REGISTRATION_PHOTO_ORPHANS_DELETED,
             target_type="subscribers.registration",
             target_id="",
             after={"count": len(deleted), "files": deleted[:100]},
@@ -447,7 +447,7 @@ def registration_photos_process(*, registration_id: int) -> str:
         )
         audit_record(
             actor=None,
-            action="registration.photos_processed",
+            action=AuditAction.REGISTRATION_PHOTOS_PROCESSED,
             target=registration,
             after={"photo_status": registration.photo_status},
         )
@@ -472,7 +472,7 @@ def registration_block(
         )
         audit_record(
             actor=actor,
-            action="registration.block",
+            action=AuditAction.REGISTRATION_BLOCK,
             target=registration,
             before={"status": before},
             after={"status": "blocked", "reason": reason[:300]},
@@ -484,7 +484,7 @@ def registration_block(
         )
         audit_record(
             actor=actor,
-            action="starter_pack.block",
+            action=AuditAction.STARTER_PACK_BLOCK,
             target=pack,
             before={"status": pack.status},
             after={"status": "blocked"},

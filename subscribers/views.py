@@ -14,7 +14,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.audit import audit_record
+from core.audit import AuditAction, audit_record
 from core.masking import local_msisdn, mask_name
 from core.pagination import CappedCountPaginator as Paginator
 from core.roles import is_regulator
@@ -170,7 +170,7 @@ def _pdf_response(facts: receipts.ReceiptFacts, *, link: str) -> HttpResponse:
 def registration_receipt(request, pk):
     """The receipt the clerk prints or shares with the buyer."""
     registration = registration_get_for_user(user=request.user, pk=pk)
-    _audit_view(request, registration, "registration.view", page="receipt")
+    _audit_view(request, registration, AuditAction.REGISTRATION_VIEW, page="receipt")
     token = receipts.receipt_token(registration)
     context = _receipt_context(
         request, registration, masked=is_regulator(request.user), token=token
@@ -181,7 +181,7 @@ def registration_receipt(request, pk):
 @login_required
 def registration_receipt_pdf(request, pk):
     registration = registration_get_for_user(user=request.user, pk=pk)
-    _audit_view(request, registration, "registration.view", page="receipt.pdf")
+    _audit_view(request, registration, AuditAction.REGISTRATION_VIEW, page="receipt.pdf")
     token = receipts.receipt_token(registration)
     shared_url = request.build_absolute_uri(reverse("subscribers:receipt_shared", args=[token]))
     facts = receipts.receipt_facts(registration, masked=is_regulator(request.user))
@@ -191,7 +191,7 @@ def registration_receipt_pdf(request, pk):
 def _shared_audit(registration: Registration, page: str) -> None:
     audit_record(
         actor="receipt-link",
-        action="registration.receipt_link_view",
+        action=AuditAction.REGISTRATION_RECEIPT_LINK_VIEW,
         target=registration,
         after={"page": page},
     )
@@ -271,7 +271,7 @@ def _render_detail(request, registration: Registration, *, revealed: str = "") -
 @login_required
 def registration_detail(request, pk):
     registration = registration_get_for_user(user=request.user, pk=pk)
-    _audit_view(request, registration, "registration.view", page="detail")
+    _audit_view(request, registration, AuditAction.REGISTRATION_VIEW, page="detail")
     return _render_detail(request, registration)
 
 
@@ -307,7 +307,7 @@ def registration_photo(request, pk, kind):
         raise Http404("photo missing") from exc
     audit_record(
         actor=request.user,
-        action="registration.photo_view",
+        action=AuditAction.REGISTRATION_PHOTO_VIEW,
         target=registration,
         after={"kind": kind},
     )

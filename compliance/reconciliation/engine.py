@@ -40,7 +40,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.audit import audit_record
+from core.audit import AuditAction, audit_record
 from core.operator import get_adapter
 from core.queue import enqueue
 from subscribers.models import Registration
@@ -129,7 +129,7 @@ def reconciliation_start(
             )
             audit_record(
                 actor=user,
-                action="reconciliation.start",
+                action=AuditAction.RECONCILIATION_START,
                 target=run,
                 after={"mode": mode, "trigger": trigger},
             )
@@ -572,7 +572,7 @@ def reconciliation_finish(*, run_id: int) -> bool:
         run.save()
         audit_record(
             actor=None,
-            action="reconciliation.finish",
+            action=AuditAction.RECONCILIATION_FINISH,
             target=run,
             after={
                 "found": run.counts,
@@ -598,7 +598,7 @@ def reconciliation_fail(*, run_id: int, error: str) -> bool:
         if updated:
             audit_record(
                 actor=None,
-                action="reconciliation.fail",
+                action=AuditAction.RECONCILIATION_FAIL,
                 target_type="compliance.reconciliationrun",
                 target_id=str(run_id),
                 after={"error": error[:500]},

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 
 from django.db.models import Q
 
+from core.audit import AuditAction
 from core.models import AuditEvent
 from outlets.models import Outlet
 from subscribers.models import Registration
@@ -181,7 +182,7 @@ def flag_registrations(registration_ids: list[int], *, run) -> int:
         AuditEvent.objects.bulk_create(
             AuditEvent(
                 actor_label="system",
-                action="registration.flag",
+                action=AuditAction.REGISTRATION_FLAG,
                 target_type="subscribers.registration",
                 target_id=str(pk),
                 target_repr=f"{number} {msisdn}"[:200],

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core import pii
-from core.audit import audit_bulk, audit_event, audit_record
+from core.audit import AuditAction, audit_bulk, audit_event, audit_record
 from core.masking import mask_id_number
 from core.roles import is_signed_in
 from identity import photos
@@ -262,7 +262,7 @@ def clarification_transition(
     clarification.refresh_from_db()
     audit_record(
         actor=actor,
-        action=f"clarification.{to}",
+        action=AuditAction(f"clarification.{to}"),
         target=clarification,
         before={"status": before},
         after={"status": to, **(audit_after or {})},
@@ -341,7 +341,7 @@ def clarification_open_for_registration(
     )
     audit_record(
         actor=actor,
-        action="clarification.open",
+        action=AuditAction.CLARIFICATION_OPEN,
         target=clarification,
         after={"status": "open", "outlet": outlet.roid, "question": question[:300]},
     )
@@ -408,7 +408,7 @@ def _expire(batch: list[Clarification], now: datetime) -> None:
         [
             audit_event(
                 actor=SYSTEM_ACTOR,
-                action="clarification.expired",
+                action=AuditAction.CLARIFICATION_EXPIRED,
                 target=c,
                 before={"status": c.status},
                 after={"status": "expired", "due_at": c.due_at.isoformat(), "escalated": True},
@@ -478,7 +478,7 @@ def _withdraw(batch: list[Clarification], now: datetime) -> None:
     events = [
         audit_event(
             actor=SYSTEM_ACTOR,
-            action="clarification.withdrawn",
+            action=AuditAction.CLARIFICATION_WITHDRAWN,
             target=c,
             before={"status": c.status},
             after={"status": "withdrawn", "reason": "the data agrees again"},
@@ -487,7 +487,7 @@ def _withdraw(batch: list[Clarification], now: datetime) -> None:
     ] + [
         audit_event(
             actor=SYSTEM_ACTOR,
-            action="review_item.close",
+            action=AuditAction.REVIEW_ITEM_CLOSE,
             target=i,
             before={"status": "open"},
             after={"status": "closed", "reason": "settled by reconciliation"},
@@ -519,7 +519,7 @@ def _withdraw(batch: list[Clarification], now: datetime) -> None:
         events += [
             audit_event(
                 actor=SYSTEM_ACTOR,
-                action="registration.unflag",
+                action=AuditAction.REGISTRATION_UNFLAG,
                 target=r,
                 before={"status": "flagged"},
                 after={"status": "registered", "reason": "the data agrees again"},

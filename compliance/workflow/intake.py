@@ -32,7 +32,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from core.audit import audit_bulk, audit_event
+from core.audit import AuditAction, audit_bulk, audit_event
 from outlets.models import Outlet
 from subscribers.accountability import AccountableParty, accountable_parties_for_msisdns
 from subscribers.models import Registration
@@ -201,7 +201,7 @@ def discrepancies_dismiss_again(rows: list[dict], *, now: datetime, actor=SYSTEM
         [
             audit_event(
                 actor=actor,
-                action="discrepancy.dismiss_again",
+                action=AuditAction.DISCREPANCY_DISMISS_AGAIN,
                 target=Discrepancy(pk=r["pk"], msisdn=r["msisdn"], kind=r["kind"]),
                 before={"status": "open"},
                 after={"status": "resolved", "outcome": "dismissed_before"},
@@ -299,7 +299,7 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver) -> None:
     events = [
         audit_event(
             actor=actor,
-            action="clarification.open",
+            action=AuditAction.CLARIFICATION_OPEN,
             target=c,
             after={
                 "status": c.status,
@@ -313,7 +313,7 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver) -> None:
     ] + [
         audit_event(
             actor=actor,
-            action="clarification.extend",
+            action=AuditAction.CLARIFICATION_EXTEND,
             target=c,
             after={"kinds_added": sorted(kinds_of[c.msisdn])},
         )

@@ -14,7 +14,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from core.audit import audit_record
+from core.audit import AuditAction, audit_record
 from core.operator import get_adapter
 from core.queue import enqueue
 
@@ -38,7 +38,9 @@ def number_block(*, actor, msisdn: str, registration, review_item, reason: str) 
         },
     )
     if created:
-        audit_record(actor=actor, action="number.block", target=block, after={"msisdn": msisdn})
+        audit_record(
+            actor=actor, action=AuditAction.NUMBER_BLOCK, target=block, after={"msisdn": msisdn}
+        )
         transaction.on_commit(lambda: _queue_tell_operator(block.pk))
     return block
 
@@ -64,7 +66,7 @@ def number_block_tell_operator(*, block_id: int) -> bool:
         if told:
             audit_record(
                 actor=SYSTEM_ACTOR,
-                action="number.block_told_operator",
+                action=AuditAction.NUMBER_BLOCK_TOLD_OPERATOR,
                 target=block,
                 after={"msisdn": block.msisdn},
             )

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from core.audit import audit_bulk, audit_event, audit_record
+from core.audit import AuditAction, audit_bulk, audit_event, audit_record
 from subscribers.models import Registration
 
 from ..models import Clarification, ClarificationItem, Discrepancy, DiscrepancyKind, ReviewItem
@@ -56,7 +56,7 @@ def review_item_enqueue(*, clarification: Clarification, kind: str, now: datetim
     )
     audit_record(
         actor=SYSTEM_ACTOR,
-        action="review_item.queue",
+        action=AuditAction.REVIEW_ITEM_QUEUE,
         target=item,
         after={"kind": kind, "clarification": clarification.pk},
     )
@@ -145,7 +145,7 @@ def _insert_flagged(batch: list[dict], now) -> int:
             [
                 audit_event(
                     actor=SYSTEM_ACTOR,
-                    action="review_item.queue",
+                    action=AuditAction.REVIEW_ITEM_QUEUE,
                     target=i,
                     after={"kind": i.kind, "registration": i.registration_id},
                 )
@@ -218,7 +218,7 @@ def _queue_unknown_to_operator(since, now) -> int:
                 [
                     audit_event(
                         actor=SYSTEM_ACTOR,
-                        action="review_item.queue",
+                        action=AuditAction.REVIEW_ITEM_QUEUE,
                         target=i,
                         after={"kind": i.kind, "discrepancy": i.discrepancy_id},
                     )

@@ -21,7 +21,7 @@ from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.audit import audit_bulk, audit_event, audit_record
+from core.audit import AuditAction, audit_bulk, audit_event, audit_record
 from core.roles import is_operator, is_signed_in, may_decide
 from subscribers.corrections import registration_apply_correction, registration_versioned_values
 from subscribers.models import Registration
@@ -141,7 +141,7 @@ def review_item_claim(*, actor, item: ReviewItem, now: datetime | None = None) -
         if previous != actor.pk:
             audit_record(
                 actor=actor,
-                action="review_item.claim",
+                action=AuditAction.REVIEW_ITEM_CLAIM,
                 target=item,
                 after={"claimed_by": actor.get_username()},
             )
@@ -178,7 +178,7 @@ def review_item_release(*, actor, item: ReviewItem, now: datetime | None = None)
             raise _conflict(item, actor, now)
         audit_record(
             actor=actor,
-            action="review_item.release",
+            action=AuditAction.REVIEW_ITEM_RELEASE,
             target=item,
             before={"claimed_by": holder},
             after={"claimed_by": None},
@@ -204,7 +204,7 @@ def review_claims_release_idle(*, now: datetime | None = None) -> int:
             [
                 audit_event(
                     actor=SYSTEM_ACTOR,
-                    action="review_item.claim_expired",
+                    action=AuditAction.REVIEW_ITEM_CLAIM_EXPIRED,
                     target=i,
                     before={"claimed_by": i.claimed_by.get_username() if i.claimed_by_id else ""},
                     after={"claimed_by": None},
@@ -380,7 +380,7 @@ def _decide(actor, item: ReviewItem, given: DecisionInput, now: datetime) -> Non
         effects = _block(actor, item, clarification, given, now)
     audit_record(
         actor=actor,
-        action="review_item.decide",
+        action=AuditAction.REVIEW_ITEM_DECIDE,
         target=item,
         before={"status": "open"},
         after={"status": "decided", "decision": given.decision, "reason": given.reason, **effects},
@@ -431,7 +431,7 @@ def _resolve(actor, item, discrepancies, outcome: str, reason: str, now) -> list
         [
             audit_event(
                 actor=actor,
-                action=f"discrepancy.{outcome}",
+                action=AuditAction(f"discrepancy.{outcome}"),
                 target=d,
                 before={"status": "open"},
                 after={"status": "resolved", "outcome": outcome, "review_item": item.pk},
@@ -604,7 +604,7 @@ def _block(actor, item, clarification, given: DecisionInput, now) -> dict:
         [
             audit_event(
                 actor=actor,
-                action="review_item.close",
+                action=AuditAction.REVIEW_ITEM_CLOSE,
                 target=o,
                 before={"status": "open"},
                 after={"status": "closed", "reason": "number blocked", "by_item": item.pk},

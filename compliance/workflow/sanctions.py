@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from core.audit import actor_label, audit_record
+from core.audit import AuditAction, actor_label, audit_record
 from core.roles import is_operator, is_signed_in
 from outlets.models import Outlet
 from outlets.services import outlet_reinstate, outlet_revoke, outlet_suspend
@@ -73,7 +73,7 @@ def violation_confirm(
     )
     audit_record(
         actor=actor,
-        action="violation.confirm",
+        action=AuditAction.VIOLATION_CONFIRM,
         target=violation,
         after={
             "accountable": accountable,
@@ -185,7 +185,7 @@ def _impose(*, actor, outlet, level, count, policy, violation, now, link) -> San
     )
     audit_record(
         actor=actor,
-        action="sanction.impose",
+        action=AuditAction.SANCTION_IMPOSE,
         target=sanction,
         after={
             "outlet": outlet.roid,
@@ -271,7 +271,7 @@ def sanction_lift(
         sanction.refresh_from_db()
         audit_record(
             actor=actor,
-            action="sanction.lift",
+            action=AuditAction.SANCTION_LIFT,
             target=sanction,
             before={"lifted": False},
             after={"lifted": True, "reason": reason[:300], "outlet_reinstated": reinstated},

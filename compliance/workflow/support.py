@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 
-from core.audit import audit_record
+from core.audit import AuditAction, audit_record
 from subscribers.models import Registration
 from subscribers.selectors import NoPolicyInForce, policy_in_force
 
@@ -121,7 +121,7 @@ def registration_settle(*, actor, registration_id: int | None, now=None) -> bool
         if changed:
             audit_record(
                 actor=actor,
-                action="registration.verify",
+                action=AuditAction.REGISTRATION_VERIFY,
                 target=registration,
                 before={"status": registration.status},
                 after={"status": Registration.Status.VERIFIED},

@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.db.models.functions import Length
 from django.utils.translation import gettext as _
 
-from core.audit import audit_record
+from core.audit import AuditAction, audit_record
 from core.roles import is_operator, is_signed_in
 from identity import photos
 from identity.messages import photo_message
@@ -63,7 +63,10 @@ def responsible_party_create(
             address=(address or "").strip()[:300],
         )
         audit_record(
-            actor=actor, action="party.create", target=party, after={"dealer": dealer.code}
+            actor=actor,
+            action=AuditAction.PARTY_CREATE,
+            target=party,
+            after={"dealer": dealer.code},
         )
     return party
 
@@ -247,7 +250,7 @@ def agreement_create(
         )
         audit_record(
             actor=actor,
-            action="agreement.create",
+            action=AuditAction.AGREEMENT_CREATE,
             target=agreement,
             after={
                 "dealer": dealer.code,
@@ -297,7 +300,7 @@ def agreement_attach_document(
         locked.save()
         audit_record(
             actor=actor,
-            action="agreement.attach_document",
+            action=AuditAction.AGREEMENT_ATTACH_DOCUMENT,
             target=locked,
             before={"status": before_status, "document": bool(old_name)},
             after={
@@ -343,5 +346,5 @@ def agreement_document_open(*, actor, agreement: TransferAgreement):
         raise FileNotFoundError("no document")
     handle = agreement.document.open("rb")
     with transaction.atomic():
-        audit_record(actor=actor, action="agreement.document_view", target=agreement)
+        audit_record(actor=actor, action=AuditAction.AGREEMENT_DOCUMENT_VIEW, target=agreement)
     return handle

@@ -13,7 +13,7 @@ from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from core.audit import audit_record
+from core.audit import AuditAction, audit_record
 from core.roles import is_signed_in, require_operator
 
 from ..models import Dealer, Notice, Outlet, OutletApplication, RoidSequence
@@ -110,7 +110,7 @@ def outlet_application_submit(
         )
         audit_record(
             actor=actor,
-            action="outlet_application.submit",
+            action=AuditAction.OUTLET_APPLICATION_SUBMIT,
             target=application,
             after={"dealer": dealer.code, "name": application.name, "province": province},
         )
@@ -154,14 +154,14 @@ def outlet_application_approve(*, actor, application: OutletApplication, note: s
         locked.save()
         audit_record(
             actor=actor,
-            action="outlet_application.approve",
+            action=AuditAction.OUTLET_APPLICATION_APPROVE,
             target=locked,
             before={"status": OutletApplication.Status.PENDING},
             after={"status": locked.status, "roid": outlet.roid},
         )
         audit_record(
             actor=actor,
-            action="outlet.create",
+            action=AuditAction.OUTLET_CREATE,
             target=outlet,
             after={"roid": outlet.roid, "dealer": outlet.dealer.code, "status": outlet.status},
         )
@@ -194,7 +194,7 @@ def outlet_application_reject(
         locked.save()
         audit_record(
             actor=actor,
-            action="outlet_application.reject",
+            action=AuditAction.OUTLET_APPLICATION_REJECT,
             target=locked,
             before={"status": OutletApplication.Status.PENDING},
             after={"status": locked.status, "reason": locked.decision_reason},
@@ -254,7 +254,7 @@ def _outlet_change_status(*, actor, outlet: Outlet, reason: str, action: str) ->
             raise ValidationError({NON_FIELD: [_("The outlet changed meanwhile; try again.")]})
         audit_record(
             actor=actor,
-            action=f"outlet.{action}",
+            action=AuditAction(f"outlet.{action}"),
             target=locked,
             before=before,
             after={"status": new_status, "reason": reason[:300]},

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
 from core import pii
-from core.audit import audit_record
+from core.audit import AuditAction, audit_record
 from core.masking import mask_id_number
 from identity import idrules
 from identity.messages import id_rule_message
@@ -101,7 +101,7 @@ def outlet_staff_invite(
         )
         audit_record(
             actor=actor,
-            action="outlet_staff.invite",
+            action=AuditAction.OUTLET_STAFF_INVITE,
             target=membership,
             after={
                 "outlet": outlet.roid,
@@ -120,7 +120,7 @@ def outlet_staff_accept_invitation(*, user, password: str) -> None:
     with transaction.atomic():
         user.set_password(password)
         user.save(update_fields=["password"])
-        audit_record(actor=user, action="outlet_staff.accept_invitation", target=user)
+        audit_record(actor=user, action=AuditAction.OUTLET_STAFF_ACCEPT_INVITATION, target=user)
 
 
 def outlet_staff_remove(*, actor, membership: OutletStaff, reason: str = "") -> OutletStaff:
@@ -148,7 +148,7 @@ def outlet_staff_remove(*, actor, membership: OutletStaff, reason: str = "") -> 
         Token.objects.filter(user=user).delete()
         audit_record(
             actor=actor,
-            action="outlet_staff.remove",
+            action=AuditAction.OUTLET_STAFF_REMOVE,
             target=membership,
             before={"is_active": True},
             after={

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from core.audit import actor_label, audit_record
+from core.audit import AuditAction, actor_label, audit_record
 from core.roles import is_signed_in, require_operator
 from identity.idrules import IdRuleError
 from identity.messages import id_rule_message
@@ -133,7 +133,7 @@ def _new_allocation(*, actor, kind, dealer, outlet, count, source, note) -> Stoc
 def _audit(actor, allocation: StockAllocation, *, holder_from: str, holder_to: str) -> None:
     audit_record(
         actor=actor,
-        action=f"stock.{allocation.kind}",
+        action=AuditAction(f"stock.{allocation.kind}"),
         target=allocation,
         after={
             "packs": allocation.pack_count,

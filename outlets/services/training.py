@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from core.audit import audit_record
+from core.audit import AuditAction, audit_record
 from core.roles import is_operator, is_signed_in
 
 from ..models import Attendance, TrainingSession
@@ -55,7 +55,7 @@ def training_session_create(
         )
         audit_record(
             actor=actor,
-            action="training.session_create",
+            action=AuditAction.TRAINING_SESSION_CREATE,
             target=session,
             after={"held_on": held_on.isoformat(), "audience": audience, "topic": session.topic},
         )
@@ -117,7 +117,7 @@ def training_attendance_record(
         if added:
             audit_record(
                 actor=actor,
-                action="training.attendance_record",
+                action=AuditAction.TRAINING_ATTENDANCE_RECORD,
                 target=session,
                 after={"users": [a.user_id for a in added]},
             )

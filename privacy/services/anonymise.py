@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from compliance.models import Discrepancy
 from compliance.workflow.erasure import workflow_personal_data_erase
-from core.audit import audit_record
+from core.audit import AuditAction, audit_record
 from subscribers.models import Registration
 
 from .. import selectors
@@ -113,7 +113,7 @@ def registrations_anonymise(
         target = job or request
         audit_record(
             actor=actor,
-            action="privacy.registrations_anonymised",
+            action=AuditAction.PRIVACY_REGISTRATIONS_ANONYMISED,
             target=target,
             target_type="" if target else selectors.REGISTRATION_TARGET,
             target_id="" if target else f"{todo[0]}-{todo[-1]}",

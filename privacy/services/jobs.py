@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from core.audit import audit_record
+from core.audit import AuditAction, audit_record
 from core.queue import enqueue
 
 from .. import selectors
@@ -79,7 +79,7 @@ def privacy_job_start(
             )
             audit_record(
                 actor=user or f"privacy-{trigger}",
-                action="privacy.job_start",
+                action=AuditAction.PRIVACY_JOB_START,
                 target=job,
                 after={"kind": kind, "trigger": trigger, "parameters": parameters},
             )
@@ -118,7 +118,9 @@ def privacy_job_resume(*, job_id: int, requested_by=None, dispatch: bool = True)
             )
             if changed:
                 audit_record(
-                    actor=user or "privacy-command", action="privacy.job_resume", target=job
+                    actor=user or "privacy-command",
+                    action=AuditAction.PRIVACY_JOB_RESUME,
+                    target=job,
                 )
     except IntegrityError as exc:
         raise JobAlreadyActive(selectors.active_job(job.kind)) from exc
@@ -180,7 +182,7 @@ def privacy_job_run(
             )
             audit_record(
                 actor=job.requested_by or f"privacy-{job.trigger}",
-                action="privacy.job_failed",
+                action=AuditAction.PRIVACY_JOB_FAILED,
                 target=job,
                 after={"error": repr(exc)[:500]},
             )
@@ -193,7 +195,7 @@ def privacy_job_run(
         if finished:
             audit_record(
                 actor=job.requested_by or f"privacy-{job.trigger}",
-                action="privacy.job_finish",
+                action=AuditAction.PRIVACY_JOB_FINISH,
                 target=job,
                 after={"kind": job.kind, "counts": job.counts},
             )

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import pii
-from core.audit import audit_record
+from core.audit import AuditAction, audit_record
 from core.idnumbers import id_number_forms, is_plausible_id_number
 from core.masking import mask_id_number
 from outlets.models import OutletStaff
@@ -53,7 +53,7 @@ def data_subject_request_open(
         )
         audit_record(
             actor=actor,
-            action="privacy.dsr_lookup",
+            action=AuditAction.PRIVACY_DSR_LOOKUP,
             target=request,
             after={
                 "id_number": request.id_number_masked,
@@ -71,7 +71,7 @@ def data_subject_request_view(*, actor, request: DataSubjectRequest) -> selector
         records = selectors.data_subject_records(digests=request.id_number_digests)
         audit_record(
             actor=actor,
-            action="privacy.dsr_view",
+            action=AuditAction.PRIVACY_DSR_VIEW,
             target=request,
             after={
                 "id_number": request.id_number_masked,
@@ -124,7 +124,7 @@ def data_subject_request_export(
         _record_action(request, actor, "export", result, now)
         audit_record(
             actor=actor,
-            action="privacy.dsr_export",
+            action=AuditAction.PRIVACY_DSR_EXPORT,
             target=request,
             after={"id_number": request.id_number_masked, **result},
         )
@@ -190,7 +190,9 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
             anonymised = registration.pk in outcome.anonymised
             audit_record(
                 actor=actor,
-                action="registration.anonymised" if anonymised else "registration.erasure_deferred",
+                action=AuditAction.REGISTRATION_ANONYMISED
+                if anonymised
+                else AuditAction.REGISTRATION_ERASURE_DEFERRED,
                 target=registration,
                 target_repr=registration.registration_number,
                 after={
@@ -211,7 +213,7 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
             outcome.staff_erased.append(staff.pk)
             audit_record(
                 actor=actor,
-                action="outlet_staff.id_erased",
+                action=AuditAction.OUTLET_STAFF_ID_ERASED,
                 target=staff,
                 after={"request": request.pk},
             )
@@ -225,7 +227,7 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
         _record_action(request, actor, "erase", result_summary, now)
         audit_record(
             actor=actor,
-            action="privacy.dsr_erase",
+            action=AuditAction.PRIVACY_DSR_ERASE,
             target=request,
             after={"id_number": request.id_number_masked, **result_summary},
         )
@@ -260,7 +262,7 @@ def data_subject_request_restrict(*, actor, request: DataSubjectRequest) -> list
             if registration.pk in newly:
                 audit_record(
                     actor=actor,
-                    action="registration.restricted",
+                    action=AuditAction.REGISTRATION_RESTRICTED,
                     target=registration,
                     target_repr=registration.registration_number,
                     after={"request": request.pk},
@@ -268,7 +270,7 @@ def data_subject_request_restrict(*, actor, request: DataSubjectRequest) -> list
         _record_action(request, actor, "restrict", {"restricted": newly}, now)
         audit_record(
             actor=actor,
-            action="privacy.dsr_restrict",
+            action=AuditAction.PRIVACY_DSR_RESTRICT,
             target=request,
             after={"id_number": request.id_number_masked, "restricted": newly},
         )
@@ -296,7 +298,7 @@ def data_subject_request_lift_restriction(*, actor, request: DataSubjectRequest)
             if registration.pk in lifted:
                 audit_record(
                     actor=actor,
-                    action="registration.restriction_lifted",
+                    action=AuditAction.REGISTRATION_RESTRICTION_LIFTED,
                     target=registration,
                     target_repr=registration.registration_number,
                     after={"request": request.pk},
@@ -304,7 +306,7 @@ def data_subject_request_lift_restriction(*, actor, request: DataSubjectRequest)
         _record_action(request, actor, "lift_restriction", {"lifted": lifted}, now)
         audit_record(
             actor=actor,
-            action="privacy.dsr_lift_restriction",
+            action=AuditAction.PRIVACY_DSR_LIFT_RESTRICTION,
             target=request,
             after={"id_number": request.id_number_masked, "lifted": lifted},
         )

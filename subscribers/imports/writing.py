@@ -16,6 +16,7 @@ from typing import NamedTuple
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
+from core.audit import AuditAction
 from core.models import AuditEvent
 from outlets.models import StarterPack
 
@@ -23,7 +24,7 @@ from ..models import Registration
 from ..services import _NUMBER_ALPHABET
 from .prepare import Candidate
 
-AUDIT_ACTION = "registration.import"
+AUDIT_ACTION = AuditAction.REGISTRATION_IMPORT.value
 _REGISTERED, _FLAGGED = Registration.Status.REGISTERED.value, Registration.Status.FLAGGED.value
 _IMPORT, _NO_PHOTOS = Registration.Source.IMPORT.value, Registration.PhotoStatus.NONE.value
 _PACK_REGISTERED = StarterPack.Status.REGISTERED.value

@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
-from core.audit import audit_record
+from core.audit import AuditAction, audit_record
 from core.roles import is_regulator
 
 from ...models import Clarification, ClarificationAnswer, ClarificationItem
@@ -285,7 +285,7 @@ class ClarificationViewSet(viewsets.ReadOnlyModelViewSet):
             raise Http404("photo missing") from exc
         audit_record(
             actor=request.user,
-            action="clarification.evidence_view",
+            action=AuditAction.CLARIFICATION_EVIDENCE_VIEW,
             target=clarification,
             after={"answer": answer.pk},
         )

@@ -3,7 +3,7 @@ registration, a finding's two sides."""
 
 from django.utils.cache import patch_cache_control
 
-from core.audit import audit_record
+from core.audit import AuditAction, audit_record
 from outlets.selectors import staff_membership_for_user
 
 from ...models import Discrepancy
@@ -25,7 +25,10 @@ def audit_look(request, registration, page: str) -> None:
     if membership is not None and membership.outlet_id == registration.outlet_id:
         return
     audit_record(
-        actor=request.user, action="registration.view", target=registration, after={"page": page}
+        actor=request.user,
+        action=AuditAction.REGISTRATION_VIEW,
+        target=registration,
+        after={"page": page},
     )
 
 

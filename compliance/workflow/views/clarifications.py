@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.audit import audit_record
+from core.audit import AuditAction, audit_record
 from core.masking import mask_name
 from core.pagination import CappedCountPaginator
 from core.roles import is_regulator
@@ -138,7 +138,7 @@ def evidence_photo(request, pk: int, answer_pk: int):
         raise Http404("photo missing") from exc
     audit_record(
         actor=request.user,
-        action="clarification.evidence_view",
+        action=AuditAction.CLARIFICATION_EVIDENCE_VIEW,
         target=clarification,
         after={"answer": answer.pk},
     )
