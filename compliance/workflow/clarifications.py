@@ -21,6 +21,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -45,6 +46,7 @@ from ..models import (
 )
 from .notifications import new_requests_message, tell_accountable
 from .queue import review_item_enqueue
+from .selectors import answer_get_for_user, clarification_get_for_user, may_see_evidence
 from .support import (
     NON_FIELD,
     SYSTEM_ACTOR,
@@ -71,6 +73,29 @@ def may_answer(user, clarification: Clarification) -> bool:
         membership = staff_membership_for_user(user=user)
         return membership is not None and membership.outlet_id == clarification.outlet_id
     return dealer_id_for_user(user=user) == clarification.dealer_id
+
+
+def evidence_photo_open(*, user, clarification_pk, answer_pk):
+    """An answer's evidence photo, opened for reading, for the page and the API alike: the party
+    asked, GraPARI and the operator — never the regulator (403); 404 for anyone who may not see
+    the request, and for a missing answer or photo. Each view is audited."""
+    clarification = clarification_get_for_user(user=user, pk=clarification_pk)
+    if not may_see_evidence(user, clarification):
+        raise PermissionDenied(_("Your role may not see evidence photos."))
+    answer = answer_get_for_user(user=user, clarification=clarification, pk=answer_pk)
+    if not answer.evidence_photo:
+        raise Http404("no photo")
+    try:
+        handle = answer.evidence_photo.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404("photo missing") from exc
+    audit_record(
+        actor=user,
+        action=AuditAction.CLARIFICATION_EVIDENCE_VIEW,
+        target=clarification,
+        after={"answer": answer.pk},
+    )
+    return handle
 
 
 def _refuse_unanswerable(clarification: Clarification, now: datetime) -> None:

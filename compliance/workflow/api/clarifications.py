@@ -1,6 +1,6 @@
 """Clarification requests: read them, answer them (the party asked), see an answer's evidence."""
 
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -11,14 +11,12 @@ from rest_framework.decorators import action
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
-from core.audit import AuditAction, audit_record
 from core.roles import is_regulator
 
 from ...models import Clarification, ClarificationAnswer, ClarificationItem
 from ...reconciliation.selectors import discrepancy_details_for_user
-from ..clarifications import clarification_answer, may_answer
+from ..clarifications import clarification_answer, evidence_photo_open, may_answer
 from ..selectors import (
-    answer_get_for_user,
     clarification_get_for_user,
     clarifications_for_user,
     may_see_evidence,
@@ -273,22 +271,7 @@ class ClarificationViewSet(viewsets.ReadOnlyModelViewSet):
     def evidence(self, request, pk=None, answer_id=None):
         """An answer's evidence photo: to the party asked, GraPARI and the operator; never the
         regulator. Each view is audited."""
-        clarification = clarification_get_for_user(user=request.user, pk=pk)
-        if not may_see_evidence(request.user, clarification):
-            raise exceptions.PermissionDenied(_("Your role may not see evidence photos."))
-        answer = answer_get_for_user(user=request.user, clarification=clarification, pk=answer_id)
-        if not answer.evidence_photo:
-            raise Http404("no photo")
-        try:
-            handle = answer.evidence_photo.open("rb")
-        except FileNotFoundError as exc:
-            raise Http404("photo missing") from exc
-        audit_record(
-            actor=request.user,
-            action=AuditAction.CLARIFICATION_EVIDENCE_VIEW,
-            target=clarification,
-            after={"answer": answer.pk},
-        )
+        handle = evidence_photo_open(user=request.user, clarification_pk=pk, answer_pk=answer_id)
         response = FileResponse(handle, content_type="image/jpeg")
         response["Cache-Control"] = "private, no-store"
         response["X-Content-Type-Options"] = "nosniff"

@@ -3,12 +3,11 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.audit import AuditAction, audit_record
 from core.masking import mask_name
 from core.pagination import CappedCountPaginator
 from core.roles import is_regulator
@@ -16,10 +15,9 @@ from outlets.selectors import staff_membership_for_user
 
 from ...models import Clarification
 from ...reconciliation.views import PAGE_SIZE
-from ..clarifications import clarification_answer, may_answer
+from ..clarifications import clarification_answer, evidence_photo_open, may_answer
 from ..forms import AnswerForm
 from ..selectors import (
-    answer_get_for_user,
     clarification_get_for_user,
     clarifications_for_user,
     may_see_evidence,
@@ -126,22 +124,7 @@ def clarification_context(request, clarification: Clarification, **extra) -> dic
 def evidence_photo(request, pk: int, answer_pk: int):
     """An answer's evidence photo: the party asked, GraPARI, the operator; never the
     regulator. Each view audited."""
-    clarification = clarification_get_for_user(user=request.user, pk=pk)
-    if not may_see_evidence(request.user, clarification):
-        raise PermissionDenied(_("Your role may not see evidence photos."))
-    answer = answer_get_for_user(user=request.user, clarification=clarification, pk=answer_pk)
-    if not answer.evidence_photo:
-        raise Http404("no photo")
-    try:
-        handle = answer.evidence_photo.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404("photo missing") from exc
-    audit_record(
-        actor=request.user,
-        action=AuditAction.CLARIFICATION_EVIDENCE_VIEW,
-        target=clarification,
-        after={"answer": answer.pk},
-    )
+    handle = evidence_photo_open(user=request.user, clarification_pk=pk, answer_pk=answer_pk)
     response = FileResponse(handle, content_type="image/jpeg")
     response["X-Content-Type-Options"] = "nosniff"
     return private(response)
