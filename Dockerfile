@@ -10,12 +10,15 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY --chown=satupintu:satupintu . .
-# collectstatic/compilemessages need settings, not secrets: give them throwaway values at build.
-RUN SECRET_KEY=build-only-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
-    FIELD_ENCRYPTION_KEYS=YnVpbGQtb25seS1rZXktLS0tLS0tLS0tLS0tLS0tLS0= ID_DIGEST_KEY=build \
+# collectstatic/compilemessages need settings, not secrets: give them throwaway keys generated
+# at build (production refuses any key committed in the repository, docs/security.md "Keys").
+RUN SECRET_KEY=$(python -c 'import secrets;print(secrets.token_urlsafe(50))') \
+    FIELD_ENCRYPTION_KEYS=$(python -c 'from cryptography.fernet import Fernet;print(Fernet.generate_key().decode())') \
+    ID_DIGEST_KEY=$(python -c 'import secrets;print(secrets.token_urlsafe(32))') \
     DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --noinput \
     && (python manage.py compilemessages --ignore=.venv || true)
 USER satupintu
 EXPOSE 8000
-CMD ["gunicorn", "registration_portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60", "--access-logfile", "-"]
+# gunicorn.conf.py: the access log without tokens or query values, request-line/header limits.
+CMD ["gunicorn", "registration_portal.wsgi", "--config", "gunicorn.conf.py", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60"]

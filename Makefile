@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export CHROMIUM_PATH ?= /usr/bin/chromium
 
-.PHONY: install run test test-fast lint format services bench loadtest messages clean check-deploy audit faults
+.PHONY: install run test test-fast lint format services bench loadtest messages clean check-deploy audit faults mutation survivors
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,16 +53,34 @@ bench: install   ## benchmarks on PostgreSQL; figures printed beside the floor m
 loadtest: install
 	PY=$(PY) scripts/loadtest.sh
 
+## make mutation: mutation testing (mutmut) of the modules where a silent bug costs most, each in
+## .mutation/<target>/ (the working tree is never modified); prints the kill rate per module
+## (docs/testing.md). Slow (hours for all): MUTATION_TARGETS="idrules masking" for some. Not in CI.
+mutation: install
+	scripts/ensure-services.sh
+	$(PY) scripts/mutation.py $(MUTATION_TARGETS)
+
+## make survivors: the bugs an earlier mutation test let through, put back one at a time in a
+## copy of the project: each must fail the test named after it (docs/testing.md).
+survivors: install
+	scripts/ensure-services.sh
+	PY=$(PY) $(PY) scripts/survivors.py
+
 messages: install   ## refresh the Indonesian catalogue and report what is left untranslated
 	PY=$(PY) scripts/translations.sh
 
 audit: install   ## known vulnerabilities in the pinned dependencies (pip-audit + audit-exceptions.toml)
 	PY=$(PY) scripts/audit.sh
 
+## make check-deploy: the production settings' deploy checks with freshly generated keys; a key
+## given in the environment (SECRET_KEY, FIELD_ENCRYPTION_KEYS, ID_DIGEST_KEY) is checked instead,
+## so `ID_DIGEST_KEY=x make check-deploy` shows production refusing it.
 check-deploy: install
 	DJANGO_SETTINGS_MODULE=registration_portal.settings.production \
-	SECRET_KEY=$$(openssl rand -hex 40) FIELD_ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet;print(Fernet.generate_key().decode())') \
-	ID_DIGEST_KEY=x ALLOWED_HOSTS=example.org DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
+	SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets;print(secrets.token_urlsafe(50))')} \
+	FIELD_ENCRYPTION_KEYS=$${FIELD_ENCRYPTION_KEYS:-$$($(PY) -c 'from cryptography.fernet import Fernet;print(Fernet.generate_key().decode())')} \
+	ID_DIGEST_KEY=$${ID_DIGEST_KEY:-$$($(PY) -c 'import secrets;print(secrets.token_urlsafe(32))')} \
+	ALLOWED_HOSTS=example.org DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} $(PY) manage.py check --deploy --fail-level WARNING
 
 clean:

@@ -8,11 +8,15 @@ class ComplianceConfig(AppConfig):
 
     def ready(self) -> None:
         from outlets.selectors.dashboard import register_outlet_figures
+        from subscribers.hooks import register_refused_handler
 
         from .reconciliation.handover import register_handover
         from .workflow.intake import discrepancies_opened
+        from .workflow.refusals import registrations_refused
         from .workflow.selectors import outlet_compliance_annotations
 
         register_outlet_figures("compliance", outlet_compliance_annotations)
         # A finishing run's new findings become clarification requests (handover.py).
         register_handover(discrepancies_opened)
+        # A registration the population registry refused after the fact: reviewed, outlet told.
+        register_refused_handler(registrations_refused)

@@ -23,6 +23,10 @@ from .requestid import request_id as current_request_id
 class AuditAction(models.TextChoices):
     """Every action the audit trail records, as ``<record>.<what happened>``."""
 
+    # Accounts
+    API_TOKEN_ISSUE = "api_token.issue", _("API token issued")
+    API_TOKEN_REVOKE = "api_token.revoke", _("API token revoked")
+    API_TOKENS_REVOKE_ALL = "api_token.revoke_all", _("Every API token revoked")
     # Outlets, their applications, staff, agreements and training
     OUTLET_APPLICATION_SUBMIT = "outlet_application.submit", _("Outlet application submitted")
     OUTLET_APPLICATION_APPROVE = "outlet_application.approve", _("Outlet application approved")
@@ -67,6 +71,18 @@ class AuditAction(models.TextChoices):
     REGISTRATION_RESTRICTION_LIFTED = "registration.restriction_lifted", _("Restriction lifted")
     REGISTRATION_ERASURE_DEFERRED = "registration.erasure_deferred", _("Erasure deferred")
     REGISTRATION_ANONYMISED = "registration.anonymised", _("Registration anonymised")
+    REGISTRATION_REGISTRY_VERIFIED = (
+        "registration.registry_verified",
+        _("Registration verified by the population registry after the fact"),
+    )
+    REGISTRATION_REGISTRY_REFUSED = (
+        "registration.registry_refused",
+        _("Registration refused by the population registry after the fact"),
+    )
+    REGISTRATION_FACE_PHOTOS_DELETED = (
+        "registration.face_photos_deleted",
+        _("Face photos deleted (no longer needed)"),
+    )
     # Reconciliation
     RECONCILIATION_START = "reconciliation.start", _("Reconciliation started")
     RECONCILIATION_FINISH = "reconciliation.finish", _("Reconciliation finished")

@@ -285,9 +285,12 @@ def inspect_photo(
             raise _too_small(min_side)
         if not thorough and fmt != "PNG":
             _check_structure(fmt, data)
-        elif fmt == "JPEG":
+        if fmt == "JPEG":
+            # A 1/8-scale decode reads only the DC coefficients: a few ms even for a phone
+            # photo, and it shows a JPEG damaged in the middle (grey to its end).
             img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
             img.load()
+            _check_not_grey_filled(img, width)
         elif fmt == "PNG":
             img.verify()
         else:
@@ -300,6 +303,28 @@ def inspect_photo(
         size_bytes=len(data),
         content_type=CONTENT_TYPES[fmt],
     )
+
+
+# libjpeg paints the part of a picture it has no data for — a JPEG cut short and given an end
+# marker, or one whose scan hits a marker early — flat mid-grey (every coefficient 0: Y, Cb and
+# Cr of 128) and reports only a warning Pillow does not pass on. A photograph whose whole bottom
+# band is that exact value does not happen; that band is the sign of damage.
+_GREY_FILL = 128
+
+
+def _check_not_grey_filled(img: Image.Image, stored_width: int) -> None:
+    """Refuse a decoded JPEG whose bottom band (one MCU row, 16 stored pixels, at the decoded
+    scale) is flat mid-grey in every channel."""
+    if img.mode not in ("RGB", "L"):
+        return
+    scale = max(1, round(stored_width / max(1, img.width)))
+    band = max(1, min(img.height, 16 // scale))
+    bottom = img.crop((0, img.height - band, img.width, img.height))
+    extrema = bottom.getextrema()
+    if img.mode == "L":
+        extrema = (extrema,)
+    if all(low == high == _GREY_FILL for low, high in extrema):
+        raise _truncated()
 
 
 def _check_structure(fmt: str, data: bytes) -> None:
@@ -385,9 +410,12 @@ def normalize_photo(
 
     fmt, img = _open(data)
     with img, _decoding():
+        stored_width = img.width
         if fmt == "JPEG" and (target := _draft_size(img.size, max_side)):
             img.draft("RGB", target)
         img.load()
+        if fmt == "JPEG":
+            _check_not_grey_filled(img, stored_width)
         try:
             upright = ImageOps.exif_transpose(img)
         except (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError, struct.error):

@@ -5,10 +5,10 @@ Run by ``scripts/loadtest.sh`` (``make loadtest``), which seeds the database wit
 
 - ``ClerkUser`` — each virtual user is a different outlet's clerk with its own API token. It
   registers buyers one after another with ``POST /api/v1/registrations/`` (multipart: an ID
-  photo and a face photo, JPEGs of a few hundred KB, a fresh ``Idempotency-Key``, a valid
-  NIK/KK for the 2026 policy), taking its own outlet's starter packs; now and then it retries
-  a registration with the same key, as a phone on a weak network does, and expects the first
-  answer replayed.
+  photo and a face photo, JPEGs of a few hundred KB, a fresh ``Idempotency-Key``, a buyer the
+  seed put in the mock population registry, for the 2026-07 rules), taking its own outlet's
+  starter packs; now and then it retries a registration with the same key, as a phone on a
+  weak network does, and expects the first answer replayed.
 - ``ReviewerUser`` — a GraPARI reviewer (``fixed_count`` ``LOADTEST_REVIEWERS``) paging the
   review queue by keyset, through the API (token) and the HTML page (logged in through the
   login form), and opening an item now and then.
@@ -21,7 +21,6 @@ recorded with its finishing time in ``LOADTEST_RESULTS`` (JSON) for ``loadtest/r
 which computes the sustained rates over the steady state (after every user has started).
 """
 
-import io
 import itertools
 import json
 import os
@@ -42,7 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from identity.idgen import make_kk, make_nik  # noqa: E402 - pure Python, no Django
+# Pure Python (and Pillow), no Django; seed.py registers the same buyers with the registry.
+from loadtest.buyers import buyer, camera_jpeg, face_jpeg  # noqa: E402
 
 REGISTRATIONS = "/api/v1/registrations/"
 REGISTER = f"POST {REGISTRATIONS}"
@@ -78,69 +78,14 @@ _photos: dict[str, list[bytes]] = {}
 _photo_lock = threading.Lock()
 
 
-def camera_jpeg(width: int, height: int, seed: int, quality: int = 80) -> bytes:
-    """A JPEG like a cheap phone camera's: a scene of gradients and shapes with sensor noise,
-    a few hundred KB (random noise alone would not compress like a photo)."""
-    from PIL import Image, ImageDraw
-
-    rng = random.Random(seed)
-    red = Image.linear_gradient("L").rotate(rng.randint(0, 359)).resize((width, height))
-    green = Image.linear_gradient("L").rotate(rng.randint(0, 359)).resize((width, height))
-    blue = Image.radial_gradient("L").resize((width, height))
-    image = Image.merge("RGB", (red, green, blue))
-    draw = ImageDraw.Draw(image)
-    for _ in range(30):
-        x, y = rng.randint(0, width), rng.randint(0, height)
-        draw.rectangle(
-            [x, y, x + rng.randint(20, 400), y + rng.randint(20, 300)],
-            fill=tuple(rng.randint(0, 255) for _ in range(3)),
-        )
-    noise = Image.effect_noise((width, height), 24).convert("RGB")
-    image = Image.blend(image, noise, 0.25)
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality)
-    return buffer.getvalue()
-
-
 def photos() -> dict[str, list[bytes]]:
-    """A few ID-card photos (1280x960) and face photos (1600x1200), made once per process."""
+    """A few ID-card photos (1280x960) and the face photo (1600x1200), made once per process."""
     with _photo_lock:
         if not _photos:
             _photos["id"] = [camera_jpeg(1280, 960, seed) for seed in range(3)]
-            _photos["face"] = [camera_jpeg(1600, 1200, 100 + seed) for seed in range(3)]
+            # One face for every buyer: the one the seed gave the registry as their reference.
+            _photos["face"] = [face_jpeg()]
     return _photos
-
-
-def buyer(clerk_n: int, count: int, msisdn: str) -> dict:
-    """A valid buyer under the 2026 policy: KTP with a NIK agreeing with birth date and sex, a
-    KK with a real recording date. Unique per (clerk, count), so no ID goes over the cap."""
-    rng = random.Random(clerk_n * 1_000_003 + count)
-    born = date(1960, 1, 1) + timedelta(days=rng.randrange(16_000))
-    sex = rng.choice("MF")
-    # Regency and district from the clerk, serial from the count: distinct NIKs per run.
-    regency, district = f"{clerk_n // 99 % 99 + 1:02d}", f"{clerk_n % 99 + 1:02d}"
-    return {
-        "msisdn": "0" + msisdn[2:],
-        "id_type": "ktp",
-        "id_number": make_nik(
-            birth_date=born, sex=sex, province="32", regency=regency, district=district,
-            serial=count + 1,
-        ),
-        "kk_number": make_kk(
-            recorded=date(2010, 1, 1) + timedelta(days=rng.randrange(5000)),
-            region=f"32{regency}{district}", serial=count + 1,
-        ),
-        "full_name": rng.choice(
-            ["Siti Nur'aini", "Ahmad Hidayat", "Sukarno", "Dewi Lestari-Putri", "Yusuf Al-Fatih"]
-        ),
-        "birth_place": rng.choice(["Bandung", "Bekasi", "Cirebon", "Bogor"]),
-        "birth_date": born.isoformat(),
-        "sex": sex,
-        "address": f"Jl. Diponegoro No. {rng.randint(1, 200)}, RT 03/RW 07, Bandung",
-        "nationality": "ID",
-        "consent": "true",
-        "document_checked": "true",
-    }  # fmt: skip
 
 
 # --- recording every request (for loadtest/report.py) ----------------------------------------

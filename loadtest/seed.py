@@ -25,6 +25,7 @@ import json
 import os
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,9 +102,44 @@ def _user(username: str, role: str, password_hash: str):
 
 
 def _token(user) -> str:
-    from rest_framework.authtoken.models import Token
+    from accounts.models import ApiToken
 
-    return Token.objects.get_or_create(user=user)[0].key
+    # Keys are stored as digests only: a seed issues a fresh token (with a long life, for runs).
+    return ApiToken.objects.issue(user=user, name="loadtest")[1]
+
+
+def _population_registry(clerks: list[dict]) -> None:
+    """Every buyer the clerks will send (one per pack, ``loadtest.buyers.buyer``) in the mock
+    population registry, with the load test's face as reference: the rules in force check
+    each against it."""
+    from core import pii
+    from identity.idrules import normalize_name_for_comparison
+    from loadtest.buyers import buyer, face_jpeg
+    from operatordb.population import upsert_people
+    from operatordb.registry import face_hash
+
+    reference = face_hash(face_jpeg())
+    people = []
+    for clerk in clerks:
+        for count, msisdn in enumerate(clerk["msisdns"], start=1):
+            body = buyer(clerk["n"], count, msisdn)
+            people.append(
+                {
+                    "nik_digest": pii.digest(body["id_number"]),
+                    "nik_masked": body["id_number"][:4] + "*" * 8 + body["id_number"][-4:],
+                    "full_name": body["full_name"],
+                    "name_key": normalize_name_for_comparison(body["full_name"]),
+                    "birth_date": date.fromisoformat(body["birth_date"]),
+                    "sex": body["sex"],
+                    "kk_digest": pii.digest(body["kk_number"]),
+                    "kk_masked": "",
+                    "birth_place": body["birth_place"],
+                    "head_of_family": False,
+                    "face_hash": reference,
+                }
+            )
+    for start in range(0, len(people), 5000):
+        upsert_people(people[start : start + 5000])
 
 
 def seed(
@@ -171,6 +207,7 @@ def seed(
                  "n": n, "msisdns": msisdns}
             )  # fmt: skip
         StarterPack.objects.bulk_create(all_packs, batch_size=5000)
+        _population_registry(people["clerks"])
         for n in range(1, reviewers + 1):
             reviewer = _user(f"loadgrapari{n:03d}", User.Role.GRAPARI, reviewer_hash)
             people["reviewers"].append(

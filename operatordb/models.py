@@ -62,7 +62,10 @@ class OperatorSubscriber(models.Model):
 
 
 class PopulationRecord(models.Model):
-    """The population registry's answer for one NIK (Dukcapil): name, birth date, sex, KK."""
+    """The population registry's record of one NIK (Dukcapil): name, birth date, sex, KK — the
+    table behind the mock registry (``operatordb.registry``), loaded with
+    ``load_population_registry``. The face is kept as its perceptual hash only, never as an
+    image (``face_hash``, the mock's reference for face verification)."""
 
     nik_digest = models.CharField(max_length=64, unique=True)
     nik_masked = models.CharField(max_length=24)
@@ -71,6 +74,11 @@ class PopulationRecord(models.Model):
     birth_date = models.DateField()
     sex = models.CharField(max_length=1)
     kk_digest = models.CharField(max_length=64, blank=True)
+    kk_masked = models.CharField(max_length=24, blank=True, default="")
+    birth_place = models.CharField(max_length=100, blank=True, default="")
+    head_of_family = models.BooleanField(_("head of family (kepala keluarga)"), default=False)
+    face_hash = models.CharField(max_length=16, blank=True, default="")
+    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name = _("population registry record")

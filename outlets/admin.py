@@ -12,6 +12,11 @@ from django.db import transaction
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from core import pii
+from core.masking import mask_id_number
+from identity import idrules
+from identity.messages import id_rule_message
+
 from . import services
 from .models import (
     AgreementRange,
@@ -93,23 +98,91 @@ class StaffInline(admin.TabularInline):
         return False  # staff are invited (their own ID goes on record): outlets pages / API
 
 
-class OutletAdminForm(forms.ModelForm):
+class PersonIdsForm(forms.ModelForm):
+    """A person's NIK and KK, write-only: what is typed is checked, then kept encrypted, as a
+    keyed digest and masked — never shown back (the end-user-only rule needs them,
+    docs/rules.md). ``prefix_ids``: the model's column prefix ("owner_" for an outlet)."""
+
+    prefix_ids = ""
+    new_id_number = forms.CharField(
+        label=_("NIK"),
+        max_length=40,
+        required=False,
+        help_text=_("Write-only: leave empty to keep the NIK on record."),
+    )
+    new_kk_number = forms.CharField(
+        label=_("Family card (KK) number"),
+        max_length=40,
+        required=False,
+        help_text=_("Write-only: leave empty to keep the KK on record."),
+    )
+
+    def clean_new_id_number(self) -> str:
+        value = self.cleaned_data.get("new_id_number", "").strip()
+        try:
+            return idrules.validate_nik(value, birth_date=None, sex=None) if value else ""
+        except idrules.IdRuleError as exc:
+            raise ValidationError(id_rule_message(exc)) from exc
+
+    def clean_new_kk_number(self) -> str:
+        value = self.cleaned_data.get("new_kk_number", "").strip()
+        try:
+            return idrules.validate_kk(value) if value else ""
+        except idrules.IdRuleError as exc:
+            raise ValidationError(id_rule_message(exc)) from exc
+
+    def save(self, commit=True):
+        obj = super().save(commit=False)
+        prefix = self.prefix_ids
+        for kind in ("id", "kk"):
+            number = self.cleaned_data.get(f"new_{kind}_number")
+            if not number:
+                continue
+            setattr(obj, f"{prefix}{kind}_number_encrypted", pii.encrypt(number))
+            setattr(obj, f"{prefix}{kind}_number_digest", pii.digest(number))
+            masked = f"{prefix}{kind}_number_masked"
+            if hasattr(obj, masked):
+                setattr(obj, masked, mask_id_number(number))
+        if commit:
+            obj.save()
+        return obj
+
+
+class OutletAdminForm(PersonIdsForm):
+    prefix_ids = "owner_"
+
     class Meta:
         model = Outlet
-        fields = ("dealer", "roid", "name", "owner_name", "address", "region", "province")
+        fields = (
+            "dealer", "roid", "name", "owner_name", "address", "region", "province", "kind",
+            "operator_authorised_from", "operator_authorisation_ref",
+        )  # fmt: skip
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "roid" in self.fields:
             self.fields["roid"].required = False
             self.fields["roid"].help_text = _("Leave empty to issue the next ROID.")
+        if "kind" in self.fields:
+            self.fields["kind"].required = False  # a retail outlet unless said otherwise
+        self.fields["new_id_number"].label = _("Owner's NIK")
+        self.fields["new_kk_number"].label = _("Owner's family card (KK) number")
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or Outlet.Kind.RETAIL
+
+
+class DealerAdminForm(PersonIdsForm):
+    class Meta:
+        model = DealerAdmin
+        fields = ("user", "dealer")
 
 
 @admin.register(Outlet)
 class OutletModelAdmin(admin.ModelAdmin):
     form = OutletAdminForm
-    list_display = ("roid", "name", "dealer", "region", "province", "status")
-    list_filter = ("status", "province", "dealer")
+    list_display = ("roid", "name", "dealer", "kind", "region", "province", "status")
+    list_filter = ("status", "kind", "province", "dealer")
     search_fields = ("roid", "name", "region")
     list_select_related = ("dealer",)
     inlines = [StaffInline]
@@ -117,7 +190,10 @@ class OutletModelAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # A ROID is for good; a status changes only through the actions (reason + audit).
-        return ("roid", "status", "status_reason") if obj else ("status", "status_reason")
+        shown = ("owner_id_number_masked", "owner_kk_number_masked")
+        if obj:
+            return ("roid", "status", "status_reason", *shown)
+        return ("status", "status_reason", *shown)
 
     def has_delete_permission(self, request, obj=None):
         return False  # a revoked outlet keeps its row, so its ROID is never issued again
@@ -226,8 +302,10 @@ class OutletStaffModelAdmin(admin.ModelAdmin):
 
 @admin.register(DealerAdmin)
 class DealerAdminModelAdmin(admin.ModelAdmin):
-    list_display = ("user", "dealer")
+    form = DealerAdminForm
+    list_display = ("user", "dealer", "id_number_masked")
     raw_id_fields = ("user",)
+    readonly_fields = ("id_number_masked",)
 
 
 @admin.register(StarterPack)

@@ -8,6 +8,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from core.textclean import VisibleTextFormMixin
+
 from . import stockfiles
 from .models import Dealer, Outlet, OutletApplication, ResponsibleParty, TrainingSession
 from .regions import PROVINCE_CHOICES
@@ -33,8 +35,9 @@ class ServiceErrorsMixin:
                 self.add_error(target, message)
 
 
-class Form(ServiceErrorsMixin, forms.Form):
-    pass
+class Form(VisibleTextFormMixin, ServiceErrorsMixin, forms.Form):
+    """The dealer's forms: no zero-width, direction-changing or control characters in any
+    text field (``core.textclean``)."""
 
 
 # --- applications and outlets ------------------------------------------------------------------
@@ -48,6 +51,18 @@ class OutletApplicationForm(Form):
         max_length=20,
         required=False,
         widget=forms.TextInput(attrs={"inputmode": "tel", "type": "tel"}),
+    )
+    owner_id_number = forms.CharField(
+        label=_("Owner's NIK"),
+        max_length=40,
+        help_text=_("Kept encrypted: the outlet may never register a buyer with it."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    owner_kk_number = forms.CharField(
+        label=_("Owner's family card (KK) number"),
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
     address = forms.CharField(
         label=_("Address"), max_length=300, widget=forms.Textarea(attrs={"rows": 2})

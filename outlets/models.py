@@ -42,12 +42,40 @@ class Outlet(models.Model):
         SUSPENDED = "suspended", _("Suspended")
         REVOKED = "revoked", _("Revoked")
 
+    class Kind(models.TextChoices):
+        # The cap's exceptions depend on it (docs/rules.md): the 4th and later numbers on one
+        # NIK only at the operator's own outlets (2017), or also at retail outlets the operator
+        # authorised in writing (from 7 May 2018).
+        OPERATOR = "operator", _("The operator's own outlet (gerai, GraPARI)")
+        RETAIL = "retail", _("Retail outlet")
+
     dealer = models.ForeignKey(Dealer, on_delete=models.PROTECT, related_name="outlets")
     # Unique across every row ever written: a revoked outlet keeps its row, so its ROID is
     # never issued again.
     roid = models.CharField(_("ROID"), max_length=20, unique=True, validators=[ROID_VALIDATOR])
     name = models.CharField(_("name"), max_length=150)
     owner_name = models.CharField(_("owner"), max_length=150, blank=True)
+    # The owner's own NIK and KK (collected at onboarding, protected like every ID number):
+    # an outlet may not register buyers with them (the end-user-only rule, docs/rules.md).
+    owner_id_number_encrypted = models.TextField(blank=True, default="")
+    owner_id_number_digest = models.CharField(max_length=64, blank=True, default="")
+    owner_id_number_masked = models.CharField(
+        _("owner's NIK"), max_length=40, blank=True, default=""
+    )
+    owner_kk_number_encrypted = models.TextField(blank=True, default="")
+    owner_kk_number_digest = models.CharField(max_length=64, blank=True, default="")
+    owner_kk_number_masked = models.CharField(
+        _("owner's KK number"), max_length=40, blank=True, default=""
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.RETAIL)
+    # A retail outlet the operator authorised in writing (a PKS) to register the numbers beyond
+    # the cap, from this day on.
+    operator_authorised_from = models.DateField(
+        _("authorised by the operator from"), null=True, blank=True
+    )
+    operator_authorisation_ref = models.CharField(
+        _("operator's written authorisation (PKS number)"), max_length=100, blank=True
+    )
     address = models.CharField(_("address"), max_length=300, blank=True)
     region = models.CharField(_("regency / city"), max_length=100)
     province = models.CharField(_("province"), max_length=2, choices=PROVINCE_CHOICES)
@@ -74,6 +102,10 @@ class Outlet(models.Model):
     @property
     def may_register(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+    def operator_authorised_on(self, day) -> bool:
+        """Whether the operator had authorised this outlet in writing by ``day``."""
+        return self.operator_authorised_from is not None and self.operator_authorised_from <= day
 
 
 class OutletStaff(models.Model):
@@ -105,6 +137,12 @@ class DealerAdmin(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dealer_admin"
     )
     dealer = models.ForeignKey(Dealer, on_delete=models.PROTECT, related_name="admins")
+    # The admin's own NIK and KK: the dealer's outlets may not register buyers with them.
+    id_number_encrypted = models.TextField(blank=True, default="")
+    id_number_digest = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    id_number_masked = models.CharField(_("NIK"), max_length=40, blank=True, default="")
+    kk_number_encrypted = models.TextField(blank=True, default="")
+    kk_number_digest = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = _("dealer admin")
@@ -199,6 +237,17 @@ class OutletApplication(models.Model):
     name = models.CharField(_("outlet name"), max_length=150)
     owner_name = models.CharField(_("owner"), max_length=150)
     owner_phone = models.CharField(_("owner's phone"), max_length=20, blank=True)
+    # The owner's NIK (required) and KK (optional), copied to the outlet on approval.
+    owner_id_number_encrypted = models.TextField(blank=True, default="")
+    owner_id_number_digest = models.CharField(max_length=64, blank=True, default="")
+    owner_id_number_masked = models.CharField(
+        _("owner's NIK"), max_length=40, blank=True, default=""
+    )
+    owner_kk_number_encrypted = models.TextField(blank=True, default="")
+    owner_kk_number_digest = models.CharField(max_length=64, blank=True, default="")
+    owner_kk_number_masked = models.CharField(
+        _("owner's KK number"), max_length=40, blank=True, default=""
+    )
     address = models.CharField(_("address"), max_length=300)
     region = models.CharField(_("regency / city"), max_length=100)
     province = models.CharField(_("province"), max_length=2, choices=PROVINCE_CHOICES)

@@ -6,8 +6,16 @@ key would make it unreadable).
 """
 
 ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {
-    "subscribers.Registration": ("id_number_encrypted", "kk_number_encrypted"),
+    "subscribers.Registration": (
+        "id_number_encrypted",
+        "kk_number_encrypted",
+        "guardian_id_number_encrypted",
+    ),
     "outlets.OutletStaff": ("id_number_encrypted", "kk_number_encrypted"),
+    # The end-user-only rule's people: dealer admins and outlet owners (docs/rules.md).
+    "outlets.DealerAdmin": ("id_number_encrypted", "kk_number_encrypted"),
+    "outlets.Outlet": ("owner_id_number_encrypted", "owner_kk_number_encrypted"),
+    "outlets.OutletApplication": ("owner_id_number_encrypted", "owner_kk_number_encrypted"),
     # The operator-database mock encrypts with the portal's keys too
     # (compliance.reconciliation.generator).
     "operatordb.OperatorSubscriber": ("id_number_encrypted",),

@@ -12,6 +12,7 @@ import json
 from datetime import date, datetime
 
 from core import pii
+from core.csvsafe import defuse
 
 from .models import DataSubjectRequest
 from .selectors import PHOTO_FIELDS, SubjectRecords
@@ -140,13 +141,9 @@ def _flatten(prefix: str, value, out: list[tuple[str, str]]) -> None:
         out.append((prefix, "" if value is None else str(value)))
 
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _cell(value) -> str:
     """A spreadsheet must not run a typed address as a formula (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return defuse("" if value is None else str(value))
 
 
 def _csv(data: dict) -> bytes:

@@ -1,5 +1,6 @@
 """Database expressions of the exports: local time as text, and free text made safe.
 
+The free-text rule itself is ``core.csvsafe`` (``defuse``, re-exported here for the exporters).
 PostgreSQL computes both in SQL, so millions of rows never become Python objects and a CSV
 can be written by ``COPY``; other databases return the stored value and a converter does the
 same in Python.
@@ -11,8 +12,11 @@ from django.conf import settings
 from django.db.models import CharField, Func
 from django.utils import timezone
 
+from core.csvsafe import defuse, defuse_sql
+
+__all__ = ["Defused", "LocalDateTimeText", "defuse", "local_text"]
+
 LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def local_text(value) -> str | None:
@@ -22,16 +26,6 @@ def local_text(value) -> str | None:
     if isinstance(value, datetime):
         return timezone.localtime(value).strftime(LOCAL_FORMAT)
     return str(value)
-
-
-def defuse(value):
-    """Text typed by people, safe in a file: a cell starting like a spreadsheet formula gets a
-    leading ``'`` (a file opened in a spreadsheet must not run it), and line breaks become
-    spaces (one record, one line)."""
-    if not isinstance(value, str):
-        return value
-    clean = value.replace("\r", " ").replace("\n", " ")
-    return "'" + clean if value[:1] in FORMULA_STARTS else clean
 
 
 class LocalDateTimeText(Func):
@@ -63,20 +57,14 @@ class LocalDateTimeText(Func):
         return local_text(value)
 
 
-_DEFUSE_SQL = (
-    "CASE WHEN left({v}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') "
-    "THEN '''' || translate({v}, E'\\r\\n', '  ') ELSE translate({v}, E'\\r\\n', '  ') END"
-)
-
-
 class Defused(Func):
-    """``defuse`` as an expression."""
+    """``core.csvsafe.defuse`` as an expression (``defuse_sql`` on PostgreSQL)."""
 
     output_field = CharField()
 
     def as_postgresql(self, compiler, connection, **extra_context):
         sql, params = compiler.compile(self.source_expressions[0])
-        return _DEFUSE_SQL.format(v=sql), (*params, *params, *params)
+        return defuse_sql(sql), (*params, *params, *params)
 
     def as_sql(self, compiler, connection, **extra_context):
         return compiler.compile(self.source_expressions[0])

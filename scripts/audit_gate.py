@@ -115,7 +115,16 @@ def render(verdict: Verdict, *, strict: bool) -> str:
     lines += [f"explained (audit-exceptions.toml): {x}" for x in verdict.explained]
     lines += [f"VULNERABLE, not explained: {x}" for x in verdict.unexplained]
     lines += [f"BAD EXCEPTION: {x}" for x in verdict.bad_exceptions]
-    if not verdict.failed(strict=strict):
+    if verdict.failed(strict=strict):
+        pass
+    elif verdict.unaudited:
+        total = verdict.audited + len(verdict.unaudited)
+        lines.append(
+            f"NOT A CLEAN AUDIT: passed with {len(verdict.unaudited)} of {total} package(s) "
+            "unverified; nothing is known about their vulnerabilities (exit 0 only because "
+            "--strict is off)"
+        )
+    else:
         lines.append("no known vulnerability left unexplained")
     return "\n".join(lines)
 

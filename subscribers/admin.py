@@ -9,11 +9,12 @@ class RegistrationPolicyAdmin(admin.ModelAdmin):
         "code",
         "name",
         "effective_from",
-        "kk_required",
+        "citizen_proof",
+        "registry_check",
         "max_numbers_per_id",
+        "cap_exceptions",
         "staff_own_id_forbidden",
         "id_photo_required",
-        "face_photo_required",
     )
     ordering = ("-effective_from",)
 
@@ -43,6 +44,8 @@ class RegistrationAdmin(admin.ModelAdmin):
         "id_number_digest",
         "kk_number_encrypted",
         "kk_number_digest",
+        "guardian_id_number_encrypted",
+        "guardian_id_number_digest",
         "id_photo",
         "id_photo_thumb",
         "face_photo",
@@ -73,6 +76,17 @@ class RegistrationAdmin(admin.ModelAdmin):
         "registered_at",
         "created_at",
         "updated_at",
+        "category",
+        "company_name",
+        "guardian_id_number_masked",
+        "declared_purpose",
+        "statement_signed",
+        "warnings",
+        "registry_checked_at",
+        "face_verdict",
+        "face_score",
+        "face_sha256",
+        "refusal_reason",
     )
 
     def has_add_permission(self, request):

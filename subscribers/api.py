@@ -137,8 +137,11 @@ class RegistrationViewSet(viewsets.GenericViewSet):
     def create(self, request):
         """Register the buyer of a starter pack at the caller's outlet.
 
-        JSON, or ``multipart/form-data`` to send ``id_photo``/``face_photo`` (required by the
-        policy in force since 2026). A refused body writes nothing.
+        JSON, or ``multipart/form-data`` to send ``id_photo``/``face_photo`` (the face, verified
+        by the population registry, identifies a citizen since 2026). A refused body writes
+        nothing. When the population registry cannot be reached the registration is created
+        with status ``awaiting`` (its pack not activated, a warning in ``warnings``) and checked
+        when the registry answers.
         """
         raw_key = request.headers.get(idempotency.HEADER)
         if raw_key is None:
@@ -211,10 +214,19 @@ class RegistrationViewSet(viewsets.GenericViewSet):
     @action(detail=False, methods=["post"])
     def validate(self, request):
         """Check a registration body exactly as ``create`` would, writing nothing: 200
-        ``{"valid": true}``, or the same 400 the create would answer."""
+        ``{"valid": true, "outcome": ..., "warnings": [...]}``, or the same 400 the create would
+        answer. While the population registry cannot be reached the outcome is
+        ``awaiting_verification`` (a create would keep the registration awaiting verification,
+        its pack not activated), with a warning saying so."""
         data, photos = _checked_body(request)
-        services.registration_prepare(clerk=request.user, data=data, **photos)
-        return Response({"valid": True})
+        prepared = services.registration_prepare(clerk=request.user, data=data, **photos)
+        return Response(
+            {
+                "valid": True,
+                "outcome": "awaiting_verification" if prepared.awaiting else "registered",
+                "warnings": [dict(w) for w in prepared.warnings],
+            }
+        )
 
     @extend_schema(request=None, responses={200: RevealedIdNumberSerializer})
     @action(detail=True, methods=["post"], url_path="reveal-id-number")

@@ -10,7 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .models import IdType, RegistrationPolicy, Sex
+from .models import Category, CitizenProof, IdType, RegistrationPolicy, Sex
 from .rules import TEXT_LIMITS
 from .services import NON_FIELD
 
@@ -91,6 +91,39 @@ class RegistrationForm(forms.Form):
         help_text=_("Two-letter country code: ID for Indonesian citizens."),
         widget=forms.TextInput(attrs={"autocapitalize": "characters", "autocomplete": "off"}),
     )
+    guardian_id_number = forms.CharField(
+        label=_("NIK of the head of family (buyers under 17)"),
+        max_length=40,
+        required=False,
+        help_text=_(
+            "Only for a buyer under the age the rules set: the head of family on the buyer's "
+            "KK, whose face is photographed and verified instead."
+        ),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    category = forms.ChoiceField(
+        label=_("Whose number"),
+        choices=Category.choices,
+        initial=Category.PERSONAL,
+        required=False,
+        help_text=_(
+            "Corporate and M2M numbers are a company's, registered under the NIK of its person "
+            "in charge; they do not count against that person's cap."
+        ),
+    )
+    company_name = forms.CharField(
+        label=_("Company (corporate or M2M)"),
+        max_length=TEXT_LIMITS["company_name"],
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    declared_purpose = forms.CharField(
+        label=_("Purpose of the numbers"),
+        max_length=TEXT_LIMITS["declared_purpose"],
+        required=False,
+        help_text=_("Required when one NIK would hold more numbers than the rules' limit."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
     id_photo = forms.FileField(
         label=_("Photo of the ID document"),
         required=False,
@@ -117,6 +150,10 @@ class RegistrationForm(forms.Form):
             "required": _("Confirm that you checked the buyer's original document in person.")
         },
     )
+    statement_signed = forms.BooleanField(
+        label=_("The buyer signed the statement (surat pernyataan)."),
+        required=False,
+    )
 
     def __init__(self, *args, policy: RegistrationPolicy | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -133,6 +170,20 @@ class RegistrationForm(forms.Form):
                     "Required for Indonesian citizens (KTP or SIM): 16 digits, on the buyer's "
                     "Kartu Keluarga."
                 )
+            elif policy.citizen_proof == CitizenProof.NIK_KK_OR_FACE:
+                self.fields["kk_number"].help_text = _(
+                    "Indonesian citizens: the KK number, or else a photo of the buyer's face "
+                    "that the population registry verifies."
+                )
+            if policy.citizen_proof == CitizenProof.NIK_FACE:
+                self.fields["face_photo"].help_text = _(
+                    "Required for Indonesian citizens: the population registry verifies it. It "
+                    "is deleted after 72 hours."
+                )
+            if not policy.signed_statement_required:
+                del self.fields["statement_signed"]
+            if not policy.minor_age_limit:
+                del self.fields["guardian_id_number"]
 
     def clean_nationality(self) -> str:
         return self.cleaned_data["nationality"].upper()

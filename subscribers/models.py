@@ -41,6 +41,36 @@ class Sex(models.TextChoices):
     FEMALE = "F", _("Female")
 
 
+class CitizenProof(models.TextChoices):
+    """What identifies an Indonesian citizen under a rule set: one field, so "KK or face" cannot
+    be written as two booleans that disagree (docs/rules.md)."""
+
+    DOCUMENT = "document", _("The ID document only")
+    NIK_KK = "nik_kk", _("NIK + family card (KK)")
+    NIK_KK_OR_FACE = "nik_kk_or_face", _("NIK + KK, or NIK + face verified by the registry")
+    NIK_FACE = "nik_face", _("NIK + face verified by the registry")
+
+
+class CapExceptions(models.TextChoices):
+    """Where the numbers beyond the cap on one NIK may be registered."""
+
+    NOBODY = "nobody", _("Nowhere")
+    OPERATOR_OUTLETS = "operator", _("Only at the operator's own outlets")
+    AUTHORISED_OUTLETS = (
+        "authorised",
+        _("At the operator's own outlets and outlets the operator authorised in writing"),
+    )
+
+
+class Category(models.TextChoices):
+    """Whose number: a person's (counts against their cap), or a company's, registered under
+    the NIK of its person in charge (corporate, M2M: outside the personal cap)."""
+
+    PERSONAL = "personal", _("Personal")
+    CORPORATE = "corporate", _("Corporate (company + person in charge)")
+    M2M = "m2m", _("Machine-to-machine (M2M)")
+
+
 class RegistrationPolicy(models.Model):
     """A rule set in force from ``effective_from`` until the next one starts.
 
@@ -52,20 +82,61 @@ class RegistrationPolicy(models.Model):
     name = models.CharField(_("name"), max_length=200)
     legal_basis = models.CharField(_("legal basis"), max_length=300, blank=True)
     effective_from = models.DateField(_("in force from"), unique=True)
+    # Every accepted type; kept equal to the union of the two lists below when they are set
+    # (save()). A rule set with neither list accepts these for every nationality.
     accepted_id_types = models.JSONField(_("accepted ID types"), default=list)
-    kk_required = models.BooleanField(_("KK number required for citizens"), default=False)
+    citizen_id_types = models.JSONField(
+        _("ID types accepted from Indonesian citizens"), default=list, blank=True
+    )
+    foreigner_id_types = models.JSONField(
+        _("ID types accepted from foreign citizens"), default=list, blank=True
+    )
+    citizen_proof = models.CharField(
+        _("what identifies a citizen"),
+        max_length=16,
+        choices=CitizenProof.choices,
+        default=CitizenProof.DOCUMENT,
+    )
+    registry_check = models.BooleanField(
+        _("NIK, KK, name, birth date and sex validated against the population registry"),
+        default=False,
+    )
     max_numbers_per_id = models.PositiveIntegerField(
         _("cap of active numbers per ID"), null=True, blank=True
     )
-    outlet_may_exceed_cap = models.BooleanField(
-        _("outlets may register beyond the cap (flagged for review)"), default=False
+    cap_exceptions = models.CharField(
+        _("where numbers beyond the cap may be registered"),
+        max_length=12,
+        choices=CapExceptions.choices,
+        default=CapExceptions.NOBODY,
+    )
+    declared_purpose_above = models.PositiveIntegerField(
+        _("numbers on one NIK above which a declared purpose is required"),
+        null=True,
+        blank=True,
     )
     staff_own_id_forbidden = models.BooleanField(
-        _("staff may not register with their own ID/KK"), default=False
+        _("end user only: no NIK of the dealer's staff (present or past), admins or outlet owners"),
+        default=False,
     )
     id_photo_required = models.BooleanField(_("ID photo required"), default=False)
-    face_photo_required = models.BooleanField(_("face photo required"), default=False)
+    # Every buyer's face photographed, whatever the rule for citizens (an operator's option; no
+    # seeded rule set asks for it: the face the 2026 rules need is citizen_proof's).
+    face_photo_required = models.BooleanField(_("face photo of every buyer"), default=False)
     packs_sold_inactive = models.BooleanField(_("starter packs sold inactive"), default=False)
+    original_documents_required = models.BooleanField(
+        _("original e-KTP and KK shown at the outlet"), default=False
+    )
+    signed_statement_required = models.BooleanField(_("the buyer signs a statement"), default=False)
+    mass_registration_forbidden = models.BooleanField(
+        _("no mass-registration tools (bulk registration only by the operator, for M2M)"),
+        default=False,
+    )
+    minor_age_limit = models.PositiveSmallIntegerField(
+        _("buyers younger than this register through the head of family"),
+        null=True,
+        blank=True,
+    )
     # An option the operator can switch on: no seeded rule set requires it (docs/decisions.md).
     training_required = models.BooleanField(
         _("clerks must have attended registration training"), default=False
@@ -102,8 +173,38 @@ class RegistrationPolicy(models.Model):
     def __str__(self) -> str:
         return f"{self.code} — {self.name}"
 
-    def accepts(self, id_type: str) -> bool:
-        return id_type in self.accepted_id_types
+    def save(self, *args, **kwargs):
+        if self.citizen_id_types or self.foreigner_id_types:
+            union = {*self.citizen_id_types, *self.foreigner_id_types}
+            self.accepted_id_types = [t for t in IdType.values if t in union]
+        super().save(*args, **kwargs)
+
+    def id_types_for(self, nationality: str = "ID") -> list[str]:
+        """The ID types accepted from a buyer of this nationality (ISO code; "ID" citizen)."""
+        if not self.citizen_id_types and not self.foreigner_id_types:
+            return list(self.accepted_id_types)
+        return list(self.citizen_id_types if nationality == "ID" else self.foreigner_id_types)
+
+    def accepts(self, id_type: str, nationality: str | None = None) -> bool:
+        """Whether ``id_type`` is accepted (from a buyer of ``nationality`` when given)."""
+        if nationality is None:
+            return id_type in self.accepted_id_types
+        return id_type in self.id_types_for(nationality)
+
+    @property
+    def nik_required(self) -> bool:
+        """A citizen registers with their NIK (the NIK era, since 31 Oct 2017)."""
+        return self.citizen_proof != CitizenProof.DOCUMENT
+
+    @property
+    def kk_required(self) -> bool:
+        """A citizen's family card number is required (NIK + KK)."""
+        return self.citizen_proof == CitizenProof.NIK_KK
+
+    @property
+    def face_accepted(self) -> bool:
+        """A citizen may be identified by a face the registry verifies."""
+        return self.citizen_proof in (CitizenProof.NIK_KK_OR_FACE, CitizenProof.NIK_FACE)
 
 
 class Registration(models.Model):
@@ -112,6 +213,11 @@ class Registration(models.Model):
         FLAGGED = "flagged", _("Flagged for review")
         VERIFIED = "verified", _("Verified")
         BLOCKED = "blocked", _("Blocked")
+        # The population registry could not be asked at the counter: kept, the pack not
+        # activated, until the registry answers (subscribers.services.registration_verify).
+        AWAITING = "awaiting", _("Awaiting verification by the population registry")
+        # The registry's late answer refused it: the pack stays inactive (refusal_reason).
+        REFUSED = "refused", _("Refused by the population registry")
 
     class Source(models.TextChoices):
         WEB = "web", _("Web form")
@@ -163,6 +269,34 @@ class Registration(models.Model):
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
     address = models.CharField(_("address"), max_length=300)
     nationality = models.CharField(_("nationality"), max_length=2, default="ID")
+    # Personal numbers count against the holder's cap; a company's (corporate, M2M) are
+    # registered under its person in charge's NIK and do not.
+    category = models.CharField(
+        _("category"),
+        max_length=10,
+        choices=Category.choices,
+        default=Category.PERSONAL,
+        db_default=Category.PERSONAL,
+    )
+    company_name = models.CharField(
+        _("company"), max_length=150, blank=True, default="", db_default=""
+    )
+    # A buyer under the rule set's minor age registers through the head of family (2026): the
+    # head of family's NIK, whose face the registry verifies.
+    guardian_id_number_encrypted = models.TextField(blank=True, default="", db_default="")
+    guardian_id_number_digest = models.CharField(
+        max_length=64, blank=True, default="", db_default=""
+    )
+    guardian_id_number_masked = models.CharField(
+        _("head of family's NIK"), max_length=40, blank=True, default="", db_default=""
+    )
+    declared_purpose = models.CharField(
+        _("declared purpose (many numbers on one NIK)"),
+        max_length=300,
+        blank=True,
+        default="",
+        db_default="",
+    )
 
     id_photo = models.FileField(storage=get_private_storage, upload_to=_photo_path, blank=True)
     id_photo_thumb = models.FileField(
@@ -177,8 +311,12 @@ class Registration(models.Model):
     )
 
     consent_at = models.DateTimeField(_("consent given at"))
+    # None: not known (an import without the column) — never taken for a yes.
     document_checked = models.BooleanField(
-        _("clerk checked the original document in person"), default=False
+        _("clerk checked the original document in person"), null=True, default=False
+    )
+    statement_signed = models.BooleanField(
+        _("the buyer signed the statement"), null=True, blank=True, default=None
     )
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.REGISTERED
@@ -186,6 +324,21 @@ class Registration(models.Model):
     # Why a registration needs a human look even though it passed validation (doubtful
     # document, over the cap...): a list of {"code", "message"}.
     review_reasons = models.JSONField(default=list, blank=True)
+    # What the clerk was told but which needs nobody's review (a birth date the registry
+    # confirmed against the NIK's digits, a KK the registry no longer pairs in an import...):
+    # a list of {"code", "message"}.
+    warnings = models.JSONField(default=list, blank=True, db_default=[])
+    # The population registry's check: when it answered, and for a face its verdict, score and
+    # the SHA-256 of the photo sent — the evidence kept; the photo itself 72 h (docs/rules.md).
+    registry_checked_at = models.DateTimeField(_("checked by the registry at"), null=True)
+    face_verdict = models.CharField(
+        _("face verification"), max_length=16, blank=True, default="", db_default=""
+    )
+    face_score = models.FloatField(_("face similarity"), null=True, blank=True)
+    face_sha256 = models.CharField(max_length=64, blank=True, default="", db_default="")
+    refusal_reason = models.CharField(
+        _("why the registry refused it"), max_length=500, blank=True, default="", db_default=""
+    )
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
     registered_at = models.DateTimeField(_("registered at"), db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -202,7 +355,20 @@ class Registration(models.Model):
             ),
             models.CheckConstraint(
                 name="registration_status_known",
-                condition=models.Q(status__in=["registered", "flagged", "verified", "blocked"]),
+                condition=models.Q(
+                    status__in=[
+                        "registered",
+                        "flagged",
+                        "verified",
+                        "blocked",
+                        "awaiting",
+                        "refused",
+                    ]
+                ),
+            ),
+            models.CheckConstraint(
+                name="registration_category_known",
+                condition=models.Q(category__in=["personal", "corporate", "m2m"]),
             ),
             models.CheckConstraint(
                 name="registration_sex_known", condition=models.Q(sex__in=["M", "F"])
@@ -220,6 +386,12 @@ class Registration(models.Model):
             models.Index(fields=["msisdn"], name="reg_msisdn_idx"),
             # Incremental reconciliation: "registrations changed since the last run".
             models.Index(fields=["updated_at"], name="reg_updated_at_idx"),
+            # The late verification's sweep: the few registrations awaiting the registry.
+            models.Index(
+                fields=["created_at"],
+                name="reg_awaiting_idx",
+                condition=models.Q(status="awaiting"),
+            ),
         ]
 
     def __str__(self) -> str:

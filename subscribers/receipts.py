@@ -9,7 +9,6 @@ masked data only) and a PDF (bilingual: Bahasa Indonesia first, English second).
 import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from xml.sax.saxutils import escape
 
 from django.core import signing
@@ -17,6 +16,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from core.masking import local_msisdn, mask_msisdn, mask_name
+from core.pdffonts import pdf_fonts
 
 from .models import IdType, Registration
 
@@ -83,6 +83,16 @@ class ReceiptFacts:
     max_numbers_per_id: int | None
     staff_own_id_forbidden: bool
     masked: bool
+    cap_exceptions: str = "nobody"
+    refusal_reason: str = ""
+
+    @property
+    def awaiting(self) -> bool:
+        return self.status == Registration.Status.AWAITING
+
+    @property
+    def refused(self) -> bool:
+        return self.status == Registration.Status.REFUSED
 
 
 def receipt_facts(registration: Registration, *, masked: bool) -> ReceiptFacts:
@@ -104,6 +114,8 @@ def receipt_facts(registration: Registration, *, masked: bool) -> ReceiptFacts:
         max_numbers_per_id=policy.max_numbers_per_id,
         staff_own_id_forbidden=policy.staff_own_id_forbidden,
         masked=masked,
+        cap_exceptions=policy.cap_exceptions,
+        refusal_reason=registration.refusal_reason,
     )
 
 
@@ -125,23 +137,11 @@ _ID_TYPE_EN = {
     IdType.KITAS: "KITAS",
     IdType.KITAP: "KITAP",
 }
-_FONT_DIRS = ("/usr/share/fonts/truetype/dejavu",)
 
 
 def _fonts() -> tuple[str, str]:
-    """DejaVu Sans when the system has it (names in any script print), else Helvetica."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    if "SP-Regular" in pdfmetrics.getRegisteredFontNames():
-        return "SP-Regular", "SP-Bold"
-    for folder in _FONT_DIRS:
-        regular, bold = Path(folder, "DejaVuSans.ttf"), Path(folder, "DejaVuSans-Bold.ttf")
-        if regular.is_file() and bold.is_file():
-            pdfmetrics.registerFont(TTFont("SP-Regular", str(regular)))
-            pdfmetrics.registerFont(TTFont("SP-Bold", str(bold)))
-            return "SP-Regular", "SP-Bold"
-    return "Helvetica", "Helvetica-Bold"
+    """DejaVu Sans, shipped with the code (``core.pdffonts``): names in any script print."""
+    return pdf_fonts()
 
 
 def _rules(facts: ReceiptFacts) -> list[tuple[str, str]]:
@@ -153,23 +153,73 @@ def _rules(facts: ReceiptFacts) -> list[tuple[str, str]]:
             "number with someone else's identity is against the law.",
         )
     ]
-    if facts.max_numbers_per_id:
+    cap = facts.max_numbers_per_id
+    if cap and facts.cap_exceptions == "operator":
         rules.append(
             (
-                f"Satu NIK paling banyak {facts.max_numbers_per_id} nomor per operator lewat "
-                "registrasi mandiri; lebih dari itu hanya melalui gerai.",
-                f"One NIK may hold at most {facts.max_numbers_per_id} numbers per operator "
-                "by self-registration; more only through an outlet.",
+                f"Satu NIK paling banyak {cap} nomor prabayar per operator; nomor berikutnya "
+                "hanya di gerai milik operator (GraPARI).",
+                f"One NIK may hold at most {cap} prepaid numbers per operator; more only at the "
+                "operator's own outlets (GraPARI).",
+            )
+        )
+    elif cap and facts.cap_exceptions == "authorised":
+        rules.append(
+            (
+                f"Satu NIK paling banyak {cap} nomor prabayar per operator; nomor berikutnya "
+                "hanya di gerai operator atau outlet yang diberi kewenangan tertulis oleh "
+                "operator, tidak di outlet lain.",
+                f"One NIK may hold at most {cap} prepaid numbers per operator; more only at the "
+                "operator's own outlets or outlets it authorised in writing, never elsewhere.",
+            )
+        )
+    elif cap:
+        rules.append(
+            (
+                f"Satu NIK paling banyak {cap} nomor prabayar per operator.",
+                f"One NIK may hold at most {cap} prepaid numbers per operator.",
             )
         )
     if facts.staff_own_id_forbidden:
         rules.append(
             (
-                "Gerai dilarang mendaftarkan pembeli dengan NIK atau KK milik stafnya sendiri.",
-                "An outlet must not register buyers with its own staff's NIK or KK.",
+                "Outlet hanya membantu registrasi: dilarang memakai NIK pemilik outlet, staf "
+                "(sekarang atau dulu) atau admin dealer untuk mendaftarkan pembeli.",
+                "An outlet only helps the buyer register: it must never use the NIK of the "
+                "outlet owner, its staff (present or past) or the dealer's admins.",
             )
         )
     return rules
+
+
+def receipt_statements(facts: ReceiptFacts) -> list[tuple[str, str]]:
+    """What the receipt tells the buyer, (Bahasa Indonesia, English) pairs: whether the number
+    is active, the rules, how to check or dispute."""
+    return [*_status_lines(facts), *_rules(facts), *_CHECK_AND_DISPUTE]
+
+
+def _status_lines(facts: ReceiptFacts) -> list[tuple[str, str]]:
+    if facts.awaiting:
+        return [
+            (
+                "Menunggu verifikasi Dukcapil: nomor ini BELUM AKTIF. Nomor diaktifkan setelah "
+                "Dukcapil mencocokkan data Anda; jika data tidak cocok, outlet akan memberi tahu "
+                "Anda.",
+                "Awaiting verification by the population registry (Dukcapil): this number is "
+                "NOT ACTIVE yet. It is activated once Dukcapil confirms your data; if it does "
+                "not, the outlet will tell you.",
+            )
+        ]
+    if facts.refused:
+        return [
+            (
+                "Registrasi DITOLAK oleh Dukcapil; nomor ini tidak diaktifkan. Alasan: "
+                f"{facts.refusal_reason}",
+                "Registration REFUSED by the population registry; this number is not "
+                "activated. See the reason above (in Indonesian).",
+            )
+        ]
+    return []
 
 
 _CHECK_AND_DISPUTE = [
@@ -246,6 +296,9 @@ def receipt_pdf(facts: ReceiptFacts, *, link: str = "") -> bytes:
         )
     )
     story.append(table)
+    for indonesian, english_text in _status_lines(facts):
+        story.append(Spacer(1, 3 * mm))
+        story += both(indonesian, english_text, heading)
     story += both("Aturan", "The rules", heading)
     for indonesian, english_text in _rules(facts):
         story += both("• " + indonesian, english_text)

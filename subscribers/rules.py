@@ -13,10 +13,19 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from core.idnumbers import normalize_id_number
 from identity import idrules
-from identity.messages import id_rule_message
+from identity.messages import MESSAGES, id_rule_message
 
-TEXT_LIMITS = {"full_name": 100, "birth_place": 100, "address": 300}
+TEXT_LIMITS = {
+    "full_name": 100,
+    "birth_place": 100,
+    "address": 300,
+    "company_name": 150,
+    "declared_purpose": 300,
+}
+CATEGORIES = ("personal", "corporate", "m2m")
+CITIZEN = "ID"
 ISO_COUNTRY_LEN = 2
 # Characters an address may not hold: markup brackets and control characters (below U+0020).
 _ADDRESS_REFUSED = re.compile(r"[<>\x00-\x1f]")
@@ -36,6 +45,25 @@ class CleanRegistration:
     address: str
     nationality: str
     review_reasons: list[dict] = field(default_factory=list)
+    category: str = "personal"
+    company_name: str = ""
+    guardian_id_number: str = ""
+    declared_purpose: str = ""
+    statement_signed: bool | None = None
+    # What the clerk is told but nobody needs to review: {"code", "message"}.
+    warnings: list[dict] = field(default_factory=list)
+    # Where the NIK's digits disagree with the birth date or sex entered, when the population
+    # registry is the arbiter (``judge_against_registry``): field -> the NIK's value.
+    nik_disagreements: dict = field(default_factory=dict)
+
+    @property
+    def is_citizen(self) -> bool:
+        return self.nationality == CITIZEN
+
+    @property
+    def has_nik(self) -> bool:
+        """The ID number is a NIK (a KTP, or a new-format SIM whose number is the NIK)."""
+        return self.id_type in ("ktp", "sim") and len(self.id_number) == 16
 
 
 class FieldErrors:
@@ -86,12 +114,26 @@ def parse_bool(value) -> bool:
 
 
 def clean_registration_fields(
-    data: Mapping, *, policy, today: date, errors: FieldErrors | None = None
+    data: Mapping,
+    *,
+    policy,
+    today: date,
+    errors: FieldErrors | None = None,
+    face_given: bool | None = False,
+    registry_arbiter: bool = False,
 ) -> CleanRegistration | None:
     """Check every field of ``data`` against the identity rules and ``policy``.
 
     Adds each fault to ``errors`` (at its field) and returns None if there was any; otherwise
-    returns the normalised values. Consent and photos are the caller's (they differ by channel).
+    returns the normalised values. Consent and photos are the caller's (they differ by channel);
+    ``face_given`` says whether a face photo came with it (None: the channel carries no photos,
+    an import, so "KK or face" does not ask for the KK).
+
+    ``registry_arbiter``: the caller asks the population registry next (under a rule set with
+    ``registry_check``), which is the arbiter of a citizen's birth date and sex: where the NIK's
+    digits disagree with what was entered, the disagreement is kept in ``nik_disagreements``
+    for ``judge_against_registry`` rather than refused here (Dukcapil corrects a birth date
+    without issuing a new NIK). Without it such a disagreement is refused, as before.
     """
     errors = errors if errors is not None else FieldErrors()
     start = errors.total
@@ -162,18 +204,42 @@ def clean_registration_fields(
     id_type = _text(data, "id_type").lower()
     id_number = ""
     review_reasons: list[dict] = []
+    nik_disagreements: dict = {}
+    nik_era = bool(getattr(policy, "nik_required", False))
+    citizen = nationality == CITIZEN
     if id_type not in idrules.ID_TYPES:
         errors.add(
             "id_type",
             _("Unknown ID type. Choose one of: %(types)s.")
             % {"types": ", ".join(idrules.ID_TYPES)},
         )
-    elif not policy.accepts(id_type):
-        errors.add(
-            "id_type",
-            _("This ID type is not accepted under the rules in force (%(policy)s).")
-            % {"policy": policy.code},
-        )
+    elif not policy.accepts(id_type, nationality) and not (
+        # A residence permit with nationality ID: the ID rules say at ``nationality`` that
+        # KITAS and KITAP are for foreign citizens.
+        citizen and id_type in ("kitas", "kitap") and policy.accepts(id_type)
+    ):
+        if citizen and nik_era and id_type == "passport":
+            errors.add(
+                "id_type",
+                _(
+                    "Under the rules in force an Indonesian citizen registers with their NIK "
+                    "(e-KTP): a passport is for foreign citizens. Enter the buyer's NIK."
+                ),
+            )
+        elif not citizen and policy.accepts(id_type, CITIZEN):
+            errors.add(
+                "id_type",
+                _(
+                    "This ID type is for Indonesian citizens. A foreign citizen registers with "
+                    "a passport, KITAS or KITAP."
+                ),
+            )
+        else:
+            errors.add(
+                "id_type",
+                _("This ID type is not accepted under the rules in force (%(policy)s).")
+                % {"policy": policy.code},
+            )
     else:
         raw_number = _text(data, "id_number")
         if not raw_number:
@@ -181,12 +247,16 @@ def clean_registration_fields(
         elif len(raw_number) > 40:
             errors.add("id_number", _("The ID number is too long."))
         else:
+            nik_shaped = id_type == "ktp" or (
+                id_type == "sim" and len(normalize_id_number("sim", raw_number)) == 16
+            )
+            defer = registry_arbiter and citizen and nik_shaped
             try:
                 check = idrules.validate_id_number(
                     id_type,
                     raw_number,
-                    birth_date=birth_date,
-                    sex=sex if sex in ("M", "F") else None,
+                    birth_date=None if defer else birth_date,
+                    sex=None if defer or sex not in ("M", "F") else sex,
                     nationality=nationality,
                     today=today,
                 )
@@ -198,6 +268,16 @@ def clean_registration_fields(
                 errors.add(target, id_rule_message(exc))
             else:
                 id_number = check.normalized
+                if citizen and nik_era and not nik_shaped:
+                    errors.add(
+                        "id_number",
+                        _(
+                            "An old 12-digit SIM number has no NIK: under the rules in force "
+                            "enter the buyer's 16-digit NIK (on the e-KTP or family card)."
+                        ),
+                    )
+                elif defer:
+                    nik_disagreements = nik_disagreements_of(id_number, birth_date, sex, today)
                 if check.doubtful:
                     review_reasons.append(
                         {"code": "doubtful_document", "message": "; ".join(check.notes)}
@@ -205,7 +285,12 @@ def clean_registration_fields(
 
     kk_number = ""
     raw_kk = _text(data, "kk_number")
-    kk_needed = policy.kk_required and nationality == "ID" and id_type in ("ktp", "sim")
+    proof = getattr(policy, "citizen_proof", "document")
+    kk_needed = (
+        citizen
+        and id_type in ("ktp", "sim")
+        and (proof == "nik_kk" or (proof == "nik_kk_or_face" and face_given is False))
+    )
     if raw_kk:
         if len(raw_kk) > 40:
             errors.add("kk_number", _("The KK number is too long."))
@@ -214,10 +299,58 @@ def clean_registration_fields(
                 kk_number = idrules.validate_kk(raw_kk, today=today)
             except idrules.IdRuleError as exc:
                 errors.add("kk_number", id_rule_message(exc))
+    elif kk_needed and proof == "nik_kk_or_face":
+        errors.add(
+            "kk_number",
+            _(
+                "Enter the family card (KK) number, or take a photo of the buyer's face: "
+                "under the rules in force a citizen is identified by NIK + KK or NIK + face."
+            ),
+        )
     elif kk_needed:
         errors.add(
             "kk_number",
             _("The family card (KK) number is required under the rules in force."),
+        )
+
+    # --- whose number, and what the rules in force ask besides --------------------------------
+    category = (_text(data, "category") or "personal").lower()
+    company_name = " ".join(_text(data, "company_name").split())
+    if category not in CATEGORIES:
+        errors.add("category", _("Choose personal, corporate or m2m."))
+    elif category != "personal" and not company_name:
+        errors.add(
+            "company_name",
+            _(
+                "Enter the company's name: a corporate or M2M number is registered under the "
+                "NIK of the company's person in charge."
+            ),
+        )
+    for name in ("company_name", "declared_purpose"):
+        value = company_name if name == "company_name" else _text(data, name)
+        if len(value) > TEXT_LIMITS[name]:
+            errors.add(name, _("At most %(limit)d characters.") % {"limit": TEXT_LIMITS[name]})
+        elif _ADDRESS_REFUSED.search(value):
+            errors.add(name, _("The text contains characters that are not allowed."))
+    declared_purpose = " ".join(_text(data, "declared_purpose").split())
+
+    guardian = ""
+    raw_guardian = _text(data, "guardian_id_number")
+    if raw_guardian:
+        try:
+            guardian = idrules.validate_nik(raw_guardian, birth_date=None, sex=None, today=today)
+        except idrules.IdRuleError as exc:
+            errors.add("guardian_id_number", id_rule_message(exc))
+
+    statement_signed = parse_bool(data["statement_signed"]) if "statement_signed" in data else None
+    statement_asked = getattr(policy, "signed_statement_required", False)
+    if statement_asked and face_given is not None and not statement_signed:
+        errors.add(
+            "statement_signed",
+            _(
+                "Under the rules in force the buyer signs a statement (surat pernyataan): "
+                "have it signed, then tick this box."
+            ),
         )
 
     if errors.total > start:
@@ -235,4 +368,148 @@ def clean_registration_fields(
         address=address,
         nationality=nationality,
         review_reasons=review_reasons,
+        category=category,
+        company_name=company_name if category != "personal" else "",
+        guardian_id_number=guardian,
+        declared_purpose=declared_purpose,
+        statement_signed=statement_signed,
+        nik_disagreements=nik_disagreements,
     )
+
+
+def nik_disagreements_of(nik: str, birth_date: date | None, sex: str, today: date) -> dict:
+    """Where a NIK's digits disagree with the birth date and sex entered: field -> NIK value."""
+    info = idrules.parse_nik(nik, today=today, birth_date_hint=birth_date)
+    found = {}
+    if birth_date is not None and info.birth_date != birth_date:
+        found["birth_date"] = info.birth_date.isoformat()
+    if sex in ("M", "F") and info.sex != sex:
+        found["sex"] = info.sex
+    return found
+
+
+# --- the population registry's verdict --------------------------------------------------------
+
+
+def registry_message(code: str, **params) -> str:
+    """The clerk's message for a registry verdict: what is wrong and what to do."""
+    messages = {
+        "not_found": _(
+            "This NIK is not in the population registry (Dukcapil). Check it against the "
+            "buyer's e-KTP or family card; if it is right, the buyer must have their data "
+            "recorded at the Dukcapil office (Disdukcapil) first."
+        ),
+        "kk_not_paired": _(
+            "This family card (KK) is not the NIK's family card in the population registry. "
+            "Enter the number of the KK the buyer is listed on; if the KK was reissued, the "
+            "buyer must update their data at Dukcapil."
+        ),
+        "name": _(
+            "The name does not agree with the population registry. Enter it as on the e-KTP; "
+            "if the registry's name is wrong, the buyer must update their data at Dukcapil."
+        ),
+        "birth_date": _(
+            "The date of birth does not agree with the population registry. Enter it as on "
+            "the e-KTP; if the registry's date is wrong, the buyer must update their data at "
+            "Dukcapil."
+        ),
+        "sex": _(
+            "The sex does not agree with the population registry. Enter it as on the e-KTP; if "
+            "the registry is wrong, the buyer must update their data at Dukcapil."
+        ),
+        "guardian_required": _(
+            "The buyer is under %(age)d: enter the NIK of the head of family on the buyer's "
+            "family card (KK); the registry verifies the head of family's face."
+        ),
+        "guardian_not_head": _(
+            "This NIK is not the head of family on the buyer's family card in the population "
+            "registry. Enter the NIK of the head of family (kepala keluarga) on the buyer's KK."
+        ),
+        "guardian_not_found": _(
+            "This NIK is not in the population registry (Dukcapil). Enter the NIK of the head "
+            "of family as on their e-KTP."
+        ),
+    }
+    return str(messages[code]) % params if params else str(messages[code])
+
+
+def registry_warning(code: str, **params) -> dict:
+    """A note for the clerk (and the record) that needs nobody's review."""
+    messages = {
+        "nik_birth_date_corrected": _(
+            "The NIK's digits give %(nik)s as the date of birth; the population registry "
+            "confirms the date entered (a corrected birth date keeps its NIK)."
+        ),
+        "nik_sex_corrected": _(
+            "The NIK's digits give another sex; the population registry confirms the sex entered."
+        ),
+        "kk_not_paired": _(
+            "The population registry does not pair this family card (KK) with the NIK (it may "
+            "have been reissued since)."
+        ),
+    }
+    return {"code": code, "message": str(messages[code]) % params}
+
+
+def judge_against_registry(
+    clean: CleanRegistration,
+    person,
+    *,
+    kk_digest: str,
+    kk_asked: bool,
+    kk_as_warning: bool = False,
+    errors: FieldErrors,
+) -> None:
+    """Judge ``clean`` against the registry's record of its NIK (``person``, a
+    ``core.registry.RegistryPerson`` or None when the registry does not know the NIK).
+
+    - the NIK must be known (``id_number``);
+    - the KK must be the NIK's family card where the rule asks for a KK (``kk_asked``):
+      a fault at ``kk_number``, or a warning when ``kk_as_warning`` (an import: the KK may have
+      been reissued since the sale); a KK given where none is asked only earns a warning;
+    - name (the portal's name comparison), birth date and sex must agree with the record;
+    - where the NIK's own digits disagree with the birth date or sex entered and the registry
+      confirms what was entered, that is a warning, not a fault.
+    """
+    if person is None:
+        errors.add("id_number", registry_message("not_found"))
+        return
+    if clean.kk_number and person.kk_digest != kk_digest:
+        if kk_asked and not kk_as_warning:
+            errors.add("kk_number", registry_message("kk_not_paired"))
+        else:
+            clean.warnings.append(registry_warning("kk_not_paired"))
+    if idrules.normalize_name_for_comparison(clean.full_name) != person.name_key:
+        errors.add("full_name", registry_message("name"))
+    # Where the NIK's digits and the registry agree against what was entered, the NIK's own
+    # message says best what is wrong ("day + 40 for women").
+    if clean.birth_date != person.birth_date:
+        if clean.nik_disagreements.get("birth_date") == person.birth_date.isoformat():
+            errors.add("birth_date", str(MESSAGES["nik_birth_date_mismatch"]))
+        else:
+            errors.add("birth_date", registry_message("birth_date"))
+    elif "birth_date" in clean.nik_disagreements:
+        clean.warnings.append(
+            registry_warning("nik_birth_date_corrected", nik=clean.nik_disagreements["birth_date"])
+        )
+    if clean.sex != person.sex:
+        if clean.nik_disagreements.get("sex") == person.sex:
+            errors.add("sex", str(MESSAGES["nik_sex_mismatch"]))
+        else:
+            errors.add("sex", registry_message("sex"))
+    elif "sex" in clean.nik_disagreements:
+        clean.warnings.append(registry_warning("nik_sex_corrected"))
+
+
+def age_on(birth_date: date, today: date) -> int:
+    before_birthday = (today.month, today.day) < (birth_date.month, birth_date.day)
+    return today.year - birth_date.year - before_birthday
+
+
+def judge_guardian(clean: CleanRegistration, child, guardian, *, errors: FieldErrors) -> None:
+    """A minor's head of family (2026 rules): known to the registry, and the head of family on
+    the child's family card."""
+    if guardian is None:
+        errors.add("guardian_id_number", registry_message("guardian_not_found"))
+    elif not guardian.head_of_family or guardian.kk_digest != child.kk_digest:
+        errors.add("guardian_id_number", registry_message("guardian_not_head"))

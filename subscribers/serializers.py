@@ -10,7 +10,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from .models import IdType, Registration, Sex
+from .models import Category, IdType, Registration, Sex
 from .rules import TEXT_LIMITS
 
 # Generous enough for what people type ("+62 812-3456-7890", an ICCID in groups of four, a NIK
@@ -80,6 +80,40 @@ class RegistrationInputSerializer(serializers.Serializer):
         default=True,
         help_text=_("The clerk attests having checked the original document in person."),
     )
+    category = serializers.ChoiceField(
+        choices=Category.choices,
+        required=False,
+        default=Category.PERSONAL,
+        help_text=_(
+            "personal (counts against the holder's cap), or corporate / m2m: a company's "
+            "number under the NIK of its person in charge (outside the personal cap)."
+        ),
+    )
+    company_name = serializers.CharField(
+        max_length=TEXT_LIMITS["company_name"],
+        required=False,
+        allow_blank=True,
+        help_text=_("The company, for a corporate or M2M number."),
+    )
+    guardian_id_number = serializers.CharField(
+        max_length=ID_NUMBER_MAX,
+        required=False,
+        allow_blank=True,
+        help_text=_(
+            "For a buyer under the rule set's minor age (17 in 2026): the NIK of the head of "
+            "family on the buyer's KK, whose face the registry verifies."
+        ),
+    )
+    declared_purpose = serializers.CharField(
+        max_length=TEXT_LIMITS["declared_purpose"],
+        required=False,
+        allow_blank=True,
+        help_text=_("Why one NIK holds this many numbers (required above the rule set's limit)."),
+    )
+    statement_signed = serializers.BooleanField(
+        required=False,
+        help_text=_("The buyer signed the statement, where the rule set in force requires one."),
+    )
 
 
 class RegistrationWithPhotosInputSerializer(RegistrationInputSerializer):
@@ -134,16 +168,33 @@ class RegistrationSerializer(serializers.ModelSerializer):
             "id_number_masked",
             "kk_number_masked",
             "full_name",
+            "category",
+            "company_name",
             "photo_status",
             "source",
+            "warnings",
+            "refusal_reason",
             "registered_at",
             "created_at",
         ]
         read_only_fields = fields
 
 
+class NoteSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
 class ValidationResultSerializer(serializers.Serializer):
     valid = serializers.BooleanField(help_text=_("Always true: a failing body gets a 400."))
+    outcome = serializers.ChoiceField(
+        choices=["registered", "awaiting_verification"],
+        help_text=_(
+            "What a create would do now: register, or — the population registry being "
+            "unreachable — keep the registration awaiting verification (pack not activated)."
+        ),
+    )
+    warnings = NoteSerializer(many=True)
 
 
 class RevealedIdNumberSerializer(serializers.Serializer):

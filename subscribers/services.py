@@ -1,7 +1,8 @@
 """Writes of the subscribers app: one way in for every registration, whatever the channel.
 
 The web form, the API and the import all reach ``registration_create`` (or, for the import, the
-same ``rules`` in bulk); the photo task reaches ``registration_photos_process``.
+same ``rules`` in bulk); the photo task reaches ``registration_photos_process``; a registration
+the population registry could not check at the counter reaches ``registration_verify``.
 """
 
 import logging
@@ -13,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from core import pii
@@ -22,11 +23,19 @@ from core.masking import mask_id_number
 from core.queue import enqueue
 from identity import photos
 from identity.messages import photo_message
-from outlets.models import OutletStaff, StarterPack
-from outlets.selectors import staff_membership_for_user, user_has_attended_training
+from outlets.models import Outlet, OutletStaff, StarterPack
+from outlets.selectors import insider_match, staff_membership_for_user, user_has_attended_training
 
-from .models import Registration, RegistrationPolicy
-from .rules import CleanRegistration, FieldErrors, clean_registration_fields, parse_bool
+from . import registry_check
+from .hooks import registrations_refused
+from .models import CapExceptions, Category, Registration, RegistrationPolicy
+from .rules import (
+    CleanRegistration,
+    FieldErrors,
+    clean_registration_fields,
+    nik_disagreements_of,
+    parse_bool,
+)
 from .selectors import NoPolicyInForce, policy_in_force
 
 logger = logging.getLogger(__name__)
@@ -46,6 +55,30 @@ class PreparedRegistration:
     pack: StarterPack
     now: datetime
     photos: dict[str, object] = field(default_factory=dict)
+    registry: registry_check.RegistryOutcome = field(default_factory=registry_check.RegistryOutcome)
+
+    @property
+    def awaiting(self) -> bool:
+        """The registry could not be asked: kept awaiting verification, pack not activated."""
+        return self.registry.awaiting
+
+    @property
+    def warnings(self) -> list[dict]:
+        notes = list(self.clean.warnings)
+        if self.awaiting:
+            notes.append(awaiting_warning())
+        return notes
+
+
+def awaiting_warning() -> dict:
+    return {
+        "code": "awaiting_verification",
+        "message": _(
+            "The population registry (Dukcapil) cannot be reached now. The registration is kept "
+            "awaiting verification: the number is not activated until the registry confirms "
+            "the buyer's data, and the receipt tells the buyer so."
+        ),
+    }
 
 
 def _new_registration_number(now: datetime) -> str:
@@ -53,12 +86,18 @@ def _new_registration_number(now: datetime) -> str:
     return f"SP{timezone.localtime(now):%y%m%d}{suffix}"
 
 
+# Statuses of registrations that hold no number against the cap.
+NOT_HOLDING = (Registration.Status.BLOCKED, Registration.Status.REFUSED)
+
+
 def active_id_count(*, id_digest: str) -> int:
-    """Numbers registered under one ID that still count against the cap: not blocked, and not
-    deactivated at the operator (the privacy app records deactivations)."""
+    """Personal numbers registered under one ID that still count against the cap: not blocked
+    or refused, and not deactivated at the operator (the privacy app records deactivations).
+    Corporate and M2M numbers, registered under a company's person in charge, do not count.
+    A registration awaiting the registry's verification does (until it is refused)."""
     return (
-        Registration.objects.filter(id_number_digest=id_digest)
-        .exclude(status=Registration.Status.BLOCKED)
+        Registration.objects.filter(id_number_digest=id_digest, category=Category.PERSONAL)
+        .exclude(status__in=NOT_HOLDING)
         .exclude(privacy__deactivated_at__isnull=False)
         .count()
     )
@@ -108,8 +147,14 @@ def registration_prepare(
         )
 
     errors = FieldErrors()
+    today = timezone.localdate(now)
     clean = clean_registration_fields(
-        data, policy=policy, today=timezone.localdate(now), errors=errors
+        data,
+        policy=policy,
+        today=today,
+        errors=errors,
+        face_given=face_photo is not None,
+        registry_arbiter=policy.registry_check,
     )
 
     if not parse_bool(data.get("consent")):
@@ -120,11 +165,25 @@ def registration_prepare(
             _("Confirm that you checked the buyer's original document in person."),
         )
 
+    face_proof = (
+        registry_check.face_is_proof(policy, clean)
+        if clean is not None
+        else registry_check.face_asked_of_input(policy, data)
+    )
     checked_photos = {}
     for name, upload, required in (
         ("id_photo", id_photo, policy.id_photo_required),
         ("face_photo", face_photo, policy.face_photo_required),
     ):
+        if name == "face_photo" and upload is None and face_proof:
+            errors.add(
+                name,
+                _(
+                    "A photo of the buyer's face is required under the rules in force: the "
+                    "population registry verifies it."
+                ),
+            )
+            continue
         if upload is None:
             if required:
                 errors.add(name, _("This photo is required under the rules in force."))
@@ -150,56 +209,152 @@ def registration_prepare(
                 _("This ICCID does not belong to the starter pack %(msisdn)s.")
                 % {"msisdn": clean.msisdn},
             )
-        _check_staff_and_cap(clean, policy=policy, outlet_id=outlet.pk, errors=errors)
+        _check_staff_and_cap(clean, policy=policy, outlet_id=outlet.pk, errors=errors, day=today)
+
+    outcome = registry_check.RegistryOutcome()
+    if clean is not None and not errors:
+        # Asked last, once everything else holds: a refusal costs the registry nothing.
+        face_image = _read(checked_photos.get("face_photo")) if face_proof else None
+        outcome = registry_check.check(
+            clean, policy=policy, face_image=face_image, today=today, errors=errors
+        )
 
     errors.raise_if_any()
     return PreparedRegistration(
-        clean=clean, policy=policy, membership=membership, pack=pack, now=now, photos=checked_photos
+        clean=clean,
+        policy=policy,
+        membership=membership,
+        pack=pack,
+        now=now,
+        photos=checked_photos,
+        registry=outcome,
     )
 
 
-def _check_staff_and_cap(clean: CleanRegistration, *, policy, outlet_id: int, errors) -> None:
+def _read(upload) -> bytes | None:
+    if upload is None:
+        return None
+    upload.seek(0)
+    content = upload.read()
+    upload.seek(0)
+    return content
+
+
+def insider_id_message() -> str:
+    return _(
+        "This NIK belongs to one of the dealer's people (outlet staff, present or past, an "
+        "admin or an outlet owner). Only the end user may be registered, with their own NIK."
+    )
+
+
+INSIDER_KK_REASON = {
+    "code": "insider_kk",
+    "message": "the buyer's KK is the family card of one of the dealer's people "
+    "(staff, admin or outlet owner)",
+}
+
+
+def may_exceed_cap(policy, *, kind: str, authorised: bool) -> bool:
+    """Whether an outlet of ``kind`` (authorised in writing by the operator or not) may register
+    numbers beyond the cap under ``policy``."""
+    if policy.cap_exceptions == CapExceptions.OPERATOR_OUTLETS:
+        return kind == Outlet.Kind.OPERATOR
+    if policy.cap_exceptions == CapExceptions.AUTHORISED_OUTLETS:
+        return kind == Outlet.Kind.OPERATOR or authorised
+    return False
+
+
+def cap_message(policy, *, held: int) -> str:
+    if policy.cap_exceptions == CapExceptions.OPERATOR_OUTLETS:
+        return _(
+            "This NIK already holds %(held)d numbers: more can only be registered at the "
+            "operator's own outlets (GraPARI)."
+        ) % {"held": held}
+    if policy.cap_exceptions == CapExceptions.AUTHORISED_OUTLETS:
+        return _(
+            "This NIK already holds %(held)d numbers: more can only be registered at the "
+            "operator's own outlets or at outlets the operator authorised in writing."
+        ) % {"held": held}
+    return _("This ID already holds %(held)d numbers, the most the rules allow.") % {"held": held}
+
+
+def declared_purpose_message(limit: int) -> str:
+    return _(
+        "This NIK would hold more than %(limit)d numbers: enter the purpose of these numbers "
+        "(it is reported to the regulator)."
+    ) % {"limit": limit}
+
+
+def over_cap_warning(held: int, cap: int) -> dict:
+    return {
+        "code": "over_cap_permitted",
+        "message": _(
+            "This NIK holds %(held)d numbers, over the cap of %(cap)d: registered here because "
+            "this outlet may register numbers beyond the cap."
+        )
+        % {"held": held, "cap": cap},
+    }
+
+
+def _check_staff_and_cap(
+    clean: CleanRegistration, *, policy, outlet_id: int, errors, day=None
+) -> None:
+    """The end-user-only rule (no NIK of the dealer's people; their KK is flagged) and the cap
+    of personal numbers per NIK with its exceptions (where beyond it, and a declared purpose
+    above a number)."""
     id_digest = pii.digest(clean.id_number)
+    outlet = Outlet.objects.only("id", "dealer_id", "kind", "operator_authorised_from").get(
+        pk=outlet_id
+    )
+    day = day or timezone.localdate()
     if policy.staff_own_id_forbidden:
-        digests = {id_digest} | ({pii.digest(clean.kk_number)} if clean.kk_number else set())
-        own = OutletStaff.objects.filter(outlet_id=outlet_id, is_active=True)
-        if own.filter(id_number_digest__in=digests).exists():
-            errors.add("id_number", _("Outlet staff may not register buyers with their own ID."))
-        elif clean.kk_number and own.filter(kk_number_digest__in=digests).exists():
-            errors.add("kk_number", _("Outlet staff may not register buyers with their own KK."))
-    if policy.max_numbers_per_id:
+        kk_digest = pii.digest(clean.kk_number) if clean.kk_number else ""
+        match = insider_match(dealer_id=outlet.dealer_id, id_digest=id_digest, kk_digest=kk_digest)
+        if match == "id":
+            errors.add("id_number", insider_id_message())
+        elif match == "kk":
+            clean.review_reasons.append(dict(INSIDER_KK_REASON))
+    if policy.max_numbers_per_id and clean.category == Category.PERSONAL:
         held = active_id_count(id_digest=id_digest)
         if held >= policy.max_numbers_per_id:
-            if policy.outlet_may_exceed_cap:
-                clean.review_reasons.append(
-                    {
-                        "code": "over_cap",
-                        "message": f"ID holds {held} numbers (cap {policy.max_numbers_per_id})",
-                    }
-                )
-            else:
-                errors.add(
-                    "id_number",
-                    _("This ID already holds %(held)d numbers, the most the rules allow.")
-                    % {"held": held},
-                )
+            authorised = outlet.operator_authorised_on(day)
+            if not may_exceed_cap(policy, kind=outlet.kind, authorised=authorised):
+                errors.add("id_number", cap_message(policy, held=held))
+                return
+            limit = policy.declared_purpose_above
+            if limit and held + 1 > limit and not clean.declared_purpose:
+                errors.add("declared_purpose", declared_purpose_message(limit))
+                return
+            clean.warnings.append(over_cap_warning(held + 1, policy.max_numbers_per_id))
 
 
-@transaction.atomic
 def registration_create(
-    *, clerk, data, id_photo=None, face_photo=None, source: str = Registration.Source.WEB
+    *,
+    clerk,
+    data,
+    id_photo=None,
+    face_photo=None,
+    source: str = Registration.Source.WEB,
+    now: datetime | None = None,
 ) -> Registration:
     """Register the buyer of a starter pack at the clerk's outlet.
 
-    Checks everything ``registration_prepare`` checks, then, in one transaction: claims the pack
-    (a compare-and-set on its status, so of two clerks racing for one pack exactly one wins),
+    Checks everything ``registration_prepare`` checks — the population registry included, asked
+    before any transaction is opened — then, in one transaction: claims the pack (a
+    compare-and-set on its status, so of two clerks racing for one pack exactly one wins),
     writes the registration with the ID and KK numbers encrypted, stores the photos privately
     and writes the audit row. Photo clean-up (EXIF removal, scaling, thumbnails) is queued for
-    after the commit.
+    after the commit. When the registry could not answer, the registration is written
+    *awaiting verification* (the pack claimed but not activated) and its verification queued.
     """
     prepared = registration_prepare(
-        clerk=clerk, data=data, id_photo=id_photo, face_photo=face_photo
+        clerk=clerk, data=data, id_photo=id_photo, face_photo=face_photo, now=now
     )
+    with transaction.atomic():
+        return _registration_write(prepared, clerk=clerk, data=data, source=source)
+
+
+def _registration_write(prepared: PreparedRegistration, *, clerk, data, source) -> Registration:
     clean, now = prepared.clean, prepared.now
     outlet = prepared.membership.outlet
 
@@ -229,12 +384,30 @@ def registration_create(
         sex=clean.sex,
         address=clean.address,
         nationality=clean.nationality,
+        category=clean.category,
+        company_name=clean.company_name,
+        guardian_id_number_encrypted=pii.encrypt(clean.guardian_id_number),
+        guardian_id_number_digest=pii.digest(clean.guardian_id_number),
+        guardian_id_number_masked=(
+            mask_id_number(clean.guardian_id_number) if clean.guardian_id_number else ""
+        ),
+        declared_purpose=clean.declared_purpose,
+        statement_signed=clean.statement_signed,
         consent_at=now,
         document_checked=parse_bool(data.get("document_checked", True)),
         status=(
-            Registration.Status.FLAGGED if clean.review_reasons else Registration.Status.REGISTERED
+            Registration.Status.AWAITING
+            if prepared.awaiting
+            else Registration.Status.FLAGGED
+            if clean.review_reasons
+            else Registration.Status.REGISTERED
         ),
         review_reasons=clean.review_reasons,
+        warnings=prepared.warnings,
+        registry_checked_at=now if prepared.registry.checked else None,
+        face_verdict=prepared.registry.face.verdict if prepared.registry.face else "",
+        face_score=prepared.registry.face.score if prepared.registry.face else None,
+        face_sha256=prepared.registry.face_sha256 if prepared.registry.face else "",
         source=source,
         registered_at=now,
         photo_status=(
@@ -261,6 +434,10 @@ def registration_create(
         from .tasks import process_registration_photos
 
         enqueue(process_registration_photos, registration.pk)
+    if prepared.awaiting:
+        from .tasks import verify_registration
+
+        enqueue(verify_registration, registration.pk)
     return registration
 
 
@@ -295,6 +472,16 @@ def _save_and_audit(registration: Registration, *, clerk, policy, source: str) -
             "policy": policy.code,
             "status": registration.status,
             "source": source,
+            "category": registration.category,
+            "registry": (
+                "awaiting"
+                if registration.status == Registration.Status.AWAITING
+                else "checked"
+                if registration.registry_checked_at
+                else "not_asked"
+            ),
+            "face_verdict": registration.face_verdict,
+            "warnings": [w["code"] for w in registration.warnings],
         },
     )
 
@@ -490,3 +677,211 @@ def registration_block(
             after={"status": "blocked"},
         )
     return registration
+
+
+# --- the population registry's late verification ------------------------------------------------
+
+
+def registrations_awaiting(*, older_than_seconds: int = 60, limit: int = 1000) -> list[int]:
+    """Registrations still awaiting the registry after a grace period (the sweep's work)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        Registration.objects.filter(status=Registration.Status.AWAITING, created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def _stored_clean(registration: Registration) -> CleanRegistration:
+    """A registration's values as the rules know them (numbers decrypted, never shown)."""
+    nik = pii.decrypt(registration.id_number_encrypted)
+    day = timezone.localdate(registration.registered_at)
+    return CleanRegistration(
+        msisdn=registration.msisdn,
+        iccid=registration.iccid,
+        id_type=registration.id_type,
+        id_number=nik,
+        kk_number=pii.decrypt(registration.kk_number_encrypted),
+        full_name=registration.full_name,
+        birth_place=registration.birth_place,
+        birth_date=registration.birth_date,
+        sex=registration.sex,
+        address=registration.address,
+        nationality=registration.nationality,
+        review_reasons=list(registration.review_reasons),
+        category=registration.category,
+        company_name=registration.company_name,
+        guardian_id_number=pii.decrypt(registration.guardian_id_number_encrypted),
+        declared_purpose=registration.declared_purpose,
+        statement_signed=registration.statement_signed,
+        nik_disagreements=nik_disagreements_of(nik, registration.birth_date, registration.sex, day),
+    )
+
+
+def _face_bytes(registration: Registration) -> bytes | None:
+    stored = registration.face_photo
+    if not stored:
+        return None
+    try:
+        with stored.open("rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def registration_verify(*, registration_id: int, now: datetime | None = None) -> str:
+    """Ask the registry about a registration kept awaiting verification; safe to rerun.
+
+    The same checks as at the counter (``registry_check.check``) under the registration's own
+    rule set. The registry still away: it stays awaiting (the sweep asks again). It agrees: the
+    registration becomes registered (flagged when it has review reasons) — only now is its pack
+    for activation. It refuses: the registration is *refused* with the reason, in Bahasa
+    Indonesia, the pack stays inactive, and the hook's handlers (the compliance workflow: the
+    review queue and the outlet's staff) are told. The face photo goes as every face photo
+    does, ``FACE_PHOTO_MAX_HOURS`` after the registration (``face_photos_purge``). Returns the
+    status."""
+    now = now or timezone.now()
+    registration = (
+        Registration.objects.select_related("policy", "outlet").filter(pk=registration_id).first()
+    )
+    if registration is None:
+        return "missing"
+    if registration.status != Registration.Status.AWAITING:
+        return registration.status
+    policy = registration.policy
+    clean = _stored_clean(registration)
+    errors = FieldErrors()
+    face_image = None
+    # An imported record carries no photo and its KK may have been reissued since the sale.
+    imported = registration.source == Registration.Source.IMPORT
+    if not imported and registry_check.face_is_proof(policy, clean):
+        face_image = _face_bytes(registration)
+        if face_image is None:
+            errors.add(
+                "face_photo",
+                _(
+                    "The face photo was deleted before the population registry could verify "
+                    "it: register the buyer again."
+                ),
+            )
+    outcome = registry_check.RegistryOutcome()
+    with translation.override(settings.LANGUAGE_CODE):
+        if not errors:
+            outcome = registry_check.check(
+                clean,
+                policy=policy,
+                face_image=face_image,
+                today=timezone.localdate(registration.registered_at),
+                errors=errors,
+                kk_as_warning=imported,
+                face_needed=not imported,
+            )
+        if outcome.awaiting:
+            return Registration.Status.AWAITING
+        reason = " ".join(message for messages in errors.errors.values() for message in messages)
+    with transaction.atomic():
+        locked = Registration.objects.select_for_update().filter(pk=registration_id).first()
+        if locked is None or locked.status != Registration.Status.AWAITING:
+            return locked.status if locked else "missing"
+        if errors:
+            locked.status = Registration.Status.REFUSED
+            locked.refusal_reason = reason[:500]
+            # What GraPARI's review queue shows for it (the workflow's hook queues it).
+            locked.review_reasons = [
+                *locked.review_reasons,
+                {"code": "registry_refused", "message": reason[:500]},
+            ]
+        else:
+            locked.status = (
+                Registration.Status.FLAGGED
+                if clean.review_reasons
+                else Registration.Status.REGISTERED
+            )
+        locked.warnings = [
+            w for w in locked.warnings if w.get("code") != "awaiting_verification"
+        ] + clean.warnings
+        locked.registry_checked_at = now
+        if outcome.face is not None:
+            locked.face_verdict = outcome.face.verdict
+            locked.face_score = outcome.face.score
+            locked.face_sha256 = outcome.face_sha256
+        locked.save(
+            update_fields=[
+                "status", "refusal_reason", "review_reasons", "warnings", "registry_checked_at",
+                "face_verdict", "face_score", "face_sha256", "updated_at",
+            ]
+        )  # fmt: skip
+        audit_record(
+            actor="population-registry",
+            action=AuditAction.REGISTRATION_REGISTRY_VERIFIED
+            if not errors
+            else AuditAction.REGISTRATION_REGISTRY_REFUSED,
+            target=locked,
+            before={"status": Registration.Status.AWAITING},
+            after={
+                "status": locked.status,
+                "fields": sorted(errors.errors),
+                "face_verdict": locked.face_verdict,
+            },
+        )
+        if errors:
+            registrations_refused(registrations=[locked], now=now)
+    return locked.status
+
+
+def _face_files(registration: Registration) -> list[tuple]:
+    return [
+        (stored.storage, stored.name)
+        for stored in (registration.face_photo, registration.face_photo_thumb)
+        if stored
+    ]
+
+
+def _delete_files(files: list[tuple]) -> None:
+    for storage, name in files:
+        try:
+            storage.delete(name)
+        except OSError:  # the orphan sweep deletes what is left
+            logger.warning("could not delete a face photo file")
+
+
+def face_photos_purge(*, now: datetime | None = None, batch: int = 1000) -> int:
+    """Delete the face photos older than ``FACE_PHOTO_MAX_HOURS`` (docs/rules.md, "Face
+    photos"), whatever the registration's own retention.
+
+    A face is sensitive personal data (UU PDP); the registry's verdict, score and the photo's
+    SHA-256 are the evidence kept for the registration's life. The photo itself serves the
+    registry's verification (late, when it was down) and a look at a fresh registration, and is
+    then deleted; a registration still awaiting the registry by then is refused by its late
+    verification (the buyer registers again). Returns the number of registrations whose face
+    photo was deleted; one audit row records them."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=settings.FACE_PHOTO_MAX_HOURS)
+    due = (
+        Registration.objects.exclude(face_photo="")
+        .filter(created_at__lt=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    purged: list[int] = []
+    while True:
+        ids = list(due[:batch])
+        if not ids:
+            break
+        with transaction.atomic():
+            rows = list(Registration.objects.select_for_update().filter(pk__in=ids))
+            files = [f for row in rows for f in _face_files(row)]
+            Registration.objects.filter(pk__in=ids).update(
+                face_photo="", face_photo_thumb="", updated_at=now
+            )
+            transaction.on_commit(lambda files=files: _delete_files(files))
+        purged.extend(ids)
+    if purged:
+        audit_record(
+            actor="face-photo-purge",
+            action=AuditAction.REGISTRATION_FACE_PHOTOS_DELETED,
+            target_type="subscribers.registration",
+            target_id="",
+            after={"count": len(purged), "registrations": purged[:100]},
+        )
+    return len(purged)

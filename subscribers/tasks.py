@@ -33,3 +33,25 @@ def purge_idempotency_records() -> int:
     from .idempotency import idempotency_records_purge
 
     return idempotency_records_purge()
+
+
+@shared_task(acks_late=True)
+def verify_registration(registration_id: int) -> str:
+    """Ask the population registry about a registration kept awaiting verification."""
+    return services.registration_verify(registration_id=registration_id)
+
+
+@shared_task
+def sweep_awaiting_verifications(older_than_seconds: int = 60) -> int:
+    """Ask the registry again about every registration still awaiting it (it was down, or the
+    broker was): each is verified, refused, or left for the next sweep."""
+    awaiting = services.registrations_awaiting(older_than_seconds=older_than_seconds)
+    for registration_id in awaiting:
+        services.registration_verify(registration_id=registration_id)
+    return len(awaiting)
+
+
+@shared_task
+def purge_face_photos() -> int:
+    """Delete face photos past their need (docs/rules.md, "Face photos")."""
+    return services.face_photos_purge()

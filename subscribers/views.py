@@ -95,9 +95,11 @@ def _register_or_explain(request, form: RegistrationForm, *, write: bool) -> Reg
             return None
     data = form.service_data() if form.is_valid() else form.raw_service_data()
     try:
-        services.registration_prepare(clerk=request.user, data=data, **photos)
+        prepared = services.registration_prepare(clerk=request.user, data=data, **photos)
     except ValidationError as exc:
         form.add_service_errors(exc, skip_fields_with_errors=True)
+    else:
+        form.notes = prepared.warnings
     return None
 
 
@@ -111,7 +113,20 @@ def registration_new(request):
         form = RegistrationForm(request.POST, request.FILES, policy=policy)
         registration = _register_or_explain(request, form, write=True)
         if registration is not None:
-            messages.success(request, _("Registered. Give the buyer the receipt."))
+            if registration.status == Registration.Status.AWAITING:
+                messages.warning(
+                    request,
+                    _(
+                        "Kept awaiting verification: the population registry cannot be reached "
+                        "now. The number is not active until it confirms the buyer's data; the "
+                        "receipt tells the buyer so."
+                    ),
+                )
+            else:
+                messages.success(request, _("Registered. Give the buyer the receipt."))
+            for note in registration.warnings:
+                if note.get("code") != "awaiting_verification":
+                    messages.info(request, note.get("message", ""))
             return redirect("subscribers:receipt", pk=registration.pk)
         photos_sent = any(request.FILES.get(name) for name in PHOTO_FIELDS)
     else:
@@ -141,7 +156,8 @@ def registration_validate(request):
     form = RegistrationForm(request.POST, request.FILES, policy=_policy_or_none())
     _register_or_explain(request, form, write=False)
     errors = {name: [str(text) for text in texts] for name, texts in form.errors.items()}
-    return JsonResponse({"valid": not errors, "errors": errors})
+    warnings = [] if errors else getattr(form, "notes", [])
+    return JsonResponse({"valid": not errors, "errors": errors, "warnings": warnings})
 
 
 # --- the receipt ------------------------------------------------------------------------------

@@ -16,10 +16,51 @@ from registration_portal.celery import app as celery_app
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def redis_url_for_tests() -> str:
-    """The Redis DB the worker tests use: REDIS_URL's server, database 15 (never the app's)."""
+# The Redis databases a worker test may take for itself (REDIS_URL's server; the apps use the
+# low numbers). Each test claims one that is empty, so tests running at once (``-n``, two
+# checkouts) never share one, and flushes only the one it claimed.
+TEST_REDIS_DATABASES = (11, 13, 15)  # 12: make loadtest; 14: the registration benchmark
+_CLAIM_KEY = "satu-pintu:test-claim"
+
+
+def _redis_server() -> str:
     base = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    return base.rsplit("/", 1)[0] + "/15"
+    return base.rsplit("/", 1)[0]
+
+
+@contextlib.contextmanager
+def own_redis_db():
+    """The URL of a Redis database of this test's own, or None when Redis cannot be reached or
+    every test database is taken.
+
+    The first empty one of ``TEST_REDIS_DATABASES`` is claimed with a marker key (``SET NX``:
+    of two tests racing for it, one wins); at the end it is flushed — it held nothing before
+    the claim — unless the claim is no longer this test's. A database holding anything else
+    is never touched.
+    """
+    import uuid
+
+    import redis
+
+    token = uuid.uuid4().hex
+    for number in TEST_REDIS_DATABASES:
+        url = f"{_redis_server()}/{number}"
+        try:
+            client = redis.Redis.from_url(url, socket_connect_timeout=1)
+            if client.dbsize() or not client.set(_CLAIM_KEY, token, nx=True):
+                continue
+        except redis.RedisError:
+            break
+        if client.dbsize() != 1:  # someone wrote in between: leave it to them
+            client.delete(_CLAIM_KEY)
+            continue
+        try:
+            yield url
+        finally:
+            if client.get(_CLAIM_KEY) == token.encode():
+                client.flushdb()
+        return
+    yield None
 
 
 def redis_available(url: str) -> bool:

@@ -104,13 +104,16 @@ def _private_media(settings, tmp_path):
     }
 
 
+RULE_SETS_MIGRATION = "subscribers.migrations.0008_rule_sets_true_to_sources"
+
+
 @pytest.fixture
 def policies(db):
     """The seeded rule sets. A migration seeds them, but a transactional test's flush removes
     them; re-seed idempotently so every test sees the same rules."""
     from django.apps import apps
 
-    seed = importlib.import_module("subscribers.migrations.0002_seed_policies").seed
+    seed = importlib.import_module(RULE_SETS_MIGRATION).seed
     seed(apps, None)
 
 
@@ -190,8 +193,11 @@ def other_pack(other_outlet):
 BUYER_BIRTH = date(1990, 8, 17)
 
 
-def buyer_data(pack, **overrides) -> dict:
-    """A valid buyer under the policy in force today (2026: NIK + KK + photos)."""
+def buyer_data(pack, *, in_registry: bool = True, **overrides) -> dict:
+    """A valid buyer under the policy in force today (2026-07: NIK + face verified by the
+    population registry; ID photo). With ``in_registry`` the buyer is put in the mock registry
+    as their NIK describes them (birth date and sex from its digits, the name and KK given),
+    with the test photos' face (``photo_upload``) as their reference."""
     data = {
         "msisdn": "0" + pack.msisdn[2:],
         "iccid": pack.iccid,
@@ -208,7 +214,53 @@ def buyer_data(pack, **overrides) -> dict:
         "document_checked": True,
     }
     data.update(overrides)
+    if in_registry:
+        register_person(data)
     return data
+
+
+def register_person(data: dict, **record) -> None:
+    """Put the person of a registration body in the mock population registry (when its ID is
+    a citizen's NIK): the NIK's own birth date and sex, the body's name and KK, and the test
+    photos' face; ``record`` overrides any of the record's values."""
+    from core import pii
+    from identity import idrules
+    from operatordb.population import upsert_people
+    from operatordb.registry import face_hash
+
+    nik = str(data.get("id_number", "")).replace(" ", "")
+    if data.get("nationality", "ID") != "ID" or len(nik) != 16 or not nik.isdigit():
+        return
+    try:
+        entered = date.fromisoformat(str(data.get("birth_date", "")))
+    except ValueError:
+        entered = None
+    try:
+        info = idrules.parse_nik(nik, birth_date_hint=entered)
+    except idrules.IdRuleError:
+        return
+    try:
+        name = idrules.clean_person_name(str(data.get("full_name") or "Siti Nur'aini"))
+    except idrules.IdRuleError:
+        return  # a body the rules refuse anyway
+    kk = str(data.get("kk_number") or make_kk(recorded=date(2015, 3, 2), serial=7))
+    values = {
+        "nik_digest": pii.digest(nik),
+        "nik_masked": nik[:4] + "*" * 8 + nik[-4:],
+        "full_name": name,
+        "name_key": idrules.normalize_name_for_comparison(name),
+        "birth_date": info.birth_date,
+        "sex": info.sex,
+        "kk_digest": pii.digest(kk),
+        "kk_masked": "",
+        "birth_place": "",
+        "head_of_family": False,
+        "face_hash": face_hash(image_bytes()),
+    }
+    values.update(record)
+    if "kk_number" in record:
+        values["kk_digest"] = pii.digest(values.pop("kk_number"))
+    upsert_people([values])
 
 
 def image_bytes(fmt: str = "JPEG", size=(640, 480), color=(200, 120, 40)) -> bytes:
@@ -237,3 +289,14 @@ def processed_registration(clerk, pack, photos, django_capture_on_commit_callbac
         registration = services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
     registration.refresh_from_db()
     return registration
+
+
+@pytest.fixture
+def redis_broker():
+    """A Redis database of this test's own for a real Celery worker (``celery_support``): the
+    test never shares it and never flushes one it did not claim."""
+    from tests.celery_support import own_redis_db
+
+    with own_redis_db() as url:
+        needs(url is not None, "needs Redis with a free test database (set REDIS_URL)")
+        yield url

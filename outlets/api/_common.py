@@ -9,6 +9,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from core.api import as_api_exception
 from core.roles import may_decide
 from core.schema import FIELD_ERRORS_SCHEMA
+from core.textclean import VisibleTextSerializerMixin
 
 from ..models import Dealer, Outlet
 from ..selectors import dealer_id_for_user
@@ -69,14 +70,14 @@ class IgnoreClientContentNegotiation(DefaultContentNegotiation):
         return (renderers[0], renderers[0].media_type)
 
 
-class DealerSummarySerializer(serializers.ModelSerializer):
+class DealerSummarySerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     class Meta:
         model = Dealer
         fields = ["code", "name"]
         read_only_fields = fields
 
 
-class OutletRefSerializer(serializers.ModelSerializer):
+class OutletRefSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     class Meta:
         model = Outlet
         fields = ["id", "roid", "name"]

@@ -12,6 +12,8 @@ from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.textclean import VisibleTextSerializerMixin
+
 from .. import selectors, services, stockfiles
 from ..models import AgreementRange, ResponsibleParty, TransferAgreement
 from ..services.stock import range_message
@@ -27,7 +29,7 @@ from ._common import (
 DOCUMENT_TYPES = ("application/pdf", "image/jpeg", "image/png", "image/webp")
 
 
-class PartySerializer(serializers.ModelSerializer):
+class PartySerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     dealer = DealerSummarySerializer(read_only=True)
 
     class Meta:
@@ -79,7 +81,7 @@ class ResponsiblePartyViewSet(
         return Response(self.get_serializer(party).data, status=status.HTTP_201_CREATED)
 
 
-class RangeSerializer(serializers.ModelSerializer):
+class RangeSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     class Meta:
         model = AgreementRange
         fields = ["msisdn_from", "msisdn_to"]
@@ -89,7 +91,7 @@ class RangeSerializer(serializers.ModelSerializer):
         }
 
 
-class AgreementSerializer(serializers.ModelSerializer):
+class AgreementSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     dealer = DealerSummarySerializer(read_only=True)
     party = PartySerializer(read_only=True)
     ranges = RangeSerializer(many=True, read_only=True)
@@ -118,7 +120,7 @@ class AgreementSerializer(serializers.ModelSerializer):
         return bool(agreement.document)
 
 
-class AgreementInputSerializer(serializers.Serializer):
+class AgreementInputSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     party = IdField(help_text=_("One of your parties' id."))
     reference = serializers.CharField(max_length=60, required=False, allow_blank=True)
     starts_on = serializers.DateField()
@@ -128,11 +130,11 @@ class AgreementInputSerializer(serializers.Serializer):
     )
 
 
-class DocumentSerializer(serializers.Serializer):
+class DocumentSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     document = serializers.FileField(help_text=_("The signed agreement: a PDF or a photo."))
 
 
-class AgreementFilterSerializer(serializers.Serializer):
+class AgreementFilterSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=TransferAgreement.Status.choices, required=False)
 
 

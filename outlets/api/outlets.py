@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.roles import is_operator
+from core.textclean import VisibleTextSerializerMixin
 
 from .. import selectors, services
 from ..models import Outlet, OutletApplication, StarterPack
@@ -26,7 +27,7 @@ from ._common import (
 )
 
 
-class OutletSerializer(serializers.ModelSerializer):
+class OutletSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     dealer = DealerSummarySerializer(read_only=True)
     province_name = serializers.SerializerMethodField()
 
@@ -39,13 +40,13 @@ class OutletSerializer(serializers.ModelSerializer):
         return PROVINCES.get(outlet.province, "")
 
 
-class OutletFilterSerializer(serializers.Serializer):
+class OutletFilterSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     status = serializers.ChoiceField(
         choices=Outlet.Status.choices, required=False, allow_blank=True
     )
 
 
-class StarterPackSerializer(serializers.ModelSerializer):
+class StarterPackSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     outlet_roid = serializers.CharField(
         source="outlet.roid",
         read_only=True,
@@ -59,7 +60,7 @@ class StarterPackSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class StarterPackFilterSerializer(serializers.Serializer):
+class StarterPackFilterSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     status = serializers.ChoiceField(
         choices=StarterPack.Status.choices, required=False, allow_blank=True
     )
@@ -71,14 +72,14 @@ def _filters(serializer_class, request) -> dict:
     return params.validated_data
 
 
-class OutletStatusSerializer(serializers.ModelSerializer):
+class OutletStatusSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     class Meta:
         model = Outlet
         fields = ["id", "roid", "status", "status_reason"]
         read_only_fields = fields
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReasonSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=300, help_text=_("Why; the dealer sees it."))
 
 
@@ -160,7 +161,7 @@ class StarterPackViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 # --- applications ------------------------------------------------------------------------------
 
 
-class OutletApplicationSerializer(serializers.ModelSerializer):
+class OutletApplicationSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     dealer = DealerSummarySerializer(read_only=True)
     roid = serializers.CharField(
         source="outlet.roid",
@@ -177,6 +178,7 @@ class OutletApplicationSerializer(serializers.ModelSerializer):
             "name",
             "owner_name",
             "owner_phone",
+            "owner_id_number_masked",
             "address",
             "region",
             "province",
@@ -191,10 +193,14 @@ class OutletApplicationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OutletApplicationInputSerializer(serializers.Serializer):
+class OutletApplicationInputSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     name = serializers.CharField(max_length=150)
     owner_name = serializers.CharField(max_length=150)
     owner_phone = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    owner_id_number = serializers.CharField(
+        max_length=40, help_text=_("The owner's NIK (kept encrypted; end-user-only rule).")
+    )
+    owner_kk_number = serializers.CharField(max_length=40, required=False, allow_blank=True)
     address = serializers.CharField(max_length=300)
     region = serializers.CharField(max_length=100)
     province = serializers.ChoiceField(choices=PROVINCE_CHOICES)
@@ -206,11 +212,11 @@ class OutletApplicationInputSerializer(serializers.Serializer):
     )
 
 
-class DecisionNoteSerializer(serializers.Serializer):
+class DecisionNoteSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     note = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
 
-class ApplicationFilterSerializer(serializers.Serializer):
+class ApplicationFilterSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     status = serializers.ChoiceField(
         choices=OutletApplication.Status.choices, required=False, allow_blank=True
     )
@@ -284,7 +290,7 @@ class OutletApplicationViewSet(
 # --- dashboard ---------------------------------------------------------------------------------
 
 
-class DashboardRowSerializer(serializers.ModelSerializer):
+class DashboardRowSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     dealer = serializers.CharField(source="dealer.code", read_only=True)
     registrations = serializers.IntegerField(source="registration_count", read_only=True)
     registrations_recent = serializers.IntegerField(
@@ -320,7 +326,7 @@ class DashboardRowSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DashboardFilterSerializer(serializers.Serializer):
+class DashboardFilterSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     sort = serializers.ChoiceField(
         choices=[key for key, _label in selectors.sort_choices()],
         required=False,

@@ -6,6 +6,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.textclean import VisibleTextSerializerMixin
+
 from .. import selectors, services
 from ..invitations import invitation_path, is_pending
 from ..models import OutletStaff
@@ -19,7 +21,7 @@ from ._common import (
 )
 
 
-class StaffSerializer(serializers.ModelSerializer):
+class StaffSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
     full_name = serializers.CharField(source="user.first_name", read_only=True)
     outlet = OutletRefSerializer(read_only=True)
@@ -58,7 +60,7 @@ class InvitedStaffSerializer(StaffSerializer):
         return self.context["request"].build_absolute_uri(invitation_path(membership.user))
 
 
-class StaffInviteSerializer(serializers.Serializer):
+class StaffInviteSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     outlet = IdField(help_text=_("The outlet's id."))
     username = serializers.CharField(max_length=150)
     full_name = serializers.CharField(max_length=100)
@@ -67,11 +69,11 @@ class StaffInviteSerializer(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True)
 
 
-class RemoveSerializer(serializers.Serializer):
+class RemoveSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
 
-class StaffFilterSerializer(serializers.Serializer):
+class StaffFilterSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     outlet = IdField(required=False)
     active = serializers.BooleanField(required=False, allow_null=True, default=None)
 

@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.roles import is_operator
+from core.textclean import VisibleTextSerializerMixin
 from identity.idrules import IdRuleError, normalize_msisdn
 
 from .. import selectors, services, stockfiles
@@ -32,7 +33,7 @@ JSON_MAX_PACKS = 50_000
 CSV_MAX_BYTES = 16 * 1024 * 1024
 
 
-class AllocationSerializer(serializers.ModelSerializer):
+class AllocationSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     dealer = DealerSummarySerializer(read_only=True)
     outlet = OutletRefSerializer(read_only=True, allow_null=True)
     actor = serializers.CharField(source="actor_label", read_only=True)
@@ -53,12 +54,12 @@ class AllocationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PackItemSerializer(serializers.Serializer):
+class PackItemSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     msisdn = serializers.CharField(max_length=24)
     iccid = serializers.CharField(max_length=24, required=False, allow_blank=True)
 
 
-class _SelectionSerializer(serializers.Serializer):
+class _SelectionSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     """Packs given one way: a list, a range (``msisdn_from``/``msisdn_to``), or a CSV file."""
 
     msisdn_from = serializers.CharField(max_length=24, required=False)
@@ -136,7 +137,7 @@ class ToOutletFileSerializer(ToOutletSerializer):
     file = serializers.FileField(required=False, help_text=_("CSV with an msisdn column."))
 
 
-class ReturnSerializer(serializers.Serializer):
+class ReturnSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     outlet = IdField(help_text=_("The outlet's id."))
     msisdns = serializers.ListField(
         child=serializers.CharField(max_length=24),
@@ -147,7 +148,7 @@ class ReturnSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
 
-class AllocationFilterSerializer(serializers.Serializer):
+class AllocationFilterSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     kind = serializers.ChoiceField(choices=StockAllocation.Kind.choices, required=False)
 
 
@@ -287,7 +288,7 @@ class StockAllocationViewSet(
         return Response(self.get_serializer(allocation).data, status=status.HTTP_201_CREATED)
 
 
-class StockMoveSerializer(serializers.ModelSerializer):
+class StockMoveSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     allocation = serializers.IntegerField(source="allocation_id", read_only=True)
     kind = serializers.CharField(source="allocation.kind", read_only=True)
     msisdn = serializers.CharField(source="pack.msisdn", read_only=True)
@@ -322,7 +323,7 @@ class StockMoveSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MoveFilterSerializer(serializers.Serializer):
+class MoveFilterSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     msisdn = serializers.CharField(max_length=24, required=False, help_text=_("One pack's moves."))
     allocation = IdField(required=False)
 

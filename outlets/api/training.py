@@ -7,12 +7,14 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.textclean import VisibleTextSerializerMixin
+
 from .. import selectors, services
 from ..models import Attendance, TrainingSession
 from ._common import FIELD_ERRORS, ActionAllowed, is_dealer_or_operator
 
 
-class TrainingSessionSerializer(serializers.ModelSerializer):
+class TrainingSessionSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     dealer = serializers.CharField(
         source="dealer.code",
         read_only=True,
@@ -27,7 +29,7 @@ class TrainingSessionSerializer(serializers.ModelSerializer):
         extra_kwargs = {"location": {"required": False}}
 
 
-class AttendanceSerializer(serializers.ModelSerializer):
+class AttendanceSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
     full_name = serializers.CharField(source="user.first_name", read_only=True)
 
@@ -37,7 +39,7 @@ class AttendanceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AttendanceInputSerializer(serializers.Serializer):
+class AttendanceInputSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     users = serializers.ListField(
         child=serializers.CharField(max_length=150),
         min_length=1,
@@ -46,7 +48,7 @@ class AttendanceInputSerializer(serializers.Serializer):
     )
 
 
-class AttendanceResultSerializer(serializers.Serializer):
+class AttendanceResultSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     added = serializers.IntegerField(help_text=_("Attendances newly recorded."))
 
 

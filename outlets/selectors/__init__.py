@@ -10,6 +10,7 @@ from .dashboard import (
     sort_choices,
     untrained_outlets_for_user,
 )
+from .insiders import InsiderDigests, insider_digests, insider_match
 from .records import (
     agreement_get_for_user,
     agreements_for_user,
@@ -44,6 +45,7 @@ __all__ = [
     "DASHBOARD_COLUMNS",
     "DEFAULT_SORT",
     "SORT_KEYS",
+    "InsiderDigests",
     "agreement_get_for_user",
     "agreements_for_user",
     "allocation_get_for_user",
@@ -54,6 +56,8 @@ __all__ = [
     "dealer_choices_for_user",
     "dealer_id_for_user",
     "dealer_stock_on_hand",
+    "insider_digests",
+    "insider_match",
     "notices_for_user",
     "outlet_dashboard_for_user",
     "outlet_get_for_user",

@@ -6,12 +6,14 @@ names its party, instead of the dealer, for the unregistered packs it covers.
 """
 
 import hashlib
+import io
 from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Length
@@ -79,6 +81,50 @@ class CheckedDocument:
     content_type: str
     extension: str
     size: int
+    # What is stored: the upload cleaned of its metadata (clean_pdf, or the photo re-encoded).
+    content: bytes = b""
+
+
+# A photographed agreement stays legible: re-encoded up to this size, not a registration's 1600.
+DOCUMENT_PHOTO_MAX_SIDE = 3200
+
+
+def clean_pdf(data: bytes) -> bytes:
+    """The PDF rewritten without its document information (author, creator, producer, title,
+    dates: a scanner's or a phone's name, sometimes a place) and without XMP metadata streams
+    (the document's and each page's). Raises ``ValueError`` for a PDF that cannot be read or is
+    encrypted."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.errors import PyPdfError
+    from pypdf.generic import NameObject
+
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            raise ValueError("encrypted PDF")
+        writer = PdfWriter(clone_from=reader)
+        writer.metadata = None
+        for holder in (writer._root_object, *writer.pages):
+            for key in ("/Metadata", "/PieceInfo"):
+                holder.pop(NameObject(key), None)
+        # The objects no longer referenced (the XMP streams, the old information) are not
+        # written at all.
+        writer.compress_identical_objects(remove_duplicates=False, remove_unreferenced=True)
+        buffer = io.BytesIO()
+        writer.write(buffer)
+    except (
+        PyPdfError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        OSError,
+    ) as exc:
+        raise ValueError(str(exc)) from exc
+    except RecursionError as exc:
+        raise ValueError("PDF nested too deeply") from exc
+    return buffer.getvalue()
 
 
 def check_document(upload) -> CheckedDocument:
@@ -108,24 +154,38 @@ def check_document(upload) -> CheckedDocument:
             raise ValidationError(
                 {"document": [_("The PDF is incomplete or damaged. Send it again.")]}
             )
-        return CheckedDocument("application/pdf", "pdf", len(data))
+        try:
+            cleaned = clean_pdf(data)
+        except ValueError as exc:
+            raise ValidationError(
+                {"document": [_("The PDF is incomplete or damaged. Send it again.")]}
+            ) from exc
+        return CheckedDocument("application/pdf", "pdf", len(cleaned), cleaned)
     try:
-        checked = photos.inspect_photo(upload, max_bytes=limit, thorough=True)
+        photos.inspect_photo(upload, max_bytes=limit, thorough=True)
     except photos.PhotoError as exc:
         if exc.code in ("photo_not_image", "photo_format"):
             message = _("The signed document must be a PDF or a photo (JPEG, PNG or WebP).")
         else:
             message = photo_message(exc, max_bytes=limit)
         raise ValidationError({"document": [message]}) from exc
-    extension = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}.get(
-        checked.content_type, "img"
-    )
-    return CheckedDocument(checked.content_type, extension, checked.size_bytes)
+    # Re-encoded: upright, without EXIF, GPS, camera, ICC, XMP or comment (identity.photos).
+    upload.seek(0)
+    try:
+        clean = photos.normalize_photo(
+            upload.read(limit + 1), max_side=DOCUMENT_PHOTO_MAX_SIDE, thumb_side=64, quality=90
+        )
+    except photos.PhotoError as exc:
+        raise ValidationError({"document": [photo_message(exc, max_bytes=limit)]}) from exc
+    finally:
+        upload.seek(0)
+    return CheckedDocument(clean.content_type, "jpg", len(clean.content), clean.content)
 
 
 def _store_document(agreement: TransferAgreement, upload, checked: CheckedDocument) -> None:
-    upload.seek(0)
-    agreement.document.save(f"agreement.{checked.extension}", upload, save=False)
+    agreement.document.save(
+        f"agreement.{checked.extension}", ContentFile(checked.content), save=False
+    )
     agreement.document_content_type = checked.content_type
     agreement.document_size = checked.size
 

@@ -13,8 +13,12 @@ from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core import pii
 from core.audit import AuditAction, audit_record
+from core.masking import mask_id_number
 from core.roles import is_signed_in, require_operator
+from identity import idrules
+from identity.messages import id_rule_message
 
 from ..models import Dealer, Notice, Outlet, OutletApplication, RoidSequence
 from ..regions import PROVINCES
@@ -72,9 +76,14 @@ def outlet_application_submit(
     owner_phone: str = "",
     staff_note: str = "",
     dealer: Dealer | None = None,
+    owner_id_number: str = "",
+    owner_kk_number: str = "",
 ) -> OutletApplication:
     """A dealer admin applies for a new outlet of their dealer (the operator may apply on a
-    dealer's behalf by naming ``dealer``). The application waits for the operator."""
+    dealer's behalf by naming ``dealer``). The application waits for the operator.
+
+    The owner's NIK is required and their KK optional, kept encrypted like every ID number: the
+    outlet may never register a buyer with them (the end-user-only rule, docs/rules.md)."""
     if dealer is None:
         dealer_id = admin_dealer_id(actor)
         if dealer_id is None:
@@ -92,6 +101,21 @@ def outlet_application_submit(
             errors[field_name] = [_("This field is required.")]
     if province not in PROVINCES:
         errors["province"] = [_("Choose an Indonesian province.")]
+    owner_nik = owner_kk = ""
+    if not (owner_id_number or "").strip():
+        errors["owner_id_number"] = [
+            _("Enter the owner's NIK: an outlet may never register buyers with it.")
+        ]
+    else:
+        try:
+            owner_nik = idrules.validate_nik(owner_id_number, birth_date=None, sex=None)
+        except idrules.IdRuleError as exc:
+            errors["owner_id_number"] = [id_rule_message(exc)]
+    if (owner_kk_number or "").strip():
+        try:
+            owner_kk = idrules.validate_kk(owner_kk_number)
+        except idrules.IdRuleError as exc:
+            errors["owner_kk_number"] = [id_rule_message(exc)]
     if not dealer.is_active:
         errors[NON_FIELD] = [_("This dealer is not active.")]
     if errors:
@@ -107,6 +131,7 @@ def outlet_application_submit(
             province=province,
             staff_note=(staff_note or "").strip(),
             submitted_by=actor if is_signed_in(actor) else None,
+            **owner_id_fields(owner_nik, owner_kk),
         )
         audit_record(
             actor=actor,
@@ -115,6 +140,21 @@ def outlet_application_submit(
             after={"dealer": dealer.code, "name": application.name, "province": province},
         )
     return application
+
+
+def owner_id_fields(nik: str, kk: str) -> dict:
+    """An owner's NIK and KK as stored: ciphertext, keyed digest, masked copy."""
+    return {
+        "owner_id_number_encrypted": pii.encrypt(nik) if nik else "",
+        "owner_id_number_digest": pii.digest(nik) if nik else "",
+        "owner_id_number_masked": mask_id_number(nik) if nik else "",
+        "owner_kk_number_encrypted": pii.encrypt(kk) if kk else "",
+        "owner_kk_number_digest": pii.digest(kk) if kk else "",
+        "owner_kk_number_masked": mask_id_number(kk) if kk else "",
+    }
+
+
+OWNER_ID_FIELDS = tuple(owner_id_fields("", ""))
 
 
 def _pending_for_update(application: OutletApplication) -> OutletApplication:
@@ -145,6 +185,7 @@ def outlet_application_approve(*, actor, application: OutletApplication, note: s
             address=locked.address,
             region=locked.region,
             province=locked.province,
+            **{name: getattr(locked, name) for name in OWNER_ID_FIELDS},
         )
         locked.status = OutletApplication.Status.APPROVED
         locked.outlet = outlet

@@ -10,8 +10,8 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from rest_framework.authtoken.models import Token
 
+from accounts.models import ApiToken
 from core import pii
 from core.audit import AuditAction, audit_record
 from core.masking import mask_id_number
@@ -43,7 +43,9 @@ def outlet_staff_invite(
     require_manages_dealer(actor, outlet.dealer_id)
     User = get_user_model()
     errors: dict[str, list[str]] = {}
-    username = (username or "").strip()
+    # NFKC first (full-width letters are the ASCII ones), then the field's validator, which
+    # refuses look-alike letters of other scripts (accounts.validators.UsernameValidator).
+    username = User.normalize_username((username or "").strip())
     try:
         User._meta.get_field("username").run_validators(username)
         if not username:
@@ -145,7 +147,7 @@ def outlet_staff_remove(*, actor, membership: OutletStaff, reason: str = "") -> 
         if not other_role:
             user.is_active = False
             user.save(update_fields=["is_active"])
-        Token.objects.filter(user=user).delete()
+        ApiToken.objects.filter(user=user).delete()
         audit_record(
             actor=actor,
             action=AuditAction.OUTLET_STAFF_REMOVE,

@@ -12,6 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.csvsafe import defuse
+
 from .. import selectors, services
 from ..forms import DecisionForm, OutletApplicationForm, OutletStatusForm
 from ..invitations import is_pending
@@ -83,13 +85,10 @@ class _Echo:
 
 
 def _csv_safe(value) -> object:
-    # A cell starting with = + - @ is a formula to a spreadsheet: outlet names are typed by
-    # people, so neutralise them.
+    # Outlet names are typed by people: a formula is neutralised, line breaks become spaces.
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return defuse(value)
 
 
 @login_required

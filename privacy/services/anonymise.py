@@ -35,6 +35,15 @@ ANONYMISED_VALUES = {
     "face_photo": "",
     "face_photo_thumb": "",
     "photo_status": Registration.PhotoStatus.NONE,
+    # The head of family's NIK (a minor's registration), the face photo's hash, and the
+    # free-text notes, which may quote the person's data.
+    "guardian_id_number_encrypted": "",
+    "guardian_id_number_digest": "",
+    "guardian_id_number_masked": "",
+    "face_sha256": "",
+    "declared_purpose": "",
+    "warnings": [],
+    "refusal_reason": "",
 }
 
 

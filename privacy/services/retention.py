@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from core.operator import get_adapter
 from subscribers.models import Registration
+from subscribers.services import face_photos_purge
 
 from .. import selectors
 from ..models import PrivacyJob, RegistrationPrivacy
@@ -37,6 +38,12 @@ def run_retention_purge(job: PrivacyJob, token: str, progress: Progress) -> None
     actor = job.requested_by or "retention-purge"
     counts = {"anonymised": 0, "photo_files_deleted": 0, "held": 0, "chunks": 0, **job.counts}
     cursor = dict(job.cursor) or {"phase": "retention", "after": None}
+    if cursor == {"phase": "retention", "after": None}:
+        # Face photos first: kept only until the registry's verdict, never longer than
+        # FACE_PHOTO_MAX_HOURS (docs/rules.md), whatever the registration's retention.
+        faces = face_photos_purge()
+        if faces:
+            counts["face_photos_deleted"] = counts.get("face_photos_deleted", 0) + faces
 
     def apply(ids: list[int]) -> None:
         result = registrations_anonymise(

@@ -45,7 +45,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -71,6 +70,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before anything reads the body or the query (core/middleware.py): 413 for a body over the
+    # limit, 400 for control characters (NUL…) in a query parameter.
+    "core.middleware.RequestSizeLimitMiddleware",
+    "core.middleware.QueryStringMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "registration_portal.middleware.SecurityHeadersMiddleware",
@@ -146,13 +149,30 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Login throttling (django-axes): lock a username+IP pair after repeated failures.
+# Proxies in front of gunicorn that append the client's address to X-Forwarded-For (a load
+# balancer: 1; a CDN in front of it: 2). 0: the portal is reached directly and the header is
+# ignored. The client address of throttles, django-axes and logs is core.clientip.client_ip.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if not 0 <= TRUSTED_PROXY_COUNT <= 5:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be between 0 and 5.")
+
+# Login throttling (django-axes): lock a username+IP pair after repeated failures. The address is
+# the client's (core.clientip), so behind a proxy one client cannot lock out another: the lock
+# holds for this username from that address only.
+AXES_CLIENT_IP_CALLABLE = "core.clientip.client_ip"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# API tokens (accounts.ApiToken, docs/security.md "API tokens"): hashed at rest, valid this
+# long after they are issued, at most this many per account (the oldest go first).
+API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=30 * 24)
+API_TOKEN_MAX_PER_USER = env.int("API_TOKEN_MAX_PER_USER", default=10)
+if API_TOKEN_TTL_HOURS < 1 or API_TOKEN_MAX_PER_USER < 1:
+    raise ImproperlyConfigured("API_TOKEN_TTL_HOURS and API_TOKEN_MAX_PER_USER must be at least 1.")
 
 # --- Internationalisation: Bahasa Indonesia first, English second --------------------------
 LANGUAGE_CODE = "id"
@@ -180,12 +200,26 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# An uploaded file above this goes to a temporary file instead of memory; the form fields
+# around the files (not the files) may hold this much; a body is refused (413, before it is read,
+# core.middleware.RequestSizeLimitMiddleware) above REQUEST_MAX_BYTES — two photos at their
+# limit, the largest upload (a 16 MB stock CSV) and the form around them — or, with no session
+# and no Authorization header (an anonymous caller can only sign in), above
+# ANONYMOUS_REQUEST_MAX_BYTES.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=8 * 1024 * 1024)
+REQUEST_MAX_BYTES = env.int(
+    "REQUEST_MAX_BYTES", default=max(2 * PHOTO_MAX_BYTES, 16 * 1024 * 1024) + 1024 * 1024
+)
+ANONYMOUS_REQUEST_MAX_BYTES = env.int("ANONYMOUS_REQUEST_MAX_BYTES", default=64 * 1024)
+if not 0 < ANONYMOUS_REQUEST_MAX_BYTES <= REQUEST_MAX_BYTES:
+    raise ImproperlyConfigured(
+        "ANONYMOUS_REQUEST_MAX_BYTES must be between 1 and REQUEST_MAX_BYTES."
+    )
 
 # --- Personal data at rest -------------------------------------------------------------------
 # ID and KK numbers are encrypted with Fernet (the first key encrypts, every key decrypts, so a
@@ -274,13 +308,43 @@ CELERY_BEAT_SCHEDULE = {
 # before (subscribers.services.photo_files_orphaned_purge).
 PHOTO_ORPHAN_GRACE_SECONDS = env.int("PHOTO_ORPHAN_GRACE_SECONDS", default=3600)
 PHOTO_ORPHAN_SWEEP_DAYS = env.int("PHOTO_ORPHAN_SWEEP_DAYS", default=3)
+
+# --- The population registry (Dukcapil), core.registry; docs/rules.md -------------------------
+# The implementation behind core.registry.PopulationRegistry (default: the mock, operatordb's
+# own table, loaded with manage.py load_population_registry), and the seconds it has to answer
+# one call: slower counts as down, and the registration is kept awaiting verification.
+POPULATION_REGISTRY = env.str(
+    "POPULATION_REGISTRY", default="operatordb.registry.MockPopulationRegistry"
+)
+POPULATION_REGISTRY_TIMEOUT = env.float("POPULATION_REGISTRY_TIMEOUT", default=3.0)
+if not 0 < POPULATION_REGISTRY_TIMEOUT <= 60:
+    raise ImproperlyConfigured("POPULATION_REGISTRY_TIMEOUT must be between 0 and 60 seconds.")
+# The mock's faults, for demonstrations: "" (none), "down", or "slow" (answers after
+# POPULATION_REGISTRY_MOCK_DELAY seconds).
+POPULATION_REGISTRY_MOCK_FAULT = env.str("POPULATION_REGISTRY_MOCK_FAULT", default="")
+POPULATION_REGISTRY_MOCK_DELAY = env.float("POPULATION_REGISTRY_MOCK_DELAY", default=10.0)
+# A face photo is kept at most this long after the registration, then deleted (its verdict,
+# score and hash stay; face_photos_purge; UU PDP: biometric data, docs/rules.md "Face photos").
+FACE_PHOTO_MAX_HOURS = env.int("FACE_PHOTO_MAX_HOURS", default=72)
+if not 1 <= FACE_PHOTO_MAX_HOURS <= 24 * 30:
+    raise ImproperlyConfigured("FACE_PHOTO_MAX_HOURS must be between 1 and 720.")
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # Registrations awaiting the registry: asked again until it answers.
+        "verify-awaiting-registrations": {
+            "task": "subscribers.tasks.sweep_awaiting_verifications",
+            "schedule": 300.0,
+        },
+        "purge-face-photos": {"task": "subscribers.tasks.purge_face_photos", "schedule": 3600.0},
+    }
+)
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first: an integrator without credentials gets 401 + WWW-Authenticate: Token.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -289,13 +353,14 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        # DRF's with nesting limited (a deeply nested body is a 400, not a RecursionError).
+        "core.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "core.throttling.AnonRateThrottle",
+        "core.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="30/minute"),

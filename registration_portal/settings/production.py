@@ -6,12 +6,30 @@ Required: SECRET_KEY, FIELD_ENCRYPTION_KEYS, ID_DIGEST_KEY, ALLOWED_HOSTS, DATAB
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DATABASES, DEBUG, REDIS_URL, SECRET_KEY, env, env_bool
+from .base import (
+    BASE_DIR,
+    DATABASES,
+    DEBUG,
+    FIELD_ENCRYPTION_KEYS,
+    ID_DIGEST_KEY,
+    REDIS_URL,
+    SECRET_KEY,
+    env,
+    env_bool,
+)
+from .keys import check_production_keys
 
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production settings.")
 if len(SECRET_KEY) < 50 or SECRET_KEY.startswith(("local-dev", "test-only", "django-insecure")):
     raise ImproperlyConfigured("SECRET_KEY must be a long random value in production.")
+# Short, hand-made, shared or committed keys (docs/security.md, "Keys").
+check_production_keys(
+    base_dir=BASE_DIR,
+    secret_key=SECRET_KEY,
+    encryption_keys=FIELD_ENCRYPTION_KEYS,
+    digest_key=ID_DIGEST_KEY,
+)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     raise ImproperlyConfigured("Production runs on PostgreSQL: set DATABASE_URL.")
 if not REDIS_URL:

@@ -11,12 +11,13 @@ from pathlib import Path
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from core.pdffonts import pdf_fonts
+
 from ..charts import Chart, fmt, percent
 from ..columns import RowSource
 from ..dashboard import charts as dashboard_charts
 from ..figures import GROUP_LABELS, Figures
 
-_FONT_DIRS = ("/usr/share/fonts/truetype/dejavu",)
 COLOURS = {
     "bar": "#0b57a3",
     "bar-alt": "#b3261e",
@@ -59,19 +60,8 @@ PDF_ROW_COLUMNS = {
 
 
 def _fonts() -> tuple[str, str]:
-    """DejaVu Sans when the system has it (names in any script print), else Helvetica."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    if "SPR-Regular" in pdfmetrics.getRegisteredFontNames():
-        return "SPR-Regular", "SPR-Bold"
-    for folder in _FONT_DIRS:
-        regular, bold = Path(folder, "DejaVuSans.ttf"), Path(folder, "DejaVuSans-Bold.ttf")
-        if regular.is_file() and bold.is_file():
-            pdfmetrics.registerFont(TTFont("SPR-Regular", str(regular)))
-            pdfmetrics.registerFont(TTFont("SPR-Bold", str(bold)))
-            return "SPR-Regular", "SPR-Bold"
-    return "Helvetica", "Helvetica-Bold"
+    """DejaVu Sans, shipped with the code (``core.pdffonts``): names in any script print."""
+    return pdf_fonts()
 
 
 def chart_drawing(chart: Chart, *, width: float, font: str):

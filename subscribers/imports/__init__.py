@@ -6,18 +6,30 @@ ROID), the starter pack, the staff-own-ID rule and the cap of numbers per ID, th
 file itself counted too. Two differences with the form, because an import is a legacy record of
 a sale made elsewhere, not a sale happening now:
 
-- photos are not required (a CSV cannot carry them);
-- consent and the in-person document check are taken as given: ``consent_at`` is the row's
-  ``registered_at`` and ``document_checked`` is True.
+- photos are not required (a CSV cannot carry them), so no face is verified and a "KK or
+  face" rule set does not ask for the KK;
+- consent is taken as given (``consent_at`` is the row's ``registered_at``); the in-person
+  document check is the optional ``document_checked`` column — absent or empty is recorded as
+  not known, never as a yes (under a rule set requiring the original documents, a row saying
+  they were not checked is flagged for review);
+- under a rule set that validates against the population registry a citizen's row is checked
+  against it like the form (NIK known, name, birth date and sex agreeing), except the KK: a
+  family card the registry does not pair with the NIK is recorded as a warning, for it may
+  have been reissued since the sale. The registry away, the rows are imported awaiting
+  verification (the sweep of ``subscribers.tasks`` asks again).
 
 Packs: a pack the portal does not know yet is created as held by the row's outlet (and its
 dealer) and registered; a known pack must be in that outlet's stock. The outlet's current status
 does not matter (a legacy sale may predate a suspension); an unknown ROID rejects the row.
 
-The staff-own-ID rule and the cap, where the row's policy has them, are judged as the form
-judges them at the time of the import: against the outlet's current active staff, and against
-the numbers the ID holds now plus those of the file's earlier rows (over the cap, a policy that
-lets outlets exceed it flags the registration for review; otherwise the row is rejected).
+The end-user-only rule and the cap, where the row's policy has them, are judged as the form
+judges them at the time of the import: against the dealer's people (staff present and past,
+admins, outlet owners), and against the personal numbers the ID holds now plus those of the
+file's earlier rows (over the cap, the row is rejected unless its outlet may register beyond it
+on the row's day: the operator's own outlet, or one it authorised in writing, as the rule set
+says; above the rule set's declared-purpose limit the row is flagged, a file carrying no
+purpose). Optional columns ``category`` (personal, corporate, m2m) and ``company_name``: only
+personal numbers count against the cap.
 
 Idempotent: a pack that is already registered with the same MSISDN, ID number and
 ``registered_at`` is the same sale imported before, and the row is skipped silently; so a file
@@ -48,7 +60,9 @@ from core.requestid import request_id as current_request_id
 from .judging import ChunkWriter
 from .prepare import Candidate, PolicyBook, chunked, prepared_chunks
 from .reading import (
+    ALL_COLUMNS,
     COLUMNS,
+    OPTIONAL_COLUMNS,
     ROW,
     ImportFileError,
     RowError,
@@ -59,10 +73,12 @@ from .reading import (
 from .writing import AUDIT_ACTION, AUDIT_COLUMNS, PACK_COLUMNS, REGISTRATION_COLUMNS
 
 __all__ = [
+    "ALL_COLUMNS",
     "AUDIT_ACTION",
     "AUDIT_COLUMNS",
     "COLUMNS",
     "DEFAULT_CHUNK_SIZE",
+    "OPTIONAL_COLUMNS",
     "PACK_COLUMNS",
     "REGISTRATION_COLUMNS",
     "ROW",
@@ -85,6 +101,7 @@ class ImportResult:
     imported: int = 0
     skipped: int = 0  # already imported before (same pack, ID number and time)
     flagged: int = 0  # imported, but flagged for review (doubtful document, over the cap)
+    awaiting: int = 0  # imported awaiting the population registry's verification
     packs_created: int = 0
     errors: list[RowError] = field(default_factory=list)
 
@@ -144,6 +161,7 @@ def registrations_import(
         result.imported += outcome.imported
         result.skipped += outcome.skipped
         result.flagged += outcome.flagged
+        result.awaiting += outcome.awaiting
         result.packs_created += outcome.packs_created
         result.errors.extend(errors)
         if on_error:

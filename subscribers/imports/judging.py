@@ -1,19 +1,31 @@
 """Judging a chunk's candidates against the database: one query per kind of lookup
-(outlets, packs with their registrations, staff IDs, numbers held per ID), then each row."""
+(outlets, packs with their registrations, the dealers' people's IDs, numbers held per ID, the
+population registry's records), then each row."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from django.db import connection
 from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
-from outlets.models import Outlet, OutletStaff, StarterPack
+from core import pii
+from core.registry import RegistryUnavailable, get_registry, registry_timeout
+from outlets.models import Outlet, StarterPack
+from outlets.selectors import InsiderDigests, insider_digests
 
-from ..models import Registration
+from ..models import Category, Registration
+from ..rules import CleanRegistration, FieldErrors, judge_against_registry
+from ..services import (
+    INSIDER_KK_REASON,
+    NOT_HOLDING,
+    cap_message,
+    insider_id_message,
+    may_exceed_cap,
+)
 from .prepare import Candidate, PolicyBook, Rejected
 from .reading import RowError
 from .writing import Accepted, write_chunk
@@ -24,6 +36,7 @@ class ChunkOutcome:
     imported: int = 0
     skipped: int = 0
     flagged: int = 0
+    awaiting: int = 0
     packs_created: int = 0
     errors: list[RowError] = field(default_factory=list)
 
@@ -34,7 +47,8 @@ class ChunkWriter:
     actor_label: str
     source_label: str
     run_id: str
-    outlets: dict[str, tuple[int, int]] = field(default_factory=dict)  # ROID -> (id, dealer id)
+    # ROID -> (id, dealer id, kind, authorised by the operator from)
+    outlets: dict[str, tuple] = field(default_factory=dict)
 
     def judge_and_write(self, candidates: list[Candidate], rejected: list[Rejected]):
         """Judge the chunk against the database (one query per kind of lookup) and write it.
@@ -60,7 +74,8 @@ class ChunkWriter:
                 outcome.skipped += 1
             else:
                 accepted.append(verdict)
-                lookups.held[c.id_digest] += 1
+                if c.category == Category.PERSONAL:
+                    lookups.held[c.id_digest] += 1
                 in_file[c.msisdn] = c
                 if c.iccid:
                     in_file_iccids.add(c.iccid)
@@ -72,22 +87,23 @@ class ChunkWriter:
             write_chunk(accepted, new_packs, claimed_ids, book=self.book, audit=self)
         outcome.imported = len(accepted)
         outcome.flagged = sum(1 for entry in accepted if entry.review_reasons)
+        outcome.awaiting = sum(1 for entry in accepted if entry.awaiting)
         outcome.packs_created = len(new_packs)
         return outcome
 
     def _look_up_outlets(self, roids: set[str]) -> None:
         wanted = roids - self.outlets.keys()
         if wanted:
-            for roid, outlet_id, dealer_id in Outlet.objects.filter(roid__in=wanted).values_list(
-                "roid", "id", "dealer_id"
+            for roid, *values in Outlet.objects.filter(roid__in=wanted).values_list(
+                "roid", "id", "dealer_id", "kind", "operator_authorised_from"
             ):
-                self.outlets[roid] = (outlet_id, dealer_id)
+                self.outlets[roid] = tuple(values)
 
     def _judge(self, c: Candidate, lookups, in_file, in_file_iccids):
         """An ``Accepted``, a ``RowError``, or None for a sale imported before."""
         if c.roid not in self.outlets:
             return RowError(c.line, "outlet_roid", _("No outlet has this ROID."))
-        outlet_id, dealer_id = self.outlets[c.roid]
+        outlet_id, dealer_id, outlet_kind, authorised_from = self.outlets[c.roid]
         earlier = in_file.get(c.msisdn)
         if earlier is not None:
             if earlier.id_digest == c.id_digest and earlier.registered_at == c.registered_at:
@@ -110,81 +126,123 @@ class ChunkWriter:
             return fault
 
         policy = self.book.policies[c.policy]
-        review_reasons = c.review_reasons  # copied before any change: a chunk may be retried
-        staff_ids = lookups.staff_ids.get(outlet_id)
-        staff_kks = lookups.staff_kks.get(outlet_id)
-        if policy.staff_own_id_forbidden and (staff_ids or staff_kks):
-            digests = {c.id_digest, c.kk_digest} - {""}
-            if staff_ids and digests & staff_ids:
-                return RowError(
-                    c.line,
-                    "id_number",
-                    _("Outlet staff may not register buyers with their own ID."),
-                )
-            if c.kk_digest and staff_kks and digests & staff_kks:
-                return RowError(
-                    c.line,
-                    "kk_number",
-                    _("Outlet staff may not register buyers with their own KK."),
-                )
+        day = date.fromisoformat(c.registered_at[:10])
+        review_reasons = list(c.review_reasons)  # copied: a chunk may be retried
+        warnings: list[dict] = []
+        insiders = lookups.insiders.get(dealer_id)
+        if policy.staff_own_id_forbidden and insiders is not None:
+            if c.id_digest in insiders.id_digests:
+                return RowError(c.line, "id_number", insider_id_message())
+            if c.kk_digest and c.kk_digest in insiders.kk_digests:
+                review_reasons.append(dict(INSIDER_KK_REASON))
         held = lookups.held[c.id_digest]
-        if policy.max_numbers_per_id and held >= policy.max_numbers_per_id:
-            if not policy.outlet_may_exceed_cap:
-                return RowError(
-                    c.line,
-                    "id_number",
-                    _("This ID already holds %(held)d numbers, the most the rules allow.")
-                    % {"held": held},
+        cap = policy.max_numbers_per_id
+        if cap and c.category == Category.PERSONAL and held >= cap:
+            authorised = authorised_from is not None and authorised_from <= day
+            if not may_exceed_cap(policy, kind=outlet_kind, authorised=authorised):
+                return RowError(c.line, "id_number", cap_message(policy, held=held))
+            limit = policy.declared_purpose_above
+            if limit and held + 1 > limit:
+                # A file carries no declared purpose: a person looks at it (and reports it).
+                review_reasons.append(
+                    {
+                        "code": "declared_purpose_missing",
+                        "message": f"NIK holds {held + 1} numbers, over {limit}, no declared "
+                        "purpose on record",
+                    }
                 )
-            review_reasons = [
-                *review_reasons,
+        if policy.original_documents_required and c.document_checked is False:
+            # Not known (no column, or empty) is recorded as such; a "no" is a person's look.
+            review_reasons.append(
                 {
-                    "code": "over_cap",
-                    "message": f"ID already holds {held} numbers (cap {policy.max_numbers_per_id})",
-                },
-            ]
+                    "code": "document_not_checked",
+                    "message": "the rules in force ask for the original e-KTP and KK to be "
+                    "shown; the file says the original document was not checked",
+                }
+            )
+        awaiting = checked = False
+        if c.asks_registry:
+            if lookups.registry is None:
+                awaiting = True
+            else:
+                fault = _judge_registry(c, lookups.registry.get(c.id_digest), warnings)
+                if fault is not None:
+                    return fault
+                checked = True
         if pack is None:
-            new_pack = {
+            pack = {
                 "msisdn": c.msisdn,
                 "iccid": c.iccid or None,
                 "dealer_id": dealer_id,
                 "outlet_id": outlet_id,
             }
-            return Accepted(c, new_pack, outlet_id, c.iccid, review_reasons)
-        return Accepted(c, pack, outlet_id, c.iccid or pack["iccid"] or "", review_reasons)
+            iccid = c.iccid
+        else:
+            iccid = c.iccid or pack["iccid"] or ""
+        return Accepted(
+            c, pack, outlet_id, iccid, review_reasons, warnings, awaiting=awaiting, checked=checked
+        )
+
+
+def _judge_registry(c: Candidate, person, warnings: list[dict]) -> RowError | None:
+    """A row against the registry's record of its NIK, as the form is judged, except the KK:
+    a KK the registry does not pair with the NIK is a warning (it may have been reissued since
+    the sale). The first fault is the row's error."""
+    clean = CleanRegistration(
+        msisdn=c.msisdn, iccid=c.iccid, id_type=c.id_type, id_number="",
+        kk_number=c.kk_masked, full_name=c.full_name, birth_place=c.birth_place,
+        birth_date=date.fromisoformat(c.birth_date), sex=c.sex, address=c.address,
+        nationality=c.nationality, nik_disagreements=c.nik_disagreements or {},
+    )  # fmt: skip
+    errors = FieldErrors()
+    judge_against_registry(
+        clean, person, kk_digest=c.kk_digest, kk_asked=True, kk_as_warning=True, errors=errors
+    )
+    for name, messages in errors.errors.items():
+        return RowError(c.line, name, messages[0])
+    warnings.extend(clean.warnings)
+    return None
 
 
 @dataclass
 class Lookups:
     by_msisdn: dict[str, dict]
     by_iccid: dict[str, dict]
-    staff_ids: dict[int, set[str]]
-    staff_kks: dict[int, set[str]]
-    held: Counter  # ID digest -> numbers it holds now (as ``services.active_id_count``)
+    insiders: dict[int, InsiderDigests]  # dealer id -> its people's NIK and KK digests
+    held: Counter  # ID digest -> personal numbers it holds now (``services.active_id_count``)
+    # NIK digest -> the registry's record (absent: unknown NIK); None: the registry is away.
+    registry: dict | None = None
 
     @classmethod
     def fetch(cls, candidates: list[Candidate], outlets: dict) -> Lookups:
         """Everything the chunk's rows are judged on, one query each (``outlets``: looked up)."""
         msisdns = list({c.msisdn for c in candidates})
         iccids = list({c.iccid for c in candidates if c.iccid})
-        outlet_ids = list({outlets[c.roid][0] for c in candidates if c.roid in outlets})
+        dealer_ids = {outlets[c.roid][1] for c in candidates if c.roid in outlets}
         id_digests = list({c.id_digest for c in candidates})
         fetch = _fetch_postgresql if connection.vendor == "postgresql" else _fetch_orm
-        packs, staff, held = fetch(msisdns, iccids, outlet_ids, id_digests)
+        packs, held = fetch(msisdns, iccids, id_digests)
 
         by_msisdn, by_iccid = {}, {}
         for pack in packs:
             by_msisdn[pack["msisdn"]] = pack
             if pack["iccid"]:
                 by_iccid[pack["iccid"]] = pack
-        staff_ids: dict[int, set[str]] = {}
-        staff_kks: dict[int, set[str]] = {}
-        for outlet_id, id_digest, kk_digest in staff:
-            if id_digest:
-                staff_ids.setdefault(outlet_id, set()).add(id_digest)
-            if kk_digest:
-                staff_kks.setdefault(outlet_id, set()).add(kk_digest)
-        return cls(by_msisdn, by_iccid, staff_ids, staff_kks, Counter(dict(held)))
+        insiders = insider_digests(dealer_ids=dealer_ids) if dealer_ids else {}
+        return cls(by_msisdn, by_iccid, insiders, Counter(dict(held)), _registry(candidates))
+
+
+def _registry(candidates: list[Candidate]) -> dict | None:
+    """The registry's records of the chunk's NIKs that need it, by NIK digest; None when the
+    registry cannot answer (those rows are imported awaiting verification)."""
+    niks = {pii.decrypt(c.id_encrypted) for c in candidates if c.asks_registry}
+    if not niks:
+        return {}
+    try:
+        people = get_registry().lookup(niks, timeout=registry_timeout())
+    except RegistryUnavailable:
+        return None
+    return {person.nik_digest: person for person in people.values()}
 
 
 _PACK_FIELDS = (
@@ -193,25 +251,22 @@ _PACK_FIELDS = (
 )  # fmt: skip
 
 
-def _fetch_orm(msisdns, iccids, outlet_ids, id_digests):
+def _fetch_orm(msisdns, iccids, id_digests):
     """The chunk's lookups through the ORM (any database): the packs of its MSISDNs and
-    ICCIDs with their registrations, the active staff of its outlets, the numbers its ID
-    numbers hold (as ``services.active_id_count`` counts them)."""
+    ICCIDs with their registrations, the personal numbers its ID numbers hold (as
+    ``services.active_id_count`` counts them, deactivations aside)."""
     packs = StarterPack.objects.filter(Q(msisdn__in=msisdns) | Q(iccid__in=iccids))
     if connection.features.has_select_for_update_of:
         packs = packs.select_for_update(of=("self",))
-    staff = OutletStaff.objects.filter(outlet_id__in=outlet_ids, is_active=True).values_list(
-        "outlet_id", "id_number_digest", "kk_number_digest"
-    )
     held = (
-        Registration.objects.filter(id_number_digest__in=id_digests)
-        .exclude(status=Registration.Status.BLOCKED)
+        Registration.objects.filter(id_number_digest__in=id_digests, category=Category.PERSONAL)
+        .exclude(status__in=NOT_HOLDING)
         .order_by()
         .values("id_number_digest")
         .annotate(n=Count("id"))
         .values_list("id_number_digest", "n")
     )
-    return list(packs.values(*_PACK_FIELDS)), list(staff), list(held)
+    return list(packs.values(*_PACK_FIELDS)), list(held)
 
 
 # FOR UPDATE OF the packs, as _fetch_orm: no clerk registers one between our check and write.
@@ -222,29 +277,24 @@ _PACKS_SQL = """
     WHERE p.msisdn = ANY(%s) OR p.iccid = ANY(%s)
     FOR UPDATE OF p
 """
-_STAFF_SQL = """
-    SELECT outlet_id, id_number_digest, kk_number_digest FROM outlets_outletstaff
-    WHERE outlet_id = ANY(%s) AND is_active
-"""
 _HELD_SQL = """
     SELECT id_number_digest, count(*) FROM subscribers_registration
-    WHERE id_number_digest = ANY(%s) AND status <> %s
+    WHERE id_number_digest = ANY(%s) AND status <> ALL(%s) AND category = %s
     GROUP BY id_number_digest
 """
 
 
-def _fetch_postgresql(msisdns, iccids, outlet_ids, id_digests):
+def _fetch_postgresql(msisdns, iccids, id_digests):
     """The same queries as ``_fetch_orm``, each with its values as one array parameter
     (``= ANY(%s)``): an ``IN`` list of 5 000 values costs Django more to build than the
     database to answer."""
     with connection.cursor() as cursor:
         cursor.execute(_PACKS_SQL, [msisdns, iccids])
         packs = [dict(zip(_PACK_FIELDS, row, strict=True)) for row in cursor.fetchall()]
-        cursor.execute(_STAFF_SQL, [outlet_ids])
-        staff = cursor.fetchall()
-        cursor.execute(_HELD_SQL, [id_digests, Registration.Status.BLOCKED.value])
+        not_holding = [status.value for status in NOT_HOLDING]
+        cursor.execute(_HELD_SQL, [id_digests, not_holding, Category.PERSONAL.value])
         held = cursor.fetchall()
-    return packs, staff, held
+    return packs, held
 
 
 def _pack_fault(c: Candidate, pack, outlet_id, by_iccid, in_file_iccids) -> RowError | None:

@@ -23,7 +23,7 @@ from outlets.models import ROID_VALIDATOR
 
 from ..models import Registration, RegistrationPolicy
 from ..rules import FieldErrors, clean_registration_fields
-from .reading import COLUMNS, RowError, SourceRow, parse_registered_at
+from .reading import ALL_COLUMNS, RowError, SourceRow, parse_registered_at
 
 _ID_MASKED_MAX = Registration._meta.get_field("id_number_masked").max_length
 # The validator's own pattern, compiled once here (the validator compiles it lazily, behind a
@@ -57,6 +57,17 @@ class Candidate(NamedTuple):
     address: str
     nationality: str
     review_reasons: list
+    category: str = "personal"
+    company_name: str = ""
+    document_checked: bool | None = None  # None: not known
+    # The NIK's digits against the birth date and sex given, where the registry is the arbiter
+    # (field -> the NIK's value): judged with the registry's record (``judging``).
+    nik_disagreements: dict | None = None
+
+    @property
+    def asks_registry(self) -> bool:
+        """A citizen's NIK, to be checked against the registry under a rule set that asks."""
+        return self.nik_disagreements is not None
 
 
 class Rejected(NamedTuple):
@@ -117,10 +128,22 @@ def _prepare_row(row: SourceRow, book: PolicyBook, tz, now: datetime):
         errors.add("outlet_roid", str(ROID_VALIDATOR.message))
         roid = ""
 
+    document_checked = _tri_state(data.get("document_checked"))
+    if document_checked == "bad":
+        errors.add("document_checked", _("Write true or false, or leave it empty (not known)."))
+
     clean = None
+    policy = None
     if policy_index is not None:
         policy = book.policies[policy_index]
-        clean = clean_registration_fields(data, policy=policy, today=day, errors=errors)
+        clean = clean_registration_fields(
+            data,
+            policy=policy,
+            today=day,
+            errors=errors,
+            face_given=None,  # a file carries no photos
+            registry_arbiter=policy.registry_check,
+        )
         if clean is not None and len(clean.id_number) > _ID_MASKED_MAX:
             # Longer numbers (student cards reach 30) do not fit the masked column, and the
             # form would fail at the database: refuse it here, at its field.
@@ -133,6 +156,7 @@ def _prepare_row(row: SourceRow, book: PolicyBook, tz, now: datetime):
         ]
         return Rejected(row.line, faults, roid)
     id_number, kk_number = clean.id_number, clean.kk_number
+    asks_registry = policy.registry_check and clean.is_citizen and clean.has_nik
     return Candidate(
         row.line,
         roid,
@@ -154,7 +178,29 @@ def _prepare_row(row: SourceRow, book: PolicyBook, tz, now: datetime):
         clean.address,
         clean.nationality,
         clean.review_reasons,
+        category=clean.category,
+        company_name=clean.company_name,
+        document_checked=document_checked,
+        nik_disagreements=clean.nik_disagreements if asks_registry else None,
     )
+
+
+_YES = {"true", "1", "yes", "ya", "y", "t"}
+_NO = {"false", "0", "no", "tidak", "n", "f"}
+
+
+def _tri_state(value) -> bool | str | None:
+    """True, False, None for empty or absent (not known), or "bad"."""
+    if isinstance(value, bool):
+        return value
+    text = (value or "").strip().lower()
+    if not text:
+        return None
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    return "bad"
 
 
 # --- worker processes --------------------------------------------------------------------------
@@ -169,19 +215,19 @@ def _init_worker(book: PolicyBook) -> None:
 
 def _prepare_in_worker(packed: list[tuple], now: datetime) -> list:
     rows = [
-        SourceRow(line, dict(zip(COLUMNS, values, strict=True)) if values else {}, problem)
+        SourceRow(line, dict(zip(ALL_COLUMNS, values, strict=True)) if values else {}, problem)
         for line, values, problem in packed
     ]
     return _prepare_chunk(rows, _worker_book, now)
 
 
 def _packed(rows: list[SourceRow]) -> list[tuple]:
-    """The chunk as plain tuples, the values in ``COLUMNS`` order: half the cost of pickling
+    """The chunk as plain tuples, the values in ``ALL_COLUMNS`` order: half the cost of pickling
     a dictionary per row on the way to a worker (the rules read only these columns)."""
     get = operator.attrgetter("line", "data", "problem")
     packed = []
     for line, data, problem in map(get, rows):
-        packed.append((line, tuple(map(data.get, COLUMNS)) if data else (), problem))
+        packed.append((line, tuple(map(data.get, ALL_COLUMNS)) if data else (), problem))
     return packed
 
 

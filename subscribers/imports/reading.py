@@ -13,6 +13,12 @@ COLUMNS = (
     "msisdn", "iccid", "id_type", "id_number", "kk_number", "full_name", "birth_place",
     "birth_date", "sex", "address", "nationality", "outlet_roid", "registered_at",
 )  # fmt: skip
+# Columns a file may have: ``category`` (personal, corporate, m2m; empty is personal),
+# ``company_name`` (for corporate and M2M rows) and ``document_checked`` (whether the seller
+# checked the original document; a file without it, or an empty value, records "not known" —
+# never yes).
+OPTIONAL_COLUMNS = ("category", "company_name", "document_checked")
+ALL_COLUMNS = COLUMNS + OPTIONAL_COLUMNS
 ROW = "row"  # the "field" of a fault that belongs to the whole row
 
 
@@ -35,7 +41,8 @@ class SourceRow(NamedTuple):
 
 
 def read_registration_csv(stream) -> Iterator[SourceRow]:
-    """Records of a UTF-8 CSV with a header row naming ``COLUMNS`` (any order, a BOM allowed).
+    """Records of a UTF-8 CSV with a header row naming ``COLUMNS`` (any order, a BOM allowed),
+    and any of ``OPTIONAL_COLUMNS``.
 
     ``stream`` is a text stream opened with ``newline=""`` and ``errors="surrogateescape"``, so a
     record that is not valid UTF-8 is reported as such and the rest of the file still reads.
@@ -55,7 +62,7 @@ def read_registration_csv(stream) -> Iterator[SourceRow]:
     problems = []
     for label, found in (
         (_("missing columns"), [name for name in COLUMNS if name not in names]),
-        (_("unknown columns"), [name for name in names if name not in COLUMNS]),
+        (_("unknown columns"), [name for name in names if name not in ALL_COLUMNS]),
         (_("repeated columns"), sorted({name for name in names if names.count(name) > 1})),
     ):
         if found:

@@ -26,6 +26,7 @@ from .prepare import Candidate
 
 AUDIT_ACTION = AuditAction.REGISTRATION_IMPORT.value
 _REGISTERED, _FLAGGED = Registration.Status.REGISTERED.value, Registration.Status.FLAGGED.value
+_AWAITING = Registration.Status.AWAITING.value
 _IMPORT, _NO_PHOTOS = Registration.Source.IMPORT.value, Registration.PhotoStatus.NONE.value
 _PACK_REGISTERED = StarterPack.Status.REGISTERED.value
 # RFC 4648 base32 symbols -> the registration numbers' alphabet (Crockford's, as the form's).
@@ -40,6 +41,15 @@ class Accepted(NamedTuple):
     outlet_id: int
     iccid: str
     review_reasons: list[dict]
+    warnings: list[dict] = []  # a NamedTuple default: never mutated
+    awaiting: bool = False  # the registry was away: imported awaiting verification
+    checked: bool = False  # the registry answered for it
+
+    @property
+    def status(self) -> str:
+        if self.awaiting:
+            return _AWAITING
+        return _FLAGGED if self.review_reasons else _REGISTERED
 
 
 REGISTRATION_COLUMNS = (
@@ -48,8 +58,14 @@ REGISTRATION_COLUMNS = (
     "kk_number_encrypted", "kk_number_digest", "kk_number_masked", "full_name", "birth_place",
     "birth_date", "sex", "address", "nationality", "id_photo", "id_photo_thumb", "face_photo",
     "face_photo_thumb", "photo_status", "consent_at", "document_checked", "status",
-    "review_reasons", "source", "registered_at", "created_at", "updated_at",
+    "review_reasons", "source", "registered_at", "created_at", "updated_at", "category",
+    "company_name", "warnings", "registry_checked_at", "guardian_id_number_encrypted",
+    "guardian_id_number_digest", "guardian_id_number_masked", "declared_purpose",
+    "statement_signed", "face_verdict", "face_score", "face_sha256", "refusal_reason",
 )  # fmt: skip
+# A file has no column for these: a minor's head of family, a declared purpose, a signed
+# statement (not known), a face verdict, a refusal.
+_NOT_IN_A_FILE = ("", "", "", "", None, "", None, "", "")
 PACK_COLUMNS = (
     "id", "msisdn", "iccid", "dealer_id", "outlet_id", "status", "created_at", "updated_at",
 )  # fmt: skip
@@ -97,7 +113,7 @@ def write_chunk(accepted: list[Accepted], new_packs, claimed_ids, *, book, audit
         accepted=accepted,
         ids=_new_ids(Registration, len(accepted)) if copy else [None] * len(accepted),
         numbers=registration_numbers([_local_day(entry.row.registered_at) for entry in accepted]),
-        statuses=[_FLAGGED if entry.review_reasons else _REGISTERED for entry in accepted],
+        statuses=[entry.status for entry in accepted],
         policies=book.policies,
         now_text=now_text,
     )
@@ -154,8 +170,9 @@ def _registration_rows(chunk: _Chunk) -> list[tuple]:
                 c.birth_place, c.birth_date, c.sex, c.address, c.nationality, "", "", "", "",
                 _NO_PHOTOS,
                 c.registered_at,  # consent_at: a legacy record, consent was taken at the sale
-                True, status, entry.review_reasons, _IMPORT,
-                c.registered_at, chunk.now_text, chunk.now_text,
+                c.document_checked, status, entry.review_reasons, _IMPORT,
+                c.registered_at, chunk.now_text, chunk.now_text, c.category, c.company_name,
+                entry.warnings, chunk.now_text if entry.checked else None, *_NOT_IN_A_FILE,
             )
         )  # fmt: skip
     return rows
@@ -209,6 +226,10 @@ def _bulk_create(model, columns, rows: list[tuple]) -> list:
 
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 _NULL = "\\N"
+_BOOL_TEXT = {True: "t", False: "f", None: _NULL}
+_NOT_IN_A_FILE_TEXT = "".join(
+    "\t" + (_NULL if value is None else value) for value in _NOT_IN_A_FILE
+)
 
 
 def _pack_lines(new_packs, pack_ids, now_text: str) -> list[str]:
@@ -237,10 +258,11 @@ def _registration_lines(chunk: _Chunk) -> list[str]:
     ):
         c = entry.row
         reasons = _review_reasons_json(entry.review_reasons)
+        notes = _review_reasons_json(entry.warnings)
         if _COPY_SPECIAL.search(
             f"{c.msisdn}{entry.iccid}{c.id_type}{c.id_masked}{c.kk_masked}{c.full_name}"
             f"{c.birth_place}{c.birth_date}{c.sex}{c.address}{c.nationality}{c.registered_at}"
-            f"{reasons}"
+            f"{reasons}{c.company_name}{notes}"
         ):
             lines.append(_copy_line(_registration_rows(_Chunk(
                 [entry], [registration_id], [number], [status], chunk.policies, now_text
@@ -252,8 +274,10 @@ def _registration_lines(chunk: _Chunk) -> list[str]:
             f"{c.id_encrypted}\t{c.id_digest}\t{c.id_masked}\t"
             f"{c.kk_encrypted}\t{c.kk_digest}\t{c.kk_masked}\t{c.full_name}\t"
             f"{c.birth_place}\t{c.birth_date}\t{c.sex}\t{c.address}\t{c.nationality}\t\t\t\t\t"
-            f"{_NO_PHOTOS}\t{c.registered_at}\tt\t{status}\t{reasons}\t{_IMPORT}\t"
-            f"{c.registered_at}\t{now_text}\t{now_text}\n"
+            f"{_NO_PHOTOS}\t{c.registered_at}\t{_BOOL_TEXT[c.document_checked]}\t{status}\t"
+            f"{reasons}\t{_IMPORT}\t{c.registered_at}\t{now_text}\t{now_text}\t"
+            f"{c.category}\t{c.company_name}\t{notes}\t{now_text if entry.checked else _NULL}"
+            f"{_NOT_IN_A_FILE_TEXT}\n"
         )
     return lines
 

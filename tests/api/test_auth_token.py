@@ -2,9 +2,9 @@
 
 import pytest
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.throttling import ScopedRateThrottle
 
+from accounts.models import ApiToken
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -26,12 +26,14 @@ def test_token_flow(client_for, clerk, pack):
 
     assert response.status_code == 200, response.content
     token = response.json()["token"]
-    assert Token.objects.get(user=clerk).key == token
+    assert ApiToken.objects.get(user=clerk).digest == ApiToken.digest_of(token)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/v1/starter-packs/").status_code == 200
-    # Asking again gives the same token.
+    # Asking again issues another token (only digests are kept); both work until they expire.
     again = client_for().post(TOKEN, {"username": "clerk", "password": PASSWORD}, format="json")
-    assert again.json()["token"] == token
+    assert again.json()["token"] != token
+    assert ApiToken.objects.filter(user=clerk).count() == 2
+    assert client.get("/api/v1/starter-packs/").status_code == 200
     clerk.refresh_from_db()
     assert clerk.last_login is not None
 
@@ -43,7 +45,7 @@ def test_wrong_password_is_a_clear_400(client_for, clerk):
     assert response.json() == {
         "non_field_errors": ["Unable to log in with the username and password given."]
     }
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_missing_fields_are_named(client_for):
@@ -60,7 +62,7 @@ def test_inactive_user_gets_no_token(client_for, clerk):
     response = client_for().post(TOKEN, {"username": "clerk", "password": PASSWORD}, format="json")
 
     assert response.status_code == 400
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_lockout_after_repeated_failures_even_with_the_right_password(client_for, clerk, settings):
@@ -77,7 +79,7 @@ def test_lockout_after_repeated_failures_even_with_the_right_password(client_for
     assert locked.status_code == 429
     assert "Too many failed login attempts" in locked.json()["detail"]
     assert int(locked.headers["Retry-After"]) > 0
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_a_success_clears_earlier_failures(client_for, clerk, settings):

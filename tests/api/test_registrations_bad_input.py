@@ -58,7 +58,8 @@ FIELD_CASES = [
         "nationality",
         "foreign",
     ),
-    ("kk_missing", {"kk_number": ""}, "kk_number", "required"),
+    # (From July 2026 a citizen is identified by NIK + face: the KK is no longer required.)
+    ("passport_for_a_citizen", {"id_type": "passport", "id_number": "A1234567"}, "id_type", "NIK"),
     ("kk_malformed", {"kk_number": "1234"}, "kk_number", "16 digits"),
     ("msisdn_not_mobile", {"msisdn": "0215550123"}, "msisdn", "mobile number"),
     ("iccid_of_another_card", {"iccid": make_iccid(99_999)}, "iccid", "does not belong"),
@@ -155,11 +156,15 @@ def test_truncated_jpeg(client_for, clerk, pack):
 
 
 def test_oversize_file(client_for, clerk, pack):
-    # A JPEG signature followed by more bytes than the limit: refused on its size alone.
+    # A JPEG signature followed by more bytes than the limit: refused on its size alone. Sent
+    # with a real token, as an integrator does: a body this size without a session or an
+    # Authorization header is a 413 before it is read (tests/ops/test_request_size.py).
+    from accounts.models import ApiToken
+
+    client = client_for()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {ApiToken.objects.issue(user=clerk)[1]}")
     huge = b"\xff\xd8\xff\xe0" + b"\0" * settings.PHOTO_MAX_BYTES
-    response = _post_with_id_photo(
-        client_for(clerk), pack, SimpleUploadedFile("ktp.jpg", huge, "image/jpeg")
-    )
+    response = _post_with_id_photo(client, pack, SimpleUploadedFile("ktp.jpg", huge, "image/jpeg"))
 
     assert response.status_code == 400
     assert "too large" in response.json()["id_photo"][0]

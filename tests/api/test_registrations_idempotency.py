@@ -4,13 +4,14 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from core.models import AuditEvent
 from identity.idgen import make_nik
 from subscribers import idempotency
 from subscribers.models import IdempotencyRecord, Registration
-from tests.conftest import BUYER_BIRTH, buyer_data, photo_upload
+from tests.conftest import BUYER_BIRTH, buyer_data, image_bytes, photo_upload
 
 from .conftest import REGISTRATIONS, assert_nothing_written, post_registration
 
@@ -232,3 +233,45 @@ def test_concurrent_duplicates_create_one_registration(require_postgres, client_
     assert sorted(a.headers.get("Idempotent-Replayed", "") for a in answers) == ["", "true"]
     assert Registration.objects.count() == 1
     assert IdempotencyRecord.objects.count() == 1
+
+
+def test_another_photo_of_the_same_size_is_another_body(client_for, clerk, pack):
+    """Killed mutant: the photo fingerprint compared sizes, not contents. A retry with a
+    different photo of exactly the same byte length must not be replayed as the first."""
+    client = client_for(clerk)
+    headers = {"Idempotency-Key": KEY}
+    first_photo = image_bytes(color=(200, 120, 40))
+    other_photo = bytearray(first_photo)
+    other_photo[-3] ^= 0xFF  # same length, other bytes (a JPEG's trailing scan data)
+    assert len(other_photo) == len(first_photo) and bytes(other_photo) != first_photo
+
+    def post(id_photo: bytes):
+        data = {
+            **buyer_data(pack),
+            "id_photo": SimpleUploadedFile("ktp.jpg", id_photo, content_type="image/jpeg"),
+            "face_photo": photo_upload("face.jpg"),
+        }
+        return client.post(REGISTRATIONS, data, format="multipart", headers=headers)
+
+    assert post(first_photo).status_code == 201
+    retry = post(bytes(other_photo))
+
+    assert retry.status_code == 422, retry.content
+    assert "already used with a different request body" in retry.json()["detail"]
+    assert Registration.objects.count() == 1
+
+
+def test_the_first_answer_and_its_replay_are_the_same_json(clerk):
+    """The answer is stored as JSON: what the first call returns must be exactly what a replay
+    returns (tuples become lists, keys become strings), not the producer's Python objects."""
+    calls = []
+
+    def produce():
+        calls.append(1)
+        return 201, {"id": 7, "checks": ("nik", "kk"), 3: "three"}
+
+    first = idempotency.run_idempotent(user=clerk, key=KEY, fingerprint="f", produce=produce)
+    replay = idempotency.run_idempotent(user=clerk, key=KEY, fingerprint="f", produce=produce)
+
+    assert len(calls) == 1 and replay.replayed and not first.replayed
+    assert first.body == replay.body == {"id": 7, "checks": ["nik", "kk"], "3": "three"}

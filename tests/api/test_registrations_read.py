@@ -93,13 +93,13 @@ def test_anonymous_gets_nothing(client_for, registration):
 
 
 def test_token_of_a_removed_user_is_refused(client_for, clerk, registration):
-    from rest_framework.authtoken.models import Token
+    from accounts.models import ApiToken
 
-    token = Token.objects.create(user=clerk)
+    _token, key = ApiToken.objects.issue(user=clerk)
     clerk.is_active = False
     clerk.save()
     client = client_for()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
 
     assert client.get(LIST).status_code in (401, 403)
 

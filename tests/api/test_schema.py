@@ -7,6 +7,8 @@ pytestmark = pytest.mark.django_db
 
 ENDPOINTS = {
     "/api/v1/auth/token/": {"post"},
+    "/api/v1/auth/tokens/": {"get"},
+    "/api/v1/auth/tokens/{id}/": {"delete"},
     "/api/v1/registrations/": {"get", "post"},
     "/api/v1/registrations/validate/": {"post"},
     "/api/v1/registrations/{id}/": {"get"},
@@ -55,6 +57,16 @@ def test_registration_create_documents_both_bodies_and_its_answers(schema):
         "created_at",
     } <= set(fields)
     assert "id_number" not in fields
+
+
+def test_token_endpoint_documents_the_key_and_its_expiry(schema):
+    """The answer integrators parse: ``token`` as before, and (since 2026-12) ``expires_at``."""
+    operation = schema["paths"]["/api/v1/auth/token/"]["post"]
+    ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    component = schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    assert set(component["properties"]) == {"token", "expires_at"}
+    assert set(component["required"]) == {"token", "expires_at"}
+    assert schema["components"]["securitySchemes"]["tokenAuth"]["in"] == "header"
 
 
 def test_lists_document_the_page_past_the_end(schema):

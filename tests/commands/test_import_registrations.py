@@ -15,7 +15,8 @@ from identity.idgen import make_iccid, make_kk, make_msisdn, make_nik
 from outlets.models import StarterPack
 from subscribers import imports
 from subscribers.imports import judging, writing
-from subscribers.models import Registration, RegistrationPolicy
+from subscribers.models import Registration
+from tests.conftest import register_person
 from tests.factories import StarterPackFactory
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +52,9 @@ def row(n: int, **overrides) -> dict:
         "registered_at": "2024-05-01T10:15:00",
     }
     values.update(overrides)
+    # Since 2017 the population registry is asked: the row's person is in the (mock) registry
+    # as their NIK describes them (docs/rules.md).
+    register_person({**values, "kk_number": values["kk_number"] or None})
     return values
 
 
@@ -163,8 +167,11 @@ def test_good_and_bad_rows(tmp_path, outlet, other_outlet, clerk, pack, other_pa
     first = Registration.objects.get(starter_pack=created)
     assert first.source == Registration.Source.IMPORT and first.clerk is None
     assert first.registered_at == datetime(2024, 5, 1, 10, 15, tzinfo=JAKARTA)
-    assert first.consent_at == first.registered_at and first.document_checked
-    assert first.policy.code == "2018" and first.status == Registration.Status.REGISTERED
+    # The file has no document_checked column: recorded as not known, never as a yes.
+    assert first.consent_at == first.registered_at and first.document_checked is None
+    # In force on 1 May 2024: the rules of 21 Nov 2018 (docs/rules.md); the registry agreed.
+    assert first.policy.code == "2018-11" and first.status == Registration.Status.REGISTERED
+    assert first.registry_checked_at is not None
     assert first.id_number_masked == "3273********0001"
     assert pii.decrypt(first.id_number_encrypted) == row(1)["id_number"]
     assert first.registration_number.startswith("SP240501")
@@ -240,17 +247,23 @@ def test_iccid_of_another_pack(tmp_path, outlet, pack):
 
 
 def test_cap_counts_rows_of_the_file(tmp_path, outlet):
+    # The rule as written (docs/rules.md): beyond the cap only at the operator's own outlets or,
+    # from 7 May 2018, at outlets it authorised in writing — never at another retail outlet
+    # (the numbers beyond it used to be imported, flagged). The file's own rows count.
     same_id = {"id_number": row(1)["id_number"], "kk_number": row(1)["kk_number"]}
     rows = [row(n, **same_id) for n in range(1, 6)]
-    assert run_import(write_csv(tmp_path / "cap.csv", rows), chunk_size=3) == 0
-    statuses = list(Registration.objects.order_by("msisdn").values_list("status", flat=True))
-    assert statuses == ["registered"] * 3 + ["flagged"] * 2  # cap 3, outlets may exceed it
-
-    RegistrationPolicy.objects.filter(code="2018").update(outlet_may_exceed_cap=False)
     errors_csv = tmp_path / "e.csv"
+    path = write_csv(tmp_path / "cap.csv", rows)
+    assert run_import(path, chunk_size=3, errors_csv=str(errors_csv)) == 1
+    assert faults(errors_csv) == {(5, "id_number"), (6, "id_number")}
+    assert Registration.objects.count() == 3
+
+    outlet.operator_authorised_from = date(2018, 5, 7)
+    outlet.save()
     more = [row(n, **same_id) for n in range(6, 8)]
-    assert run_import(write_csv(tmp_path / "cap2.csv", more), errors_csv=str(errors_csv)) == 1
-    assert faults(errors_csv) == {(2, "id_number"), (3, "id_number")}
+    assert run_import(write_csv(tmp_path / "cap2.csv", more)) == 0
+    statuses = set(Registration.objects.values_list("status", flat=True))
+    assert statuses == {"registered"} and Registration.objects.count() == 5
 
 
 def test_a_failed_chunk_leaves_nothing_half_written(tmp_path, outlet, monkeypatch, capsys):
@@ -374,7 +387,8 @@ def test_a_clash_on_write_is_judged_again(tmp_path, outlet, monkeypatch):
 def _stored_import() -> list[tuple]:
     """What an import stored, without what differs from run to run (ids, numbers, times, the
     ciphertexts' random IVs): registrations with their decrypted numbers, packs, audit rows."""
-    volatile = {"id", "registration_number", "starter_pack", "created_at", "updated_at"}
+    volatile = {"id", "registration_number", "starter_pack", "created_at", "updated_at",
+                "registry_checked_at"}  # fmt: skip
     state = []
     for registration in Registration.objects.select_related("starter_pack").order_by("msisdn"):
         values = {
@@ -400,6 +414,8 @@ def test_copy_and_bulk_create_store_the_same(tmp_path, outlet, monkeypatch, requ
     bulk_create: both store the same, escaping included (backslashes, quotes, "\\N", tabs in
     the file name)."""
     same_id = {"id_number": row(9)["id_number"], "kk_number": row(9)["kk_number"]}
+    outlet.operator_authorised_from = date(2018, 5, 7)  # may register beyond the cap
+    outlet.save()
     rows = [
         row(1),
         row(2, address="Jl. Mawar\\Melati No. \\N 7, RT 01\\RW 02", full_name="Siti Nur\u2019aini"),
@@ -407,7 +423,7 @@ def test_copy_and_bulk_create_store_the_same(tmp_path, outlet, monkeypatch, requ
             registered_at="2015-06-01T09:00:00"),  # flagged: review reasons as JSON
         row(4, id_type="passport", id_number="X1234567", nationality="MY", kk_number=""),
         row(5, iccid="", address='Gang "Buntu" <b', full_name="O'Brien-Smith, Jr."),
-        *(row(n, **same_id) for n in range(6, 11)),  # over the cap: flagged
+        *(row(n, **same_id) for n in range(6, 11)),  # over the cap, at an authorised outlet
         row(11, birth_place="Ciamis", full_name="Dede", address="Kp. Sukamaju \t RT 3"),
     ]  # fmt: skip
     path = write_csv(tmp_path / 'we"ird\\na\tme.csv', rows)
@@ -443,15 +459,17 @@ def test_lookups_through_arrays_match_the_orm(
     taken = Registration.objects.order_by("pk").first()
     msisdns = [in_stock.msisdn, elsewhere.msisdn, taken.msisdn, "6285799999999"]
     iccids = [elsewhere.iccid, "8962000000000000000"]
-    args = (msisdns, iccids, [outlet.pk, other_outlet.pk], [taken.id_number_digest, "x"])
+    args = (msisdns, iccids, [taken.id_number_digest, "x"])
 
     def normalised(found):
-        packs, staff_rows, held = found
-        return (sorted(packs, key=lambda pack: pack["id"]), sorted(staff_rows), sorted(held))
+        packs, held = found
+        return (sorted(packs, key=lambda pack: pack["id"]), sorted(held))
 
     arrays = normalised(judging._fetch_postgresql(*args))
     assert arrays == normalised(judging._fetch_orm(*args))
-    packs, staff_rows, held = arrays
+    packs, held = arrays
     assert {pack["msisdn"] for pack in packs} == {in_stock.msisdn, elsewhere.msisdn, taken.msisdn}
     assert held == [(taken.id_number_digest, 1)]  # the blocked registration is not counted
-    assert staff_rows == [(outlet.pk, pii.digest("A"), pii.digest("B"))]
+    # The dealer's people (end user only): its staff's NIK and KK, of every outlet.
+    insiders = judging.insider_digests(dealer_ids=[outlet.dealer_id])[outlet.dealer_id]
+    assert {pii.digest("A")} <= insiders.id_digests and pii.digest("B") in insiders.kk_digests

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 
 from accounts.management.commands.seed_demo import DEMO_PASSWORD
 from accounts.models import User
+from compliance.reconciliation import generator
 from core.models import AuditEvent
 from outlets.models import Dealer, DealerAdmin, Outlet, OutletStaff, StarterPack
 from subscribers.models import Registration
@@ -106,7 +107,6 @@ def test_refuses_without_debug_unless_forced(settings):
 
 
 def test_fills_the_operator_database_when_it_can(debug_on, monkeypatch, capsys):
-    generator = pytest.importorskip("compliance.reconciliation.generator")
     calls = []
     monkeypatch.setattr(generator, "generate_for_demo", lambda: calls.append(1) or "42 records")
     call_command("seed_demo")

@@ -10,6 +10,7 @@ from identity.idrules import normalize_name_for_comparison
 from operatordb.models import InjectedDiscrepancy, OperatorSubscriber
 from outlets.models import StarterPack
 from subscribers.models import Registration
+from tests.clock import shift_years
 
 from .conftest import open_set, run_inline
 
@@ -40,7 +41,7 @@ def _change_both_sides() -> set[str]:
     clean_op, clean_portal, template = _clean_registrations(3)
     operator = OperatorSubscriber.objects.get(msisdn=clean_op.msisdn)
     OperatorSubscriber.objects.filter(pk=operator.pk).update(
-        birth_date=operator.birth_date.replace(year=operator.birth_date.year - 1), updated_at=now
+        birth_date=shift_years(operator.birth_date, -1), updated_at=now
     )
     touched.add(clean_op.msisdn)
     # ...a self-registered number of an over-cap ID deactivated (the ID is now at the cap)...

@@ -7,8 +7,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from compliance.models import Discrepancy, ReconciliationRun
+from compliance.models import Clarification, ClarificationItem, Discrepancy, ReconciliationRun
 from compliance.reconciliation import handover
+from compliance.reconciliation.engine import (
+    reconciliation_finish,
+    reconciliation_run_inline,
+    reconciliation_start,
+)
 from compliance.reconciliation.rules import KINDS, OUTLET_ACCOUNTABLE_KINDS
 from core.models import AuditEvent
 from operatordb.models import InjectedDiscrepancy, OperatorSubscriber
@@ -26,16 +31,17 @@ def engine(request, settings):
     return request.param
 
 
-@pytest.fixture
-def handed_over(monkeypatch):
-    calls: list[list[int]] = []
-    monkeypatch.setattr(
-        handover, "receivers", [lambda *, discrepancy_ids: calls.append(discrepancy_ids)]
-    )
-    return calls
+def handed_over() -> set[int]:
+    """The discrepancies the workflow was given: those a clarification request asks about
+    (the real intake, registered by the compliance app, receives the hand-over)."""
+    return set(ClarificationItem.objects.values_list("discrepancy_id", flat=True))
 
 
-def test_full_run_finds_exactly_the_planted_discrepancies(generated, engine, handed_over):
+def finish_audit(run) -> dict:
+    return AuditEvent.objects.get(action="reconciliation.finish", target_id=str(run.pk)).after
+
+
+def test_full_run_finds_exactly_the_planted_discrepancies(generated, engine):
     run = run_inline("full")
 
     assert run.status == ReconciliationRun.Status.SUCCEEDED, run.error
@@ -56,7 +62,7 @@ def test_full_run_finds_exactly_the_planted_discrepancies(generated, engine, han
     assert run.counts == generated.expected_kinds() == run.opened
 
 
-def test_each_discrepancy_flags_its_registration_and_is_handed_over(generated, handed_over):
+def test_each_discrepancy_flags_its_registration_and_is_handed_over(generated):
     run = run_inline("full")
 
     with_registration = Discrepancy.objects.filter(registration__isnull=False)
@@ -68,16 +74,20 @@ def test_each_discrepancy_flags_its_registration_and_is_handed_over(generated, h
             kind__in=OUTLET_ACCOUNTABLE_KINDS, outlet__isnull=False
         ).values_list("pk", flat=True)
     )
-    assert {pk for batch in handed_over for pk in batch} == accountable
+    assert handed_over() == accountable
+    assert finish_audit(run)["handed_over"] == len(accountable)
     assert not Discrepancy.objects.filter(kind="missing_in_operator", pk__in=accountable)
     # Unregistered activations belong to the outlet whose ROID sold them.
     assert not Discrepancy.objects.filter(kind="unregistered_activation", outlet__isnull=True)
     assert AuditEvent.objects.filter(action="reconciliation.finish", target_id=str(run.pk))
 
 
-def test_a_rerun_doubles_nothing(generated, engine, handed_over):
+def test_a_rerun_doubles_nothing(generated, engine):
     first = run_inline("full")
     rows = Discrepancy.objects.count()
+    asked = handed_over()
+    requests = Clarification.objects.count()
+    workflow_audit = AuditEvent.objects.filter(action__startswith="clarification").count()
 
     second = run_inline("full")
 
@@ -87,7 +97,12 @@ def test_a_rerun_doubles_nothing(generated, engine, handed_over):
     assert second.counts == first.counts
     assert set(Discrepancy.objects.values_list("last_seen_run", flat=True)) == {second.pk}
     assert set(Discrepancy.objects.values_list("first_detected_run", flat=True)) == {first.pk}
-    assert len(handed_over) >= 1 and all(handed_over)
+    # Killed mutant: the hand-over lost its "first detected by this run" filter and gave every
+    # still-open finding to the workflow again on each run.
+    assert asked and finish_audit(first)["handed_over"] == len(asked)
+    assert finish_audit(second)["handed_over"] == 0
+    assert handed_over() == asked and Clarification.objects.count() == requests
+    assert AuditEvent.objects.filter(action__startswith="clarification").count() == workflow_audit
 
 
 def test_a_fixed_discrepancy_is_resolved_by_the_run_that_stops_finding_it(generated, engine):
@@ -140,3 +155,27 @@ def test_without_a_cap_in_force_no_id_is_over_it(generated):
     assert run.resolved["id_over_limit"] == len(
         [1 for _, kind in truth_set() if kind == "id_over_limit"]
     )
+
+
+def test_a_failing_hand_over_fails_the_finish_and_commits_nothing_of_it(generated, monkeypatch):
+    """Killed mutant: hand-over errors swallowed, so the run succeeded without its findings
+    reaching the workflow. The run and its hand-over commit together or not at all."""
+
+    def broken_receiver(*, discrepancy_ids):
+        raise RuntimeError("workflow unavailable")
+
+    monkeypatch.setattr(handover, "receivers", [*handover.receivers, broken_receiver])
+    run = reconciliation_start(mode="full", trigger="command", dispatch=False)
+    with pytest.raises(RuntimeError, match="workflow unavailable"):
+        reconciliation_run_inline(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert run.status == ReconciliationRun.Status.RUNNING and run.active_slot == "active"
+    assert not Clarification.objects.exists()  # the real intake ran first: rolled back too
+    assert not AuditEvent.objects.filter(action="reconciliation.finish").exists()
+
+    monkeypatch.setattr(handover, "receivers", handover.receivers[:-1])
+    assert reconciliation_finish(run_id=run.pk)  # the recovery's retry
+    run.refresh_from_db()
+    assert run.status == ReconciliationRun.Status.SUCCEEDED
+    assert handed_over() and finish_audit(run)["handed_over"] == len(handed_over())

@@ -4,6 +4,7 @@ recovery, the periodic tick, giving up after repeated failures."""
 from datetime import timedelta
 
 import pytest
+from celery.app.task import Task
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -24,10 +25,16 @@ from .conftest import open_set, truth_set
 
 
 @pytest.fixture
-def sent(monkeypatch):
-    """The tasks the services queue (name, args), instead of sending them."""
+def sent(monkeypatch, django_capture_on_commit_callbacks):
+    """The tasks the services queue, as (task name, args), recorded where they leave for the
+    broker (Celery's ``apply_async``) instead of running eagerly. What is queued after a
+    commit is sent when the test's ``django_capture_on_commit_callbacks`` block ends."""
     calls = []
-    monkeypatch.setattr(engine, "_send", lambda name, *args: calls.append((name, *args)))
+
+    def publish(task, args=None, kwargs=None, **options):
+        calls.append((task.name.rsplit(".", 1)[-1], *(args or ())))
+
+    monkeypatch.setattr(Task, "apply_async", publish)
     return calls
 
 
@@ -90,14 +97,17 @@ def test_a_stale_claim_is_taken_over_and_the_late_worker_counts_nothing(generate
     assert (chunk.status, chunk.claimed_by) == ("done", "fast@host")
 
 
-def test_a_restarted_worker_releases_its_predecessors_claims(generated, sent):
+def test_a_restarted_worker_releases_its_predecessors_claims(
+    generated, sent, django_capture_on_commit_callbacks
+):
     run = _planned_run()
     dead, alive = run.chunks.order_by("seq")[:2]
     booted = timezone.now() + timedelta(seconds=1)
     _claim(chunk_id=dead.pk, worker="w1@host", task_id="x")
     _claim(chunk_id=alive.pk, worker="w2@host", task_id="y")
 
-    queued = reconciliation_recover(node="w1@host", booted_at=booted)
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = reconciliation_recover(node="w1@host", booted_at=booted)
 
     dead.refresh_from_db()
     alive.refresh_from_db()
@@ -105,6 +115,26 @@ def test_a_restarted_worker_releases_its_predecessors_claims(generated, sent):
     pending = set(run.chunks.filter(status="pending").values_list("pk", flat=True))
     assert {args[1] for name, *args in sent if name == "work_chunk"} == pending
     assert queued == len(pending)
+
+
+def test_a_restarted_worker_keeps_the_claims_it_made_since_it_started(generated, sent):
+    """Killed mutant: the restart recovery lost its ``claimed_at < booted_at`` condition and a
+    worker that had already started taking chunks released its own fresh claims (another
+    worker would then do the same chunk)."""
+    run = _planned_run()
+    before_restart, after_restart = run.chunks.order_by("seq")[:2]
+    _claim(chunk_id=before_restart.pk, worker="w1@host", task_id="x")
+    booted = timezone.now()
+    fresh = _claim(chunk_id=after_restart.pk, worker="w1@host", task_id="y")
+
+    reconciliation_recover(node="w1@host", booted_at=booted)
+
+    before_restart.refresh_from_db()
+    after_restart.refresh_from_db()
+    assert before_restart.status == "pending" and before_restart.claim_token == ""
+    assert (after_restart.status, after_restart.claim_token) == ("claimed", fresh)
+    # The fresh claim's work still counts.
+    assert _work_claimed(chunk_id=after_restart.pk, token=fresh, dispatch=False) == "done"
 
 
 def test_the_tick_recovers_stale_work_and_finishes_a_run_whose_finish_was_lost(
@@ -116,7 +146,8 @@ def test_the_tick_recovers_stale_work_and_finishes_a_run_whose_finish_was_lost(
     # The worker died between its last chunk and queueing the finish.
     assert ReconciliationRun.objects.get(pk=run.pk).status == "running"
 
-    assert reconciliation_tick() is None  # a run is in progress: no new one
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reconciliation_tick() is None  # a run is in progress: no new one
     assert ("finish_run", run.pk) in sent
     engine.reconciliation_finish(run_id=run.pk)
     assert ReconciliationRun.objects.get(pk=run.pk).status == "succeeded"

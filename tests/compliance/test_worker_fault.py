@@ -1,26 +1,16 @@
 """A real Celery worker on PostgreSQL and Redis is killed (SIGKILL) in the middle of a chunk;
 after a restart the run completes and the discrepancies are those of an uninterrupted run."""
 
-import os
-
 import psycopg2
 import pytest
-import redis
 from django.db import connection
 
 from compliance.models import Discrepancy, ReconciliationRun, RunChunk
 from compliance.reconciliation.engine import reconciliation_start
 from compliance.reconciliation.generator import build_registrations, generate_operator_data
-from tests.celery_support import WorkerProcess, redis_available, use_broker, wait_for, worker_env
-from tests.conftest import needs
+from tests.celery_support import WorkerProcess, use_broker, wait_for, worker_env
 
 from .conftest import CASE_COUNTS, open_set, run_inline, truth_set
-
-
-def _broker() -> str:
-    """Redis database 13: this test's own (the other worker tests use 15)."""
-    base = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    return base.rsplit("/", 1)[0] + "/13"
 
 
 def _lock_discrepancies():
@@ -51,11 +41,9 @@ def _someone_waits_for_the_lock() -> bool:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_killed_worker_is_restarted_and_the_run_completes_as_if_uninterrupted(
-    require_postgres, policies
+    require_postgres, policies, redis_broker
 ):
-    broker = _broker()
-    needs(redis_available(broker), "needs Redis (set REDIS_URL)")
-    redis.Redis.from_url(broker).flushdb()
+    broker = redis_broker
     build_registrations(1500, outlets=5, seed=21)
     generate_operator_data(counts=CASE_COUNTS, seed=5)
     env = worker_env(broker, RECONCILIATION_CHUNK_ROWS="60", RECONCILIATION_PYTHON_CHUNK_ROWS="60")

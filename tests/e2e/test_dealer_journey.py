@@ -71,6 +71,7 @@ def test_dealer_journey_from_application_to_a_registered_pack(
         dealer.fill("#id_name", "Konter Harapan")
         dealer.fill("#id_owner_name", "Hj. Nurhayati")
         dealer.fill("#id_owner_phone", "081298765432")
+        dealer.fill("#id_owner_id_number", "3173054107720009")
         dealer.fill("#id_address", "Jl. Kebon Jeruk No. 3")
         dealer.fill("#id_region", "Kota Jakarta Barat")
         dealer.select_option("#id_province", "31")

@@ -12,9 +12,10 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
 from identity.idgen import make_kk, make_nik
+from operatordb.registry import face_hash
 from outlets.models import StarterPack
 from subscribers.models import Registration
-from tests.conftest import BUYER_BIRTH, PASSWORD
+from tests.conftest import BUYER_BIRTH, PASSWORD, register_person
 
 from .conftest import PHONE
 
@@ -59,6 +60,11 @@ def test_clerk_registers_a_buyer_on_a_phone_and_clerk2_cannot_see_it(
     # A big "camera" picture (scaled down in the browser before upload) and a selfie.
     id_photo = _photo(tmp_path / "ktp.jpg", (2000, 1260), (225, 235, 250), "KTP 3171015708900042")
     face_photo = _photo(tmp_path / "face.jpg", (720, 960), (240, 200, 170), "face")
+    # The buyer is in the (mock) population registry, the selfie as her reference face: the
+    # rules in force (2026-07) have the registry verify it.
+    buyer = {"id_number": make_nik(birth_date=BUYER_BIRTH, sex="F", serial=42),
+             "birth_date": BUYER_BIRTH.isoformat(), "full_name": "Siti Nur'aini"}  # fmt: skip
+    register_person(buyer, face_hash=face_hash(face_photo.read_bytes()))
 
     # --- clerk: log in, open the form from the home page --------------------------------------
     _log_in(page, base, "clerk")
@@ -114,6 +120,7 @@ def test_clerk_registers_a_buyer_on_a_phone_and_clerk2_cannot_see_it(
     with registration.id_photo.open("rb") as handle, Image.open(handle) as stored:
         assert max(stored.size) <= 1600
 
+    assert registration.face_verdict == "match"  # verified by the population registry
     # The detail page shows the thumbnails, which load (private, streamed).
     page.goto(f"{base}/registrations/{registration.pk}/")
     thumbnails = page.locator(".photos img")

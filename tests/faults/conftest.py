@@ -1,7 +1,6 @@
 """Helpers of the fault tests: private Redis servers, second database connections."""
 
 import contextlib
-import os
 import shutil
 import socket
 import subprocess
@@ -13,12 +12,6 @@ import redis
 from django.db import connection
 
 from tests.conftest import needs
-
-
-def redis_db(number: int) -> str:
-    """A database of REDIS_URL's server that no other test file uses."""
-    base = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    return base.rsplit("/", 1)[0] + f"/{number}"
 
 
 def free_port() -> int:

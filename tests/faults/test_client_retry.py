@@ -7,8 +7,8 @@ import time
 
 import pytest
 import requests
-from rest_framework.authtoken.models import Token
 
+from accounts.models import ApiToken
 from subscribers import idempotency, services
 from subscribers.models import Registration
 from tests.celery_support import wait_for
@@ -38,7 +38,7 @@ def first_registration_is_slow(monkeypatch):
 
 @pytest.fixture
 def api(clerk, live_server):
-    token = Token.objects.create(user=clerk).key
+    token = ApiToken.objects.issue(user=clerk)[1]
     headers = {"Authorization": f"Token {token}", "Accept-Language": "en"}
 
     def post(pack, *, key=None, timeout):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
+from accounts.models import ApiToken
 from core.models import AuditEvent
 from outlets.models import StarterPack
 from subscribers import services
@@ -58,7 +58,7 @@ def test_the_api_answers_503_writes_nothing_and_the_next_request_succeeds(
     require_postgres, clerk, outlet, live_server, settings, connection_dies_once, idempotency_key
 ):
     pack = StarterPackFactory(outlet=outlet)
-    token = Token.objects.create(user=clerk).key
+    token = ApiToken.objects.issue(user=clerk)[1]
     headers = {"Authorization": f"Token {token}", "Accept-Language": "en"}
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key

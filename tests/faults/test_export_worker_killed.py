@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
-import redis
 from django.conf import settings as django_settings
 from django.db import connection
 
@@ -18,10 +17,9 @@ from compliance.reconciliation.generator import build_registrations
 from reports import services, tasks
 from reports.models import ExportJob
 from subscribers.models import Registration
-from tests.celery_support import WorkerProcess, redis_available, use_broker, wait_for, worker_env
-from tests.conftest import needs
+from tests.celery_support import WorkerProcess, use_broker, wait_for, worker_env
 
-from .conftest import backends_waiting_for_a_lock, redis_db, second_connection
+from .conftest import backends_waiting_for_a_lock, second_connection
 
 WIB = ZoneInfo("Asia/Jakarta")
 PERIOD = (date(2026, 3, 1), date(2026, 3, 5))
@@ -84,11 +82,9 @@ def _work_files(root: Path) -> list[str]:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_an_export_whose_worker_is_killed_is_redone_once_and_leaves_no_partial_file(
-    require_postgres, policies, regulator, settings
+    require_postgres, policies, regulator, settings, redis_broker
 ):
-    broker = redis_db(14)
-    needs(redis_available(broker), "needs Redis (set REDIS_URL)")
-    redis.Redis.from_url(broker).flushdb()
+    broker = redis_broker
     settings.REPORTS_EXPORT_STALE_SECONDS = STALE_SECONDS
     build_registrations(ROWS, outlets=3, seed=7, registered_from=datetime(2026, 3, 1, tzinfo=WIB))
     in_scope = Registration.objects.filter(

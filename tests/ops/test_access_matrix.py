@@ -298,6 +298,8 @@ RULES: dict[str, dict[str, int | frozenset]] = {
     "outlet-list": api(*_ALL_LOGGED_IN),
     "outlet-detail": api(*_OWN_OUTLET),
     "outlet-dashboard-list": api(*_ALL_LOGGED_IN),
+    # --- API tokens: each sees their own (the operator every account's)
+    "api-token-list": api(*_ALL_LOGGED_IN),
     "outlet-application-list": api(*_ALL_LOGGED_IN),
     "outlet-application-detail": api(404, 404, OK, DENIED, DENIED, OK),
     "starter-pack-list": api(*_ALL_LOGGED_IN),
@@ -336,6 +338,7 @@ _POST = "POST-only (answers 405 to GET); covered by its own view tests"
 NOT_GET_CHECKED: dict[str, str] = {
     "logout": _POST,
     "api-token": _POST,
+    "api-token-detail": "DELETE-only (revokes a token; answers 405 to GET): tests/api/test_api_tokens.py",
     "subscribers:validate": _POST,
     "subscribers:reveal": _POST + " (tests/subscribers)",
     "subscribers:receipt_shared": "signed receipt token: the token is the credential",

@@ -53,9 +53,7 @@ def test_the_seed_refuses_a_database_not_named_for_load_tests():
 
 @pytest.mark.django_db
 def test_seed_at_toy_scale_and_a_clerks_request_passes_the_rules(require_postgres, tmp_path):
-    from rest_framework.authtoken.models import Token
-
-    from accounts.models import User
+    from accounts.models import ApiToken, User
     from compliance.models import ReviewItem
     from outlets.models import StarterPack
     from subscribers import services
@@ -66,7 +64,10 @@ def test_seed_at_toy_scale_and_a_clerks_request_passes_the_rules(require_postgre
 
     assert len(people["clerks"]) == 2 and len(people["reviewers"]) == 1
     clerk = people["clerks"][0]
-    assert Token.objects.get(key=clerk["token"]).user.username == clerk["username"]
+    assert (
+        ApiToken.objects.get(digest=ApiToken.digest_of(clerk["token"])).user.username
+        == clerk["username"]
+    )
     assert (
         StarterPack.objects.filter(
             msisdn__in=clerk["msisdns"], outlet__roid=clerk["roid"], status="in_stock"
@@ -78,7 +79,7 @@ def test_seed_at_toy_scale_and_a_clerks_request_passes_the_rules(require_postgre
     reviewer = User.objects.get(username=people["reviewers"][0]["username"])
     assert reviewer.role == User.Role.GRAPARI
     assert reviewer.check_password(people["reviewers"][0]["password"])
-    assert Token.objects.filter(key=people["regulator"]["token"]).exists()
+    assert ApiToken.objects.filter(digest=ApiToken.digest_of(people["regulator"]["token"])).exists()
 
     # The body and photos a ClerkUser sends, made by the locustfile itself (in a child).
     out = tmp_path / "request"
@@ -89,19 +90,22 @@ def test_seed_at_toy_scale_and_a_clerks_request_passes_the_rules(require_postgre
         f"body = lf.buyer({clerk['n']}, 1, {clerk['msisdns'][0]!r})\n"
         f"open({str(out / 'body.json')!r}, 'w').write(json.dumps(body))\n"
         f"open({str(out / 'id.jpg')!r}, 'wb').write(lf.camera_jpeg(1280, 960, 1))\n"
-        f"open({str(out / 'face.jpg')!r}, 'wb').write(lf.camera_jpeg(1600, 1200, 2))\n"
+        f"open({str(out / 'face.jpg')!r}, 'wb').write(lf.face_jpeg())\n"
     )
     body = json.loads((out / "body.json").read_text())
     id_photo, face_photo = ((out / name).read_bytes() for name in ("id.jpg", "face.jpg"))
     assert 100_000 < len(id_photo) < 1_000_000 and 100_000 < len(face_photo) < 1_000_000
-    # The policy in force (2026) requires KK and both photos: the request passes every rule.
+    # The rules in force (2026-07) ask for the NIK and a face the population registry
+    # verifies, and an ID photo: the request passes every rule (the seed put the buyer in the
+    # mock registry, with the load test's face).
     prepared = services.registration_prepare(
         clerk=User.objects.get(username=clerk["username"]),
         data=body,
         id_photo=SimpleUploadedFile("ktp.jpg", id_photo, "image/jpeg"),
         face_photo=SimpleUploadedFile("wajah.jpg", face_photo, "image/jpeg"),
     )
-    assert prepared.policy.face_photo_required and prepared.policy.kk_required
+    assert prepared.policy.citizen_proof == "nik_face" and prepared.policy.id_photo_required
+    assert prepared.registry.face.matched
     assert prepared.pack.msisdn == clerk["msisdns"][0]
 
 

@@ -1,6 +1,7 @@
 """Operations: health probes, strict settings, production hardening, security headers."""
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -57,7 +58,8 @@ def _production_env(**overrides) -> dict:
         DJANGO_SETTINGS_MODULE="registration_portal.settings.production",
         SECRET_KEY="p" * 20 + "-Xq9!rT2#vL7@kM4$wN8%zB3^cF6&hJ1*",
         FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        ID_DIGEST_KEY="digest-key-for-the-check",
+        # Generated, as production requires (registration_portal/settings/keys.py).
+        ID_DIGEST_KEY=secrets.token_urlsafe(32),
         ALLOWED_HOSTS="satupintu.example.id",
         DATABASE_URL=os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/test",
         REDIS_URL=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",

@@ -22,7 +22,23 @@ from tests.conftest import buyer_data, photo_upload
 pytestmark = pytest.mark.django_db
 
 START, END = date(2026, 1, 1), date(2026, 12, 31)
-MINIMAL_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def _minimal_pdf() -> bytes:
+    """A one-page PDF without metadata: what the portal stores is the same bytes rewritten."""
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(72, 72)
+    writer.metadata = None
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+MINIMAL_PDF = _minimal_pdf()
 
 
 def pdf(name="agreement.pdf", content=MINIMAL_PDF):

@@ -25,6 +25,8 @@ APPLICATION = {
     "name": "Konter Baru",
     "owner_name": "Sri Wahyuni",
     "owner_phone": "081234567890",
+    # The owner's own NIK, collected at onboarding: the outlet may never register with it.
+    "owner_id_number": "3374015506800003",
     "address": "Jl. Pemuda 7",
     "region": "Kota Semarang",
     "province": "33",
@@ -223,3 +225,26 @@ def test_revocation_returns_the_outlets_stock_to_the_dealer(operator, outlet, pa
     assert pack.outlet_id is None and pack.status == StarterPack.Status.IN_STOCK
     allocation = StockAllocation.objects.get()
     assert allocation.kind == "to_dealer_stock" and allocation.source == "revocation"
+
+
+def test_the_owners_nik_is_collected_at_onboarding_and_kept_encrypted(dealer_user, operator):
+    """The end-user-only rule needs the owner's NIK (docs/rules.md): required, checked, kept
+    encrypted with its digest, and the outlet carries it once approved."""
+    from core import pii
+
+    with pytest.raises(ValidationError) as exc:
+        services.outlet_application_submit(
+            actor=dealer_user, **{**APPLICATION, "owner_id_number": ""}
+        )
+    assert "owner_id_number" in exc.value.message_dict
+    with pytest.raises(ValidationError) as exc:
+        services.outlet_application_submit(
+            actor=dealer_user, **{**APPLICATION, "owner_kk_number": "123"}
+        )
+    assert "owner_kk_number" in exc.value.message_dict
+    application = services.outlet_application_submit(actor=dealer_user, **APPLICATION)
+    assert application.owner_id_number_masked == "3374********0003"
+    assert "3374015506800003" not in application.owner_id_number_encrypted
+    outlet = services.outlet_application_approve(actor=operator, application=application)
+    assert outlet.owner_id_number_digest == pii.digest("3374015506800003")
+    assert pii.decrypt(outlet.owner_id_number_encrypted) == "3374015506800003"

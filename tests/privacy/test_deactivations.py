@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from operatordb.models import OperatorSubscriber
+from privacy import services
 from privacy.models import PrivacyJob, RegistrationPrivacy
 
 pytestmark = pytest.mark.django_db
@@ -85,3 +86,26 @@ def test_sync_in_small_batches_covers_every_record(register, settings):
 
     assert job.counts["records"] == 5 and job.counts["marked"] == 5
     assert RegistrationPrivacy.objects.filter(deactivated_at__isnull=False).count() == 5
+
+
+def test_a_deactivation_dated_in_the_future_counts_from_today(register):
+    """Killed mutant: a deactivation date in the future (the operator's clock ahead, a
+    scheduled termination) was not capped, so the retention clock started later than the day
+    the number was seen inactive and personal data was kept past the retention period. Both
+    paths: a first sighting, and a number marked again after a reactivation."""
+    first, again = register(41), register(42)
+    services.registrations_deactivation_record(
+        deactivated={again.msisdn: timezone.now() - timedelta(days=3)}, reactivated=[]
+    )
+    services.registrations_deactivation_record(deactivated={}, reactivated=[again.msisdn])
+    assert state(again).deactivated_at is None
+    now = timezone.now()
+    future = now + timedelta(days=400)
+
+    marked, _ = services.registrations_deactivation_record(
+        deactivated={first.msisdn: future, again.msisdn: future}, reactivated=[], now=now
+    )
+
+    assert marked == 2
+    assert state(first).deactivated_at == now
+    assert state(again).deactivated_at == now

@@ -2,21 +2,28 @@
 the rotation re-encrypts them under B, and afterwards B alone reads everything. Digests (their
 own key) never change."""
 
+import threading
+import time
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from cryptography.fernet import Fernet
 from django.apps import apps
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
+from compliance.models import Clarification, ClarificationAnswer, RegistrationVersion
 from core import pii
 from operatordb.models import OperatorSubscriber
-from outlets.models import OutletStaff
+from outlets.models import OutletApplication, OutletStaff
 from privacy import services
 from privacy.encrypted_fields import ENCRYPTED_FIELDS
+from privacy.keys import key_status
 from privacy.models import PrivacyJob
 from subscribers.models import Registration
-from tests.factories import StaffFactory, UserFactory
+from tests.factories import DealerAdminFactory, StaffFactory, UserFactory
+from tests.faults.conftest import second_connection
 
 from .conftest import nik
 
@@ -38,23 +45,75 @@ def every_value() -> list[tuple[str, int, str, str]]:
     return values
 
 
-@pytest.fixture
-def encrypted_under_a(settings, register, outlet):
-    """Two registrations, a staff member's own ID and an operator record, all under key A."""
-    settings.FIELD_ENCRYPTION_KEYS = [KEY_A]
+KK = "3171010203150007"
+
+
+def fill_every_encrypted_table(register, outlet, clerk) -> None:
+    """Rows in every table of ENCRYPTED_FIELDS, under whatever key is configured: two
+    registrations, a staff member's own ID, an operator record, a clarification answer with a
+    proposed correction and the version an accepted correction replaced."""
     registrations = [register(41), register(42)]
     StaffFactory(
         user=UserFactory(username="staff_with_id"),
         outlet=outlet,
         id_number_encrypted=pii.encrypt(nik(50)),
         id_number_digest=pii.digest(nik(50)),
-        kk_number_encrypted=pii.encrypt("3171010203150007"),
+        kk_number_encrypted=pii.encrypt(KK),
     )
     OperatorSubscriber.objects.create(
         msisdn=registrations[0].msisdn, status="active", id_number_encrypted=pii.encrypt(nik(41))
     )
+    now = timezone.now()
+    clarification = Clarification.objects.create(
+        msisdn=registrations[1].msisdn,
+        registration=registrations[1],
+        outlet=outlet,
+        dealer=outlet.dealer,
+        opened_at=now,
+        due_at=now + timedelta(days=7),
+    )
+    answer = ClarificationAnswer.objects.create(
+        clarification=clarification,
+        answered_by=clerk,
+        explanation="Salah ketik NIK",
+        correction={"id_number": "3171********0051"},
+        correction_id_number_encrypted=pii.encrypt(nik(51)),
+        correction_kk_number_encrypted=pii.encrypt(KK),
+    )
+    RegistrationVersion.objects.create(
+        registration=registrations[1],
+        version=1,
+        values={"full_name": registrations[1].full_name},
+        id_number_encrypted=pii.encrypt(nik(52)),
+        kk_number_encrypted=pii.encrypt(KK),
+        replaced_at=now,
+        answer=answer,
+    )
+    # The end-user-only rule's people (an outlet's owner, an application's, a dealer admin)
+    # and a minor's head of family (docs/rules.md).
+    owner = {"owner_id_number_encrypted": pii.encrypt(nik(53)),
+             "owner_kk_number_encrypted": pii.encrypt(KK)}  # fmt: skip
+    type(outlet).objects.filter(pk=outlet.pk).update(**owner)
+    OutletApplication.objects.create(
+        dealer=outlet.dealer, name="Konter Baru", owner_name="Sri", address="Jl. 1",
+        region="Kota Semarang", province="33", **owner,
+    )  # fmt: skip
+    DealerAdminFactory(dealer=outlet.dealer, id_number_encrypted=pii.encrypt(nik(54)),
+                       kk_number_encrypted=pii.encrypt(KK))  # fmt: skip
+    Registration.objects.filter(pk=registrations[0].pk).update(
+        guardian_id_number_encrypted=pii.encrypt(nik(55))
+    )
+
+
+@pytest.fixture
+def encrypted_under_a(settings, register, outlet, clerk):
+    """Every encrypted table filled, all under key A."""
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_A]
+    fill_every_encrypted_table(register, outlet, clerk)
     values = every_value()
-    assert len(values) == 2 * 2 + 2 + 1
+    # Every table rotation must cover has values (a new one must be added here too).
+    assert {label for label, *_ in values} == set(ENCRYPTED_FIELDS)
+    assert len(values) == VALUES
     return {
         "plain": {(label, pk, name): pii.decrypt(token) for label, pk, name, token in values},
         "digests": list(
@@ -64,6 +123,12 @@ def encrypted_under_a(settings, register, outlet):
             Registration.objects.order_by("pk").values_list("updated_at", flat=True)
         ),
     }
+
+
+# registrations 2 x 2 (+ a head of family's NIK), staff (the clerk has no ID stored) 2,
+# operator 1, answer 2, version 2; an outlet's owner 2, an application's 2, a dealer admin 2
+VALUES = 2 * 2 + 1 + 2 + 1 + 2 + 2 + 2 + 2 + 2
+ROWS = 2 + 2 + 1 + 1 + 1 + 1 + 1 + 1
 
 
 def decrypt_all() -> dict:
@@ -85,7 +150,7 @@ def test_rotation_re_encrypts_everything_under_the_new_key(settings, encrypted_u
     assert "values re-encrypted so far" in out.getvalue()
     job = PrivacyJob.objects.get(kind=PrivacyJob.Kind.KEY_ROTATION)
     assert job.status == PrivacyJob.Status.SUCCEEDED
-    assert job.counts["rotated"] == 7 and job.counts["unreadable"] == 0
+    assert job.counts["rotated"] == VALUES and job.counts["unreadable"] == 0
 
     settings.FIELD_ENCRYPTION_KEYS = [KEY_B]
     assert decrypt_all() == encrypted_under_a["plain"]
@@ -112,7 +177,7 @@ def test_second_rotation_writes_nothing(settings, encrypted_under_a):
 
     assert every_value() == before
     latest = PrivacyJob.objects.filter(kind=PrivacyJob.Kind.KEY_ROTATION).latest("pk")
-    assert latest.counts["rotated"] == 0 and latest.counts["already_current"] == 7
+    assert latest.counts["rotated"] == 0 and latest.counts["already_current"] == VALUES
 
 
 def test_interrupted_rotation_resumes_from_its_cursor(settings, encrypted_under_a):
@@ -135,9 +200,10 @@ def test_interrupted_rotation_resumes_from_its_cursor(settings, encrypted_under_
 
     job.refresh_from_db()
     assert job.status == PrivacyJob.Status.SUCCEEDED
-    # Each row read once, none twice: registrations, outlet staff (the clerk's too), operator.
+    # Each row read once, none twice: registrations, outlet staff (the clerk's too), operator,
+    # clarification answer, registration version.
     total = sum(apps.get_model(label).objects.count() for label in ENCRYPTED_FIELDS)
-    assert job.counts["rows"] == total == 2 + 2 + 1
+    assert job.counts["rows"] == total == ROWS
     assert PrivacyJob.objects.filter(kind=PrivacyJob.Kind.KEY_ROTATION).count() == 1
     settings.FIELD_ENCRYPTION_KEYS = [KEY_B]
     assert decrypt_all() == encrypted_under_a["plain"]
@@ -187,3 +253,89 @@ def test_staff_and_operator_rows_are_covered(settings, encrypted_under_a):
     staff = OutletStaff.objects.exclude(id_number_encrypted="").get()
     assert pii.decrypt(staff.id_number_encrypted) == nik(50)
     assert pii.decrypt(OperatorSubscriber.objects.get().id_number_encrypted) == nik(41)
+
+
+def test_every_table_is_re_encrypted_not_just_listed(settings, encrypted_under_a):
+    """Killed mutant: the rotation loop skipped the clarification answers and the registration
+    versions (the list was right, the loop was not). After rotating, the new key alone must
+    read every value of every table."""
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B, KEY_A]
+    call_command("rotate_encryption_keys", stdout=StringIO())
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B]
+
+    for label, pk, name, token in every_value():
+        assert key_status(token) == "primary", (label, pk, name)
+    answer = ClarificationAnswer.objects.get()
+    assert pii.decrypt(answer.correction_id_number_encrypted) == nik(51)
+    assert pii.decrypt(RegistrationVersion.objects.get().id_number_encrypted) == nik(52)
+    call_command("rotate_encryption_keys", "--verify", stdout=StringIO())
+
+
+def test_a_key_removed_too_early_is_reported_not_hidden(settings, encrypted_under_a):
+    """Killed mutant: values no configured key decrypts were not counted, so a rotation after
+    an old key was removed too early "succeeded". The operator must be told, and nothing
+    written."""
+    before = every_value()
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B]  # A removed before its rows were re-encrypted
+
+    out = StringIO()
+    with pytest.raises(CommandError, match=f"{VALUES} value\\(s\\) cannot be decrypted"):
+        call_command("rotate_encryption_keys", stdout=out)
+
+    job = PrivacyJob.objects.get(kind=PrivacyJob.Kind.KEY_ROTATION)
+    assert job.counts["unreadable"] == VALUES and job.counts["rotated"] == 0
+    assert every_value() == before  # nothing overwritten
+    verify = StringIO()
+    with pytest.raises(CommandError, match="keep the old keys"):
+        call_command("rotate_encryption_keys", "--verify", stdout=verify)
+    assert "2 unreadable" in verify.getvalue()
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B, KEY_A]  # the old key put back: all readable again
+    assert decrypt_all() == encrypted_under_a["plain"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_id_number_changed_during_rotation_is_not_overwritten(
+    require_postgres, settings, register, outlet, clerk
+):
+    """Killed mutant: rotation without its row lock read a registration, another transaction
+    corrected the registration's ID number and committed, and rotation then wrote the old
+    number back (re-encrypted). With the lock, rotation waits and re-reads the new value."""
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_A]
+    fill_every_encrypted_table(register, outlet, clerk)
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B, KEY_A]
+    registration = Registration.objects.order_by("pk").first()
+    corrected = pii.encrypt(nik(60))  # under B, the new primary key
+    writer = second_connection()
+    waited = threading.Event()
+
+    def commit_once_rotation_waits():
+        deadline = time.monotonic() + 15
+        with writer.cursor() as cursor:
+            while time.monotonic() < deadline:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                )
+                if cursor.fetchone()[0]:
+                    waited.set()
+                    break
+                time.sleep(0.05)
+        writer.commit()
+
+    try:
+        with writer.cursor() as cursor:
+            cursor.execute(
+                "UPDATE subscribers_registration SET id_number_encrypted = %s WHERE id = %s",
+                [corrected, registration.pk],
+            )
+        committer = threading.Thread(target=commit_once_rotation_waits)
+        committer.start()
+        call_command("rotate_encryption_keys", stdout=StringIO())
+        committer.join(timeout=20)
+    finally:
+        writer.close()
+
+    assert waited.is_set(), "rotation never met the writer's row lock"
+    registration.refresh_from_db()
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B]
+    assert pii.decrypt(registration.id_number_encrypted) == nik(60)

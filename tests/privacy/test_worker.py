@@ -2,16 +2,13 @@
 and PostgreSQL, in small chunks, while the new key list is deployed to both processes."""
 
 import pytest
-import redis
 from cryptography.fernet import Fernet
 
 from core import pii
 from privacy import services
 from privacy.models import PrivacyJob
 from subscribers.models import Registration
-from tests import celery_support
-from tests.celery_support import WorkerProcess, redis_available, use_broker, wait_for, worker_env
-from tests.conftest import needs
+from tests.celery_support import WorkerProcess, use_broker, wait_for, worker_env
 
 KEY_A = Fernet.generate_key().decode()
 KEY_B = Fernet.generate_key().decode()
@@ -20,11 +17,10 @@ KEY_B = Fernet.generate_key().decode()
 @pytest.mark.celery_worker
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_rotates_the_keys(require_postgres, settings, register, operator):
-    # Through the module: a name starting with test_ imported here would be collected.
-    broker = celery_support.redis_url_for_tests()
-    needs(redis_available(broker), "needs Redis (set REDIS_URL)")
-    redis.Redis.from_url(broker).flushdb()
+def test_a_real_worker_rotates_the_keys(
+    require_postgres, settings, register, operator, redis_broker
+):
+    broker = redis_broker
     settings.FIELD_ENCRYPTION_KEYS = [KEY_A]
     registrations = [register(serial) for serial in (41, 42, 43)]
     plain = [pii.decrypt(r.id_number_encrypted) for r in registrations]

@@ -11,12 +11,14 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 
 from core.models import AuditEvent
+from outlets.models import Outlet
 from reports import services
 from reports.columns import RowSource
 from reports.exporters import write_xlsx
 from reports.figures import report_figures
 from reports.models import ExportJob
 from reports.scope import ReportScope
+from tests.pdftext import NON_LATIN1_NAMES, pdf_fonts, pdf_text
 
 from .conftest import PERIOD
 from .test_figures import flt, in_period
@@ -141,6 +143,23 @@ def test_pdf_is_a_report(dataset, regulator, kind, export):
     data = content(job)
     assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF")
     assert job.content_type == "application/pdf"
+    text = pdf_text(data)
+    assert text.strip(), "a PDF with no readable text"
+    assert {"DejaVuSans", "DejaVuSans-Bold"} <= pdf_fonts(data)
+
+
+@pytest.mark.django_db
+def test_pdf_prints_outlet_names_outside_latin_1(dataset, regulator, export):
+    """The outlets report names each outlet: names Helvetica cannot draw (Latin-1 only) print
+    with the DejaVu font shipped in ``core/fonts``, and read back as typed."""
+    outlets = list(dataset.outlets.values())
+    for outlet, name in zip(outlets, NON_LATIN1_NAMES, strict=False):
+        Outlet.objects.filter(pk=outlet.pk).update(name=f"Konter {name}")
+
+    text = pdf_text(content(export(regulator, "outlets", "pdf")))
+
+    for name in NON_LATIN1_NAMES[: len(outlets)]:
+        assert f"Konter {name}" in text
 
 
 @pytest.mark.django_db

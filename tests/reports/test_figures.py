@@ -222,7 +222,8 @@ def test_incremental_refresh_matches_a_full_rebuild(dataset, settings):
 def test_a_change_of_the_cap_rebuilds_everything(dataset):
     from subscribers.models import RegistrationPolicy
 
-    RegistrationPolicy.objects.filter(code="2026").update(max_numbers_per_id=4)
+    # The rule set in force (2026-07 since 1 Jul 2026) and the dataset's own.
+    RegistrationPolicy.objects.filter(code__in=["2026", "2026-07"]).update(max_numbers_per_id=4)
     assert summaries_refresh().mode == "full"
     assert report_figures(flt(), EVERYTHING).totals.over_cap_ids == 0
 

@@ -7,32 +7,24 @@ from datetime import date
 
 import openpyxl
 import pytest
-import redis
 from django.conf import settings as django_settings
 
 from reports import services, tasks
 from reports.models import ExportJob, SummaryState
-from tests import celery_support
-from tests.celery_support import WorkerProcess, redis_available, use_broker, wait_for, worker_env
-from tests.conftest import needs
+from tests.celery_support import WorkerProcess, use_broker, wait_for, worker_env
 
 from .conftest import PERIOD, make_registration, nik, wib
 
 PARAMS = {"date_from": PERIOD[0].isoformat(), "date_to": PERIOD[1].isoformat()}
 
 
-def broker_url() -> str:
-    # Through the module: a name starting with test_ imported here would be collected.
-    return celery_support.redis_url_for_tests().rsplit("/", 1)[0] + "/12"
-
-
 @pytest.mark.celery_worker
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_runs_exports_and_refreshes(require_postgres, dataset, regulator):
-    broker = broker_url()
-    needs(redis_available(broker), "needs Redis (set REDIS_URL)")
-    redis.Redis.from_url(broker).flushdb()
+def test_a_real_worker_runs_exports_and_refreshes(
+    require_postgres, dataset, regulator, redis_broker
+):
+    broker = redis_broker
     location = django_settings.STORAGES["private"]["OPTIONS"]["location"]
     worker = WorkerProcess(worker_env(broker, PRIVATE_MEDIA_ROOT=location), name="reports")
     with use_broker(broker):

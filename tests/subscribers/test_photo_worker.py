@@ -3,20 +3,17 @@
 import io
 
 import pytest
-import redis
 from PIL import Image
 
 from subscribers import services, tasks
 from subscribers.models import Registration
 from tests.celery_support import (
     WorkerProcess,
-    redis_available,
-    redis_url_for_tests,
     use_broker,
     wait_for,
     worker_env,
 )
-from tests.conftest import buyer_data, needs
+from tests.conftest import buyer_data
 
 
 def _gps_jpeg() -> io.BytesIO:
@@ -34,11 +31,9 @@ def _gps_jpeg() -> io.BytesIO:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_strips_and_scales_the_photos(
-    require_postgres, clerk, pack, settings, tmp_path
+    require_postgres, clerk, pack, settings, tmp_path, redis_broker
 ):
-    broker = redis_url_for_tests()
-    needs(redis_available(broker), "needs Redis (set REDIS_URL)")
-    redis.Redis.from_url(broker).flushdb()
+    broker = redis_broker
     location = settings.STORAGES["private"]["OPTIONS"]["location"]
     worker = WorkerProcess(worker_env(broker, PRIVATE_MEDIA_ROOT=location))
     with use_broker(broker):

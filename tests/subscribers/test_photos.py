@@ -8,6 +8,7 @@ import warnings
 import zlib
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms, ImageFile
@@ -107,9 +108,8 @@ def test_accepts_a_file_on_disk(tmp_path):
 
 
 def test_accepts_a_django_upload():
-    uploadedfile = pytest.importorskip("django.core.files.uploadedfile")
     data = encode(noisy_image((400, 300)), "WEBP")
-    upload_ = uploadedfile.SimpleUploadedFile("ktp.jpg", data, content_type="image/jpeg")
+    upload_ = SimpleUploadedFile("ktp.jpg", data, content_type="image/jpeg")
     upload_.seek(10)
     check = inspect_photo(upload_)
     assert (check.format, check.size_bytes, check.content_type) == (

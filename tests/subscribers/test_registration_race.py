@@ -24,6 +24,7 @@ def test_two_clerks_racing_for_one_pack(require_postgres, clerk, outlet, pack):
     ).user
     barrier = threading.Barrier(2)
     outcomes: dict[str, object] = {}
+    data = buyer_data(pack)  # once: it also puts the buyer in the (mock) population registry
 
     def register(user):
         try:
@@ -31,7 +32,7 @@ def test_two_clerks_racing_for_one_pack(require_postgres, clerk, outlet, pack):
             with translation.override("en"):
                 reg = services.registration_create(
                     clerk=user,
-                    data=buyer_data(pack),
+                    data=data,
                     id_photo=photo_upload("ktp.jpg"),
                     face_photo=photo_upload("face.jpg"),
                 )

@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from core.models import AuditEvent
 from outlets.models import StarterPack
@@ -24,11 +25,15 @@ def test_clerk_registers_a_buyer(clerk, pack, photos, django_capture_on_commit_c
     assert reg.registration_number.startswith("SP")
     assert reg.id_number_masked == "3171********0042"
     assert "3171015708900042" not in reg.id_number_encrypted
-    assert reg.policy.code == "2026"
+    assert reg.policy.code == "2026-07"  # NIK + face, verified by the population registry
     assert reg.status == Registration.Status.REGISTERED
     # photos were processed by the (eager) task after commit
     assert reg.photo_status == Registration.PhotoStatus.READY
     assert reg.id_photo_thumb and reg.face_photo_thumb
+    # The face was verified by the registry at the counter: its verdict, score and hash are the
+    # evidence kept; the photo itself is purged after FACE_PHOTO_MAX_HOURS (docs/rules.md).
+    assert (reg.face_verdict, reg.face_score, len(reg.face_sha256)) == ("match", 1.0, 64)
+    assert reg.registry_checked_at is not None
     event = AuditEvent.objects.get(action="registration.create")
     assert event.actor == clerk and event.target_id == str(reg.pk)
     assert "3171015708900042" not in str(event.after)
@@ -68,14 +73,28 @@ def _register_same_buyer(clerk, outlet, n):
     return regs
 
 
-def test_beyond_the_cap_an_outlet_registration_is_accepted_and_flagged(clerk, outlet):
+def test_beyond_the_cap_a_retail_outlet_is_refused(clerk, outlet):
+    # Corrected rule: the 4th number on a NIK is never registered at an ordinary retail
+    # outlet (it used to be accepted and flagged).
+    regs = _register_same_buyer(clerk, outlet, 3)
+    assert [r.status for r in regs] == [Registration.Status.REGISTERED] * 3
+    with pytest.raises(ValidationError) as exc, translation.override("en"):
+        _register_same_buyer(clerk, outlet, 1)
+    assert "authorised in writing" in exc.value.message_dict["id_number"][0]
+
+
+def test_beyond_the_cap_an_authorised_outlet_registers_unflagged(clerk, outlet):
+    from datetime import date
+
+    outlet.operator_authorised_from = date(2018, 5, 7)
+    outlet.save()
     regs = _register_same_buyer(clerk, outlet, 4)
-    assert [r.status for r in regs[:3]] == [Registration.Status.REGISTERED] * 3
-    assert regs[3].status == Registration.Status.FLAGGED
-    assert regs[3].review_reasons[0]["code"] == "over_cap"
+    assert [r.status for r in regs] == [Registration.Status.REGISTERED] * 4
+    assert regs[3].warnings[0]["code"] == "over_cap_permitted"
 
 
 def test_deactivated_numbers_do_not_count_against_the_cap(clerk, outlet):
+    # (3 registered, 1 deactivated: the 4th is the 3rd that counts)
     from django.utils import timezone
 
     from privacy.models import RegistrationPrivacy
@@ -87,10 +106,15 @@ def test_deactivated_numbers_do_not_count_against_the_cap(clerk, outlet):
 
 
 def test_cap_refuses_when_the_policy_does_not_let_outlets_exceed_it(clerk, outlet):
+    from datetime import date
+
     from subscribers.selectors import policy_in_force
 
+    outlet.kind = outlet.Kind.OPERATOR  # even the operator's own outlet, when nobody may
+    outlet.operator_authorised_from = date(2018, 5, 7)
+    outlet.save()
     policy = policy_in_force()
-    policy.outlet_may_exceed_cap = False
+    policy.cap_exceptions = "nobody"
     policy.save()
     _register_same_buyer(clerk, outlet, 3)
     with pytest.raises(ValidationError) as exc:

@@ -62,9 +62,11 @@ def test_clean_person_name_shortcut_decides_as_the_general_check(name, monkeypat
 
 class _AnyPolicy:
     code = "x"
-    kk_required = False
+    citizen_proof = "document"
+    nik_required = False
+    registry_check = False
 
-    def accepts(self, id_type):
+    def accepts(self, id_type, nationality=None):
         return True
 
 

@@ -9,6 +9,7 @@ from django.test import Client
 from core.masking import local_msisdn, mask_msisdn, mask_name
 from core.models import AuditEvent
 from subscribers import receipts
+from tests.pdftext import NON_LATIN1_NAMES, pdf_fonts, pdf_text
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,8 @@ def test_clerk_sees_the_receipt_with_the_number_and_the_rules(client, clerk, reg
     assert "3171015708900042" not in html  # never the full NIK
     assert "Siti Nur" in html
     assert "ROJKT000001" in html
-    assert "at most 3 numbers" in html  # the cap of the policy in force
+    assert "at most 3 prepaid numbers" in html  # the cap of the policy in force
+    assert "authorised in writing" in html  # ... and where more may be registered
     assert "staff" in html and "GraPARI" in html
     assert "/registrations/receipt/" in html  # the link to share
     assert response["Cache-Control"] == "private, no-store"
@@ -84,15 +86,23 @@ def test_pdf_is_a_real_pdf(client, clerk, registration):
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
     assert registration.registration_number in response["Content-Disposition"]
+    assert "Siti Nur'aini" in pdf_text(response.content)
     assert response["Cache-Control"] == "private, no-store"
 
 
-def test_pdf_survives_names_in_any_script(client, clerk, registration):
-    registration.full_name = "Zoë O’Neil 王小明"
+@pytest.mark.parametrize("name", NON_LATIN1_NAMES)
+def test_pdf_prints_names_outside_latin_1(client, clerk, registration, name):
+    """The receipt is drawn in the DejaVu font shipped with the code: a name Helvetica cannot
+    draw (it covers Latin-1 only) is printed, and read back, as typed."""
+    registration.full_name = name
     registration.save()
     client.force_login(clerk)
     response = client.get(_url(registration, "receipt.pdf"))
-    assert response.content.startswith(b"%PDF")
+
+    text = pdf_text(response.content)
+    assert name in text
+    assert registration.registration_number in text
+    assert {"DejaVuSans", "DejaVuSans-Bold"} <= pdf_fonts(response.content)
 
 
 # --- the signed link ---------------------------------------------------------------------------
@@ -120,6 +130,9 @@ def test_signed_link_works_without_login_and_shows_masked_data_only(registration
     pdf = anonymous.get(f"/registrations/receipt/{token}.pdf")
     assert pdf.status_code == 200
     assert pdf.content.startswith(b"%PDF")
+    printed = pdf_text(pdf.content)
+    assert "S*** N*******" in printed and "Siti Nur" not in printed
+    assert registration.registration_number in printed
 
 
 def test_tampered_token_is_404(registration):

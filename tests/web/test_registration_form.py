@@ -2,9 +2,11 @@
 
 import io
 import os
-from datetime import date
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.html import escape
 from PIL import Image
@@ -13,9 +15,12 @@ from core.models import AuditEvent
 from identity.idgen import make_nik
 from outlets.models import Outlet, StarterPack
 from subscribers.models import Registration
+from tests.clock import EDGE_DAYS, shift_years
 from tests.conftest import BUYER_BIRTH, image_bytes, photo_upload
 
 from .conftest import form_data
+
+WIB = ZoneInfo("Asia/Jakarta")
 
 pytestmark = pytest.mark.django_db
 URL = "/registrations/new/"
@@ -73,9 +78,10 @@ def test_clerk_sees_the_form_with_the_policy_in_force_and_the_packs(
         "document_checked",
     ):
         assert f'name="{name}"' in html, name
-    # the 2026 rules: photos and KK required, student card not offered
-    assert "A photo of the buyer's face is required." in html
-    assert "the family card (KK) number is required" in html
+    # the 2026-07 rules: NIK + a face the population registry verifies, an ID photo, no
+    # student card
+    assert "a photo of the buyer's face, verified by the population registry" in html
+    assert "checked against the population registry (Dukcapil)" in html
     assert 'value="student_card"' not in html
     assert 'capture="environment"' in html and 'capture="user"' in html
     assert 'accept="image/*"' in html
@@ -203,7 +209,12 @@ BAD_INPUT = {
     "impossible calendar date": ({"birth_date": "1990-02-30"}, {}, "birth_date", "YYYY-MM-DD"),
     "unknown ID type": ({"id_type": "driver_licence"}, {}, "id_type", "Choose one of the ID"),
     "ID type not accepted now": ({"id_type": "student_card"}, {}, "id_type", "Choose one of"),
-    "missing KK under the 2017+ rules": ({"kk_number": ""}, {}, "kk_number", "required"),
+    "a citizen's passport": (
+        {"id_type": "passport", "id_number": "A1234567"},
+        {},
+        "id_type",
+        "registers with their NIK",
+    ),
     "missing face photo": ({}, {"face_photo": None}, "face_photo", "required"),
     "bad ICCID check digit": ({"iccid": "8962100000000100001"}, {}, "iccid", "ICCID"),
     "landline number": ({"msisdn": "0215551234"}, {}, "msisdn", "Indonesian mobile number"),
@@ -317,14 +328,20 @@ def test_staff_own_id_is_refused_at_the_id_number(client, clerk, pack):
     staff.save()
     client.force_login(clerk)
     response = client.post(URL, {**form_data(pack), **_photos()})
-    assert "own ID" in response.context["form"].errors["id_number"][0]
+    # End user only: nobody of the dealer's people (docs/rules.md).
+    assert "Only the end user" in response.context["form"].errors["id_number"][0]
     assert not Registration.objects.exists()
 
 
-def test_birth_date_in_the_future(client, clerk, pack):
-    client.force_login(clerk)
-    tomorrow = date.today().replace(year=date.today().year + 1).isoformat()
-    response = client.post(URL, {**form_data(pack, birth_date=tomorrow), **_photos()})
+@pytest.mark.parametrize("today", EDGE_DAYS, ids=str)
+@pytest.mark.parametrize("ahead", [timedelta(days=1), "a year"], ids=["tomorrow", "a-year"])
+def test_birth_date_in_the_future(client, clerk, pack, today, ahead):
+    """Whatever day it is (a leap day included: the clock is frozen on it), a birth date after
+    today is refused."""
+    with time_machine.travel(datetime.combine(today, time(10), tzinfo=WIB), tick=False):
+        client.force_login(clerk)
+        later = shift_years(today, 1) if ahead == "a year" else today + ahead
+        response = client.post(URL, {**form_data(pack, birth_date=later.isoformat()), **_photos()})
     assert "birth_date" in response.context["form"].errors
     assert not Registration.objects.exists()
 
@@ -351,7 +368,7 @@ def test_validate_reports_every_fault_as_json_and_writes_nothing(client, clerk, 
 def test_validate_a_good_body_with_photos(client, clerk, pack):
     client.force_login(clerk)
     response = client.post(VALIDATE, {**form_data(pack), **_photos()})
-    assert response.json() == {"valid": True, "errors": {}}
+    assert response.json() == {"valid": True, "errors": {}, "warnings": []}
     assert not Registration.objects.exists()
     pack.refresh_from_db()
     assert pack.status == StarterPack.Status.IN_STOCK

@@ -4,12 +4,17 @@ Idempotent: every object is found by a natural key (dealer code, ROID, username,
 brought to the demo state, so a second run changes nothing. Past registrations go through the
 bulk import (``subscribers.imports``), i.e. the same rules as the form under the policy in force
 at each one's date; a pack that already has its registration is left alone.
+
+The mock population registry (``operatordb``) gets every demo buyer, and the people of
+``operatordb/demo/people.csv`` — with reference face photos in ``operatordb/demo/faces/`` — whom
+a clerk can register at the counter (the README lists them).
 """
 
 import dataclasses
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import Permission
@@ -19,7 +24,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from core import pii
+from core.masking import mask_id_number
 from identity.idgen import make_iccid, make_kk, make_msisdn, make_nik
+from identity.idrules import normalize_name_for_comparison
 from outlets.models import Dealer, DealerAdmin, Outlet, OutletStaff, StarterPack
 from subscribers.imports import SourceRow, registrations_import
 from subscribers.models import Registration
@@ -64,6 +71,9 @@ class DemoOutlet:
     places: tuple[str, ...]
     status: str = Outlet.Status.ACTIVE
     status_reason: str = ""
+    # A retail outlet the operator authorised in writing (a PKS) for numbers beyond the cap.
+    authorised_from: date | None = None
+    authorisation_ref: str = ""
 
 
 DEALER = {"code": "AD0001", "name": "PT Maju Seluler Nusantara"}
@@ -75,6 +85,7 @@ OUTLETS = (
     DemoOutlet(
         "ROBDG000002", "Bintang Cellular", "Asep Sunandar", "Kota Bandung", "32",
         ("32", "73", "05"), ("Bandung", "Cimahi", "Garut"),
+        authorised_from=date(2018, 5, 7), authorisation_ref="PKS/REG/2018/0412",
     ),
     DemoOutlet(
         "ROSBY000003", "Toko Pulsa Berkah", "Hj. Suryani", "Kota Surabaya", "35",
@@ -114,6 +125,12 @@ STAFF_IDS = {
                         district="05", serial=97),
                make_kk(recorded=date(2014, 9, 22), region="327305", serial=45)),
 }  # fmt: skip
+# The dealer admin's and the outlet owners' own NIKs (the end-user-only rule has them).
+DEALER_ADMIN_ID = make_nik(birth_date=date(1979, 6, 30), sex="M", province="31", regency="74",
+                           district="02", serial=5)  # fmt: skip
+OWNER_BIRTHS = (date(1970, 3, 3), date(1975, 9, 14), date(1968, 12, 1), date(1982, 7, 21))
+# The mock registry's people a clerk registers at the counter, with their reference faces.
+DEMO_REGISTRY = Path(__file__).resolve().parents[3] / "operatordb" / "demo" / "people.csv"
 
 
 class Command(BaseCommand):
@@ -144,14 +161,19 @@ class Command(BaseCommand):
             dealer, outlets = _organisation()
             stock = _stock(outlets)
             users = _users(password, dealer=dealer, outlets=outlets)
+        sales = _past_sales(outlets, today=today)
+        _population_registry(sales)
         result = registrations_import(
-            rows=_past_sales(outlets, today=today),
+            rows=[row for row, done in sales if not done],
             source_label="seed_demo",
             actor_label="seed_demo",
         )
         if result.errors:  # the demo data is wrong, not the user's input
             raise CommandError(f"demo registrations refused: {result.errors[:3]}")
         generated = _operator_database()
+        # The generator rebuilds the operator mock, its registry table included: the demo's
+        # people go back in (with their faces).
+        people = _population_registry(sales)
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(
@@ -165,6 +187,11 @@ class Command(BaseCommand):
         )
         if generated is not None:
             self.stdout.write(f"  operator database: {_describe(generated)}")
+        self.stdout.write(
+            f"  population registry (mock): {people} people; register the people of "
+            f"{DEMO_REGISTRY.relative_to(DEMO_REGISTRY.parents[2])} at the counter with their "
+            "face photos (README, 'Demo users')"
+        )
         shown = password if password == DEMO_PASSWORD else "as given with --password"
         self.stdout.write(f"  users (password: {shown}):")
         for user in users:
@@ -176,7 +203,12 @@ def _organisation():
         code=DEALER["code"], defaults={"name": DEALER["name"], "is_active": True}
     )
     outlets = []
-    for spec in OUTLETS:
+    for index, spec in enumerate(OUTLETS):
+        province, regency, district = spec.nik_region
+        owner_nik = make_nik(birth_date=OWNER_BIRTHS[index], sex="M" if index % 2 else "F",
+                             province=province, regency=regency, district=district,
+                             serial=9000 + index)  # fmt: skip
+        existing = Outlet.objects.filter(roid=spec.roid).first()
         outlet, _ = Outlet.objects.update_or_create(
             roid=spec.roid,
             defaults={
@@ -188,10 +220,28 @@ def _organisation():
                 "province": spec.province,
                 "status": spec.status,
                 "status_reason": spec.status_reason,
+                "kind": Outlet.Kind.RETAIL,
+                "operator_authorised_from": spec.authorised_from,
+                "operator_authorisation_ref": spec.authorisation_ref,
+                "owner_id_number_encrypted": _keep_ciphertext(
+                    getattr(existing, "owner_id_number_encrypted", ""), owner_nik
+                ),
+                "owner_id_number_digest": pii.digest(owner_nik),
+                "owner_id_number_masked": mask_id_number(owner_nik),
             },
         )
         outlets.append(outlet)
     return dealer, outlets
+
+
+def _keep_ciphertext(token: str, number: str) -> str:
+    """``token`` when it already holds ``number`` (a rerun changes nothing), else a new one."""
+    try:
+        if token and pii.decrypt(token) == number:
+            return token
+    except ValueError:  # encrypted under a key no longer configured
+        pass
+    return pii.encrypt(number)
 
 
 def _stock(outlets) -> int:
@@ -247,7 +297,18 @@ def _users(password: str, *, dealer, outlets) -> list[User]:
                 },
             )
         users[username] = user
-    DealerAdmin.objects.update_or_create(user=users["dealer"], defaults={"dealer": dealer})
+    admin = DealerAdmin.objects.filter(user=users["dealer"]).first()
+    DealerAdmin.objects.update_or_create(
+        user=users["dealer"],
+        defaults={
+            "dealer": dealer,
+            "id_number_encrypted": _keep_ciphertext(
+                getattr(admin, "id_number_encrypted", ""), DEALER_ADMIN_ID
+            ),
+            "id_number_digest": pii.digest(DEALER_ADMIN_ID),
+            "id_number_masked": mask_id_number(DEALER_ADMIN_ID),
+        },
+    )
     users["grapari"].user_permissions.add(
         Permission.objects.get(content_type__app_label="subscribers", codename="reveal_id_number")
     )
@@ -258,18 +319,13 @@ def _same_or_new_ciphertext(user, kind: str, number: str) -> str:
     """Keep the stored ciphertext when it already holds ``number`` (Fernet tokens differ on
     every encryption, and a rerun should change nothing)."""
     staff = OutletStaff.objects.filter(user=user).first()
-    token = getattr(staff, f"{kind}_number_encrypted", "") if staff else ""
-    try:
-        if token and pii.decrypt(token) == number:
-            return token
-    except ValueError:  # encrypted under a key no longer configured
-        pass
-    return pii.encrypt(number)
+    return _keep_ciphertext(getattr(staff, f"{kind}_number_encrypted", "") if staff else "", number)
 
 
-def _past_sales(outlets, *, today: date) -> list[SourceRow]:
+def _past_sales(outlets, *, today: date) -> list[tuple[SourceRow, bool]]:
     """Registrations made at the demo outlets over the last months (deterministic people;
-    times relative to today, so each policy in force over that period is exercised)."""
+    times relative to today, so each policy in force over that period is exercised), each with
+    whether it is registered already."""
     rng = random.Random(20140501)
     rows = []
     repeat_buyer = None
@@ -302,9 +358,15 @@ def _past_sales(outlets, *, today: date) -> list[SourceRow]:
             }  # fmt: skip
             if (index, n) in FOREIGNERS:  # a visitor with a passport, a resident with a KITAS
                 person.update(FOREIGNERS[index, n])
-            if index == 2 and n < 4:  # one buyer with four numbers: over the cap of 3, flagged
+            if index == 2 and n < 4:
+                # One buyer with four numbers: over the cap of 3, registered at the outlet the
+                # operator authorised in writing for that.
                 repeat_buyer = repeat_buyer or person
                 person = repeat_buyer
+            if index == 1 and n == 1:
+                # The clerk's sister: she shares the clerk's family card and buys in her own
+                # name — allowed, flagged for a review (the end-user-only rule).
+                person = {**person, "kk_number": STAFF_IDS["clerk"][1]}
             serial = index * 1000 + n
             rows.append(
                 {
@@ -313,6 +375,7 @@ def _past_sales(outlets, *, today: date) -> list[SourceRow]:
                     "iccid": make_iccid(serial, prefix="896213"),
                     "outlet_roid": outlet.roid,
                     "registered_at": f"{sold.isoformat()}T{hour:02d}:{minute:02d}:00",
+                    "document_checked": "true",
                 }
             )
     done = set(
@@ -321,10 +384,39 @@ def _past_sales(outlets, *, today: date) -> list[SourceRow]:
         ).values_list("msisdn", flat=True)
     )
     return [
-        SourceRow(line, row)
+        (SourceRow(line, row), "62" + row["msisdn"][1:] in done)
         for line, row in enumerate(rows, start=1)
-        if "62" + row["msisdn"][1:] not in done
     ]
+
+
+def _population_registry(sales) -> int:
+    """Every demo buyer with a NIK in the mock population registry (as registered), and the
+    people of ``DEMO_REGISTRY``. Idempotent; returns how many people it holds of the demo."""
+    from operatordb.population import read_registry_file, upsert_people
+
+    people = {}
+    for sale, _done in sales:
+        row = sale.data
+        if row["id_type"] != "ktp" or row.get("nationality", "ID") != "ID":
+            continue
+        nik, kk = row["id_number"], row["kk_number"]
+        people[pii.digest(nik)] = {
+            "nik_digest": pii.digest(nik),
+            "nik_masked": mask_id_number(nik),
+            "full_name": row["full_name"],
+            "name_key": normalize_name_for_comparison(row["full_name"]),
+            "birth_date": date.fromisoformat(row["birth_date"]),
+            "sex": row["sex"],
+            "kk_digest": pii.digest(kk),
+            "kk_masked": mask_id_number(kk),
+            "birth_place": row["birth_place"],
+            "head_of_family": False,
+            "face_hash": "",
+        }
+    for person in read_registry_file(DEMO_REGISTRY):
+        people[person["nik_digest"]] = person
+    upsert_people(list(people.values()))
+    return len(people)
 
 
 def _describe(report) -> str:

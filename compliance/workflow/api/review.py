@@ -7,10 +7,10 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import exceptions, permissions, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from core.operator import get_adapter
+from core.parsers import JSONParser
 from core.roles import is_regulator, may_decide
 
 from ...models import Discrepancy, DiscrepancyKind, ReviewItem

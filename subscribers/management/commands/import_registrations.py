@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from subscribers.imports import (
     COLUMNS,
     DEFAULT_CHUNK_SIZE,
+    OPTIONAL_COLUMNS,
     ImportFileError,
     read_registration_csv,
     registrations_import,
@@ -35,9 +36,12 @@ class Command(BaseCommand):
     help = (
         "Import registrations made elsewhere from a UTF-8 CSV with a header row naming the "
         f"columns {', '.join(COLUMNS)} (registered_at: YYYY-MM-DD or ISO 8601 date and time, "
-        "naive times are Asia/Jakarta). Each row passes the form's validation under the policy "
-        "in force at registered_at, photos excepted; consent and the document check are taken "
-        "as given (consent_at = registered_at). Unknown packs are created at the row's outlet. "
+        f"naive times are Asia/Jakarta), and optionally {', '.join(OPTIONAL_COLUMNS)}. Each row "
+        "passes the form's validation under the policy in force at registered_at, photos "
+        "excepted, the population registry included where that policy asks for it (a KK it "
+        "does not pair is only a warning); consent is taken as given (consent_at = "
+        "registered_at), a missing document_checked is recorded as not known. Unknown packs are "
+        "created at the row's outlet. "
         "Rows already imported are skipped, so a second run adds nothing. Rejected rows are "
         "listed on stderr as 'line N: field: reason' (and in --errors-csv); the other rows are "
         "imported. Exit status: 0 every row imported or already there, 1 some rows rejected, "
@@ -148,6 +152,14 @@ class Command(BaseCommand):
                     "skipped": result.skipped,
                     "rejected": result.rejected,
                 }
+            )
+        if verbosity >= 1 and result.awaiting:
+            self.stdout.write(
+                _(
+                    "%(awaiting)d imported awaiting verification: the population registry could "
+                    "not be reached; they are checked when it answers."
+                )
+                % {"awaiting": result.awaiting}
             )
         if result.rejected:
             raise CommandError(

@@ -1,0 +1,63 @@
+"""Paths and URLs as logs may show them: without the secrets some URLs carry.
+
+An invitation link (``/outlets/invitation/<uid>/<token>/``) and a shared receipt
+(``/registrations/receipt/<number>:<timestamp>:<signature>/``) are credentials; a query string
+carries what people search for (an ID number, an MSISDN). Logs keep the route and the parameter
+names: ``/outlets/invitation/[redacted]/[redacted]/``, ``/registrations/?q=[redacted]``.
+"""
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+REDACTED = "[redacted]"
+# Path segments that follow these segments are credentials, this many of them.
+_SECRET_AFTER = {"invitation": 2}
+# A signed value (Django's signing: ``value:timestamp:signature``), percent-encoded or not.
+_SIGNED = re.compile(r"[:]|%3a", re.IGNORECASE)
+# Anything shaped like a key: a long run of URL-safe characters mixing letters and digits.
+_KEY_LIKE = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_\-]{32,}$")
+
+
+def _redact_segment(segment: str) -> str:
+    stem, dot, extension = segment.rpartition(".")
+    if not dot or "/" in extension or len(extension) > 4:
+        stem, extension = segment, ""
+    if _SIGNED.search(stem) or _KEY_LIKE.match(stem):
+        return REDACTED + (f".{extension}" if extension else "")
+    return segment
+
+
+def redact_path(path: str) -> str:
+    parts = path.split("/")
+    pending = 0
+    for index, part in enumerate(parts):
+        if not part:
+            continue
+        if pending:
+            parts[index] = REDACTED
+            pending -= 1
+            continue
+        parts[index] = _redact_segment(part)
+        pending = _SECRET_AFTER.get(part, 0)
+    return "/".join(parts)
+
+
+def redact_query(query: str) -> str:
+    """The parameter names, never their values."""
+    if not query:
+        return ""
+    names = [pair.partition("=")[0] for pair in query.split("&") if pair]
+    return "&".join(f"{name}={REDACTED}" for name in names)
+
+
+def redact_url(url: str) -> str:
+    """A path, or a whole URL (a Referer), redacted; anything else (``-``) unchanged."""
+    if not url or url == "-":
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return REDACTED
+    return urlunsplit(
+        (parts.scheme, parts.netloc, redact_path(parts.path), redact_query(parts.query), "")
+    )

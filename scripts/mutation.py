@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""`make mutation`: mutation testing (mutmut) of the modules where a silent bug costs most.
+
+Each target is mutated on its own, in ``.mutation/<target>/`` (a scratch directory of symlinks to
+the project with its own mutmut configuration and its own ``mutants/`` copy), so the working tree
+is never modified and each target runs only the tests that exercise it. At the end it prints the
+kill rate per module (docs/testing.md holds the figures and the equivalent mutants).
+
+    scripts/mutation.py                 every target
+    scripts/mutation.py idrules masking the named ones
+    scripts/mutation.py --list          the targets
+    scripts/mutation.py --report        the figures of the last runs, without running anything
+
+Uses DATABASE_URL / REDIS_URL like the suite (a test database ``test_<name>`` is created once per
+target and reused by every mutant).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".mutation"
+APPS = [
+    "core",
+    "identity",
+    "operatordb",
+    "accounts",
+    "outlets",
+    "subscribers",
+    "compliance",
+    "privacy",
+    "reports",
+    "registration_portal",
+]
+ALSO_COPY = ["templates", "static", "locale", "manage.py"]
+# target -> (module file, tests that exercise it, mutants run at once). Modules whose tests
+# use the database run one mutant at a time (they share one reused test database).
+TARGETS: dict[str, tuple[str, list[str], int]] = {
+    "idrules": ("identity/idrules.py", ["tests/subscribers/test_idrules.py"], 2),
+    "masking": (
+        "core/masking.py",
+        ["tests/core/test_masking.py", "tests/subscribers/test_idrules.py"],
+        2,
+    ),
+    "idempotency": (
+        "subscribers/idempotency.py",
+        ["tests/api/test_registrations_idempotency.py"],
+        1,
+    ),
+    "registration-service": (
+        "subscribers/services.py",
+        [
+            "tests/subscribers/test_registration_service.py",
+            "tests/subscribers/test_registration_race.py",
+        ],
+        1,
+    ),
+    "reconciliation-rules": (
+        "compliance/reconciliation/rules.py",
+        ["tests/compliance/test_runs.py", "tests/compliance/test_reconcile_ground_truth.py"],
+        1,
+    ),
+    "reconciliation-engine": (
+        "compliance/reconciliation/engine.py",
+        [
+            "tests/compliance/test_runs.py",
+            "tests/compliance/test_incremental.py",
+            "tests/compliance/test_reconcile_ground_truth.py",
+        ],
+        1,
+    ),
+    "key-rotation": ("privacy/services/rotation.py", ["tests/privacy/test_key_rotation.py"], 1),
+    "retention": (
+        "privacy/services/retention.py",
+        ["tests/privacy/test_retention.py", "tests/privacy/test_deactivations.py"],
+        1,
+    ),
+}
+
+
+def default_services() -> None:
+    """Like ``scripts/test.sh``: the local PostgreSQL and Redis when DATABASE_URL / REDIS_URL
+    are not set and they answer (a database of its own, so a running suite is left alone)."""
+    if not os.environ.get("DATABASE_URL") and shutil.which("pg_isready"):
+        ready = subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"], check=False)
+        if ready.returncode == 0:
+            os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/mutation"
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def write_config(name: str, module: str, tests: list[str]) -> Path:
+    work = WORK / name
+    work.mkdir(parents=True, exist_ok=True)
+    for entry in [*APPS, *ALSO_COPY, "tests", "pyproject.toml"]:
+        link = work / entry
+        if (ROOT / entry).exists() and not link.exists():
+            link.symlink_to(ROOT / entry)
+    lines = [
+        "[mutmut]",
+        "source_paths =",
+        *(f"    {app}" for app in APPS),
+        f"only_mutate = {module}",
+        "also_copy =",
+        *(f"    {entry}" for entry in ALSO_COPY if (ROOT / entry).exists()),
+        "pytest_add_cli_args_test_selection =",
+        *(f"    {test}" for test in tests),
+        "pytest_add_cli_args =",
+        "    -p",
+        "    no:randomly",
+        "    --reuse-db",
+        "    -q",
+        "process_isolation = forkserver",
+        "use_git_change_detection = false",
+        "",
+    ]
+    (work / "setup.cfg").write_text("\n".join(lines))
+    return work
+
+
+def stats(name: str) -> dict | None:
+    work = WORK / name
+    if not (work / "mutants").exists():
+        return None
+    subprocess.run(
+        [sys.executable, "-m", "mutmut", "export-cicd-stats"],
+        cwd=work,
+        check=False,
+        capture_output=True,
+    )
+    path = work / "mutants" / "mutmut-cicd-stats.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def survivors(name: str) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results"],
+        cwd=WORK / name,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    return [line.strip() for line in result.stdout.splitlines() if ":" in line]
+
+
+def report(names: list[str]) -> int:
+    head = ("module", "mutants", "killed", "survived", "other", "kill rate")
+    print("\n{:<40} {:>8} {:>7} {:>9} {:>6} {:>10}".format(*head))
+    below = 0
+    for name in names:
+        s = stats(name)
+        module = TARGETS[name][0]
+        if s is None:
+            print(f"{module:<40} {'(not run)':>8}")
+            continue
+        killed = s["killed"] + s["timeout"]  # a mutant that hangs the tests is caught too
+        total = s["total"] - s["skipped"]
+        other = total - killed - s["survived"]
+        rate = 100.0 * killed / total if total else 100.0
+        below += rate < 90.0
+        print(f"{module:<40} {total:>8} {killed:>7} {s['survived']:>9} {other:>6} {rate:>9.1f}%")
+        for line in survivors(name):
+            print(f"    {line}")
+    print("\nSurviving mutants: `cd .mutation/<target> && ../../.venv/bin/mutmut show <name>`;")
+    print("each is either killed by a test or listed as equivalent in docs/testing.md.")
+    return below
+
+
+def main() -> int:
+    default_services()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("targets", nargs="*", help="target names (default: all)")
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("--report", action="store_true")
+    parser.add_argument("--fresh", action="store_true", help="forget earlier results")
+    args = parser.parse_args()
+    if args.list:
+        for name, (module, tests, _) in TARGETS.items():
+            print(f"{name:<24} {module}  <- {' '.join(tests)}")
+        return 0
+    unknown = [name for name in args.targets if name not in TARGETS]
+    if unknown:
+        parser.error(f"unknown target(s) {unknown}; --list shows them")
+    names = args.targets or list(TARGETS)
+    if not args.report:
+        for name in names:
+            module, tests, children = TARGETS[name]
+            work = write_config(name, module, tests)
+            if args.fresh:
+                shutil.rmtree(work / "mutants", ignore_errors=True)
+            print(f"== {name}: {module}", flush=True)
+            env = {**os.environ, "PYTHONPATH": ""}
+            subprocess.run(
+                [sys.executable, "-m", "mutmut", "run", "--max-children", str(children)],
+                cwd=work,
+                env=env,
+                check=False,
+            )
+    report(names)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
