@@ -15,9 +15,10 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
 from identity.idgen import make_iccid, make_kk, make_nik
+from operatordb.registry import face_hash
 from outlets.models import Outlet, StarterPack
 from subscribers.models import Registration
-from tests.conftest import BUYER_BIRTH, PASSWORD
+from tests.conftest import BUYER_BIRTH, PASSWORD, register_person
 
 from .conftest import PHONE
 
@@ -131,6 +132,18 @@ def test_dealer_journey_from_application_to_a_registered_pack(
         clerk.click("#register-buyer")
         clerk.wait_for_url(f"{base}/registrations/new/")
         msisdn, iccid = PACKS[0]
+        # The buyer is in the (mock) population registry with this selfie as her reference
+        # face: the rules in force today have the registry verify it.
+        face_photo = _photo(tmp_path / "face.jpg", (600, 800), (240, 200, 170), "face")
+        register_person(
+            {
+                "id_number": make_nik(birth_date=BUYER_BIRTH, sex="F", serial=42),
+                "kk_number": make_kk(recorded=date(2015, 8, 17), serial=7),
+                "birth_date": BUYER_BIRTH.isoformat(),
+                "full_name": "Siti Nur'aini",
+            },
+            face_hash=face_hash(face_photo.read_bytes()),
+        )
         clerk.fill("#id_msisdn", "0" + msisdn[2:])
         clerk.fill("#id_iccid", iccid)
         clerk.select_option("#id_id_type", "ktp")
@@ -144,10 +157,7 @@ def test_dealer_journey_from_application_to_a_registered_pack(
         clerk.set_input_files(
             "#id_id_photo", str(_photo(tmp_path / "ktp.jpg", (1200, 760), (220, 230, 250), "KTP"))
         )
-        clerk.set_input_files(
-            "#id_face_photo",
-            str(_photo(tmp_path / "face.jpg", (600, 800), (240, 200, 170), "face")),
-        )
+        clerk.set_input_files("#id_face_photo", str(face_photo))
         clerk.check("#id_consent")
         clerk.check("#id_document_checked")
         clerk.click("#submit-registration")
