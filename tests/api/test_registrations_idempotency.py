@@ -210,6 +210,7 @@ def test_losing_the_race_for_the_key_replays_the_winners_answer(
 def test_concurrent_duplicates_create_one_registration(require_postgres, client_for, clerk, pack):
     """Two copies of one request at the same moment on PostgreSQL: one registration, and both
     callers get its 201."""
+    buyer_data(pack)  # the buyer is put in the mock population registry once, before the race
     barrier = threading.Barrier(2)
     answers = []
 
