@@ -3,7 +3,7 @@ discrepancy is found.
 
 - a registered pack: the outlet that registered it (it answers for the data it took);
 - an unregistered pack covered, on that day, by an agreement in force: the agreement's party;
-- any other pack the portal knows: its dealer (MISSION.md: packs passed on stay the dealer's
+- any other pack the portal knows: its dealer (docs/decisions.md: packs passed on stay the dealer's
   responsibility unless a responsibility-transfer agreement is on record).
 An MSISDN the portal knows nothing of has no answer here (None / absent): the caller decides
 (e.g. the ROID the operator's database says it was sold through).

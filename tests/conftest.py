@@ -1,4 +1,4 @@
-"""Shared fixtures: the personas of STYLE.md, starter packs, a valid buyer, real images."""
+"""Shared fixtures: the demo personas (README), starter packs, a valid buyer, real images."""
 
 import importlib
 import io

@@ -1,4 +1,4 @@
-"""factory_boy factories: small, deterministic data for the personas of STYLE.md."""
+"""factory_boy factories: small, deterministic data for the demo personas (README)."""
 
 import factory
 

@@ -1,4 +1,4 @@
-"""Seed the rule sets of MISSION.md as data. Later rules are new rows, not code edits."""
+"""Seed the first rule sets as data (docs/rules.md). Later rules are new rows, not code edits."""
 
 from datetime import date
 
