@@ -2,8 +2,9 @@
 
 ``discrepancies_opened`` is the receiver the workflow registers with reconciliation's hand-over
 (``compliance.reconciliation.handover``, from ``ComplianceConfig.ready()``): a finishing run
-calls it once per batch (up to 1 000) of the discrepancies it newly opened of the kinds an outlet
-is accountable for (``rules.OUTLET_ACCOUNTABLE_KINDS``) that have an outlet, inside the
+calls it once per batch (up to 1 000) of the discrepancies it newly opened; it takes those of the
+kinds an outlet is accountable for (``rules.OUTLET_ACCOUNTABLE_KINDS``) that have an outlet (the
+review queue's receiver, ``queue.unknown_to_operator_opened``, those unknown to the operator), inside the
 transaction that marks the run succeeded: the intake and the run's success commit together or
 not at all. Anything leaving the database (mail) waits for ``transaction.on_commit``.
 
@@ -117,10 +118,20 @@ def _new_request(msisdn: str, registration_id, party: AccountableParty, *, now, 
 
 
 def discrepancies_opened(*, discrepancy_ids: list[int]) -> None:
-    """Open or extend the clarification requests of these newly opened discrepancies: one
-    request per number, to the party accountable for it, with the deadline of the policy in
-    force; a finding a reviewer dismissed before is settled without asking anyone."""
-    clarifications_open_for_discrepancies(discrepancy_ids=list(discrepancy_ids))
+    """Open or extend the clarification requests of these newly opened discrepancies — those
+    of the kinds an outlet is accountable for that have an outlet (the hand-over gives every
+    new finding; the review queue takes those unknown to the operator): one request per
+    number, to the party accountable for it, with the deadline of the policy in force; a
+    finding a reviewer dismissed before is settled without asking anyone."""
+    ids = list(
+        Discrepancy.objects.filter(
+            pk__in=list(discrepancy_ids),
+            kind__in=sorted(OUTLET_ACCOUNTABLE_KINDS),
+            outlet__isnull=False,
+        ).values_list("pk", flat=True)
+    )
+    if ids:
+        clarifications_open_for_discrepancies(discrepancy_ids=ids)
 
 
 def clarifications_open_for_discrepancies(

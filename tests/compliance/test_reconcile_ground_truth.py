@@ -7,7 +7,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from compliance.models import Clarification, ClarificationItem, Discrepancy, ReconciliationRun
+from compliance.models import (
+    Clarification,
+    ClarificationItem,
+    Discrepancy,
+    ReconciliationRun,
+    ReviewItem,
+)
 from compliance.reconciliation import handover
 from compliance.reconciliation.engine import (
     reconciliation_finish,
@@ -75,8 +81,15 @@ def test_each_discrepancy_flags_its_registration_and_is_handed_over(generated):
         ).values_list("pk", flat=True)
     )
     assert handed_over() == accountable
-    assert finish_audit(run)["handed_over"] == len(accountable)
+    # Every new finding is handed over; those unknown to the operator went to the review
+    # queue in the same transaction (no periodic sync has run).
+    assert finish_audit(run)["handed_over"] == Discrepancy.objects.count()
     assert not Discrepancy.objects.filter(kind="missing_in_operator", pk__in=accountable)
+    unknown = set(
+        Discrepancy.objects.filter(kind="missing_in_operator").values_list("pk", flat=True)
+    )
+    assert unknown
+    assert set(ReviewItem.objects.values_list("discrepancy_id", flat=True)) == unknown
     # Unregistered activations belong to the outlet whose ROID sold them.
     assert not Discrepancy.objects.filter(kind="unregistered_activation", outlet__isnull=True)
     assert AuditEvent.objects.filter(action="reconciliation.finish", target_id=str(run.pk))
