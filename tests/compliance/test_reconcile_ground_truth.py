@@ -112,7 +112,7 @@ def test_a_rerun_doubles_nothing(generated, engine):
     assert set(Discrepancy.objects.values_list("first_detected_run", flat=True)) == {first.pk}
     # Killed mutant: the hand-over lost its "first detected by this run" filter and gave every
     # still-open finding to the workflow again on each run.
-    assert asked and finish_audit(first)["handed_over"] == len(asked)
+    assert asked and finish_audit(first)["handed_over"] == Discrepancy.objects.count()
     assert finish_audit(second)["handed_over"] == 0
     assert handed_over() == asked and Clarification.objects.count() == requests
     assert AuditEvent.objects.filter(action__startswith="clarification").count() == workflow_audit
@@ -191,4 +191,4 @@ def test_a_failing_hand_over_fails_the_finish_and_commits_nothing_of_it(generate
     assert reconciliation_finish(run_id=run.pk)  # the recovery's retry
     run.refresh_from_db()
     assert run.status == ReconciliationRun.Status.SUCCEEDED
-    assert handed_over() and finish_audit(run)["handed_over"] == len(handed_over())
+    assert handed_over() and finish_audit(run)["handed_over"] == Discrepancy.objects.count()
