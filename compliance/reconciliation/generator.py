@@ -586,10 +586,13 @@ class _Planter:
                 self.rows += 1
                 yield row
         roids = sorted(Outlet.objects.values_list("roid", flat=True))
+        # The last packs of the outlets' stock, never the first: a clerk is offered the
+        # first ones (by MSISDN), and they must be clean to sell.
         in_stock = list(
-            StarterPack.objects.filter(
-                status=StarterPack.Status.IN_STOCK, outlet__isnull=False
-            ).values_list("msisdn", flat=True)[: sum(self.wanted[c] for c, _, _ in EXTRA_CASES)]
+            StarterPack.objects.current_lives()
+            .filter(status=StarterPack.Status.IN_STOCK, outlet__isnull=False)
+            .order_by("-msisdn")
+            .values_list("msisdn", flat=True)[: sum(self.wanted[c] for c, _, _ in EXTRA_CASES)]
         )
         for row in self.extra_rows(roids, in_stock):
             self.rows += 1
@@ -699,6 +702,7 @@ def generate_for_demo() -> GeneratorReport:
 
     Deterministic and replacing: running it again gives the same operator data for the same
     registrations. The demo outlets' unsold packs supply the "activated, never registered"
-    numbers, so registering one of them later resolves its discrepancy on the next run.
+    numbers — the *last* packs of each outlet's stock by MSISDN, so the first packs a clerk is
+offered are clean; registering one of the last later resolves its discrepancy on the next run.
     """
     return generate_operator_data(counts=DEMO_COUNTS, seed=2026)

@@ -243,8 +243,22 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver) -> None:
         c.msisdn: c
         for c in Clarification.objects.filter(
             msisdn__in=msisdns, status__in=Clarification.ACTIVE
-        ).only("pk", "msisdn", "status", "round")
+        ).only("pk", "msisdn", "status", "round", "registration_id")
     }
+    # A request about an earlier life of the number (another registration: the number was
+    # deactivated and issued again) is settled, never extended with the new life's findings:
+    # its outlet must not see the next holder's values.
+    earlier = [
+        c
+        for m, c in existing.items()
+        if c.registration_id and registration_of.get(m) and c.registration_id != registration_of[m]
+    ]
+    if earlier:
+        from .clarifications import _withdraw
+
+        _withdraw(earlier, now)
+        for c in earlier:
+            del existing[c.msisdn]
     to_open = [m for m in msisdns if m not in existing]
     # A new request gathers every open discrepancy of its number not yet asked about, not only
     # those this batch hands over (e.g. ones no hand-over reached).
