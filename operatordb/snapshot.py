@@ -409,9 +409,10 @@ def read_rows(stream: Iterable[str], errors: _Errors) -> Iterator[tuple[int, lis
         if len(values) != width:
             yield reader.line_num, _wrong_width(values, width)
             continue
-        yield reader.line_num, values[: len(COLUMNS)] + [
-            values[i] if i is not None else "" for i in positions
-        ]
+        yield (
+            reader.line_num,
+            values[: len(COLUMNS)] + [values[i] if i is not None else "" for i in positions],
+        )
 
 
 def _wrong_width(values: list[str], width: int) -> list[str]:

@@ -4,35 +4,85 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('compliance', '0007_audit_trail_moved_to_core'),
-        ('outlets', '0006_number_lives'),
-        ('subscribers', '0009_number_lives'),
+        ("compliance", "0007_audit_trail_moved_to_core"),
+        ("outlets", "0006_number_lives"),
+        ("subscribers", "0009_number_lives"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='discrepancy',
-            name='discrepancy_kind_known',
+            model_name="discrepancy",
+            name="discrepancy_kind_known",
         ),
         migrations.AlterField(
-            model_name='clarificationitem',
-            name='kind',
-            field=models.CharField(choices=[('missing_in_operator', 'Unknown to the operator'), ('id_number_mismatch', 'ID number differs'), ('name_mismatch', 'Name differs'), ('birth_date_mismatch', 'Date of birth differs'), ('unregistered_activation', 'Active but never registered'), ('activated_before_registration', 'Activated before it was registered'), ('id_over_limit', 'ID holds more numbers than allowed')], max_length=32, verbose_name='kind'),
+            model_name="clarificationitem",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("missing_in_operator", "Unknown to the operator"),
+                    ("id_number_mismatch", "ID number differs"),
+                    ("name_mismatch", "Name differs"),
+                    ("birth_date_mismatch", "Date of birth differs"),
+                    ("unregistered_activation", "Active but never registered"),
+                    ("activated_before_registration", "Activated before it was registered"),
+                    ("id_over_limit", "ID holds more numbers than allowed"),
+                ],
+                max_length=32,
+                verbose_name="kind",
+            ),
         ),
         migrations.AlterField(
-            model_name='discrepancy',
-            name='kind',
-            field=models.CharField(choices=[('missing_in_operator', 'Unknown to the operator'), ('id_number_mismatch', 'ID number differs'), ('name_mismatch', 'Name differs'), ('birth_date_mismatch', 'Date of birth differs'), ('unregistered_activation', 'Active but never registered'), ('activated_before_registration', 'Activated before it was registered'), ('id_over_limit', 'ID holds more numbers than allowed')], max_length=32, verbose_name='kind'),
+            model_name="discrepancy",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("missing_in_operator", "Unknown to the operator"),
+                    ("id_number_mismatch", "ID number differs"),
+                    ("name_mismatch", "Name differs"),
+                    ("birth_date_mismatch", "Date of birth differs"),
+                    ("unregistered_activation", "Active but never registered"),
+                    ("activated_before_registration", "Activated before it was registered"),
+                    ("id_over_limit", "ID holds more numbers than allowed"),
+                ],
+                max_length=32,
+                verbose_name="kind",
+            ),
         ),
         migrations.AlterField(
-            model_name='discrepancyoutcome',
-            name='kind',
-            field=models.CharField(choices=[('missing_in_operator', 'Unknown to the operator'), ('id_number_mismatch', 'ID number differs'), ('name_mismatch', 'Name differs'), ('birth_date_mismatch', 'Date of birth differs'), ('unregistered_activation', 'Active but never registered'), ('activated_before_registration', 'Activated before it was registered'), ('id_over_limit', 'ID holds more numbers than allowed')], max_length=32),
+            model_name="discrepancyoutcome",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("missing_in_operator", "Unknown to the operator"),
+                    ("id_number_mismatch", "ID number differs"),
+                    ("name_mismatch", "Name differs"),
+                    ("birth_date_mismatch", "Date of birth differs"),
+                    ("unregistered_activation", "Active but never registered"),
+                    ("activated_before_registration", "Activated before it was registered"),
+                    ("id_over_limit", "ID holds more numbers than allowed"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='discrepancy',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['missing_in_operator', 'id_number_mismatch', 'name_mismatch', 'birth_date_mismatch', 'unregistered_activation', 'activated_before_registration', 'id_over_limit'])), name='discrepancy_kind_known'),
+            model_name="discrepancy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "kind__in",
+                        [
+                            "missing_in_operator",
+                            "id_number_mismatch",
+                            "name_mismatch",
+                            "birth_date_mismatch",
+                            "unregistered_activation",
+                            "activated_before_registration",
+                            "id_over_limit",
+                        ],
+                    )
+                ),
+                name="discrepancy_kind_known",
+            ),
         ),
     ]

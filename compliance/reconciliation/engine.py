@@ -48,7 +48,7 @@ from subscribers.models import Registration
 from subscribers.selectors import NoPolicyInForce, policy_in_force
 
 from ..models import Discrepancy, ReconciliationRun, RunChunk
-from . import handover, python, rules, sql
+from . import handover, python, sql
 
 logger = logging.getLogger(__name__)
 

@@ -700,9 +700,9 @@ DEMO_COUNTS = {
 def generate_for_demo() -> GeneratorReport:
     """Operator data for the demo's registrations with a few of each kind (``seed_demo``).
 
-    Deterministic and replacing: running it again gives the same operator data for the same
-    registrations. The demo outlets' unsold packs supply the "activated, never registered"
-    numbers — the *last* packs of each outlet's stock by MSISDN, so the first packs a clerk is
-offered are clean; registering one of the last later resolves its discrepancy on the next run.
+        Deterministic and replacing: running it again gives the same operator data for the same
+        registrations. The demo outlets' unsold packs supply the "activated, never registered"
+        numbers — the *last* packs of each outlet's stock by MSISDN, so the first packs a clerk is
+    offered are clean; registering one of the last later resolves its discrepancy on the next run.
     """
     return generate_operator_data(counts=DEMO_COUNTS, seed=2026)

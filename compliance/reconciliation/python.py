@@ -288,9 +288,7 @@ def process_msisdn_chunk(*, chunk, run, adapter, now) -> ChunkResult:
     ended: dict[int, object] = {}
     for msisdn in sorted(msisdns):
         rows = sorted(portal.get(msisdn, []), key=lambda r: (r.registered_at, r.registration_id))
-        found, gone = rules.compare_number(
-            rows, operator.get(msisdn), our_roids=roids, clock=clock
-        )
+        found, gone = rules.compare_number(rows, operator.get(msisdn), our_roids=roids, clock=clock)
         findings.extend(found)
         ended.update(gone)
     end_lives(ended)

@@ -2,9 +2,10 @@
 
 ``discrepancies_opened`` is the receiver the workflow registers with reconciliation's hand-over
 (``compliance.reconciliation.handover``, from ``ComplianceConfig.ready()``): a finishing run
-calls it once per batch (up to 1 000) of the discrepancies it newly opened; it takes those of the
-kinds an outlet is accountable for (``rules.OUTLET_ACCOUNTABLE_KINDS``) that have an outlet (the
-review queue's receiver, ``queue.unknown_to_operator_opened``, those unknown to the operator), inside the
+calls it once per batch (up to 1 000) of the discrepancies it newly opened; it takes those of
+the kinds an outlet is accountable for (``rules.OUTLET_ACCOUNTABLE_KINDS``) that have an outlet
+(the review queue's receiver, ``queue.unknown_to_operator_opened``, takes those unknown to the
+operator), inside the
 transaction that marks the run succeeded: the intake and the run's success commit together or
 not at all. Anything leaving the database (mail) waits for ``transaction.on_commit``.
 

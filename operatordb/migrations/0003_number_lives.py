@@ -4,24 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('operatordb', '0002_population_registry'),
+        ("operatordb", "0002_population_registry"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='operatorsubscriber',
-            name='deactivated_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='deactivated at'),
+            model_name="operatorsubscriber",
+            name="deactivated_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="deactivated at"),
         ),
         migrations.AddField(
-            model_name='operatorsubscriber',
-            name='issued_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='issued at'),
+            model_name="operatorsubscriber",
+            name="issued_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="issued at"),
         ),
         migrations.AddConstraint(
-            model_name='operatorsubscriber',
-            constraint=models.CheckConstraint(condition=models.Q(('deactivated_at__isnull', True), ('status', 'inactive'), _connector='OR'), name='opsub_deactivated_inactive'),
+            model_name="operatorsubscriber",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("deactivated_at__isnull", True), ("status", "inactive"), _connector="OR"
+                ),
+                name="opsub_deactivated_inactive",
+            ),
         ),
     ]

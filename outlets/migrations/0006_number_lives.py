@@ -4,23 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('outlets', '0005_outlet_kind_and_owner_ids'),
+        ("outlets", "0005_outlet_kind_and_owner_ids"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='starterpack',
-            name='pack_msisdn_unique',
+            model_name="starterpack",
+            name="pack_msisdn_unique",
         ),
         migrations.AddField(
-            model_name='starterpack',
-            name='life_ended_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name="number's life ended at"),
+            model_name="starterpack",
+            name="life_ended_at",
+            field=models.DateTimeField(
+                blank=True, null=True, verbose_name="number's life ended at"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='starterpack',
-            constraint=models.UniqueConstraint(condition=models.Q(('life_ended_at__isnull', True)), fields=('msisdn',), name='pack_msisdn_current_unique'),
+            model_name="starterpack",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("life_ended_at__isnull", True)),
+                fields=("msisdn",),
+                name="pack_msisdn_current_unique",
+            ),
         ),
     ]

@@ -217,9 +217,7 @@ def _packs_for(*, lines: Sequence[PackLine] | None, span: MsisdnRange | None) ->
         found.update((row[0], row[1:]) for row in rows)
     else:
         for chunk in _chunks([line.msisdn for line in lines]):
-            rows = (
-                StarterPack.objects.current_lives().filter(msisdn__in=chunk).values_list(*fields)
-            )
+            rows = StarterPack.objects.current_lives().filter(msisdn__in=chunk).values_list(*fields)
             found.update((row[0], row[1:]) for row in rows)
     return found
 

@@ -255,9 +255,7 @@ def _fetch_orm(msisdns, iccids, id_digests):
     """The chunk's lookups through the ORM (any database): the packs of its MSISDNs and
     ICCIDs with their registrations, the personal numbers its ID numbers hold (as
     ``services.active_id_count`` counts them, deactivations aside)."""
-    packs = StarterPack.objects.current_lives().filter(
-        Q(msisdn__in=msisdns) | Q(iccid__in=iccids)
-    )
+    packs = StarterPack.objects.current_lives().filter(Q(msisdn__in=msisdns) | Q(iccid__in=iccids))
     if connection.features.has_select_for_update_of:
         packs = packs.select_for_update(of=("self",))
     held = (

@@ -6,27 +6,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('outlets', '0006_number_lives'),
-        ('subscribers', '0008_rule_sets_true_to_sources'),
+        ("outlets", "0006_number_lives"),
+        ("subscribers", "0008_rule_sets_true_to_sources"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='registration',
-            name='life_ended_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name="number's life ended at"),
+            model_name="registration",
+            name="life_ended_at",
+            field=models.DateTimeField(
+                blank=True, null=True, verbose_name="number's life ended at"
+            ),
         ),
         migrations.AddField(
-            model_name='registrationpolicy',
-            name='number_quarantine_days',
-            field=models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='days a deactivated number rests before it is issued again'),
+            model_name="registrationpolicy",
+            name="number_quarantine_days",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                null=True,
+                verbose_name="days a deactivated number rests before it is issued again",
+            ),
         ),
         migrations.AddIndex(
-            model_name='registration',
-            index=models.Index(django.db.models.functions.comparison.Coalesce('registry_checked_at', 'registered_at'), name='reg_grace_start_idx'),
+            model_name="registration",
+            index=models.Index(
+                django.db.models.functions.comparison.Coalesce(
+                    "registry_checked_at", "registered_at"
+                ),
+                name="reg_grace_start_idx",
+            ),
         ),
     ]
 

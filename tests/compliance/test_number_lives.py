@@ -199,9 +199,10 @@ def test_a_recycled_number_is_a_new_life_and_the_old_outlet_never_sees_it(
     assert "Bambang" not in page.content.decode()
     client.force_login(clerk2)
     asked_second = Clarification.objects.get(msisdn=first.msisdn, outlet=other_outlet)
-    assert "Setiawam" in client.get(
-        reverse("compliance:clarification", args=[asked_second.pk])
-    ).content.decode()
+    assert (
+        "Setiawam"
+        in client.get(reverse("compliance:clarification", args=[asked_second.pk])).content.decode()
+    )
 
 
 def test_a_number_in_quarantine_is_not_issued_again(
