@@ -76,9 +76,13 @@ class RegistrationInputSerializer(serializers.Serializer):
     )
     consent = serializers.BooleanField(help_text=_("The buyer's consent: must be true."))
     document_checked = serializers.BooleanField(
-        required=False,
-        default=True,
-        help_text=_("The clerk attests having checked the original document in person."),
+        help_text=_(
+            "The clerk attests having checked the original document in person: must be given, "
+            "and true."
+        ),
+        error_messages={
+            "required": _("Say whether you checked the buyer's original document in person (true).")
+        },
     )
     category = serializers.ChoiceField(
         choices=Category.choices,
