@@ -10,6 +10,8 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.disclosure import PersonalField
+
 from .models import Category, IdType, Registration, Sex
 from .rules import TEXT_LIMITS
 
@@ -155,9 +157,13 @@ class RegistrationFilterSerializer(serializers.Serializer):
 
 
 class RegistrationSerializer(serializers.ModelSerializer):
-    """A registration as the API shows it: ID and KK numbers masked, never in full."""
+    """A registration as the API shows it, to each role as ``core.disclosure`` says: ID and KK
+    numbers masked, never in full; the buyer's name masked for the regulator."""
 
     outlet_roid = serializers.CharField(source="outlet.roid", read_only=True)
+    full_name = PersonalField()
+    id_number_masked = PersonalField()
+    kk_number_masked = PersonalField()
 
     class Meta:
         model = Registration

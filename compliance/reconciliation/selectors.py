@@ -4,8 +4,8 @@ page and API."""
 from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 
-from core.masking import mask_name
-from core.roles import is_operator, is_regulator, is_signed_in
+from core.disclosure import disclose_mapping
+from core.roles import is_operator, is_signed_in
 from outlets.selectors import scope_to_user
 
 from ..models import Discrepancy, DiscrepancyKind, ReconciliationRun
@@ -73,30 +73,11 @@ def open_counts_by_kind(*, user=None) -> dict[str, int]:
     return _by_kind(dict(rows))
 
 
-def _mask_date(value: str | None) -> str | None:
-    return f"{value[:4]}-**-**" if value else value
-
-
 def discrepancy_details_for_user(*, discrepancy: Discrepancy, user) -> dict:
-    """The portal's and the operator's values as ``user`` may see them. ID numbers are always
-    masked (they are stored masked); the regulator also gets names and birth dates masked."""
-    details = discrepancy.details or {}
-    if not is_regulator(user):
-        return details
-    masked = {}
-    for side, values in details.items():
-        if not isinstance(values, dict):
-            masked[side] = values
-            continue
-        masked[side] = {
-            key: (mask_name(value) if value else value)
-            if key == "full_name"
-            else _mask_date(value)
-            if key == "birth_date"
-            else value
-            for key, value in values.items()
-        }
-    return masked
+    """The portal's and the operator's values as ``user`` may see them (``core.disclosure``):
+    ID numbers always masked (they are stored masked); for the regulator names, places and
+    dates masked and addresses withheld."""
+    return disclose_mapping(user, discrepancy.details or {})
 
 
 def _by_kind(counts: dict | None) -> dict[str, int]:

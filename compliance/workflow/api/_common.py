@@ -6,7 +6,6 @@ from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from core.masking import mask_name
 from core.schema import FIELD_ERRORS_SCHEMA
 
 from ..support import WorkflowConflict
@@ -57,10 +56,6 @@ def conflict_response(exc: WorkflowConflict, **extra) -> Response:
     return Response(
         {"detail": exc.message, "code": exc.code, **extra}, status=status.HTTP_409_CONFLICT
     )
-
-
-def masked_name(name: str) -> str:
-    return mask_name(name) if name else name
 
 
 class WorkflowRegistrationRefSerializer(serializers.Serializer):

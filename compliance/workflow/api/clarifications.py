@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
-from core.roles import is_regulator
+from core.disclosure import PersonalMappingField
 
 from ...models import Clarification, ClarificationAnswer, ClarificationItem
 from ...reconciliation.selectors import discrepancy_details_for_user
@@ -21,7 +21,7 @@ from ..selectors import (
     clarifications_for_user,
     may_see_evidence,
 )
-from ._common import FIELD_ERRORS, WorkflowRegistrationRefSerializer, masked_name
+from ._common import FIELD_ERRORS, WorkflowRegistrationRefSerializer
 
 
 class FileNegotiation(DefaultContentNegotiation):
@@ -58,7 +58,10 @@ class ClarificationItemSerializer(serializers.ModelSerializer):
 
 class AnswerSerializer(serializers.ModelSerializer):
     answered_by = serializers.CharField(source="answered_by_label")
-    correction = serializers.SerializerMethodField()
+    # The proposed correction, field → new value, as the viewer's role may see it
+    # (core.disclosure): ID and KK numbers masked; for the regulator names, places and dates
+    # masked and the address withheld. Applied only when GraPARI accepts it.
+    correction = PersonalMappingField()
     evidence_photo_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -74,20 +77,6 @@ class AnswerSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
-
-    @extend_schema_field(
-        {
-            "type": "object",
-            "description": "The proposed correction, field → new value (ID and KK numbers "
-            "masked; for the regulator names too). Applied only when GraPARI accepts it.",
-            "additionalProperties": {"type": "string"},
-        }
-    )
-    def get_correction(self, obj) -> dict:
-        correction = dict(obj.correction or {})
-        if is_regulator(self.context["request"].user) and correction.get("full_name"):
-            correction["full_name"] = masked_name(correction["full_name"])
-        return correction
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_evidence_photo_url(self, obj) -> str | None:
