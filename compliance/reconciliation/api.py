@@ -27,6 +27,7 @@ from .selectors import (
     run_summary,
     runs_for_user,
 )
+from .starting import waiting_run_sent_again
 
 
 class KindCountsSerializer(serializers.Serializer):
@@ -97,7 +98,7 @@ RUN_IN_PROGRESS = OpenApiResponse(
             "active_run": serializers.IntegerField(allow_null=True),
         },
     ),
-    description="Another run is queued or running; runs never overlap.",
+    description="Another run is running; runs never overlap.",
 )
 
 
@@ -129,7 +130,11 @@ class ReconciliationRunViewSet(
         responses={202: ReconciliationRunSerializer, 409: RUN_IN_PROGRESS},
     )
     def create(self, request, *args, **kwargs):
-        """Start a run (operator admins). Answers 202 at once; follow it at its URL."""
+        """Start a run (operator admins). Answers 202 at once; follow it at its URL.
+
+        A run that is still waiting to start (its planning task not yet taken by a worker —
+        say the broker was down when it was asked for) is sent again and answered with 202:
+        a start never meets a stuck slot. 409 only while a run is really running."""
         body = ReconciliationRunCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -139,10 +144,12 @@ class ReconciliationRunViewSet(
                 requested_by=request.user,
             )
         except engine.RunAlreadyActive as exc:
-            return Response(
-                {"detail": str(exc), "active_run": exc.run.pk if exc.run else None},
-                status=status.HTTP_409_CONFLICT,
-            )
+            run = waiting_run_sent_again(exc.run)
+            if run is None:
+                return Response(
+                    {"detail": str(exc), "active_run": exc.run.pk if exc.run else None},
+                    status=status.HTTP_409_CONFLICT,
+                )
         run.refresh_from_db()
         return Response(
             ReconciliationRunSerializer(run_summary(run)).data, status=status.HTTP_202_ACCEPTED
