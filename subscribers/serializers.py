@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from core.disclosure import PersonalField
+from core.textclean import VisibleTextSerializerMixin
 
 from .models import Category, IdType, Registration, Sex
 from .rules import TEXT_LIMITS
@@ -29,7 +30,7 @@ def _interpolate(message, **params) -> str:
 lazy_interpolate = lazy(_interpolate, str)
 
 
-class RegistrationInputSerializer(serializers.Serializer):
+class RegistrationInputSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     """The body of ``POST /registrations/`` and ``/registrations/validate/`` sent as JSON."""
 
     msisdn = serializers.CharField(
@@ -139,7 +140,7 @@ class RegistrationWithPhotosInputSerializer(RegistrationInputSerializer):
         return data, photos
 
 
-class RegistrationFilterSerializer(serializers.Serializer):
+class RegistrationFilterSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     """Query parameters of ``GET /registrations/``."""
 
     q = serializers.CharField(
@@ -156,7 +157,7 @@ class RegistrationFilterSerializer(serializers.Serializer):
     )
 
 
-class RegistrationSerializer(serializers.ModelSerializer):
+class RegistrationSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     """A registration as the API shows it, to each role as ``core.disclosure`` says: ID and KK
     numbers masked, never in full; the buyer's name masked for the regulator."""
 
@@ -190,12 +191,12 @@ class RegistrationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NoteSerializer(serializers.Serializer):
+class NoteSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
 
 
-class ValidationResultSerializer(serializers.Serializer):
+class ValidationResultSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     valid = serializers.BooleanField(help_text=_("Always true: a failing body gets a 400."))
     outcome = serializers.ChoiceField(
         choices=["registered", "awaiting_verification"],
@@ -207,5 +208,5 @@ class ValidationResultSerializer(serializers.Serializer):
     warnings = NoteSerializer(many=True)
 
 
-class RevealedIdNumberSerializer(serializers.Serializer):
+class RevealedIdNumberSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     id_number = serializers.CharField(help_text=_("The full ID number. The disclosure is audited."))

@@ -16,6 +16,8 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 
+from core.textclean import VisibleTextSerializerMixin
+
 from ..models import Discrepancy, DiscrepancyKind, ReconciliationRun
 from . import engine
 from .selectors import (
@@ -30,7 +32,7 @@ from .selectors import (
 from .starting import waiting_run_sent_again
 
 
-class KindCountsSerializer(serializers.Serializer):
+class KindCountsSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     missing_in_operator = serializers.IntegerField()
     id_number_mismatch = serializers.IntegerField()
     name_mismatch = serializers.IntegerField()
@@ -39,14 +41,14 @@ class KindCountsSerializer(serializers.Serializer):
     id_over_limit = serializers.IntegerField()
 
 
-class RunProgressSerializer(serializers.Serializer):
+class RunProgressSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     done = serializers.IntegerField(help_text=_("Chunks done."))
     total = serializers.IntegerField(help_text=_("Chunks planned (0 until the run is planned)."))
     rows_done = serializers.IntegerField(help_text=_("Rows examined so far."))
     rows_total = serializers.IntegerField(help_text=_("Rows to examine (an estimate)."))
 
 
-class ReconciliationRunSerializer(serializers.Serializer):
+class ReconciliationRunSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     id = serializers.IntegerField()
     mode = serializers.ChoiceField(choices=ReconciliationRun.Mode.choices)
     status = serializers.ChoiceField(choices=ReconciliationRun.Status.choices)
@@ -72,7 +74,7 @@ class ReconciliationRunSerializer(serializers.Serializer):
     error = serializers.CharField()
 
 
-class ReconciliationRunCreateSerializer(serializers.Serializer):
+class ReconciliationRunCreateSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     mode = serializers.ChoiceField(
         choices=ReconciliationRun.Mode.choices, default=ReconciliationRun.Mode.INCREMENTAL
     )
@@ -156,12 +158,12 @@ class ReconciliationRunViewSet(
         )
 
 
-class RegistrationRefSerializer(serializers.Serializer):
+class RegistrationRefSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     id = serializers.IntegerField()
     registration_number = serializers.CharField()
 
 
-class DiscrepancySerializer(serializers.ModelSerializer):
+class DiscrepancySerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     registration = serializers.SerializerMethodField()
     outlet_roid = serializers.CharField(source="outlet.roid", allow_null=True, default=None)
     details = serializers.SerializerMethodField()
@@ -206,7 +208,7 @@ class DiscrepancySerializer(serializers.ModelSerializer):
         return discrepancy_details_for_user(discrepancy=obj, user=self.context["request"].user)
 
 
-class DiscrepancyFilterSerializer(serializers.Serializer):
+class DiscrepancyFilterSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     kind = serializers.ChoiceField(choices=DiscrepancyKind.choices, required=False)
     status = serializers.ChoiceField(choices=Discrepancy.Status.choices, required=False)
     outlet = serializers.CharField(required=False, max_length=20, help_text=_("Outlet ROID."))

@@ -7,6 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from core.schema import FIELD_ERRORS_SCHEMA
+from core.textclean import VisibleTextSerializerMixin
 
 from ..support import WorkflowConflict
 
@@ -58,7 +59,7 @@ def conflict_response(exc: WorkflowConflict, **extra) -> Response:
     )
 
 
-class WorkflowRegistrationRefSerializer(serializers.Serializer):
+class WorkflowRegistrationRefSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     id = serializers.IntegerField()
     registration_number = serializers.CharField()
     status = serializers.CharField()

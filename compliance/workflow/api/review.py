@@ -13,6 +13,7 @@ from core.disclosure import Kind, PersonalField, sees_in_full
 from core.operator import get_adapter
 from core.parsers import JSONParser
 from core.roles import may_decide
+from core.textclean import VisibleTextSerializerMixin
 
 from ...models import Discrepancy, DiscrepancyKind, ReviewItem
 from ...reconciliation.selectors import discrepancy_details_for_user
@@ -54,7 +55,7 @@ class WorksQueue(permissions.BasePermission):
         return may_decide(request.user)
 
 
-class ReviewItemSerializer(serializers.ModelSerializer):
+class ReviewItemSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     outlet_roid = serializers.CharField(source="outlet.roid", allow_null=True, default=None)
     dealer_code = serializers.CharField(source="dealer.code", allow_null=True, default=None)
     registration = serializers.SerializerMethodField()
@@ -107,7 +108,7 @@ class ReviewItemSerializer(serializers.ModelSerializer):
         return obj.status == ReviewItem.Status.OPEN and obj.due_at < timezone.now()
 
 
-class OperatorRecordSerializer(serializers.Serializer):
+class OperatorRecordSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     """The operator's record of the number; personal values as the viewer's role may see them
     (``core.disclosure``)."""
 
@@ -120,7 +121,7 @@ class OperatorRecordSerializer(serializers.Serializer):
     outlet_roid = serializers.CharField()
 
 
-class RegistrationSummarySerializer(serializers.Serializer):
+class RegistrationSummarySerializer(VisibleTextSerializerMixin, serializers.Serializer):
     """The registration under review; personal values as the viewer's role may see them."""
 
     id = serializers.IntegerField(source="pk")
@@ -205,7 +206,7 @@ class ReviewItemDetailSerializer(ReviewItemSerializer):
         ]
 
 
-class QueueFilterSerializer(serializers.Serializer):
+class QueueFilterSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     kind = serializers.ChoiceField(choices=ReviewItem.Kind.choices, required=False)
     discrepancy_kind = serializers.ChoiceField(choices=DiscrepancyKind.choices, required=False)
     province = serializers.CharField(required=False, max_length=2)
@@ -225,7 +226,7 @@ class QueueFilterSerializer(serializers.Serializer):
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
 
 
-class ReviewPageSerializer(serializers.Serializer):
+class ReviewPageSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     count = serializers.IntegerField(help_text=_("Items matching, exact up to 10 000."))
     count_is_capped = serializers.BooleanField()
     next_cursor = serializers.CharField(allow_null=True)
@@ -233,7 +234,7 @@ class ReviewPageSerializer(serializers.Serializer):
     results = ReviewItemSerializer(many=True)
 
 
-class DecisionInputSerializer(serializers.Serializer):
+class DecisionInputSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     decision = serializers.ChoiceField(choices=ReviewItem.Decision.choices)
     reason = serializers.CharField(
         required=False,
@@ -252,7 +253,7 @@ class BulkDecisionInputSerializer(DecisionInputSerializer):
     items = IdListField(min_length=1, max_length=1000)
 
 
-class BulkDecisionResultSerializer(serializers.Serializer):
+class BulkDecisionResultSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     decided = serializers.ListField(child=serializers.IntegerField())
 
 
