@@ -105,13 +105,16 @@ WITHHELD_TEXT = "***"
 
 def role_of(user) -> str:
     """The policy's row for ``user``: the operator admin whatever its role field says, the
-    regulator, the other roles by name; anyone not signed in is ``public``."""
+    regulator, the other roles by name; anyone not signed in is ``public``. A signed-in
+    account without a role works through its membership (an outlet's staff, a dealer's admin)
+    and is read as outlet staff: what it may see at all is its scope's business
+    (``outlets.selectors.scope``), not this table's."""
     if not roles.is_signed_in(user):
         return PUBLIC
     if roles.is_operator(user):
         return roles.OPERATOR
     role = getattr(user, "role", "")
-    return role if role in POLICY else PUBLIC
+    return role if role in POLICY and role != PUBLIC else roles.OUTLET_STAFF
 
 
 def shown(user, kind: Kind) -> Shown:
