@@ -48,9 +48,7 @@ def test_staff_see_values_in_full_but_id_numbers_masked():
     for role in (roles.OUTLET_STAFF, roles.DEALER_ADMIN, roles.GRAPARI, roles.OPERATOR):
         user = _user(role)
         assert disclosure.disclose(user, Kind.ADDRESS, "Jl. Kenanga 5") == "Jl. Kenanga 5"
-        assert disclosure.disclose(user, Kind.ID_NUMBER, "3171015708900042") == (
-            "3171********0042"
-        )
+        assert disclosure.disclose(user, Kind.ID_NUMBER, "3171015708900042") == ("3171********0042")
         assert disclosure.sees_every_detail(user)
 
 
