@@ -6,6 +6,7 @@ carries what people search for (an ID number, an MSISDN). Logs keep the route an
 names: ``/outlets/invitation/[redacted]/[redacted]/``, ``/registrations/?q=[redacted]``.
 """
 
+import logging
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -61,3 +62,29 @@ def redact_url(url: str) -> str:
     return urlunsplit(
         (parts.scheme, parts.netloc, redact_path(parts.path), redact_query(parts.query), "")
     )
+
+
+# A URL, or a path starting a word, inside a log message.
+_URL_IN_TEXT = re.compile(r"""https?://[^\s"'<>]+|(?<![\w.~/-])/[^\s"'<>]*""")
+
+
+def redact_text(text: str) -> str:
+    """Every URL and path in a free-form message redacted (``redact_url``)."""
+    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that rewrites each record's message without the secrets of the paths
+    it names: Django's request log writes ``Not Found: /registrations/receipt/<token>/`` at
+    WARNING, the CSRF log ``Forbidden (…): <path>``, runserver ``"GET <path>?<query>"``. Set on
+    the handlers of ``LOGGING``, so every logger that reaches them is covered."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed record: leave it to the formatter
+            return True
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True

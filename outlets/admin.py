@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core import pii
 from core.masking import mask_id_number
+from core.textclean import VisibleTextFormMixin
 from identity import idrules
 from identity.messages import id_rule_message
 
@@ -37,7 +38,7 @@ from .models import (
 )
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(VisibleTextFormMixin, forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=300, widget=forms.Textarea)
 
 
@@ -98,7 +99,7 @@ class StaffInline(admin.TabularInline):
         return False  # staff are invited (their own ID goes on record): outlets pages / API
 
 
-class PersonIdsForm(forms.ModelForm):
+class PersonIdsForm(VisibleTextFormMixin, forms.ModelForm):
     """A person's NIK and KK, write-only: what is typed is checked, then kept encrypted, as a
     keyed digest and masked — never shown back (the end-user-only rule needs them,
     docs/rules.md). ``prefix_ids``: the model's column prefix ("owner_" for an outlet)."""

@@ -4,11 +4,12 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from core.idnumbers import MAX_SEARCH_LENGTH
+from core.textclean import VisibleTextFormMixin
 
 from .models import DataSubjectRequest, PrivacyJob
 
 
-class SubjectLookupForm(forms.Form):
+class SubjectLookupForm(VisibleTextFormMixin, forms.Form):
     id_number = forms.CharField(
         label=_("ID number (NIK, passport, KITAS/KITAP, SIM or student card)"),
         max_length=MAX_SEARCH_LENGTH + 10,
@@ -28,15 +29,15 @@ class SubjectLookupForm(forms.Form):
     )
 
 
-class ConfirmForm(forms.Form):
+class ConfirmForm(VisibleTextFormMixin, forms.Form):
     confirm = forms.BooleanField(
         label=_("I checked the person's identity and confirm this action."), required=True
     )
 
 
-class ExportForm(forms.Form):
+class ExportForm(VisibleTextFormMixin, forms.Form):
     format = forms.ChoiceField(choices=[("json", "JSON"), ("csv", "CSV")])
 
 
-class JobStartForm(forms.Form):
+class JobStartForm(VisibleTextFormMixin, forms.Form):
     kind = forms.ChoiceField(choices=PrivacyJob.Kind.choices)

@@ -26,6 +26,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from core.textclean import VisibleTextSerializerMixin
+
 from . import services
 from .figures import Counts, Figures, report_figures
 from .models import ExportJob
@@ -36,13 +38,13 @@ from .selectors import export_job_get_for_user, export_jobs_for_user
 # --- exports -----------------------------------------------------------------------------------
 
 
-class ExportProgressSerializer(serializers.Serializer):
+class ExportProgressSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     done = serializers.IntegerField(help_text=_("Rows written so far."))
     total = serializers.IntegerField(help_text=_("Rows the file will hold (0 until counted)."))
     percent = serializers.IntegerField()
 
 
-class ExportParametersSerializer(serializers.Serializer):
+class ExportParametersSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     date_from = serializers.DateField()
     date_to = serializers.DateField()
     province = serializers.CharField(allow_blank=True)
@@ -51,7 +53,7 @@ class ExportParametersSerializer(serializers.Serializer):
     grouping = serializers.CharField()
 
 
-class ExportJobSerializer(serializers.Serializer):
+class ExportJobSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=ExportJob.Kind.choices)
     format = serializers.ChoiceField(choices=ExportJob.Format.choices)
@@ -107,7 +109,7 @@ def export_job_data(job: ExportJob) -> dict:
     }
 
 
-class ExportJobCreateSerializer(serializers.Serializer):
+class ExportJobCreateSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     kind = serializers.ChoiceField(choices=ExportJob.Kind.choices)
     date_from = serializers.DateField(help_text=_("First local day of the period (YYYY-MM-DD)."))
     date_to = serializers.DateField(help_text=_("Last local day of the period, included."))
@@ -148,7 +150,7 @@ FILE_TYPES = {
 # --- figures -----------------------------------------------------------------------------------
 
 
-class CountsSerializer(serializers.Serializer):
+class CountsSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     registrations = serializers.IntegerField()
     blocked = serializers.IntegerField()
     flagged = serializers.IntegerField()
@@ -162,27 +164,27 @@ class CountsSerializer(serializers.Serializer):
     open_clarifications = serializers.IntegerField(allow_null=True)
 
 
-class GroupSerializer(serializers.Serializer):
+class GroupSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()
     detail = serializers.CharField()
     counts = CountsSerializer()
 
 
-class KindSerializer(serializers.Serializer):
+class KindSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     kind = serializers.CharField()
     label = serializers.CharField()
     detected = serializers.IntegerField()
     still_open = serializers.IntegerField()
 
 
-class IdTypeCountSerializer(serializers.Serializer):
+class IdTypeCountSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     id_type = serializers.CharField()
     label = serializers.CharField()
     registrations = serializers.IntegerField()
 
 
-class TrendPointSerializer(serializers.Serializer):
+class TrendPointSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     start = serializers.DateField()
     end = serializers.DateField()
     label = serializers.CharField()
@@ -190,14 +192,14 @@ class TrendPointSerializer(serializers.Serializer):
     discrepancies = serializers.IntegerField()
 
 
-class RepeatedSerializer(serializers.Serializer):
+class RepeatedSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     outlet_roid = serializers.CharField()
     outlet_name = serializers.CharField()
     ids = serializers.IntegerField()
     most = serializers.IntegerField()
 
 
-class WorkflowSerializer(serializers.Serializer):
+class WorkflowSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     clarifications_opened = serializers.IntegerField()
     clarifications_answered = serializers.IntegerField()
     clarifications_overdue = serializers.IntegerField()
@@ -206,7 +208,7 @@ class WorkflowSerializer(serializers.Serializer):
     sanctions_by_level = serializers.DictField(child=serializers.IntegerField())
 
 
-class FiguresSerializer(serializers.Serializer):
+class FiguresSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     date_from = serializers.DateField()
     date_to = serializers.DateField()
     province = serializers.CharField()

@@ -4,6 +4,7 @@ decide what is valid."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.textclean import VisibleTextFormMixin
 from outlets.regions import PROVINCE_CHOICES
 
 from .models import ExportJob
@@ -21,7 +22,7 @@ class DateInput(forms.DateInput):
         super().__init__(format="%Y-%m-%d", **kwargs)
 
 
-class ReportFilterForm(forms.Form):
+class ReportFilterForm(VisibleTextFormMixin, forms.Form):
     """The period and filters of the dashboard (GET) and of an export request."""
 
     date_from = forms.DateField(label=_("From"), required=False, widget=DateInput())
@@ -61,7 +62,7 @@ class ExportRequestForm(ReportFilterForm):
         self.order_fields(["kind", "format", "date_from", "date_to"])
 
 
-class VerifyForm(forms.Form):
+class VerifyForm(VisibleTextFormMixin, forms.Form):
     sha256 = forms.CharField(
         label=_("SHA-256 of the file"),
         required=False,

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from core.disclosure import sees_every_detail
 from outlets.regions import PROVINCES
 from outlets.selectors import dealer_id_for_user
 
@@ -32,10 +33,13 @@ def can_view_reports(user) -> bool:
 
 def may_export_unmasked(user) -> bool:
     """Full ID numbers and personal data in a file: a separate permission, never the
-    regulator's (its exports are masked whatever permissions an admin hands out)."""
+    regulator's (``core.disclosure``: its exports are masked whatever permissions an admin
+    hands out)."""
     if not getattr(user, "is_authenticated", False):
         return False
-    if user.role == user.Role.REGULATOR and not user.is_operator:
+    # The disclosure policy first: a role that may not see every detail in full never gets
+    # an unmasked file, whatever permissions an admin hands out.
+    if not sees_every_detail(user):
         return False
     return user.has_perm("reports.export_unmasked")
 

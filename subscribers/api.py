@@ -20,7 +20,11 @@ from outlets.selectors import staff_membership_for_user
 
 from . import idempotency, services
 from .models import Registration
-from .selectors import registration_get_for_user, registrations_for_user
+from .selectors import (
+    registration_get_for_user,
+    registration_read_for_user,
+    registrations_for_user,
+)
 from .serializers import (
     RegistrationFilterSerializer,
     RegistrationInputSerializer,
@@ -113,7 +117,9 @@ class RegistrationViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request, pk=None):
-        registration = registration_get_for_user(user=request.user, pk=pk)
+        """One registration; each read by someone outside its outlet is audited, as on the
+        page."""
+        registration = registration_read_for_user(user=request.user, pk=pk, page="api")
         return Response(self.get_serializer(registration).data)
 
     @extend_schema(

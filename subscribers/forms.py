@@ -10,6 +10,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from core.textclean import VisibleTextFormMixin
+
 from .models import Category, CitizenProof, IdType, RegistrationPolicy, Sex
 from .rules import TEXT_LIMITS
 from .services import NON_FIELD
@@ -20,7 +22,7 @@ PHOTO_FIELDS = ("id_photo", "face_photo")
 PHOTO_MAX_SIDE = 1600
 
 
-class RegistrationForm(forms.Form):
+class RegistrationForm(VisibleTextFormMixin, forms.Form):
     msisdn = forms.CharField(
         label=_("Phone number (MSISDN)"),
         max_length=20,

@@ -15,10 +15,12 @@ from django.core import signing
 from django.http import Http404
 from django.utils import timezone
 
-from core.masking import local_msisdn, mask_msisdn, mask_name
+from core.disclosure import Kind, disclose, sees_in_full
+from core.masking import local_msisdn
 from core.pdffonts import pdf_fonts
 
 from .models import IdType, Registration
+from .selectors import is_withdrawn_from_processing
 
 RECEIPT_SALT = "subscribers.receipt"
 RECEIPT_LINK_MAX_AGE = timedelta(days=30)
@@ -45,9 +47,15 @@ def receipt_token_expires(token: str) -> datetime | None:
     return datetime.fromtimestamp(signed_at, tz=UTC) + RECEIPT_LINK_MAX_AGE
 
 
+class ReceiptWithdrawn(Exception):
+    """The link is genuine, but the buyer restricted the processing of their data or asked for
+    its erasure: the receipt is no longer shown (410)."""
+
+
 def registration_for_receipt_token(token: str) -> Registration:
     """The registration a receipt link names. The link itself is the permission, so there is
-    no user scope here; a tampered, foreign or expired token is a 404, like a missing record."""
+    no user scope here; a tampered, foreign or expired token is a 404, like a missing record.
+    A registration under a data subject's restriction or erasure raises ``ReceiptWithdrawn``."""
     try:
         number = signing.TimestampSigner(salt=RECEIPT_SALT).unsign(
             token, max_age=RECEIPT_LINK_MAX_AGE
@@ -61,6 +69,8 @@ def registration_for_receipt_token(token: str) -> Registration:
     )
     if registration is None:
         raise Http404("no such registration")
+    if is_withdrawn_from_processing(registration):
+        raise ReceiptWithdrawn(number)
     return registration
 
 
@@ -95,17 +105,17 @@ class ReceiptFacts:
         return self.status == Registration.Status.REFUSED
 
 
-def receipt_facts(registration: Registration, *, masked: bool) -> ReceiptFacts:
-    """The receipt's data. ``masked``: for anyone who is not the clerk's outlet or the operator
-    (the shared link, the regulator): the name and the number are partly hidden too."""
+def receipt_facts(registration: Registration, *, viewer) -> ReceiptFacts:
+    """The receipt's data as ``viewer`` may see it (``core.disclosure``); ``None`` for the shared
+    link, which has no account: the name and the number partly hidden."""
     policy = registration.policy
     return ReceiptFacts(
         registration_number=registration.registration_number,
-        msisdn=mask_msisdn(registration.msisdn) if masked else local_msisdn(registration.msisdn),
+        msisdn=local_msisdn(disclose(viewer, Kind.MSISDN, registration.msisdn)),
         id_type=registration.id_type,
         id_type_label=str(registration.get_id_type_display()),
-        id_number_masked=registration.id_number_masked,
-        full_name=mask_name(registration.full_name) if masked else registration.full_name,
+        id_number_masked=disclose(viewer, Kind.ID_NUMBER, registration.id_number_masked),
+        full_name=disclose(viewer, Kind.NAME, registration.full_name),
         registered_at=timezone.localtime(registration.registered_at),
         outlet_roid=registration.outlet.roid,
         outlet_name=registration.outlet.name,
@@ -113,7 +123,7 @@ def receipt_facts(registration: Registration, *, masked: bool) -> ReceiptFacts:
         status_label=str(registration.get_status_display()),
         max_numbers_per_id=policy.max_numbers_per_id,
         staff_own_id_forbidden=policy.staff_own_id_forbidden,
-        masked=masked,
+        masked=not sees_in_full(viewer, Kind.NAME),
         cap_exceptions=policy.cap_exceptions,
         refusal_reason=registration.refusal_reason,
     )

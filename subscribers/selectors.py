@@ -6,7 +6,8 @@ from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from outlets.selectors import scope_to_user
+from core.audit import AuditAction, audit_record
+from outlets.selectors import scope_to_user, staff_membership_for_user
 from outlets.selectors.dashboard import count_per_outlet
 
 from .models import Registration, RegistrationPolicy
@@ -22,6 +23,23 @@ def exclude_restricted(queryset: QuerySet[Registration]) -> QuerySet[Registratio
     passes through this.
     """
     return queryset.exclude(privacy__restricted_at__isnull=False)
+
+
+# A data subject restricted the processing, asked for erasure, or the record was anonymised
+# (``privacy.RegistrationPrivacy``, reached by field name as in ``exclude_restricted``).
+WITHDRAWN_FROM_PROCESSING = (
+    Q(privacy__restricted_at__isnull=False)
+    | Q(privacy__erasure_requested_at__isnull=False)
+    | Q(privacy__anonymised_at__isnull=False)
+)
+
+
+def is_withdrawn_from_processing(registration: Registration) -> bool:
+    """Whether a data subject's restriction or erasure (done or pending) covers
+    ``registration``: what an account-less link (the shared receipt) must no longer show."""
+    return (
+        Registration.objects.filter(pk=registration.pk).filter(WITHDRAWN_FROM_PROCESSING).exists()
+    )
 
 
 class NoPolicyInForce(LookupError):
@@ -72,6 +90,29 @@ def registrations_for_user(*, user, filters: dict | None = None) -> QuerySet[Reg
 def registration_get_for_user(*, user, pk) -> Registration:
     """One registration, or 404 when it does not exist *or* the user may not see it."""
     return get_object_or_404(registrations_for_user(user=user), pk=pk)
+
+
+def registration_read_audit(*, user, registration: Registration | None, page: str) -> None:
+    """Record who looked at whose record (UU PDP): one ``registration.view`` audit row naming
+    where (``page``: ``detail``, ``receipt``, ``api``, ``clarification``…). Every page and API
+    answer that shows one registration's personal data passes through here. The registering
+    outlet's own staff, working on their outlet's registrations, are not logged read by read."""
+    if registration is None:
+        return
+    membership = staff_membership_for_user(user=user)
+    if membership is not None and membership.outlet_id == registration.outlet_id:
+        return
+    audit_record(
+        actor=user, action=AuditAction.REGISTRATION_VIEW, target=registration, after={"page": page}
+    )
+
+
+def registration_read_for_user(*, user, pk, page: str) -> Registration:
+    """One registration read for its personal data, by a page or the API alike: a 404 as
+    ``registration_get_for_user``, and audited (``registration_read_audit``)."""
+    registration = registration_get_for_user(user=user, pk=pk)
+    registration_read_audit(user=user, registration=registration, page=page)
+    return registration
 
 
 def outlet_registration_figures(recent_since: datetime) -> dict:

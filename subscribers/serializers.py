@@ -10,6 +10,9 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.disclosure import PersonalField
+from core.textclean import VisibleTextSerializerMixin
+
 from .models import Category, IdType, Registration, Sex
 from .rules import TEXT_LIMITS
 
@@ -27,7 +30,7 @@ def _interpolate(message, **params) -> str:
 lazy_interpolate = lazy(_interpolate, str)
 
 
-class RegistrationInputSerializer(serializers.Serializer):
+class RegistrationInputSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     """The body of ``POST /registrations/`` and ``/registrations/validate/`` sent as JSON."""
 
     msisdn = serializers.CharField(
@@ -76,9 +79,13 @@ class RegistrationInputSerializer(serializers.Serializer):
     )
     consent = serializers.BooleanField(help_text=_("The buyer's consent: must be true."))
     document_checked = serializers.BooleanField(
-        required=False,
-        default=True,
-        help_text=_("The clerk attests having checked the original document in person."),
+        help_text=_(
+            "The clerk attests having checked the original document in person: must be given, "
+            "and true."
+        ),
+        error_messages={
+            "required": _("Say whether you checked the buyer's original document in person (true).")
+        },
     )
     category = serializers.ChoiceField(
         choices=Category.choices,
@@ -133,7 +140,7 @@ class RegistrationWithPhotosInputSerializer(RegistrationInputSerializer):
         return data, photos
 
 
-class RegistrationFilterSerializer(serializers.Serializer):
+class RegistrationFilterSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     """Query parameters of ``GET /registrations/``."""
 
     q = serializers.CharField(
@@ -150,10 +157,14 @@ class RegistrationFilterSerializer(serializers.Serializer):
     )
 
 
-class RegistrationSerializer(serializers.ModelSerializer):
-    """A registration as the API shows it: ID and KK numbers masked, never in full."""
+class RegistrationSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
+    """A registration as the API shows it, to each role as ``core.disclosure`` says: ID and KK
+    numbers masked, never in full; the buyer's name masked for the regulator."""
 
     outlet_roid = serializers.CharField(source="outlet.roid", read_only=True)
+    full_name = PersonalField()
+    id_number_masked = PersonalField()
+    kk_number_masked = PersonalField()
 
     class Meta:
         model = Registration
@@ -180,12 +191,12 @@ class RegistrationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NoteSerializer(serializers.Serializer):
+class NoteSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
 
 
-class ValidationResultSerializer(serializers.Serializer):
+class ValidationResultSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     valid = serializers.BooleanField(help_text=_("Always true: a failing body gets a 400."))
     outcome = serializers.ChoiceField(
         choices=["registered", "awaiting_verification"],
@@ -197,5 +208,5 @@ class ValidationResultSerializer(serializers.Serializer):
     warnings = NoteSerializer(many=True)
 
 
-class RevealedIdNumberSerializer(serializers.Serializer):
+class RevealedIdNumberSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     id_number = serializers.CharField(help_text=_("The full ID number. The disclosure is audited."))

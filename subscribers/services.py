@@ -163,7 +163,8 @@ def registration_prepare(
 
     if not parse_bool(data.get("consent")):
         errors.add("consent", _("The buyer must agree to the registration of their data."))
-    if "document_checked" in data and not parse_bool(data.get("document_checked")):
+    # The clerk's attestation is never assumed: missing is refused like false.
+    if not parse_bool(data.get("document_checked")):
         errors.add(
             "document_checked",
             _("Confirm that you checked the buyer's original document in person."),
@@ -398,7 +399,7 @@ def _registration_write(prepared: PreparedRegistration, *, clerk, data, source) 
         declared_purpose=clean.declared_purpose,
         statement_signed=clean.statement_signed,
         consent_at=now,
-        document_checked=parse_bool(data.get("document_checked", True)),
+        document_checked=parse_bool(data.get("document_checked")),
         status=(
             Registration.Status.AWAITING
             if prepared.awaiting

@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.audit import AuditAction, audit_record
-from core.masking import local_msisdn, mask_name
+from core.disclosure import Kind, disclose, sees_every_detail, sees_in_full
+from core.masking import local_msisdn
 from core.pagination import CappedCountPaginator as Paginator
-from core.roles import is_regulator
 from outlets.models import StarterPack
 from outlets.selectors import staff_membership_for_user, starter_packs_for_user
 
@@ -28,6 +28,7 @@ from .selectors import (
     NoPolicyInForce,
     policy_in_force,
     registration_get_for_user,
+    registration_read_for_user,
     registrations_for_user,
 )
 
@@ -41,15 +42,6 @@ def _private(response: HttpResponse) -> HttpResponse:
     """Personal data must not linger in shared or browser caches."""
     patch_cache_control(response, private=True, no_store=True)
     return response
-
-
-def _audit_view(request, registration: Registration, action: str, **details) -> None:
-    """Personal-data duty (UU PDP): record who looked at whose record. The registering outlet's
-    own staff, working on their outlet's registrations, are not logged page by page."""
-    membership = staff_membership_for_user(user=request.user)
-    if membership is not None and membership.outlet_id == registration.outlet_id:
-        return
-    audit_record(actor=request.user, action=action, target=registration, after=details or None)
 
 
 # --- the form ---------------------------------------------------------------------------------
@@ -163,11 +155,11 @@ def registration_validate(request):
 # --- the receipt ------------------------------------------------------------------------------
 
 
-def _receipt_context(request, registration: Registration, *, masked: bool, token: str) -> dict:
+def _receipt_context(request, registration: Registration, *, viewer, token: str) -> dict:
     shared_url = request.build_absolute_uri(reverse("subscribers:receipt_shared", args=[token]))
     return {
         "registration": registration,
-        "facts": receipts.receipt_facts(registration, masked=masked),
+        "facts": receipts.receipt_facts(registration, viewer=viewer),
         "token": token,
         "shared_url": shared_url,
         "link_expires": receipts.receipt_token_expires(token),
@@ -185,22 +177,18 @@ def _pdf_response(facts: receipts.ReceiptFacts, *, link: str) -> HttpResponse:
 @login_required
 def registration_receipt(request, pk):
     """The receipt the clerk prints or shares with the buyer."""
-    registration = registration_get_for_user(user=request.user, pk=pk)
-    _audit_view(request, registration, AuditAction.REGISTRATION_VIEW, page="receipt")
+    registration = registration_read_for_user(user=request.user, pk=pk, page="receipt")
     token = receipts.receipt_token(registration)
-    context = _receipt_context(
-        request, registration, masked=is_regulator(request.user), token=token
-    )
+    context = _receipt_context(request, registration, viewer=request.user, token=token)
     return _private(render(request, "subscribers/receipt.html", context))
 
 
 @login_required
 def registration_receipt_pdf(request, pk):
-    registration = registration_get_for_user(user=request.user, pk=pk)
-    _audit_view(request, registration, AuditAction.REGISTRATION_VIEW, page="receipt.pdf")
+    registration = registration_read_for_user(user=request.user, pk=pk, page="receipt.pdf")
     token = receipts.receipt_token(registration)
     shared_url = request.build_absolute_uri(reverse("subscribers:receipt_shared", args=[token]))
-    facts = receipts.receipt_facts(registration, masked=is_regulator(request.user))
+    facts = receipts.receipt_facts(registration, viewer=request.user)
     return _pdf_response(facts, link=shared_url)
 
 
@@ -213,21 +201,35 @@ def _shared_audit(registration: Registration, page: str) -> None:
     )
 
 
+def _receipt_withdrawn(request) -> HttpResponse:
+    """410: the link was genuine, but the buyer restricted or erased their data."""
+    response = render(request, "subscribers/receipt_withdrawn.html", status=410)
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return _private(response)
+
+
 def registration_receipt_shared(request, token):
-    """The buyer's copy, without an account: the signed link is the permission; masked data."""
-    registration = receipts.registration_for_receipt_token(token)
+    """The buyer's copy, without an account: the signed link is the permission; masked data.
+    Not shown once the buyer restricted the processing of their data or asked for erasure."""
+    try:
+        registration = receipts.registration_for_receipt_token(token)
+    except receipts.ReceiptWithdrawn:
+        return _receipt_withdrawn(request)
     _shared_audit(registration, "receipt")
-    context = {**_receipt_context(request, registration, masked=True, token=token), "shared": True}
+    context = {**_receipt_context(request, registration, viewer=None, token=token), "shared": True}
     response = render(request, "subscribers/receipt.html", context)
     response["X-Robots-Tag"] = "noindex, nofollow"
     return _private(response)
 
 
 def registration_receipt_shared_pdf(request, token):
-    registration = receipts.registration_for_receipt_token(token)
+    try:
+        registration = receipts.registration_for_receipt_token(token)
+    except receipts.ReceiptWithdrawn:
+        return _receipt_withdrawn(request)
     _shared_audit(registration, "receipt.pdf")
     shared_url = request.build_absolute_uri(reverse("subscribers:receipt_shared", args=[token]))
-    response = _pdf_response(receipts.receipt_facts(registration, masked=True), link=shared_url)
+    response = _pdf_response(receipts.receipt_facts(registration, viewer=None), link=shared_url)
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 
@@ -247,11 +249,8 @@ def registration_list(request):
             filters[name] = value
     registrations = registrations_for_user(user=request.user, filters=filters)
     page = Paginator(registrations, PAGE_SIZE).get_page(request.GET.get("page"))
-    masked = is_regulator(request.user)
     for registration in page:
-        registration.display_name = (
-            mask_name(registration.full_name) if masked else registration.full_name
-        )
+        registration.display_name = disclose(request.user, Kind.NAME, registration.full_name)
         registration.msisdn_local = local_msisdn(registration.msisdn)
     membership = staff_membership_for_user(user=request.user)
     context = {
@@ -266,13 +265,14 @@ def registration_list(request):
 
 def _render_detail(request, registration: Registration, *, revealed: str = "") -> HttpResponse:
     user = request.user
-    masked = is_regulator(user)
+    # The page shows birth place, date and address only to a role that sees them in full.
+    masked = not sees_every_detail(user)
     context = {
         "registration": registration,
         "masked": masked,
-        "display_name": mask_name(registration.full_name) if masked else registration.full_name,
+        "display_name": disclose(user, Kind.NAME, registration.full_name),
         "msisdn_local": local_msisdn(registration.msisdn),
-        "may_see_photos": not masked,
+        "may_see_photos": sees_in_full(user, Kind.PHOTO),
         "may_reveal": user.has_perm("subscribers.reveal_id_number"),
         "revealed_id_number": revealed,
         "photo_kinds": [
@@ -286,8 +286,7 @@ def _render_detail(request, registration: Registration, *, revealed: str = "") -
 
 @login_required
 def registration_detail(request, pk):
-    registration = registration_get_for_user(user=request.user, pk=pk)
-    _audit_view(request, registration, AuditAction.REGISTRATION_VIEW, page="detail")
+    registration = registration_read_for_user(user=request.user, pk=pk, page="detail")
     return _render_detail(request, registration)
 
 
@@ -311,7 +310,7 @@ def registration_photo(request, pk, kind):
     if kind not in PHOTO_KINDS:
         raise Http404("unknown photo")
     registration = registration_get_for_user(user=request.user, pk=pk)
-    if is_regulator(request.user):
+    if not sees_in_full(request.user, Kind.PHOTO):
         raise PermissionDenied(_("A regulator sees no photos."))
     stored = getattr(registration, kind)
     # Until the worker has stripped the metadata (GPS included) only the raw upload exists.

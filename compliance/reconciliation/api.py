@@ -16,6 +16,8 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 
+from core.textclean import VisibleTextSerializerMixin
+
 from ..models import Discrepancy, DiscrepancyKind, ReconciliationRun
 from . import engine
 from .selectors import (
@@ -27,9 +29,10 @@ from .selectors import (
     run_summary,
     runs_for_user,
 )
+from .starting import waiting_run_sent_again
 
 
-class KindCountsSerializer(serializers.Serializer):
+class KindCountsSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     missing_in_operator = serializers.IntegerField()
     id_number_mismatch = serializers.IntegerField()
     name_mismatch = serializers.IntegerField()
@@ -39,14 +42,14 @@ class KindCountsSerializer(serializers.Serializer):
     id_over_limit = serializers.IntegerField()
 
 
-class RunProgressSerializer(serializers.Serializer):
+class RunProgressSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     done = serializers.IntegerField(help_text=_("Chunks done."))
     total = serializers.IntegerField(help_text=_("Chunks planned (0 until the run is planned)."))
     rows_done = serializers.IntegerField(help_text=_("Rows examined so far."))
     rows_total = serializers.IntegerField(help_text=_("Rows to examine (an estimate)."))
 
 
-class ReconciliationRunSerializer(serializers.Serializer):
+class ReconciliationRunSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     id = serializers.IntegerField()
     mode = serializers.ChoiceField(choices=ReconciliationRun.Mode.choices)
     status = serializers.ChoiceField(choices=ReconciliationRun.Status.choices)
@@ -72,7 +75,7 @@ class ReconciliationRunSerializer(serializers.Serializer):
     error = serializers.CharField()
 
 
-class ReconciliationRunCreateSerializer(serializers.Serializer):
+class ReconciliationRunCreateSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     mode = serializers.ChoiceField(
         choices=ReconciliationRun.Mode.choices, default=ReconciliationRun.Mode.INCREMENTAL
     )
@@ -98,7 +101,7 @@ RUN_IN_PROGRESS = OpenApiResponse(
             "active_run": serializers.IntegerField(allow_null=True),
         },
     ),
-    description="Another run is queued or running; runs never overlap.",
+    description="Another run is running; runs never overlap.",
 )
 
 
@@ -130,7 +133,11 @@ class ReconciliationRunViewSet(
         responses={202: ReconciliationRunSerializer, 409: RUN_IN_PROGRESS},
     )
     def create(self, request, *args, **kwargs):
-        """Start a run (operator admins). Answers 202 at once; follow it at its URL."""
+        """Start a run (operator admins). Answers 202 at once; follow it at its URL.
+
+        A run that is still waiting to start (its planning task not yet taken by a worker —
+        say the broker was down when it was asked for) is sent again and answered with 202:
+        a start never meets a stuck slot. 409 only while a run is really running."""
         body = ReconciliationRunCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -140,22 +147,24 @@ class ReconciliationRunViewSet(
                 requested_by=request.user,
             )
         except engine.RunAlreadyActive as exc:
-            return Response(
-                {"detail": str(exc), "active_run": exc.run.pk if exc.run else None},
-                status=status.HTTP_409_CONFLICT,
-            )
+            run = waiting_run_sent_again(exc.run)
+            if run is None:
+                return Response(
+                    {"detail": str(exc), "active_run": exc.run.pk if exc.run else None},
+                    status=status.HTTP_409_CONFLICT,
+                )
         run.refresh_from_db()
         return Response(
             ReconciliationRunSerializer(run_summary(run)).data, status=status.HTTP_202_ACCEPTED
         )
 
 
-class RegistrationRefSerializer(serializers.Serializer):
+class RegistrationRefSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     id = serializers.IntegerField()
     registration_number = serializers.CharField()
 
 
-class DiscrepancySerializer(serializers.ModelSerializer):
+class DiscrepancySerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     registration = serializers.SerializerMethodField()
     outlet_roid = serializers.CharField(source="outlet.roid", allow_null=True, default=None)
     details = serializers.SerializerMethodField()
@@ -200,7 +209,7 @@ class DiscrepancySerializer(serializers.ModelSerializer):
         return discrepancy_details_for_user(discrepancy=obj, user=self.context["request"].user)
 
 
-class DiscrepancyFilterSerializer(serializers.Serializer):
+class DiscrepancyFilterSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     kind = serializers.ChoiceField(choices=DiscrepancyKind.choices, required=False)
     status = serializers.ChoiceField(choices=Discrepancy.Status.choices, required=False)
     outlet = serializers.CharField(required=False, max_length=20, help_text=_("Outlet ROID."))

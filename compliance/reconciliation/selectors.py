@@ -4,8 +4,8 @@ page and API."""
 from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 
-from core.masking import mask_name
-from core.roles import is_operator, is_regulator, is_signed_in
+from core.disclosure import disclose_mapping
+from core.roles import is_operator, is_signed_in
 from outlets.selectors import scope_to_user
 
 from ..models import Discrepancy, DiscrepancyKind, ReconciliationRun
@@ -73,10 +73,6 @@ def open_counts_by_kind(*, user=None) -> dict[str, int]:
     return _by_kind(dict(rows))
 
 
-def _mask_date(value: str | None) -> str | None:
-    return f"{value[:4]}-**-**" if value else value
-
-
 def _of_another_life(discrepancy: Discrepancy) -> bool:
     """A discrepancy whose registration is not the asking outlet's: its operator values
     describe a life of the number that outlet never registered (a recycled number)."""
@@ -85,28 +81,14 @@ def _of_another_life(discrepancy: Discrepancy) -> bool:
 
 
 def discrepancy_details_for_user(*, discrepancy: Discrepancy, user) -> dict:
-    """The portal's and the operator's values as ``user`` may see them. ID numbers are always
-    masked (they are stored masked); the regulator also gets names and birth dates masked."""
+    """The portal's and the operator's values as ``user`` may see them (``core.disclosure``):
+    ID numbers always masked (they are stored masked); for the regulator names, places and
+    dates masked and addresses withheld; an outlet never gets the operator's values of a life
+    of the number it did not register."""
     details = discrepancy.details or {}
     if not user.sees_all_outlets and _of_another_life(discrepancy):
-        # The operator's values of a life of the number this outlet did not register.
         details = {k: v for k, v in details.items() if k != "operator"}
-    if not is_regulator(user):
-        return details
-    masked = {}
-    for side, values in details.items():
-        if not isinstance(values, dict):
-            masked[side] = values
-            continue
-        masked[side] = {
-            key: (mask_name(value) if value else value)
-            if key == "full_name"
-            else _mask_date(value)
-            if key == "birth_date"
-            else value
-            for key, value in values.items()
-        }
-    return masked
+    return disclose_mapping(user, details)
 
 
 def _by_kind(counts: dict | None) -> dict[str, int]:

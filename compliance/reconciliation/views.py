@@ -27,6 +27,7 @@ from .selectors import (
     run_summary,
     runs_for_user,
 )
+from .starting import waiting_run_sent_again
 
 PAGE_SIZE = 25
 DETAIL_LABELS = {
@@ -66,6 +67,10 @@ def run_list(request):
                 mode=mode, trigger=ReconciliationRun.Trigger.WEB, requested_by=request.user
             )
         except engine.RunAlreadyActive as exc:
+            waiting = waiting_run_sent_again(exc.run)
+            if waiting is not None:
+                messages.info(request, _("Run %(id)s is waiting to start.") % {"id": waiting.pk})
+                return redirect("compliance:run", pk=waiting.pk)
             messages.error(request, _("A run is already in progress; runs never overlap."))
             if exc.run is not None:
                 return redirect("compliance:run", pk=exc.run.pk)

@@ -5,6 +5,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from core.textclean import VisibleTextFormMixin
 from subscribers.models import IdType, Sex
 
 from ..models import DiscrepancyKind, ReviewItem
@@ -26,7 +27,7 @@ class ServiceErrorsMixin:
                 self.add_error(target, message)
 
 
-class AnswerForm(ServiceErrorsMixin, forms.Form):
+class AnswerForm(ServiceErrorsMixin, VisibleTextFormMixin, forms.Form):
     """The outlet's answer: what happened, and, when the registration was wrong, the corrected
     fields (left empty: unchanged) with a photo of the buyer's document."""
 
@@ -95,7 +96,7 @@ class AnswerForm(ServiceErrorsMixin, forms.Form):
         }
 
 
-class DecisionForm(ServiceErrorsMixin, forms.Form):
+class DecisionForm(ServiceErrorsMixin, VisibleTextFormMixin, forms.Form):
     decision = forms.ChoiceField(
         label=_("Decision"), choices=ReviewItem.Decision.choices, widget=forms.RadioSelect
     )
@@ -127,7 +128,7 @@ class BulkDecisionForm(DecisionForm):
         self.fields["items"].choices = [(pk, pk) for pk in item_ids]
 
 
-class QueueFilterForm(forms.Form):
+class QueueFilterForm(VisibleTextFormMixin, forms.Form):
     kind = forms.ChoiceField(
         label=_("Kind"), required=False, choices=[("", _("All kinds")), *ReviewItem.Kind.choices]
     )
@@ -160,7 +161,7 @@ class QueueFilterForm(forms.Form):
     )
 
 
-class LiftForm(ServiceErrorsMixin, forms.Form):
+class LiftForm(ServiceErrorsMixin, VisibleTextFormMixin, forms.Form):
     reason = forms.CharField(
         label=_("Reason for reinstating"),
         required=False,

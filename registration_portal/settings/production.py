@@ -7,7 +7,6 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
 from .base import (
-    BASE_DIR,
     DATABASES,
     DEBUG,
     FIELD_ENCRYPTION_KEYS,
@@ -25,7 +24,6 @@ if len(SECRET_KEY) < 50 or SECRET_KEY.startswith(("local-dev", "test-only", "dja
     raise ImproperlyConfigured("SECRET_KEY must be a long random value in production.")
 # Short, hand-made, shared or committed keys (docs/security.md, "Keys").
 check_production_keys(
-    base_dir=BASE_DIR,
     secret_key=SECRET_KEY,
     encryption_keys=FIELD_ENCRYPTION_KEYS,
     digest_key=ID_DIGEST_KEY,

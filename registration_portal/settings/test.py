@@ -3,9 +3,11 @@
 import os
 from pathlib import Path
 
-os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
-os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWZlcm5ldC1rZXktMDAwMDAwMDAwMDA=")
-os.environ.setdefault("ID_DIGEST_KEY", "test-only-digest-key")
+from .keys import TEST_DEMO_KEYS
+
+os.environ.setdefault("SECRET_KEY", TEST_DEMO_KEYS["SECRET_KEY"])
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", TEST_DEMO_KEYS["FIELD_ENCRYPTION_KEYS"])
+os.environ.setdefault("ID_DIGEST_KEY", TEST_DEMO_KEYS["ID_DIGEST_KEY"])
 os.environ.setdefault("ALLOWED_HOSTS", "*")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
 

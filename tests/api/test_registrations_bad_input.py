@@ -11,7 +11,7 @@ from identity.idgen import make_iccid, make_nik
 from outlets.models import Outlet, StarterPack
 from tests.conftest import BUYER_BIRTH, buyer_data, image_bytes, photo_upload
 
-from .conftest import REGISTRATIONS, assert_nothing_written, post_registration
+from .conftest import REGISTRATIONS, assert_nothing_written, fresh_photos, post_registration
 
 pytestmark = pytest.mark.django_db
 
@@ -210,4 +210,23 @@ def test_birth_date_far_past(client_for, clerk, pack):
 
     assert response.status_code == 400
     assert "birth_date" in response.json() or "id_number" in response.json()
+    assert_nothing_written(pack)
+
+
+@pytest.mark.parametrize("photos", [False, True], ids=["json", "multipart"])
+def test_the_clerks_attestation_is_never_assumed(client_for, clerk, pack, photos):
+    """`document_checked` left out is refused at its field, as JSON and as a form: the clerk
+    must say they checked the original document; nothing is written."""
+    data = buyer_data(pack)
+    data.pop("document_checked")
+    client = client_for(clerk)
+    if photos:
+        response = client.post(REGISTRATIONS, {**data, **fresh_photos()}, format="multipart")
+    else:
+        response = client.post(REGISTRATIONS, data, format="json")
+
+    assert response.status_code == 400, response.content
+    errors = response.json()
+    assert "document_checked" in errors, errors
+    assert "original document" in " ".join(errors["document_checked"])
     assert_nothing_written(pack)

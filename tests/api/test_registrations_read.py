@@ -177,3 +177,24 @@ def test_empty_filters_are_no_filters(client_for, clerk, registration):
     response = client_for(clerk).get(LIST, {"q": "", "status": "", "outlet": ""})
 
     assert listed_ids(response) == {registration.pk}
+
+
+@pytest.mark.parametrize("persona", ["grapari", "regulator", "dealer_user", "operator"])
+def test_an_api_read_is_audited_as_the_page_read_is(
+    client, client_for, request, persona, registration
+):
+    """Who looked at whose record (UU PDP): the API's detail writes the same audit row as the
+    page, naming where it was read; the registering outlet's own clerk is not logged."""
+    user = request.getfixturevalue(persona)
+    assert client_for(user).get(detail(registration)).status_code == 200
+    client.force_login(user)
+    assert client.get(f"/registrations/{registration.pk}/").status_code == 200
+
+    views = AuditEvent.objects.filter(action="registration.view", target_id=str(registration.pk))
+    assert sorted(e.after["page"] for e in views) == ["api", "detail"]
+    assert {e.actor_id for e in views} == {user.pk}
+
+
+def test_the_own_clerks_api_reads_are_not_logged(client_for, clerk, registration):
+    assert client_for(clerk).get(detail(registration)).status_code == 200
+    assert not AuditEvent.objects.filter(action="registration.view").exists()

@@ -110,11 +110,23 @@ def test_operator_starts_a_run_and_grapari_and_regulator_follow_it(
 
 def test_a_run_in_progress_answers_409(api, operator):
     active = reconciliation_start(mode="full", trigger="command", dispatch=False)
+    ReconciliationRun.objects.filter(pk=active.pk).update(status=ReconciliationRun.Status.RUNNING)
 
     response = api(operator).post(RUNS, {"mode": "incremental"}, format="json")
 
     assert response.status_code == 409
     assert response.json()["active_run"] == active.pk
+    assert ReconciliationRun.objects.count() == 1
+
+
+def test_a_run_still_waiting_to_start_is_returned_not_refused(api, operator):
+    """Queued but never planned (the broker was away): a start gets that run, 202."""
+    waiting = reconciliation_start(mode="full", trigger="command", dispatch=False)
+
+    response = api(operator).post(RUNS, {"mode": "incremental"}, format="json")
+
+    assert response.status_code == 202
+    assert response.json()["id"] == waiting.pk
     assert ReconciliationRun.objects.count() == 1
 
 

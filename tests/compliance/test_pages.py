@@ -87,6 +87,7 @@ def test_operator_starts_a_run_from_the_page(
 
 def test_starting_while_a_run_is_in_progress_says_so(client, operator):
     active = reconciliation_start(mode="full", trigger="command", dispatch=False)
+    ReconciliationRun.objects.filter(pk=active.pk).update(status=ReconciliationRun.Status.RUNNING)
     client.force_login(operator)
 
     response = client.post(RUNS, {"mode": "incremental"}, follow=True)

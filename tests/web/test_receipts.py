@@ -6,6 +6,7 @@ import pytest
 from django.core import signing
 from django.test import Client
 
+from core import pii
 from core.masking import local_msisdn, mask_msisdn, mask_name
 from core.models import AuditEvent
 from subscribers import receipts
@@ -75,7 +76,8 @@ def test_regulator_sees_a_masked_receipt(client, regulator, registration):
     html = client.get(_url(registration)).content.decode()
     assert "Siti Nur" not in html
     assert "S*** N*******" in html
-    assert registration.msisdn[2:] not in html
+    # The number as the regulator sees it everywhere (lists, search): core.disclosure.
+    assert "0" + registration.msisdn[2:] in html
     assert "share-link" not in html  # sharing is the outlet's job
 
 
@@ -164,3 +166,38 @@ def test_masking_helpers():
     assert mask_msisdn("6281234567890") == "0812****7890"
     assert mask_name("Siti Nur'aini") == "S*** N*******"
     assert mask_name("Sukarno") == "S******"
+
+
+@pytest.mark.parametrize("operation", ["restrict", "erase"])
+def test_a_shared_link_honours_the_buyers_restriction_and_erasure(
+    registration, operator, operation
+):
+    """The buyer asked the operator to restrict or erase their data (the data-subject request
+    service, as the privacy pages run it): the link they were given — page and PDF — answers
+    410 with a page saying why, and shows nothing of the registration."""
+    from privacy.services.subject_requests import (
+        data_subject_request_erase,
+        data_subject_request_open,
+        data_subject_request_restrict,
+    )
+
+    token = receipts.receipt_token(registration)
+    page, pdf = f"/registrations/receipt/{token}/", f"/registrations/receipt/{token}.pdf"
+    anonymous = Client(HTTP_ACCEPT_LANGUAGE="en")
+    assert anonymous.get(page).status_code == 200
+    number = pii.decrypt(registration.id_number_encrypted)
+    request = data_subject_request_open(actor=operator, id_number=number, channel="letter")
+    if operation == "restrict":
+        data_subject_request_restrict(actor=operator, request=request)
+    else:
+        data_subject_request_erase(actor=operator, request=request)
+
+    for url in (page, pdf):
+        response = anonymous.get(url)
+        assert response.status_code == 410
+        html = response.content.decode()
+        assert "Receipt no longer available" in html
+        assert "stop using or to delete their personal data" in html
+        assert registration.registration_number not in html
+        assert mask_name(registration.full_name) not in html
+        assert response["X-Robots-Tag"] == "noindex, nofollow"

@@ -6,8 +6,8 @@ from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from core.masking import mask_name
 from core.schema import FIELD_ERRORS_SCHEMA
+from core.textclean import VisibleTextSerializerMixin
 
 from ..support import WorkflowConflict
 
@@ -59,11 +59,7 @@ def conflict_response(exc: WorkflowConflict, **extra) -> Response:
     )
 
 
-def masked_name(name: str) -> str:
-    return mask_name(name) if name else name
-
-
-class WorkflowRegistrationRefSerializer(serializers.Serializer):
+class WorkflowRegistrationRefSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     id = serializers.IntegerField()
     registration_number = serializers.CharField()
     status = serializers.CharField()

@@ -11,7 +11,8 @@ from rest_framework.decorators import action
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
-from core.roles import is_regulator
+from core.disclosure import PersonalMappingField
+from core.textclean import VisibleTextSerializerMixin
 
 from ...models import Clarification, ClarificationAnswer, ClarificationItem
 from ...reconciliation.selectors import discrepancy_details_for_user
@@ -21,7 +22,7 @@ from ..selectors import (
     clarifications_for_user,
     may_see_evidence,
 )
-from ._common import FIELD_ERRORS, WorkflowRegistrationRefSerializer, masked_name
+from ._common import FIELD_ERRORS, WorkflowRegistrationRefSerializer
 
 
 class FileNegotiation(DefaultContentNegotiation):
@@ -31,7 +32,7 @@ class FileNegotiation(DefaultContentNegotiation):
         return (renderers[0], renderers[0].media_type)
 
 
-class ClarificationItemSerializer(serializers.ModelSerializer):
+class ClarificationItemSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     discrepancy = serializers.IntegerField(source="discrepancy_id")
     discrepancy_status = serializers.CharField(source="discrepancy.status")
     details = serializers.SerializerMethodField()
@@ -56,9 +57,12 @@ class ClarificationItemSerializer(serializers.ModelSerializer):
         )
 
 
-class AnswerSerializer(serializers.ModelSerializer):
+class AnswerSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     answered_by = serializers.CharField(source="answered_by_label")
-    correction = serializers.SerializerMethodField()
+    # The proposed correction, field → new value, as the viewer's role may see it
+    # (core.disclosure): ID and KK numbers masked; for the regulator names, places and dates
+    # masked and the address withheld. Applied only when GraPARI accepts it.
+    correction = PersonalMappingField()
     evidence_photo_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -75,20 +79,6 @@ class AnswerSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(
-        {
-            "type": "object",
-            "description": "The proposed correction, field → new value (ID and KK numbers "
-            "masked; for the regulator names too). Applied only when GraPARI accepts it.",
-            "additionalProperties": {"type": "string"},
-        }
-    )
-    def get_correction(self, obj) -> dict:
-        correction = dict(obj.correction or {})
-        if is_regulator(self.context["request"].user) and correction.get("full_name"):
-            correction["full_name"] = masked_name(correction["full_name"])
-        return correction
-
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_evidence_photo_url(self, obj) -> str | None:
         user = self.context["request"].user
@@ -99,7 +89,7 @@ class AnswerSerializer(serializers.ModelSerializer):
         )
 
 
-class ClarificationSerializer(serializers.ModelSerializer):
+class ClarificationSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     outlet_roid = serializers.CharField(source="outlet.roid", allow_null=True, default=None)
     dealer_code = serializers.CharField(source="dealer.code")
     party = serializers.CharField(source="party.name", allow_null=True, default=None)
@@ -152,7 +142,7 @@ class ClarificationSerializer(serializers.ModelSerializer):
         return obj.awaits_answer and may_answer(self.context["request"].user, obj)
 
 
-class ClarificationFilterSerializer(serializers.Serializer):
+class ClarificationFilterSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     status = serializers.ChoiceField(
         choices=[("active", "active"), ("awaiting", "awaiting"), *Clarification.Status.choices],
         required=False,
@@ -162,7 +152,7 @@ class ClarificationFilterSerializer(serializers.Serializer):
     msisdn = serializers.CharField(required=False, max_length=20)
 
 
-class AnswerInputSerializer(serializers.Serializer):
+class AnswerInputSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     """The answer: an explanation, optionally corrected fields (the registration API's names,
     checked by the same rules) and an evidence photo (multipart)."""
 

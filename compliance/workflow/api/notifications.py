@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.parsers import JSONParser
+from core.textclean import VisibleTextSerializerMixin
 
 from ...models import Notification
 from ..notifications import notifications_mark_read
@@ -14,14 +15,14 @@ from ..selectors import notifications_for_user
 from ._common import FIELD_ERRORS, IdListField
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     class Meta:
         model = Notification
         fields = ["id", "text", "link", "created_at", "read_at"]
         read_only_fields = fields
 
 
-class MarkReadInputSerializer(serializers.Serializer):
+class MarkReadInputSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     ids = IdListField(
         required=False,
         max_length=1000,

@@ -9,9 +9,11 @@ from rest_framework import exceptions, permissions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.disclosure import Kind, PersonalField, sees_in_full
 from core.operator import get_adapter
 from core.parsers import JSONParser
-from core.roles import is_regulator, may_decide
+from core.roles import may_decide
+from core.textclean import VisibleTextSerializerMixin
 
 from ...models import Discrepancy, DiscrepancyKind, ReviewItem
 from ...reconciliation.selectors import discrepancy_details_for_user
@@ -36,7 +38,6 @@ from ._common import (
     IdListField,
     WorkflowRegistrationRefSerializer,
     conflict_response,
-    masked_name,
 )
 from .clarifications import ClarificationSerializer
 
@@ -54,7 +55,7 @@ class WorksQueue(permissions.BasePermission):
         return may_decide(request.user)
 
 
-class ReviewItemSerializer(serializers.ModelSerializer):
+class ReviewItemSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     outlet_roid = serializers.CharField(source="outlet.roid", allow_null=True, default=None)
     dealer_code = serializers.CharField(source="dealer.code", allow_null=True, default=None)
     registration = serializers.SerializerMethodField()
@@ -107,31 +108,40 @@ class ReviewItemSerializer(serializers.ModelSerializer):
         return obj.status == ReviewItem.Status.OPEN and obj.due_at < timezone.now()
 
 
-class OperatorRecordSerializer(serializers.Serializer):
+class OperatorRecordSerializer(VisibleTextSerializerMixin, serializers.Serializer):
+    """The operator's record of the number; personal values as the viewer's role may see them
+    (``core.disclosure``)."""
+
     status = serializers.CharField()
     id_type = serializers.CharField()
-    id_number_masked = serializers.CharField()
-    full_name = serializers.CharField()
-    birth_date = serializers.DateField(allow_null=True)
+    id_number_masked = PersonalField()
+    full_name = PersonalField()
+    birth_date = PersonalField()
     activated_at = serializers.DateTimeField(allow_null=True)
     outlet_roid = serializers.CharField()
 
 
-class RegistrationSummarySerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+class RegistrationSummarySerializer(VisibleTextSerializerMixin, serializers.Serializer):
+    """The registration under review; personal values as the viewer's role may see them."""
+
+    id = serializers.IntegerField(source="pk")
     registration_number = serializers.CharField()
     status = serializers.CharField()
-    outlet_roid = serializers.CharField()
+    outlet_roid = serializers.CharField(source="outlet.roid")
     id_type = serializers.CharField()
-    id_number_masked = serializers.CharField()
-    full_name = serializers.CharField()
-    birth_date = serializers.CharField()
+    id_number_masked = PersonalField()
+    full_name = PersonalField()
+    birth_date = PersonalField()
     registered_at = serializers.DateTimeField()
     review_reasons = serializers.ListField(child=serializers.DictField())
-    photos = serializers.ListField(
-        child=serializers.CharField(),
+    photos = serializers.SerializerMethodField(
         help_text=_("Photo kinds on record (not shown to the regulator)."),
     )
+
+    def get_photos(self, registration) -> list[str]:
+        if not sees_in_full(self.context["request"].user, Kind.PHOTO):
+            return []
+        return [k for k in ("id_photo", "face_photo") if getattr(registration, k)]
 
 
 class ReviewItemDetailSerializer(ReviewItemSerializer):
@@ -161,44 +171,14 @@ class ReviewItemDetailSerializer(ReviewItemSerializer):
         registration = obj.registration
         if registration is None:
             return None
-        regulator = is_regulator(self.context["request"].user)
-        return {
-            "id": registration.pk,
-            "registration_number": registration.registration_number,
-            "status": registration.status,
-            "outlet_roid": registration.outlet.roid,
-            "id_type": registration.id_type,
-            "id_number_masked": registration.id_number_masked,
-            "full_name": masked_name(registration.full_name)
-            if regulator
-            else registration.full_name,
-            "birth_date": (
-                f"{registration.birth_date:%Y}-**-**"
-                if regulator
-                else registration.birth_date.isoformat()
-            ),
-            "registered_at": registration.registered_at,
-            "review_reasons": registration.review_reasons,
-            "photos": []
-            if regulator
-            else [k for k in ("id_photo", "face_photo") if getattr(registration, k)],
-        }
+        return RegistrationSummarySerializer(registration, context=self.context).data
 
     @extend_schema_field(OperatorRecordSerializer(allow_null=True))
     def get_operator_record(self, obj) -> dict | None:
         record = get_adapter().lookup([obj.msisdn]).get(obj.msisdn)
         if record is None:
             return None
-        regulator = is_regulator(self.context["request"].user)
-        return {
-            "status": record.status,
-            "id_type": record.id_type,
-            "id_number_masked": record.id_number_masked,
-            "full_name": masked_name(record.full_name) if regulator else record.full_name,
-            "birth_date": None if regulator else record.birth_date,
-            "activated_at": record.activated_at,
-            "outlet_roid": record.outlet_roid,
-        }
+        return OperatorRecordSerializer(record, context=self.context).data
 
     @extend_schema_field(
         inline_serializer(
@@ -226,7 +206,7 @@ class ReviewItemDetailSerializer(ReviewItemSerializer):
         ]
 
 
-class QueueFilterSerializer(serializers.Serializer):
+class QueueFilterSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     kind = serializers.ChoiceField(choices=ReviewItem.Kind.choices, required=False)
     discrepancy_kind = serializers.ChoiceField(choices=DiscrepancyKind.choices, required=False)
     province = serializers.CharField(required=False, max_length=2)
@@ -246,7 +226,7 @@ class QueueFilterSerializer(serializers.Serializer):
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
 
 
-class ReviewPageSerializer(serializers.Serializer):
+class ReviewPageSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     count = serializers.IntegerField(help_text=_("Items matching, exact up to 10 000."))
     count_is_capped = serializers.BooleanField()
     next_cursor = serializers.CharField(allow_null=True)
@@ -254,7 +234,7 @@ class ReviewPageSerializer(serializers.Serializer):
     results = ReviewItemSerializer(many=True)
 
 
-class DecisionInputSerializer(serializers.Serializer):
+class DecisionInputSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     decision = serializers.ChoiceField(choices=ReviewItem.Decision.choices)
     reason = serializers.CharField(
         required=False,
@@ -273,7 +253,7 @@ class BulkDecisionInputSerializer(DecisionInputSerializer):
     items = IdListField(min_length=1, max_length=1000)
 
 
-class BulkDecisionResultSerializer(serializers.Serializer):
+class BulkDecisionResultSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     decided = serializers.ListField(child=serializers.IntegerField())
 
 

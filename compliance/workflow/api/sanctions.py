@@ -6,6 +6,8 @@ from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.textclean import VisibleTextSerializerMixin
+
 from ...models import Sanction
 from ..sanctions import may_lift, sanction_lift
 from ..selectors import sanction_get_for_user, sanctions_for_user
@@ -13,7 +15,7 @@ from ..support import WorkflowConflict
 from ._common import CONFLICT, FIELD_ERRORS, conflict_response
 
 
-class SanctionSerializer(serializers.ModelSerializer):
+class SanctionSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     outlet_roid = serializers.CharField(source="outlet.roid")
     dealer_code = serializers.CharField(source="outlet.dealer.code")
     outlet_status = serializers.CharField(source="outlet.status")
@@ -47,13 +49,13 @@ class SanctionSerializer(serializers.ModelSerializer):
         return obj.lifted_by.get_username() if obj.lifted_by_id else None
 
 
-class SanctionFilterSerializer(serializers.Serializer):
+class SanctionFilterSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     outlet = serializers.CharField(required=False, max_length=20, help_text=_("Outlet ROID."))
     level = serializers.ChoiceField(choices=Sanction.Level.choices, required=False)
     active = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
-class LiftInputSerializer(serializers.Serializer):
+class LiftInputSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=4000)
 
 

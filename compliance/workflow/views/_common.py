@@ -3,8 +3,7 @@ registration, a finding's two sides."""
 
 from django.utils.cache import patch_cache_control
 
-from core.audit import AuditAction, audit_record
-from outlets.selectors import staff_membership_for_user
+from subscribers.selectors import registration_read_audit
 
 from ...models import Discrepancy
 from ...reconciliation.selectors import discrepancy_details_for_user
@@ -17,19 +16,8 @@ def private(response):
 
 
 def audit_look(request, registration, page: str) -> None:
-    """Who looked at whose record (UU PDP); the registering outlet's own staff are not logged
-    page by page (as on the registration pages)."""
-    if registration is None:
-        return
-    membership = staff_membership_for_user(user=request.user)
-    if membership is not None and membership.outlet_id == registration.outlet_id:
-        return
-    audit_record(
-        actor=request.user,
-        action=AuditAction.REGISTRATION_VIEW,
-        target=registration,
-        after={"page": page},
-    )
+    """Who looked at whose record (UU PDP), as every registration read records it."""
+    registration_read_audit(user=request.user, registration=registration, page=page)
 
 
 def sides(discrepancy: Discrepancy, user) -> list:

@@ -8,9 +8,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.masking import mask_name
+from core.disclosure import Kind, disclose, disclose_mapping
 from core.pagination import CappedCountPaginator
-from core.roles import is_regulator
 from outlets.selectors import staff_membership_for_user
 
 from ...models import Clarification
@@ -98,12 +97,9 @@ def clarification_detail(request, pk: int):
 def clarification_context(request, clarification: Clarification, **extra) -> dict:
     items = list(clarification.items.select_related("discrepancy"))
     registration = clarification.registration
-    regulator = is_regulator(request.user)
     answers = list(clarification.answers.all())
     for answer in answers:
-        answer.shown_correction = dict(answer.correction or {})
-        if regulator and answer.shown_correction.get("full_name"):
-            answer.shown_correction["full_name"] = mask_name(answer.shown_correction["full_name"])
+        answer.shown_correction = disclose_mapping(request.user, answer.correction or {})
     return {
         "clarification": clarification,
         "items": [(item, sides(item.discrepancy, request.user)) for item in items],
@@ -111,9 +107,7 @@ def clarification_context(request, clarification: Clarification, **extra) -> dic
         "may_see_evidence": may_see_evidence(request.user, clarification),
         "registration": registration,
         "registration_name": (
-            mask_name(registration.full_name)
-            if registration is not None and regulator
-            else (registration.full_name if registration else "")
+            disclose(request.user, Kind.NAME, registration.full_name) if registration else ""
         ),
         "overdue": clarification.awaits_answer and clarification.due_at <= timezone.now(),
         **extra,

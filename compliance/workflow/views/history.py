@@ -3,7 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
-from core.roles import is_regulator
+from core.disclosure import sees_every_detail
 from subscribers.selectors import registration_get_for_user
 
 from ..selectors import registration_history
@@ -25,7 +25,7 @@ def registration_history_page(request, pk: int):
                 "events": events,
                 "versions": list(registration.versions.all()),
                 "clarifications": list(registration.clarifications.all()),
-                "show_values": not is_regulator(request.user),
+                "show_values": sees_every_detail(request.user),
             },
         )
     )

@@ -10,9 +10,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.masking import mask_name
+from core.disclosure import Kind, disclose, sees_every_detail, sees_in_full
 from core.operator import get_adapter
-from core.roles import is_regulator, may_decide
+from core.roles import may_decide
 
 from ...models import Discrepancy, ReviewItem
 from ..forms import BulkDecisionForm, DecisionForm, QueueFilterForm
@@ -150,7 +150,6 @@ def _render_item(request, item: ReviewItem, form: DecisionForm, status: int = 20
         review_item_touch(actor=user, item=item, now=now)
         item.refresh_from_db()
     registration = item.registration
-    regulator = is_regulator(user)
     clarification = item.clarification
     record = get_adapter().lookup([item.msisdn]).get(item.msisdn)
     discrepancies = list(
@@ -158,18 +157,14 @@ def _render_item(request, item: ReviewItem, form: DecisionForm, status: int = 20
     )
     claim_live = bool(item.claimed_by_id and item.claim_expires_at and item.claim_expires_at > now)
     photo_kinds = []
-    if registration is not None and not regulator:
+    if registration is not None and sees_in_full(user, Kind.PHOTO):
         photo_kinds = [
             (kind, label)
             for kind, label in (("id_photo", _("ID document")), ("face_photo", _("Face")))
             if getattr(registration, kind)
         ]
-    operator_name = record.full_name if record else ""
-    if regulator and operator_name:
-        operator_name = mask_name(operator_name)
-    registration_name = registration.full_name if registration else ""
-    if regulator and registration_name:
-        registration_name = mask_name(registration_name)
+    operator_name = disclose(user, Kind.NAME, record.full_name) if record else ""
+    registration_name = disclose(user, Kind.NAME, registration.full_name) if registration else ""
     history = registration_history(registration=registration)[:50] if registration else []
     others = ReviewItem.objects.filter(msisdn=item.msisdn, status=ReviewItem.Status.OPEN)
     context = {
@@ -187,7 +182,7 @@ def _render_item(request, item: ReviewItem, form: DecisionForm, status: int = 20
         "history": list(history),
         "other_items": list(others.exclude(pk=item.pk)),
         "now": now,
-        "show_values": not regulator,
+        "show_values": sees_every_detail(user),
     }
     if clarification is not None:
         context.update(clarification_context(request, clarification))
