@@ -9,6 +9,7 @@ from subscribers.models import IdType, Sex
 
 from ..models import DiscrepancyKind, ReviewItem
 from .review import ALLOWED
+from .selectors import outlet_set_choices
 from .support import NON_FIELD
 
 DATE_FORMAT = "%Y-%m-%d"
@@ -158,6 +159,12 @@ class QueueFilterForm(forms.Form):
             ("others", _("Others'")),
         ],
     )
+    outlet_set = forms.ChoiceField(label=_("Outlets"), required=False, choices=[])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The sets higher layers offer (``selectors.register_outlet_set``), known at run time.
+        self.fields["outlet_set"].choices = [("", _("Every outlet")), *outlet_set_choices()]
 
 
 class LiftForm(ServiceErrorsMixin, forms.Form):
