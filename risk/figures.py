@@ -200,7 +200,9 @@ def outlet_risks(flt: ReportFilter, scope: ReportScope) -> list[OutletRisk]:
             if pool is not None and n:
                 rest = pool.registrations - n
                 if rest > 0:
-                    baseline = max(pool.counts.get(signal.code, 0) - count, 0) / rest
+                    # (Clamped: between two refreshes a count may run ahead of the
+                    # registrations it is counted among.)
+                    baseline = min(max(pool.counts.get(signal.code, 0) - count, 0) / rest, 1.0)
                     distance = _distance(count, n, baseline)
             above = distance is not None and count >= minimum_count and distance >= minimum_distance
             figures.append(SignalFigure(signal, count, n, baseline, distance, above))

@@ -24,8 +24,8 @@ from compliance.models import Discrepancy, DiscrepancyKind
 from core import pii
 from core.masking import mask_id_number
 from identity.idgen import make_nik
-from reports.scope import ReportFilter
 from reports.periods import Period
+from reports.scope import ReportFilter
 from risk.services import risk_refresh
 from risk.signals import PRE_ACTIVATION_KIND
 from subscribers.models import Registration, RegistrationPolicy
@@ -53,7 +53,10 @@ def recent_filter() -> ReportFilter:
 
 def params() -> dict:
     flt = recent_filter()
-    return {"date_from": flt.period.date_from.isoformat(), "date_to": flt.period.date_to.isoformat()}
+    return {
+        "date_from": flt.period.date_from.isoformat(),
+        "date_to": flt.period.date_to.isoformat(),
+    }
 
 
 def register(

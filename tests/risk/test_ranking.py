@@ -7,11 +7,15 @@ import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from compliance.models import Discrepancy, DiscrepancyOutcome, ReviewItem
 from reports import services as report_services
 from reports.models import ExportJob
 from reports.scope import ReportScope
 from risk.figures import outlet_risks, ranked_outlets
+from risk.services import risk_refresh
+from tests.pdftext import pdf_text
 
 from .conftest import params, recent_filter
 
@@ -61,9 +65,6 @@ def test_each_reason_shows_count_rate_baseline_and_distance(planted, regulator):
 def test_a_dismissed_or_resolved_finding(planted, regulator):
     """A pre-activation a reviewer dismissed no longer counts; one the engine resolved (the
     number was registered later) still tells what happened."""
-    from compliance.models import Discrepancy, DiscrepancyOutcome
-    from risk.services import risk_refresh
-
     findings = list(Discrepancy.objects.filter(outlet=planted.pre).order_by("pk"))
     for finding in findings[:3]:
         DiscrepancyOutcome.objects.create(
@@ -87,7 +88,7 @@ def test_the_regulators_page_lists_them_with_reasons_and_the_records_behind(
     page = client.get(reverse("risk:outlets"), params())
     assert page.status_code == 200
     ranked = page.context["ranked"]
-    assert [r.outlet.roid for r in ranked][0] == planted.burst.roid
+    assert ranked[0].outlet.roid == planted.burst.roid
     html = page.content.decode()
     assert f'data-roid="{planted.pre.roid}"' in html
     assert 'data-signal="pre_activation" data-count="5"' in html
@@ -166,16 +167,11 @@ def test_the_outlets_export_carries_rank_and_reasons(
     for clean in planted.clean:
         assert rows[clean.roid]["risk_rank"] == "" and rows[clean.roid]["risk_signals_above"] == "0"
     assert export("xlsx").startswith(b"PK")
-    from tests.pdftext import pdf_text
-
     assert "Risk rank" in pdf_text(export("pdf"))
 
 
 @pytest.mark.django_db
 def test_grapari_filters_the_queue_to_outlets_above_the_baseline(planted, grapari, client):
-    from compliance.models import ReviewItem
-    from django.utils import timezone
-
     now = timezone.now()
     for registration in (planted.burst_registrations[0], planted.clean[0].registrations.first()):
         ReviewItem.objects.create(
