@@ -100,6 +100,12 @@ def register(
     )
 
 
+def age_everything() -> None:
+    """Registrations written so far were last changed an hour ago: an incremental refresh
+    sees only what changes afterwards."""
+    Registration.objects.update(updated_at=timezone.now() - timedelta(hours=1))
+
+
 def ordinary(outlet, count: int = NORMAL) -> list[Registration]:
     """One registration a day at 10:00 for ``count`` days, each a different NIK."""
     return [register(outlet, days_ago(1 + i)) for i in range(count)]
@@ -117,8 +123,8 @@ def preactivation_kind(db):
             )
 
 
-def pre_activate(registration: Registration, *, status: str = "open") -> Discrepancy:
-    at = registration.registered_at + timedelta(hours=30)
+def pre_activate(registration: Registration, *, status: str = "open", at=None) -> Discrepancy:
+    at = at or registration.registered_at + timedelta(hours=30)
     return Discrepancy.objects.create(
         msisdn=registration.msisdn,
         kind=PRE_ACTIVATION_KIND,

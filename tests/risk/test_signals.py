@@ -13,7 +13,7 @@ from risk.services import risk_refresh
 from subscribers.models import Registration
 from tests.factories import OutletFactory, StaffFactory, UserFactory
 
-from .conftest import days_ago, nik, pre_activate, register
+from .conftest import age_everything, days_ago, nik, pre_activate, register
 
 
 def carrying(signal: str) -> set[int]:
@@ -153,6 +153,7 @@ def test_the_incremental_refresh_gives_the_rows_of_a_full_one(three, preactivati
     for outlet, hours in ((three[0], 0), (three[1], 5)):
         register(outlet, days_ago(9, 8) + timedelta(hours=hours), id_number=reused)
     kept = register(three[1], days_ago(20))
+    age_everything()
     risk_refresh(full=True)
     assert not carrying("nik_reuse")
     # Later: a third number on the same NIK at another outlet, a night burst, a refusal and a
@@ -162,7 +163,7 @@ def test_the_incremental_refresh_gives_the_rows_of_a_full_one(three, preactivati
     Registration.objects.filter(pk=burst[0].pk).update(
         status=Registration.Status.REFUSED, updated_at=timezone.now()
     )
-    pre_activate(kept)
+    pre_activate(kept, at=timezone.now())
 
     outcome = risk_refresh()
 
@@ -179,6 +180,7 @@ def test_the_incremental_refresh_gives_the_rows_of_a_full_one(three, preactivati
 def test_an_anonymised_registration_takes_its_numbers_signals_with_it(three):
     reused = nik()
     regs = [register(three[0], days_ago(9, 8 + i), id_number=reused) for i in range(3)]
+    age_everything()
     risk_refresh(full=True)
     assert carrying("nik_reuse") == {r.pk for r in regs}
     Registration.objects.filter(pk=regs[0].pk).update(
