@@ -57,7 +57,7 @@ DISMISSED = (DiscrepancyOutcome.Outcome.DISMISSED, DiscrepancyOutcome.Outcome.DI
 
 @dataclass(frozen=True)
 class RiskRefreshOutcome:
-    mode: str  # "full" or "incremental"
+    mode: str  # "full", "incremental", or "skipped" (not PostgreSQL)
     as_of: datetime
     days: int  # local days recomputed (-1: all)
     digests: int  # ID and KK numbers recomputed (-1: all)
@@ -336,6 +336,10 @@ def risk_signals_refresh(*, full: bool = False, recent: bool = True) -> RiskRefr
     """Bring the signal rows up to date (the module's docstring); ``recent``: also recompute
     the outlets above the baseline over the last ``RISK_RECENT_DAYS`` days."""
     started = timezone.now()
+    if connection.vendor != "postgresql":
+        # The statements are PostgreSQL's; elsewhere (SQLite in development) no signal is
+        # computed and the figures show none.
+        return RiskRefreshOutcome("skipped", started, 0, 0, 0, 0)
     clock = time.perf_counter()
     RiskState.objects.get_or_create(pk=RiskState.SINGLETON)
     with transaction.atomic():

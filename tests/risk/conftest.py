@@ -149,7 +149,9 @@ class Planted:
 
 
 @pytest.fixture
-def planted(policies, dealer_org, outlet, other_outlet, preactivation_kind) -> Planted:
+def planted(
+    require_postgres, policies, dealer_org, outlet, other_outlet, preactivation_kind
+) -> Planted:
     clean = [outlet, other_outlet]
     clean += [
         OutletFactory(dealer=dealer_org, roid=f"ROJKT0000{n}", name=f"Konter Bersih {n}")

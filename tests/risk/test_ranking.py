@@ -4,6 +4,7 @@ the outlets export and GraPARI's review filter."""
 
 import csv
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -139,6 +140,14 @@ def test_the_dealers_dashboard_counts_each_outlets_signals(planted, dealer_user,
     assert figures[planted.pre.roid] == 1 and figures[planted.reuse.roid] == 1
     assert all(figures[o.roid] == 0 for o in planted.clean)
     assert planted.foreign.roid not in figures
+    assert 'data-figure="risk_signals">2<' in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_outlet_staff_see_no_risk_figure_on_their_dashboard(planted, clerk, client):
+    client.force_login(clerk)
+    page = client.get(reverse("outlets:dashboard"))
+    assert page.status_code == 200 and 'data-figure="risk_signals"' not in page.content.decode()
 
 
 @pytest.mark.django_db
@@ -162,12 +171,16 @@ def test_the_outlets_export_carries_rank_and_reasons(
     rows = {r["roid"]: r for r in csv.DictReader(io.StringIO(export("csv").decode()))}
     assert rows[planted.burst.roid]["risk_rank"] == "1"
     assert rows[planted.pre.roid]["risk_pre_activation_count"] == "5"
-    assert rows[planted.pre.roid]["risk_reasons"] == "Activated before registration"
+    # In the requester's language: Indonesian unless they chose English.
+    assert rows[planted.pre.roid]["risk_reasons"] == "Aktif sebelum diregistrasi"
     assert rows[planted.reuse.roid]["risk_nik_reuse_count"] == "5"
     for clean in planted.clean:
         assert rows[clean.roid]["risk_rank"] == "" and rows[clean.roid]["risk_signals_above"] == "0"
     assert export("xlsx").startswith(b"PK")
-    assert "Risk rank" in pdf_text(export("pdf"))
+    # The printed rows end with the rank and the number of signals above the baseline.
+    text = pdf_text(export("pdf"))
+    assert re.search(rf"{planted.burst.roid} Konter Subuh 28 [\d,]+ % 0 0 0 1 2\b", text), text
+    assert re.search(rf"{planted.clean[0].roid} Konter Sinar 20 [\d,]+ % 0 0 0 0\b", text)
 
 
 @pytest.mark.django_db
@@ -188,4 +201,4 @@ def test_grapari_filters_the_queue_to_outlets_above_the_baseline(planted, grapar
     above = client.get(reverse("compliance:review_queue"), {"outlet_set": "above_baseline"})
     assert len(everything.context["page"].items) == 2
     assert [i.outlet_id for i in above.context["page"].items] == [planted.burst.pk]
-    assert "Outlets above the baseline" in above.content.decode()
+    assert "Outlet di atas garis dasar" in above.content.decode()

@@ -27,7 +27,7 @@ def rows() -> set[tuple]:
 
 
 @pytest.fixture
-def three(policies, dealer_org):
+def three(require_postgres, policies, dealer_org):
     return [OutletFactory(dealer=dealer_org, roid=f"ROSIG00000{n}") for n in (1, 2, 3)]
 
 
