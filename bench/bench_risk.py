@@ -1,6 +1,7 @@
 """Benchmark: the outlet risk signals at operator scale, on PostgreSQL.
 
     python bench/bench_risk.py [--n 1000000] [--outlets 2000] [--skip-generate]
+                               [--keep-registrations]
 
 Generates N registrations over the last 365 days exactly as ``bench_reports.py`` does
 (set-based), then gives them the behaviour the signals look for: family cards (a few shared by
@@ -38,6 +39,10 @@ from bench.common import ensure_database, print_table  # noqa: E402
 
 # Behaviour for the signals, on the generated registrations (ids are 1..N in time order).
 BEHAVIOUR = """
+-- Outlets work by day: the generator spreads registrations over 24 hours; all but 1 in 50 of
+-- those between midnight and 5 a.m. move eight hours later (the 1 in 50 is a night shift).
+UPDATE subscribers_registration SET registered_at = registered_at + interval '8 hours'
+WHERE EXTRACT(HOUR FROM registered_at AT TIME ZONE 'Asia/Jakarta') < 5 AND id %% 50 <> 0;
 -- Family cards: two NIKs a card on average; every 5 000th card holds 14 NIKs; 1 in 2 000
 -- registrations gives its NIK as the KK.
 UPDATE subscribers_registration SET kk_number_digest = md5('kk' || (id / 2))
@@ -94,6 +99,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000, help="registrations (default 1M)")
     parser.add_argument("--outlets", type=int, default=2000)
     parser.add_argument("--skip-generate", action="store_true", help="reuse the data")
+    parser.add_argument(
+        "--keep-registrations",
+        action="store_true",
+        help="reuse the generated registrations, give them the behaviour again",
+    )
     args = parser.parse_args()
     n = args.n
 
@@ -125,7 +135,8 @@ def main() -> None:
                 "TRUNCATE risk_registrationsignal, risk_recentoutletrisk, risk_riskstate"
             )
         started = time.perf_counter()
-        generate(n, args.outlets)
+        if not args.keep_registrations:
+            generate(n, args.outlets)
         with connection.cursor() as cursor:
             if PRE_ACTIVATION_KIND not in DiscrepancyKind.values:
                 # The bench database only: the reconciliation that finds pre-activations owns
@@ -134,7 +145,10 @@ def main() -> None:
                     "ALTER TABLE compliance_discrepancy "
                     "DROP CONSTRAINT IF EXISTS discrepancy_kind_known"
                 )
-            cursor.execute(BEHAVIOUR)
+            cursor.execute(
+                "DELETE FROM compliance_discrepancy WHERE kind = %s", [PRE_ACTIVATION_KIND]
+            )
+            cursor.execute(BEHAVIOUR, {})
             cursor.execute("VACUUM ANALYZE")
         print(f"  generated {n:,} registrations with behaviour in "
               f"{time.perf_counter() - started:.0f} s")  # fmt: skip
@@ -148,6 +162,7 @@ def main() -> None:
         cursor.execute(FLOOR_SQL)  # warm the cache as the rebuild will find it
         floor = min(timed(lambda: cursor.execute(FLOOR_SQL) or cursor.fetchall(), repeat=3))
     full = min(timed(lambda: risk_signals_refresh(full=True, recent=False), repeat=2))
+    print(f"  full rebuild {full:.2f} s, floor {floor:.2f} s", flush=True)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE risk_registrationsignal")
         cursor.execute(
@@ -156,6 +171,15 @@ def main() -> None:
         signal_rows, flagged = cursor.fetchone()
         cursor.execute("SELECT signal, count(*) FROM risk_registrationsignal GROUP BY 1 ORDER BY 1")
         per_signal = cursor.fetchall()
+        # A previous run's "today" registrations (--keep-registrations) go first.
+        for table in ("compliance_discrepancy", "privacy_registrationprivacy"):
+            cursor.execute(
+                f"DELETE FROM {table} WHERE registration_id IN "
+                "(SELECT id FROM subscribers_registration WHERE msisdn LIKE '62899%%')",
+                [],
+            )
+        cursor.execute("DELETE FROM subscribers_registration WHERE msisdn LIKE '62899%%'", [])
+        cursor.execute("DELETE FROM outlets_starterpack WHERE msisdn LIKE '62899%%'", [])
         cursor.execute(TODAY_SQL, {"policy": RegistrationPolicy.objects.get(code="2026").pk})
     summaries_refresh()
     incremental = timed(lambda: risk_signals_refresh(recent=False))[0]

@@ -146,6 +146,9 @@ def _insert_local(days: list[date] | None) -> None:
             CASE WHEN x.warnings @> %s::jsonb THEN 'birth_date_contradiction' END
         ]::varchar[], NULL)) AS s(code)
         WHERE {where}
+        -- A registration moved to another day keeps one row, on its day now.
+        ON CONFLICT (registration_id, signal, via) DO UPDATE
+            SET day = excluded.day, outlet_id = excluded.outlet_id
     """
     params = [
         *day_params,
@@ -220,7 +223,8 @@ def _insert_digest(via: str, digests: list[str] | None) -> None:
             {reuse},
             CASE WHEN p.outlets >= %s THEN 'id_spread' END
         ]::varchar[], NULL)) AS s(code)
-        ON CONFLICT (registration_id, signal, via) DO NOTHING
+        ON CONFLICT (registration_id, signal, via) DO UPDATE
+            SET day = excluded.day, outlet_id = excluded.outlet_id
     """
     params = [
         *candidate_params,
@@ -253,7 +257,8 @@ def _insert_kk_crowded(cursor, digests: list[str] | None) -> None:
             WHERE kk_number_digest <> '' AND id_number_digest <> '' AND {only}
             GROUP BY kk_number_digest HAVING COUNT(DISTINCT id_number_digest) > %s
         )
-        ON CONFLICT (registration_id, signal, via) DO NOTHING
+        ON CONFLICT (registration_id, signal, via) DO UPDATE
+            SET day = excluded.day, outlet_id = excluded.outlet_id
         """,
         [*day_params, *only_params, settings.RISK_KK_MAX_NIKS],
     )
@@ -344,6 +349,10 @@ def risk_signals_refresh(*, full: bool = False, recent: bool = True) -> RiskRefr
     RiskState.objects.get_or_create(pk=RiskState.SINGLETON)
     with transaction.atomic():
         state = RiskState.objects.select_for_update().get(pk=RiskState.SINGLETON)
+        with connection.cursor() as cursor:
+            # The time-since-the-previous-registration window sorts every registration of the
+            # days recomputed: in memory, not on disk (for this transaction only).
+            cursor.execute("SET LOCAL work_mem = '128MB'")
         parameters = signals.parameters()
         full = full or state.watermark is None or state.parameters != parameters
         if full:

@@ -215,3 +215,16 @@ def test_restricted_registrations_behind_a_signal_are_the_operator_admins_only(
     for user, expected in ((regulator, 2), (operator, 3)):
         client.force_login(user)
         assert len(client.get(url, params()).context["lines"]) == expected
+
+
+@pytest.mark.django_db
+def test_a_registration_moved_to_another_day_keeps_one_row_on_its_new_day(three):
+    night = register(three[0], days_ago(3, 2))
+    age_everything()
+    risk_refresh(full=True)
+    Registration.objects.filter(pk=night.pk).update(
+        registered_at=days_ago(5, 3), updated_at=timezone.now()
+    )
+    risk_refresh()
+    row = RegistrationSignal.objects.get(registration=night, signal="odd_hours")
+    assert row.day == days_ago(5).date()
