@@ -20,6 +20,7 @@ urlpatterns = [
     path("outlets/", include("outlets.urls")),
     path("privacy/", include("privacy.urls")),
     path("reports/", include("reports.urls")),
+    path("risk/", include("risk.urls")),
     path("", home.home, name="home"),
 ]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from . import workflow_figures
+from . import hooks, workflow_figures
 from .columns import RowSource, discrepancy_source, registration_source
 from .expressions import defuse
 from .figures import Figures, outlet_figures, report_figures
@@ -42,8 +42,11 @@ def _rate(value: float | None) -> float | None:
 
 
 def outlet_source(flt: ReportFilter, scope: ReportScope) -> RowSource:
-    """Every outlet in scope with its figures for the period (``reports.figures``)."""
+    """Every outlet in scope with its figures for the period (``reports.figures``), then the
+    columns the layers above add (``hooks.register_outlet_columns``)."""
     rows = outlet_figures(flt, scope)
+    extras = [(spec, spec.values(flt, scope)) for spec in hooks.outlet_columns()]
+    extra_columns = [column for spec, _values in extras for column in spec.columns]
 
     def generate():
         for outlet, counts in rows:
@@ -67,11 +70,17 @@ def outlet_source(flt: ReportFilter, scope: ReportScope) -> RowSource:
                 counts.repeated_ids,
                 counts.open_clarifications,
                 counts.confirmed_violations,
+                *(
+                    value
+                    for spec, values in extras
+                    for value in values.get(outlet.id, (None,) * len(spec.columns))
+                ),
             )
 
+    columns = (*OUTLET_COLUMNS, *extra_columns)
     return RowSource(
-        keys=[k for k, _ in OUTLET_COLUMNS],
-        labels=[str(label) for _, label in OUTLET_COLUMNS],
+        keys=[k for k, _ in columns],
+        labels=[str(label) for _, label in columns],
         total=len(rows),
         rows=generate(),
         free_text=(1, 3, 4),

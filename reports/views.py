@@ -24,7 +24,7 @@ from compliance.models import Discrepancy, DiscrepancyKind
 from core.pagination import CappedCountPaginator as Paginator
 from subscribers.models import IdType, Registration
 
-from . import services
+from . import hooks, services
 from .dashboard import charts, rows_link
 from .figures import GROUP_LABELS, report_figures
 from .forms import ExportRequestForm, ReportFilterForm, VerifyForm
@@ -107,6 +107,8 @@ def dashboard(request):
         "refresh_minutes": max(settings.REPORTS_REFRESH_SECONDS // 60, 1),
         "group_label": str(GROUP_LABELS[flt.grouping]).lower(),
         "query": flt.query_string(),
+        # Sections the layers above add (``hooks.register_dashboard_section``).
+        "sections": hooks.dashboard_sections(flt, scope),
         "links": {
             "registrations": rows_link("registrations", flt),
             "blocked": rows_link("registrations", flt, status=Registration.Status.BLOCKED),

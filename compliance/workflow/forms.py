@@ -10,6 +10,7 @@ from subscribers.models import IdType, Sex
 
 from ..models import DiscrepancyKind, ReviewItem
 from .review import ALLOWED
+from .selectors import outlet_set_choices
 from .support import NON_FIELD
 
 DATE_FORMAT = "%Y-%m-%d"
@@ -159,6 +160,12 @@ class QueueFilterForm(VisibleTextFormMixin, forms.Form):
             ("others", _("Others'")),
         ],
     )
+    outlet_set = forms.ChoiceField(label=_("Outlets"), required=False, choices=[])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The sets higher layers offer (``selectors.register_outlet_set``), known at run time.
+        self.fields["outlet_set"].choices = [("", _("Every outlet")), *outlet_set_choices()]
 
 
 class LiftForm(ServiceErrorsMixin, VisibleTextFormMixin, forms.Form):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -130,6 +131,23 @@ class QueueFilters:
     older_than_days: int | None = None
     overdue: bool | None = None
     claimed: str = ""  # "mine", "free", "others"
+    outlet_set: str = ""  # a key of ``register_outlet_set`` ("" = every outlet)
+
+
+# Sets of outlets a higher layer defines (such as "outlets above the baseline" of the risk
+# signals) offered as a filter of the queue without this layer importing it: ``provider()``
+# returns a queryset of outlet ids, evaluated as a subquery.
+_outlet_sets: dict[str, tuple[object, Callable[[], QuerySet]]] = {}
+
+
+def register_outlet_set(key: str, label, provider: Callable[[], QuerySet]) -> None:
+    """Offer the queue filter ``outlet_set=key`` (labelled ``label``): items whose outlet is in
+    ``provider()``. Registering the same key again replaces it."""
+    _outlet_sets[key] = (label, provider)
+
+
+def outlet_set_choices() -> list[tuple[str, object]]:
+    return [(key, label) for key, (label, _provider) in _outlet_sets.items()]
 
 
 def review_items_for_user(
@@ -159,6 +177,9 @@ def review_items_for_user(
         qs = qs.filter(dealer_id=Subquery(Dealer.objects.filter(code=f.dealer).values("pk")[:1]))
     if f.outlet:
         qs = qs.filter(outlet_id=Subquery(Outlet.objects.filter(roid=f.outlet).values("pk")[:1]))
+    if f.outlet_set:
+        entry = _outlet_sets.get(f.outlet_set)
+        qs = qs.filter(outlet_id__in=entry[1]()) if entry else qs.none()
     if f.older_than_days:
         qs = qs.filter(queued_at__lte=now - timedelta(days=f.older_than_days))
     if f.overdue is True:

@@ -32,13 +32,15 @@ def count_per_outlet(queryset, outlet_field: str = "outlet"):
 
 
 # Figures about an outlet that layers above this one own: its registrations (the registrations
-# app) and its open clarifications and confirmed violations (the compliance workflow). Each
+# app), its open clarifications and confirmed violations (the compliance workflow) and its risk
+# signals above the baseline of comparable outlets over the last 30 days (the risk app). Each
 # registers a provider when it is loaded (its ``AppConfig.ready``); a figure nobody provides is 0.
 OUTLET_FIGURES = (
     "registration_count",
     "recent_registration_count",
     "open_clarifications",
     "confirmed_violations",
+    "risk_signals",
 )
 _figure_providers: dict[str, Callable[[datetime], dict]] = {}
 
@@ -95,6 +97,12 @@ DASHBOARD_COLUMNS: tuple[Column, ...] = (
     Column("trained", _("Trained"), lambda o: o.trained, "trained"),
     Column("active_staff", _("Active staff"), lambda o: o.active_staff, "active_staff"),
     Column("stock_on_hand", _("Stock on hand"), lambda o: o.stock_on_hand, "stock_on_hand"),
+    Column(
+        "risk_signals",
+        _("Risk signals above the baseline, last 30 days"),
+        lambda o: o.risk_signals,
+        "risk_signals",
+    ),
 )
 SORT_KEYS = {column.key: column.sort_by for column in DASHBOARD_COLUMNS if column.sort_by}
 DEFAULT_SORT = "roid"

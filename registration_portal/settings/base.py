@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "operatordb",
     "privacy",
     "reports",
+    "risk",
 ]
 
 MIDDLEWARE = [
@@ -562,6 +563,59 @@ CELERY_BEAT_SCHEDULE.update(
         },
         # Re-queue exports whose worker died or whose task was lost; delete expired files.
         "reports-sweep-exports": {"task": "reports.tasks.sweep_exports", "schedule": 600.0},
+    }
+)
+
+# --- Outlet risk signals (risk app; docs/risk.md) -------------------------------------------------
+# One NIK on many numbers / one NIK or KK at many outlets: within this many hours either side.
+RISK_WINDOW_HOURS = env.int("RISK_WINDOW_HOURS", default=72)
+# "One NIK on many numbers": at least this many registrations of the NIK within the window.
+RISK_NIK_REUSE_MIN = env.int("RISK_NIK_REUSE_MIN", default=3)
+# "One NIK or KK at many outlets": at least this many outlets within the window.
+RISK_SPREAD_OUTLETS_MIN = env.int("RISK_SPREAD_OUTLETS_MIN", default=3)
+# "KK with too many NIKs": more different NIKs than this on one family card.
+RISK_KK_MAX_NIKS = env.int("RISK_KK_MAX_NIKS", default=10)
+# "Odd hours": from this local hour (included) to this one (excluded); may wrap midnight.
+RISK_ODD_HOUR_FROM = env.int("RISK_ODD_HOUR_FROM", default=0)
+RISK_ODD_HOUR_TO = env.int("RISK_ODD_HOUR_TO", default=5)
+# "Faster than a person can type": less than this many seconds after the clerk's previous one.
+RISK_MIN_SECONDS_BETWEEN = env.int("RISK_MIN_SECONDS_BETWEEN", default=60)
+# Above the baseline: at least this many registrations and this many standard deviations.
+RISK_MIN_COUNT = env.int("RISK_MIN_COUNT", default=3)
+RISK_MIN_DISTANCE = env.float("RISK_MIN_DISTANCE", default=3.0)
+# The baseline is the same dealer's outlets in the province when at least this many exist.
+RISK_MIN_PEERS = env.int("RISK_MIN_PEERS", default=2)
+# The dealer's dashboard and GraPARI's filter look at the last this many days.
+RISK_RECENT_DAYS = env.int("RISK_RECENT_DAYS", default=30)
+for _name in (
+    "RISK_WINDOW_HOURS",
+    "RISK_NIK_REUSE_MIN",
+    "RISK_SPREAD_OUTLETS_MIN",
+    "RISK_KK_MAX_NIKS",
+    "RISK_MIN_SECONDS_BETWEEN",
+    "RISK_MIN_COUNT",
+    "RISK_MIN_PEERS",
+    "RISK_RECENT_DAYS",
+):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1.")
+del _name
+if not (0 <= RISK_ODD_HOUR_FROM <= 23 and 0 <= RISK_ODD_HOUR_TO <= 24):
+    raise ImproperlyConfigured("RISK_ODD_HOUR_FROM is 0–23 and RISK_ODD_HOUR_TO 0–24.")
+if RISK_MIN_DISTANCE <= 0:
+    raise ImproperlyConfigured("RISK_MIN_DISTANCE must be above 0.")
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # After the report summary tables (the same task refreshes them first).
+        "risk-refresh-signals": {
+            "task": "risk.tasks.refresh_risk_signals",
+            "schedule": float(REPORTS_REFRESH_SECONDS),
+        },
+        "risk-rebuild-signals": {
+            "task": "risk.tasks.refresh_risk_signals",
+            "schedule": crontab(hour=4, minute=40),
+            "kwargs": {"full": True},
+        },
     }
 )
 

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from core.pdffonts import pdf_fonts
 
+from .. import hooks
 from ..charts import Chart, fmt, percent
 from ..columns import RowSource
 from ..dashboard import charts as dashboard_charts
@@ -49,12 +50,12 @@ PDF_ROW_COLUMNS = {
     ],
     "outlets": [
         ("roid", 24),
-        ("name", 50),
-        ("registrations", 20),
-        ("violation_rate", 18),
-        ("discrepancies", 20),
-        ("ids_over_cap", 20),
-        ("ids_repeated", 20),
+        ("name", 36),
+        ("registrations", 18),
+        ("violation_rate", 16),
+        ("discrepancies", 18),
+        ("ids_over_cap", 16),
+        ("ids_repeated", 16),
     ],
 }
 
@@ -254,7 +255,10 @@ def write_pdf(
 
     printed = 0
     if rows is not None and kind in PDF_ROW_COLUMNS:
-        columns = [(k, w) for k, w in PDF_ROW_COLUMNS[kind] if k in rows.keys]
+        wanted = list(PDF_ROW_COLUMNS[kind])
+        if kind == "outlets":  # the columns the layers above add and a page has room for
+            wanted += [c for spec in hooks.outlet_columns() for c in spec.pdf]
+        columns = [(k, w) for k, w in wanted if k in rows.keys]
         indexes = [rows.keys.index(k) for k, _w in columns]
         limit = settings.REPORTS_PDF_MAX_ROWS
         data = []

@@ -179,6 +179,8 @@ ARGUMENTS = {
     "privacy:export": lambda w: {"pk": w["subject_request"]},
     "reports:export": lambda w: {"pk": w["export"]},
     "reports:export_download": lambda w: {"pk": w["export"]},
+    "risk:outlet": lambda w: {"roid": _roid(w["outlet"])},
+    "risk:records": lambda w: {"roid": _roid(w["outlet"]), "signal": "odd_hours"},
     "outlet-detail": lambda w: {"pk": w["outlet"]},
     "outlet-application-detail": lambda w: {"pk": w["application"]},
     "outlet-staff-detail": lambda w: {"pk": w["staff"]},
@@ -198,6 +200,12 @@ ARGUMENTS = {
     "export-job-detail": lambda w: {"pk": w["export"]},
     "export-job-download": lambda w: {"pk": w["export"]},
 }
+
+
+def _roid(outlet_pk: int) -> str:
+    from outlets.models import Outlet
+
+    return Outlet.objects.get(pk=outlet_pk).roid
 
 
 def url_for(name: str, world: dict) -> str | None:
@@ -328,6 +336,10 @@ RULES: dict[str, dict[str, int | frozenset]] = {
     "reports:export": web(DENIED, DENIED, OK, 404, 404, 404),
     "reports:export_download": web(DENIED, DENIED, OK, 404, 404, 404),
     "reports:verify": web(*_REPORT_READERS),
+    # --- risk signals: the report readers; a dealer's outlets only (its own outlet here)
+    "risk:outlets": web(*_REPORT_READERS),
+    "risk:outlet": web(*_REPORT_READERS),
+    "risk:records": web(*_REPORT_READERS),
     "export-job-list": api(*_REPORT_READERS),
     "export-job-figures": api(*_REPORT_READERS),
     "export-job-detail": api(DENIED, DENIED, OK, 404, 404, 404),

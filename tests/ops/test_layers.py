@@ -27,6 +27,7 @@ LAYERS = (
     "compliance",
     "privacy",
     "reports",
+    "risk",
     "registration_portal",
 )
 PACKAGES = sorted({layer.split(".")[0] for layer in LAYERS})

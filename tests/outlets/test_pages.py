@@ -412,6 +412,7 @@ def test_dashboard_csv_is_streamed_with_the_same_scope_and_order(
     assert list(rows[0]) == [
         "roid", "name", "dealer", "region", "status", "registrations", "registrations_recent",
         "open_clarifications", "confirmed_violations", "trained", "active_staff", "stock_on_hand",
+        "risk_signals",
     ]  # fmt: skip
 
 

@@ -57,6 +57,7 @@ def _filters_from(form: QueueFilterForm) -> QueueFilters:
         older_than_days=data.get("older_than_days"),
         overdue=overdue,
         claimed=data.get("claimed") or "",
+        outlet_set=data.get("outlet_set") or "",
     )
 
 

@@ -1,0 +1,392 @@
+"""Keeping the signal rows up to date: set-based, incremental, safe to run at any time.
+
+Like the report summary tables (``reports.summary``), one transaction holding the ``RiskState``
+row lock:
+
+1. **signals of one registration** (``pre_activation``, ``kk_equals_nik``, ``odd_hours``,
+   ``too_fast``, ``registry_refused``, ``holder_dispute``, ``birth_date_contradiction``): the
+   local days touched since the watermark — registrations by ``updated_at``, pre-activation
+   findings by ``detected_at``/``resolved_at`` and their reviewers' outcomes, holder disputes by
+   ``queued_at``/``decided_at`` — are recomputed with one ``DELETE`` and one
+   ``INSERT … SELECT`` over those days (a window function gives each registration the time since
+   the clerk's previous one);
+2. **signals of an ID or KK number** (``nik_reuse``, ``id_spread``, ``kk_crowded``): the rows of
+   the NIK and KK digests of the registrations changed since the watermark are replaced, in
+   batches, by statements that join each number's registrations within the time window;
+3. the outlets above their baseline over the last ``RISK_RECENT_DAYS`` days are recomputed
+   (``RecentOutletRisk``) from the figures (``risk.figures``).
+
+The first refresh, a change of a signal's setting and the nightly run (``full=True``) rebuild
+every row with the same statements without a filter. PostgreSQL only (the signal rows are
+written with window functions, ``unnest`` and JSONB containment); the figures read them on any
+database.
+"""
+
+# Table names and placeholders are ours; every value goes through query parameters.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from compliance.models import Discrepancy, DiscrepancyOutcome, ReviewItem
+from reports.periods import day_ranges
+from reports.summary import _batches, _days, _in, _local_day, _ranges_sql
+from subscribers.models import Registration
+
+from . import signals
+from .models import RegistrationSignal, RiskState
+
+MAX_INCREMENTAL_RANGES = 200
+MAX_INCREMENTAL_DIGESTS = 50_000
+
+F = RegistrationSignal._meta.db_table
+R = Registration._meta.db_table
+NIK, KK = "nik", "kk"
+DIGEST_COLUMNS = {NIK: "id_number_digest", KK: "kk_number_digest"}
+DIGEST_SIGNALS = {NIK: ("nik_reuse", "id_spread"), KK: ("id_spread", "kk_crowded")}
+DISMISSED = (DiscrepancyOutcome.Outcome.DISMISSED, DiscrepancyOutcome.Outcome.DISMISSED_BEFORE)
+
+
+@dataclass(frozen=True)
+class RiskRefreshOutcome:
+    mode: str  # "full", "incremental", or "skipped" (not PostgreSQL)
+    as_of: datetime
+    days: int  # local days recomputed (-1: all)
+    digests: int  # ID and KK numbers recomputed (-1: all)
+    rows: int  # signal rows after the refresh
+    duration_ms: int
+
+
+def risk_state() -> RiskState | None:
+    return RiskState.objects.filter(pk=RiskState.SINGLETON).first()
+
+
+def _sql(queryset) -> tuple[str, tuple]:
+    sql, params = queryset.query.sql_with_params()
+    return sql, tuple(params)
+
+
+def _pre_activated_ids():
+    """Registrations with a pre-activation finding no reviewer dismissed."""
+    dismissed = DiscrepancyOutcome.objects.filter(outcome__in=DISMISSED).values("discrepancy_id")
+    return (
+        Discrepancy.objects.filter(kind=signals.PRE_ACTIVATION_KIND, registration__isnull=False)
+        .exclude(pk__in=dismissed)
+        .values("registration_id")
+    )
+
+
+def _disputed_ids():
+    """Registrations whose holder disputes them (the dispute not dismissed)."""
+    return (
+        ReviewItem.objects.filter(signals.holder_dispute_q(), registration__isnull=False)
+        .exclude(decision=ReviewItem.Decision.DISMISS)
+        .values("registration_id")
+    )
+
+
+# --- signals of one registration -------------------------------------------------------------
+
+
+def _odd_hours_sql() -> str:
+    start, end = settings.RISK_ODD_HOUR_FROM, settings.RISK_ODD_HOUR_TO
+    if start <= end:
+        return f"(x.hour >= {int(start)} AND x.hour < {int(end)})"
+    return f"(x.hour >= {int(start)} OR x.hour < {int(end)})"  # across midnight
+
+
+def _insert_local(days: list[date] | None) -> None:
+    """Write the per-registration signals of the registrations of ``days`` (every day: None)."""
+    day_sql, day_params = _local_day("x.registered_at")
+    gap = timedelta(seconds=settings.RISK_MIN_SECONDS_BETWEEN)
+    where, where_params = _ranges_sql("x.registered_at", days)
+    # The window function needs the clerk's previous registration, which may precede the
+    # first day recomputed: read a little more, write only the days asked for.
+    if days is None:
+        wide, wide_params = "1 = 1", []
+    else:
+        wide, wide_params = _ranges_sql("r.registered_at", days)
+        wide = wide.replace("r.registered_at >= %s", "r.registered_at >= %s::timestamptz - %s")
+        wide_params = [
+            value
+            for index, param in enumerate(wide_params)
+            for value in ((param, gap) if index % 2 == 0 else (param,))
+        ]
+    pre_sql, pre_params = _sql(_pre_activated_ids())
+    dispute_sql, dispute_params = _sql(_disputed_ids())
+    sql = f"""
+        INSERT INTO {F} (registration_id, outlet_id, day, signal, via, digest)
+        SELECT x.id, x.outlet_id, {day_sql}, s.code, '', ''
+        FROM (
+            SELECT r.id, r.outlet_id, r.registered_at, r.status, r.warnings,
+                   r.id_number_digest, r.kk_number_digest,
+                   EXTRACT(HOUR FROM r.registered_at AT TIME ZONE %s) AS hour,
+                   LAG(r.registered_at) OVER (
+                       PARTITION BY r.outlet_id, r.clerk_id ORDER BY r.registered_at, r.id
+                   ) AS previous_at
+            FROM {R} r
+            WHERE {wide}
+        ) x
+        CROSS JOIN LATERAL unnest(array_remove(ARRAY[
+            CASE WHEN x.id IN ({pre_sql}) THEN 'pre_activation' END,
+            CASE WHEN x.kk_number_digest <> '' AND x.kk_number_digest = x.id_number_digest
+                 THEN 'kk_equals_nik' END,
+            CASE WHEN {_odd_hours_sql()} THEN 'odd_hours' END,
+            CASE WHEN x.registered_at - x.previous_at < %s THEN 'too_fast' END,
+            CASE WHEN x.status = %s THEN 'registry_refused' END,
+            CASE WHEN x.id IN ({dispute_sql}) THEN 'holder_dispute' END,
+            CASE WHEN x.warnings @> %s::jsonb THEN 'birth_date_contradiction' END
+        ]::varchar[], NULL)) AS s(code)
+        WHERE {where}
+        -- A registration moved to another day keeps one row, on its day now.
+        ON CONFLICT (registration_id, signal, via) DO UPDATE
+            SET day = excluded.day, outlet_id = excluded.outlet_id
+    """
+    params = [
+        *day_params,
+        settings.TIME_ZONE,
+        *wide_params,
+        *pre_params,
+        gap,
+        Registration.Status.REFUSED,
+        *dispute_params,
+        f'[{{"code": "{signals.BIRTH_DATE_WARNING}"}}]',
+        *where_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _refresh_local(days: list[date] | None) -> None:
+    codes = list(signals.LOCAL_CODES)
+    with connection.cursor() as cursor:
+        if days is None:
+            cursor.execute(f"DELETE FROM {F} WHERE signal IN ({_in(codes)})", codes)
+        else:
+            for batch in _batches(days):
+                cursor.execute(
+                    f"DELETE FROM {F} WHERE signal IN ({_in(codes)}) AND day IN ({_in(batch)})",
+                    [*codes, *(connection.ops.adapt_datefield_value(d) for d in batch)],
+                )
+    _insert_local(days)
+
+
+# --- signals of an ID or KK number -----------------------------------------------------------
+
+
+def _insert_digest(via: str, digests: list[str] | None) -> None:
+    """Write ``via``'s per-number signals for the registrations of ``digests`` (None: every
+    number that could hold one)."""
+    column = DIGEST_COLUMNS[via]
+    day_sql, day_params = _local_day("p.registered_at")
+    window = timedelta(hours=settings.RISK_WINDOW_HOURS)
+    reuse_min, spread_min = settings.RISK_NIK_REUSE_MIN, settings.RISK_SPREAD_OUTLETS_MIN
+    if digests is None:
+        # Only numbers that could hold a signal: registered often enough, or at enough outlets.
+        having = "COUNT(*) >= %s" if via == NIK else "COUNT(DISTINCT outlet_id) >= %s"
+        least = min(reuse_min, spread_min) if via == NIK else spread_min
+        candidates = (
+            f"r.{column} IN (SELECT {column} FROM {R} WHERE {column} <> '' "
+            f"GROUP BY {column} HAVING {having})"
+        )
+        candidate_params = [least]
+    else:
+        candidates, candidate_params = f"r.{column} IN ({_in(digests)})", list(digests)
+    reuse = "CASE WHEN p.n >= %s THEN 'nik_reuse' END" if via == NIK else "NULL"
+    reuse_params = [reuse_min] if via == NIK else []
+    sql = f"""
+        WITH c AS (
+            SELECT r.id, r.outlet_id, r.registered_at, r.{column} AS d
+            FROM {R} r
+            WHERE r.{column} <> '' AND {candidates}
+        ), p AS (
+            SELECT a.id, a.outlet_id, a.registered_at, a.d, COUNT(*) AS n,
+                   COUNT(DISTINCT b.outlet_id) AS outlets
+            FROM c a
+            JOIN c b ON b.d = a.d
+                    AND b.registered_at >= a.registered_at - %s
+                    AND b.registered_at <= a.registered_at + %s
+            GROUP BY a.id, a.outlet_id, a.registered_at, a.d
+        )
+        INSERT INTO {F} (registration_id, outlet_id, day, signal, via, digest)
+        SELECT p.id, p.outlet_id, {day_sql}, s.code, %s, p.d
+        FROM p
+        CROSS JOIN LATERAL unnest(array_remove(ARRAY[
+            {reuse},
+            CASE WHEN p.outlets >= %s THEN 'id_spread' END
+        ]::varchar[], NULL)) AS s(code)
+        ON CONFLICT (registration_id, signal, via) DO UPDATE
+            SET day = excluded.day, outlet_id = excluded.outlet_id
+    """
+    params = [
+        *candidate_params,
+        window,
+        window,
+        *day_params,
+        via,
+        *reuse_params,
+        spread_min,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if via == KK:
+            _insert_kk_crowded(cursor, digests)
+
+
+def _insert_kk_crowded(cursor, digests: list[str] | None) -> None:
+    day_sql, day_params = _local_day("r.registered_at")
+    if digests is None:
+        only, only_params = "1 = 1", []
+    else:
+        only, only_params = f"kk_number_digest IN ({_in(digests)})", list(digests)
+    cursor.execute(
+        f"""
+        INSERT INTO {F} (registration_id, outlet_id, day, signal, via, digest)
+        SELECT r.id, r.outlet_id, {day_sql}, 'kk_crowded', 'kk', r.kk_number_digest
+        FROM {R} r
+        WHERE r.kk_number_digest IN (
+            SELECT kk_number_digest FROM {R}
+            WHERE kk_number_digest <> '' AND id_number_digest <> '' AND {only}
+            GROUP BY kk_number_digest HAVING COUNT(DISTINCT id_number_digest) > %s
+        )
+        ON CONFLICT (registration_id, signal, via) DO UPDATE
+            SET day = excluded.day, outlet_id = excluded.outlet_id
+        """,
+        [*day_params, *only_params, settings.RISK_KK_MAX_NIKS],
+    )
+
+
+def _refresh_digests(via: str, digests: list[str] | None) -> None:
+    codes = list(DIGEST_SIGNALS[via])
+    with connection.cursor() as cursor:
+        if digests is None:
+            cursor.execute(
+                f"DELETE FROM {F} WHERE via = %s AND signal IN ({_in(codes)})", [via, *codes]
+            )
+            _insert_digest(via, None)
+            return
+        for batch in _batches(digests):
+            cursor.execute(
+                f"DELETE FROM {F} WHERE digest IN ({_in(batch)}) AND via = %s "
+                f"AND signal IN ({_in(codes)})",
+                [*batch, via, *codes],
+            )
+            _insert_digest(via, batch)
+
+
+# --- what changed ----------------------------------------------------------------------------
+
+
+def _changed_days(since: datetime) -> set[date]:
+    changed = Registration.objects.filter(updated_at__gte=since)
+    findings = Discrepancy.objects.filter(
+        Q(detected_at__gte=since) | Q(resolved_at__gte=since),
+        kind=signals.PRE_ACTIVATION_KIND,
+        registration__isnull=False,
+    ).values("registration_id")
+    settled = DiscrepancyOutcome.objects.filter(
+        created_at__gte=since, kind=signals.PRE_ACTIVATION_KIND
+    ).values("discrepancy__registration_id")
+    disputes = ReviewItem.objects.filter(
+        Q(queued_at__gte=since) | Q(decided_at__gte=since),
+        signals.holder_dispute_q(),
+        registration__isnull=False,
+    ).values("registration_id")
+    touched = Registration.objects.filter(
+        Q(pk__in=findings) | Q(pk__in=settled) | Q(pk__in=disputes)
+    )
+    return _days(changed, "registered_at") | _days(touched, "registered_at")
+
+
+def _changed_digests(since: datetime, via: str) -> list[str] | None:
+    """The ``via`` numbers whose signals may have changed (None: so many that rebuilding is
+    cheaper). A number's rows are replaced whole, so the numbers a changed registration had
+    (its rows' digests: an anonymised registration's number is empty now) count too."""
+    column = DIGEST_COLUMNS[via]
+    limit = MAX_INCREMENTAL_DIGESTS + 1
+    queries = [
+        Registration.objects.filter(updated_at__gte=since)
+        .exclude(**{column: ""})
+        .order_by()
+        .values_list(column, flat=True)
+        .distinct(),
+        RegistrationSignal.objects.filter(registration__updated_at__gte=since, via=via)
+        .order_by()
+        .values_list("digest", flat=True)
+        .distinct(),
+    ]
+    found: set[str] = set()
+    for query in queries:
+        batch = list(query[:limit])
+        if len(batch) == limit:
+            return None
+        found.update(batch)
+        if len(found) > MAX_INCREMENTAL_DIGESTS:
+            return None
+    return sorted(found)
+
+
+# --- the refresh -----------------------------------------------------------------------------
+
+
+def risk_signals_refresh(*, full: bool = False, recent: bool = True) -> RiskRefreshOutcome:
+    """Bring the signal rows up to date (the module's docstring); ``recent``: also recompute
+    the outlets above the baseline over the last ``RISK_RECENT_DAYS`` days."""
+    started = timezone.now()
+    if connection.vendor != "postgresql":
+        # The statements are PostgreSQL's; elsewhere (SQLite in development) no signal is
+        # computed and the figures show none.
+        return RiskRefreshOutcome("skipped", started, 0, 0, 0, 0)
+    clock = time.perf_counter()
+    RiskState.objects.get_or_create(pk=RiskState.SINGLETON)
+    with transaction.atomic():
+        state = RiskState.objects.select_for_update().get(pk=RiskState.SINGLETON)
+        with connection.cursor() as cursor:
+            # The time-since-the-previous-registration window sorts every registration of the
+            # days recomputed: in memory, not on disk (for this transaction only).
+            cursor.execute("SET LOCAL work_mem = '128MB'")
+        parameters = signals.parameters()
+        full = full or state.watermark is None or state.parameters != parameters
+        if full:
+            days, digests = None, {NIK: None, KK: None}
+        else:
+            since = state.watermark
+            days = sorted(_changed_days(since))
+            if len(day_ranges(days)) > MAX_INCREMENTAL_RANGES:
+                days = None
+            digests = {via: _changed_digests(since, via) for via in (NIK, KK)}
+        if days != []:
+            _refresh_local(days)
+        for via, numbers in digests.items():
+            if numbers != []:
+                _refresh_digests(via, numbers)
+        if recent:
+            from .figures import recent_outlets_refresh
+
+            recent_outlets_refresh()
+        duration_ms = int((time.perf_counter() - clock) * 1000)
+        state.watermark = started - timedelta(seconds=settings.REPORTS_WATERMARK_MARGIN_SECONDS)
+        state.refreshed_at = started
+        state.parameters = parameters
+        state.last_mode = "full" if full else "incremental"
+        state.last_duration_ms = duration_ms
+        if full:
+            state.full_refreshed_at = started
+        state.save()
+    counted = [len(v) for v in digests.values() if v is not None]
+    return RiskRefreshOutcome(
+        mode=state.last_mode,
+        as_of=started,
+        days=-1 if days is None else len(days),
+        digests=-1 if len(counted) < len(digests) else sum(counted),
+        rows=RegistrationSignal.objects.count(),
+        duration_ms=duration_ms,
+    )

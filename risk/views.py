@@ -1,0 +1,130 @@
+"""Risk pages: the outlets ranked by their signals, one outlet's signals explained, and the
+records behind a signal.
+
+Thin: scope (``reports.scope``: outlet staff get a 403, another dealer's outlet a 404), parse
+the period, read the figures, render. The regulator, GraPARI and the operator see every
+outlet; a dealer admin its own.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+
+from core.pagination import CappedCountPaginator as Paginator
+from reports.forms import ReportFilterForm
+from reports.periods import PeriodError
+from reports.scope import ReportFilter, ReportScope, report_filter_from
+
+from .figures import outlet_risks
+from .records import outlet_get_for_scope, record_lines, signal_registrations
+from .refresh import risk_state
+from .signals import BY_CODE, SIGNALS
+from .tasks import request_risk_refresh
+
+PAGE_SIZE = 50
+OUTLETS_SHOWN = 100
+
+
+def _private(response):
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+def _filter(request, scope: ReportScope) -> tuple[ReportFilter, ReportFilterForm]:
+    """The period and filters of the query string; a bad value is shown at its field and the
+    default (the last 30 days) used instead."""
+    form = ReportFilterForm(request.GET or None, dealer_fixed=scope.dealer_id is not None)
+    today = timezone.localdate()
+    try:
+        flt = report_filter_from(request.GET, today=today)
+    except PeriodError as exc:
+        form.is_valid()
+        for name, message in exc.errors.items():
+            if name in form.fields:
+                form.add_error(name, message)
+        flt = report_filter_from({}, today=today)
+    if not request.GET:
+        form = ReportFilterForm(
+            initial={"date_from": flt.period.date_from, "date_to": flt.period.date_to},
+            dealer_fixed=scope.dealer_id is not None,
+        )
+    return flt, form
+
+
+def _freshness() -> dict:
+    state = risk_state()
+    as_of = state.refreshed_at if state else None
+    stale = as_of is None or timezone.now() - as_of > timedelta(
+        seconds=3 * settings.REPORTS_REFRESH_SECONDS
+    )
+    if stale:
+        request_risk_refresh()  # the beat schedule keeps them fresh; if it stopped, ask
+    return {"as_of": as_of, "stale": stale and as_of is not None}
+
+
+@login_required
+def outlets_view(request):
+    """The outlets with a signal above the baseline, by rank, each with its reasons."""
+    scope = ReportScope.for_user(request.user)  # PermissionDenied → 403 for outlet staff
+    flt, form = _filter(request, scope)
+    freshness = _freshness()
+    risks = outlet_risks(flt, scope)
+    ranked = [r for r in risks if r.rank is not None]
+    context = {
+        "form": form,
+        "flt": flt,
+        "query": flt.query_string(),
+        "ranked": ranked[:OUTLETS_SHOWN],
+        "more_ranked": max(len(ranked) - OUTLETS_SHOWN, 0),
+        "clean": len(risks) - len(ranked),
+        "outlets": len(risks),
+        "signals": SIGNALS,
+        "minimum_count": settings.RISK_MIN_COUNT,
+        "minimum_distance": settings.RISK_MIN_DISTANCE,
+        **freshness,
+    }
+    return _private(render(request, "risk/outlets.html", context))
+
+
+@login_required
+def outlet_view(request, roid: str):
+    """Every signal of one outlet: count, rate, baseline, distance, and the records behind."""
+    scope = ReportScope.for_user(request.user)
+    outlet = outlet_get_for_scope(roid=roid, scope=scope)
+    flt, form = _filter(request, scope)
+    only = flt.with_(province="", dealer="", outlet=outlet.roid)
+    risk = outlet_risks(only, scope)[0]
+    context = {
+        "form": form,
+        "flt": flt,
+        "query": flt.query_string(outlet="", province="", dealer=""),
+        "risk": risk,
+        "outlet": outlet,
+        "minimum_count": settings.RISK_MIN_COUNT,
+        "minimum_distance": settings.RISK_MIN_DISTANCE,
+        **_freshness(),
+    }
+    return _private(render(request, "risk/outlet.html", context))
+
+
+@login_required
+def records_view(request, roid: str, signal: str):
+    """The registrations behind one signal of one outlet in the period, masked for the role."""
+    scope = ReportScope.for_user(request.user)
+    outlet = outlet_get_for_scope(roid=roid, scope=scope)
+    flt, _form = _filter(request, scope)
+    qs = signal_registrations(flt=flt, scope=scope, outlet=outlet, signal=signal)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "lines": record_lines(page.object_list, user=request.user),
+        "flt": flt,
+        "query": flt.query_string(outlet="", province="", dealer=""),
+        "outlet": outlet,
+        "signal": BY_CODE[signal],
+    }
+    return _private(render(request, "risk/records.html", context))
