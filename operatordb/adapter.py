@@ -121,3 +121,18 @@ class MockOperatorDatabase:
         OperatorSubscriber.objects.filter(msisdn=msisdn).exclude(status="inactive").update(
             status="inactive", updated_at=timezone.now()
         )
+
+    def unblock_msisdn(self, *, msisdn: str, reason: str) -> None:
+        """The mock serves the number again: active from now (a retry changes nothing)."""
+        from django.utils import timezone
+
+        from .models import OperatorSubscriber
+
+        OperatorSubscriber.objects.filter(msisdn=msisdn).exclude(status="active").update(
+            status="active", updated_at=timezone.now()
+        )
+
+    def flag_for_deactivation(self, *, msisdn: str, reason: str) -> None:
+        """The mock's policy for a number its holder did not keep over the cap: deactivated at
+        once (a real operator may give notice first)."""
+        self.block_msisdn(msisdn=msisdn, reason=reason)

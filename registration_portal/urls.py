@@ -20,6 +20,7 @@ urlpatterns = [
     path("outlets/", include("outlets.urls")),
     path("privacy/", include("privacy.urls")),
     path("reports/", include("reports.urls")),
+    path("nomor-saya/", include("holders.urls")),
     path("", home.home, name="home"),
 ]
 

@@ -141,6 +141,11 @@ class RegistrationPolicy(models.Model):
     training_required = models.BooleanField(
         _("clerks must have attended registration training"), default=False
     )
+    # The holder's door: over the cap, the holder of the NIK chooses which numbers to keep; the
+    # others are flagged for deactivation (docs/holders.md).
+    holder_chooses_over_cap = models.BooleanField(
+        _("over the cap, the holder chooses which numbers to keep"), default=False
+    )
     notes = models.TextField(_("notes"), blank=True)
     # The compliance workflow: how long an outlet has to answer a clarification
     # request, and the sanction ladder applied to confirmed violations (subscribers.ladder).
