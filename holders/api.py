@@ -96,7 +96,7 @@ class IsHolder(BasePermission):
 
 def _throttled(exc: services.HolderThrottled) -> exceptions.Throttled:
     return exceptions.Throttled(
-        wait=exc.retry_after, detail=_("Too many attempts. Try again later.")
+        wait=exc.retry_after, detail=str(_("Too many attempts. Try again later."))
     )
 
 
