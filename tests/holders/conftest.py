@@ -11,6 +11,7 @@ from core import pii
 from core.masking import mask_id_number
 from holders.models import StoredSms
 from identity.idgen import make_kk, make_nik
+from outlets.models import StarterPack
 from subscribers.models import Registration
 from tests.workflow.conftest import make_registration
 
@@ -55,6 +56,7 @@ def add_number(person: Person, outlet, **overrides) -> Registration:
     }
     values.update(overrides)
     registration = make_registration(outlet, **values)
+    StarterPack.objects.filter(pk=registration.starter_pack_id).update(msisdn=values["msisdn"])
     person.registrations.append(registration)
     return registration
 
