@@ -1,4 +1,4 @@
-""""This number is not mine": told at once, blocked after the notice window unless its user
+""" "This number is not mine": told at once, blocked after the notice window unless its user
 answers; GraPARI reviews, the outlet explains, a confirmed dispute counts on the ladder."""
 
 import re
@@ -179,7 +179,9 @@ def test_grapari_reverses_a_block_on_evidence(holder_api, holder, grapari, clerk
     assert notice.action == "unblock"
 
 
-def test_the_operator_is_told_of_a_reversal(holder_api, holder, grapari, django_capture_on_commit_callbacks):
+def test_the_operator_is_told_of_a_reversal(
+    holder_api, holder, grapari, django_capture_on_commit_callbacks
+):
     from holders.services import holder_dispute_reverse
 
     disputed = holder.registrations[1]

@@ -90,7 +90,9 @@ def test_outsiders_are_refused(holder_api, clerk, grapari, path):
     assert holder_api.get(path).status_code in (401, 403)
 
 
-def test_a_face_verified_holder_sees_the_same_list(client, outlet, django_capture_on_commit_callbacks):
+def test_a_face_verified_holder_sees_the_same_list(
+    client, outlet, django_capture_on_commit_callbacks
+):
     from tests.conftest import image_bytes, register_person
 
     person = make_person(outlet, numbers=2)
@@ -113,7 +115,7 @@ def test_a_face_verified_holder_sees_the_same_list(client, outlet, django_captur
 def test_a_wrong_face_is_sent_to_a_grapari(client, outlet):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from tests.conftest import image_bytes, register_person
+    from tests.conftest import register_person
 
     person = make_person(outlet, numbers=1)
     register_person({"id_number": person.nik, "kk_number": person.kk, "birth_date": "1988-05-04"})

@@ -40,12 +40,8 @@ def test_every_wrong_fact_gets_the_answer_and_the_work_of_the_right_one(holder_a
     unknown = make_person(outlet, numbers=0)
     ok, ok_queries, ok_tasks = _attempt(holder_api, right)
     wrong_kk, kk_queries, kk_tasks = _attempt(holder_api, right, kk_number=other.kk)
-    not_on_nik, number_queries, number_tasks = _attempt(
-        holder_api, right, msisdn=other.msisdns[0]
-    )
-    nobody, nobody_queries, nobody_tasks = _attempt(
-        holder_api, unknown, msisdn=new_msisdn()
-    )
+    not_on_nik, number_queries, number_tasks = _attempt(holder_api, right, msisdn=other.msisdns[0])
+    nobody, nobody_queries, nobody_tasks = _attempt(holder_api, unknown, msisdn=new_msisdn())
     for answer in (ok, wrong_kk, not_on_nik, nobody):
         assert answer.status_code == 202
         assert set(answer.json()) == {"session"}
