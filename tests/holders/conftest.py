@@ -56,7 +56,8 @@ def add_number(person: Person, outlet, **overrides) -> Registration:
     }
     values.update(overrides)
     registration = make_registration(outlet, **values)
-    StarterPack.objects.filter(pk=registration.starter_pack_id).update(msisdn=values["msisdn"])
+    if not StarterPack.objects.filter(msisdn=values["msisdn"]).exists():  # a recycled number
+        StarterPack.objects.filter(pk=registration.starter_pack_id).update(msisdn=values["msisdn"])
     person.registrations.append(registration)
     return registration
 
