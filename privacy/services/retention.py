@@ -47,7 +47,9 @@ def run_retention_purge(job: PrivacyJob, token: str, progress: Progress) -> None
             counts["face_photos_deleted"] = counts.get("face_photos_deleted", 0) + faces
         # The holder's door: its sessions, hashed codes and SMS records (docs/holders.md).
         for name, number in holder_records_purge().items():
-            counts[f"holder_{name}_deleted"] = counts.get(f"holder_{name}_deleted", 0) + number
+            if number:
+                key = f"holder_{name}_deleted"
+                counts[key] = counts.get(key, 0) + number
 
     def apply(ids: list[int]) -> None:
         result = registrations_anonymise(
