@@ -116,6 +116,7 @@ class AuditAction(models.TextChoices):
     HOLDER_SESSION_START = "holder.session_start", _("Holder asked for a code")
     HOLDER_SESSION_VERIFY = "holder.session_verify", _("Holder verified with the code")
     HOLDER_CODE_REFUSED = "holder.code_refused", _("Holder's code refused")
+    HOLDER_NUMBERS_VIEW = "holder.numbers_view", _("Holder viewed the numbers on their NIK")
     HOLDER_FACE_CHECK = "holder.face_check", _("Holder's face checked by the registry")
     HOLDER_THROTTLED = "holder.throttled", _("Holder's door: too many attempts")
     HOLDER_DISPUTE_OPEN = "holder.dispute_open", _("Holder reported a number as not theirs")

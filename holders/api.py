@@ -24,7 +24,7 @@ from core.schema import FIELD_ERRORS_SCHEMA
 
 from . import services
 from .models import HolderDispute, HolderSession
-from .selectors import holder_disputes, holder_numbers
+from .selectors import holder_disputes
 
 FIELD_ERRORS = OpenApiResponse(
     FIELD_ERRORS_SCHEMA, description="Every field at fault with its messages; nothing was written."
@@ -191,7 +191,7 @@ class NumbersView(HolderView):
         tags=["holder"],
     )
     def get(self, request):
-        numbers = holder_numbers(request.auth)
+        numbers = services.holder_numbers_view(session=request.auth)
         return Response(
             [
                 {

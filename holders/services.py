@@ -365,6 +365,18 @@ def holder_session_end(*, session: HolderSession, now: datetime | None = None) -
     HolderSession.objects.filter(pk=session.pk).update(token_expires_at=now or timezone.now())
 
 
+def holder_numbers_view(*, session: HolderSession) -> list:
+    """The session's numbers (``selectors.holder_numbers``), the look audited."""
+    numbers = holder_numbers(session)
+    audit_record(
+        actor=HOLDER_ACTOR,
+        action=AuditAction.HOLDER_NUMBERS_VIEW,
+        target=session,
+        after={"nik": session.nik_masked, "numbers": len(numbers)},
+    )
+    return numbers
+
+
 # --- disputes -------------------------------------------------------------------------------------
 
 

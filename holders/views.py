@@ -26,7 +26,7 @@ from .forms import (
     StatementCheckForm,
 )
 from .models import HolderDispute
-from .selectors import holder_cap, holder_disputes, holder_numbers
+from .selectors import holder_cap, holder_disputes
 
 SESSION_KEY, TOKEN_KEY = "holder_session", "holder_token"
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
@@ -116,7 +116,7 @@ def numbers(request):
         messages.info(request, _("Your session has ended. Verify again to see your numbers."))
         return redirect("holders:start")
     cap, chooses = holder_cap()
-    numbers = holder_numbers(session)
+    numbers = services.holder_numbers_view(session=session)
     counted = [n for n in numbers if n.counts_against_cap]
     context = {
         "session": session,

@@ -142,3 +142,26 @@ def _striped() -> bytes:
     buffer = BytesIO()
     image.save(buffer, "JPEG")
     return buffer.getvalue()
+
+
+def test_the_list_costs_the_same_queries_for_two_numbers_or_eight(holder_api, outlet):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(numbers: int) -> int:
+        person = make_person(outlet, numbers=numbers)
+        log_in(holder_api, person)
+        with CaptureQueriesContext(connection) as captured:
+            assert len(holder_api.get("/api/v1/holder/numbers/").json()) == numbers
+        return len(captured.captured_queries)
+
+    assert queries(2) == queries(8)
+
+
+def test_each_look_is_audited(holder_api, person):
+    from core.models import AuditEvent
+
+    log_in(holder_api, person)
+    holder_api.get("/api/v1/holder/numbers/")
+    event = AuditEvent.objects.get(action="holder.numbers_view")
+    assert event.after["numbers"] == 2 and person.nik not in str(event.after)
