@@ -117,7 +117,6 @@ def main() -> None:
 
     from accounts.models import User
     from bench.bench_reports import TODAY_SQL, generate
-    from compliance.models import DiscrepancyKind
     from reports.periods import Period
     from reports.scope import ReportFilter, ReportScope
     from reports.summary import summaries_refresh
@@ -138,13 +137,6 @@ def main() -> None:
         if not args.keep_registrations:
             generate(n, args.outlets)
         with connection.cursor() as cursor:
-            if PRE_ACTIVATION_KIND not in DiscrepancyKind.values:
-                # The bench database only: the reconciliation that finds pre-activations owns
-                # that kind; until it is known here, its check is lifted to plant them.
-                cursor.execute(
-                    "ALTER TABLE compliance_discrepancy "
-                    "DROP CONSTRAINT IF EXISTS discrepancy_kind_known"
-                )
             cursor.execute(
                 "DELETE FROM compliance_discrepancy WHERE kind = %s", [PRE_ACTIVATION_KIND]
             )

@@ -112,6 +112,24 @@ class AuditAction(models.TextChoices):
     SANCTION_LIFT = "sanction.lift", _("Sanction lifted")
     NUMBER_BLOCK = "number.block", _("Number blocked")
     NUMBER_BLOCK_TOLD_OPERATOR = "number.block_told_operator", _("Operator told of a block")
+    # The holder's door (docs/holders.md)
+    HOLDER_SESSION_START = "holder.session_start", _("Holder asked for a code")
+    HOLDER_SESSION_VERIFY = "holder.session_verify", _("Holder verified with the code")
+    HOLDER_CODE_REFUSED = "holder.code_refused", _("Holder's code refused")
+    HOLDER_NUMBERS_VIEW = "holder.numbers_view", _("Holder viewed the numbers on their NIK")
+    HOLDER_FACE_CHECK = "holder.face_check", _("Holder's face checked by the registry")
+    HOLDER_THROTTLED = "holder.throttled", _("Holder's door: too many attempts")
+    HOLDER_DISPUTE_OPEN = "holder.dispute_open", _("Holder reported a number as not theirs")
+    HOLDER_DISPUTE_ANSWER = "holder.dispute_answer", _("Number's user answered a dispute")
+    HOLDER_DISPUTE_BLOCK = "holder.dispute_block", _("Disputed number blocked")
+    HOLDER_DISPUTE_REVERSE = "holder.dispute_reverse", _("Block of a disputed number reversed")
+    HOLDER_NUMBER_NOT_KEPT = (
+        "holder.number_not_kept",
+        _("Holder did not keep a number over the cap"),
+    )
+    HOLDER_OPERATOR_TOLD = "holder.operator_told", _("Operator told of a holder's action")
+    HOLDER_STATEMENT_ISSUE = "holder.statement_issue", _("Statement of numbers issued")
+    HOLDER_RECORDS_PURGE = "holder.records_purge", _("Holder sessions and SMS purged")
     # Reports
     REPORTS_EXPORT_REQUEST = "reports.export_request", _("Export requested")
     REPORTS_EXPORT_DOWNLOAD = "reports.export_download", _("Export downloaded")

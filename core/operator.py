@@ -152,6 +152,14 @@ class OperatorAdapter(Protocol):
         """The portal blocked ``msisdn`` (a GraPARI decision): the operator stops the number.
         Raises on failure; the portal retries until it returns (so it must be idempotent)."""
 
+    def unblock_msisdn(self, *, msisdn: str, reason: str) -> None:
+        """GraPARI reversed a block on evidence: the operator serves the number again.
+        Idempotent, raises on failure (retried)."""
+
+    def flag_for_deactivation(self, *, msisdn: str, reason: str) -> None:
+        """The holder of the NIK chose not to keep this number over the cap: the operator
+        deactivates it under its policy. Idempotent, raises on failure (retried)."""
+
 
 @lru_cache(maxsize=4)
 def _adapter_class(path: str):

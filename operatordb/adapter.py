@@ -122,6 +122,21 @@ class MockOperatorDatabase:
             status="inactive", updated_at=timezone.now()
         )
 
+    def unblock_msisdn(self, *, msisdn: str, reason: str) -> None:
+        """The mock serves the number again: active from now (a retry changes nothing)."""
+        from django.utils import timezone
+
+        from .models import OperatorSubscriber
+
+        OperatorSubscriber.objects.filter(msisdn=msisdn, deactivated_at__isnull=True).exclude(
+            status="active"
+        ).update(status="active", updated_at=timezone.now())
+
+    def flag_for_deactivation(self, *, msisdn: str, reason: str) -> None:
+        """The mock's policy for a number its holder did not keep over the cap: its life ends at
+        once (a real operator may give notice first)."""
+        self.deactivate(msisdn=msisdn)
+
     def activate_sale(self, sale) -> bool:
         """The mock network activates a registered sale (``core.operator.Sale``), as the real
         one activates a pack sold inactive once its registration is validated. Returns True

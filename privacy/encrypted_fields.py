@@ -26,4 +26,6 @@ ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {
         "correction_kk_number_encrypted",
     ),
     "compliance.RegistrationVersion": ("id_number_encrypted", "kk_number_encrypted"),
+    # The holder's door: an SMS waiting to be sent (it may carry a code; cleared once sent).
+    "holders.SmsMessage": ("body_encrypted",),
 }

@@ -7,5 +7,6 @@ urlpatterns = [
     path("", include("outlets.api_urls")),
     path("", include("subscribers.api_urls")),
     path("", include("compliance.api_urls")),
+    path("", include("holders.api_urls")),
     path("", include("reports.api_urls")),
 ]

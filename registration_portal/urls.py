@@ -21,6 +21,7 @@ urlpatterns = [
     path("privacy/", include("privacy.urls")),
     path("reports/", include("reports.urls")),
     path("risk/", include("risk.urls")),
+    path("nomor-saya/", include("holders.urls")),
     path("", home.home, name="home"),
 ]
 

@@ -147,6 +147,11 @@ class RegistrationPolicy(models.Model):
     number_quarantine_days = models.PositiveSmallIntegerField(
         _("days a deactivated number rests before it is issued again"), null=True, blank=True
     )
+    # The holder's door: over the cap, the holder of the NIK chooses which numbers to keep; the
+    # others are flagged for deactivation (docs/holders.md).
+    holder_chooses_over_cap = models.BooleanField(
+        _("over the cap, the holder chooses which numbers to keep"), default=False
+    )
     notes = models.TextField(_("notes"), blank=True)
     # The compliance workflow: how long an outlet has to answer a clarification
     # request, and the sanction ladder applied to confirmed violations (subscribers.ladder).

@@ -345,6 +345,8 @@ class ReviewItem(models.Model):
         FLAGGED_REGISTRATION = "flagged_registration", _("Flagged registration")
         ANSWERED_CLARIFICATION = "answered_clarification", _("Answered clarification")
         EXPIRED_CLARIFICATION = "expired_clarification", _("Clarification not answered in time")
+        # The holder of the NIK says the number is not theirs (the holder's door).
+        HOLDER_DISPUTE = "holder_dispute", _("Disputed by the NIK's holder")
 
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
@@ -451,6 +453,7 @@ class ReviewItem(models.Model):
                         "flagged_registration",
                         "answered_clarification",
                         "expired_clarification",
+                        "holder_dispute",
                     ]
                 ),
             ),

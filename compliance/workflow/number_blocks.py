@@ -17,6 +17,7 @@ from django.utils import timezone
 from core.audit import AuditAction, audit_record
 from core.operator import get_adapter
 from core.queue import enqueue
+from core.roles import is_signed_in
 
 from ..models import NumberBlock
 from .support import SYSTEM_ACTOR
@@ -34,7 +35,8 @@ def number_block(*, actor, msisdn: str, registration, review_item, reason: str) 
             "registration": registration,
             "review_item": review_item,
             "reason": reason,
-            "blocked_by": actor,
+            # None when the system blocks (a holder's dispute left unanswered).
+            "blocked_by": actor if is_signed_in(actor) else None,
         },
     )
     if created:

@@ -76,6 +76,8 @@ ALLOWED = {
         Decision.CONFIRM_VIOLATION,
         Decision.BLOCK,
     ),
+    # The outlet is asked when the dispute is opened: no "ask again" here.
+    Kind.HOLDER_DISPUTE: (Decision.DISMISS, Decision.CONFIRM_VIOLATION, Decision.BLOCK),
 }
 CLAIM_BATCH = 1000
 

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.operator import get_adapter
+from holders.services import holder_records_purge
 from subscribers.models import Registration
 from subscribers.services import face_photos_purge
 
@@ -44,6 +45,11 @@ def run_retention_purge(job: PrivacyJob, token: str, progress: Progress) -> None
         faces = face_photos_purge()
         if faces:
             counts["face_photos_deleted"] = counts.get("face_photos_deleted", 0) + faces
+        # The holder's door: its sessions, hashed codes and SMS records (docs/holders.md).
+        for name, number in holder_records_purge().items():
+            if number:
+                key = f"holder_{name}_deleted"
+                counts[key] = counts.get(key, 0) + number
 
     def apply(ids: list[int]) -> None:
         result = registrations_anonymise(

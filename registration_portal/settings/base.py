@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "subscribers",
     "compliance",
     "operatordb",
+    "holders",
     "privacy",
     "reports",
     "risk",
@@ -678,4 +679,56 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         # (the export kinds of the reports app share the field name "kind" with the above)
         "ExportKindEnum": "reports.models.ExportJob.Kind",
     }
+)
+
+# --- The holder's door (holders app, docs/holders.md) -------------------------------------------
+# How SMS leave the portal (holders/sms.py): the default stores them in the database, where
+# `manage.py sms_outbox --to 62…` prints them; a real gateway is a class with send(to, body).
+SMS_BACKEND = env.str("SMS_BACKEND", default="holders.sms.DatabaseBackend")
+# The one-time code: valid this long, this many tries; the verified session lasts this long.
+HOLDER_CODE_TTL_SECONDS = env.int("HOLDER_CODE_TTL_SECONDS", default=600)
+HOLDER_CODE_MAX_ATTEMPTS = env.int("HOLDER_CODE_MAX_ATTEMPTS", default=5)
+HOLDER_SESSION_TTL_SECONDS = env.int("HOLDER_SESSION_TTL_SECONDS", default=900)
+# Attempts to open the door within the window, per NIK, per number, per client address.
+HOLDER_THROTTLE_WINDOW_SECONDS = env.int("HOLDER_THROTTLE_WINDOW_SECONDS", default=3600)
+HOLDER_MAX_PER_NIK = env.int("HOLDER_MAX_PER_NIK", default=5)
+HOLDER_MAX_PER_NUMBER = env.int("HOLDER_MAX_PER_NUMBER", default=5)
+HOLDER_MAX_PER_CLIENT = env.int("HOLDER_MAX_PER_CLIENT", default=20)
+# "Not mine": the number's user has this long to answer before the number is blocked; one
+# session reports at most this many numbers.
+HOLDER_DISPUTE_NOTICE_HOURS = env.int("HOLDER_DISPUTE_NOTICE_HOURS", default=24)
+HOLDER_DISPUTES_PER_SESSION = env.int("HOLDER_DISPUTES_PER_SESSION", default=3)
+# Sessions (hashed codes and tokens) and SMS records are deleted after this many days.
+HOLDER_RECORDS_RETENTION_DAYS = env.int("HOLDER_RECORDS_RETENTION_DAYS", default=30)
+for _name in (
+    "HOLDER_CODE_TTL_SECONDS",
+    "HOLDER_CODE_MAX_ATTEMPTS",
+    "HOLDER_SESSION_TTL_SECONDS",
+    "HOLDER_THROTTLE_WINDOW_SECONDS",
+    "HOLDER_MAX_PER_NIK",
+    "HOLDER_MAX_PER_NUMBER",
+    "HOLDER_MAX_PER_CLIENT",
+    "HOLDER_DISPUTE_NOTICE_HOURS",
+    "HOLDER_DISPUTES_PER_SESSION",
+    "HOLDER_RECORDS_RETENTION_DAYS",
+):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1.")
+del _name
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "holders-sweep-pending-sms": {"task": "holders.tasks.sweep_pending_sms", "schedule": 60.0},
+        "holders-block-unanswered-disputes": {
+            "task": "holders.tasks.block_unanswered_disputes",
+            "schedule": 300.0,
+        },
+        "holders-retry-operator-notices": {
+            "task": "holders.tasks.retry_operator_notices",
+            "schedule": 600.0,
+        },
+        "holders-purge-records": {"task": "holders.tasks.purge_holder_records", "schedule": 3600.0},
+    }
+)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {"HolderDisputeStatusEnum": "holders.models.HolderDispute.Status"}
 )

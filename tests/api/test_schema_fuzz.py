@@ -95,3 +95,55 @@ def test_api_conforms_to_its_schema_for_an_operator(case, operator):
     if not ApiToken.objects.filter(digest=ApiToken.digest_of(OPERATOR_TOKEN)).exists():
         ApiToken.objects.issue(user=operator, key=OPERATOR_TOKEN)
     case.call_and_validate()
+
+
+# --- the holder's door: its public operations and those a verified holder's Bearer token opens --
+holder_schema = schemathesis.openapi.from_wsgi(
+    "/api/schema/?format=json", get_wsgi_application()
+).include(path_regex="^/api/v1/holder/")
+HOLDER_TOKEN = "fuzz0holder0token000000000000000000000"
+
+
+@holder_schema.auth(refresh_interval=None, retry_on=[])
+class HolderBearer:
+    def get(self, case, context):
+        return HOLDER_TOKEN
+
+    def set(self, case, data, context):
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+
+@pytest.fixture
+def verified_holder(outlet):
+    """A verified holder session (token known) on a NIK holding two numbers."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from holders.hashing import secret_hash
+    from holders.models import HolderSession
+    from tests.holders.conftest import make_person
+
+    person = make_person(outlet, numbers=2)
+    now = timezone.now()
+    HolderSession.objects.create(
+        nik_digest=person.registrations[0].id_number_digest,
+        nik_masked="3171********0000",
+        msisdn=person.msisdns[0],
+        client_digest="x",
+        matched=True,
+        code_hash="",
+        code_expires_at=now,
+        verified_at=now,
+        token_hash=secret_hash("token", HOLDER_TOKEN),
+        token_expires_at=now + timedelta(days=1),
+        created_at=now - timedelta(days=1),
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("keep_db_connection", "verified_holder")
+@holder_schema.parametrize()
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+def test_holder_api_conforms_to_its_schema(case):
+    case.call_and_validate()

@@ -25,6 +25,7 @@ LAYERS = (
     "compliance.reconciliation",
     "compliance.workflow",
     "compliance",
+    "holders",
     "privacy",
     "reports",
     "risk",

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from compliance.models import Clarification, ClarificationAnswer, RegistrationVersion
 from core import pii
+from holders.models import SmsMessage
 from operatordb.models import OperatorSubscriber
 from outlets.models import OutletApplication, OutletStaff
 from privacy import services
@@ -103,6 +104,10 @@ def fill_every_encrypted_table(register, outlet, clerk) -> None:
     Registration.objects.filter(pk=registrations[0].pk).update(
         guardian_id_number_encrypted=pii.encrypt(nik(55))
     )
+    # The holder's door: an SMS with a code, waiting to be sent.
+    SmsMessage.objects.create(
+        to=registrations[0].msisdn, body_encrypted=pii.encrypt("kode 123456"), created_at=now
+    )
 
 
 @pytest.fixture
@@ -126,9 +131,10 @@ def encrypted_under_a(settings, register, outlet, clerk):
 
 
 # registrations 2 x 2 (+ a head of family's NIK), staff (the clerk has no ID stored) 2,
-# operator 1, answer 2, version 2; an outlet's owner 2, an application's 2, a dealer admin 2
-VALUES = 2 * 2 + 1 + 2 + 1 + 2 + 2 + 2 + 2 + 2
-ROWS = 2 + 2 + 1 + 1 + 1 + 1 + 1 + 1
+# operator 1, answer 2, version 2; an outlet's owner 2, an application's 2, a dealer admin 2;
+# a waiting SMS 1
+VALUES = 2 * 2 + 1 + 2 + 1 + 2 + 2 + 2 + 2 + 2 + 1
+ROWS = 2 + 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1
 
 
 def decrypt_all() -> dict:

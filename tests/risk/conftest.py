@@ -17,7 +17,6 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from compliance.models import Discrepancy, DiscrepancyKind
@@ -113,14 +112,8 @@ def ordinary(outlet, count: int = NORMAL) -> list[Registration]:
 
 @pytest.fixture
 def preactivation_kind(db):
-    """Pre-activation findings can be planted: the reconciliation owns that kind; where this
-    database does not know it yet, the kind check is lifted inside the test's transaction
-    (rolled back with it)."""
-    if PRE_ACTIVATION_KIND not in DiscrepancyKind.values:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "ALTER TABLE compliance_discrepancy DROP CONSTRAINT discrepancy_kind_known"
-            )
+    """Pre-activation findings can be planted: the reconciliation owns that kind."""
+    assert PRE_ACTIVATION_KIND in DiscrepancyKind.values
 
 
 def pre_activate(registration: Registration, *, status: str = "open", at=None) -> Discrepancy:
