@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('compliance', '0008_activated_before_registration'),
-        ('compliance', '0008_reviewitem_holder_dispute'),
+        ("compliance", "0008_activated_before_registration"),
+        ("compliance", "0008_reviewitem_holder_dispute"),
     ]
 
-    operations = [
-    ]
+    operations = []

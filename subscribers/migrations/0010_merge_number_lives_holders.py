@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('subscribers', '0009_number_lives'),
-        ('subscribers', '0009_registrationpolicy_holder_chooses_over_cap'),
+        ("subscribers", "0009_number_lives"),
+        ("subscribers", "0009_registrationpolicy_holder_chooses_over_cap"),
     ]
 
-    operations = [
-    ]
+    operations = []
