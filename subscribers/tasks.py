@@ -55,3 +55,11 @@ def sweep_awaiting_verifications(older_than_seconds: int = 60) -> int:
 def purge_face_photos() -> int:
     """Delete face photos past their need (docs/rules.md, "Face photos")."""
     return services.face_photos_purge()
+
+
+@shared_task(acks_late=True)
+def run_rule_preview(preview_id: int) -> str:
+    """Compute a draft rule set's preview (``subscribers.preview``), chunk by chunk."""
+    from .preview import preview_run
+
+    return preview_run(preview_id=preview_id)
