@@ -31,12 +31,8 @@ urlpatterns = [
     path("rules/", rule_views.rule_set_list, name="rule_sets"),
     path("rules/<int:pk>/copy/", rule_views.rule_set_copy, name="rule_set_copy"),
     path("rules/drafts/<int:pk>/", rule_views.rule_draft, name="rule_draft"),
-    path(
-        "rules/drafts/<int:pk>/preview/", rule_views.rule_draft_preview, name="rule_draft_preview"
-    ),
-    path(
-        "rules/drafts/<int:pk>/publish/", rule_views.rule_draft_publish, name="rule_draft_publish"
-    ),
+    path("rules/drafts/<int:pk>/preview/", rule_views.rule_draft_preview, name="rule_preview_new"),
+    path("rules/drafts/<int:pk>/publish/", rule_views.rule_draft_publish, name="rule_publish"),
     path("rules/previews/<int:pk>/", rule_views.rule_preview, name="rule_preview"),
     path(
         "rules/previews/<int:pk>/samples/<str:bucket>/",
