@@ -24,7 +24,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, Case, F, Q, Value, When
+from django.db.models import BooleanField, Case, ExpressionWrapper, F, IntegerField, Q, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -44,7 +44,9 @@ CAP_STATES = ("under", "permitted", "refused", "purpose")
 SAMPLES_PER_CHANGE = 20
 # Periods with more registrations than this run as a background job with progress.
 SYNC_LIMIT = 20_000
-ROWS_PER_CHUNK = 250_000
+ROWS_PER_CHUNK = 500_000
+# The memory PostgreSQL may use to sort one chunk in memory (about 225 bytes a registration).
+WORK_MEM = "256MB"
 MAX_CHUNKS = 64
 
 
@@ -74,37 +76,49 @@ def period_registrations(period_from: date, period_to: date):
 
 
 def _column_facts() -> dict:
-    """The facts that are columns of a registration and its outlet, as ORM expressions (the
-    NIK's count before it and the dealer's people come in ``_statement``)."""
+    """The yes/no facts that are columns of a registration and its outlet, as ORM conditions
+    (its ID type is a column of its own; the NIK's count before it and the dealer's people come
+    in ``_statement``)."""
     return {
-        "id_type": F("id_type"),
-        "citizen": _yes(Q(nationality="ID")),
-        "personal": _yes(Q(category="personal")),
-        "has_kk": _yes(~Q(kk_number_digest="")),
-        "face_shown": _yes(~Q(face_sha256="") | ~Q(face_photo="")),
-        "imported": _yes(Q(source=Registration.Source.IMPORT)),
-        "statement_signed": _yes(Q(statement_signed=True)),
-        "document_refused": _yes(Q(document_checked=False)),
-        "outlet_operator": _yes(Q(outlet__kind=Outlet.Kind.OPERATOR)),
-        "outlet_authorised": _yes(
-            Q(outlet__operator_authorised_from__lte=TruncDate("registered_at"))
-        ),
-        "has_purpose": _yes(~Q(declared_purpose="")),
+        "citizen": Q(nationality="ID"),
+        "personal": Q(category="personal"),
+        "has_kk": ~Q(kk_number_digest=""),
+        "face_shown": ~Q(face_sha256="") | ~Q(face_photo=""),
+        "imported": Q(source=Registration.Source.IMPORT),
+        "statement_signed": Q(statement_signed=True),
+        "document_refused": Q(document_checked=False),
+        "outlet_operator": Q(outlet__kind=Outlet.Kind.OPERATOR),
+        "outlet_authorised": Q(outlet__operator_authorised_from__lte=TruncDate("registered_at")),
+        "has_purpose": ~Q(declared_purpose=""),
     }
 
 
+# The yes/no facts travel packed in one integer column (one bit each) through the sort and the
+# grouping, and are unpacked for the rules.
+PACKED = [*_column_facts(), "counts", "insider_id", "insider_kk"]
+FACT_BIT = {name: 1 << index for index, name in enumerate(PACKED)}
+
+
 def _facts_queryset(queryset):
-    """The period's registrations with their column facts (``fact_<name>``)."""
+    """The period's registrations with their column facts packed (``bits``)."""
+    conditions = {**_column_facts(), "counts": counts_against_cap()}
+    bits = sum(
+        (
+            Case(When(condition, then=Value(FACT_BIT[name])), default=Value(0))
+            for name, condition in conditions.items()
+        ),
+        start=Value(0),
+    )
     return queryset.order_by().values(
         "id",
         "registered_at",
         "policy_id",
         "outlet_id",
+        "id_type",
         digest=F("id_number_digest"),
         kk_digest=F("kk_number_digest"),
         dealer_id=F("outlet__dealer_id"),
-        counts=_yes(counts_against_cap()),
-        **{f"fact_{name}": expression for name, expression in _column_facts().items()},
+        bits=ExpressionWrapper(bits, output_field=IntegerField()),
     )
 
 
@@ -189,58 +203,103 @@ def _insiders_sql(kind: str) -> tuple[str, list]:
     return " UNION ".join(parts), params
 
 
-def _statement(draft, policies, queryset, start: datetime, *, per_registration=False):
-    base_sql, base_params = _facts_queryset(queryset).query.sql_with_params()
+def _statement(draft, policies, queryset, start: datetime, chunk=None, *, per_registration=False):
+    """The preview's statement over ``queryset`` (the period) within ``chunk``: one pass — the
+    registrations with their facts (the yes/no ones packed in one integer, so the sort the NIK's
+    window needs stays narrow), the numbers each NIK held before each registration, then the
+    decisions."""
+    chunk = chunk if chunk is not None else Q()
+    base_sql, base_params = _facts_queryset(queryset.filter(chunk)).query.sql_with_params()
     before_sql, before_params = (
-        Registration.objects.filter(counts_against_cap(), registered_at__lt=start)
+        Registration.objects.filter(counts_against_cap(), chunk, registered_at__lt=start)
         .order_by()
         .values("id_number_digest")
         .query.sql_with_params()
     )
     ids_sql, ids_params = _insiders_sql("id")
     kks_sql, kks_params = _insiders_sql("kk")
-    baseline, baseline_params = _baseline_sql(policies)
-    proposed, proposed_params = _mask_sql(draft)
-    grouped = "outlet_id, baseline, proposed, count(*), min(id), max(id)"
-    column_facts = ", ".join(f'base."fact_{name}" AS "{name}"' for name in _column_facts())
+    tail, tail_params = _judged_tail(draft, policies, per_registration=per_registration)
     # Every piece is the ORM's SQL or the rulebook's; every value is a parameter.
     sql = f"""
         WITH base AS ({base_sql}),
         before AS (
-            SELECT h.id_number_digest AS digest, count(*) AS n FROM ({before_sql}) h
-            WHERE h.id_number_digest IN (SELECT digest FROM base) GROUP BY 1
+            SELECT h.id_number_digest AS digest, count(*) AS n FROM ({before_sql}) h GROUP BY 1
         ),
         insider_ids (dealer_id, digest) AS ({ids_sql}),
         insider_kks (dealer_id, digest) AS ({kks_sql}),
-        facts AS (
-            SELECT base.id, base.outlet_id, base.policy_id, {column_facts},
-                COALESCE(before.n, 0) + count(*) FILTER (WHERE base.counts) OVER (
-                    PARTITION BY base.digest ORDER BY base.registered_at, base.id
-                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-                ) AS held_before,
-                (ii.digest IS NOT NULL) AS insider_id,
-                (ik.digest IS NOT NULL) AS insider_kk
+        joined AS (
+            SELECT base.id, base.registered_at, base.policy_id, base.outlet_id, base.id_type,
+                base.digest, COALESCE(before.n, 0) AS held_earlier,
+                base.bits
+                    + CASE WHEN ii.digest IS NULL THEN 0 ELSE {FACT_BIT["insider_id"]} END
+                    + CASE WHEN ik.digest IS NULL THEN 0 ELSE {FACT_BIT["insider_kk"]} END
+                    AS bits
             FROM base
             LEFT JOIN before ON before.digest = base.digest
-            LEFT JOIN insider_ids ii ON ii.dealer_id = base.dealer_id AND ii.digest = base.digest
+            LEFT JOIN insider_ids ii ON ii.dealer_id = base.dealer_id
+                AND ii.digest = base.digest AND base.digest <> ''
             LEFT JOIN insider_kks ik ON ik.dealer_id = base.dealer_id
                 AND ik.digest = base.kk_digest AND base.kk_digest <> ''
-        )
-        SELECT {"id, baseline, proposed" if per_registration else grouped}
-        FROM (
-            SELECT id, outlet_id, {baseline} AS baseline, {proposed} AS proposed FROM facts
-        ) judged
-        {"" if per_registration else "GROUP BY 1, 2, 3"}
+        ),
+        facts AS (
+            SELECT id, policy_id, outlet_id, id_type, bits,
+                held_earlier + count(*) FILTER (WHERE bits & {FACT_BIT["counts"]} <> 0) OVER (
+                    PARTITION BY digest COLLATE "C" ORDER BY registered_at, id
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+                ) AS held_before
+            FROM joined
+        ){tail}
     """
-    params = [
-        *base_params,
-        *before_params,
-        *ids_params,
-        *kks_params,
-        *baseline_params,
-        *proposed_params,
-    ]
+    params = [*base_params, *before_params, *ids_params, *kks_params, *tail_params]
     return sql, params
+
+
+def _unpacked(source: str) -> str:
+    """``source``'s rows with the packed facts as the columns the rulebook's SQL names."""
+    columns = ", ".join(
+        f'(bits & {FACT_BIT[name]} <> 0) AS "{name}"' for name in PACKED if name in rulebook.FACTS
+    )
+    return f"SELECT *, {columns} FROM {source}"
+
+
+def _judged_tail(draft, policies, *, per_registration: bool) -> tuple[str, list]:
+    """The end of the statement: each registration's two masks, or — the preview — the
+    registrations first grouped by outlet, rule set and facts (the NIK's count cut at the
+    largest number any rule compares it with), the masks computed once a group, then grouped
+    by outlet and masks."""
+    baseline, baseline_params = _baseline_sql(policies)
+    proposed, proposed_params = _mask_sql(draft)
+    masks_params = [*baseline_params, *proposed_params]
+    if per_registration:
+        sql = f"""
+            SELECT id, {baseline} AS baseline, {proposed} AS proposed
+            FROM ({_unpacked("facts")}) judged
+        """
+        return sql, masks_params
+    ceiling = max(
+        (
+            number
+            for policy in [*policies, draft]
+            for rule in rulebook.compile_rules(policy).values()
+            for number in rulebook.thresholds(rule, "held_before")
+        ),
+        default=0,
+    )
+    sql = f"""
+        , combos AS (
+            SELECT outlet_id, policy_id, id_type, bits, LEAST(held_before, %s) AS held_before,
+                count(*) AS n, min(id) AS low, max(id) AS high
+            FROM facts
+            GROUP BY outlet_id, policy_id, id_type, bits, LEAST(held_before, %s)
+        )
+        SELECT outlet_id, baseline, proposed, sum(n)::bigint, min(low), max(high)
+        FROM (
+            SELECT outlet_id, n, low, high, {baseline} AS baseline, {proposed} AS proposed
+            FROM ({_unpacked("combos")}) unpacked
+        ) judged
+        GROUP BY 1, 2, 3
+    """
+    return sql, [ceiling, ceiling, *masks_params]
 
 
 def _chunk_filters(chunks: int) -> list[Q]:
@@ -268,13 +327,23 @@ def chunks_for(rows: int) -> int:
 def judge_chunk(draft, period_from: date, period_to: date, chunk: Q) -> list[list[int]]:
     """The grouped verdicts of one chunk: ``[outlet id, baseline mask, draft mask, count,
     min id, max id]`` rows."""
-    queryset = period_registrations(period_from, period_to).filter(chunk)
+    queryset = period_registrations(period_from, period_to)
     start, _end = period_bounds(period_from, period_to)
     policies = list(RegistrationPolicy.objects.all())
-    sql, params = _statement(draft, policies, queryset, start)
-    with connection.cursor() as cursor:
+    sql, params = _statement(draft, policies, queryset, start, chunk)
+    with transaction.atomic(), connection.cursor() as cursor:
+        _tune(cursor)
         cursor.execute(sql, params)
         return [list(row) for row in cursor.fetchall()]
+
+
+def _tune(cursor) -> None:
+    """For this statement only: no JIT (compiling its long decision expressions costs
+    PostgreSQL more than evaluating them) and room to sort a chunk in memory (measured:
+    bench/bench_rule_preview.py)."""
+    if connection.vendor == "postgresql":
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = %s", [WORK_MEM])
 
 
 def judge_registrations(draft, period_from: date, period_to: date) -> dict[int, tuple[int, int]]:
@@ -284,7 +353,8 @@ def judge_registrations(draft, period_from: date, period_to: date) -> dict[int, 
     start, _end = period_bounds(period_from, period_to)
     policies = list(RegistrationPolicy.objects.all())
     sql, params = _statement(draft, policies, queryset, start, per_registration=True)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        _tune(cursor)
         cursor.execute(sql, params)
         return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
 

@@ -340,6 +340,18 @@ def compile_rules(policy) -> dict[str, Expr]:
     return {code: build(policy) for code, build in DECISIONS.items()}
 
 
+def thresholds(expr: Expr, name: str) -> set[int]:
+    """The numbers ``expr`` compares the fact ``name`` with (``AtLeast``): beyond the largest,
+    a larger value decides nothing more."""
+    if isinstance(expr, AtLeast):
+        return {expr.number} if expr.name == name else set()
+    found: set[int] = set()
+    for part in ("left", "right", "part"):
+        if hasattr(expr, part):
+            found |= thresholds(getattr(expr, part), name)
+    return found
+
+
 def judge(policy, facts: Mapping) -> dict[str, bool]:
     """Every decision of ``policy`` on one registration's ``facts`` (all of ``FACTS``)."""
     return {code: rule.holds(facts) for code, rule in compile_rules(policy).items()}
