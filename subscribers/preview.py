@@ -24,15 +24,25 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, Case, ExpressionWrapper, F, IntegerField, Q, Value, When
-from django.db.models.functions import TruncDate
+from django.db.models import (
+    BooleanField,
+    Case,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from outlets.models import Outlet
 from outlets.selectors import insider_match, insider_querysets
 
 from . import rulebook
-from .models import Registration, RegistrationPolicy, RulePreview
+from .models import IdType, Registration, RegistrationPolicy, RulePreview
 from .services import cap_count, counts_against_cap
 
 CODES = list(rulebook.DECISIONS)  # bit i of a mask is CODES[i]
@@ -76,9 +86,8 @@ def period_registrations(period_from: date, period_to: date):
 
 
 def _column_facts() -> dict:
-    """The yes/no facts that are columns of a registration and its outlet, as ORM conditions
-    (its ID type is a column of its own; the NIK's count before it and the dealer's people come
-    in ``_statement``)."""
+    """The yes/no facts that are columns of a registration, as ORM conditions (its outlet's,
+    the NIK's count before it and the dealer's people come in ``_statement``)."""
     return {
         "citizen": Q(nationality="ID"),
         "personal": Q(category="personal"),
@@ -87,39 +96,59 @@ def _column_facts() -> dict:
         "imported": Q(source=Registration.Source.IMPORT),
         "statement_signed": Q(statement_signed=True),
         "document_refused": Q(document_checked=False),
-        "outlet_operator": Q(outlet__kind=Outlet.Kind.OPERATOR),
-        "outlet_authorised": Q(outlet__operator_authorised_from__lte=TruncDate("registered_at")),
         "has_purpose": ~Q(declared_purpose=""),
     }
 
 
 # The yes/no facts travel packed in one integer column (one bit each) through the sort and the
 # grouping, and are unpacked for the rules.
-PACKED = [*_column_facts(), "counts", "insider_id", "insider_kk"]
+PACKED = [
+    *_column_facts(),
+    "outlet_operator",
+    "outlet_authorised",
+    "counts",
+    "insider_id",
+    "insider_kk",
+]
 FACT_BIT = {name: 1 << index for index, name in enumerate(PACKED)}
+# The ID type travels as a number in the bits above the facts (0: a type not known here).
+ID_TYPES = list(IdType.values)
+ID_TYPE_SHIFT = len(PACKED)
 
 
 def _facts_queryset(queryset):
     """The period's registrations with their column facts packed (``bits``)."""
     conditions = {**_column_facts(), "counts": counts_against_cap()}
+    id_type = Coalesce(Func(Value(ID_TYPES), F("id_type"), function="array_position"), Value(0))
     bits = sum(
         (
             Case(When(condition, then=Value(FACT_BIT[name])), default=Value(0))
             for name, condition in conditions.items()
         ),
-        start=Value(0),
+        start=id_type * Value(1 << ID_TYPE_SHIFT),
     )
     return queryset.order_by().values(
         "id",
         "registered_at",
         "policy_id",
         "outlet_id",
-        "id_type",
         digest=F("id_number_digest"),
         kk_digest=F("kk_number_digest"),
-        dealer_id=F("outlet__dealer_id"),
         bits=ExpressionWrapper(bits, output_field=IntegerField()),
     )
+
+
+def _outlets_sql() -> tuple[str, list]:
+    """Each outlet's dealer, its own facts (the operator's own outlet) and the moment from
+    which the operator authorised it in writing (the local midnight of that day)."""
+    table = Outlet._meta.db_table
+    sql = f"""
+        SELECT id, dealer_id,
+            CASE WHEN kind = %s THEN {FACT_BIT["outlet_operator"]} ELSE 0 END AS bits,
+            (operator_authorised_from::timestamp AT TIME ZONE %s) AS authorised_at
+        FROM {table}
+    """
+    return sql, [Outlet.Kind.OPERATOR.value, timezone.get_current_timezone_name()]
 
 
 def stored_facts(registration: Registration) -> dict:
@@ -216,6 +245,7 @@ def _statement(draft, policies, queryset, start: datetime, chunk=None, *, per_re
         .values("id_number_digest")
         .query.sql_with_params()
     )
+    outlets_sql, outlets_params = _outlets_sql()
     ids_sql, ids_params = _insiders_sql("id")
     kks_sql, kks_params = _insiders_sql("kk")
     tail, tail_params = _judged_tail(draft, policies, per_registration=per_registration)
@@ -225,24 +255,28 @@ def _statement(draft, policies, queryset, start: datetime, chunk=None, *, per_re
         before AS (
             SELECT h.id_number_digest AS digest, count(*) AS n FROM ({before_sql}) h GROUP BY 1
         ),
+        outlets AS ({outlets_sql}),
         insider_ids (dealer_id, digest) AS ({ids_sql}),
         insider_kks (dealer_id, digest) AS ({kks_sql}),
         joined AS (
-            SELECT base.id, base.registered_at, base.policy_id, base.outlet_id, base.id_type,
+            SELECT base.id, base.registered_at, base.policy_id, base.outlet_id,
                 base.digest, COALESCE(before.n, 0) AS held_earlier,
-                base.bits
+                base.bits + outlets.bits
+                    + CASE WHEN base.registered_at >= outlets.authorised_at
+                        THEN {FACT_BIT["outlet_authorised"]} ELSE 0 END
                     + CASE WHEN ii.digest IS NULL THEN 0 ELSE {FACT_BIT["insider_id"]} END
                     + CASE WHEN ik.digest IS NULL THEN 0 ELSE {FACT_BIT["insider_kk"]} END
                     AS bits
             FROM base
+            JOIN outlets ON outlets.id = base.outlet_id
             LEFT JOIN before ON before.digest = base.digest
-            LEFT JOIN insider_ids ii ON ii.dealer_id = base.dealer_id
+            LEFT JOIN insider_ids ii ON ii.dealer_id = outlets.dealer_id
                 AND ii.digest = base.digest AND base.digest <> ''
-            LEFT JOIN insider_kks ik ON ik.dealer_id = base.dealer_id
+            LEFT JOIN insider_kks ik ON ik.dealer_id = outlets.dealer_id
                 AND ik.digest = base.kk_digest AND base.kk_digest <> ''
         ),
         facts AS (
-            SELECT id, policy_id, outlet_id, id_type, bits,
+            SELECT id, policy_id, outlet_id, bits,
                 held_earlier + count(*) FILTER (WHERE bits & {FACT_BIT["counts"]} <> 0) OVER (
                     PARTITION BY digest COLLATE "C" ORDER BY registered_at, id
                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
@@ -250,16 +284,25 @@ def _statement(draft, policies, queryset, start: datetime, chunk=None, *, per_re
             FROM joined
         ){tail}
     """
-    params = [*base_params, *before_params, *ids_params, *kks_params, *tail_params]
+    params = [
+        *base_params,
+        *before_params,
+        *outlets_params,
+        *ids_params,
+        *kks_params,
+        *tail_params,
+    ]
     return sql, params
 
 
 def _unpacked(source: str) -> str:
     """``source``'s rows with the packed facts as the columns the rulebook's SQL names."""
-    columns = ", ".join(
+    columns = [
         f'(bits & {FACT_BIT[name]} <> 0) AS "{name}"' for name in PACKED if name in rulebook.FACTS
-    )
-    return f"SELECT *, {columns} FROM {source}"
+    ]
+    id_type = " ".join(f"WHEN {number + 1} THEN '{value}'" for number, value in enumerate(ID_TYPES))
+    columns.append(f"(CASE bits >> {ID_TYPE_SHIFT} {id_type} ELSE '' END) AS \"id_type\"")
+    return f"SELECT *, {', '.join(columns)} FROM {source}"
 
 
 def _judged_tail(draft, policies, *, per_registration: bool) -> tuple[str, list]:
@@ -287,10 +330,10 @@ def _judged_tail(draft, policies, *, per_registration: bool) -> tuple[str, list]
     )
     sql = f"""
         , combos AS (
-            SELECT outlet_id, policy_id, id_type, bits, LEAST(held_before, %s) AS held_before,
+            SELECT outlet_id, policy_id, bits, LEAST(held_before, %s) AS held_before,
                 count(*) AS n, min(id) AS low, max(id) AS high
             FROM facts
-            GROUP BY outlet_id, policy_id, id_type, bits, LEAST(held_before, %s)
+            GROUP BY outlet_id, policy_id, bits, LEAST(held_before, %s)
         )
         SELECT outlet_id, baseline, proposed, sum(n)::bigint, min(low), max(high)
         FROM (
