@@ -54,7 +54,7 @@ CAP_STATES = ("under", "permitted", "refused", "purpose")
 SAMPLES_PER_CHANGE = 20
 # Periods with more registrations than this run as a background job with progress.
 SYNC_LIMIT = 20_000
-ROWS_PER_CHUNK = 500_000
+ROWS_PER_CHUNK = 1_000_000
 # The memory PostgreSQL may use to sort one chunk in memory (about 225 bytes a registration).
 WORK_MEM = "256MB"
 MAX_CHUNKS = 64
@@ -198,13 +198,37 @@ def mask_of(decisions: dict[str, bool]) -> int:
 # --- the statement ------------------------------------------------------------------------------
 
 
+class PackedColumns(rulebook.Columns):
+    """The facts as the statement carries them: yes/no facts as bits of ``bits``, the ID type
+    as a number above them, the NIK's count as ``held_before``."""
+
+    def fact(self, name: str) -> str:
+        return f"(bits & {FACT_BIT[name]} <> 0)"
+
+    def column(self, name: str) -> str:
+        if name == "held_before":
+            return "held_before"
+        raise KeyError(f"no column for the fact {name!r}")
+
+    def one_of(self, name: str, values: tuple) -> tuple[str, list]:
+        if name != "id_type":
+            raise KeyError(f"no list for the fact {name!r}")
+        codes = [ID_TYPES.index(value) + 1 for value in values if value in ID_TYPES]
+        if not codes:
+            return "FALSE", []
+        return f"(bits >> {ID_TYPE_SHIFT}) = ANY(%s)", [codes]
+
+
+PACKED_COLUMNS = PackedColumns()
+
+
 def _mask_sql(policy) -> tuple[str, list]:
     """``policy``'s decisions as one integer column, bit ``BIT[code]`` per decision."""
     parts, params = [], []
     for code, rule in rulebook.compile_rules(policy).items():
         if rule is rulebook.FALSE:
             continue
-        sql, rule_params = rule.sql()
+        sql, rule_params = rule.sql(PACKED_COLUMNS)
         parts.append(f"(CASE WHEN {sql} THEN {BIT[code]} ELSE 0 END)")
         params += rule_params
     return (" + ".join(parts) or "0"), params
@@ -295,16 +319,6 @@ def _statement(draft, policies, queryset, start: datetime, chunk=None, *, per_re
     return sql, params
 
 
-def _unpacked(source: str) -> str:
-    """``source``'s rows with the packed facts as the columns the rulebook's SQL names."""
-    columns = [
-        f'(bits & {FACT_BIT[name]} <> 0) AS "{name}"' for name in PACKED if name in rulebook.FACTS
-    ]
-    id_type = " ".join(f"WHEN {number + 1} THEN '{value}'" for number, value in enumerate(ID_TYPES))
-    columns.append(f"(CASE bits >> {ID_TYPE_SHIFT} {id_type} ELSE '' END) AS \"id_type\"")
-    return f"SELECT *, {', '.join(columns)} FROM {source}"
-
-
 def _judged_tail(draft, policies, *, per_registration: bool) -> tuple[str, list]:
     """The end of the statement: each registration's two masks, or — the preview — the
     registrations first grouped by outlet, rule set and facts (the NIK's count cut at the
@@ -314,35 +328,58 @@ def _judged_tail(draft, policies, *, per_registration: bool) -> tuple[str, list]
     proposed, proposed_params = _mask_sql(draft)
     masks_params = [*baseline_params, *proposed_params]
     if per_registration:
-        sql = f"""
-            SELECT id, {baseline} AS baseline, {proposed} AS proposed
-            FROM ({_unpacked("facts")}) judged
-        """
+        sql = f"SELECT id, {baseline} AS baseline, {proposed} AS proposed FROM facts"
         return sql, masks_params
-    ceiling = max(
-        (
-            number
-            for policy in [*policies, draft]
-            for rule in rulebook.compile_rules(policy).values()
-            for number in rulebook.thresholds(rule, "held_before")
-        ),
-        default=0,
-    )
+    # Each registration is grouped by what its own rule set and the draft read of it, nothing
+    # more: a fact neither reads (or the NIK's count beyond the largest number they compare it
+    # with) would only split the groups.
+    keep, cap, keep_params = _relevant(draft, policies)
     sql = f"""
         , combos AS (
-            SELECT outlet_id, policy_id, bits, LEAST(held_before, %s) AS held_before,
+            SELECT outlet_id, policy_id, bits & {keep} AS bits,
+                LEAST(held_before, {cap}) AS held_before,
                 count(*) AS n, min(id) AS low, max(id) AS high
             FROM facts
-            GROUP BY outlet_id, policy_id, bits, LEAST(held_before, %s)
+            GROUP BY 1, 2, 3, 4
         )
         SELECT outlet_id, baseline, proposed, sum(n)::bigint, min(low), max(high)
         FROM (
             SELECT outlet_id, n, low, high, {baseline} AS baseline, {proposed} AS proposed
-            FROM ({_unpacked("combos")}) unpacked
+            FROM combos
         ) judged
         GROUP BY 1, 2, 3
     """
-    return sql, [ceiling, ceiling, *masks_params]
+    return sql, [*keep_params, *masks_params]
+
+
+def _relevant(draft, policies) -> tuple[str, str, list]:
+    """Per rule set (with the draft), the bits of the facts their rules read, and the largest
+    number they compare the NIK's count with: two ``CASE policy_id`` expressions."""
+    id_type_bits = ~((1 << ID_TYPE_SHIFT) - 1)
+
+    def reads(policy) -> tuple[int, int]:
+        rules = list(rulebook.compile_rules(policy).values())
+        used = set().union(*(rulebook.facts_used(rule) for rule in rules))
+        bits = sum(FACT_BIT[name] for name in used if name in FACT_BIT)
+        if "id_type" in used:
+            bits |= id_type_bits
+        numbers = set().union(*(rulebook.thresholds(rule, "held_before") for rule in rules))
+        return bits, max(numbers, default=0)
+
+    draft_bits, draft_cap = reads(draft)
+    keep, cap, params = [], [], []
+    for policy in policies:
+        bits, number = reads(policy)
+        keep.append(f"WHEN %s THEN {bits | draft_bits}")
+        cap.append(f"WHEN %s THEN {max(number, draft_cap)}")
+        params.append(policy.pk)
+    if not policies:
+        return str(draft_bits), str(draft_cap), []
+    return (
+        f"(CASE policy_id {' '.join(keep)} ELSE -1 END)",
+        f"(CASE policy_id {' '.join(cap)} ELSE held_before END)",
+        [*params, *params],
+    )
 
 
 def _chunk_filters(chunks: int) -> list[Q]:

@@ -49,7 +49,9 @@ class Expr:
     def holds(self, facts: Mapping) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def sql(self) -> tuple[str, list]:  # pragma: no cover - abstract
+    def sql(self, columns: Columns | None = None) -> tuple[str, list]:  # pragma: no cover
+        """The predicate as SQL with its parameters; ``columns`` says how the facts are
+        stored (by default, a column named after each)."""
         raise NotImplementedError
 
     def __and__(self, other: Expr) -> Expr:
@@ -87,7 +89,7 @@ class Const(Expr):
     def holds(self, facts) -> bool:
         return self.value
 
-    def sql(self):
+    def sql(self, columns=None):
         return ("TRUE" if self.value else "FALSE"), []
 
 
@@ -95,10 +97,25 @@ TRUE = Const(True)
 FALSE = Const(False)
 
 
-def _column(name: str) -> str:
-    if name not in FACTS:
-        raise KeyError(f"unknown fact {name!r}")
-    return f'"{name}"'
+class Columns:
+    """Where the facts are in the SQL the predicates compile to: by default a column named
+    after each fact. A subclass may store them otherwise (packed in bits, say)."""
+
+    def fact(self, name: str) -> str:
+        """A yes/no fact (``Fact``)."""
+        return self.column(name)
+
+    def column(self, name: str) -> str:
+        if name not in FACTS:
+            raise KeyError(f"unknown fact {name!r}")
+        return f'"{name}"'
+
+    def one_of(self, name: str, values: tuple) -> tuple[str, list]:
+        """The fact ``name`` is one of ``values`` (``In``)."""
+        return f"{self.column(name)} = ANY(%s)", [list(values)]
+
+
+NAMED = Columns()
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,8 +127,8 @@ class Fact(Expr):
     def holds(self, facts) -> bool:
         return bool(facts[self.name])
 
-    def sql(self):
-        return _column(self.name), []
+    def sql(self, columns=None):
+        return (columns or NAMED).fact(self.name), []
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,8 +139,8 @@ class In(Expr):
     def holds(self, facts) -> bool:
         return facts[self.name] in self.values
 
-    def sql(self):
-        return f"{_column(self.name)} = ANY(%s)", [list(self.values)]
+    def sql(self, columns=None):
+        return (columns or NAMED).one_of(self.name, self.values)
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,8 +151,8 @@ class AtLeast(Expr):
     def holds(self, facts) -> bool:
         return facts[self.name] >= self.number
 
-    def sql(self):
-        return f"{_column(self.name)} >= %s", [self.number]
+    def sql(self, columns=None):
+        return f"{(columns or NAMED).column(self.name)} >= %s", [self.number]
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,8 +163,8 @@ class All(Expr):
     def holds(self, facts) -> bool:
         return self.left.holds(facts) and self.right.holds(facts)
 
-    def sql(self):
-        (a, pa), (b, pb) = self.left.sql(), self.right.sql()
+    def sql(self, columns=None):
+        (a, pa), (b, pb) = self.left.sql(columns), self.right.sql(columns)
         return f"({a} AND {b})", pa + pb
 
 
@@ -159,8 +176,8 @@ class Either(Expr):
     def holds(self, facts) -> bool:
         return self.left.holds(facts) or self.right.holds(facts)
 
-    def sql(self):
-        (a, pa), (b, pb) = self.left.sql(), self.right.sql()
+    def sql(self, columns=None):
+        (a, pa), (b, pb) = self.left.sql(columns), self.right.sql(columns)
         return f"({a} OR {b})", pa + pb
 
 
@@ -171,8 +188,8 @@ class Not(Expr):
     def holds(self, facts) -> bool:
         return not self.part.holds(facts)
 
-    def sql(self):
-        a, pa = self.part.sql()
+    def sql(self, columns=None):
+        a, pa = self.part.sql(columns)
         return f"(NOT {a})", pa
 
 
@@ -338,6 +355,17 @@ LABELS = {
 def compile_rules(policy) -> dict[str, Expr]:
     """Every decision of ``policy`` as a predicate, by code."""
     return {code: build(policy) for code, build in DECISIONS.items()}
+
+
+def facts_used(expr: Expr) -> set[str]:
+    """The facts ``expr`` reads: what a registration must be known by to be judged by it."""
+    if isinstance(expr, Fact | In | AtLeast):
+        return {expr.name}
+    found: set[str] = set()
+    for part in ("left", "right", "part"):
+        if hasattr(expr, part):
+            found |= facts_used(getattr(expr, part))
+    return found
 
 
 def thresholds(expr: Expr, name: str) -> set[int]:

@@ -183,3 +183,21 @@ def _refuse_writes_but_previews_and_audit(execute, sql, params, many, context):
         allowed = ("subscribers_rulepreview", "compliance_auditevent")
         assert any(f'"{table}"' in sql for table in allowed), sql[:200]
     return execute(sql, params, many, context)
+
+
+@pytest.mark.parametrize("changes", VARIANTS[:7], ids=lambda c: ",".join(c) or "same")
+def test_the_figures_count_what_the_full_rejudgement_decides(past, operator, changes):
+    """The grouped statement (facts packed, grouped before the decisions) counts, decision by
+    decision, what judging every registration in Python decides."""
+    draft = _draft(operator, **changes)
+    figures = _run(operator, draft).result["totals"]["decisions"]
+    expected = {code: {"before": 0, "after": 0} for code in preview.CODES}
+    for registration in in_period().select_related("outlet", "policy"):
+        before = preview.rejudge(registration, registration.policy)
+        after = preview.rejudge(registration, draft)
+        for code in preview.CODES:
+            expected[code]["before"] += before[code]
+            expected[code]["after"] += after[code]
+    assert {
+        code: {"before": f["before"], "after": f["after"]} for code, f in figures.items()
+    } == expected
