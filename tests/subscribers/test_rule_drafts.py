@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from core.audit import AuditAction
 from core.models import AuditEvent
@@ -19,6 +19,15 @@ from tests.conftest import buyer_data
 from .preview_data import PERIOD, history, nik
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    """The pages answer in English here (Bahasa Indonesia is the default), and the language a
+    request activated does not outlive the test."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    with translation.override(translation.get_language()):
+        yield
 
 
 def _draft(operator, **changes):
