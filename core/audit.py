@@ -83,6 +83,10 @@ class AuditAction(models.TextChoices):
         "registration.face_photos_deleted",
         _("Face photos deleted (no longer needed)"),
     )
+    # Rule sets
+    RULE_SET_DRAFT_CREATE = "rule_set.draft_create", _("Draft rule set created")
+    RULE_SET_PREVIEW = "rule_set.preview", _("Draft rule set previewed against history")
+    RULE_SET_PUBLISH = "rule_set.publish", _("Rule set published")
     # Reconciliation
     RECONCILIATION_START = "reconciliation.start", _("Reconciliation started")
     RECONCILIATION_FINISH = "reconciliation.finish", _("Reconciliation finished")

@@ -1,12 +1,18 @@
 from django.contrib import admin
+from django.utils.translation import gettext as _
 
-from .models import Registration, RegistrationPolicy
+from . import drafts
+from .models import PolicyStatus, Registration, RegistrationPolicy
 
 
 @admin.register(RegistrationPolicy)
 class RegistrationPolicyAdmin(admin.ModelAdmin):
+    """Rule sets, drafts included (the default manager sees them). A rule set added here is a
+    draft: it comes into force only through publication (``subscribers.drafts``), audited."""
+
     list_display = (
         "code",
+        "status",
         "name",
         "effective_from",
         "citizen_proof",
@@ -16,7 +22,21 @@ class RegistrationPolicyAdmin(admin.ModelAdmin):
         "staff_own_id_forbidden",
         "id_photo_required",
     )
+    list_filter = ("status",)
     ordering = ("-effective_from",)
+    readonly_fields = ("status", "based_on")
+    actions = ["copy_as_draft"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.status = PolicyStatus.DRAFT
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("Copy as a draft"))
+    def copy_as_draft(self, request, queryset):
+        for source in queryset:
+            draft = drafts.draft_create(actor=request.user, source=source)
+            self.message_user(request, _("Draft %(code)s created.") % {"code": draft.code})
 
 
 @admin.register(Registration)

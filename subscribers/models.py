@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.storage import get_private_storage
 from subscribers.ladder import default_ladder, ladder_problems
+from subscribers.rulebook import id_type_accepted
 
 
 def _photo_path(instance, filename: str) -> str:
@@ -72,17 +73,52 @@ class Category(models.TextChoices):
     M2M = "m2m", _("Machine-to-machine (M2M)")
 
 
+class PolicyStatus(models.TextChoices):
+    """A rule set is a draft (previewed against history, never used to judge) until the
+    operator publishes it with the date it comes into force."""
+
+    DRAFT = "draft", _("Draft")
+    PUBLISHED = "published", _("Published")
+
+
+class PublishedPolicyManager(models.Manager):
+    """``RegistrationPolicy.objects``: the published rule sets only. Every lookup of a rule set
+    to judge a registration goes through it, so a draft never judges one whatever its date."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(status=PolicyStatus.PUBLISHED)
+
+
 class RegistrationPolicy(models.Model):
     """A rule set in force from ``effective_from`` until the next one starts.
 
     Rules are data, not code: a new regulation is a new row, and a registration is judged by the
-    row in force at its time (imports by their ``registered_at``).
+    row in force at its time (imports by their ``registered_at``). A draft (``status``) is a rule
+    set being prepared: ``objects`` leaves it out, so it judges nothing until it is published
+    (``subscribers.drafts``); ``all_objects`` sees drafts too (the admin, the preview).
     """
 
     code = models.CharField(_("code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=200)
     legal_basis = models.CharField(_("legal basis"), max_length=300, blank=True)
-    effective_from = models.DateField(_("in force from"), unique=True)
+    # Unique among published rule sets (Meta); a draft may carry the date it is meant for, or
+    # none yet.
+    effective_from = models.DateField(_("in force from"), null=True, blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=PolicyStatus.choices,
+        default=PolicyStatus.PUBLISHED,
+        db_default=PolicyStatus.PUBLISHED,
+    )
+    based_on = models.ForeignKey(
+        "self",
+        verbose_name=_("copied from"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     # Every accepted type; kept equal to the union of the two lists below when they are set
     # (save()). A rule set with neither list accepts these for every nationality.
     accepted_id_types = models.JSONField(_("accepted ID types"), default=list)
@@ -176,10 +212,27 @@ class RegistrationPolicy(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(3650)],
     )
 
+    all_objects = models.Manager()
+    objects = PublishedPolicyManager()
+
     class Meta:
         verbose_name = _("registration policy")
         verbose_name_plural = _("registration policies")
         ordering = ["-effective_from"]
+        # The admin, unique checks and relations see drafts too; ``objects`` does not.
+        default_manager_name = "all_objects"
+        base_manager_name = "all_objects"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["effective_from"],
+                condition=models.Q(status="published"),
+                name="policy_published_date_unique",
+            ),
+            models.CheckConstraint(
+                name="policy_published_has_date",
+                condition=models.Q(status="draft") | models.Q(effective_from__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} — {self.name}"
@@ -189,6 +242,10 @@ class RegistrationPolicy(models.Model):
             union = {*self.citizen_id_types, *self.foreigner_id_types}
             self.accepted_id_types = [t for t in IdType.values if t in union]
         super().save(*args, **kwargs)
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == PolicyStatus.DRAFT
 
     def id_types_for(self, nationality: str = "ID") -> list[str]:
         """The ID types accepted from a buyer of this nationality (ISO code; "ID" citizen)."""
@@ -200,7 +257,7 @@ class RegistrationPolicy(models.Model):
         """Whether ``id_type`` is accepted (from a buyer of ``nationality`` when given)."""
         if nationality is None:
             return id_type in self.accepted_id_types
-        return id_type in self.id_types_for(nationality)
+        return id_type_accepted(self).holds({"id_type": id_type, "citizen": nationality == "ID"})
 
     @property
     def nik_required(self) -> bool:
@@ -448,3 +505,48 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class RulePreview(models.Model):
+    """What a draft rule set would have done to the registrations of a past period, next to
+    what the rule sets in force did (``subscribers.preview``). The preview's only write: its
+    own row, with the figures and the ids of a few sample registrations per change."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    draft = models.ForeignKey(RegistrationPolicy, on_delete=models.CASCADE, related_name="previews")
+    period_from = models.DateField(_("registrations from"))
+    period_to = models.DateField(_("registrations until"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.QUEUED
+    )
+    chunks_total = models.PositiveIntegerField(default=1)
+    chunks_done = models.PositiveIntegerField(default=0)
+    rows = models.PositiveIntegerField(_("registrations judged"), default=0)
+    # Per chunk, merged when done: {"totals": ..., "groups": ..., "samples": ...}.
+    result = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=300, blank=True, default="")
+    seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rule-set preview")
+        verbose_name_plural = _("rule-set previews")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="rule_preview_period_ordered",
+                condition=models.Q(period_from__lte=models.F("period_to")),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.draft_id}: {self.period_from}–{self.period_to}"

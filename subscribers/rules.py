@@ -17,6 +17,8 @@ from core.idnumbers import normalize_id_number
 from identity import idrules
 from identity.messages import MESSAGES, id_rule_message
 
+from . import rulebook
+
 TEXT_LIMITS = {
     "full_name": 100,
     "birth_place": 100,
@@ -213,11 +215,7 @@ def clean_registration_fields(
             _("Unknown ID type. Choose one of: %(types)s.")
             % {"types": ", ".join(idrules.ID_TYPES)},
         )
-    elif not policy.accepts(id_type, nationality) and not (
-        # A residence permit with nationality ID: the ID rules say at ``nationality`` that
-        # KITAS and KITAP are for foreign citizens.
-        citizen and id_type in ("kitas", "kitap") and policy.accepts(id_type)
-    ):
+    elif rulebook.id_type_refused(policy).holds({"id_type": id_type, "citizen": citizen}):
         if citizen and nik_era and id_type == "passport":
             errors.add(
                 "id_type",
@@ -286,10 +284,14 @@ def clean_registration_fields(
     kk_number = ""
     raw_kk = _text(data, "kk_number")
     proof = getattr(policy, "citizen_proof", "document")
-    kk_needed = (
-        citizen
-        and id_type in ("ktp", "sim")
-        and (proof == "nik_kk" or (proof == "nik_kk_or_face" and face_given is False))
+    kk_needed = rulebook.kk_missing(policy).holds(
+        {
+            "citizen": citizen,
+            "id_type": id_type,
+            "has_kk": False,
+            "face_shown": bool(face_given),
+            "imported": face_given is None,
+        }
     )
     if raw_kk:
         if len(raw_kk) > 40:
@@ -343,8 +345,9 @@ def clean_registration_fields(
             errors.add("guardian_id_number", id_rule_message(exc))
 
     statement_signed = parse_bool(data["statement_signed"]) if "statement_signed" in data else None
-    statement_asked = getattr(policy, "signed_statement_required", False)
-    if statement_asked and face_given is not None and not statement_signed:
+    if rulebook.statement_missing(policy).holds(
+        {"imported": face_given is None, "statement_signed": bool(statement_signed)}
+    ):
         errors.add(
             "statement_signed",
             _(

@@ -47,7 +47,8 @@ class NoPolicyInForce(LookupError):
 
 
 def policy_in_force(*, at: datetime | date | None = None) -> RegistrationPolicy:
-    """The rule set in force on the (local) date of ``at``: the latest that started by then."""
+    """The rule set in force on the (local) date of ``at``: the latest published one that started
+    by then (``RegistrationPolicy.objects`` leaves drafts out, whatever their date)."""
     at = at or timezone.now()
     day = timezone.localdate(at) if isinstance(at, datetime) else at
     policy = RegistrationPolicy.objects.filter(effective_from__lte=day).first()

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -26,7 +27,7 @@ from identity.messages import photo_message
 from outlets.models import Outlet, OutletStaff, StarterPack
 from outlets.selectors import insider_match, staff_membership_for_user, user_has_attended_training
 
-from . import registry_check
+from . import registry_check, rulebook
 from .activation import activation_schedule
 from .hooks import registrations_refused
 from .models import CapExceptions, Category, Registration, RegistrationPolicy
@@ -91,20 +92,39 @@ def _new_registration_number(now: datetime) -> str:
 NOT_HOLDING = (Registration.Status.BLOCKED, Registration.Status.REFUSED)
 
 
-def active_id_count(*, id_digest: str) -> int:
-    """Personal numbers registered under one ID that still count against the cap: of a
-    current life of their number (``current_lives``: a number deactivated at the operator, or
-    issued again to someone else, leaves its holder's cap), not blocked or refused, and not
-    deactivated by the privacy app. Corporate and M2M numbers, registered under a company's
-    person in charge, do not count. A registration awaiting the registry's verification does
-    (until it is refused)."""
+def counts_against_cap() -> Q:
+    """The registrations that hold a number against their NIK's cap — the one definition, used
+    by the counter, the import and the preview of a draft rule set: personal numbers (corporate
+    and M2M ones, registered under a company's person in charge, do not count), not blocked or
+    refused, not deactivated (by the privacy app), and of a current life of their number
+    (``Registration.objects.current_lives``: a number deactivated at the operator, or issued
+    again to someone else, leaves its holder's cap). One awaiting the registry's verification
+    counts (until it is refused)."""
     return (
-        Registration.objects.current_lives()
-        .filter(id_number_digest=id_digest, category=Category.PERSONAL)
-        .exclude(status__in=NOT_HOLDING)
-        .exclude(privacy__deactivated_at__isnull=False)
-        .count()
+        Q(category=Category.PERSONAL)
+        & ~Q(status__in=NOT_HOLDING)
+        & Q(privacy__deactivated_at__isnull=True)
+        & Q(life_ended_at__isnull=True)
     )
+
+
+def cap_count(*, id_digest: str, before: Registration | None = None) -> int:
+    """The numbers one ID holds against the cap (``counts_against_cap``); with ``before``, only
+    those registered before that registration (by time, then id): what it was judged against
+    when its history is judged again."""
+    held = Registration.objects.filter(counts_against_cap(), id_number_digest=id_digest)
+    if before is not None:
+        held = held.filter(
+            Q(registered_at__lt=before.registered_at)
+            | Q(registered_at=before.registered_at, pk__lt=before.pk)
+        )
+    return held.count()
+
+
+def active_id_count(*, id_digest: str) -> int:
+    """Personal numbers registered under one ID that still count against the cap
+    (``cap_count``)."""
+    return cap_count(id_digest=id_digest)
 
 
 def registration_prepare(
@@ -261,12 +281,10 @@ INSIDER_KK_REASON = {
 
 def may_exceed_cap(policy, *, kind: str, authorised: bool) -> bool:
     """Whether an outlet of ``kind`` (authorised in writing by the operator or not) may register
-    numbers beyond the cap under ``policy``."""
-    if policy.cap_exceptions == CapExceptions.OPERATOR_OUTLETS:
-        return kind == Outlet.Kind.OPERATOR
-    if policy.cap_exceptions == CapExceptions.AUTHORISED_OUTLETS:
-        return kind == Outlet.Kind.OPERATOR or authorised
-    return False
+    numbers beyond the cap under ``policy`` (``rulebook.cap_exception``)."""
+    return rulebook.cap_exception(policy).holds(
+        {"outlet_operator": kind == Outlet.Kind.OPERATOR, "outlet_authorised": authorised}
+    )
 
 
 def cap_message(policy, *, held: int) -> str:
@@ -306,31 +324,36 @@ def _check_staff_and_cap(
 ) -> None:
     """The end-user-only rule (no NIK of the dealer's people; their KK is flagged) and the cap
     of personal numbers per NIK with its exceptions (where beyond it, and a declared purpose
-    above a number)."""
+    above a number) — the rule set's decisions in ``rulebook``."""
     id_digest = pii.digest(clean.id_number)
     outlet = Outlet.objects.only("id", "dealer_id", "kind", "operator_authorised_from").get(
         pk=outlet_id
     )
     day = day or timezone.localdate()
+    facts = {"imported": False, "personal": clean.category == Category.PERSONAL}
     if policy.staff_own_id_forbidden:
         kk_digest = pii.digest(clean.kk_number) if clean.kk_number else ""
         match = insider_match(dealer_id=outlet.dealer_id, id_digest=id_digest, kk_digest=kk_digest)
-        if match == "id":
+        facts.update(insider_id=match == "id", insider_kk=match == "kk")
+        if rulebook.insider_id(policy).holds(facts):
             errors.add("id_number", insider_id_message())
-        elif match == "kk":
+        elif rulebook.insider_kk(policy).holds(facts):
             clean.review_reasons.append(dict(INSIDER_KK_REASON))
-    if policy.max_numbers_per_id and clean.category == Category.PERSONAL:
-        held = active_id_count(id_digest=id_digest)
-        if held >= policy.max_numbers_per_id:
-            authorised = outlet.operator_authorised_on(day)
-            if not may_exceed_cap(policy, kind=outlet.kind, authorised=authorised):
-                errors.add("id_number", cap_message(policy, held=held))
-                return
-            limit = policy.declared_purpose_above
-            if limit and held + 1 > limit and not clean.declared_purpose:
-                errors.add("declared_purpose", declared_purpose_message(limit))
-                return
-            clean.warnings.append(over_cap_warning(held + 1, policy.max_numbers_per_id))
+    if not (policy.max_numbers_per_id and facts["personal"]):
+        return
+    facts.update(
+        held_before=cap_count(id_digest=id_digest),
+        outlet_operator=outlet.kind == Outlet.Kind.OPERATOR,
+        outlet_authorised=outlet.operator_authorised_on(day),
+        has_purpose=bool(clean.declared_purpose),
+    )
+    held = facts["held_before"]
+    if rulebook.cap_refused(policy).holds(facts):
+        errors.add("id_number", cap_message(policy, held=held))
+    elif rulebook.purpose_missing(policy).holds(facts):
+        errors.add("declared_purpose", declared_purpose_message(policy.declared_purpose_above))
+    elif rulebook.over_cap_permitted(policy).holds(facts):
+        clean.warnings.append(over_cap_warning(held + 1, policy.max_numbers_per_id))
 
 
 def registration_create(

@@ -63,3 +63,11 @@ def activate_at_operator(registration_id: int) -> str:
     from .activation import registration_activate_at_operator
 
     return registration_activate_at_operator(registration_id=registration_id)
+
+
+@shared_task(acks_late=True)
+def run_rule_preview(preview_id: int) -> str:
+    """Compute a draft rule set's preview (``subscribers.preview``), chunk by chunk."""
+    from .preview import preview_run
+
+    return preview_run(preview_id=preview_id)

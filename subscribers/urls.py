@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import views
+from . import rule_views, views
 
 
 class ReceiptTokenConverter:
@@ -27,6 +27,18 @@ urlpatterns = [
     path("<int:pk>/receipt/", views.registration_receipt, name="receipt"),
     path("<int:pk>/receipt.pdf", views.registration_receipt_pdf, name="receipt_pdf"),
     path("<int:pk>/photos/<str:kind>/", views.registration_photo, name="photo"),
+    # Rule sets: drafts, their preview against history, publication (operator admins).
+    path("rules/", rule_views.rule_set_list, name="rule_sets"),
+    path("rules/<int:pk>/copy/", rule_views.rule_set_copy, name="rule_set_copy"),
+    path("rules/drafts/<int:pk>/", rule_views.rule_draft, name="rule_draft"),
+    path("rules/drafts/<int:pk>/preview/", rule_views.rule_draft_preview, name="rule_preview_new"),
+    path("rules/drafts/<int:pk>/publish/", rule_views.rule_draft_publish, name="rule_publish"),
+    path("rules/previews/<int:pk>/", rule_views.rule_preview, name="rule_preview"),
+    path(
+        "rules/previews/<int:pk>/samples/<str:bucket>/",
+        rule_views.rule_preview_samples,
+        name="rule_preview_samples",
+    ),
     # The buyer's copy: readable without an account, through a signed link (30 days).
     path(
         "receipt/<receipt_token:token>/", views.registration_receipt_shared, name="receipt_shared"

@@ -10,7 +10,7 @@ from .dashboard import (
     sort_choices,
     untrained_outlets_for_user,
 )
-from .insiders import InsiderDigests, insider_digests, insider_match
+from .insiders import InsiderDigests, insider_digests, insider_match, insider_querysets
 from .records import (
     agreement_get_for_user,
     agreements_for_user,
@@ -58,6 +58,7 @@ __all__ = [
     "dealer_stock_on_hand",
     "insider_digests",
     "insider_match",
+    "insider_querysets",
     "notices_for_user",
     "outlet_dashboard_for_user",
     "outlet_get_for_user",

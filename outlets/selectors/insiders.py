@@ -16,28 +16,32 @@ class InsiderDigests:
     kk_digests: set[str] = field(default_factory=set)
 
 
-def _rows(dealer_ids: list[int]):
-    yield from OutletStaff.objects.filter(outlet__dealer_id__in=dealer_ids).values_list(
-        "outlet__dealer_id", "id_number_digest", "kk_number_digest"
-    )
-    yield from DealerAdmin.objects.filter(dealer_id__in=dealer_ids).values_list(
-        "dealer_id", "id_number_digest", "kk_number_digest"
-    )
-    yield from Outlet.objects.filter(dealer_id__in=dealer_ids).values_list(
-        "dealer_id", "owner_id_number_digest", "owner_kk_number_digest"
-    )
+def insider_querysets(kind: str, dealer_ids=None) -> list:
+    """The dealer's people's ``kind`` digests ("id": NIK, "kk": family card) as querysets of
+    ``(dealer id, digest)`` — staff of its outlets (present or past), its admins, its outlets'
+    owners — the one definition of who they are, for the lookups here and for the preview of a
+    draft rule set, which joins them in SQL."""
+    staff = OutletStaff.objects.values_list("outlet__dealer_id", f"{kind}_number_digest")
+    admins = DealerAdmin.objects.values_list("dealer_id", f"{kind}_number_digest")
+    owners = Outlet.objects.values_list("dealer_id", f"owner_{kind}_number_digest")
+    if dealer_ids is not None:
+        staff = staff.filter(outlet__dealer_id__in=dealer_ids)
+        admins = admins.filter(dealer_id__in=dealer_ids)
+        owners = owners.filter(dealer_id__in=dealer_ids)
+    return [queryset.order_by() for queryset in (staff, admins, owners)]
 
 
 def insider_digests(*, dealer_ids) -> dict[int, InsiderDigests]:
-    """Per dealer, the NIK and KK digests of its people (three queries, any number of
+    """Per dealer, the NIK and KK digests of its people (six queries, any number of
     dealers): for the bulk import."""
     found: dict[int, InsiderDigests] = {}
-    for dealer_id, id_digest, kk_digest in _rows(list(dealer_ids)):
-        entry = found.setdefault(dealer_id, InsiderDigests())
-        if id_digest:
-            entry.id_digests.add(id_digest)
-        if kk_digest:
-            entry.kk_digests.add(kk_digest)
+    dealer_ids = list(dealer_ids)
+    for kind in ("id", "kk"):
+        for queryset in insider_querysets(kind, dealer_ids):
+            for dealer_id, digest in queryset:
+                entry = found.setdefault(dealer_id, InsiderDigests())
+                if digest:
+                    getattr(entry, f"{kind}_digests").add(digest)
     return found
 
 

@@ -17,14 +17,14 @@ from core.registry import RegistryUnavailable, get_registry, registry_timeout
 from outlets.models import Outlet, StarterPack
 from outlets.selectors import InsiderDigests, insider_digests
 
+from .. import rulebook
 from ..models import Category, Registration
 from ..rules import CleanRegistration, FieldErrors, judge_against_registry
 from ..services import (
     INSIDER_KK_REASON,
-    NOT_HOLDING,
     cap_message,
+    counts_against_cap,
     insider_id_message,
-    may_exceed_cap,
 )
 from .prepare import Candidate, PolicyBook, Rejected
 from .reading import RowError
@@ -129,29 +129,35 @@ class ChunkWriter:
         day = date.fromisoformat(c.registered_at[:10])
         review_reasons = list(c.review_reasons)  # copied: a chunk may be retried
         warnings: list[dict] = []
-        insiders = lookups.insiders.get(dealer_id)
-        if policy.staff_own_id_forbidden and insiders is not None:
-            if c.id_digest in insiders.id_digests:
-                return RowError(c.line, "id_number", insider_id_message())
-            if c.kk_digest and c.kk_digest in insiders.kk_digests:
-                review_reasons.append(dict(INSIDER_KK_REASON))
+        insiders = lookups.insiders.get(dealer_id) or InsiderDigests()
         held = lookups.held[c.id_digest]
-        cap = policy.max_numbers_per_id
-        if cap and c.category == Category.PERSONAL and held >= cap:
-            authorised = authorised_from is not None and authorised_from <= day
-            if not may_exceed_cap(policy, kind=outlet_kind, authorised=authorised):
-                return RowError(c.line, "id_number", cap_message(policy, held=held))
-            limit = policy.declared_purpose_above
-            if limit and held + 1 > limit:
-                # A file carries no declared purpose: a person looks at it (and reports it).
-                review_reasons.append(
-                    {
-                        "code": "declared_purpose_missing",
-                        "message": f"NIK holds {held + 1} numbers, over {limit}, no declared "
-                        "purpose on record",
-                    }
-                )
-        if policy.original_documents_required and c.document_checked is False:
+        facts = {
+            "imported": True,
+            "personal": c.category == Category.PERSONAL,
+            "insider_id": c.id_digest in insiders.id_digests,
+            "insider_kk": bool(c.kk_digest) and c.kk_digest in insiders.kk_digests,
+            "held_before": held,
+            "outlet_operator": outlet_kind == Outlet.Kind.OPERATOR,
+            "outlet_authorised": authorised_from is not None and authorised_from <= day,
+            "has_purpose": False,  # a file carries no declared purpose
+            "document_refused": c.document_checked is False,
+        }
+        if rulebook.insider_id(policy).holds(facts):
+            return RowError(c.line, "id_number", insider_id_message())
+        if rulebook.insider_kk(policy).holds(facts):
+            review_reasons.append(dict(INSIDER_KK_REASON))
+        if rulebook.cap_refused(policy).holds(facts):
+            return RowError(c.line, "id_number", cap_message(policy, held=held))
+        if rulebook.purpose_missing_imported(policy).holds(facts):
+            # A person looks at it (and reports it).
+            review_reasons.append(
+                {
+                    "code": "declared_purpose_missing",
+                    "message": f"NIK holds {held + 1} numbers, over "
+                    f"{policy.declared_purpose_above}, no declared purpose on record",
+                }
+            )
+        if rulebook.document_not_checked(policy).holds(facts):
             # Not known (no column, or empty) is recorded as such; a "no" is a person's look.
             review_reasons.append(
                 {
@@ -209,7 +215,7 @@ class Lookups:
     by_msisdn: dict[str, dict]
     by_iccid: dict[str, dict]
     insiders: dict[int, InsiderDigests]  # dealer id -> its people's NIK and KK digests
-    held: Counter  # ID digest -> personal numbers it holds now (``services.active_id_count``)
+    held: Counter  # ID digest -> numbers it holds against the cap now (``services.cap_count``)
     # NIK digest -> the registry's record (absent: unknown NIK); None: the registry is away.
     registry: dict | None = None
 
@@ -251,23 +257,33 @@ _PACK_FIELDS = (
 )  # fmt: skip
 
 
-def _fetch_orm(msisdns, iccids, id_digests):
-    """The chunk's lookups through the ORM (any database): the packs of its MSISDNs and
-    ICCIDs with their registrations, the personal numbers its ID numbers hold (as
-    ``services.active_id_count`` counts them, deactivations aside)."""
-    packs = StarterPack.objects.current_lives().filter(Q(msisdn__in=msisdns) | Q(iccid__in=iccids))
-    if connection.features.has_select_for_update_of:
-        packs = packs.select_for_update(of=("self",))
-    held = (
-        Registration.objects.current_lives()
-        .filter(id_number_digest__in=id_digests, category=Category.PERSONAL)
-        .exclude(status__in=NOT_HOLDING)
-        .order_by()
+def _held(id_digests) -> list:
+    """Per ID digest of the chunk, the numbers it holds against the cap — counted by the one
+    definition (``services.counts_against_cap``), its digests as one array parameter on
+    PostgreSQL (an ``IN`` list of 5 000 values costs Django more to build than the database to
+    answer)."""
+    held = Registration.objects.filter(counts_against_cap())
+    if connection.vendor == "postgresql":
+        held = held.extra(
+            where=["subscribers_registration.id_number_digest = ANY(%s)"], params=[id_digests]
+        )
+    else:
+        held = held.filter(id_number_digest__in=id_digests)
+    return list(
+        held.order_by()
         .values("id_number_digest")
         .annotate(n=Count("id"))
         .values_list("id_number_digest", "n")
     )
-    return list(packs.values(*_PACK_FIELDS)), list(held)
+
+
+def _fetch_orm(msisdns, iccids, id_digests):
+    """The chunk's lookups through the ORM (any database): the packs of its MSISDNs and
+    ICCIDs with their registrations, the numbers its ID numbers hold against the cap."""
+    packs = StarterPack.objects.current_lives().filter(Q(msisdn__in=msisdns) | Q(iccid__in=iccids))
+    if connection.features.has_select_for_update_of:
+        packs = packs.select_for_update(of=("self",))
+    return list(packs.values(*_PACK_FIELDS)), _held(id_digests)
 
 
 # FOR UPDATE OF the packs, as _fetch_orm: no clerk registers one between our check and write.
@@ -278,25 +294,14 @@ _PACKS_SQL = """
     WHERE (p.msisdn = ANY(%s) OR p.iccid = ANY(%s)) AND p.life_ended_at IS NULL
     FOR UPDATE OF p
 """
-_HELD_SQL = """
-    SELECT id_number_digest, count(*) FROM subscribers_registration
-    WHERE id_number_digest = ANY(%s) AND status <> ALL(%s) AND category = %s
-      AND life_ended_at IS NULL
-    GROUP BY id_number_digest
-"""
 
 
 def _fetch_postgresql(msisdns, iccids, id_digests):
-    """The same queries as ``_fetch_orm``, each with its values as one array parameter
-    (``= ANY(%s)``): an ``IN`` list of 5 000 values costs Django more to build than the
-    database to answer."""
+    """The packs as ``_fetch_orm``, with the values as one array parameter (``= ANY(%s)``)."""
     with connection.cursor() as cursor:
         cursor.execute(_PACKS_SQL, [msisdns, iccids])
         packs = [dict(zip(_PACK_FIELDS, row, strict=True)) for row in cursor.fetchall()]
-        not_holding = [status.value for status in NOT_HOLDING]
-        cursor.execute(_HELD_SQL, [id_digests, not_holding, Category.PERSONAL.value])
-        held = cursor.fetchall()
-    return packs, held
+    return packs, _held(id_digests)
 
 
 def _pack_fault(c: Candidate, pack, outlet_id, by_iccid, in_file_iccids) -> RowError | None:

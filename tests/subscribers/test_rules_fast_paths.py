@@ -62,6 +62,7 @@ def test_clean_person_name_shortcut_decides_as_the_general_check(name, monkeypat
 
 class _AnyPolicy:
     code = "x"
+    accepted_id_types = ["ktp", "sim", "passport", "student_card", "kitas", "kitap"]
     citizen_proof = "document"
     nik_required = False
     registry_check = False
