@@ -10,9 +10,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import vocabulary
 from core.storage import get_private_storage
 
-from .regions import PROVINCE_CHOICES
+from .regions import PROVINCE_CHOICES, PROVINCES
 
 ROID_VALIDATOR = RegexValidator(
     r"^RO[A-Z0-9]{6,18}$", _("A ROID is 'RO' followed by 6 to 18 capital letters or digits.")
@@ -608,3 +609,15 @@ class Attendance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.session}"
+
+
+# The vocabularies of this module, with their labels for pages and exports (core.vocabulary).
+vocabulary.register("province", PROVINCES)
+vocabulary.register("outlet_status", Outlet.Status)
+vocabulary.register("outlet_kind", Outlet.Kind)
+vocabulary.register("pack_status", StarterPack.Status)
+vocabulary.register("application_status", OutletApplication.Status)
+vocabulary.register("notice_kind", Notice.Kind)
+vocabulary.register("allocation_kind", StockAllocation.Kind)
+vocabulary.register("agreement_status", TransferAgreement.Status)
+vocabulary.register("training_audience", TrainingSession.Audience)
