@@ -45,11 +45,17 @@ def test_apply_then_approve_through_the_pages(web_for, dealer_user, operator):
     web = web_for(operator)
     page = web.get(reverse("outlets:application_detail", args=[application.pk]))
     assert b'id="approve"' in page.content
-    response = web.post(
-        reverse("outlets:application_detail", args=[application.pk]),
-        {"decision": "approve", "reason": ""},
-        follow=True,
-    )
+    url = reverse("outlets:application_detail", args=[application.pk])
+    # The first step only shows what approving creates: the ROID it will get, the outlet.
+    summary = web.post(url, {"decision": "approve", "reason": ""})
+    html = summary.content.decode()
+    assert 'id="roid-preview">RO33000001<' in html and APPLICATION["name"] in html
+    assert "Jawa Tengah" in html
+    assert not Outlet.objects.exists()
+    application.refresh_from_db()
+    assert application.status == "pending"
+
+    response = web.post(url, {"decision": "approve", "reason": "", "confirmed": "1"}, follow=True)
 
     assert escape("The outlet's ROID is RO33000001") in response.content.decode()
     assert Outlet.objects.get(roid="RO33000001").dealer == dealer_user.dealer_admin.dealer
@@ -241,13 +247,49 @@ def test_the_dealer_only_picks_its_own_live_outlets(
     assert "outlet" in response.context["form"].errors
 
 
-def test_take_everything_back(web_for, dealer_user, outlet, pack):
+def test_an_empty_return_form_takes_nothing_back(web_for, dealer_user, outlet, pack):
+    url = reverse("outlets:stock_return", args=[outlet.pk])
+    for data in ({}, {"msisdns": ""}, {"which": "list", "msisdns": ""}):
+        response = web_for(dealer_user).post(url, data)
+        assert response.status_code == 200
+        assert response.context["form"].errors
+    pack.refresh_from_db()
+    assert pack.outlet == outlet
+    assert not StockAllocation.objects.filter(kind=StockAllocation.Kind.TO_DEALER_STOCK).exists()
+
+
+def test_take_everything_back_after_a_confirmation_stating_the_count(web_for, dealer_user, outlet):
+    packs = StarterPackFactory.create_batch(3, outlet=outlet)
+    url = reverse("outlets:stock_return", args=[outlet.pk])
+
+    asked = web_for(dealer_user).post(url, {"which": "all"})
+
+    # Nothing moved yet: a page states the count and asks.
+    assert asked.status_code == 200
+    html = asked.content.decode()
+    assert 'data-count="3"' in html and "All 3 starter packs" in html and outlet.roid in html
+    assert all(StarterPack.objects.get(pk=p.pk).outlet == outlet for p in packs)
+    # A confirmation of another count (the stock changed meanwhile) asks again.
+    StarterPackFactory(outlet=outlet)
+    again = web_for(dealer_user).post(url, {"which": "all", "confirm_count": "3"})
+    assert 'data-count="4"' in again.content.decode()
+
+    done = web_for(dealer_user).post(url, {"which": "all", "confirm_count": "4"})
+
+    assert done.status_code == 302
+    assert not StarterPack.objects.filter(outlet=outlet).exists()
+    assert StockAllocation.objects.get(kind=StockAllocation.Kind.TO_DEALER_STOCK).pack_count == 4
+
+
+def test_take_listed_packs_back(web_for, dealer_user, outlet):
+    kept, taken = StarterPackFactory.create_batch(2, outlet=outlet)
     response = web_for(dealer_user).post(
-        reverse("outlets:stock_return", args=[outlet.pk]), {"msisdns": ""}
+        reverse("outlets:stock_return", args=[outlet.pk]),
+        {"which": "list", "msisdns": taken.msisdn},
     )
     assert response.status_code == 302
-    pack.refresh_from_db()
-    assert pack.outlet is None
+    assert StarterPack.objects.get(pk=kept.pk).outlet == outlet
+    assert StarterPack.objects.get(pk=taken.pk).outlet is None
 
 
 def test_allocation_page_lists_who_when_from_to(web_for, dealer_user, outlet, dealer_stock):
