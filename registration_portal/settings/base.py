@@ -302,7 +302,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "subscribers.tasks.purge_orphaned_photo_files",
         "schedule": 86400.0,
     },
+    "purge-held-photos": {"task": "subscribers.tasks.purge_held_photos", "schedule": 600.0},
 }
+# Photos of a failed submit are kept this long for the clerk's retry (subscribers.heldphotos).
+HELD_PHOTO_SECONDS = env.int("HELD_PHOTO_SECONDS", default=3600)
 # A photo file no registration points at is deleted once it is this old (longer than any
 # request or photo task can take), looking at the photo folders of today and this many days
 # before (subscribers.services.photo_files_orphaned_purge).
@@ -415,8 +418,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"client_errors": {"()": "core.logredact.ClientErrorsWithoutTraceback"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_errors"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Django's own console handler (with DEBUG on) would print every "django" record a second
+    # time next to the root's: one handler, the root's.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
 }
 
 # --- Reconciliation with the operator's database (compliance) ----------------------------------

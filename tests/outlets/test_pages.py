@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
+from core.masking import display_msisdn
 from identity.idgen import make_iccid, make_kk, make_nik
 from outlets import services
 from outlets.models import (
@@ -298,7 +299,8 @@ def test_allocation_page_lists_who_when_from_to(web_for, dealer_user, outlet, de
     )
     page = web_for(dealer_user).get(reverse("outlets:allocation_detail", args=[allocation.pk]))
     html = page.content.decode()
-    assert dealer_stock[0].msisdn in html and "AD0001" in html and outlet.roid in html
+    assert display_msisdn(dealer_stock[0].msisdn) in html  # 0813-0000-0001, as read aloud
+    assert "AD0001" in html and outlet.roid in html
     assert "dealer" in html  # the actor
 
 
