@@ -27,3 +27,23 @@ def test_the_report_filter_answers_a_reversed_period_in_indonesian(client, regul
     html = client.get("/reports/?date_from=2026-02-01&date_to=2026-01-01").content.decode()
 
     assert "Akhir periode lebih awal dari awalnya." in html
+
+
+@pytest.mark.parametrize(
+    ("accept", "cookie", "lang"),
+    [
+        ("", "", "id"),  # nothing said: Indonesian, the product's default
+        ("fr-FR,fr", "", "id"),  # a language the portal does not offer
+        ("en-US,en", "", "en"),  # the browser's preference, when the reader chose nothing
+        ("en-US,en", "id", "id"),  # the switch in the header wins over the browser
+        ("id-ID", "en", "en"),
+    ],
+)
+def test_which_language_wins(client, accept, cookie, lang):
+    if cookie:
+        client.cookies["django_language"] = cookie
+    headers = {"HTTP_ACCEPT_LANGUAGE": accept} if accept else {}
+
+    html = client.get("/accounts/login/", **headers).content.decode()
+
+    assert f'<html lang="{lang}"' in html
