@@ -86,6 +86,13 @@
     }
   });
 
+  // A page answering a POST (the full ID number, shown once) puts the page's own address in the
+  // address bar: a reload or a shared link does not repeat the POST.
+  var canonical = document.querySelector("[data-replace-url]");
+  if (canonical && window.history && window.history.replaceState) {
+    window.history.replaceState(null, "", canonical.getAttribute("data-replace-url"));
+  }
+
   // After a failed submit, the summary of the errors (each linked to its field) takes the
   // focus, so it is read out and the first fault is one tab away — not 1 000 px down.
   var summary = document.getElementById("error-summary");

@@ -108,3 +108,24 @@ def test_a_failed_submit_moves_the_focus_to_a_summary_that_links_each_field(
         page.screenshot(path=str(SHOTS / "clerk2-error-summary.png"))
     finally:
         context.close()
+
+
+def test_after_a_reveal_the_address_is_the_registration_page_again(
+    demo, live_server, browser, browser_context_args
+):
+    from subscribers.models import Registration
+
+    base = live_server.url
+    registration = Registration.objects.order_by("pk").first()
+    context = browser.new_context(**browser_context_args)
+    page = context.new_page()
+    try:
+        _log_in(page, base, "admin")
+        page.goto(f"{base}/registrations/{registration.pk}/")
+        page.click("form[action$='/reveal/'] button")
+        page.wait_for_selector("#revealed-id-number")
+
+        # The number is shown once; a reload would not repeat the (audited) disclosure.
+        assert page.url == f"{base}/registrations/{registration.pk}/"
+    finally:
+        context.close()
