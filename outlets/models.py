@@ -386,6 +386,31 @@ class StockAllocation(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.pack_count} · {self.created_at:%Y-%m-%d %H:%M}"
 
+    @property
+    def source_display(self) -> str:
+        """Where the list came from, in words (``source`` is stored as a short code)."""
+        from core.masking import display_msisdn
+
+        source = self.source or ""
+        words = {
+            "list": _("A list of numbers"),
+            "api list": _("A list of numbers, through the API"),
+            "all": _("Every pack the outlet held"),
+            "revocation": _("Every pack the outlet held, when it was revoked"),
+        }
+        if source in words:
+            return str(words[source])
+        kind, _space, rest = source.partition(" ")
+        if kind == "file" and rest:
+            return _("File %(name)s") % {"name": rest}
+        if kind == "range" and rest:
+            first, _dash, last = rest.partition("–")
+            return _("Numbers %(first)s to %(last)s") % {
+                "first": display_msisdn(first.strip()),
+                "last": display_msisdn(last.strip()),
+            }
+        return source
+
 
 class StockMove(models.Model):
     """One pack's part in an allocation: from which holder to which. Who and when are the

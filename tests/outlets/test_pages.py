@@ -474,3 +474,22 @@ def test_the_operator_names_the_outlet_by_roid(web_for, operator, outlet, dealer
         url, {"outlet": "RO99999999", "msisdns": dealer_stock[1].msisdn}
     )
     assert "outlet" in unknown.context["form"].errors
+
+
+@pytest.mark.parametrize(
+    ("source", "shown"),
+    [
+        ("list", "A list of numbers"),
+        ("all", "Every pack the outlet held"),
+        ("file stock.csv", "File stock.csv"),
+        ("range 6281300000001–6281300000009", "Numbers 0813-0000-0001 to 0813-0000-0009"),
+    ],
+)
+def test_an_allocation_says_where_its_list_came_from_in_words(
+    web_for, dealer_user, outlet, dealer_stock, source, shown
+):
+    allocation = services.stock_allocate_to_outlet(
+        actor=dealer_user, outlet=outlet, lines=[PackLine(1, dealer_stock[0].msisdn)], source=source
+    )
+    page = web_for(dealer_user).get(reverse("outlets:allocation_detail", args=[allocation.pk]))
+    assert escape(shown) in page.content.decode()
