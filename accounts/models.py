@@ -10,7 +10,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core import roles
+from core import roles, vocabulary
 from core.audit import AuditAction, audit_record
 
 from .validators import UsernameValidator
@@ -157,3 +157,7 @@ class ApiToken(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at <= timezone.now()
+
+
+# The vocabulary of this module, with its labels for pages and exports (core.vocabulary).
+vocabulary.register("role", User.Role)

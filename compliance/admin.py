@@ -4,6 +4,7 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from core import vocabulary
 from core.admin import ReadOnlyMixin
 
 from .models import (
@@ -102,15 +103,28 @@ class ReviewItemAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ("=msisdn",)
     raw_id_fields = ("registration", "clarification", "discrepancy", "outlet", "dealer",
                      "claimed_by", "decided_by")  # fmt: skip
+    exclude = ("discrepancy_kinds",)
+    readonly_fields = ("kinds_in_words",)
     show_full_result_count = False
+
+    @admin.display(description=_("discrepancy kinds"))
+    def kinds_in_words(self, item):
+        return vocabulary.labels("discrepancy_kind", item.kinds)
 
 
 @admin.register(Violation)
 class ViolationAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("id", "msisdn", "outlet", "dealer", "kinds", "confirmed_at", "confirmed_by")
+    list_display = ("id", "msisdn", "outlet", "dealer", "kinds_in_words", "confirmed_at",
+                    "confirmed_by")  # fmt: skip
+    exclude = ("kinds",)
+    readonly_fields = ("kinds_in_words",)
     search_fields = ("=msisdn",)
     raw_id_fields = ("outlet", "registration", "clarification", "review_item", "confirmed_by")
     show_full_result_count = False
+
+    @admin.display(description=_("kinds"))
+    def kinds_in_words(self, violation):
+        return violation.kind_labels
 
 
 @admin.register(Sanction)

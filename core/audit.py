@@ -16,6 +16,7 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from . import vocabulary
 from .models import AuditEvent
 from .requestid import request_id as current_request_id
 
@@ -156,6 +157,9 @@ class AuditAction(models.TextChoices):
     PRIVACY_JOB_RESUME = "privacy.job_resume", _("Personal-data job resumed")
     PRIVACY_JOB_FINISH = "privacy.job_finish", _("Personal-data job finished")
     PRIVACY_JOB_FAILED = "privacy.job_failed", _("Personal-data job failed")
+
+
+vocabulary.register("audit_action", AuditAction)
 
 
 def _declared(action: str) -> AuditAction:

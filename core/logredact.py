@@ -88,3 +88,16 @@ class RedactingFilter(logging.Filter):
         if redacted != message:
             record.msg, record.args = redacted, ()
         return True
+
+
+class ClientErrorsWithoutTraceback:
+    """A logging filter: a request refused with a 4xx (403 Permission denied, 404) is one line,
+    not a traceback — the traceback of an expected refusal hides the real errors in the log.
+    Server errors (5xx) keep theirs."""
+
+    def filter(self, record) -> bool:
+        status = getattr(record, "status_code", None)
+        if status is not None and status < 500 and record.exc_info:
+            record.exc_info = None
+            record.exc_text = None
+        return True

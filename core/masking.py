@@ -33,3 +33,12 @@ def mask_msisdn(msisdn: str) -> str:
 def mask_name(name: str) -> str:
     """The first letter of each word: ``Siti Nur'aini`` -> ``S*** N*******``."""
     return " ".join(word[:1] + "*" * (len(word) - 1) for word in name.split())
+
+
+def display_msisdn(msisdn: str) -> str:
+    """A number as a clerk reads it aloud: the local form in groups of four,
+    ``6281100001000`` -> ``0811-0000-1000`` (stored as ``62…``)."""
+    local = local_msisdn(msisdn.strip()) if isinstance(msisdn, str) else ""
+    if not local.isdigit() or len(local) < 9:
+        return local
+    return f"{local[:4]}-{local[4:8]}-{local[8:]}"

@@ -1,6 +1,9 @@
 """The mock's tables in the Django admin: read-only, as a system the portal does not own."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from core import vocabulary
 
 from .models import InjectedDiscrepancy, OperatorSubscriber, PopulationRecord
 
@@ -18,11 +21,17 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(OperatorSubscriber)
 class OperatorSubscriberAdmin(ReadOnlyAdmin):
-    list_display = ("msisdn", "status", "outlet_roid", "id_type", "id_number_masked", "updated_at")
+    list_display = (
+        "msisdn", "status", "outlet_roid", "id_type_label", "id_number_masked", "updated_at"
+    )  # fmt: skip
     list_filter = ("status", "id_type")
     search_fields = ("=msisdn", "=outlet_roid")
     exclude = ("id_number_digest", "id_number_encrypted", "name_key")
     show_full_result_count = False
+
+    @admin.display(description=_("ID type"), ordering="id_type")
+    def id_type_label(self, subscriber):
+        return vocabulary.label("id_type", subscriber.id_type)
 
 
 @admin.register(PopulationRecord)

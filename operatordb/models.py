@@ -11,6 +11,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import vocabulary
+
 
 class OperatorSubscriber(models.Model):
     """One MSISDN as the operator's database knows it (a row of the daily snapshot)."""
@@ -67,7 +69,7 @@ class OperatorSubscriber(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.msisdn} ({self.status})"
+        return f"{self.msisdn} ({self.get_status_display()})"
 
 
 class PopulationRecord(models.Model):
@@ -118,4 +120,8 @@ class InjectedDiscrepancy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.msisdn} {self.kind} ({self.case})"
+        return f"{self.msisdn} {vocabulary.label('discrepancy_kind', self.kind)} ({self.case})"
+
+
+# The operator's own codes, with their labels for pages and exports (core.vocabulary).
+vocabulary.register("operator_status", OperatorSubscriber.Status)

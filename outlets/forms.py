@@ -275,12 +275,34 @@ class AllocateToOutletForm(PackSelectionForm):
 
 
 class ReturnStockForm(Form):
+    """Which packs to take back: the numbers listed, or every pack the outlet holds — chosen
+    explicitly (an empty form takes nothing back) and, for every pack, confirmed on a page that
+    states the count (``confirm_count`` carries the count the dealer saw)."""
+
+    LIST, ALL = "list", "all"
+
+    which = forms.ChoiceField(
+        label=_("Which packs"),
+        choices=[(LIST, _("The numbers I list")), (ALL, _("Every pack the outlet holds"))],
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose which packs to take back.")},
+    )
     msisdns = forms.CharField(
         label=_("Numbers to take back"),
         required=False,
-        help_text=_("One per line. Leave empty to take back every pack the outlet holds."),
+        help_text=_("One per line."),
         widget=forms.Textarea(attrs={"rows": 3, "inputmode": "tel"}),
     )
+    confirm_count = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("which") == self.LIST and not (data.get("msisdns") or "").strip():
+            self.add_error(
+                "msisdns",
+                _("Enter the numbers to take back, one per line (or choose every pack)."),
+            )
+        return data
 
 
 # --- agreements --------------------------------------------------------------------------------

@@ -10,9 +10,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import vocabulary
 from core.storage import get_private_storage
 
-from .regions import PROVINCE_CHOICES
+from .regions import PROVINCE_CHOICES, PROVINCES
 
 ROID_VALIDATOR = RegexValidator(
     r"^RO[A-Z0-9]{6,18}$", _("A ROID is 'RO' followed by 6 to 18 capital letters or digits.")
@@ -402,6 +403,31 @@ class StockAllocation(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.pack_count} · {self.created_at:%Y-%m-%d %H:%M}"
 
+    @property
+    def source_display(self) -> str:
+        """Where the list came from, in words (``source`` is stored as a short code)."""
+        from core.masking import display_msisdn
+
+        source = self.source or ""
+        words = {
+            "list": _("A list of numbers"),
+            "api list": _("A list of numbers, through the API"),
+            "all": _("Every pack the outlet held"),
+            "revocation": _("Every pack the outlet held, when it was revoked"),
+        }
+        if source in words:
+            return str(words[source])
+        kind, _space, rest = source.partition(" ")
+        if kind == "file" and rest:
+            return _("File %(name)s") % {"name": rest}
+        if kind == "range" and rest:
+            first, _dash, last = rest.partition("–")
+            return _("Numbers %(first)s to %(last)s") % {
+                "first": display_msisdn(first.strip()),
+                "last": display_msisdn(last.strip()),
+            }
+        return source
+
 
 class StockMove(models.Model):
     """One pack's part in an allocation: from which holder to which. Who and when are the
@@ -625,3 +651,15 @@ class Attendance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.session}"
+
+
+# The vocabularies of this module, with their labels for pages and exports (core.vocabulary).
+vocabulary.register("province", PROVINCES)
+vocabulary.register("outlet_status", Outlet.Status)
+vocabulary.register("outlet_kind", Outlet.Kind)
+vocabulary.register("pack_status", StarterPack.Status)
+vocabulary.register("application_status", OutletApplication.Status)
+vocabulary.register("notice_kind", Notice.Kind)
+vocabulary.register("allocation_kind", StockAllocation.Kind)
+vocabulary.register("agreement_status", TransferAgreement.Status)
+vocabulary.register("training_audience", TrainingSession.Audience)

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core import vocabulary
+
 
 class RegistrationPrivacy(models.Model):
     """What the personal-data rules need to know about one registration.
@@ -208,3 +210,10 @@ class DataSubjectRequest(models.Model):
 
     def done(self, action: str) -> bool:
         return any(entry.get("action") == action for entry in self.actions)
+
+
+# The vocabularies of this module, with their labels for pages and exports (core.vocabulary).
+vocabulary.register("privacy_job_kind", PrivacyJob.Kind)
+vocabulary.register("privacy_job_status", PrivacyJob.Status)
+vocabulary.register("privacy_job_trigger", PrivacyJob.Trigger)
+vocabulary.register("request_channel", DataSubjectRequest.Channel)

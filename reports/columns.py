@@ -1,5 +1,10 @@
 """The columns of the row exports, declared once, and the rows ready for a writer.
 
+A CSV is for machines: its header is the columns' keys and coded values stay codes (``ktp``,
+``id_over_limit``, ``6281…``). The XLSX and PDF are for people: headers in words and each coded
+value as its label in the export's language (``core.vocabulary``), phone numbers as a clerk
+reads them (``0811-0000-1000``), provinces by name (``Column.display``, ``people_rows``).
+
 A masked export — every export unless a user holding ``reports.export_unmasked`` asks
 otherwise, and always the regulator's — carries no name, birth place, birth date or address,
 and ID numbers only in their stored masked form: nothing is decrypted. Photos are never
@@ -18,7 +23,8 @@ from django.db.models import QuerySet, Value
 from django.db.models.functions import NullIf
 from django.utils.translation import gettext_lazy as _
 
-from core import pii
+from core import pii, vocabulary
+from core.masking import display_msisdn
 
 from .expressions import Defused, LocalDateTimeText
 from .rows import discrepancy_rows, period_bounds, registration_rows, restricted
@@ -49,6 +55,8 @@ class Column:
     unmasked_transform: Callable | None = None
     unmasked_only: bool = False
     free_text: bool = False  # typed by people: defused; XLSX strips control characters
+    # How people read a value (XLSX, PDF): a vocabulary's name, or "phone"; "" as it is.
+    display: str = ""
 
     def source_for(self, masked: bool):
         if not masked and self.unmasked_source is not None:
@@ -59,14 +67,14 @@ class Column:
 REGISTRATION_COLUMNS: tuple[Column, ...] = (
     Column("registration_number", _("Registration number"), "registration_number"),
     Column("registered_at", _("Registered at (WIB)"), LocalDateTimeText("registered_at")),
-    Column("msisdn", _("MSISDN"), "msisdn"),
+    Column("msisdn", _("MSISDN"), "msisdn", display="phone"),
     # Empty text as NULL: COPY writes an empty string as "" and NULL as nothing, as csv does.
     Column("iccid", _("ICCID"), NullIf("iccid", Value(""))),
     Column("outlet_roid", _("ROID"), "outlet__roid"),
     Column("outlet_name", _("Outlet"), Defused("outlet__name"), free_text=True),
     Column("dealer_code", _("Dealer"), "outlet__dealer__code"),
-    Column("province", _("Province"), "outlet__province"),
-    Column("id_type", _("ID type"), "id_type"),
+    Column("province", _("Province"), "outlet__province", display="province"),
+    Column("id_type", _("ID type"), "id_type", display="id_type"),
     Column(
         "id_number",
         _("ID number"),
@@ -74,10 +82,10 @@ REGISTRATION_COLUMNS: tuple[Column, ...] = (
         unmasked_source="id_number_encrypted",
         unmasked_transform=_decrypt,
     ),
-    Column("sex", _("Sex"), "sex"),
+    Column("sex", _("Sex"), "sex", display="sex"),
     Column("nationality", _("Nationality"), "nationality"),
-    Column("status", _("Status"), "status"),
-    Column("source", _("Channel"), "source"),
+    Column("status", _("Status"), "status", display="registration_status"),
+    Column("source", _("Channel"), "source", display="registration_source"),
     Column("policy", _("Rules applied"), "policy__code"),
     # Unmasked exports only (permission reports.export_unmasked, audited).
     Column("kk_number", _("KK number"), "kk_number_encrypted", _decrypt, unmasked_only=True),
@@ -94,14 +102,14 @@ REGISTRATION_COLUMNS: tuple[Column, ...] = (
 )
 
 DISCREPANCY_COLUMNS: tuple[Column, ...] = (
-    Column("msisdn", _("MSISDN"), "msisdn"),
-    Column("kind", _("Kind"), "kind"),
-    Column("status", _("Status"), "status"),
+    Column("msisdn", _("MSISDN"), "msisdn", display="phone"),
+    Column("kind", _("Kind"), "kind", display="discrepancy_kind"),
+    Column("status", _("Status"), "status", display="discrepancy_status"),
     Column("registration_number", _("Registration number"), "registration__registration_number"),
     Column("outlet_roid", _("ROID"), "outlet__roid"),
     Column("outlet_name", _("Outlet"), Defused("outlet__name"), free_text=True),
     Column("dealer_code", _("Dealer"), "outlet__dealer__code"),
-    Column("province", _("Province"), "outlet__province"),
+    Column("province", _("Province"), "outlet__province", display="province"),
     Column("detected_at", _("Detected at (WIB)"), LocalDateTimeText("detected_at")),
     Column("resolved_at", _("Resolved at (WIB)"), LocalDateTimeText("resolved_at")),
 )
@@ -128,6 +136,32 @@ class RowSource:
     withheld: int = 0
     free_text: tuple[int, ...] = ()
     copy_queries: list[tuple[str, tuple]] | None = None
+    # (index, display) of the columns people read otherwise than stored (``Column.display``).
+    displays: tuple[tuple[int, str], ...] = ()
+
+
+def people_value(display: str, value):
+    """A stored value as people read it: a code's label, a phone number grouped."""
+    if value is None or value == "" or not display:
+        return value
+    if display == "phone":
+        return display_msisdn(str(value))
+    if display.endswith("+"):  # several codes joined by "+"
+        return vocabulary.labels(display[:-1], str(value).split("+"))
+    return vocabulary.label(display, value)
+
+
+def people_rows(source: RowSource) -> Iterator[tuple]:
+    """``source``'s rows with coded values in words (for the XLSX and the PDF; the CSV keeps
+    the codes). Labels in the active language: the export job's."""
+    if not source.displays:
+        yield from source.rows
+        return
+    for row in source.rows:
+        row = list(row)
+        for index, display in source.displays:
+            row[index] = people_value(display, row[index])
+        yield tuple(row)
 
 
 def _values(qs: QuerySet, columns: list[Column], masked: bool):
@@ -218,5 +252,6 @@ def _source(
         rows=queryset_rows(qs, columns, masked=masked),
         withheld=withheld,
         free_text=tuple(i for i, c in enumerate(columns) if c.free_text),
+        displays=tuple((i, c.display) for i, c in enumerate(columns) if c.display),
         copy_queries=copy_queries(qs, columns, masked=masked, field=field, period=flt.period),
     )

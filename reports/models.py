@@ -13,6 +13,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import vocabulary
 from core.storage import get_private_storage
 
 
@@ -292,3 +293,18 @@ class ExportJob(models.Model):
         if not self.rows_total:
             return 0
         return min(99, int(100 * self.rows_done / self.rows_total))
+
+
+class RowFlag(models.TextChoices):
+    """The flags a figure's rows are filtered by (``reports.rows.registration_rows``)."""
+
+    DISCREPANCY = "discrepancy", _("With an open discrepancy")
+    OVER_CAP = "over_cap", _("Its NIK is over the cap")
+    REPEATED = "repeated", _("Its NIK registered repeatedly at the outlet")
+
+
+# The vocabularies of this module, with their labels for pages and exports (core.vocabulary).
+vocabulary.register("export_kind", ExportJob.Kind)
+vocabulary.register("export_format", ExportJob.Format)
+vocabulary.register("export_status", ExportJob.Status)
+vocabulary.register("report_flag", RowFlag)

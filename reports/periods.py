@@ -1,4 +1,5 @@
-"""Report periods and trend buckets, as plain functions (no Django).
+"""Report periods and trend buckets, as plain functions (of Django only the translation of
+their messages, which reach the reader: forms, the API, the export page).
 
 A period is a range of *local* (Asia/Jakarta) calendar days, both ends included: a
 registration belongs to the day of its ``registered_at`` on a wall clock in Indonesia, a
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+from django.utils.translation import gettext as _
 
 MAX_PERIOD_DAYS = 3 * 366 + 365  # four years: longer asks are a full extract, not a report
 DEFAULT_PERIOD_DAYS = 30
@@ -47,7 +50,7 @@ def _parse_day(value, field: str, errors: dict) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        errors[field] = "Enter a date as YYYY-MM-DD."
+        errors[field] = _("Enter a date as YYYY-MM-DD.")
         return None
 
 
@@ -61,16 +64,19 @@ def parse_period(date_from, date_to, *, today: date, required: bool = False) -> 
     if required:
         for field, value in (("date_from", start), ("date_to", end)):
             if value is None and field not in errors:
-                errors[field] = "This field is required."
+                errors[field] = _("This field is required.")
     if errors:
         raise PeriodError(errors)
     end = end or today
     start = start or end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     if start > end:
-        raise PeriodError({"date_to": "The end of the period is before its start."})
+        raise PeriodError({"date_to": _("The end of the period is before its start.")})
     if (end - start).days + 1 > MAX_PERIOD_DAYS:
         raise PeriodError(
-            {"date_to": f"A period is at most {MAX_PERIOD_DAYS} days; ask for several."}
+            {
+                "date_to": _("A period is at most %(days)d days; ask for several.")
+                % {"days": MAX_PERIOD_DAYS}
+            }
         )
     return Period(start, end)
 

@@ -136,19 +136,19 @@ def report_filter_from(data: Mapping, *, today: date, required: bool = False) ->
         period = None
     province = str(data.get("province") or "").strip()
     if province and province not in PROVINCES:
-        errors["province"] = "Unknown province code."
+        errors["province"] = _("Unknown province code.")
     dealer = str(data.get("dealer") or "").strip().upper()
     if len(dealer) > 20:
-        errors["dealer"] = "A dealer code has at most 20 characters."
+        errors["dealer"] = _("A dealer code has at most 20 characters.")
     outlet = str(data.get("outlet") or "").strip().upper()
     if len(outlet) > 20:
-        errors["outlet"] = "A ROID has at most 20 characters."
+        errors["outlet"] = _("A ROID has at most 20 characters.")
     grouping = str(data.get("grouping") or PROVINCE).strip()
     if grouping not in GROUPINGS:
-        errors["grouping"] = f"Choose one of {', '.join(GROUPINGS)}."
+        errors["grouping"] = _("Choose one of %(choices)s.") % {"choices": ", ".join(GROUPINGS)}
     bucket = str(data.get("bucket") or "").strip()
     if bucket and bucket not in BUCKETS:
-        errors["bucket"] = f"Choose one of {', '.join(BUCKETS)}."
+        errors["bucket"] = _("Choose one of %(choices)s.") % {"choices": ", ".join(BUCKETS)}
     if errors:
         raise PeriodError(errors)
     return ReportFilter(period, province, dealer, outlet, grouping, bucket)

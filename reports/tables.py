@@ -84,6 +84,7 @@ def outlet_source(flt: ReportFilter, scope: ReportScope) -> RowSource:
         total=len(rows),
         rows=generate(),
         free_text=(1, 3, 4),
+        displays=((7, "outlet_status"),),
     )
 
 
@@ -166,7 +167,34 @@ def summary_source(flt: ReportFilter, scope: ReportScope, figures: Figures | Non
 def clarification_source(flt: ReportFilter, scope: ReportScope) -> RowSource:
     total, rows = workflow_figures.clarification_rows(flt=flt, scope=scope)
     keys = list(workflow_figures.CLARIFICATION_COLUMNS)
-    return RowSource(keys=keys, labels=keys, total=total, rows=rows)
+    labels = [str(CLARIFICATION_LABELS[key]) for key in keys]
+    return RowSource(
+        keys=keys,
+        labels=labels,
+        total=total,
+        rows=rows,
+        displays=(
+            (keys.index("msisdn"), "phone"),
+            (keys.index("kind"), "discrepancy_kind+"),
+            (keys.index("status"), "clarification_status"),
+        ),
+    )
+
+
+# The clarification export's columns in words (XLSX, PDF); the CSV keeps the keys.
+CLARIFICATION_LABELS = {
+    "id": _("Request"),
+    "msisdn": _("MSISDN"),
+    "kind": _("Kinds asked about"),
+    "registration_number": _("Registration number"),
+    "outlet_roid": _("ROID"),
+    "status": _("Status"),
+    "opened_at": _("Opened at"),
+    "due_at": _("Answer due"),
+    "answered_at": _("Answered at"),
+    "resolved_at": _("Resolved at"),
+    "decision": _("Decision"),
+}
 
 
 def row_source(kind: str, flt: ReportFilter, scope: ReportScope, *, masked: bool) -> RowSource:

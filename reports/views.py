@@ -18,9 +18,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from compliance.models import Discrepancy, DiscrepancyKind
+from core import vocabulary
 from core.pagination import CappedCountPaginator as Paginator
 from subscribers.models import IdType, Registration
 
@@ -28,7 +30,7 @@ from . import hooks, services
 from .dashboard import charts, rows_link
 from .figures import GROUP_LABELS, report_figures
 from .forms import ExportRequestForm, ReportFilterForm, VerifyForm
-from .models import ExportJob
+from .models import ExportJob, RowFlag
 from .periods import PeriodError, parse_period
 from .rows import discrepancy_rows, province_name, registration_rows
 from .scope import ReportFilter, ReportScope, may_export_unmasked, report_filter_from
@@ -43,7 +45,28 @@ from .tasks import request_refresh
 
 PAGE_SIZE = 50
 GROUP_ROWS_SHOWN = 50
-FLAGS = ("discrepancy", "over_cap", "repeated")
+
+FLAGS = tuple(RowFlag.values)
+# The row filters named in words: parameter -> (its name, its vocabulary).
+ROW_FILTERS = {
+    "id_type": (_lazy("ID type"), "id_type"),
+    "status": (_lazy("Status"), "registration_status"),
+    "flag": (_lazy("Flag"), "report_flag"),
+    "kind": (_lazy("Kind"), "discrepancy_kind"),
+}
+
+
+def _filters_in_words(extra: dict, *, status_vocabulary: str = "registration_status") -> list:
+    """The row filters in force as (name, label) pairs, for the line above the table."""
+    words = []
+    for key, value in extra.items():
+        if not value:
+            continue
+        name, vocab = ROW_FILTERS[key]
+        if key == "status":
+            vocab = status_vocabulary
+        words.append((name, vocabulary.label(vocab, value)))
+    return words
 
 
 def _private(response):
@@ -163,7 +186,7 @@ def registration_rows_view(request):
             {
                 "page": page,
                 "flt": flt,
-                "extra": {k: v for k, v in extra.items() if v},
+                "filters": _filters_in_words(extra),
                 "query": flt.query_string(),
                 "province_name": province_name(flt.province) if flt.province else "",
             },
@@ -189,8 +212,9 @@ def discrepancy_rows_view(request):
             {
                 "page": page,
                 "flt": flt,
-                "extra": {k: v for k, v in extra.items() if v},
+                "filters": _filters_in_words(extra, status_vocabulary="discrepancy_status"),
                 "query": flt.query_string(),
+                "province_name": province_name(flt.province) if flt.province else "",
             },
         )
     )

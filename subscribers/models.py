@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import vocabulary
 from core.storage import get_private_storage
 from subscribers.ladder import default_ladder, ladder_problems
 from subscribers.rulebook import id_type_accepted
@@ -87,6 +88,60 @@ class PublishedPolicyManager(models.Manager):
 
     def get_queryset(self):
         return super().get_queryset().filter(status=PolicyStatus.PUBLISHED)
+
+
+class RegistrationNote(models.TextChoices):
+    """Why a registration was flagged for review (``review_reasons``) or what the clerk was told
+    (``warnings``): each stored as ``{"code", "message"}``; pages show the code's label in the
+    reader's language, and the stored message only where it carries facts of its own
+    (``NOTE_DETAILS``)."""
+
+    DOUBTFUL_DOCUMENT = "doubtful_document", _("The ID document looks doubtful")
+    INSIDER_KK = "insider_kk", _("The buyer's family card (KK) is one of the dealer's people's")
+    PHOTO_UNREADABLE = "photo_unreadable", _("A photo could not be read")
+    REGISTRY_REFUSED = "registry_refused", _("Refused by the population registry")
+    DECLARED_PURPOSE_MISSING = (
+        "declared_purpose_missing",
+        _("The NIK holds more numbers than allowed without a declared purpose"),
+    )
+    DOCUMENT_NOT_CHECKED = "document_not_checked", _("The original documents were not checked")
+    AWAITING_VERIFICATION = (
+        "awaiting_verification",
+        _("Awaiting verification by the population registry"),
+    )
+    OVER_CAP_PERMITTED = (
+        "over_cap_permitted",
+        _("Beyond the cap of numbers per NIK: allowed at this outlet, flagged for review"),
+    )
+    KK_NOT_PAIRED = "kk_not_paired", _("The registry does not pair this KK with the NIK")
+    NIK_BIRTH_DATE_CORRECTED = (
+        "nik_birth_date_corrected",
+        _("The registry confirms a date of birth the NIK's digits do not show"),
+    )
+    NIK_SEX_CORRECTED = (
+        "nik_sex_corrected",
+        _("The registry confirms a sex the NIK's digits do not show"),
+    )
+
+
+# Notes whose stored message adds facts to the label (the document's doubts, the registry's
+# words, the numbers held): shown after it.
+NOTE_DETAILS = frozenset(
+    {"doubtful_document", "registry_refused", "over_cap_permitted", "nik_birth_date_corrected"}
+)
+
+
+def note_text(note) -> str:
+    """One review reason or warning as a reader's sentence, in the active language."""
+    if not isinstance(note, dict):
+        return str(note)
+    code, message = note.get("code", ""), note.get("message", "")
+    if code not in RegistrationNote.values:
+        return message or code
+    label = str(RegistrationNote(code).label)
+    if code in NOTE_DETAILS and message:
+        return f"{label} ({message})"
+    return label
 
 
 class RegistrationPolicy(models.Model):
@@ -487,6 +542,15 @@ class Registration(models.Model):
     def __str__(self) -> str:
         return f"{self.registration_number} {self.msisdn}"
 
+    @property
+    def review_reason_texts(self) -> list[str]:
+        """Why it was flagged, in the reader's language (``note_text``)."""
+        return [note_text(note) for note in self.review_reasons or []]
+
+    @property
+    def warning_texts(self) -> list[str]:
+        return [note_text(note) for note in self.warnings or []]
+
 
 class IdempotencyRecord(models.Model):
     """The first answer to a request carrying an ``Idempotency-Key``, replayed on retries."""
@@ -550,3 +614,16 @@ class RulePreview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.draft_id}: {self.period_from}–{self.period_to}"
+
+
+# The vocabularies of this module, with their labels for pages and exports (core.vocabulary).
+vocabulary.register("id_type", IdType)
+vocabulary.register("sex", Sex)
+vocabulary.register("citizen_proof", CitizenProof)
+vocabulary.register("cap_exceptions", CapExceptions)
+vocabulary.register("category", Category)
+vocabulary.register("registration_note", RegistrationNote)
+vocabulary.register("registration_status", Registration.Status)
+vocabulary.register("registration_source", Registration.Source)
+vocabulary.register("photo_status", Registration.PhotoStatus)
+vocabulary.register("policy_status", PolicyStatus)

@@ -13,13 +13,14 @@ from xml.sax.saxutils import escape
 
 from django.core import signing
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from core import vocabulary
 from core.disclosure import Kind, disclose, sees_in_full
-from core.masking import local_msisdn
+from core.masking import display_msisdn
 from core.pdffonts import pdf_fonts
 
-from .models import IdType, Registration
+from .models import Registration, RegistrationNote
 from .selectors import is_withdrawn_from_processing
 
 RECEIPT_SALT = "subscribers.receipt"
@@ -95,6 +96,8 @@ class ReceiptFacts:
     masked: bool
     cap_exceptions: str = "nobody"
     refusal_reason: str = ""
+    # Registered beyond the cap of numbers per NIK, where this outlet may: flagged for review.
+    beyond_cap: bool = False
 
     @property
     def awaiting(self) -> bool:
@@ -111,7 +114,7 @@ def receipt_facts(registration: Registration, *, viewer) -> ReceiptFacts:
     policy = registration.policy
     return ReceiptFacts(
         registration_number=registration.registration_number,
-        msisdn=local_msisdn(disclose(viewer, Kind.MSISDN, registration.msisdn)),
+        msisdn=display_msisdn(disclose(viewer, Kind.MSISDN, registration.msisdn)),
         id_type=registration.id_type,
         id_type_label=str(registration.get_id_type_display()),
         id_number_masked=disclose(viewer, Kind.ID_NUMBER, registration.id_number_masked),
@@ -126,27 +129,23 @@ def receipt_facts(registration: Registration, *, viewer) -> ReceiptFacts:
         masked=not sees_in_full(viewer, Kind.NAME),
         cap_exceptions=policy.cap_exceptions,
         refusal_reason=registration.refusal_reason,
+        beyond_cap=any(
+            note.get("code") == RegistrationNote.OVER_CAP_PERMITTED
+            for note in registration.review_reasons or []
+        ),
     )
 
 
 # --- the PDF (bilingual: the buyer may not read the clerk's language setting) ----------------
 
-_ID_TYPE_ID = {
-    IdType.KTP: "KTP (Kartu Tanda Penduduk)",
-    IdType.SIM: "SIM (Surat Izin Mengemudi)",
-    IdType.PASSPORT: "Paspor",
-    IdType.STUDENT_CARD: "Kartu Pelajar",
-    IdType.KITAS: "KITAS",
-    IdType.KITAP: "KITAP",
-}
-_ID_TYPE_EN = {
-    IdType.KTP: "KTP (identity card)",
-    IdType.SIM: "SIM (driving licence)",
-    IdType.PASSPORT: "Passport",
-    IdType.STUDENT_CARD: "Student card",
-    IdType.KITAS: "KITAS",
-    IdType.KITAP: "KITAP",
-}
+
+def _both_languages(vocabulary_name: str, code: str) -> str:
+    """A code's label in Indonesian and English ("Paspor / Passport"), from its vocabulary."""
+    labels = []
+    for language in ("id", "en"):
+        with translation.override(language):
+            labels.append(vocabulary.label(vocabulary_name, code))
+    return labels[0] if labels[0] == labels[1] else " / ".join(labels)
 
 
 def _fonts() -> tuple[str, str]:
@@ -229,6 +228,15 @@ def _status_lines(facts: ReceiptFacts) -> list[tuple[str, str]]:
                 "activated. See the reason above (in Indonesian).",
             )
         ]
+    if facts.beyond_cap:
+        return [
+            (
+                "Nomor ini melebihi batas jumlah nomor per NIK. Outlet ini boleh meregistrasinya, "
+                "dan nomor ini DITANDAI UNTUK DITINJAU oleh operator.",
+                "This number goes beyond the cap of numbers per NIK. This outlet may register "
+                "it, and it has been FLAGGED FOR REVIEW by the operator.",
+            )
+        ]
     return []
 
 
@@ -281,8 +289,7 @@ def receipt_pdf(facts: ReceiptFacts, *, link: str = "") -> bytes:
         ("Nama / Name", facts.full_name),
         (
             "Jenis identitas / ID document",
-            f"{_ID_TYPE_ID.get(facts.id_type, facts.id_type)} / "
-            f"{_ID_TYPE_EN.get(facts.id_type, facts.id_type)}",
+            _both_languages("id_type", facts.id_type),
         ),
         ("Nomor identitas / ID number", facts.id_number_masked),
         ("Tanggal / Date", f"{facts.registered_at:%d-%m-%Y %H:%M %Z}"),

@@ -334,8 +334,10 @@ FLAGS = {
     "insider_kk": insider_kk,
     "declared_purpose_missing": purpose_missing_imported,
     "document_not_checked": document_not_checked,
+    # Beyond the cap where the outlet may register beyond it: accepted, and a person looks.
+    "over_cap_permitted": over_cap_permitted,
 }
-NOTES = {"over_cap_permitted": over_cap_permitted}
+NOTES: dict = {}
 DECISIONS = {**REFUSALS, **FLAGS, **NOTES}
 
 LABELS = {

@@ -308,14 +308,12 @@ def declared_purpose_message(limit: int) -> str:
     ) % {"limit": limit}
 
 
-def over_cap_warning(held: int, cap: int) -> dict:
+def over_cap_reason(held: int, cap: int) -> dict:
+    """A number registered beyond the cap where the outlet may: flagged for review (the count
+    is for the reviewer; the clerk is not shown a NIK's count before submitting)."""
     return {
         "code": "over_cap_permitted",
-        "message": _(
-            "This NIK holds %(held)d numbers, over the cap of %(cap)d: registered here because "
-            "this outlet may register numbers beyond the cap."
-        )
-        % {"held": held, "cap": cap},
+        "message": _("%(held)d numbers on this NIK, cap %(cap)d") % {"held": held, "cap": cap},
     }
 
 
@@ -353,7 +351,7 @@ def _check_staff_and_cap(
     elif rulebook.purpose_missing(policy).holds(facts):
         errors.add("declared_purpose", declared_purpose_message(policy.declared_purpose_above))
     elif rulebook.over_cap_permitted(policy).holds(facts):
-        clean.warnings.append(over_cap_warning(held + 1, policy.max_numbers_per_id))
+        clean.review_reasons.append(over_cap_reason(held + 1, policy.max_numbers_per_id))
 
 
 def registration_create(

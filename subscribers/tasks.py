@@ -28,6 +28,14 @@ def purge_orphaned_photo_files() -> int:
 
 
 @shared_task
+def purge_held_photos() -> int:
+    """Delete the photos kept for a clerk's retry once they are an hour old."""
+    from .heldphotos import held_photos_purge
+
+    return held_photos_purge()
+
+
+@shared_task
 def purge_idempotency_records() -> int:
     """Forget Idempotency-Key answers older than IDEMPOTENCY_KEY_TTL_HOURS."""
     from .idempotency import idempotency_records_purge

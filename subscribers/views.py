@@ -21,7 +21,7 @@ from core.pagination import CappedCountPaginator as Paginator
 from outlets.models import StarterPack
 from outlets.selectors import staff_membership_for_user, starter_packs_for_user
 
-from . import receipts, services
+from . import heldphotos, receipts, services
 from .forms import PHOTO_FIELDS, RegistrationForm
 from .models import Registration
 from .selectors import (
@@ -66,6 +66,27 @@ def _policy_or_none():
         return None
 
 
+def _with_held_photos(request):
+    """The request's files, with the photos kept from the clerk's last failed try for the photo
+    fields left empty this time (``subscribers.heldphotos``)."""
+    files = request.FILES.copy()
+    for field, entry in heldphotos.held_photos(request).items():
+        if field in PHOTO_FIELDS and not files.get(field):
+            files[field] = heldphotos.take(entry)
+    return files
+
+
+def _keep_photos_for_the_retry(request, form: RegistrationForm, files) -> None:
+    """After a failed submit: keep each photo sent (new or kept) that is not itself at fault,
+    so the clerk does not take it again; a photo at fault is forgotten."""
+    for field in PHOTO_FIELDS:
+        upload = files.get(field)
+        if field in form.errors or upload is None:
+            heldphotos.release(request, [field])
+        elif field in request.FILES:
+            heldphotos.hold(request, field, upload)
+
+
 def _register_or_explain(request, form: RegistrationForm, *, write: bool) -> Registration | None:
     """Register from a bound form, or put every fault on it (shape and rules) and return None.
 
@@ -73,7 +94,7 @@ def _register_or_explain(request, form: RegistrationForm, *, write: bool) -> Reg
     ``registration_prepare``. When the shape is already wrong the rules are checked on the raw
     input too, so the clerk sees every fault in one round trip rather than one batch per submit.
     """
-    photos = {name: request.FILES.get(name) for name in PHOTO_FIELDS}
+    photos = {name: form.files.get(name) for name in PHOTO_FIELDS}
     if write and form.is_valid():
         try:
             return services.registration_create(
@@ -100,11 +121,13 @@ def registration_new(request):
     """Outlet staff register a buyer. Every error is shown at its field, the input kept."""
     membership = _membership_or_403(request)
     policy = _policy_or_none()
-    photos_sent = False
+    held = {}
     if request.method == "POST":
-        form = RegistrationForm(request.POST, request.FILES, policy=policy)
+        files = _with_held_photos(request)
+        form = RegistrationForm(request.POST, files, policy=policy)
         registration = _register_or_explain(request, form, write=True)
         if registration is not None:
+            heldphotos.release(request)
             if registration.status == Registration.Status.AWAITING:
                 messages.warning(
                     request,
@@ -120,8 +143,14 @@ def registration_new(request):
                 if note.get("code") != "awaiting_verification":
                     messages.info(request, note.get("message", ""))
             return redirect("subscribers:receipt", pk=registration.pk)
-        photos_sent = any(request.FILES.get(name) for name in PHOTO_FIELDS)
+        _keep_photos_for_the_retry(request, form, files)
+        held = heldphotos.held_photos(request)
+        for field in held:
+            # Kept: the browser need not send it again (a new one replaces it).
+            form.fields[field].required = False
     else:
+        # A fresh form is a new buyer: nothing kept from someone else's try.
+        heldphotos.release(request)
         form = RegistrationForm(policy=policy)
 
     packs = starter_packs_for_user(user=request.user, status=StarterPack.Status.IN_STOCK)
@@ -133,7 +162,7 @@ def registration_new(request):
             {"msisdn": local_msisdn(pack.msisdn), "iccid": pack.iccid or ""}
             for pack in packs.order_by("msisdn")[:PACKS_IN_PICKER]
         ],
-        "photos_to_reattach": photos_sent and bool(form.errors),
+        "held_photos": [(form[field], held[field]) for field in PHOTO_FIELDS if field in held],
     }
     return render(request, "subscribers/registration_form.html", context)
 

@@ -5,6 +5,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import vocabulary
+
 
 class DiscrepancyKind(models.TextChoices):
     """What reconciliation finds (``compliance.reconciliation.rules`` states each kind). One
@@ -101,7 +103,7 @@ class ReconciliationRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.mode} {self.status}"
+        return f"#{self.pk} {self.get_mode_display()} · {self.get_status_display()}"
 
     @property
     def is_active(self) -> bool:
@@ -282,4 +284,15 @@ class Discrepancy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.msisdn} {self.kind} ({self.status})"
+        return f"{self.msisdn} {self.get_kind_display()} ({self.get_status_display()})"
+
+
+# The vocabularies of this module, with their labels for pages and exports (core.vocabulary).
+vocabulary.register("discrepancy_kind", DiscrepancyKind)
+vocabulary.register("discrepancy_status", Discrepancy.Status)
+vocabulary.register("run_mode", ReconciliationRun.Mode)
+vocabulary.register("run_status", ReconciliationRun.Status)
+vocabulary.register("run_trigger", ReconciliationRun.Trigger)
+vocabulary.register("chunk_phase", RunChunk.Phase)
+vocabulary.register("chunk_scope", RunChunk.Scope)
+vocabulary.register("chunk_status", RunChunk.Status)

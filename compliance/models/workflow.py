@@ -14,6 +14,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import vocabulary
 from core.storage import get_private_storage
 
 from .reconciliation import Discrepancy, DiscrepancyKind
@@ -216,7 +217,7 @@ class Clarification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.msisdn} ({self.status})"
+        return f"#{self.pk} {self.msisdn} ({self.get_status_display()})"
 
     @property
     def awaits_answer(self) -> bool:
@@ -251,7 +252,7 @@ class ClarificationItem(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.clarification_id}: {self.kind}"
+        return f"{self.clarification_id}: {vocabulary.label('discrepancy_kind', self.kind)}"
 
 
 class ClarificationAnswer(models.Model):
@@ -334,6 +335,26 @@ class RegistrationVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.registration_id} v{self.version}"
+
+    @property
+    def labelled_values(self) -> list[tuple[str, str]]:
+        """The values as a reader sees them: each field's name and each coded value's label."""
+        from django.core.exceptions import FieldDoesNotExist
+        from django.utils.text import capfirst
+
+        from subscribers.models import Registration
+
+        coded = {"id_type": "id_type", "sex": "sex", "category": "category"}
+        rows = []
+        for name, value in (self.values or {}).items():
+            try:
+                label = capfirst(Registration._meta.get_field(name).verbose_name)
+            except FieldDoesNotExist:
+                label = name.replace("_", " ")
+            if name in coded:
+                value = vocabulary.label(coded[name], value)
+            rows.append((label, value))
+        return rows
 
 
 class ReviewItem(models.Model):
@@ -504,7 +525,7 @@ class ReviewItem(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.kind} {self.msisdn} ({self.status})"
+        return f"#{self.pk} {self.get_kind_display()} {self.msisdn} ({self.get_status_display()})"
 
     @property
     def kinds(self) -> list[str]:
@@ -545,7 +566,10 @@ class DiscrepancyOutcome(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.msisdn} {self.kind}: {self.outcome}"
+        return (
+            f"{self.msisdn} {vocabulary.label('discrepancy_kind', self.kind)}: "
+            f"{self.get_outcome_display()}"
+        )
 
 
 class Violation(models.Model):
@@ -597,7 +621,12 @@ class Violation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.msisdn} {self.kinds} ({self.confirmed_at:%Y-%m-%d})"
+        return f"{self.msisdn} {self.kind_labels} ({self.confirmed_at:%Y-%m-%d})"
+
+    @property
+    def kind_labels(self) -> str:
+        """The kinds confirmed, in words (stored as codes separated by commas)."""
+        return vocabulary.labels("discrepancy_kind", self.kinds.split(","))
 
 
 class Sanction(models.Model):
@@ -711,4 +740,15 @@ class NumberBlock(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.msisdn} blocked"
+        return _("%(msisdn)s blocked") % {"msisdn": self.msisdn}
+
+
+# The vocabularies of this module, with their labels for pages and exports (core.vocabulary).
+vocabulary.register("clarification_status", Clarification.Status)
+vocabulary.register("accountable", Clarification.Accountable)
+vocabulary.register("answer_outcome", ClarificationAnswer.Outcome)
+vocabulary.register("review_kind", ReviewItem.Kind)
+vocabulary.register("review_status", ReviewItem.Status)
+vocabulary.register("review_decision", ReviewItem.Decision)
+vocabulary.register("discrepancy_outcome", DiscrepancyOutcome.Outcome)
+vocabulary.register("sanction_level", Sanction.Level)

@@ -5,14 +5,20 @@ runs a 403), call one service, respond. A page with a run in progress refreshes 
 script: a meta refresh, CSP stays strict).
 """
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.utils import formats, timezone
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+
+from core import vocabulary
+from core.masking import display_msisdn
 
 from ..models import Discrepancy, DiscrepancyKind, ReconciliationRun
 from . import engine
@@ -45,6 +51,33 @@ DETAIL_LABELS = {
     "cap": _lazy("Numbers allowed per ID"),
     "position": _lazy("This number's place, in activation order"),
 }
+
+# Details whose values are codes of a vocabulary (core.vocabulary), and those that are dates.
+DETAIL_VOCABULARIES = {"id_type": "id_type", "status": "operator_status"}
+DETAIL_DAYS = {"birth_date"}
+DETAIL_MOMENTS = {"registered_at", "activated_at"}
+
+
+def detail_value(key: str, value):
+    """A value of a finding's details as a reader reads it: a code's label, a date in words,
+    a phone number grouped; anything else as it is (``None`` stays ``None``)."""
+    if value is None or value == "":
+        return value
+    if key in DETAIL_VOCABULARIES:
+        return vocabulary.label(DETAIL_VOCABULARIES[key], value)
+    if key in DETAIL_DAYS or key in DETAIL_MOMENTS:
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            return value
+        if key in DETAIL_DAYS:
+            return formats.date_format(parsed, "j M Y")
+        if timezone.is_aware(parsed):
+            parsed = timezone.localtime(parsed)
+        return formats.date_format(parsed, "j M Y H:i")
+    if key == "msisdn":
+        return display_msisdn(str(value))
+    return value
 
 
 def _private(response):
@@ -155,9 +188,19 @@ def discrepancy_detail(request, pk: int):
     sides = []
     for side, label in (("portal", _("Portal")), ("operator", _("Operator"))):
         if isinstance(details.get(side), dict):
-            sides.append((label, [(DETAIL_LABELS.get(k, k), v) for k, v in details[side].items()]))
+            sides.append(
+                (
+                    label,
+                    [
+                        (DETAIL_LABELS.get(k, k), detail_value(k, v))
+                        for k, v in details[side].items()
+                    ],
+                )
+            )
     extra = [
-        (DETAIL_LABELS.get(k, k), v) for k, v in details.items() if k not in ("portal", "operator")
+        (DETAIL_LABELS.get(k, k), detail_value(k, v))
+        for k, v in details.items()
+        if k not in ("portal", "operator")
     ]
     return _private(
         render(

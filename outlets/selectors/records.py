@@ -10,9 +10,12 @@ from django.shortcuts import get_object_or_404
 from ..models import (
     Dealer,
     Notice,
+    Outlet,
     OutletApplication,
     OutletStaff,
     ResponsibleParty,
+    RoidSequence,
+    StarterPack,
     StockAllocation,
     StockMove,
     TransferAgreement,
@@ -161,3 +164,27 @@ def dealer_choices_for_user(*, user):
         return qs
     dealer_id = dealer_id_for_user(user=user)
     return qs.filter(pk=dealer_id) if dealer_id is not None else qs.none()
+
+
+def outlet_stock_count(*, outlet) -> int:
+    """Starter packs the outlet holds in stock (what "take every pack back" would move); the
+    caller has already scoped the outlet to the user (``outlet_get_for_user``)."""
+    return StarterPack.objects.filter(outlet=outlet, status=StarterPack.Status.IN_STOCK).count()
+
+
+def roid_preview(*, province: str) -> str:
+    """The ROID the next approval in ``province`` would most likely get (``roid_issue``'s
+    scheme: ``RO`` + province code + running number), for the approval's summary. Only a
+    preview: the number is issued, under a lock, when the approval is made."""
+    from ..services.outlets import ROID_DIGITS
+
+    prefix = f"RO{province}"
+    number = (
+        RoidSequence.objects.filter(prefix=prefix).values_list("last_number", flat=True).first()
+        or 0
+    )
+    while True:
+        number += 1
+        roid = f"{prefix}{number:0{ROID_DIGITS}d}"
+        if not Outlet.objects.filter(roid=roid).exists():
+            return roid

@@ -225,6 +225,14 @@ def application_detail(request, pk):
         decision = request.POST.get("decision")
         if decision not in ("approve", "reject"):
             raise Http404("unknown decision")
+        if decision == "approve" and request.POST.get("confirmed") != "1":
+            # What approving creates, before it is created.
+            context = {
+                **nav_context(user),
+                "application": application,
+                "roid": selectors.roid_preview(province=application.province),
+            }
+            return private(render(request, "outlets/application_approve_confirm.html", context))
         if form.is_valid():
             try:
                 if decision == "approve":

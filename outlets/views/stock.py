@@ -145,16 +145,25 @@ def stock_return(request, pk):
     outlet = selectors.outlet_get_for_user(user=user, pk=pk)
     if not manages(user, outlet.dealer_id):
         raise PermissionDenied(_("Only the dealer's admins can do this."))
-    form = ReturnStockForm(request.POST or None)
+    form = ReturnStockForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        text = form.cleaned_data["msisdns"]
         lines = None
-        if text.strip():
-            parsed = stockfiles.parse_msisdn_list(text)
+        if form.cleaned_data["which"] == ReturnStockForm.LIST:
+            parsed = stockfiles.parse_msisdn_list(form.cleaned_data["msisdns"])
             if parsed.errors:
                 for message in services.line_messages(parsed.errors):
                     form.add_error("msisdns", message)
             lines = parsed.lines
+        else:
+            # Every pack: only once the dealer has confirmed the count they were shown (and
+            # shown it again if the stock changed in between).
+            count = selectors.outlet_stock_count(outlet=outlet)
+            if count and form.cleaned_data.get("confirm_count") != count:
+                return render(
+                    request,
+                    "outlets/stock_return_confirm.html",
+                    {**nav_context(user), "outlet": outlet, "count": count},
+                )
         if not form.errors:
             try:
                 allocation = services.stock_return_to_dealer(

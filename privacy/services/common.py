@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
 
 from core.roles import is_operator
 
@@ -18,7 +19,7 @@ def require_operator(actor) -> None:
     if isinstance(actor, str):
         return
     if not is_operator(actor):
-        raise PermissionDenied("operator admins only")
+        raise PermissionDenied(_("Only operator admins may do this."))
 
 
 def ensure_states(registration_ids) -> None:

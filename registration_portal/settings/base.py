@@ -304,7 +304,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "subscribers.tasks.purge_orphaned_photo_files",
         "schedule": 86400.0,
     },
+    "purge-held-photos": {"task": "subscribers.tasks.purge_held_photos", "schedule": 600.0},
 }
+# Photos of a failed submit are kept this long for the clerk's retry (subscribers.heldphotos).
+HELD_PHOTO_SECONDS = env.int("HELD_PHOTO_SECONDS", default=3600)
 # A photo file no registration points at is deleted once it is this old (longer than any
 # request or photo task can take), looking at the photo folders of today and this many days
 # before (subscribers.services.photo_files_orphaned_purge).
@@ -417,18 +420,26 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # No log line carries a secret path segment (invitation, receipt token) nor a query value.
-    "filters": {"redact": {"()": "core.logredact.RedactingFilter"}},
+    "filters": {
+        # No log line carries a secret path segment (invitation, receipt token) nor a query value.
+        "redact": {"()": "core.logredact.RedactingFilter"},
+        "client_errors": {"()": "core.logredact.ClientErrorsWithoutTraceback"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["redact"],
+            "filters": ["redact", "client_errors"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # runserver's request lines ("GET /path?query"), through the same redaction.
-    "loggers": {"django.server": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        # runserver's request lines ("GET /path?query"), through the same redaction.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Django's own console handler (with DEBUG on) would print every "django" record a
+        # second time next to the root's: one handler, the root's.
+        "django": {"handlers": [], "propagate": True},
+    },
 }
 
 # --- Reconciliation with the operator's database (compliance) ----------------------------------

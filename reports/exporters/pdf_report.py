@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -15,7 +16,7 @@ from core.pdffonts import pdf_fonts
 
 from .. import hooks
 from ..charts import Chart, fmt, percent
-from ..columns import RowSource
+from ..columns import RowSource, people_rows
 from ..dashboard import charts as dashboard_charts
 from ..figures import GROUP_LABELS, Figures
 
@@ -29,35 +30,65 @@ COLOURS = {
     "value": "#1b1f24",
     "tick": "#5a6470",
 }
-# The columns a printed page has room for, per row export, with their widths in mm.
+# The columns a printed page shows, per row export (the CSV and XLSX carry them all). Their
+# widths come from their content (``fit_columns``).
 PDF_ROW_COLUMNS = {
     "registrations": [
-        ("registration_number", 30),
-        ("registered_at", 30),
-        ("msisdn", 26),
-        ("outlet_roid", 24),
-        ("id_type", 20),
-        ("id_number", 28),
-        ("status", 20),
+        "registration_number", "registered_at", "msisdn", "outlet_roid", "id_type",
+        "id_number", "status",
     ],
     "discrepancies": [
-        ("msisdn", 26),
-        ("kind", 38),
-        ("status", 16),
-        ("registration_number", 30),
-        ("outlet_roid", 24),
-        ("detected_at", 30),
+        "msisdn", "kind", "status", "registration_number", "outlet_roid", "detected_at",
     ],
     "outlets": [
-        ("roid", 24),
-        ("name", 36),
-        ("registrations", 18),
-        ("violation_rate", 16),
-        ("discrepancies", 18),
-        ("ids_over_cap", 16),
-        ("ids_repeated", 16),
+        "roid", "name", "registrations", "violation_rate", "discrepancies", "ids_over_cap",
+        "ids_repeated",
     ],
-}
+}  # fmt: skip
+# A table cell's padding, left and right (reportlab's default is 6 points each side).
+CELL_PADDING = 3
+
+
+def fit_columns(
+    header: list[str],
+    rows: list[list[str]],
+    *,
+    available: float,
+    font: str,
+    bold: str,
+    size: float,
+    squeeze: bool = False,
+) -> list[float] | None:
+    """Column widths (points) for a table of ``header`` and ``rows`` (text) within
+    ``available``: each column at least as wide as its longest word (so a header wraps at word
+    boundaries, never inside a word), as wide as its longest cell when there is room, the
+    room left shared out. None when even the narrowest layout is wider than ``available``
+    (the caller turns the page); with ``squeeze``, the narrowest layout shrunk to fit instead
+    (the last resort: long words then break, but nothing runs past the margin)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    def words_width(text: str, face: str) -> float:
+        return max((stringWidth(word, face, size) for word in str(text).split()), default=0)
+
+    pad = 2 * CELL_PADDING + 1
+    narrow, natural = [], []
+    for index, title in enumerate(header):
+        cells = [str(row[index]) for row in rows]
+        cell_full = max((stringWidth(cell, font, size) for cell in cells), default=0)
+        cell_word = max((words_width(cell, font) for cell in cells), default=0)
+        low = max(words_width(title, bold), cell_word) + pad
+        high = max(low, cell_full + pad, min(stringWidth(str(title), bold, size) + pad, 3 * low))
+        narrow.append(low)
+        natural.append(high)
+    if sum(narrow) > available:
+        return [w * available / sum(narrow) for w in narrow] if squeeze else None
+    if sum(natural) <= available:
+        slack = available - sum(natural)
+        total = sum(natural)
+        return [w + slack * w / total for w in natural]
+    room = available - sum(narrow)
+    wanted = sum(h - n for h, n in zip(natural, narrow, strict=True))
+    return [n + room * (h - n) / wanted for h, n in zip(natural, narrow, strict=True)]
 
 
 def _fonts() -> tuple[str, str]:
@@ -121,14 +152,61 @@ def write_pdf(
 ) -> int:
     """Write the report to ``path``; returns the number of rows printed (0 for a summary)."""
     from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
+
+    story, pagesize, printed = layout_report(
+        figures, title=title, about=about, rows=rows, kind=kind
+    )
+    regular, _bold = _fonts()
+    document = SimpleDocTemplate(
+        str(path),
+        pagesize=pagesize,
+        leftMargin=MARGIN_MM * mm,
+        rightMargin=MARGIN_MM * mm,
+        topMargin=14 * mm,
+        bottomMargin=14 * mm,
+        title=title,
+        author="Satu Pintu",
+        subject=", ".join(f"{k}: {v}" for k, v in about),
+    )
+
+    def footer(canvas, doc):
+        canvas.saveState()
+        canvas.setFont(regular, 7)
+        canvas.setFillColor(colors.HexColor("#5a6470"))
+        canvas.drawString(MARGIN_MM * mm, 8 * mm, title)
+        canvas.drawRightString(pagesize[0] - MARGIN_MM * mm, 8 * mm, str(doc.page))
+        canvas.restoreState()
+
+    document.build(story, onFirstPage=footer, onLaterPages=footer)
+    progress(printed)
+    return printed
+
+
+MARGIN_MM = 15
+
+
+def layout_report(
+    figures: Figures,
+    *,
+    title: str,
+    about: list[tuple[str, object]],
+    rows: RowSource | None = None,
+    kind: str = "summary",
+):
+    """The report's flowables and its page size: (story, pagesize, rows printed). A4 upright,
+    or turned when a table needs the width; every table's columns fitted to its content
+    (``fit_columns``), so it never runs past the margin and no header breaks inside a word."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
+    from reportlab.pdfbase.pdfmetrics import stringWidth
     from reportlab.platypus import (
         CondPageBreak,
         KeepTogether,
         Paragraph,
-        SimpleDocTemplate,
         Spacer,
         Table,
         TableStyle,
@@ -139,7 +217,78 @@ def write_pdf(
     small = ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5)
     h1 = ParagraphStyle("h1", parent=base, fontName=bold, fontSize=15, leading=19)
     h2 = ParagraphStyle("h2", parent=base, fontName=bold, fontSize=11, leading=14, spaceBefore=8)
-    content_width = A4[0] - 30 * mm
+
+    # --- the wide tables' text first: their widths decide the page's orientation -------------
+    group_title = str(GROUP_LABELS[figures.filter.grouping])
+    group_header = [
+        group_title,
+        str(_("Registrations")),
+        str(_("Blocked")),
+        str(_("With discrepancy")),
+        str(_("Rate")),
+        str(_("Discrepancies")),
+        str(_("IDs over cap")),
+        str(_("Repeated IDs")),
+    ]
+    shown_groups = figures.groups[:300]
+    group_text = [
+        [
+            f"{g.label} {g.key}" if str(g.key) != str(g.label) else str(g.label),
+            fmt(g.counts.registrations),
+            fmt(g.counts.blocked),
+            fmt(g.counts.with_discrepancy),
+            percent(g.counts.violation_rate),
+            fmt(g.counts.discrepancies),
+            fmt(g.counts.over_cap_ids),
+            fmt(g.counts.repeated_ids),
+        ]
+        for g in shown_groups
+    ]
+    printed = 0
+    row_header, row_text = [], []
+    if rows is not None and kind in PDF_ROW_COLUMNS:
+        wanted = list(PDF_ROW_COLUMNS[kind])
+        if kind == "outlets":  # the columns the layers above add and a page has room for
+            wanted += [key for spec in hooks.outlet_columns() for key, _width in spec.pdf]
+        keys = [k for k in wanted if k in rows.keys]
+        indexes = [rows.keys.index(k) for k in keys]
+        row_header = [rows.labels[i] for i in indexes]
+        for row in islice(people_rows(rows), settings.REPORTS_PDF_MAX_ROWS):
+            row_text.append([_cell(row[i]) for i in indexes])
+            printed += 1
+
+    def fits(available: float, squeeze: bool = False) -> tuple[list | None, list | None]:
+        groups = fit_columns(
+            group_header,
+            group_text,
+            available=available,
+            font=regular,
+            bold=bold,
+            size=7.5,
+            squeeze=squeeze,
+        )
+        body = (
+            fit_columns(
+                row_header,
+                row_text,
+                available=available,
+                font=regular,
+                bold=bold,
+                size=6.5,
+                squeeze=squeeze,
+            )
+            if row_header
+            else []
+        )
+        return groups, body
+
+    pagesize = A4
+    content_width = pagesize[0] - 2 * MARGIN_MM * mm
+    group_widths, row_widths = fits(content_width)
+    if group_widths is None or row_widths is None:
+        pagesize = landscape(A4)
+        content_width = pagesize[0] - 2 * MARGIN_MM * mm
+        group_widths, row_widths = fits(content_width, squeeze=True)
 
     def table(data, widths=None, font_size=8):
         t = Table(data, colWidths=widths, repeatRows=1)
@@ -154,13 +303,40 @@ def write_pdf(
                     ("VALIGN", (0, 0), (-1, -1), "TOP"),
                     ("TOPPADDING", (0, 0), (-1, -1), 1.5),
                     ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+                    ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),
                 ]
             )
         )
         return t
 
-    story: list = [Paragraph(title, h1)]
-    about_table = table([[_("About this report"), ""], *[[k, str(v)] for k, v in about]])
+    def wrapped(data, widths, style, header_style):
+        """Header cells as paragraphs (they wrap at spaces); a body cell too when its text is
+        wider than its column."""
+        room = [w - 2 * CELL_PADDING - 1 for w in widths] if widths else None
+        out = [[Paragraph(escape(str(h)), header_style) for h in data[0]]]
+        for line in data[1:]:
+            out.append(
+                [
+                    Paragraph(escape(cell), style)
+                    if room and stringWidth(cell, style.fontName, style.fontSize) > room[i]
+                    else cell
+                    for i, cell in enumerate(line)
+                ]
+            )
+        return out
+
+    story: list = [Paragraph(escape(title), h1)]
+    about_widths = [content_width * 0.35, content_width * 0.65]
+    about_table = table(
+        wrapped(
+            [[str(_("About this report")), ""], *[[str(k), str(v)] for k, v in about]],
+            about_widths,
+            small,
+            ParagraphStyle("ah", parent=small, fontName=bold),
+        ),
+        about_widths,
+    )
     about_table.setStyle(TableStyle([("ALIGN", (1, 1), (-1, -1), "LEFT")]))
     story.append(about_table)
     t, w = figures.totals, figures.workflow
@@ -193,78 +369,61 @@ def write_pdf(
             ", ".join(f"{k}: {v}" for k, v in sorted(w.sanctions_by_level.items())) or "0",
         ],
     ]
-    story += [Paragraph(_("Key figures"), h2), table(key_figures, [110 * mm, None], 8.5)]
+    key_widths = [content_width * 0.7, content_width * 0.3]
+    story += [
+        Paragraph(_("Key figures"), h2),
+        table(
+            wrapped(
+                [[str(c) for c in line] for line in key_figures],
+                key_widths,
+                small,
+                ParagraphStyle("kh", parent=small, fontName=bold),
+            ),
+            key_widths,
+            8.5,
+        ),
+    ]
 
     for chart in dashboard_charts(figures).values():
         story.append(
             KeepTogether(
                 [
                     Paragraph(chart.title, h2),
-                    chart_drawing(chart, width=content_width * 0.8, font=regular),
+                    chart_drawing(chart, width=min(content_width * 0.8, 150 * mm), font=regular),
                 ]
                 + ([Paragraph(chart.description, small)] if chart.description else [])
             )
         )
 
-    group_title = str(GROUP_LABELS[figures.filter.grouping])
-    header_style = ParagraphStyle("th", parent=small, fontName=bold, alignment=2)
-    group_header = [
-        group_title,
-        _("Registrations"),
-        _("Blocked"),
-        _("With discrepancy"),
-        _("Rate"),
-        _("Discrepancies"),
-        _("IDs over cap"),
-        _("Repeated IDs"),
-    ]
-    group_rows = [
-        [
-            Paragraph(f"{g.label} <font size=6>{g.key}</font>", small),
-            fmt(g.counts.registrations),
-            fmt(g.counts.blocked),
-            fmt(g.counts.with_discrepancy),
-            percent(g.counts.violation_rate),
-            fmt(g.counts.discrepancies),
-            fmt(g.counts.over_cap_ids),
-            fmt(g.counts.repeated_ids),
-        ]
-        for g in figures.groups[:300]
-    ]
-    group_header = [group_title] + [Paragraph(str(h), header_style) for h in group_header[1:]]
+    header_style = ParagraphStyle("th", parent=small, fontName=bold)
     story += [
         CondPageBreak(40 * mm),
         Paragraph(_("By %(group)s") % {"group": group_title.lower()}, h2),
     ]
-    story.append(table([group_header, *group_rows], [46 * mm] + [19 * mm] * 7, 7.5))
+    story.append(
+        table(
+            wrapped([group_header, *group_text], group_widths, small, header_style),
+            group_widths,
+            7.5,
+        )
+    )
     if len(figures.groups) > 300:
         story.append(Paragraph(_("First 300 groups; the XLSX or CSV export has them all."), small))
 
     if figures.repeated:
         story += [Paragraph(_("Outlets registering one ID unusually often"), h2)]
+        repeated = [[str(_("Outlet")), str(_("IDs")), str(_("Most registrations of one ID"))]] + [
+            [f"{r.outlet.roid} {r.outlet.name}", fmt(r.ids), fmt(r.most)]
+            for r in figures.repeated[:100]
+        ]
+        repeated_widths = fit_columns(
+            repeated[0], repeated[1:], available=content_width, font=regular, bold=bold, size=8
+        ) or [content_width * 0.6, content_width * 0.2, content_width * 0.2]
         story.append(
-            table(
-                [[_("Outlet"), _("IDs"), _("Most registrations of one ID")]]
-                + [
-                    [Paragraph(f"{r.outlet.roid} {r.outlet.name}", small), fmt(r.ids), fmt(r.most)]
-                    for r in figures.repeated[:100]
-                ],
-                [100 * mm, None, None],
-            )
+            table(wrapped(repeated, repeated_widths, small, header_style), repeated_widths)
         )
 
-    printed = 0
-    if rows is not None and kind in PDF_ROW_COLUMNS:
-        wanted = list(PDF_ROW_COLUMNS[kind])
-        if kind == "outlets":  # the columns the layers above add and a page has room for
-            wanted += [c for spec in hooks.outlet_columns() for c in spec.pdf]
-        columns = [(k, w) for k, w in wanted if k in rows.keys]
-        indexes = [rows.keys.index(k) for k, _w in columns]
-        limit = settings.REPORTS_PDF_MAX_ROWS
-        data = []
-        for row in islice(rows.rows, limit):
-            data.append([_cell(row[i]) for i in indexes])
-            printed += 1
+    if row_header:
         story += [Spacer(1, 4 * mm), Paragraph(_("Rows"), h2)]
         story.append(
             Paragraph(
@@ -273,37 +432,20 @@ def write_pdf(
                 small,
             )
         )
-        header = [
-            Paragraph(rows.labels[i], ParagraphStyle("rh", parent=small, fontName=bold))
-            for i in indexes
-        ]
-        row_table = table([header, *data], [w * mm for _k, w in columns], 6.5)
+        cell_style = ParagraphStyle("rc", parent=small, fontSize=6.5, leading=8)
+        row_table = table(
+            wrapped(
+                [row_header, *row_text],
+                row_widths,
+                cell_style,
+                ParagraphStyle("rh", parent=cell_style, fontName=bold),
+            ),
+            row_widths,
+            6.5,
+        )
         row_table.setStyle(TableStyle([("ALIGN", (0, 1), (-1, -1), "LEFT")]))
         story.append(row_table)
-        progress(printed)
-
-    document = SimpleDocTemplate(
-        str(path),
-        pagesize=A4,
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=14 * mm,
-        bottomMargin=14 * mm,
-        title=title,
-        author="Satu Pintu",
-        subject=", ".join(f"{k}: {v}" for k, v in about),
-    )
-
-    def footer(canvas, doc):
-        canvas.saveState()
-        canvas.setFont(regular, 7)
-        canvas.setFillColor(colors.HexColor("#5a6470"))
-        canvas.drawString(15 * mm, 8 * mm, title)
-        canvas.drawRightString(A4[0] - 15 * mm, 8 * mm, str(doc.page))
-        canvas.restoreState()
-
-    document.build(story, onFirstPage=footer, onLaterPages=footer)
-    return printed
+    return story, pagesize, printed
 
 
 def _cell(value) -> str:
@@ -311,4 +453,4 @@ def _cell(value) -> str:
         return ""
     if isinstance(value, float):
         return percent(value) if value <= 1 else fmt(value)
-    return str(value)[:40]
+    return str(value)[:60]

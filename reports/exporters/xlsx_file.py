@@ -1,27 +1,30 @@
 """XLSX: openpyxl's write-only workbook (rows go straight to disk, constant memory), one
 sheet per 1 048 576 rows (Excel's limit, header included), and an "About" sheet saying what
-the file is."""
+the file is. A spreadsheet is read by people: the header row is the columns' labels and coded
+values are in words (``reports.columns.people_rows``); the About sheet pairs each label with
+the column's key, which the CSV (for machines) uses as its header."""
 
 from collections.abc import Callable
 from pathlib import Path
 
+from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
-from ..columns import RowSource
+from ..columns import RowSource, people_rows
 
 SHEET_MAX_ROWS = 1_048_576  # Excel's limit per sheet, header row included
 PROGRESS_EVERY = 10_000
 
 
-def _sheet(workbook, title: str, keys: list[str]):
+def _sheet(workbook, title: str, labels: list[str]):
     sheet = workbook.create_sheet(title=title)
     sheet.freeze_panes = "A2"
     header = []
-    for key in keys:
-        cell = WriteOnlyCell(sheet, value=key)
+    for label in labels:
+        cell = WriteOnlyCell(sheet, value=str(label))
         cell.font = Font(bold=True)
         header.append(cell)
     sheet.append(header)
@@ -43,12 +46,12 @@ def write_xlsx(
     workbook.properties.creator = "Satu Pintu"
     per_sheet = sheet_max_rows - 1
     sheet_number, in_sheet, done = 1, 0, 0
-    sheet = _sheet(workbook, title[:31] or "Rows", source.keys)
+    sheet = _sheet(workbook, title[:31] or "Rows", source.labels)
     free_text = source.free_text
-    for row in source.rows:
+    for row in people_rows(source):
         if in_sheet == per_sheet:
             sheet_number += 1
-            sheet = _sheet(workbook, f"{title[:24]} ({sheet_number})", source.keys)
+            sheet = _sheet(workbook, f"{title[:24]} ({sheet_number})", source.labels)
             in_sheet = 0
         if free_text:
             row = list(row)
@@ -63,6 +66,9 @@ def write_xlsx(
     info = workbook.create_sheet(title="About")
     for key, value in about:
         info.append([key, value if isinstance(value, int | float) or value is None else str(value)])
+    info.append([_("Column"), _("Key (the CSV's header)")])
+    for label, key in zip(source.labels, source.keys, strict=True):
+        info.append([label, key])
     workbook.save(path)
     progress(done)
     return done

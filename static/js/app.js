@@ -86,6 +86,29 @@
     }
   });
 
+  // A page answering a POST (the full ID number, shown once) puts the page's own address in the
+  // address bar: a reload or a shared link does not repeat the POST.
+  var canonical = document.querySelector("[data-replace-url]");
+  if (canonical && window.history && window.history.replaceState) {
+    window.history.replaceState(null, "", canonical.getAttribute("data-replace-url"));
+  }
+
+  // After a failed submit, the summary of the errors (each linked to its field) takes the
+  // focus, so it is read out and the first fault is one tab away — not 1 000 px down.
+  var summary = document.getElementById("error-summary");
+  if (summary) {
+    summary.focus();
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest("a[href^='#']");
+      if (!link) return;
+      var target = document.getElementById(link.getAttribute("href").slice(1));
+      if (!target) return;
+      event.preventDefault();
+      target.focus();
+      target.scrollIntoView({ block: "center" });
+    });
+  }
+
   // Validation as the clerk leaves each field, through the form's own validate endpoint
   // (the same checks and messages as the submit; nothing is written). Only fields the clerk
   // has already visited show messages; photos are not sent until the real submit.
@@ -116,12 +139,18 @@
       }
       var el = document.getElementById("id_" + name);
       if (el && el.tagName !== "DIV") {
+        // The help text stays described; the error joins it while there is one, and a removed
+        // error list is never pointed at.
+        var help = document.getElementById("id_" + name + "_helptext");
+        var ids = help ? [help.id] : [];
         if (messages.length) {
           el.setAttribute("aria-invalid", "true");
-          el.setAttribute("aria-describedby", "id_" + name + "_error");
+          ids.push("id_" + name + "_error");
         } else {
           el.removeAttribute("aria-invalid");
         }
+        if (ids.length) el.setAttribute("aria-describedby", ids.join(" "));
+        else el.removeAttribute("aria-describedby");
       }
     });
   }

@@ -25,6 +25,7 @@ from ..services import (
     cap_message,
     counts_against_cap,
     insider_id_message,
+    over_cap_reason,
 )
 from .prepare import Candidate, PolicyBook, Rejected
 from .reading import RowError
@@ -148,6 +149,8 @@ class ChunkWriter:
             review_reasons.append(dict(INSIDER_KK_REASON))
         if rulebook.cap_refused(policy).holds(facts):
             return RowError(c.line, "id_number", cap_message(policy, held=held))
+        if rulebook.over_cap_permitted(policy).holds(facts):
+            review_reasons.append(over_cap_reason(held + 1, policy.max_numbers_per_id))
         if rulebook.purpose_missing_imported(policy).holds(facts):
             # A person looks at it (and reports it).
             review_reasons.append(

@@ -112,3 +112,33 @@ def test_fills_the_operator_database_when_it_can(debug_on, monkeypatch, capsys):
     call_command("seed_demo")
     assert calls == [1]
     assert "42 records" in capsys.readouterr().out
+
+
+def test_demo_roids_follow_the_approvals_scheme_and_are_never_issued_again(debug_on, operator):
+    import re
+
+    from outlets import services as outlet_services
+    from outlets.models import OutletApplication
+
+    call_command("seed_demo")
+
+    roids = set(Outlet.objects.values_list("roid", flat=True))
+    assert all(re.fullmatch(r"RO\d{2}\d{6}", roid) for roid in roids), roids
+    application = OutletApplication.objects.create(
+        dealer=Dealer.objects.get(code="AD0001"), name="Konter Baru", owner_name="Sri",
+        address="Jl. Baru 1", region="Kota Jakarta Pusat", province="31",
+    )  # fmt: skip
+    outlet = outlet_services.outlet_application_approve(actor=operator, application=application)
+    assert outlet.roid == "RO31000002"
+
+
+def test_an_older_demo_database_is_reshaped_in_place(debug_on):
+    call_command("seed_demo")
+    Outlet.objects.filter(roid="RO31000001").update(roid="ROJKT000001")
+    count = Outlet.objects.count()
+
+    call_command("seed_demo")
+
+    assert Outlet.objects.count() == count
+    assert not Outlet.objects.filter(roid__startswith="ROJKT").exists()
+    assert Outlet.objects.get(roid="RO31000001").name == "Konter Sinar Jaya"

@@ -87,6 +87,8 @@ def test_dealer_journey_from_application_to_a_registered_pack(
         admin.goto(f"{base}/outlets/applications/")
         admin.click("#applications a >> text=Konter Harapan")
         admin.click("#approve")
+        expect(admin.locator("#roid-preview")).to_have_text("RO31000001")
+        admin.click("#confirm-approve")
         roid = admin.locator("#issued-roid")
         expect(roid).to_have_text("RO31000001")
         outlet = Outlet.objects.get(roid="RO31000001")

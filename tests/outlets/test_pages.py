@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
+from core.masking import display_msisdn
 from identity.idgen import make_iccid, make_kk, make_nik
 from outlets import services
 from outlets.models import (
@@ -45,11 +46,17 @@ def test_apply_then_approve_through_the_pages(web_for, dealer_user, operator):
     web = web_for(operator)
     page = web.get(reverse("outlets:application_detail", args=[application.pk]))
     assert b'id="approve"' in page.content
-    response = web.post(
-        reverse("outlets:application_detail", args=[application.pk]),
-        {"decision": "approve", "reason": ""},
-        follow=True,
-    )
+    url = reverse("outlets:application_detail", args=[application.pk])
+    # The first step only shows what approving creates: the ROID it will get, the outlet.
+    summary = web.post(url, {"decision": "approve", "reason": ""})
+    html = summary.content.decode()
+    assert 'id="roid-preview">RO33000001<' in html and APPLICATION["name"] in html
+    assert "Jawa Tengah" in html
+    assert not Outlet.objects.exists()
+    application.refresh_from_db()
+    assert application.status == "pending"
+
+    response = web.post(url, {"decision": "approve", "reason": "", "confirmed": "1"}, follow=True)
 
     assert escape("The outlet's ROID is RO33000001") in response.content.decode()
     assert Outlet.objects.get(roid="RO33000001").dealer == dealer_user.dealer_admin.dealer
@@ -241,13 +248,49 @@ def test_the_dealer_only_picks_its_own_live_outlets(
     assert "outlet" in response.context["form"].errors
 
 
-def test_take_everything_back(web_for, dealer_user, outlet, pack):
+def test_an_empty_return_form_takes_nothing_back(web_for, dealer_user, outlet, pack):
+    url = reverse("outlets:stock_return", args=[outlet.pk])
+    for data in ({}, {"msisdns": ""}, {"which": "list", "msisdns": ""}):
+        response = web_for(dealer_user).post(url, data)
+        assert response.status_code == 200
+        assert response.context["form"].errors
+    pack.refresh_from_db()
+    assert pack.outlet == outlet
+    assert not StockAllocation.objects.filter(kind=StockAllocation.Kind.TO_DEALER_STOCK).exists()
+
+
+def test_take_everything_back_after_a_confirmation_stating_the_count(web_for, dealer_user, outlet):
+    packs = StarterPackFactory.create_batch(3, outlet=outlet)
+    url = reverse("outlets:stock_return", args=[outlet.pk])
+
+    asked = web_for(dealer_user).post(url, {"which": "all"})
+
+    # Nothing moved yet: a page states the count and asks.
+    assert asked.status_code == 200
+    html = asked.content.decode()
+    assert 'data-count="3"' in html and "All 3 starter packs" in html and outlet.roid in html
+    assert all(StarterPack.objects.get(pk=p.pk).outlet == outlet for p in packs)
+    # A confirmation of another count (the stock changed meanwhile) asks again.
+    StarterPackFactory(outlet=outlet)
+    again = web_for(dealer_user).post(url, {"which": "all", "confirm_count": "3"})
+    assert 'data-count="4"' in again.content.decode()
+
+    done = web_for(dealer_user).post(url, {"which": "all", "confirm_count": "4"})
+
+    assert done.status_code == 302
+    assert not StarterPack.objects.filter(outlet=outlet).exists()
+    assert StockAllocation.objects.get(kind=StockAllocation.Kind.TO_DEALER_STOCK).pack_count == 4
+
+
+def test_take_listed_packs_back(web_for, dealer_user, outlet):
+    kept, taken = StarterPackFactory.create_batch(2, outlet=outlet)
     response = web_for(dealer_user).post(
-        reverse("outlets:stock_return", args=[outlet.pk]), {"msisdns": ""}
+        reverse("outlets:stock_return", args=[outlet.pk]),
+        {"which": "list", "msisdns": taken.msisdn},
     )
     assert response.status_code == 302
-    pack.refresh_from_db()
-    assert pack.outlet is None
+    assert StarterPack.objects.get(pk=kept.pk).outlet == outlet
+    assert StarterPack.objects.get(pk=taken.pk).outlet is None
 
 
 def test_allocation_page_lists_who_when_from_to(web_for, dealer_user, outlet, dealer_stock):
@@ -256,7 +299,8 @@ def test_allocation_page_lists_who_when_from_to(web_for, dealer_user, outlet, de
     )
     page = web_for(dealer_user).get(reverse("outlets:allocation_detail", args=[allocation.pk]))
     html = page.content.decode()
-    assert dealer_stock[0].msisdn in html and "AD0001" in html and outlet.roid in html
+    assert display_msisdn(dealer_stock[0].msisdn) in html  # 0813-0000-0001, as read aloud
+    assert "AD0001" in html and outlet.roid in html
     assert "dealer" in html  # the actor
 
 
@@ -431,3 +475,22 @@ def test_the_operator_names_the_outlet_by_roid(web_for, operator, outlet, dealer
         url, {"outlet": "RO99999999", "msisdns": dealer_stock[1].msisdn}
     )
     assert "outlet" in unknown.context["form"].errors
+
+
+@pytest.mark.parametrize(
+    ("source", "shown"),
+    [
+        ("list", "A list of numbers"),
+        ("all", "Every pack the outlet held"),
+        ("file stock.csv", "File stock.csv"),
+        ("range 6281300000001–6281300000009", "Numbers 0813-0000-0001 to 0813-0000-0009"),
+    ],
+)
+def test_an_allocation_says_where_its_list_came_from_in_words(
+    web_for, dealer_user, outlet, dealer_stock, source, shown
+):
+    allocation = services.stock_allocate_to_outlet(
+        actor=dealer_user, outlet=outlet, lines=[PackLine(1, dealer_stock[0].msisdn)], source=source
+    )
+    page = web_for(dealer_user).get(reverse("outlets:allocation_detail", args=[allocation.pk]))
+    assert escape(shown) in page.content.decode()

@@ -112,9 +112,15 @@ def test_xlsx_opens_and_its_rows_agree(dataset, regulator, export):
     workbook = openpyxl.load_workbook(io.BytesIO(content(job)), read_only=True)
     assert workbook.sheetnames == ["registrations", "About"]
     sheet = list(workbook["registrations"].iter_rows(values_only=True))
-    assert sheet[0][0] == "registration_number"
+    # For people: the header in words, coded values as labels (the CSV keeps keys and codes).
+    header = list(sheet[0])
+    assert header[0] == "Nomor registrasi"
+    statuses = {row[header.index("Status")] for row in sheet[1:]}
+    assert "Terdaftar" in statuses and not statuses & {"registered", "flagged", "blocked"}
+    assert all(str(row[header.index("MSISDN")]).startswith("08") for row in sheet[1:])
     assert len(sheet) - 1 == job.rows_done == len(in_period(dataset)) - 1
     about = dict(workbook["About"].iter_rows(values_only=True))
+    assert about["Nomor registrasi"] == "registration_number"  # each label's key
     assert any("2026-03-01" in str(v) for v in about.values())
     text = content(job)
     assert b"Kenanga" not in text

@@ -83,14 +83,41 @@ def test_beyond_the_cap_a_retail_outlet_is_refused(clerk, outlet):
     assert "authorised in writing" in exc.value.message_dict["id_number"][0]
 
 
-def test_beyond_the_cap_an_authorised_outlet_registers_unflagged(clerk, outlet):
+def test_beyond_the_cap_an_authorised_outlet_registers_flagged_for_review(clerk, outlet):
     from datetime import date
 
     outlet.operator_authorised_from = date(2018, 5, 7)
     outlet.save()
     regs = _register_same_buyer(clerk, outlet, 4)
-    assert [r.status for r in regs] == [Registration.Status.REGISTERED] * 4
-    assert regs[3].warnings[0]["code"] == "over_cap_permitted"
+    assert [r.status for r in regs] == [Registration.Status.REGISTERED] * 3 + [
+        Registration.Status.FLAGGED
+    ]
+    assert regs[3].review_reasons[0]["code"] == "over_cap_permitted"
+    assert not any(note["code"] == "over_cap_permitted" for note in regs[3].warnings)
+
+
+def test_the_receipt_says_in_words_that_a_number_beyond_the_cap_was_flagged(client, clerk, outlet):
+    from datetime import date
+
+    outlet.operator_authorised_from = date(2018, 5, 7)
+    outlet.save()
+    regs = _register_same_buyer(clerk, outlet, 4)
+    client.force_login(clerk)
+
+    with translation.override("en"):
+        within = client.get(f"/registrations/{regs[2].pk}/receipt/", HTTP_ACCEPT_LANGUAGE="en")
+        beyond = client.get(f"/registrations/{regs[3].pk}/receipt/", HTTP_ACCEPT_LANGUAGE="en")
+    phrase = "it has been flagged for review by the operator"
+    assert (
+        phrase in beyond.content.decode() and 'id="receipt-beyond-cap"' in beyond.content.decode()
+    )
+    assert phrase not in within.content.decode()
+    # the PDF tells the buyer too, in both languages
+    pdf = client.get(f"/registrations/{regs[3].pk}/receipt.pdf")
+    from tests.pdftext import pdf_text
+
+    text = pdf_text(b"".join(pdf.streaming_content) if pdf.streaming else pdf.content)
+    assert "DITANDAI UNTUK DITINJAU" in text and "FLAGGED FOR REVIEW" in text
 
 
 def test_deactivated_numbers_do_not_count_against_the_cap(clerk, outlet):

@@ -246,8 +246,9 @@ def test_the_fourth_number_only_where_the_rule_set_allows(
     _hold(clerk, outlet, day, 3)
     if allowed:
         (fourth,) = _hold(clerk, outlet, day, 1)
-        assert fourth.status == Registration.Status.REGISTERED
-        assert fourth.warnings[-1]["code"] == "over_cap_permitted"
+        # Lawful here, and flagged for a reviewer's look (the receipt says so).
+        assert fourth.status == Registration.Status.FLAGGED
+        assert fourth.review_reasons[-1]["code"] == "over_cap_permitted"
     else:
         with pytest.raises(ValidationError) as exc:
             _hold(clerk, outlet, day, 1)
@@ -266,7 +267,10 @@ def test_above_ten_numbers_a_declared_purpose(clerk, outlet):
     assert eleventh.declared_purpose.startswith("Armada")
     # Before 7 May 2018 no purpose was asked (the operator's own outlet, any number).
     (old,) = _hold(clerk, outlet, date(2018, 5, 1), 1)
-    assert old.status == Registration.Status.REGISTERED
+    assert not old.declared_purpose
+    # (beyond the cap, where allowed: registered and flagged for a reviewer's look)
+    assert old.status == Registration.Status.FLAGGED
+    assert [r["code"] for r in old.review_reasons] == ["over_cap_permitted"]
 
 
 @pytest.mark.parametrize("category", ["corporate", "m2m"])

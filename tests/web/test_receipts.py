@@ -7,7 +7,7 @@ from django.core import signing
 from django.test import Client
 
 from core import pii
-from core.masking import local_msisdn, mask_msisdn, mask_name
+from core.masking import display_msisdn, local_msisdn, mask_msisdn, mask_name
 from core.models import AuditEvent
 from subscribers import receipts
 from tests.pdftext import NON_LATIN1_NAMES, pdf_fonts, pdf_text
@@ -25,7 +25,9 @@ def test_clerk_sees_the_receipt_with_the_number_and_the_rules(client, clerk, reg
     assert response.status_code == 200
     html = response.content.decode()
     assert f'id="registration-number">{registration.registration_number}<' in html
-    assert "0" + registration.msisdn[2:] in html  # the buyer's number, as they write it
+    # the buyer's number as they read it aloud: 0812-0001-0142
+    assert display_msisdn(registration.msisdn) in html
+    assert display_msisdn(registration.msisdn).startswith("0" + registration.msisdn[2:5] + "-")
     assert registration.id_number_masked in html
     assert "3171015708900042" not in html  # never the full NIK
     assert "Siti Nur" in html

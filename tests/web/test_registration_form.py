@@ -30,9 +30,16 @@ def _photos() -> dict:
     return {"id_photo": photo_upload("ktp.jpg"), "face_photo": photo_upload("face.jpg")}
 
 
-def _stored_files(settings) -> list[str]:
+def _stored_files(settings, *, held: bool = False) -> list[str]:
+    """Files in the private storage: the registrations' (default), or the photos kept for the
+    clerk's retry (``held=True``, subscribers.heldphotos)."""
     root = settings.STORAGES["private"]["OPTIONS"]["location"]
-    return [name for _dir, _subdirs, files in os.walk(root) for name in files]
+    names = [
+        os.path.relpath(os.path.join(folder, name), root)
+        for folder, _subdirs, files in os.walk(root)
+        for name in files
+    ]
+    return [name for name in names if name.startswith("held/") == held]
 
 
 # --- who may open it ----------------------------------------------------------------------------
@@ -266,7 +273,7 @@ def test_every_fault_is_reported_in_one_round_trip(client, clerk, pack):
     response = client.post(URL, {**data, **_photos()})
     errors = response.context["form"].errors
     assert {"birth_date", "id_number", "consent"} <= set(errors)
-    assert b"Attach the photos again" in response.content
+    assert b'id="held-photos"' in response.content  # the photos are kept for the retry
     assert not Registration.objects.exists()
 
 

@@ -105,7 +105,7 @@ def test_review_page_shows_everything_needed(client, grapari, clerk, registratio
     assert "3171********0999" in html  # the operator's record
     assert "The buyer showed the KTP again." in html  # the outlet's answer
     assert "/evidence/" in html  # the evidence, for reviewers
-    assert 'id="history"' in html and "clarification.answered" in html
+    assert 'id="history"' in html and "Clarification answered" in html
     # Looking at someone else's registration is recorded.
     assert AuditEvent.objects.filter(action="registration.view", actor=grapari).exists()
 
@@ -454,8 +454,13 @@ def test_history_page_shows_the_audit_rows(client, grapari, clerk, regulator, re
     page = client.get(f"/compliance/registrations/{registration.pk}/history/")
 
     html = page.content.decode()
-    for action in ("clarification.open", "clarification.answered", "review_item.decide"):
-        assert action in html
+    # A story in words: the actions' labels and the decision, never the codes.
+    for sentence in ("Clarification requested", "Clarification answered", "Review decided"):
+        assert sentence in html
+    assert "Dismiss: the data was right" in html
+    for code in ("clarification.open", "clarification.answered", "review_item.decide"):
+        assert code not in html
+    assert "?raw=1" not in html  # the raw rows are the operator admin's
     client.force_login(regulator)
     assert client.get(f"/compliance/registrations/{registration.pk}/history/").status_code == 200
     client.force_login(UserFactory(username="nobody"))

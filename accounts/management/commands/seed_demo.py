@@ -27,7 +27,7 @@ from core import pii
 from core.masking import mask_id_number
 from identity.idgen import make_iccid, make_kk, make_msisdn, make_nik
 from identity.idrules import normalize_name_for_comparison
-from outlets.models import Dealer, DealerAdmin, Outlet, OutletStaff, StarterPack
+from outlets.models import Dealer, DealerAdmin, Outlet, OutletStaff, RoidSequence, StarterPack
 from subscribers.imports import SourceRow, registrations_import
 from subscribers.models import Registration
 
@@ -79,25 +79,34 @@ class DemoOutlet:
 DEALER = {"code": "AD0001", "name": "PT Maju Seluler Nusantara"}
 OUTLETS = (
     DemoOutlet(
-        "ROJKT000001", "Konter Sinar Jaya", "Budi Santoso", "Kota Jakarta Selatan", "31",
+        "RO31000001", "Konter Sinar Jaya", "Budi Santoso", "Kota Jakarta Selatan", "31",
         ("31", "71", "04"), ("Jakarta", "Bogor", "Bekasi"),
     ),
     DemoOutlet(
-        "ROBDG000002", "Bintang Cellular", "Asep Sunandar", "Kota Bandung", "32",
+        "RO32000001", "Bintang Cellular", "Asep Sunandar", "Kota Bandung", "32",
         ("32", "73", "05"), ("Bandung", "Cimahi", "Garut"),
         authorised_from=date(2018, 5, 7), authorisation_ref="PKS/REG/2018/0412",
     ),
     DemoOutlet(
-        "ROSBY000003", "Toko Pulsa Berkah", "Hj. Suryani", "Kota Surabaya", "35",
+        "RO35000001", "Toko Pulsa Berkah", "Hj. Suryani", "Kota Surabaya", "35",
         ("35", "78", "11"), ("Surabaya", "Sidoarjo", "Malang"),
     ),
     DemoOutlet(
-        "RODPS000004", "Konter Dewata", "I Wayan Sudarta", "Kota Denpasar", "51",
+        "RO51000001", "Konter Dewata", "I Wayan Sudarta", "Kota Denpasar", "51",
         ("51", "71", "02"), ("Denpasar", "Gianyar", "Tabanan"),
         status=Outlet.Status.SUSPENDED,
         status_reason="Menunggu klarifikasi atas data pelanggan yang tidak sesuai.",
     ),
 )  # fmt: skip
+
+# The ROIDs the demo used before it followed the approvals' scheme (RO + province + number):
+# an existing demo database is reshaped in place, so a rerun keeps one row per outlet.
+LEGACY_ROIDS = {
+    "RO31000001": "ROJKT000001",
+    "RO32000001": "ROBDG000002",
+    "RO35000001": "ROSBY000003",
+    "RO51000001": "RODPS000004",
+}
 
 # (outlet number, sale number) -> a foreign buyer (no NIK, no KK)
 FOREIGNERS = {
@@ -208,6 +217,9 @@ def _organisation():
         owner_nik = make_nik(birth_date=OWNER_BIRTHS[index], sex="M" if index % 2 else "F",
                              province=province, regency=regency, district=district,
                              serial=9000 + index)  # fmt: skip
+        legacy = LEGACY_ROIDS.get(spec.roid)
+        if legacy and not Outlet.objects.filter(roid=spec.roid).exists():
+            Outlet.objects.filter(roid=legacy).update(roid=spec.roid)
         existing = Outlet.objects.filter(roid=spec.roid).first()
         outlet, _ = Outlet.objects.update_or_create(
             roid=spec.roid,
@@ -215,7 +227,7 @@ def _organisation():
                 "dealer": dealer,
                 "name": spec.name,
                 "owner_name": spec.owner,
-                "address": f"Jl. Pasar Baru No. {int(spec.roid[-2:]) * 7}, {spec.region}",
+                "address": f"Jl. Pasar Baru No. {(index + 1) * 7}, {spec.region}",
                 "region": spec.region,
                 "province": spec.province,
                 "status": spec.status,
@@ -231,6 +243,12 @@ def _organisation():
             },
         )
         outlets.append(outlet)
+        # The approvals' counter never hands out a ROID the demo holds (roid_issue skips taken
+        # numbers too; this keeps the next approval's number the next one shown).
+        prefix, number = spec.roid[:4], int(spec.roid[4:])
+        sequence, _ = RoidSequence.objects.get_or_create(prefix=prefix)
+        if sequence.last_number < number:
+            RoidSequence.objects.filter(pk=sequence.pk).update(last_number=number)
     return dealer, outlets
 
 

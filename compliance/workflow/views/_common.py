@@ -7,7 +7,7 @@ from subscribers.selectors import registration_read_audit
 
 from ...models import Discrepancy
 from ...reconciliation.selectors import discrepancy_details_for_user
-from ...reconciliation.views import DETAIL_LABELS
+from ...reconciliation.views import DETAIL_LABELS, detail_value
 
 
 def private(response):
@@ -26,9 +26,12 @@ def sides(discrepancy: Discrepancy, user) -> list:
     portal = details.get("portal") if isinstance(details.get("portal"), dict) else {}
     operator = details.get("operator") if isinstance(details.get("operator"), dict) else {}
     keys = list(dict.fromkeys([*portal, *operator]))
-    rows = [(DETAIL_LABELS.get(k, k), portal.get(k), operator.get(k)) for k in keys]
+    rows = [
+        (DETAIL_LABELS.get(k, k), detail_value(k, portal.get(k)), detail_value(k, operator.get(k)))
+        for k in keys
+    ]
     rows += [
-        (DETAIL_LABELS.get(k, k), v, None)
+        (DETAIL_LABELS.get(k, k), detail_value(k, v), None)
         for k, v in details.items()
         if k not in ("portal", "operator")
     ]

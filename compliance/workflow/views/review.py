@@ -32,6 +32,7 @@ from ..selectors import (
     review_items_for_user,
     review_queue_page,
 )
+from ..story import history_story
 from ..support import WorkflowConflict
 from ._common import audit_look, private, sides
 from .clarifications import clarification_context
@@ -78,6 +79,9 @@ def review_queue(request):
     for item in page.items:
         item.overdue = item.due_at < now
         item.claim_live = bool(item.claimed_by_id and item.claim_expires_at > now)
+        # The buyer as the role may see them (core.disclosure: a regulator reads initials).
+        name = item.registration.full_name if item.registration else ""
+        item.buyer = disclose(request.user, Kind.NAME, name) if name else name
     return private(
         render(
             request,
@@ -181,6 +185,7 @@ def _render_item(request, item: ReviewItem, form: DecisionForm, status: int = 20
         "operator_name": operator_name,
         "discrepancies": [(d, sides(d, user)) for d in discrepancies],
         "history": list(history),
+        "history_story": history_story(list(history)),
         "other_items": list(others.exclude(pk=item.pk)),
         "now": now,
         "show_values": sees_every_detail(user),
