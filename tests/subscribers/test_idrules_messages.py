@@ -415,3 +415,68 @@ def test_a_datetime_birth_date_is_its_day():
 
     nik = validate_nik(NIK_1990, birth_date=datetime(1990, 1, 1, 23, 59), sex="M", today=TODAY)
     assert nik == NIK_1990
+
+
+def test_the_century_is_the_one_of_today():
+    """In 2019 a NIK or a family card of year "10" is from 2010, not 1910."""
+    in_2019 = date(2019, 6, 1)
+    assert parse_nik("3171010101100001", today=in_2019).birth_date == date(2010, 1, 1)
+    # Recorded on 15 December of "18" seen in June 2019: 2018, in the past.
+    assert validate_kk("3171011512180042", today=in_2019)
+    # 1 July "19" seen on 1 June 2019: next month, refused (not 1919).
+    assert refusal(validate_kk, "3171010107190042", today=in_2019)[0] == "kk_date"
+
+
+def test_a_family_card_of_29_february_in_a_year_still_to_come_is_from_the_last_century():
+    # "28" seen in 2026 is 1928, a leap year: 29 February existed.
+    assert validate_kk("3171012902280042", today=TODAY) == "3171012902280042"
+
+
+@pytest.mark.parametrize("id_type", ["ktp", "sim"])
+def test_the_document_rules_judge_the_birth_date_on_the_day_they_are_given(id_type):
+    """``today`` reaches the NIK rules through ``validate_id_number``: seen in 1995, a holder
+    born in 2000 is not born yet."""
+    code, _, params = refusal(
+        validate_id_number,
+        id_type,
+        "3171010101000001",
+        birth_date=date(2000, 1, 1),
+        sex="M",
+        today=date(1995, 1, 1),
+    )
+    assert (code, params["reason"]) == ("nik_age", "future")
+
+
+@pytest.mark.parametrize("typed", ["+08123456789", "+8123456789", "+0062812345678"])
+def test_a_plus_must_be_followed_by_the_country_code(typed):
+    assert refusal(normalize_msisdn, typed)[0] == "msisdn_format"
+
+
+def test_what_is_not_text_is_an_empty_value():
+    assert refusal(validate_iccid, None) == (
+        "iccid_format",
+        "The ICCID (SIM card serial number) must be 18 to 20 digits starting with 89.",
+        {"length": 0},
+    )
+    assert refusal(validate_id_number, "ktp", None, today=TODAY) == (
+        "nik_format",
+        NIK_FORMAT,
+        {"length": 0},
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "किरण",  # Devanagari: a spacing vowel sign (Mc) after a letter
+        "ปิ่น",  # Thai: two marks in a row on one letter (Mn, Mn)
+        "Ade\u0331",  # a combining mark with no precomposed form, after a Latin letter
+    ],
+)
+def test_combining_marks_on_a_letter_are_part_of_the_name(name):
+    assert clean_person_name(name) == name
+
+
+def test_a_combining_mark_on_nothing_is_refused():
+    code, _, params = refusal(clean_person_name, "\u0331Ade")
+    assert (code, params["chars"]) == ("name_chars", "\u0331")
