@@ -43,7 +43,11 @@ ALSO_COPY = ["templates", "static", "locale", "manage.py"]
 # target -> (module file, tests that exercise it, mutants run at once). Modules whose tests
 # use the database run one mutant at a time (they share one reused test database).
 TARGETS: dict[str, tuple[str, list[str], int]] = {
-    "idrules": ("identity/idrules.py", ["tests/subscribers/test_idrules.py"], 2),
+    "idrules": (
+        "identity/idrules.py",
+        ["tests/subscribers/test_idrules.py", "tests/subscribers/test_idrules_messages.py"],
+        2,
+    ),
     "masking": (
         "core/masking.py",
         ["tests/core/test_masking.py", "tests/subscribers/test_idrules.py"],

@@ -276,3 +276,20 @@ def test_the_first_answer_and_its_replay_are_the_same_json(clerk):
 
     assert len(calls) == 1 and replay.replayed and not first.replayed
     assert first.body == replay.body == {"id": 7, "checks": ["nik", "kk"], "3": "three"}
+
+
+def test_a_clerks_second_key_is_a_new_request_not_the_first_ones_replay(client_for, clerk, pack):
+    """The stored answer is found by the clerk *and* the key: a corrected form sent under a new
+    key is registered, not answered with the first key's refusal (or a 422)."""
+    client = client_for(clerk)
+    refused = post_registration(client, pack, headers={"Idempotency-Key": KEY}, consent=False)
+    assert refused.status_code == 400
+
+    corrected = post_registration(
+        client, pack, headers={"Idempotency-Key": "9b1d4c1e-2f3a-4d5b-8c6d-7e8f9a0b1c2d"}
+    )
+
+    assert corrected.status_code == 201, corrected.content
+    assert "Idempotent-Replayed" not in corrected.headers
+    assert Registration.objects.count() == 1
+    assert IdempotencyRecord.objects.filter(user=clerk).count() == 2

@@ -47,6 +47,8 @@ def test_a_row_says_who_did_what_to_which_record_in_which_request(grapari):
     ]  # fmt: skip
     with translation.override("en"):
         assert AuditAction(event.action).label == "Sanction lifted"
+    with translation.override("id"):
+        assert AuditAction(event.action).label == "Sanksi dicabut"
 
 
 def test_the_code_names_audit_actions_by_their_constants():
