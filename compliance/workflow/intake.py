@@ -47,7 +47,7 @@ from ..models import (
     ReviewItem,
 )
 from ..reconciliation.rules import OUTLET_ACCOUNTABLE_KINDS
-from .notifications import new_requests_message, tell_accountable
+from .notifications import new_requests_message, tell_accountable, tell_groups
 from .support import SYSTEM_ACTOR, deadline_days, finding_fingerprint, kinds_string
 
 logger = logging.getLogger(__name__)
@@ -118,25 +118,59 @@ def _new_request(msisdn: str, registration_id, party: AccountableParty, *, now, 
     )
 
 
-def discrepancies_opened(*, discrepancy_ids: list[int]) -> None:
+# Discrepancies a hand-over takes at a time: its queries are a fixed number per batch, its
+# memory that of one batch; the notifications wait for the last batch (one per person).
+INTAKE_BATCH = 10_000
+
+
+class Tell:
+    """The new requests of a whole hand-over, counted per outlet (or dealer), so that each
+    person is told once with the total, whatever the number of batches."""
+
+    def __init__(self) -> None:
+        self.by_outlet: dict[int, tuple[int, datetime]] = {}
+        self.by_dealer: dict[int, tuple[int, datetime]] = {}
+
+    def add(self, clarifications) -> None:
+        for c in clarifications:
+            if c.accountable == Clarification.Accountable.OUTLET:
+                groups, key = self.by_outlet, c.outlet_id
+            else:
+                groups, key = self.by_dealer, c.dealer_id
+            count, due = groups.get(key, (0, c.due_at))
+            groups[key] = (count + 1, min(due, c.due_at))
+
+    def send(self, message) -> int:
+        return tell_groups(by_outlet=self.by_outlet, by_dealer=self.by_dealer, message=message)
+
+
+def discrepancies_opened(*, discrepancy_ids) -> None:
     """Open or extend the clarification requests of these newly opened discrepancies — those
     of the kinds an outlet is accountable for that have an outlet (the hand-over gives every
     new finding; the review queue takes those unknown to the operator): one request per
     number, to the party accountable for it, with the deadline of the policy in force; a
-    finding a reviewer dismissed before is settled without asking anyone."""
-    ids = list(
-        Discrepancy.objects.filter(
-            pk__in=list(discrepancy_ids),
-            kind__in=sorted(OUTLET_ACCOUNTABLE_KINDS),
-            outlet__isnull=False,
-        ).values_list("pk", flat=True)
-    )
-    if ids:
-        clarifications_open_for_discrepancies(discrepancy_ids=ids)
+    finding a reviewer dismissed before is settled without asking anyone. Any number of ids:
+    they are taken ``INTAKE_BATCH`` at a time, and each person concerned is told once."""
+    tell = Tell()
+    for start in range(0, len(discrepancy_ids), INTAKE_BATCH):
+        ids = list(
+            Discrepancy.objects.filter(
+                pk__in=list(discrepancy_ids[start : start + INTAKE_BATCH]),
+                kind__in=sorted(OUTLET_ACCOUNTABLE_KINDS),
+                outlet__isnull=False,
+            ).values_list("pk", flat=True)
+        )
+        if ids:
+            clarifications_open_for_discrepancies(discrepancy_ids=ids, tell=tell)
+    tell.send(new_requests_message)
 
 
 def clarifications_open_for_discrepancies(
-    *, discrepancy_ids: list[int], now: datetime | None = None, actor=SYSTEM_ACTOR
+    *,
+    discrepancy_ids: list[int],
+    now: datetime | None = None,
+    actor=SYSTEM_ACTOR,
+    tell: Tell | None = None,
 ) -> HandOver:
     """Open (or extend) the clarification requests of these newly opened discrepancies.
 
@@ -145,7 +179,8 @@ def clarifications_open_for_discrepancies(
     ``dismissed_before`` and asks nobody; the others are grouped by number: the request in
     progress for that number gains them, or a new one is opened to the accountable party with
     the deadline of the policy in force. Each opened or extended request has its audit row; the
-    people of each outlet (or dealer) concerned get one notification.
+    people of each outlet (or dealer) concerned get one notification (at once, or, with
+    ``tell``, when the caller sends what it gathered).
     """
     now = now or timezone.now()
     result = HandOver()
@@ -171,7 +206,7 @@ def clarifications_open_for_discrepancies(
         result.skipped_blocked = len(blocked)
         rows = [r for r in rows if r["registration__status"] != Registration.Status.BLOCKED]
         if rows:
-            _open_or_extend(rows, now=now, actor=actor, result=result)
+            _open_or_extend(rows, now=now, actor=actor, result=result, tell=tell)
     if result.opened or result.extended or result.dismissed_before:
         logger.info("clarifications: %s", result)
     return result
@@ -237,7 +272,7 @@ def dismissed_findings(msisdns, *, kind: str | None = None) -> set[tuple[str, st
     return set(qs.values_list("msisdn", "kind", "fingerprint"))
 
 
-def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver) -> None:
+def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver, tell: Tell | None) -> None:
     msisdns = sorted({r["msisdn"] for r in rows})
     registration_of = {r["msisdn"]: r["registration_id"] for r in rows}
     existing = {
@@ -276,7 +311,8 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver) -> None:
             .values("pk", "msisdn", "kind", "registration_id", "outlet_id", "details")
         )
         rows = rows + [{**r, "detected_at": now} for r in extra]
-    parties = _accountable_for([r for r in rows if r["msisdn"] in set(to_open)], now)
+    opening = set(to_open)
+    parties = _accountable_for([r for r in rows if r["msisdn"] in opening], now)
     due_at = now + timedelta(days=deadline_days(now))
     new = [
         _new_request(m, registration_of.get(m), parties[m], now=now, due_at=due_at)
@@ -349,7 +385,10 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver) -> None:
     _refresh_review_kinds([c.pk for c in extended])
     result.opened += len(opened)
     result.extended += len(extended)
-    tell_accountable(opened, new_requests_message)
+    if tell is None:
+        tell_accountable(opened, new_requests_message)
+    else:
+        tell.add(opened)
     skipped = [m for m in to_open if m not in parties]
     if skipped:
         logger.warning("clarifications: nobody accountable for %d number(s)", len(skipped))

@@ -22,6 +22,7 @@ from subscribers.models import Registration
 from ..models import Clarification, ClarificationItem, Discrepancy, DiscrepancyKind, ReviewItem
 from ..reconciliation.rules import OUTLET_ACCOUNTABLE_KINDS
 from .intake import (
+    INTAKE_BATCH,
     clarifications_open_for_discrepancies,
     discrepancies_dismiss_again,
     dismissed_findings,
@@ -155,12 +156,15 @@ def _insert_flagged(batch: list[dict], now) -> int:
     return len(queued)
 
 
-def unknown_to_operator_opened(*, discrepancy_ids: list[int]) -> None:
+def unknown_to_operator_opened(*, discrepancy_ids) -> None:
     """The hand-over receiver of the review queue (``compliance.reconciliation.handover``,
     registered in ``ComplianceConfig.ready()``): a run's new "unknown to the operator"
     findings are queued for GraPARI in the transaction that ends the run, so a reviewer sees
-    them as soon as the run ends (the periodic sync remains the safety net)."""
-    _queue_unknown_to_operator(None, timezone.now(), ids=discrepancy_ids)
+    them as soon as the run ends (the periodic sync remains the safety net). Any number of
+    ids: they are taken ``INTAKE_BATCH`` at a time."""
+    now = timezone.now()
+    for start in range(0, len(discrepancy_ids), INTAKE_BATCH):
+        _queue_unknown_to_operator(None, now, ids=discrepancy_ids[start : start + INTAKE_BATCH])
 
 
 def _queue_unknown_to_operator(since, now, *, ids: list[int] | None = None) -> int:
