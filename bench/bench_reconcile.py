@@ -36,21 +36,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/recon_
 from bench.common import ensure_database, print_table  # noqa: E402
 from bench.common import run_manage as child  # noqa: E402
 
-
-# Rates of the generator's cases (share of the registrations; see ``generator.Rates``).
-PROFILES = {
-    "clean": {},
-    "dirty": {
-        "missing": 0.08,
-        "id_other": 0.08,
-        "name_one_letter": 0.08,
-        "birth_other": 0.07,
-        "over_cap": 0.02,
-        "pre_activated": 0.01,
-        "recycled_new_owner": 0.01,
-        "never_registered": 0.06,
-    },
-}
+# The generator's rates per profile (share of the registrations; see ``generator.Rates``).
+PROFILES = {"clean": "Rates()", "dirty": "DIRTY_RATES"}
 
 
 def timed(cursor, sql: str, params=None) -> float:
@@ -163,6 +150,7 @@ def main() -> None:
 
     from compliance.reconciliation.engine import chunk_rows, current_id_cap
     from compliance.reconciliation.generator import (
+        DIRTY_RATES,
         Rates,
         build_registrations,
         generate_operator_data,
@@ -206,7 +194,9 @@ def main() -> None:
         workdir.mkdir(exist_ok=True)
         started = time.perf_counter()
         planted = generate_operator_data(
-            rates=Rates(**PROFILES[args.profile]), seed=2, csv_path=snapshot_file
+            rates=DIRTY_RATES if args.profile == "dirty" else Rates(),
+            seed=2,
+            csv_path=snapshot_file,
         )
         rows = planted.operator_rows
         print(
