@@ -197,9 +197,12 @@ def _queue_unknown_to_operator(since, now, *, ids: list[int] | None = None) -> i
     if ids is not None:
         qs = qs.filter(pk__in=list(ids))
     total = 0
+    # A hand-over's batch (ids given) is one statement; the periodic sync's own look is taken
+    # SYNC_BATCH at a time, each in its transaction.
+    step = INTAKE_BATCH if ids is not None else SYNC_BATCH
     ids = list(qs.order_by("pk").values_list("pk", flat=True))
-    for start in range(0, len(ids), SYNC_BATCH):
-        chunk = ids[start : start + SYNC_BATCH]
+    for start in range(0, len(ids), step):
+        chunk = ids[start : start + step]
         with transaction.atomic():
             # A finding dismissed before is settled, as in the hand-over from reconciliation:
             # only the numbers with a dismissal of this kind are looked at in Python.
