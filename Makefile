@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export CHROMIUM_PATH ?= /usr/bin/chromium
 
-.PHONY: install run test test-fast lint format services bench loadtest messages clean check-deploy audit faults mutation survivors
+.PHONY: install run test test-fast lint format services bench loadtest capacity messages clean check-deploy audit faults mutation survivors
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ bench: install   ## benchmarks on PostgreSQL; figures printed beside the floor m
 ## Prints the figures, exits 1 on any error (docs/load.md). LOADTEST_SHORT=1: about a minute.
 loadtest: install
 	PY=$(PY) scripts/loadtest.sh
+
+## make capacity: clerks raised stage by stage until p99 > 500 ms, an error, or the photo worker
+## falls behind; prints the registrations/s an operator sizes hardware from (docs/load.md).
+capacity: install
+	LOADTEST_CAPACITY=1 PY=$(PY) scripts/loadtest.sh
 
 ## make mutation: mutation testing (mutmut) of the modules where a silent bug costs most, each in
 ## .mutation/<target>/ (the working tree is never modified); prints the kill rate per module

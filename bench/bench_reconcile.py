@@ -16,9 +16,11 @@ every discrepancy kind planted by ``compliance.reconciliation.generator``), then
 
 DATABASE_URL defaults to its own database ``recon_bench`` (created and migrated here; its tables
 are emptied). ``--reuse`` runs again on the data a previous run at the same N generated (which
-takes minutes at 1M). The hand-over to the compliance workflow is stubbed out unless
-``--with-workflow``: what the workflow does with new discrepancies is its own cost. The incremental run uses RECONCILIATION_WATERMARK_MARGIN=0: the generated data is
-minutes old, and the default 5-minute margin would re-examine all of it.
+takes minutes at 1M). ``--profile dirty`` plants a finding on ~40 % of the registrations (a first
+run at an operator after years of outlet registration). The runs include the hand-over of new
+discrepancies to the compliance workflow (clarification requests, review items, notifications)
+unless ``--engine-only``. The incremental run follows right after the fresh load and the full
+run: it selects its work by the change sequence, so the minutes-old data is not re-read.
 """
 
 import argparse
@@ -35,6 +37,9 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/recon_
 
 from bench.common import ensure_database, print_table  # noqa: E402
 from bench.common import run_manage as child  # noqa: E402
+
+# The generator's rates per profile (share of the registrations; see ``generator.Rates``).
+PROFILES = {"clean": "Rates()", "dirty": "DIRTY_RATES"}
 
 
 def timed(cursor, sql: str, params=None) -> float:
@@ -54,33 +59,45 @@ def run_floor(cursor, *, cap) -> tuple[float, int]:
         " set_config('jit', 'off', true)",
         [work_mem()],
     )
-    seconds = timed(cursor, FLOOR, {"cap": cap, "noise": NAME_NOISE})
+    from compliance.reconciliation.engine import activation_grace, clock_skew
+
+    seconds = timed(
+        cursor,
+        FLOOR,
+        {"cap": cap, "noise": NAME_NOISE, "grace": activation_grace(), "skew": clock_skew()},
+    )
     cursor.execute("SELECT count(*) FROM floor_found")
     found = cursor.fetchone()[0]
     cursor.execute("ROLLBACK")
     return seconds, found
 
 
-# The floor: every kind in one statement, the way one would write it by hand — one hash join of
-# the two tables, the checks on each pair, the over-cap groups through the digest index. No
-# chunks, no details, no bookkeeping. Same planner settings as a chunk.
+# The floor: every kind in one statement, the way one would write it by hand under the same
+# rules as the engine (the number's lives included) — one hash join of the two tables, the
+# checks on each pair, the operator's unregistered activations, the over-cap groups through the
+# digest index. No chunks, no details, no bookkeeping, no hand-over. Same planner settings as a
+# chunk. (The engine then confirms the name mismatches with the name rule in Python: the floor
+# counts the candidates.)
 FLOOR = """
 CREATE TEMP TABLE floor_found AS
 WITH pairs AS (
-    SELECT coalesce(r.msisdn, o.msisdn) AS msisdn,
-           o.msisdn IS NULL AS k_missing,
-           r.id IS NOT NULL AND o.msisdn IS NOT NULL
-               AND r.id_number_digest IS DISTINCT FROM o.id_number_digest AS k_id,
-           r.id IS NOT NULL AND o.msisdn IS NOT NULL
-               AND translate(lower(r.full_name), %(noise)s, '') IS DISTINCT FROM o.name_key
-               AS k_name,
-           r.id IS NOT NULL AND o.msisdn IS NOT NULL
-               AND r.birth_date IS DISTINCT FROM o.birth_date AS k_birth,
-           r.id IS NULL AND o.status = 'active' AND o.outlet_roid <> ''
-               AND EXISTS (SELECT 1 FROM outlets_outlet ro WHERE ro.roid = o.outlet_roid)
-               AS k_unregistered
+    SELECT r.msisdn, r.status AS r_status, r.registered_at,
+           coalesce(r.registry_checked_at, r.registered_at) AS grace_start,
+           pol.packs_sold_inactive, o.activated_at,
+           r.id_number_digest IS DISTINCT FROM o.id_number_digest AS id_differs,
+           translate(lower(r.full_name), %(noise)s, '') IS DISTINCT FROM o.name_key
+               AS name_differs,
+           r.birth_date IS DISTINCT FROM o.birth_date AS birth_differs,
+           CASE WHEN o.msisdn IS NULL THEN 'none'
+                WHEN o.issued_at IS NOT NULL AND r.registered_at < o.issued_at THEN 'earlier'
+                WHEN o.deactivated_at IS NOT NULL AND r.registered_at < o.deactivated_at
+                    THEN 'ended'
+                WHEN o.deactivated_at IS NOT NULL THEN 'none'
+                ELSE 'same' END AS life
     FROM subscribers_registration r
-    FULL JOIN operatordb_operatorsubscriber o ON o.msisdn = r.msisdn
+    JOIN subscribers_registrationpolicy pol ON pol.id = r.policy_id
+    LEFT JOIN operatordb_operatorsubscriber o ON o.msisdn = r.msisdn
+    WHERE r.status <> 'refused' AND r.life_ended_at IS NULL
 ), heavy AS (
     SELECT id_number_digest AS digest FROM operatordb_operatorsubscriber
     WHERE status = 'active' AND id_number_digest <> ''
@@ -88,13 +105,24 @@ WITH pairs AS (
 )
 SELECT p.msisdn, k.kind
 FROM pairs p CROSS JOIN LATERAL unnest(ARRAY[
-    CASE WHEN p.k_missing THEN 'missing_in_operator' END,
-    CASE WHEN p.k_id THEN 'id_number_mismatch' END,
-    CASE WHEN p.k_name THEN 'name_mismatch' END,
-    CASE WHEN p.k_birth THEN 'birth_date_mismatch' END,
-    CASE WHEN p.k_unregistered THEN 'unregistered_activation' END]) AS k(kind)
-WHERE (p.k_missing OR p.k_id OR p.k_name OR p.k_birth OR p.k_unregistered)
-  AND k.kind IS NOT NULL
+    CASE WHEN p.life = 'none' AND p.r_status <> 'awaiting'
+              AND p.grace_start <= now() - %(grace)s THEN 'missing_in_operator' END,
+    CASE WHEN p.life = 'same' AND p.id_differs THEN 'id_number_mismatch' END,
+    CASE WHEN p.life = 'same' AND p.name_differs THEN 'name_mismatch' END,
+    CASE WHEN p.life = 'same' AND p.birth_differs THEN 'birth_date_mismatch' END,
+    CASE WHEN p.life = 'same' AND p.packs_sold_inactive
+              AND p.activated_at < p.registered_at - %(skew)s
+         THEN 'activated_before_registration' END]) AS k(kind)
+WHERE k.kind IS NOT NULL
+UNION ALL
+SELECT o.msisdn, 'unregistered_activation'
+FROM operatordb_operatorsubscriber o
+JOIN outlets_outlet ro ON ro.roid = o.outlet_roid
+WHERE o.status = 'active' AND o.outlet_roid <> ''
+  AND NOT EXISTS (
+    SELECT 1 FROM subscribers_registration r
+    WHERE r.msisdn = o.msisdn AND r.status <> 'refused' AND r.life_ended_at IS NULL
+      AND (o.issued_at IS NULL OR r.registered_at >= o.issued_at))
 UNION ALL
 SELECT x.msisdn, 'id_over_limit'
 FROM heavy h CROSS JOIN LATERAL (
@@ -114,9 +142,17 @@ def main() -> None:
         "--chunk-rows", type=int, default=None, help="MSISDNs per chunk (default: the setting)"
     )
     parser.add_argument(
-        "--with-workflow",
+        "--engine-only",
         action="store_true",
-        help="include the compliance workflow's handling of new discrepancies in the runs",
+        help="leave out the hand-over of new discrepancies to the compliance workflow"
+        " (clarification requests, review items, notifications), included by default",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="clean",
+        help="clean: ~7 %% of the registrations with a finding; dirty: ~40 %% (a first run"
+        " at an operator after years of outlet registration)",
     )
     parser.add_argument(
         "--reuse",
@@ -125,10 +161,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     n = args.n
-    run_env = {
-        "RECONCILIATION_WATERMARK_MARGIN": 0,
-        "BENCH_STUB_HANDOVER": "0" if args.with_workflow else "1",
-    }
+    run_env = {"BENCH_STUB_HANDOVER": "1" if args.engine_only else "0"}
     if args.chunk_rows:
         run_env["RECONCILIATION_CHUNK_ROWS"] = args.chunk_rows
 
@@ -140,6 +173,7 @@ def main() -> None:
 
     from compliance.reconciliation.engine import chunk_rows, current_id_cap
     from compliance.reconciliation.generator import (
+        DIRTY_RATES,
         Rates,
         build_registrations,
         generate_operator_data,
@@ -150,7 +184,7 @@ def main() -> None:
         f"bench_reconcile: N={n:,}, {os.cpu_count()} cores,"
         f" chunks of {args.chunk_rows or chunk_rows():,} MSISDNs"
     )
-    workdir = Path(tempfile.gettempdir()) / f"recon_bench_{n}"
+    workdir = Path(tempfile.gettempdir()) / f"recon_bench_{args.profile}_{n}"
     snapshot_file = workdir / "snapshot.csv"
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM subscribers_registration")
@@ -160,6 +194,7 @@ def main() -> None:
             # what the runs wrote is emptied, and the operator table, loaded again below.
             cursor.execute(
                 "TRUNCATE compliance_auditevent, compliance_discrepancy, compliance_runchunk,"
+                " compliance_notification, compliance_clarification,"
                 " compliance_reconciliationrun, operatordb_operatorsubscriber"
                 " RESTART IDENTITY CASCADE"
             )
@@ -169,6 +204,7 @@ def main() -> None:
         else:
             cursor.execute(
                 "TRUNCATE subscribers_registration, outlets_starterpack, compliance_auditevent,"
+                " compliance_notification, compliance_clarification,"
                 " compliance_discrepancy, compliance_runchunk, compliance_reconciliationrun,"
                 " operatordb_operatorsubscriber, operatordb_injecteddiscrepancy,"
                 " operatordb_populationrecord RESTART IDENTITY CASCADE"
@@ -182,7 +218,11 @@ def main() -> None:
         print(f"  generated {n:,} registrations in {time.perf_counter() - started:.0f} s")
         workdir.mkdir(exist_ok=True)
         started = time.perf_counter()
-        planted = generate_operator_data(rates=Rates(), seed=2, csv_path=snapshot_file)
+        planted = generate_operator_data(
+            rates=DIRTY_RATES if args.profile == "dirty" else Rates(),
+            seed=2,
+            csv_path=snapshot_file,
+        )
         rows = planted.operator_rows
         print(
             f"  wrote the operator snapshot ({rows:,} rows,"

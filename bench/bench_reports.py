@@ -25,6 +25,7 @@ here; its registration, pack, discrepancy and report tables are emptied).
 import argparse
 import filecmp
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -36,6 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/satupintu_bench_reports")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+# The export jobs' files go to a temporary folder removed at the end, not the checkout's
+# private_media (the children inherit this environment).
+WORKDIR = Path(tempfile.mkdtemp(prefix="bench_reports_"))
+os.environ.setdefault("PRIVATE_MEDIA_ROOT", str(WORKDIR / "private_media"))
 
 from bench.common import bench_outlets, ensure_database, print_table  # noqa: E402
 from bench.common import run_manage as child  # noqa: E402
@@ -97,6 +102,10 @@ SELECT id, now(), now() FROM subscribers_registration WHERE id %% 10000 = 7;
 
 # 10 000 registrations made today at 50 outlets, for the incremental refresh.
 TODAY_SQL = """
+-- A rerun on the same data (--skip-generate) replaces the previous run's "today" rows.
+DELETE FROM subscribers_registration WHERE msisdn LIKE '62899%%';
+DELETE FROM outlets_starterpack WHERE msisdn LIKE '62899%%';
+
 INSERT INTO outlets_starterpack (msisdn, iccid, dealer_id, outlet_id, status, created_at, updated_at)
 SELECT '62899' || lpad(g::text, 8, '0'), NULL, o.dealer_id, o.id, 'registered', now(), now()
 FROM generate_series(1, 10000) g
@@ -269,7 +278,7 @@ def main() -> None:
 
     # 3. CSV export beside COPY, for two row counts; the export as it runs on PostgreSQL (its
     # query through COPY, in windows) and through Python's csv module (SQLite, unmasked files).
-    workdir = Path(tempfile.mkdtemp(prefix="bench_reports_"))
+    workdir = WORKDIR
     small_last = first_day + timedelta(days=72)  # about a fifth of the year
     rows = []
     for label, period_end in (("one year", last_day), ("73 days", small_last)):
@@ -372,4 +381,7 @@ def bare_openpyxl_rate(csv_path: Path, rows: int, target: Path) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        shutil.rmtree(WORKDIR, ignore_errors=True)

@@ -47,19 +47,20 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/satupi
 
 from bench.common import (  # noqa: E402
     bench_env,
+    bench_redis_url,
     ensure_database,
     load_average,
+    own_redis_db,
     peak_rss_mib,
     print_table,
 )
 
-BROKER_DB = 13
 AUDIT_SAMPLE = 20_000
 
 
 def broker_url() -> str:
-    base = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    return base.rsplit("/", 1)[0] + f"/{BROKER_DB}"
+    """The benchmarks' own Redis database (``BENCH_REDIS_URL``), claimed by ``main``."""
+    return bench_redis_url()
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -423,8 +424,12 @@ def main() -> None:
     parser.add_argument("--skip-reconcile", action="store_true")
     parser.add_argument("--skip-exports", action="store_true")
     args = parser.parse_args()
-    counts = [int(x) for x in args.workers.split(",")]
+    with own_redis_db():
+        run(args)
 
+
+def run(args) -> None:
+    counts = [int(x) for x in args.workers.split(",")]
     media = tempfile.TemporaryDirectory(prefix="bench_scale_media_")
     os.environ.update(
         CELERY_BROKER_URL=broker_url(),
@@ -441,9 +446,7 @@ def main() -> None:
     from django.utils import timezone
 
     from accounts.models import User
-    from registration_portal.celery import app as celery_app
 
-    celery_app.control.purge()  # this benchmark's own broker database only
     print(
         f"bench_scale_workers: N={args.rows:,}, {os.cpu_count()} cores, workers {counts}"
         f" ({args.pool}), chunks of {args.chunk_rows:,} MSISDNs, {args.exports} exports,"

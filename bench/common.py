@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,3 +171,85 @@ def peak_rss_mib(pid: int) -> int:
 def load_average() -> str:
     """The 1/5/15-minute load average, to print beside every figure (the machine is shared)."""
     return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def bench_redis_url() -> str:
+    """The Redis database the benchmarks queue into: ``BENCH_REDIS_URL``, by default database
+    14 of the local server (the tests claim 11, 13 and 15, ``make loadtest`` 12)."""
+    return os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+@contextmanager
+def own_redis_db(url: str | None = None):
+    """Claim the benchmarks' Redis database for this run and yield its URL.
+
+    A database that holds anything is not this run's to use or to empty: the run stops and
+    says so. The claim is a marker key set with ``NX``; at the end the database is flushed —
+    it held nothing before the claim — only while the claim is still this run's."""
+    import uuid
+
+    import redis
+
+    url = url or bench_redis_url()
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    token = uuid.uuid4().hex
+    if client.dbsize() or not client.set("satupintu:bench:claim", token, nx=True):
+        sys.exit(
+            f"Redis database {url} is not empty: another run or program uses it. Name an "
+            "empty one with BENCH_REDIS_URL."
+        )
+    try:
+        yield url
+    finally:
+        if client.get("satupintu:bench:claim") == token.encode():
+            client.flushdb()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(
+    port: int, workers: int, *, app: str = "registration_portal.wsgi", **extra_env
+) -> subprocess.Popen:
+    """gunicorn serving ``app`` on ``port`` over the bench database (local settings, DEBUG
+    off, throttles raised: the benchmarks measure the request path, not the rate limits);
+    returns once ``/healthz`` answers."""
+    import requests
+
+    env = bench_env()
+    env.update(
+        DJANGO_SETTINGS_MODULE="registration_portal.settings.local",
+        API_THROTTLE_USER="1000000/minute",
+        API_THROTTLE_ANON="1000000/minute",
+        API_THROTTLE_TOKEN="1000000/minute",  # noqa: S106 - a rate, not a secret
+        CONN_MAX_AGE="600",
+        LOG_LEVEL="WARNING",  # not a line per login (django-axes) in the figures
+        PYTHONWARNINGS="ignore::UserWarning",  # whitenoise: no collected static files here
+    )
+    env.update({key: str(value) for key, value in extra_env.items()})
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", app,
+            "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+            "--timeout", "120", "--log-level", "warning", "--access-logfile", "/dev/null",
+        ],
+        cwd=ROOT,
+        env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200:
+                return server
+        except requests.RequestException:
+            pass
+        if server.poll() is not None:
+            sys.exit("gunicorn did not start")
+        time.sleep(0.2)
+    server.terminate()
+    sys.exit("gunicorn did not answer /healthz within a minute")

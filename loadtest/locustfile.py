@@ -59,7 +59,9 @@ def _wait_range(name: str, default: str) -> tuple[float, float]:
 # --- people, photos, buyers -----------------------------------------------------------------
 
 _people: dict | None = None
-_clerk_slots = itertools.count()
+# LOADTEST_CLERK_OFFSET: the first seeded clerk of this run (the capacity run gives each stage
+# clerks, and so packs, of its own).
+_clerk_slots = itertools.count(int(os.environ.get("LOADTEST_CLERK_OFFSET", "0")))
 _reviewer_slots = itertools.count()
 
 

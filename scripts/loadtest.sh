@@ -31,6 +31,12 @@
 #   LOADTEST_REDIS_URL      default: REDIS_URL's server (else 127.0.0.1:6379), database 12,
 #                           emptied at the start (broker, cache and throttle counters)
 #   LOADTEST_KEEP=1         keep the temp folder (locust CSVs, logs, results JSON)
+#   LOADTEST_CAPACITY=1     the capacity run (`make capacity`) instead of the mixed phase:
+#                           clerks raised stage by stage (LOADTEST_STAGES="2 4 8 16 24 32 48 64",
+#                           LOADTEST_STAGE_DURATION=40s each) until the registrations' p99
+#                           passes LOADTEST_P99_MS=500, an error appears or the photo worker
+#                           falls behind (loadtest/capacity.py); prints the registrations/s of
+#                           the last stage that held beside the /healthz ceiling
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"
@@ -84,14 +90,27 @@ PYTHON
 )"
 seconds() { "$PY" -c "import re,sys;t=sys.argv[1];print(int(t) if t.isdigit() else sum(int(n)*{'h':3600,'m':60,'s':1}[u] for n,u in re.findall(r'(\d+)([hms])',t)))" "$1"; }
 DURATION_S=$(seconds "$DURATION")
+CAPACITY="${LOADTEST_CAPACITY:-0}"
+STAGES="${LOADTEST_STAGES:-2 4 8 16 24 32 48 64}"
+STAGE_DURATION="${LOADTEST_STAGE_DURATION:-40s}"
+if [ "$CAPACITY" = 1 ]; then
+  # Every stage has clerks (and so packs) of its own: as many clerks as all stages together.
+  USERS=0; for n in $STAGES; do USERS=$((USERS + n)); done
+  DURATION_S=$(seconds "$STAGE_DURATION")
+fi
 # A clerk registers at most about once a second (1 s minimum pause): packs for the whole run.
 PACKS=$((DURATION_S + 60))
 
 echo "== make loadtest: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "   database $LOAD_DB, redis $LOAD_REDIS"
-echo "   mixed: $USERS users ($LOADTEST_REVIEWERS reviewers, 1 regulator) for $DURATION;" \
+if [ "$CAPACITY" = 1 ]; then
+  echo "   capacity: clerk stages $STAGES, $STAGE_DURATION each;" \
      "ceiling: $CEILING_USERS users for $CEILING_DURATION; gunicorn $server_label," \
      "celery x$CELERY_CONCURRENCY"
+else echo "   mixed: $USERS users ($LOADTEST_REVIEWERS reviewers, 1 regulator) for $DURATION;" \
+     "ceiling: $CEILING_USERS users for $CEILING_DURATION; gunicorn $server_label," \
+     "celery x$CELERY_CONCURRENCY"
+fi
 
 case "$REDIS_HOST" in
   127.0.0.1|localhost) REDIS_PORT="$REDIS_PORT" WITH_BROWSER=0 scripts/ensure-services.sh ;;
@@ -172,6 +191,20 @@ run_phase() {  # name, users, spawn rate, duration, user classes...
     || { echo "locust failed:"; tail -30 "$WORK/locust-$name.log"; return 1; }
 }
 run_phase ceiling "$CEILING_USERS" "$CEILING_USERS" "$CEILING_DURATION" HealthUser
+if [ "$CAPACITY" = 1 ]; then
+  offset=0; stages=()
+  for n in $STAGES; do
+    stages+=("$WORK/capacity-$n.json")
+    LOADTEST_CLERK_OFFSET=$offset \
+      run_phase "capacity-$n" "$n" "$n" "$STAGE_DURATION" ClerkUser
+    offset=$((offset + n))
+    "$PY" loadtest/capacity.py stage "$WORK/capacity-$n.json" || break
+  done
+  echo
+  status=0
+  "$PY" loadtest/capacity.py report "$WORK/ceiling.json" "${stages[@]}" || status=$?
+  exit "$status"
+fi
 "$PY" loadtest/cpu.py "$WORK/cpu-before.json" celery="${pids[0]}" gunicorn="${pids[1]}"
 run_phase mixed "$USERS" "$(( (USERS + 4) / 5 ))" "$DURATION" ClerkUser ReviewerUser RegulatorUser
 "$PY" loadtest/cpu.py "$WORK/cpu-after.json" celery="${pids[0]}" gunicorn="${pids[1]}"

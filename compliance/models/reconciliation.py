@@ -62,6 +62,11 @@ class ReconciliationRun(models.Model):
     engine = models.CharField(max_length=8, blank=True)
     # Incremental runs re-examine what changed at or after this instant.
     since = models.DateTimeField(_("changes since"), null=True, blank=True)
+    # The database snapshot (``pg_current_snapshot()``) taken when the run was planned, and, for
+    # an incremental run of the set-based engine, that of the run it follows: it reads the rows
+    # whose change sequence (``change_xid``) that snapshot did not see, whatever the clock says.
+    snapshot = models.TextField(blank=True, editable=False)
+    changes_after = models.TextField(blank=True, editable=False)
     # The per-ID cap of the policy in force when the run was planned (None: no cap).
     id_cap = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(_("requested at"), auto_now_add=True)

@@ -14,7 +14,7 @@ Life of a run:
    An MSISDN chunk also flags the registrations of what it found (registered → flagged).
 4. ``reconciliation_finish`` flags the registrations of the over-limit numbers, hands the new
    discrepancies over (``handover``: the compliance workflow's intake) and marks the run
-   succeeded — one transaction.
+   succeeded — one transaction; the run's duration ends there, hand-over included.
 
 A worker that dies (SIGKILL, OOM) leaves its chunk claimed: a restarted worker of the same name
 releases its predecessor's claims at start (``reconciliation_recover``), and the periodic tick
@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import logging
 import math
+from array import array
 from datetime import datetime, timedelta
-from itertools import islice, pairwise
+from itertools import pairwise
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
@@ -51,7 +52,7 @@ from . import handover, python, sql
 logger = logging.getLogger(__name__)
 
 Run = ReconciliationRun
-HANDOVER_BATCH = 1000
+HANDOVER_FETCH = 10_000
 # Digest prefixes split the ID-group phase: digests are uniform hex, so equal prefix ranges
 # hold about equal numbers of groups.
 _DIGEST_PREFIX_SPACE = 16**6
@@ -198,11 +199,13 @@ def _plan_msisdn_phase_sql(run, *, relation: str, changed: bool) -> tuple[list[s
     """MSISDN boundaries (quantiles) and the records the phase will examine."""
     reg = sql.REG
     if changed:
-        params = {"since": run.since, **sql.grace_params(run.since, run.started_at)}
+        changed_where, changed_params = sql.changed(run)
+        params = {"since": run.since, **changed_params}
+        params.update(sql.grace_params(run.since, run.started_at))
         sources = [
-            f"SELECT msisdn AS k FROM {reg} WHERE updated_at >= %(since)s",
+            f"SELECT msisdn AS k FROM {reg} WHERE {changed_where}",
             f"SELECT msisdn AS k FROM {reg} WHERE {sql.GRACE_ENDING}",
-            f"SELECT msisdn AS k FROM {relation} WHERE updated_at >= %(since)s",
+            f"SELECT msisdn AS k FROM {relation} WHERE {changed_where}",
         ]
         rows = sum(sql.scalar(f"SELECT count(*) FROM ({source}) s", params) for source in sources)
     else:
@@ -245,9 +248,10 @@ def _plan_group_rows(run, *, adapter, relation: str | None, changed: bool) -> in
     """Active operator records the ID-group phase will examine (an estimate for a full one)."""
     if relation is not None and run.engine == "sql":
         if changed:
+            changed_where, changed_params = sql.changed(run)
             return sql.scalar(
-                f"SELECT count(*) FROM {relation} WHERE updated_at >= %(since)s",
-                {"since": run.since},
+                f"SELECT count(*) FROM {relation} WHERE {changed_where}",
+                {"since": run.since, **changed_params},
             )
         return sql.estimated_rows(relation)
     if changed:
@@ -260,6 +264,9 @@ def reconciliation_plan(*, run_id: int, dispatch: bool = True) -> bool:
     dying half-way leaves it queued). Returns False when the run was not queued (done twice)."""
     adapter = get_adapter()
     with transaction.atomic():
+        # What this run sees (before anything here writes); the next incremental run reads
+        # what it did not.
+        snapshot = sql.current_snapshot() if connection.vendor == "postgresql" else ""
         run = Run.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status != Run.Status.QUEUED:
             return False
@@ -273,8 +280,17 @@ def reconciliation_plan(*, run_id: int, dispatch: bool = True) -> bool:
         run.started_at = now
         run.status = Run.Status.RUNNING
         previous = _previous_success()
+        if run.engine == "sql":
+            run.snapshot = snapshot
         if run.mode == Run.Mode.INCREMENTAL and previous is not None:
-            run.since = previous.started_at - watermark_margin()
+            if run.engine == "sql" and previous.snapshot:
+                # By the change sequence: nothing committed late is missed, nothing re-read
+                # for the clock's sake. ``since`` still bounds the activation grace periods
+                # that ended in between.
+                run.changes_after = previous.snapshot
+                run.since = previous.started_at
+            else:
+                run.since = previous.started_at - watermark_margin()
         changed = run.since is not None
         # A new cap changes every group's verdict: the ID groups are then examined in full.
         groups_changed = changed and previous.id_cap == run.id_cap
@@ -541,19 +557,21 @@ def _work_claimed(*, chunk_id: int, token: str, dispatch: bool) -> str:
 
 
 def _hand_over(run: ReconciliationRun) -> int:
-    # Every discrepancy the run newly opened: each receiver takes its own (the workflow's
-    # intake the outlet-accountable ones, its review queue those unknown to the operator).
-    ids = (
-        Discrepancy.objects.filter(first_detected_run=run, status=Discrepancy.Status.OPEN)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-        .iterator(chunk_size=HANDOVER_BATCH)
-    )
-    handed = 0
-    while batch := list(islice(ids, HANDOVER_BATCH)):
-        handover.hand_over(discrepancy_ids=batch)
-        handed += len(batch)
-    return handed
+    # Every discrepancy the run newly opened, in one call: each receiver takes its own (the
+    # workflow's intake the outlet-accountable ones, its review queue those unknown to the
+    # operator) and batches them itself. The ids travel as a packed array (8 bytes each).
+    ids = array("q")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {Discrepancy._meta.db_table}"
+            " WHERE first_detected_run_id = %s AND status = %s ORDER BY id",
+            [run.pk, Discrepancy.Status.OPEN],
+        )
+        while rows := cursor.fetchmany(HANDOVER_FETCH):
+            ids.extend(row[0] for row in rows)
+    if ids:
+        handover.hand_over(discrepancy_ids=ids)
+    return len(ids)
 
 
 def reconciliation_finish(*, run_id: int) -> bool:
@@ -573,7 +591,9 @@ def reconciliation_finish(*, run_id: int) -> bool:
         )
         handed = _hand_over(run)
         run.status = Run.Status.SUCCEEDED
-        run.finished_at = now
+        # The run's duration is its whole cost: it ends when its results are visible, hand-over
+        # to the workflow included.
+        run.finished_at = timezone.now()
         run.active_slot = None
         run.rows_total = max(run.rows_total, run.rows_done)
         run.save()

@@ -420,6 +420,38 @@ GRACE_ENDING = (
 )
 
 
+# What changed since the run an incremental run follows. By the change sequence: the rows whose
+# ``change_xid`` (the transaction that last changed them; see the migrations adding it) that
+# run's planning snapshot did not see — committed after it or in progress then — read through
+# the column's index from the snapshot's oldest transaction on. By the clock only when the run
+# followed has no snapshot (a run from before the change sequence).
+CHANGED_BY_XID = (
+    "change_xid >= %(changes_xmin)s"
+    " AND NOT pg_visible_in_snapshot(change_xid::text::xid8, %(changes_after)s::pg_snapshot)"
+)
+CHANGED_BY_CLOCK = "updated_at >= %(since)s"
+
+
+def changed(run) -> tuple[str, dict]:
+    """The condition selecting the rows (of the registrations or the operator's records) an
+    incremental run re-examines, and its parameters."""
+    if run.changes_after:
+        xmin = int(run.changes_after.split(":", 1)[0])
+        return CHANGED_BY_XID, {"changes_xmin": xmin, "changes_after": run.changes_after}
+    return CHANGED_BY_CLOCK, {"since": run.since}
+
+
+def current_snapshot() -> str:
+    """The database's snapshot now (``xmin:xmax:xip,…``): what a run planned now sees. Empty
+    when this transaction has written already (planning nested in a larger transaction, as in
+    a test): its own writes are "seen" by its snapshot whenever they were made, so the next
+    run falls back to the clock."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned()")
+        snapshot, own = cursor.fetchone()
+    return "" if own is not None else snapshot
+
+
 def grace_params(since, now) -> dict:
     """Bounds of ``GRACE_ENDING``: registrations whose activation grace period ends in
     ``[since, now]`` — unchanged, yet due for a look (``reg_grace_start_idx``)."""
@@ -452,6 +484,8 @@ def process_msisdn_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
         else:
             params["since"] = run.since
             params.update(grace_params(run.since, now))
+            changed_where, changed_params = changed(run)
+            params.update(changed_params)
             scope_range_r = _range("msisdn", chunk.key_from, chunk.key_to, params, "k")
             _temp_table(
                 cursor,
@@ -460,10 +494,10 @@ def process_msisdn_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
             )
             cursor.execute(
                 f"INSERT INTO recon_scope SELECT msisdn FROM {REG}"
-                f" WHERE updated_at >= %(since)s AND {scope_range_r}"
+                f" WHERE {changed_where} AND {scope_range_r}"
                 f" UNION SELECT msisdn FROM {REG} WHERE {GRACE_ENDING} AND {scope_range_r}"
                 f" UNION SELECT msisdn FROM {relation}"
-                f" WHERE updated_at >= %(since)s AND {scope_range_r}",
+                f" WHERE {changed_where} AND {scope_range_r}",
                 params,
             )
             cursor.execute("ANALYZE recon_scope")
@@ -526,7 +560,8 @@ def process_id_group_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
             g_where = _range("o.id_number_digest", chunk.key_from, chunk.key_to, params, "k")
             d_where = _range("d.id_digest", chunk.key_from, chunk.key_to, params, "k")
         else:
-            params["since"] = run.since
+            changed_where, changed_params = changed(run)
+            params.update(changed_params)
             changed_range = _range("o.id_number_digest", chunk.key_from, chunk.key_to, params, "k")
             open_range = _range("d.id_digest", chunk.key_from, chunk.key_to, params, "k")
             _temp_table(
@@ -540,8 +575,8 @@ def process_id_group_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
                 "CREATE TEMP TABLE recon_changed (msisdn varchar(15) PRIMARY KEY) ON COMMIT DROP",
             )
             cursor.execute(
-                f"INSERT INTO recon_changed SELECT msisdn FROM {REG} WHERE updated_at >= %(since)s"
-                f" UNION SELECT msisdn FROM {relation} WHERE updated_at >= %(since)s",
+                f"INSERT INTO recon_changed SELECT msisdn FROM {REG} WHERE {changed_where}"
+                f" UNION SELECT msisdn FROM {relation} WHERE {changed_where}",
                 params,
             )
             cursor.execute("ANALYZE recon_changed")

@@ -22,6 +22,9 @@ have no accounts); a number the portal does not know at all falls back to the ou
 says sold it.
 """
 
+# SQL here is assembled from table names of our own models; every value is a bound parameter.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 import logging
@@ -29,12 +32,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from core.audit import AuditAction, audit_bulk, audit_event
+from core.audit import AuditAction, actor_label, audit_bulk, audit_event
+from core.models import AuditEvent
+from core.requestid import request_id as current_request_id
 from outlets.models import Outlet
 from subscribers.accountability import AccountableParty, accountable_parties_for_msisdns
 from subscribers.models import Registration
@@ -47,7 +52,7 @@ from ..models import (
     ReviewItem,
 )
 from ..reconciliation.rules import OUTLET_ACCOUNTABLE_KINDS
-from .notifications import new_requests_message, tell_accountable
+from .notifications import new_requests_message, tell_accountable, tell_groups
 from .support import SYSTEM_ACTOR, deadline_days, finding_fingerprint, kinds_string
 
 logger = logging.getLogger(__name__)
@@ -98,45 +103,59 @@ def _accountable_for(rows: list[dict], now: datetime) -> dict[str, AccountablePa
     return result
 
 
-def _new_request(msisdn: str, registration_id, party: AccountableParty, *, now, due_at):
-    kind = {
-        AccountableParty.OUTLET: Clarification.Accountable.OUTLET,
-        AccountableParty.PARTY: Clarification.Accountable.PARTY,
-        AccountableParty.DEALER: Clarification.Accountable.DEALER,
-    }[party.kind]
-    return Clarification(
-        msisdn=msisdn,
-        registration_id=registration_id,
-        accountable=kind,
-        outlet_id=party.outlet_id if kind == Clarification.Accountable.OUTLET else None,
-        dealer_id=party.dealer_id,
-        party_id=party.party_id,
-        agreement_id=party.agreement_id,
-        status=Clarification.Status.OPEN,
-        opened_at=now,
-        due_at=due_at,
-    )
+# Discrepancies a hand-over takes at a time: its queries are a fixed number per batch, its
+# memory that of one batch; the notifications wait for the last batch (one per person).
+INTAKE_BATCH = 10_000
 
 
-def discrepancies_opened(*, discrepancy_ids: list[int]) -> None:
+class Tell:
+    """The new requests of a whole hand-over, counted per outlet (or dealer), so that each
+    person is told once with the total, whatever the number of batches."""
+
+    def __init__(self) -> None:
+        self.by_outlet: dict[int, tuple[int, datetime]] = {}
+        self.by_dealer: dict[int, tuple[int, datetime]] = {}
+
+    def add(self, clarifications) -> None:
+        for c in clarifications:
+            if c.accountable == Clarification.Accountable.OUTLET:
+                groups, key = self.by_outlet, c.outlet_id
+            else:
+                groups, key = self.by_dealer, c.dealer_id
+            count, due = groups.get(key, (0, c.due_at))
+            groups[key] = (count + 1, min(due, c.due_at))
+
+    def send(self, message) -> int:
+        return tell_groups(by_outlet=self.by_outlet, by_dealer=self.by_dealer, message=message)
+
+
+def discrepancies_opened(*, discrepancy_ids) -> None:
     """Open or extend the clarification requests of these newly opened discrepancies — those
     of the kinds an outlet is accountable for that have an outlet (the hand-over gives every
     new finding; the review queue takes those unknown to the operator): one request per
     number, to the party accountable for it, with the deadline of the policy in force; a
-    finding a reviewer dismissed before is settled without asking anyone."""
-    ids = list(
-        Discrepancy.objects.filter(
-            pk__in=list(discrepancy_ids),
-            kind__in=sorted(OUTLET_ACCOUNTABLE_KINDS),
-            outlet__isnull=False,
-        ).values_list("pk", flat=True)
-    )
-    if ids:
-        clarifications_open_for_discrepancies(discrepancy_ids=ids)
+    finding a reviewer dismissed before is settled without asking anyone. Any number of ids:
+    they are taken ``INTAKE_BATCH`` at a time, and each person concerned is told once."""
+    tell = Tell()
+    for start in range(0, len(discrepancy_ids), INTAKE_BATCH):
+        ids = list(
+            Discrepancy.objects.filter(
+                pk__in=list(discrepancy_ids[start : start + INTAKE_BATCH]),
+                kind__in=sorted(OUTLET_ACCOUNTABLE_KINDS),
+                outlet__isnull=False,
+            ).values_list("pk", flat=True)
+        )
+        if ids:
+            clarifications_open_for_discrepancies(discrepancy_ids=ids, tell=tell)
+    tell.send(new_requests_message)
 
 
 def clarifications_open_for_discrepancies(
-    *, discrepancy_ids: list[int], now: datetime | None = None, actor=SYSTEM_ACTOR
+    *,
+    discrepancy_ids: list[int],
+    now: datetime | None = None,
+    actor=SYSTEM_ACTOR,
+    tell: Tell | None = None,
 ) -> HandOver:
     """Open (or extend) the clarification requests of these newly opened discrepancies.
 
@@ -145,7 +164,8 @@ def clarifications_open_for_discrepancies(
     ``dismissed_before`` and asks nobody; the others are grouped by number: the request in
     progress for that number gains them, or a new one is opened to the accountable party with
     the deadline of the policy in force. Each opened or extended request has its audit row; the
-    people of each outlet (or dealer) concerned get one notification.
+    people of each outlet (or dealer) concerned get one notification (at once, or, with
+    ``tell``, when the caller sends what it gathered).
     """
     now = now or timezone.now()
     result = HandOver()
@@ -171,7 +191,7 @@ def clarifications_open_for_discrepancies(
         result.skipped_blocked = len(blocked)
         rows = [r for r in rows if r["registration__status"] != Registration.Status.BLOCKED]
         if rows:
-            _open_or_extend(rows, now=now, actor=actor, result=result)
+            _open_or_extend(rows, now=now, actor=actor, result=result, tell=tell)
     if result.opened or result.extended or result.dismissed_before:
         logger.info("clarifications: %s", result)
     return result
@@ -237,7 +257,7 @@ def dismissed_findings(msisdns, *, kind: str | None = None) -> set[tuple[str, st
     return set(qs.values_list("msisdn", "kind", "fingerprint"))
 
 
-def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver) -> None:
+def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver, tell: Tell | None) -> None:
     msisdns = sorted({r["msisdn"] for r in rows})
     registration_of = {r["msisdn"]: r["registration_id"] for r in rows}
     existing = {
@@ -276,83 +296,162 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver) -> None:
             .values("pk", "msisdn", "kind", "registration_id", "outlet_id", "details")
         )
         rows = rows + [{**r, "detected_at": now} for r in extra]
-    parties = _accountable_for([r for r in rows if r["msisdn"] in set(to_open)], now)
+    opening = set(to_open)
+    parties = _accountable_for([r for r in rows if r["msisdn"] in opening], now)
     due_at = now + timedelta(days=deadline_days(now))
-    new = [
-        _new_request(m, registration_of.get(m), parties[m], now=now, due_at=due_at)
-        for m in to_open
-        if m in parties
-    ]
-    if new:
-        # A request a reviewer opened meanwhile wins (the unique constraint); re-read below.
-        Clarification.objects.bulk_create(new, ignore_conflicts=True)
-    active = {
-        c.msisdn: c
-        for c in Clarification.objects.filter(
-            msisdn__in=msisdns, status__in=Clarification.ACTIVE
-        ).select_related("outlet")
+    # Set-based from here: one INSERT for the new requests, one for their items, one for the
+    # audit rows; Python holds the batch's keys only.
+    accountable_of = {
+        AccountableParty.OUTLET: Clarification.Accountable.OUTLET,
+        AccountableParty.PARTY: Clarification.Accountable.PARTY,
+        AccountableParty.DEALER: Clarification.Accountable.DEALER,
     }
-    already = set(
-        ClarificationItem.objects.filter(
-            discrepancy_id__in=[r["pk"] for r in rows],
-            clarification_id__in=[c.pk for c in active.values()],
-        ).values_list("clarification_id", "discrepancy_id")
-    )
-    fresh = [
-        r
-        for r in rows
-        if r["msisdn"] in active and (active[r["msisdn"]].pk, r["pk"]) not in already
-    ]
-    ClarificationItem.objects.bulk_create(
-        [
-            ClarificationItem(
-                clarification=active[r["msisdn"]],
-                discrepancy_id=r["pk"],
-                kind=r["kind"],
-                round=active[r["msisdn"]].round,
-                added_at=now,
+    new = [(m, parties[m]) for m in to_open if m in parties]
+    with connection.cursor() as cursor:
+        if new:
+            # A request a reviewer opened meanwhile wins (the unique constraint).
+            cursor.execute(
+                _INSERT_REQUESTS,
+                {
+                    "msisdn": [m for m, _p in new],
+                    "registration": [registration_of.get(m) for m, _p in new],
+                    "accountable": [accountable_of[p.kind] for _m, p in new],
+                    "outlet": [
+                        p.outlet_id if p.kind == AccountableParty.OUTLET else None for _m, p in new
+                    ],
+                    "dealer": [p.dealer_id for _m, p in new],
+                    "party": [p.party_id for _m, p in new],
+                    "agreement": [p.agreement_id for _m, p in new],
+                    "status": Clarification.Status.OPEN,
+                    "now": now,
+                    "due_at": due_at,
+                },
             )
-            for r in fresh
-        ],
-        ignore_conflicts=True,
-    )
-
-    kinds_of: dict[str, set[str]] = defaultdict(set)
-    for r in fresh:
-        kinds_of[r["msisdn"]].add(r["kind"])
-    opened = [c for m, c in active.items() if m not in existing]
-    extended = [c for m, c in active.items() if m in existing and kinds_of[m]]
-    events = [
-        audit_event(
-            actor=actor,
-            action=AuditAction.CLARIFICATION_OPEN,
-            target=c,
-            after={
-                "status": c.status,
-                "accountable": c.accountable,
-                "outlet": c.outlet.roid if c.outlet_id else None,
-                "kinds": sorted(kinds_of[c.msisdn]),
-                "due_at": c.due_at.isoformat(),
+        # Each discrepancy to its number's active request, unless it is on it already.
+        cursor.execute(
+            _INSERT_ITEMS,
+            {
+                "discrepancy": [r["pk"] for r in rows],
+                "msisdn": [r["msisdn"] for r in rows],
+                "kind": [r["kind"] for r in rows],
+                "active": list(Clarification.ACTIVE),
+                "now": now,
             },
         )
-        for c in opened
-    ] + [
-        audit_event(
-            actor=actor,
-            action=AuditAction.CLARIFICATION_EXTEND,
-            target=c,
-            after={"kinds_added": sorted(kinds_of[c.msisdn])},
+        # The requests this batch opened (those of the numbers that had none: a reviewer's
+        # opened meanwhile counts, as it gains the findings) and those it extended.
+        opened = list(
+            Clarification.objects.filter(msisdn__in=to_open, status__in=Clarification.ACTIVE).only(
+                "pk", "accountable", "outlet_id", "dealer_id", "due_at"
+            )
         )
-        for c in extended
-    ]
-    audit_bulk(events)
-    _refresh_review_kinds([c.pk for c in extended])
+        cursor.execute("SELECT DISTINCT clarification_id FROM intake_added")
+        gained = {pk for (pk,) in cursor.fetchall()}
+        extended_ids = sorted(c.pk for c in existing.values() if c.pk in gained)
+        common = {
+            "actor_id": actor.pk if getattr(actor, "is_authenticated", False) else None,
+            "actor_label": actor_label(actor),
+            "request_id": current_request_id.get() or "",
+            "now": now,
+        }
+        if opened:
+            cursor.execute(
+                _AUDIT_OPENED,
+                {
+                    **common,
+                    "action": AuditAction.CLARIFICATION_OPEN.value,
+                    "ids": [c.pk for c in opened],
+                    "due": [c.due_at.isoformat() for c in opened],
+                },
+            )
+        if extended_ids:
+            cursor.execute(
+                _AUDIT_EXTENDED,
+                {**common, "action": AuditAction.CLARIFICATION_EXTEND.value, "ids": extended_ids},
+            )
+    _refresh_review_kinds(extended_ids)
     result.opened += len(opened)
-    result.extended += len(extended)
-    tell_accountable(opened, new_requests_message)
+    result.extended += len(extended_ids)
+    if tell is None:
+        tell_accountable(opened, new_requests_message)
+    else:
+        tell.add(opened)
     skipped = [m for m in to_open if m not in parties]
     if skipped:
         logger.warning("clarifications: nobody accountable for %d number(s)", len(skipped))
+
+
+CLAR = Clarification._meta.db_table
+ITEM = ClarificationItem._meta.db_table
+AUDIT = AuditEvent._meta.db_table
+OUTLET = Outlet._meta.db_table
+
+_INSERT_REQUESTS = f"""
+INSERT INTO {CLAR} (msisdn, registration_id, accountable, outlet_id, dealer_id, party_id,
+                    agreement_id, status, question, round, opened_by_id, opened_at, due_at,
+                    answered_at, expired_at, resolved_at, decision, updated_at)
+SELECT n.msisdn, n.registration_id, n.accountable, n.outlet_id, n.dealer_id, n.party_id,
+       n.agreement_id, %(status)s, '', 1, NULL, %(now)s, %(due_at)s, NULL, NULL, NULL, '',
+       %(now)s
+FROM unnest(%(msisdn)s::varchar[], %(registration)s::bigint[], %(accountable)s::varchar[],
+            %(outlet)s::bigint[], %(dealer)s::bigint[], %(party)s::bigint[],
+            %(agreement)s::bigint[])
+     AS n(msisdn, registration_id, accountable, outlet_id, dealer_id, party_id, agreement_id)
+ORDER BY n.msisdn
+ON CONFLICT DO NOTHING
+"""
+
+# The items' temporary record of what this batch added (dropped at commit), so that the audit
+# rows name the kinds each request gained.
+_INSERT_ITEMS = f"""
+CREATE TEMP TABLE IF NOT EXISTS intake_added (clarification_id bigint, kind varchar(32))
+    ON COMMIT DROP;
+TRUNCATE intake_added;
+WITH added AS (
+    INSERT INTO {ITEM} (clarification_id, discrepancy_id, kind, round, added_at)
+    SELECT c.id, d.discrepancy_id, d.kind, c.round, %(now)s
+    FROM unnest(%(discrepancy)s::bigint[], %(msisdn)s::varchar[], %(kind)s::varchar[])
+         AS d(discrepancy_id, msisdn, kind)
+    JOIN {CLAR} c ON c.msisdn = d.msisdn AND c.status = ANY(%(active)s)
+    ORDER BY c.id, d.discrepancy_id
+    ON CONFLICT DO NOTHING
+    RETURNING clarification_id, kind
+)
+INSERT INTO intake_added SELECT clarification_id, kind FROM added
+"""
+
+_KINDS_ADDED = """(
+    SELECT clarification_id, jsonb_agg(DISTINCT kind ORDER BY kind) AS kinds
+    FROM intake_added GROUP BY clarification_id)"""
+
+_AUDIT_OPENED = f"""
+INSERT INTO {AUDIT} (actor_id, actor_label, action, target_type, target_id, target_repr,
+                     request_id, before, after, created_at)
+SELECT %(actor_id)s, %(actor_label)s, %(action)s, 'compliance.clarification', c.id::text,
+       left('#' || c.id || ' ' || c.msisdn || ' (' || c.status || ')', 200), %(request_id)s,
+       NULL,
+       jsonb_build_object('status', c.status, 'accountable', c.accountable,
+                          'outlet', o.roid, 'kinds', coalesce(k.kinds, '[]'),
+                          'due_at', n.due),
+       %(now)s
+FROM unnest(%(ids)s::bigint[], %(due)s::text[]) AS n(id, due)
+JOIN {CLAR} c ON c.id = n.id
+LEFT JOIN {OUTLET} o ON o.id = c.outlet_id
+LEFT JOIN {_KINDS_ADDED} k ON k.clarification_id = c.id
+ORDER BY c.id
+"""
+
+_AUDIT_EXTENDED = f"""
+INSERT INTO {AUDIT} (actor_id, actor_label, action, target_type, target_id, target_repr,
+                     request_id, before, after, created_at)
+SELECT %(actor_id)s, %(actor_label)s, %(action)s, 'compliance.clarification', c.id::text,
+       left('#' || c.id || ' ' || c.msisdn || ' (' || c.status || ')', 200), %(request_id)s,
+       NULL, jsonb_build_object('kinds_added', k.kinds), %(now)s
+FROM {CLAR} c
+JOIN {_KINDS_ADDED} k ON k.clarification_id = c.id
+WHERE c.id = ANY(%(ids)s)
+ORDER BY c.id
+"""
 
 
 def _refresh_review_kinds(clarification_ids: list[int]) -> None:

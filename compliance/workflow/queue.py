@@ -8,20 +8,35 @@
   was ever asked about to the intake.
 """
 
+# SQL here is assembled from table and column names of our own models; every value is a bound
+# parameter.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from core.audit import AuditAction, audit_bulk, audit_event, audit_record
+from core.audit import AuditAction, actor_label, audit_bulk, audit_event, audit_record
+from core.models import AuditEvent
+from core.requestid import request_id as current_request_id
+from outlets.models import Outlet
 from subscribers.models import Registration
 
-from ..models import Clarification, ClarificationItem, Discrepancy, DiscrepancyKind, ReviewItem
+from ..models import (
+    Clarification,
+    ClarificationItem,
+    Discrepancy,
+    DiscrepancyKind,
+    DiscrepancyOutcome,
+    ReviewItem,
+)
 from ..reconciliation.rules import OUTLET_ACCOUNTABLE_KINDS
 from .intake import (
+    INTAKE_BATCH,
     clarifications_open_for_discrepancies,
     discrepancies_dismiss_again,
     dismissed_findings,
@@ -155,12 +170,15 @@ def _insert_flagged(batch: list[dict], now) -> int:
     return len(queued)
 
 
-def unknown_to_operator_opened(*, discrepancy_ids: list[int]) -> None:
+def unknown_to_operator_opened(*, discrepancy_ids) -> None:
     """The hand-over receiver of the review queue (``compliance.reconciliation.handover``,
     registered in ``ComplianceConfig.ready()``): a run's new "unknown to the operator"
     findings are queued for GraPARI in the transaction that ends the run, so a reviewer sees
-    them as soon as the run ends (the periodic sync remains the safety net)."""
-    _queue_unknown_to_operator(None, timezone.now(), ids=discrepancy_ids)
+    them as soon as the run ends (the periodic sync remains the safety net). Any number of
+    ids: they are taken ``INTAKE_BATCH`` at a time."""
+    now = timezone.now()
+    for start in range(0, len(discrepancy_ids), INTAKE_BATCH):
+        _queue_unknown_to_operator(None, now, ids=discrepancy_ids[start : start + INTAKE_BATCH])
 
 
 def _queue_unknown_to_operator(since, now, *, ids: list[int] | None = None) -> int:
@@ -179,64 +197,117 @@ def _queue_unknown_to_operator(since, now, *, ids: list[int] | None = None) -> i
     if ids is not None:
         qs = qs.filter(pk__in=list(ids))
     total = 0
+    # A hand-over's batch (ids given) is one statement; the periodic sync's own look is taken
+    # SYNC_BATCH at a time, each in its transaction.
+    step = INTAKE_BATCH if ids is not None else SYNC_BATCH
     ids = list(qs.order_by("pk").values_list("pk", flat=True))
-    for start in range(0, len(ids), SYNC_BATCH):
-        chunk = ids[start : start + SYNC_BATCH]
+    for start in range(0, len(ids), step):
+        chunk = ids[start : start + step]
         with transaction.atomic():
-            rows = list(
-                Discrepancy.objects.filter(pk__in=chunk, status=Discrepancy.Status.OPEN).values(
-                    "pk", "kind", "details", "msisdn",
-                    *(f"registration__{f}" for f in ("pk", "msisdn", "outlet_id",
-                      "outlet__dealer_id", "outlet__province", "outlet__region")),
-                )
-            )  # fmt: skip
-            # A finding dismissed before is settled, as in the hand-over from reconciliation.
+            # A finding dismissed before is settled, as in the hand-over from reconciliation:
+            # only the numbers with a dismissal of this kind are looked at in Python.
+            dismissed_outcome = DiscrepancyOutcome.objects.filter(
+                msisdn=OuterRef("msisdn"),
+                kind=OuterRef("kind"),
+                outcome__in=[
+                    DiscrepancyOutcome.Outcome.DISMISSED,
+                    DiscrepancyOutcome.Outcome.DISMISSED_BEFORE,
+                ],
+            )
+            candidates = list(
+                Discrepancy.objects.filter(pk__in=chunk, status=Discrepancy.Status.OPEN)
+                .filter(Exists(dismissed_outcome))
+                .values("pk", "kind", "details", "msisdn")
+            )
             dismissed = dismissed_findings(
-                {r["msisdn"] for r in rows}, kind=DiscrepancyKind.MISSING_IN_OPERATOR
+                {r["msisdn"] for r in candidates}, kind=DiscrepancyKind.MISSING_IN_OPERATOR
             )
             again = [
                 r
-                for r in rows
+                for r in candidates
                 if (r["msisdn"], r["kind"], finding_fingerprint(r["kind"], r["details"]))
                 in dismissed
             ]
             if again:
                 discrepancies_dismiss_again(again, now=now)
-            settled = {r["pk"] for r in again}
-            items = [
-                _item_for(
+            # One statement: the items and their audit rows.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _QUEUE_UNKNOWN,
                     {
-                        "pk": r["registration__pk"],
-                        "msisdn": r["registration__msisdn"],
-                        "outlet_id": r["registration__outlet_id"],
-                        "outlet__dealer_id": r["registration__outlet__dealer_id"],
-                        "outlet__province": r["registration__outlet__province"],
-                        "outlet__region": r["registration__outlet__region"],
+                        "ids": chunk,
+                        "settled": [r["pk"] for r in again],
+                        "open": Discrepancy.Status.OPEN,
+                        "kind": Kind.FLAGGED_REGISTRATION,
+                        "now": now,
+                        "due_at": now + review_target(),
+                        "action": AuditAction.REVIEW_ITEM_QUEUE.value,
+                        "actor_label": actor_label(SYSTEM_ACTOR),
+                        "request_id": current_request_id.get() or "",
+                        **_REVIEW_ITEM_DEFAULTS,
                     },
-                    now=now,
-                    discrepancy_id=r["pk"],
-                    kinds=kinds_string([r["kind"]]),
                 )
-                for r in rows
-                if r["pk"] not in settled
-            ]
-            ReviewItem.objects.bulk_create(items, ignore_conflicts=True)
-            created = list(
-                ReviewItem.objects.filter(discrepancy_id__in=[r["pk"] for r in rows], queued_at=now)
-            )
-            audit_bulk(
-                [
-                    audit_event(
-                        actor=SYSTEM_ACTOR,
-                        action=AuditAction.REVIEW_ITEM_QUEUE,
-                        target=i,
-                        after={"kind": i.kind, "discrepancy": i.discrepancy_id},
-                    )
-                    for i in created
-                ]
-            )
-            total += len(created)
+                total += cursor.rowcount
     return total
+
+
+def _review_item_columns() -> tuple[str, str, dict]:
+    """The review item's columns for ``_QUEUE_UNKNOWN``: those it sets, and every other one
+    at its model default (so a column added to the model needs no change here)."""
+    given = {
+        "kind": "%(kind)s",
+        "msisdn": "r.msisdn",
+        "registration_id": "r.id",
+        "discrepancy_id": "d.id",
+        "outlet_id": "r.outlet_id",
+        "dealer_id": "o.dealer_id",
+        "province": "coalesce(o.province, '')",
+        "region": "coalesce(o.region, '')",
+        "discrepancy_kinds": "',' || d.kind || ','",
+        "queued_at": "%(now)s",
+        "due_at": "%(due_at)s",
+    }
+    columns, values, defaults = [], [], {}
+    for field in ReviewItem._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(field.column)
+        if field.attname in given:
+            values.append(given[field.attname])
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            values.append("%(now)s")
+        else:
+            defaults[f"default_{field.column}"] = field.get_default()
+            values.append(f"%(default_{field.column})s")
+    return ", ".join(columns), ", ".join(values), defaults
+
+
+_REVIEW_COLUMNS, _REVIEW_VALUES, _REVIEW_ITEM_DEFAULTS = _review_item_columns()
+
+# The queue's new items for open "unknown to the operator" findings (not settled as dismissed
+# before, not queued yet: the unique discrepancy), each with its audit row — one statement.
+_QUEUE_UNKNOWN = f"""
+WITH queued AS (
+    INSERT INTO {ReviewItem._meta.db_table} ({_REVIEW_COLUMNS})
+    SELECT {_REVIEW_VALUES}
+    FROM {Discrepancy._meta.db_table} d
+    JOIN {Registration._meta.db_table} r ON r.id = d.registration_id
+    LEFT JOIN {Outlet._meta.db_table} o ON o.id = r.outlet_id
+    WHERE d.id = ANY(%(ids)s) AND d.status = %(open)s AND NOT d.id = ANY(%(settled)s)
+    ORDER BY d.id
+    ON CONFLICT DO NOTHING
+    RETURNING id, kind, msisdn, status, discrepancy_id
+)
+INSERT INTO {AuditEvent._meta.db_table}
+    (actor_id, actor_label, action, target_type, target_id, target_repr, request_id, before,
+     after, created_at)
+SELECT NULL, %(actor_label)s, %(action)s, 'compliance.reviewitem', q.id::text,
+       left('#' || q.id || ' ' || q.kind || ' ' || q.msisdn || ' (' || q.status || ')', 200),
+       %(request_id)s, NULL,
+       jsonb_build_object('kind', q.kind, 'discrepancy', q.discrepancy_id), %(now)s
+FROM queued q
+ORDER BY q.id
+"""
 
 
 def _hand_over_unasked(now) -> int:

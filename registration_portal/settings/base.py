@@ -454,8 +454,10 @@ RECONCILIATION_PYTHON_CHUNK_ROWS = env.int("RECONCILIATION_PYTHON_CHUNK_ROWS", d
 RECONCILIATION_WORK_MEM = env.str("RECONCILIATION_WORK_MEM", default="64MB")
 # A chunk claimed longer ago than this is taken over (its worker died or hangs), in seconds.
 RECONCILIATION_CLAIM_TIMEOUT = env.int("RECONCILIATION_CLAIM_TIMEOUT", default=600)
-# An incremental run re-examines changes from this many seconds before the last successful run
-# started: a transaction still open then may commit an older updated_at afterwards.
+# The Python engine (operator data through the adapter) re-examines changes from this many
+# seconds before the last successful run started: a transaction still open then may commit an
+# older updated_at afterwards. The set-based engine selects by change sequence (change_xid and
+# the previous run's snapshot) and needs no margin.
 RECONCILIATION_WATERMARK_MARGIN = env.int("RECONCILIATION_WATERMARK_MARGIN", default=300)
 # Claims of one chunk before its run is given up as failed.
 RECONCILIATION_MAX_ATTEMPTS = env.int("RECONCILIATION_MAX_ATTEMPTS", default=5)

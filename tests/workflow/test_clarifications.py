@@ -169,3 +169,22 @@ def small_chunks(settings):
     settings.RECONCILIATION_CHUNK_ROWS = 40
     settings.RECONCILIATION_PYTHON_CHUNK_ROWS = 40
     settings.RECONCILIATION_WATERMARK_MARGIN = 0
+
+
+def test_a_hand_over_in_several_batches_tells_each_person_once_with_the_total(
+    outlet, clerk, monkeypatch
+):
+    from compliance.workflow import intake
+
+    monkeypatch.setattr(intake, "INTAKE_BATCH", 2)  # 5 findings: three batches
+    found = [open_discrepancy(make_registration(outlet, clerk=clerk)) for _ in range(5)]
+
+    hand_over(*found)
+
+    assert Clarification.objects.filter(outlet=outlet).count() == 5
+    told = Notification.objects.filter(user=clerk)
+    assert told.count() == 1
+    assert told.get().text.startswith("5 ")
+    audit = AuditEvent.objects.filter(action="clarification.open")
+    assert audit.count() == 5
+    assert all(event.after["kinds"] == ["name_mismatch"] for event in audit)

