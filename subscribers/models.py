@@ -139,6 +139,12 @@ def note_text(note) -> str:
     if code not in RegistrationNote.values:
         return message or code
     label = str(RegistrationNote(code).label)
+    if code == RegistrationNote.OVER_CAP_PERMITTED and "held" in note and "cap" in note:
+        facts = _("%(held)d numbers on this NIK, cap %(cap)d") % {
+            "held": note["held"],
+            "cap": note["cap"],
+        }
+        return f"{label} ({facts})"
     if code in NOTE_DETAILS and message:
         return f"{label} ({message})"
     return label
@@ -627,3 +633,4 @@ vocabulary.register("registration_status", Registration.Status)
 vocabulary.register("registration_source", Registration.Source)
 vocabulary.register("photo_status", Registration.PhotoStatus)
 vocabulary.register("policy_status", PolicyStatus)
+vocabulary.register("rule_preview_status", RulePreview.Status)

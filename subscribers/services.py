@@ -313,7 +313,10 @@ def over_cap_reason(held: int, cap: int) -> dict:
     is for the reviewer; the clerk is not shown a NIK's count before submitting)."""
     return {
         "code": "over_cap_permitted",
-        "message": _("%(held)d numbers on this NIK, cap %(cap)d") % {"held": held, "cap": cap},
+        "message": f"{held} numbers on this NIK, cap {cap}",
+        # The facts, so that pages say them in the reader's language (models.note_text).
+        "held": held,
+        "cap": cap,
     }
 
 

@@ -189,6 +189,18 @@ def other_pack(other_outlet):
     return StarterPackFactory(outlet=other_outlet)
 
 
+@pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """Messages built outside a request (services, commands, tasks) in English, the language
+    the tests are written in, whatever an earlier test's request left active; a request picks
+    its own language (LocaleMiddleware: the switch, the browser, else Indonesian)."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
 # --- buyers and photos ------------------------------------------------------------------------
 BUYER_BIRTH = date(1990, 8, 17)
 

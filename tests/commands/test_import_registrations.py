@@ -262,8 +262,18 @@ def test_cap_counts_rows_of_the_file(tmp_path, outlet):
     outlet.save()
     more = [row(n, **same_id) for n in range(6, 8)]
     assert run_import(write_csv(tmp_path / "cap2.csv", more)) == 0
-    statuses = set(Registration.objects.values_list("status", flat=True))
-    assert statuses == {"registered"} and Registration.objects.count() == 5
+    # Beyond the cap where the outlet may: imported, and flagged for a person to look at
+    # (docs/decisions.md), as at the counter.
+    assert Registration.objects.count() == 5
+    beyond = Registration.objects.filter(msisdn__in=["62" + r["msisdn"][1:] for r in more])
+    assert set(beyond.values_list("status", flat=True)) == {"flagged"}
+    assert all(
+        [note["code"] for note in reasons] == ["over_cap_permitted"]
+        for reasons in beyond.values_list("review_reasons", flat=True)
+    )
+    assert set(
+        Registration.objects.exclude(pk__in=beyond).values_list("status", flat=True)
+    ) == {"registered"}
 
 
 def test_a_failed_chunk_leaves_nothing_half_written(tmp_path, outlet, monkeypatch, capsys):

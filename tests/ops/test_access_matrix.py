@@ -252,6 +252,11 @@ RULES: dict[str, dict[str, int | frozenset]] = {
     "subscribers:receipt_pdf": web(*_OWN_OUTLET),
     # A regulator sees no photos (subscribers.views.registration_photo).
     "subscribers:photo": web(OK, 404, OK, OK, DENIED, OK),
+    # Rule-set drafts and their previews: operator admins only (tests/subscribers/test_rule_drafts.py).
+    "subscribers:rule_sets": web(403, 403, 403, 403, 403, OK),
+    # --- the holder's door: public pages, every role sees the same form
+    "holders:start": dict.fromkeys(ROLES, OK),
+    "holders:statement_check": dict.fromkeys(ROLES, OK),
     # --- registrations (API)
     "registration-list": api(*_ALL_LOGGED_IN),
     "registration-detail": api(*_OWN_OUTLET),
@@ -348,6 +353,25 @@ RULES: dict[str, dict[str, int | frozenset]] = {
 
 _POST = "POST-only (answers 405 to GET); covered by its own view tests"
 NOT_GET_CHECKED: dict[str, str] = {
+    "holder-disputes": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
+    "holder-numbers": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
+    "holder-session-start": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
+    "holder-session-verify": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
+    "holders:answer": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
+    "holders:code": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
+    "holders:dispute": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
+    "holders:dispute_review": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
+    "holders:end": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
+    "holders:face": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
+    "holders:keep": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
+    "holders:numbers": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
+    "holders:statement": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
+    "subscribers:rule_draft": "a draft rule set or its preview, operator admins only: tests/subscribers/test_rule_drafts.py",
+    "subscribers:rule_preview": "a draft rule set or its preview, operator admins only: tests/subscribers/test_rule_drafts.py",
+    "subscribers:rule_preview_new": "a draft rule set or its preview, operator admins only: tests/subscribers/test_rule_drafts.py",
+    "subscribers:rule_preview_samples": "a draft rule set or its preview, operator admins only: tests/subscribers/test_rule_drafts.py",
+    "subscribers:rule_publish": "a draft rule set or its preview, operator admins only: tests/subscribers/test_rule_drafts.py",
+    "subscribers:rule_set_copy": "a draft rule set or its preview, operator admins only: tests/subscribers/test_rule_drafts.py",
     "logout": _POST,
     "api-token": _POST,
     "api-token-detail": "DELETE-only (revokes a token; answers 405 to GET): tests/api/test_api_tokens.py",

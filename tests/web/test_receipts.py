@@ -79,7 +79,7 @@ def test_regulator_sees_a_masked_receipt(client, regulator, registration):
     assert "Siti Nur" not in html
     assert "S*** N*******" in html
     # The number as the regulator sees it everywhere (lists, search): core.disclosure.
-    assert "0" + registration.msisdn[2:] in html
+    assert display_msisdn(registration.msisdn) in html
     assert "share-link" not in html  # sharing is the outlet's job
 
 
