@@ -271,9 +271,9 @@ def test_cap_counts_rows_of_the_file(tmp_path, outlet):
         [note["code"] for note in reasons] == ["over_cap_permitted"]
         for reasons in beyond.values_list("review_reasons", flat=True)
     )
-    assert set(
-        Registration.objects.exclude(pk__in=beyond).values_list("status", flat=True)
-    ) == {"registered"}
+    assert set(Registration.objects.exclude(pk__in=beyond).values_list("status", flat=True)) == {
+        "registered"
+    }
 
 
 def test_a_failed_chunk_leaves_nothing_half_written(tmp_path, outlet, monkeypatch, capsys):

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
@@ -23,6 +23,8 @@ from compliance.models import Clarification, RegistrationVersion, ReviewItem, Sa
 from compliance.reconciliation.engine import reconciliation_run_inline, reconciliation_start
 from compliance.reconciliation.generator import generate_operator_data
 from compliance.workflow.clarifications import clarifications_expire_overdue
+from core.audit import AuditAction
+from core.masking import display_msisdn
 from operatordb.models import OperatorSubscriber
 from outlets.models import Outlet
 from subscribers.models import Registration
@@ -132,7 +134,7 @@ def test_clerk_corrects_and_grapari_accepts(
     reviewer = contexts()
     _log_in(reviewer, base, "grapari")
     reviewer.click("#review-queue-link")
-    reviewer.click(f"#review-queue [data-item] a >> text={registration.msisdn}")
+    reviewer.click(f"#review-queue [data-item] a >> text={display_msisdn(registration.msisdn)}")
     expect(reviewer.locator(".answer")).to_contain_text("Salah ketik nama")
     reviewer.click("#claim")
     expect(reviewer.locator("#claimed-by-me")).to_be_visible()
@@ -155,8 +157,9 @@ def test_clerk_corrects_and_grapari_accepts(
     reviewer.goto(f"{base}/compliance/registrations/{registration.pk}/history/")
     expect(reviewer.locator("#registration-status")).to_have_class("badge badge-verified")
     history = reviewer.locator("#history")
-    for action in ("clarification.open", "clarification.answered", "registration.correct"):
-        expect(history).to_contain_text(action)
+    with translation.override("id"):  # the reviewer's page, in the product's language
+        for action in ("clarification.open", "clarification.answered", "registration.correct"):
+            expect(history).to_contain_text(str(AuditAction(action).label))
 
 
 def test_violations_until_the_outlet_is_suspended(

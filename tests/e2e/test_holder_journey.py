@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from compliance.models import Clarification, ReviewItem
+from core.masking import display_msisdn
 from holders.models import HolderDispute, StoredSms
 from tests.holders.conftest import add_number, make_person
 
@@ -85,7 +86,7 @@ def test_a_person_disputes_a_number_and_grapari_and_the_outlet_see_it(
     reviewer = contexts()
     _log_in(reviewer, base, "grapari")
     reviewer.click("#review-queue-link")
-    reviewer.click(f"#review-queue [data-item] a >> text={disputed.msisdn}")
+    reviewer.click(f"#review-queue [data-item] a >> text={display_msisdn(disputed.msisdn)}")
     expect(reviewer.locator("#holder-dispute-link")).to_be_visible()
     item = ReviewItem.objects.get(msisdn=disputed.msisdn)
     assert item.kind == "holder_dispute"

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from django.utils import translation
 from playwright.sync_api import expect
 
+from core import vocabulary
 from privacy.models import RegistrationPrivacy
 from reports.summary import summaries_refresh
 from tests.conftest import PASSWORD
@@ -117,8 +119,9 @@ def test_regulator_reads_the_dashboard_and_exports_agree_with_it(
         assert sum(by_province.values()) == registrations
         assert sum(by_kind.values()) == discrepancies
 
-        # A bar leads to the rows behind it.
-        page.locator("#chart-groups svg a").first.click()
+        # The chart's table (its accessible alternative) leads to the rows behind a bar.
+        page.locator("#chart-groups details summary").click()
+        page.locator("#chart-groups table a").first.click()
         page.wait_for_url("**/reports/rows/registrations/?*province=*")
         expect(page.locator("#row-count")).to_have_attribute(
             "data-count", str(max(by_province.values()))
@@ -138,11 +141,17 @@ def test_regulator_reads_the_dashboard_and_exports_agree_with_it(
         # --- an XLSX of the discrepancies ----------------------------------------------------
         page.goto(f"{base}/reports/exports/?{PERIOD}")
         xlsx_file = _request_export(page, "discrepancies", "xlsx", tmp_path)
-        sheet = openpyxl.load_workbook(xlsx_file, read_only=True)["discrepancies"]
-        values = list(sheet.iter_rows(values_only=True))
+        workbook = openpyxl.load_workbook(xlsx_file, read_only=True)
+        values = list(workbook["discrepancies"].iter_rows(values_only=True))
         header, data = values[0], values[1:]
         assert len(data) == discrepancies
-        assert dict(Counter(row[header.index("kind")] for row in data)) == by_kind
+        # A spreadsheet is for people: labels in the header and in the cells; its About sheet
+        # pairs each column's label with the CSV's key.
+        key_of = {row[0]: row[1] for row in workbook["About"].iter_rows(values_only=True)}
+        kind = next(i for i, label in enumerate(header) if key_of.get(label) == "kind")
+        with translation.override("id"):
+            words = {vocabulary.label("discrepancy_kind", k): n for k, n in by_kind.items() if n}
+        assert dict(Counter(row[kind] for row in data)) == words
 
         # --- the list shows both; the CSV's hash names its export ----------------------------
         page.goto(f"{base}/reports/exports/")
