@@ -256,9 +256,12 @@ def person_records(claim: PersonClaim, decisions: dict | None = None) -> PersonR
         versions[version.registration_id].append(version)
     records = PersonRecords()
     for registration in registrations:
-        holdings = registration_holdings(registration, versions[registration.pk])
-        classify(holdings, claim, decisions or {})
-        records.holdings[registration.pk] = holdings
+        records.holdings[registration.pk] = registration_holdings(
+            registration, versions[registration.pk]
+        )
+    # Classified together: two registrations under one number with different people on them
+    # are ambiguous even if each is consistent on its own.
+    classify([h for hs in records.holdings.values() for h in hs], claim, decisions or {})
     touched = [pk for pk, hs in records.holdings.items() if any(h.status != "other" for h in hs)]
     records.discrepancies = list(
         Discrepancy.objects.filter(registration_id__in=touched).order_by("detected_at", "pk")
