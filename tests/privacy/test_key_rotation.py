@@ -284,6 +284,7 @@ def test_a_key_removed_too_early_is_reported_not_hidden(settings, encrypted_unde
 
     job = PrivacyJob.objects.get(kind=PrivacyJob.Kind.KEY_ROTATION)
     assert job.counts["unreadable"] == VALUES and job.counts["rotated"] == 0
+    assert job.status == PrivacyJob.Status.FAILED and f"{VALUES} value(s)" in job.error
     assert every_value() == before  # nothing overwritten
     verify = StringIO()
     with pytest.raises(CommandError, match="keep the old keys"):

@@ -252,3 +252,15 @@ def test_erasure_reaches_the_account_the_replies_and_the_ledger(operator, regist
     assert entry.records["anonymised"] == [registration.pk]
     assert set(entry.digests) == set(request.id_number_digests)
     assert nik(42) not in json.dumps(entry.records)
+
+
+def test_an_export_that_cannot_decrypt_refuses(operator, register, settings):
+    register(42)
+    request = services.data_subject_request_open(
+        actor=operator, id_number=nik(42), channel="grapari"
+    )
+    settings.FIELD_ENCRYPTION_KEYS = ["x" * 43 + "="]  # the key the numbers are under is gone
+    with pytest.raises(services.AmbiguousMatch.__mro__[1], match="cannot be decrypted"):
+        services.data_subject_request_export(actor=operator, request=request)
+    request.refresh_from_db()
+    assert request.actions == []

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from privacy import keys, selectors, services
 from privacy.models import PrivacyJob
+from privacy.services.rotation import RotationIncomplete
 
 
 class Command(BaseCommand):
@@ -34,7 +35,10 @@ class Command(BaseCommand):
                 job = services.key_rotation_start(
                     trigger=PrivacyJob.Trigger.COMMAND, dispatch=False
                 )
-        job = services.privacy_job_run(job_id=job.pk, progress=self.stdout.write)
+        try:
+            job = services.privacy_job_run(job_id=job.pk, progress=self.stdout.write)
+        except RotationIncomplete as exc:
+            raise CommandError(f"job #{job.pk} failed: {exc}") from exc
         if job.status == PrivacyJob.Status.RUNNING:
             raise CommandError(f"job #{job.pk} is being run by {job.claimed_by}; try again later")
         self.stdout.write(self.style.SUCCESS(f"job #{job.pk} {job.status}: {job.counts}"))
