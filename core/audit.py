@@ -11,6 +11,8 @@ Never store an unmasked ID number in ``before``/``after``.
 
 from __future__ import annotations
 
+import getpass
+import os
 from typing import Any
 
 from django.db import models
@@ -116,6 +118,8 @@ class AuditAction(models.TextChoices):
     REPORTS_EXPORT_REQUEST = "reports.export_request", _("Export requested")
     REPORTS_EXPORT_DOWNLOAD = "reports.export_download", _("Export downloaded")
     REPORTS_EXPORT_UNMASKED = "reports.export_unmasked", _("Unmasked export requested")
+    # Resumable jobs (personal-data jobs, exports, reconciliation)
+    JOB_TAKE_OVER = "job.take_over", _("Stalled job taken over by an operator")
     # Personal-data operations
     PRIVACY_DSR_LOOKUP = "privacy.dsr_lookup", _("Data-subject look-up")
     PRIVACY_DSR_VIEW = "privacy.dsr_view", _("Data-subject request viewed")
@@ -148,6 +152,15 @@ def _declared(action: str) -> AuditAction:
         return AuditAction(action)
     except ValueError:
         raise ValueError(f"audit action {action!r} is not declared in AuditAction") from None
+
+
+def command_line_actor() -> str:
+    """Who acts from a management command: ``command-line:<the operating-system user>``."""
+    try:
+        who = getpass.getuser()
+    except Exception:  # no login name in a container
+        who = str(os.getuid())
+    return f"command-line:{who}"
 
 
 def actor_label(actor) -> str:

@@ -9,13 +9,11 @@ its SHA-256.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import logging
 import os
 import tempfile
 import time
-import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +26,8 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from core.audit import AuditAction, audit_record
+from core import jobs
+from core.audit import AuditAction, audit_record, command_line_actor
 from core.queue import enqueue
 
 from . import exporters
@@ -45,16 +44,14 @@ PROGRESS_SECONDS = 1.0
 QUEUED_GRACE = timedelta(minutes=10)
 
 
-class ClaimLost(Exception):
-    """Another worker took the job over; this one stops without writing anything."""
-
-
-def command_line_actor() -> str:
-    try:
-        who = getpass.getuser()
-    except Exception:  # no login name in a container
-        who = str(os.getuid())
-    return f"command-line:{who}"
+# Claims, heartbeats and stale detection of exports: the one resumable-job implementation.
+LEASE = jobs.Lease(
+    model=ExportJob,
+    stale_after=jobs.seconds_setting("REPORTS_EXPORT_STALE_SECONDS", 600),
+    worker_field=None,
+)
+# Another worker took the job over; this one stops without writing anything.
+ClaimLost = jobs.ClaimLost
 
 
 # --- request -----------------------------------------------------------------------------------
@@ -198,28 +195,14 @@ def export_job_run(*, job_id: int) -> ExportJob:
     whose claim was taken over discards its file. A failure is recorded on the job.
     """
     now = timezone.now()
-    token = uuid.uuid4().hex
-    stale = now - timedelta(seconds=settings.REPORTS_EXPORT_STALE_SECONDS)
-    claimed = (
-        ExportJob.objects.filter(pk=job_id)
-        .filter(
-            Q(status=ExportJob.Status.QUEUED)
-            | Q(status=ExportJob.Status.RUNNING, heartbeat_at__lt=stale)
-        )
-        .update(
-            status=ExportJob.Status.RUNNING,
-            claim_token=token,
-            started_at=now,
-            heartbeat_at=now,
-            rows_done=0,
-            attempts=F("attempts") + 1,
-        )
+    token = jobs.claim(
+        LEASE, job_id, now=now, started_at=now, rows_done=0, attempts=F("attempts") + 1
     )
     job = ExportJob.objects.get(pk=job_id)
-    if not claimed:
+    if token is None:
         logger.info("reports: export %s is %s; not claimed", job_id, job.status)
         return job
-    fenced = ExportJob.objects.filter(pk=job_id, claim_token=token)
+    fenced = LEASE.fenced(job_id, token)
     storage = job.file.storage
     work_dir = _work_dir(storage)
     # A predecessor whose claim this one took over died (or hangs, and will find its claim
@@ -232,7 +215,7 @@ def export_job_run(*, job_id: int) -> ExportJob:
     temp = Path(temp_name)
     try:
         with translation.override(job.parameters.get("language") or settings.LANGUAGE_CODE):
-            rows, total, withheld = _write(job, temp, fenced)
+            rows, total, withheld = _write(job, temp, token)
         digest, size = _sha256(temp)
         with temp.open("rb") as fh:
             stored = storage.save(
@@ -324,15 +307,11 @@ def export_work_files_purge(*, now=None) -> int:
     ``REPORTS_EXPORT_STALE_SECONDS`` and not the file of a live claim (a running job with
     that claim token and a fresh heartbeat). Returns how many were deleted."""
     now = now or timezone.now()
-    stale = now - timedelta(seconds=settings.REPORTS_EXPORT_STALE_SECONDS)
+    stale = now - LEASE.stale_after()
     work_dir = _work_dir(ExportJob._meta.get_field("file").storage)
     if work_dir is None:
         return 0
-    live = set(
-        ExportJob.objects.filter(
-            status=ExportJob.Status.RUNNING, heartbeat_at__gte=stale
-        ).values_list("pk", "claim_token")
-    )
+    live = set(ExportJob.objects.filter(LEASE.live(now)).values_list("pk", "claim_token"))
     deleted = 0
     for path in Path(work_dir).iterdir():
         try:
@@ -346,8 +325,9 @@ def export_work_files_purge(*, now=None) -> int:
     return deleted
 
 
-def _write(job: ExportJob, path: Path, fenced) -> tuple[int, int, int]:
-    """Write the job's file at ``path``: (rows written, rows in scope, rows withheld)."""
+def _write(job: ExportJob, path: Path, token: str) -> tuple[int, int, int]:
+    """Write the job's file at ``path``, while ``token`` holds its claim: (rows written, rows in
+    scope, rows withheld)."""
     flt, scope = job_filter(job), job_scope(job)
     last = [0.0]
 
@@ -356,14 +336,13 @@ def _write(job: ExportJob, path: Path, fenced) -> tuple[int, int, int]:
         if not force and now - last[0] < PROGRESS_SECONDS:
             return
         last[0] = now
-        if not fenced.update(rows_done=done, heartbeat_at=timezone.now()):
-            raise ClaimLost
+        jobs.heartbeat(LEASE, job.pk, token, rows_done=done)
 
     figures = None
     if job.kind in (ExportJob.Kind.SUMMARY, ExportJob.Kind.OUTLETS) or job.format == "pdf":
         summaries_refresh()  # figures as of this export, not as of the last scheduled refresh
     source = row_source(job.kind, flt, scope, masked=job.masked)
-    fenced.update(rows_total=source.total, rows_withheld=source.withheld)
+    LEASE.fenced(job.pk, token).update(rows_total=source.total, rows_withheld=source.withheld)
     title = _("Satu Pintu — %(kind)s, %(period)s") % {
         "kind": job.get_kind_display(),
         "period": str(flt.period),
@@ -421,11 +400,9 @@ def export_jobs_sweep(*, now=None) -> dict[str, int]:
     half-written files of dead workers, and delete files older than
     ``REPORTS_EXPORT_RETENTION_DAYS`` (the job and its hash stay, for checks)."""
     now = now or timezone.now()
-    stale = now - timedelta(seconds=settings.REPORTS_EXPORT_STALE_SECONDS)
     requeue = list(
         ExportJob.objects.filter(
-            Q(status=ExportJob.Status.RUNNING, heartbeat_at__lt=stale)
-            | Q(status=ExportJob.Status.QUEUED, created_at__lt=now - QUEUED_GRACE)
+            LEASE.stale(now) | Q(status=ExportJob.Status.QUEUED, created_at__lt=now - QUEUED_GRACE)
         ).values_list("pk", flat=True)[:500]
     )
     for pk in requeue:

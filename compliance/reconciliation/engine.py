@@ -29,9 +29,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import socket
-import uuid
 from datetime import datetime, timedelta
 from itertools import islice, pairwise
 
@@ -40,6 +37,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core import jobs
 from core.audit import AuditAction, audit_record
 from core.operator import get_adapter
 from core.queue import enqueue
@@ -79,8 +77,19 @@ def max_attempts() -> int:
     return int(getattr(settings, "RECONCILIATION_MAX_ATTEMPTS", 5))
 
 
+# Chunk claims: the one resumable-job implementation. A chunk is claimed for one transaction;
+# its claim time is its only sign of life, so a claim older than the timeout is taken over.
+CHUNK_LEASE = jobs.Lease(
+    model=RunChunk,
+    stale_after=claim_timeout,
+    waiting=(RunChunk.Status.PENDING,),
+    running=RunChunk.Status.CLAIMED,
+    beat_field="claimed_at",
+)
+
+
 def inline_worker_name() -> str:
-    return f"inline@{socket.gethostname()}:{os.getpid()}"
+    return jobs.worker_name()
 
 
 class RunAlreadyActive(Exception):
@@ -89,10 +98,6 @@ class RunAlreadyActive(Exception):
     def __init__(self, run: ReconciliationRun | None):
         super().__init__("A reconciliation run is already in progress.")
         self.run = run
-
-
-class _ClaimLost(Exception):
-    pass
 
 
 def active_run() -> ReconciliationRun | None:
@@ -369,7 +374,7 @@ def reconciliation_recover(*, node: str | None = None, booted_at: datetime | Non
             # chunk again; a duplicate finds its chunk claimed or done and does nothing.
             queued += reconciliation_dispatch(run_id=run.pk)
             continue
-        released = _release(chunks.filter(claimed_at__lt=stale_before))
+        released = _release(chunks.filter(CHUNK_LEASE.stale(now)))
         forgotten = chunks.filter(status=RunChunk.Status.PENDING).filter(
             Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale_before)
         )
@@ -413,24 +418,15 @@ def reconciliation_tick(*, mode: str = Run.Mode.INCREMENTAL) -> ReconciliationRu
 def _claim(*, chunk_id: int, worker: str, task_id: str) -> str | None:
     """Compare-and-set a chunk to ``claimed``: pending, or claimed long ago, or claimed by this
     very task before (Celery redelivered it after its worker died). Returns the claim token."""
-    now = timezone.now()
-    claimable = Q(status=RunChunk.Status.PENDING) | Q(
-        status=RunChunk.Status.CLAIMED, claimed_at__lt=now - claim_timeout()
-    )
-    if task_id:
-        claimable |= Q(status=RunChunk.Status.CLAIMED, claim_task_id=task_id)
-    token = uuid.uuid4().hex
-    # Conditions on the chunk row itself only: PostgreSQL re-checks them on the newest row
-    # version when two workers race, which is what makes this a compare-and-set.
-    claimed = RunChunk.objects.filter(claimable, pk=chunk_id).update(
-        status=RunChunk.Status.CLAIMED,
-        claimed_by=worker[:200],
+    redelivered = Q(status=RunChunk.Status.CLAIMED, claim_task_id=task_id) if task_id else None
+    return jobs.claim(
+        CHUNK_LEASE,
+        chunk_id,
+        worker=worker,
+        also=redelivered,
         claim_task_id=task_id[:64],
-        claim_token=token,
-        claimed_at=now,
         attempts=F("attempts") + 1,
     )
-    return token if claimed == 1 else None
 
 
 def _process(chunk: RunChunk, run: ReconciliationRun, now) -> sql.ChunkResult:
@@ -502,9 +498,7 @@ def _work_claimed(*, chunk_id: int, token: str, dispatch: bool) -> str:
             result = _process(chunk, run, timezone.now())
             if result.rows is None:
                 result.rows = chunk.rows_planned
-            done = RunChunk.objects.filter(
-                pk=chunk.pk, status=RunChunk.Status.CLAIMED, claim_token=token
-            ).update(
+            done = CHUNK_LEASE.fenced(chunk.pk, token).update(
                 status=RunChunk.Status.DONE,
                 finished_at=timezone.now(),
                 rows_examined=result.rows,
@@ -512,9 +506,9 @@ def _work_claimed(*, chunk_id: int, token: str, dispatch: bool) -> str:
                 last_error="",
             )
             if done != 1:
-                raise _ClaimLost
+                raise jobs.ClaimLost
             last = _add_progress(run.pk, result)
-    except _ClaimLost:
+    except jobs.ClaimLost:
         logger.warning("reconciliation chunk %s: claim taken over, work discarded", chunk_id)
         return "claim-lost"
     except Exception as exc:
@@ -612,17 +606,42 @@ def reconciliation_fail(*, run_id: int, error: str) -> bool:
 
 
 def _next_claimable(run_id: int) -> int | None:
-    stale_before = timezone.now() - claim_timeout()
     return (
         RunChunk.objects.filter(run_id=run_id)
-        .filter(
-            Q(status=RunChunk.Status.PENDING)
-            | Q(status=RunChunk.Status.CLAIMED, claimed_at__lt=stale_before)
-        )
+        .filter(CHUNK_LEASE.claimable())
         .order_by("seq")
         .values_list("pk", flat=True)
         .first()
     )
+
+
+def reconciliation_take_over(
+    *, run_id: int, actor, reason: str = "", worker: str | None = None
+) -> ReconciliationRun:
+    """An operator takes over a run whose workers are gone (``reconcile --take-over``): every
+    chunk still claimed is taken over at once, without waiting ``RECONCILIATION_CLAIM_TIMEOUT``
+    (one audit row each) and worked here, then the run is finished inline. A worker still
+    alive after all finds its claim lost and discards its chunk."""
+    worker = worker or inline_worker_name()
+    claimed = RunChunk.objects.filter(run_id=run_id, status=RunChunk.Status.CLAIMED)
+    for chunk_id in claimed.order_by("seq").values_list("pk", flat=True):
+        try:
+            token = jobs.take_over(
+                CHUNK_LEASE,
+                chunk_id,
+                actor=actor,
+                reason=reason,
+                worker=worker,
+                claim_task_id="",
+                attempts=F("attempts") + 1,
+            )
+        except jobs.NotRunning:  # done or released a moment ago
+            continue
+        try:
+            _work_claimed(chunk_id=chunk_id, token=token, dispatch=False)
+        except Exception:
+            logger.exception("reconciliation chunk %s failed; it will be retried", chunk_id)
+    return reconciliation_run_inline(run_id=run_id, worker=worker)
 
 
 def reconciliation_run_inline(*, run_id: int, worker: str | None = None) -> ReconciliationRun:

@@ -3,22 +3,21 @@
 A ``PrivacyJob`` is claimed with a compare-and-set (queued, or running without a heartbeat for
 ``PRIVACY_JOB_STALE_SECONDS``); each chunk commits its writes with the job's cursor and counts,
 fenced by the claim token (``checkpoint``), so a job whose worker died is taken over and goes on
-where it stopped without repeating a chunk.
+where it stopped without repeating a chunk. The claim, the heartbeat and the operator's
+take-over of a crashed job (``take_over_by``) are ``core.jobs``'.
 """
 
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core import jobs
 from core.audit import AuditAction, audit_record
 from core.queue import enqueue
 
@@ -33,12 +32,11 @@ Progress = Callable[[str], None]
 SYNC_WATERMARK_MARGIN = timedelta(minutes=10)
 
 
-def _stale_after() -> timedelta:
-    return timedelta(seconds=settings.PRIVACY_JOB_STALE_SECONDS)
-
-
-def _worker_name() -> str:
-    return f"inline@{socket.gethostname()}:{os.getpid()}"
+LEASE = jobs.Lease(
+    model=PrivacyJob, stale_after=jobs.seconds_setting("PRIVACY_JOB_STALE_SECONDS", 900)
+)
+ClaimLost = jobs.ClaimLost
+NotRunning = jobs.NotRunning
 
 
 class JobAlreadyActive(Exception):
@@ -47,10 +45,6 @@ class JobAlreadyActive(Exception):
     def __init__(self, job: PrivacyJob | None):
         super().__init__("A job of this kind is already queued or running.")
         self.job = job
-
-
-class ClaimLost(Exception):
-    pass
 
 
 def privacy_job_start(
@@ -137,29 +131,34 @@ def _dispatch(job_id: int) -> None:
 
 
 def privacy_job_run(
-    *, job_id: int, worker: str | None = None, progress: Progress | None = None
+    *,
+    job_id: int,
+    worker: str | None = None,
+    progress: Progress | None = None,
+    take_over_by=None,
+    reason: str = "",
 ) -> PrivacyJob:
     """Claim job ``job_id`` (queued, or running without a heartbeat for
     ``PRIVACY_JOB_STALE_SECONDS``) and run it to the end. Returns the job as it stands; a job
-    another worker holds is left alone."""
-    token = uuid.uuid4().hex
-    now = timezone.now()
-    claimed = (
-        PrivacyJob.objects.filter(pk=job_id)
-        .filter(
-            Q(status=PrivacyJob.Status.QUEUED)
-            | Q(status=PrivacyJob.Status.RUNNING, heartbeat_at__lt=now - _stale_after())
-        )
-        .update(
-            status=PrivacyJob.Status.RUNNING,
-            claim_token=token,
-            claimed_by=(worker or _worker_name())[:200],
-            started_at=Coalesce(F("started_at"), now),
-            heartbeat_at=now,
-        )
-    )
+    another worker holds is left alone.
+
+    With ``take_over_by`` (the operator, or the command line's label) a running job is taken
+    over at once, however fresh its heartbeat: its worker is known to be gone. The take-over is
+    audited; a worker that was still alive loses its claim at its next chunk. A job that is not
+    running is claimed the ordinary way.
+    """
+    if take_over_by is not None and _is_running(job_id):
+        user = take_over_by if getattr(take_over_by, "is_authenticated", False) else None
+        if user is not None:
+            require_operator(user)
+        try:
+            token = jobs.take_over(LEASE, job_id, actor=take_over_by, reason=reason, worker=worker)
+        except jobs.NotRunning:  # it ended (or failed) a moment ago
+            token = _claim(job_id, worker)
+    else:
+        token = _claim(job_id, worker)
     job = PrivacyJob.objects.get(pk=job_id)
-    if not claimed:
+    if token is None:
         return job
     progress = progress or (lambda message: logger.info("privacy job %s: %s", job_id, message))
     from .retention import run_deactivation_sync, run_retention_purge
@@ -204,11 +203,17 @@ def privacy_job_run(
     return job
 
 
+def _is_running(job_id: int) -> bool:
+    return PrivacyJob.objects.filter(pk=job_id, status=PrivacyJob.Status.RUNNING).exists()
+
+
+def _claim(job_id: int, worker: str | None) -> str | None:
+    return jobs.claim(
+        LEASE, job_id, worker=worker, started_at=Coalesce(F("started_at"), timezone.now())
+    )
+
+
 def checkpoint(job: PrivacyJob, token: str, *, cursor: dict, counts: dict) -> None:
     """Save progress in the chunk's transaction; a worker that lost its claim rolls back."""
-    saved = PrivacyJob.objects.filter(
-        pk=job.pk, claim_token=token, status=PrivacyJob.Status.RUNNING
-    ).update(cursor=cursor, counts=counts, heartbeat_at=timezone.now())
-    if not saved:
-        raise ClaimLost
+    jobs.heartbeat(LEASE, job.pk, token, cursor=cursor, counts=counts)
     job.cursor, job.counts = cursor, counts

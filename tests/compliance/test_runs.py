@@ -2,10 +2,12 @@
 recovery, the periodic tick, giving up after repeated failures."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from celery.app.task import Task
-from django.db import IntegrityError, transaction
+from django.core.management import CommandError, call_command
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from compliance.models import Discrepancy, ReconciliationRun, RunChunk
@@ -20,6 +22,9 @@ from compliance.reconciliation.engine import (
     reconciliation_start,
     reconciliation_tick,
 )
+from core.audit import AuditAction, command_line_actor
+from core.models import AuditEvent
+from operatordb.models import OperatorSubscriber
 
 from .conftest import open_set, truth_set
 
@@ -159,22 +164,58 @@ def test_the_tick_recovers_stale_work_and_finishes_a_run_whose_finish_was_lost(
     assert sent == [("plan_run", new.pk)]
 
 
-def test_a_chunk_that_keeps_failing_fails_the_run_and_frees_the_slot(
-    generated, monkeypatch, settings
-):
+def test_a_chunk_that_keeps_failing_fails_the_run_and_frees_the_slot(generated, settings):
+    """The operator's database goes away after the run was planned (its table is gone, as
+    when the snapshot load drops it): every claim of the first chunk fails, and after
+    ``RECONCILIATION_MAX_ATTEMPTS`` the run fails with the database's own error."""
     settings.RECONCILIATION_MAX_ATTEMPTS = 2
-
-    def broken(chunk, run, now):
-        raise RuntimeError("operator database unreachable")
-
-    monkeypatch.setattr(engine, "_process", broken)
-    run = reconciliation_start(mode="full", trigger="command", dispatch=False)
+    run = _planned_run()
+    table = OperatorSubscriber._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} RENAME TO {table}_gone")
 
     run = engine.reconciliation_run_inline(run_id=run.pk)
 
     assert run.status == "failed" and run.active_slot is None
-    assert "unreachable" in run.error
+    assert f'relation "{table}" does not exist' in run.error
+    assert run.error.startswith("chunk 1 failed 2 times")
+    assert run.chunks.get(seq=1).attempts == 3  # two failures, then the claim that gave up
+    assert run.chunks_done == 0 and not Discrepancy.objects.exists()
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table}_gone RENAME TO {table}")
     assert reconciliation_start(mode="full", trigger="command", dispatch=False)
+
+
+def test_an_operator_takes_over_a_run_whose_worker_died(generated):
+    """``reconcile --take-over``: a chunk claimed a moment ago by a worker that is gone is
+    taken over at once (audited), the run is finished here, and the dead worker's claim is
+    worth nothing if it wakes up."""
+    run = _planned_run()
+    chunk = run.chunks.order_by("seq").first()
+    dead = _claim(chunk_id=chunk.pk, worker="w1@lost-node", task_id="x")
+    with pytest.raises(CommandError, match="--take-over"):
+        call_command("reconcile", "--sync", stdout=StringIO())
+
+    call_command("reconcile", "--take-over", "--reason", "node lost", stdout=StringIO())
+
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.chunks_done == run.chunks_total
+    assert open_set() == truth_set()
+    event = AuditEvent.objects.get(action=AuditAction.JOB_TAKE_OVER)
+    assert (event.target_type, event.target_id) == ("compliance.runchunk", str(chunk.pk))
+    assert event.actor_label == command_line_actor()
+    assert event.before["worker"] == "w1@lost-node" and event.before["stale"] is False
+    assert event.after["reason"] == "node lost"
+    # The dead worker wakes up: its claim is worth nothing, the chunk counted once.
+    assert _work_claimed(chunk_id=chunk.pk, token=dead, dispatch=False) != "done"
+    run.refresh_from_db()
+    assert run.chunks_done == run.chunks_total
+
+
+def test_take_over_without_a_run_in_progress_says_so(generated):
+    with pytest.raises(CommandError, match="nothing to take over"):
+        call_command("reconcile", "--take-over", stdout=StringIO())
+    assert not AuditEvent.objects.filter(action=AuditAction.JOB_TAKE_OVER).exists()
 
 
 def test_celery_tasks_run_the_whole_run(generated, django_capture_on_commit_callbacks):

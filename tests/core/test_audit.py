@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 
 from core.audit import AuditAction, audit_bulk, audit_event, audit_record
 from core.models import AuditEvent
@@ -44,7 +45,10 @@ def test_a_row_says_who_did_what_to_which_record_in_which_request(grapari):
         (None, "compliance", "review_item.queue", "accounts.user", str(grapari.pk),
          "req-12345678", None),
     ]  # fmt: skip
-    assert AuditAction(event.action).label == "Sanction lifted"
+    with translation.override("en"):
+        assert AuditAction(event.action).label == "Sanction lifted"
+    with translation.override("id"):
+        assert AuditAction(event.action).label == "Sanksi dicabut"
 
 
 def test_the_code_names_audit_actions_by_their_constants():

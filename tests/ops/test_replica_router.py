@@ -8,9 +8,8 @@ collection; it is used only by the tests below, which install the router. They a
 transactional: the mirror's connection sees only committed rows, as a real replica would.
 """
 
+from contextlib import contextmanager
 from datetime import timedelta
-from itertools import count
-from types import SimpleNamespace
 
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
@@ -18,7 +17,6 @@ from django.test.utils import CaptureQueriesContext
 
 from compliance.models import Discrepancy
 from core.routers import REPLICA, ReplicaRouter, read_alias
-from reports import figures as figures_module
 from reports import services
 from reports.figures import report_figures
 from reports.models import ExportJob
@@ -94,19 +92,29 @@ def test_figures_and_rows_are_read_on_the_replica(with_replica, data, regulator)
     assert not any(q["sql"].startswith(WRITES) for q in replica.captured_queries)
 
 
+@contextmanager
+def replica_lagging():
+    """The replica stops replaying the primary: its connection keeps the snapshot it has now (a
+    repeatable-read transaction), so what the primary commits inside the block is not on the
+    replica — a replica behind, as after a network partition."""
+    with transaction.atomic(using=REPLICA), connections[REPLICA].cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute("SELECT count(*) FROM reports_summarystate")  # the snapshot is taken
+        yield
+
+
 def test_a_replica_behind_the_latest_refresh_is_not_used_for_figures(
-    with_replica, data, regulator, monkeypatch
+    with_replica, data, regulator, outlet
 ):
-    generations = count(1)  # the primary's and the replica's states differ
-    monkeypatch.setattr(
-        figures_module,
-        "summary_state",
-        lambda: SimpleNamespace(generation=next(generations), refreshed_at=None),
-    )
     flt, scope = flt_scope(regulator)
-    with CaptureQueriesContext(connections[REPLICA]) as replica:
-        figures = report_figures(flt, scope)
-    assert figures.totals.registrations == 5
+    with replica_lagging():
+        # A sixth registration and a summary refresh the replica has not replayed.
+        make_registration(outlet=outlet, at=wib(PERIOD[0]), id_number=nik(11))
+        summaries_refresh()
+        with CaptureQueriesContext(connections[REPLICA]) as replica:
+            figures = report_figures(flt, scope)
+    # The primary's figures, not the lagging replica's five.
+    assert figures.totals.registrations == 6
     assert "reports_dailyoutletstats" not in tables(replica)
 
 
@@ -137,32 +145,28 @@ def test_an_export_reads_rows_on_the_replica_and_claims_on_default(
 
 
 def test_the_copy_path_writes_the_same_file_from_the_replica(
-    with_replica, data, regulator, settings, monkeypatch
+    with_replica, data, regulator, outlet, settings
 ):
     """The CSV's COPY (raw SQL, on PostgreSQL) runs on the replica's connection and writes what
-    the ORM path does."""
-    from reports.exporters import csv_file
-
-    aliases = []
-    real_read_alias = csv_file.read_alias
-
-    def spy() -> str:
-        aliases.append(real_read_alias())
-        return aliases[-1]
-
-    monkeypatch.setattr(csv_file, "read_alias", spy)
+    the ORM path does: with the replica behind, both files hold the replica's five rows, not
+    the sixth the primary has."""
     hashes = []
-    for copy in (False, True):
-        settings.REPORTS_CSV_COPY = copy
-        job = services.export_job_create(
-            user=regulator, kind="registrations", format="csv", data=PARAMS, trigger="web",
-            dispatch=False,
-        )  # fmt: skip
-        job = services.export_job_run(job_id=job.pk)
-        assert job.status == ExportJob.Status.SUCCEEDED
-        hashes.append(job.sha256)
+    with replica_lagging():
+        make_registration(outlet=outlet, at=wib(PERIOD[0]), id_number=nik(11))
+        for copy in (False, True):
+            settings.REPORTS_CSV_COPY = copy
+            job = services.export_job_create(
+                user=regulator, kind="registrations", format="csv", data=PARAMS, trigger="web",
+                dispatch=False,
+            )  # fmt: skip
+            job = services.export_job_run(job_id=job.pk)
+            assert job.status == ExportJob.Status.SUCCEEDED
+            with job.file.open("rb") as fh:
+                assert len(fh.read().splitlines()) == 1 + 5
+            hashes.append(job.sha256)
     assert hashes[0] == hashes[1]
-    assert aliases and set(aliases) == {REPLICA}  # every COPY statement, on the replica
+    flt, scope = flt_scope(regulator)
+    assert registration_rows(flt, scope).using(DEFAULT_DB_ALIAS).count() == 6
 
 
 def test_reads_in_a_transaction_and_every_write_stay_on_default(with_replica, data, regulator):

@@ -1,6 +1,7 @@
-"""``manage.py reconcile [--full] [--sync] [--json]`` — run a reconciliation and print its
-summary (counts by kind). Through Celery by default (waiting for the workers), or inline with
-``--sync``. Incremental unless ``--full``."""
+"""``manage.py reconcile [--full] [--sync] [--json] [--take-over]`` — run a reconciliation and
+print its summary (counts by kind). Through Celery by default (waiting for the workers), or
+inline with ``--sync``. Incremental unless ``--full``. ``--take-over`` takes over the run in
+progress whose workers are gone (audited) and finishes it inline."""
 
 import json
 import sys
@@ -12,6 +13,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from compliance.models import ReconciliationRun
 from compliance.reconciliation import engine
 from compliance.reconciliation.selectors import open_counts_by_kind, run_summary
+from core.audit import command_line_actor
 
 
 class Command(BaseCommand):
@@ -24,22 +26,45 @@ class Command(BaseCommand):
         parser.add_argument(
             "--timeout", type=float, default=3600, help="seconds to wait for the workers"
         )
+        parser.add_argument(
+            "--take-over",
+            action="store_true",
+            help=(
+                "take over the run in progress whose workers are gone, at once instead of after "
+                "RECONCILIATION_CLAIM_TIMEOUT, and finish it here (audited)"
+            ),
+        )
+        parser.add_argument("--reason", default="", help="why the run is taken over (audited)")
 
     def handle(self, *args, **options):
         mode = (
             ReconciliationRun.Mode.FULL if options["full"] else ReconciliationRun.Mode.INCREMENTAL
         )
+        if options["take_over"]:
+            run = engine.active_run()
+            if run is None:
+                raise CommandError("No reconciliation run is in progress: nothing to take over.")
+            run = engine.reconciliation_take_over(
+                run_id=run.pk, actor=command_line_actor(), reason=options["reason"]
+            )
+            return self._report(run, options)
         try:
             run = engine.reconciliation_start(
                 mode=mode, trigger=ReconciliationRun.Trigger.COMMAND, dispatch=not options["sync"]
             )
         except engine.RunAlreadyActive as exc:
             other = f" (run {exc.run.pk}, {exc.run.mode}, {exc.run.status})" if exc.run else ""
-            raise CommandError(f"A reconciliation run is already in progress{other}.") from exc
+            raise CommandError(
+                f"A reconciliation run is already in progress{other}; --take-over takes it over "
+                "if its workers are gone."
+            ) from exc
         if options["sync"]:
             run = engine.reconciliation_run_inline(run_id=run.pk)
         else:
             run = self._wait(run, options["timeout"], quiet=options["json"])
+        self._report(run, options)
+
+    def _report(self, run, options) -> None:
         summary = {**run_summary(run), "open_now": open_counts_by_kind()}
         if options["json"]:
             self.stdout.write(json.dumps(summary, cls=DjangoJSONEncoder, indent=2))

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from privacy import keys, selectors, services
+from privacy.management.jobcommand import add_take_over_arguments, run_job
 from privacy.models import PrivacyJob
 from privacy.services.rotation import RotationIncomplete
 
@@ -13,13 +14,15 @@ class Command(BaseCommand):
         "mock) under the first key of FIELD_ENCRYPTION_KEYS, in chunks by primary key, printing "
         "progress. Resumable: an interrupted or failed rotation goes on where it stopped. "
         "--verify reads everything and reports what the first key alone cannot read yet "
-        "(run it before removing an old key; exit status 1 while anything is left)."
+        "(run it before removing an old key; exit status 1 while anything is left). "
+        "--take-over takes over at once a rotation whose worker is gone (audited)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--verify", action="store_true", help="count values not under the first key; no writes"
         )
+        add_take_over_arguments(parser)
 
     def handle(self, *args, verify, **options):
         if verify:
@@ -36,11 +39,9 @@ class Command(BaseCommand):
                     trigger=PrivacyJob.Trigger.COMMAND, dispatch=False
                 )
         try:
-            job = services.privacy_job_run(job_id=job.pk, progress=self.stdout.write)
+            job = run_job(self, job, options)
         except RotationIncomplete as exc:
             raise CommandError(f"job #{job.pk} failed: {exc}") from exc
-        if job.status == PrivacyJob.Status.RUNNING:
-            raise CommandError(f"job #{job.pk} is being run by {job.claimed_by}; try again later")
         self.stdout.write(self.style.SUCCESS(f"job #{job.pk} {job.status}: {job.counts}"))
         if job.counts.get("unreadable"):
             raise CommandError(
