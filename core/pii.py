@@ -49,11 +49,77 @@ def _hmac(key: str, value: str) -> str:
 
 
 def digest(value: str) -> str:
-    """Keyed digest of a normalised ID number under ``ID_DIGEST_KEY``, for storing; '' for no
-    value. Never compare a stored digest with this alone: use ``digests`` (below)."""
+    """Keyed digest of a normalised ID number, for storing and comparing; '' for no value.
+
+    Outside a digest-key rotation: the HMAC under ``ID_DIGEST_KEY``. During one
+    (``ID_DIGEST_KEY_PREVIOUS`` set): the digest the database holds for this number *now* — the
+    new key's once the rotation has re-digested the number everywhere (``DigestKeyMap``), the
+    old key's until then. The rotation moves every copy of a number from old to new in one
+    transaction, so a digest from here always equals every stored copy of the same number."""
     if not value:
         return ""
-    return _hmac(settings.ID_DIGEST_KEY, value)
+    previous = _previous_key()
+    if not previous:
+        return _hmac(settings.ID_DIGEST_KEY, value)
+    return _canonical(_hmac(previous, value), lambda: _hmac(settings.ID_DIGEST_KEY, value))
+
+
+def _previous_key() -> str:
+    previous = getattr(settings, "ID_DIGEST_KEY_PREVIOUS", "")
+    return previous if previous and previous != settings.ID_DIGEST_KEY else ""
+
+
+def rotation_state() -> str:
+    """``"none"`` (no previous key configured), ``"prepared"`` (the stored digests are still
+    the previous key's), ``"rotating"`` (the rotation job is moving them) or ``"done"``."""
+    if not _previous_key():
+        return "none"
+    from .models import DigestKeyState
+
+    state = (
+        DigestKeyState.objects.filter(pk=1)
+        .values_list("fingerprint", "previous_fingerprint")
+        .first()
+    )
+    if state is None:
+        return "done"
+    if state[1]:
+        return "rotating"
+    return "done" if state[0] == key_fingerprint(settings.ID_DIGEST_KEY) else "prepared"
+
+
+def _canonical(old: str, new) -> str:
+    from .models import DigestKeyMap
+
+    state = rotation_state()
+    if state == "done":
+        return new()
+    if state == "rotating":
+        mapped = DigestKeyMap.objects.filter(old=old).values_list("new", flat=True).first()
+        if mapped:
+            return mapped
+    return old
+
+
+def loader_key() -> str:
+    """The key a bulk loader (the operator snapshot) digests with before
+    ``canonicalise_sql`` maps what the rotation already moved: the previous key while the
+    stored digests are (partly) the previous key's, else ``ID_DIGEST_KEY``."""
+    if rotation_state() in ("prepared", "rotating"):
+        return _previous_key()
+    return settings.ID_DIGEST_KEY
+
+
+def canonicalise_sql(table: str, column: str) -> str | None:
+    """SQL that turns the previous key's digests in ``table.column`` (a staging table a bulk
+    loader filled under ``loader_key()``) into the new key's where the rotation already moved
+    that number; None outside a rotation. ``table``/``column`` are names written in the code."""
+    if rotation_state() != "rotating":
+        return None
+    return (
+        f"UPDATE {table} t SET {column} = m.new FROM core_digestkeymap m "  # noqa: S608
+        f"WHERE t.{column} = m.old"
+    )
 
 
 def digests(value: str) -> list[str]:
@@ -63,8 +129,8 @@ def digests(value: str) -> list[str]:
     if not value:
         return []
     found = [_hmac(settings.ID_DIGEST_KEY, value)]
-    previous = getattr(settings, "ID_DIGEST_KEY_PREVIOUS", "")
-    if previous and previous != settings.ID_DIGEST_KEY:
+    previous = _previous_key()
+    if previous:
         found.append(_hmac(previous, value))
     return found
 
@@ -158,22 +224,10 @@ def digest_key_check_for_command(argv: list[str]) -> None:
         return  # no database yet (or no tables: migrate creates them and records the key)
 
 
-def canonical_digest_sql(column: str) -> str:
-    """An SQL expression for ``column`` (a stored digest) that compares equal across a
-    digest-key rotation: a digest not yet re-digested reads as its new value through the
-    rotation's map. Outside a rotation it is the column itself."""
-    from .models import DigestKeyState
-
-    if not DigestKeyState.objects.filter(pk=1).exclude(previous_fingerprint="").exists():
-        return column
-    # ``column`` is a column name written in the code, never input.
-    return f"coalesce((SELECT m.new FROM core_digestkeymap m WHERE m.old = {column}), {column})"  # noqa: S608
-
-
 def canonical_digests(values) -> dict[str, str]:
-    """Python's ``canonical_digest_sql``: each stored digest → its new value during a rotation."""
+    """The previous key's digests among ``values`` that the rotation under way already moved,
+    each with its new value (``canonicalise_sql`` for rows held in Python)."""
     from .models import DigestKeyMap
 
-    values = [v for v in values if v]
-    mapped = dict(DigestKeyMap.objects.filter(old__in=values).values_list("old", "new"))
-    return {value: mapped.get(value, value) for value in values}
+    values = list({v for v in values if v})
+    return dict(DigestKeyMap.objects.filter(old__in=values).values_list("old", "new"))

@@ -21,7 +21,7 @@ class OperatorSubscriberAdmin(ReadOnlyAdmin):
     list_display = ("msisdn", "status", "outlet_roid", "id_type", "id_number_masked", "updated_at")
     list_filter = ("status", "id_type")
     search_fields = ("=msisdn", "=outlet_roid")
-    exclude = ("id_number_digest", "id_number_encrypted", "name_key")
+    exclude = ("id_number_digest", "name_key")
     show_full_result_count = False
 
 

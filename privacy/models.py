@@ -225,7 +225,7 @@ class ErasureLedger(models.Model):
     """One erasure, recorded so that restoring an older backup cannot bring the person back.
 
     Who erased, when, the keyed digests of the person's ID number (re-digested by a digest-key
-    rotation) and the records acted on, by key. A
+    rotation from the encrypted number kept with them) and the records acted on, by key. A
     restore re-applies every live entry (``privacy.services.erasure_ledger_reapply``). The
     entry is itself personal data: it is deleted once no backup taken before it can be
     restored (``expires_at``, ``BACKUP_RETENTION_DAYS`` after the erasure).
@@ -237,6 +237,9 @@ class ErasureLedger(models.Model):
         DataSubjectRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     digests = models.JSONField(default=list)
+    # The person's number under FIELD_ENCRYPTION_KEYS: the digest-key rotation re-digests the
+    # entry from it (no other copy of the number is left once the person is erased).
+    id_number_encrypted = models.TextField(blank=True)
     # {"anonymised": [...], "deferred": [...], "versions": [...], "staff": [...], "users": [...],
     #  "answers": [...], "discrepancy_sides": {"<id>": ["portal", ...]}}
     records = models.JSONField(default=dict)

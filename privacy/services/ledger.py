@@ -26,11 +26,31 @@ from .anonymise import registrations_anonymise
 from .common import ensure_states
 
 
-def ledger_record(*, request, actor, now, records: dict) -> ErasureLedger:
+def ledger_token(digests: list[str]) -> str:
+    """The person's ID number as one of their records holds it encrypted ('' if none does):
+    the ledger keeps it so a digest-key rotation can re-digest the entry."""
+    for model, encrypted, digest in (
+        (Registration, "id_number_encrypted", "id_number_digest"),
+        (RegistrationVersion, "id_number_encrypted", "id_number_digest"),
+        (OutletStaff, "id_number_encrypted", "id_number_digest"),
+    ):
+        token = (
+            model._base_manager.filter(**{f"{digest}__in": digests})
+            .exclude(**{encrypted: ""})
+            .values_list(encrypted, flat=True)
+            .first()
+        )
+        if token:
+            return token
+    return ""
+
+
+def ledger_record(*, request, actor, now, records: dict, token: str = "") -> ErasureLedger:
     return ErasureLedger.objects.create(
         created_at=now,
         erased_by=actor if isinstance(actor, str) else actor.get_username(),
         request=request,
+        id_number_encrypted=token,
         digests=list(request.id_number_digests),
         records=records,
         expires_at=now + timedelta(days=settings.BACKUP_RETENTION_DAYS),

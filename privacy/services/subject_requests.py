@@ -23,7 +23,7 @@ from .. import exports, selectors
 from ..models import DataSubjectRequest, RegistrationPrivacy
 from .anonymise import registrations_anonymise
 from .common import ensure_states, require_operator
-from .ledger import ledger_record
+from .ledger import ledger_record, ledger_token
 
 
 class AmbiguousMatch(ValidationError):
@@ -270,6 +270,8 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
         request = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
         records = _unambiguous(request)
         person = records.person
+        # The person's number, still encrypted, for the ledger (before the erasure blanks it).
+        token = ledger_token(request.id_number_digests)
         current = [r for r in records.registrations if r.pk in person.current_ids]
         others_versions = [
             h.version.pk
@@ -355,6 +357,7 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
             request=request,
             actor=actor,
             now=now,
+            token=token,
             records={
                 "anonymised": outcome.anonymised,
                 "deferred": sorted(outcome.deferred),

@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from compliance.models import Clarification, ClarificationAnswer, RegistrationVersion
 from core import pii
-from operatordb.models import OperatorSubscriber
 from outlets.models import OutletApplication, OutletStaff
 from privacy import services
 from privacy.encrypted_fields import ENCRYPTED_FIELDS
@@ -59,9 +58,6 @@ def fill_every_encrypted_table(register, outlet, clerk) -> None:
         id_number_encrypted=pii.encrypt(nik(50)),
         id_number_digest=pii.digest(nik(50)),
         kk_number_encrypted=pii.encrypt(KK),
-    )
-    OperatorSubscriber.objects.create(
-        msisdn=registrations[0].msisdn, status="active", id_number_encrypted=pii.encrypt(nik(41))
     )
     now = timezone.now()
     clarification = Clarification.objects.create(
@@ -126,9 +122,9 @@ def encrypted_under_a(settings, register, outlet, clerk):
 
 
 # registrations 2 x 2 (+ a head of family's NIK), staff (the clerk has no ID stored) 2,
-# operator 1, answer 2, version 2; an outlet's owner 2, an application's 2, a dealer admin 2
-VALUES = 2 * 2 + 1 + 2 + 1 + 2 + 2 + 2 + 2 + 2
-ROWS = 2 + 2 + 1 + 1 + 1 + 1 + 1 + 1
+# answer 2, version 2; an outlet's owner 2, an application's 2, a dealer admin 2
+VALUES = 2 * 2 + 1 + 2 + 2 + 2 + 2 + 2 + 2
+ROWS = 2 + 2 + 1 + 1 + 1 + 1 + 1
 
 
 def decrypt_all() -> dict:
@@ -246,13 +242,12 @@ def test_every_encrypted_column_is_rotated():
     assert found == ENCRYPTED_FIELDS
 
 
-def test_staff_and_operator_rows_are_covered(settings, encrypted_under_a):
+def test_staff_rows_are_covered(settings, encrypted_under_a):
     settings.FIELD_ENCRYPTION_KEYS = [KEY_B, KEY_A]
     call_command("rotate_encryption_keys", stdout=StringIO())
     settings.FIELD_ENCRYPTION_KEYS = [KEY_B]
     staff = OutletStaff.objects.exclude(id_number_encrypted="").get()
     assert pii.decrypt(staff.id_number_encrypted) == nik(50)
-    assert pii.decrypt(OperatorSubscriber.objects.get().id_number_encrypted) == nik(41)
 
 
 def test_every_table_is_re_encrypted_not_just_listed(settings, encrypted_under_a):

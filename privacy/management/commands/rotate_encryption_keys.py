@@ -10,9 +10,10 @@ from privacy.services.rotation import RotationIncomplete
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every encrypted ID/KK number (registrations, outlet staff, the operator "
-        "mock) under the first key of FIELD_ENCRYPTION_KEYS, in chunks by primary key, printing "
-        "progress. Resumable: an interrupted or failed rotation goes on where it stopped. "
+        "Re-encrypt every encrypted ID/KK number (registrations, versions, answers, outlet "
+        "staff, owners, the erasure ledger) under the first key of FIELD_ENCRYPTION_KEYS, in "
+        "chunks by primary key, printing progress. Resumable: an interrupted or failed "
+        "rotation goes on where it stopped. "
         "--verify reads everything and reports what the first key alone cannot read yet "
         "(run it before removing an old key; exit status 1 while anything is left). "
         "--take-over takes over at once a rotation whose worker is gone (audited)."
