@@ -253,3 +253,36 @@ class ErasureLedger(models.Model):
 
     def __str__(self) -> str:
         return f"erasure {self.pk} {self.created_at:%Y-%m-%d}"
+
+
+class ExportFile(models.Model):
+    """A file of a person's data the portal wrote outside its own storage (a data-subject
+    export written by the command), tracked so that it has a retention period
+    (``PRIVACY_EXPORT_RETENTION_DAYS``, enforced by the retention purge) and so that the
+    person's erasure deletes it. Downloads from the page are streamed, never stored."""
+
+    request = models.ForeignKey(
+        DataSubjectRequest, on_delete=models.CASCADE, related_name="export_files"
+    )
+    path = models.CharField(_("file"), max_length=1000)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    created_at = models.DateTimeField(_("written at"))
+    expires_at = models.DateTimeField(_("kept until"))
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
+    # "retention" or "erasure" (or "missing": already gone when its time came).
+    deleted_because = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        verbose_name = _("export file")
+        verbose_name_plural = _("export files")
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["expires_at"],
+                name="privacy_exportfile_live_idx",
+                condition=models.Q(deleted_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.path

@@ -21,9 +21,11 @@ from core.audit import AuditAction, audit_record
 from outlets.models import OutletStaff
 from subscribers.models import IdempotencyRecord, Registration
 
+from .. import hooks
 from ..models import ErasureLedger, RegistrationPrivacy
 from .anonymise import registrations_anonymise
 from .common import ensure_states
+from .export_files import export_files_delete
 
 
 def ledger_token(digests: list[str]) -> str:
@@ -69,7 +71,10 @@ def erasure_ledger_reapply(*, actor="restore") -> dict:
     from .subject_requests import user_account_erase
 
     now = timezone.now()
-    counts = {"entries": 0, "anonymised": 0, "deferred": 0, "versions": 0, "staff": 0, "users": 0}
+    counts = {
+        "entries": 0, "anonymised": 0, "deferred": 0, "versions": 0, "staff": 0, "users": 0,
+        "files": 0,
+    }  # fmt: skip
     for entry in ErasureLedger.objects.filter(expires_at__gte=now).order_by("created_at", "pk"):
         with transaction.atomic():
             rec = entry.records or {}
@@ -132,6 +137,11 @@ def erasure_ledger_reapply(*, actor="restore") -> dict:
             IdempotencyRecord.objects.filter(
                 response_body__registration_number__in=rec.get("registration_numbers", [])
             ).delete()
+            # Files the backup brought back: the person's exports, report files holding them.
+            counts["files"] += export_files_delete(rec.get("export_files", []), now=now)
+            counts["files"] += len(
+                hooks.export_files_erase(rec.get("registrations", []), entry.created_at)
+            )
             ErasureLedger.objects.filter(pk=entry.pk).update(reapplied_at=now)
             counts["entries"] += 1
     audit_record(
@@ -147,3 +157,54 @@ def erasure_ledger_reapply(*, actor="restore") -> dict:
 def _kept_versions(rec: dict) -> list[int]:
     """Versions of the erased registrations that were another person's stay as they are."""
     return list(rec.get("kept_versions", []))
+
+
+LEDGER_FIELDS = (
+    "id", "created_at", "erased_by", "request_id", "digests", "id_number_encrypted", "records",
+    "expires_at",
+)  # fmt: skip
+
+
+def erasure_ledger_export() -> list[dict]:
+    """Every live entry as plain data, to carry the ledger into a restored database (the
+    restore script saves the live database's ledger before it restores an older backup)."""
+    rows = ErasureLedger.objects.filter(expires_at__gte=timezone.now()).values(*LEDGER_FIELDS)
+    return [
+        {**row, "created_at": row["created_at"].isoformat(),
+         "expires_at": row["expires_at"].isoformat()}
+        for row in rows
+    ]  # fmt: skip
+
+
+def erasure_ledger_import(entries: list[dict]) -> int:
+    """Add (or refresh) the entries a restored database lacks — same primary keys as in the
+    database they were saved from, which the backup was a copy of. Returns how many."""
+    from django.db import connection
+    from django.utils.dateparse import parse_datetime
+
+    from ..models import DataSubjectRequest
+
+    with transaction.atomic():
+        for entry in entries:
+            request_id = entry.get("request_id")
+            if request_id and not DataSubjectRequest.objects.filter(pk=request_id).exists():
+                request_id = None  # the request was made after the backup
+            ErasureLedger.objects.update_or_create(
+                pk=entry["id"],
+                defaults={
+                    "created_at": parse_datetime(entry["created_at"]),
+                    "expires_at": parse_datetime(entry["expires_at"]),
+                    "erased_by": entry["erased_by"],
+                    "request_id": request_id,
+                    "digests": entry["digests"],
+                    "id_number_encrypted": entry.get("id_number_encrypted", ""),
+                    "records": entry["records"],
+                },
+            )
+        if entries and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT setval(pg_get_serial_sequence('privacy_erasureledger', 'id'), "
+                    "(SELECT max(id) FROM privacy_erasureledger))"
+                )
+    return len(entries)

@@ -15,7 +15,9 @@ from .. import selectors
 from ..models import PrivacyJob, RegistrationPrivacy
 from .anonymise import registrations_anonymise
 from .common import chunk_size
+from .export_files import export_files_purge
 from .jobs import Progress, checkpoint, privacy_job_start
+from .ledger import erasure_ledger_purge
 
 SYNC_BATCH = 2000
 
@@ -89,6 +91,12 @@ def run_retention_purge(job: PrivacyJob, token: str, progress: Progress) -> None
             cursor = {"phase": "erasure", "after": rows[-1]}
             checkpoint(job, token, cursor=cursor, counts=counts)
         progress(f"erasures: {counts['anonymised']} anonymised so far")
+    # What outlives its own retention: erasure-ledger entries no backup could contradict any
+    # more (BACKUP_RETENTION_DAYS), export files past PRIVACY_EXPORT_RETENTION_DAYS.
+    counts["ledger_entries_deleted"] = counts.get("ledger_entries_deleted", 0) + (
+        erasure_ledger_purge()
+    )
+    counts["export_files_deleted"] = counts.get("export_files_deleted", 0) + export_files_purge()
     with transaction.atomic():
         checkpoint(job, token, cursor={"phase": "done"}, counts=counts)
 

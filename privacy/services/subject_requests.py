@@ -19,10 +19,11 @@ from identity.idrules import normalize_name_for_comparison
 from outlets.models import OutletStaff
 from subscribers.models import IdempotencyRecord, Registration
 
-from .. import exports, selectors
+from .. import exports, hooks, selectors
 from ..models import DataSubjectRequest, RegistrationPrivacy
 from .anonymise import registrations_anonymise
 from .common import ensure_states, require_operator
+from .export_files import export_files_erase
 from .ledger import ledger_record, ledger_token
 
 
@@ -242,6 +243,8 @@ class ErasureOutcome:
     users_erased: list[int] = field(default_factory=list)
     replies_deleted: int = 0
     photos_deleted: int = 0
+    export_files_deleted: list[int] = field(default_factory=list)
+    report_files_deleted: list[str] = field(default_factory=list)
 
 
 def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> ErasureOutcome:
@@ -334,6 +337,11 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
         outcome.replies_deleted, _n = IdempotencyRecord.objects.filter(
             response_body__registration_number__in=numbers
         ).delete()
+        # Files already written: the person's own exports, and report files that may hold them.
+        outcome.export_files_deleted = export_files_erase(request.id_number_digests, now=now)
+        outcome.report_files_deleted = hooks.export_files_erase(
+            [r.pk for r in records.registrations], now
+        )
         result_summary = {
             "anonymised": outcome.anonymised,
             "deferred": {str(pk): why for pk, why in outcome.deferred.items()},
@@ -344,6 +352,8 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
             "staff_kept": outcome.staff_kept,
             "users_erased": outcome.users_erased,
             "replies_deleted": outcome.replies_deleted,
+            "export_files_deleted": outcome.export_files_deleted,
+            "report_files_deleted": outcome.report_files_deleted,
             "photo_files_deleted": outcome.photos_deleted,
         }
         _record_action(request, actor, "erase", result_summary, now)
@@ -369,6 +379,8 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
                 "staff": outcome.staff_erased,
                 "users": outcome.users_erased,
                 "registration_numbers": numbers,
+                "registrations": [r.pk for r in records.registrations],
+                "export_files": outcome.export_files_deleted,
             },
         )
     return outcome

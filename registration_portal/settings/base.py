@@ -475,6 +475,9 @@ if RETENTION_DAYS_AFTER_DEACTIVATION < 1:
 # How long a backup is kept (scripts/backup.sh): the erasure ledger keeps an entry this long,
 # since until then a restore could bring the erased person back (docs/privacy.md).
 BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=35)
+# A data-subject export written to a file by the command is deleted after this many days
+# (docs/privacy.md, "Export files").
+PRIVACY_EXPORT_RETENTION_DAYS = env.int("PRIVACY_EXPORT_RETENTION_DAYS", default=7)
 # Rows per transaction of the purge and of key rotation.
 PRIVACY_CHUNK_SIZE = env.int("PRIVACY_CHUNK_SIZE", default=1000)
 if not 1 <= PRIVACY_CHUNK_SIZE <= 10_000:

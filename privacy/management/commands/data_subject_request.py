@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from privacy import services
 from privacy.models import DataSubjectRequest
+from privacy.services.export_files import export_file_record
 
 
 class Command(BaseCommand):
@@ -77,6 +78,8 @@ class Command(BaseCommand):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(result.content)
+            # Tracked: deleted after PRIVACY_EXPORT_RETENTION_DAYS, or when the person is erased.
+            export_file_record(request=request, path=path, content=result.content)
             self.stdout.write(f"written {path} ({fmt})")
         elif erase:
             outcome = services.data_subject_request_erase(actor=actor, request=request)
