@@ -93,10 +93,13 @@ def run_retention_purge(job: PrivacyJob, token: str, progress: Progress) -> None
         progress(f"erasures: {counts['anonymised']} anonymised so far")
     # What outlives its own retention: erasure-ledger entries no backup could contradict any
     # more (BACKUP_RETENTION_DAYS), export files past PRIVACY_EXPORT_RETENTION_DAYS.
-    counts["ledger_entries_deleted"] = counts.get("ledger_entries_deleted", 0) + (
-        erasure_ledger_purge()
-    )
-    counts["export_files_deleted"] = counts.get("export_files_deleted", 0) + export_files_purge()
+    for name, purge in (
+        ("ledger_entries_deleted", erasure_ledger_purge),
+        ("export_files_deleted", export_files_purge),
+    ):
+        deleted = purge()
+        if deleted:
+            counts[name] = counts.get(name, 0) + deleted
     with transaction.atomic():
         checkpoint(job, token, cursor={"phase": "done"}, counts=counts)
 

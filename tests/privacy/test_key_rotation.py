@@ -19,7 +19,7 @@ from outlets.models import OutletApplication, OutletStaff
 from privacy import services
 from privacy.encrypted_fields import ENCRYPTED_FIELDS
 from privacy.keys import key_status
-from privacy.models import PrivacyJob
+from privacy.models import ErasureLedger, PrivacyJob
 from subscribers.models import Registration
 from tests.factories import DealerAdminFactory, StaffFactory, UserFactory
 from tests.faults.conftest import second_connection
@@ -99,6 +99,11 @@ def fill_every_encrypted_table(register, outlet, clerk) -> None:
     Registration.objects.filter(pk=registrations[0].pk).update(
         guardian_id_number_encrypted=pii.encrypt(nik(55))
     )
+    # An erased person's number, kept with the erasure ledger while backups could restore it.
+    ErasureLedger.objects.create(
+        created_at=now, erased_by="dpo", digests=[], records={}, expires_at=now,
+        id_number_encrypted=pii.encrypt(nik(56)),
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -122,9 +127,9 @@ def encrypted_under_a(settings, register, outlet, clerk):
 
 
 # registrations 2 x 2 (+ a head of family's NIK), staff (the clerk has no ID stored) 2,
-# answer 2, version 2; an outlet's owner 2, an application's 2, a dealer admin 2
-VALUES = 2 * 2 + 1 + 2 + 2 + 2 + 2 + 2 + 2
-ROWS = 2 + 2 + 1 + 1 + 1 + 1 + 1
+# answer 2, version 2; an outlet's owner 2, an application's 2, a dealer admin 2; a ledger entry
+VALUES = 2 * 2 + 1 + 2 + 2 + 2 + 2 + 2 + 2 + 1
+ROWS = 2 + 2 + 1 + 1 + 1 + 1 + 1 + 1
 
 
 def decrypt_all() -> dict:
