@@ -60,6 +60,23 @@ MAPPED_LISTS: dict[str, tuple[str, ...]] = {
     "privacy.ErasureLedger": ("digests",),
 }
 
+# How far each pair learnt in a chunk reaches *at once* in a column of a big table: only where an
+# index finds the rows (a condition matching a partial index), or — None — only the chunk's own
+# rows; the rest of such a column is moved by the rotation's final sweep (one pass per column).
+# Every column not named here is moved everywhere at once (indexed, or a small table).
+CHUNK_SCOPE: dict[tuple[str, str], str | None] = {
+    # Not indexed, on the largest table: what compares them is the row itself.
+    ("subscribers.Registration", "kk_number_digest"): None,
+    ("subscribers.Registration", "guardian_id_number_digest"): None,
+    # The active numbers, which the per-ID check and the ID-mismatch join read (partial index
+    # opsub_active_digest_idx); inactive records are moved by the sweep.
+    ("operatordb.OperatorSubscriber", "id_number_digest"): (
+        "status = 'active' AND id_number_digest <> ''"
+    ),
+    # The open ID groups reconciliation resolves (partial index disc_open_idgroup_idx).
+    ("compliance.Discrepancy", "id_digest"): "status = 'open' AND kind = 'id_over_limit'",
+}
+
 # Digest fields that are not of an ID number (an API token's hash): not the digest key's.
 NOT_ID_DIGESTS = {("accounts.ApiToken", "digest")}
 

@@ -8,11 +8,14 @@ digests were made with. The job:
 2. walks every table whose digests have the encrypted number beside them
    (``privacy.digest_fields.FROM_CIPHERTEXT``) by primary key in chunks, rows locked: decrypts
    each number, learns its pair (old digest → new digest, ``core.DigestKeyMap``) and, in the
-   same transaction, moves *every* copy of that digest in *every* digest column of the project
-   to the new value. So at each commit a number is either old everywhere or new everywhere:
-   comparisons between stored digests (reconciliation's joins, the ID groups, the insiders'
-   sets) never mix keys, and ``core.pii.digest`` — which returns the new digest for a number
-   the map knows and the old one otherwise — matches every stored copy;
+   same transaction, moves every copy of that digest that is compared with others — in every
+   digest column of the project, through its index — to the new value. So at each commit a
+   number is either old or new in all of them: comparisons between stored digests
+   (reconciliation's joins, the ID groups, the insiders' sets) never mix keys, and
+   ``core.pii.digest`` — the new digest for a number the map knows, the old one otherwise —
+   matches every stored copy. Unindexed columns of big tables (``CHUNK_SCOPE``: a
+   registration's KK and guardian digests, inactive operator records, closed ID groups) move
+   with their own row's chunk or at the sweep;
 3. re-digests the erasure ledger from the encrypted number each entry keeps;
 4. sweeps every digest column once more for old digests the map knows (rows written with an
    old digest while the chunk that moved it was committing);
@@ -37,7 +40,13 @@ from core import pii
 from core.idnumbers import id_number_forms
 from core.models import DigestKeyMap, DigestKeyState
 
-from ..digest_fields import FROM_CIPHERTEXT, LEDGER, MAPPED_LISTS, all_digest_columns
+from ..digest_fields import (
+    CHUNK_SCOPE,
+    FROM_CIPHERTEXT,
+    LEDGER,
+    MAPPED_LISTS,
+    all_digest_columns,
+)
 from ..models import PrivacyJob
 from .common import chunk_size
 from .jobs import Progress, checkpoint, privacy_job_start
@@ -221,6 +230,7 @@ def _ciphertext_chunk(label, last, size, current, previous, counts) -> tuple[int
     for row, digest_field in rewrite:
         model._base_manager.filter(pk=row.pk).update(**{digest_field: getattr(row, digest_field)})
     counts["moved"] += _learn(pairs)
+    _move_rows(model, [digest for _e, digest in pairs_of_fields], [row.pk for row in rows])
     counts["rows"] += len(rows)
     return rows[-1].pk, len(rows) < size
 
@@ -269,6 +279,19 @@ def _learn(pairs: dict[str, str]) -> int:
     return len(pairs) - before
 
 
+def _move_rows(model, columns: list[str], pks: list[int]) -> None:
+    """The chunk's own rows: every digest column the map knows moves (also those a global
+    move leaves to the sweep)."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        for column in columns:
+            cursor.execute(
+                f"UPDATE {table} t SET {column} = m.new FROM core_digestkeymap m "  # noqa: S608
+                f"WHERE t.{model._meta.pk.column} = ANY(%s) AND t.{column} = m.old",
+                [pks],
+            )
+
+
 def _apply_map(olds: list[str] | None) -> int:
     """Replace old digests the map knows by their new value in every digest column (only
     ``olds`` when given). Plain SQL: no ``updated_at`` moves, so incremental reconciliation does
@@ -279,10 +302,16 @@ def _apply_map(olds: list[str] | None) -> int:
     with connection.cursor() as cursor:
         for label, column in all_digest_columns():
             table = apps.get_model(label)._meta.db_table
+            scope = ""
+            if olds is not None and (label, column) in CHUNK_SCOPE:
+                condition = CHUNK_SCOPE[(label, column)]
+                if condition is None:
+                    continue  # the chunk's own rows (_move_rows), the rest at the sweep
+                scope = f" AND t.{condition.replace(' AND ', ' AND t.')}"
             # Table and column names come from the code (privacy.digest_fields), never input.
             cursor.execute(
                 f"UPDATE {table} t SET {column} = m.new FROM core_digestkeymap m "  # noqa: S608
-                f"WHERE t.{column} = m.old{only}",
+                f"WHERE t.{column} = m.old{only}{scope}",
                 params,
             )
             moved += cursor.rowcount

@@ -47,6 +47,10 @@ def seeded(register, outlet, operator):
         id_number_digest=pii.digest(STAFF_NIK),
     )
     load_rows(snapshot_rows([*first, second]))
+    # A number the first person had, out of service: not indexed, moved by the final sweep.
+    OperatorSubscriber.objects.create(
+        msisdn="6281999999999", status="inactive", id_number_digest=pii.digest(nik(41))
+    )
     services.data_subject_request_open(actor=operator, id_number=nik(42), channel="grapari")
     return {"first": first, "second": second}
 
@@ -99,7 +103,8 @@ def test_halfway_one_number_is_moved_everywhere_and_the_other_nowhere(settings, 
         under(old, waiting),
     }
     # The operator's copy of the moved number moved in the same transaction; the other not.
-    operator_digests = set(OperatorSubscriber.objects.values_list("id_number_digest", flat=True))
+    active = OperatorSubscriber.objects.filter(status="active")
+    operator_digests = set(active.values_list("id_number_digest", flat=True))
     assert operator_digests == {under(NEW_KEY, moved), under(old, waiting)}
     assert PopulationRecord.objects.filter(nik_digest=under(NEW_KEY, moved)).exists()
     assert PopulationRecord.objects.filter(nik_digest=under(old, waiting)).exists()
@@ -188,6 +193,12 @@ def test_killed_rotation_resumes_and_every_digest_ends_under_the_new_key(setting
                 label,
                 column,
             )
+    for registration in Registration.objects.all():  # columns moved row by row or swept
+        kk = pii.decrypt(registration.kk_number_encrypted)
+        assert registration.kk_number_digest == under(NEW_KEY, kk)
+    assert OperatorSubscriber.objects.get(msisdn="6281999999999").id_number_digest == under(
+        NEW_KEY, nik(41)
+    )
     request = DataSubjectRequest.objects.get()
     assert under(NEW_KEY, nik(42)) in request.id_number_digests
     assert request.id_number_digest == under(NEW_KEY, nik(42))
