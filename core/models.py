@@ -72,10 +72,11 @@ class DigestKeyState(models.Model):
 
 
 class DigestKeyMap(models.Model):
-    """During a digest-key rotation: each old digest and the new one of the same number, built
-    from the decrypted numbers, so that digests not yet re-digested still compare equal
-    (``core.pii.canonical_digest_sql``) and columns without a ciphertext are re-digested. Emptied
-    when the rotation ends: it links the two keys' digests, nothing else."""
+    """During a digest-key rotation: each old digest and the new one of the same number, learnt
+    from the decrypted numbers (``privacy.services.digest_rotation``). A number the map knows
+    has been moved everywhere, so ``core.pii.digest`` gives its new digest, and columns without
+    a ciphertext beside them are re-digested through it. Emptied when the rotation ends: it
+    links the two keys' digests, nothing else."""
 
     old = models.CharField(max_length=64, primary_key=True)
     new = models.CharField(max_length=64)

@@ -11,7 +11,8 @@ from django.db import models
 
 from compliance.models import Discrepancy
 from core import pii
-from core.models import DigestKeyMap, DigestKeyState
+from core.audit import AuditAction
+from core.models import AuditEvent, DigestKeyMap, DigestKeyState
 from core.registry import get_registry
 from operatordb.models import OperatorSubscriber, PopulationRecord
 from operatordb.snapshot import load_rows
@@ -170,6 +171,16 @@ def test_halfway_a_new_registration_is_written_as_its_number_is_stored(settings,
     assert again.id_number_digest == under(NEW_KEY, nik(42))
 
 
+def test_keys_deployed_before_the_job_keep_writing_the_old_digest(settings, register):
+    """Between deploying the pair of keys and starting the job nothing has moved: new rows
+    must be written as the stored ones are."""
+    old = settings.ID_DIGEST_KEY
+    start_rotation(settings)
+    assert pii.rotation_state() == "prepared"
+    assert register(57).id_number_digest == under(old, nik(57))
+    assert active_id_count(id_digest=pii.digest(nik(57))) == 1
+
+
 # --- the whole rotation -----------------------------------------------------------------------
 
 
@@ -184,6 +195,8 @@ def test_killed_rotation_resumes_and_every_digest_ends_under_the_new_key(setting
     call_command("rotate_digest_key", take_over=True, reason="worker killed", stdout=out)
     job.refresh_from_db()
     assert job.status == PrivacyJob.Status.SUCCEEDED, job.error
+    taken = AuditEvent.objects.get(action=AuditAction.JOB_TAKE_OVER, target_id=str(job.pk))
+    assert taken.after["reason"] == "worker killed"
     state = DigestKeyState.objects.get()
     assert (state.fingerprint, state.previous_fingerprint) == (pii.key_fingerprint(NEW_KEY), "")
     assert not DigestKeyMap.objects.exists()  # the pairs link two keys' digests: gone
