@@ -23,11 +23,14 @@ TARGET_DB="${2:?usage: restore.sh BACKUP_FOLDER TARGET_DB [MEDIA_DIR]}"
 MEDIA="${3:-${PRIVATE_MEDIA_ROOT:-private_media}}"
 : "${DATABASE_URL:?DATABASE_URL must name the live database (its server hosts the restore)}"
 URL="${DATABASE_URL/#postgresql:/postgres:}"
-SERVER="${URL%/*}"
+QUERY=""  # connection options (?sslmode=require...) apply to every database on the server
+case "$URL" in *\?*) QUERY="?${URL#*\?}" ;; esac
+BASE="${URL%%\?*}"
+SERVER="${BASE%/*}"
 case "$TARGET_DB" in
   *[!A-Za-z0-9_]*) echo "restore.sh: TARGET_DB must be letters, digits and _" >&2; exit 2 ;;
 esac
-if [ "$TARGET_DB" = "${URL##*/}" ]; then
+if [ "$TARGET_DB" = "${BASE##*/}" ]; then
   echo "restore.sh: restore into a new database, not over $TARGET_DB" >&2
   exit 2
 fi
@@ -42,13 +45,13 @@ if ! "$PY" manage.py export_erasure_ledger --output "$ledger"; then
   echo "[]" > "$ledger"
 fi
 
-psql "$SERVER/postgres" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE \"$TARGET_DB\""
-pg_restore --no-owner --no-privileges --exit-on-error --dbname="$SERVER/$TARGET_DB" \
+psql "$SERVER/postgres$QUERY" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE \"$TARGET_DB\""
+pg_restore --no-owner --no-privileges --exit-on-error --dbname="$SERVER/$TARGET_DB$QUERY" \
   "$BACKUP/database.dump"
 mkdir -p "$MEDIA"
 tar -C "$MEDIA" -xzf "$BACKUP/private_media.tar.gz"
 
-export DATABASE_URL="$SERVER/$TARGET_DB" PRIVATE_MEDIA_ROOT="$MEDIA"
+export DATABASE_URL="$SERVER/$TARGET_DB$QUERY" PRIVATE_MEDIA_ROOT="$MEDIA"
 "$PY" manage.py migrate --noinput
 "$PY" manage.py reapply_erasures --ledger "$ledger"
 echo "restored into $TARGET_DB (media in $MEDIA)"
