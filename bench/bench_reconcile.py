@@ -195,7 +195,7 @@ def main() -> None:
         cursor.execute(
             "CREATE TEMP TABLE bare_copy (msisdn text, iccid text, status text,"
             " activated_at text, outlet_roid text, id_type text, id_number text,"
-            " full_name text, birth_date text)"
+            " full_name text, birth_date text, issued_at text, deactivated_at text)"
         )
         started = time.perf_counter()
         with snapshot_file.open(encoding="utf-8") as fh:

@@ -19,8 +19,13 @@ Two ways for the engine to compare:
 The relation must have the columns of ``OperatorRecord`` with these meanings: ``msisdn`` in the
 stored ``62…`` form and unique; ``status`` ``active``/``inactive``; ``id_number_digest`` the
 ``core.pii.id_digest`` of the ID number (normalised by ``core.idnumbers``); ``name_key``
-``identity.idrules.normalize_name_for_comparison`` of ``full_name``; ``updated_at`` moving
-only when a value changes.
+``identity.idrules.normalize_name_for_comparison`` of ``full_name``; ``issued_at`` and
+``deactivated_at`` the life the row describes (both may be NULL: the number's only life, as
+old snapshots say); ``updated_at`` moving only when a value changes.
+
+An adapter may also offer ``activate_sale(sale: Sale) -> bool`` (the mock does): the
+portal tells it of each registered sale, the way the real network learns of a pack sold
+inactive once its registration is validated. Without it nothing is sent.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ RECORD_FIELDS = (
     "full_name",
     "name_key",
     "birth_date",
+    "issued_at",
+    "deactivated_at",
     "updated_at",
 )
 BATCH = 2000
@@ -64,11 +71,36 @@ class OperatorRecord:
     full_name: str
     name_key: str
     birth_date: date | None
+    # The life this record describes (docs/number-lives.md): when the number was issued for
+    # it (None: not given — the number's only life) and when it ended (None: it lives).
+    issued_at: datetime | None
+    deactivated_at: datetime | None
     updated_at: datetime
 
     @property
     def is_active(self) -> bool:
         return self.status == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    """A registered sale, as the portal tells the operator's side of it (``activate_sale``):
+    the number, its card, who bought it (the ID as its digest and masked copy) and where."""
+
+    msisdn: str
+    iccid: str
+    outlet_roid: str
+    id_type: str
+    id_number_digest: str
+    id_number_masked: str
+    full_name: str
+    birth_date: date | None
+    # The sale (registration) time, and when the pack of this life was stocked: a number
+    # sold again after a deactivation is issued anew, from then.
+    registered_at: datetime
+    pack_stocked_at: datetime | None
+    # The quarantine of the rule set the sale was made under (days; None: none named).
+    quarantine_days: int | None
 
 
 @dataclass(frozen=True, slots=True)

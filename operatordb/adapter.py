@@ -121,3 +121,88 @@ class MockOperatorDatabase:
         OperatorSubscriber.objects.filter(msisdn=msisdn).exclude(status="inactive").update(
             status="inactive", updated_at=timezone.now()
         )
+
+    def activate_sale(self, sale) -> bool:
+        """The mock network activates a registered sale (``core.operator.Sale``), as the real
+        one activates a pack sold inactive once its registration is validated. Returns True
+        when it changed the number's record.
+
+        - No record of the number: its first life begins, active from now, under the buyer.
+        - A live record without a holder (the operator's own unsold stock): the same.
+        - A live record of the same holder: activated if it was not (a retry changes nothing).
+        - A live record of another holder (a card already in use): left alone — the network
+          does not hand a number in use to a second person; reconciliation reports it.
+        - A record whose life ended: a new life, issued when the pack was stocked, if the
+          number has rested its quarantine; still in quarantine, nothing (the sale stays
+          unknown to the operator, and reconciliation says so after the grace period).
+        """
+        from datetime import timedelta
+
+        from django.db import transaction
+        from django.utils import timezone
+
+        from .models import OperatorSubscriber
+
+        now = timezone.now()
+        holder = {
+            "iccid": sale.iccid,
+            "outlet_roid": sale.outlet_roid,
+            "id_type": sale.id_type,
+            "id_number_digest": sale.id_number_digest,
+            "id_number_masked": sale.id_number_masked,
+            "full_name": sale.full_name,
+            "name_key": _name_key(sale.full_name),
+            "birth_date": sale.birth_date,
+        }
+        with transaction.atomic():
+            row = OperatorSubscriber.objects.select_for_update().filter(msisdn=sale.msisdn).first()
+            if row is None:
+                OperatorSubscriber.objects.create(
+                    msisdn=sale.msisdn, status="active", activated_at=now, updated_at=now, **holder
+                )
+                return True
+            if row.deactivated_at is None:
+                if row.id_number_digest and row.id_number_digest != sale.id_number_digest:
+                    return False
+                if row.id_number_digest and row.status == "active":
+                    return False
+                values = {"status": "active", "activated_at": row.activated_at or now}
+                if not row.id_number_digest:
+                    values.update(holder)
+            else:
+                quarantine = timedelta(days=sale.quarantine_days or 0)
+                if now < row.deactivated_at + quarantine:
+                    return False
+                stocked = sale.pack_stocked_at or sale.registered_at
+                values = {
+                    **holder,
+                    "status": "active",
+                    "activated_at": now,
+                    "issued_at": min(max(stocked, row.deactivated_at), sale.registered_at),
+                    "deactivated_at": None,
+                }
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.updated_at = now
+            row.save()
+            return True
+
+    def deactivate(self, *, msisdn: str, at=None) -> bool:
+        """The mock network ends the number's current life (the subscriber churned): inactive
+        and deactivated from ``at`` (default now). Returns False if it had no live record."""
+        from django.utils import timezone
+
+        from .models import OperatorSubscriber
+
+        at = at or timezone.now()
+        return bool(
+            OperatorSubscriber.objects.filter(msisdn=msisdn, deactivated_at__isnull=True).update(
+                status="inactive", deactivated_at=at, updated_at=timezone.now()
+            )
+        )
+
+
+def _name_key(name: str) -> str:
+    from identity.idrules import normalize_name_for_comparison
+
+    return normalize_name_for_comparison(name or "")

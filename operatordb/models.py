@@ -33,6 +33,11 @@ class OperatorSubscriber(models.Model):
     full_name = models.CharField(_("full name"), max_length=100, blank=True)
     name_key = models.CharField(max_length=100, blank=True)
     birth_date = models.DateField(_("date of birth"), null=True, blank=True)
+    # The number's lives (docs/number-lives.md): when the operator issued the number for the
+    # life this row describes (None: not given, the number's only life as far as we know),
+    # and when that life ended (deactivated; the number then rests in quarantine).
+    issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+    deactivated_at = models.DateTimeField(_("deactivated at"), null=True, blank=True)
     # Moves only when a value really changes (the snapshot loader compares before it writes),
     # so "what changed since" is what incremental reconciliation reads.
     updated_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -44,6 +49,10 @@ class OperatorSubscriber(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="opsub_status_known", condition=models.Q(status__in=["active", "inactive"])
+            ),
+            models.CheckConstraint(
+                name="opsub_deactivated_inactive",
+                condition=models.Q(deactivated_at__isnull=True) | models.Q(status="inactive"),
             ),
         ]
         indexes = [

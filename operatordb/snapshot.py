@@ -1,7 +1,11 @@
 """Loading the operator's daily snapshot into the mock (``load_operator_snapshot FILE``).
 
 The file: UTF-8 CSV with a header row ``msisdn, iccid, status, activated_at, outlet_roid,
-id_type, id_number, full_name, birth_date``.
+id_type, id_number, full_name, birth_date``, optionally followed by either or both of the
+columns of a number's lives (``OPTIONAL_COLUMNS``, docs/number-lives.md): ``issued_at`` (when
+the operator issued the number for the life the row describes; empty: not given, the number's
+only life) and ``deactivated_at`` (when that life ended; the row's status is then
+``inactive``). A file without them loads as before and means what it always meant.
 
 Decisions:
 - **All or nothing.** Every row is checked; if any is bad, the whole file is rejected, every
@@ -69,6 +73,9 @@ COLUMNS = (
     "full_name",
     "birth_date",
 )
+# Optional, after the columns above, in any order: the life of the number the row describes.
+OPTIONAL_COLUMNS = ("issued_at", "deactivated_at")
+ALL_COLUMNS = COLUMNS + OPTIONAL_COLUMNS
 STATUSES = frozenset({"active", "inactive"})
 MAX_REPORTED_ERRORS = 1000
 _ROID = re.compile(r"RO[A-Z0-9]{6,18}")
@@ -102,6 +109,8 @@ STORED = (
     "full_name",
     "name_key",
     "birth_date",
+    "issued_at",
+    "deactivated_at",
 )
 
 
@@ -212,17 +221,39 @@ class RowTransformer:
         # During a digest-key rotation: the previous key, then the rotation's map (below).
         self.digest = _Digester(pii.loader_key().encode())
 
+    def _timestamp(self, value: str, line: int, field_name: str) -> tuple[bool, str | None]:
+        """(ok, the ISO text PostgreSQL reads) of an optional timestamp field."""
+        if not value:
+            return True, None
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            self.errors.add(line, field_name, "not an ISO 8601 date and time")
+            return False, None
+        if timezone.is_aware(parsed) and _PLAIN_TIMESTAMP.fullmatch(value):
+            return True, value
+        if timezone.is_naive(parsed):  # naive: Jakarta time, as the rest of the portal
+            parsed = timezone.make_aware(parsed, self.tz)
+        return True, parsed.isoformat()
+
     def __call__(self, values: list[str], line: int) -> tuple | None:
         """The stored values in ``STORED`` order (dates as ISO text, None when empty), or None
-        when the row is bad (each fault recorded with its line)."""
+        when the row is bad (each fault recorded with its line). ``values`` are in
+        ``ALL_COLUMNS`` order (``read_rows`` puts the optional ones there, empty if absent)."""
         errors = self.errors
-        if len(values) != len(COLUMNS):
-            errors.add(line, "row", f"expected {len(COLUMNS)} columns, found {len(values)}")
+        if len(values) != len(ALL_COLUMNS):
+            width = getattr(values, "expected", len(ALL_COLUMNS))
+            found = getattr(values, "found", len(values))
+            errors.add(line, "row", f"expected {width} columns, found {found}")
             return None
         msisdn, iccid, status, activated, roid, id_type, id_number, name, birth = [
-            v.strip() for v in values
+            v.strip() for v in values[: len(COLUMNS)]
         ]
+        issued, deactivated = (v.strip() for v in values[len(COLUMNS) :])
         ok = True
+        issued_ok, issued_at = self._timestamp(issued, line, "issued_at")
+        ended_ok, deactivated_at = self._timestamp(deactivated, line, "deactivated_at")
+        ok = issued_ok and ended_ok
         if not _STORED_MSISDN.fullmatch(msisdn):
             try:
                 msisdn = normalize_msisdn(msisdn)
@@ -302,6 +333,17 @@ class RowTransformer:
             except ValueError:
                 errors.add(line, "birth_date", "not a date (YYYY-MM-DD)")
                 ok = False
+        if deactivated_at is not None and status == "active":
+            errors.add(line, "deactivated_at", "a deactivated number's status is 'inactive'")
+            ok = False
+        if (
+            ok
+            and issued_at is not None
+            and deactivated_at is not None
+            and datetime.fromisoformat(issued_at) > datetime.fromisoformat(deactivated_at)
+        ):
+            errors.add(line, "deactivated_at", "a life cannot end before the number was issued")
+            ok = False
         if not ok:
             return None
         return (
@@ -316,11 +358,21 @@ class RowTransformer:
             name,
             name_key(name) if name else "",
             birth or None,
+            issued_at,
+            deactivated_at,
         )
 
 
+class _WrongWidth(list):
+    """A row with the wrong number of fields, with what the header asked for."""
+
+    expected: int
+    found: int
+
+
 def read_rows(stream: Iterable[str], errors: _Errors) -> Iterator[tuple[int, list[str]]]:
-    """(line, values) for each data row; a wrong header is reported at line 1."""
+    """(line, values in ``ALL_COLUMNS`` order) for each data row; a wrong header is reported
+    at line 1. The optional columns may follow the required ones in any order."""
     reader = csv.reader(stream)
     try:
         header = next(reader)
@@ -328,13 +380,47 @@ def read_rows(stream: Iterable[str], errors: _Errors) -> Iterator[tuple[int, lis
         errors.add(1, "header", "the file is empty")
         return
     header = [h.strip().lower().lstrip("\ufeff") for h in header]
-    if tuple(header) != COLUMNS:
-        errors.add(1, "header", f"expected columns: {', '.join(COLUMNS)}")
+    extra = header[len(COLUMNS) :]
+    if (
+        tuple(header[: len(COLUMNS)]) != COLUMNS
+        or not set(extra) <= set(OPTIONAL_COLUMNS)
+        or len(set(extra)) != len(extra)
+    ):
+        errors.add(
+            1,
+            "header",
+            f"expected columns: {', '.join(COLUMNS)} (then optionally "
+            f"{', '.join(OPTIONAL_COLUMNS)})",
+        )
         return
+    width = len(header)
+    if not extra:
+        padding = [""] * len(OPTIONAL_COLUMNS)
+        for values in reader:
+            if not values:
+                continue
+            if len(values) == width:
+                yield reader.line_num, values + padding
+            else:
+                yield reader.line_num, _wrong_width(values, width)
+        return
+    positions = [header.index(c) if c in extra else None for c in OPTIONAL_COLUMNS]
     for values in reader:
         if not values:
             continue
-        yield reader.line_num, values
+        if len(values) != width:
+            yield reader.line_num, _wrong_width(values, width)
+            continue
+        yield (
+            reader.line_num,
+            values[: len(COLUMNS)] + [values[i] if i is not None else "" for i in positions],
+        )
+
+
+def _wrong_width(values: list[str], width: int) -> list[str]:
+    row = _WrongWidth(values)
+    row.expected, row.found = width, len(values)
+    return row
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -393,12 +479,14 @@ def _text_field(value: str) -> str:
 
 
 def _stage_line(line: int, out: tuple) -> str:
-    msisdn, iccid, status, activated, roid, id_type, digest, masked, name, key, birth = out
+    (msisdn, iccid, status, activated, roid, id_type, digest, masked, name, key, birth,
+     issued, deactivated) = out  # fmt: skip
     # Only the masked number and the name can hold characters COPY's text form escapes: the
     # other fields passed format checks.
     return (
         f"{line}\t{msisdn}\t{iccid}\t{status}\t{activated or NULL}\t{roid}\t{id_type}\t{digest}"
-        f"\t{_text_field(masked)}\t{_text_field(name)}\t{key}\t{birth or NULL}\n"
+        f"\t{_text_field(masked)}\t{_text_field(name)}\t{key}\t{birth or NULL}"
+        f"\t{issued or NULL}\t{deactivated or NULL}\n"
     )
 
 
@@ -415,7 +503,9 @@ CREATE TEMP TABLE operatordb_snapshot_stage (
     id_number_masked varchar(40) NOT NULL,
     full_name varchar(100) NOT NULL,
     name_key varchar(100) NOT NULL,
-    birth_date date
+    birth_date date,
+    issued_at timestamptz,
+    deactivated_at timestamptz
 ) ON COMMIT DROP
 """
 
@@ -527,8 +617,9 @@ def _load_orm(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, ful
 
     def as_fields(out: tuple) -> dict:
         values = dict(zip(STORED, out, strict=True))
-        if values["activated_at"]:
-            values["activated_at"] = datetime.fromisoformat(values["activated_at"])
+        for name in ("activated_at", "issued_at", "deactivated_at"):
+            if values[name]:
+                values[name] = datetime.fromisoformat(values[name])
         if values["birth_date"]:
             values["birth_date"] = date.fromisoformat(values["birth_date"])
         return values

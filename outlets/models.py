@@ -152,6 +152,12 @@ class DealerAdmin(models.Model):
         return f"{self.user} @ {self.dealer.code}"
 
 
+class StarterPackQuerySet(models.QuerySet):
+    def current_lives(self):
+        """Packs whose life of the number has not ended (one per MSISDN)."""
+        return self.filter(life_ended_at__isnull=True)
+
+
 class StarterPack(models.Model):
     """A kartu perdana. Held by a dealer, and by one of its outlets once allocated."""
 
@@ -178,8 +184,13 @@ class StarterPack(models.Model):
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.IN_STOCK
     )
+    # The pack's life of its number ended (deactivated at the operator; reconciliation sets
+    # it). The number may then be stocked again on a new pack, after the quarantine.
+    life_ended_at = models.DateTimeField(_("number's life ended at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = StarterPackQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("starter pack")
@@ -190,7 +201,13 @@ class StarterPack(models.Model):
                 name="pack_status_known",
                 condition=models.Q(status__in=["in_stock", "registered", "blocked"]),
             ),
-            models.UniqueConstraint(fields=["msisdn"], name="pack_msisdn_unique"),
+            # One pack per number among the packs whose life has not ended: a number issued
+            # again after its quarantine is stocked on a new pack (docs/number-lives.md).
+            models.UniqueConstraint(
+                fields=["msisdn"],
+                name="pack_msisdn_current_unique",
+                condition=models.Q(life_ended_at__isnull=True),
+            ),
             models.UniqueConstraint(fields=["iccid"], name="pack_iccid_unique"),
         ]
         indexes = [

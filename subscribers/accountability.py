@@ -56,8 +56,12 @@ def accountable_parties_for_msisdns(
     wanted = list(dict.fromkeys(msisdns))
     result: dict[str, AccountableParty] = {}
     for chunk in _chunks(wanted):
-        rows = Registration.objects.filter(msisdn__in=chunk).values_list(
-            "msisdn", "outlet_id", "outlet__roid", "outlet__dealer_id"
+        # The registration of the number's current life: an earlier life's outlet answers
+        # for nothing of the next holder's.
+        rows = (
+            Registration.objects.current_lives()
+            .filter(msisdn__in=chunk)
+            .values_list("msisdn", "outlet_id", "outlet__roid", "outlet__dealer_id")
         )
         for msisdn, outlet_id, roid, dealer_id in rows:
             result[msisdn] = AccountableParty(
@@ -65,8 +69,10 @@ def accountable_parties_for_msisdns(
             )
     packs = []
     for chunk in _chunks([m for m in wanted if m not in result]):
-        packs += StarterPack.objects.filter(msisdn__in=chunk).values_list(
-            "msisdn", "dealer_id", "dealer__code"
+        packs += (
+            StarterPack.objects.current_lives()
+            .filter(msisdn__in=chunk)
+            .values_list("msisdn", "dealer_id", "dealer__code")
         )
     ranges = _ranges_in_force(day, dealer_ids={dealer_id for _m, dealer_id, _c in packs})
     for msisdn, dealer_id, dealer_code in packs:

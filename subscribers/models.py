@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -141,6 +142,11 @@ class RegistrationPolicy(models.Model):
     training_required = models.BooleanField(
         _("clerks must have attended registration training"), default=False
     )
+    # Days a deactivated number rests before the operator may issue it again (a new life of
+    # the number, docs/number-lives.md); None where the rule set names no quarantine.
+    number_quarantine_days = models.PositiveSmallIntegerField(
+        _("days a deactivated number rests before it is issued again"), null=True, blank=True
+    )
     notes = models.TextField(_("notes"), blank=True)
     # The compliance workflow: how long an outlet has to answer a clarification
     # request, and the sanction ladder applied to confirmed violations (subscribers.ladder).
@@ -205,6 +211,17 @@ class RegistrationPolicy(models.Model):
     def face_accepted(self) -> bool:
         """A citizen may be identified by a face the registry verifies."""
         return self.citizen_proof in (CitizenProof.NIK_KK_OR_FACE, CitizenProof.NIK_FACE)
+
+
+class RegistrationQuerySet(models.QuerySet):
+    def current_lives(self):
+        """Registrations of a number's current life: those whose issue of the number has not
+        ended (deactivated at the operator, or reissued to someone else; ``life_ended_at``,
+        set by reconciliation). What a holder holds now; the per-NIK cap counts these."""
+        return self.filter(life_ended_at__isnull=True)
+
+    def ended_lives(self):
+        return self.filter(life_ended_at__isnull=False)
 
 
 class Registration(models.Model):
@@ -341,8 +358,14 @@ class Registration(models.Model):
     )
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
     registered_at = models.DateTimeField(_("registered at"), db_index=True)
+    # When this registration's life of the number ended: the operator deactivated the number
+    # (or issued it again after the quarantine). Set by reconciliation; None while it lives.
+    # An ended life holds no number against the cap and asks nothing of its outlet any more.
+    life_ended_at = models.DateTimeField(_("number's life ended at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RegistrationQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("registration")
@@ -386,6 +409,11 @@ class Registration(models.Model):
             models.Index(fields=["msisdn"], name="reg_msisdn_idx"),
             # Incremental reconciliation: "registrations changed since the last run".
             models.Index(fields=["updated_at"], name="reg_updated_at_idx"),
+            # Incremental reconciliation: registrations whose activation grace period ends
+            # between two runs (counted from the registry's verification, else the sale).
+            models.Index(
+                Coalesce("registry_checked_at", "registered_at"), name="reg_grace_start_idx"
+            ),
             # The late verification's sweep: the few registrations awaiting the registry.
             models.Index(
                 fields=["created_at"],

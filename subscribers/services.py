@@ -27,6 +27,7 @@ from outlets.models import Outlet, OutletStaff, StarterPack
 from outlets.selectors import insider_match, staff_membership_for_user, user_has_attended_training
 
 from . import registry_check
+from .activation import activation_schedule
 from .hooks import registrations_refused
 from .models import CapExceptions, Category, Registration, RegistrationPolicy
 from .rules import (
@@ -91,12 +92,15 @@ NOT_HOLDING = (Registration.Status.BLOCKED, Registration.Status.REFUSED)
 
 
 def active_id_count(*, id_digest: str) -> int:
-    """Personal numbers registered under one ID that still count against the cap: not blocked
-    or refused, and not deactivated at the operator (the privacy app records deactivations).
-    Corporate and M2M numbers, registered under a company's person in charge, do not count.
-    A registration awaiting the registry's verification does (until it is refused)."""
+    """Personal numbers registered under one ID that still count against the cap: of a
+    current life of their number (``current_lives``: a number deactivated at the operator, or
+    issued again to someone else, leaves its holder's cap), not blocked or refused, and not
+    deactivated by the privacy app. Corporate and M2M numbers, registered under a company's
+    person in charge, do not count. A registration awaiting the registry's verification does
+    (until it is refused)."""
     return (
-        Registration.objects.filter(id_number_digest=id_digest, category=Category.PERSONAL)
+        Registration.objects.current_lives()
+        .filter(id_number_digest=id_digest, category=Category.PERSONAL)
         .exclude(status__in=NOT_HOLDING)
         .exclude(privacy__deactivated_at__isnull=False)
         .count()
@@ -197,7 +201,7 @@ def registration_prepare(
 
     pack = None
     if clean is not None:
-        pack = StarterPack.objects.filter(msisdn=clean.msisdn).first()
+        pack = StarterPack.objects.current_lives().filter(msisdn=clean.msisdn).first()
         if pack is None or pack.outlet_id != outlet.pk:
             # Same answer for "unknown" and "another outlet's": stock of others is not disclosed.
             errors.add("msisdn", _("This starter pack is not in your outlet's stock."))
@@ -438,6 +442,7 @@ def _registration_write(prepared: PreparedRegistration, *, clerk, data, source) 
         from .tasks import verify_registration
 
         enqueue(verify_registration, registration.pk)
+    activation_schedule(registration)
     return registration
 
 
@@ -826,6 +831,9 @@ def registration_verify(*, registration_id: int, now: datetime | None = None) ->
         )
         if errors:
             registrations_refused(registrations=[locked], now=now)
+        else:
+            # Verified: only now is its pack for activation.
+            activation_schedule(locked)
     return locked.status
 
 

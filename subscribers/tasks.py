@@ -55,3 +55,11 @@ def sweep_awaiting_verifications(older_than_seconds: int = 60) -> int:
 def purge_face_photos() -> int:
     """Delete face photos past their need (docs/rules.md, "Face photos")."""
     return services.face_photos_purge()
+
+
+@shared_task(acks_late=True)
+def activate_at_operator(registration_id: int) -> str:
+    """The operator's side of a sale: the (mock) network activates the registered pack."""
+    from .activation import registration_activate_at_operator
+
+    return registration_activate_at_operator(registration_id=registration_id)

@@ -15,6 +15,10 @@ class DiscrepancyKind(models.TextChoices):
     NAME_MISMATCH = "name_mismatch", _("Name differs")
     BIRTH_DATE_MISMATCH = "birth_date_mismatch", _("Date of birth differs")
     UNREGISTERED_ACTIVATION = "unregistered_activation", _("Active but never registered")
+    ACTIVATED_BEFORE_REGISTRATION = (
+        "activated_before_registration",
+        _("Activated before it was registered"),
+    )
     ID_OVER_LIMIT = "id_over_limit", _("ID holds more numbers than allowed")
 
 

@@ -35,6 +35,7 @@ class KindCountsSerializer(serializers.Serializer):
     name_mismatch = serializers.IntegerField()
     birth_date_mismatch = serializers.IntegerField()
     unregistered_activation = serializers.IntegerField()
+    activated_before_registration = serializers.IntegerField()
     id_over_limit = serializers.IntegerField()
 
 

@@ -35,6 +35,7 @@ from itertools import islice, pairwise
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core import jobs
@@ -45,7 +46,7 @@ from subscribers.models import Registration
 from subscribers.selectors import NoPolicyInForce, policy_in_force
 
 from ..models import Discrepancy, ReconciliationRun, RunChunk
-from . import handover, python, rules, sql
+from . import handover, python, sql
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,18 @@ def claim_timeout() -> timedelta:
 
 def watermark_margin() -> timedelta:
     return timedelta(seconds=int(getattr(settings, "RECONCILIATION_WATERMARK_MARGIN", 300)))
+
+
+def activation_grace() -> timedelta:
+    """A registration younger than this (from its verification) is not unknown to the
+    operator yet (``RECONCILIATION_ACTIVATION_GRACE_MINUTES``)."""
+    return timedelta(minutes=int(getattr(settings, "RECONCILIATION_ACTIVATION_GRACE_MINUTES", 60)))
+
+
+def clock_skew() -> timedelta:
+    """How much earlier than its registration an activation may be before it is
+    ``activated_before_registration`` (``RECONCILIATION_CLOCK_SKEW_SECONDS``)."""
+    return timedelta(seconds=int(getattr(settings, "RECONCILIATION_CLOCK_SKEW_SECONDS", 300)))
 
 
 def max_attempts() -> int:
@@ -185,9 +198,10 @@ def _plan_msisdn_phase_sql(run, *, relation: str, changed: bool) -> tuple[list[s
     """MSISDN boundaries (quantiles) and the records the phase will examine."""
     reg = sql.REG
     if changed:
-        params = {"since": run.since}
+        params = {"since": run.since, **sql.grace_params(run.since, run.started_at)}
         sources = [
             f"SELECT msisdn AS k FROM {reg} WHERE updated_at >= %(since)s",
+            f"SELECT msisdn AS k FROM {reg} WHERE {sql.GRACE_ENDING}",
             f"SELECT msisdn AS k FROM {relation} WHERE updated_at >= %(since)s",
         ]
         rows = sum(sql.scalar(f"SELECT count(*) FROM ({source}) s", params) for source in sources)
@@ -208,7 +222,9 @@ def _plan_msisdn_phase_sql(run, *, relation: str, changed: bool) -> tuple[list[s
 def _plan_msisdn_phase_python(run, *, adapter, changed: bool) -> tuple[list[str], int]:
     registrations = Registration.objects.order_by("msisdn")
     if changed:
-        registrations = registrations.filter(updated_at__gte=run.since)
+        registrations = registrations.annotate(
+            grace_start=Coalesce("registry_checked_at", "registered_at")
+        ).filter(Q(updated_at__gte=run.since) | python.grace_ending(run.since, run.started_at))
     step = chunk_rows("python")
     bounds: set[str] = set()
     rows = 0
@@ -525,13 +541,10 @@ def _work_claimed(*, chunk_id: int, token: str, dispatch: bool) -> str:
 
 
 def _hand_over(run: ReconciliationRun) -> int:
+    # Every discrepancy the run newly opened: each receiver takes its own (the workflow's
+    # intake the outlet-accountable ones, its review queue those unknown to the operator).
     ids = (
-        Discrepancy.objects.filter(
-            first_detected_run=run,
-            status=Discrepancy.Status.OPEN,
-            kind__in=sorted(rules.OUTLET_ACCOUNTABLE_KINDS),
-            outlet__isnull=False,
-        )
+        Discrepancy.objects.filter(first_detected_run=run, status=Discrepancy.Status.OPEN)
         .order_by("pk")
         .values_list("pk", flat=True)
         .iterator(chunk_size=HANDOVER_BATCH)

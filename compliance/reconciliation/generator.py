@@ -51,8 +51,25 @@ REGISTRATION_CASES = (
     ("birth_other", "birth_date_mismatch", True),
     ("over_cap", "id_over_limit", True),
     ("at_cap", "id_over_limit", False),
-    ("registered_late", "unregistered_activation", False),
+    # Activated a little before the registration, within the clock-skew tolerance.
+    ("registered_late", "activated_before_registration", False),
+    # Activated days before the registration: a pre-activated pack (a finding where the rule
+    # set sells packs inactive; ``_Planter`` marks it not expected elsewhere).
+    ("pre_activated", "activated_before_registration", True),
+    # Sold minutes ago: the network has not activated it yet (within the grace period).
+    ("fresh_sale", "missing_in_operator", False),
+    # Kept awaiting the population registry: its pack is inactive by rule.
+    ("awaiting_registry", "missing_in_operator", False),
+    # The number was deactivated, rested its quarantine and was issued to someone else: the
+    # registration's life ended; the new owner's values are no mismatch of it.
+    ("recycled_new_owner", "id_number_mismatch", False),
+    # The same subscriber on a new card: the same life, no new owner.
+    ("sim_replaced", "id_number_mismatch", False),
+    # The number deactivated: its holder, with cap other active numbers, is not over the cap.
+    ("deactivated_frees_cap", "id_over_limit", False),
 )
+# Cases whose registration's life of the number ends (``Registration.life_ended_at``).
+LIFE_ENDING_CASES = frozenset({"recycled_new_owner", "deactivated_frees_cap"})
 EXTRA_CASES = (
     ("never_registered", "unregistered_activation", True),
     ("inactive_unregistered", "unregistered_activation", False),
@@ -89,11 +106,15 @@ class Rates:
     name_one_letter: float = 0.01
     birth_other: float = 0.01
     over_cap: float = 0.005
+    pre_activated: float = 0.005
+    recycled_new_owner: float = 0.005
     never_registered: float = 0.01
     edge: float = 0.002  # each edge case
 
     def count(self, case: str, n: int) -> int:
-        rate = self.edge if case in EDGE_CASES else getattr(self, case)
+        rate = getattr(self, case, None)
+        if rate is None:
+            rate = self.edge
         return round(rate * n)
 
 
@@ -382,16 +403,36 @@ def _snapshot_row(**values) -> list[str]:
         values.get("id_number", ""),
         values.get("full_name", ""),
         _iso(values.get("birth_date")),
+        _iso(values.get("issued_at")),
+        _iso(values.get("deactivated_at")),
     ]
+
+
+SNAPSHOT_HEADER = snapshot.ALL_COLUMNS
 
 
 class _Planter:
     """Walks the registrations once and yields the operator's snapshot rows."""
 
     def __init__(
-        self, *, registrations, rates: Rates, counts: dict | None, seed, cap, population: bool
+        self,
+        *,
+        registrations,
+        rates: Rates,
+        counts: dict | None,
+        seed,
+        cap,
+        population: bool,
+        sold_inactive: bool = True,
+        quarantine_days: int = 60,
     ):
         self.rng = random.Random(seed)
+        self.sold_inactive = sold_inactive
+        self.quarantine = timedelta(days=quarantine_days)
+        # Portal-side changes the cases need (applied after the walk): a fresh sale, a
+        # registration awaiting the registry.
+        self.fresh: list[int] = []
+        self.awaiting: list[int] = []
         self.collect_population = population
         self.cap = cap
         self.registrations = registrations
@@ -402,7 +443,7 @@ class _Planter:
             for case, _, _ in REGISTRATION_CASES + EXTRA_CASES
         }
         if cap is None:  # no cap in force: nothing is over it, nothing "at" it
-            wanted["over_cap"] = wanted["at_cap"] = 0
+            wanted["over_cap"] = wanted["at_cap"] = wanted["deactivated_frees_cap"] = 0
         self.wanted = wanted
         per_registration = [c for c, _, _ in REGISTRATION_CASES for _ in range(wanted[c])]
         per_registration = per_registration[:n]
@@ -415,10 +456,9 @@ class _Planter:
         self._serial = 0
 
     def _plant(self, msisdn: str, case: str) -> None:
+        expected = EXPECTED[case] and (case != "pre_activated" or self.sold_inactive)
         self.truth.append(
-            InjectedDiscrepancy(
-                msisdn=msisdn, kind=KIND_OF[case], case=case, expected=EXPECTED[case]
-            )
+            InjectedDiscrepancy(msisdn=msisdn, kind=KIND_OF[case], case=case, expected=expected)
         )
         self.planted[case] = self.planted.get(case, 0) + 1
 
@@ -443,6 +483,9 @@ class _Planter:
             self._plant(p.msisdn, case)
         if case == "missing":
             return
+        if case in ("fresh_sale", "awaiting_registry"):
+            (self.fresh if case == "fresh_sale" else self.awaiting).append(p.registration_id)
+            return
         if case == "id_other":
             base["id_number"] = _other_id_number(p.id_type, p.id_number, self.rng)
         elif case == "name_one_letter":
@@ -452,7 +495,37 @@ class _Planter:
         elif case == "birth_other":
             base["birth_date"] = p.birth_date + timedelta(days=self.rng.choice([-366, -1, 1, 31]))
         elif case == "registered_late":
+            base["activated_at"] = p.registered_at - timedelta(minutes=2)
+        elif case == "pre_activated":
             base["activated_at"] = p.registered_at - timedelta(days=3)
+        elif case == "sim_replaced":
+            # A new card for the same subscriber: a new ICCID, the same life (no issued_at).
+            base["iccid"] = make_iccid(900_000_000 + p.registration_id)
+        elif case == "recycled_new_owner":
+            ended = p.registered_at + timedelta(days=1)
+            issued = ended + self.quarantine + timedelta(days=1)
+            name, birth, sex = _random_person(self.rng)
+            base.update(
+                iccid=make_iccid(800_000_000 + p.registration_id),
+                activated_at=issued + timedelta(hours=1),
+                outlet_roid="",
+                id_number=make_nik(birth_date=birth, sex=sex, province="33",
+                                   serial=self.rng.randint(1, 9999)),
+                full_name=name,
+                birth_date=birth,
+                issued_at=issued,
+            )  # fmt: skip
+        elif case == "deactivated_frees_cap":
+            base.update(status="inactive", deactivated_at=p.registered_at + timedelta(days=1))
+            for k in range(self.cap):
+                yield _snapshot_row(
+                    msisdn=self._new_msisdn(SELF_REGISTERED_PREFIX),
+                    activated_at=p.registered_at - timedelta(days=30 * (k + 1)),
+                    id_type=p.id_type,
+                    id_number=p.id_number,
+                    full_name=p.full_name,
+                    birth_date=p.birth_date,
+                )
         elif case in ("over_cap", "at_cap"):
             # Numbers bought earlier under the same ID without an outlet (self-registration):
             # cap of them put this registration over the cap, cap - 1 exactly at it.
@@ -513,10 +586,13 @@ class _Planter:
                 self.rows += 1
                 yield row
         roids = sorted(Outlet.objects.values_list("roid", flat=True))
+        # The last packs of the outlets' stock, never the first: a clerk is offered the
+        # first ones (by MSISDN), and they must be clean to sell.
         in_stock = list(
-            StarterPack.objects.filter(
-                status=StarterPack.Status.IN_STOCK, outlet__isnull=False
-            ).values_list("msisdn", flat=True)[: sum(self.wanted[c] for c, _, _ in EXTRA_CASES)]
+            StarterPack.objects.current_lives()
+            .filter(status=StarterPack.Status.IN_STOCK, outlet__isnull=False)
+            .order_by("-msisdn")
+            .values_list("msisdn", flat=True)[: sum(self.wanted[c] for c, _, _ in EXTRA_CASES)]
         )
         for row in self.extra_rows(roids, in_stock):
             self.rows += 1
@@ -553,6 +629,7 @@ def generate_operator_data(
     """
     registrations = registrations if registrations is not None else Registration.objects.all()
     cap = current_id_cap()
+    policy = policy_in_force()
     planter = _Planter(
         registrations=registrations,
         rates=rates or Rates(),
@@ -560,6 +637,8 @@ def generate_operator_data(
         seed=seed,
         cap=cap,
         population=population and csv_path is None,
+        sold_inactive=policy.packs_sold_inactive,
+        quarantine_days=policy.number_quarantine_days or 60,
     )
     with transaction.atomic():
         if replace:
@@ -570,7 +649,7 @@ def generate_operator_data(
             path = csv_path or Path(tmp) / "snapshot.csv"
             with open(path, "w", encoding="utf-8", newline="") as fh:
                 writer = csv.writer(fh, lineterminator="\n")
-                writer.writerow(snapshot.COLUMNS)
+                writer.writerow(SNAPSHOT_HEADER)
                 writer.writerows(planter.all_rows())
             if csv_path is None:
                 snapshot.load_snapshot(path, full=True)
@@ -580,9 +659,27 @@ def generate_operator_data(
         InjectedDiscrepancy.objects.bulk_create(
             planter.truth, batch_size=2000, ignore_conflicts=True
         )
+        _portal_side(planter)
     return GeneratorReport(
         registrations=planter.n, operator_rows=planter.rows, planted=planter.planted, cap=cap
     )
+
+
+def _portal_side(planter: _Planter) -> None:
+    """The cases that live on the portal's side: a sale made minutes ago (within the
+    activation grace period) and one kept awaiting the population registry."""
+    now = timezone.now()
+    for start in range(0, len(planter.fresh), 2000):
+        Registration.objects.filter(pk__in=planter.fresh[start : start + 2000]).update(
+            registered_at=now - timedelta(minutes=5),
+            consent_at=now - timedelta(minutes=5),
+            registry_checked_at=now - timedelta(minutes=5),
+            updated_at=now,
+        )
+    for start in range(0, len(planter.awaiting), 2000):
+        Registration.objects.filter(pk__in=planter.awaiting[start : start + 2000]).update(
+            status=Registration.Status.AWAITING, registry_checked_at=None, updated_at=now
+        )
 
 
 DEMO_COUNTS = {
@@ -603,8 +700,9 @@ DEMO_COUNTS = {
 def generate_for_demo() -> GeneratorReport:
     """Operator data for the demo's registrations with a few of each kind (``seed_demo``).
 
-    Deterministic and replacing: running it again gives the same operator data for the same
-    registrations. The demo outlets' unsold packs supply the "activated, never registered"
-    numbers, so registering one of them later resolves its discrepancy on the next run.
+        Deterministic and replacing: running it again gives the same operator data for the same
+        registrations. The demo outlets' unsold packs supply the "activated, never registered"
+        numbers — the *last* packs of each outlet's stock by MSISDN, so the first packs a clerk is
+    offered are clean; registering one of the last later resolves its discrepancy on the next run.
     """
     return generate_operator_data(counts=DEMO_COUNTS, seed=2026)

@@ -2,9 +2,9 @@
 
 Reconciliation finds discrepancies; it does not decide who is asked about them. When a run
 finishes, ``engine.reconciliation_finish`` calls ``hand_over`` once per batch (up to
-``engine.HANDOVER_BATCH`` ids) of the discrepancies the run newly opened of the kinds an outlet
-is accountable for (``rules.OUTLET_ACCOUNTABLE_KINDS``) that have an outlet. ``hand_over`` calls
-every receiver registered here, in the order registered, as ``receiver(discrepancy_ids=[...])``.
+``engine.HANDOVER_BATCH`` ids) of every discrepancy the run newly opened, whatever its kind;
+each receiver takes the ones it acts on. ``hand_over`` calls every receiver registered here, in
+the order registered, as ``receiver(discrepancy_ids=[...])``.
 
 The contract of a receiver:
 - it runs inside the transaction that marks the run succeeded: what it writes and the run's
@@ -15,9 +15,13 @@ The contract of a receiver:
 - anything leaving the database (mail, a task) waits for ``transaction.on_commit``;
 - it is set-based: a fixed number of queries per batch, never one per discrepancy.
 
-The compliance workflow registers its intake (``compliance.workflow.intake.discrepancies_opened``:
-clarification requests to the accountable parties) from ``ComplianceConfig.ready()``. With no
-receiver registered the findings simply stay open discrepancies.
+The compliance workflow registers two receivers from ``ComplianceConfig.ready()``: its intake
+(``compliance.workflow.intake.discrepancies_opened``: clarification requests to the accountable
+parties, for the kinds an outlet answers for) and its review queue
+(``compliance.workflow.queue.unknown_to_operator_opened``: the "unknown to the operator"
+findings, queued for GraPARI). A reviewer thus sees a run's findings as soon as the run ends;
+the periodic review-queue sync stays as the safety net. With no receiver registered the
+findings simply stay open discrepancies.
 
 ``receivers`` is the registry itself: a benchmark or a test that measures the engine alone
 empties it (or puts a recorder in it) and restores it afterwards.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 
 from core.audit import AuditAction
 from core.models import AuditEvent
@@ -42,6 +43,9 @@ PORTAL_FIELDS = (
     "full_name",
     "birth_date",
     "registered_at",
+    "status",
+    "policy__packs_sold_inactive",
+    "grace_start",
 )
 
 
@@ -65,24 +69,79 @@ def _key_range(field: str, lo: str | None, hi: str | None) -> Q:
     return q
 
 
+def compared_registrations():
+    """The registrations reconciliation compares: of a life of their number not known to
+    have ended, not refused by the registry (no sale), not anonymised (nothing left)."""
+    return (
+        Registration.objects.current_lives()
+        .exclude(status=Registration.Status.REFUSED)
+        .exclude(privacy__anonymised_at__isnull=False)
+        .annotate(grace_start=Coalesce("registry_checked_at", "registered_at"))
+    )
+
+
 def _portal_rows(queryset) -> Iterator[rules.PortalRow]:
-    # Anonymised registrations (privacy retention/erasure) have nothing left to compare.
-    queryset = queryset.exclude(privacy__anonymised_at__isnull=False)
     for row in queryset.order_by().values_list(*PORTAL_FIELDS).iterator(chunk_size=BATCH):
         yield rules.PortalRow(*row)
+
+
+def clock_for(now) -> rules.Tolerances:
+    from . import engine
+
+    return rules.Tolerances(now=now, grace=engine.activation_grace(), skew=engine.clock_skew())
+
+
+def end_lives(ended: dict[int, object]) -> int:
+    """Registrations (and their packs) whose life of the number ended: marked once, with
+    when. ``updated_at`` is left alone: the engine's own verdict, not a change to re-read."""
+    from outlets.models import StarterPack
+
+    marked = 0
+    by_time: dict[object, list[int]] = {}
+    for registration_id, at in ended.items():
+        by_time.setdefault(at, []).append(registration_id)
+    for at, ids in by_time.items():
+        for batch in _batched(sorted(ids)):
+            marked += Registration.objects.filter(pk__in=batch, life_ended_at__isnull=True).update(
+                life_ended_at=at
+            )
+            StarterPack.objects.filter(
+                registration__pk__in=batch, life_ended_at__isnull=True
+            ).update(life_ended_at=at)
+    return marked
 
 
 def our_roids() -> dict[str, int]:
     return dict(Outlet.objects.values_list("roid", "id"))
 
 
-def changed_msisdns(*, adapter, since, lo=None, hi=None) -> set[str]:
-    """MSISDNs changed at or after ``since`` on either side, within ``[lo, hi)``."""
+def grace_ending(since, now) -> Q:
+    """Registrations whose activation grace period ends in ``[since, now]``: nothing about
+    them changes then, yet the first run after it must look at them again."""
+    from . import engine
+
+    grace = engine.activation_grace()
+    return Q(grace_start__gte=since - grace, grace_start__lte=now - grace)
+
+
+def changed_msisdns(*, adapter, since, lo=None, hi=None, now=None) -> set[str]:
+    """MSISDNs changed at or after ``since`` on either side (or whose registration's grace
+    period ended since), within ``[lo, hi)``."""
+    in_range = _key_range("msisdn", lo, hi)
     changed = set(
-        Registration.objects.filter(_key_range("msisdn", lo, hi), updated_at__gte=since)
+        Registration.objects.filter(in_range, updated_at__gte=since)
         .values_list("msisdn", flat=True)
         .iterator(chunk_size=BATCH)
     )
+    if now is not None:
+        changed.update(
+            Registration.objects.annotate(
+                grace_start=Coalesce("registry_checked_at", "registered_at")
+            )
+            .filter(in_range, grace_ending(since, now))
+            .values_list("msisdn", flat=True)
+            .iterator(chunk_size=BATCH)
+        )
     changed.update(record.msisdn for record in adapter.iter_range(lo, hi, since=since))
     return changed
 
@@ -95,10 +154,39 @@ def _apply(
     scope: Q | tuple[str, set[str]],
     kinds,
     flag: bool,
+    per_life: bool = False,
 ) -> ChunkResult:
-    """Refresh the open ones found again, open the new ones, resolve the unfound in scope."""
+    """Resolve the open ones of the scope not found again, refresh those found again, open
+    the new ones. ``per_life``: a finding is the same discrepancy only for the same
+    registration (a number's next life never inherits its previous life's discrepancy)."""
     result = ChunkResult()
     found = {f.key: f for f in findings}
+    same_life = {f.key: f.registration_id for f in findings}
+
+    def unfound(msisdn, kind, registration_id) -> bool:
+        key = (msisdn, kind)
+        if key not in found:
+            return True
+        return per_life and same_life[key] != registration_id
+
+    # Resolved first: a new life's finding opens only once the previous life's is closed.
+    if isinstance(scope, Q):
+        scopes: Iterable[Q] = [scope]
+    else:  # (field, keys): an explicit set of keys, asked for in batches
+        field_name, keys = scope
+        scopes = (Q(**{f"{field_name}__in": batch}) for batch in _batched(sorted(keys)))
+    gone = []
+    for scope_q in scopes:
+        for pk, msisdn, kind, registration_id in Discrepancy.objects.filter(
+            scope_q, status=Discrepancy.Status.OPEN, kind__in=kinds
+        ).values_list("pk", "msisdn", "kind", "registration_id"):
+            if unfound(msisdn, kind, registration_id):
+                gone.append(pk)
+                result.resolved[kind] = result.resolved.get(kind, 0) + 1
+    for batch in _batched(gone):
+        Discrepancy.objects.filter(pk__in=batch).update(
+            status=Discrepancy.Status.RESOLVED, resolved_at=now, resolved_by_run=run
+        )
     for finding in found.values():
         result.found[finding.kind] = result.found.get(finding.kind, 0) + 1
 
@@ -141,23 +229,6 @@ def _apply(
     for discrepancy in new:
         result.opened[discrepancy.kind] = result.opened.get(discrepancy.kind, 0) + 1
 
-    if isinstance(scope, Q):
-        scopes: Iterable[Q] = [scope]
-    else:  # (field, keys): an explicit set of keys, asked for in batches
-        field, keys = scope
-        scopes = (Q(**{f"{field}__in": batch}) for batch in _batched(sorted(keys)))
-    unfound = []
-    for scope_q in scopes:
-        for pk, msisdn, kind in Discrepancy.objects.filter(
-            scope_q, status=Discrepancy.Status.OPEN, kind__in=kinds
-        ).values_list("pk", "msisdn", "kind"):
-            if (msisdn, kind) not in found:
-                unfound.append(pk)
-                result.resolved[kind] = result.resolved.get(kind, 0) + 1
-    for batch in _batched(unfound):
-        Discrepancy.objects.filter(pk__in=batch).update(
-            status=Discrepancy.Status.RESOLVED, resolved_at=now, resolved_by_run=run
-        )
     if flag:
         result.flagged = flag_registrations(
             sorted({f.registration_id for f in found.values() if f.registration_id}), run=run
@@ -197,32 +268,40 @@ def flag_registrations(registration_ids: list[int], *, run) -> int:
 
 def process_msisdn_chunk(*, chunk, run, adapter, now) -> ChunkResult:
     roids = our_roids()
+    clock = clock_for(now)
     lo, hi = chunk.key_from, chunk.key_to
+    portal: dict[str, list[rules.PortalRow]] = {}
     if chunk.scope == chunk.Scope.ALL:
-        portal = {
-            row.msisdn: row
-            for row in _portal_rows(Registration.objects.filter(_key_range("msisdn", lo, hi)))
-        }
+        for row in _portal_rows(compared_registrations().filter(_key_range("msisdn", lo, hi))):
+            portal.setdefault(row.msisdn, []).append(row)
         operator = {record.msisdn: record for record in adapter.iter_range(lo, hi)}
         msisdns = portal.keys() | operator.keys()
         scope_q = _key_range("msisdn", lo, hi)
     else:
-        msisdns = changed_msisdns(adapter=adapter, since=run.since, lo=lo, hi=hi)
-        portal = {}
+        msisdns = changed_msisdns(adapter=adapter, since=run.since, lo=lo, hi=hi, now=now)
         for batch in _batched(sorted(msisdns)):
-            portal.update(
-                (row.msisdn, row)
-                for row in _portal_rows(Registration.objects.filter(msisdn__in=batch))
-            )
+            for row in _portal_rows(compared_registrations().filter(msisdn__in=batch)):
+                portal.setdefault(row.msisdn, []).append(row)
         operator = adapter.lookup(msisdns)
         scope_q = ("msisdn", msisdns)
-    findings = [
-        finding
-        for msisdn in sorted(msisdns)
-        for finding in rules.compare(portal.get(msisdn), operator.get(msisdn), our_roids=roids)
-    ]
-    result = _apply(findings, run=run, now=now, scope=scope_q, kinds=rules.MSISDN_KINDS, flag=True)
-    result.rows = len(portal) + len(operator)
+    findings: list[rules.Finding] = []
+    ended: dict[int, object] = {}
+    for msisdn in sorted(msisdns):
+        rows = sorted(portal.get(msisdn, []), key=lambda r: (r.registered_at, r.registration_id))
+        found, gone = rules.compare_number(rows, operator.get(msisdn), our_roids=roids, clock=clock)
+        findings.extend(found)
+        ended.update(gone)
+    end_lives(ended)
+    result = _apply(
+        findings,
+        run=run,
+        now=now,
+        scope=scope_q,
+        kinds=rules.MSISDN_KINDS,
+        flag=True,
+        per_life=True,
+    )
+    result.rows = sum(len(rows) for rows in portal.values()) + len(operator)
     if chunk.scope == chunk.Scope.CHANGED:
         result.msisdns = len(msisdns)
     return result
@@ -231,8 +310,10 @@ def process_msisdn_chunk(*, chunk, run, adapter, now) -> ChunkResult:
 def _registrations_of(msisdns: Iterable[str]) -> dict[str, tuple[int, int]]:
     found: dict[str, tuple[int, int]] = {}
     for batch in _batched(sorted(set(msisdns))):
-        for pk, msisdn, outlet_id in Registration.objects.filter(msisdn__in=batch).values_list(
-            "pk", "msisdn", "outlet_id"
+        for pk, msisdn, outlet_id in (
+            Registration.objects.current_lives()
+            .filter(msisdn__in=batch)
+            .values_list("pk", "msisdn", "outlet_id")
         ):
             found[msisdn] = (pk, outlet_id)
     return found

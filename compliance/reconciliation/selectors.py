@@ -77,10 +77,20 @@ def _mask_date(value: str | None) -> str | None:
     return f"{value[:4]}-**-**" if value else value
 
 
+def _of_another_life(discrepancy: Discrepancy) -> bool:
+    """A discrepancy whose registration is not the asking outlet's: its operator values
+    describe a life of the number that outlet never registered (a recycled number)."""
+    registration = discrepancy.registration if discrepancy.registration_id else None
+    return registration is not None and registration.outlet_id != discrepancy.outlet_id
+
+
 def discrepancy_details_for_user(*, discrepancy: Discrepancy, user) -> dict:
     """The portal's and the operator's values as ``user`` may see them. ID numbers are always
     masked (they are stored masked); the regulator also gets names and birth dates masked."""
     details = discrepancy.details or {}
+    if not user.sees_all_outlets and _of_another_life(discrepancy):
+        # The operator's values of a life of the number this outlet did not register.
+        details = {k: v for k, v in details.items() if k != "operator"}
     if not is_regulator(user):
         return details
     masked = {}

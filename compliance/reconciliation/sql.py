@@ -34,13 +34,15 @@ from django.conf import settings
 from django.db import connection
 
 from core.models import AuditEvent
-from outlets.models import Outlet
-from subscribers.models import Registration
+from outlets.models import Outlet, StarterPack
+from subscribers.models import Registration, RegistrationPolicy
 
 from ..models import Discrepancy
 from . import rules
 
 REG = Registration._meta.db_table
+POLICY = RegistrationPolicy._meta.db_table
+PACK = StarterPack._meta.db_table
 PRIVACY = "privacy_registrationprivacy"
 OUTLET = Outlet._meta.db_table
 DISC = Discrepancy._meta.db_table
@@ -107,43 +109,55 @@ CREATE TEMP TABLE recon_found (
 ) ON COMMIT DROP
 """
 
-# The per-MSISDN comparison. {r_where}/{o_where} restrict both sides to the chunk's scope.
+# The per-MSISDN comparison, registration side: each registration of a life not known to have
+# ended (and not refused: no sale) with the operator's record of its number, classified by
+# life (``rules.life_of``). {r_where}/{o_where} restrict both sides to the chunk's scope.
 _MSISDN_FOUND = """
 INSERT INTO recon_found (msisdn, kind, registration_id, outlet_id, details, o_name_key)
 WITH r AS (
     SELECT r.id, r.msisdn, r.outlet_id, r.registration_number, r.registered_at, r.id_type,
-           r.id_number_digest, r.id_number_masked, r.full_name, r.birth_date
-    FROM {reg} r {r_join} WHERE {r_where}
+           r.id_number_digest, r.id_number_masked, r.full_name, r.birth_date, r.status,
+           coalesce(r.registry_checked_at, r.registered_at) AS grace_start,
+           pol.packs_sold_inactive
+    FROM {reg} r JOIN {policy} pol ON pol.id = r.policy_id {r_join}
+    WHERE {r_where} AND r.status <> 'refused' AND r.life_ended_at IS NULL
 ), o AS (
     SELECT o.msisdn, o.iccid, o.status, o.activated_at, o.outlet_roid, o.id_type,
-           o.id_number_digest, o.id_number_masked, o.full_name, o.name_key, o.birth_date
+           o.id_number_digest, o.id_number_masked, o.full_name, o.name_key, o.birth_date,
+           o.issued_at, o.deactivated_at
     FROM {op} o {o_join} WHERE {o_where}
 ), pairs AS (
-    SELECT coalesce(r.msisdn, o.msisdn) AS msisdn,
-           r.id AS reg_id, r.outlet_id AS reg_outlet_id, r.registration_number, r.registered_at,
+    SELECT r.msisdn, r.id AS reg_id, r.outlet_id AS reg_outlet_id, r.registration_number,
+           r.registered_at, r.status AS r_status, r.grace_start, r.packs_sold_inactive,
            r.id_type AS r_id_type, r.id_number_masked AS r_masked, r.full_name AS r_name,
-           r.birth_date AS r_birth,
-           o.iccid, o.status, o.activated_at, o.outlet_roid, o.id_type AS o_id_type,
+           r.birth_date AS r_birth, r.id_number_digest AS r_digest,
+           o.activated_at, o.id_type AS o_id_type, o.id_number_digest AS o_digest,
            o.id_number_masked AS o_masked, o.full_name AS o_name, o.name_key AS o_name_key,
-           o.birth_date AS o_birth,
-           o.msisdn IS NULL AS k_missing,
-           r.id IS NOT NULL AND o.msisdn IS NOT NULL
-               AND r.id_number_digest IS DISTINCT FROM o.id_number_digest AS k_id,
-           r.id IS NOT NULL AND o.msisdn IS NOT NULL
-               AND {name_key} IS DISTINCT FROM o.name_key AS k_name,
-           r.id IS NOT NULL AND o.msisdn IS NOT NULL
-               AND r.birth_date IS DISTINCT FROM o.birth_date AS k_birth,
-           r.id IS NULL AND o.status = 'active' AND o.outlet_roid <> '' AS k_unregistered
-    FROM r FULL JOIN o ON o.msisdn = r.msisdn
+           o.birth_date AS o_birth, o.issued_at, o.deactivated_at,
+           CASE WHEN o.msisdn IS NULL THEN 'none'
+                WHEN o.issued_at IS NOT NULL AND r.registered_at < o.issued_at THEN 'earlier'
+                WHEN o.deactivated_at IS NOT NULL AND r.registered_at < o.deactivated_at
+                    THEN 'ended'
+                WHEN o.deactivated_at IS NOT NULL THEN 'none'
+                ELSE 'same' END AS life
+    FROM r LEFT JOIN o ON o.msisdn = r.msisdn
+), flags AS (
+    SELECT p.*,
+           p.life = 'none' AND p.r_status <> 'awaiting' AND p.grace_start <= %(grace_before)s
+               AS k_missing,
+           p.life = 'same' AND p.r_digest IS DISTINCT FROM p.o_digest AS k_id,
+           p.life = 'same' AND {name_key} IS DISTINCT FROM p.o_name_key AS k_name,
+           p.life = 'same' AND p.r_birth IS DISTINCT FROM p.o_birth AS k_birth,
+           p.life = 'same' AND p.packs_sold_inactive
+               AND p.activated_at < p.registered_at - %(skew)s AS k_early,
+           p.life IN ('earlier', 'ended') AS k_ended
+    FROM pairs p
 ), hits AS (
     -- Only the pairs with something to report go further (a few percent of them).
-    SELECT p.*, ro.id AS roid_outlet_id
-    FROM pairs p
-    LEFT JOIN {outlet} ro ON p.k_unregistered AND ro.roid = p.outlet_roid
-    WHERE p.k_missing OR p.k_id OR p.k_name OR p.k_birth OR p.k_unregistered
+    SELECT * FROM flags h
+    WHERE h.k_missing OR h.k_id OR h.k_name OR h.k_birth OR h.k_early OR h.k_ended
 )
-SELECT h.msisdn, k.kind, h.reg_id,
-       CASE WHEN k.kind = 'unregistered_activation' THEN h.roid_outlet_id ELSE h.reg_outlet_id END,
+SELECT h.msisdn, k.kind, h.reg_id, h.reg_outlet_id,
        CASE k.kind
          WHEN 'missing_in_operator' THEN jsonb_build_object('portal', jsonb_build_object(
               'registration_number', h.registration_number, 'registered_at', h.registered_at))
@@ -156,9 +170,12 @@ SELECT h.msisdn, k.kind, h.reg_id,
          WHEN 'birth_date_mismatch' THEN jsonb_build_object(
               'portal', jsonb_build_object('birth_date', h.r_birth),
               'operator', jsonb_build_object('birth_date', h.o_birth))
-         ELSE jsonb_build_object('operator', jsonb_build_object(
-              'status', h.status, 'activated_at', h.activated_at,
-              'outlet_roid', h.outlet_roid, 'iccid', h.iccid))
+         WHEN 'activated_before_registration' THEN jsonb_build_object(
+              'portal', jsonb_build_object('registered_at', h.registered_at),
+              'operator', jsonb_build_object('activated_at', h.activated_at))
+         -- life_ended: not a discrepancy, the registration's life ended (then taken out).
+         ELSE jsonb_build_object('ended_at', CASE WHEN h.life = 'earlier'
+              THEN coalesce(h.deactivated_at, h.issued_at) ELSE h.deactivated_at END)
        END,
        CASE WHEN k.kind = 'name_mismatch' THEN h.o_name_key END
 FROM hits h CROSS JOIN LATERAL unnest(ARRAY[
@@ -166,10 +183,44 @@ FROM hits h CROSS JOIN LATERAL unnest(ARRAY[
     CASE WHEN h.k_id THEN 'id_number_mismatch' END,
     CASE WHEN h.k_name THEN 'name_mismatch' END,
     CASE WHEN h.k_birth THEN 'birth_date_mismatch' END,
-    CASE WHEN h.k_unregistered AND h.roid_outlet_id IS NOT NULL
-         THEN 'unregistered_activation' END
+    CASE WHEN h.k_early THEN 'activated_before_registration' END,
+    CASE WHEN h.k_ended THEN 'life_ended' END
 ]) AS k(kind)
 WHERE k.kind IS NOT NULL
+"""
+
+# The operator side: an active record sold through one of our ROIDs that no registration of
+# its life stands for (none at all, or only registrations of an earlier life).
+_UNREGISTERED_FOUND = """
+INSERT INTO recon_found (msisdn, kind, registration_id, outlet_id, details)
+SELECT o.msisdn, 'unregistered_activation', NULL, ro.id,
+       jsonb_build_object('operator', jsonb_build_object(
+           'status', o.status, 'activated_at', o.activated_at,
+           'outlet_roid', o.outlet_roid, 'iccid', o.iccid))
+FROM {op} o {o_join}
+JOIN {outlet} ro ON ro.roid = o.outlet_roid
+WHERE {o_where} AND o.status = 'active' AND o.outlet_roid <> ''
+  AND NOT EXISTS (
+    SELECT 1 FROM {reg} r
+    WHERE r.msisdn = o.msisdn AND r.status <> 'refused' AND r.life_ended_at IS NULL
+      AND (o.issued_at IS NULL OR r.registered_at >= o.issued_at)
+      AND NOT EXISTS (SELECT 1 FROM {privacy} pv
+                      WHERE pv.registration_id = r.id AND pv.anonymised_at IS NOT NULL))
+"""
+
+# Registrations whose life of the number ended, and their packs: marked once, with when.
+# updated_at is left alone (the engine's own verdict, as the flag below).
+_END_LIVES = f"""
+WITH ended AS (
+    SELECT registration_id AS id, (details->>'ended_at')::timestamptz AS at
+    FROM recon_found WHERE kind = 'life_ended'
+), marked AS (
+    UPDATE {REG} r SET life_ended_at = e.at FROM ended e
+    WHERE r.id = e.id AND r.life_ended_at IS NULL
+    RETURNING r.starter_pack_id, r.life_ended_at
+)
+UPDATE {PACK} p SET life_ended_at = m.life_ended_at FROM marked m
+WHERE p.id = m.starter_pack_id AND p.life_ended_at IS NULL
 """
 
 # The per-ID-group comparison: the active numbers of each over-cap digest, beyond the cap.
@@ -213,8 +264,11 @@ SET last_seen_run_id = %(run)s, last_seen_at = %(now)s, details = f.details,
     registration_id = f.registration_id, outlet_id = f.outlet_id,
     id_digest = f.id_digest, id_group = f.id_group
 FROM recon_found f
-WHERE d.status = 'open' AND d.msisdn = f.msisdn AND d.kind = f.kind
+WHERE d.status = 'open' AND d.msisdn = f.msisdn AND d.kind = f.kind {{same_life}}
 """
+# Per MSISDN, a finding is the same discrepancy only for the same registration: a number's
+# next life never inherits (nor shows its outlet) the previous life's discrepancy.
+_SAME_LIFE = "AND f.registration_id IS NOT DISTINCT FROM d.registration_id"
 
 _OPEN = f"""
 WITH opened AS (
@@ -235,7 +289,8 @@ WITH resolved AS (
     UPDATE {DISC} d
     SET status = 'resolved', resolved_at = %(now)s, resolved_by_run_id = %(run)s
     WHERE d.status = 'open' AND d.kind = ANY(%(kinds)s) AND {{d_where}}
-      AND NOT EXISTS (SELECT 1 FROM recon_found f WHERE f.msisdn = d.msisdn AND f.kind = d.kind)
+      AND NOT EXISTS (SELECT 1 FROM recon_found f WHERE f.msisdn = d.msisdn AND f.kind = d.kind
+                      {{same_life}})
     RETURNING d.kind
 )
 SELECT kind, count(*) FROM resolved GROUP BY kind
@@ -312,18 +367,31 @@ def flag_over_limit(*, run, now) -> int:
         return cursor.rowcount
 
 
-def _apply(cursor, *, params: dict, kinds, d_where: str, result: ChunkResult, flag: bool) -> None:
+def _apply(
+    cursor,
+    *,
+    params: dict,
+    kinds,
+    d_where: str,
+    result: ChunkResult,
+    flag: bool,
+    per_life: bool = False,
+) -> None:
     # An index and statistics, so the joins below never scan the found rows per discrepancy
     # (the discrepancy table's own statistics are stale while a first run fills it).
     cursor.execute("CREATE INDEX ON recon_found (msisdn, kind)")
     result.found = _counts(cursor, "SELECT kind, count(*) FROM recon_found GROUP BY kind", {})
     if sum(result.found.values()) > 1000:  # a few rows plan well without statistics
         cursor.execute("ANALYZE recon_found")
-    cursor.execute(_REFRESH, params)
-    result.opened = _counts(cursor, _OPEN, params)
+    same_life = _SAME_LIFE if per_life else ""
+    # Resolved first: a new life's finding opens only once the previous life's is closed.
     result.resolved = _counts(
-        cursor, _RESOLVE.format(d_where=d_where), {**params, "kinds": list(kinds)}
+        cursor,
+        _RESOLVE.format(d_where=d_where, same_life=same_life),
+        {**params, "kinds": list(kinds)},
     )
+    cursor.execute(_REFRESH.format(same_life=same_life), params)
+    result.opened = _counts(cursor, _OPEN, params)
     if flag:
         cursor.execute(_FLAG, params)
         result.flagged = cursor.rowcount
@@ -346,9 +414,32 @@ def _confirm_names(cursor) -> None:
         )
 
 
+GRACE_ENDING = (
+    "coalesce(registry_checked_at, registered_at) >= %(grace_from)s"
+    " AND coalesce(registry_checked_at, registered_at) <= %(grace_to)s"
+)
+
+
+def grace_params(since, now) -> dict:
+    """Bounds of ``GRACE_ENDING``: registrations whose activation grace period ends in
+    ``[since, now]`` — unchanged, yet due for a look (``reg_grace_start_idx``)."""
+    from .engine import activation_grace
+
+    grace = activation_grace()
+    return {"grace_from": since - grace, "grace_to": now - grace}
+
+
 def process_msisdn_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
     """Compare one MSISDN range (or the changed MSISDNs in it) and record the outcome."""
-    params = {"run": run.pk, "now": now, "name_noise": NAME_NOISE}
+    from .engine import activation_grace, clock_skew
+
+    params = {
+        "run": run.pk,
+        "now": now,
+        "name_noise": NAME_NOISE,
+        "grace_before": now - activation_grace(),
+        "skew": clock_skew(),
+    }
     result = ChunkResult()
     with connection.cursor() as cursor:
         _chunk_settings(cursor)
@@ -360,6 +451,7 @@ def process_msisdn_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
             r_join = o_join = ""
         else:
             params["since"] = run.since
+            params.update(grace_params(run.since, now))
             scope_range_r = _range("msisdn", chunk.key_from, chunk.key_to, params, "k")
             _temp_table(
                 cursor,
@@ -369,6 +461,7 @@ def process_msisdn_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
             cursor.execute(
                 f"INSERT INTO recon_scope SELECT msisdn FROM {REG}"
                 f" WHERE updated_at >= %(since)s AND {scope_range_r}"
+                f" UNION SELECT msisdn FROM {REG} WHERE {GRACE_ENDING} AND {scope_range_r}"
                 f" UNION SELECT msisdn FROM {relation}"
                 f" WHERE updated_at >= %(since)s AND {scope_range_r}",
                 params,
@@ -383,18 +476,31 @@ def process_msisdn_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
         cursor.execute(
             _MSISDN_FOUND.format(
                 reg=REG,
+                policy=POLICY,
                 op=relation,
-                outlet=OUTLET,
                 r_join=r_join,
                 # Anonymised registrations (privacy retention/erasure) have nothing to compare.
                 r_where=f"({r_where}) AND NOT EXISTS (SELECT 1 FROM {PRIVACY} pv"
                 " WHERE pv.registration_id = r.id AND pv.anonymised_at IS NOT NULL)",
                 o_join=o_join,
                 o_where=o_where,
-                name_key=sql_name_key("r.full_name"),
+                name_key=sql_name_key("p.r_name"),
             ),
             params,
         )
+        cursor.execute(
+            _UNREGISTERED_FOUND.format(
+                op=relation,
+                o_join=o_join,
+                o_where=o_where,
+                outlet=OUTLET,
+                reg=REG,
+                privacy=PRIVACY,
+            ),
+            params,
+        )
+        cursor.execute(_END_LIVES)
+        cursor.execute("DELETE FROM recon_found WHERE kind = 'life_ended'")
         _confirm_names(cursor)
         _apply(
             cursor,
@@ -403,6 +509,7 @@ def process_msisdn_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
             d_where=d_where,
             result=result,
             flag=True,
+            per_life=True,
         )
     return result
 

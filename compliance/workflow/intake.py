@@ -2,8 +2,10 @@
 
 ``discrepancies_opened`` is the receiver the workflow registers with reconciliation's hand-over
 (``compliance.reconciliation.handover``, from ``ComplianceConfig.ready()``): a finishing run
-calls it once per batch (up to 1 000) of the discrepancies it newly opened of the kinds an outlet
-is accountable for (``rules.OUTLET_ACCOUNTABLE_KINDS``) that have an outlet, inside the
+calls it once per batch (up to 1 000) of the discrepancies it newly opened; it takes those of
+the kinds an outlet is accountable for (``rules.OUTLET_ACCOUNTABLE_KINDS``) that have an outlet
+(the review queue's receiver, ``queue.unknown_to_operator_opened``, takes those unknown to the
+operator), inside the
 transaction that marks the run succeeded: the intake and the run's success commit together or
 not at all. Anything leaving the database (mail) waits for ``transaction.on_commit``.
 
@@ -117,10 +119,20 @@ def _new_request(msisdn: str, registration_id, party: AccountableParty, *, now, 
 
 
 def discrepancies_opened(*, discrepancy_ids: list[int]) -> None:
-    """Open or extend the clarification requests of these newly opened discrepancies: one
-    request per number, to the party accountable for it, with the deadline of the policy in
-    force; a finding a reviewer dismissed before is settled without asking anyone."""
-    clarifications_open_for_discrepancies(discrepancy_ids=list(discrepancy_ids))
+    """Open or extend the clarification requests of these newly opened discrepancies — those
+    of the kinds an outlet is accountable for that have an outlet (the hand-over gives every
+    new finding; the review queue takes those unknown to the operator): one request per
+    number, to the party accountable for it, with the deadline of the policy in force; a
+    finding a reviewer dismissed before is settled without asking anyone."""
+    ids = list(
+        Discrepancy.objects.filter(
+            pk__in=list(discrepancy_ids),
+            kind__in=sorted(OUTLET_ACCOUNTABLE_KINDS),
+            outlet__isnull=False,
+        ).values_list("pk", flat=True)
+    )
+    if ids:
+        clarifications_open_for_discrepancies(discrepancy_ids=ids)
 
 
 def clarifications_open_for_discrepancies(
@@ -232,8 +244,22 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver) -> None:
         c.msisdn: c
         for c in Clarification.objects.filter(
             msisdn__in=msisdns, status__in=Clarification.ACTIVE
-        ).only("pk", "msisdn", "status", "round")
+        ).only("pk", "msisdn", "status", "round", "registration_id")
     }
+    # A request about an earlier life of the number (another registration: the number was
+    # deactivated and issued again) is settled, never extended with the new life's findings:
+    # its outlet must not see the next holder's values.
+    earlier = [
+        c
+        for m, c in existing.items()
+        if c.registration_id and registration_of.get(m) and c.registration_id != registration_of[m]
+    ]
+    if earlier:
+        from .clarifications import _withdraw
+
+        _withdraw(earlier, now)
+        for c in earlier:
+            del existing[c.msisdn]
     to_open = [m for m in msisdns if m not in existing]
     # A new request gathers every open discrepancy of its number not yet asked about, not only
     # those this batch hands over (e.g. ones no hand-over reached).

@@ -155,7 +155,15 @@ def _insert_flagged(batch: list[dict], now) -> int:
     return len(queued)
 
 
-def _queue_unknown_to_operator(since, now) -> int:
+def unknown_to_operator_opened(*, discrepancy_ids: list[int]) -> None:
+    """The hand-over receiver of the review queue (``compliance.reconciliation.handover``,
+    registered in ``ComplianceConfig.ready()``): a run's new "unknown to the operator"
+    findings are queued for GraPARI in the transaction that ends the run, so a reviewer sees
+    them as soon as the run ends (the periodic sync remains the safety net)."""
+    _queue_unknown_to_operator(None, timezone.now(), ids=discrepancy_ids)
+
+
+def _queue_unknown_to_operator(since, now, *, ids: list[int] | None = None) -> int:
     queued = ReviewItem.objects.filter(discrepancy=OuterRef("pk"))
     qs = (
         Discrepancy.objects.filter(
@@ -168,6 +176,8 @@ def _queue_unknown_to_operator(since, now) -> int:
     )
     if since is not None:
         qs = qs.filter(detected_at__gte=since)
+    if ids is not None:
+        qs = qs.filter(pk__in=list(ids))
     total = 0
     ids = list(qs.order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(ids), SYNC_BATCH):

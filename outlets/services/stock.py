@@ -161,8 +161,11 @@ def stock_allocate_to_dealer(
     by_msisdn = {line.msisdn: line for line in lines}
     errors = []
     for chunk in _chunks(list(by_msisdn)):
-        for msisdn, code in StarterPack.objects.filter(msisdn__in=chunk).values_list(
-            "msisdn", "dealer__code"
+        # A number whose pack's life ended (deactivated, issued again) may be stocked anew.
+        for msisdn, code in (
+            StarterPack.objects.current_lives()
+            .filter(msisdn__in=chunk)
+            .values_list("msisdn", "dealer__code")
         ):
             line = by_msisdn[msisdn]
             errors.append(LineError(line.line, "already_known", {"msisdn": msisdn, "dealer": code}))
@@ -210,11 +213,11 @@ def _packs_for(*, lines: Sequence[PackLine] | None, span: MsisdnRange | None) ->
     fields = ("msisdn", "pk", "dealer_id", "outlet_id", "outlet__roid", "status")
     found = {}
     if span is not None:
-        rows = _in_span(StarterPack.objects.all(), span).values_list(*fields)
+        rows = _in_span(StarterPack.objects.current_lives(), span).values_list(*fields)
         found.update((row[0], row[1:]) for row in rows)
     else:
         for chunk in _chunks([line.msisdn for line in lines]):
-            rows = StarterPack.objects.filter(msisdn__in=chunk).values_list(*fields)
+            rows = StarterPack.objects.current_lives().filter(msisdn__in=chunk).values_list(*fields)
             found.update((row[0], row[1:]) for row in rows)
     return found
 

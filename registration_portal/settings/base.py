@@ -446,6 +446,19 @@ OPERATORDB_LOAD_WORK_MEM = env.str("OPERATORDB_LOAD_WORK_MEM", default="256MB")
 OPERATORDB_ADAPTER = env.str(
     "OPERATORDB_ADAPTER", default="operatordb.adapter.MockOperatorDatabase"
 )
+# The number's lives (docs/number-lives.md). A registration younger than the activation grace
+# period (minutes, from its verification by the registry, else from the sale) is not yet
+# "unknown to the operator": the network activates a pack sold inactive shortly after.
+RECONCILIATION_ACTIVATION_GRACE_MINUTES = env.int(
+    "RECONCILIATION_ACTIVATION_GRACE_MINUTES", default=60
+)
+# Under rule sets with packs sold inactive, an activation more than this many seconds before
+# the registration is "activated before registration" (the clocks of two systems differ).
+RECONCILIATION_CLOCK_SKEW_SECONDS = env.int("RECONCILIATION_CLOCK_SKEW_SECONDS", default=300)
+# The mock operator activates a registered sale this many seconds after it commits (once the
+# registry verified it where the rules require): the way the real network activates a pack
+# sold inactive. Negative: off (the mock then learns of no sale).
+OPERATOR_MOCK_ACTIVATION_SECONDS = env.int("OPERATOR_MOCK_ACTIVATION_SECONDS", default=90)
 # "auto": set-based SQL when the operator data shares the PostgreSQL database, else Python
 # through the adapter; "python" forces the generic engine (tests compare the two).
 RECONCILIATION_ENGINE = env.str("RECONCILIATION_ENGINE", default="auto")

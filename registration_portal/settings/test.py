@@ -23,6 +23,8 @@ PRIVATE_MEDIA_ROOT = Path(
 STORAGES["default"] = {**STORAGES["default"], "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT)}}
 STORAGES["private"] = {**STORAGES["private"], "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT)}}
 CELERY_TASK_EAGER_PROPAGATES = True
+# The raw world: the mock operator learns of no sale unless a test switches it on.
+OPERATOR_MOCK_ACTIVATION_SECONDS = env.int("OPERATOR_MOCK_ACTIVATION_SECONDS", default=-1)
 # Tests hammer the API; throttling has its own test that sets the rates back.
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,

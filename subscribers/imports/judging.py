@@ -255,11 +255,12 @@ def _fetch_orm(msisdns, iccids, id_digests):
     """The chunk's lookups through the ORM (any database): the packs of its MSISDNs and
     ICCIDs with their registrations, the personal numbers its ID numbers hold (as
     ``services.active_id_count`` counts them, deactivations aside)."""
-    packs = StarterPack.objects.filter(Q(msisdn__in=msisdns) | Q(iccid__in=iccids))
+    packs = StarterPack.objects.current_lives().filter(Q(msisdn__in=msisdns) | Q(iccid__in=iccids))
     if connection.features.has_select_for_update_of:
         packs = packs.select_for_update(of=("self",))
     held = (
-        Registration.objects.filter(id_number_digest__in=id_digests, category=Category.PERSONAL)
+        Registration.objects.current_lives()
+        .filter(id_number_digest__in=id_digests, category=Category.PERSONAL)
         .exclude(status__in=NOT_HOLDING)
         .order_by()
         .values("id_number_digest")
@@ -274,12 +275,13 @@ _PACKS_SQL = """
     SELECT p.id, p.msisdn, p.iccid, p.outlet_id, p.status, r.id_number_digest, r.registered_at
     FROM outlets_starterpack p
     LEFT OUTER JOIN subscribers_registration r ON r.starter_pack_id = p.id
-    WHERE p.msisdn = ANY(%s) OR p.iccid = ANY(%s)
+    WHERE (p.msisdn = ANY(%s) OR p.iccid = ANY(%s)) AND p.life_ended_at IS NULL
     FOR UPDATE OF p
 """
 _HELD_SQL = """
     SELECT id_number_digest, count(*) FROM subscribers_registration
     WHERE id_number_digest = ANY(%s) AND status <> ALL(%s) AND category = %s
+      AND life_ended_at IS NULL
     GROUP BY id_number_digest
 """
 

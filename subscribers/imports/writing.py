@@ -62,12 +62,14 @@ REGISTRATION_COLUMNS = (
     "company_name", "warnings", "registry_checked_at", "guardian_id_number_encrypted",
     "guardian_id_number_digest", "guardian_id_number_masked", "declared_purpose",
     "statement_signed", "face_verdict", "face_score", "face_sha256", "refusal_reason",
+    "life_ended_at",
 )  # fmt: skip
 # A file has no column for these: a minor's head of family, a declared purpose, a signed
-# statement (not known), a face verdict, a refusal.
-_NOT_IN_A_FILE = ("", "", "", "", None, "", None, "", "")
+# statement (not known), a face verdict, a refusal, the end of the number's life.
+_NOT_IN_A_FILE = ("", "", "", "", None, "", None, "", "", None)
 PACK_COLUMNS = (
     "id", "msisdn", "iccid", "dealer_id", "outlet_id", "status", "created_at", "updated_at",
+    "life_ended_at",
 )  # fmt: skip
 AUDIT_COLUMNS = (
     "actor_id", "actor_label", "action", "target_type", "target_id", "target_repr", "request_id",
@@ -151,7 +153,7 @@ def registration_numbers(local_days: list[str]) -> list[str]:
 def _pack_rows(new_packs, now_text: str) -> list[tuple]:
     return [
         (None, pack["msisdn"], pack["iccid"], pack["dealer_id"], pack["outlet_id"],
-         _PACK_REGISTERED, now_text, now_text)
+         _PACK_REGISTERED, now_text, now_text, None)
         for pack in new_packs
     ]  # fmt: skip
 
@@ -239,12 +241,12 @@ def _pack_lines(new_packs, pack_ids, now_text: str) -> list[str]:
         if _COPY_SPECIAL.search(f"{msisdn}{iccid}"):
             lines.append(
                 _copy_line((pack_id, msisdn, iccid, pack["dealer_id"], pack["outlet_id"],
-                            _PACK_REGISTERED, now_text, now_text))
+                            _PACK_REGISTERED, now_text, now_text, None))
             )  # fmt: skip
             continue
         lines.append(
             f"{pack_id}\t{msisdn}\t{_NULL if iccid is None else iccid}\t{pack['dealer_id']}\t"
-            f"{pack['outlet_id']}\t{_PACK_REGISTERED}\t{now_text}\t{now_text}\n"
+            f"{pack['outlet_id']}\t{_PACK_REGISTERED}\t{now_text}\t{now_text}\t{_NULL}\n"
         )
     return lines
 

@@ -101,7 +101,8 @@ def test_operator_starts_a_run_and_grapari_and_regulator_follow_it(
         assert sum(run["counts"].values()) == len(truth_set())
         assert set(run["counts"]) == {
             "missing_in_operator", "id_number_mismatch", "name_mismatch",
-            "birth_date_mismatch", "unregistered_activation", "id_over_limit",
+            "birth_date_mismatch", "unregistered_activation", "activated_before_registration",
+            "id_over_limit",
         }  # fmt: skip
     listing = api(regulator).get(RUNS).json()
     assert listing["count"] == 1 and listing["results"][0]["id"] == body["id"]

@@ -7,7 +7,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from compliance.models import Clarification, ClarificationItem, Discrepancy, ReconciliationRun
+from compliance.models import (
+    Clarification,
+    ClarificationItem,
+    Discrepancy,
+    ReconciliationRun,
+    ReviewItem,
+)
 from compliance.reconciliation import handover
 from compliance.reconciliation.engine import (
     reconciliation_finish,
@@ -75,8 +81,15 @@ def test_each_discrepancy_flags_its_registration_and_is_handed_over(generated):
         ).values_list("pk", flat=True)
     )
     assert handed_over() == accountable
-    assert finish_audit(run)["handed_over"] == len(accountable)
+    # Every new finding is handed over; those unknown to the operator went to the review
+    # queue in the same transaction (no periodic sync has run).
+    assert finish_audit(run)["handed_over"] == Discrepancy.objects.count()
     assert not Discrepancy.objects.filter(kind="missing_in_operator", pk__in=accountable)
+    unknown = set(
+        Discrepancy.objects.filter(kind="missing_in_operator").values_list("pk", flat=True)
+    )
+    assert unknown
+    assert set(ReviewItem.objects.values_list("discrepancy_id", flat=True)) == unknown
     # Unregistered activations belong to the outlet whose ROID sold them.
     assert not Discrepancy.objects.filter(kind="unregistered_activation", outlet__isnull=True)
     assert AuditEvent.objects.filter(action="reconciliation.finish", target_id=str(run.pk))
@@ -99,7 +112,7 @@ def test_a_rerun_doubles_nothing(generated, engine):
     assert set(Discrepancy.objects.values_list("first_detected_run", flat=True)) == {first.pk}
     # Killed mutant: the hand-over lost its "first detected by this run" filter and gave every
     # still-open finding to the workflow again on each run.
-    assert asked and finish_audit(first)["handed_over"] == len(asked)
+    assert asked and finish_audit(first)["handed_over"] == Discrepancy.objects.count()
     assert finish_audit(second)["handed_over"] == 0
     assert handed_over() == asked and Clarification.objects.count() == requests
     assert AuditEvent.objects.filter(action__startswith="clarification").count() == workflow_audit
@@ -178,4 +191,4 @@ def test_a_failing_hand_over_fails_the_finish_and_commits_nothing_of_it(generate
     assert reconciliation_finish(run_id=run.pk)  # the recovery's retry
     run.refresh_from_db()
     assert run.status == ReconciliationRun.Status.SUCCEEDED
-    assert handed_over() and finish_audit(run)["handed_over"] == len(handed_over())
+    assert handed_over() and finish_audit(run)["handed_over"] == Discrepancy.objects.count()

@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("operatordb", "0002_population_registry"),
+        ("operatordb", "0003_number_lives"),
     ]
 
     operations = [
