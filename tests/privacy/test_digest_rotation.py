@@ -61,7 +61,7 @@ def snapshot_rows(registrations):
         number = pii.decrypt(r.id_number_encrypted)
         activated = r.registered_at.isoformat()
         return [r.msisdn, r.iccid, "active", activated, r.outlet.roid, r.id_type, number,
-                r.full_name, str(r.birth_date)]  # fmt: skip
+                r.full_name, str(r.birth_date), "", ""]  # fmt: skip
 
     return [(line, values(r)) for line, r in enumerate(registrations, start=2)]
 
