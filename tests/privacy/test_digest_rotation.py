@@ -301,3 +301,39 @@ def test_every_digest_column_is_listed():
             if key not in NOT_ID_DIGESTS:
                 found.add(key)
     assert found == listed
+
+
+def test_a_number_no_key_decrypts_fails_the_rotation_with_the_count_and_it_resumes(
+    settings, seeded, outlet
+):
+    """Honest end: a ciphertext under a key that was removed too early cannot be re-digested.
+    The job ends failed with the count and the rotation stays under way (every look-up still
+    works); with the key back, running the command again finishes it."""
+    from cryptography.fernet import Fernet
+
+    from outlets.models import OutletStaff
+
+    lost_key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [lost_key, *settings.FIELD_ENCRYPTION_KEYS]
+    staff = StaffFactory(
+        user=UserFactory(username="staff_lost_key"),
+        outlet=outlet,
+        id_number_encrypted=pii.encrypt(nik(58)),
+        id_number_digest=pii.digest(nik(58)),
+    )
+    settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS[1:]
+    start_rotation(settings)
+    with pytest.raises(CommandError, match="1 number\\(s\\) cannot be decrypted"):
+        call_command("rotate_digest_key", stdout=StringIO())
+    job = PrivacyJob.objects.get(kind=PrivacyJob.Kind.DIGEST_ROTATION)
+    assert job.status == PrivacyJob.Status.FAILED
+    assert job.counts["last_unreadable"] == 1
+    assert DigestKeyState.objects.get().previous_fingerprint  # still under way
+    assert insider_match(dealer_id=outlet.dealer_id, id_digest=pii.digest(nik(58))) == "id"
+    settings.FIELD_ENCRYPTION_KEYS = [*settings.FIELD_ENCRYPTION_KEYS, lost_key]
+    call_command("rotate_digest_key", stdout=StringIO())
+    job.refresh_from_db()
+    assert job.status == PrivacyJob.Status.SUCCEEDED
+    staff = OutletStaff.objects.get(pk=staff.pk)
+    assert staff.id_number_digest == under(NEW_KEY, nik(58))
+    assert not DigestKeyState.objects.get().previous_fingerprint
