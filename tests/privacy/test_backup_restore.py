@@ -120,3 +120,19 @@ def test_restore_refuses_to_overwrite_the_live_database(settings, tmp_path):
         text=True,
     )  # fmt: skip
     assert done.returncode == 2 and "new database" in done.stderr
+
+
+def test_backups_older_than_the_ledger_are_deleted(settings, tmp_path):
+    """A backup kept longer than the erasure ledger could bring back people no one remembers
+    erasing: backup.sh deletes folders older than BACKUP_RETENTION_DAYS."""
+    dest = tmp_path / "backups"
+    old, recent = dest / "20260101T010000Z", dest / "20261201T010000Z"
+    for folder in (old, recent):
+        folder.mkdir(parents=True)
+    subprocess.run(["touch", "-d", "40 days ago", str(old)], check=True)
+    subprocess.run(["touch", "-d", "2 days ago", str(recent)], check=True)
+    env = {**_env(settings), "BACKUP_RETENTION_DAYS": "35"}
+    made = Path(_run(["scripts/backup.sh", str(dest)], env).strip())
+    assert not old.exists() and recent.exists() and made.exists()
+    checked = subprocess.run(["sha256sum", "--check", "SHA256SUMS"], cwd=made, capture_output=True)
+    assert checked.returncode == 0
