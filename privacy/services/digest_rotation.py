@@ -318,15 +318,20 @@ def _apply_map(olds: list[str] | None) -> int:
         for label, columns in MAPPED_LISTS.items():
             table = apps.get_model(label)._meta.db_table
             for column in columns:
+                # A chunk's few pairs: containment test; the sweep: each element through the
+                # map's primary key (never the whole map as one array).
                 which = (
-                    "%s" if olds is not None else "(SELECT array_agg(old) FROM core_digestkeymap)"
+                    f"{column} ?| %s"
+                    if olds is not None
+                    else f"EXISTS (SELECT 1 FROM jsonb_array_elements_text({column}) x(v) "  # noqa: S608
+                    "JOIN core_digestkeymap k ON k.old = x.v)"
                 )
                 cursor.execute(
                     f"UPDATE {table} SET {column} = ("  # noqa: S608
                     "SELECT coalesce(jsonb_agg(coalesce(m.new, e.v) ORDER BY e.n), '[]'::jsonb) "
                     f"FROM jsonb_array_elements_text({column}) WITH ORDINALITY e(v, n) "
                     "LEFT JOIN core_digestkeymap m ON m.old = e.v"
-                    f") WHERE jsonb_typeof({column}) = 'array' AND {column} ?| {which}",
+                    f") WHERE jsonb_typeof({column}) = 'array' AND {which}",
                     params,
                 )
                 moved += cursor.rowcount
