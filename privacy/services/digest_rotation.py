@@ -176,8 +176,15 @@ def run_digest_rotation(job: PrivacyJob, token: str, progress: Progress) -> None
             "their digests are still the previous key's (the rotation stays under way)"
         )
     if phase == "sweep":
+        # One column per transaction (a big table's unindexed column is one hash join).
+        targets = _sweep_targets()
+        for index in range(int(cursor.get("column") or 0), len(targets)):
+            with transaction.atomic():
+                counts["swept"] += _apply_map(None, only=targets[index])
+                cursor = {"phase": "sweep", "column": index + 1}
+                checkpoint(job, token, cursor=cursor, counts=counts)
+            progress(f"swept {targets[index][0]}.{targets[index][1]}")
         with transaction.atomic():
-            counts["swept"] += _apply_map(None)
             checkpoint(job, token, cursor={"phase": "finish"}, counts=counts)
         phase = "finish"
     with transaction.atomic():
@@ -292,15 +299,21 @@ def _move_rows(model, columns: list[str], pks: list[int]) -> None:
             )
 
 
-def _apply_map(olds: list[str] | None) -> int:
+def _sweep_targets() -> list[tuple[str, str]]:
+    return all_digest_columns() + [(label, c) for label, cs in MAPPED_LISTS.items() for c in cs]
+
+
+def _apply_map(olds: list[str] | None, only: tuple[str, str] | None = None) -> int:
     """Replace old digests the map knows by their new value in every digest column (only
-    ``olds`` when given). Plain SQL: no ``updated_at`` moves, so incremental reconciliation does
-    not see millions of changed rows."""
+    ``olds`` when given; only the column ``only`` when given). Plain SQL: no ``updated_at``
+    moves, so incremental reconciliation does not see millions of changed rows."""
     moved = 0
-    only = " AND m.old = ANY(%s)" if olds is not None else ""
+    old_filter = " AND m.old = ANY(%s)" if olds is not None else ""
     params = [olds] if olds is not None else []
     with connection.cursor() as cursor:
         for label, column in all_digest_columns():
+            if only is not None and (label, column) != only:
+                continue
             table = apps.get_model(label)._meta.db_table
             scope = ""
             if olds is not None and (label, column) in CHUNK_SCOPE:
@@ -311,13 +324,15 @@ def _apply_map(olds: list[str] | None) -> int:
             # Table and column names come from the code (privacy.digest_fields), never input.
             cursor.execute(
                 f"UPDATE {table} t SET {column} = m.new FROM core_digestkeymap m "  # noqa: S608
-                f"WHERE t.{column} = m.old{only}{scope}",
+                f"WHERE t.{column} = m.old{old_filter}{scope}",
                 params,
             )
             moved += cursor.rowcount
         for label, columns in MAPPED_LISTS.items():
             table = apps.get_model(label)._meta.db_table
             for column in columns:
+                if only is not None and (label, column) != only:
+                    continue
                 # A chunk's few pairs: containment test; the sweep: each element through the
                 # map's primary key (never the whole map as one array).
                 which = (
