@@ -337,3 +337,26 @@ def test_a_number_no_key_decrypts_fails_the_rotation_with_the_count_and_it_resum
     staff = OutletStaff.objects.get(pk=staff.pk)
     assert staff.id_number_digest == under(NEW_KEY, nik(58))
     assert not DigestKeyState.objects.get().previous_fingerprint
+
+
+def test_a_rotation_killed_in_its_sweep_resumes_there(settings, seeded):
+    start_rotation(settings)
+    job = services.digest_rotation_start(trigger="command", dispatch=False)
+
+    def killed_in_sweep(message):
+        if message.startswith("swept"):
+            raise Killed
+
+    with pytest.raises(Killed):
+        services.privacy_job_run(job_id=job.pk, progress=killed_in_sweep)
+    job.refresh_from_db()
+    assert job.cursor == {"phase": "sweep", "column": 1}
+    rows_before = job.counts["rows"]
+    call_command("rotate_digest_key", take_over=True, stdout=StringIO())
+    job.refresh_from_db()
+    assert job.status == PrivacyJob.Status.SUCCEEDED
+    assert job.counts["rows"] == rows_before  # no table walked twice
+    assert OperatorSubscriber.objects.get(msisdn="6281999999999").id_number_digest == under(
+        NEW_KEY, nik(41)
+    )
+    call_command("rotate_digest_key", verify=True, stdout=StringIO())
