@@ -17,7 +17,7 @@
 # and digest keys of the backup's time (docs/privacy.md, "Backups and the keys").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY="${PY:-.venv/bin/python}"
+if [ -x .venv/bin/python ]; then PY="${PY:-.venv/bin/python}"; else PY="${PY:-python}"; fi
 BACKUP="${1:?usage: restore.sh BACKUP_FOLDER TARGET_DB [MEDIA_DIR]}"
 TARGET_DB="${2:?usage: restore.sh BACKUP_FOLDER TARGET_DB [MEDIA_DIR]}"
 MEDIA="${3:-${PRIVATE_MEDIA_ROOT:-private_media}}"
