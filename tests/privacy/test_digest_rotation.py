@@ -18,7 +18,7 @@ from operatordb.models import OperatorSubscriber, PopulationRecord
 from operatordb.snapshot import load_rows
 from outlets.selectors.insiders import insider_match
 from privacy import services
-from privacy.digest_fields import MAPPED_LISTS, NOT_ID_DIGESTS, all_digest_columns
+from privacy.digest_fields import CHUNK_SCOPE, MAPPED_LISTS, NOT_ID_DIGESTS, all_digest_columns
 from privacy.models import DataSubjectRequest, ErasureLedger, PrivacyJob
 from subscribers.models import Registration
 from subscribers.services import active_id_count
@@ -301,6 +301,8 @@ def test_every_digest_column_is_listed():
             if key not in NOT_ID_DIGESTS:
                 found.add(key)
     assert found == listed
+    # A column scoped for the chunks' moves is a listed one (else the scope silently lapses).
+    assert set(CHUNK_SCOPE) <= set(all_digest_columns())
 
 
 def test_a_number_no_key_decrypts_fails_the_rotation_with_the_count_and_it_resumes(
