@@ -3,7 +3,7 @@ FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     DJANGO_SETTINGS_MODULE=registration_portal.settings.production
-RUN apt-get update && apt-get install -y --no-install-recommends gettext curl \
+RUN apt-get update && apt-get install -y --no-install-recommends gettext curl postgresql-client \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 satupintu
 WORKDIR /app

@@ -153,6 +153,13 @@ class AuditAction(models.TextChoices):
         _("Restriction lifted on request"),
     )
     PRIVACY_DSR_ERASE = "privacy.dsr_erase", _("Erasure on request")
+    PRIVACY_DSR_DECIDE = "privacy.dsr_decide", _("Ambiguous records decided")
+    PRIVACY_LEDGER_REAPPLIED = "privacy.ledger_reapplied", _("Erasures re-applied after a restore")
+    PRIVACY_DIGEST_KEY_ROTATED = "privacy.digest_key_rotated", _("Digest key rotated")
+    REGISTRATION_EARLIER_VALUES_ERASED = (
+        "registration.earlier_values_erased",
+        _("Earlier values erased"),
+    )
     PRIVACY_REGISTRATIONS_ANONYMISED = (
         "privacy.registrations_anonymised",
         _("Registrations anonymised"),

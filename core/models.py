@@ -44,3 +44,42 @@ class AuditEvent(models.Model):
         return (
             f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target_repr}"
         )
+
+
+class DigestKeyState(models.Model):
+    """Which ``ID_DIGEST_KEY`` the stored ID-number digests were made with (one row).
+
+    ``fingerprint`` is ``core.pii.key_fingerprint`` of the key in force; during a digest-key
+    rotation ``previous_fingerprint`` names the key rows not yet re-digested are under. Start-up
+    and every data command compare the configured keys with it (``core.pii.digest_key_check``).
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    fingerprint = models.CharField(max_length=64)
+    previous_fingerprint = models.CharField(max_length=64, blank=True)
+    rotation_started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("digest key state")
+        verbose_name_plural = _("digest key state")
+        constraints = [
+            models.CheckConstraint(name="digest_key_state_single", condition=models.Q(id=1))
+        ]
+
+    def __str__(self) -> str:
+        return self.fingerprint
+
+
+class DigestKeyMap(models.Model):
+    """During a digest-key rotation: each old digest and the new one of the same number, learnt
+    from the decrypted numbers (``privacy.services.digest_rotation``). A number the map knows
+    has been moved everywhere, so ``core.pii.digest`` gives its new digest, and columns without
+    a ciphertext beside them are re-digested through it. Emptied when the rotation ends: it
+    links the two keys' digests, nothing else."""
+
+    old = models.CharField(max_length=64, primary_key=True)
+    new = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return self.old[:8]

@@ -26,7 +26,7 @@ class OperatorSubscriberAdmin(ReadOnlyAdmin):
     )  # fmt: skip
     list_filter = ("status", "id_type")
     search_fields = ("=msisdn", "=outlet_roid")
-    exclude = ("id_number_digest", "id_number_encrypted", "name_key")
+    exclude = ("id_number_digest", "name_key")
     show_full_result_count = False
 
     @admin.display(description=_("ID type"), ordering="id_type")

@@ -32,7 +32,6 @@ class OperatorSubscriber(models.Model):
     id_type = models.CharField(_("ID type"), max_length=12, blank=True)
     id_number_digest = models.CharField(max_length=64, blank=True)
     id_number_masked = models.CharField(_("ID number"), max_length=40, blank=True)
-    id_number_encrypted = models.TextField(blank=True)
     full_name = models.CharField(_("full name"), max_length=100, blank=True)
     name_key = models.CharField(max_length=100, blank=True)
     birth_date = models.DateField(_("date of birth"), null=True, blank=True)

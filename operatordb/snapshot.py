@@ -50,6 +50,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core import pii
 from core.idnumbers import normalize_id_number
 from core.masking import mask_id_number
 from identity.idrules import (
@@ -217,7 +218,8 @@ class RowTransformer:
     def __init__(self, errors: _Errors):
         self.errors = errors
         self.tz = timezone.get_default_timezone()
-        self.digest = _Digester(settings.ID_DIGEST_KEY.encode())
+        # During a digest-key rotation: the previous key, then the rotation's map (below).
+        self.digest = _Digester(pii.loader_key().encode())
 
     def _timestamp(self, value: str, line: int, field_name: str) -> tuple[bool, str | None]:
         """(ok, the ISO text PostgreSQL reads) of an optional timestamp field."""
@@ -529,8 +531,8 @@ FROM operatordb_snapshot_delta s
 WHERE NOT s.absent AND s.target_id IS NOT NULL AND t.id = s.target_id
 """
 _INSERT_NEW = f"""
-INSERT INTO {_TABLE} ({", ".join(STORED)}, id_number_encrypted, updated_at)
-SELECT {", ".join(f"s.{c}" for c in STORED)}, '', %(now)s
+INSERT INTO {_TABLE} ({", ".join(STORED)}, updated_at)
+SELECT {", ".join(f"s.{c}" for c in STORED)}, %(now)s
 FROM operatordb_snapshot_delta s
 WHERE s.target_id IS NULL
 -- New rows land in MSISDN order: reconciliation reads the table by MSISDN ranges.
@@ -581,6 +583,11 @@ def _load_postgresql(rows: Iterator[tuple], report: LoadReport, errors: _Errors,
                 errors.add(line, "msisdn", f"the same number as line {lines[0]}")
         if report.error_count:
             return
+        # During a digest-key rotation, numbers the rotation already moved get the new key's
+        # digest, as every other copy of them has: the comparison below then sees no change.
+        canonicalise = pii.canonicalise_sql("operatordb_snapshot_stage", "id_number_digest")
+        if canonicalise:
+            cursor.execute(canonicalise)
         cursor.execute(_DELTA, {"full": full})
         cursor.execute(_UPDATE_CHANGED, {"now": now})
         report.updated = cursor.rowcount
@@ -617,6 +624,11 @@ def _load_orm(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, ful
             values["birth_date"] = date.fromisoformat(values["birth_date"])
         return values
 
+    if pii.rotation_state() == "rotating":  # as the PostgreSQL path's canonicalise_sql
+        at = STORED.index("id_number_digest")
+        moved = pii.canonical_digests(out[at] for out in clean.values())
+        for msisdn, out in clean.items():
+            clean[msisdn] = (*out[:at], moved.get(out[at], out[at]), *out[at + 1 :])
     msisdns = sorted(clean)
     for start in range(0, len(msisdns), 500):
         batch = msisdns[start : start + 500]

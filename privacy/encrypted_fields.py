@@ -16,9 +16,6 @@ ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {
     "outlets.DealerAdmin": ("id_number_encrypted", "kk_number_encrypted"),
     "outlets.Outlet": ("owner_id_number_encrypted", "owner_kk_number_encrypted"),
     "outlets.OutletApplication": ("owner_id_number_encrypted", "owner_kk_number_encrypted"),
-    # The operator-database mock encrypts with the portal's keys too
-    # (compliance.reconciliation.generator).
-    "operatordb.OperatorSubscriber": ("id_number_encrypted",),
     # The compliance workflow: a correction proposed by an outlet, and the values an accepted
     # correction replaced.
     "compliance.ClarificationAnswer": (
@@ -28,4 +25,7 @@ ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {
     "compliance.RegistrationVersion": ("id_number_encrypted", "kk_number_encrypted"),
     # The holder's door: an SMS waiting to be sent (it may carry a code; cleared once sent).
     "holders.SmsMessage": ("body_encrypted",),
+    # An erased person's number, kept with the erasure ledger entry while a backup could bring
+    # them back (privacy.services.ledger).
+    "privacy.ErasureLedger": ("id_number_encrypted",),
 }

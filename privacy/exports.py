@@ -26,11 +26,16 @@ def _iso(value) -> str | None:
     return value
 
 
+class ExportUndecryptable(Exception):
+    """A value of the person's copy cannot be decrypted with the configured keys: the export is
+    refused rather than handed over with a placeholder (restore the missing key first)."""
+
+
 def _plain(token: str) -> str:
     try:
         return pii.decrypt(token)
-    except ValueError:
-        return "(cannot be decrypted)"
+    except ValueError as exc:
+        raise ExportUndecryptable(str(exc)) from exc
 
 
 def _actor(event) -> str:
@@ -40,22 +45,24 @@ def _actor(event) -> str:
     return event.actor_label or "system"
 
 
-def subject_export(
-    records: SubjectRecords, *, request: DataSubjectRequest, generated_at: datetime
-) -> dict:
-    """Everything in ``records`` as plain values, newest last."""
-    registrations = []
-    for registration in records.registrations:
-        state = records.state(registration)
-        registrations.append(
+def _registration_entry(records: SubjectRecords, registration) -> dict:
+    """The registration's own facts, then the values that are the person's: its current values
+    only while they hold it, each earlier version only where it was theirs."""
+    state = records.state(registration)
+    entry = {
+        "registration_number": registration.registration_number,
+        "msisdn": registration.msisdn,
+        "iccid": registration.iccid,
+        "outlet": {"roid": registration.outlet.roid, "name": registration.outlet.name},
+        "registered_at": _iso(registration.registered_at),
+        "channel": registration.source,
+        "rules_applied": registration.policy.code,
+        "status": registration.status,
+        "held_by_you_now": records.holds_now(registration),
+    }
+    if records.holds_now(registration):
+        entry.update(
             {
-                "registration_number": registration.registration_number,
-                "msisdn": registration.msisdn,
-                "iccid": registration.iccid,
-                "outlet": {"roid": registration.outlet.roid, "name": registration.outlet.name},
-                "registered_at": _iso(registration.registered_at),
-                "channel": registration.source,
-                "rules_applied": registration.policy.code,
                 "id_type": registration.id_type,
                 "id_number": _plain(registration.id_number_encrypted),
                 "kk_number": _plain(registration.kk_number_encrypted),
@@ -66,16 +73,38 @@ def subject_export(
                 "address": registration.address,
                 "nationality": registration.nationality,
                 "consent_at": _iso(registration.consent_at),
-                "status": registration.status,
                 "photos_held": [name for name in PHOTO_FIELDS if getattr(registration, name)],
                 "number_deactivated_at": _iso(state.deactivated_at) if state else None,
                 "processing_restricted_since": _iso(state.restricted_at) if state else None,
                 "erasure_requested_at": _iso(state.erasure_requested_at) if state else None,
             }
         )
+    entry["earlier_values"] = [
+        {
+            **{k: v for k, v in (h.version.values or {}).items() if not k.endswith("_masked")},
+            "id_number": _plain(h.version.id_number_encrypted),
+            "kk_number": _plain(h.version.kk_number_encrypted),
+            "replaced_at": _iso(h.version.replaced_at),
+        }
+        for h in records.person.mine(registration.pk)
+        if not h.is_current
+    ]
+    return entry
+
+
+def subject_export(
+    records: SubjectRecords, *, request: DataSubjectRequest, generated_at: datetime
+) -> dict:
+    """Everything in ``records`` that is the person's, as plain values, newest last. Raises
+    ``ExportUndecryptable`` when a number of theirs cannot be decrypted."""
     numbers = {
         registration.pk: registration.registration_number for registration in records.registrations
     }
+    answers = [
+        answer
+        for answer in records.person.answers
+        if answer.clarification.registration_id in numbers and records.person.answer_is_mine(answer)
+    ]
     return {
         "generated_at": _iso(generated_at),
         "request": {
@@ -84,7 +113,20 @@ def subject_export(
             "reference": request.reference,
             "received_at": _iso(request.created_at),
         },
-        "registrations": registrations,
+        "registrations": [_registration_entry(records, r) for r in records.registrations],
+        "corrections_proposed": [
+            {
+                "registration_number": numbers[answer.clarification.registration_id],
+                "answered_at": _iso(answer.created_at),
+                "correction": {
+                    k: v for k, v in (answer.correction or {}).items() if k != "id_number"
+                },
+                "id_number": _plain(answer.correction_id_number_encrypted),
+                "evidence_photo_held": bool(answer.evidence_photo),
+                "outcome": answer.outcome,
+            }
+            for answer in answers
+        ],
         "outlet_staff": [
             {
                 "outlet": {"roid": staff.outlet.roid, "name": staff.outlet.name},
@@ -105,7 +147,9 @@ def subject_export(
                 "status": discrepancy.status,
                 "detected_at": _iso(discrepancy.detected_at),
                 "resolved_at": _iso(discrepancy.resolved_at),
-                "details": discrepancy.details,
+                # Only the sides that show the person's own values (the operator's record of
+                # the number may be someone else's).
+                "details": records.person.discrepancy_sides(discrepancy),
             }
             for discrepancy in records.discrepancies
         ],
@@ -153,7 +197,13 @@ def _csv(data: dict) -> bytes:
     writer.writerow(["export", "", "generated_at", data["generated_at"]])
     for name, value in _flat(data["request"]):
         writer.writerow(["request", "", name, _cell(value)])
-    for section in ("registrations", "outlet_staff", "discrepancies", "processing_log"):
+    for section in (
+        "registrations",
+        "corrections_proposed",
+        "outlet_staff",
+        "discrepancies",
+        "processing_log",
+    ):
         for number, record in enumerate(data[section], start=1):
             for name, value in _flat(record):
                 writer.writerow([section, number, name, _cell(value)])

@@ -88,6 +88,7 @@ class PrivacyJob(models.Model):
         RETENTION_PURGE = "retention_purge", _("Retention purge")
         KEY_ROTATION = "key_rotation", _("Encryption key rotation")
         DEACTIVATION_SYNC = "deactivation_sync", _("Number deactivation sync")
+        DIGEST_ROTATION = "digest_rotation", _("Digest key rotation")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -140,7 +141,12 @@ class PrivacyJob(models.Model):
             models.CheckConstraint(
                 name="privacy_job_kind_known",
                 condition=models.Q(
-                    kind__in=["retention_purge", "key_rotation", "deactivation_sync"]
+                    kind__in=[
+                        "retention_purge",
+                        "key_rotation",
+                        "deactivation_sync",
+                        "digest_rotation",
+                    ]
                 ),
             ),
         ]
@@ -188,6 +194,11 @@ class DataSubjectRequest(models.Model):
     )
     handled_by_label = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    # The person the request names beyond the number, where given: the comparison key of the
+    # name and the birth date (``privacy.subjects``), and the operator admin's decision on each
+    # record the number matched ambiguously ({"registration:40": "include"|"exclude"}).
+    person = models.JSONField(default=dict, blank=True)
+    decisions = models.JSONField(default=dict, blank=True)
     # What the first look-up found, so the list shows it without decrypting anything.
     found = models.JSONField(default=dict, blank=True)
     actions = models.JSONField(default=list, blank=True)
@@ -210,6 +221,73 @@ class DataSubjectRequest(models.Model):
 
     def done(self, action: str) -> bool:
         return any(entry.get("action") == action for entry in self.actions)
+
+
+class ErasureLedger(models.Model):
+    """One erasure, recorded so that restoring an older backup cannot bring the person back.
+
+    Who erased, when, the keyed digests of the person's ID number (re-digested by a digest-key
+    rotation from the encrypted number kept with them) and the records acted on, by key. A
+    restore re-applies every live entry (``privacy.services.erasure_ledger_reapply``). The
+    entry is itself personal data: it is deleted once no backup taken before it can be
+    restored (``expires_at``, ``BACKUP_RETENTION_DAYS`` after the erasure).
+    """
+
+    created_at = models.DateTimeField(_("erased at"))
+    erased_by = models.CharField(_("erased by"), max_length=150)
+    request = models.ForeignKey(
+        DataSubjectRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    digests = models.JSONField(default=list)
+    # The person's number under FIELD_ENCRYPTION_KEYS: the digest-key rotation re-digests the
+    # entry from it (no other copy of the number is left once the person is erased).
+    id_number_encrypted = models.TextField(blank=True)
+    # {"anonymised": [...], "deferred": [...], "versions": [...], "staff": [...], "users": [...],
+    #  "answers": [...], "discrepancy_sides": {"<id>": ["portal", ...]}}
+    records = models.JSONField(default=dict)
+    expires_at = models.DateTimeField(_("kept until"), db_index=True)
+    reapplied_at = models.DateTimeField(_("last re-applied"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("erasure ledger entry")
+        verbose_name_plural = _("erasure ledger")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"erasure {self.pk} {self.created_at:%Y-%m-%d}"
+
+
+class ExportFile(models.Model):
+    """A file of a person's data the portal wrote outside its own storage (a data-subject
+    export written by the command), tracked so that it has a retention period
+    (``PRIVACY_EXPORT_RETENTION_DAYS``, enforced by the retention purge) and so that the
+    person's erasure deletes it. Downloads from the page are streamed, never stored."""
+
+    request = models.ForeignKey(
+        DataSubjectRequest, on_delete=models.CASCADE, related_name="export_files"
+    )
+    path = models.CharField(_("file"), max_length=1000)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    created_at = models.DateTimeField(_("written at"))
+    expires_at = models.DateTimeField(_("kept until"))
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
+    # "retention" or "erasure" (or "missing": already gone when its time came).
+    deleted_because = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        verbose_name = _("export file")
+        verbose_name_plural = _("export files")
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["expires_at"],
+                name="privacy_exportfile_live_idx",
+                condition=models.Q(deleted_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.path
 
 
 # The vocabularies of this module, with their labels for pages and exports (core.vocabulary).

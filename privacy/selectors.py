@@ -1,7 +1,7 @@
 """Reads of the privacy app: what is due for anonymisation, what is restricted, and everything
 held on one person. Pages, commands and tasks use the same functions."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -9,7 +9,7 @@ from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from compliance.models import Discrepancy, RegistrationVersion
+from compliance.models import Discrepancy
 from core.models import AuditEvent
 from core.roles import is_operator
 from outlets.models import OutletStaff
@@ -17,6 +17,7 @@ from subscribers.models import Registration
 from subscribers.selectors import exclude_restricted
 
 from .models import DataSubjectRequest, PrivacyJob, RegistrationPrivacy
+from .subjects import Holding, PersonClaim, PersonRecords, person_records
 
 PHOTO_FIELDS = ("id_photo", "id_photo_thumb", "face_photo", "face_photo_thumb")
 REGISTRATION_TARGET = "subscribers.registration"
@@ -105,13 +106,17 @@ def retention_preview(*, now: datetime | None = None) -> RetentionPreview:
 
 @dataclass
 class SubjectRecords:
-    """What the portal holds on one ID number (registrant or outlet staff member)."""
+    """What the portal holds on one person (registrant or outlet staff member): the
+    registrations where they hold, or held, the registered identity (``person`` says which
+    values are theirs), their outlet-staff records, the discrepancies with a side that is
+    theirs, and the audit events about their records while they were theirs."""
 
     registrations: list[Registration]
     states: dict[int, RegistrationPrivacy]
     outlet_staff: list[OutletStaff]
     discrepancies: list[Discrepancy]
     audit_events: QuerySet[AuditEvent]
+    person: PersonRecords = field(default_factory=PersonRecords)
 
     @property
     def registration_ids(self) -> list[int]:
@@ -121,49 +126,66 @@ class SubjectRecords:
     def staff_ids(self) -> list[int]:
         return [staff.pk for staff in self.outlet_staff]
 
+    @property
+    def ambiguous(self) -> list[Holding]:
+        return self.person.ambiguous
+
     def state(self, registration: Registration) -> RegistrationPrivacy | None:
         return self.states.get(registration.pk)
 
+    def holds_now(self, registration: Registration) -> bool:
+        return registration.pk in self.person.current_ids
 
-def data_subject_records(*, digests: list[str]) -> SubjectRecords:
-    """Every record found through the keyed digests of one ID number.
 
-    Registrations where it is the registrant's ID number, outlet-staff records where it is the
-    staff member's own ID, the discrepancies reconciliation found on those registrations and the
-    audit events about those records. A registration whose ID number was corrected is found by
-    the old number too: its earlier version (compliance workflow) still holds that person's
-    data. Anonymised registrations no longer carry a digest, nor do their versions, so they are
-    not found: nothing personal is left in them.
+def data_subject_records(
+    *, digests: list[str], person: dict | None = None, decisions: dict | None = None
+) -> SubjectRecords:
+    """Every record holding the data of the person these keyed digests (and, where given, name
+    and birth date: ``person``) name — by holding, not by row (``privacy.subjects``).
+
+    A registration whose ID number was corrected away from the person is found by the old
+    number: its earlier version holds their data, and only that version is theirs; one
+    corrected *to* the person is theirs from the correction on. Anonymised registrations carry
+    no digest any more, nor do their versions: nothing personal is left to find.
     """
     digests = [value for value in digests if value]
-    corrected = RegistrationVersion.objects.filter(id_number_digest__in=digests).values(
-        "registration_id"
-    )
-    registrations = list(
-        Registration.objects.filter(Q(id_number_digest__in=digests) | Q(pk__in=corrected))
-        .select_related("outlet", "policy")
-        .order_by("registered_at", "pk")
-    )
-    registration_ids = [registration.pk for registration in registrations]
-    staff = list(
-        OutletStaff.objects.filter(id_number_digest__in=digests)
-        .select_related("user", "outlet")
-        .order_by("pk")
+    person = person or {}
+    claim = PersonClaim(tuple(digests), person.get("name_key", ""), person.get("birth_date", ""))
+    held = person_records(claim, decisions or {})
+    registration_ids = [
+        pk for pk, hs in held.holdings.items() if any(h.status == "mine" for h in hs)
+    ]
+    registrations = [
+        hs[-1].registration for pk, hs in held.holdings.items() if pk in registration_ids
+    ]
+    staff = (
+        list(
+            OutletStaff.objects.filter(id_number_digest__in=digests)
+            .select_related("user", "outlet")
+            .order_by("pk")
+        )
+        if digests
+        else []
     )
     states = {
         state.registration_id: state
         for state in RegistrationPrivacy.objects.filter(registration_id__in=registration_ids)
     }
-    discrepancies = list(
-        Discrepancy.objects.filter(registration_id__in=registration_ids).order_by("detected_at")
-    )
-    events = AuditEvent.objects.filter(
-        Q(target_type=REGISTRATION_TARGET, target_id__in=[str(pk) for pk in registration_ids])
-        | Q(target_type=STAFF_TARGET, target_id__in=[str(s.pk) for s in staff])
-    ).order_by("created_at", "pk")
-    if not registration_ids and not staff:
-        events = events.none()
-    return SubjectRecords(registrations, states, staff, discrepancies, events)
+    discrepancies = [d for d in held.discrepancies if held.discrepancy_sides(d)]
+    windows = Q(pk__in=[])
+    for pk in registration_ids:
+        first = held.holdings[pk][0]
+        for holding in held.mine(pk):
+            window = Q(target_type=REGISTRATION_TARGET, target_id=str(pk))
+            if holding is not first:
+                window &= Q(created_at__gte=holding.since)
+            if holding.until is not None:
+                window &= Q(created_at__lte=holding.until)
+            windows |= window
+    if staff:
+        windows |= Q(target_type=STAFF_TARGET, target_id__in=[str(s.pk) for s in staff])
+    events = AuditEvent.objects.filter(windows).order_by("created_at", "pk")
+    return SubjectRecords(registrations, states, staff, discrepancies, events, held)
 
 
 # --- requests and jobs, for the operator admin's pages ----------------------------------------

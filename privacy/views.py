@@ -165,9 +165,19 @@ def jobs(request):
             PrivacyJob.Kind.RETENTION_PURGE: services.retention_purge_start,
             PrivacyJob.Kind.DEACTIVATION_SYNC: services.number_deactivations_sync_start,
             PrivacyJob.Kind.KEY_ROTATION: services.key_rotation_start,
+            PrivacyJob.Kind.DIGEST_ROTATION: services.digest_rotation_start,
         }[form.cleaned_data["kind"]]
         try:
             job = start(trigger=PrivacyJob.Trigger.PAGE, requested_by=request.user)
+        except services.DigestRotationRefused:
+            messages.error(
+                request,
+                _(
+                    "The digest key rotation needs ID_DIGEST_KEY set to the new key and "
+                    "ID_DIGEST_KEY_PREVIOUS to the current one on every process first "
+                    "(see the personal-data documentation). Nothing was started."
+                ),
+            )
         except services.JobAlreadyActive as exc:
             messages.error(
                 request,

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Min, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -425,3 +425,38 @@ def export_jobs_sweep(*, now=None) -> dict[str, int]:
 def report_summaries_refresh(*, full: bool = False) -> RefreshOutcome:
     """Bring the dashboard's summary tables up to date (``reports.summary``)."""
     return summaries_refresh(full=full)
+
+
+# Export kinds whose files hold personal data of registrations (names, masked or full IDs).
+PERSONAL_EXPORT_KINDS = (
+    ExportJob.Kind.REGISTRATIONS,
+    ExportJob.Kind.DISCREPANCIES,
+    ExportJob.Kind.CLARIFICATIONS,
+)
+
+
+def export_files_holding_erase(registration_ids: list[int], before) -> list[str]:
+    """``privacy.hooks`` eraser: delete the export files written before ``before`` (and after
+    the earliest of the registrations existed) of a kind that lists registrations' personal
+    data — any of them may hold the erased person. The job and its hash stay, as after the
+    files' retention period; the user can export again (the person is then absent)."""
+    from subscribers.models import Registration
+
+    first = Registration.objects.filter(pk__in=registration_ids).aggregate(
+        first=Min("registered_at")
+    )["first"]
+    if first is None:
+        return []
+    now = timezone.now()
+    deleted = []
+    for job in ExportJob.objects.filter(
+        kind__in=PERSONAL_EXPORT_KINDS,
+        status=ExportJob.Status.SUCCEEDED,
+        file_deleted_at__isnull=True,
+        finished_at__gte=first,
+        finished_at__lt=before,
+    ).exclude(file=""):
+        job.file.storage.delete(job.file.name)
+        ExportJob.objects.filter(pk=job.pk).update(file="", file_deleted_at=now)
+        deleted.append(f"reports.exportjob:{job.pk}")
+    return deleted

@@ -3,15 +3,22 @@
 from ..models import ClarificationAnswer, RegistrationVersion
 
 
-def workflow_personal_data_erase(*, registration_ids) -> int:
+def workflow_personal_data_erase(
+    *, registration_ids, keep_version_ids=(), keep_answer_ids=()
+) -> int:
     """Blank the personal data the workflow keeps about these registrations — the values of
     their earlier versions, the corrections proposed for them and their evidence photos — the
     way ``privacy.services.anonymise`` blanks the registration itself (names, places, address,
     ID and KK numbers go; the birth date keeps its year). For the retention purge and erasure
-    to call in their transaction. Returns the rows changed."""
+    to call in their transaction. Versions and answers in ``keep_*`` are another person's data
+    (a registration corrected from or to someone else) and are left alone. Returns the rows
+    changed."""
     ids = list(registration_ids)
     changed = 0
-    for version in RegistrationVersion.objects.filter(registration_id__in=ids):
+    versions = RegistrationVersion.objects.filter(registration_id__in=ids).exclude(
+        pk__in=list(keep_version_ids)
+    )
+    for version in versions:
         values = dict(version.values or {})
         for name in ("full_name", "birth_place", "address", "id_number_masked", "kk_number_masked"):
             if name in values:
@@ -23,7 +30,9 @@ def workflow_personal_data_erase(*, registration_ids) -> int:
         version.id_number_digest = version.kk_number_digest = ""
         version.save()
         changed += 1
-    answers = ClarificationAnswer.objects.filter(clarification__registration_id__in=ids)
+    answers = ClarificationAnswer.objects.filter(clarification__registration_id__in=ids).exclude(
+        pk__in=list(keep_answer_ids)
+    )
     for answer in answers:
         if answer.evidence_photo:
             answer.evidence_photo.delete(save=False)

@@ -62,6 +62,8 @@ def registrations_anonymise(
     job: PrivacyJob | None = None,
     request: DataSubjectRequest | None = None,
     now: datetime | None = None,
+    keep_version_ids=(),
+    keep_answer_ids=(),
 ) -> AnonymiseResult:
     """Anonymise these registrations, photos first, in one transaction with one audit row.
 
@@ -117,7 +119,11 @@ def registrations_anonymise(
             status=Discrepancy.Status.OPEN
         ).update(details={"anonymised": True}, id_digest="", id_group=[])
         # The workflow's copies: earlier versions, proposed corrections, evidence photos.
-        workflow_personal_data_erase(registration_ids=todo)
+        workflow_personal_data_erase(
+            registration_ids=todo,
+            keep_version_ids=keep_version_ids,
+            keep_answer_ids=keep_answer_ids,
+        )
         result.anonymised = todo
         target = job or request
         audit_record(

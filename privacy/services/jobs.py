@@ -161,6 +161,7 @@ def privacy_job_run(
     if token is None:
         return job
     progress = progress or (lambda message: logger.info("privacy job %s: %s", job_id, message))
+    from .digest_rotation import run_digest_rotation
     from .retention import run_deactivation_sync, run_retention_purge
     from .rotation import run_key_rotation
 
@@ -168,6 +169,7 @@ def privacy_job_run(
         PrivacyJob.Kind.RETENTION_PURGE: run_retention_purge,
         PrivacyJob.Kind.KEY_ROTATION: run_key_rotation,
         PrivacyJob.Kind.DEACTIVATION_SYNC: run_deactivation_sync,
+        PrivacyJob.Kind.DIGEST_ROTATION: run_digest_rotation,
     }[job.kind]
     try:
         runner(job, token, progress)

@@ -16,7 +16,9 @@ from .. import selectors
 from ..models import PrivacyJob, RegistrationPrivacy
 from .anonymise import registrations_anonymise
 from .common import chunk_size
+from .export_files import export_files_purge
 from .jobs import Progress, checkpoint, privacy_job_start
+from .ledger import erasure_ledger_purge
 
 SYNC_BATCH = 2000
 
@@ -95,6 +97,15 @@ def run_retention_purge(job: PrivacyJob, token: str, progress: Progress) -> None
             cursor = {"phase": "erasure", "after": rows[-1]}
             checkpoint(job, token, cursor=cursor, counts=counts)
         progress(f"erasures: {counts['anonymised']} anonymised so far")
+    # What outlives its own retention: erasure-ledger entries no backup could contradict any
+    # more (BACKUP_RETENTION_DAYS), export files past PRIVACY_EXPORT_RETENTION_DAYS.
+    for name, purge in (
+        ("ledger_entries_deleted", erasure_ledger_purge),
+        ("export_files_deleted", export_files_purge),
+    ):
+        deleted = purge()
+        if deleted:
+            counts[name] = counts.get(name, 0) + deleted
     with transaction.atomic():
         checkpoint(job, token, cursor={"phase": "done"}, counts=counts)
 

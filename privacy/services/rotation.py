@@ -80,3 +80,12 @@ def run_key_rotation(job: PrivacyJob, token: str, progress: Progress) -> None:
             progress(f"{label} up to pk {last}: {counts['rotated']} values re-encrypted so far")
     with transaction.atomic():
         checkpoint(job, token, cursor={"model": None, "last": 0}, counts=counts)
+    if counts["unreadable"]:
+        # Never "succeeded" with values left behind: the job ends failed, with the count.
+        raise RotationIncomplete(
+            f"{counts['unreadable']} value(s) cannot be decrypted with any configured key"
+        )
+
+
+class RotationIncomplete(Exception):
+    """The rotation went through every row but left values it could not read."""

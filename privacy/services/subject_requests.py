@@ -9,34 +9,82 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from compliance.models import Discrepancy
 from core import pii
 from core.audit import AuditAction, audit_record
 from core.idnumbers import id_number_forms, is_plausible_id_number
 from core.masking import mask_id_number
+from core.models import AuditEvent
+from identity.idrules import normalize_name_for_comparison
 from outlets.models import OutletStaff
-from subscribers.models import Registration
+from subscribers.models import IdempotencyRecord, Registration
 
-from .. import exports, selectors
+from .. import exports, hooks, selectors
 from ..models import DataSubjectRequest, RegistrationPrivacy
 from .anonymise import registrations_anonymise
 from .common import ensure_states, require_operator
+from .export_files import export_files_erase
+from .ledger import ledger_record, ledger_token
+
+
+class AmbiguousMatch(ValidationError):
+    """The number matched records whose name or birth date is not the person's (or that
+    disagree among themselves): nothing is done until an operator admin decides, record by
+    record (``data_subject_request_decide``)."""
+
+    def __init__(self, holdings):
+        self.holdings = [h.describe() for h in holdings]
+        super().__init__(
+            _(
+                "The ID number matches records that may be another person's: %(records)s. "
+                "Decide for each whether it is this person's before acting."
+            )
+            % {"records": ", ".join(h["key"] for h in self.holdings)}
+        )
+
+
+def _records(request: DataSubjectRequest) -> selectors.SubjectRecords:
+    return selectors.data_subject_records(
+        digests=request.id_number_digests, person=request.person, decisions=request.decisions
+    )
+
+
+def _unambiguous(request: DataSubjectRequest) -> selectors.SubjectRecords:
+    records = _records(request)
+    if records.ambiguous:
+        raise AmbiguousMatch(records.ambiguous)
+    return records
 
 
 def data_subject_request_open(
-    *, actor, id_number: str, channel: str, reference: str = "", notes: str = ""
+    *,
+    actor,
+    id_number: str,
+    channel: str,
+    reference: str = "",
+    notes: str = "",
+    full_name: str = "",
+    birth_date=None,
 ) -> DataSubjectRequest:
-    """Record a person's request and look up everything held on their ID number (audited, with
-    the number masked). Rules: operator admins only; the number must name one document."""
+    """Record a person's request and look up everything held on them (audited, with the number
+    masked). Rules: operator admins only; the number must name one document; the name and birth
+    date, where given, tell this person's records from another's on the same number."""
     require_operator(actor)
     if not is_plausible_id_number(id_number):
         raise ValidationError({"id_number": [_("Enter the ID number as it is on the document.")]})
     if channel not in DataSubjectRequest.Channel.values:
         raise ValidationError({"channel": [_("Choose how the request was received.")]})
     forms = id_number_forms(id_number)
-    digests = [pii.digest(form) for form in forms]
+    digests = list(dict.fromkeys(d for form in forms for d in pii.digests(form)))
+    person = {}
+    if full_name.strip():
+        person["name_key"] = normalize_name_for_comparison(full_name)
+    if birth_date:
+        person["birth_date"] = str(birth_date)[:10]
     with transaction.atomic():
-        records = selectors.data_subject_records(digests=digests)
+        records = selectors.data_subject_records(digests=digests, person=person)
         request = DataSubjectRequest.objects.create(
+            person=person,
             id_number_masked=mask_id_number(forms[0]),
             id_number_digest=digests[0],
             id_number_digests=digests,
@@ -49,6 +97,7 @@ def data_subject_request_open(
                 "registrations": len(records.registrations),
                 "outlet_staff": len(records.outlet_staff),
                 "audit_events": records.audit_events.count(),
+                "ambiguous": [h.key for h in records.ambiguous],
             },
         )
         audit_record(
@@ -59,16 +108,56 @@ def data_subject_request_open(
                 "id_number": request.id_number_masked,
                 "registration_ids": records.registration_ids,
                 "outlet_staff_ids": records.staff_ids,
+                "ambiguous": [h.key for h in records.ambiguous],
             },
         )
     return request
+
+
+def data_subject_request_decide(*, actor, request: DataSubjectRequest, decisions: dict) -> dict:
+    """An operator admin's decision on records the number matched ambiguously: each key
+    (``registration:<id>`` for current values, ``version:<id>`` for an earlier version) is
+    ``include`` (this person's) or ``exclude``. Only keys the number matched are accepted."""
+    require_operator(actor)
+    with transaction.atomic():
+        request = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+        records = _records(request)
+        candidates = {
+            h.key
+            for hs in records.person.holdings.values()
+            for h in hs
+            if h.digest in set(request.id_number_digests)
+        }
+        bad = [
+            k
+            for k, v in decisions.items()
+            if k not in candidates or v not in ("include", "exclude")
+        ]
+        if bad:
+            raise ValidationError(
+                {
+                    "decisions": [
+                        _("Not a record this number matched: %(keys)s") % {"keys": ", ".join(bad)}
+                    ]
+                }
+            )
+        request.decisions = {**request.decisions, **decisions}
+        request.save(update_fields=["decisions"])
+        _record_action(request, actor, "decide", dict(decisions), timezone.now())
+        audit_record(
+            actor=actor,
+            action=AuditAction.PRIVACY_DSR_DECIDE,
+            target=request,
+            after={"id_number": request.id_number_masked, "decisions": decisions},
+        )
+    return request.decisions
 
 
 def data_subject_request_view(*, actor, request: DataSubjectRequest) -> selectors.SubjectRecords:
     """The records of a request, for its page; every look is audited (who saw whose data)."""
     require_operator(actor)
     with transaction.atomic():
-        records = selectors.data_subject_records(digests=request.id_number_digests)
+        records = _records(request)
         audit_record(
             actor=actor,
             action=AuditAction.PRIVACY_DSR_VIEW,
@@ -112,10 +201,17 @@ def data_subject_request_export(
     now = timezone.now()
     with transaction.atomic():
         request = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
-        records = selectors.data_subject_records(digests=request.id_number_digests)
-        content = exports.render(
-            exports.subject_export(records, request=request, generated_at=now), fmt
-        )
+        records = _unambiguous(request)
+        try:
+            data = exports.subject_export(records, request=request, generated_at=now)
+        except exports.ExportUndecryptable as exc:
+            raise ValidationError(
+                _(
+                    "A number held on this person cannot be decrypted with the configured "
+                    "keys: nothing was exported. Put the missing key back (docs/privacy.md)."
+                )
+            ) from exc
+        content = exports.render(data, fmt)
         result = {
             "format": fmt,
             "registrations": len(records.registrations),
@@ -140,44 +236,79 @@ class ErasureOutcome:
     anonymised: list[int] = field(default_factory=list)
     # Registration id → why it waits: "in_service" (number still active) or "legal_hold".
     deferred: dict[int, str] = field(default_factory=dict)
+    # Registrations someone else holds now: the person's earlier values erased there.
+    earlier_values_erased: dict[int, list[int]] = field(default_factory=dict)
     staff_erased: list[int] = field(default_factory=list)
     staff_kept: list[int] = field(default_factory=list)
+    users_erased: list[int] = field(default_factory=list)
+    replies_deleted: int = 0
     photos_deleted: int = 0
+    export_files_deleted: list[int] = field(default_factory=list)
+    report_files_deleted: list[str] = field(default_factory=list)
 
 
 def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> ErasureOutcome:
-    """Erase what may be erased now, and the rest as soon as the law allows.
+    """Erase the person's data — exactly theirs — now where the law allows, the rest later.
 
-    Rules: a registration whose number is out of service (deactivated, or blocked) is
-    anonymised at once, photos first, as the retention purge does. One whose number is still in
-    service must keep its registered identity (the registration regulation), and one with an
-    open discrepancy is evidence in an unsettled case (UU PDP's exception): both are restricted
-    now and marked for erasure, and the daily purge anonymises them the day that ends. Outlet
-    staff records: an inactive one loses its ID and KK numbers; an active one keeps them while
-    the person works there (the 2018 own-ID rule is checked against them).
+    Rules: nothing is done while a record is matched ambiguously (``AmbiguousMatch``).
+    A registration the person holds now: out of service (deactivated, or blocked) it is
+    anonymised at once, photos first, as the retention purge does — earlier versions and
+    proposed corrections that are another person's left alone; still in service it must keep
+    its registered identity (the registration regulation), and with an open discrepancy it is
+    evidence in an unsettled case (UU PDP's exception): both are restricted now and marked for
+    erasure, and the daily purge anonymises them the day that ends. A registration someone else
+    holds now (corrected away from the person): only the person's earlier values are erased —
+    their versions, the discrepancy sides showing their values — and the current holder is
+    untouched (with an open discrepancy it waits: ``legal_hold``). Outlet-staff records: an
+    inactive one loses its ID and KK numbers, and its user account its name, e-mail and
+    username (pseudonymised in the audit trail too) when no active staff record needs it; an
+    active one keeps them while the person works there (the 2018 own-ID rule). Stored
+    ``Idempotency-Key`` replies of the registrations go. Every erasure is written to the
+    erasure ledger, which a restore re-applies.
     """
     require_operator(actor)
     now = timezone.now()
     outcome = ErasureOutcome()
     with transaction.atomic():
         request = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
-        records = selectors.data_subject_records(digests=request.id_number_digests)
+        records = _unambiguous(request)
+        person = records.person
+        # The person's number, still encrypted, for the ledger (before the erasure blanks it).
+        token = ledger_token(request.id_number_digests)
+        current = [r for r in records.registrations if r.pk in person.current_ids]
+        others_versions = [
+            h.version.pk
+            for r in current
+            for h in person.holdings[r.pk]
+            if h.version is not None and h.status != "mine"
+        ]
+        others_answers = [
+            a.pk
+            for a in person.answers
+            if a.clarification.registration_id in person.current_ids
+            and not person.answer_is_mine(a)
+        ]
         out_of_service = [
             r.pk
-            for r in records.registrations
+            for r in current
             if r.status == Registration.Status.BLOCKED
             or (records.state(r) is not None and records.state(r).deactivated_at is not None)
         ]
         result = registrations_anonymise(
-            registration_ids=out_of_service, actor=actor, reason="erasure", request=request, now=now
+            registration_ids=out_of_service,
+            actor=actor,
+            reason="erasure",
+            request=request,
+            now=now,
+            keep_version_ids=others_versions,
+            keep_answer_ids=others_answers,
         )
         outcome.anonymised, outcome.photos_deleted = result.anonymised, result.photos_deleted
-        for registration in records.registrations:
-            if registration.pk in result.anonymised:
-                continue
-            outcome.deferred[registration.pk] = (
-                "legal_hold" if registration.pk in result.held else "in_service"
-            )
+        for registration in current:
+            if registration.pk not in result.anonymised:
+                outcome.deferred[registration.pk] = (
+                    "legal_hold" if registration.pk in result.held else "in_service"
+                )
         if outcome.deferred:
             ensure_states(outcome.deferred)
             RegistrationPrivacy.objects.filter(registration_id__in=list(outcome.deferred)).update(
@@ -186,7 +317,7 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
                 request=request,
                 updated_at=now,
             )
-        for registration in records.registrations:
+        for registration in current:
             anonymised = registration.pk in outcome.anonymised
             audit_record(
                 actor=actor,
@@ -200,28 +331,29 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
                     "reason": outcome.deferred.get(registration.pk, "erasure"),
                 },
             )
-        for staff in records.outlet_staff:
-            if staff.is_active:
-                outcome.staff_kept.append(staff.pk)
-                continue
-            OutletStaff.objects.filter(pk=staff.pk).update(
-                id_number_encrypted="",
-                id_number_digest="",
-                kk_number_encrypted="",
-                kk_number_digest="",
-            )
-            outcome.staff_erased.append(staff.pk)
-            audit_record(
-                actor=actor,
-                action=AuditAction.OUTLET_STAFF_ID_ERASED,
-                target=staff,
-                after={"request": request.pk},
-            )
+        sides = _erase_earlier_values(records, request, actor, outcome)
+        _erase_staff_and_accounts(records, request, actor, outcome)
+        numbers = [r.registration_number for r in records.registrations]
+        outcome.replies_deleted, _n = IdempotencyRecord.objects.filter(
+            response_body__registration_number__in=numbers
+        ).delete()
+        # Files already written: the person's own exports, and report files that may hold them.
+        outcome.export_files_deleted = export_files_erase(request.id_number_digests, now=now)
+        outcome.report_files_deleted = hooks.export_files_erase(
+            [r.pk for r in records.registrations], now
+        )
         result_summary = {
             "anonymised": outcome.anonymised,
             "deferred": {str(pk): why for pk, why in outcome.deferred.items()},
+            "earlier_values_erased": {
+                str(pk): ids for pk, ids in outcome.earlier_values_erased.items()
+            },
             "staff_erased": outcome.staff_erased,
             "staff_kept": outcome.staff_kept,
+            "users_erased": outcome.users_erased,
+            "replies_deleted": outcome.replies_deleted,
+            "export_files_deleted": outcome.export_files_deleted,
+            "report_files_deleted": outcome.report_files_deleted,
             "photo_files_deleted": outcome.photos_deleted,
         }
         _record_action(request, actor, "erase", result_summary, now)
@@ -231,7 +363,128 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
             target=request,
             after={"id_number": request.id_number_masked, **result_summary},
         )
+        ledger_record(
+            request=request,
+            actor=actor,
+            now=now,
+            token=token,
+            records={
+                "anonymised": outcome.anonymised,
+                "deferred": sorted(outcome.deferred),
+                "versions": sorted(
+                    v for ids in outcome.earlier_values_erased.values() for v in ids
+                ),
+                "discrepancy_sides": sides,
+                "kept_versions": others_versions,
+                "staff": outcome.staff_erased,
+                "users": outcome.users_erased,
+                "registration_numbers": numbers,
+                "registrations": [r.pk for r in records.registrations],
+                "export_files": outcome.export_files_deleted,
+            },
+        )
     return outcome
+
+
+def _erase_earlier_values(records, request, actor, outcome: ErasureOutcome) -> dict:
+    """On registrations someone else holds now: blank the person's earlier versions and the
+    discrepancy sides that show their values. Returns {discrepancy id: [sides blanked]}."""
+    person = records.person
+    sides: dict[str, list[str]] = {}
+    held = set(
+        Discrepancy.objects.filter(
+            registration_id__in=person.earlier_only_ids, status=Discrepancy.Status.OPEN
+        ).values_list("registration_id", flat=True)
+    )
+    for registration in records.registrations:
+        if registration.pk not in person.earlier_only_ids:
+            continue
+        if registration.pk in held:
+            outcome.deferred[registration.pk] = "legal_hold"
+            continue
+        versions = [h.version for h in person.mine(registration.pk) if h.version is not None]
+        for version in versions:
+            values = dict(version.values or {})
+            for name in (
+                "full_name",
+                "birth_place",
+                "address",
+                "id_number_masked",
+                "kk_number_masked",
+            ):
+                if name in values:
+                    values[name] = ""
+            if values.get("birth_date"):
+                values["birth_date"] = str(values["birth_date"])[:4]
+            version.values = values
+            version.id_number_encrypted = version.kk_number_encrypted = ""
+            version.id_number_digest = version.kk_number_digest = ""
+            version.save()
+        for discrepancy in person.discrepancies:
+            if discrepancy.registration_id != registration.pk:
+                continue
+            mine = list(person.discrepancy_sides(discrepancy))
+            if mine:
+                discrepancy.details = {
+                    side: ({"erased": True} if side in mine else values)
+                    for side, values in (discrepancy.details or {}).items()
+                }
+                discrepancy.save(update_fields=["details"])
+                sides[str(discrepancy.pk)] = mine
+        outcome.earlier_values_erased[registration.pk] = [v.pk for v in versions]
+        audit_record(
+            actor=actor,
+            action=AuditAction.REGISTRATION_EARLIER_VALUES_ERASED,
+            target=registration,
+            target_repr=registration.registration_number,
+            after={"request": request.pk, "versions": [v.version for v in versions]},
+        )
+    return sides
+
+
+def _erase_staff_and_accounts(records, request, actor, outcome: ErasureOutcome) -> None:
+    for staff in records.outlet_staff:
+        if staff.is_active:
+            outcome.staff_kept.append(staff.pk)
+            continue
+        OutletStaff.objects.filter(pk=staff.pk).update(
+            id_number_encrypted="",
+            id_number_digest="",
+            kk_number_encrypted="",
+            kk_number_digest="",
+        )
+        outcome.staff_erased.append(staff.pk)
+        audit_record(
+            actor=actor,
+            action=AuditAction.OUTLET_STAFF_ID_ERASED,
+            target=staff,
+            after={"request": request.pk},
+        )
+        user = staff.user
+        if OutletStaff.objects.filter(user=user, is_active=True).exists() or user.is_superuser:
+            continue
+        if user.pk not in outcome.users_erased:
+            user_account_erase(user)
+            outcome.users_erased.append(user.pk)
+
+
+def user_account_erase(user) -> None:
+    """A former staff member's account loses what names them: name, e-mail, username (a
+    pseudonym ``erased-<id>``, also in the audit trail's labels), password; it stays as a row
+    so that what they did keeps its link."""
+    old = user.get_username()
+    pseudonym = f"erased-{user.pk}"
+    user.set_unusable_password()
+    type(user).objects.filter(pk=user.pk).update(
+        username=pseudonym,
+        first_name="",
+        last_name="",
+        email="",
+        is_active=False,
+        password=user.password,
+    )
+    AuditEvent.objects.filter(actor_label=old).update(actor_label=pseudonym)
+    AuditEvent.objects.filter(target_repr=old).update(target_repr=pseudonym)
 
 
 def data_subject_request_restrict(*, actor, request: DataSubjectRequest) -> list[int]:
@@ -247,8 +500,10 @@ def data_subject_request_restrict(*, actor, request: DataSubjectRequest) -> list
     now = timezone.now()
     with transaction.atomic():
         request = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
-        records = selectors.data_subject_records(digests=request.id_number_digests)
-        ids = records.registration_ids
+        records = _unambiguous(request)
+        # Only what the person holds now: a registration corrected away from them is someone
+        # else's, and restricting it would restrict that person.
+        ids = records.person.current_ids
         ensure_states(ids)
         newly = list(
             RegistrationPrivacy.objects.filter(
@@ -284,9 +539,9 @@ def data_subject_request_lift_restriction(*, actor, request: DataSubjectRequest)
     now = timezone.now()
     with transaction.atomic():
         request = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
-        records = selectors.data_subject_records(digests=request.id_number_digests)
+        records = _unambiguous(request)
         lifted_qs = RegistrationPrivacy.objects.filter(
-            registration_id__in=records.registration_ids,
+            registration_id__in=records.person.current_ids,
             restricted_at__isnull=False,
             erasure_requested_at__isnull=True,
         )

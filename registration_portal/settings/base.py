@@ -229,6 +229,9 @@ if not 0 < ANONYMOUS_REQUEST_MAX_BYTES <= REQUEST_MAX_BYTES:
 # an HMAC-SHA256 digest keyed separately.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
 ID_DIGEST_KEY = env.str("ID_DIGEST_KEY")
+# Only during a digest-key rotation: the key the digests not yet re-digested were made with
+# (look-ups read both). A fingerprint stored with the data must match (docs/privacy.md).
+ID_DIGEST_KEY_PREVIOUS = env.str("ID_DIGEST_KEY_PREVIOUS", default="")
 
 # --- Cache, Celery ---------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -507,6 +510,12 @@ CELERY_BEAT_SCHEDULE.update(
 RETENTION_DAYS_AFTER_DEACTIVATION = env.int("RETENTION_DAYS_AFTER_DEACTIVATION", default=730)
 if RETENTION_DAYS_AFTER_DEACTIVATION < 1:
     raise ImproperlyConfigured("RETENTION_DAYS_AFTER_DEACTIVATION must be at least 1 day.")
+# How long a backup is kept (scripts/backup.sh): the erasure ledger keeps an entry this long,
+# since until then a restore could bring the erased person back (docs/privacy.md).
+BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=35)
+# A data-subject export written to a file by the command is deleted after this many days
+# (docs/privacy.md, "Export files").
+PRIVACY_EXPORT_RETENTION_DAYS = env.int("PRIVACY_EXPORT_RETENTION_DAYS", default=7)
 # Rows per transaction of the purge and of key rotation.
 PRIVACY_CHUNK_SIZE = env.int("PRIVACY_CHUNK_SIZE", default=1000)
 if not 1 <= PRIVACY_CHUNK_SIZE <= 10_000:

@@ -6,6 +6,7 @@ import json
 import pytest
 from django.test import Client
 
+from core import pii
 from core.models import AuditEvent
 from privacy import services
 from privacy.models import DataSubjectRequest, PrivacyJob
@@ -177,3 +178,39 @@ def test_jobs_page_previews_and_starts_a_purge(
     assert (job.status, job.trigger, job.requested_by) == ("succeeded", "page", operator)
     assert job.counts["anonymised"] == 1
     assert client.get("/privacy/jobs/").content.count(b'<dd id="due-count">0</dd>') == 1
+
+
+def test_the_digest_rotation_starts_from_the_page_only_with_both_keys(
+    client, operator, register, settings, django_capture_on_commit_callbacks
+):
+    """Without the pair of keys deployed the page says what to do and starts nothing; with
+    them the job is queued and a worker re-digests everything."""
+    register(42)
+    client.force_login(operator)
+    response = client.post("/privacy/jobs/", {"kind": "digest_rotation"}, follow=True)
+    assert response.status_code == 200
+    assert b"ID_DIGEST_KEY_PREVIOUS" in response.content
+    assert not PrivacyJob.objects.exists()
+
+    old = settings.ID_DIGEST_KEY
+    settings.ID_DIGEST_KEY, settings.ID_DIGEST_KEY_PREVIOUS = (
+        "page-new-digest-key-0123456789abc",
+        old,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/privacy/jobs/", {"kind": "digest_rotation"})
+    assert response.status_code == 302
+    job = PrivacyJob.objects.get()
+    assert (job.kind, job.status, job.requested_by) == ("digest_rotation", "succeeded", operator)
+    from subscribers.models import Registration
+
+    assert Registration.objects.get().id_number_digest == pii._hmac(
+        "page-new-digest-key-0123456789abc", nik(42)
+    )
+
+
+def test_other_roles_cannot_start_a_digest_rotation(client, clerk, settings):
+    settings.ID_DIGEST_KEY_PREVIOUS = "previous-digest-key-0123456789abc"
+    client.force_login(clerk)
+    assert client.post("/privacy/jobs/", {"kind": "digest_rotation"}).status_code in (403, 404)
+    assert not PrivacyJob.objects.exists()

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from privacy import services
 from privacy.models import DataSubjectRequest
+from privacy.services.export_files import export_file_record
 
 
 class Command(BaseCommand):
@@ -32,6 +33,15 @@ class Command(BaseCommand):
             choices=DataSubjectRequest.Channel.values,
         )
         parser.add_argument("--reference", default="", help="letter or ticket number")
+        parser.add_argument("--name", default="", help="the person's name, as on the document")
+        parser.add_argument("--birth-date", default="", help="the person's birth date (YYYY-MM-DD)")
+        parser.add_argument(
+            "--decide",
+            action="append",
+            default=[],
+            metavar="KEY=include|exclude",
+            help="settle a record the number matched ambiguously (repeatable)",
+        )
 
     def handle(self, *args, id_number, export, erase, restrict, lift_restriction, **options):
         actor = f"command-line:{getpass.getuser()}"
@@ -41,9 +51,20 @@ class Command(BaseCommand):
                 id_number=id_number,
                 channel=options["channel"],
                 reference=options["reference"],
+                full_name=options["name"],
+                birth_date=options["birth_date"] or None,
             )
+            if options["decide"]:
+                decisions = dict(item.partition("=")[::2] for item in options["decide"])
+                services.data_subject_request_decide(
+                    actor=actor, request=request, decisions=decisions
+                )
+            self._act(actor, request, export, erase, restrict, lift_restriction)
         except ValidationError as exc:
+            # Nothing was done: an ambiguous match, a number no key decrypts, bad input.
             raise CommandError("; ".join(exc.messages)) from exc
+
+    def _act(self, actor, request, export, erase, restrict, lift_restriction):
         self.stdout.write(
             f"request #{request.pk} {request.id_number_masked}: "
             f"{request.found['registrations']} registration(s), "
@@ -57,12 +78,16 @@ class Command(BaseCommand):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(result.content)
+            # Tracked: deleted after PRIVACY_EXPORT_RETENTION_DAYS, or when the person is erased.
+            export_file_record(request=request, path=path, content=result.content)
             self.stdout.write(f"written {path} ({fmt})")
         elif erase:
             outcome = services.data_subject_request_erase(actor=actor, request=request)
             self.stdout.write(
                 f"anonymised {outcome.anonymised}, deferred {outcome.deferred}, "
-                f"staff erased {outcome.staff_erased}, staff kept {outcome.staff_kept}"
+                f"earlier values erased {outcome.earlier_values_erased}, "
+                f"staff erased {outcome.staff_erased}, staff kept {outcome.staff_kept}, "
+                f"accounts erased {outcome.users_erased}"
             )
         elif restrict:
             restricted = services.data_subject_request_restrict(actor=actor, request=request)

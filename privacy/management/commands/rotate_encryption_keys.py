@@ -5,13 +5,15 @@ from django.core.management.base import BaseCommand, CommandError
 from privacy import keys, selectors, services
 from privacy.management.jobcommand import add_take_over_arguments, run_job
 from privacy.models import PrivacyJob
+from privacy.services.rotation import RotationIncomplete
 
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every encrypted ID/KK number (registrations, outlet staff, the operator "
-        "mock) under the first key of FIELD_ENCRYPTION_KEYS, in chunks by primary key, printing "
-        "progress. Resumable: an interrupted or failed rotation goes on where it stopped. "
+        "Re-encrypt every encrypted ID/KK number (registrations, versions, answers, outlet "
+        "staff, owners, the erasure ledger) under the first key of FIELD_ENCRYPTION_KEYS, in "
+        "chunks by primary key, printing progress. Resumable: an interrupted or failed "
+        "rotation goes on where it stopped. "
         "--verify reads everything and reports what the first key alone cannot read yet "
         "(run it before removing an old key; exit status 1 while anything is left). "
         "--take-over takes over at once a rotation whose worker is gone (audited)."
@@ -37,7 +39,10 @@ class Command(BaseCommand):
                 job = services.key_rotation_start(
                     trigger=PrivacyJob.Trigger.COMMAND, dispatch=False
                 )
-        job = run_job(self, job, options)
+        try:
+            job = run_job(self, job, options)
+        except RotationIncomplete as exc:
+            raise CommandError(f"job #{job.pk} failed: {exc}") from exc
         self.stdout.write(self.style.SUCCESS(f"job #{job.pk} {job.status}: {job.counts}"))
         if job.counts.get("unreadable"):
             raise CommandError(

@@ -1,0 +1,88 @@
+"""Every column holding a keyed digest of an ID or KK number (``core.pii.digest``, under
+``ID_DIGEST_KEY``).
+
+The digest-key rotation (``privacy.services.digest_rotation``) re-digests exactly these; a test
+compares the lists with every digest field of every installed model, so a new digest column
+cannot be forgotten (removing the previous key would make it find nothing).
+
+- ``FROM_CIPHERTEXT``: a digest with the encrypted number beside it. The rotation decrypts the
+  number, digests it under both keys and so learns the pair (old digest → new digest) of that
+  number.
+- ``MAPPED``: a digest with no number beside it (the operator's records and the population
+  registry — mocks of external systems —, reconciliation's ID groups, the report flags, the
+  requests). Each pair learnt above is applied to these in the same transaction, so every copy
+  of a number moves from the old key to the new one at once.
+- ``MAPPED_LISTS``: JSON lists of digests, mapped element by element.
+"""
+
+FROM_CIPHERTEXT: dict[str, tuple[tuple[str, str], ...]] = {
+    "subscribers.Registration": (
+        ("id_number_encrypted", "id_number_digest"),
+        ("kk_number_encrypted", "kk_number_digest"),
+        ("guardian_id_number_encrypted", "guardian_id_number_digest"),
+    ),
+    "outlets.OutletStaff": (
+        ("id_number_encrypted", "id_number_digest"),
+        ("kk_number_encrypted", "kk_number_digest"),
+    ),
+    "outlets.DealerAdmin": (
+        ("id_number_encrypted", "id_number_digest"),
+        ("kk_number_encrypted", "kk_number_digest"),
+    ),
+    "outlets.Outlet": (
+        ("owner_id_number_encrypted", "owner_id_number_digest"),
+        ("owner_kk_number_encrypted", "owner_kk_number_digest"),
+    ),
+    "outlets.OutletApplication": (
+        ("owner_id_number_encrypted", "owner_id_number_digest"),
+        ("owner_kk_number_encrypted", "owner_kk_number_digest"),
+    ),
+    "compliance.RegistrationVersion": (
+        ("id_number_encrypted", "id_number_digest"),
+        ("kk_number_encrypted", "kk_number_digest"),
+    ),
+}
+
+# The erasure ledger: its digest list is rebuilt from the encrypted number it keeps (the person
+# is erased everywhere else, so no other row teaches the rotation their pair).
+LEDGER = ("privacy.ErasureLedger", "id_number_encrypted", "digests")
+
+MAPPED: dict[str, tuple[str, ...]] = {
+    "operatordb.OperatorSubscriber": ("id_number_digest",),
+    "operatordb.PopulationRecord": ("nik_digest", "kk_digest"),
+    "compliance.Discrepancy": ("id_digest",),
+    "reports.FlaggedIdRegistration": ("id_digest",),
+    "privacy.DataSubjectRequest": ("id_number_digest",),
+}
+
+MAPPED_LISTS: dict[str, tuple[str, ...]] = {
+    "privacy.DataSubjectRequest": ("id_number_digests",),
+    "privacy.ErasureLedger": ("digests",),
+}
+
+# How far each pair learnt in a chunk reaches *at once* in a column of a big table: only where an
+# index finds the rows (a condition matching a partial index), or — None — only the chunk's own
+# rows; the rest of such a column is moved by the rotation's final sweep (one pass per column).
+# Every column not named here is moved everywhere at once (indexed, or a small table).
+CHUNK_SCOPE: dict[tuple[str, str], str | None] = {
+    # Not indexed, on the largest table: what compares them is the row itself.
+    ("subscribers.Registration", "kk_number_digest"): None,
+    ("subscribers.Registration", "guardian_id_number_digest"): None,
+    # The active numbers, which the per-ID check and the ID-mismatch join read (partial index
+    # opsub_active_digest_idx); inactive records are moved by the sweep.
+    ("operatordb.OperatorSubscriber", "id_number_digest"): (
+        "status = 'active' AND id_number_digest <> ''"
+    ),
+    # The open ID groups reconciliation resolves (partial index disc_open_idgroup_idx).
+    ("compliance.Discrepancy", "id_digest"): "status = 'open' AND kind = 'id_over_limit'",
+}
+
+# Digest fields that are not of an ID number (an API token's hash): not the digest key's.
+NOT_ID_DIGESTS = {("accounts.ApiToken", "digest")}
+
+
+def all_digest_columns() -> list[tuple[str, str]]:
+    """(model label, column) of every single-valued digest column."""
+    columns = [(label, d) for label, pairs in FROM_CIPHERTEXT.items() for _e, d in pairs]
+    columns += [(label, c) for label, names in MAPPED.items() for c in names]
+    return columns
