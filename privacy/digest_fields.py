@@ -53,6 +53,12 @@ MAPPED: dict[str, tuple[str, ...]] = {
     "compliance.Discrepancy": ("id_digest",),
     "reports.FlaggedIdRegistration": ("id_digest",),
     "privacy.DataSubjectRequest": ("id_number_digest",),
+    # The holder's door: who opened a session, disputed a number or chose numbers to keep.
+    "holders.HolderSession": ("nik_digest",),
+    "holders.HolderDispute": ("nik_digest",),
+    "holders.HolderKeepChoice": ("nik_digest",),
+    # The risk signals: which NIK or KK made a per-number signal hold (risk/models.py).
+    "risk.RegistrationSignal": ("digest",),
 }
 
 MAPPED_LISTS: dict[str, tuple[str, ...]] = {
@@ -78,7 +84,13 @@ CHUNK_SCOPE: dict[tuple[str, str], str | None] = {
 }
 
 # Digest fields that are not of an ID number (an API token's hash): not the digest key's.
-NOT_ID_DIGESTS = {("accounts.ApiToken", "digest")}
+# The holder's door's throttle keys (a login number, a client address): counted over minutes,
+# so a rotation only restarts the count.
+NOT_ID_DIGESTS = {
+    ("accounts.ApiToken", "digest"),
+    ("holders.HolderSession", "msisdn_digest"),
+    ("holders.HolderSession", "client_digest"),
+}
 
 
 def all_digest_columns() -> list[tuple[str, str]]:

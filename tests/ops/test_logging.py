@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.utils.log import DEFAULT_LOGGING
 
 pytestmark = pytest.mark.django_db
-LOGGERS = ("", "django", "django.request")
+LOGGERS = ("", "django", "django.request", "django.server")
 
 
 @pytest.fixture
