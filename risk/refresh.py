@@ -37,8 +37,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from compliance.models import Discrepancy, DiscrepancyOutcome, ReviewItem
+from reports.daysql import batches as _batches
+from reports.daysql import day_ranges_sql as _ranges_sql
+from reports.daysql import local_day_sql as _local_day
+from reports.daysql import local_days as _days
+from reports.daysql import placeholders as _in
 from reports.periods import day_ranges
-from reports.summary import _batches, _days, _in, _local_day, _ranges_sql
 from subscribers.models import Registration
 
 from . import signals
