@@ -84,6 +84,7 @@ def _pre_activated_ids():
     return (
         Discrepancy.objects.filter(kind=signals.PRE_ACTIVATION_KIND, registration__isnull=False)
         .exclude(pk__in=dismissed)
+        .order_by()  # a plain set: PostgreSQL hashes it once
         .values("registration_id")
     )
 
@@ -93,6 +94,7 @@ def _disputed_ids():
     return (
         ReviewItem.objects.filter(signals.holder_dispute_q(), registration__isnull=False)
         .exclude(decision=ReviewItem.Decision.DISMISS)
+        .order_by()  # a plain set: PostgreSQL hashes it once
         .values("registration_id")
     )
 
@@ -101,10 +103,13 @@ def _disputed_ids():
 
 
 def _odd_hours_sql() -> str:
-    start, end = settings.RISK_ODD_HOUR_FROM, settings.RISK_ODD_HOUR_TO
-    if start <= end:
-        return f"(x.hour >= {int(start)} AND x.hour < {int(end)})"
-    return f"(x.hour >= {int(start)} OR x.hour < {int(end)})"  # across midnight
+    """The local hour within [from, to), across midnight when to < from: one time-zone
+    conversion a registration (``(hour - from) mod 24 < (to - from) mod 24``)."""
+    start, end = int(settings.RISK_ODD_HOUR_FROM), int(settings.RISK_ODD_HOUR_TO)
+    return (
+        f"(mod(EXTRACT(HOUR FROM r.registered_at AT TIME ZONE %s)::int - {start} + 24, 24) "
+        f"< {(end - start) % 24})"
+    )
 
 
 def _insert_local(days: list[date] | None) -> None:
@@ -126,44 +131,56 @@ def _insert_local(days: list[date] | None) -> None:
         ]
     pre_sql, pre_params = _sql(_pre_activated_ids())
     dispute_sql, dispute_params = _sql(_disputed_ids())
+    # The facts of one registration are packed in one integer (one bit a signal) while the
+    # table is read, so the window's sort carries four narrow columns, not the registration;
+    # only the registrations with a bit set or a short gap reach the rows written.
     sql = f"""
         INSERT INTO {F} (registration_id, outlet_id, day, signal, via, digest)
         SELECT x.id, x.outlet_id, {day_sql}, s.code, '', ''
         FROM (
-            SELECT r.id, r.outlet_id, r.registered_at, r.status, r.warnings,
-                   r.id_number_digest, r.kk_number_digest,
-                   EXTRACT(HOUR FROM r.registered_at AT TIME ZONE %s) AS hour,
-                   LAG(r.registered_at) OVER (
-                       PARTITION BY r.outlet_id, r.clerk_id ORDER BY r.registered_at, r.id
+            SELECT y.id, y.outlet_id, y.registered_at, y.bits,
+                   LAG(y.registered_at) OVER (
+                       PARTITION BY y.outlet_id, y.clerk_id ORDER BY y.registered_at, y.id
                    ) AS previous_at
-            FROM {R} r
-            WHERE {wide}
+            FROM (
+                SELECT r.id, r.outlet_id, r.clerk_id, r.registered_at,
+                       CASE WHEN r.id IN ({pre_sql}) THEN 1 ELSE 0 END
+                       | CASE WHEN r.kk_number_digest <> ''
+                                   AND r.kk_number_digest = r.id_number_digest THEN 2 ELSE 0 END
+                       | CASE WHEN {_odd_hours_sql()} THEN 4 ELSE 0 END
+                       | CASE WHEN r.status = %s THEN 8 ELSE 0 END
+                       | CASE WHEN r.id IN ({dispute_sql}) THEN 16 ELSE 0 END
+                       | CASE WHEN r.warnings @> %s::jsonb THEN 32 ELSE 0 END AS bits
+                FROM {R} r
+                WHERE {wide}
+                OFFSET 0  -- computed while reading, before the sort
+            ) y
         ) x
         CROSS JOIN LATERAL unnest(array_remove(ARRAY[
-            CASE WHEN x.id IN ({pre_sql}) THEN 'pre_activation' END,
-            CASE WHEN x.kk_number_digest <> '' AND x.kk_number_digest = x.id_number_digest
-                 THEN 'kk_equals_nik' END,
-            CASE WHEN {_odd_hours_sql()} THEN 'odd_hours' END,
+            CASE WHEN x.bits & 1 <> 0 THEN 'pre_activation' END,
+            CASE WHEN x.bits & 2 <> 0 THEN 'kk_equals_nik' END,
+            CASE WHEN x.bits & 4 <> 0 THEN 'odd_hours' END,
             CASE WHEN x.registered_at - x.previous_at < %s THEN 'too_fast' END,
-            CASE WHEN x.status = %s THEN 'registry_refused' END,
-            CASE WHEN x.id IN ({dispute_sql}) THEN 'holder_dispute' END,
-            CASE WHEN x.warnings @> %s::jsonb THEN 'birth_date_contradiction' END
+            CASE WHEN x.bits & 8 <> 0 THEN 'registry_refused' END,
+            CASE WHEN x.bits & 16 <> 0 THEN 'holder_dispute' END,
+            CASE WHEN x.bits & 32 <> 0 THEN 'birth_date_contradiction' END
         ]::varchar[], NULL)) AS s(code)
-        WHERE {where}
+        WHERE ({where}) AND (x.bits <> 0 OR x.registered_at - x.previous_at < %s)
         -- A registration moved to another day keeps one row, on its day now.
         ON CONFLICT (registration_id, signal, via) DO UPDATE
             SET day = excluded.day, outlet_id = excluded.outlet_id
     """
     params = [
         *day_params,
-        settings.TIME_ZONE,
-        *wide_params,
         *pre_params,
-        gap,
+        settings.TIME_ZONE,
         Registration.Status.REFUSED,
         *dispute_params,
         f'[{{"code": "{signals.BIRTH_DATE_WARNING}"}}]',
+        *wide_params,
+        gap,
         *where_params,
+        gap,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
