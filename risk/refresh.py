@@ -205,27 +205,54 @@ def _refresh_local(days: list[date] | None) -> None:
 
 def _insert_digest(via: str, digests: list[str] | None) -> None:
     """Write ``via``'s per-number signals for the registrations of ``digests`` (None: every
-    number that could hold one)."""
+    number that could hold one).
+
+    Each number's registrations are read once (``c``); within them, a self-join over the time
+    window counts registrations and outlets (``COUNT(DISTINCT …)`` has no window-function
+    form), and for a KK the different NIKs it was given with (``kk_crowded``)."""
     column = DIGEST_COLUMNS[via]
     day_sql, day_params = _local_day("p.registered_at")
     window = timedelta(hours=settings.RISK_WINDOW_HOURS)
     reuse_min, spread_min = settings.RISK_NIK_REUSE_MIN, settings.RISK_SPREAD_OUTLETS_MIN
+    kk_max = settings.RISK_KK_MAX_NIKS
     if digests is None:
-        # Only numbers that could hold a signal: registered often enough, or at enough outlets.
-        having = "COUNT(*) >= %s" if via == NIK else "COUNT(DISTINCT outlet_id) >= %s"
-        least = min(reuse_min, spread_min) if via == NIK else spread_min
-        candidates = (
-            f"r.{column} IN (SELECT {column} FROM {R} WHERE {column} <> '' "
-            f"GROUP BY {column} HAVING {having})"
+        # Only numbers that could hold a signal: registered often enough for the least of
+        # their signals' thresholds (a plain count: one hash aggregate, no sort; the exact
+        # figures are computed below).
+        least = min(reuse_min, spread_min) if via == NIK else min(spread_min, kk_max + 1)
+        numbers = (
+            f"SELECT {column} FROM {R} WHERE {column} <> '' "
+            f"GROUP BY {column} HAVING COUNT(*) >= %s"
         )
+        # The NIKs are indexed: as an array, their registrations are fetched by the index
+        # (the planner cannot tell how few numbers pass and would read the whole table).
+        if via == NIK:
+            candidates = f"r.{column} = ANY(ARRAY({numbers}))"
+        else:
+            candidates = f"r.{column} IN ({numbers})"
         candidate_params = [least]
     else:
         candidates, candidate_params = f"r.{column} IN ({_in(digests)})", list(digests)
     reuse = "CASE WHEN p.n >= %s THEN 'nik_reuse' END" if via == NIK else "NULL"
     reuse_params = [reuse_min] if via == NIK else []
+    if via == KK:
+        crowded_day_sql, crowded_day_params = _local_day("c.registered_at")
+        crowded = f"""
+            UNION ALL
+            SELECT c.id, c.outlet_id, {crowded_day_sql},
+                   'kk_crowded', %s, c.d
+            FROM c
+            WHERE c.d IN (
+                SELECT d FROM c WHERE nik <> '' GROUP BY d HAVING COUNT(DISTINCT nik) > %s
+            )
+        """
+        crowded_params = [*crowded_day_params, via, kk_max]
+    else:
+        crowded, crowded_params = "", []
     sql = f"""
-        WITH c AS (
-            SELECT r.id, r.outlet_id, r.registered_at, r.{column} AS d
+        WITH c AS MATERIALIZED (
+            SELECT r.id, r.outlet_id, r.registered_at, r.{column} AS d,
+                   r.id_number_digest AS nik
             FROM {R} r
             WHERE r.{column} <> '' AND {candidates}
         ), p AS (
@@ -244,6 +271,7 @@ def _insert_digest(via: str, digests: list[str] | None) -> None:
             {reuse},
             CASE WHEN p.outlets >= %s THEN 'id_spread' END
         ]::varchar[], NULL)) AS s(code)
+        {crowded}
         ON CONFLICT (registration_id, signal, via) DO UPDATE
             SET day = excluded.day, outlet_id = excluded.outlet_id
     """
@@ -255,34 +283,10 @@ def _insert_digest(via: str, digests: list[str] | None) -> None:
         via,
         *reuse_params,
         spread_min,
+        *crowded_params,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        if via == KK:
-            _insert_kk_crowded(cursor, digests)
-
-
-def _insert_kk_crowded(cursor, digests: list[str] | None) -> None:
-    day_sql, day_params = _local_day("r.registered_at")
-    if digests is None:
-        only, only_params = "1 = 1", []
-    else:
-        only, only_params = f"kk_number_digest IN ({_in(digests)})", list(digests)
-    cursor.execute(
-        f"""
-        INSERT INTO {F} (registration_id, outlet_id, day, signal, via, digest)
-        SELECT r.id, r.outlet_id, {day_sql}, 'kk_crowded', 'kk', r.kk_number_digest
-        FROM {R} r
-        WHERE r.kk_number_digest IN (
-            SELECT kk_number_digest FROM {R}
-            WHERE kk_number_digest <> '' AND id_number_digest <> '' AND {only}
-            GROUP BY kk_number_digest HAVING COUNT(DISTINCT id_number_digest) > %s
-        )
-        ON CONFLICT (registration_id, signal, via) DO UPDATE
-            SET day = excluded.day, outlet_id = excluded.outlet_id
-        """,
-        [*day_params, *only_params, settings.RISK_KK_MAX_NIKS],
-    )
 
 
 def _refresh_digests(via: str, digests: list[str] | None) -> None:
