@@ -221,8 +221,7 @@ def _insert_digest(via: str, digests: list[str] | None) -> None:
         # figures are computed below).
         least = min(reuse_min, spread_min) if via == NIK else min(spread_min, kk_max + 1)
         numbers = (
-            f"SELECT {column} FROM {R} WHERE {column} <> '' "
-            f"GROUP BY {column} HAVING COUNT(*) >= %s"
+            f"SELECT {column} FROM {R} WHERE {column} <> '' GROUP BY {column} HAVING COUNT(*) >= %s"
         )
         # The NIKs are indexed: as an array, their registrations are fetched by the index
         # (the planner cannot tell how few numbers pass and would read the whole table).
