@@ -25,15 +25,12 @@ nightly run (``full=True``) rebuild everything — the same statements without a
 from __future__ import annotations
 
 import time
-import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from datetime import time as dtime
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Min, Q
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from compliance.models import Discrepancy, DiscrepancyOutcome, ReconciliationRun
@@ -42,11 +39,15 @@ from privacy.models import RegistrationPrivacy
 from subscribers.models import Registration
 from subscribers.selectors import NoPolicyInForce, policy_in_force
 
+from .daysql import batches as _batches
+from .daysql import day_ranges_sql as _ranges_sql
+from .daysql import local_day_sql as _local_day
+from .daysql import local_days as _days
+from .daysql import placeholders as _in
 from .models import DailyDiscrepancyStats, DailyOutletStats, FlaggedIdRegistration, SummaryState
 from .periods import day_ranges
 
 ACCOUNTABLE_KINDS = sorted(OUTLET_ACCOUNTABLE_KINDS)
-PARAM_BATCH = 500
 # Beyond this many runs of consecutive days (or ID digests), rebuilding the table is cheaper.
 MAX_INCREMENTAL_RANGES = 200
 MAX_INCREMENTAL_DIGESTS = 50_000
@@ -82,41 +83,6 @@ def current_parameters() -> dict:
 
 def summary_state() -> SummaryState | None:
     return SummaryState.objects.filter(pk=SummaryState.SINGLETON).first()
-
-
-def _tz():
-    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
-
-
-def _local_day(column: str) -> tuple[str, tuple]:
-    """SQL for the local calendar day of a timestamp column, on this database."""
-    sql, params = connection.ops.datetime_cast_date_sql(column, (), settings.TIME_ZONE)
-    return sql, tuple(params)
-
-
-def _day_start(day: date):
-    return connection.ops.adapt_datetimefield_value(datetime.combine(day, dtime.min, tzinfo=_tz()))
-
-
-def _ranges_sql(column: str, days: list[date] | None) -> tuple[str, list]:
-    """``column`` within the local days (runs of days, so the timestamp index is used)."""
-    if days is None:
-        return "1 = 1", []
-    parts, params = [], []
-    for first, last in day_ranges(days):
-        parts.append(f"({column} >= %s AND {column} < %s)")
-        params += [_day_start(first), _day_start(last + timedelta(days=1))]
-    return "(" + " OR ".join(parts) + ")", params
-
-
-def _in(values: list) -> str:
-    return ", ".join(["%s"] * len(values))
-
-
-def _batches(values, size: int = PARAM_BATCH):
-    values = sorted(values)
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 # --- registrations per day × outlet × ID type ------------------------------------------------
@@ -235,15 +201,6 @@ def _refresh_flags(digests: list[str] | None, *, cap: int | None, repeated_min: 
 
 
 # --- what changed ----------------------------------------------------------------------------
-
-
-def _days(queryset, field: str) -> set[date]:
-    return set(
-        queryset.annotate(_day=TruncDate(field, tzinfo=_tz()))
-        .order_by()
-        .values_list("_day", flat=True)
-        .distinct()
-    )
 
 
 def _changed_discrepancies(since: datetime):

@@ -37,8 +37,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from compliance.models import Discrepancy, DiscrepancyOutcome, ReviewItem
+from reports.daysql import batches as _batches
+from reports.daysql import day_ranges_sql as _ranges_sql
+from reports.daysql import local_day_sql as _local_day
+from reports.daysql import local_days as _days
+from reports.daysql import placeholders as _in
 from reports.periods import day_ranges
-from reports.summary import _batches, _days, _in, _local_day, _ranges_sql
 from subscribers.models import Registration
 
 from . import signals
@@ -80,6 +84,7 @@ def _pre_activated_ids():
     return (
         Discrepancy.objects.filter(kind=signals.PRE_ACTIVATION_KIND, registration__isnull=False)
         .exclude(pk__in=dismissed)
+        .order_by()  # a plain set: PostgreSQL hashes it once
         .values("registration_id")
     )
 
@@ -89,6 +94,7 @@ def _disputed_ids():
     return (
         ReviewItem.objects.filter(signals.holder_dispute_q(), registration__isnull=False)
         .exclude(decision=ReviewItem.Decision.DISMISS)
+        .order_by()  # a plain set: PostgreSQL hashes it once
         .values("registration_id")
     )
 
@@ -97,10 +103,13 @@ def _disputed_ids():
 
 
 def _odd_hours_sql() -> str:
-    start, end = settings.RISK_ODD_HOUR_FROM, settings.RISK_ODD_HOUR_TO
-    if start <= end:
-        return f"(x.hour >= {int(start)} AND x.hour < {int(end)})"
-    return f"(x.hour >= {int(start)} OR x.hour < {int(end)})"  # across midnight
+    """The local hour within [from, to), across midnight when to < from: one time-zone
+    conversion a registration (``(hour - from) mod 24 < (to - from) mod 24``)."""
+    start, end = int(settings.RISK_ODD_HOUR_FROM), int(settings.RISK_ODD_HOUR_TO)
+    return (
+        f"(mod(EXTRACT(HOUR FROM r.registered_at AT TIME ZONE %s)::int - {start} + 24, 24) "
+        f"< {(end - start) % 24})"
+    )
 
 
 def _insert_local(days: list[date] | None) -> None:
@@ -122,44 +131,56 @@ def _insert_local(days: list[date] | None) -> None:
         ]
     pre_sql, pre_params = _sql(_pre_activated_ids())
     dispute_sql, dispute_params = _sql(_disputed_ids())
+    # The facts of one registration are packed in one integer (one bit a signal) while the
+    # table is read, so the window's sort carries four narrow columns, not the registration;
+    # only the registrations with a bit set or a short gap reach the rows written.
     sql = f"""
         INSERT INTO {F} (registration_id, outlet_id, day, signal, via, digest)
         SELECT x.id, x.outlet_id, {day_sql}, s.code, '', ''
         FROM (
-            SELECT r.id, r.outlet_id, r.registered_at, r.status, r.warnings,
-                   r.id_number_digest, r.kk_number_digest,
-                   EXTRACT(HOUR FROM r.registered_at AT TIME ZONE %s) AS hour,
-                   LAG(r.registered_at) OVER (
-                       PARTITION BY r.outlet_id, r.clerk_id ORDER BY r.registered_at, r.id
+            SELECT y.id, y.outlet_id, y.registered_at, y.bits,
+                   LAG(y.registered_at) OVER (
+                       PARTITION BY y.outlet_id, y.clerk_id ORDER BY y.registered_at, y.id
                    ) AS previous_at
-            FROM {R} r
-            WHERE {wide}
+            FROM (
+                SELECT r.id, r.outlet_id, r.clerk_id, r.registered_at,
+                       CASE WHEN r.id IN ({pre_sql}) THEN 1 ELSE 0 END
+                       | CASE WHEN r.kk_number_digest <> ''
+                                   AND r.kk_number_digest = r.id_number_digest THEN 2 ELSE 0 END
+                       | CASE WHEN {_odd_hours_sql()} THEN 4 ELSE 0 END
+                       | CASE WHEN r.status = %s THEN 8 ELSE 0 END
+                       | CASE WHEN r.id IN ({dispute_sql}) THEN 16 ELSE 0 END
+                       | CASE WHEN r.warnings @> %s::jsonb THEN 32 ELSE 0 END AS bits
+                FROM {R} r
+                WHERE {wide}
+                OFFSET 0  -- computed while reading, before the sort
+            ) y
         ) x
         CROSS JOIN LATERAL unnest(array_remove(ARRAY[
-            CASE WHEN x.id IN ({pre_sql}) THEN 'pre_activation' END,
-            CASE WHEN x.kk_number_digest <> '' AND x.kk_number_digest = x.id_number_digest
-                 THEN 'kk_equals_nik' END,
-            CASE WHEN {_odd_hours_sql()} THEN 'odd_hours' END,
+            CASE WHEN x.bits & 1 <> 0 THEN 'pre_activation' END,
+            CASE WHEN x.bits & 2 <> 0 THEN 'kk_equals_nik' END,
+            CASE WHEN x.bits & 4 <> 0 THEN 'odd_hours' END,
             CASE WHEN x.registered_at - x.previous_at < %s THEN 'too_fast' END,
-            CASE WHEN x.status = %s THEN 'registry_refused' END,
-            CASE WHEN x.id IN ({dispute_sql}) THEN 'holder_dispute' END,
-            CASE WHEN x.warnings @> %s::jsonb THEN 'birth_date_contradiction' END
+            CASE WHEN x.bits & 8 <> 0 THEN 'registry_refused' END,
+            CASE WHEN x.bits & 16 <> 0 THEN 'holder_dispute' END,
+            CASE WHEN x.bits & 32 <> 0 THEN 'birth_date_contradiction' END
         ]::varchar[], NULL)) AS s(code)
-        WHERE {where}
+        WHERE ({where}) AND (x.bits <> 0 OR x.registered_at - x.previous_at < %s)
         -- A registration moved to another day keeps one row, on its day now.
         ON CONFLICT (registration_id, signal, via) DO UPDATE
             SET day = excluded.day, outlet_id = excluded.outlet_id
     """
     params = [
         *day_params,
-        settings.TIME_ZONE,
-        *wide_params,
         *pre_params,
-        gap,
+        settings.TIME_ZONE,
         Registration.Status.REFUSED,
         *dispute_params,
         f'[{{"code": "{signals.BIRTH_DATE_WARNING}"}}]',
+        *wide_params,
+        gap,
         *where_params,
+        gap,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -184,27 +205,53 @@ def _refresh_local(days: list[date] | None) -> None:
 
 def _insert_digest(via: str, digests: list[str] | None) -> None:
     """Write ``via``'s per-number signals for the registrations of ``digests`` (None: every
-    number that could hold one)."""
+    number that could hold one).
+
+    Each number's registrations are read once (``c``); within them, a self-join over the time
+    window counts registrations and outlets (``COUNT(DISTINCT …)`` has no window-function
+    form), and for a KK the different NIKs it was given with (``kk_crowded``)."""
     column = DIGEST_COLUMNS[via]
     day_sql, day_params = _local_day("p.registered_at")
     window = timedelta(hours=settings.RISK_WINDOW_HOURS)
     reuse_min, spread_min = settings.RISK_NIK_REUSE_MIN, settings.RISK_SPREAD_OUTLETS_MIN
+    kk_max = settings.RISK_KK_MAX_NIKS
     if digests is None:
-        # Only numbers that could hold a signal: registered often enough, or at enough outlets.
-        having = "COUNT(*) >= %s" if via == NIK else "COUNT(DISTINCT outlet_id) >= %s"
-        least = min(reuse_min, spread_min) if via == NIK else spread_min
-        candidates = (
-            f"r.{column} IN (SELECT {column} FROM {R} WHERE {column} <> '' "
-            f"GROUP BY {column} HAVING {having})"
+        # Only numbers that could hold a signal: registered often enough for the least of
+        # their signals' thresholds (a plain count: one hash aggregate, no sort; the exact
+        # figures are computed below).
+        least = min(reuse_min, spread_min) if via == NIK else min(spread_min, kk_max + 1)
+        numbers = (
+            f"SELECT {column} FROM {R} WHERE {column} <> '' GROUP BY {column} HAVING COUNT(*) >= %s"
         )
+        # The NIKs are indexed: as an array, their registrations are fetched by the index
+        # (the planner cannot tell how few numbers pass and would read the whole table).
+        if via == NIK:
+            candidates = f"r.{column} = ANY(ARRAY({numbers}))"
+        else:
+            candidates = f"r.{column} IN ({numbers})"
         candidate_params = [least]
     else:
         candidates, candidate_params = f"r.{column} IN ({_in(digests)})", list(digests)
     reuse = "CASE WHEN p.n >= %s THEN 'nik_reuse' END" if via == NIK else "NULL"
     reuse_params = [reuse_min] if via == NIK else []
+    if via == KK:
+        crowded_day_sql, crowded_day_params = _local_day("c.registered_at")
+        crowded = f"""
+            UNION ALL
+            SELECT c.id, c.outlet_id, {crowded_day_sql},
+                   'kk_crowded', %s, c.d
+            FROM c
+            WHERE c.d IN (
+                SELECT d FROM c WHERE nik <> '' GROUP BY d HAVING COUNT(DISTINCT nik) > %s
+            )
+        """
+        crowded_params = [*crowded_day_params, via, kk_max]
+    else:
+        crowded, crowded_params = "", []
     sql = f"""
-        WITH c AS (
-            SELECT r.id, r.outlet_id, r.registered_at, r.{column} AS d
+        WITH c AS MATERIALIZED (
+            SELECT r.id, r.outlet_id, r.registered_at, r.{column} AS d,
+                   r.id_number_digest AS nik
             FROM {R} r
             WHERE r.{column} <> '' AND {candidates}
         ), p AS (
@@ -223,6 +270,7 @@ def _insert_digest(via: str, digests: list[str] | None) -> None:
             {reuse},
             CASE WHEN p.outlets >= %s THEN 'id_spread' END
         ]::varchar[], NULL)) AS s(code)
+        {crowded}
         ON CONFLICT (registration_id, signal, via) DO UPDATE
             SET day = excluded.day, outlet_id = excluded.outlet_id
     """
@@ -234,34 +282,10 @@ def _insert_digest(via: str, digests: list[str] | None) -> None:
         via,
         *reuse_params,
         spread_min,
+        *crowded_params,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        if via == KK:
-            _insert_kk_crowded(cursor, digests)
-
-
-def _insert_kk_crowded(cursor, digests: list[str] | None) -> None:
-    day_sql, day_params = _local_day("r.registered_at")
-    if digests is None:
-        only, only_params = "1 = 1", []
-    else:
-        only, only_params = f"kk_number_digest IN ({_in(digests)})", list(digests)
-    cursor.execute(
-        f"""
-        INSERT INTO {F} (registration_id, outlet_id, day, signal, via, digest)
-        SELECT r.id, r.outlet_id, {day_sql}, 'kk_crowded', 'kk', r.kk_number_digest
-        FROM {R} r
-        WHERE r.kk_number_digest IN (
-            SELECT kk_number_digest FROM {R}
-            WHERE kk_number_digest <> '' AND id_number_digest <> '' AND {only}
-            GROUP BY kk_number_digest HAVING COUNT(DISTINCT id_number_digest) > %s
-        )
-        ON CONFLICT (registration_id, signal, via) DO UPDATE
-            SET day = excluded.day, outlet_id = excluded.outlet_id
-        """,
-        [*day_params, *only_params, settings.RISK_KK_MAX_NIKS],
-    )
 
 
 def _refresh_digests(via: str, digests: list[str] | None) -> None:

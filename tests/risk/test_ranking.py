@@ -9,6 +9,7 @@ import re
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from compliance.models import Discrepancy, DiscrepancyOutcome, ReviewItem
 from reports import services as report_services
@@ -202,3 +203,44 @@ def test_grapari_filters_the_queue_to_outlets_above_the_baseline(planted, grapar
     assert len(everything.context["page"].items) == 2
     assert [i.outlet_id for i in above.context["page"].items] == [planted.burst.pk]
     assert "Outlet di atas garis dasar" in above.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_review_queue_api_filters_to_outlets_above_the_baseline(
+    planted, grapari, dealer_user, client
+):
+    now = timezone.now()
+    burst, clean = planted.burst_registrations[0], planted.clean[0].registrations.first()
+    for registration in (burst, clean):
+        ReviewItem.objects.create(
+            kind=ReviewItem.Kind.FLAGGED_REGISTRATION,
+            msisdn=registration.msisdn,
+            registration=registration,
+            outlet=registration.outlet,
+            dealer=registration.outlet.dealer,
+            queued_at=now,
+            due_at=now,
+        )
+    api = APIClient(HTTP_ACCEPT_LANGUAGE="en")
+    api.force_authenticate(grapari)
+
+    def outlets(**query):
+        response = api.get("/api/v1/review-items/", query)
+        assert response.status_code == 200, response.content
+        return [item["outlet_roid"] for item in response.json()["results"]]
+
+    assert sorted(outlets()) == sorted([planted.burst.roid, clean.outlet.roid])
+    assert outlets(outlet_set="above_baseline") == [planted.burst.roid]
+    # An unknown set is a clear 400 naming the field, not an empty or unfiltered page.
+    wrong = api.get("/api/v1/review-items/", {"outlet_set": "everything"})
+    assert wrong.status_code == 400 and "outlet_set" in wrong.json()
+    # The filter opens the queue to no one else: a dealer still gets a 403.
+    outsider = APIClient()
+    outsider.force_authenticate(dealer_user)
+    forbidden = outsider.get("/api/v1/review-items/", {"outlet_set": "above_baseline"})
+    assert forbidden.status_code == 403
+    # The schema offers the filter with the registered sets.
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    parameters = schema["paths"]["/api/v1/review-items/"]["get"]["parameters"]
+    (outlet_set,) = [p for p in parameters if p["name"] == "outlet_set"]
+    assert "above_baseline" in outlet_set["schema"]["enum"]

@@ -96,6 +96,19 @@ def test_odd_hours_are_local_time(three):
 
 
 @pytest.mark.django_db
+def test_odd_hours_may_run_across_midnight(three, settings):
+    settings.RISK_ODD_HOUR_FROM, settings.RISK_ODD_HOUR_TO = 22, 5
+    evening = register(three[0], days_ago(3, 21, 59))
+    late = register(three[0], days_ago(4, 22, 0))
+    small_hours = register(three[0], days_ago(5, 4, 59))
+    dawn = register(three[0], days_ago(6, 5, 0))
+    noon = register(three[0], days_ago(7, 12, 0))
+    risk_refresh(full=True)
+    assert carrying("odd_hours") == {late.pk, small_hours.pk}
+    assert not {evening.pk, dawn.pk, noon.pk} & carrying("odd_hours")
+
+
+@pytest.mark.django_db
 def test_faster_than_a_person_can_type_is_per_clerk(three, settings):
     settings.RISK_MIN_SECONDS_BETWEEN = 60
     outlet = three[0]

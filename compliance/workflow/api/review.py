@@ -27,6 +27,7 @@ from ..selectors import (
     BadCursor,
     QueueFilters,
     can_view_review_queue,
+    outlet_set_choices,
     review_item_get_for_user,
     review_items_for_user,
     review_queue_page,
@@ -220,10 +221,23 @@ class QueueFilterSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     claimed = serializers.ChoiceField(
         choices=[("mine", "mine"), ("free", "free"), ("others", "others")], required=False
     )
+    outlet_set = serializers.ChoiceField(
+        choices=[],
+        required=False,
+        help_text=_(
+            "Only items of the outlets in this set (such as the outlets above the baseline of "
+            "the risk signals)."
+        ),
+    )
     cursor = serializers.CharField(
         required=False, max_length=200, help_text=_("`next_cursor` of the previous page.")
     )
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The sets higher layers offer (``selectors.register_outlet_set``), known at run time.
+        self.fields["outlet_set"].choices = [key for key, _label in outlet_set_choices()]
 
 
 class ReviewPageSerializer(VisibleTextSerializerMixin, serializers.Serializer):
@@ -268,6 +282,7 @@ def _queue_filters(data: dict) -> QueueFilters:
         older_than_days=data.get("older_than_days"),
         overdue=data.get("overdue"),
         claimed=data.get("claimed", ""),
+        outlet_set=data.get("outlet_set", ""),
     )
 
 
