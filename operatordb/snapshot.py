@@ -704,7 +704,8 @@ def _sql_date_ok(column: str) -> str:
         f"({year} >= 1 AND {month} BETWEEN 1 AND 12 AND {day} >= 1"
         f" AND ({day} <= 28 OR ({day} <= 30 AND {month} <> 2)"
         f" OR ({day} = 31 AND {month} IN (1, 3, 5, 7, 8, 10, 12))"
-        f" OR ({month} = 2 AND {year} % 4 = 0 AND ({year} % 100 <> 0 OR {year} % 400 = 0))))"
+        f" OR ({month} = 2 AND {day} = 29 AND {year} % 4 = 0"
+        f" AND ({year} % 100 <> 0 OR {year} % 400 = 0))))"
     )
 
 

@@ -208,9 +208,8 @@ def _stream(path):
     from operatordb.snapshot import _Errors, load_rows, read_rows
 
     report = snapshot.LoadReport()
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        with contextlib.suppress(SnapshotRejected):
-            load_rows(read_rows(fh, _Errors(report)), report=report)
+    with open(path, encoding="utf-8-sig", newline="") as fh, contextlib.suppress(SnapshotRejected):
+        load_rows(read_rows(fh, _Errors(report)), report=report)
     return report
 
 
@@ -324,3 +323,46 @@ def test_a_file_that_is_not_plain_csv_goes_through_the_stream(db, tmp_path, body
         stream.inserted,
         stream.errors,
     )
+
+
+def _luhn_completed(prefix: str) -> str:
+    from operatordb.snapshot import _luhn_ok
+
+    return next(prefix + d for d in "0123456789" if _luhn_ok(prefix + d))
+
+
+@needs_postgresql
+def test_the_sql_checks_agree_with_the_rules_on_many_edge_values(db, tmp_path):
+    # (Offsets up to 15:59: PostgreSQL refuses larger ones Python accepts, on both paths.)
+    rng = random.Random(17)
+
+    def timestamp():
+        fraction = rng.choice(["", "." + "1" * rng.randint(1, 7)])
+        seconds = rng.choice(["", f":{rng.randint(0, 60):02d}{fraction}"])
+        offset = rng.choice(
+            ["Z", f"{rng.choice('+-')}{rng.randint(0, 15):02d}:{rng.randint(0, 59):02d}"]
+        )
+        return (
+            f"{rng.choice(['2024', '2023', '1900', '2000'])}-{rng.randint(0, 13):02d}"
+            f"-{rng.randint(0, 32):02d}{rng.choice('T ')}{rng.randint(0, 25):02d}"
+            f":{rng.randint(0, 60):02d}{seconds}{offset}"
+        )
+
+    rows = []
+    for i in range(600):
+        prefix = "89" + "".join(rng.choices(string.digits, k=rng.randint(15, 17)))
+        iccid = rng.choice([_luhn_completed(prefix), prefix + rng.choice(string.digits), ""])
+        birth = f"{rng.choice(['2000', '1999', '1900', '0000'])}-{rng.randint(0, 13):02d}-{rng.randint(0, 32):02d}"
+        issued, ended = rng.choice([("", ""), (timestamp(), ""), (timestamp(), timestamp())])
+        status = "inactive" if ended or rng.random() < 0.3 else "active"
+        rows.append(
+            f"62812{i:08d},{iccid},{status},{timestamp()},,,,,"
+            f"{rng.choice([birth, ''])},{issued},{ended}"
+        )
+    path = tmp_path / "edges.csv"
+    path.write_text(FULL_HEADER + "\n".join(rows) + "\n", "utf-8")
+
+    bulk = _bulk(path)
+    stream = _stream(path)
+    assert stream.error_count > 100
+    assert bulk.errors == stream.errors
