@@ -6,7 +6,8 @@ Generates N registrations (COPY) and the operator's snapshot of them (about N ro
 every discrepancy kind planted by ``compliance.reconciliation.generator``), then measures in the same run:
 
 1. the snapshot load (``manage.py load_operator_snapshot`` in a child process: COPY into
-   staging, the checks and keyed digests as SQL, upsert; its peak RSS) beside a bare ``COPY`` of the same file into a table of text columns (the floor);
+   staging, the checks and keyed digests as SQL, upsert; its peak RSS) beside a bare ``COPY``
+   of the same file into a table of text columns (the floor);
 2. a full reconciliation (``manage.py reconcile --full --sync`` in a child process) beside one
    hand-written SQL statement doing the same comparison (``CREATE TABLE AS``, the floor), and
    whether the run found exactly the planted set;
