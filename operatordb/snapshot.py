@@ -21,12 +21,16 @@ Decisions:
   (``operatordb.normalize``) and kept as its keyed digest plus a masked copy — the raw number is
   never stored; the name with its comparison key. MSISDNs are normalised to ``62…``.
 
-On PostgreSQL one streaming Python pass checks and transforms each row (the digest needs the
-key, which stays out of SQL) and feeds ``COPY`` into a temporary staging table as it goes; the
-duplicate check, the delta (one join of the snapshot with the table), the update of changed
-rows, the insert of new ones and the deactivation of absent ones are then set-based statements,
-all in one transaction, one load at a time (an advisory lock). Elsewhere (SQLite, ``make run``)
-the same rows are written in batches.
+On PostgreSQL the file is ``COPY``d as text into a temporary staging table; one
+``INSERT … SELECT`` checks every row and converts those whose fields are all in their stored
+form — the keyed digest by ``pgcrypto``'s ``hmac()`` with the key handed over by ``COPY``, never
+in a statement's text (docs/decisions.md) —, and the rows it does not prove valid go through
+``RowTransformer``, the one set of rules, so a bad row is reported with the same line, field and
+reason. A file that is not plain CSV line by line falls back to one streaming Python pass over
+the whole file (``RowTransformer`` feeding ``COPY``). The duplicate check, the delta (one join
+of the snapshot with the table), the update of changed rows, the insert of new ones and the
+deactivation of absent ones are then set-based statements, all in one transaction, one load at a
+time (an advisory lock). Elsewhere (SQLite, ``make run``) the same rows are written in batches.
 """
 
 # SQL here is assembled from table and column names of our own models; every value is a bound
