@@ -5,8 +5,9 @@
 Generates N registrations (COPY) and the operator's snapshot of them (about N rows, with
 every discrepancy kind planted by ``compliance.reconciliation.generator``), then measures in the same run:
 
-1. the snapshot load (``load_snapshot``: streaming checks + COPY into staging + upsert) beside a
-   bare ``COPY`` of the same file into a table of text columns (the floor);
+1. the snapshot load (``manage.py load_operator_snapshot`` in a child process: COPY into
+   staging, the checks and keyed digests as SQL, upsert; its peak RSS) beside a bare ``COPY``
+   of the same file into a table of text columns (the floor);
 2. a full reconciliation (``manage.py reconcile --full --sync`` in a child process) beside one
    hand-written SQL statement doing the same comparison (``CREATE TABLE AS``, the floor), and
    whether the run found exactly the planted set;
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/recon_bench")
 
-from bench.common import ensure_database, print_table  # noqa: E402
+from bench.common import ensure_database, load_average, print_table  # noqa: E402
 from bench.common import run_manage as child  # noqa: E402
 
 # The generator's rates per profile (share of the registrations; see ``generator.Rates``).
@@ -178,7 +179,6 @@ def main() -> None:
         build_registrations,
         generate_operator_data,
     )
-    from operatordb.snapshot import load_snapshot
 
     print(
         f"bench_reconcile: N={n:,}, {os.cpu_count()} cores,"
@@ -241,8 +241,12 @@ def main() -> None:
         with snapshot_file.open(encoding="utf-8") as fh:
             cursor.cursor.copy_expert("COPY bare_copy FROM STDIN WITH (FORMAT csv, HEADER)", fh)
         copy_seconds = time.perf_counter() - started
+        copy_load = load_average()
         cursor.execute("DROP TABLE bare_copy")
-    load = load_snapshot(snapshot_file)
+    # In a child process (``manage.py load_operator_snapshot``), for its peak RSS.
+    load_load = load_average()
+    _load_wall, load_rss, out = child(["load_operator_snapshot", str(snapshot_file), "--json"])
+    load = json.loads(out)
     connection.close()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")  # what autovacuum does after a bulk load
@@ -292,12 +296,13 @@ def main() -> None:
 
     print_table(
         "Snapshot load (same file)",
-        ["", "rows", "seconds", "rows/s", "vs COPY"],
+        ["", "rows", "seconds", "rows/s", "vs COPY", "peak RSS MiB", "load average"],
         [
             ["bare COPY (text columns)", f"{rows:,}", f"{copy_seconds:.2f}",
-             f"{rows / copy_seconds:,.0f}", "1.0x"],
-            ["load_operator_snapshot", f"{load.rows:,}", f"{load.seconds:.2f}",
-             f"{load.rate:,.0f}", f"{load.seconds / copy_seconds:.1f}x"],
+             f"{rows / copy_seconds:,.0f}", "1.0x", "-", copy_load],
+            ["load_operator_snapshot", f"{load['rows']:,}", f"{load['seconds']:.2f}",
+             f"{load['rows'] / load['seconds']:,.0f}", f"{load['seconds'] / copy_seconds:.1f}x",
+             load_rss, load_load],
         ],
     )  # fmt: skip
     full_seconds = full["duration_seconds"]

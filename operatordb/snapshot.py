@@ -21,12 +21,16 @@ Decisions:
   (``operatordb.normalize``) and kept as its keyed digest plus a masked copy — the raw number is
   never stored; the name with its comparison key. MSISDNs are normalised to ``62…``.
 
-On PostgreSQL one streaming Python pass checks and transforms each row (the digest needs the
-key, which stays out of SQL) and feeds ``COPY`` into a temporary staging table as it goes; the
-duplicate check, the delta (one join of the snapshot with the table), the update of changed
-rows, the insert of new ones and the deactivation of absent ones are then set-based statements,
-all in one transaction, one load at a time (an advisory lock). Elsewhere (SQLite, ``make run``)
-the same rows are written in batches.
+On PostgreSQL the file is ``COPY``d as text into a temporary staging table; one
+``INSERT … SELECT`` checks every row and converts those whose fields are all in their stored
+form — the keyed digest by ``pgcrypto``'s ``hmac()`` with the key handed over by ``COPY``, never
+in a statement's text (docs/decisions.md) —, and the rows it does not prove valid go through
+``RowTransformer``, the one set of rules, so a bad row is reported with the same line, field and
+reason. A file that is not plain CSV line by line falls back to one streaming Python pass over
+the whole file (``RowTransformer`` feeding ``COPY``). The duplicate check, the delta (one join
+of the snapshot with the table), the update of changed rows, the insert of new ones and the
+deactivation of absent ones are then set-based statements, all in one transaction, one load at a
+time (an advisory lock). Elsewhere (SQLite, ``make run``) the same rows are written in batches.
 """
 
 # SQL here is assembled from table and column names of our own models; every value is a bound
@@ -47,7 +51,7 @@ from functools import lru_cache
 from itertools import islice
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from core import pii
@@ -552,8 +556,47 @@ GROUP BY msisdn ORDER BY min(line)
 """
 
 
-def _load_postgresql(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, full: bool):
+def _begin_load(cursor) -> None:
+    cursor.execute(_LOCK)
+    # Hash joins and aggregates over the whole snapshot in memory (this transaction only).
+    cursor.execute(
+        "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)",
+        [str(getattr(settings, "OPERATORDB_LOAD_WORK_MEM", "256MB"))],
+    )
+    for table in (
+        "operatordb_snapshot_stage",
+        "operatordb_snapshot_delta",
+        "operatordb_snapshot_raw",
+        "operatordb_snapshot_key",
+    ):
+        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{table}")
+
+
+def _finish_load(cursor, report: LoadReport, errors: _Errors, *, full: bool) -> None:
+    """From the staging table: the duplicate check, then (no fault) the delta and its writes."""
     now = timezone.now()
+    # Looked for in a file already rejected too, so that one reading reports every fault.
+    cursor.execute(_DUPLICATES)
+    for _msisdn, lines in cursor.fetchall():
+        for line in lines[1:]:
+            errors.add(line, "msisdn", f"the same number as line {lines[0]}")
+    if report.error_count:
+        return
+    # During a digest-key rotation, numbers the rotation already moved get the new key's
+    # digest, as every other copy of them has: the comparison below then sees no change.
+    canonicalise = pii.canonicalise_sql("operatordb_snapshot_stage", "id_number_digest")
+    if canonicalise:
+        cursor.execute(canonicalise)
+    cursor.execute(_DELTA, {"full": full})
+    cursor.execute(_UPDATE_CHANGED, {"now": now})
+    report.updated = cursor.rowcount
+    cursor.execute(_INSERT_NEW, {"now": now})
+    report.inserted = cursor.rowcount
+    cursor.execute(_DEACTIVATE, {"now": now})
+    report.deactivated = cursor.rowcount
+
+
+def _load_postgresql(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, full: bool):
     transform = RowTransformer(errors)
 
     def staged() -> Iterator[str]:
@@ -564,37 +607,12 @@ def _load_postgresql(rows: Iterator[tuple], report: LoadReport, errors: _Errors,
                 yield _stage_line(line, out)
 
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK)
-        # Hash joins and aggregates over the whole snapshot in memory (this transaction only).
-        cursor.execute(
-            "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)",
-            [str(getattr(settings, "OPERATORDB_LOAD_WORK_MEM", "256MB"))],
-        )
-        for table in ("operatordb_snapshot_stage", "operatordb_snapshot_delta"):
-            cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{table}")
+        _begin_load(cursor)
         cursor.execute(_STAGE)
         cursor.cursor.copy_expert(
             "COPY operatordb_snapshot_stage FROM STDIN", CopySource(staged()), size=1 << 16
         )
-        # Looked for in a file already rejected too, so that one reading reports every fault.
-        cursor.execute(_DUPLICATES)
-        for _msisdn, lines in cursor.fetchall():
-            for line in lines[1:]:
-                errors.add(line, "msisdn", f"the same number as line {lines[0]}")
-        if report.error_count:
-            return
-        # During a digest-key rotation, numbers the rotation already moved get the new key's
-        # digest, as every other copy of them has: the comparison below then sees no change.
-        canonicalise = pii.canonicalise_sql("operatordb_snapshot_stage", "id_number_digest")
-        if canonicalise:
-            cursor.execute(canonicalise)
-        cursor.execute(_DELTA, {"full": full})
-        cursor.execute(_UPDATE_CHANGED, {"now": now})
-        report.updated = cursor.rowcount
-        cursor.execute(_INSERT_NEW, {"now": now})
-        report.inserted = cursor.rowcount
-        cursor.execute(_DEACTIVATE, {"now": now})
-        report.deactivated = cursor.rowcount
+        _finish_load(cursor, report, errors, full=full)
 
 
 def _load_orm(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, full: bool):
@@ -662,6 +680,264 @@ def _load_orm(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, ful
             ).update(status="inactive", updated_at=now)
 
 
+# --- the set-based load (PostgreSQL) ------------------------------------------------------------
+#
+# The file goes into a staging table of text columns by one COPY; one INSERT … SELECT then checks
+# every row and, for a row whose every field is already in its stored form (the common case: the
+# form the operator's export writes), converts it — keyed digest, masked copy and name key
+# included — in the same statement. The rows it does not prove valid (any field needing a
+# normalisation, and every bad row) go through ``RowTransformer`` — the one set of rules, so a
+# bad row is reported with exactly the line, field and reason of the streaming pass. When the
+# file is not plain CSV line by line (a row of the wrong width, a quoted field, a blank line, a
+# line break in a field, bytes that are not UTF-8), the streaming pass reads the whole file.
+
+_DIGITS = "0123456789"
+# What a timestamp's digits may be followed by after ``YYYY-MM-DDTHH:MM`` (digits shown as 9):
+# the seconds and their fraction, optional, then the offset.
+_TIMESTAMP_TAILS = ", ".join(
+    f"'{seconds}{offset}'"
+    for seconds in ["", ":99", *(":99." + "9" * n for n in range(1, 7))]
+    for offset in ("Z", "+99:99", "-99:99")
+)
+
+
+def _shape(column: str) -> str:
+    """SQL: ``column`` with every digit shown as 9 (computed once per row, see ``_SHAPED``)."""
+    return (
+        f"CASE WHEN {column} = '' THEN '' ELSE translate({column}, '{_DIGITS}', '9999999999') END"
+    )
+
+
+def _sql_date_ok(column: str) -> str:
+    """SQL: the first 10 characters of ``column`` (already of the shape 9999-99-99) are a day
+    that exists, as ``date.fromisoformat`` decides (year 1 to 9999, 29 February in leap
+    years)."""
+    year, month, day = (
+        f"substr({column}, 1, 4)::int", f"substr({column}, 6, 2)::int",
+        f"substr({column}, 9, 2)::int",
+    )  # fmt: skip
+    return (
+        f"({year} >= 1 AND {month} BETWEEN 1 AND 12 AND {day} >= 1"
+        f" AND ({day} <= 28 OR ({day} <= 30 AND {month} <> 2)"
+        f" OR ({day} = 31 AND {month} IN (1, 3, 5, 7, 8, 10, 12))"
+        f" OR ({month} = 2 AND {day} = 29 AND {year} % 4 = 0"
+        f" AND ({year} % 100 <> 0 OR {year} % 400 = 0))))"
+    )
+
+
+def _sql_timestamp_shape(column: str) -> str:
+    """SQL: ``column`` is empty or has the shape of an aware ISO timestamp."""
+    shape = f"r.{column}_shape"
+    return (
+        f"(r.{column} = '' OR (left({shape}, 16) IN ('9999-99-99T99:99', '9999-99-99 99:99')"
+        f" AND substr({shape}, 17) IN ({_TIMESTAMP_TAILS})))"
+    )
+
+
+def _sql_timestamp_ok(column: str) -> str:
+    """SQL, once the shape is proven: the fields are in range (``datetime.fromisoformat``
+    accepts it, and PostgreSQL reads it as it is)."""
+    c = f"r.{column}"
+    return (
+        f"({c} = '' OR ({_sql_date_ok(c)} AND substr({c}, 12, 2)::int <= 23"
+        f" AND substr({c}, 15, 2)::int <= 59"
+        f" AND (substr({c}, 17, 1) <> ':' OR substr({c}, 18, 2)::int <= 59)"
+        f" AND (right({c}, 1) = 'Z' OR (substr(right({c}, 6), 2, 2)::int <= 14"
+        f" AND substr(right({c}, 6), 5, 2)::int <= 59))))"
+    )
+
+
+# The ICCID's Luhn digit over its bytes, padded to 20 digits with zeros (which add nothing).
+_LUHN_SQL = " + ".join(
+    f"(2 * (get_byte(r.iccid_bytes, {i}) - 48) - 9 * ((get_byte(r.iccid_bytes, {i}) - 48) / 5))"
+    if i % 2 == 0
+    else f"(get_byte(r.iccid_bytes, {i}) - 48)"
+    for i in range(20)
+)
+# Each raw row with what the checks read more than once, computed once (OFFSET 0 keeps the
+# subquery from being flattened into copies of the expressions).
+_SHAPED = f"""(
+    SELECT r.*, {_shape("r.activated_at")} AS activated_at_shape,
+           {_shape("r.issued_at")} AS issued_at_shape,
+           {_shape("r.deactivated_at")} AS deactivated_at_shape,
+           CASE WHEN length(r.iccid) BETWEEN 18 AND 20 AND ltrim(r.iccid, '{_DIGITS}') = ''
+                THEN lpad(r.iccid, 20, '0')::bytea END AS iccid_bytes
+    FROM operatordb_snapshot_raw r OFFSET 0) r"""
+
+# Every field in its stored form; the checks that cast run only once the forms are proven
+# (CASE fixes the order of evaluation).
+_CANONICAL = f"""
+CASE WHEN left(r.msisdn, 3) = '628' AND length(r.msisdn) BETWEEN 11 AND 14
+      AND ltrim(r.msisdn, '{_DIGITS}') = ''
+      AND r.status IN ('active', 'inactive')
+      AND (r.activated_at <> '' OR r.status = 'inactive')
+      AND (r.deactivated_at = '' OR r.status = 'inactive')
+      AND (r.iccid = '' OR (left(r.iccid, 2) = '89' AND r.iccid_bytes IS NOT NULL))
+      AND (r.outlet_roid = ''
+           OR (left(r.outlet_roid, 2) = 'RO' AND length(r.outlet_roid) BETWEEN 8 AND 20
+               AND ltrim(r.outlet_roid, '{_DIGITS}ABCDEFGHIJKLMNOPQRSTUVWXYZ') = ''))
+      AND ((r.id_type = '' AND r.id_number = '')
+           OR (r.id_type IN ({", ".join(f"'{t}'" for t in ID_TYPES)})
+               AND length(r.id_number) BETWEEN 1 AND 40
+               AND ltrim(r.id_number, '{_DIGITS}ABCDEFGHIJKLMNOPQRSTUVWXYZ') = ''))
+      AND length(r.full_name) <= 100 AND r.full_name ~ '^([!-~]+( [!-~]+)*)?$'
+      AND (r.birth_date = ''
+           OR translate(r.birth_date, '{_DIGITS}', '9999999999') = '9999-99-99')
+      AND {_sql_timestamp_shape("activated_at")}
+      AND {_sql_timestamp_shape("issued_at")}
+      AND {_sql_timestamp_shape("deactivated_at")}
+ THEN (r.iccid = '' OR ({_LUHN_SQL}) % 10 = 0)
+      AND (r.birth_date = '' OR {_sql_date_ok("r.birth_date")})
+      AND {_sql_timestamp_ok("activated_at")}
+      AND {_sql_timestamp_ok("issued_at")}
+      AND {_sql_timestamp_ok("deactivated_at")}
+      AND (r.issued_at = '' OR r.deactivated_at = ''
+           OR r.issued_at::timestamptz <= r.deactivated_at::timestamptz)
+ ELSE false END"""
+
+# ``core.masking.mask_id_number`` of a stored number (a test holds the two together).
+_MASK_SQL = """CASE
+    WHEN length(r.id_number) >= 12
+        THEN left(r.id_number, 4) || repeat('*', length(r.id_number) - 8) || right(r.id_number, 4)
+    ELSE repeat('*', length(r.id_number) - least(3, length(r.id_number) / 2))
+         || right(r.id_number, least(3, length(r.id_number) / 2))
+    END"""
+
+_RAW = f"""
+CREATE TEMP TABLE operatordb_snapshot_raw (
+    line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2),
+    {", ".join(f"{c} text NOT NULL DEFAULT ''" for c in ALL_COLUMNS)}
+) ON COMMIT DROP
+"""
+# The digest key, handed over by COPY: never in a statement's text, so never in the server's
+# statement log, pg_stat_statements or an error message; dropped with the transaction.
+_KEY = "CREATE TEMP TABLE operatordb_snapshot_key (key bytea NOT NULL) ON COMMIT DROP"
+_STAGE_CANONICAL = f"""
+INSERT INTO operatordb_snapshot_stage
+SELECT r.line, r.msisdn, r.iccid, r.status, nullif(r.activated_at, '')::timestamptz,
+       r.outlet_roid, r.id_type,
+       CASE WHEN r.id_number = '' THEN ''
+            ELSE encode(hmac(convert_to(r.id_number, 'UTF8'), k.key, 'sha256'), 'hex') END,
+       {_MASK_SQL},
+       r.full_name, regexp_replace(lower(r.full_name COLLATE "C"), '[^a-z0-9]+', '', 'g'),
+       nullif(r.birth_date, '')::date, nullif(r.issued_at, '')::timestamptz,
+       nullif(r.deactivated_at, '')::timestamptz
+FROM {_SHAPED} CROSS JOIN operatordb_snapshot_key k
+WHERE {_CANONICAL}
+"""
+_NOT_STAGED = f"""
+SELECT r.line, {", ".join(f"r.{c}" for c in ALL_COLUMNS)}
+FROM operatordb_snapshot_raw r
+WHERE NOT EXISTS (SELECT FROM operatordb_snapshot_stage s WHERE s.line = r.line)
+ORDER BY r.line
+"""
+
+
+class _NotPlain(Exception):
+    """The file is not plain CSV line by line: the streaming pass reads it."""
+
+
+class _LineCounter(io.RawIOBase):
+    """The file's bytes for COPY, counting its line breaks and refusing quotes (where Python's
+    csv module and COPY may split a malformed line differently)."""
+
+    def __init__(self, fh):
+        self._fh = fh
+        self.newlines = 0
+        self.ends_with_newline = True
+        self.refused = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._fh.read(size)
+        if chunk:
+            if b'"' in chunk or b"\r" in chunk:
+                self.refused = True
+                raise _NotPlain
+            self.newlines += chunk.count(b"\n")
+            self.ends_with_newline = chunk.endswith(b"\n")
+        return chunk
+
+
+def _header(first_line: bytes, errors: _Errors) -> list[str] | None:
+    """The header's columns, or None (reported at line 1 as ``read_rows`` does)."""
+    header = next(csv.reader([first_line.decode("utf-8-sig")]), [])
+    header = [h.strip().lower().lstrip("\ufeff") for h in header]
+    extra = header[len(COLUMNS) :]
+    if (
+        tuple(header[: len(COLUMNS)]) != COLUMNS
+        or not set(extra) <= set(OPTIONAL_COLUMNS)
+        or len(set(extra)) != len(extra)
+    ):
+        return None
+    return header
+
+
+def _load_postgresql_bulk(path, report: LoadReport, errors: _Errors, *, full: bool) -> None:
+    """The set-based load; raises ``_NotPlain`` (nothing staged) to hand over to the stream."""
+    with open(path, "rb") as fh:
+        first = fh.readline()
+        if b'"' in first or b"\r" in first or not first.endswith(b"\n"):
+            raise _NotPlain
+        header = _header(first, errors)
+        if header is None:
+            raise _NotPlain  # the streaming pass reports it
+        source = _LineCounter(fh)
+        with connection.cursor() as cursor:
+            _begin_load(cursor)
+            cursor.execute(_RAW)
+            cursor.execute(_STAGE)
+            cursor.execute(_KEY)
+            cursor.cursor.copy_expert(
+                "COPY operatordb_snapshot_key FROM STDIN",
+                io.StringIO("\\\\x" + pii.loader_key().encode().hex() + "\n"),
+            )
+            try:
+                cursor.cursor.copy_expert(
+                    f"COPY operatordb_snapshot_raw ({', '.join(header)}) FROM STDIN "
+                    f"WITH (FORMAT csv, FORCE_NOT_NULL ({', '.join(header)}))",
+                    source,
+                    size=1 << 18,
+                )
+            except (DataError, connection.Database.Error) as exc:
+                # A row of the wrong width, bytes that are not UTF-8, a quote (the COPY was
+                # cancelled from read()): not plain. Anything else is an error.
+                if source.refused or isinstance(exc, (DataError, connection.Database.DataError)):
+                    raise _NotPlain from None
+                raise
+            report.rows = cursor.cursor.rowcount
+            if report.rows != source.newlines + (not source.ends_with_newline):
+                raise _NotPlain  # a blank line, or COPY's end-of-data marker
+            cursor.execute(_STAGE_CANONICAL)
+            staged = cursor.cursor.rowcount
+            cursor.execute("DROP TABLE operatordb_snapshot_key")
+            if staged != report.rows:
+                _stage_the_rest(cursor, errors)
+            _finish_load(cursor, report, errors, full=full)
+
+
+def _stage_the_rest(cursor, errors: _Errors) -> None:
+    """The rows the SQL did not prove valid, through ``RowTransformer``, into the staging
+    table (the valid ones) or the report (the bad ones), a batch at a time."""
+    transform = RowTransformer(errors)
+    # A server-side cursor: memory stays flat however many rows need the rules.
+    with connection.connection.cursor(name="operatordb_snapshot_rest") as rest:
+        rest.itersize = 10_000
+        rest.execute(_NOT_STAGED)
+        while batch := rest.fetchmany(10_000):
+            staged = []
+            for line, *values in batch:
+                out = transform(values, line)
+                if out is not None:
+                    staged.append(_stage_line(line, out))
+            if staged:
+                cursor.cursor.copy_expert(
+                    "COPY operatordb_snapshot_stage FROM STDIN", io.StringIO("".join(staged))
+                )
+
+
 def load_rows(
     rows: Iterable[tuple[int, list[str]]], *, full: bool = True, report: LoadReport | None = None
 ) -> LoadReport:
@@ -684,6 +960,23 @@ def load_rows(
 
 def load_snapshot(path, *, full: bool = True) -> LoadReport:
     """Load a snapshot file (see the module docstring); all or nothing."""
+    if connection.vendor == "postgresql":
+        report = LoadReport()
+        errors = _Errors(report)
+        started = time.perf_counter()
+        try:
+            with transaction.atomic():
+                _load_postgresql_bulk(path, report, errors, full=full)
+                if report.error_count:
+                    transaction.set_rollback(True)
+        except _NotPlain:
+            pass  # rolled back; the streaming pass reads the file
+        else:
+            report.seconds = time.perf_counter() - started
+            if report.error_count:
+                raise SnapshotRejected(report)
+            report.unchanged = report.rows - report.inserted - report.updated
+            return report
     report = LoadReport()
     with open(path, encoding="utf-8-sig", newline="") as fh:
         return load_rows(read_rows(fh, _Errors(report)), full=full, report=report)
