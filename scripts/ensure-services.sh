@@ -15,6 +15,10 @@ fi
 missing=()
 command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
 command -v redis-server  >/dev/null || missing+=(redis-server)
+# The backup and restore scripts (and their test) use PostgreSQL's own client tools; the
+# translation gate compiles the catalogue with gettext's msgfmt.
+command -v pg_dump       >/dev/null || missing+=(postgresql-client)
+command -v msgfmt        >/dev/null || missing+=(gettext)
 if [ "${WITH_BROWSER:-1}" = 1 ] && ! command -v chromium >/dev/null; then missing+=(chromium); fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$SUDO" = none ] || ! command -v apt-get >/dev/null; then
