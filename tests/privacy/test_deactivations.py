@@ -109,3 +109,18 @@ def test_a_deactivation_dated_in_the_future_counts_from_today(register):
     assert marked == 2
     assert state(first).deactivated_at == now
     assert state(again).deactivated_at == now
+
+
+def test_a_later_sync_reads_only_the_records_changed_since_the_last_one(register):
+    """Incremental: after a successful pass, the next reads only the operator's records that
+    changed since it started (the feed holds millions of numbers), and counts only them."""
+    changed, unchanged = register(41), register(42)
+    record = operator_record(changed.msisdn, status="inactive", changed_days_ago=30)
+    operator_record(unchanged.msisdn, status="active", changed_days_ago=30)
+    assert sync().counts == {"records": 2, "marked": 1, "unmarked": 0}
+
+    OperatorSubscriber.objects.filter(pk=record.pk).update(updated_at=timezone.now())
+    job = sync()
+
+    assert job.status == PrivacyJob.Status.SUCCEEDED
+    assert job.counts == {"records": 1, "marked": 0, "unmarked": 0}
