@@ -124,3 +124,30 @@ def test_a_later_sync_reads_only_the_records_changed_since_the_last_one(register
 
     assert job.status == PrivacyJob.Status.SUCCEEDED
     assert job.counts == {"records": 1, "marked": 0, "unmarked": 0}
+
+
+def test_a_number_active_again_unmarks_only_marked_registrations_not_anonymised_ones(
+    register, settings
+):
+    """Recycled numbers: an anonymised registration keeps the date its number left service
+    (it is done with), and a number seen active again twice is unmarked once."""
+    gone, back = register(41), register(42)
+    gone_record = operator_record(gone.msisdn, status="inactive", changed_days_ago=800)
+    back_record = operator_record(back.msisdn, status="inactive", changed_days_ago=10)
+    sync()
+    settings.RETENTION_DAYS_AFTER_DEACTIVATION = 730
+    call_command("purge_expired_data", stdout=StringIO())
+    anonymised_since = state(gone).deactivated_at
+    assert state(gone).anonymised_at is not None
+
+    for record in (gone_record, back_record):
+        OperatorSubscriber.objects.filter(pk=record.pk).update(
+            status="active", updated_at=timezone.now()
+        )
+    assert sync().counts["unmarked"] == 1
+    OperatorSubscriber.objects.filter(pk=back_record.pk).update(updated_at=timezone.now())
+    again = sync()
+
+    assert again.counts["unmarked"] == 0
+    assert state(back).deactivated_at is None
+    assert state(gone).deactivated_at == anonymised_since
