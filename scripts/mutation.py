@@ -35,8 +35,10 @@ APPS = [
     "outlets",
     "subscribers",
     "compliance",
+    "holders",
     "privacy",
     "reports",
+    "risk",
     "registration_portal",
 ]
 ALSO_COPY = ["templates", "static", "locale", "manage.py"]
@@ -55,7 +57,10 @@ TARGETS: dict[str, tuple[str, list[str], int]] = {
     ),
     "idempotency": (
         "subscribers/idempotency.py",
-        ["tests/api/test_registrations_idempotency.py"],
+        [
+            "tests/api/test_registrations_idempotency.py",
+            "tests/api/test_idempotency_contract.py",
+        ],
         1,
     ),
     "registration-service": (

@@ -109,3 +109,45 @@ def test_a_deactivation_dated_in_the_future_counts_from_today(register):
     assert marked == 2
     assert state(first).deactivated_at == now
     assert state(again).deactivated_at == now
+
+
+def test_a_later_sync_reads_only_the_records_changed_since_the_last_one(register):
+    """Incremental: after a successful pass, the next reads only the operator's records that
+    changed since it started (the feed holds millions of numbers), and counts only them."""
+    changed, unchanged = register(41), register(42)
+    record = operator_record(changed.msisdn, status="inactive", changed_days_ago=30)
+    operator_record(unchanged.msisdn, status="active", changed_days_ago=30)
+    assert sync().counts == {"records": 2, "marked": 1, "unmarked": 0}
+
+    OperatorSubscriber.objects.filter(pk=record.pk).update(updated_at=timezone.now())
+    job = sync()
+
+    assert job.status == PrivacyJob.Status.SUCCEEDED
+    assert job.counts == {"records": 1, "marked": 0, "unmarked": 0}
+
+
+def test_a_number_active_again_unmarks_only_marked_registrations_not_anonymised_ones(
+    register, settings
+):
+    """Recycled numbers: an anonymised registration keeps the date its number left service
+    (it is done with), and a number seen active again twice is unmarked once."""
+    gone, back = register(41), register(42)
+    gone_record = operator_record(gone.msisdn, status="inactive", changed_days_ago=800)
+    back_record = operator_record(back.msisdn, status="inactive", changed_days_ago=10)
+    sync()
+    settings.RETENTION_DAYS_AFTER_DEACTIVATION = 730
+    call_command("purge_expired_data", stdout=StringIO())
+    anonymised_since = state(gone).deactivated_at
+    assert state(gone).anonymised_at is not None
+
+    for record in (gone_record, back_record):
+        OperatorSubscriber.objects.filter(pk=record.pk).update(
+            status="active", updated_at=timezone.now()
+        )
+    assert sync().counts["unmarked"] == 1
+    OperatorSubscriber.objects.filter(pk=back_record.pk).update(updated_at=timezone.now())
+    again = sync()
+
+    assert again.counts["unmarked"] == 0
+    assert state(back).deactivated_at is None
+    assert state(gone).deactivated_at == anonymised_since
