@@ -27,6 +27,22 @@ class RegistrationPolicyAdmin(admin.ModelAdmin):
     readonly_fields = ("status", "based_on")
     actions = ["copy_as_draft"]
 
+    def has_change_permission(self, request, obj=None):
+        # A published rule set is shown read-only: only drafts are edited (the model refuses
+        # too, subscribers.models.RegistrationPolicy.save).
+        if obj is not None and not obj.is_draft:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not obj.is_draft:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        # The bulk action too deletes drafts only.
+        queryset.filter(status=PolicyStatus.DRAFT).delete()
+
     def save_model(self, request, obj, form, change):
         if not change:
             obj.status = PolicyStatus.DRAFT
