@@ -93,7 +93,8 @@ REGISTRATION_COLUMNS: tuple[Column, ...] = (
     Column(
         "declared_purpose",
         _("Declared purpose"),
-        Defused("declared_purpose"),
+        # Empty (most registrations) as NULL, so COPY and csv write the same nothing.
+        NullIf(Defused("declared_purpose"), Value("")),
         free_text=True,
         kind="declared_purpose",
     ),
