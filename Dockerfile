@@ -16,6 +16,7 @@ RUN SECRET_KEY=$(python -c 'import secrets;print(secrets.token_urlsafe(50))') \
     FIELD_ENCRYPTION_KEYS=$(python -c 'from cryptography.fernet import Fernet;print(Fernet.generate_key().decode())') \
     ID_DIGEST_KEY=$(python -c 'import secrets;print(secrets.token_urlsafe(32))') \
     DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
+    PUBLIC_BASE_URL=https://build.invalid \
     python manage.py collectstatic --noinput \
     && (python manage.py compilemessages --ignore=.venv || true)
 USER satupintu

@@ -85,7 +85,7 @@ check-deploy: install
 	SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets;print(secrets.token_urlsafe(50))')} \
 	FIELD_ENCRYPTION_KEYS=$${FIELD_ENCRYPTION_KEYS:-$$($(PY) -c 'from cryptography.fernet import Fernet;print(Fernet.generate_key().decode())')} \
 	ID_DIGEST_KEY=$${ID_DIGEST_KEY:-$$($(PY) -c 'import secrets;print(secrets.token_urlsafe(32))')} \
-	ALLOWED_HOSTS=example.org DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
+	ALLOWED_HOSTS=example.org PUBLIC_BASE_URL=https://example.org DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} $(PY) manage.py check --deploy --fail-level WARNING
 
 clean:

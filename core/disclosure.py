@@ -37,6 +37,9 @@ class Kind(StrEnum):
     ID_NUMBER = "id_number"
     MSISDN = "msisdn"
     PHOTO = "photo"
+    # Why one NIK holds more numbers than the declared-purpose threshold: reported to the
+    # regulator by rule, so every signed-in role reads it; never on a public receipt link.
+    PURPOSE = "declared_purpose"
 
 
 class Shown(StrEnum):
@@ -54,6 +57,7 @@ _STAFF = {
     Kind.ID_NUMBER: Shown.MASKED,
     Kind.MSISDN: Shown.FULL,
     Kind.PHOTO: Shown.FULL,
+    Kind.PURPOSE: Shown.FULL,
 }
 # The regulator supervises: it sees that a registration exists, who registered it, when and
 # under which rules, never who the buyer is.
@@ -65,6 +69,7 @@ _REGULATOR = {
     Kind.ID_NUMBER: Shown.MASKED,
     Kind.MSISDN: Shown.FULL,
     Kind.PHOTO: Shown.WITHHELD,
+    Kind.PURPOSE: Shown.FULL,
 }
 # A shared receipt link (no account): enough for the buyer to recognise their receipt.
 _PUBLIC = {
@@ -75,6 +80,7 @@ _PUBLIC = {
     Kind.ID_NUMBER: Shown.MASKED,
     Kind.MSISDN: Shown.MASKED,
     Kind.PHOTO: Shown.WITHHELD,
+    Kind.PURPOSE: Shown.WITHHELD,
 }
 POLICY: dict[str, dict[Kind, Shown]] = {
     roles.OPERATOR: _STAFF,
@@ -98,6 +104,7 @@ FIELD_KINDS: dict[str, Kind] = {
     "id_number_masked": Kind.ID_NUMBER,
     "kk_number_masked": Kind.ID_NUMBER,
     "guardian_id_number_masked": Kind.ID_NUMBER,
+    "declared_purpose": Kind.PURPOSE,
 }
 # What a withheld value reads as (it exists; nothing of it is shown).
 WITHHELD_TEXT = "***"

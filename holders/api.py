@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.clientip import client_ip
+from core.publicurl import public_url
 from core.schema import FIELD_ERRORS_SCHEMA
 
 from . import services
@@ -263,9 +264,7 @@ class DisputesView(HolderView):
             session=request.auth,
             msisdn=data.validated_data["msisdn"],
             note=data.validated_data["note"],
-            answer_url=lambda token: request.build_absolute_uri(
-                reverse("holders:answer", args=[token])
-            ),
+            answer_url=lambda token: public_url(reverse("holders:answer", args=[token])),
         )
         progress = next(p for p in holder_disputes(request.auth) if p.dispute.pk == dispute.pk)
         return Response(_dispute_out(progress), status=status.HTTP_201_CREATED)

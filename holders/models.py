@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.masking import mask_msisdn
+
 
 class HolderSession(models.Model):
     """One attempt to open the door: NIK + KK + one number, a code sent to that number (when
@@ -148,7 +150,7 @@ class HolderKeepChoice(models.Model):
         indexes = [models.Index(fields=["nik_digest"], name="holder_keep_nik_idx")]
 
     def __str__(self) -> str:
-        return f"{self.msisdn} flagged for deactivation"
+        return f"{mask_msisdn(self.msisdn)} flagged for deactivation"
 
 
 class OperatorNotice(models.Model):
@@ -177,7 +179,7 @@ class OperatorNotice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.msisdn}"
+        return f"{self.action} {mask_msisdn(self.msisdn)}"
 
 
 class HolderStatement(models.Model):

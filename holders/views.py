@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.clientip import client_ip
+from core.publicurl import public_url
 from core.roles import may_decide
 
 from . import services
@@ -143,9 +144,7 @@ def dispute(request):
                 session=session,
                 msisdn=form.cleaned_data["number"],
                 note=form.cleaned_data["note"],
-                answer_url=lambda token: request.build_absolute_uri(
-                    reverse("holders:answer", args=[token])
-                ),
+                answer_url=lambda token: public_url(reverse("holders:answer", args=[token])),
             )
         except ValidationError as exc:
             for message_list in exc.message_dict.values():

@@ -154,6 +154,9 @@ class CountsSerializer(VisibleTextSerializerMixin, serializers.Serializer):
     registrations = serializers.IntegerField()
     blocked = serializers.IntegerField()
     flagged = serializers.IntegerField()
+    awaiting = serializers.IntegerField(
+        help_text="Of the registrations, awaiting verification by the population registry now."
+    )
     with_discrepancy = serializers.IntegerField()
     violation_rate = serializers.FloatField(allow_null=True)
     discrepancies = serializers.IntegerField()
@@ -234,6 +237,7 @@ def _counts(c: Counts) -> dict:
         "registrations": c.registrations,
         "blocked": c.blocked,
         "flagged": c.flagged,
+        "awaiting": c.awaiting,
         "with_discrepancy": c.with_discrepancy,
         "violation_rate": c.violation_rate,
         "discrepancies": c.discrepancies,

@@ -57,6 +57,8 @@ class Column:
     free_text: bool = False  # typed by people: defused; XLSX strips control characters
     # How people read a value (XLSX, PDF): a vocabulary's name, or "phone"; "" as it is.
     display: str = ""
+    # Only for readers who see this kind of data in full (core.disclosure), masked or not.
+    kind: str = ""
 
     def source_for(self, masked: bool):
         if not masked and self.unmasked_source is not None:
@@ -87,6 +89,15 @@ REGISTRATION_COLUMNS: tuple[Column, ...] = (
     Column("status", _("Status"), "status", display="registration_status"),
     Column("source", _("Channel"), "source", display="registration_source"),
     Column("policy", _("Rules applied"), "policy__code"),
+    # Reported to the regulator by rule: in the file of every role that may see it.
+    Column(
+        "declared_purpose",
+        _("Declared purpose"),
+        # Empty (most registrations) as NULL, so COPY and csv write the same nothing.
+        NullIf(Defused("declared_purpose"), Value("")),
+        free_text=True,
+        kind="declared_purpose",
+    ),
     # Unmasked exports only (permission reports.export_unmasked, audited).
     Column("kk_number", _("KK number"), "kk_number_encrypted", _decrypt, unmasked_only=True),
     Column("full_name", _("Full name"), Defused("full_name"), unmasked_only=True, free_text=True),
@@ -115,8 +126,15 @@ DISCREPANCY_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def columns_for(columns: tuple[Column, ...], *, masked: bool) -> list[Column]:
-    return [c for c in columns if not (masked and c.unmasked_only)]
+def columns_for(
+    columns: tuple[Column, ...], *, masked: bool, scope: ReportScope | None = None
+) -> list[Column]:
+    return [
+        c
+        for c in columns
+        if not (masked and c.unmasked_only)
+        and not (c.kind == "declared_purpose" and not (scope and scope.sees_purpose))
+    ]
 
 
 @dataclass
@@ -219,7 +237,7 @@ def copy_queries(
 
 
 def registration_source(flt: ReportFilter, scope: ReportScope, *, masked: bool) -> RowSource:
-    columns = columns_for(REGISTRATION_COLUMNS, masked=masked)
+    columns = columns_for(REGISTRATION_COLUMNS, masked=masked, scope=scope)
     qs = registration_rows(flt, scope)
     withheld = 0
     if not scope.sees_restricted:

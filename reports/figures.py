@@ -5,8 +5,9 @@ Every figure reads the summary tables (``reports.summary`` keeps them up to date
 ``ReportFilter`` (period of local days, optional province / dealer / outlet) within the
 reader's ``ReportScope``. Definitions (docs/reports.md):
 
-- registrations: registered in the period (local day of ``registered_at``); by ID type; of
-  those, *blocked* and *flagged* by their status now;
+- registrations: registered in the period (local day of ``registered_at``), not refused by the
+  population registry (a refused registration never made a subscriber); by ID type; of those,
+  *blocked*, *flagged* and *awaiting* (the registry's verification) by their status now;
 - discrepancies by kind: detected in the period (local day of ``detected_at``), with an
   accountable outlet; of those, still open now;
 - violation rate of an outlet: the share of its registrations in the period that have an open
@@ -54,6 +55,7 @@ class Counts:
     registrations: int = 0
     blocked: int = 0
     flagged: int = 0
+    awaiting: int = 0  # of the registrations, awaiting the population registry now
     with_discrepancy: int = 0
     discrepancies: int = 0  # detected in the period
     open_discrepancies: int = 0  # of those, open now
@@ -66,6 +68,7 @@ class Counts:
         self.registrations += other.registrations
         self.blocked += other.blocked
         self.flagged += other.flagged
+        self.awaiting += other.awaiting
         self.with_discrepancy += other.with_discrepancy
 
     @property
@@ -172,12 +175,15 @@ def registrations_per_outlet(flt: ReportFilter, scope: ReportScope) -> dict[int,
             n=Sum("registrations"),
             b=Sum("blocked"),
             f=Sum("flagged"),
+            a=Sum("awaiting"),
             w=Sum("with_discrepancy"),
         )
     )
     out: dict[int, dict[str, Counts]] = defaultdict(dict)
-    for outlet_id, id_type, n, b, f, w in rows:
-        out[outlet_id][id_type] = Counts(n, b, f, w)
+    for outlet_id, id_type, n, b, f, a, w in rows:
+        out[outlet_id][id_type] = Counts(
+            registrations=n, blocked=b, flagged=f, awaiting=a, with_discrepancy=w
+        )
     return out
 
 

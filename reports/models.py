@@ -65,6 +65,9 @@ class DailyOutletStats(models.Model):
     # Of those, by their status now.
     blocked = models.PositiveIntegerField(default=0)
     flagged = models.PositiveIntegerField(default=0)
+    # Of those, awaiting verification by the population registry now (counted, shown apart).
+    # Registrations the registry refused are not registrations: never counted here.
+    awaiting = models.PositiveIntegerField(default=0)
     # Of those, how many have an open discrepancy of a kind the outlet is accountable for.
     with_discrepancy = models.PositiveIntegerField(default=0)
     generation = models.PositiveBigIntegerField(default=0)

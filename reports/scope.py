@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from core.disclosure import sees_every_detail
+from core.disclosure import Kind, sees_every_detail, sees_in_full
 from outlets.regions import PROVINCES
 from outlets.selectors import dealer_id_for_user
 
@@ -52,6 +52,8 @@ class ReportScope:
     dealer_id: int | None = None  # None: every outlet
     sees_restricted: bool = False
     label: str = ""
+    # Whether the reader's rows carry the declared purpose (core.disclosure decides).
+    sees_purpose: bool = False
 
     @classmethod
     def for_user(cls, user) -> ReportScope:
@@ -59,14 +61,22 @@ class ReportScope:
             raise PermissionDenied(
                 _("Reports are for the operator, GraPARI, the regulator and dealers.")
             )
+        sees_purpose = sees_in_full(user, Kind.PURPOSE)
         if user.sees_all_outlets:
-            return cls(None, sees_restricted=user.is_operator, label=user.get_username())
-        return cls(dealer_id_for_user(user=user), label=user.get_username())
+            return cls(
+                None,
+                sees_restricted=user.is_operator,
+                label=user.get_username(),
+                sees_purpose=sees_purpose,
+            )
+        return cls(
+            dealer_id_for_user(user=user), label=user.get_username(), sees_purpose=sees_purpose
+        )
 
     @classmethod
     def everything(cls, label: str = "system") -> ReportScope:
         """The command line and scheduled work: every outlet, as the operator sees it."""
-        return cls(None, sees_restricted=True, label=label)
+        return cls(None, sees_restricted=True, label=label, sees_purpose=True)
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,11 @@ def export_job_create(
         raise ValidationError(errors)
     parameters = {
         **flt.as_params(),
-        "scope": {"dealer_id": scope.dealer_id, "sees_restricted": scope.sees_restricted},
+        "scope": {
+            "dealer_id": scope.dealer_id,
+            "sees_restricted": scope.sees_restricted,
+            "sees_purpose": scope.sees_purpose,
+        },
         "language": language or settings.LANGUAGE_CODE,
     }
     with transaction.atomic():
@@ -149,7 +153,10 @@ def job_filter(job: ExportJob) -> ReportFilter:
 def job_scope(job: ExportJob) -> ReportScope:
     scope = job.parameters.get("scope") or {}
     return ReportScope(
-        scope.get("dealer_id"), bool(scope.get("sees_restricted")), job.requested_by_label
+        scope.get("dealer_id"),
+        bool(scope.get("sees_restricted")),
+        job.requested_by_label,
+        sees_purpose=bool(scope.get("sees_purpose")),
     )
 
 

@@ -102,10 +102,11 @@ def _refresh_registrations(days: list[date] | None, generation: int) -> None:
     where, where_params = _ranges_sql("r.registered_at", days)
     sql = f"""
         INSERT INTO {REG} (day, outlet_id, id_type, registrations, blocked, flagged,
-                           with_discrepancy, generation)
+                           awaiting, with_discrepancy, generation)
         SELECT {day_sql}, r.outlet_id, r.id_type, COUNT(*),
                SUM(CASE WHEN r.status = 'blocked' THEN 1 ELSE 0 END),
                SUM(CASE WHEN r.status = 'flagged' THEN 1 ELSE 0 END),
+               SUM(CASE WHEN r.status = 'awaiting' THEN 1 ELSE 0 END),
                SUM(CASE WHEN EXISTS (
                    SELECT 1 FROM {D} d
                    WHERE d.registration_id = r.id AND d.status = 'open'
@@ -113,11 +114,12 @@ def _refresh_registrations(days: list[date] | None, generation: int) -> None:
                ) THEN 1 ELSE 0 END),
                %s
         FROM {R} r
-        WHERE {where}
+        WHERE {where} AND r.status <> 'refused'
         GROUP BY 1, 2, 3
         ON CONFLICT (day, outlet_id, id_type) DO UPDATE SET
             registrations = excluded.registrations, blocked = excluded.blocked,
-            flagged = excluded.flagged, with_discrepancy = excluded.with_discrepancy,
+            flagged = excluded.flagged, awaiting = excluded.awaiting,
+            with_discrepancy = excluded.with_discrepancy,
             generation = excluded.generation
     """
     with connection.cursor() as cursor:
@@ -173,9 +175,10 @@ def _refresh_flags(digests: list[str] | None, *, cap: int | None, repeated_min: 
                (x.at_outlet >= %s)
         FROM (
             SELECT r.id, r.outlet_id, {day_sql} AS day, r.id_number_digest AS digest,
-                   CASE WHEN r.status <> 'blocked' AND p.deactivated_at IS NULL
+                   CASE WHEN r.status NOT IN ('blocked', 'refused') AND p.deactivated_at IS NULL
                         THEN 1 ELSE 0 END AS active,
-                   SUM(CASE WHEN r.status <> 'blocked' AND p.deactivated_at IS NULL
+                   SUM(CASE WHEN r.status NOT IN ('blocked', 'refused')
+                                 AND p.deactivated_at IS NULL
                             THEN 1 ELSE 0 END) OVER (PARTITION BY r.id_number_digest) AS held,
                    COUNT(*) OVER (PARTITION BY r.id_number_digest, r.outlet_id) AS at_outlet
             FROM {R} r

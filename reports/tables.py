@@ -107,6 +107,7 @@ def summary_lines(figures: Figures) -> list[tuple]:
         ("registrations", "total", "", "", t.registrations),
         ("numbers_blocked", "total", "", "", t.blocked),
         ("registrations_flagged", "total", "", "", t.flagged),
+        ("registrations_awaiting_registry", "total", "", "", t.awaiting),
         ("registrations_with_open_discrepancy", "total", "", "", t.with_discrepancy),
         ("violation_rate", "total", "", "", _rate(t.violation_rate)),
         ("ids_over_cap", "total", "", "", t.over_cap_ids),

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from . import drafts
@@ -26,6 +27,38 @@ class RegistrationPolicyAdmin(admin.ModelAdmin):
     ordering = ("-effective_from",)
     readonly_fields = ("status", "based_on")
     actions = ["copy_as_draft"]
+
+    def has_change_permission(self, request, obj=None):
+        # A published rule set is shown read-only: only drafts are edited (the model refuses
+        # too, subscribers.models.RegistrationPolicy.save).
+        if obj is not None and not obj.is_draft:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not obj.is_draft and "notes" in fields:
+            fields[fields.index("notes")] = "notes_as_written"
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return (*readonly, "notes_as_written") if obj is not None and not obj.is_draft else readonly
+
+    @admin.display(description=_("notes"))
+    def notes_as_written(self, obj):
+        # The operator's own words, in the language they chose: shown as typed, as in a draft's
+        # form, not as a label of the portal's.
+        return format_html('<textarea readonly rows="6" cols="80">{}</textarea>', obj.notes)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not obj.is_draft:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        # The bulk action too deletes drafts only.
+        queryset.filter(status=PolicyStatus.DRAFT).delete()
 
     def save_model(self, request, obj, form, change):
         if not change:

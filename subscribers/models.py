@@ -150,6 +150,12 @@ def note_text(note) -> str:
     return label
 
 
+PUBLISHED_IS_FINAL = _(
+    "A published rule set cannot be changed or deleted: copy it as a draft, edit the draft and "
+    "publish it."
+)
+
+
 class RegistrationPolicy(models.Model):
     """A rule set in force from ``effective_from`` until the next one starts.
 
@@ -302,7 +308,25 @@ class RegistrationPolicy(models.Model):
         if self.citizen_id_types or self.foreigner_id_types:
             union = {*self.citizen_id_types, *self.foreigner_id_types}
             self.accepted_id_types = [t for t in IdType.values if t in union]
+        # A published rule set is the law registrations were and will be judged by: it is never
+        # edited (copy it as a draft, edit the draft, publish it). Only a draft is changed; its
+        # publication (subscribers.drafts) is the save that turns it published. Saving a
+        # published row unchanged (an idempotent re-seed) is no edit.
+        if self.pk is not None and not self._state.adding:
+            fields = [f.attname for f in self._meta.concrete_fields]
+            stored = RegistrationPolicy.all_objects.filter(pk=self.pk).values(*fields).first()
+            if (
+                stored
+                and stored["status"] == PolicyStatus.PUBLISHED
+                and any(stored[name] != getattr(self, name) for name in fields)
+            ):
+                raise ValidationError(PUBLISHED_IS_FINAL, code="published")
         super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.status == PolicyStatus.PUBLISHED:
+            raise ValidationError(PUBLISHED_IS_FINAL, code="published")
+        return super().delete(*args, **kwargs)
 
     @property
     def is_draft(self) -> bool:

@@ -13,12 +13,14 @@ from xml.sax.saxutils import escape
 
 from django.core import signing
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from core import vocabulary
 from core.disclosure import Kind, disclose, sees_in_full
 from core.masking import display_msisdn
 from core.pdffonts import pdf_fonts
+from core.publicurl import public_url
 
 from .models import Registration, RegistrationNote
 from .selectors import is_withdrawn_from_processing
@@ -324,6 +326,14 @@ def receipt_pdf(facts: ReceiptFacts, *, link: str = "") -> bytes:
     for indonesian, english_text in _CHECK_AND_DISPUTE:
         story += both("• " + indonesian, english_text)
         story.append(Spacer(1, 1.5 * mm))
+    # The holder's door, on the configured public address (never the request's host).
+    story += both(
+        "• Cek sendiri nomor atas NIK Anda, laporkan nomor yang bukan milik Anda dan unduh "
+        "surat pernyataan di:",
+        "Check them yourself, report a number that is not yours and download a statement at:",
+    )
+    story.append(Paragraph(escape(public_url(reverse("holders:start"))), base))
+    story.append(Spacer(1, 1.5 * mm))
     if link:
         story.append(Spacer(1, 3 * mm))
         story += both(

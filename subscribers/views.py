@@ -18,6 +18,7 @@ from core.audit import AuditAction, audit_record
 from core.disclosure import Kind, disclose, sees_every_detail, sees_in_full
 from core.masking import local_msisdn
 from core.pagination import CappedCountPaginator as Paginator
+from core.publicurl import public_url
 from outlets.models import StarterPack
 from outlets.selectors import staff_membership_for_user, starter_packs_for_user
 
@@ -185,7 +186,7 @@ def registration_validate(request):
 
 
 def _receipt_context(request, registration: Registration, *, viewer, token: str) -> dict:
-    shared_url = request.build_absolute_uri(reverse("subscribers:receipt_shared", args=[token]))
+    shared_url = public_url(reverse("subscribers:receipt_shared", args=[token]))
     return {
         "registration": registration,
         "facts": receipts.receipt_facts(registration, viewer=viewer),
@@ -216,7 +217,7 @@ def registration_receipt(request, pk):
 def registration_receipt_pdf(request, pk):
     registration = registration_read_for_user(user=request.user, pk=pk, page="receipt.pdf")
     token = receipts.receipt_token(registration)
-    shared_url = request.build_absolute_uri(reverse("subscribers:receipt_shared", args=[token]))
+    shared_url = public_url(reverse("subscribers:receipt_shared", args=[token]))
     facts = receipts.receipt_facts(registration, viewer=request.user)
     return _pdf_response(facts, link=shared_url)
 
@@ -257,7 +258,7 @@ def registration_receipt_shared_pdf(request, token):
     except receipts.ReceiptWithdrawn:
         return _receipt_withdrawn(request)
     _shared_audit(registration, "receipt.pdf")
-    shared_url = request.build_absolute_uri(reverse("subscribers:receipt_shared", args=[token]))
+    shared_url = public_url(reverse("subscribers:receipt_shared", args=[token]))
     response = _pdf_response(receipts.receipt_facts(registration, viewer=None), link=shared_url)
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response

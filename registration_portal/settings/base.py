@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from kombu import Queue
 
+from core.publicurl import check_public_base_url
 from registration_portal.cache import redis_cache
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -704,6 +705,10 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
 )
 
 # --- The holder's door (holders app, docs/holders.md) -------------------------------------------
+# The portal's public address (core/publicurl.py): links that leave the portal (the SMS answer
+# link, the receipt PDF) are built from it, never from the request's Host header. Production
+# requires it (https).
+PUBLIC_BASE_URL = check_public_base_url(env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000"))
 # How SMS leave the portal (holders/sms.py): the default stores them in the database, where
 # `manage.py sms_outbox --to 62…` prints them; a real gateway is a class with send(to, body).
 SMS_BACKEND = env.str("SMS_BACKEND", default="holders.sms.DatabaseBackend")

@@ -1,9 +1,12 @@
 """Production: no default secrets, HTTPS only, passes `manage.py check --deploy` cleanly.
 
-Required: SECRET_KEY, FIELD_ENCRYPTION_KEYS, ID_DIGEST_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL.
+Required: SECRET_KEY, FIELD_ENCRYPTION_KEYS, ID_DIGEST_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL,
+PUBLIC_BASE_URL (https).
 """
 
 from django.core.exceptions import ImproperlyConfigured
+
+from core.publicurl import check_public_base_url
 
 from .base import *  # noqa: F403
 from .base import (
@@ -30,6 +33,13 @@ check_production_keys(
 )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     raise ImproperlyConfigured("Production runs on PostgreSQL: set DATABASE_URL.")
+# Links that leave the portal (SMS, PDFs) are built from it, never from the Host header: no
+# default in production, where a wrong address would send people elsewhere.
+if not env.str("PUBLIC_BASE_URL", default=""):
+    raise ImproperlyConfigured(
+        "Production needs PUBLIC_BASE_URL, the portal's public https:// address."
+    )
+PUBLIC_BASE_URL = check_public_base_url(env.str("PUBLIC_BASE_URL"), require_https=True)
 if not REDIS_URL:
     raise ImproperlyConfigured("Production needs REDIS_URL (broker, cache, throttling).")
 

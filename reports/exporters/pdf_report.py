@@ -345,6 +345,7 @@ def layout_report(
         [_("Registrations"), fmt(t.registrations)],
         [_("Numbers blocked"), fmt(t.blocked)],
         [_("Flagged for review"), fmt(t.flagged)],
+        [_("Awaiting verification by the population registry"), fmt(t.awaiting)],
         [
             _("With an open discrepancy (violation rate)"),
             f"{fmt(t.with_discrepancy)} ({percent(t.violation_rate)})",

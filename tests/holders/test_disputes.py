@@ -3,6 +3,7 @@ answers; GraPARI reviews, the outlet explains, a confirmed dispute counts on the
 
 import re
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
@@ -89,7 +90,7 @@ def test_not_blocked_when_the_numbers_user_answers(holder_api, holder, client):
     disputed = holder.registrations[2]
     _dispute(holder_api, _ref_of(holder_api, 2))
     link = _answer_link(disputed.msisdn)
-    path = link.split("testserver", 1)[1]
+    path = urlsplit(link).path
     page = client.get(path)
     assert page.status_code == 200 and "answer-mine" in page.content.decode()
     assert client.post(path).status_code == 200
@@ -99,6 +100,26 @@ def test_not_blocked_when_the_numbers_user_answers(holder_api, holder, client):
     assert disputed.status == Registration.Status.REGISTERED
     # GraPARI still decides it.
     assert ReviewItem.objects.get(msisdn=disputed.msisdn).status == "open"
+
+
+def test_the_answer_link_is_on_the_configured_address_not_the_requests_host(
+    holder_api, holder, settings
+):
+    """A forged Host header must not put a link to someone else's site in the SMS."""
+    settings.PUBLIC_BASE_URL = "https://satupintu.example.id"
+    disputed = holder.registrations[1]
+    answer = holder_api.post(
+        "/api/v1/holder/disputes/",
+        {"msisdn": _ref_of(holder_api, 1), "note": ""},
+        format="json",
+        HTTP_HOST="phish.example.com",
+    )
+    assert answer.status_code == 201, answer.content
+    body = StoredSms.objects.filter(to=disputed.msisdn).latest("id").body
+    assert "phish.example.com" not in body
+    assert _answer_link(disputed.msisdn).startswith(
+        "https://satupintu.example.id/nomor-saya/jawab/"
+    )
 
 
 def test_an_unknown_answer_link_is_a_404(client):

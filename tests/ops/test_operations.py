@@ -61,6 +61,7 @@ def _production_env(**overrides) -> dict:
         # Generated, as production requires (registration_portal/settings/keys.py).
         ID_DIGEST_KEY=secrets.token_urlsafe(32),
         ALLOWED_HOSTS="satupintu.example.id",
+        PUBLIC_BASE_URL="https://satupintu.example.id",
         DATABASE_URL=os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/test",
         REDIS_URL=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
     )
@@ -94,6 +95,9 @@ def test_production_settings_pass_check_deploy_without_warnings():
         ({"DEBUG": "maybe"}, "DEBUG"),
         ({"DATABASE_URL": "sqlite:///x.sqlite3"}, "PostgreSQL"),
         ({"REDIS_URL": ""}, "REDIS_URL"),
+        ({"PUBLIC_BASE_URL": ""}, "PUBLIC_BASE_URL"),
+        ({"PUBLIC_BASE_URL": "http://satupintu.example.id"}, "https"),
+        ({"PUBLIC_BASE_URL": "satupintu.example.id"}, "PUBLIC_BASE_URL"),
     ],
 )
 def test_production_refuses_to_start_with_bad_settings(override, message):

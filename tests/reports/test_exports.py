@@ -18,6 +18,7 @@ from reports.exporters import write_xlsx
 from reports.figures import report_figures
 from reports.models import ExportJob
 from reports.scope import ReportScope
+from subscribers.models import Registration
 from tests.pdftext import NON_LATIN1_NAMES, pdf_fonts, pdf_text
 
 from .conftest import PERIOD
@@ -288,3 +289,28 @@ def test_free_text_is_defused_in_every_path(dataset, regulator, export, settings
     assert {r["outlet_name"] for r in first if r["outlet_roid"] == "ROJKT000001"} == {
         "'@Konter Sinar"
     }
+
+
+@pytest.mark.django_db
+def test_the_declared_purpose_is_exported_to_roles_the_disclosure_policy_lets_see_it(
+    dataset, regulator, export, monkeypatch
+):
+    from core import disclosure
+    from core.roles import REGULATOR
+
+    registration = next(r for r, *_ in in_period(dataset) if r.pk not in dataset.restricted)
+    Registration.objects.filter(pk=registration.pk).update(
+        declared_purpose="=Usaha warung pulsa keluarga"
+    )
+    rows = csv_rows(export(regulator, "registrations"))
+    purposes = {r["registration_number"]: r["declared_purpose"] for r in rows}
+    # Reported to the regulator by rule; typed by people, so defused.
+    assert purposes[registration.registration_number] == "'=Usaha warung pulsa keluarga"
+    assert {v for k, v in purposes.items() if k != registration.registration_number} == {""}
+    # Where the policy withholds it from a role, that role's file has no such column.
+    monkeypatch.setitem(
+        disclosure.POLICY[REGULATOR], disclosure.Kind.PURPOSE, disclosure.Shown.WITHHELD
+    )
+    job = export(regulator, "registrations")
+    assert "declared_purpose" not in csv_rows(job)[0]
+    assert "Usaha warung" not in content(job).decode("utf-8")

@@ -267,3 +267,30 @@ def test_a_dismissed_finding_found_again_is_not_a_new_discrepancy(dataset, grapa
     summaries_refresh(full=True)  # these rows were detected "in March", before the watermark
     assert report_figures(flt(), EVERYTHING).discrepancies_detected == before + 1
     assert discrepancy_rows(flt(), EVERYTHING).count() == rows_before + 1
+
+
+@pytest.mark.django_db
+def test_refused_registrations_are_not_counted_and_awaiting_ones_are_shown_apart(dataset):
+    from reports.tables import summary_lines
+
+    jkt1 = dataset.outlets["jkt1"]
+    before = report_figures(flt(), EVERYTHING)
+    assert before.totals.awaiting == 0
+    day = wib(date(2026, 3, 17))
+    # The registry refused one (its late verification failed); another still waits for it.
+    make_registration(outlet=jkt1, at=day, id_number=nik(700), status="refused")
+    make_registration(outlet=jkt1, at=day, id_number=nik(701), status="awaiting")
+    # An ID at the cap (3 active numbers) plus a refused one is not over the cap.
+    for _ in range(3):
+        make_registration(outlet=jkt1, at=day, id_number=nik(702))
+    make_registration(outlet=jkt1, at=day, id_number=nik(702), status="refused")
+    summaries_refresh(full=True)
+    figures = report_figures(flt(), EVERYTHING)
+    assert figures.totals.registrations == before.totals.registrations + 1 + 3
+    assert figures.totals.awaiting == 1
+    assert figures.totals.over_cap_ids == before.totals.over_cap_ids
+    outlet_row = next(g for g in figures.groups if g.counts.awaiting)
+    assert outlet_row.counts.awaiting == 1
+    lines = {(figure, dim): value for figure, dim, _k, _l, value in summary_lines(figures)}
+    assert lines[("registrations_awaiting_registry", "total")] == 1
+    assert lines[("registrations", "total")] == figures.totals.registrations

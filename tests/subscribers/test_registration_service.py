@@ -141,8 +141,8 @@ def test_cap_refuses_when_the_policy_does_not_let_outlets_exceed_it(clerk, outle
     outlet.operator_authorised_from = date(2018, 5, 7)
     outlet.save()
     policy = policy_in_force()
-    policy.cap_exceptions = "nobody"
-    policy.save()
+    # A published rule set is never edited by the portal: the test sets one up as if seeded so.
+    type(policy).objects.filter(pk=policy.pk).update(cap_exceptions="nobody")
     _register_same_buyer(clerk, outlet, 3)
     with pytest.raises(ValidationError) as exc:
         _register_same_buyer(clerk, outlet, 1)

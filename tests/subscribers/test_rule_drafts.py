@@ -224,3 +224,55 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, past_and_draft):
     for _name, (method, url) in _pages(draft, preview, draft.pk).items():
         response = getattr(client, method)(url)
         assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_a_published_rule_set_is_never_edited_only_drafts_are(policies, operator):
+    published = policy_in_force()
+    cap = published.max_numbers_per_id
+    published.max_numbers_per_id = 1
+    with pytest.raises(ValidationError):
+        published.save()
+    with pytest.raises(ValidationError):
+        published.delete()
+    published.refresh_from_db()
+    assert published.max_numbers_per_id == cap
+    # A draft is edited freely until it is published, then it too is final.
+    draft = _draft(operator, max_numbers_per_id=1)
+    draft.refresh_from_db()
+    assert draft.max_numbers_per_id == 1
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    drafts.draft_publish(actor=operator, draft=draft, effective_from=tomorrow)
+    draft.refresh_from_db()
+    draft.max_numbers_per_id = 2
+    with pytest.raises(ValidationError):
+        draft.save()
+    assert RegistrationPolicy.objects.get(pk=draft.pk).max_numbers_per_id == 1
+
+
+def test_the_admin_shows_a_published_rule_set_read_only_and_edits_drafts(
+    client, policies, operator
+):
+    client.force_login(operator)
+    published = policy_in_force()
+    url = reverse("admin:subscribers_registrationpolicy_change", args=[published.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    assert 'name="max_numbers_per_id"' not in page.content.decode()
+    posted = client.post(url, {"name": "Changed", "max_numbers_per_id": 1})
+    assert posted.status_code == 403
+    published.refresh_from_db()
+    assert published.name != "Changed"
+    delete_url = reverse("admin:subscribers_registrationpolicy_delete", args=[published.pk])
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    bulk = client.post(
+        reverse("admin:subscribers_registrationpolicy_changelist"),
+        {"action": "delete_selected", "_selected_action": [published.pk], "post": "yes"},
+    )
+    assert bulk.status_code in (200, 302, 403)
+    assert RegistrationPolicy.objects.filter(pk=published.pk).exists()
+    # A draft's page is a form.
+    draft = _draft(operator)
+    draft_page = client.get(
+        reverse("admin:subscribers_registrationpolicy_change", args=[draft.pk])
+    ).content.decode()
+    assert 'name="max_numbers_per_id"' in draft_page

@@ -94,6 +94,16 @@ def test_pdf_is_a_real_pdf(client, clerk, registration):
     assert response["Cache-Control"] == "private, no-store"
 
 
+def test_pdf_carries_the_holders_door_on_the_public_address(client, clerk, registration, settings):
+    settings.PUBLIC_BASE_URL = "https://satupintu.example.id"
+    client.force_login(clerk)
+    response = client.get(_url(registration, "receipt.pdf"), HTTP_HOST="phish.example.com")
+    text = pdf_text(response.content)
+    assert "https://satupintu.example.id/nomor-saya/" in text
+    assert "Cek sendiri nomor atas NIK Anda" in text
+    assert "phish.example.com" not in text
+
+
 @pytest.mark.parametrize("name", NON_LATIN1_NAMES)
 def test_pdf_prints_names_outside_latin_1(client, clerk, registration, name):
     """The receipt is drawn in the DejaVu font shipped with the code: a name Helvetica cannot
