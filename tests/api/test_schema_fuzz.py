@@ -5,7 +5,7 @@ as an operator admin (who may call the operations a clerk is refused: reconcilia
 review decisions, sanctions, reports); each answer must not be a 5xx and must conform to the
 schema (status code, content type, body), and an operation that declares authentication must
 refuse the same call without it.
-Settings: ./schemathesis.toml (max-examples, and the DRF gotchas of TOOLCHAIN-NOTES §5).
+Settings: ./schemathesis.toml (max-examples, and the settings DRF needs for schema fuzzing).
 """
 
 import pytest
