@@ -32,7 +32,7 @@
 #                           emptied at the start (broker, cache and throttle counters)
 #   LOADTEST_KEEP=1         keep the temp folder (locust CSVs, logs, results JSON)
 #   LOADTEST_CAPACITY=1     the capacity run (`make capacity`) instead of the mixed phase:
-#                           clerks raised stage by stage (LOADTEST_STAGES="2 4 8 16 24 32 48 64",
+#                           clerks raised stage by stage (LOADTEST_STAGES="2 4 8 12 16 24 32 48 64",
 #                           LOADTEST_STAGE_DURATION=40s each) until the registrations' p99
 #                           passes LOADTEST_P99_MS=500, an error appears or the photo worker
 #                           falls behind (loadtest/capacity.py); prints the registrations/s of
@@ -91,7 +91,7 @@ PYTHON
 seconds() { "$PY" -c "import re,sys;t=sys.argv[1];print(int(t) if t.isdigit() else sum(int(n)*{'h':3600,'m':60,'s':1}[u] for n,u in re.findall(r'(\d+)([hms])',t)))" "$1"; }
 DURATION_S=$(seconds "$DURATION")
 CAPACITY="${LOADTEST_CAPACITY:-0}"
-STAGES="${LOADTEST_STAGES:-2 4 8 16 24 32 48 64}"
+STAGES="${LOADTEST_STAGES:-2 4 8 12 16 24 32 48 64}"
 STAGE_DURATION="${LOADTEST_STAGE_DURATION:-40s}"
 if [ "$CAPACITY" = 1 ]; then
   # Every stage has clerks (and so packs) of its own: as many clerks as all stages together.
