@@ -8,8 +8,8 @@ from core.textclean import VisibleTextFormMixin
 from outlets.regions import PROVINCE_CHOICES
 
 from .models import ExportJob
-from .periods import DAY, MONTH, WEEK
-from .scope import DEALER, OUTLET, PROVINCE
+from .periods import DAY, MONTH, WEEK, PeriodError
+from .scope import DEALER, OUTLET, PROVINCE, ReportFilter, ReportScope, report_filter_from
 
 GROUPING_CHOICES = [(PROVINCE, _("Province")), (DEALER, _("Dealer")), (OUTLET, _("Outlet"))]
 BUCKET_CHOICES = [("", _("Automatic")), (DAY, _("Day")), (WEEK, _("Week")), (MONTH, _("Month"))]
@@ -80,3 +80,28 @@ class VerifyForm(VisibleTextFormMixin, forms.Form):
         if not data.get("sha256") and not data.get("file"):
             raise forms.ValidationError(_("Paste a SHA-256 or choose a file."))
         return data
+
+
+def filter_from_query(query, scope: ReportScope) -> tuple[ReportFilter, ReportFilterForm]:
+    """The report filter of a query string and its form: a bad value is shown at its field and
+    the default (the last 30 days) used instead. Every page with the report's filter reads it
+    here (the reports dashboard and row pages, the risk signals)."""
+    from django.utils import timezone
+
+    dealer_fixed = scope.dealer_id is not None
+    form = ReportFilterForm(query or None, dealer_fixed=dealer_fixed)
+    today = timezone.localdate()
+    try:
+        flt = report_filter_from(query, today=today)
+    except PeriodError as exc:
+        form.is_valid()
+        for name, message in exc.errors.items():
+            if name in form.fields:
+                form.add_error(name, message)
+        flt = report_filter_from({}, today=today)
+    if not query:
+        form = ReportFilterForm(
+            initial={"date_from": flt.period.date_from, "date_to": flt.period.date_to},
+            dealer_fixed=dealer_fixed,
+        )
+    return flt, form

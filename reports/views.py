@@ -29,7 +29,7 @@ from subscribers.models import IdType, Registration
 from . import hooks, services
 from .dashboard import charts, rows_link
 from .figures import GROUP_LABELS, report_figures
-from .forms import ExportRequestForm, ReportFilterForm, VerifyForm
+from .forms import ExportRequestForm, ReportFilterForm, VerifyForm, filter_from_query
 from .models import ExportJob, RowFlag
 from .periods import PeriodError, parse_period
 from .rows import discrepancy_rows, province_name, registration_rows
@@ -79,24 +79,7 @@ def _scope(request) -> ReportScope:
 
 
 def _filter(request, scope: ReportScope) -> tuple[ReportFilter, ReportFilterForm]:
-    """The filter of the query string; a bad value is shown at its field and the default
-    (last 30 days) used instead."""
-    form = ReportFilterForm(request.GET or None, dealer_fixed=scope.dealer_id is not None)
-    today = timezone.localdate()
-    try:
-        flt = report_filter_from(request.GET, today=today)
-    except PeriodError as exc:
-        form.is_valid()
-        for field, message in exc.errors.items():
-            if field in form.fields:
-                form.add_error(field, message)
-        flt = report_filter_from({}, today=today)
-    if not request.GET:
-        form = ReportFilterForm(
-            initial={"date_from": flt.period.date_from, "date_to": flt.period.date_to},
-            dealer_fixed=scope.dealer_id is not None,
-        )
-    return flt, form
+    return filter_from_query(request.GET, scope)
 
 
 def _staleness(state) -> tuple[bool, bool]:

@@ -15,9 +15,8 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
 from core.pagination import CappedCountPaginator as Paginator
-from reports.forms import ReportFilterForm
-from reports.periods import PeriodError
-from reports.scope import ReportFilter, ReportScope, report_filter_from
+from reports.forms import ReportFilterForm, filter_from_query
+from reports.scope import ReportFilter, ReportScope
 
 from .figures import outlet_risks
 from .records import outlet_get_for_scope, record_lines, signal_registrations
@@ -35,24 +34,7 @@ def _private(response):
 
 
 def _filter(request, scope: ReportScope) -> tuple[ReportFilter, ReportFilterForm]:
-    """The period and filters of the query string; a bad value is shown at its field and the
-    default (the last 30 days) used instead."""
-    form = ReportFilterForm(request.GET or None, dealer_fixed=scope.dealer_id is not None)
-    today = timezone.localdate()
-    try:
-        flt = report_filter_from(request.GET, today=today)
-    except PeriodError as exc:
-        form.is_valid()
-        for name, message in exc.errors.items():
-            if name in form.fields:
-                form.add_error(name, message)
-        flt = report_filter_from({}, today=today)
-    if not request.GET:
-        form = ReportFilterForm(
-            initial={"date_from": flt.period.date_from, "date_to": flt.period.date_to},
-            dealer_fixed=scope.dealer_id is not None,
-        )
-    return flt, form
+    return filter_from_query(request.GET, scope)
 
 
 def _freshness() -> dict:
