@@ -29,17 +29,9 @@ DRAIN_S = float(os.environ.get("LOADTEST_DRAIN_S", "15"))
 
 def pending_photos() -> int:
     """Registrations whose photos the worker has not cleaned up yet."""
-    import environ
-    import psycopg2
+    from loadtest.cpu import connect
 
-    config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    conn = psycopg2.connect(
-        dbname=config["NAME"],
-        user=config["USER"],
-        password=config["PASSWORD"],
-        host=config["HOST"],
-        port=config["PORT"] or 5432,
-    )
+    conn = connect()
     try:
         with conn.cursor() as cursor:
             cursor.execute(

@@ -32,23 +32,28 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-def postgres_cpu() -> tuple[dict[str, float], dict[str, int]]:
+def connect():
+    """A psycopg2 connection to the load test's database (``DATABASE_URL``)."""
     import environ
     import psycopg2
 
     config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    conn = psycopg2.connect(
+    return psycopg2.connect(
         dbname=config["NAME"],
         user=config["USER"],
         password=config["PASSWORD"],
         host=config["HOST"],
         port=config["PORT"] or 5432,
     )
+
+
+def postgres_cpu() -> tuple[dict[str, float], dict[str, int]]:
+    conn = connect()
     try:
         with conn.cursor() as cursor:
             cursor.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                [config["NAME"]],
+                [conn.info.dbname],
             )
             pids = [row[0] for row in cursor.fetchall()]
             # The worker's share of a registration: photos cleaned up, and still waiting.
