@@ -34,22 +34,13 @@ from identity import idrules
 
 from .models import PopulationRecord
 from .registry import face_hash
+from .snapshot import RowError as Fault  # one shape of a file's fault: line, field, reason
 
 REQUIRED = ("nik", "kk_number", "full_name", "birth_date", "sex")
 OPTIONAL = ("birth_place", "head_of_family", "face_photo", "face_hash")
 _HEX16 = re.compile(r"[0-9a-f]{16}")
 _TRUE = {"1", "true", "yes", "ya", "y"}
 _FALSE = {"", "0", "false", "no", "tidak", "n"}
-
-
-@dataclass(frozen=True)
-class Fault:
-    line: int
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}, {self.field}: {self.reason}"
 
 
 @dataclass
