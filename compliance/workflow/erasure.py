@@ -19,16 +19,7 @@ def workflow_personal_data_erase(
         pk__in=list(keep_version_ids)
     )
     for version in versions:
-        values = dict(version.values or {})
-        for name in ("full_name", "birth_place", "address", "id_number_masked", "kk_number_masked"):
-            if name in values:
-                values[name] = ""
-        if values.get("birth_date"):
-            values["birth_date"] = str(values["birth_date"])[:4]
-        version.values = values
-        version.id_number_encrypted = version.kk_number_encrypted = ""
-        version.id_number_digest = version.kk_number_digest = ""
-        version.save()
+        version_anonymise(version)
         changed += 1
     answers = ClarificationAnswer.objects.filter(clarification__registration_id__in=ids).exclude(
         pk__in=list(keep_answer_ids)
@@ -43,3 +34,19 @@ def workflow_personal_data_erase(
         answer.save()
         changed += 1
     return changed
+
+
+def version_anonymise(version: RegistrationVersion) -> None:
+    """Erase the person from one earlier version of a registration: names, place, address and
+    masked numbers blanked, the birth date cut to its year, the encrypted numbers and their
+    digests removed (what an erasure leaves of any registration's history)."""
+    values = dict(version.values or {})
+    for name in ("full_name", "birth_place", "address", "id_number_masked", "kk_number_masked"):
+        if name in values:
+            values[name] = ""
+    if values.get("birth_date"):
+        values["birth_date"] = str(values["birth_date"])[:4]
+    version.values = values
+    version.id_number_encrypted = version.kk_number_encrypted = ""
+    version.id_number_digest = version.kk_number_digest = ""
+    version.save()

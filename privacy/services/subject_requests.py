@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from compliance.models import Discrepancy
+from compliance.workflow.erasure import version_anonymise
 from core import pii
 from core.audit import AuditAction, audit_record
 from core.idnumbers import id_number_forms, is_plausible_id_number
@@ -404,22 +405,7 @@ def _erase_earlier_values(records, request, actor, outcome: ErasureOutcome) -> d
             continue
         versions = [h.version for h in person.mine(registration.pk) if h.version is not None]
         for version in versions:
-            values = dict(version.values or {})
-            for name in (
-                "full_name",
-                "birth_place",
-                "address",
-                "id_number_masked",
-                "kk_number_masked",
-            ):
-                if name in values:
-                    values[name] = ""
-            if values.get("birth_date"):
-                values["birth_date"] = str(values["birth_date"])[:4]
-            version.values = values
-            version.id_number_encrypted = version.kk_number_encrypted = ""
-            version.id_number_digest = version.kk_number_digest = ""
-            version.save()
+            version_anonymise(version)
         for discrepancy in person.discrepancies:
             if discrepancy.registration_id != registration.pk:
                 continue
