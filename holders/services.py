@@ -42,6 +42,8 @@ from core.queue import enqueue, send
 from core.registry import RegistryUnavailable, get_registry, registry_timeout
 from core.roles import may_decide
 from identity.idrules import IdRuleError, normalize_msisdn
+from identity.messages import photo_message
+from identity.photos import PhotoError
 from outlets.models import StarterPack
 from subscribers.models import Registration
 from subscribers.services import registration_block
@@ -304,6 +306,9 @@ def holder_face_start(
     nik, _kk = _clean_identity(id_number, "", errors, kk=False)
     if not image:
         errors["face_photo"] = [_("Take a photo of your face.")]
+    elif len(image) > settings.PHOTO_MAX_BYTES:  # the registration's own photo limit
+        too_large = PhotoError("photo_too_large", "too large")
+        errors["face_photo"] = [photo_message(too_large, max_bytes=settings.PHOTO_MAX_BYTES)]
     if errors:
         raise ValidationError(errors)
     nik_digest = pii.digest(nik)

@@ -30,7 +30,6 @@ from .models import HolderDispute
 from .selectors import holder_cap, holder_disputes
 
 SESSION_KEY, TOKEN_KEY = "holder_session", "holder_token"
-MAX_PHOTO_BYTES = 8 * 1024 * 1024
 MAX_STATEMENT_BYTES = 5 * 1024 * 1024
 
 
@@ -89,24 +88,20 @@ def code(request):
 def face(request):
     form = FaceForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        photo = form.cleaned_data["face_photo"]
-        if photo.size > MAX_PHOTO_BYTES:
-            form.add_error("face_photo", _("The photo is too large (at most 8 MB)."))
+        try:
+            _session, token = services.holder_face_start(
+                id_number=form.cleaned_data["id_number"],
+                image=form.cleaned_data["face_photo"].read(),
+                client_ip=client_ip(request),
+            )
+        except services.HolderThrottled:
+            return _throttled_answer(request, "holders/face.html", form)
+        except ValidationError as exc:
+            form.add_service_errors(exc)
         else:
-            try:
-                _session, token = services.holder_face_start(
-                    id_number=form.cleaned_data["id_number"],
-                    image=photo.read(),
-                    client_ip=client_ip(request),
-                )
-            except services.HolderThrottled:
-                return _throttled_answer(request, "holders/face.html", form)
-            except ValidationError as exc:
-                form.add_service_errors(exc)
-            else:
-                request.session.cycle_key()
-                request.session[TOKEN_KEY] = token
-                return redirect("holders:numbers")
+            request.session.cycle_key()
+            request.session[TOKEN_KEY] = token
+            return redirect("holders:numbers")
     return render(request, "holders/face.html", {"form": form}, status=400 if form.errors else 200)
 
 

@@ -165,3 +165,22 @@ def test_each_look_is_audited(holder_api, person):
     holder_api.get("/api/v1/holder/numbers/")
     event = AuditEvent.objects.get(action="holder.numbers_view")
     assert event.after["numbers"] == 2 and person.nik not in str(event.after)
+
+
+def test_a_face_photo_over_the_photo_limit_is_refused_at_its_field(client, outlet, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.conftest import image_bytes, register_person
+
+    person = make_person(outlet, numbers=1)
+    register_person({"id_number": person.nik, "kk_number": person.kk, "birth_date": "1988-05-04"})
+    face = image_bytes()
+    settings.PHOTO_MAX_BYTES = len(face) - 1  # the registration's own limit, one byte short
+    answer = client.post(
+        "/nomor-saya/wajah/",
+        {"id_number": person.nik, "face_photo": SimpleUploadedFile("me.jpg", face, "image/jpeg")},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert answer.status_code == 400
+    assert "too big" in answer.content.decode() or "too large" in answer.content.decode()
+    assert client.get("/nomor-saya/nomor/").status_code == 302  # no session was opened
