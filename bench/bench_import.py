@@ -3,11 +3,14 @@
     python bench/bench_import.py [--rows 100000] [--outlets 50]
 
 On PostgreSQL (DATABASE_URL, default the ``satupintu_bench`` database; its registration, pack
-and audit tables are emptied first). The rows are valid under the policy in force at their
-``registered_at`` (NIK + KK from 2017 on), for packs the portal does not know yet, so every row
-is validated, creates its pack, its registration and its audit row. The floor is a ``COPY`` of
+and audit tables are emptied first). The rows are valid under the rule set in force at their
+``registered_at`` (ID types it accepts; NIK + KK from 2017 on), for packs the portal does not
+know yet, and every buyer with a NIK is enrolled in the mock population registry first (one
+COPY and one upsert), so every row is validated — against the registry where its rule set asks
+—, creates its pack, its registration and its audit row. The floor is a ``COPY`` of
 the same file into a temporary table of text columns: no parsing, no validation, no indexes.
-Peak RSS is the import process's (``getrusage(RUSAGE_CHILDREN)``). The command's start-up
+Peak RSS is the import command's own high-water mark (``VmHWM``), and beside it the largest of
+its worker processes'. The command's start-up
 (Python, Django, the policy book) is measured alone on a file of only the header, so the CPU
 a row is given with and without it.
 """
@@ -31,7 +34,7 @@ from bench.common import ROOT, bench_env, bench_outlets, empty_tables, print_tab
 
 setup_django()
 
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 
 from accounts.management.commands.seed_demo import (  # noqa: E402
     BIRTH_PLACES,
@@ -40,19 +43,37 @@ from accounts.management.commands.seed_demo import (  # noqa: E402
     GIVEN_NAMES_M,
     STREETS,
 )
+from core import pii  # noqa: E402
+from core.masking import mask_id_number  # noqa: E402
 from core.models import AuditEvent  # noqa: E402
+from identity import idrules  # noqa: E402
 from identity.idgen import make_iccid, make_kk, make_msisdn, make_nik  # noqa: E402
 from subscribers.imports import COLUMNS  # noqa: E402
+from subscribers.imports.prepare import PolicyBook  # noqa: E402
 from subscribers.models import Registration  # noqa: E402
 
 NIK_REGIONS = {"31": "7104", "32": "7305", "33": "7401", "35": "7811", "51": "7102",
                "73": "7101", "12": "7103", "64": "7201"}  # fmt: skip
 
 
-def generate_csv(path: Path, rows: int, outlets) -> None:
+def generate_csv(path: Path, rows: int, outlets, people: Path) -> int:
+    """Write ``rows`` import rows to ``path``, each valid under the rule set in force on its
+    sale date, and the buyers with a NIK to ``people`` (COPY text of the registry's columns,
+    for ``enrol_buyers``); returns how many buyers that is.
+
+    ID types follow the rule set of the day: a driving licence (1 row in 20) only where the
+    rule set accepts it for a citizen — carrying the NIK from the NIK era on, an old 12-digit
+    number before it, half of the time —, a KTP otherwise; a foreign passport (1 in 50) only
+    where accepted. Every buyer with a NIK is in the population registry, with the name, birth
+    date, sex, place of birth and KK the row says."""
+    book = PolicyBook()
     rng = random.Random(42)
     first_day, span = date(2015, 1, 1), (date(2026, 11, 1) - date(2015, 1, 1)).days
-    with path.open("w", encoding="utf-8", newline="") as fh:
+    enrolled = 0
+    with (
+        path.open("w", encoding="utf-8", newline="") as fh,
+        people.open("w", encoding="utf-8") as registry,
+    ):
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
         for i in range(rows):
@@ -65,6 +86,7 @@ def generate_csv(path: Path, rows: int, outlets) -> None:
                 first_day + timedelta(days=rng.randrange(span)), datetime.min.time()
             )
             sold += timedelta(minutes=rng.randrange(8 * 60, 21 * 60))
+            policy = book.policies[book.on(sold.date())]
             city = rng.choice(BIRTH_PLACES)
             nik = make_nik(
                 birth_date=born,
@@ -80,22 +102,60 @@ def generate_csv(path: Path, rows: int, outlets) -> None:
                 serial=i % 9999 + 1,
             )
             id_type, id_number, nationality = "ktp", nik, "ID"
-            if i % 20 == 7:
-                id_type = "sim"  # the new licences carry the NIK; some are the old 12 digits
-                id_number = nik if i % 40 == 7 else f"{(i * 7) % 10**12:012d}"
-            elif i % 50 == 13:
+            if i % 20 == 7 and policy.accepts("sim", "ID"):
+                # The new licences carry the NIK; before the NIK era some are the old 12 digits.
+                id_type = "sim"
+                if not policy.nik_required and i % 40 == 27:
+                    id_number = f"{(i * 7) % 10**12:012d}"
+            elif i % 50 == 13 and policy.accepts("passport", "MY"):
                 id_type, id_number, nationality, kk = "passport", f"X{i:08d}", "MY", ""
             given = rng.choice(GIVEN_NAMES_F if sex == "F" else GIVEN_NAMES_M)
+            name = f"{given} {rng.choice(FAMILY_NAMES)}".strip()
             writer.writerow([
                 make_msisdn(i, prefix="62859") if i % 3 else "0" + make_msisdn(i, prefix="62859")[2:],
                 make_iccid(i, prefix="896259"),
-                id_type, id_number, kk,
-                f"{given} {rng.choice(FAMILY_NAMES)}".strip(),
+                id_type, id_number, kk, name,
                 city, born.isoformat(), sex,
                 f"{rng.choice(STREETS)} No. {1 + i % 150}, RT {1 + i % 12:02d}/RW {1 + i % 9:02d}, {city}",
                 nationality, outlet.roid,
                 sold.isoformat(timespec="seconds") if i % 4 else sold.date().isoformat(),
             ])  # fmt: skip
+            if id_number == nik:
+                registry.write(
+                    "\t".join([
+                        pii.digest(nik), mask_id_number(nik), name,
+                        idrules.normalize_name_for_comparison(name), born.isoformat(), sex,
+                        pii.digest(kk), mask_id_number(kk), city, "f", "",
+                    ]) + "\n"
+                )  # fmt: skip
+                enrolled += 1
+    return enrolled
+
+
+_REGISTRY_COLUMNS = (
+    "nik_digest", "nik_masked", "full_name", "name_key", "birth_date", "sex", "kk_digest",
+    "kk_masked", "birth_place", "head_of_family", "face_hash",
+)  # fmt: skip
+
+
+def enrol_buyers(people: Path) -> None:
+    """Put the generated buyers in the mock population registry (``PopulationRecord``) the way
+    ``load_population_registry`` would leave them — keyed digests, masks, the name's comparison
+    key —, set-based: one COPY into a staging table, one upsert by NIK digest."""
+    columns = ", ".join(_REGISTRY_COLUMNS)
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in _REGISTRY_COLUMNS[1:])
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE bench_people ON COMMIT DROP AS "
+            f"SELECT {columns} FROM operatordb_populationrecord WITH NO DATA"
+        )
+        with people.open(encoding="utf-8") as fh:
+            cursor.cursor.copy_expert(f"COPY bench_people ({columns}) FROM STDIN", fh)
+        cursor.execute(
+            f"INSERT INTO operatordb_populationrecord ({columns}, updated_at) "
+            f"SELECT {columns}, now() FROM bench_people "
+            f"ON CONFLICT (nik_digest) DO UPDATE SET {updates}, updated_at = now()"
+        )
 
 
 APP_NAME = "satupintu-bench-import"
@@ -103,7 +163,8 @@ APP_NAME = "satupintu-bench-import"
 
 class Run(NamedTuple):
     wall: float  # seconds, process start-up included
-    peak_mb: float
+    peak_mb: float  # the command's process (VmHWM)
+    worker_peak_mb: float  # the largest of its worker processes (0: none ran)
     python_cpu: float  # seconds: the command and its worker processes
     postgres_cpu: float  # seconds: the command's PostgreSQL backend
     output: str
@@ -118,7 +179,14 @@ def run_import(path: Path) -> Run:
     sampler.start()
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "import_registrations", str(path)],
+        [
+            sys.executable,
+            "-c",
+            _LAUNCHER,
+            str(ROOT / "manage.py"),
+            "import_registrations",
+            str(path),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -130,7 +198,24 @@ def run_import(path: Path) -> Run:
     if done.returncode != 0:
         sys.exit(f"import failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}")
     python_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return Run(wall, after.ru_maxrss / 1024, python_cpu, postgres_cpu, done.stdout.strip())
+    own, workers = (int(x) for x in done.stderr.rsplit("PEAK_KB=", 1)[1].split()[:2])
+    return Run(wall, own / 1024, workers / 1024, python_cpu, postgres_cpu, done.stdout.strip())
+
+
+# manage.py, then its own peak memory (VmHWM: since exec, unlike getrusage's maxrss, which keeps
+# the size of the process it was forked from) and its worker processes' largest (they are forked
+# from it: their maxrss is theirs).
+_LAUNCHER = """
+import os, resource, runpy, sys
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+finally:
+    with open("/proc/self/status") as status:
+        hwm = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(f"PEAK_KB={hwm} {workers}", file=sys.stderr)
+"""
 
 
 class BackendCpu(threading.Thread):
@@ -208,12 +293,18 @@ def main() -> None:
     outlets = bench_outlets(args.outlets)
     empty_tables()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "registrations.csv"
+        path, people = Path(tmp) / "registrations.csv", Path(tmp) / "people.tsv"
         started = time.perf_counter()
-        generate_csv(path, args.rows, outlets)
+        enrolled = generate_csv(path, args.rows, outlets, people)
         generated = time.perf_counter() - started
         size_mb = os.path.getsize(path) / 1e6
         print(f"generated {args.rows} rows ({size_mb:.1f} MB) in {generated:.1f} s")
+        started = time.perf_counter()
+        enrol_buyers(people)
+        print(
+            f"enrolled {enrolled} buyers in the mock population registry in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
 
         floor = copy_floor(path)
         header_only = Path(tmp) / "empty.csv"
@@ -235,7 +326,7 @@ def main() -> None:
     print_table(
         f"import_registrations, {n} rows, PostgreSQL {connection.pg_version // 10000}, "
         f"{os.cpu_count()} cores, load average {load:.1f} at the end",
-        ["", "seconds", "rows/s", "peak RSS MB", "CPU us/row (python + postgres)"],
+        ["", "seconds", "rows/s", "peak RSS MB (worker)", "CPU us/row (python + postgres)"],
         [
             ["COPY into a temp table (floor)", f"{floor:.2f}", f"{n / floor:,.0f}", "-", "-"],
             [
@@ -250,7 +341,7 @@ def main() -> None:
                     label,
                     f"{run.wall:.2f}",
                     f"{n / run.wall:,.0f}",
-                    f"{run.peak_mb:.0f}",
+                    f"{run.peak_mb:.0f} ({run.worker_peak_mb:.0f})",
                     f"{run.python_cpu / n * 1e6:.0f} + {run.postgres_cpu / n * 1e6:.0f}",
                 ]
                 for label, run in (
