@@ -1,6 +1,6 @@
 """Benchmark: ``import_registrations`` of N valid rows beside a bare COPY of the same file.
 
-    python bench/bench_import.py [--rows 100000] [--outlets 50]
+    python bench/bench_import.py [--rows 100000] [--outlets 50] [--slices 20000]
 
 On PostgreSQL (DATABASE_URL, default the ``satupintu_bench`` database; its registration, pack
 and audit tables are emptied first). The rows are valid under the rule set in force at their
@@ -284,10 +284,91 @@ def copy_floor(path: Path) -> float:
         conn.close()
 
 
+# The phases of the engine timed by ``--slices``: (module, attribute, label).
+_SLICES = (
+    ("prepare", "clean_registration_fields", "the form's rules (rules.clean_registration_fields)"),
+    ("prepare", "encrypt_many", "encryption of ID and KK numbers (bulk Fernet)"),
+    ("prepare", "digest_many", "digests (bulk HMAC)"),
+    ("prepare", "_candidate", "the checked row as written (masks, ISO text)"),
+    ("prepare", "_prepare_chunk", "= every check before the database"),
+    ("judging", "_registry", "the population registry's lookup"),
+    ("judging", "_fetch_postgresql", "packs and cap counts"),
+    ("judging", "insider_digests", "the dealer's people"),
+    ("judging.ChunkWriter", "_judge", "judging each row against the lookups"),
+    ("writing", "_copy", "COPY statements (PostgreSQL's work in the wall time)"),
+    ("judging", "write_chunk", "= writing (COPY lines, ids, COPY)"),
+    ("judging.ChunkWriter", "judge_and_write", "= the chunk against the database"),
+    ("connection", "commit", "commit (deferred foreign-key checks)"),
+)
+
+
+def slices(path: Path, rows: int) -> None:
+    """The engine in this process (no workers) on the first ``rows`` rows of ``path``, each
+    phase's CPU and wall time a row: where the time goes, without a profiler's distortion."""
+    import gc
+    from collections import Counter
+    from itertools import islice
+
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    from subscribers import imports
+    from subscribers.imports import judging, prepare, writing
+
+    owners = {"prepare": prepare, "judging": judging, "writing": writing,
+              "judging.ChunkWriter": judging.ChunkWriter, "connection": BaseDatabaseWrapper}  # fmt: skip
+    cpu, wall, originals = Counter(), Counter(), []
+
+    def timed(function, label):
+        def run(*args, **kwargs):
+            c, w = time.process_time(), time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                cpu[label] += time.process_time() - c
+                wall[label] += time.perf_counter() - w
+
+        return run
+
+    for owner, name, label in _SLICES:
+        target = owners[owner]
+        originals.append((target, name, getattr(target, name)))
+        setattr(target, name, timed(getattr(target, name), label))
+    empty_tables()
+    gc.freeze()
+    try:
+        c, w = time.process_time(), time.perf_counter()
+        with path.open(encoding="utf-8", newline="") as fh:
+            result = imports.registrations_import(
+                rows=islice(imports.read_registration_csv(fh), rows), workers=0
+            )
+        total_cpu, total_wall = time.process_time() - c, time.perf_counter() - w
+    finally:
+        for target, name, original in originals:
+            setattr(target, name, original)
+    n = result.rows
+    print_table(
+        f"where the time goes: the engine in one process, {n} rows ({result.imported} imported), "
+        f"load average {os.getloadavg()[0]:.1f}",
+        ["phase", "CPU us/row", "wall us/row"],
+        [
+            *([label, f"{cpu[label] / n * 1e6:.1f}", f"{wall[label] / n * 1e6:.1f}"]
+              for _, _, label in _SLICES),
+            ["whole engine", f"{total_cpu / n * 1e6:.1f}", f"{total_wall / n * 1e6:.1f}"],
+        ],
+    )  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--outlets", type=int, default=50)
+    parser.add_argument(
+        "--slices",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then time each phase of the engine in one process on the first N rows",
+    )
     args = parser.parse_args()
 
     outlets = bench_outlets(args.outlets)
@@ -320,6 +401,8 @@ def main() -> None:
             )
         again = run_import(path)
         print(again.output)
+        if args.slices:
+            slices(path, args.slices)
 
     n = args.rows
     load = os.getloadavg()[0]

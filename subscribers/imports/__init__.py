@@ -42,9 +42,11 @@ their registrations, staff IDs, numbers held per ID) and writes packs, registrat
 PostgreSQL and ``bulk_create`` elsewhere. A crash loses at most the chunk in flight.
 
 The package, in the order a row goes through it: ``reading`` (the CSV, record by record),
-``prepare`` (the rules needing no database, encryption, worker processes), ``judging`` (the
-chunk's lookups and each row's verdict against them), ``writing`` (packs, registrations and
-audit rows). This module runs the chunks, one transaction each.
+``prepare`` (the rules needing no database, worker processes; the chunk's ID and KK numbers
+encrypted and digested together by ``bulk``, the same tokens and digests as ``core.pii``),
+``judging`` (the chunk's lookups — the population registry's among them, one question a chunk
+— and each row's verdict against them), ``writing`` (packs, registrations and audit rows). This
+module runs the chunks, one transaction each.
 """
 
 from __future__ import annotations
