@@ -107,6 +107,9 @@ def request_detail(request, pk):
         "registrations": [
             (registration, records.state(registration)) for registration in records.registrations
         ],
+        "guarded": [
+            (registration, records.state(registration)) for registration in records.guarded
+        ],
         "outlet_staff": records.outlet_staff,
         "discrepancies": records.discrepancies,
         "events": records.audit_events.select_related("actor")[:EVENTS_SHOWN],
