@@ -149,7 +149,9 @@ def test_erasure_while_the_number_is_in_service_keeps_his_nik_and_says_why(opera
         registration=minor, erasure_requested_at__isnull=False
     ).exists()
     request.refresh_from_db()
-    assert request.actions[-1]["result"]["head_of_family_data_kept"] == {str(minor.pk): "in_service"}
+    assert request.actions[-1]["result"]["head_of_family_data_kept"] == {
+        str(minor.pk): "in_service"
+    }
     assert AuditEvent.objects.filter(
         action="registration.guardian_erasure_deferred", target_id=str(minor.pk)
     ).exists()
@@ -201,9 +203,7 @@ def test_a_restore_brings_his_nik_back_and_the_ledger_erases_it_again(operator, 
     kept = Registration.objects.filter(pk=minor.pk).values(
         "guardian_id_number_encrypted", "guardian_id_number_digest", "guardian_id_number_masked"
     )[0]
-    services.data_subject_request_erase(
-        actor=operator, request=open_request(operator, FATHER[1])
-    )
+    services.data_subject_request_erase(actor=operator, request=open_request(operator, FATHER[1]))
     Registration.objects.filter(pk=minor.pk).update(**kept)  # what an older backup holds
 
     call_command("reapply_erasures", verbosity=0)
@@ -213,9 +213,7 @@ def test_a_restore_brings_his_nik_back_and_the_ledger_erases_it_again(operator, 
     assert minor.full_name == DAUGHTER[0]
 
 
-def test_restriction_by_the_head_of_family_leaves_the_minors_registration_visible(
-    operator, minor
-):
+def test_restriction_by_the_head_of_family_leaves_the_minors_registration_visible(operator, minor):
     request = open_request(operator, FATHER[1])
 
     restricted = services.data_subject_request_restrict(actor=operator, request=request)
