@@ -83,6 +83,16 @@ CHUNK_SCOPE: dict[tuple[str, str], str | None] = {
     ("compliance.Discrepancy", "id_digest"): "status = 'open' AND kind = 'id_over_limit'",
 }
 
+# Audit rows: the trail records ID numbers masked, never as digests, with one exception — the
+# holder's door's throttle row keeps the first 12 characters of the NIK's digest (so an
+# investigation can find the attempts on one NIK without the trail naming it). Each entry:
+# (target type, action, key of ``after``) → how many leading characters of the digest it keeps.
+# The rotation rewrites them at its end, through the pairs it learnt, in the same transaction
+# that retires the old key; a test proves every other audit value holds no digest.
+AUDIT_DIGEST_PREFIXES: dict[tuple[str, str, str], int] = {
+    ("holders.holdersession", "holder.throttled", "nik_digest"): 12,
+}
+
 # Digest fields that are not of an ID number (an API token's hash): not the digest key's.
 # The holder's door's throttle keys (a login number, a client address): counted over minutes,
 # so a rotation only restarts the count.
