@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
+from core import pii
 from core.registry import RegistryUnavailable, get_registry, registry_timeout
 from outlets.models import Outlet, StarterPack
 from outlets.selectors import InsiderDigests, insider_digests
@@ -30,27 +30,6 @@ from ..services import (
 from .prepare import Candidate, PolicyBook, Rejected
 from .reading import RowError
 from .writing import Accepted, write_chunk
-
-
-class _Rules(NamedTuple):
-    """The decisions a rule set makes on an imported row against the database's facts."""
-
-    insider_id: rulebook.Expr
-    insider_kk: rulebook.Expr
-    cap_refused: rulebook.Expr
-    over_cap_permitted: rulebook.Expr
-    purpose_missing_imported: rulebook.Expr
-    document_not_checked: rulebook.Expr
-
-
-_RULES = (
-    rulebook.insider_id,
-    rulebook.insider_kk,
-    rulebook.cap_refused,
-    rulebook.over_cap_permitted,
-    rulebook.purpose_missing_imported,
-    rulebook.document_not_checked,
-)
 
 
 @dataclass
@@ -71,7 +50,6 @@ class ChunkWriter:
     run_id: str
     # ROID -> (id, dealer id, kind, authorised by the operator from)
     outlets: dict[str, tuple] = field(default_factory=dict)
-    rules: dict[int, _Rules] = field(default_factory=dict)  # the PolicyBook's index -> rules
 
     def judge_and_write(self, candidates: list[Candidate], rejected: list[Rejected]):
         """Judge the chunk against the database (one query per kind of lookup) and write it.
@@ -114,14 +92,6 @@ class ChunkWriter:
         outcome.packs_created = len(new_packs)
         return outcome
 
-    def _rules(self, index: int) -> _Rules:
-        """The rule set's predicates, built once per run (building one walks the rule set)."""
-        rules = self.rules.get(index)
-        if rules is None:
-            policy = self.book.policies[index]
-            rules = self.rules[index] = _Rules(*(build(policy) for build in _RULES))
-        return rules
-
     def _look_up_outlets(self, roids: set[str]) -> None:
         wanted = roids - self.outlets.keys()
         if wanted:
@@ -157,7 +127,6 @@ class ChunkWriter:
             return fault
 
         policy = self.book.policies[c.policy]
-        rules = self._rules(c.policy)
         day = date.fromisoformat(c.registered_at[:10])
         review_reasons = list(c.review_reasons)  # copied: a chunk may be retried
         warnings: list[dict] = []
@@ -174,15 +143,15 @@ class ChunkWriter:
             "has_purpose": False,  # a file carries no declared purpose
             "document_refused": c.document_checked is False,
         }
-        if rules.insider_id.holds(facts):
+        if rulebook.insider_id(policy).holds(facts):
             return RowError(c.line, "id_number", insider_id_message())
-        if rules.insider_kk.holds(facts):
+        if rulebook.insider_kk(policy).holds(facts):
             review_reasons.append(dict(INSIDER_KK_REASON))
-        if rules.cap_refused.holds(facts):
+        if rulebook.cap_refused(policy).holds(facts):
             return RowError(c.line, "id_number", cap_message(policy, held=held))
-        if rules.over_cap_permitted.holds(facts):
+        if rulebook.over_cap_permitted(policy).holds(facts):
             review_reasons.append(over_cap_reason(held + 1, policy.max_numbers_per_id))
-        if rules.purpose_missing_imported.holds(facts):
+        if rulebook.purpose_missing_imported(policy).holds(facts):
             # A person looks at it (and reports it).
             review_reasons.append(
                 {
@@ -191,7 +160,7 @@ class ChunkWriter:
                     f"{policy.declared_purpose_above}, no declared purpose on record",
                 }
             )
-        if rules.document_not_checked.holds(facts):
+        if rulebook.document_not_checked(policy).holds(facts):
             # Not known (no column, or empty) is recorded as such; a "no" is a person's look.
             review_reasons.append(
                 {
@@ -275,7 +244,7 @@ class Lookups:
 def _registry(candidates: list[Candidate]) -> dict | None:
     """The registry's records of the chunk's NIKs that need it, by NIK digest; None when the
     registry cannot answer (those rows are imported awaiting verification)."""
-    niks = {c.nik for c in candidates if c.asks_registry}
+    niks = {pii.decrypt(c.id_encrypted) for c in candidates if c.asks_registry}
     if not niks:
         return {}
     try:

@@ -17,12 +17,12 @@ from typing import NamedTuple
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import pii
 from core.masking import mask_id_number
 from outlets.models import ROID_VALIDATOR
 
 from ..models import Registration, RegistrationPolicy
-from ..rules import CleanRegistration, FieldErrors, clean_registration_fields
-from .bulk import digest_many, encrypt_many
+from ..rules import FieldErrors, clean_registration_fields
 from .reading import ALL_COLUMNS, RowError, SourceRow, parse_registered_at
 
 _ID_MASKED_MAX = Registration._meta.get_field("id_number_masked").max_length
@@ -63,9 +63,6 @@ class Candidate(NamedTuple):
     # The NIK's digits against the birth date and sex given, where the registry is the arbiter
     # (field -> the NIK's value): judged with the registry's record (``judging``).
     nik_disagreements: dict | None = None
-    # The NIK itself where the registry is asked (its question is by NIK): kept from the check
-    # rather than decrypted again. Never written anywhere.
-    nik: str = ""
 
     @property
     def asks_registry(self) -> bool:
@@ -96,40 +93,12 @@ class PolicyBook:
 
 
 def _prepare_chunk(rows: list[SourceRow], book: PolicyBook, now: datetime) -> list:
-    """Each row as a ``Candidate``, or as a ``Rejected``: the rules row by row, then the ID
-    and KK numbers of the rows that passed encrypted and digested together (``bulk``)."""
+    """Each row as a ``Candidate``, or as a ``Rejected``."""
     tz = timezone.get_default_timezone()
-    checked = [_check_row(row, book, tz, now) for row in rows]
-    passed = [item for item in checked if type(item) is _Checked]
-    if not passed:
-        return checked
-    numbers = [item.clean.id_number for item in passed] + [item.clean.kk_number for item in passed]
-    sealed = iter(encrypt_many(numbers))
-    digests = iter(digest_many(numbers))
-    id_sealed = [(next(sealed), next(digests)) for _ in passed]
-    kk_sealed = [(next(sealed), next(digests)) for _ in passed]
-    prepared = iter(
-        _candidate(item, id_encrypted, id_digest, kk_encrypted, kk_digest)
-        for item, (id_encrypted, id_digest), (kk_encrypted, kk_digest) in zip(
-            passed, id_sealed, kk_sealed, strict=True
-        )
-    )
-    return [next(prepared) if type(item) is _Checked else item for item in checked]
+    return [_prepare_row(row, book, tz, now) for row in rows]
 
 
-class _Checked(NamedTuple):
-    """A row that passed the rules, before its numbers are encrypted and digested."""
-
-    line: int
-    roid: str
-    local: datetime
-    policy_index: int
-    clean: CleanRegistration
-    document_checked: bool | None
-    asks_registry: bool
-
-
-def _check_row(row: SourceRow, book: PolicyBook, tz, now: datetime):
+def _prepare_row(row: SourceRow, book: PolicyBook, tz, now: datetime):
     if row.problem is not None:
         return Rejected(row.line, [row.problem], "")
     data = row.data
@@ -186,26 +155,21 @@ def _check_row(row: SourceRow, book: PolicyBook, tz, now: datetime):
             for message in messages
         ]
         return Rejected(row.line, faults, roid)
-    asks_registry = policy.registry_check and clean.is_citizen and clean.has_nik
-    return _Checked(row.line, roid, local, policy_index, clean, document_checked, asks_registry)
-
-
-def _candidate(item: _Checked, id_encrypted, id_digest, kk_encrypted, kk_digest) -> Candidate:
-    clean = item.clean
     id_number, kk_number = clean.id_number, clean.kk_number
+    asks_registry = policy.registry_check and clean.is_citizen and clean.has_nik
     return Candidate(
-        item.line,
-        item.roid,
-        item.local.isoformat(),
-        item.policy_index,
+        row.line,
+        roid,
+        local.isoformat(),
+        policy_index,
         clean.msisdn,
         clean.iccid,
         clean.id_type,
-        id_encrypted,
-        id_digest,
+        pii.encrypt(id_number),
+        pii.digest(id_number),
         mask_id_number(id_number),
-        kk_encrypted,
-        kk_digest,
+        pii.encrypt(kk_number),
+        pii.digest(kk_number),
         mask_id_number(kk_number) if kk_number else "",
         clean.full_name,
         clean.birth_place,
@@ -216,9 +180,8 @@ def _candidate(item: _Checked, id_encrypted, id_digest, kk_encrypted, kk_digest)
         clean.review_reasons,
         category=clean.category,
         company_name=clean.company_name,
-        document_checked=item.document_checked,
-        nik_disagreements=clean.nik_disagreements if item.asks_registry else None,
-        nik=id_number if item.asks_registry else "",
+        document_checked=document_checked,
+        nik_disagreements=clean.nik_disagreements if asks_registry else None,
     )
 
 

@@ -232,3 +232,14 @@ def test_without_a_rotation_nothing_is_stale(seeded):
     assert external_digests.stale() == {}
     assert external_digests.reconciliation_refusal() == ""
     assert DigestKeyState.objects.get().operator_snapshot_stale_since is None
+
+
+def test_the_demo_organisations_trail_holds_no_digest(settings, policies):
+    """The whole demo organisation — its registrations, imports, a reconciliation with its
+    findings, clarifications and reviews: no audit value carries a digest or a prefix of one
+    but the declared ones."""
+    settings.DEBUG = True
+    call_command("seed_demo", verbosity=0)
+    call_command("reconcile", "--full", "--sync", stdout=StringIO())
+    assert AuditEvent.objects.count() > 50
+    assert not digests_in_audit(stored_digests())
