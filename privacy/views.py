@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from compliance.workflow import story
+from core import external_digests
 from core.roles import is_operator
 
 from . import selectors, services
@@ -204,6 +205,7 @@ def jobs(request):
         "jobs": selectors.jobs_for_user(user=request.user)[:RECENT],
         "preview": selectors.retention_preview(),
         "kinds": PrivacyJob.Kind.choices,
+        "reload": external_digests.stale(),
     }
     return _private(render(request, "privacy/jobs.html", context))
 

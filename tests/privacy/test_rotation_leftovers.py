@@ -169,8 +169,13 @@ def write_snapshot(path, registrations) -> str:
     return str(path)
 
 
+def jobs_page(client, operator) -> str:
+    client.force_login(operator)
+    return client.get("/privacy/jobs/", HTTP_ACCEPT_LANGUAGE="id").content.decode()
+
+
 def test_after_the_rotation_reconciliation_waits_for_a_fresh_snapshot(
-    settings, seeded, register, tmp_path
+    settings, seeded, register, tmp_path, client, operator
 ):
     old = settings.ID_DIGEST_KEY
     start_rotation(settings)
@@ -182,6 +187,9 @@ def test_after_the_rotation_reconciliation_waits_for_a_fresh_snapshot(
     assert "RELOAD NEEDED" in text
     assert "load_operator_snapshot" in text and "load_population_registry" in text
     assert set(external_digests.stale()) == {"operator_snapshot", "population_registry"}
+    page = jobs_page(client, operator)
+    assert 'id="reload-needed"' in page and "Muat lagi berkas dari sistem luar" in page
+    assert "load_operator_snapshot" in page and "load_population_registry" in page
 
     # A number sold after the rotation, known to the operator's last snapshot (taken before
     # it) under the old key: a reconciliation now would call it an ID mismatch.
@@ -207,6 +215,8 @@ def test_after_the_rotation_reconciliation_waits_for_a_fresh_snapshot(
     # The full snapshot: every number under the new key; reconciliation runs, finds no mismatch.
     call_command("load_operator_snapshot", snapshot, stdout=StringIO(), stderr=StringIO())
     assert "operator_snapshot" not in external_digests.stale()
+    page = jobs_page(client, operator)
+    assert "load_operator_snapshot" not in page and "load_population_registry" in page
     assert OperatorSubscriber.objects.get(msisdn=late.msisdn).id_number_digest == under(
         NEW_KEY, nik(64)
     )
