@@ -71,7 +71,9 @@ MAPPED_LISTS: dict[str, tuple[str, ...]] = {
 # rows; the rest of such a column is moved by the rotation's final sweep (one pass per column).
 # Every column not named here is moved everywhere at once (indexed, or a small table).
 CHUNK_SCOPE: dict[tuple[str, str], str | None] = {
-    # Not indexed, on the largest table: what compares them is the row itself.
+    # On the largest table, compared with no other row: moved with their own row. (The
+    # guardian's digest has a partial index, for a head of family's subject request, which
+    # reads both keys' digests during a rotation.)
     ("subscribers.Registration", "kk_number_digest"): None,
     ("subscribers.Registration", "guardian_id_number_digest"): None,
     # The active numbers, which the per-ID check and the ID-mismatch join read (partial index
