@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.utils import timezone
+from django.conf import settings
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 OPERATOR_SNAPSHOT = "operator_snapshot"
@@ -68,13 +69,15 @@ def mark_reloaded(source: str) -> bool:
 
 def reconciliation_refusal() -> str:
     """Why reconciliation must not compare now ('' when it may): the operator's snapshot holds
-    numbers under a digest key a rotation retired."""
+    numbers under a digest key a rotation retired. In the portal's language whatever the
+    caller's: it is stored with the run, which every reader sees."""
     since = stale().get(OPERATOR_SNAPSHOT)
     if since is None:
         return ""
-    return _(
-        "The operator's snapshot was loaded before the digest key was rotated (%(at)s): the "
-        "numbers only it holds are still under the old key and would be reported as "
-        "discrepancies that are not there. Load a full snapshot (manage.py "
-        "load_operator_snapshot FILE), then start the run again."
-    ) % {"at": timezone.localtime(since).strftime("%Y-%m-%d %H:%M")}
+    with translation.override(settings.LANGUAGE_CODE):
+        return _(
+            "The operator's snapshot was loaded before the digest key was rotated (%(at)s): the "
+            "numbers only it holds are still under the old key and would be reported as "
+            "discrepancies that are not there. Load a full snapshot (manage.py "
+            "load_operator_snapshot FILE), then start the run again."
+        ) % {"at": timezone.localtime(since).strftime("%Y-%m-%d %H:%M")}
