@@ -160,6 +160,14 @@ class AuditAction(models.TextChoices):
         "registration.earlier_values_erased",
         _("Earlier values erased"),
     )
+    REGISTRATION_GUARDIAN_ERASED = (
+        "registration.guardian_erased",
+        _("Head of family's data erased"),
+    )
+    REGISTRATION_GUARDIAN_ERASURE_DEFERRED = (
+        "registration.guardian_erasure_deferred",
+        _("Head of family's data kept"),
+    )
     PRIVACY_REGISTRATIONS_ANONYMISED = (
         "privacy.registrations_anonymised",
         _("Registrations anonymised"),

@@ -58,6 +58,12 @@ class DigestKeyState(models.Model):
     fingerprint = models.CharField(max_length=64)
     previous_fingerprint = models.CharField(max_length=64, blank=True)
     rotation_started_at = models.DateTimeField(null=True, blank=True)
+    # Since when the copies of the external systems' data (the operator's snapshot, the
+    # population registry's file) hold numbers under a key the rotation retired: a number only
+    # they hold has no ciphertext to re-digest it from, so only loading the file again moves it.
+    # Set when a rotation ends, cleared by a full load after it (``core.external_digests``).
+    operator_snapshot_stale_since = models.DateTimeField(null=True, blank=True)
+    population_registry_stale_since = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -71,7 +71,9 @@ MAPPED_LISTS: dict[str, tuple[str, ...]] = {
 # rows; the rest of such a column is moved by the rotation's final sweep (one pass per column).
 # Every column not named here is moved everywhere at once (indexed, or a small table).
 CHUNK_SCOPE: dict[tuple[str, str], str | None] = {
-    # Not indexed, on the largest table: what compares them is the row itself.
+    # On the largest table, compared with no other row: moved with their own row. (The
+    # guardian's digest has a partial index, for a head of family's subject request, which
+    # reads both keys' digests during a rotation.)
     ("subscribers.Registration", "kk_number_digest"): None,
     ("subscribers.Registration", "guardian_id_number_digest"): None,
     # The active numbers, which the per-ID check and the ID-mismatch join read (partial index
@@ -81,6 +83,16 @@ CHUNK_SCOPE: dict[tuple[str, str], str | None] = {
     ),
     # The open ID groups reconciliation resolves (partial index disc_open_idgroup_idx).
     ("compliance.Discrepancy", "id_digest"): "status = 'open' AND kind = 'id_over_limit'",
+}
+
+# Audit rows: the trail records ID numbers masked, never as digests, with one exception — the
+# holder's door's throttle row keeps the first 12 characters of the NIK's digest (so an
+# investigation can find the attempts on one NIK without the trail naming it). Each entry:
+# (target type, action, key of ``after``) → how many leading characters of the digest it keeps.
+# The rotation rewrites them at its end, through the pairs it learnt, in the same transaction
+# that retires the old key; a test proves every other audit value holds no digest.
+AUDIT_DIGEST_PREFIXES: dict[tuple[str, str, str], int] = {
+    ("holders.holdersession", "holder.throttled", "nik_digest"): 12,
 }
 
 # Digest fields that are not of an ID number (an API token's hash): not the digest key's.

@@ -4,6 +4,12 @@ machines, CSV (section, record, field, value) for people and spreadsheets.
 The copy is the person's own, so it carries their full ID and KK numbers and every personal
 field, restricted registrations included. It names who processed the data by role, never by
 the staff member's account.
+
+A head of family also finds the minors' registrations made through them (``as_head_of_family``):
+their own NIK in full, whether the face photo (their face) is still held and the registry's
+check of it — and of the minor only what names the registration (name, masked NIK), which the
+guardian gave at the counter. The minor's other data is the minor's: a guardian acting for the
+minor makes a request under the minor's NIK (docs/privacy.md).
 """
 
 import csv
@@ -92,6 +98,26 @@ def _registration_entry(records: SubjectRecords, registration) -> dict:
     return entry
 
 
+def _guardian_entry(records: SubjectRecords, registration) -> dict:
+    state = records.state(registration)
+    return {
+        "registration_number": registration.registration_number,
+        "msisdn": registration.msisdn,
+        "outlet": {"roid": registration.outlet.roid, "name": registration.outlet.name},
+        "registered_at": _iso(registration.registered_at),
+        "status": registration.status,
+        "minor": {
+            "full_name": registration.full_name,
+            "id_number": registration.id_number_masked,
+        },
+        "your_id_number": _plain(registration.guardian_id_number_encrypted),
+        "your_face_photo_held": bool(registration.face_photo),
+        "face_checked_by_registry_at": _iso(registration.registry_checked_at),
+        "face_verdict": registration.face_verdict,
+        "number_deactivated_at": _iso(state.deactivated_at) if state else None,
+    }
+
+
 def subject_export(
     records: SubjectRecords, *, request: DataSubjectRequest, generated_at: datetime
 ) -> dict:
@@ -114,6 +140,7 @@ def subject_export(
             "received_at": _iso(request.created_at),
         },
         "registrations": [_registration_entry(records, r) for r in records.registrations],
+        "as_head_of_family": [_guardian_entry(records, r) for r in records.guarded],
         "corrections_proposed": [
             {
                 "registration_number": numbers[answer.clarification.registration_id],
@@ -199,6 +226,7 @@ def _csv(data: dict) -> bytes:
         writer.writerow(["request", "", name, _cell(value)])
     for section in (
         "registrations",
+        "as_head_of_family",
         "corrections_proposed",
         "outlet_staff",
         "discrepancies",

@@ -17,7 +17,14 @@ from subscribers.models import Registration
 from subscribers.selectors import exclude_restricted
 
 from .models import DataSubjectRequest, PrivacyJob, RegistrationPrivacy
-from .subjects import Holding, PersonClaim, PersonRecords, person_records
+from .subjects import (
+    GUARDIAN_ACTIONS,
+    Holding,
+    PersonClaim,
+    PersonRecords,
+    guardian_registrations,
+    person_records,
+)
 
 PHOTO_FIELDS = ("id_photo", "id_photo_thumb", "face_photo", "face_photo_thumb")
 REGISTRATION_TARGET = "subscribers.registration"
@@ -117,10 +124,17 @@ class SubjectRecords:
     discrepancies: list[Discrepancy]
     audit_events: QuerySet[AuditEvent]
     person: PersonRecords = field(default_factory=PersonRecords)
+    # Minors' registrations made through this person as head of family (guardian): the
+    # minor's, with the guardian's NIK and face in them (``privacy.subjects``).
+    guarded: list[Registration] = field(default_factory=list)
 
     @property
     def registration_ids(self) -> list[int]:
         return [registration.pk for registration in self.registrations]
+
+    @property
+    def guarded_ids(self) -> list[int]:
+        return [registration.pk for registration in self.guarded]
 
     @property
     def staff_ids(self) -> list[int]:
@@ -184,8 +198,23 @@ def data_subject_records(
             windows |= window
     if staff:
         windows |= Q(target_type=STAFF_TARGET, target_id__in=[str(s.pk) for s in staff])
+    guarded = guardian_registrations(digests, exclude=registration_ids)
+    if guarded:
+        windows |= Q(
+            target_type=REGISTRATION_TARGET,
+            target_id__in=[str(r.pk) for r in guarded],
+            action__in=GUARDIAN_ACTIONS,
+        )
+    states.update(
+        {
+            state.registration_id: state
+            for state in RegistrationPrivacy.objects.filter(
+                registration_id__in=[r.pk for r in guarded]
+            )
+        }
+    )
     events = AuditEvent.objects.filter(windows).order_by("created_at", "pk")
-    return SubjectRecords(registrations, states, staff, discrepancies, events, held)
+    return SubjectRecords(registrations, states, staff, discrepancies, events, held, guarded)
 
 
 # --- requests and jobs, for the operator admin's pages ----------------------------------------

@@ -18,6 +18,11 @@ where their name, birth date and masked ID are the person's (the other side is u
 person: the operator's subscriber); a correction proposed in a clarification answer is the
 person's when its ID number is; audit events about a registration belong to the holdings in
 force when they were written.
+
+A person is also on registrations they did not make for themselves: a minor registers through
+the head of family (2026 rules), whose NIK the registration keeps as the guardian's and whose
+face the population registry verified (``guardian_registrations``). Those registrations are the
+minor's; what in them is the guardian's is their own NIK and their face photo with its check.
 """
 
 from __future__ import annotations
@@ -272,3 +277,36 @@ def person_records(claim: PersonClaim, decisions: dict | None = None) -> PersonR
         .order_by("created_at", "pk")
     )
     return records
+
+
+# Audit actions about a minor's registration that are processing of the guardian's own data:
+# the registration made with their NIK and face, the registry's check of them, a view of the
+# face photo, and what the portal did to their part of it. The rest of the registration's trail
+# (the outlet's views, clarifications, corrections) is the minor's.
+GUARDIAN_ACTIONS = (
+    "registration.create",
+    "registration.import",
+    "registration.registry_verified",
+    "registration.registry_refused",
+    "registration.photo_view",
+    "registration.face_photos_deleted",
+    "registration.guardian_erased",
+    "registration.guardian_erasure_deferred",
+    "registration.anonymised",
+)
+
+
+def guardian_registrations(digests, *, exclude=()) -> list[Registration]:
+    """Registrations where one of ``digests`` is the guardian's (head of family's) NIK — a
+    minor's registrations made through this person — other than ``exclude`` (their own).
+    Anonymised registrations carry no guardian digest any more: not found. Through the partial
+    index ``reg_guardian_digest_idx``."""
+    digests = [d for d in digests if d]
+    if not digests:
+        return []
+    return list(
+        Registration.objects.filter(guardian_id_number_digest__in=digests)
+        .exclude(pk__in=list(exclude))
+        .select_related("outlet", "policy")
+        .order_by("registered_at", "pk")
+    )

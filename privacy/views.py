@@ -17,6 +17,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from compliance.workflow import story
+from core import external_digests
 from core.roles import is_operator
 
 from . import selectors, services
@@ -98,6 +100,15 @@ def index(request):
     return _private(render(request, "privacy/index.html", context))
 
 
+def _told(events) -> list:
+    """The events with who acted as a reader names them (a person and role, or what the
+    system actor is — never a command's internal label)."""
+    events = list(events)
+    for event in events:
+        event.who = story.who(event)
+    return events
+
+
 @login_required
 def request_detail(request, pk):
     subject_request = selectors.request_get_for_user(user=request.user, pk=pk)
@@ -107,9 +118,12 @@ def request_detail(request, pk):
         "registrations": [
             (registration, records.state(registration)) for registration in records.registrations
         ],
+        "guarded": [
+            (registration, records.state(registration)) for registration in records.guarded
+        ],
         "outlet_staff": records.outlet_staff,
         "discrepancies": records.discrepancies,
-        "events": records.audit_events.select_related("actor")[:EVENTS_SHOWN],
+        "events": _told(records.audit_events.select_related("actor")[:EVENTS_SHOWN]),
         "events_total": records.audit_events.count(),
         "events_shown": EVENTS_SHOWN,
         "earlier": selectors.earlier_requests(subject_request)[:RECENT],
@@ -191,6 +205,7 @@ def jobs(request):
         "jobs": selectors.jobs_for_user(user=request.user)[:RECENT],
         "preview": selectors.retention_preview(),
         "kinds": PrivacyJob.Kind.choices,
+        "reload": external_digests.stale(),
     }
     return _private(render(request, "privacy/jobs.html", context))
 

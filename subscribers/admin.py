@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from . import drafts
 from .models import PolicyStatus, Registration, RegistrationPolicy
@@ -45,7 +46,7 @@ class RegistrationPolicyAdmin(admin.ModelAdmin):
         readonly = tuple(super().get_readonly_fields(request, obj))
         return (*readonly, "notes_as_written") if obj is not None and not obj.is_draft else readonly
 
-    @admin.display(description=_("notes"))
+    @admin.display(description=gettext_lazy("notes"))
     def notes_as_written(self, obj):
         # The operator's own words, in the language they chose: shown as typed, as in a draft's
         # form, not as a label of the portal's.
@@ -65,7 +66,7 @@ class RegistrationPolicyAdmin(admin.ModelAdmin):
             obj.status = PolicyStatus.DRAFT
         super().save_model(request, obj, form, change)
 
-    @admin.action(description=_("Copy as a draft"))
+    @admin.action(description=gettext_lazy("Copy as a draft"))
     def copy_as_draft(self, request, queryset):
         for source in queryset:
             draft = drafts.draft_create(actor=request.user, source=source)

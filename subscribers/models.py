@@ -552,6 +552,13 @@ class Registration(models.Model):
             models.Index(fields=["outlet", "-registered_at"], name="reg_outlet_time_idx"),
             # "Numbers held by one ID" (cap checks, data-subject requests) via the digest.
             models.Index(fields=["id_number_digest"], name="reg_id_digest_idx"),
+            # A data-subject request of a head of family: the minors' registrations made through
+            # them. Partial: only minors' registrations carry a guardian.
+            models.Index(
+                fields=["guardian_id_number_digest"],
+                name="reg_guardian_digest_idx",
+                condition=~models.Q(guardian_id_number_digest=""),
+            ),
             # Reconciliation joins on MSISDN.
             models.Index(fields=["msisdn"], name="reg_msisdn_idx"),
             # Incremental reconciliation: "registrations changed since the last run".

@@ -39,7 +39,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from core import jobs
+from core import external_digests, jobs
 from core.audit import AuditAction, audit_record
 from core.operator import get_adapter
 from core.queue import enqueue
@@ -261,7 +261,11 @@ def _plan_group_rows(run, *, adapter, relation: str | None, changed: bool) -> in
 
 def reconciliation_plan(*, run_id: int, dispatch: bool = True) -> bool:
     """Move a queued run to running and split it into chunks, in one transaction (a worker
-    dying half-way leaves it queued). Returns False when the run was not queued (done twice)."""
+    dying half-way leaves it queued). Returns False when the run was not queued (done twice),
+    or failed at once because the operator's snapshot is under a retired digest key."""
+    if refusal := external_digests.reconciliation_refusal():
+        reconciliation_fail(run_id=run_id, error=refusal)
+        return False
     adapter = get_adapter()
     with transaction.atomic():
         # What this run sees (before anything here writes); the next incremental run reads

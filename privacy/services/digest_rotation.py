@@ -19,7 +19,9 @@ digests were made with. The job:
 3. re-digests the erasure ledger from the encrypted number each entry keeps;
 4. sweeps every digest column once more for old digests the map knows (rows written with an
    old digest while the chunk that moved it was committing);
-5. ends the rotation (the state names the new key only) and empties the map.
+5. ends the rotation (the state names the new key only): in the same transaction rewrites the
+   digest prefixes the audit trail keeps (``AUDIT_DIGEST_PREFIXES``), marks the external
+   copies that hold rows as needing a reload (``core.external_digests``), and empties the map.
 
 Resumable: the cursor (phase, table, last primary key) commits with each chunk, fenced by the
 job's claim; a killed job resumes where it stopped (``--take-over`` at once). Numbers only the
@@ -36,11 +38,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core import pii
+from core import external_digests, pii
 from core.idnumbers import id_number_forms
 from core.models import DigestKeyMap, DigestKeyState
 
 from ..digest_fields import (
+    AUDIT_DIGEST_PREFIXES,
     CHUNK_SCOPE,
     FROM_CIPHERTEXT,
     LEDGER,
@@ -191,13 +194,50 @@ def run_digest_rotation(job: PrivacyJob, token: str, progress: Progress) -> None
         # Rows written with a moved number's old digest since the sweep, then the end: the
         # map's last use.
         counts["swept"] += _apply_map(None)
+        counts["audit_prefixes"] = _rewrite_audit_prefixes()
         DigestKeyState.objects.filter(pk=1).update(
             fingerprint=pii.key_fingerprint(current), previous_fingerprint="",
             rotation_started_at=None, updated_at=timezone.now(),
         )  # fmt: skip
+        stale = external_copies_to_reload()
+        external_digests.mark_stale(stale)
+        counts["reload"] = stale
         DigestKeyMap.objects.all().delete()
         checkpoint(job, token, cursor={"phase": "done"}, counts=counts)
     progress(f"every digest is under the new key: {counts}")
+
+
+def external_copies_to_reload() -> list[str]:
+    """The external systems' copies holding rows: numbers only they know are still under the
+    retired key (nothing to re-digest them from) until their file is loaded again."""
+    copies = {
+        external_digests.OPERATOR_SNAPSHOT: "operatordb.OperatorSubscriber",
+        external_digests.POPULATION_REGISTRY: "operatordb.PopulationRecord",
+    }
+    return [
+        source for source, label in copies.items() if apps.get_model(label)._base_manager.exists()
+    ]
+
+
+def _rewrite_audit_prefixes() -> int:
+    """The digest prefixes audit rows keep (``AUDIT_DIGEST_PREFIXES``), moved through the map
+    to the new key's; found through the trail's (target type, target id) index. A prefix of a
+    number the portal never held encrypted is not in the map and stays as it was."""
+    from core.models import AuditEvent
+
+    table = AuditEvent._meta.db_table
+    moved = 0
+    with connection.cursor() as cursor:
+        for (target_type, action, key), length in AUDIT_DIGEST_PREFIXES.items():
+            cursor.execute(
+                f"UPDATE {table} a SET after = jsonb_set(a.after, %s, to_jsonb(left(m.new, %s))) "  # noqa: S608
+                "FROM core_digestkeymap m "
+                "WHERE a.target_type = %s AND a.action = %s AND jsonb_typeof(a.after) = 'object' "
+                "AND a.after ->> %s = left(m.old, %s)",
+                [[key], length, target_type, action, key, length],
+            )
+            moved += cursor.rowcount
+    return moved
 
 
 def _ciphertext_chunk(label, last, size, current, previous, counts) -> tuple[int, bool]:

@@ -35,6 +35,7 @@ def ledger_token(digests: list[str]) -> str:
         (Registration, "id_number_encrypted", "id_number_digest"),
         (RegistrationVersion, "id_number_encrypted", "id_number_digest"),
         (OutletStaff, "id_number_encrypted", "id_number_digest"),
+        (Registration, "guardian_id_number_encrypted", "guardian_id_number_digest"),
     ):
         token = (
             model._base_manager.filter(**{f"{digest}__in": digests})
@@ -68,12 +69,12 @@ def erasure_ledger_purge(*, now=None) -> int:
 def erasure_ledger_reapply(*, actor="restore") -> dict:
     """Re-apply every live entry to the database as it now stands (after a restore). Safe to
     run any time: what is already erased is skipped. Returns counts."""
-    from .subject_requests import user_account_erase
+    from .subject_requests import guardian_erase, user_account_erase
 
     now = timezone.now()
     counts = {
-        "entries": 0, "anonymised": 0, "deferred": 0, "versions": 0, "staff": 0, "users": 0,
-        "files": 0,
+        "entries": 0, "anonymised": 0, "deferred": 0, "versions": 0, "guardian": 0,
+        "staff": 0, "users": 0, "files": 0,
     }  # fmt: skip
     for entry in ErasureLedger.objects.filter(expires_at__gte=now).order_by("created_at", "pk"):
         with transaction.atomic():
@@ -109,6 +110,21 @@ def erasure_ledger_reapply(*, actor="restore") -> dict:
                 version.id_number_digest = version.kk_number_digest = ""
                 version.save()
                 counts["versions"] += 1
+            # A head of family's part of minors' registrations, erased again where the backup
+            # brought it back (the same rules: out of service, no open case).
+            guarded = list(
+                Registration.objects.filter(pk__in=rec.get("guardian", [])).exclude(
+                    guardian_id_number_digest=""
+                )
+            )
+            states = RegistrationPrivacy.objects.filter(registration_id__in=[r.pk for r in guarded])
+            counts["guardian"] += len(
+                guardian_erase(
+                    registrations=guarded,
+                    states={state.registration_id: state for state in states},
+                    actor=actor,
+                )[0]
+            )
             for pk, sides in (rec.get("discrepancy_sides") or {}).items():
                 discrepancy = Discrepancy.objects.filter(pk=pk).first()
                 if discrepancy is not None:

@@ -96,6 +96,7 @@ def data_subject_request_open(
             handled_by_label=actor if isinstance(actor, str) else actor.get_username(),
             found={
                 "registrations": len(records.registrations),
+                "as_head_of_family": len(records.guarded),
                 "outlet_staff": len(records.outlet_staff),
                 "audit_events": records.audit_events.count(),
                 "ambiguous": [h.key for h in records.ambiguous],
@@ -108,6 +109,7 @@ def data_subject_request_open(
             after={
                 "id_number": request.id_number_masked,
                 "registration_ids": records.registration_ids,
+                "head_of_family_of": records.guarded_ids,
                 "outlet_staff_ids": records.staff_ids,
                 "ambiguous": [h.key for h in records.ambiguous],
             },
@@ -166,6 +168,7 @@ def data_subject_request_view(*, actor, request: DataSubjectRequest) -> selector
             after={
                 "id_number": request.id_number_masked,
                 "registration_ids": records.registration_ids,
+                "head_of_family_of": records.guarded_ids,
                 "outlet_staff_ids": records.staff_ids,
             },
         )
@@ -216,6 +219,7 @@ def data_subject_request_export(
         result = {
             "format": fmt,
             "registrations": len(records.registrations),
+            "as_head_of_family": len(records.guarded),
             "outlet_staff": len(records.outlet_staff),
         }
         _record_action(request, actor, "export", result, now)
@@ -246,6 +250,10 @@ class ErasureOutcome:
     photos_deleted: int = 0
     export_files_deleted: list[int] = field(default_factory=list)
     report_files_deleted: list[str] = field(default_factory=list)
+    # Minors' registrations made through the person as head of family: their NIK and face
+    # erased there, or kept and why ("in_service" or "legal_hold"); the minor's data stays.
+    guardian_erased: list[int] = field(default_factory=list)
+    guardian_kept: dict[int, str] = field(default_factory=dict)
 
 
 def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> ErasureOutcome:
@@ -264,8 +272,12 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
     inactive one loses its ID and KK numbers, and its user account its name, e-mail and
     username (pseudonymised in the audit trail too) when no active staff record needs it; an
     active one keeps them while the person works there (the 2018 own-ID rule). Stored
-    ``Idempotency-Key`` replies of the registrations go. Every erasure is written to the
-    erasure ledger, which a restore re-applies.
+    ``Idempotency-Key`` replies of the registrations go. A minor's registration made through
+    the person as head of family is the minor's and is never erased on the guardian's request:
+    the guardian's own part of it (their NIK, their face photo and its hash) is erased when the
+    number is out of service and no case is open, and otherwise kept with the reason recorded
+    (``guardian_erase``). Every erasure is written to the erasure ledger, which a restore
+    re-applies.
     """
     require_operator(actor)
     now = timezone.now()
@@ -333,6 +345,10 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
                 },
             )
         sides = _erase_earlier_values(records, request, actor, outcome)
+        outcome.guardian_erased, outcome.guardian_kept, guardian_photos = guardian_erase(
+            registrations=records.guarded, states=records.states, actor=actor, request=request
+        )
+        outcome.photos_deleted += guardian_photos
         _erase_staff_and_accounts(records, request, actor, outcome)
         numbers = [r.registration_number for r in records.registrations]
         outcome.replies_deleted, _n = IdempotencyRecord.objects.filter(
@@ -349,6 +365,8 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
             "earlier_values_erased": {
                 str(pk): ids for pk, ids in outcome.earlier_values_erased.items()
             },
+            "head_of_family_data_erased": outcome.guardian_erased,
+            "head_of_family_data_kept": {str(pk): why for pk, why in outcome.guardian_kept.items()},
             "staff_erased": outcome.staff_erased,
             "staff_kept": outcome.staff_kept,
             "users_erased": outcome.users_erased,
@@ -377,6 +395,7 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
                 ),
                 "discrepancy_sides": sides,
                 "kept_versions": others_versions,
+                "guardian": outcome.guardian_erased,
                 "staff": outcome.staff_erased,
                 "users": outcome.users_erased,
                 "registration_numbers": numbers,
@@ -426,6 +445,75 @@ def _erase_earlier_values(records, request, actor, outcome: ErasureOutcome) -> d
             after={"request": request.pk, "versions": [v.version for v in versions]},
         )
     return sides
+
+
+# What of a minor's registration is the head of family's: their NIK, and their face (the
+# registry verified the guardian's face, not the minor's) with the photo's hash.
+GUARDIAN_VALUES = {
+    "guardian_id_number_encrypted": "",
+    "guardian_id_number_digest": "",
+    "guardian_id_number_masked": "",
+    "face_photo": "",
+    "face_photo_thumb": "",
+    "face_sha256": "",
+}
+
+
+def guardian_erase(
+    *, registrations, states: dict, actor, request=None
+) -> tuple[list[int], dict[int, str], int]:
+    """Erase the head of family's own data from minors' registrations made through them.
+
+    Rules (docs/privacy.md, "A head of family"): the registration is the minor's and keeps the
+    minor's data. The guardian's NIK is part of the registered identity the registration rules
+    require while the number is in service, and evidence while a discrepancy is open: then it
+    is kept, with the reason (``in_service``, ``legal_hold``) recorded. Out of service
+    (deactivated, or blocked) with no open case: the NIK (ciphertext, digest, masked copy) and
+    the face photo (file first) with its hash go; the registry's verdict and score stay (they
+    say nothing of whose face). Returns (erased ids, {kept id: why}, photo files deleted).
+    """
+    erased, kept, photos = [], {}, 0
+    if not registrations:
+        return erased, kept, photos
+    ids = [r.pk for r in registrations]
+    held = set(
+        Discrepancy.objects.filter(
+            registration_id__in=ids, status=Discrepancy.Status.OPEN
+        ).values_list("registration_id", flat=True)
+    )
+    storage = Registration._meta.get_field("face_photo").storage
+    for registration in Registration.objects.select_for_update().filter(pk__in=ids).order_by("pk"):
+        state = states.get(registration.pk)
+        out_of_service = registration.status == Registration.Status.BLOCKED or (
+            state is not None and state.deactivated_at is not None
+        )
+        if registration.pk in held:
+            kept[registration.pk] = "legal_hold"
+        elif not out_of_service:
+            kept[registration.pk] = "in_service"
+        else:
+            for name in (registration.face_photo.name, registration.face_photo_thumb.name):
+                if name:
+                    storage.delete(name)
+                    photos += 1
+            values = dict(GUARDIAN_VALUES)
+            if not registration.id_photo:
+                values["photo_status"] = Registration.PhotoStatus.NONE
+            Registration.objects.filter(pk=registration.pk).update(**values)
+            erased.append(registration.pk)
+        audit_record(
+            actor=actor,
+            action=AuditAction.REGISTRATION_GUARDIAN_ERASED
+            if registration.pk in erased
+            else AuditAction.REGISTRATION_GUARDIAN_ERASURE_DEFERRED,
+            target=registration,
+            target_repr=registration.registration_number,
+            after={
+                "request": request.pk if request is not None else None,
+                "reason": kept.get(registration.pk, "erasure"),
+            },
+        )
+    return erased, kept, photos
 
 
 def _erase_staff_and_accounts(records, request, actor, outcome: ErasureOutcome) -> None:
@@ -508,12 +596,16 @@ def data_subject_request_restrict(*, actor, request: DataSubjectRequest) -> list
                     target_repr=registration.registration_number,
                     after={"request": request.pk},
                 )
-        _record_action(request, actor, "restrict", {"restricted": newly}, now)
+        # A minor's registration made through the person as head of family is the minor's:
+        # restricting it would restrict the minor's data, which the guardian's own request
+        # does not reach (their NIK is shown masked only). Recorded, not restricted.
+        result = {"restricted": newly, "head_of_family_not_restricted": records.guarded_ids}
+        _record_action(request, actor, "restrict", result, now)
         audit_record(
             actor=actor,
             action=AuditAction.PRIVACY_DSR_RESTRICT,
             target=request,
-            after={"id_number": request.id_number_masked, "restricted": newly},
+            after={"id_number": request.id_number_masked, **result},
         )
     return sorted(newly)
 

@@ -166,3 +166,134 @@ def problems(html: str, path: str = "") -> list[str]:
         if sentence in text:
             found.append(f"English: {sentence!r}")
     return found
+
+
+# --- every URL pattern, and the ones no walk reads -----------------------------------------------
+
+
+def portal_routes() -> list[str]:
+    """Every URL pattern of the portal, as ``resolve(path).route`` names it."""
+    from django.urls import URLResolver, get_resolver
+
+    def flatten(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from flatten(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                yield prefix + str(pattern.pattern)
+
+    return sorted(set(flatten(get_resolver().url_patterns)))
+
+
+def _routes(*patterns: str) -> list[re.Pattern]:
+    return [re.compile(pattern) for pattern in patterns]
+
+
+# URL patterns the walk does not read, each with its reason. Anything else must be reached by
+# some role from its home page, following links, with the demo organisation's data.
+NOT_WALKED = [
+    # The API and its documentation: for machines (English by design), tested in tests/api.
+    *_routes(r"api/.*"),
+    # Actions: POST only (a GET answers 405); the pages whose forms post to them are read.
+    # Logout and the language switch change state; the bare outlets/ only redirects.
+    *_routes(
+        r"accounts/logout/",
+        r"i18n/setlang/",
+        r"registrations/new/validate/",
+        r"registrations/<int:pk>/reveal/",
+        r"registrations/rules/<int:pk>/copy/",
+        r"registrations/rules/drafts/<int:pk>/(preview|publish)/",
+        r"compliance/review/bulk/",
+        r"compliance/review/<int:pk>/(claim|release|decide)/",
+        r"compliance/sanctions/<int:pk>/lift/",
+        r"outlets/notices/read/",
+        r"outlets/staff/<int:pk>/invitation/",
+        r"privacy/requests/<int:pk>/export/",
+        r"privacy/jobs/<int:pk>/resume/",
+        r"reports/refresh/",
+        r"outlets/",
+    ),
+    # Files, not pages: photos, PDFs, evidence, documents, export downloads, the JavaScript
+    # catalogue; and the health checks for the load balancer.
+    *_routes(
+        r"registrations/<int:pk>/photos/<str:kind>/",
+        r"registrations/receipt/<receipt_token:token>\.pdf",
+        r"compliance/clarifications/<int:pk>/answers/<int:answer_pk>/evidence/",
+        r"outlets/agreements/<int:pk>/document/",
+        r"reports/exports/<int:pk>/download/",
+        r"jsi18n/",
+        r"readyz",
+    ),
+    # Links that reach a person outside the portal's pages, each with its own tests: the
+    # buyer's receipt link (SMS), a clerk's invitation (e-mail), and the holder's door, whose
+    # pages need a session opened with a code sent by SMS (tests/holders, the browser journey).
+    *_routes(
+        r"registrations/receipt/<receipt_token:token>/",
+        r"outlets/invitation/<uidb64>/<token>/",
+        r"nomor-saya/.+",
+    ),
+    # Records the demo organisation does not hold: a transfer agreement (it needs its signed
+    # PDF), a stock allocation, a risk signal with records behind it, a finished rule preview's
+    # samples (tests/outlets, tests/risk and tests/subscribers read these pages).
+    *_routes(
+        r"outlets/agreements/<int:pk>/",
+        r"outlets/stock/allocations/<int:pk>/",
+        r"risk/outlets/<str:roid>/<slug:signal>/",
+        r"registrations/rules/previews/<int:pk>/samples/<str:bucket>/",
+    ),
+    # The Django admin (operator admins): every model's list is read, and the pages of each
+    # record the demo holds. Not read: pages of models without a row in the demo (API tokens,
+    # blocks, sanctions, the holder's door, the scheduler's tables...), add, delete and history
+    # pages the model's admin does not offer (read-only models), the bare object URL (a
+    # redirect Django keeps for old links), the app indexes, login/logout, password,
+    # autocomplete and the admin's own JavaScript catalogue.
+    *_routes(
+        r"admin/[a-z_]+/[a-z]+/(add/|<path:object_id>/(change/|delete/|history/)?)",
+        r"admin/accounts/user/<id>/password/",
+        r"admin/\(\?P<url>\.\*\)\$",
+        r"admin/\^\(\?P<app_label>.*",
+        r"admin/(autocomplete|jsi18n|login|logout)/",
+        r"admin/r/<path:content_type_id>/<path:object_id>/",
+        r"admin/password_change/(done/)?",
+    ),
+]
+
+
+# --- English: no Indonesian sentence of the catalogue --------------------------------------------
+
+# Indonesian words that are also the English page's (names, the language switch).
+ALLOWED_INDONESIAN = {"Bahasa Indonesia"}
+# Pages showing messages as they were sent: a notification is written once, in the portal's
+# language when it was sent (and e-mailed so), and the list shows it as sent; the page around
+# it is in the reader's language.
+SENT_MESSAGE_PAGES = ("/compliance/notifications/",)
+
+
+@cache
+def indonesian_sentences() -> tuple[str, ...]:
+    """Translations of three words or more that differ from their message id, placeholders cut
+    off: on an English page one of them is Indonesian written where English was due."""
+    sentences = set()
+    for msgid, msgstr in _po_entries():
+        if not msgid or not msgstr or msgid == msgstr:
+            continue
+        for run in re.split(r"%\(\w+\)[sdif]|%[sdif]|\{[^}]*\}|<[^>]+>|\n", msgstr):
+            run = " ".join(run.split()).strip(" .,:;")
+            if len(run.split()) >= 3 and run not in ALLOWED_INDONESIAN and run not in msgid:
+                sentences.add(run)
+    return tuple(sorted(sentences, key=len, reverse=True))
+
+
+def english_problems(html: str, path: str = "") -> list[str]:
+    """What an English reader should not see: a page not marked English, or an Indonesian
+    sentence of the catalogue."""
+    if path.startswith(RAW_PAGES):
+        return []
+    found = []
+    if not re.search(r'<html[^>]*\blang="en', html):
+        found.append("the page is not marked English (<html lang>)")
+    text, _cells = visible(html)
+    for sentence in () if path.startswith(SENT_MESSAGE_PAGES) else indonesian_sentences():
+        if sentence in text:
+            found.append(f"Indonesian: {sentence!r}")
+    return found

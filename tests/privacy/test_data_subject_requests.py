@@ -140,6 +140,7 @@ def test_erase_anonymises_out_of_service_now_and_the_rest_when_they_leave(operat
     again = open_request(operator, nik(42))
     assert again.found == {
         "registrations": 0,
+        "as_head_of_family": 0,
         "outlet_staff": 0,
         "audit_events": 0,
         "ambiguous": [],

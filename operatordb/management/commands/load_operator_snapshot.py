@@ -8,6 +8,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core import external_digests
 from operatordb.snapshot import SnapshotRejected, load_snapshot
 
 
@@ -46,6 +47,12 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{report.error_count} bad row(s) in {options['file']}; nothing was loaded"
             ) from exc
+        # A full snapshot rewrote every number under the key in force: after a digest-key
+        # rotation, reconciliation may compare again. A delta leaves the rest as it was.
+        if not options["delta"] and external_digests.mark_reloaded(
+            external_digests.OPERATOR_SNAPSHOT
+        ):
+            self.stderr.write("the snapshot is under the rotated digest key: reconciliation runs")
         if options["json"]:
             self.stdout.write(json.dumps({"loaded": True, **report.as_dict()}, indent=2))
             return

@@ -7,6 +7,7 @@ updates the people of the file. See ``operatordb.population``.
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core import external_digests
 from operatordb.population import OPTIONAL, REQUIRED, RegistryFileRejected, load_registry
 
 
@@ -36,6 +37,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{len(exc.report.errors)} fault(s) in {file}; nothing was loaded"
             ) from exc
+        if external_digests.mark_reloaded(external_digests.POPULATION_REGISTRY):
+            self.stderr.write("the registry file is loaded under the rotated digest key")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Population registry: {report.rows} people read, {report.created} new, "

@@ -2,10 +2,22 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core import external_digests
 from privacy import selectors, services
 from privacy.management.jobcommand import active_job_error, add_take_over_arguments, run_job
 from privacy.models import PrivacyJob
 from privacy.services.digest_rotation import digest_rotation_check, digest_stragglers
+
+RELOAD = {
+    external_digests.OPERATOR_SNAPSHOT: (
+        "the operator's snapshot: manage.py load_operator_snapshot FILE (a full snapshot, not "
+        "--delta); until then reconciliation refuses to run"
+    ),
+    external_digests.POPULATION_REGISTRY: (
+        "the population registry's file: manage.py load_population_registry FILE (the whole "
+        "file); until then the registry does not find people it holds no other copy of"
+    ),
+}
 
 
 class Command(BaseCommand):
@@ -49,6 +61,7 @@ class Command(BaseCommand):
                         "--verify, then remove ID_DIGEST_KEY_PREVIOUS"
                     )
                 )
+                self._reload_notice()
                 return
             else:
                 try:
@@ -62,6 +75,22 @@ class Command(BaseCommand):
         except services.DigestRotationIncomplete as exc:
             raise CommandError(f"job #{job.pk} failed: {exc}") from exc
         self.stdout.write(self.style.SUCCESS(f"job #{job.pk} {job.status}: {job.counts}"))
+        self._reload_notice()
+
+    def _reload_notice(self) -> None:
+        """What must be loaded again: numbers only the external copies hold are still under
+        the old key (there is no number beside them to re-digest)."""
+        stale = external_digests.stale()
+        if not stale:
+            return
+        self.stdout.write(
+            self.style.WARNING(
+                "RELOAD NEEDED: numbers known only from these files are still under the old "
+                "key. Load them again, then remove ID_DIGEST_KEY_PREVIOUS:"
+            )
+        )
+        for source in stale:
+            self.stdout.write(self.style.WARNING(f"  - {RELOAD[source]}"))
 
     def _verify(self):
         left = digest_stragglers()
