@@ -18,6 +18,10 @@ Definitions (docs/risk.md):
 - **score**: the sum of the distances of the signals above the baseline; the **rank** orders
   the outlets with at least one such signal by score (then ROID). An outlet with none is not
   ranked.
+
+A period's counts are summed per outlet from the per-month rows (``MonthlyOutletRisk``) of the
+months it holds whole, plus (or, for a month mostly inside it, minus) the per-day rows of the
+days at its edges (``period_plan``); the baselines are pooled from those per-outlet sums.
 """
 
 # Table names and placeholders are ours; every value goes through query parameters.
