@@ -3,6 +3,8 @@ rebuilt at any time with ``python manage.py refresh_risk_signals --full``).
 
 - ``RegistrationSignal``: one row per registration and signal that holds for it — a small set
   (most registrations carry none), so the figures never scan every registration;
+- ``MonthlyOutletRisk``: per outlet and local month, its registrations and how many carry each
+  signal — what a long period's figures sum (a year is 12 rows an outlet, not 365 days);
 - ``RiskState``: how fresh those rows are and where the next incremental refresh starts;
 - ``RecentOutletRisk``: per outlet, the signals above the baseline over the last
   ``RISK_RECENT_DAYS`` days, for the dealer's dashboard and GraPARI's review filter.
@@ -24,6 +26,13 @@ class RiskState(models.Model):
     parameters = models.JSONField(default=dict, blank=True)
     last_mode = models.CharField(max_length=12, blank=True)
     last_duration_ms = models.PositiveIntegerField(default=0)
+    # The per-month rows are complete (a full refresh built them): until then the figures sum
+    # days only.
+    months_built = models.BooleanField(default=False)
+    # The reports' watermark when the per-month rows last read their registration counts: the
+    # registrations changed since are looked at again by the next refresh (the report summary
+    # tables may have been refreshed after them).
+    summary_watermark = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("risk signal state")
@@ -87,6 +96,46 @@ class RegistrationSignal(models.Model):
 
     def __str__(self) -> str:
         return f"registration {self.registration_id}: {self.signal}"
+
+
+class MonthlyOutletRisk(models.Model):
+    """One outlet's registrations of one local month (the reports' registration figure,
+    summed from ``reports.DailyOutletStats``) and, per signal, how many of them carry it
+    (distinct registrations among ``RegistrationSignal``'s rows of the month): the figures of a
+    period sum the months it holds whole and take the days at its edges from the daily rows.
+
+    Derived, rewritten per month by ``risk.refresh``; one column a signal (``risk.signals``).
+    """
+
+    outlet = models.ForeignKey(
+        "outlets.Outlet",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    month = models.DateField()  # its first day
+    registrations = models.PositiveIntegerField(default=0)
+    pre_activation = models.PositiveIntegerField(default=0)
+    nik_reuse = models.PositiveIntegerField(default=0)
+    id_spread = models.PositiveIntegerField(default=0)
+    kk_equals_nik = models.PositiveIntegerField(default=0)
+    kk_crowded = models.PositiveIntegerField(default=0)
+    odd_hours = models.PositiveIntegerField(default=0)
+    too_fast = models.PositiveIntegerField(default=0)
+    registry_refused = models.PositiveIntegerField(default=0)
+    holder_dispute = models.PositiveIntegerField(default=0)
+    birth_date_contradiction = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("monthly outlet risk figures")
+        verbose_name_plural = _("monthly outlet risk figures")
+        constraints = [
+            models.UniqueConstraint(fields=["month", "outlet"], name="risk_month_outlet_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"outlet {self.outlet_id} {self.month:%Y-%m}: {self.registrations}"
 
 
 class RecentOutletRisk(models.Model):

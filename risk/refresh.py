@@ -13,7 +13,11 @@ row lock:
 2. **signals of an ID or KK number** (``nik_reuse``, ``id_spread``, ``kk_crowded``): the rows of
    the NIK and KK digests of the registrations changed since the watermark are replaced, in
    batches, by statements that join each number's registrations within the time window;
-3. the outlets above their baseline over the last ``RISK_RECENT_DAYS`` days are recomputed
+3. **the per-month figures** (``MonthlyOutletRisk``) of the months those rows changed in, and of
+   the months of the registrations changed since the report summary tables were last read
+   (their registration counts come from ``reports``' per-day table), are recomputed with one
+   ``DELETE`` and one ``INSERT … SELECT``;
+4. the outlets above their baseline over the last ``RISK_RECENT_DAYS`` days are recomputed
    (``RecentOutletRisk``) from the figures (``risk.figures``).
 
 The first refresh, a change of a signal's setting and the nightly run (``full=True``) rebuild
@@ -42,17 +46,21 @@ from reports.daysql import day_ranges_sql as _ranges_sql
 from reports.daysql import local_day_sql as _local_day
 from reports.daysql import local_days as _days
 from reports.daysql import placeholders as _in
+from reports.models import DailyOutletStats
 from reports.periods import day_ranges
+from reports.summary import summary_state
 from subscribers.models import Registration
 
 from . import signals
-from .models import RegistrationSignal, RiskState
+from .models import MonthlyOutletRisk, RegistrationSignal, RiskState
 
 MAX_INCREMENTAL_RANGES = 200
 MAX_INCREMENTAL_DIGESTS = 50_000
 
 F = RegistrationSignal._meta.db_table
 R = Registration._meta.db_table
+M = MonthlyOutletRisk._meta.db_table
+DAILY = DailyOutletStats._meta.db_table
 NIK, KK = "nik", "kk"
 DIGEST_COLUMNS = {NIK: "id_number_digest", KK: "kk_number_digest"}
 DIGEST_SIGNALS = {NIK: ("nik_reuse", "id_spread"), KK: ("id_spread", "kk_crowded")}
@@ -203,9 +211,9 @@ def _refresh_local(days: list[date] | None) -> None:
 # --- signals of an ID or KK number -----------------------------------------------------------
 
 
-def _insert_digest(via: str, digests: list[str] | None) -> None:
+def _insert_digest(via: str, digests: list[str] | None) -> set[date]:
     """Write ``via``'s per-number signals for the registrations of ``digests`` (None: every
-    number that could hold one).
+    number that could hold one); returns the days of the rows written (none for every number).
 
     Each number's registrations are read once (``c``); within them, a self-join over the time
     window counts registrations and outlets (``COUNT(DISTINCT …)`` has no window-function
@@ -273,6 +281,7 @@ def _insert_digest(via: str, digests: list[str] | None) -> None:
         {crowded}
         ON CONFLICT (registration_id, signal, via) DO UPDATE
             SET day = excluded.day, outlet_id = excluded.outlet_id
+        {"" if digests is None else "RETURNING day"}
     """
     params = [
         *candidate_params,
@@ -286,24 +295,96 @@ def _insert_digest(via: str, digests: list[str] | None) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return set() if digests is None else {day for (day,) in cursor.fetchall()}
 
 
-def _refresh_digests(via: str, digests: list[str] | None) -> None:
+def _refresh_digests(via: str, digests: list[str] | None) -> set[date]:
+    """Replace ``via``'s per-number rows of ``digests`` (every number: None); returns the days
+    of the rows deleted or written (none when rebuilding every row)."""
     codes = list(DIGEST_SIGNALS[via])
+    touched: set[date] = set()
     with connection.cursor() as cursor:
         if digests is None:
             cursor.execute(
                 f"DELETE FROM {F} WHERE via = %s AND signal IN ({_in(codes)})", [via, *codes]
             )
             _insert_digest(via, None)
-            return
+            return touched
         for batch in _batches(digests):
             cursor.execute(
                 f"DELETE FROM {F} WHERE digest IN ({_in(batch)}) AND via = %s "
-                f"AND signal IN ({_in(codes)})",
+                f"AND signal IN ({_in(codes)}) RETURNING day",
                 [*batch, via, *codes],
             )
-            _insert_digest(via, batch)
+            touched.update(day for (day,) in cursor.fetchall())
+            touched |= _insert_digest(via, batch)
+    return touched
+
+
+# --- the per-month figures -------------------------------------------------------------------
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(month: date) -> date:
+    return (month + timedelta(days=32)).replace(day=1)
+
+
+def _month_ranges_sql(column: str, months: list[date] | None) -> tuple[str, list]:
+    """``column`` (a date) within the months: runs of consecutive months, one range each."""
+    if months is None:
+        return "1 = 1", []
+    parts, params = [], []
+    months = sorted(set(months))
+    start = end = months[0]
+    for month in [*months[1:], None]:
+        if month is not None and month == next_month(end):
+            end = month
+            continue
+        parts.append(f"({column} >= %s AND {column} < %s)")
+        params += [start, next_month(end)]
+        if month is not None:
+            start = end = month
+    return "(" + " OR ".join(parts) + ")", params
+
+
+def _refresh_months(months: list[date] | None) -> None:
+    """Recompute the ``MonthlyOutletRisk`` rows of ``months`` (every month: None): the
+    registrations from the reports' per-day table, the signal counts from the signal rows
+    (distinct registrations: a registration whose NIK and KK both make ``id_spread`` hold has
+    two rows, and counts once)."""
+    codes = list(signals.CODES)
+    columns = ", ".join(codes)
+    daily_where, daily_params = _month_ranges_sql("d.day", months)
+    signal_where, signal_params = _month_ranges_sql("s.day", months)
+    delete_where, delete_params = _month_ranges_sql("month", months)
+    # The first day of a date's month, without a time-zone conversion.
+    month_sql = "({0} - (EXTRACT(DAY FROM {0})::int - 1))"
+    sql = f"""
+        INSERT INTO {M} (outlet_id, month, registrations, {columns})
+        SELECT outlet_id, month, SUM(registrations), {", ".join(f"SUM({c})" for c in codes)}
+        FROM (
+            SELECT d.outlet_id, {month_sql.format("d.day")} AS month,
+                   SUM(d.registrations) AS registrations, {", ".join(f"0 AS {c}" for c in codes)}
+            FROM {DAILY} d
+            WHERE {daily_where}
+            GROUP BY 1, 2
+            UNION ALL
+            SELECT s.outlet_id, {month_sql.format("s.day")}, 0,
+                   {
+        ", ".join("COUNT(DISTINCT s.registration_id) FILTER (WHERE s.signal = %s)" for _ in codes)
+    }
+            FROM {F} s
+            WHERE {signal_where}
+            GROUP BY 1, 2
+        ) u
+        GROUP BY outlet_id, month
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {M} WHERE {delete_where}", delete_params)
+        cursor.execute(sql, [*daily_params, *codes, *signal_params])
 
 
 # --- what changed ----------------------------------------------------------------------------
@@ -328,6 +409,18 @@ def _changed_days(since: datetime) -> set[date]:
         Q(pk__in=findings) | Q(pk__in=settled) | Q(pk__in=disputes)
     )
     return _days(changed, "registered_at") | _days(touched, "registered_at")
+
+
+def _changed_months(since: datetime) -> set[date]:
+    """The months whose registration counts may have changed since ``since`` (the days of the
+    registrations changed since), and the months a changed registration's signal rows were in
+    before (a registration moved to another month takes its rows with it)."""
+    changed = Registration.objects.filter(updated_at__gte=since)
+    before = RegistrationSignal.objects.filter(registration__updated_at__gte=since)
+    days = _days(changed, "registered_at") | set(
+        before.order_by().values_list("day", flat=True).distinct()
+    )
+    return {month_of(day) for day in days}
 
 
 def _changed_digests(since: datetime, via: str) -> list[str] | None:
@@ -361,6 +454,16 @@ def _changed_digests(since: datetime, via: str) -> list[str] | None:
 # --- the refresh -----------------------------------------------------------------------------
 
 
+def tune(cursor) -> None:
+    """The refresh transaction's settings (``SET LOCAL``: this transaction only)."""
+    # The time-since-the-previous-registration window sorts every registration of the days
+    # recomputed: in memory, not on disk.
+    cursor.execute("SET LOCAL work_mem = '128MB'")
+    # The statements are long expressions evaluated once a registration: compiling them (JIT)
+    # cost more than it saved — seconds of a rebuild.
+    cursor.execute("SET LOCAL jit = off")
+
+
 def risk_signals_refresh(*, full: bool = False, recent: bool = True) -> RiskRefreshOutcome:
     """Bring the signal rows up to date (the module's docstring); ``recent``: also recompute
     the outlets above the baseline over the last ``RISK_RECENT_DAYS`` days."""
@@ -374,24 +477,40 @@ def risk_signals_refresh(*, full: bool = False, recent: bool = True) -> RiskRefr
     with transaction.atomic():
         state = RiskState.objects.select_for_update().get(pk=RiskState.SINGLETON)
         with connection.cursor() as cursor:
-            # The time-since-the-previous-registration window sorts every registration of the
-            # days recomputed: in memory, not on disk (for this transaction only).
-            cursor.execute("SET LOCAL work_mem = '128MB'")
+            tune(cursor)
         parameters = signals.parameters()
         full = full or state.watermark is None or state.parameters != parameters
+        full = full or not state.months_built
+        summary = summary_state()
         if full:
-            days, digests = None, {NIK: None, KK: None}
+            days, digests, months = None, {NIK: None, KK: None}, None
         else:
             since = state.watermark
             days = sorted(_changed_days(since))
             if len(day_ranges(days)) > MAX_INCREMENTAL_RANGES:
                 days = None
             digests = {via: _changed_digests(since, via) for via in (NIK, KK)}
+            # The registration counts were read from the report tables as of their refresh:
+            # what changed after the one read last time is read again.
+            months_since = min(since, state.summary_watermark or since)
+            months = _changed_months(months_since)
+            if days is not None:
+                months |= {month_of(day) for day in days}
         if days != []:
             _refresh_local(days)
         for via, numbers in digests.items():
             if numbers != []:
-                _refresh_digests(via, numbers)
+                touched = _refresh_digests(via, numbers)
+                if months is not None:
+                    months |= {month_of(day) for day in touched}
+        if days is None:
+            months = None
+        if months is None or months:
+            _refresh_months(None if months is None else sorted(months))
+        if full and not state.months_built:
+            # Complete from now on: the outlets above the baseline below may sum them.
+            state.months_built = True
+            state.save(update_fields=["months_built"])
         if recent:
             from .figures import recent_outlets_refresh
 
@@ -402,6 +521,7 @@ def risk_signals_refresh(*, full: bool = False, recent: bool = True) -> RiskRefr
         state.parameters = parameters
         state.last_mode = "full" if full else "incremental"
         state.last_duration_ms = duration_ms
+        state.summary_watermark = summary.watermark if summary else None
         if full:
             state.full_refreshed_at = started
         state.save()

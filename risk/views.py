@@ -6,19 +6,26 @@ the period, read the figures, render. The regulator, GraPARI and the operator se
 outlet; a dealer admin its own.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.template.defaultfilters import floatformat
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.formats import localize
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 
 from core.pagination import CappedCountPaginator as Paginator
 from reports.forms import ReportFilterForm, filter_from_query
 from reports.scope import ReportFilter, ReportScope
+from reports.templatetags.reports_tags import percent
 
-from .figures import outlet_risks
+from .figures import OutletRisk, SignalFigure, outlet_risks
 from .records import outlet_get_for_scope, record_lines, signal_registrations
 from .refresh import risk_state
 from .signals import BY_CODE, SIGNALS
@@ -26,6 +33,66 @@ from .tasks import request_risk_refresh
 
 PAGE_SIZE = 50
 OUTLETS_SHOWN = 100
+
+
+@dataclass(frozen=True)
+class ReasonLine:
+    figure: SignalFigure
+    url: str
+    text: str  # safe: its values escaped
+
+
+@dataclass(frozen=True)
+class RankedLine:
+    risk: OutletRisk
+    url: str
+    score: str
+    baseline: str
+    reasons: list[ReasonLine]
+
+
+def _text(message: str, **values) -> str:
+    """``message`` (translated) with its values as a template prints them
+    (localised, escaped) — what ``{% blocktranslate %}`` renders, without a template render a
+    line: the page lists up to ``OUTLETS_SHOWN`` outlets with several reasons each."""
+    escaped = {name: conditional_escape(localize(value)) for name, value in values.items()}
+    return mark_safe(message % escaped)  # noqa: S308 (every value escaped)
+
+
+def _ranked_lines(ranked: list[OutletRisk], query: str) -> list[RankedLine]:
+    lines = []
+    baselines: dict[str, str] = {}  # one text a kind of baseline
+    for risk in ranked:
+        if risk.peer_level not in baselines:
+            baselines[risk.peer_level] = _text(gettext("baseline: %(who)s"), who=risk.peer_label)
+        reasons = [
+            ReasonLine(
+                figure,
+                f"{risk.url}{figure.code}/?{query}",
+                _text(
+                    gettext(
+                        "%(count)s of %(n)s registrations (%(rate)s) against a baseline of "
+                        "%(baseline)s — %(distance)s standard deviations above"
+                    ),
+                    count=figure.count,
+                    n=figure.registrations,
+                    rate=percent(figure.rate),
+                    baseline=percent(figure.baseline),
+                    distance=floatformat(figure.distance, 1),
+                ),
+            )
+            for figure in risk.reasons
+        ]
+        lines.append(
+            RankedLine(
+                risk,
+                f"{risk.url}?{query}",
+                _text(gettext("score %(score)s"), score=floatformat(risk.score, 1)),
+                baselines[risk.peer_level],
+                reasons,
+            )
+        )
+    return lines
 
 
 def _private(response):
@@ -56,11 +123,13 @@ def outlets_view(request):
     freshness = _freshness()
     risks = outlet_risks(flt, scope)
     ranked = [r for r in risks if r.rank is not None]
+    query = flt.query_string()
     context = {
         "form": form,
         "flt": flt,
-        "query": flt.query_string(),
+        "query": query,
         "ranked": ranked[:OUTLETS_SHOWN],
+        "lines": _ranked_lines(ranked[:OUTLETS_SHOWN], query),
         "more_ranked": max(len(ranked) - OUTLETS_SHOWN, 0),
         "clean": len(risks) - len(ranked),
         "outlets": len(risks),

@@ -94,6 +94,11 @@ def test_the_regulators_page_lists_them_with_reasons_and_the_records_behind(
     html = page.content.decode()
     assert f'data-roid="{planted.pre.roid}"' in html
     assert 'data-signal="pre_activation" data-count="5"' in html
+    # Each reason explained in the reader's language (Indonesian unless they chose English).
+    assert "5 dari 20 registrasi" in html and "garis dasar: outlet lain dari dealer" in html
+    # Each reason opens the records behind it.
+    records_url = reverse("risk:records", args=[planted.pre.roid, "pre_activation"])
+    assert f'href="{records_url}?' in html
     for clean in planted.clean:
         assert f'data-roid="{clean.roid}"' not in html
     # One click away: the eight registrations at 3 a.m., masked for the regulator.
