@@ -188,4 +188,3 @@ def test_the_web_form_shows_the_registrys_refusal_at_the_field(client, clerk, re
     assert response.status_code == 200
     assert "tidak terdaftar di Dukcapil" in response.context["form"].errors["id_number"][0]
     _nothing_written(request)
-
