@@ -748,6 +748,15 @@ def _stored_clean(registration: Registration) -> CleanRegistration:
     )
 
 
+def registration_registry_comparison(
+    *, registration: Registration
+) -> registry_check.RegistryComparison | None:
+    """What the population registry holds for a registration's NIK beside what was entered
+    (``registry_check.compare``), for a reviewer; None when the buyer has no NIK to ask about.
+    Asks the registry (outside any transaction): the caller decides who sees what of it."""
+    return registry_check.compare(_stored_clean(registration))
+
+
 def _face_bytes(registration: Registration) -> bytes | None:
     stored = registration.face_photo
     if not stored:
