@@ -10,6 +10,7 @@ from django.utils import translation
 
 from compliance.models import ReviewItem
 from compliance.workflow.queue import review_queue_sync
+from core import pii
 from identity.idgen import make_kk
 
 from .conftest import in_registry, make_registration
@@ -126,3 +127,25 @@ def test_a_nik_the_registry_does_not_know_is_said_so(client, grapari, outlet, cl
     page = client.get(f"/compliance/review/{item.pk}/")
 
     assert b'id="registry-not-found"' in page.content
+
+
+def test_a_foreign_buyers_item_has_no_registry_section(client, grapari, outlet, clerk):
+    """A passport is not in the population registry: nothing to ask, the page as before."""
+    registration = make_registration(
+        outlet,
+        clerk=clerk,
+        review_reasons=FLAGGED,
+        id_type="passport",
+        nationality="MY",
+        id_number_encrypted=pii.encrypt("A12345678"),
+        id_number_digest=pii.digest("A12345678"),
+        id_number_masked="A1*****78",
+    )
+    review_queue_sync()
+    item = ReviewItem.objects.get(registration=registration)
+    client.force_login(grapari)
+
+    page = client.get(f"/compliance/review/{item.pk}/")
+
+    assert page.status_code == 200
+    assert b"registry-comparison" not in page.content
