@@ -122,7 +122,8 @@ def registration_correction_clean(
             if getattr(clean, name) != current[name]
         }
     )
-    if changes and not own and any(name in changes for name in REGISTRY_FIELDS):
+    # Asked last, once every other rule holds (the caller's too): a refusal costs it nothing.
+    if changes and not own and not errors and any(name in changes for name in REGISTRY_FIELDS):
         outcome = registry_check.check(
             clean, policy=policy, face_image=None, today=today, errors=own, face_needed=False
         )
