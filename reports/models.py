@@ -38,6 +38,10 @@ class SummaryState(models.Model):
     # What the derived flags depend on (cap in force, repeated-ID threshold...): when it
     # changes, the next refresh rebuilds everything.
     parameters = models.JSONField(default=dict, blank=True)
+    # The definition of the figures the tables were built under (``summary.DEFINITION_VERSION``);
+    # summaries built under another are rebuilt in full by the next refresh. 0: built before
+    # the version was recorded.
+    definition_version = models.PositiveIntegerField(default=0)
     last_mode = models.CharField(max_length=12, blank=True)
     last_days = models.PositiveIntegerField(default=0)
     last_duration_ms = models.PositiveIntegerField(default=0)

@@ -15,8 +15,9 @@ Every ``REPORTS_REFRESH_SECONDS`` (Celery beat) and on demand, one transaction t
    and per digest × outlet);
 4. moves the watermark to the refresh's start minus ``REPORTS_WATERMARK_MARGIN_SECONDS``.
 
-The first refresh, a change of the cap in force or of the repeated-ID threshold, and the
-nightly run (``full=True``) rebuild everything — the same statements without a day filter.
+The first refresh, a change of the cap in force or of the repeated-ID threshold, a change of
+what the figures count (``DEFINITION_VERSION``), and the nightly run (``full=True``) rebuild
+everything — the same statements without a day filter.
 """
 
 # Table names and placeholders are ours; every value goes through query parameters.
@@ -52,7 +53,16 @@ ACCOUNTABLE_KINDS = sorted(OUTLET_ACCOUNTABLE_KINDS)
 MAX_INCREMENTAL_RANGES = 200
 MAX_INCREMENTAL_DIGESTS = 50_000
 NO_CAP = 2**31 - 1
-SCHEMA_VERSION = 1
+# What the summary tables count, as a number: bump it in the change that alters what a figure
+# counts (a status left out or added, a new column, another day rule), so that summaries built
+# under the old definition are rebuilt in full by the next refresh after the deploy — the
+# periodic one or the command — without anyone running ``--full`` (docs/reports.md).
+# ``tests/reports/test_summary_definition.py`` fails when the refresh's statements change while
+# this number stays.
+#   1  the first tables
+#   2  registrations the population registry refused are not counted; those awaiting its
+#      verification are counted and shown apart (``awaiting``)
+DEFINITION_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,9 @@ class RefreshOutcome:
     discrepancy_days: int
     digests: int
     duration_ms: int
+    # Why a full rebuild: "requested", "first", "definition" (what the figures count changed),
+    # "parameters" (the cap in force, the repeated-ID threshold...); "" for an incremental one.
+    reason: str = ""
 
 
 def current_parameters() -> dict:
@@ -73,7 +86,6 @@ def current_parameters() -> dict:
     except NoPolicyInForce:
         cap = None
     return {
-        "version": SCHEMA_VERSION,
         "cap": cap,
         "repeated_min": settings.REPORTS_REPEATED_ID_MIN,
         "kinds": ACCOUNTABLE_KINDS,
@@ -286,7 +298,8 @@ def summaries_refresh(*, full: bool = False) -> RefreshOutcome:
         state = SummaryState.objects.select_for_update().get(pk=SummaryState.SINGLETON)
         parameters = current_parameters()
         generation = state.generation + 1
-        full = full or state.watermark is None or state.parameters != parameters
+        reason = _full_reason(state, parameters, requested=full)
+        full = bool(reason)
         flag_args = {"cap": parameters["cap"], "repeated_min": parameters["repeated_min"]}
         if full:
             reg_days = disc_days = None
@@ -312,6 +325,7 @@ def summaries_refresh(*, full: bool = False) -> RefreshOutcome:
         state.watermark = started - timedelta(seconds=settings.REPORTS_WATERMARK_MARGIN_SECONDS)
         state.refreshed_at = started
         state.parameters = parameters
+        state.definition_version = DEFINITION_VERSION
         state.last_mode = "full" if full else "incremental"
         state.last_days = len(reg_days) if reg_days is not None else 0
         state.last_duration_ms = duration_ms
@@ -326,4 +340,29 @@ def summaries_refresh(*, full: bool = False) -> RefreshOutcome:
         discrepancy_days=-1 if disc_days is None else len(disc_days),
         digests=-1 if digests is None else len(digests),
         duration_ms=duration_ms,
+        reason=reason,
+    )
+
+
+def _full_reason(state: SummaryState, parameters: dict, *, requested: bool) -> str:
+    """Why this refresh must rebuild everything ("" when an incremental one will do)."""
+    if requested:
+        return "requested"
+    if state.watermark is None:
+        return "first"
+    if state.definition_version != DEFINITION_VERSION:
+        return "definition"
+    if state.parameters != parameters:
+        return "parameters"
+    return ""
+
+
+def definition_outdated(state: SummaryState | None = None) -> bool:
+    """The summary tables were built under another definition of the figures than this code's
+    (a deploy changed what they count): the next refresh rebuilds them."""
+    state = state if state is not None else summary_state()
+    return (
+        state is not None
+        and state.watermark is not None
+        and (state.definition_version != DEFINITION_VERSION)
     )

@@ -40,7 +40,7 @@ from .selectors import (
     exports_with_sha256,
     normalise_sha256,
 )
-from .summary import summary_state
+from .summary import definition_outdated, summary_state
 from .tasks import request_refresh
 
 PAGE_SIZE = 50
@@ -83,11 +83,13 @@ def _filter(request, scope: ReportScope) -> tuple[ReportFilter, ReportFilterForm
 
 
 def _staleness(state) -> tuple[bool, bool]:
-    """(stale, never refreshed): stale after three missed scheduled refreshes."""
+    """(stale, never refreshed): stale after three missed scheduled refreshes, or when the
+    tables were built under another definition of the figures (a deploy changed what they
+    count)."""
     if state is None or state.refreshed_at is None:
         return True, True
     limit = timedelta(seconds=3 * settings.REPORTS_REFRESH_SECONDS)
-    return timezone.now() - state.refreshed_at > limit, False
+    return timezone.now() - state.refreshed_at > limit or definition_outdated(state), False
 
 
 @login_required

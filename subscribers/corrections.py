@@ -3,7 +3,8 @@ values for the buyer's data (the compliance workflow's answer to a clarification
 they are applied once GraPARI accepts them.
 
 - ``registration_correction_clean``: the fields a proposed correction really changes, checked by
-  the same rules as a new registration under the registration's own policy;
+  the same rules as a new registration under the registration's own policy — the population
+  registry's check (``registry_check.check``) included, where that policy asks it;
 - ``registration_versioned_values``: the values a correction replaces, as the registration's
   history keeps them (ID and KK numbers masked there; the numbers stay encrypted);
 - ``registration_apply_correction``: the registration takes the new values, with its audit row.
@@ -14,14 +15,16 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core import pii
 from core.audit import AuditAction, audit_record
 from core.masking import mask_id_number
 
+from . import registry_check
 from .models import Registration
 from .rules import FieldErrors, clean_registration_fields
-from .services import _check_staff_and_cap
+from .services import NON_FIELD, _check_staff_and_cap
 
 # What a correction may change: the buyer's data, never the pack.
 CORRECTABLE_FIELDS = (
@@ -35,6 +38,9 @@ CORRECTABLE_FIELDS = (
     "address",
     "nationality",
 )
+# What the population registry judges: a correction changing any of them is checked against it.
+REGISTRY_FIELDS = ("id_type", "id_number", "kk_number", "full_name", "birth_date", "sex",
+                   "nationality")  # fmt: skip
 # What a registration's history keeps of the values a correction replaced.
 VERSIONED_FIELDS = ("full_name", "birth_place", "birth_date", "sex", "address", "nationality",
                     "id_type", "id_number_masked", "kk_number_masked")  # fmt: skip
@@ -55,42 +61,80 @@ def registration_values(registration: Registration) -> dict:
     }
 
 
+def registry_unavailable_message() -> str:
+    return _(
+        "The population registry (Dukcapil) cannot be reached now, so the corrected data cannot "
+        "be checked. Nothing was saved: send the answer again later, before the deadline (an "
+        "explanation without a correction can be sent now)."
+    )
+
+
 def registration_correction_clean(
     *, registration: Registration, correction: dict, errors: FieldErrors, now: datetime
 ) -> dict:
     """The fields the correction really changes, validated like a new registration under the
     registration's own policy (the corrected values merged into the current ones, so that a
     NIK is checked against the birth date and sex it will stand with). Faults go to ``errors``
-    at their fields; with any fault nothing is returned."""
+    at their fields; with any fault nothing is returned.
+
+    Under a policy with ``registry_check`` a correction of a citizen's identity (any of
+    ``REGISTRY_FIELDS``) is checked against the population registry by the registration's own
+    check (``registry_check.check``): the NIK known, the KK its family card where the rule asks
+    for a KK, the name, birth date and sex agreeing — asked last, once every other rule holds,
+    outside any transaction. The correction carries no face photo (the evidence is a photo of
+    the document), so no face is verified. The registry not answering refuses the correction
+    at ``non_field_errors`` (docs/rules.md, "Corrections and the population registry")."""
+    policy = registration.policy
     current = registration_values(registration)
     merged = {
         **{k: (v.isoformat() if isinstance(v, date) else v) for k, v in current.items()},
         **correction,
         "msisdn": registration.msisdn,
         "iccid": "",
+        # What the counter recorded and a correction does not change; the signed statement was
+        # judged when the registration was made (refused at the counter, flagged on an import).
+        "category": registration.category,
+        "company_name": registration.company_name,
+        "declared_purpose": registration.declared_purpose,
+        "statement_signed": True,
     }
     own = FieldErrors()
+    today = timezone.localdate(now)
     clean = clean_registration_fields(
-        merged, policy=registration.policy, today=timezone.localdate(now), errors=own
+        merged,
+        policy=policy,
+        today=today,
+        errors=own,
+        registry_arbiter=bool(policy.registry_check),
     )
     if clean is not None and (
         clean.id_number != current["id_number"] or clean.kk_number != current["kk_number"]
     ):
         # The 2018 rule (not the outlet's own staff's ID or KK) and the cap apply to a new
         # number as they do at the counter. Only the new ID counts against the cap.
-        _check_staff_and_cap(
-            clean, policy=registration.policy, outlet_id=registration.outlet_id, errors=own
+        _check_staff_and_cap(clean, policy=policy, outlet_id=registration.outlet_id, errors=own)
+    changes = (
+        {}
+        if clean is None
+        else {
+            name: getattr(clean, name)
+            for name in CORRECTABLE_FIELDS
+            if getattr(clean, name) != current[name]
+        }
+    )
+    # Asked last, once every other rule holds (the caller's too): a refusal costs it nothing.
+    if changes and not own and not errors and any(name in changes for name in REGISTRY_FIELDS):
+        outcome = registry_check.check(
+            clean, policy=policy, face_image=None, today=today, errors=own, face_needed=False
         )
+        if outcome.awaiting:
+            own.add(NON_FIELD, registry_unavailable_message())
     for field_name, messages in own.errors.items():
         for message in messages:
             errors.add(field_name, message)
     if clean is None or own:
         return {}
-    return {
-        name: getattr(clean, name)
-        for name in CORRECTABLE_FIELDS
-        if getattr(clean, name) != current[name]
-    }
+    return changes
 
 
 def registration_versioned_values(registration: Registration) -> dict:

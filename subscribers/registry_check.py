@@ -15,7 +15,7 @@ outcome says "awaiting", and the registration is kept awaiting verification.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from django.utils.translation import gettext as _
@@ -161,3 +161,58 @@ def check(
         kk_instead = policy.citizen_proof == CitizenProof.NIK_KK_OR_FACE
         errors.add("face_photo", face_message(outcome.face, kk_instead=kk_instead))
     return outcome
+
+
+# --- what the registry holds, beside what was entered (GraPARI's review page) -------------------
+
+
+@dataclass
+class RegistryComparison:
+    """The registry's record of a registration's NIK beside the registration's values.
+
+    ``state``: "found", "not_found" (the registry does not know the NIK) or "unavailable" (it
+    did not answer). ``disagrees``: the fields among ``full_name``, ``birth_date``, ``sex``
+    whose entered value the registry's judgement refuses (the portal's name comparison; a
+    birth date or sex the NIK's digits contradict but the registry confirms agrees).
+    ``kk_matches``: the KK entered is the NIK's family card (None: no KK was entered)."""
+
+    state: str
+    full_name: str = ""
+    birth_date: date | None = None
+    sex: str = ""
+    disagrees: frozenset = field(default_factory=frozenset)
+    kk_matches: bool | None = None
+
+
+COMPARED_FIELDS = frozenset({"full_name", "birth_date", "sex"})
+
+
+def compare(clean: CleanRegistration) -> RegistryComparison | None:
+    """Ask the registry about ``clean``'s NIK and judge the values entered against its record
+    with the counter's judgement (``rules.judge_against_registry``, the KK as asked). None
+    when there is no citizen's NIK to ask about. Never raises for the registry's absence."""
+    if not (clean.is_citizen and clean.has_nik):
+        return None
+    try:
+        people = get_registry().lookup([clean.id_number], timeout=_timeout())
+    except RegistryUnavailable:
+        return RegistryComparison(state="unavailable")
+    person = people.get(clean.id_number)
+    if person is None:
+        return RegistryComparison(state="not_found")
+    errors = FieldErrors()
+    judge_against_registry(
+        clean,
+        person,
+        kk_digest=pii.digest(clean.kk_number) if clean.kk_number else "",
+        kk_asked=True,
+        errors=errors,
+    )
+    return RegistryComparison(
+        state="found",
+        full_name=person.full_name,
+        birth_date=person.birth_date,
+        sex=person.sex,
+        disagrees=frozenset(errors.errors) & COMPARED_FIELDS,
+        kk_matches=None if not clean.kk_number else "kk_number" not in errors.errors,
+    )

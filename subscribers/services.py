@@ -23,6 +23,7 @@ from core.audit import AuditAction, audit_record
 from core.masking import mask_id_number
 from core.queue import enqueue
 from identity import photos
+from identity.idrules import IdRuleError
 from identity.messages import photo_message
 from outlets.models import Outlet, OutletStaff, StarterPack
 from outlets.selectors import insider_match, staff_membership_for_user, user_has_attended_training
@@ -722,10 +723,18 @@ def registrations_awaiting(*, older_than_seconds: int = 60, limit: int = 1000) -
     )
 
 
-def _stored_clean(registration: Registration) -> CleanRegistration:
-    """A registration's values as the rules know them (numbers decrypted, never shown)."""
+def _stored_clean(registration: Registration, *, strict: bool = True) -> CleanRegistration:
+    """A registration's values as the rules know them (numbers decrypted, never shown).
+    ``strict`` False: a number the NIK rules cannot read (a foreigner's document, a legacy
+    record) has no NIK disagreements rather than raising."""
     nik = pii.decrypt(registration.id_number_encrypted)
     day = timezone.localdate(registration.registered_at)
+    try:
+        disagreements = nik_disagreements_of(nik, registration.birth_date, registration.sex, day)
+    except IdRuleError:
+        if strict:
+            raise
+        disagreements = {}
     return CleanRegistration(
         msisdn=registration.msisdn,
         iccid=registration.iccid,
@@ -744,8 +753,17 @@ def _stored_clean(registration: Registration) -> CleanRegistration:
         guardian_id_number=pii.decrypt(registration.guardian_id_number_encrypted),
         declared_purpose=registration.declared_purpose,
         statement_signed=registration.statement_signed,
-        nik_disagreements=nik_disagreements_of(nik, registration.birth_date, registration.sex, day),
+        nik_disagreements=disagreements,
     )
+
+
+def registration_registry_comparison(
+    *, registration: Registration
+) -> registry_check.RegistryComparison | None:
+    """What the population registry holds for a registration's NIK beside what was entered
+    (``registry_check.compare``), for a reviewer; None when the buyer has no NIK to ask about.
+    Asks the registry (outside any transaction): the caller decides who sees what of it."""
+    return registry_check.compare(_stored_clean(registration, strict=False))
 
 
 def _face_bytes(registration: Registration) -> bytes | None:

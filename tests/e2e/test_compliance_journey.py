@@ -29,7 +29,7 @@ from operatordb.models import OperatorSubscriber
 from outlets.models import Outlet
 from subscribers.models import Registration
 from tests.conftest import PASSWORD
-from tests.workflow.conftest import make_registration
+from tests.workflow.conftest import in_registry, make_registration
 
 from .conftest import PHONE
 
@@ -102,6 +102,8 @@ def test_clerk_corrects_and_grapari_accepts(
     registration = make_registration(outlet, clerk=clerk, status="registered")
     operator_name = _flag_names([registration])[registration.msisdn]
     assert operator_name != registration.full_name
+    # Dukcapil records the buyer by the name the operator holds: the correction is confirmed.
+    in_registry(registration, full_name=operator_name)
 
     _reconcile()
 

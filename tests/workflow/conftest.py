@@ -17,6 +17,7 @@ from identity.idgen import make_kk, make_nik
 from outlets.models import StarterPack
 from subscribers.models import Registration
 from subscribers.selectors import policy_in_force
+from tests.conftest import register_person
 from tests.factories import StarterPackFactory
 
 BIRTH = date(1990, 8, 17)
@@ -110,8 +111,36 @@ def flagged_request(registration, *kinds) -> Clarification:
     return Clarification.objects.get(msisdn=registration.msisdn, status__in=Clarification.ACTIVE)
 
 
-def answered_item(registration, clerk, *, correction=None, photo=None) -> ReviewItem:
-    """A request answered by ``clerk``: its open review item."""
+def in_registry(registration, **values) -> None:
+    """Put the person a registration describes — with ``values`` (a correction's fields) in
+    place of its own — in the mock population registry, as Dukcapil records them."""
+    registration.refresh_from_db()
+    person = {
+        "id_number": pii.decrypt(registration.id_number_encrypted),
+        "kk_number": pii.decrypt(registration.kk_number_encrypted),
+        "full_name": registration.full_name,
+        "birth_date": registration.birth_date.isoformat(),
+        "sex": registration.sex,
+        "nationality": registration.nationality,
+        **values,
+    }
+    birth = person["birth_date"]
+    register_person(
+        person,
+        birth_date=birth if isinstance(birth, date) else date.fromisoformat(birth),
+        sex=person["sex"],
+        kk_number=person["kk_number"],
+    )
+
+
+def answered_item(
+    registration, clerk, *, correction=None, photo=None, registry_confirms=True
+) -> ReviewItem:
+    """A request answered by ``clerk``: its open review item. With ``registry_confirms`` the
+    population registry records the corrected person (a correction the registry would refuse
+    is refused: tests/workflow/test_correction_registry.py)."""
+    if correction and registry_confirms:
+        in_registry(registration, **correction)
     clarification = flagged_request(registration)
     clarification_answer(
         actor=clerk,

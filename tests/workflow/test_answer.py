@@ -13,7 +13,7 @@ from core.models import AuditEvent
 from identity.idgen import make_nik
 from tests.conftest import photo_upload
 
-from .conftest import BIRTH, flagged_request
+from .conftest import BIRTH, flagged_request, in_registry
 
 pytestmark = pytest.mark.django_db
 CLARIFICATIONS = "/api/v1/clarifications/"
@@ -77,6 +77,7 @@ def test_api_lists_only_own_outlets_requests(api, clerk, clerk2, registration, o
 
 def test_regulator_sees_requests_masked_and_no_photos(api, regulator, registration, clerk):
     request = flagged_request(registration)
+    in_registry(registration, full_name="Siti Nurhayati")
     clarification_answer(
         actor=clerk,
         clarification=request,
@@ -100,6 +101,7 @@ def test_regulator_sees_requests_masked_and_no_photos(api, regulator, registrati
 
 def test_clerk_answers_with_a_correction_and_evidence_on_the_web(client, clerk, registration):
     request = flagged_request(registration)
+    in_registry(registration, full_name="Siti Nurhayati")
     client.force_login(clerk)
 
     response = client.post(
@@ -168,6 +170,7 @@ def test_a_correction_with_an_invalid_nik_is_refused_at_id_number(api, clerk, re
 def test_a_nik_that_disagrees_with_the_birth_date_is_refused(api, clerk, registration):
     request = flagged_request(registration, "id_number_mismatch")
     nik_of_a_man = make_nik(birth_date=BIRTH, sex="M", serial=7)
+    in_registry(registration, id_number=nik_of_a_man, sex="M")  # as Dukcapil records him
 
     response = api(clerk).post(
         f"{CLARIFICATIONS}{request.pk}/answer/",
@@ -183,6 +186,7 @@ def test_a_nik_that_disagrees_with_the_birth_date_is_refused(api, clerk, registr
 def test_a_valid_nik_correction_is_stored_encrypted_and_masked(api, clerk, registration):
     request = flagged_request(registration, "id_number_mismatch")
     new_nik = make_nik(birth_date=BIRTH, sex="F", serial=4321)
+    in_registry(registration, id_number=new_nik)
 
     response = api(clerk).post(
         f"{CLARIFICATIONS}{request.pk}/answer/",
@@ -199,6 +203,7 @@ def test_a_valid_nik_correction_is_stored_encrypted_and_masked(api, clerk, regis
 
 def test_a_correction_needs_evidence_and_an_explanation(client, clerk, registration):
     request = flagged_request(registration)
+    in_registry(registration, full_name="Siti Nurhayati")
     client.force_login(clerk)
 
     response = client.post(

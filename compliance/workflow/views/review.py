@@ -13,6 +13,8 @@ from django.views.decorators.http import require_POST
 from core.disclosure import Kind, disclose, sees_every_detail, sees_in_full
 from core.operator import get_adapter
 from core.roles import may_decide
+from subscribers.models import Registration
+from subscribers.services import registration_registry_comparison
 
 from ...models import Discrepancy, ReviewItem
 from ..forms import BulkDecisionForm, DecisionForm, QueueFilterForm
@@ -170,6 +172,7 @@ def _render_item(request, item: ReviewItem, form: DecisionForm, status: int = 20
         ]
     operator_name = disclose(user, Kind.NAME, record.full_name) if record else ""
     registration_name = disclose(user, Kind.NAME, registration.full_name) if registration else ""
+    registry = _registry_rows(user, registration) if registration is not None else None
     history = registration_history(registration=registration)[:50] if registration else []
     others = ReviewItem.objects.filter(msisdn=item.msisdn, status=ReviewItem.Status.OPEN)
     context = {
@@ -189,12 +192,49 @@ def _render_item(request, item: ReviewItem, form: DecisionForm, status: int = 20
         "other_items": list(others.exclude(pk=item.pk)),
         "now": now,
         "show_values": sees_every_detail(user),
+        "registry": registry,
     }
     if clarification is not None:
         context.update(clarification_context(request, clarification))
         context["item"] = item
     audit_look(request, registration, "review")
     return private(render(request, "compliance/review_item.html", context, status=status))
+
+
+def _registry_rows(user, registration: Registration) -> dict | None:
+    """What the population registry holds for the registration's NIK beside what the outlet
+    entered — name, birth date, sex, and whether the KK is the NIK's family card — each value as
+    ``user``'s role may see it (``core.disclosure``). None when the buyer has no NIK."""
+    found = registration_registry_comparison(registration=registration)
+    if found is None:
+        return None
+    result = {"state": found.state, "rows": [], "kk_matches": found.kk_matches}
+    if found.state != "found":
+        return result
+    sexes = dict(Registration._meta.get_field("sex").choices)
+
+    def row(name, label, entered, held, kind=None):
+        if kind is not None:
+            entered, held = disclose(user, kind, entered), disclose(user, kind, held)
+        agrees = name not in found.disagrees
+        result["rows"].append({"field": name, "label": label, "entered": entered,
+                               "registry": held, "agrees": agrees})  # fmt: skip
+
+    row("full_name", _("Name"), registration.full_name, found.full_name, Kind.NAME)
+    row(
+        "birth_date",
+        _("Date of birth"),
+        registration.birth_date.isoformat(),
+        found.birth_date.isoformat(),
+        Kind.BIRTH_DATE,
+    )
+    row(
+        "sex",
+        _("Sex"),
+        sexes.get(registration.sex, registration.sex),
+        sexes.get(found.sex, found.sex),
+    )
+    return result
 
 
 @login_required
