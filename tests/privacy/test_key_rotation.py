@@ -346,3 +346,24 @@ def test_an_id_number_changed_during_rotation_is_not_overwritten(
     registration.refresh_from_db()
     settings.FIELD_ENCRYPTION_KEYS = [KEY_B]
     assert pii.decrypt(registration.id_number_encrypted) == nik(60)
+
+
+def test_the_old_key_put_back_lets_the_failed_rotation_finish(settings, encrypted_under_a):
+    """The rotation that failed because an old key was removed too early is resumed by the
+    command once the key is back: it goes through the tables again and ends with every value
+    under the new key (it used to fail again and again with the count of its first pass)."""
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B]
+    with pytest.raises(CommandError, match=f"{VALUES} value\\(s\\) cannot be decrypted"):
+        call_command("rotate_encryption_keys", stdout=StringIO())
+
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B, KEY_A]  # the old key put back
+    out = StringIO()
+    call_command("rotate_encryption_keys", stdout=out)
+
+    job = PrivacyJob.objects.get(kind=PrivacyJob.Kind.KEY_ROTATION)
+    assert f"resuming job #{job.pk}" in out.getvalue()
+    assert job.status == PrivacyJob.Status.SUCCEEDED
+    assert job.counts["rotated"] == VALUES and job.counts["unreadable"] == 0
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B]
+    assert decrypt_all() == encrypted_under_a["plain"]
+    call_command("rotate_encryption_keys", "--verify", stdout=StringIO())
