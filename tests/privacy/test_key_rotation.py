@@ -367,3 +367,21 @@ def test_the_old_key_put_back_lets_the_failed_rotation_finish(settings, encrypte
     settings.FIELD_ENCRYPTION_KEYS = [KEY_B]
     assert decrypt_all() == encrypted_under_a["plain"]
     call_command("rotate_encryption_keys", "--verify", stdout=StringIO())
+
+
+def test_an_operator_admin_starts_the_rotation_from_the_privacy_page(
+    client, operator, settings, encrypted_under_a, django_capture_on_commit_callbacks
+):
+    """The page queues the job in the admin's name and a worker runs it after the commit."""
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B, KEY_A]
+    client.force_login(operator)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/privacy/jobs/", {"kind": "key_rotation"})
+
+    assert response.status_code == 302
+    job = PrivacyJob.objects.get()
+    assert (job.kind, job.trigger, job.requested_by) == ("key_rotation", "page", operator)
+    assert job.status == PrivacyJob.Status.SUCCEEDED and job.counts["rotated"] == VALUES
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B]
+    assert decrypt_all() == encrypted_under_a["plain"]
