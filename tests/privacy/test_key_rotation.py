@@ -22,7 +22,9 @@ from privacy.encrypted_fields import ENCRYPTED_FIELDS
 from privacy.keys import key_status
 from privacy.models import ErasureLedger, PrivacyJob
 from subscribers.models import Registration
-from tests.factories import DealerAdminFactory, StaffFactory, UserFactory
+from subscribers.services import registration_create
+from tests.conftest import buyer_data, photo_upload
+from tests.factories import DealerAdminFactory, StaffFactory, StarterPackFactory, UserFactory
 from tests.faults.conftest import second_connection
 
 from .conftest import nik
@@ -46,6 +48,23 @@ def every_value() -> list[tuple[str, int, str, str]]:
 
 
 KK = "3171010203150007"
+
+
+@pytest.fixture
+def register(clerk, outlet):
+    """``register(serial)``: a registration as the counter writes it. Its photos are never
+    processed: rotation does not touch them, and each test stays short."""
+
+    def make(serial: int = 42) -> Registration:
+        pack = StarterPackFactory(outlet=outlet)
+        return registration_create(
+            clerk=clerk,
+            data=buyer_data(pack, id_number=nik(serial)),
+            id_photo=photo_upload("ktp.jpg"),
+            face_photo=photo_upload("face.jpg"),
+        )
+
+    return make
 
 
 def fill_every_encrypted_table(register, outlet, clerk) -> None:
