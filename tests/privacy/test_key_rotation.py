@@ -177,6 +177,8 @@ def test_rotation_re_encrypts_everything_under_the_new_key(settings, encrypted_u
     job = PrivacyJob.objects.get(kind=PrivacyJob.Kind.KEY_ROTATION)
     assert job.status == PrivacyJob.Status.SUCCEEDED
     assert job.counts["rotated"] == VALUES and job.counts["unreadable"] == 0
+    # Its cursor names no table: a resumed job would start a pass of its own.
+    assert job.cursor == {"model": None, "last": 0}
 
     settings.FIELD_ENCRYPTION_KEYS = [KEY_B]
     assert decrypt_all() == encrypted_under_a["plain"]
@@ -230,6 +232,8 @@ def test_interrupted_rotation_resumes_from_its_cursor(settings, encrypted_under_
     # clarification answer, registration version.
     total = sum(apps.get_model(label).objects.count() for label in ENCRYPTED_FIELDS)
     assert job.counts["rows"] == total == ROWS
+    # ...and each value re-encrypted once: none found already current by a second read.
+    assert (job.counts["rotated"], job.counts["already_current"]) == (VALUES, 0)
     assert PrivacyJob.objects.filter(kind=PrivacyJob.Kind.KEY_ROTATION).count() == 1
     settings.FIELD_ENCRYPTION_KEYS = [KEY_B]
     assert decrypt_all() == encrypted_under_a["plain"]
@@ -296,7 +300,7 @@ def test_every_table_is_re_encrypted_not_just_listed(settings, encrypted_under_a
     call_command("rotate_encryption_keys", "--verify", stdout=StringIO())
 
 
-def test_a_key_removed_too_early_is_reported_not_hidden(settings, encrypted_under_a):
+def test_a_key_removed_too_early_is_reported_not_hidden(settings, encrypted_under_a, caplog):
     """Killed mutant: values no configured key decrypts were not counted, so a rotation after
     an old key was removed too early "succeeded". The operator must be told, and nothing
     written."""
@@ -306,6 +310,15 @@ def test_a_key_removed_too_early_is_reported_not_hidden(settings, encrypted_unde
     out = StringIO()
     with pytest.raises(CommandError, match=f"{VALUES} value\\(s\\) cannot be decrypted"):
         call_command("rotate_encryption_keys", stdout=out)
+
+    # The log names each value the operator must look for: table, row and column.
+    logged = [r.getMessage() for r in caplog.records if r.name == "privacy.services.rotation"]
+    assert len(logged) == VALUES
+    first = Registration.objects.order_by("pk").first().pk
+    assert (
+        f"subscribers.Registration {first}.id_number_encrypted: no configured key decrypts it"
+        in (logged)
+    )
 
     job = PrivacyJob.objects.get(kind=PrivacyJob.Kind.KEY_ROTATION)
     assert job.counts["unreadable"] == VALUES and job.counts["rotated"] == 0
@@ -404,3 +417,41 @@ def test_an_operator_admin_starts_the_rotation_from_the_privacy_page(
     assert job.status == PrivacyJob.Status.SUCCEEDED and job.counts["rotated"] == VALUES
     settings.FIELD_ENCRYPTION_KEYS = [KEY_B]
     assert decrypt_all() == encrypted_under_a["plain"]
+
+
+def test_a_rotation_runs_in_the_chunks_it_was_queued_with(settings, encrypted_under_a):
+    """The chunk size is fixed when the job is queued (the page, the command): a worker
+    configured otherwise still locks and reports that many rows at a time."""
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B, KEY_A]
+    settings.PRIVACY_CHUNK_SIZE = 1
+    job = services.key_rotation_start(trigger=PrivacyJob.Trigger.COMMAND, dispatch=False)
+
+    settings.PRIVACY_CHUNK_SIZE = 1000
+    lines = []
+    services.privacy_job_run(job_id=job.pk, progress=lines.append)
+
+    assert len([line for line in lines if "values re-encrypted so far" in line]) == ROWS
+
+
+def test_the_first_row_and_a_value_after_an_empty_column_are_rotated(settings, encrypted_under_a):
+    """The first row a database holds (pk 1) and a staff member with a KK but no NIK on file:
+    each value of each row is re-encrypted, whatever comes before it."""
+    first = Registration.objects.order_by("pk").first()
+    Registration.objects.filter(pk=first.pk).update(id=1)
+    ledger = ErasureLedger.objects.get()
+    ErasureLedger.objects.filter(pk=ledger.pk).update(id=1)
+    StaffFactory(
+        user=UserFactory(username="staff_kk_only"),
+        outlet=OutletStaff.objects.exclude(id_number_encrypted="").get().outlet,
+        kk_number_encrypted=pii.encrypt(KK),
+    )
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B, KEY_A]
+
+    call_command("rotate_encryption_keys", stdout=StringIO())
+
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B]
+    assert pii.decrypt(Registration.objects.get(pk=1).id_number_encrypted) == nik(41)
+    assert pii.decrypt(ErasureLedger.objects.get(pk=1).id_number_encrypted) == nik(56)
+    staff = OutletStaff.objects.get(user__username="staff_kk_only")
+    assert pii.decrypt(staff.kk_number_encrypted) == KK
+    call_command("rotate_encryption_keys", "--verify", stdout=StringIO())
