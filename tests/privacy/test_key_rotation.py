@@ -455,3 +455,31 @@ def test_the_first_row_and_a_value_after_an_empty_column_are_rotated(settings, e
     staff = OutletStaff.objects.get(user__username="staff_kk_only")
     assert pii.decrypt(staff.kk_number_encrypted) == KK
     call_command("rotate_encryption_keys", "--verify", stdout=StringIO())
+
+
+def test_a_rotation_interrupted_in_a_later_table_resumes_in_that_table(settings, encrypted_under_a):
+    """Killed after the registrations and the first staff row: the resumed job goes on in the
+    staff table, and never reads the registrations again."""
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B, KEY_A]
+    settings.PRIVACY_CHUNK_SIZE = 1
+    seen = []
+
+    def killed_in_the_staff_table(message):
+        seen.append(message)
+        if message.startswith("outlets.OutletStaff"):
+            raise KeyboardInterrupt
+
+    job = services.key_rotation_start(trigger=PrivacyJob.Trigger.COMMAND, dispatch=False)
+    with pytest.raises(KeyboardInterrupt):
+        services.privacy_job_run(job_id=job.pk, progress=killed_in_the_staff_table)
+    job.refresh_from_db()
+    assert job.cursor["model"] == "outlets.OutletStaff" and job.counts["rows"] == 3
+
+    settings.PRIVACY_JOB_STALE_SECONDS = 0
+    lines = []
+    services.privacy_job_run(job_id=job.pk, progress=lines.append)
+
+    job.refresh_from_db()
+    assert job.status == PrivacyJob.Status.SUCCEEDED
+    assert not [line for line in lines if line.startswith("subscribers.Registration")]
+    assert job.counts["rows"] == ROWS and job.counts["already_current"] == 0
