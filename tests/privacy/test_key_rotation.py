@@ -8,6 +8,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from celery.app.task import Task
 from cryptography.fernet import Fernet
 from django.apps import apps
 from django.core.management import CommandError, call_command
@@ -483,3 +484,18 @@ def test_a_rotation_interrupted_in_a_later_table_resumes_in_that_table(settings,
     assert job.status == PrivacyJob.Status.SUCCEEDED
     assert not [line for line in lines if line.startswith("subscribers.Registration")]
     assert job.counts["rows"] == ROWS and job.counts["already_current"] == 0
+
+
+def test_the_command_runs_the_rotation_itself_and_queues_no_task(
+    settings, encrypted_under_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The command is the worker: nothing is sent to the broker for a second one to pick up."""
+    sent = []
+    monkeypatch.setattr(Task, "apply_async", lambda task, *a, **kw: sent.append(task.name))
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B, KEY_A]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("rotate_encryption_keys", stdout=StringIO())
+
+    assert sent == []
+    assert PrivacyJob.objects.get().status == PrivacyJob.Status.SUCCEEDED
