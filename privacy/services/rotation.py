@@ -33,9 +33,15 @@ def run_key_rotation(job: PrivacyJob, token: str, progress: Progress) -> None:
     old value; only the ciphertext columns are written (``updated_at`` does not move, so
     incremental reconciliation does not see millions of "changed" rows)."""
     size = int(job.parameters.get("chunk_size") or chunk_size())
-    counts = {"rotated": 0, "already_current": 0, "unreadable": 0, "rows": 0, **job.counts}
+    counts = {"rotated": 0, **job.counts}
     labels = list(ENCRYPTED_FIELDS)
-    cursor = dict(job.cursor) or {"model": labels[0], "last": 0}
+    cursor = dict(job.cursor)
+    if cursor.get("model") is None:
+        # A new job, or a failed one resumed after a pass through every table (values no key
+        # could read, the old key since put back): a pass from the first table, what it finds
+        # counted afresh (the values re-encrypted by an earlier pass stay counted).
+        cursor = {"model": labels[0], "last": 0}
+        counts.update(already_current=0, unreadable=0, rows=0)
     start = labels.index(cursor["model"]) if cursor.get("model") in labels else len(labels)
     for label in labels[start:]:
         model, fields = apps.get_model(label), ENCRYPTED_FIELDS[label]

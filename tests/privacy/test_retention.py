@@ -1,7 +1,8 @@
 """The retention purge: numbers deactivated longer ago than RETENTION_DAYS_AFTER_DEACTIVATION
 lose their personal data (photos first), the row stays; everything else is left alone."""
 
-from datetime import date
+import hashlib
+from datetime import date, timedelta
 from io import StringIO
 
 import pytest
@@ -11,8 +12,15 @@ from django.utils import timezone
 
 from compliance.models import Discrepancy
 from core.models import AuditEvent
-from privacy import tasks
-from privacy.models import PrivacyJob, RegistrationPrivacy
+from holders.models import SmsMessage
+from privacy import services, tasks
+from privacy.models import (
+    DataSubjectRequest,
+    ErasureLedger,
+    ExportFile,
+    PrivacyJob,
+    RegistrationPrivacy,
+)
 from privacy.services import registrations_anonymise
 from subscribers.models import Registration
 
@@ -214,3 +222,93 @@ def test_beat_schedule_names_the_tasks():
         schedule["privacy-sync-number-deactivations"]["task"]
         == tasks.sync_number_deactivations.name
     )
+
+
+def test_one_purge_clears_what_is_past_each_retention_and_counts_each(register, tmp_path):
+    """Each pass of the purge, seen by the operator in the job's counts, its audit rows and
+    its progress lines: a number past retention, then an erasure whose number left service,
+    after a face photo past FACE_PHOTO_MAX_HOURS and an old SMS of the holder's door, before
+    an expired erasure-ledger entry and an expired export file."""
+    now = timezone.now()
+    old = register(41)
+    deactivate(old, days_ago=RETENTION + 1)
+    erased = register(42)
+    deactivate(erased, days_ago=1)
+    RegistrationPrivacy.objects.filter(registration=erased).update(erasure_requested_at=now)
+    face = register(43)
+    Registration.objects.filter(pk=face.pk).update(
+        created_at=now - timedelta(hours=settings.FACE_PHOTO_MAX_HOURS + 1)
+    )
+    SmsMessage.objects.create(
+        to=face.msisdn, status=SmsMessage.Status.SENT, created_at=now - timedelta(days=31)
+    )
+    ErasureLedger.objects.create(
+        created_at=now - timedelta(days=60), erased_by="dpo", digests=[], records={},
+        expires_at=now - timedelta(days=1),
+    )  # fmt: skip
+    written = tmp_path / "export.csv"
+    written.write_bytes(b"nik;nama\n")
+    ExportFile.objects.create(
+        request=DataSubjectRequest.objects.create(
+            id_number_masked="3171********0101", id_number_digest="x" * 64, channel="letter"
+        ),
+        path=str(written), sha256=hashlib.sha256(b"nik;nama\n").hexdigest(),
+        created_at=now - timedelta(days=8), expires_at=now - timedelta(days=1),
+    )  # fmt: skip
+
+    output = purge()
+
+    job = PrivacyJob.objects.get()
+    assert job.status == PrivacyJob.Status.SUCCEEDED
+    assert job.counts == {
+        "face_photos_deleted": 1,
+        "holder_sms_deleted": 1,
+        "anonymised": 2,
+        "photo_files_deleted": 8,
+        "held": 0,
+        "chunks": 2,
+        "ledger_entries_deleted": 1,
+        "export_files_deleted": 1,
+    }
+    assert job.cursor == {"phase": "done"}
+    events = list(anonymised_events().order_by("pk"))
+    assert [(e.after["reason"], e.after["registration_ids"]) for e in events] == [
+        ("retention", [old.pk]),
+        ("erasure", [erased.pk]),
+    ]
+    assert {e.actor_label for e in events} == {"retention-purge"}
+    assert "retention: 1 anonymised so far" in output
+    assert "erasures: 2 anonymised so far" in output
+    face.refresh_from_db()
+    assert face.face_photo.name == "" and face.full_name  # only its face photo went
+    assert not written.exists() and not ErasureLedger.objects.exists()
+    assert not SmsMessage.objects.exists()
+
+
+def test_the_operators_name_is_on_the_purge_they_started(register, operator):
+    """A purge started from the privacy page carries the operator admin's name on every
+    audit row of what it anonymised; an unattended one, "retention-purge"."""
+    registration = register(42)
+    deactivate(registration, days_ago=RETENTION + 1)
+
+    job = services.retention_purge_start(
+        trigger=PrivacyJob.Trigger.PAGE, requested_by=operator, dispatch=False
+    )
+    services.privacy_job_run(job_id=job.pk)
+
+    event = anonymised_events().get()
+    assert event.actor == operator and event.after["registration_ids"] == [registration.pk]
+
+
+def test_a_purge_runs_in_the_chunks_it_was_queued_with(register, settings):
+    """The chunk size is fixed when the job is queued (the page, the schedule): a worker
+    configured otherwise still runs it in those chunks, one audit row each."""
+    settings.PRIVACY_CHUNK_SIZE = 1
+    for serial in (41, 42):
+        deactivate(register(serial), days_ago=RETENTION + 1)
+    job = services.retention_purge_start(trigger=PrivacyJob.Trigger.COMMAND, dispatch=False)
+
+    settings.PRIVACY_CHUNK_SIZE = 1000
+    services.privacy_job_run(job_id=job.pk)
+
+    assert [e.after["count"] for e in anonymised_events().order_by("pk")] == [1, 1]
