@@ -573,9 +573,10 @@ FROM pg_index i
 WHERE i.indrelid = '{_TABLE}'::regclass AND NOT i.indisunique AND NOT i.indisprimary
 ORDER BY 1
 """
-# A write of at least this many rows, and at least half of the table's, drops those indexes
-# and builds them again after it: a sort per index instead of a random insertion per row and
-# index (five times faster at 200 000 rows).
+# A write of at least this many rows (setting ``OPERATORDB_LOAD_REBUILD_INDEXES_FROM``), and of
+# at least half as many as the table holds, drops those indexes and builds them again after it:
+# one sort per index instead of an insertion per row and index (the first load's writes took a
+# third of the time at 200 000 rows).
 REBUILD_INDEXES_FROM = 10_000
 
 
@@ -604,7 +605,8 @@ class _ReadIndexes:
 
     def __init__(self, cursor, rows: int, existing: int):
         self.cursor = cursor
-        self.active = rows >= REBUILD_INDEXES_FROM and rows * 2 >= existing
+        least = getattr(settings, "OPERATORDB_LOAD_REBUILD_INDEXES_FROM", REBUILD_INDEXES_FROM)
+        self.active = rows >= least and rows * 2 >= existing
         self.definitions: list[str] = []
 
     def __enter__(self):
