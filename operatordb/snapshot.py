@@ -26,11 +26,16 @@ On PostgreSQL the file is ``COPY``d as text into a temporary staging table; one
 form — the keyed digest by ``pgcrypto``'s ``hmac()`` with the key handed over by ``COPY``, never
 in a statement's text (docs/decisions.md) —, and the rows it does not prove valid go through
 ``RowTransformer``, the one set of rules, so a bad row is reported with the same line, field and
-reason. A file that is not plain CSV line by line falls back to one streaming Python pass over
-the whole file (``RowTransformer`` feeding ``COPY``). The duplicate check, the delta (one join
-of the snapshot with the table), the update of changed rows, the insert of new ones and the
-deactivation of absent ones are then set-based statements, all in one transaction, one load at a
-time (an advisory lock). Elsewhere (SQLite, ``make run``) the same rows are written in batches.
+reason. That statement first runs in its quicker form (``_STAGE_FAST``: impossible days left to
+PostgreSQL's casts, which then fail it) inside a savepoint, and in its careful form
+(``_STAGE_CANONICAL``) only when a cast failed. A file that is not plain CSV line by line falls
+back to one streaming Python pass over the whole file (``RowTransformer`` feeding ``COPY``). The
+duplicate check, the delta (one join of the snapshot with the table), the update of changed
+rows, the insert of new ones and the deactivation of absent ones are then set-based statements,
+all in one transaction, one load at a time (an advisory lock). Into an empty table (the first
+load) every staged row is inserted without working out a delta. A large write (``_ReadIndexes``)
+drops the table's read-only indexes first and builds them again after it, in the same
+transaction. Elsewhere (SQLite, ``make run``) the same rows are written in batches.
 """
 
 # SQL here is assembled from table and column names of our own models; every value is a bound

@@ -223,3 +223,62 @@ def test_the_checks_of_a_good_file_agree_with_the_rules_on_valid_days(db, tmp_pa
     with open(good_path, encoding="utf-8", newline="") as fh:
         load_rows(read_rows(fh, _Errors(LoadReport())))
     assert by_sql == sorted(OperatorSubscriber.objects.values_list(*snapshot.STORED, "status"))
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2024-03-01T24:00Z",  # PostgreSQL reads midnight of the next day, the rules refuse it
+        "2024-03-01 24:00:00+07:00",
+        "2024-03-01T10:00:60Z",  # a leap second for PostgreSQL
+        "2024-03-01T10:00:60.5+07:00",
+        "2024-03-01T10:00:59+15:00",  # valid for both: the rules' form, not the quick checks'
+    ],
+)
+def test_what_postgresql_reads_but_the_rules_refuse_is_refused(db, tmp_path, timestamp):
+    from operatordb.snapshot import LoadReport, _Errors, load_rows, read_rows
+
+    rows = [_row(i) for i in range(5)]
+    rows[2] = rows[2].replace("2025-03-01T10:02:00+07:00", timestamp)
+    path = _write(tmp_path, rows)
+    try:
+        load_snapshot(path)
+    except SnapshotRejected as exc:
+        bulk = exc.report
+    else:
+        bulk = LoadReport()
+    by_sql = sorted(OperatorSubscriber.objects.values_list(*snapshot.STORED, "status"))
+    OperatorSubscriber.objects.all().delete()
+    stream = LoadReport()
+    with open(path, encoding="utf-8", newline="") as fh, contextlib.suppress(SnapshotRejected):
+        load_rows(read_rows(fh, _Errors(stream)), report=stream)
+
+    assert bulk.errors == stream.errors
+    assert by_sql == sorted(OperatorSubscriber.objects.values_list(*snapshot.STORED, "status"))
+    assert len(bulk.errors) == (0 if timestamp.endswith("+15:00") else 1)
+
+
+@pytest.mark.parametrize("impossible_day", [False, True])
+def test_the_digest_key_is_never_in_a_statement_of_the_load(
+    db, tmp_path, settings, large_writes, impossible_day
+):
+    # With an impossible day the quicker checking statement fails (and the server logs it): the
+    # key must not be in that statement either.
+    settings.ID_DIGEST_KEY = "kunci-rahasia-digest-0123456789"
+    rows = [_row(i) for i in range(30)]
+    if impossible_day:
+        rows[10] = rows[10].replace("1990-08-17", "1990-02-30")
+    sent = []
+
+    def record(execute, sql, params, many, context):
+        sent.append(f"{sql} {params!r}")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record), contextlib.suppress(SnapshotRejected):
+        load_snapshot(_write(tmp_path, rows))
+
+    assert any("hmac(" in statement for statement in sent)  # the digests were computed here
+    key = settings.ID_DIGEST_KEY
+    for form in (key, key.encode().hex(), key.upper()):
+        assert not [statement for statement in sent if form in statement]
+    assert OperatorSubscriber.objects.count() == (0 if impossible_day else 30)
