@@ -225,6 +225,32 @@ def test_the_checks_of_a_good_file_agree_with_the_rules_on_valid_days(db, tmp_pa
     assert by_sql == sorted(OperatorSubscriber.objects.values_list(*snapshot.STORED, "status"))
 
 
+def test_the_check_digit_is_the_rules_on_many_iccids(db, tmp_path):
+    """Every other field valid: each ICCID of 18 to 20 digits is accepted or refused as the
+    rules decide (the quick checks add looked-up sums of four digits)."""
+    from operatordb.snapshot import LoadReport, _Errors, load_rows, read_rows
+
+    rng = random.Random(5)
+    rows = []
+    for i in range(400):
+        prefix = "89" + "".join(rng.choices(string.digits, k=rng.randint(15, 17)))
+        good = next(prefix + d for d in "0123456789" if snapshot._luhn_ok(prefix + d))
+        iccid = rng.choice([good, good[:-1] + str((int(good[-1]) + rng.randint(1, 9)) % 10)])
+        rows.append(_row(i).replace(_iccid(i), iccid))
+    path = _write(tmp_path, rows)
+    try:
+        load_snapshot(path)
+    except SnapshotRejected as exc:
+        bulk = exc.report
+    stream = LoadReport()
+    with open(path, encoding="utf-8", newline="") as fh, contextlib.suppress(SnapshotRejected):
+        load_rows(read_rows(fh, _Errors(stream)), report=stream)
+
+    assert 100 < stream.error_count < 300
+    assert {e.field for e in stream.errors} == {"iccid"}
+    assert bulk.errors == stream.errors
+
+
 @pytest.mark.parametrize(
     "timestamp",
     [
