@@ -51,7 +51,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from itertools import islice
 
@@ -91,6 +91,19 @@ _ROID = re.compile(r"RO[A-Z0-9]{6,18}")
 _ICCID = re.compile(r"89[0-9]{16,18}")
 # Digits, or capitals and digits: already what normalize_id_number would return.
 _CANONICAL_NUMBER = re.compile(r"[0-9]{1,40}|[A-Z0-9]{1,40}")
+# The offset at the end of an ISO timestamp as written (``+07:00``, ``-0530``, ``+05:30:15``).
+_OFFSET_TEXT = re.compile(r"[+-]([0-9]{2}):?([0-9]{2})(:?[0-9]{2}(\.[0-9]+)?)?$")
+
+
+def _offset_in_range(value: str, parsed: datetime) -> bool:
+    """Whether an aware timestamp's offset is one PostgreSQL reads too: minutes as written below
+    60 (Python turns ``+14:60`` into ``+15:00``, PostgreSQL refuses it) and less than 16 hours."""
+    match = _OFFSET_TEXT.search(value)
+    if match and int(match[2]) > 59:
+        return False
+    return abs(parsed.utcoffset()) < timedelta(hours=16)
+
+
 _PLAIN_TIMESTAMP = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
     r"(Z|[+-][0-9]{2}:[0-9]{2})"
@@ -239,6 +252,9 @@ class RowTransformer:
         except ValueError:
             self.errors.add(line, field_name, "not an ISO 8601 date and time")
             return False, None
+        if timezone.is_aware(parsed) and not _offset_in_range(value, parsed):
+            self.errors.add(line, field_name, "time zone offset out of range (up to ±15:59)")
+            return False, None
         if timezone.is_aware(parsed) and _PLAIN_TIMESTAMP.fullmatch(value):
             return True, value
         if timezone.is_naive(parsed):  # naive: Jakarta time, as the rest of the portal
@@ -290,7 +306,10 @@ class RowTransformer:
                 errors.add(line, "activated_at", "not an ISO 8601 date and time")
                 ok = False
             else:
-                if timezone.is_aware(value) and _PLAIN_TIMESTAMP.fullmatch(activated):
+                if timezone.is_aware(value) and not _offset_in_range(activated, value):
+                    errors.add(line, "activated_at", "time zone offset out of range (up to ±15:59)")
+                    ok = False
+                elif timezone.is_aware(value) and _PLAIN_TIMESTAMP.fullmatch(activated):
                     activated_at = activated  # PostgreSQL reads it as it is
                 else:  # naive: Jakarta time, as the rest of the portal
                     if timezone.is_naive(value):

@@ -259,6 +259,9 @@ def test_the_check_digit_is_the_rules_on_many_iccids(db, tmp_path):
         "2024-03-01T10:00:60Z",  # a leap second for PostgreSQL
         "2024-03-01T10:00:60.5+07:00",
         "2024-03-01T10:00:59+15:00",  # valid for both: the rules' form, not the quick checks'
+        "2024-03-01T10:00:00+14:60",  # Python reads +15:00, PostgreSQL refuses it
+        "2024-03-01T10:00:00-16:00",  # beyond any offset PostgreSQL reads
+        "2024-03-01T10:00:00+0799",
     ],
 )
 def test_what_postgresql_reads_but_the_rules_refuse_is_refused(db, tmp_path, timestamp):
