@@ -6,15 +6,17 @@ Life of a run:
 2. ``reconciliation_plan`` (a task) moves it to running and splits it into chunks: MSISDN ranges
    of about ``RECONCILIATION_CHUNK_ROWS`` rows, plus ID-digest ranges for the per-ID cap. An
    incremental run's chunks cover only what changed on either side since the last successful
-   run started (minus ``RECONCILIATION_WATERMARK_MARGIN`` seconds for transactions still open
-   then).
+   run: by the change sequence, what that run's planning snapshot did not see (``sql.changed``;
+   the Python engine by the clock, minus ``RECONCILIATION_WATERMARK_MARGIN`` seconds for
+   transactions still open then).
 3. ``reconciliation_chunk_work`` (one task per chunk, any number of workers) claims a chunk with
    a compare-and-set, does it in one transaction that also marks it done (fenced by the claim
    token) and adds to the run's progress. The last chunk queues the finish.
    An MSISDN chunk also flags the registrations of what it found (registered → flagged).
 4. ``reconciliation_finish`` flags the registrations of the over-limit numbers, hands the new
-   discrepancies over (``handover``: the compliance workflow's intake) and marks the run
-   succeeded — one transaction; the run's duration ends there, hand-over included.
+   discrepancies over (``handover``: the compliance workflow's intake), checks the deferred
+   foreign keys of what it wrote and marks the run succeeded — one transaction; the run's
+   duration ends there, hand-over and its checks included.
 
 A worker that dies (SIGKILL, OOM) leaves its chunk claimed: a restarted worker of the same name
 releases its predecessor's claims at start (``reconciliation_recover``), and the periodic tick
