@@ -195,6 +195,21 @@ def snapshot_load(connection, snapshot_file: Path, rows: int) -> list[list[str]]
     return table
 
 
+def _handover_seconds(run_ids: list[int]) -> dict[int, float]:
+    """The hand-over's share of each run's duration (its finish audit row records it)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT target_id::bigint, coalesce((after->>'handover_seconds')::float8, 0)"
+            " FROM compliance_auditevent WHERE action = 'reconciliation.finish'"
+            " AND target_type = 'compliance.reconciliationrun' AND target_id = ANY(%s)",
+            [[str(pk) for pk in run_ids]],
+        )
+        found = dict(cursor.fetchall())
+    return {pk: found.get(pk, 0.0) for pk in run_ids}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="registrations (default 1M)")
@@ -395,10 +410,18 @@ def main() -> None:
              check_rss],
         ],
     )  # fmt: skip
+    handover = _handover_seconds([full["id"], incremental["id"], check["id"]])
     print(
-        f"\n  full run: {full_wall:.1f} s wall in its process (Django start-up included);"
+        f"\n  full run: {full_wall:.1f} s wall in its process (Django start-up included,"
+        f" {full_wall / floor_seconds:.1f}x the floor); of its {full_seconds:.2f} s the hand-over"
+        f" took {handover[full['id']]:.2f} s, the engine {full_seconds - handover[full['id']]:.2f} s"
+        f" ({(full_seconds - handover[full['id']]) / floor_seconds:.1f}x the floor);"
         f" exactly the planted set: {'yes' if missed == false_alarms == 0 else 'NO'}"
         f" (missed {missed}, false alarms {false_alarms})"
+    )
+    print(
+        f"  incremental: hand-over {handover[incremental['id']]:.2f} s of"
+        f" {incremental['duration_seconds']:.2f} s; {_inc_wall:.1f} s wall in its process"
     )
     print(
         f"  incremental = {incremental['duration_seconds'] / full_seconds:.1%} of the full run;"

@@ -278,6 +278,8 @@ WITH opened AS (
     SELECT f.msisdn, f.kind, 'open', f.registration_id, f.outlet_id, f.details, f.id_digest,
            f.id_group, %(run)s, %(run)s, %(now)s, %(now)s
     FROM recon_found f
+    -- In the unique index's order: a first run appends to it instead of descending at random.
+    ORDER BY f.msisdn, f.kind
     ON CONFLICT (msisdn, kind) WHERE status = 'open' DO NOTHING
     RETURNING kind
 )
@@ -422,22 +424,30 @@ GRACE_ENDING = (
 
 # What changed since the run an incremental run follows. By the change sequence: the rows whose
 # ``change_xid`` (the transaction that last changed them; see the migrations adding it) that
-# run's planning snapshot did not see — committed after it or in progress then — read through
-# the column's index from the snapshot's oldest transaction on. By the clock only when the run
-# followed has no snapshot (a run from before the change sequence).
-CHANGED_BY_XID = (
-    "change_xid >= %(changes_xmin)s"
-    " AND NOT pg_visible_in_snapshot(change_xid::text::xid8, %(changes_after)s::pg_snapshot)"
-)
+# run's planning snapshot did not see — committed after it or in progress then. A snapshot
+# ``xmin:xmax:xip`` sees a transaction below ``xmax`` that is not in progress (``xip``), so it did
+# not see exactly those from ``xmax`` on and those in ``xip``: two ranges of the column's index.
+# (``xmin``, the oldest transaction running anywhere in the cluster then, can be far older than
+# the run — another database's long load — and reading from it would re-read everything
+# written since.) By the clock only when the run followed has no snapshot (a run from before the
+# change sequence).
+CHANGED_BY_XID = "(change_xid >= %(changes_xmax)s OR change_xid = ANY(%(changes_xip)s::bigint[]))"
 CHANGED_BY_CLOCK = "updated_at >= %(since)s"
+
+
+def snapshot_unseen(snapshot: str) -> tuple[int, list[int]]:
+    """``(xmax, xip)`` of a ``pg_current_snapshot()`` text: the snapshot did not see the
+    transactions from ``xmax`` on, nor those in ``xip`` (in progress when it was taken)."""
+    _xmin, xmax, xip = snapshot.split(":", 2)
+    return int(xmax), [int(xid) for xid in xip.split(",") if xid]
 
 
 def changed(run) -> tuple[str, dict]:
     """The condition selecting the rows (of the registrations or the operator's records) an
     incremental run re-examines, and its parameters."""
     if run.changes_after:
-        xmin = int(run.changes_after.split(":", 1)[0])
-        return CHANGED_BY_XID, {"changes_xmin": xmin, "changes_after": run.changes_after}
+        xmax, xip = snapshot_unseen(run.changes_after)
+        return CHANGED_BY_XID, {"changes_xmax": xmax, "changes_xip": xip}
     return CHANGED_BY_CLOCK, {"since": run.since}
 
 
@@ -582,17 +592,22 @@ def process_id_group_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
             cursor.execute("ANALYZE recon_changed")
             # The groups a changed number joined (its digest now) or may have left (an open
             # over-limit group that listed it).
+            # The open groups' members are listed once, then joined with the changed numbers
+            # (MATERIALIZED: right after a first run the discrepancy table's statistics may
+            # still say it is empty, and the join would then be redone for every group).
             cursor.execute(
                 f"""
+                WITH members AS MATERIALIZED (
+                    SELECT d.id_digest, m.msisdn FROM {DISC} d
+                    CROSS JOIN LATERAL jsonb_array_elements_text(d.id_group) AS m(msisdn)
+                    WHERE d.status = 'open' AND d.kind = 'id_over_limit' AND {open_range}
+                )
                 INSERT INTO recon_digests
                 SELECT o.id_number_digest FROM {relation} o
                 JOIN recon_changed c ON c.msisdn = o.msisdn
                 WHERE o.id_number_digest <> '' AND {changed_range}
                 UNION
-                SELECT d.id_digest FROM {DISC} d
-                CROSS JOIN LATERAL jsonb_array_elements_text(d.id_group) AS m(msisdn)
-                JOIN recon_changed c ON c.msisdn = m.msisdn
-                WHERE d.status = 'open' AND d.kind = 'id_over_limit' AND {open_range}
+                SELECT g.id_digest FROM members g JOIN recon_changed c ON c.msisdn = g.msisdn
                 """,
                 params,
             )
