@@ -1,8 +1,8 @@
 """Report pages: the dashboard, the rows behind each figure, exports, and "verify a file".
 
 Thin: parse, scope (outlet staff get a 403, another user's export a 404), read the figures or
-call one service, respond. No script: charts are inline SVG, a running export's page refreshes
-itself with a meta refresh (CSP stays strict).
+call one service, respond. Charts are inline SVG; a running export's line is read again by
+``static/js/app.js`` (``data-live``), or the page refreshes itself whole without a script.
 """
 
 import hashlib

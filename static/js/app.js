@@ -186,3 +186,30 @@
     timer = window.setTimeout(check, 200);
   });
 })();
+
+// A page following a running job (an export, a reconciliation run, a rule-set preview): the
+// region marked data-live="N" (with an id) is read again from the same address every N seconds
+// and replaced by its fresh copy, until the fresh copy no longer carries data-live. The rest of
+// the page (a form being filled, the reader's place) stays as it is. Without a script the page
+// refreshes itself whole (a meta refresh inside <noscript>).
+(function () {
+  if (!window.fetch || !window.DOMParser) return;
+  function follow(region) {
+    var seconds = parseInt(region.getAttribute("data-live"), 10) || 3;
+    window.setTimeout(function () {
+      fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (html) {
+          if (html === null) { follow(region); return; }
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          var fresh = doc.getElementById(region.id);
+          if (!fresh) return;
+          fresh = document.importNode(fresh, true);
+          region.replaceWith(fresh);
+          if (fresh.hasAttribute("data-live")) follow(fresh);
+        })
+        .catch(function () { follow(region); });  // offline for a moment: try again
+    }, seconds * 1000);
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("[data-live][id]"), follow);
+})();

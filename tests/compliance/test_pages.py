@@ -46,7 +46,10 @@ def test_operator_sees_runs_with_a_start_button(client, operator):
     assert page.status_code == 200
     html = page.content.decode()
     assert f"#{run.pk}" in html and 'name="mode"' in html
-    assert '<meta http-equiv="refresh"' in html  # a run in progress: the page follows it
+    # A run in progress: the list of runs follows it (read again by the script; without a
+    # script the page refreshes itself whole).
+    assert 'id="runs" data-live="5"' in html
+    assert '<noscript><meta http-equiv="refresh"' in html
 
 
 @pytest.mark.parametrize("persona", ["grapari", "regulator"])
@@ -83,7 +86,7 @@ def test_operator_starts_a_run_from_the_page(
     assert detail.status_code == 200
     html = detail.content.decode()
     assert "Succeeded" in html and 'data-kind="id_over_limit"' in html
-    assert '<meta http-equiv="refresh"' not in html
+    assert '<meta http-equiv="refresh"' not in html and "data-live" not in html
 
 
 def test_starting_while_a_run_is_in_progress_says_so(client, operator):

@@ -3,7 +3,7 @@
 ``regulator`` logs in, opens the dashboard for March 2026 and sees its charts; asks for a CSV
 of the registrations and an XLSX of the discrepancies of that period, watches each finish,
 downloads them; the files' rows agree with the dashboard's figures (total, per province, per
-discrepancy kind). The file's SHA-256 is then checked on "Verify a file". No script runs on
+discrepancy kind). The file's SHA-256 is then checked on "Verify a file". Only app.js runs on
 these pages and the browser reports no Content-Security-Policy violation.
 """
 
@@ -163,5 +163,40 @@ def test_regulator_reads_the_dashboard_and_exports_agree_with_it(
         expect(page.locator("section.match")).to_contain_text("regulator")
         page.screenshot(path=str(SCREENSHOTS / "e2e-reports-verify-360.png"), full_page=True)
         assert violations == []
+    finally:
+        context.close()
+
+
+def test_a_running_export_is_followed_without_reloading_the_page(
+    live_server, browser, browser_context_args, dataset, regulator
+):
+    """The exports page follows a running export by reading its line again (no meta refresh,
+    which axe counts as critical and which would throw away what the reader is typing): the
+    line turns into a download link while the form keeps what was typed."""
+    from reports import services
+
+    job = services.export_job_create(
+        user=regulator,
+        kind="summary",
+        format="csv",
+        data={"date_from": "2026-03-01", "date_to": "2026-03-31", "grouping": "dealer"},
+        trigger="web",
+        dispatch=False,
+    )
+    context = browser.new_context(**browser_context_args)
+    page = context.new_page()
+    try:
+        _log_in(page, live_server.url)
+        page.goto(f"{live_server.url}/reports/exports/")
+        line = page.locator(f"#job-{job.pk}")
+        expect(line.locator("progress")).to_be_visible()
+        assert page.locator('meta[http-equiv="refresh"]').count() == 0
+        page.fill("#id_date_from", "2026-02-01")
+
+        services.export_job_run(job_id=job.pk)
+
+        expect(line.get_by_role("link", name="Unduh")).to_be_visible(timeout=15_000)
+        expect(page.locator("#id_date_from")).to_have_value("2026-02-01")
+        assert page.locator("#jobs[data-live]").count() == 0  # finished: no longer followed
     finally:
         context.close()

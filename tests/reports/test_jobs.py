@@ -139,7 +139,7 @@ def test_the_web_page_requests_an_export_and_shows_its_progress(
     assert job.trigger == "web" and job.parameters["grouping"] == "dealer"
     html = client.get(response["Location"]).content.decode()
     assert 'data-status="succeeded"' in html and job.sha256 in html
-    assert 'http-equiv="refresh"' not in html
+    assert 'http-equiv="refresh"' not in html and "data-live" not in html
     # A bad period is shown at its field, nothing written.
     response = client.post(
         "/reports/exports/",
