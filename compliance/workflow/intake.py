@@ -55,7 +55,7 @@ from ..models import (
 )
 from ..reconciliation.rules import OUTLET_ACCOUNTABLE_KINDS
 from .notifications import new_requests_message, tell_groups
-from .support import SYSTEM_ACTOR, deadline_days, finding_fingerprint, kinds_string
+from .support import SYSTEM_ACTOR, deadline_days, finding_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -487,17 +487,26 @@ ORDER BY c.id
 
 
 def _refresh_review_kinds(clarification_ids: list[int]) -> None:
-    """An open review item of an extended request lists the kinds it now covers."""
+    """An open review item of an extended request lists the kinds it now covers (as
+    ``kinds_string`` writes them) — one statement."""
     if not clarification_ids:
         return
-    kinds: dict[int, set[str]] = defaultdict(set)
-    for clarification_id, kind in ClarificationItem.objects.filter(
-        AnyOf("clarification_id", clarification_ids)
-    ).values_list("clarification_id", "kind"):
-        kinds[clarification_id].add(kind)
-    for item in ReviewItem.objects.filter(
-        AnyOf("clarification_id", clarification_ids), status=ReviewItem.Status.OPEN
-    ).only("pk", "clarification_id"):
-        ReviewItem.objects.filter(pk=item.pk).update(
-            discrepancy_kinds=kinds_string(kinds[item.clarification_id])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _REFRESH_REVIEW_KINDS,
+            {"ids": list(clarification_ids), "open": ReviewItem.Status.OPEN},
         )
+
+
+# ``kinds_string`` in SQL: the distinct kinds in byte order, each between commas.
+_REFRESH_REVIEW_KINDS = f"""
+UPDATE {ReviewItem._meta.db_table} ri
+SET discrepancy_kinds = k.kinds
+FROM (
+    SELECT clarification_id, ',' || string_agg(kind, ',' ORDER BY kind) || ',' AS kinds
+    FROM (SELECT DISTINCT clarification_id, kind::text COLLATE "C" AS kind
+          FROM {ITEM} WHERE clarification_id = ANY(%(ids)s)) i
+    GROUP BY clarification_id
+) k
+WHERE ri.clarification_id = k.clarification_id AND ri.status = %(open)s
+"""
