@@ -18,7 +18,15 @@ from datetime import date, datetime
 from django.db import connection
 from django.utils import timezone
 
-from outlets.models import AgreementRange, StarterPack, TransferAgreement
+from core.arrays import AnyOf
+from outlets.models import (
+    AgreementRange,
+    Dealer,
+    Outlet,
+    ResponsibleParty,
+    StarterPack,
+    TransferAgreement,
+)
 
 from .models import Registration
 
@@ -60,7 +68,7 @@ def accountable_parties_for_msisdns(
         # for nothing of the next holder's.
         rows = (
             Registration.objects.current_lives()
-            .filter(msisdn__in=chunk)
+            .filter(AnyOf("msisdn", chunk))
             .values_list("msisdn", "outlet_id", "outlet__roid", "outlet__dealer_id")
         )
         for msisdn, outlet_id, roid, dealer_id in rows:
@@ -71,7 +79,7 @@ def accountable_parties_for_msisdns(
     for chunk in _chunks([m for m in wanted if m not in result]):
         packs += (
             StarterPack.objects.current_lives()
-            .filter(msisdn__in=chunk)
+            .filter(AnyOf("msisdn", chunk))
             .values_list("msisdn", "dealer_id", "dealer__code")
         )
     ranges = _ranges_in_force(day, dealer_ids={dealer_id for _m, dealer_id, _c in packs})
@@ -131,3 +139,94 @@ def accountable_party_for_msisdn(*, msisdn: str, at: date | datetime) -> Account
     Jakarta date): the registering outlet, else the party of an agreement in force covering the
     pack, else the pack's dealer; None for an MSISDN the portal does not know."""
     return accountable_parties_for_msisdns(msisdns=[msisdn], at=at).get(msisdn)
+
+
+def accountable_parties_on_days(
+    pairs: list[tuple[str, date]],
+) -> list[AccountableParty | None]:
+    """``accountable_party_for_msisdn`` for many (MSISDN, day) pairs in one statement: the
+    answer for each pair, in order (None for a number the portal does not know). The same
+    rules: the registration of the number's current life (the earliest registered, should
+    there be more), else the current pack and the agreement in force on that day covering it
+    (agreements in force never overlap for one dealer), else the pack's dealer."""
+    if not pairs:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ON_DAYS,
+            {
+                "msisdn": [m for m, _d in pairs],
+                "day": [d for _m, d in pairs],
+                "active": TransferAgreement.Status.ACTIVE,
+            },
+        )
+        rows = cursor.fetchall()
+    result: list[AccountableParty | None] = []
+    for (
+        outlet_id,
+        roid,
+        outlet_dealer,
+        pack_dealer,
+        dealer_code,
+        agreement_id,
+        party_id,
+        party_name,
+    ) in rows:
+        if outlet_id is not None:
+            party = AccountableParty(
+                AccountableParty.OUTLET, outlet_dealer, roid, outlet_id=outlet_id
+            )
+        elif agreement_id is not None:
+            party = AccountableParty(
+                AccountableParty.PARTY,
+                pack_dealer,
+                party_name,
+                party_id=party_id,
+                agreement_id=agreement_id,
+            )
+        elif pack_dealer is not None:
+            party = AccountableParty(AccountableParty.DEALER, pack_dealer, dealer_code)
+        else:
+            party = None
+        result.append(party)
+    return result
+
+
+def _on_days_sql() -> str:
+    return f"""
+SELECT reg.outlet_id, reg.roid, reg.dealer_id, pack.dealer_id, pack.code,
+       agr.id, agr.party_id, agr.name
+FROM unnest(%(msisdn)s::varchar[], %(day)s::date[]) WITH ORDINALITY AS n(msisdn, day, ord)
+LEFT JOIN LATERAL (
+    SELECT r.outlet_id, o.roid, o.dealer_id
+    FROM {Registration._meta.db_table} r
+    JOIN {Outlet._meta.db_table} o ON o.id = r.outlet_id
+    WHERE r.msisdn = n.msisdn AND r.life_ended_at IS NULL
+    ORDER BY r.registered_at, r.id
+    LIMIT 1
+) reg ON true
+LEFT JOIN LATERAL (
+    SELECT p.dealer_id, d.code
+    FROM {StarterPack._meta.db_table} p
+    JOIN {Dealer._meta.db_table} d ON d.id = p.dealer_id
+    WHERE p.msisdn = n.msisdn AND p.life_ended_at IS NULL AND reg.outlet_id IS NULL
+    ORDER BY p.msisdn DESC, p.id DESC
+    LIMIT 1
+) pack ON true
+LEFT JOIN LATERAL (
+    SELECT a.id, a.party_id, rp.name
+    FROM {AgreementRange._meta.db_table} ar
+    JOIN {TransferAgreement._meta.db_table} a ON a.id = ar.agreement_id
+    JOIN {ResponsibleParty._meta.db_table} rp ON rp.id = a.party_id
+    WHERE a.dealer_id = pack.dealer_id AND a.status = %(active)s
+      AND a.starts_on <= n.day AND a.ends_on >= n.day
+      AND ar.msisdn_length = length(n.msisdn)
+      AND ar.msisdn_from COLLATE "C" <= n.msisdn AND n.msisdn <= ar.msisdn_to COLLATE "C"
+    ORDER BY ar.msisdn_from COLLATE "C" DESC
+    LIMIT 1
+) agr ON true
+ORDER BY n.ord
+"""  # noqa: S608 — table names of our own models; every value is a bound parameter
+
+
+_ON_DAYS = _on_days_sql()

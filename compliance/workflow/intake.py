@@ -15,7 +15,8 @@ later run finding more adds them to the request in progress; a finding a reviewe
 before (same number, kind and values: ``dismissed_findings``) is settled at once
 (``discrepancies_dismiss_again``) instead of being asked about again.
 
-Who is accountable is ``subscribers.accountability.accountable_parties_for_msisdns``: the
+Who is accountable is ``subscribers.accountability.accountable_parties_on_days`` (one statement
+a batch, each number on its day): the
 registering outlet; for an unregistered pack the party of an agreement in force on its activation
 day, else the pack's dealer (the dealer's admins answer for themselves and their parties, which
 have no accounts); a number the portal does not know at all falls back to the outlet the operator
@@ -37,11 +38,12 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from core.arrays import AnyOf
 from core.audit import AuditAction, actor_label, audit_bulk, audit_event
 from core.models import AuditEvent
 from core.requestid import request_id as current_request_id
 from outlets.models import Outlet
-from subscribers.accountability import AccountableParty, accountable_parties_for_msisdns
+from subscribers.accountability import AccountableParty, accountable_parties_on_days
 from subscribers.models import Registration
 
 from ..models import (
@@ -52,8 +54,8 @@ from ..models import (
     ReviewItem,
 )
 from ..reconciliation.rules import OUTLET_ACCOUNTABLE_KINDS
-from .notifications import new_requests_message, tell_accountable, tell_groups
-from .support import SYSTEM_ACTOR, deadline_days, finding_fingerprint, kinds_string
+from .notifications import new_requests_message, tell_groups
+from .support import SYSTEM_ACTOR, deadline_days, finding_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -77,21 +79,24 @@ def _activation_day(row: dict) -> date:
 def _accountable_for(rows: list[dict], now: datetime) -> dict[str, AccountableParty]:
     """Who answers for each number: registered numbers at once, unregistered ones per
     activation day (agreements are in force for periods)."""
-    result: dict[str, AccountableParty] = {}
-    registered = [r["msisdn"] for r in rows if r["registration_id"]]
-    if registered:
-        result.update(accountable_parties_for_msisdns(msisdns=registered, at=now))
+    # One statement for the whole batch: each (number, day) pair, registered numbers on
+    # today's date, then the others day by day (a later pair of a number wins).
+    pairs = [(r["msisdn"], timezone.localdate(now)) for r in rows if r["registration_id"]]
     by_day: dict[date, list[str]] = defaultdict(list)
     for row in rows:
         if not row["registration_id"]:
             by_day[_activation_day(row)].append(row["msisdn"])
-    for day, msisdns in by_day.items():
-        result.update(accountable_parties_for_msisdns(msisdns=msisdns, at=day))
+    pairs += [(msisdn, day) for day, msisdns in by_day.items() for msisdn in msisdns]
+    pairs = list(dict.fromkeys(pairs))
+    result: dict[str, AccountableParty] = {}
+    for (msisdn, _day), party in zip(pairs, accountable_parties_on_days(pairs), strict=True):
+        if party is not None:
+            result[msisdn] = party
     # A number the portal does not know: the outlet the operator says sold it.
     unknown = {r["outlet_id"] for r in rows if r["msisdn"] not in result and r["outlet_id"]}
     if unknown:
-        outlets = dict(Outlet.objects.filter(pk__in=unknown).values_list("pk", "dealer_id"))
-        roids = dict(Outlet.objects.filter(pk__in=unknown).values_list("pk", "roid"))
+        outlets = dict(Outlet.objects.filter(AnyOf("pk", unknown)).values_list("pk", "dealer_id"))
+        roids = dict(Outlet.objects.filter(AnyOf("pk", unknown)).values_list("pk", "roid"))
         for row in rows:
             if row["msisdn"] not in result and row["outlet_id"] in outlets:
                 result[row["msisdn"]] = AccountableParty(
@@ -116,14 +121,14 @@ class Tell:
         self.by_outlet: dict[int, tuple[int, datetime]] = {}
         self.by_dealer: dict[int, tuple[int, datetime]] = {}
 
-    def add(self, clarifications) -> None:
-        for c in clarifications:
-            if c.accountable == Clarification.Accountable.OUTLET:
-                groups, key = self.by_outlet, c.outlet_id
-            else:
-                groups, key = self.by_dealer, c.dealer_id
-            count, due = groups.get(key, (0, c.due_at))
-            groups[key] = (count + 1, min(due, c.due_at))
+    def add(self, groups) -> None:
+        """Add ``groups``: (to the outlet?, outlet or dealer id, requests, first due), as
+        ``_GROUPS_OPENED`` counts them — an outlet's requests by outlet, a party's or a
+        dealer's by dealer."""
+        for to_outlet, key, count, due_at in groups:
+            target = self.by_outlet if to_outlet else self.by_dealer
+            before, due = target.get(key, (0, due_at))
+            target[key] = (before + count, min(due, due_at))
 
     def send(self, message) -> int:
         return tell_groups(by_outlet=self.by_outlet, by_dealer=self.by_dealer, message=message)
@@ -140,8 +145,8 @@ def discrepancies_opened(*, discrepancy_ids) -> None:
     for start in range(0, len(discrepancy_ids), INTAKE_BATCH):
         ids = list(
             Discrepancy.objects.filter(
-                pk__in=list(discrepancy_ids[start : start + INTAKE_BATCH]),
-                kind__in=sorted(OUTLET_ACCOUNTABLE_KINDS),
+                AnyOf("pk", discrepancy_ids[start : start + INTAKE_BATCH]),
+                AnyOf("kind", sorted(OUTLET_ACCOUNTABLE_KINDS)),
                 outlet__isnull=False,
             ).values_list("pk", flat=True)
         )
@@ -170,7 +175,7 @@ def clarifications_open_for_discrepancies(
     now = now or timezone.now()
     result = HandOver()
     rows = list(
-        Discrepancy.objects.filter(pk__in=list(discrepancy_ids), status=Discrepancy.Status.OPEN)
+        Discrepancy.objects.filter(AnyOf("pk", discrepancy_ids), status=Discrepancy.Status.OPEN)
         .order_by("pk")
         .values(
             "pk",
@@ -214,7 +219,7 @@ def discrepancies_dismiss_again(rows: list[dict], *, now: datetime, actor=SYSTEM
     """Settle findings a reviewer dismissed before (rows: ``pk``, ``msisdn``, ``kind``,
     ``details``): resolved as ``dismissed_before``, each with its audit row."""
     Discrepancy.objects.filter(
-        pk__in=[r["pk"] for r in rows], status=Discrepancy.Status.OPEN
+        AnyOf("pk", [r["pk"] for r in rows]), status=Discrepancy.Status.OPEN
     ).update(status=Discrepancy.Status.RESOLVED, resolved_at=now)
     DiscrepancyOutcome.objects.bulk_create(
         [
@@ -246,7 +251,7 @@ def discrepancies_dismiss_again(rows: list[dict], *, now: datetime, actor=SYSTEM
 def dismissed_findings(msisdns, *, kind: str | None = None) -> set[tuple[str, str, str]]:
     """(msisdn, kind, fingerprint) of the findings dismissed before on these numbers."""
     qs = DiscrepancyOutcome.objects.filter(
-        msisdn__in=list(msisdns),
+        AnyOf("msisdn", msisdns),
         outcome__in=[
             DiscrepancyOutcome.Outcome.DISMISSED,
             DiscrepancyOutcome.Outcome.DISMISSED_BEFORE,
@@ -263,7 +268,7 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver, tell: Tel
     existing = {
         c.msisdn: c
         for c in Clarification.objects.filter(
-            msisdn__in=msisdns, status__in=Clarification.ACTIVE
+            AnyOf("msisdn", msisdns), status__in=Clarification.ACTIVE
         ).only("pk", "msisdn", "status", "round", "registration_id")
     }
     # A request about an earlier life of the number (another registration: the number was
@@ -287,11 +292,11 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver, tell: Tel
         asked = ClarificationItem.objects.filter(discrepancy=OuterRef("pk"))
         extra = (
             Discrepancy.objects.filter(
-                msisdn__in=to_open,
+                AnyOf("msisdn", to_open),
+                AnyOf("kind", sorted(OUTLET_ACCOUNTABLE_KINDS)),
                 status=Discrepancy.Status.OPEN,
-                kind__in=sorted(OUTLET_ACCOUNTABLE_KINDS),
             )
-            .exclude(pk__in=[r["pk"] for r in rows])
+            .exclude(AnyOf("pk", [r["pk"] for r in rows]))
             .exclude(Exists(asked))
             .values("pk", "msisdn", "kind", "registration_id", "outlet_id", "details")
         )
@@ -340,11 +345,17 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver, tell: Tel
         )
         # The requests this batch opened (those of the numbers that had none: a reviewer's
         # opened meanwhile counts, as it gains the findings) and those it extended.
-        opened = list(
-            Clarification.objects.filter(msisdn__in=to_open, status__in=Clarification.ACTIVE).only(
-                "pk", "accountable", "outlet_id", "dealer_id", "due_at"
-            )
+        # Who is told: the opened requests counted per outlet (or dealer), in the database.
+        cursor.execute(
+            _GROUPS_OPENED,
+            {
+                "msisdn": to_open,
+                "active": list(Clarification.ACTIVE),
+                "outlet": Clarification.Accountable.OUTLET,
+            },
         )
+        groups = cursor.fetchall()
+        opened = sum(count for _to_outlet, _key, count, _due in groups)
         cursor.execute("SELECT DISTINCT clarification_id FROM intake_added")
         gained = {pk for (pk,) in cursor.fetchall()}
         extended_ids = sorted(c.pk for c in existing.values() if c.pk in gained)
@@ -360,8 +371,8 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver, tell: Tel
                 {
                     **common,
                     "action": AuditAction.CLARIFICATION_OPEN.value,
-                    "ids": [c.pk for c in opened],
-                    "due": [c.due_at.isoformat() for c in opened],
+                    "msisdn": to_open,
+                    "active": list(Clarification.ACTIVE),
                 },
             )
         if extended_ids:
@@ -370,12 +381,14 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver, tell: Tel
                 {**common, "action": AuditAction.CLARIFICATION_EXTEND.value, "ids": extended_ids},
             )
     _refresh_review_kinds(extended_ids)
-    result.opened += len(opened)
+    result.opened += opened
     result.extended += len(extended_ids)
     if tell is None:
-        tell_accountable(opened, new_requests_message)
+        tell = Tell()
+        tell.add(groups)
+        tell.send(new_requests_message)
     else:
-        tell.add(opened)
+        tell.add(groups)
     skipped = [m for m in to_open if m not in parties]
     if skipped:
         logger.warning("clarifications: nobody accountable for %d number(s)", len(skipped))
@@ -385,6 +398,17 @@ CLAR = Clarification._meta.db_table
 ITEM = ClarificationItem._meta.db_table
 AUDIT = AuditEvent._meta.db_table
 OUTLET = Outlet._meta.db_table
+
+# The requests of these numbers in progress, counted per outlet (an outlet's) or per dealer (a
+# party's or a dealer's: the dealer's admins answer for them), with the first deadline.
+_GROUPS_OPENED = f"""
+SELECT c.accountable = %(outlet)s AS to_outlet,
+       CASE WHEN c.accountable = %(outlet)s THEN c.outlet_id ELSE c.dealer_id END AS key,
+       count(*), min(c.due_at)
+FROM {CLAR} c
+WHERE c.msisdn = ANY(%(msisdn)s) AND c.status = ANY(%(active)s)
+GROUP BY 1, 2
+"""
 
 _INSERT_REQUESTS = f"""
 INSERT INTO {CLAR} (msisdn, registration_id, accountable, outlet_id, dealer_id, party_id,
@@ -424,6 +448,14 @@ _KINDS_ADDED = """(
     SELECT clarification_id, jsonb_agg(DISTINCT kind ORDER BY kind) AS kinds
     FROM intake_added GROUP BY clarification_id)"""
 
+# A moment as Python's ``datetime.isoformat()`` writes one in UTC (the audit row's text).
+_ISOFORMAT = (
+    "to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+    " || CASE WHEN extract(microseconds FROM {0})::bigint %% 1000000 = 0 THEN ''"
+    " ELSE to_char({0} AT TIME ZONE 'UTC', '.US') END || '+00:00'"
+)
+
+# The audit rows of the requests opened (those in progress for the numbers that had none).
 _AUDIT_OPENED = f"""
 INSERT INTO {AUDIT} (actor_id, actor_label, action, target_type, target_id, target_repr,
                      request_id, before, after, created_at)
@@ -432,12 +464,12 @@ SELECT %(actor_id)s, %(actor_label)s, %(action)s, 'compliance.clarification', c.
        NULL,
        jsonb_build_object('status', c.status, 'accountable', c.accountable,
                           'outlet', o.roid, 'kinds', coalesce(k.kinds, '[]'),
-                          'due_at', n.due),
+                          'due_at', {_ISOFORMAT.format("c.due_at")}),
        %(now)s
-FROM unnest(%(ids)s::bigint[], %(due)s::text[]) AS n(id, due)
-JOIN {CLAR} c ON c.id = n.id
+FROM {CLAR} c
 LEFT JOIN {OUTLET} o ON o.id = c.outlet_id
 LEFT JOIN {_KINDS_ADDED} k ON k.clarification_id = c.id
+WHERE c.msisdn = ANY(%(msisdn)s) AND c.status = ANY(%(active)s)
 ORDER BY c.id
 """
 
@@ -455,17 +487,26 @@ ORDER BY c.id
 
 
 def _refresh_review_kinds(clarification_ids: list[int]) -> None:
-    """An open review item of an extended request lists the kinds it now covers."""
+    """An open review item of an extended request lists the kinds it now covers (as
+    ``kinds_string`` writes them) — one statement."""
     if not clarification_ids:
         return
-    kinds: dict[int, set[str]] = defaultdict(set)
-    for clarification_id, kind in ClarificationItem.objects.filter(
-        clarification_id__in=clarification_ids
-    ).values_list("clarification_id", "kind"):
-        kinds[clarification_id].add(kind)
-    for item in ReviewItem.objects.filter(
-        clarification_id__in=clarification_ids, status=ReviewItem.Status.OPEN
-    ).only("pk", "clarification_id"):
-        ReviewItem.objects.filter(pk=item.pk).update(
-            discrepancy_kinds=kinds_string(kinds[item.clarification_id])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _REFRESH_REVIEW_KINDS,
+            {"ids": list(clarification_ids), "open": ReviewItem.Status.OPEN},
         )
+
+
+# ``kinds_string`` in SQL: the distinct kinds in byte order, each between commas.
+_REFRESH_REVIEW_KINDS = f"""
+UPDATE {ReviewItem._meta.db_table} ri
+SET discrepancy_kinds = k.kinds
+FROM (
+    SELECT clarification_id, ',' || string_agg(kind, ',' ORDER BY kind) || ',' AS kinds
+    FROM (SELECT DISTINCT clarification_id, kind::text COLLATE "C" AS kind
+          FROM {ITEM} WHERE clarification_id = ANY(%(ids)s)) i
+    GROUP BY clarification_id
+) k
+WHERE ri.clarification_id = k.clarification_id AND ri.status = %(open)s
+"""

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from core.arrays import AnyOf
 from core.audit import AuditAction, actor_label, audit_bulk, audit_event, audit_record
 from core.models import AuditEvent
 from core.requestid import request_id as current_request_id
@@ -195,7 +196,7 @@ def _queue_unknown_to_operator(since, now, *, ids: list[int] | None = None) -> i
     if since is not None:
         qs = qs.filter(detected_at__gte=since)
     if ids is not None:
-        qs = qs.filter(pk__in=list(ids))
+        qs = qs.filter(AnyOf("pk", ids))
     total = 0
     # A hand-over's batch (ids given) is one statement; the periodic sync's own look is taken
     # SYNC_BATCH at a time, each in its transaction.
@@ -215,7 +216,7 @@ def _queue_unknown_to_operator(since, now, *, ids: list[int] | None = None) -> i
                 ],
             )
             candidates = list(
-                Discrepancy.objects.filter(pk__in=chunk, status=Discrepancy.Status.OPEN)
+                Discrepancy.objects.filter(AnyOf("pk", chunk), status=Discrepancy.Status.OPEN)
                 .filter(Exists(dismissed_outcome))
                 .values("pk", "kind", "details", "msisdn")
             )

@@ -15,6 +15,7 @@ from subscribers import services as registration_services
 from subscribers.accountability import (
     AccountableParty,
     accountable_parties_for_msisdns,
+    accountable_parties_on_days,
     accountable_party_for_msisdn,
 )
 from tests.conftest import buyer_data, photo_upload
@@ -103,6 +104,37 @@ def test_unknown_msisdns_have_no_answer_and_bulk_answers_many(dealer_stock, deal
     )
     assert len(answers) == 5 and {a.kind for a in answers.values()} == {"dealer"}
     assert accountable_party_for_msisdn(msisdn="6289999999999", at=date(2026, 6, 1)) is None
+
+
+def test_one_statement_answers_each_number_on_its_own_day(
+    dealer_user, dealer_org, party, clerk, outlet, pack, photos, dealer_stock
+):
+    """The hand-over's look-up: (number, day) pairs, each answered as the one-number rule
+    answers it on that day — the outlet that registered it, the party of the agreement in
+    force that day, else the dealer; nobody for a number the portal does not know."""
+    agreement = agree(dealer_user, dealer_org, party, dealer_stock[:3])
+    registration_services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
+    in_period, after_it = date(2026, 6, 1), END + timedelta(days=1)
+    pairs = [
+        (dealer_stock[1].msisdn, in_period),
+        (dealer_stock[1].msisdn, after_it),
+        (dealer_stock[4].msisdn, in_period),
+        (pack.msisdn, in_period),
+        ("6289999999999", in_period),
+    ]
+
+    answers = accountable_parties_on_days(pairs)
+
+    assert answers == [accountable_party_for_msisdn(msisdn=m, at=day) for m, day in pairs]
+    assert [a.kind if a else None for a in answers] == [
+        "party",
+        "dealer",
+        "dealer",
+        "outlet",
+        None,
+    ]
+    assert answers[0].agreement_id == agreement.pk
+    assert accountable_parties_on_days([]) == []
 
 
 def test_a_draft_without_its_document_changes_nothing_until_it_comes(

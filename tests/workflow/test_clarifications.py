@@ -13,6 +13,7 @@ from compliance.models import (
     ClarificationItem,
     Discrepancy,
     Notification,
+    ReviewItem,
 )
 from compliance.reconciliation.generator import build_registrations, generate_operator_data
 from core.models import AuditEvent
@@ -68,6 +69,30 @@ def test_a_later_run_finding_the_same_adds_nothing_and_a_new_kind_extends(regist
     assert Clarification.objects.count() == 1
     assert ClarificationItem.objects.count() == 2
     assert AuditEvent.objects.filter(action="clarification.extend").count() == 1
+
+
+def test_an_extended_request_under_review_lists_every_kind_it_now_covers(registration):
+    hand_over(open_discrepancy(registration, kind="name_mismatch"))
+    request = Clarification.objects.get()
+    under_review = ReviewItem.objects.create(
+        kind=ReviewItem.Kind.ANSWERED_CLARIFICATION,
+        msisdn=request.msisdn,
+        registration=registration,
+        clarification=request,
+        discrepancy_kinds=",name_mismatch,",
+        queued_at=timezone.now(),
+        due_at=timezone.now() + timedelta(days=2),
+    )
+
+    hand_over(
+        open_discrepancy(registration, kind="birth_date_mismatch"),
+        open_discrepancy(registration, kind="id_number_mismatch"),
+    )
+
+    under_review.refresh_from_db()
+    assert under_review.discrepancy_kinds == (
+        ",birth_date_mismatch,id_number_mismatch,name_mismatch,"
+    )
 
 
 def test_unregistered_pack_goes_to_the_dealer_and_agreement_party(outlet, dealer_org, dealer_user):
