@@ -64,6 +64,21 @@ def digest(value: str) -> str:
     return _canonical(_hmac(previous, value), lambda: _hmac(settings.ID_DIGEST_KEY, value))
 
 
+def encrypt_many(values: list[str]) -> list[str]:
+    """``[encrypt(v) for v in values]``, the key set looked up once (bulk paths: the import)."""
+    fernet = _current()
+    return [fernet.encrypt(value.encode()).decode() if value else "" for value in values]
+
+
+def digest_many(values: list[str]) -> list[str]:
+    """``[digest(v) for v in values]``: outside a digest-key rotation the key is read once;
+    during one, each value goes through ``digest`` (which asks the database)."""
+    if _previous_key():
+        return [digest(value) for value in values]
+    key = settings.ID_DIGEST_KEY.encode()
+    return [hmac.new(key, v.encode(), hashlib.sha256).hexdigest() if v else "" for v in values]
+
+
 def _previous_key() -> str:
     previous = getattr(settings, "ID_DIGEST_KEY_PREVIOUS", "")
     return previous if previous and previous != settings.ID_DIGEST_KEY else ""

@@ -17,12 +17,12 @@ from typing import NamedTuple
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import pii
 from core.masking import mask_id_number
 from outlets.models import ROID_VALIDATOR
 
 from ..models import Registration, RegistrationPolicy
 from ..rules import CleanRegistration, FieldErrors, clean_registration_fields
-from .bulk import digest_many, encrypt_many
 from .reading import ALL_COLUMNS, RowError, SourceRow, parse_registered_at
 
 _ID_MASKED_MAX = Registration._meta.get_field("id_number_masked").max_length
@@ -104,8 +104,8 @@ def _prepare_chunk(rows: list[SourceRow], book: PolicyBook, now: datetime) -> li
     if not passed:
         return checked
     numbers = [item.clean.id_number for item in passed] + [item.clean.kk_number for item in passed]
-    sealed = iter(encrypt_many(numbers))
-    digests = iter(digest_many(numbers))
+    sealed = iter(pii.encrypt_many(numbers))
+    digests = iter(pii.digest_many(numbers))
     id_sealed = [(next(sealed), next(digests)) for _ in passed]
     kk_sealed = [(next(sealed), next(digests)) for _ in passed]
     prepared = iter(
