@@ -25,6 +25,10 @@ class RegistrationPrivacy(models.Model):
     - ``erasure_requested_at``: erasure was asked for while the number was still in service (or
       under a legal hold); the next purge anonymises it as soon as that ends.
     - ``anonymised_at``: the personal fields are gone; the row stays for statistics.
+    - ``guardian_erasure_requested_at``: the head of family through whom a minor registered
+      asked to erase their own part (their NIK and face) while the number was in service or a
+      case was open; it is erased as soon as that ends (``guardian_erasures_due``), never the
+      minor's data.
     """
 
     registration = models.OneToOneField(
@@ -44,6 +48,14 @@ class RegistrationPrivacy(models.Model):
     anonymised_by_job = models.ForeignKey(
         "PrivacyJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    guardian_erasure_requested_at = models.DateTimeField(
+        _("head of family's erasure requested at"), null=True, blank=True
+    )
+    # The head of family's request (not the minor's): the erasure, when it happens, is audited
+    # under it.
+    guardian_request = models.ForeignKey(
+        "DataSubjectRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -62,6 +74,12 @@ class RegistrationPrivacy(models.Model):
                 fields=["registration"],
                 name="privacy_erasure_pending_idx",
                 condition=models.Q(anonymised_at__isnull=True, erasure_requested_at__isnull=False),
+            ),
+            # Heads of family's erasures waiting for the number to leave service.
+            models.Index(
+                fields=["registration"],
+                name="privacy_guardian_pending_idx",
+                condition=models.Q(guardian_erasure_requested_at__isnull=False),
             ),
             # exclude_restricted(): "registrations restricted" is a tiny set, read on every list.
             models.Index(

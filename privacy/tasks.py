@@ -52,3 +52,10 @@ def purge_expired_data() -> int | None:
 @shared_task(acks_late=True)
 def rotate_encryption_keys() -> int | None:
     return _tick(PrivacyJob.Kind.KEY_ROTATION, services.key_rotation_start)
+
+
+@shared_task(acks_late=True)
+def erase_due_guardian_parts() -> dict:
+    """Heads of family's erasures that waited for the number to leave service (after the
+    deactivation sync has learnt which did)."""
+    return services.guardian_erasures_due()

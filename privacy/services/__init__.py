@@ -33,6 +33,7 @@ from .subject_requests import (
     data_subject_request_open,
     data_subject_request_restrict,
     data_subject_request_view,
+    guardian_erasures_due,
 )
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "digest_rotation_start",
     "erasure_ledger_purge",
     "erasure_ledger_reapply",
+    "guardian_erasures_due",
     "key_rotation_start",
     "number_deactivations_sync_start",
     "privacy_job_resume",

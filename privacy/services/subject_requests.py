@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -513,7 +513,82 @@ def guardian_erase(
                 "reason": kept.get(registration.pk, "erasure"),
             },
         )
+    # What is kept waits for the number to leave service (``guardian_erasures_due``); what is
+    # erased waits no more.
+    now = timezone.now()
+    if kept:
+        ensure_states(kept)
+        waiting_since = Coalesce(F("guardian_erasure_requested_at"), now)
+        pending = {"guardian_erasure_requested_at": waiting_since}
+        if request is not None:
+            pending["guardian_request"] = request
+        RegistrationPrivacy.objects.filter(registration_id__in=list(kept)).update(
+            **pending, updated_at=now
+        )
+    if erased:
+        RegistrationPrivacy.objects.filter(
+            registration_id__in=erased, guardian_erasure_requested_at__isnull=False
+        ).update(guardian_erasure_requested_at=None, guardian_request=None, updated_at=now)
     return erased, kept, photos
+
+
+def guardian_erasures_due(*, actor="retention-purge", batch_size: int = 500) -> dict:
+    """Erase the heads of family's parts whose erasure was kept waiting (``guardian_erase``:
+    the number in service, or a case open) and whose number is now out of service with no open
+    case — under the head of family's own request, audited as when it is done at once. Safe to
+    run at any time and twice: what is erased leaves the waiting list, what still has to wait
+    stays on it untouched (no new audit row). Returns counts."""
+    counts = {"erased": 0, "photo_files_deleted": 0, "already_gone": 0}
+    waiting = RegistrationPrivacy.objects.filter(guardian_erasure_requested_at__isnull=False)
+    # Gone another way (the whole registration anonymised by the purge, a later request).
+    counts["already_gone"] = waiting.filter(registration__guardian_id_number_digest="").update(
+        guardian_erasure_requested_at=None, guardian_request=None, updated_at=timezone.now()
+    )
+    held = Discrepancy.objects.filter(
+        registration_id=OuterRef("registration_id"), status=Discrepancy.Status.OPEN
+    )
+    due = (
+        waiting.filter(
+            Q(registration__status=Registration.Status.BLOCKED) | Q(deactivated_at__isnull=False)
+        )
+        .exclude(Exists(held))
+        .order_by("registration_id")
+    )
+    after = 0
+    while True:
+        with transaction.atomic():
+            states = list(due.filter(registration_id__gt=after)[:batch_size])
+            if not states:
+                break
+            after = states[-1].registration_id
+            by_request: dict = {}
+            for state in states:
+                by_request.setdefault(state.guardian_request_id, []).append(state)
+            for request_id, group in by_request.items():
+                request = group[0].guardian_request if request_id is not None else None
+                registrations = list(
+                    Registration.objects.filter(
+                        pk__in=[state.registration_id for state in group]
+                    ).exclude(guardian_id_number_digest="")
+                )
+                erased, _kept, photos = guardian_erase(
+                    registrations=registrations,
+                    states={state.registration_id: state for state in group},
+                    actor=actor,
+                    request=request,
+                )
+                counts["erased"] += len(erased)
+                counts["photo_files_deleted"] += photos
+                if request is not None and erased:
+                    # The request's record says what was done for it, and when.
+                    _record_action(
+                        request,
+                        actor,
+                        "erase_head_of_family_data",
+                        {"head_of_family_data_erased": erased},
+                        timezone.now(),
+                    )
+    return counts
 
 
 def _erase_staff_and_accounts(records, request, actor, outcome: ErasureOutcome) -> None:

@@ -534,6 +534,12 @@ CELERY_BEAT_SCHEDULE.update(
             "task": "privacy.tasks.purge_expired_data",
             "schedule": crontab(hour=3, minute=30),
         },
+        # A head of family's part of a minor's registration, kept while the number was in
+        # service or a case open: erased once the deactivation sync has seen it leave service.
+        "privacy-erase-due-guardian-parts": {
+            "task": "privacy.tasks.erase_due_guardian_parts",
+            "schedule": crontab(hour=0, minute=50),
+        },
     }
 )
 

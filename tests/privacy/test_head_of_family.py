@@ -18,7 +18,7 @@ from django.urls import reverse
 from core import pii
 from core.models import AuditEvent
 from identity.idgen import make_kk, make_nik
-from privacy import services
+from privacy import services, tasks
 from privacy.models import ErasureLedger, RegistrationPrivacy
 from subscribers import services as subscriber_services
 from subscribers.models import Registration
@@ -224,3 +224,74 @@ def test_restriction_by_the_head_of_family_leaves_the_minors_registration_visibl
     ).exists()
     request.refresh_from_db()
     assert request.actions[-1]["result"]["head_of_family_not_restricted"] == [minor.pk]
+
+
+def test_his_erasure_kept_for_the_number_in_service_happens_once_it_leaves_service(
+    operator, minor, settings
+):
+    """Kept while the number is in service, his part is not forgotten: once the operator's
+    database says the number went inactive, the scheduled pass erases it under his request —
+    and never the minor's data — and a second pass changes nothing."""
+    face_file = Path(minor.face_photo.path)
+    request = open_request(operator, FATHER[1])
+    services.data_subject_request_erase(actor=operator, request=request)
+
+    # Still in service: the pass leaves it waiting, without a new audit row.
+    deferred_rows = AuditEvent.objects.filter(
+        action="registration.guardian_erasure_deferred", target_id=str(minor.pk)
+    ).count()
+    assert services.guardian_erasures_due()["erased"] == 0
+    minor.refresh_from_db()
+    assert pii.decrypt(minor.guardian_id_number_encrypted) == FATHER[1]
+    assert (
+        AuditEvent.objects.filter(
+            action="registration.guardian_erasure_deferred", target_id=str(minor.pk)
+        ).count()
+        == deferred_rows
+    )
+
+    deactivate(minor, days_ago=1)
+    assert tasks.erase_due_guardian_parts.run() == {
+        "erased": 1, "photo_files_deleted": 2, "already_gone": 0,
+    }  # fmt: skip
+
+    minor.refresh_from_db()
+    assert minor.guardian_id_number_encrypted == minor.guardian_id_number_digest == ""
+    assert minor.face_photo.name == "" and not face_file.exists()
+    assert minor.full_name == DAUGHTER[0] and pii.decrypt(minor.id_number_encrypted) == DAUGHTER[1]
+    assert export(operator, FATHER[1])["as_head_of_family"] == []
+    erased = AuditEvent.objects.get(action="registration.guardian_erased", target_id=str(minor.pk))
+    assert erased.after["request"] == request.pk
+    request.refresh_from_db()
+    assert request.actions[-1]["action"] == "erase_head_of_family_data"
+    assert request.actions[-1]["result"] == {"head_of_family_data_erased": [minor.pk]}
+    assert not RegistrationPrivacy.objects.filter(
+        guardian_erasure_requested_at__isnull=False
+    ).exists()
+    assert services.guardian_erasures_due() == {
+        "erased": 0, "photo_files_deleted": 0, "already_gone": 0,
+    }  # fmt: skip
+    assert (
+        settings.CELERY_BEAT_SCHEDULE["privacy-erase-due-guardian-parts"]["task"]
+        == tasks.erase_due_guardian_parts.name
+    )
+
+
+def test_an_open_case_still_holds_his_waiting_erasure(operator, minor):
+    services.data_subject_request_erase(actor=operator, request=open_request(operator, FATHER[1]))
+    deactivate(minor, days_ago=1)
+    discrepancy = open_discrepancy(minor, kind="name_mismatch", details={})
+    deferred = AuditEvent.objects.filter(action="registration.guardian_erasure_deferred")
+    before = deferred.count()
+
+    assert services.guardian_erasures_due()["erased"] == 0
+    assert deferred.count() == before  # still waiting: nothing new to say
+    minor.refresh_from_db()
+    assert pii.decrypt(minor.guardian_id_number_encrypted) == FATHER[1]
+
+    discrepancy.status = "resolved"
+    discrepancy.resolved_at = discrepancy.detected_at
+    discrepancy.save(update_fields=["status", "resolved_at"])
+    assert services.guardian_erasures_due()["erased"] == 1
+    minor.refresh_from_db()
+    assert minor.guardian_id_number_digest == ""
