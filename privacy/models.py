@@ -190,6 +190,19 @@ class DataSubjectRequest(models.Model):
     audit row.
     """
 
+    class Action(models.TextChoices):
+        """What ``actions`` records (the request's page names each in words)."""
+
+        DECIDE = "decide", _("Decided whether the records are the person's")
+        EXPORT = "export", _("Copy of the data handed over")
+        ERASE = "erase", _("Erasure")
+        ERASE_HEAD_OF_FAMILY_DATA = (
+            "erase_head_of_family_data",
+            _("Head of family's data erased once the number left service"),
+        )
+        RESTRICT = "restrict", _("Processing restricted")
+        LIFT_RESTRICTION = "lift_restriction", _("Restriction lifted")
+
     class Channel(models.TextChoices):
         GRAPARI = "grapari", _("In person at a GraPARI")
         LETTER = "letter", _("Letter")
@@ -313,3 +326,4 @@ vocabulary.register("privacy_job_kind", PrivacyJob.Kind)
 vocabulary.register("privacy_job_status", PrivacyJob.Status)
 vocabulary.register("privacy_job_trigger", PrivacyJob.Trigger)
 vocabulary.register("request_channel", DataSubjectRequest.Channel)
+vocabulary.register("request_action", DataSubjectRequest.Action)

@@ -584,7 +584,7 @@ def guardian_erasures_due(*, actor="retention-purge", batch_size: int = 500) -> 
                     _record_action(
                         request,
                         actor,
-                        "erase_head_of_family_data",
+                        DataSubjectRequest.Action.ERASE_HEAD_OF_FAMILY_DATA,
                         {"head_of_family_data_erased": erased},
                         timezone.now(),
                     )

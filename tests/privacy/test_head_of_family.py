@@ -227,7 +227,7 @@ def test_restriction_by_the_head_of_family_leaves_the_minors_registration_visibl
 
 
 def test_his_erasure_kept_for_the_number_in_service_happens_once_it_leaves_service(
-    operator, minor, settings
+    client, operator, minor, settings
 ):
     """Kept while the number is in service, his part is not forgotten: once the operator's
     database says the number went inactive, the scheduled pass erases it under his request —
@@ -265,6 +265,9 @@ def test_his_erasure_kept_for_the_number_in_service_happens_once_it_leaves_servi
     request.refresh_from_db()
     assert request.actions[-1]["action"] == "erase_head_of_family_data"
     assert request.actions[-1]["result"] == {"head_of_family_data_erased": [minor.pk]}
+    client.force_login(operator)
+    page = client.get(reverse("privacy:request", args=[request.pk]), HTTP_ACCEPT_LANGUAGE="id")
+    assert "Data kepala keluarga dihapus setelah nomornya tidak aktif lagi" in page.content.decode()
     assert not RegistrationPrivacy.objects.filter(
         guardian_erasure_requested_at__isnull=False
     ).exists()
