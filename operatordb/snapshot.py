@@ -788,7 +788,6 @@ CHUNK_BYTES = 1 << 20
 # Workers: ``OPERATORDB_LOAD_WORKERS`` (default: one per core, at most 4); a file of one chunk
 # is converted in this process.
 MAX_WORKERS = 4
-_NAME_DELETE = str.maketrans("", "", "".join(chr(c) for c in range(128) if not chr(c).isalnum()))
 # Doubled positions of a 20-digit (zero-padded) ICCID are its even ones, counted from the left:
 # each four digits' share of the Luhn sum, looked up.
 _LUHN_FOUR = {
@@ -828,6 +827,18 @@ def _aware_plain(value: str) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+@lru_cache(maxsize=1 << 16)  # birth dates repeat a lot in a population
+def _day_ok(text: str) -> bool:
+    """A birth date as the rules accept it (``YYYY-MM-DD``, a day that exists)."""
+    if not _ISO_DATE.fullmatch(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 class _Converter:
@@ -898,17 +909,12 @@ class _Converter:
             return None
         else:
             digest = masked = ""
-        if birth:
-            if not _ISO_DATE.fullmatch(birth):
-                return None
-            try:
-                date.fromisoformat(birth)
-            except ValueError:
-                return None
+        if birth and not _day_ok(birth):
+            return None
         # The line holds no backslash (checked by the caller): nothing to escape.
         return (
             f"{msisdn}\t{iccid}\t{status}\t{activated or NULL}\t{roid}\t{id_type}"
-            f"\t{digest}\t{masked}\t{name}\t{name.lower().translate(_NAME_DELETE)}"
+            f"\t{digest}\t{masked}\t{name}\t{name_key(name) if name else ''}"
             f"\t{birth or NULL}\t{issued or NULL}\t{deactivated or NULL}"
         )
 
