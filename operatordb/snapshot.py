@@ -21,21 +21,23 @@ Decisions:
   (``operatordb.normalize``) and kept as its keyed digest plus a masked copy — the raw number is
   never stored; the name with its comparison key. MSISDNs are normalised to ``62…``.
 
-On PostgreSQL the file is ``COPY``d as text into a temporary staging table; one
-``INSERT … SELECT`` checks every row and converts those whose fields are all in their stored
-form — the keyed digest by ``pgcrypto``'s ``hmac()`` with the key handed over by ``COPY``, never
-in a statement's text (docs/decisions.md) —, and the rows it does not prove valid go through
-``RowTransformer``, the one set of rules, so a bad row is reported with the same line, field and
-reason. That statement first runs in its quicker form (``_STAGE_FAST``: impossible days left to
-PostgreSQL's casts, which then fail it) inside a savepoint, and in its careful form
-(``_STAGE_CANONICAL``) only when a cast failed. A file that is not plain CSV line by line falls
-back to one streaming Python pass over the whole file (``RowTransformer`` feeding ``COPY``). The
-duplicate check, the delta (one join of the snapshot with the table), the update of changed
-rows, the insert of new ones and the deactivation of absent ones are then set-based statements,
-all in one transaction, one load at a time (an advisory lock). Into an empty table (the first
-load) every staged row is inserted without working out a delta. A large write (``_ReadIndexes``)
-drops the table's read-only indexes first and builds them again after it, in the same
-transaction. Elsewhere (SQLite, ``make run``) the same rows are written in batches.
+On PostgreSQL a pool of worker processes (``OPERATORDB_LOAD_WORKERS``, default one a core)
+converts the file a chunk of whole lines at a time while this process streams their output into
+the database by one ``COPY``: a row whose every field is already in its stored form (the form the
+operator's export writes) takes a quick path (``_Converter._fast_row``); every other row — any
+field needing a normalisation, and every bad row — goes through ``RowTransformer``, the one set
+of rules, so a bad row is reported with the same line, field and reason. The keyed digests are
+computed in Python as ``core.pii`` computes them: the key never reaches the database
+(docs/decisions.md). Into an empty table (the first load) the converted rows are ``COPY``d
+straight into the table, its read-only indexes dropped first and built again after
+(``_ReadIndexes``); a duplicate MSISDN fails that ``COPY`` on the unique index and the load goes
+through staging instead, which reports it. Otherwise they go into a temporary staging table and
+the duplicate check, the delta (one join of the snapshot with the table), the update of changed
+rows, the insert of new ones and the deactivation of absent ones are set-based statements —
+all in one transaction, one load at a time (an advisory lock). A file that is not plain CSV
+line by line (a quoted field, a ``\\r``, bytes that are not UTF-8) is read by one streaming
+Python pass (``RowTransformer`` feeding ``COPY``). Elsewhere (SQLite, ``make run``) the same
+rows are written in batches.
 """
 
 # SQL here is assembled from table and column names of our own models; every value is a bound
