@@ -467,13 +467,19 @@ class CopySource(io.TextIOBase):
     def __init__(self, lines: Iterator[str]):
         self._lines = lines
         self._pending = ""
+        # What stopped the lines (psycopg2 reports a failed read as a cancelled COPY).
+        self.failure: BaseException | None = None
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> str:
         while size < 0 or len(self._pending) < size:
-            chunk = "".join(islice(self._lines, 2000))
+            try:
+                chunk = "".join(islice(self._lines, 2000))
+            except BaseException as exc:
+                self.failure = exc
+                raise
             if not chunk:
                 break
             self._pending += chunk
@@ -702,9 +708,15 @@ def _load_postgresql(rows: Iterator[tuple], report: LoadReport, errors: _Errors,
     with connection.cursor() as cursor:
         _begin_load(cursor)
         cursor.execute(_STAGE)
-        cursor.cursor.copy_expert(
-            "COPY operatordb_snapshot_stage FROM STDIN", CopySource(staged()), size=1 << 16
-        )
+        source = CopySource(staged())
+        try:
+            cursor.cursor.copy_expert(
+                "COPY operatordb_snapshot_stage FROM STDIN", source, size=1 << 16
+            )
+        except connection.Database.Error:
+            if source.failure is not None:  # e.g. bytes that are not UTF-8: said as such
+                raise source.failure from None
+            raise
         _finish_load(cursor, report, errors, full=full)
 
 
