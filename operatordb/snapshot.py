@@ -55,6 +55,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -1054,16 +1055,24 @@ def _converted(
         for task in chain((first, second), chunks) if second else (first,):
             yield converter(task)
         return
-    # Forked: the workers inherit the code and the key; they never touch the database.
-    context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=_start_worker, initargs=(header, key, written)) as pool:
+    # Forked: the workers inherit the code and the key; they never touch the database. A worker
+    # that dies (killed for memory, say) breaks the pool: the load fails instead of waiting.
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_start_worker,
+        initargs=(header, key, written),
+    )
+    try:
         pending: deque = deque()
         for task in chain((first, second), chunks):
-            pending.append(pool.apply_async(_convert, (task,)))
+            pending.append(pool.submit(_convert, task))
             if len(pending) >= 2 * workers:
-                yield pending.popleft().get()
+                yield pending.popleft().result()
         while pending:
-            yield pending.popleft().get()
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _StagedSource(io.RawIOBase):
