@@ -5,8 +5,9 @@
 Generates N registrations (COPY) and the operator's snapshot of them (about N rows, with
 every discrepancy kind planted by ``compliance.reconciliation.generator``), then measures in the same run:
 
-1. the snapshot load (``manage.py load_operator_snapshot`` in a child process: COPY into
-   staging, the checks and keyed digests as SQL, the writes; its peak RSS) into the empty
+1. the snapshot load (``manage.py load_operator_snapshot`` in a child process: worker processes
+   check the rows and compute the keyed digests, one COPY, the writes; the loading process's
+   peak RSS) into the empty
    operator table, then again with the same file (a daily reload where nothing changed), each
    beside a bare ``COPY`` of the same file into a table of text columns (the floor) measured
    just before it. ``--snapshot-only`` stops there; ``--snapshot-scale K`` loads a file K times

@@ -21,21 +21,23 @@ Decisions:
   (``operatordb.normalize``) and kept as its keyed digest plus a masked copy — the raw number is
   never stored; the name with its comparison key. MSISDNs are normalised to ``62…``.
 
-On PostgreSQL the file is ``COPY``d as text into a temporary staging table; one
-``INSERT … SELECT`` checks every row and converts those whose fields are all in their stored
-form — the keyed digest by ``pgcrypto``'s ``hmac()`` with the key handed over by ``COPY``, never
-in a statement's text (docs/decisions.md) —, and the rows it does not prove valid go through
-``RowTransformer``, the one set of rules, so a bad row is reported with the same line, field and
-reason. That statement first runs in its quicker form (``_STAGE_FAST``: impossible days left to
-PostgreSQL's casts, which then fail it) inside a savepoint, and in its careful form
-(``_STAGE_CANONICAL``) only when a cast failed. A file that is not plain CSV line by line falls
-back to one streaming Python pass over the whole file (``RowTransformer`` feeding ``COPY``). The
-duplicate check, the delta (one join of the snapshot with the table), the update of changed
-rows, the insert of new ones and the deactivation of absent ones are then set-based statements,
-all in one transaction, one load at a time (an advisory lock). Into an empty table (the first
-load) every staged row is inserted without working out a delta. A large write (``_ReadIndexes``)
-drops the table's read-only indexes first and builds them again after it, in the same
-transaction. Elsewhere (SQLite, ``make run``) the same rows are written in batches.
+On PostgreSQL a pool of worker processes (``OPERATORDB_LOAD_WORKERS``, default one a core)
+converts the file a chunk of whole lines at a time while this process streams their output into
+the database by one ``COPY``: a row whose every field is already in its stored form (the form the
+operator's export writes) takes a quick path (``_Converter._fast_row``); every other row — any
+field needing a normalisation, and every bad row — goes through ``RowTransformer``, the one set
+of rules, so a bad row is reported with the same line, field and reason. The keyed digests are
+computed in Python as ``core.pii`` computes them: the key never reaches the database
+(docs/decisions.md). Into an empty table (the first load) the converted rows are ``COPY``d
+straight into the table, its read-only indexes dropped first and built again after
+(``_ReadIndexes``); a duplicate MSISDN fails that ``COPY`` on the unique index and the load goes
+through staging instead, which reports it. Otherwise they go into a temporary staging table and
+the duplicate check, the delta (one join of the snapshot with the table), the update of changed
+rows, the insert of new ones and the deactivation of absent ones are set-based statements —
+all in one transaction, one load at a time (an advisory lock). A file that is not plain CSV
+line by line (a quoted field, a ``\\r``, bytes that are not UTF-8) is read by one streaming
+Python pass (``RowTransformer`` feeding ``COPY``). Elsewhere (SQLite, ``make run``) the same
+rows are written in batches.
 """
 
 # SQL here is assembled from table and column names of our own models; every value is a bound
@@ -47,16 +49,20 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import multiprocessing
+import os
 import re
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from itertools import islice
+from itertools import chain, islice
 
 from django.conf import settings
-from django.db import DataError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core import pii
@@ -237,11 +243,11 @@ class RowTransformer:
     """Checks and normalises snapshot rows (one streaming pass; the common, already canonical
     form of each field takes the fast path)."""
 
-    def __init__(self, errors: _Errors):
+    def __init__(self, errors: _Errors, *, key: str | None = None):
         self.errors = errors
         self.tz = timezone.get_default_timezone()
         # During a digest-key rotation: the previous key, then the rotation's map (below).
-        self.digest = _Digester(pii.loader_key().encode())
+        self.digest = _Digester((pii.loader_key() if key is None else key).encode())
 
     def _timestamp(self, value: str, line: int, field_name: str) -> tuple[bool, str | None]:
         """(ok, the ISO text PostgreSQL reads) of an optional timestamp field."""
@@ -462,13 +468,19 @@ class CopySource(io.TextIOBase):
     def __init__(self, lines: Iterator[str]):
         self._lines = lines
         self._pending = ""
+        # What stopped the lines (psycopg2 reports a failed read as a cancelled COPY).
+        self.failure: BaseException | None = None
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> str:
         while size < 0 or len(self._pending) < size:
-            chunk = "".join(islice(self._lines, 2000))
+            try:
+                chunk = "".join(islice(self._lines, 2000))
+            except BaseException as exc:
+                self.failure = exc
+                raise
             if not chunk:
                 break
             self._pending += chunk
@@ -617,8 +629,6 @@ def _begin_load(cursor) -> None:
     for table in (
         "operatordb_snapshot_stage",
         "operatordb_snapshot_delta",
-        "operatordb_snapshot_raw",
-        "operatordb_snapshot_key",
     ):
         cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{table}")
 
@@ -699,9 +709,15 @@ def _load_postgresql(rows: Iterator[tuple], report: LoadReport, errors: _Errors,
     with connection.cursor() as cursor:
         _begin_load(cursor)
         cursor.execute(_STAGE)
-        cursor.cursor.copy_expert(
-            "COPY operatordb_snapshot_stage FROM STDIN", CopySource(staged()), size=1 << 16
-        )
+        source = CopySource(staged())
+        try:
+            cursor.cursor.copy_expert(
+                "COPY operatordb_snapshot_stage FROM STDIN", source, size=1 << 16
+            )
+        except connection.Database.Error:
+            if source.failure is not None:  # e.g. bytes that are not UTF-8: said as such
+                raise source.failure from None
+            raise
         _finish_load(cursor, report, errors, full=full)
 
 
@@ -770,238 +786,35 @@ def _load_orm(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, ful
             ).update(status="inactive", updated_at=now)
 
 
-# --- the set-based load (PostgreSQL) ------------------------------------------------------------
+# --- the bulk load (PostgreSQL) ------------------------------------------------------------------
 #
-# The file goes into a staging table of text columns by one COPY; one INSERT … SELECT then checks
-# every row and, for a row whose every field is already in its stored form (the common case: the
-# form the operator's export writes), converts it — keyed digest, masked copy and name key
-# included — in the same statement. The rows it does not prove valid (any field needing a
-# normalisation, and every bad row) go through ``RowTransformer`` — the one set of rules, so a
-# bad row is reported with exactly the line, field and reason of the streaming pass. When the
-# file is not plain CSV line by line (a row of the wrong width, a quoted field, a blank line, a
-# line break in a field, bytes that are not UTF-8), the streaming pass reads the whole file.
+# The file is cut into chunks of whole lines; a pool of worker processes turns each chunk into
+# the staging table's rows in COPY's text form (every check, the keyed digest, the mask and the
+# name key), and this process streams them into the staging table by one COPY while the workers
+# go on. A line whose every field is already in its stored form (the common case: the form the
+# operator's export writes) takes ``_fast_row``; any other line (a field needing normalisation,
+# a bad row, a row of the wrong width) goes through ``RowTransformer`` — the one set of rules,
+# so a bad row is reported with exactly the line, field and reason of the streaming pass. The
+# digest key stays in Python. A file that is not plain CSV line by line (a quoted field, a
+# ``\r``, bytes that are not UTF-8) is read by the streaming pass instead.
 
-_DIGITS = "0123456789"
-# What a timestamp's digits may be followed by after ``YYYY-MM-DDTHH:MM`` (digits shown as 9):
-# the seconds and their fraction, optional, then the offset.
-_TIMESTAMP_TAILS = ", ".join(
-    f"'{seconds}{offset}'"
-    for seconds in ["", ":99", *(":99." + "9" * n for n in range(1, 7))]
-    for offset in ("Z", "+99:99", "-99:99")
-)
-
-
-def _shape(column: str) -> str:
-    """SQL: ``column`` with every digit shown as 9 (computed once per row, see ``_SHAPED``)."""
-    return (
-        f"CASE WHEN {column} = '' THEN '' ELSE translate({column}, '{_DIGITS}', '9999999999') END"
+# Bytes of the file per chunk handed to a worker (whole lines; about 8 000 rows).
+CHUNK_BYTES = 1 << 20
+# Workers: ``OPERATORDB_LOAD_WORKERS`` (default: one per core, at most 4); a file of one chunk
+# is converted in this process.
+MAX_WORKERS = 4
+# Doubled positions of a 20-digit (zero-padded) ICCID are its even ones, counted from the left:
+# each four digits' share of the Luhn sum, looked up.
+_LUHN_FOUR = {
+    f"{i:04d}": sum(
+        (2 * int(d) - 9 * (int(d) >= 5)) if k % 2 == 0 else int(d) for k, d in enumerate(f"{i:04d}")
     )
-
-
-def _sql_date_ok(column: str) -> str:
-    """SQL: the first 10 characters of ``column`` (already of the shape 9999-99-99) are a day
-    that exists, as ``date.fromisoformat`` decides (year 1 to 9999, 29 February in leap
-    years)."""
-    year, month, day = (
-        f"substr({column}, 1, 4)::int", f"substr({column}, 6, 2)::int",
-        f"substr({column}, 9, 2)::int",
-    )  # fmt: skip
-    return (
-        f"({year} >= 1 AND {month} BETWEEN 1 AND 12 AND {day} >= 1"
-        f" AND ({day} <= 28 OR ({day} <= 30 AND {month} <> 2)"
-        f" OR ({day} = 31 AND {month} IN (1, 3, 5, 7, 8, 10, 12))"
-        f" OR ({month} = 2 AND {day} = 29 AND {year} % 4 = 0"
-        f" AND ({year} % 100 <> 0 OR {year} % 400 = 0))))"
-    )
-
-
-def _sql_timestamp_shape(column: str) -> str:
-    """SQL: ``column`` is empty or has the shape of an aware ISO timestamp."""
-    shape = f"r.{column}_shape"
-    return (
-        f"(r.{column} = '' OR (left({shape}, 16) IN ('9999-99-99T99:99', '9999-99-99 99:99')"
-        f" AND substr({shape}, 17) IN ({_TIMESTAMP_TAILS})))"
-    )
-
-
-def _sql_timestamp_ok(column: str) -> str:
-    """SQL, once the shape is proven: the fields are in range (``datetime.fromisoformat``
-    accepts it, and PostgreSQL reads it as it is)."""
-    c = f"r.{column}"
-    return (
-        f"({c} = '' OR ({_sql_date_ok(c)} AND substr({c}, 12, 2)::int <= 23"
-        f" AND substr({c}, 15, 2)::int <= 59"
-        f" AND (substr({c}, 17, 1) <> ':' OR substr({c}, 18, 2)::int <= 59)"
-        f" AND (right({c}, 1) = 'Z' OR (substr(right({c}, 6), 2, 2)::int <= 14"
-        f" AND substr(right({c}, 6), 5, 2)::int <= 59))))"
-    )
-
-
-# The ICCID's Luhn digit over its bytes, padded to 20 digits with zeros (which add nothing).
-_LUHN_SQL = " + ".join(
-    f"(2 * (get_byte(r.iccid_bytes, {i}) - 48) - 9 * ((get_byte(r.iccid_bytes, {i}) - 48) / 5))"
-    if i % 2 == 0
-    else f"(get_byte(r.iccid_bytes, {i}) - 48)"
-    for i in range(20)
-)
-# Each raw row with what the checks read more than once, computed once (OFFSET 0 keeps the
-# subquery from being flattened into copies of the expressions).
-_SHAPED = f"""(
-    SELECT r.*, {_shape("r.activated_at")} AS activated_at_shape,
-           {_shape("r.issued_at")} AS issued_at_shape,
-           {_shape("r.deactivated_at")} AS deactivated_at_shape,
-           CASE WHEN length(r.iccid) BETWEEN 18 AND 20 AND ltrim(r.iccid, '{_DIGITS}') = ''
-                THEN lpad(r.iccid, 20, '0')::bytea END AS iccid_bytes
-    FROM operatordb_snapshot_raw r OFFSET 0) r"""
-
-# Every field in its stored form: the shapes, checked without casting anything.
-_SHAPES_OK = f"""
-left(r.msisdn, 3) = '628' AND length(r.msisdn) BETWEEN 11 AND 14
-      AND ltrim(r.msisdn, '{_DIGITS}') = ''
-      AND r.status IN ('active', 'inactive')
-      AND (r.activated_at <> '' OR r.status = 'inactive')
-      AND (r.deactivated_at = '' OR r.status = 'inactive')
-      AND (r.iccid = '' OR (left(r.iccid, 2) = '89' AND r.iccid_bytes IS NOT NULL))
-      AND (r.outlet_roid = ''
-           OR (left(r.outlet_roid, 2) = 'RO' AND length(r.outlet_roid) BETWEEN 8 AND 20
-               AND ltrim(r.outlet_roid, '{_DIGITS}ABCDEFGHIJKLMNOPQRSTUVWXYZ') = ''))
-      AND ((r.id_type = '' AND r.id_number = '')
-           OR (r.id_type IN ({", ".join(f"'{t}'" for t in ID_TYPES)})
-               AND length(r.id_number) BETWEEN 1 AND 40
-               AND ltrim(r.id_number, '{_DIGITS}ABCDEFGHIJKLMNOPQRSTUVWXYZ') = ''))
-      AND length(r.full_name) <= 100 AND r.full_name ~ '^([!-~]+( [!-~]+)*)?$'
-      AND (r.birth_date = ''
-           OR translate(r.birth_date, '{_DIGITS}', '9999999999') = '9999-99-99')
-      AND {_sql_timestamp_shape("activated_at")}
-      AND {_sql_timestamp_shape("issued_at")}
-      AND {_sql_timestamp_shape("deactivated_at")}"""
-# The checks that cast run only once the shapes are proven (CASE fixes the order of evaluation).
-_CANONICAL = f"""
-CASE WHEN {_SHAPES_OK}
- THEN (r.iccid = '' OR ({_LUHN_SQL}) % 10 = 0)
-      AND (r.birth_date = '' OR {_sql_date_ok("r.birth_date")})
-      AND {_sql_timestamp_ok("activated_at")}
-      AND {_sql_timestamp_ok("issued_at")}
-      AND {_sql_timestamp_ok("deactivated_at")}
-      AND (r.issued_at = '' OR r.deactivated_at = ''
-           OR r.issued_at::timestamptz <= r.deactivated_at::timestamptz)
- ELSE false END"""
-
-# ``core.masking.mask_id_number`` of a stored number (a test holds the two together).
-_MASK_SQL = """CASE
-    WHEN length(r.id_number) >= 12
-        THEN left(r.id_number, 4) || repeat('*', length(r.id_number) - 8) || right(r.id_number, 4)
-    ELSE repeat('*', length(r.id_number) - least(3, length(r.id_number) / 2))
-         || right(r.id_number, least(3, length(r.id_number) / 2))
-    END"""
-
-_RAW = f"""
-CREATE TEMP TABLE operatordb_snapshot_raw (
-    line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2),
-    {", ".join(f"{c} text NOT NULL DEFAULT ''" for c in ALL_COLUMNS)}
-) ON COMMIT DROP
-"""
-# The digest key, handed over by COPY: never in a statement's text, so never in the server's
-# statement log, pg_stat_statements or an error message; dropped with the transaction.
-_KEY = "CREATE TEMP TABLE operatordb_snapshot_key (key bytea NOT NULL) ON COMMIT DROP"
-_STAGE_CANONICAL = f"""
-INSERT INTO operatordb_snapshot_stage
-SELECT r.line, r.msisdn, r.iccid, r.status, nullif(r.activated_at, '')::timestamptz,
-       r.outlet_roid, r.id_type,
-       CASE WHEN r.id_number = '' THEN ''
-            ELSE encode(hmac(convert_to(r.id_number, 'UTF8'), k.key, 'sha256'), 'hex') END,
-       {_MASK_SQL},
-       r.full_name, regexp_replace(lower(r.full_name COLLATE "C"), '[^a-z0-9]+', '', 'g'),
-       nullif(r.birth_date, '')::date, nullif(r.issued_at, '')::timestamptz,
-       nullif(r.deactivated_at, '')::timestamptz
-FROM {_SHAPED} CROSS JOIN operatordb_snapshot_key k
-WHERE {_CANONICAL}
-"""
-
-
-# The same in fewer operations a row, for a file expected to be good: what a cast refuses is
-# left to the cast (an impossible day: the statement fails, and ``_STAGE_CANONICAL`` runs in its
-# place), the other ranges are compared as text (two digits each, proven by the shape), and the
-# Luhn sum adds five looked-up sums of four digits (positions 1 and 3 of each doubled, as
-# positions are counted from the right of the 20 digits).
-_LUHN_OF_FOUR = """(SELECT array_agg(
-    (2 * (i / 1000) - 9 * (i / 5000)) + (i / 100) % 10
-    + (2 * ((i / 10) % 10) - 9 * (((i / 10) % 10) / 5)) + i % 10 ORDER BY i)
-    FROM generate_series(0, 9999) i)"""
-_LUHN_FAST = " + ".join(
-    f"l.sums[substr(r.iccid_digits, {start}, 4)::int + 1]" for start in (1, 5, 9, 13, 17)
-)
-
-
-def _sql_time_ok_fast(column: str) -> str:
-    """SQL, once the shape is proven: the time of day and the offset are in range (the date is
-    the cast's)."""
-    c = f"r.{column}"
-    return (
-        f"({c} = '' OR (substr({c}, 12, 2) <= '23' COLLATE \"C\""
-        f" AND substr({c}, 15, 2) <= '59' COLLATE \"C\""
-        f" AND (substr({c}, 17, 1) <> ':' OR substr({c}, 18, 2) <= '59' COLLATE \"C\")"
-        f" AND (right({c}, 1) = 'Z' OR (substr(right({c}, 6), 2, 2) <= '14' COLLATE \"C\""
-        f" AND right({c}, 2) <= '59' COLLATE \"C\"))))"
-    )
-
-
-_STAGE_FAST = (
-    _STAGE_CANONICAL.replace(
-        _SHAPED, _SHAPED.replace("lpad(r.iccid, 20, '0')::bytea", "lpad(r.iccid, 20, '0')")
-    )
-    .replace(
-        "CROSS JOIN operatordb_snapshot_key k",
-        f"CROSS JOIN operatordb_snapshot_key k CROSS JOIN (SELECT {_LUHN_OF_FOUR} AS sums) l",
-    )
-    .replace(
-        _CANONICAL,
-        f"""
-CASE WHEN {_SHAPES_OK}
- THEN (r.iccid = '' OR ({_LUHN_FAST}) % 10 = 0)
-      AND {_sql_time_ok_fast("activated_at")}
-      AND {_sql_time_ok_fast("issued_at")}
-      AND {_sql_time_ok_fast("deactivated_at")}
-      AND (r.issued_at = '' OR r.deactivated_at = ''
-           OR r.issued_at::timestamptz <= r.deactivated_at::timestamptz)
- ELSE false END""",
-    )
-    .replace("iccid_bytes", "iccid_digits")
-)
-_NOT_STAGED = f"""
-SELECT r.line, {", ".join(f"r.{c}" for c in ALL_COLUMNS)}
-FROM operatordb_snapshot_raw r
-WHERE NOT EXISTS (SELECT FROM operatordb_snapshot_stage s WHERE s.line = r.line)
-ORDER BY r.line
-"""
+    for i in range(10_000)
+}
 
 
 class _NotPlain(Exception):
     """The file is not plain CSV line by line: the streaming pass reads it."""
-
-
-class _LineCounter(io.RawIOBase):
-    """The file's bytes for COPY, counting its line breaks and refusing quotes (where Python's
-    csv module and COPY may split a malformed line differently)."""
-
-    def __init__(self, fh):
-        self._fh = fh
-        self.newlines = 0
-        self.ends_with_newline = True
-        self.refused = False
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._fh.read(size)
-        if chunk:
-            if b'"' in chunk or b"\r" in chunk:
-                self.refused = True
-                raise _NotPlain
-            self.newlines += chunk.count(b"\n")
-            self.ends_with_newline = chunk.endswith(b"\n")
-        return chunk
 
 
 def _header(first_line: bytes, errors: _Errors) -> list[str] | None:
@@ -1018,8 +831,297 @@ def _header(first_line: bytes, errors: _Errors) -> list[str] | None:
     return header
 
 
+def _aware_plain(value: str) -> datetime | None:
+    """An aware ISO timestamp PostgreSQL reads as it is (``_PLAIN_TIMESTAMP``, offset under
+    16 hours with minutes below 60), parsed; None for anything else (the rules decide)."""
+    if not _PLAIN_TIMESTAMP.fullmatch(value):
+        return None
+    if value[-1] != "Z" and (value[-5:-3] > "15" or value[-2:] > "59"):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=1 << 16)  # birth dates repeat a lot in a population
+def _day_ok(text: str) -> bool:
+    """A birth date as the rules accept it (``YYYY-MM-DD``, a day that exists)."""
+    if not _ISO_DATE.fullmatch(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+_PLAIN_TIMESTAMP_MATCH = _PLAIN_TIMESTAMP.fullmatch
+_FROM_ISO = datetime.fromisoformat
+
+
+class _Converter:
+    """One chunk of lines into rows in COPY's text form, and faults; run in a worker. The rows
+    are the staging table's (the line first) or, with ``written`` (the load's ``updated_at``
+    and ``change_xid``), the operator table's (``_WRITTEN``: a first load's straight COPY)."""
+
+    def __init__(self, header: list[str], key: str, written: tuple[str, int] | None = None):
+        self.tail = None if written is None else f"\t{written[0]}\t{written[1]}\n"
+        self.end = "\n" if written is None else self.tail
+        self.width = len(header)
+        extra = header[len(COLUMNS) :]
+        self.positions = [header.index(c) if c in extra else None for c in OPTIONAL_COLUMNS]
+        self.plain_order = tuple(header) == ALL_COLUMNS
+        self.key = key
+        digester = _Digester(key.encode())
+        self.inner, self.outer = digester._inner, digester._outer
+
+    def _fast_row(self, values: list[str], head: str) -> str | None:
+        """The stored values of a row whose fields are all in their stored form and valid (the
+        rules would store them as they are), in COPY's text form; None for any other row (the
+        rules decide)."""
+        (msisdn, iccid, status, activated, roid, id_type, id_number, name, birth, issued,
+         deactivated) = values  # fmt: skip
+        if not (
+            11 <= len(msisdn) <= 14 and msisdn[:3] == "628" and msisdn.isdigit()
+            and status in STATUSES
+            and (not roid or (8 <= len(roid) <= 20 and roid[:2] == "RO" and roid.isalnum()
+                              and roid.isupper()))
+            and len(name) <= 100 and "  " not in name and name[:1] != " " and name[-1:] != " "
+            and name.isprintable()
+        ):  # fmt: skip
+            return None
+        if iccid:
+            if not (18 <= len(iccid) <= 20 and iccid[:2] == "89" and iccid.isdigit()):
+                return None
+            padded = iccid.rjust(20, "0")
+            four = _LUHN_FOUR
+            if (
+                four[padded[:4]] + four[padded[4:8]] + four[padded[8:12]]
+                + four[padded[12:16]] + four[padded[16:]]
+            ) % 10:  # fmt: skip
+                return None
+        if activated:  # _aware_plain, inline for the one timestamp most rows have
+            if not _PLAIN_TIMESTAMP_MATCH(activated) or (
+                activated[-1] != "Z" and (activated[-5:-3] > "15" or activated[-2:] > "59")
+            ):
+                return None
+            try:
+                _FROM_ISO(activated)
+            except ValueError:
+                return None
+        elif status == "active":
+            return None
+        issued_at = deactivated_at = None
+        if issued and (issued_at := _aware_plain(issued)) is None:
+            return None
+        if deactivated:
+            if status == "active" or (deactivated_at := _aware_plain(deactivated)) is None:
+                return None
+            if issued_at is not None and issued_at > deactivated_at:
+                return None
+        if id_number:
+            if id_type not in ID_TYPE_SET or len(id_number) > 40 or not id_number.isalnum():
+                return None
+            if not (id_number.isdigit() or id_number.isupper()):
+                return None
+            inner = self.inner.copy()  # _Digester, inline
+            inner.update(id_number.encode())
+            outer = self.outer.copy()
+            outer.update(inner.digest())
+            digest = outer.hexdigest()
+            length = len(id_number)  # mask_id_number (a test holds them together)
+            if length >= 12:
+                masked = f"{id_number[:4]}{'*' * (length - 8)}{id_number[-4:]}"
+            else:
+                keep = min(3, length // 2)
+                masked = "*" * (length - keep) + id_number[length - keep :]
+        elif id_type:
+            return None
+        else:
+            digest = masked = ""
+        if birth and not _day_ok(birth):
+            return None
+        # The line holds no backslash (checked by the caller): nothing to escape.
+        return (
+            f"{head}{msisdn}\t{iccid}\t{status}\t{activated or NULL}\t{roid}\t{id_type}"
+            f"\t{digest}\t{masked}\t{name}\t{name_key(name) if name else ''}"
+            f"\t{birth or NULL}\t{issued or NULL}\t{deactivated or NULL}{self.end}"
+        )
+
+    def _values(self, values: list[str]) -> list[str]:
+        """A row of the header's width in ``ALL_COLUMNS`` order."""
+        if self.plain_order:
+            return values
+        return values[: len(COLUMNS)] + [values[i] if i is not None else "" for i in self.positions]
+
+    def __call__(self, task: tuple[int, bytes]) -> tuple[bytes, list, int, int]:
+        """(staging rows as COPY text, faults reported, faults counted, rows) of the lines of
+        ``task`` (its first line's number, its bytes); raises ``_NotPlain``."""
+        first, data = task
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _NotPlain from None
+        report = LoadReport()
+        errors = _Errors(report)
+        transform = None
+        out = []
+        rows = 0
+        width, plain, tail = self.width, self.plain_order, self.tail
+        fast, append = self._fast_row, out.append
+        head = "{}\t".format if tail is None else _no_head
+        for line, raw in enumerate(text.split("\n"), start=first):
+            if not raw:
+                continue  # a blank line (the streaming pass skips it too), or the end
+            rows += 1
+            if raw.isascii() and "\\" not in raw:
+                values = raw.split(",")
+                if len(values) == width:
+                    stored = fast(values if plain else self._values(values), head(line))
+                    if stored is not None:
+                        append(stored)
+                        continue
+            if transform is None:
+                transform = RowTransformer(errors, key=self.key)
+            values = next(csv.reader([raw]))
+            values = self._values(values) if len(values) == width else _wrong_width(values, width)
+            converted = transform(values, line)
+            if converted is not None:
+                staged = _stage_line(line, converted)
+                out.append(staged if tail is None else staged[staged.index("\t") + 1 : -1] + tail)
+        return "".join(out).encode(), report.errors, report.error_count, rows
+
+
+def _no_head(_line: int) -> str:
+    return ""
+
+
+_CONVERTER: _Converter | None = None
+
+
+def _start_worker(header: list[str], key: str, written: tuple[str, int] | None) -> None:
+    global _CONVERTER
+    _CONVERTER = _Converter(header, key, written)
+
+
+def _convert(task: tuple[int, bytes]):
+    return _CONVERTER(task)
+
+
+def _chunks(fh, first_line: int) -> Iterator[tuple[int, bytes]]:
+    """(number of its first line, bytes) of whole lines, about ``CHUNK_BYTES`` each; raises
+    ``_NotPlain`` at a quote or a carriage return."""
+    line = first_line
+    rest = b""
+    while True:
+        data = fh.read(CHUNK_BYTES)
+        if not data:
+            if rest:
+                yield line, rest
+            return
+        if b'"' in data or b"\r" in data:
+            raise _NotPlain
+        data = rest + data
+        end = data.rfind(b"\n") + 1
+        if end == 0:
+            rest = data
+            continue
+        chunk, rest = data[:end], data[end:]
+        yield line, chunk
+        line += chunk.count(b"\n")
+
+
+def _workers() -> int:
+    wanted = getattr(settings, "OPERATORDB_LOAD_WORKERS", None)
+    if wanted is None:
+        wanted = min(MAX_WORKERS, os.cpu_count() or 1)
+    return max(0, int(wanted))
+
+
+def _converted(
+    fh, header: list[str], key: str, written: tuple[str, int] | None
+) -> Iterator[tuple[bytes, list, int, int]]:
+    """The converted chunks of the file, in order: by a pool of worker processes (at most two
+    chunks each in flight: memory stays flat), or here for a file of one chunk."""
+    chunks = _chunks(fh, 2)
+    first = next(chunks, None)
+    if first is None:
+        return
+    second = next(chunks, None)
+    workers = _workers()
+    if second is None or workers == 0:
+        converter = _Converter(header, key, written)
+        for task in chain((first, second), chunks) if second else (first,):
+            yield converter(task)
+        return
+    # Forked: the workers inherit the code and the key; they never touch the database. A worker
+    # that dies (killed for memory, say) breaks the pool: the load fails instead of waiting.
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_start_worker,
+        initargs=(header, key, written),
+    )
+    try:
+        pending: deque = deque()
+        for task in chain((first, second), chunks):
+            pending.append(pool.submit(_convert, task))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _StagedSource(io.RawIOBase):
+    """What COPY reads: the converted chunks' staging rows; their faults go to the report."""
+
+    def __init__(self, converted: Iterator, report: LoadReport, errors: _Errors):
+        self._converted = converted
+        self._report = report
+        self._errors = errors
+        self._pending = b""
+        self.failure: BaseException | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._pending:
+            try:
+                staged, faults, count, rows = next(self._converted, (None, None, 0, 0))
+            except BaseException as exc:  # kept: psycopg2 reports a failed read as its own
+                self.failure = exc
+                raise
+            if staged is None:
+                return b""
+            self._report.rows += rows
+            for fault in faults:
+                self._errors.add(fault.line, fault.field, fault.reason)
+            self._report.error_count += count - len(faults)
+            self._pending = staged
+        out, self._pending = self._pending, b""
+        return out
+
+
+def _copy(cursor, statement: str, source: _StagedSource) -> int:
+    """``COPY … FROM STDIN`` of ``source``: the rows written; a failure of the conversion
+    (``_NotPlain`` included) is raised as itself."""
+    try:
+        cursor.cursor.copy_expert(statement, source, size=1 << 18)
+    except (DataError, connection.Database.Error):
+        if source.failure is not None:
+            raise source.failure from None
+        raise
+    if source.failure is not None:
+        raise source.failure
+    return cursor.cursor.rowcount
+
+
 def _load_postgresql_bulk(path, report: LoadReport, errors: _Errors, *, full: bool) -> None:
-    """The set-based load; raises ``_NotPlain`` (nothing staged) to hand over to the stream."""
+    """The bulk load; raises ``_NotPlain`` (nothing written) to hand over to the stream."""
     with open(path, "rb") as fh:
         first = fh.readline()
         if b'"' in first or b"\r" in first or not first.endswith(b"\n"):
@@ -1027,62 +1129,52 @@ def _load_postgresql_bulk(path, report: LoadReport, errors: _Errors, *, full: bo
         header = _header(first, errors)
         if header is None:
             raise _NotPlain  # the streaming pass reports it
-        source = _LineCounter(fh)
+        key = pii.loader_key()
         with connection.cursor() as cursor:
             _begin_load(cursor)
-            cursor.execute(_RAW)
+            if _load_first(cursor, fh, header, key, report, errors, path):
+                return
             cursor.execute(_STAGE)
-            cursor.execute(_KEY)
-            cursor.cursor.copy_expert(
-                "COPY operatordb_snapshot_key FROM STDIN",
-                io.StringIO("\\\\x" + pii.loader_key().encode().hex() + "\n"),
-            )
-            try:
-                cursor.cursor.copy_expert(
-                    f"COPY operatordb_snapshot_raw ({', '.join(header)}) FROM STDIN "
-                    f"WITH (FORMAT csv, FORCE_NOT_NULL ({', '.join(header)}))",
-                    source,
-                    size=1 << 18,
-                )
-            except (DataError, connection.Database.Error) as exc:
-                # A row of the wrong width, bytes that are not UTF-8, a quote (the COPY was
-                # cancelled from read()): not plain. Anything else is an error.
-                if source.refused or isinstance(exc, (DataError, connection.Database.DataError)):
-                    raise _NotPlain from None
-                raise
-            report.rows = cursor.cursor.rowcount
-            if report.rows != source.newlines + (not source.ends_with_newline):
-                raise _NotPlain  # a blank line, or COPY's end-of-data marker
-            try:
-                with transaction.atomic():  # a savepoint
-                    cursor.execute(_STAGE_FAST)
-            except DataError:  # a day that does not exist: the careful checks find it
-                cursor.execute(_STAGE_CANONICAL)
-            staged = cursor.cursor.rowcount
-            cursor.execute("DROP TABLE operatordb_snapshot_key")
-            if staged != report.rows:
-                _stage_the_rest(cursor, errors)
+            source = _StagedSource(_converted(fh, header, key, None), report, errors)
+            _copy(cursor, "COPY operatordb_snapshot_stage FROM STDIN", source)
             _finish_load(cursor, report, errors, full=full)
 
 
-def _stage_the_rest(cursor, errors: _Errors) -> None:
-    """The rows the SQL did not prove valid, through ``RowTransformer``, into the staging
-    table (the valid ones) or the report (the bad ones), a batch at a time."""
-    transform = RowTransformer(errors)
-    # A server-side cursor: memory stays flat however many rows need the rules.
-    with connection.connection.cursor(name="operatordb_snapshot_rest") as rest:
-        rest.itersize = 10_000
-        rest.execute(_NOT_STAGED)
-        while batch := rest.fetchmany(10_000):
-            staged = []
-            for line, *values in batch:
-                out = transform(values, line)
-                if out is not None:
-                    staged.append(_stage_line(line, out))
-            if staged:
-                cursor.cursor.copy_expert(
-                    "COPY operatordb_snapshot_stage FROM STDIN", io.StringIO("".join(staged))
-                )
+def _load_first(cursor, fh, header, key, report: LoadReport, errors: _Errors, path) -> bool:
+    """The first load (the operator table empty, no digest-key rotation under way): the
+    converted rows ``COPY``d straight into the table, its read indexes dropped and built again.
+    A duplicate MSISDN fails the COPY (the unique index): then nothing was written, ``fh`` is
+    back after the header and the load goes through staging, which reports each duplicate.
+    True when the load is done here."""
+    cursor.execute(f"SELECT pg_current_xact_id()::text::bigint, EXISTS (SELECT FROM {_TABLE})")
+    xid, occupied = cursor.fetchone()
+    if occupied or pii.canonicalise_sql("operatordb_snapshot_stage", "id_number_digest"):
+        return False
+    start = fh.tell()
+    now = timezone.now()
+    # The rows a file holds, from its size (for the index rule only; a row is ~130 bytes).
+    rows = os.path.getsize(path) // 100
+    try:
+        with transaction.atomic(), _ReadIndexes(cursor, rows, 0):  # a savepoint
+            source = _StagedSource(
+                _converted(fh, header, key, (now.isoformat(), xid)), report, errors
+            )
+            report.inserted = _copy(cursor, f"COPY {_TABLE} ({_WRITTEN}) FROM STDIN", source)
+            if report.error_count:
+                raise _Rejected
+    except _Rejected:
+        report.inserted = 0
+        return True  # rejected: nothing written (no duplicate either: the COPY went through)
+    except (IntegrityError, connection.Database.IntegrityError):
+        fh.seek(start)
+        report.rows = report.inserted = report.error_count = 0
+        report.errors.clear()
+        return False
+    return True
+
+
+class _Rejected(Exception):
+    """A first load with bad rows: its savepoint is rolled back (the indexes are not built)."""
 
 
 def load_rows(

@@ -170,10 +170,10 @@ def test_the_fast_digest_is_the_portals_digest(settings):
             assert digest(value) == pii.digest(value)
 
 
-# --- the set-based load (PostgreSQL) and the streaming pass agree -------------------------------
+# --- the bulk load (PostgreSQL) and the streaming pass agree ------------------------------------
 
 FULL_HEADER = HEADER.rstrip("\n") + ",issued_at,deactivated_at\n"
-# Every field in its stored form: the SQL converts these rows itself.
+# Every field in its stored form: the bulk load's quick path converts these rows.
 CANONICAL = [
     "6281200000101,8962100000001000019,active,2025-03-01T10:00:00+07:00,ROJKT000001,ktp,"
     "3171015708900042,Siti Nur'aini,1990-08-17,,",
@@ -183,7 +183,7 @@ CANONICAL = [
     "6281200000104,,inactive,2025-03-01T10:00:00.123456-03:30,,kitas,12,A.B C-D,,,"
     "2025-06-30T10:00:00+00:00",
 ]
-# Valid, but a field needs the rules' normalisation: the SQL leaves them to Python.
+# Valid, but a field needs the rules' normalisation: the quick path leaves them to the rules.
 NORMALISED = [
     "081200000201,8962 1000 0000 1000 019,ACTIVE,2025-03-01 10:00:00,rojkt000001,KTP,"
     "3171.0157.0890.0042,Élodie Straße,1990-08-17,2025-01-01,",
@@ -215,7 +215,7 @@ def _stream(path):
 
 
 def _bulk(path):
-    """The set-based load over ``path``; fails the test if it handed the file to the stream."""
+    """The bulk load over ``path``; fails the test if it handed the file to the stream."""
     report = snapshot.LoadReport()
     errors = snapshot._Errors(report)
     with transaction.atomic():
@@ -231,12 +231,12 @@ def _stored():
 
 
 needs_postgresql = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="the set-based load is PostgreSQL's"
+    connection.vendor != "postgresql", reason="the bulk load is PostgreSQL's"
 )
 
 
 @needs_postgresql
-def test_the_sql_checks_report_each_fault_as_the_rules_do(db, tmp_path):
+def test_the_quick_checks_report_each_fault_as_the_rules_do(db, tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text(FULL_HEADER + "\n".join(CANONICAL + NORMALISED + BAD) + "\n", "utf-8")
 
@@ -253,7 +253,7 @@ def test_the_sql_checks_report_each_fault_as_the_rules_do(db, tmp_path):
 
 
 @needs_postgresql
-def test_the_sql_load_stores_what_the_rules_store(db, tmp_path):
+def test_the_quick_path_stores_what_the_rules_store(db, tmp_path):
     path = tmp_path / "good.csv"
     path.write_text(FULL_HEADER + "\n".join(CANONICAL + NORMALISED) + "\n", "utf-8")
 
@@ -270,7 +270,7 @@ def test_the_sql_load_stores_what_the_rules_store(db, tmp_path):
 @pytest.mark.parametrize(
     "key", ["short", "k" * 64, "a-much-longer-key-than-a-block-" * 5, "kunci-é"]
 )
-def test_the_databases_digest_and_mask_are_the_portals(db, tmp_path, settings, key):
+def test_the_loaders_digest_and_mask_are_the_portals(db, tmp_path, settings, key):
     settings.ID_DIGEST_KEY = key
     rng = random.Random(key)
     alphabet = string.ascii_uppercase + string.digits
@@ -299,20 +299,31 @@ def test_the_databases_digest_and_mask_are_the_portals(db, tmp_path, settings, k
 
 @needs_postgresql
 @pytest.mark.parametrize(
-    "body",
+    ("body", "plain"),
     [
-        '"6281200000401",,inactive,,,,,,\n',  # a quoted field
-        "6281200000401,,inactive,,,,,,\n\n6281200000402,,inactive,,,,,,\n",  # a blank line
-        "6281200000401,,inactive,,,,,,\n\\.\n6281200000402,,inactive,,,,,,\n",  # COPY's end
-        "6281200000401,,inactive,,,,,,\r\n",  # Windows line ends
-        "6281200000401,,inactive,,,,,,,\n",  # a row too wide
+        ('"6281200000401",,inactive,,,,,,\n', False),  # a quoted field
+        ("6281200000401,,inactive,,,,,,\r\n", False),  # Windows line ends
+        ("6281200000401,,inactive,,,,,,\n\n6281200000402,,inactive,,,,,,\n", True),  # blank
+        ("6281200000401,,inactive,,,,,,\n\\.\n6281200000402,,inactive,,,,,,\n", True),  # \.
+        ("6281200000401,,inactive,,,,,,,\n", True),  # a row too wide
+        ("6281200000401,,inactive,,,,,\n6281200000402,,inactive,,,,,,", True),  # narrow, no \n
     ],
 )
-def test_a_file_that_is_not_plain_csv_goes_through_the_stream(db, tmp_path, body):
+def test_a_file_that_is_not_plain_csv_is_read_as_the_stream_reads_it(db, tmp_path, body, plain):
+    """Quotes and carriage returns (where a row may span lines) hand the file to the streaming
+    pass; blank lines, odd widths and a last line without its line break are read line by line
+    by the bulk load, with the same rows and faults."""
     path = tmp_path / "odd.csv"
     path.write_text(HEADER + body, "utf-8", newline="")
-    with pytest.raises(snapshot._NotPlain):
-        _bulk(path)
+    if plain:
+        try:
+            bulk = _bulk(path)
+        except SnapshotRejected as exc:
+            bulk = exc.report
+        OperatorSubscriber.objects.all().delete()
+    else:
+        with pytest.raises(snapshot._NotPlain):
+            _bulk(path)
     stream = _stream(path)
     OperatorSubscriber.objects.all().delete()
     try:
@@ -324,6 +335,12 @@ def test_a_file_that_is_not_plain_csv_goes_through_the_stream(db, tmp_path, body
         stream.inserted,
         stream.errors,
     )
+    if plain:
+        assert (bulk.rows, bulk.inserted, bulk.errors) == (
+            stream.rows,
+            stream.inserted,
+            stream.errors,
+        )
 
 
 def _luhn_completed(prefix: str) -> str:
@@ -333,7 +350,7 @@ def _luhn_completed(prefix: str) -> str:
 
 
 @needs_postgresql
-def test_the_sql_checks_agree_with_the_rules_on_many_edge_values(db, tmp_path):
+def test_the_quick_checks_agree_with_the_rules_on_many_edge_values(db, tmp_path):
     # (Offsets up to 15:59: PostgreSQL refuses larger ones Python accepts, on both paths.)
     rng = random.Random(17)
 
@@ -367,3 +384,126 @@ def test_the_sql_checks_agree_with_the_rules_on_many_edge_values(db, tmp_path):
     stream = _stream(path)
     assert stream.error_count > 100
     assert bulk.errors == stream.errors
+
+
+# Hostile forms of ID numbers, each with the document type it is given under: separators,
+# lower case, surrounding and inner whitespace of every kind, digits of other scripts, letters
+# whose upper case is longer, a zero-width space. Each must be stored as ``core.pii`` digests
+# the number the portal's normaliser (``core.idnumbers``) makes of it.
+HOSTILE_ID_NUMBERS = [
+    ("ktp", "3171 0157 0890 0042"),
+    ("ktp", " 3171.0157.0890.0042 "),
+    ("ktp", "3171-0157-0890-0042"),
+    ("ktp", "3171\u00a00157\u20030890\t0042"),
+    ("ktp", "\uff13\uff11\uff17\uff11015708900042"),  # fullwidth digits
+    ("ktp", "\u0663\u0661\u0667\u0661015708900042"),  # Arabic-Indic digits
+    ("ktp", "3171\u200b015708900042"),  # a zero-width space is not whitespace
+    ("sim", "1234-5678-9012"),
+    ("passport", "a 123-4567"),
+    ("passport", "straße1"),  # upper case: STRASSE1
+    ("passport", "ı23456"),  # dotless i
+    ("kitas", "2c11 ab-0001"),
+    ("kitap", "\u00e9\u0301123"),  # a combining accent
+    ("student_card", "nim/2019.001-a"),
+    ("student_card", "  s 1 2 3 "),
+    ("KTP", "3171015708900042"),  # the type in capitals
+]
+
+
+@needs_postgresql
+@pytest.mark.parametrize("workers", [0, 2])
+def test_digests_of_hostile_id_numbers_are_the_portals(
+    db, tmp_path, settings, monkeypatch, workers
+):
+    """Byte for byte what ``core.pii.digest`` / ``digest_many`` give for the number as
+    ``core.idnumbers`` normalises it, whether this process or the pool of workers converts the
+    rows (small chunks: the 16 numbers and their canonical twins spread over several)."""
+    settings.OPERATORDB_LOAD_WORKERS = workers
+    monkeypatch.setattr(snapshot, "CHUNK_BYTES", 256)
+    rows, expected = [], {}
+    for i, (id_type, number) in enumerate(HOSTILE_ID_NUMBERS):
+        normalized = normalize_id_number(id_type, number)
+        for j, written in enumerate((number, normalized)):
+            msisdn = f"628120000{i:02d}{j:02d}"
+            expected[msisdn] = normalized
+            rows.append(f"{msisdn},,inactive,,,{id_type},{written},,")
+    path = _file(tmp_path, rows, "hostile.csv")
+
+    report = load_snapshot(path)
+
+    assert (report.rows, report.inserted, report.error_count) == (len(rows), len(rows), 0)
+    stored = dict(OperatorSubscriber.objects.values_list("msisdn", "id_number_digest"))
+    msisdns = sorted(expected)
+    assert [stored[m] for m in msisdns] == pii.digest_many([expected[m] for m in msisdns])
+    for msisdn, (id_type, number) in zip(msisdns[::2], HOSTILE_ID_NUMBERS, strict=True):
+        assert stored[msisdn] == pii.id_digest(id_type, number)
+    # Another key, another digest: the key in force is the one used.
+    assert stored[msisdns[0]] != pii._hmac("another-key", expected[msisdns[0]])
+
+
+@needs_postgresql
+def test_the_pool_of_workers_reports_and_stores_as_the_rules_do(
+    db, tmp_path, settings, monkeypatch
+):
+    """A file cut into many chunks converted by two worker processes: the same faults, in the
+    same order, as the streaming pass (every kind of row spread across the chunks, a duplicate
+    across chunks); then, its bad rows left out, the same rows stored."""
+    settings.OPERATORDB_LOAD_WORKERS = 2
+    monkeypatch.setattr(snapshot, "CHUNK_BYTES", 1024)
+    rng = random.Random(11)
+    body = []
+    for i in range(300):
+        kind = rng.choice([CANONICAL, CANONICAL, NORMALISED, BAD])
+        row = rng.choice(kind).split(",", 1)[1]
+        body.append(f"62813{i:08d},{row}")
+    body[3] = "6281300000003," + CANONICAL[0].split(",", 1)[1]
+    body[250] = "6281300000003,,inactive,,,,,,,,"  # the same number as line 5
+    path = tmp_path / "many.csv"
+    path.write_text(FULL_HEADER + "\n".join(body) + "\n", "utf-8")
+
+    try:
+        bulk = _bulk(path)
+    except SnapshotRejected as exc:
+        bulk = exc.report
+    stream = _stream(path)
+    assert stream.error_count > 50
+    assert (bulk.rows, bulk.error_count, bulk.errors) == (
+        stream.rows,
+        stream.error_count,
+        stream.errors,
+    )
+    assert (252, "msisdn", "the same number as line 5") in {
+        (e.line, e.field, e.reason) for e in bulk.errors
+    }
+    assert not OperatorSubscriber.objects.exists()
+
+    bad_lines = {e.line for e in stream.errors}
+    good = [row for line, row in enumerate(body, start=2) if line not in bad_lines]
+    path.write_text(FULL_HEADER + "\n".join(good) + "\n", "utf-8")
+    assert load_snapshot(path).inserted == len(good)  # the first load: straight into the table
+    by_pool = _stored()
+    OperatorSubscriber.objects.all().delete()
+    assert _stream(path).inserted == len(good)
+    assert by_pool == _stored()
+    # The same file again, through staging: nothing changed.
+    again = load_snapshot(path)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, len(good))
+
+
+@needs_postgresql
+def test_bytes_that_are_not_utf8_deep_in_a_pooled_file_load_nothing(
+    db, tmp_path, settings, monkeypatch
+):
+    """A worker meets bytes that are not UTF-8 in a late chunk: the load stops, nothing is
+    written (even on a first load, where rows went straight into the table), and the command
+    says the file is not UTF-8 text, as it always did."""
+    settings.OPERATORDB_LOAD_WORKERS = 2
+    monkeypatch.setattr(snapshot, "CHUNK_BYTES", 512)
+    rows = [f"62812{i:08d},,inactive,,,,,Budi,," for i in range(200)]
+    path = tmp_path / "latin1.csv"
+    data = (HEADER + "\n".join(rows) + "\n").encode()
+    path.write_bytes(data + "62819999999,,inactive,,,,,Jos\u00e9,\n".encode("latin-1"))
+
+    with pytest.raises(CommandError, match="not UTF-8"):
+        call_command("load_operator_snapshot", str(path))
+    assert not OperatorSubscriber.objects.exists()
