@@ -138,7 +138,9 @@ def clean_registration_fields(
     without issuing a new NIK). Without it such a disagreement is refused, as before.
     """
     errors = errors if errors is not None else FieldErrors()
-    start = errors.total
+    start = errors.total if errors.errors else 0
+    # The rule set's predicates, built once per rule set (``rulebook.compiled``).
+    decide = rulebook.compiled(policy)
 
     # --- the starter pack ---------------------------------------------------------------------
     msisdn = ""
@@ -215,7 +217,7 @@ def clean_registration_fields(
             _("Unknown ID type. Choose one of: %(types)s.")
             % {"types": ", ".join(idrules.ID_TYPES)},
         )
-    elif rulebook.id_type_refused(policy).holds({"id_type": id_type, "citizen": citizen}):
+    elif decide.id_type_refused.holds({"id_type": id_type, "citizen": citizen}):
         if citizen and nik_era and id_type == "passport":
             errors.add(
                 "id_type",
@@ -284,7 +286,7 @@ def clean_registration_fields(
     kk_number = ""
     raw_kk = _text(data, "kk_number")
     proof = getattr(policy, "citizen_proof", "document")
-    kk_needed = rulebook.kk_missing(policy).holds(
+    kk_needed = decide.kk_missing.holds(
         {
             "citizen": citizen,
             "id_type": id_type,
@@ -345,7 +347,7 @@ def clean_registration_fields(
             errors.add("guardian_id_number", id_rule_message(exc))
 
     statement_signed = parse_bool(data["statement_signed"]) if "statement_signed" in data else None
-    if rulebook.statement_missing(policy).holds(
+    if decide.statement_missing.holds(
         {"imported": face_given is None, "statement_signed": bool(statement_signed)}
     ):
         errors.add(
@@ -356,7 +358,7 @@ def clean_registration_fields(
             ),
         )
 
-    if errors.total > start:
+    if errors.errors and errors.total > start:
         return None
     return CleanRegistration(
         msisdn=msisdn,
