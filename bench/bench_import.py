@@ -287,8 +287,8 @@ def copy_floor(path: Path) -> float:
 # The phases of the engine timed by ``--slices``: (module, attribute, label).
 _SLICES = (
     ("prepare", "clean_registration_fields", "the form's rules (rules.clean_registration_fields)"),
-    ("prepare", "encrypt_many", "encryption of ID and KK numbers (bulk Fernet)"),
-    ("prepare", "digest_many", "digests (bulk HMAC)"),
+    ("pii", "encrypt_many", "encryption of ID and KK numbers (bulk Fernet)"),
+    ("pii", "digest_many", "digests (bulk HMAC)"),
     ("prepare", "_candidate", "the checked row as written (masks, ISO text)"),
     ("prepare", "_prepare_chunk", "= every check before the database"),
     ("judging", "_registry", "the population registry's lookup"),
@@ -311,10 +311,11 @@ def slices(path: Path, rows: int) -> None:
 
     from django.db.backends.base.base import BaseDatabaseWrapper
 
+    from core import pii
     from subscribers import imports
     from subscribers.imports import judging, prepare, writing
 
-    owners = {"prepare": prepare, "judging": judging, "writing": writing,
+    owners = {"prepare": prepare, "pii": pii, "judging": judging, "writing": writing,
               "judging.ChunkWriter": judging.ChunkWriter, "connection": BaseDatabaseWrapper}  # fmt: skip
     cpu, wall, originals = Counter(), Counter(), []
 
