@@ -377,17 +377,52 @@ RULE_FIELDS = (
 )
 
 
+class Rule:
+    """A predicate of a compiled rule set, its verdicts remembered by the values of the facts
+    it reads (a handful: ID types, yes/no facts, small counts), so a row like many before it
+    is decided by one dictionary look-up."""
+
+    __slots__ = ("_key", "_verdicts", "expr")
+    _MAX_VERDICTS = 4096  # beyond this many distinct fact values, evaluate without keeping
+
+    def __init__(self, expr: Expr) -> None:
+        self.expr = expr
+        names = sorted(facts_used(expr))
+        # A constant needs no facts; one fact is its own key; more, a tuple (itemgetter's).
+        self._key = operator.itemgetter(*names) if names else None
+        self._verdicts: dict = {}
+
+    def holds(self, facts: Mapping) -> bool:
+        if self._key is None:
+            return self.expr.holds(facts)
+        try:
+            key = self._key(facts)
+            return self._verdicts[key]
+        except KeyError:  # not decided yet, or a fact it may not need is absent
+            pass
+        except TypeError:  # a value that cannot be a key
+            return self.expr.holds(facts)
+        verdict = self.expr.holds(facts)
+        try:
+            key = self._key(facts)
+        except KeyError:
+            return verdict
+        if len(self._verdicts) < self._MAX_VERDICTS:
+            self._verdicts[key] = verdict
+        return verdict
+
+
 class Compiled:
     """A rule set's predicates, built once (``compiled``): ``id_type_accepted`` and every
-    decision of ``DECISIONS`` as an attribute named after its builder (``id_type_refused``,
+    decision of ``DECISIONS`` as a ``Rule`` named after its builder (``id_type_refused``,
     ``kk_missing``, ``cap_refused``, ...)."""
 
     __slots__ = ("id_type_accepted", *(build.__name__ for build in DECISIONS.values()))
 
     def __init__(self, policy) -> None:
-        self.id_type_accepted = id_type_accepted(policy)
+        self.id_type_accepted = Rule(id_type_accepted(policy))
         for build in DECISIONS.values():
-            setattr(self, build.__name__, build(policy))
+            setattr(self, build.__name__, Rule(build(policy)))
 
 
 def rule_key(policy) -> tuple:

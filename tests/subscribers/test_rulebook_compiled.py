@@ -123,3 +123,34 @@ def test_a_partial_rule_set_is_judged_as_before():
     decide = rulebook.compiled(Partial())
     assert decide.kk_missing.holds({"citizen": True, "id_type": "ktp", "has_kk": False})
     assert decide.id_type_refused.holds({"id_type": "ktp", "citizen": True})
+
+
+def test_the_remembered_verdicts_are_the_predicates_own(policies):
+    """Every decision of every seeded rule set, on every combination of facts (twice: the
+    second time from what was remembered), decides as the predicate itself."""
+    import itertools
+    import random
+
+    rng = random.Random(5)
+    combos = [
+        {
+            "id_type": id_type, "citizen": citizen, "personal": personal, "has_kk": has_kk,
+            "face_shown": face, "imported": imported, "statement_signed": signed,
+            "document_refused": refused, "held_before": held, "outlet_operator": operator,
+            "outlet_authorised": authorised, "has_purpose": purpose,
+            "insider_id": insider, "insider_kk": rng.random() < 0.5,
+        }
+        for id_type, citizen, personal, has_kk, face, imported, signed, refused, held,
+            operator, authorised, purpose, insider in itertools.product(
+            ("ktp", "sim", "passport", "kitas"), *[(False, True)] * 7, (0, 2, 3, 10, 11),
+            *[(False, True)] * 4,
+        )
+        if rng.random() < 0.05
+    ]  # fmt: skip
+    for policy in RegistrationPolicy.objects.all():
+        decide = rulebook.compiled(policy)
+        for _round in range(2):
+            for facts in combos:
+                for build in rulebook.DECISIONS.values():
+                    rule = getattr(decide, build.__name__)
+                    assert rule.holds(facts) is build(policy).holds(facts), (policy, facts)
