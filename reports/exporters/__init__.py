@@ -21,4 +21,3 @@ def write_xlsx(*args, **kwargs):
     from .xlsx_file import write_xlsx as write
 
     return write(*args, **kwargs)
-

@@ -13,6 +13,7 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from core.registry import RegistryUnavailable, get_registry, registry_timeout
+from identity.idrules import normalize_name_for_comparison
 from outlets.models import Outlet, StarterPack
 from outlets.selectors import InsiderDigests, insider_digests
 
@@ -206,6 +207,15 @@ def _judge_registry(c: Candidate, person, warnings: list[dict]) -> RowError | No
     """A row against the registry's record of its NIK, as the form is judged, except the KK:
     a KK the registry does not pair with the NIK is a warning (it may have been reissued since
     the sale). The first fault is the row's error."""
+    if (
+        person is not None
+        and not c.nik_disagreements
+        and (not c.kk_masked or person.kk_digest == c.kk_digest)
+        and person.sex == c.sex
+        and person.birth_date.isoformat() == c.birth_date
+        and person.name_key == normalize_name_for_comparison(c.full_name)
+    ):
+        return None  # the registry agrees on everything: no fault, nothing to note
     clean = CleanRegistration(
         msisdn=c.msisdn, iccid=c.iccid, id_type=c.id_type, id_number="",
         kk_number=c.kk_masked, full_name=c.full_name, birth_place=c.birth_place,

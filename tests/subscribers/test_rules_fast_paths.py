@@ -110,3 +110,21 @@ def test_the_nik_disagreements_of_a_checked_nik_are_the_general_ones():
         assert rules._checked_nik_disagreements(
             nik, entered, sex, today
         ) == rules.nik_disagreements_of(nik, entered, sex, today), (nik, entered, sex)
+
+
+def test_the_name_key_of_an_ascii_name_is_the_general_one():
+    """An ASCII name's comparison key skips NFKC (which leaves ASCII alone) and casefolds with
+    lower(): the same key as the general path for every ASCII character."""
+    import unicodedata
+
+    def general(name):
+        folded = unicodedata.normalize("NFKC", name).casefold()
+        return "".join(char for char in folded if char.isalnum())
+
+    rng = random.Random(3)
+    samples = [name for name in NAMES if name.isascii()]
+    samples += ["".join(chr(rng.randrange(128)) for _ in range(rng.randint(0, 30)))
+                for _ in range(3000)]  # fmt: skip
+    samples.append("".join(map(chr, range(128))))
+    for name in samples:
+        assert idrules.normalize_name_for_comparison(name) == general(name), repr(name)
