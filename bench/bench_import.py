@@ -170,9 +170,10 @@ class Run(NamedTuple):
     output: str
 
 
-def run_import(path: Path) -> Run:
+def run_import(path: Path, options: tuple[str, ...] = ()) -> Run:
     """Run the command as a user would, measuring its time, memory and CPU (its own and its
-    PostgreSQL backend's: the machine is shared, CPU time says what an idle one would do)."""
+    PostgreSQL backend's: the machine is shared, CPU time says what an idle one would do);
+    ``options``: the command's own (``--chunk-size``, ``--workers``)."""
     env = {**bench_env(), "PGAPPNAME": APP_NAME}
     sampler = BackendCpu(APP_NAME)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -186,6 +187,7 @@ def run_import(path: Path) -> Run:
             str(ROOT / "manage.py"),
             "import_registrations",
             str(path),
+            *options,
         ],
         env=env,
         capture_output=True,
@@ -287,8 +289,8 @@ def copy_floor(path: Path) -> float:
 # The phases of the engine timed by ``--slices``: (module, attribute, label).
 _SLICES = (
     ("prepare", "clean_registration_fields", "the form's rules (rules.clean_registration_fields)"),
-    ("prepare", "encrypt_many", "encryption of ID and KK numbers (bulk Fernet)"),
-    ("prepare", "digest_many", "digests (bulk HMAC)"),
+    ("pii", "encrypt_many", "encryption of ID and KK numbers (bulk Fernet)"),
+    ("pii", "digest_many", "digests (bulk HMAC)"),
     ("prepare", "_candidate", "the checked row as written (masks, ISO text)"),
     ("prepare", "_prepare_chunk", "= every check before the database"),
     ("judging", "_registry", "the population registry's lookup"),
@@ -311,10 +313,11 @@ def slices(path: Path, rows: int) -> None:
 
     from django.db.backends.base.base import BaseDatabaseWrapper
 
+    from core import pii
     from subscribers import imports
     from subscribers.imports import judging, prepare, writing
 
-    owners = {"prepare": prepare, "judging": judging, "writing": writing,
+    owners = {"prepare": prepare, "pii": pii, "judging": judging, "writing": writing,
               "judging.ChunkWriter": judging.ChunkWriter, "connection": BaseDatabaseWrapper}  # fmt: skip
     cpu, wall, originals = Counter(), Counter(), []
 
@@ -369,7 +372,13 @@ def main() -> None:
         metavar="N",
         help="then time each phase of the engine in one process on the first N rows",
     )
+    parser.add_argument("--chunk-size", type=int, default=0, help="the command's --chunk-size")
+    parser.add_argument("--workers", type=int, default=-1, help="the command's --workers")
     args = parser.parse_args()
+    options = (
+        *(("--chunk-size", str(args.chunk_size)) if args.chunk_size else ()),
+        *(("--workers", str(args.workers)) if args.workers >= 0 else ()),
+    )
 
     outlets = bench_outlets(args.outlets)
     empty_tables()
@@ -390,8 +399,8 @@ def main() -> None:
         floor = copy_floor(path)
         header_only = Path(tmp) / "empty.csv"
         header_only.write_text(",".join(COLUMNS) + "\n", encoding="utf-8")
-        startup = run_import(header_only)
-        first = run_import(path)
+        startup = run_import(header_only, options)
+        first = run_import(path, options)
         print(first.output)
         imported = Registration.objects.count()
         audited = AuditEvent.objects.filter(action="registration.import").count()
@@ -399,7 +408,7 @@ def main() -> None:
             sys.exit(
                 f"expected {args.rows} registrations and audit rows, got {imported}, {audited}"
             )
-        again = run_import(path)
+        again = run_import(path, options)
         print(again.output)
         if args.slices:
             slices(path, args.slices)
@@ -407,7 +416,8 @@ def main() -> None:
     n = args.rows
     load = os.getloadavg()[0]
     print_table(
-        f"import_registrations, {n} rows, PostgreSQL {connection.pg_version // 10000}, "
+        f"import_registrations {' '.join(options)}".rstrip()
+        + f", {n} rows, PostgreSQL {connection.pg_version // 10000}, "
         f"{os.cpu_count()} cores, load average {load:.1f} at the end",
         ["", "seconds", "rows/s", "peak RSS MB (worker)", "CPU us/row (python + postgres)"],
         [

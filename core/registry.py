@@ -22,7 +22,7 @@ table ``PopulationRecord``, loaded with ``manage.py load_population_registry``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -85,9 +85,15 @@ class FaceResult:
 class PopulationRegistry(Protocol):
     """What the registration service needs from the population registry."""
 
-    def lookup(self, niks: Iterable[str], *, timeout: float) -> dict[str, RegistryPerson]:
+    def lookup(
+        self, niks: Iterable[str], *, timeout: float, digests: Mapping[str, str] | None = None
+    ) -> dict[str, RegistryPerson]:
         """The registry's records of these (normalised, 16-digit) NIKs, keyed by NIK; unknown
-        NIKs are absent. Raises ``RegistryUnavailable``."""
+        NIKs are absent. Raises ``RegistryUnavailable``.
+
+        ``digests``: NIK -> its keyed digest (``core.pii.digest``) where the caller holds it
+        already (the bulk import); a registry keyed by digests (the mock) need not compute them
+        again, one asked by NIK ignores them."""
 
     def verify_face(self, nik: str, image: bytes, *, timeout: float) -> FaceResult:
         """The registry's verdict on ``image`` (JPEG/PNG/WebP bytes) as the face of ``nik``.

@@ -576,6 +576,9 @@ def normalize_name_for_comparison(name: str) -> str:
     nothing more: no accent stripping, no title removal, no spelling variants ("Muhammad" !=
     "Muhamad"). A looser match would hide real discrepancies from reconciliation.
     """
+    if name.isascii():
+        # NFKC leaves ASCII as it is and casefold is lower(); the filter runs in C.
+        return "".join(filter(str.isalnum, name.lower()))
     folded = unicodedata.normalize("NFKC", name).casefold()
     return "".join(char for char in folded if char.isalnum())
 

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from core import vocabulary
 from core.storage import get_private_storage
 from subscribers.ladder import default_ladder, ladder_problems
-from subscribers.rulebook import id_type_accepted
+from subscribers.rulebook import compiled as compiled_rules
 
 
 def _photo_path(instance, filename: str) -> str:
@@ -342,7 +342,9 @@ class RegistrationPolicy(models.Model):
         """Whether ``id_type`` is accepted (from a buyer of ``nationality`` when given)."""
         if nationality is None:
             return id_type in self.accepted_id_types
-        return id_type_accepted(self).holds({"id_type": id_type, "citizen": nationality == "ID"})
+        return compiled_rules(self).id_type_accepted.holds(
+            {"id_type": id_type, "citizen": nationality == "ID"}
+        )
 
     @property
     def nik_required(self) -> bool:

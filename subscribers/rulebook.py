@@ -19,6 +19,7 @@ No database access, no Django model import: the rules module and the import use 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -357,6 +358,103 @@ LABELS = {
 def compile_rules(policy) -> dict[str, Expr]:
     """Every decision of ``policy`` as a predicate, by code."""
     return {code: build(policy) for code, build in DECISIONS.items()}
+
+
+# The rule set's fields the predicates read. Two rule sets with equal values here make the same
+# decisions, so ``compiled`` keys its predicates by these values: a rule set edited (in the
+# database or on the object in hand) is compiled again, an unchanged one is not.
+RULE_FIELDS = (
+    "accepted_id_types",
+    "citizen_id_types",
+    "foreigner_id_types",
+    "citizen_proof",
+    "signed_statement_required",
+    "staff_own_id_forbidden",
+    "max_numbers_per_id",
+    "cap_exceptions",
+    "declared_purpose_above",
+    "original_documents_required",
+)
+
+
+class Rule:
+    """A predicate of a compiled rule set, its verdicts remembered by the values of the facts
+    it reads (a handful: ID types, yes/no facts, small counts), so a row like many before it
+    is decided by one dictionary look-up."""
+
+    __slots__ = ("_key", "_verdicts", "expr")
+    _MAX_VERDICTS = 4096  # beyond this many distinct fact values, evaluate without keeping
+
+    def __init__(self, expr: Expr) -> None:
+        self.expr = expr
+        names = sorted(facts_used(expr))
+        # A constant needs no facts; one fact is its own key; more, a tuple (itemgetter's).
+        self._key = operator.itemgetter(*names) if names else None
+        self._verdicts: dict = {}
+
+    def holds(self, facts: Mapping) -> bool:
+        if self._key is None:
+            return self.expr.holds(facts)
+        try:
+            key = self._key(facts)
+            return self._verdicts[key]
+        except KeyError:  # not decided yet, or a fact it may not need is absent
+            pass
+        except TypeError:  # a value that cannot be a key
+            return self.expr.holds(facts)
+        verdict = self.expr.holds(facts)
+        try:
+            key = self._key(facts)
+        except KeyError:
+            return verdict
+        if len(self._verdicts) < self._MAX_VERDICTS:
+            self._verdicts[key] = verdict
+        return verdict
+
+
+class Compiled:
+    """A rule set's predicates, built once (``compiled``): ``id_type_accepted`` and every
+    decision of ``DECISIONS`` as a ``Rule`` named after its builder (``id_type_refused``,
+    ``kk_missing``, ``cap_refused``, ...)."""
+
+    __slots__ = ("id_type_accepted", *(build.__name__ for build in DECISIONS.values()))
+
+    def __init__(self, policy) -> None:
+        self.id_type_accepted = Rule(id_type_accepted(policy))
+        for build in DECISIONS.values():
+            setattr(self, build.__name__, Rule(build(policy)))
+
+
+def rule_key(policy) -> tuple:
+    """The values of ``policy``'s ``RULE_FIELDS`` (its lists as tuples): what its predicates
+    depend on."""
+    try:
+        accepted, citizen, foreigner, *rest = _rule_fields(policy)
+    except AttributeError:  # not a full rule set: its missing fields read as None
+        accepted, citizen, foreigner, *rest = (getattr(policy, name, None) for name in RULE_FIELDS)
+    return (tuple(accepted or ()), tuple(citizen or ()), tuple(foreigner or ()), *rest)
+
+
+# The three lists first (rule_key).
+_rule_fields = operator.attrgetter(*RULE_FIELDS)
+_COMPILED: dict[tuple, Compiled] = {}
+_COMPILED_MAX = 256  # distinct rule sets kept; far more than any portal holds
+
+
+def compiled(policy) -> Compiled:
+    """``policy``'s predicates, built once per distinct rule set (by ``rule_key``), for the
+    form, the API, the import and the registration service alike. Building one walks the rule
+    set; the registration rules ask three of them for every row they check."""
+    key = rule_key(policy)
+    try:
+        found = _COMPILED.get(key)
+    except TypeError:  # a value that cannot be a key (not a rule set's own types): not kept
+        return Compiled(policy)
+    if found is None:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        found = _COMPILED[key] = Compiled(policy)
+    return found
 
 
 def facts_used(expr: Expr) -> set[str]:

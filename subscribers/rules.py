@@ -138,7 +138,9 @@ def clean_registration_fields(
     without issuing a new NIK). Without it such a disagreement is refused, as before.
     """
     errors = errors if errors is not None else FieldErrors()
-    start = errors.total
+    start = errors.total if errors.errors else 0
+    # The rule set's predicates, built once per rule set (``rulebook.compiled``).
+    decide = rulebook.compiled(policy)
 
     # --- the starter pack ---------------------------------------------------------------------
     msisdn = ""
@@ -215,7 +217,7 @@ def clean_registration_fields(
             _("Unknown ID type. Choose one of: %(types)s.")
             % {"types": ", ".join(idrules.ID_TYPES)},
         )
-    elif rulebook.id_type_refused(policy).holds({"id_type": id_type, "citizen": citizen}):
+    elif decide.id_type_refused.holds({"id_type": id_type, "citizen": citizen}):
         if citizen and nik_era and id_type == "passport":
             errors.add(
                 "id_type",
@@ -275,7 +277,9 @@ def clean_registration_fields(
                         ),
                     )
                 elif defer:
-                    nik_disagreements = nik_disagreements_of(id_number, birth_date, sex, today)
+                    nik_disagreements = _checked_nik_disagreements(
+                        id_number, birth_date, sex, today
+                    )
                 if check.doubtful:
                     review_reasons.append(
                         {"code": "doubtful_document", "message": "; ".join(check.notes)}
@@ -284,7 +288,7 @@ def clean_registration_fields(
     kk_number = ""
     raw_kk = _text(data, "kk_number")
     proof = getattr(policy, "citizen_proof", "document")
-    kk_needed = rulebook.kk_missing(policy).holds(
+    kk_needed = decide.kk_missing.holds(
         {
             "citizen": citizen,
             "id_type": id_type,
@@ -328,13 +332,15 @@ def clean_registration_fields(
                 "NIK of the company's person in charge."
             ),
         )
-    for name in ("company_name", "declared_purpose"):
-        value = company_name if name == "company_name" else _text(data, name)
+    raw_purpose = _text(data, "declared_purpose")
+    for name, value in (("company_name", company_name), ("declared_purpose", raw_purpose)):
+        if not value:
+            continue  # nothing to measure or search
         if len(value) > TEXT_LIMITS[name]:
             errors.add(name, _("At most %(limit)d characters.") % {"limit": TEXT_LIMITS[name]})
         elif _ADDRESS_REFUSED.search(value):
             errors.add(name, _("The text contains characters that are not allowed."))
-    declared_purpose = " ".join(_text(data, "declared_purpose").split())
+    declared_purpose = " ".join(raw_purpose.split())
 
     guardian = ""
     raw_guardian = _text(data, "guardian_id_number")
@@ -345,7 +351,7 @@ def clean_registration_fields(
             errors.add("guardian_id_number", id_rule_message(exc))
 
     statement_signed = parse_bool(data["statement_signed"]) if "statement_signed" in data else None
-    if rulebook.statement_missing(policy).holds(
+    if decide.statement_missing.holds(
         {"imported": face_given is None, "statement_signed": bool(statement_signed)}
     ):
         errors.add(
@@ -356,7 +362,7 @@ def clean_registration_fields(
             ),
         )
 
-    if errors.total > start:
+    if errors.errors and errors.total > start:
         return None
     return CleanRegistration(
         msisdn=msisdn,
@@ -378,6 +384,25 @@ def clean_registration_fields(
         statement_signed=statement_signed,
         nik_disagreements=nik_disagreements,
     )
+
+
+def _checked_nik_disagreements(nik: str, birth_date: date | None, sex: str, today: date) -> dict:
+    """``nik_disagreements_of`` for a NIK the rules have just validated (``validate_id_number``
+    passed): where its DDMMYY are the date entered — the common case — only the sex is left to
+    compare, without decoding the NIK a second time."""
+    if birth_date is not None:
+        # The birth date entered is the hint that gives the NIK its century: the dates agree.
+        day_code = int(nik[6:8])
+        female = day_code > idrules.FEMALE_DAY_OFFSET
+        day = day_code - idrules.FEMALE_DAY_OFFSET if female else day_code
+        if (day, int(nik[8:10]), int(nik[10:12])) == (
+            birth_date.day,
+            birth_date.month,
+            birth_date.year % 100,
+        ):
+            nik_sex = "F" if female else "M"
+            return {"sex": nik_sex} if sex in ("M", "F") and nik_sex != sex else {}
+    return nik_disagreements_of(nik, birth_date, sex, today)
 
 
 def nik_disagreements_of(nik: str, birth_date: date | None, sex: str, today: date) -> dict:

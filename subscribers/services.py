@@ -333,13 +333,14 @@ def _check_staff_and_cap(
     )
     day = day or timezone.localdate()
     facts = {"imported": False, "personal": clean.category == Category.PERSONAL}
+    decide = rulebook.compiled(policy)  # the rule set's predicates, built once per rule set
     if policy.staff_own_id_forbidden:
         kk_digest = pii.digest(clean.kk_number) if clean.kk_number else ""
         match = insider_match(dealer_id=outlet.dealer_id, id_digest=id_digest, kk_digest=kk_digest)
         facts.update(insider_id=match == "id", insider_kk=match == "kk")
-        if rulebook.insider_id(policy).holds(facts):
+        if decide.insider_id.holds(facts):
             errors.add("id_number", insider_id_message())
-        elif rulebook.insider_kk(policy).holds(facts):
+        elif decide.insider_kk.holds(facts):
             clean.review_reasons.append(dict(INSIDER_KK_REASON))
     if not (policy.max_numbers_per_id and facts["personal"]):
         return
@@ -350,11 +351,11 @@ def _check_staff_and_cap(
         has_purpose=bool(clean.declared_purpose),
     )
     held = facts["held_before"]
-    if rulebook.cap_refused(policy).holds(facts):
+    if decide.cap_refused.holds(facts):
         errors.add("id_number", cap_message(policy, held=held))
-    elif rulebook.purpose_missing(policy).holds(facts):
+    elif decide.purpose_missing.holds(facts):
         errors.add("declared_purpose", declared_purpose_message(policy.declared_purpose_above))
-    elif rulebook.over_cap_permitted(policy).holds(facts):
+    elif decide.over_cap_permitted.holds(facts):
         clean.review_reasons.append(over_cap_reason(held + 1, policy.max_numbers_per_id))
 
 

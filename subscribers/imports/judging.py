@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from core.registry import RegistryUnavailable, get_registry, registry_timeout
+from identity.idrules import normalize_name_for_comparison
 from outlets.models import Outlet, StarterPack
 from outlets.selectors import InsiderDigests, insider_digests
 
@@ -30,27 +30,6 @@ from ..services import (
 from .prepare import Candidate, PolicyBook, Rejected
 from .reading import RowError
 from .writing import Accepted, write_chunk
-
-
-class _Rules(NamedTuple):
-    """The decisions a rule set makes on an imported row against the database's facts."""
-
-    insider_id: rulebook.Expr
-    insider_kk: rulebook.Expr
-    cap_refused: rulebook.Expr
-    over_cap_permitted: rulebook.Expr
-    purpose_missing_imported: rulebook.Expr
-    document_not_checked: rulebook.Expr
-
-
-_RULES = (
-    rulebook.insider_id,
-    rulebook.insider_kk,
-    rulebook.cap_refused,
-    rulebook.over_cap_permitted,
-    rulebook.purpose_missing_imported,
-    rulebook.document_not_checked,
-)
 
 
 @dataclass
@@ -71,7 +50,8 @@ class ChunkWriter:
     run_id: str
     # ROID -> (id, dealer id, kind, authorised by the operator from)
     outlets: dict[str, tuple] = field(default_factory=dict)
-    rules: dict[int, _Rules] = field(default_factory=dict)  # the PolicyBook's index -> rules
+    # the PolicyBook's index -> its predicates (``rulebook.compiled``)
+    rules: dict[int, rulebook.Compiled] = field(default_factory=dict)
 
     def judge_and_write(self, candidates: list[Candidate], rejected: list[Rejected]):
         """Judge the chunk against the database (one query per kind of lookup) and write it.
@@ -114,12 +94,11 @@ class ChunkWriter:
         outcome.packs_created = len(new_packs)
         return outcome
 
-    def _rules(self, index: int) -> _Rules:
-        """The rule set's predicates, built once per run (building one walks the rule set)."""
+    def _rules(self, index: int) -> rulebook.Compiled:
+        """The rule set's predicates (built once per rule set), looked up once per run."""
         rules = self.rules.get(index)
         if rules is None:
-            policy = self.book.policies[index]
-            rules = self.rules[index] = _Rules(*(build(policy) for build in _RULES))
+            rules = self.rules[index] = rulebook.compiled(self.book.policies[index])
         return rules
 
     def _look_up_outlets(self, roids: set[str]) -> None:
@@ -228,6 +207,15 @@ def _judge_registry(c: Candidate, person, warnings: list[dict]) -> RowError | No
     """A row against the registry's record of its NIK, as the form is judged, except the KK:
     a KK the registry does not pair with the NIK is a warning (it may have been reissued since
     the sale). The first fault is the row's error."""
+    if (
+        person is not None
+        and not c.nik_disagreements
+        and (not c.kk_masked or person.kk_digest == c.kk_digest)
+        and person.sex == c.sex
+        and person.birth_date.isoformat() == c.birth_date
+        and person.name_key == normalize_name_for_comparison(c.full_name)
+    ):
+        return None  # the registry agrees on everything: no fault, nothing to note
     clean = CleanRegistration(
         msisdn=c.msisdn, iccid=c.iccid, id_type=c.id_type, id_number="",
         kk_number=c.kk_masked, full_name=c.full_name, birth_place=c.birth_place,
@@ -275,11 +263,11 @@ class Lookups:
 def _registry(candidates: list[Candidate]) -> dict | None:
     """The registry's records of the chunk's NIKs that need it, by NIK digest; None when the
     registry cannot answer (those rows are imported awaiting verification)."""
-    niks = {c.nik for c in candidates if c.asks_registry}
-    if not niks:
+    digests = {c.nik: c.id_digest for c in candidates if c.asks_registry}
+    if not digests:
         return {}
     try:
-        people = get_registry().lookup(niks, timeout=registry_timeout())
+        people = get_registry().lookup(digests, timeout=registry_timeout(), digests=digests)
     except RegistryUnavailable:
         return None
     return {person.nik_digest: person for person in people.values()}

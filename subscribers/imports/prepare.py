@@ -7,14 +7,15 @@ import bisect
 import itertools
 import multiprocessing
 import operator
+import queue
 import re
-from collections import deque
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime
 from typing import NamedTuple
 
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from core import pii
@@ -280,26 +281,71 @@ def prepared_chunks(chunks: Iterator[list[SourceRow]], book: PolicyBook, workers
             yield chunk, _prepare_chunk(chunk, book, timezone.now())
         return
 
-    # fork: the workers inherit the configured Django; they never touch the database.
+    # fork: the workers inherit the configured Django; they never touch the database. The two
+    # first chunks are submitted from here, so the worker processes are forked from this thread.
     pool = ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("fork"),
         initializer=_init_worker,
         initargs=(book,),
     )
-    pending: deque = deque()
+    # At most ``workers`` + 1 chunks submitted and not yet written: memory stays flat whatever
+    # the file's size. The main thread frees a slot each time it is done with a chunk.
+    slots = threading.Semaphore(workers + 1)
+    ready: queue.SimpleQueue = queue.SimpleQueue()
+    for chunk in (first, second):
+        slots.acquire()
+        ready.put((chunk, pool.submit(_prepare_in_worker, _packed(chunk), timezone.now())))
+    stop = threading.Event()
+    reader = threading.Thread(
+        target=_submit_chunks,
+        args=(chunks, pool, ready, slots, stop, translation.get_language()),
+        name="import-reader",
+        daemon=True,
+    )
+    reader.start()
     try:
-        for chunk in itertools.chain((first, second), chunks):
-            future = pool.submit(_prepare_in_worker, _packed(chunk), timezone.now())
-            pending.append((chunk, future))
-            if len(pending) > workers:  # enough queued to keep every worker busy
-                chunk, future = pending.popleft()
-                yield chunk, future.result()
-        while pending:
-            chunk, future = pending.popleft()
+        while True:
+            item = ready.get()
+            if item is _READ_ALL:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            chunk, future = item
             yield chunk, future.result()
+            slots.release()
     finally:
+        stop.set()
+        reader.join()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+_READ_ALL = object()
+
+
+def _submit_chunks(chunks, pool, ready, slots, stop: threading.Event, language) -> None:
+    """The import's reader thread: reads the coming chunks from the file and hands them to the
+    worker processes while the main thread writes (and waits for PostgreSQL, which releases
+    the interpreter), so reading the file and packing the chunks leave the main thread's path.
+    Faults found while reading are worded in the import's language."""
+    if language:
+        translation.activate(language)
+    else:
+        translation.deactivate_all()  # as the main thread: the messages as written
+    try:
+        while True:
+            while not slots.acquire(timeout=0.05):
+                if stop.is_set():
+                    return
+            if stop.is_set():
+                return
+            chunk = next(chunks, None)
+            if chunk is None:
+                break
+            ready.put((chunk, pool.submit(_prepare_in_worker, _packed(chunk), timezone.now())))
+        ready.put(_READ_ALL)
+    except BaseException as exc:  # handed to the main thread, which raises it there
+        ready.put(exc)
 
 
 def chunked(rows: Iterable[SourceRow], size: int) -> Iterator[list[SourceRow]]:

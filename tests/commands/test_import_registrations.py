@@ -483,3 +483,19 @@ def test_lookups_through_arrays_match_the_orm(
     # The dealer's people (end user only): its staff's NIK and KK, of every outlet.
     insiders = judging.insider_digests(dealer_ids=[outlet.dealer_id])[outlet.dealer_id]
     assert {pii.digest("A")} <= insiders.id_digests and pii.digest("B") in insiders.kk_digests
+
+
+def test_with_worker_processes_a_fault_read_late_in_the_file_is_reported_in_its_language(
+    tmp_path, outlet, clerk
+):
+    """The chunks after the first two are read beside the writing (the import's reader
+    thread): a row broken there is reported at its line, in the import's language."""
+    path = write_csv(tmp_path / "w.csv", [row(n) for n in range(1, 10)])
+    with open(path, "a", encoding="utf-8", newline="") as fh:
+        fh.write("only,three,fields\n")
+    errors_csv = tmp_path / "e.csv"
+    assert run_import(path, chunk_size=2, workers=2, errors_csv=str(errors_csv)) == 1
+    with open(errors_csv, encoding="utf-8", newline="") as fh:
+        reported = [(r["line"], r["reason"]) for r in csv.DictReader(fh)]
+    assert reported == [("11", "This row has 3 fields; the header has 13.")]
+    assert Registration.objects.count() == 9

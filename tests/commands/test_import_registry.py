@@ -96,3 +96,16 @@ def test_optional_columns_category_company_and_document_checked(tmp_path, outlet
 def test_a_file_without_the_optional_columns_records_not_known(tmp_path, outlet):
     assert run_import(write_csv(tmp_path / "r.csv", [row(1)])) == 0
     assert Registration.objects.get().document_checked is None
+
+
+def test_a_registry_record_disagreeing_on_sex_or_birth_date_refuses_the_row(tmp_path, outlet):
+    """The row and its NIK's digits agree; the registry's record says another sex, or another
+    birth date: refused at that field, as at the counter."""
+    other_sex, other_day = row(5), row(6)
+    register_person(other_sex, sex="F")
+    register_person(other_day, birth_date=date(1988, 3, 10))
+    errors_csv = tmp_path / "e.csv"
+    path = write_csv(tmp_path / "r.csv", [row(1), other_sex, other_day])
+    assert run_import(path, errors_csv=str(errors_csv)) == 1
+    assert faults(errors_csv) == {(3, "sex"), (4, "birth_date")}
+    assert Registration.objects.count() == 1

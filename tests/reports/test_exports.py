@@ -314,3 +314,19 @@ def test_the_declared_purpose_is_exported_to_roles_the_disclosure_policy_lets_se
     job = export(regulator, "registrations")
     assert "declared_purpose" not in csv_rows(job)[0]
     assert "Usaha warung" not in content(job).decode("utf-8")
+
+
+def test_starting_django_does_not_load_the_spreadsheet_library():
+    """Every management command (the bulk import's included) starts Django, and the reports
+    app's ``ready`` loads the exporters: the XLSX library waits for the first XLSX export."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import django, sys; django.setup(); print('openpyxl' in sys.modules)"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert done.stdout.strip() == "False"

@@ -111,8 +111,13 @@ class Command(BaseCommand):
             # Everything loaded so far (Django, the apps) lives as long as the process: moved
             # out of the garbage collector's sight, the full collections that the import's
             # allocations trigger stop re-scanning it (~5 us of CPU a row); the worker
-            # processes forked later inherit this.
+            # processes forked later inherit this. The import's objects are short-lived and
+            # freed by their reference counts, so the young generation is collected every
+            # 50 000 allocations rather than every 700 (~4 us of CPU a row; memory stays flat).
             gc.freeze()
+            thresholds = gc.get_threshold()
+            gc.set_threshold(50_000, *thresholds[1:])
+            files.callback(gc.set_threshold, *thresholds)  # as it was once the import is done
             try:
                 result = registrations_import(
                     rows=read_registration_csv(stream),
