@@ -319,7 +319,7 @@ def _column_defaults(model) -> dict:
     """Every concrete column but the primary key, with its default (JSON as text)."""
     defaults = {}
     for f in model._meta.concrete_fields:
-        if f.primary_key:
+        if f.primary_key or f.generated:
             continue
         value = f.get_default()
         defaults[f.column] = json.dumps(value) if isinstance(value, (list, dict)) else value
