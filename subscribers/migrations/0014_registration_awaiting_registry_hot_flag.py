@@ -5,8 +5,9 @@ one statement. Any index that reads ``status`` — the late verification's parti
 its condition — makes every such update write a new entry in all of the table's indexes. The
 index is now conditioned on ``awaiting_registry``, a column the database keeps from ``status``
 (stored, generated), which does not change between the other statuses; and the table leaves a
-fifth of each page free (fillfactor 80, for pages written from now on) so that the new version
-of a row fits beside the old one: PostgreSQL's heap-only update, no index touched.
+fifth of each page free (fillfactor 80: set first, so the rewrite that adds the column leaves
+that room in every page) so that the new version of a row fits beside the old one:
+PostgreSQL's heap-only update, no index touched.
 """
 
 from django.db import migrations, models
@@ -18,6 +19,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # First, so that the rewrite adding the stored column already leaves the room.
+        migrations.RunSQL(
+            "ALTER TABLE subscribers_registration SET (fillfactor = 80)",
+            reverse_sql="ALTER TABLE subscribers_registration RESET (fillfactor)",
+            elidable=False,
+        ),
         migrations.RemoveIndex(
             model_name="registration",
             name="reg_awaiting_idx",
@@ -38,10 +45,5 @@ class Migration(migrations.Migration):
                 fields=["created_at"],
                 name="reg_awaiting_idx",
             ),
-        ),
-        migrations.RunSQL(
-            "ALTER TABLE subscribers_registration SET (fillfactor = 80)",
-            reverse_sql="ALTER TABLE subscribers_registration RESET (fillfactor)",
-            elidable=False,
         ),
     ]
