@@ -204,11 +204,16 @@ def clarifications_open_for_discrepancies(
 
 def _settle_dismissed_before(rows: list[dict], *, now, actor, result: HandOver) -> list[dict]:
     dismissed = dismissed_findings({r["msisdn"] for r in rows})
+    # Only a finding whose number and kind were dismissed before is fingerprinted (a first
+    # run's tens of thousands have none).
+    dismissed_kinds = {(msisdn, kind) for msisdn, kind, _fingerprint in dismissed}
     again, rest = [], []
     for row in rows:
-        row["fingerprint"] = finding_fingerprint(row["kind"], row["details"])
-        key = (row["msisdn"], row["kind"], row["fingerprint"])
-        (again if key in dismissed else rest).append(row)
+        key = (row["msisdn"], row["kind"])
+        fingerprint = (
+            finding_fingerprint(row["kind"], row["details"]) if key in dismissed_kinds else None
+        )
+        (again if (*key, fingerprint) in dismissed else rest).append(row)
     if again:
         discrepancies_dismiss_again(again, now=now, actor=actor)
         result.dismissed_before = len(again)
