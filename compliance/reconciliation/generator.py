@@ -18,12 +18,13 @@ PostgreSQL); it bypasses the registration service on purpose — only for genera
 
 from __future__ import annotations
 
+import base64
 import csv
-import hashlib
-import hmac
+import io
 import json
 import random
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -331,10 +332,23 @@ def _column_defaults(model) -> dict:
 _STAGE = """
 CREATE TEMP TABLE gen_person (
     ord integer NOT NULL, i bigint NOT NULL, full_name text NOT NULL, birth_date date NOT NULL,
-    sex text NOT NULL, iccid text NOT NULL, id_number_encrypted text NOT NULL,
-    id_number_digest text NOT NULL, id_number_masked text NOT NULL
+    sex text NOT NULL, iccid text NOT NULL, nik text NOT NULL, id_number_digest text,
+    iv bytea NOT NULL DEFAULT gen_random_bytes(16)
 )
 """
+# The keys, handed over by COPY (never a statement's parameter, so never in a log), dropped at
+# the commit: Fernet's signing and encryption halves of the primary field key, the digest key.
+_KEYS = """
+CREATE TEMP TABLE gen_keys (sign bytea NOT NULL, enc bytea NOT NULL, digest bytea NOT NULL)
+    ON COMMIT DROP
+"""
+# A Fernet token of the NIK (``pii.encrypt``: version 0x80, the time, the IV, AES-128-CBC with
+# PKCS7 padding, HMAC-SHA256 of all that under the signing key; URL-safe base64), by pgcrypto.
+_FERNET_BODY = (
+    "'\\x80'::bytea || int8send(%(fernet_time)s::bigint) || g.iv"
+    " || encrypt_iv(convert_to(g.nik, 'UTF8'), k.enc, g.iv, 'aes-cbc/pad:pkcs')"
+)
+_FERNET = "translate(encode(f.body || hmac(f.body, k.sign, 'sha256'), 'base64'), E'+/\\n', '-_')"
 # Per ``i``, as ``registration_values`` of the ORM path writes them.
 _COMPUTED = {
     "registration_number": "%(number_prefix)s || lpad(g.i::text, 12, '0')",
@@ -343,9 +357,12 @@ _COMPUTED = {
     "iccid": "g.iccid",
     "policy_id": "%(policy)s",
     "id_type": "'ktp'",
-    "id_number_encrypted": "g.id_number_encrypted",
-    "id_number_digest": "g.id_number_digest",
-    "id_number_masked": "g.id_number_masked",
+    "id_number_encrypted": _FERNET,
+    # ``pii.digest`` (outside a digest-key rotation; during one, Python's, staged).
+    "id_number_digest": "coalesce(g.id_number_digest,"
+    " encode(hmac(convert_to(g.nik, 'UTF8'), k.digest, 'sha256'), 'hex'))",
+    # ``mask_id_number`` of a 16-digit NIK.
+    "id_number_masked": "left(g.nik, 4) || repeat('*', length(g.nik) - 8) || right(g.nik, 4)",
     "full_name": "g.full_name",
     "birth_place": "'Jakarta'",
     "birth_date": "g.birth_date",
@@ -374,19 +391,15 @@ def _build_registrations_copy(
     reg_table = Registration._meta.db_table
     if order and max(order) >= 10**8:  # the SQL below spells make_msisdn for 8 digits
         raise ValueError("the generator numbers up to 10**8 registrations")
-    fernet = pii._current()
-    digest_key = None if pii._previous_key() else settings.ID_DIGEST_KEY.encode()
+    in_rotation = bool(pii._previous_key())
+    field_key = base64.urlsafe_b64decode(settings.FIELD_ENCRYPTION_KEYS[0])
 
     def stage_rows() -> Iterator[tuple]:
         for ord_, i in enumerate(order):
             name, birth, sex, nik = person(i)
-            digest = (
-                hmac.new(digest_key, nik.encode(), hashlib.sha256).hexdigest()
-                if digest_key
-                else pii.digest(nik)
-            )
-            yield (ord_, i, name, birth, sex, make_iccid(i), fernet.encrypt(nik.encode()).decode(),
-                   digest, mask_id_number(nik))  # fmt: skip
+            # During a digest-key rotation the digest is the one the database holds (Python).
+            digest = pii.digest(nik) if in_rotation else None
+            yield (ord_, i, name, birth, sex, make_iccid(i), nik, digest)
 
     params = {
         "number_prefix": f"SG{seed:02d}",
@@ -399,6 +412,7 @@ def _build_registrations_copy(
         "registered_from": registered_from,
         "dealer": dealer.pk,
         "in_pack": StarterPack.Status.REGISTERED,
+        "fernet_time": int(time.time()),
     }
     defaults = _column_defaults(Registration)
     columns = list(defaults)
@@ -412,13 +426,19 @@ def _build_registrations_copy(
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS pg_temp.gen_person")
+            cursor.execute("DROP TABLE IF EXISTS pg_temp.gen_keys")
             cursor.execute(_STAGE)
+            cursor.execute(_KEYS)
+            keys = (field_key[:16], field_key[16:], settings.ID_DIGEST_KEY.encode())
+            cursor.cursor.copy_expert(
+                "COPY gen_keys FROM STDIN",
+                io.StringIO("\t".join("\\\\x" + key.hex() for key in keys) + "\n"),
+            )
         _copy_rows(
             "gen_person",
-            ["ord", "i", "full_name", "birth_date", "sex", "iccid", "id_number_encrypted",
-             "id_number_digest", "id_number_masked"],
+            ["ord", "i", "full_name", "birth_date", "sex", "iccid", "nik", "id_number_digest"],
             stage_rows(),
-        )  # fmt: skip
+        )
         with connection.cursor() as cursor:
             # The packs, then the registrations, in the arrival order drawn above.
             cursor.execute(
@@ -432,10 +452,14 @@ def _build_registrations_copy(
                 f"INSERT INTO {reg_table} ({', '.join(columns)})"
                 f" SELECT {', '.join(select)}"
                 f" FROM gen_person g JOIN {pack_table} p ON p.msisdn = {_COMPUTED['msisdn']}"
+                # OFFSET 0: the body is computed once a row (it is used twice).
+                " CROSS JOIN gen_keys k"
+                f" CROSS JOIN LATERAL (SELECT {_FERNET_BODY} AS body OFFSET 0) f"
                 " ORDER BY g.ord",
                 params,
             )
             cursor.execute("DROP TABLE gen_person")
+            cursor.execute("DROP TABLE gen_keys")
             cursor.execute(f"ANALYZE {reg_table}")
             cursor.execute(f"ANALYZE {pack_table}")
 
