@@ -228,9 +228,9 @@ def build_registrations(
     order (as registrations arrive), so MSISDN order and table order do not coincide.
 
     On PostgreSQL it is set-based: the outlets one statement, Python only for what is drawn per
-    person (name, birth date, sex, the NIK, its encryption and digest) into a narrow staging
-    table by ``COPY``, then one ``INSERT … SELECT`` for the packs and one for the registrations
-    (a million in a few minutes).
+    person (name, birth date, sex, the NIK) into a narrow staging table by ``COPY``, then one
+    ``INSERT … SELECT`` for the packs and one for the registrations, the database computing the
+    NIK's Fernet token, keyed digest and mask (a million in about three minutes).
     """
     rng = random.Random(seed)
     dealer, _ = Dealer.objects.get_or_create(code=dealer_code, defaults={"name": "PT Generator"})
