@@ -346,11 +346,13 @@ def main() -> None:
     cap = current_id_cap()
     with connection.cursor() as cursor:
         floor_seconds, floor_found = run_floor(cursor, cap=cap)
+    floor_load = load_average()
     connection.close()
 
     # 3. The full run, in a child process.
     full_wall, full_rss, out = child(["reconcile", "--full", "--sync", "--json"], **run_env)
     full = json.loads(out)
+    full_load = load_average()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FILTER (WHERE d.msisdn IS NULL), count(*) FILTER (WHERE t.msisdn IS NULL)"
@@ -381,8 +383,10 @@ def main() -> None:
     connection.close()
     _inc_wall, inc_rss, out = child(["reconcile", "--sync", "--json"], **run_env)
     incremental = json.loads(out)
+    inc_load = load_average()
     _check_wall, check_rss, out = child(["reconcile", "--full", "--sync", "--json"], **run_env)
     check = json.loads(out)
+    check_load = load_average()
     same_state = sum(check["opened"].values()) == 0 and sum(check["resolved"].values()) == 0
 
     print_table(
@@ -393,22 +397,22 @@ def main() -> None:
     full_seconds = full["duration_seconds"]
     print_table(
         "Reconciliation",
-        ["", "seconds", "vs floor", "chunks", "rows", "found", "peak RSS MiB"],
+        ["", "seconds", "vs floor", "chunks", "rows", "found", "peak RSS MiB", "load average"],
         [
             ["floor: one SQL statement", f"{floor_seconds:.2f}", "1.0x", "1", "-",
-             f"{floor_found:,}", "-"],
+             f"{floor_found:,}", "-", floor_load],
             ["full run (reconcile --sync)", f"{full_seconds:.2f}",
              f"{full_seconds / floor_seconds:.1f}x", full["progress"]["total"],
              f"{full['progress']['rows_done']:,}", f"{sum(full['counts'].values()):,}",
-             full_rss],
+             full_rss, full_load],
             [f"incremental, {changed:,} rows changed", f"{incremental['duration_seconds']:.2f}",
              f"{incremental['duration_seconds'] / floor_seconds:.2f}x",
              incremental["progress"]["total"], f"{incremental['progress']['rows_done']:,}",
-             f"{sum(incremental['counts'].values()):,}", inc_rss],
+             f"{sum(incremental['counts'].values()):,}", inc_rss, inc_load],
             ["full run again (check)", f"{check['duration_seconds']:.2f}",
              f"{check['duration_seconds'] / floor_seconds:.1f}x", check["progress"]["total"],
              f"{check['progress']['rows_done']:,}", f"{sum(check['counts'].values()):,}",
-             check_rss],
+             check_rss, check_load],
         ],
     )  # fmt: skip
     handover = _handover_seconds([full["id"], incremental["id"], check["id"]])

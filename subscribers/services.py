@@ -718,7 +718,8 @@ def registrations_awaiting(*, older_than_seconds: int = 60, limit: int = 1000) -
     """Registrations still awaiting the registry after a grace period (the sweep's work)."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     return list(
-        Registration.objects.filter(status=Registration.Status.AWAITING, created_at__lt=cutoff)
+        # ``awaiting_registry`` (status = awaiting) is the condition of the sweep's index.
+        Registration.objects.filter(awaiting_registry=True, created_at__lt=cutoff)
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )

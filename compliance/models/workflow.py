@@ -129,6 +129,7 @@ class Clarification(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     agreement = models.ForeignKey(
         "outlets.TransferAgreement",
@@ -136,6 +137,7 @@ class Clarification(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
@@ -144,7 +146,12 @@ class Clarification(models.Model):
     question = models.TextField(_("question"), blank=True)
     round = models.PositiveSmallIntegerField(_("round"), default=1)
     opened_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     opened_at = models.DateTimeField(_("opened at"))
     due_at = models.DateTimeField(_("answer due by"))
@@ -214,6 +221,24 @@ class Clarification(models.Model):
             ),
             # Reports: requests opened in a period.
             models.Index(fields=["opened_at"], name="clar_opened_idx"),
+            # The party, the agreement and the reviewer who opened it are set on few requests
+            # (most go to an outlet, opened by reconciliation): partial indexes, which a
+            # request without them does not enter.
+            models.Index(
+                fields=["party"],
+                condition=models.Q(party__isnull=False),
+                name="clar_party_idx",
+            ),
+            models.Index(
+                fields=["agreement"],
+                condition=models.Q(agreement__isnull=False),
+                name="clar_agreement_idx",
+            ),
+            models.Index(
+                fields=["opened_by"],
+                condition=models.Q(opened_by__isnull=False),
+                name="clar_opened_by_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -231,8 +256,14 @@ class ClarificationItem(models.Model):
     """One discrepancy a request asks about. A request gathers all the open discrepancies of
     its number; a later run finding the same discrepancy adds nothing (unique pair)."""
 
-    clarification = models.ForeignKey(Clarification, on_delete=models.CASCADE, related_name="items")
-    discrepancy = models.ForeignKey(Discrepancy, on_delete=models.CASCADE, related_name="+")
+    # No index of their own: the unique pair leads with the request, and
+    # ``clar_item_discrepancy_idx`` is the discrepancy's (a first run writes tens of thousands).
+    clarification = models.ForeignKey(
+        Clarification, on_delete=models.CASCADE, related_name="items", db_index=False
+    )
+    discrepancy = models.ForeignKey(
+        Discrepancy, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     kind = models.CharField(_("kind"), max_length=32, choices=DiscrepancyKind.choices)
     round = models.PositiveSmallIntegerField(default=1)
     added_at = models.DateTimeField(_("added at"))
@@ -393,17 +424,25 @@ class ReviewItem(models.Model):
         on_delete=models.SET_NULL,
         related_name="review_items",
     )
+    # Indexed below, partially: the items of unknown-to-the-operator findings have none.
     clarification = models.ForeignKey(
         Clarification,
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="review_items",
+        db_index=False,
     )
     # A flagged registration's item raised by one discrepancy no outlet is asked about
-    # (unknown to the operator): never queued twice for the same discrepancy.
+    # (unknown to the operator): never queued twice for the same discrepancy (the unique
+    # constraint is its index).
     discrepancy = models.ForeignKey(
-        Discrepancy, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Discrepancy,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     # Copied from the outlet when queued, so the queue filters without joins (indexes below).
     outlet = models.ForeignKey(
@@ -522,6 +561,13 @@ class ReviewItem(models.Model):
             ),
             # Reports and the registration's history: decisions in a period.
             models.Index(fields=["decision", "decided_at"], name="review_decided_idx"),
+            # A request's items, whatever their status (those of unknown-to-the-operator
+            # findings have no request and stay out).
+            models.Index(
+                fields=["clarification"],
+                condition=models.Q(clarification__isnull=False),
+                name="review_clarification_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -630,6 +630,11 @@ def reconciliation_finish(*, run_id: int) -> bool:
             return False
         now = timezone.now()
         engine = sql if run.engine == "sql" else python
+        if connection.vendor == "postgresql":
+            # The chunks' planner settings for this transaction too: the hand-over looks its
+            # batches up by id and number in tables just read (cached), not by scanning them.
+            with connection.cursor() as cursor:
+                sql.chunk_settings(cursor)
         flagged = engine.flag_over_limit(run=run, now=now) + sum(
             (counts or {}).get("flagged", 0)
             for counts in run.chunks.values_list("counts", flat=True)

@@ -18,15 +18,19 @@ PostgreSQL); it bypasses the registration service on purpose — only for genera
 
 from __future__ import annotations
 
+import base64
 import csv
+import io
 import json
 import random
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -222,21 +226,32 @@ def build_registrations(
 
     MSISDNs are ``make_msisdn(start + i)``, NIKs unique per ``i``. Rows are inserted in random
     order (as registrations arrive), so MSISDN order and table order do not coincide.
+
+    On PostgreSQL it is set-based: the outlets one statement, Python only for what is drawn per
+    person (name, birth date, sex, the NIK) into a narrow staging table by ``COPY``, then one
+    ``INSERT … SELECT`` for the packs and one for the registrations, the database computing the
+    NIK's Fernet token, keyed digest and mask (a million in about three minutes).
     """
     rng = random.Random(seed)
     dealer, _ = Dealer.objects.get_or_create(code=dealer_code, defaults={"name": "PT Generator"})
-    outlet_objs = []
-    for k in range(outlets):
-        outlet, _ = Outlet.objects.get_or_create(
-            roid=f"ROGEN{k + 1:06d}",
-            defaults={
-                "dealer": dealer,
-                "name": f"Konter Generator {k + 1}",
-                "region": "Jakarta Selatan",
-                "province": "31",
-            },
-        )
-        outlet_objs.append(outlet)
+    roids = [f"ROGEN{k + 1:06d}" for k in range(outlets)]
+    # One statement for the outlets: those of an earlier call are kept (with their dealer).
+    Outlet.objects.bulk_create(
+        [
+            Outlet(
+                roid=roid,
+                dealer=dealer,
+                name=f"Konter Generator {k + 1}",
+                region="Jakarta Selatan",
+                province="31",
+            )
+            for k, roid in enumerate(roids)
+        ],
+        ignore_conflicts=True,
+        batch_size=2000,
+    )
+    by_roid = Outlet.objects.in_bulk(roids, field_name="roid")
+    outlet_objs = [by_roid[roid] for roid in roids]
     policy = policy_in_force()
     now = timezone.now()
     registered_from = registered_from or now - timedelta(days=365)
@@ -254,11 +269,21 @@ def build_registrations(
             district=f"{(i // 9999) % 99 + 1:02d}",
             serial=i % 9999 + 1,
         )
-        registered_at = registered_from + timedelta(seconds=i * 7 % (300 * 86400) + 60)
-        return name, birth, sex, nik, registered_at
+        return name, birth, sex, nik
+
+    def registered_at_of(i: int) -> datetime:
+        return registered_from + timedelta(seconds=i * 7 % (300 * 86400) + 60)
+
+    if connection.vendor == "postgresql":
+        _build_registrations_copy(
+            order, outlet_objs, dealer, person, policy=policy, seed=seed, now=now,
+            registered_from=registered_from,
+        )  # fmt: skip
+        return outlet_objs
 
     def registration_values(i: int) -> dict:
-        name, birth, sex, nik, registered_at = person(i)
+        name, birth, sex, nik = person(i)
+        registered_at = registered_at_of(i)
         outlet = outlet_objs[i % len(outlet_objs)]
         return {
             "registration_number": f"SG{seed:02d}{i:012d}",
@@ -280,17 +305,14 @@ def build_registrations(
             "consent_at": registered_at,
             "document_checked": True,
             "status": Registration.Status.REGISTERED,
-            "review_reasons": "[]",
+            "review_reasons": [],
             "source": Registration.Source.IMPORT,
             "registered_at": registered_at,
             "created_at": now,
             "updated_at": now,
         }
 
-    if connection.vendor == "postgresql":
-        _build_registrations_copy(order, outlet_objs, dealer, registration_values, now)
-    else:
-        _build_registrations_orm(order, outlet_objs, dealer, registration_values, now)
+    _build_registrations_orm(order, outlet_objs, dealer, registration_values, now)
     return outlet_objs
 
 
@@ -298,56 +320,146 @@ def _column_defaults(model) -> dict:
     """Every concrete column but the primary key, with its default (JSON as text)."""
     defaults = {}
     for f in model._meta.concrete_fields:
-        if f.primary_key:
+        if f.primary_key or f.generated:
             continue
         value = f.get_default()
         defaults[f.column] = json.dumps(value) if isinstance(value, (list, dict)) else value
     return defaults
 
 
-def _build_registrations_copy(order, outlets, dealer, registration_values, now) -> None:
+# What the generator draws per person (Python: the same values for the same seed as the ORM
+# path); every other column is computed in SQL from ``i`` or is a constant.
+_STAGE = """
+CREATE TEMP TABLE gen_person (
+    ord integer NOT NULL, i bigint NOT NULL, full_name text NOT NULL, birth_date date NOT NULL,
+    sex text NOT NULL, iccid text NOT NULL, nik text NOT NULL, id_number_digest text,
+    iv bytea NOT NULL DEFAULT gen_random_bytes(16)
+)
+"""
+# The keys, handed over by COPY (never a statement's parameter, so never in a log), dropped at
+# the commit: Fernet's signing and encryption halves of the primary field key, the digest key.
+_KEYS = """
+CREATE TEMP TABLE gen_keys (sign bytea NOT NULL, enc bytea NOT NULL, digest bytea NOT NULL)
+    ON COMMIT DROP
+"""
+# A Fernet token of the NIK (``pii.encrypt``: version 0x80, the time, the IV, AES-128-CBC with
+# PKCS7 padding, HMAC-SHA256 of all that under the signing key; URL-safe base64), by pgcrypto.
+_FERNET_BODY = (
+    "'\\x80'::bytea || int8send(%(fernet_time)s::bigint) || g.iv"
+    " || encrypt_iv(convert_to(g.nik, 'UTF8'), k.enc, g.iv, 'aes-cbc/pad:pkcs')"
+)
+_FERNET = "translate(encode(f.body || hmac(f.body, k.sign, 'sha256'), 'base64'), E'+/\\n', '-_')"
+# Per ``i``, as ``registration_values`` of the ORM path writes them.
+_COMPUTED = {
+    "registration_number": "%(number_prefix)s || lpad(g.i::text, 12, '0')",
+    "outlet_id": "(%(outlets)s::bigint[])[g.i %% %(n_outlets)s + 1]",
+    "msisdn": "'62812' || lpad(g.i::text, 8, '0')",
+    "iccid": "g.iccid",
+    "policy_id": "%(policy)s",
+    "id_type": "'ktp'",
+    "id_number_encrypted": _FERNET,
+    # ``pii.digest`` (outside a digest-key rotation; during one, Python's, staged).
+    "id_number_digest": "coalesce(g.id_number_digest,"
+    " encode(hmac(convert_to(g.nik, 'UTF8'), k.digest, 'sha256'), 'hex'))",
+    # ``mask_id_number`` of a 16-digit NIK.
+    "id_number_masked": "left(g.nik, 4) || repeat('*', length(g.nik) - 8) || right(g.nik, 4)",
+    "full_name": "g.full_name",
+    "birth_place": "'Jakarta'",
+    "birth_date": "g.birth_date",
+    "sex": "g.sex",
+    "address": "'Jl. Generator No. ' || (g.i %% 500 + 1)",
+    "nationality": "'ID'",
+    "consent_at": "{at}",
+    "document_checked": "TRUE",
+    "status": "%(registered)s",
+    "review_reasons": "'[]'",
+    "source": "%(import)s",
+    "registered_at": "{at}",
+    "created_at": "%(now)s",
+    "updated_at": "%(now)s",
+    "starter_pack_id": "p.id",
+}
+_REGISTERED_AT = (
+    "(%(registered_from)s::timestamptz + make_interval(secs => g.i * 7 %% 25920000 + 60))"
+)
+
+
+def _build_registrations_copy(
+    order, outlets, dealer, person, *, policy, seed, now, registered_from
+) -> None:
     pack_table = StarterPack._meta.db_table
     reg_table = Registration._meta.db_table
-    pack_columns = [
-        "msisdn",
-        "iccid",
-        "dealer_id",
-        "outlet_id",
-        "status",
-        "created_at",
-        "updated_at",
-    ]
+    if order and max(order) >= 10**8:  # the SQL below spells make_msisdn for 8 digits
+        raise ValueError("the generator numbers up to 10**8 registrations")
+    in_rotation = bool(pii._previous_key())
+    field_key = base64.urlsafe_b64decode(settings.FIELD_ENCRYPTION_KEYS[0])
+
+    def stage_rows() -> Iterator[tuple]:
+        for ord_, i in enumerate(order):
+            name, birth, sex, nik = person(i)
+            # During a digest-key rotation the digest is the one the database holds (Python).
+            digest = pii.digest(nik) if in_rotation else None
+            yield (ord_, i, name, birth, sex, make_iccid(i), nik, digest)
+
+    params = {
+        "number_prefix": f"SG{seed:02d}",
+        "outlets": [o.pk for o in outlets],
+        "n_outlets": len(outlets),
+        "policy": policy.pk,
+        "registered": Registration.Status.REGISTERED,
+        "import": Registration.Source.IMPORT,
+        "now": now,
+        "registered_from": registered_from,
+        "dealer": dealer.pk,
+        "in_pack": StarterPack.Status.REGISTERED,
+        "fernet_time": int(time.time()),
+    }
+    defaults = _column_defaults(Registration)
+    columns = list(defaults)
+    select = []
+    for column in columns:
+        if column in _COMPUTED:
+            select.append(_COMPUTED[column].format(at=_REGISTERED_AT))
+        else:
+            params[f"d_{column}"] = defaults[column]
+            select.append(f"%(d_{column})s")
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS pg_temp.gen_person")
+            cursor.execute("DROP TABLE IF EXISTS pg_temp.gen_keys")
+            cursor.execute(_STAGE)
+            cursor.execute(_KEYS)
+            keys = (field_key[:16], field_key[16:], settings.ID_DIGEST_KEY.encode())
+            cursor.cursor.copy_expert(
+                "COPY gen_keys FROM STDIN",
+                io.StringIO("\t".join("\\\\x" + key.hex() for key in keys) + "\n"),
+            )
         _copy_rows(
-            pack_table,
-            pack_columns,
-            (
-                (make_msisdn(i), make_iccid(i), dealer.pk, outlets[i % len(outlets)].pk,
-                 StarterPack.Status.REGISTERED, now, now)
-                for i in order
-            ),
-        )  # fmt: skip
-        defaults = _column_defaults(Registration)
-        columns = [c for c in defaults if c != "starter_pack_id"]
+            "gen_person",
+            ["ord", "i", "full_name", "birth_date", "sex", "iccid", "nik", "id_number_digest"],
+            stage_rows(),
+        )
         with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS pg_temp.gen_registration_stage")
+            # The packs, then the registrations, in the arrival order drawn above.
             cursor.execute(
-                f"CREATE TEMP TABLE gen_registration_stage AS SELECT {', '.join(columns)}"
-                f" FROM {reg_table} WITH NO DATA"
+                f"INSERT INTO {pack_table} (msisdn, iccid, dealer_id, outlet_id, status,"
+                " created_at, updated_at)"
+                f" SELECT {_COMPUTED['msisdn']}, g.iccid, %(dealer)s, {_COMPUTED['outlet_id']},"
+                " %(in_pack)s, %(now)s, %(now)s FROM gen_person g ORDER BY g.ord",
+                params,
             )
-
-        def row(i: int) -> tuple:
-            values = {**defaults, **registration_values(i)}
-            return tuple(values[c] for c in columns)
-
-        _copy_rows("gen_registration_stage", columns, (row(i) for i in order))
-        with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {reg_table} ({', '.join(columns)}, starter_pack_id)"
-                f" SELECT {', '.join('s.' + c for c in columns)}, p.id"
-                f" FROM gen_registration_stage s JOIN {pack_table} p ON p.msisdn = s.msisdn"
+                f"INSERT INTO {reg_table} ({', '.join(columns)})"
+                f" SELECT {', '.join(select)}"
+                f" FROM gen_person g JOIN {pack_table} p ON p.msisdn = {_COMPUTED['msisdn']}"
+                # OFFSET 0: the body is computed once a row (it is used twice).
+                " CROSS JOIN gen_keys k"
+                f" CROSS JOIN LATERAL (SELECT {_FERNET_BODY} AS body OFFSET 0) f"
+                " ORDER BY g.ord",
+                params,
             )
-            cursor.execute("DROP TABLE gen_registration_stage")
+            cursor.execute("DROP TABLE gen_person")
+            cursor.execute("DROP TABLE gen_keys")
             cursor.execute(f"ANALYZE {reg_table}")
             cursor.execute(f"ANALYZE {pack_table}")
 

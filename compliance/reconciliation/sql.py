@@ -299,7 +299,7 @@ SELECT kind, count(*) FROM resolved GROUP BY kind
 """
 
 
-def _chunk_settings(cursor) -> None:
+def chunk_settings(cursor) -> None:
     """Planner settings for this chunk's transaction only (SET LOCAL): hash joins of a whole
     chunk fit in memory instead of spilling to disk; an index lookup is costed as what it is
     for tables read over and over (cached, not a disk seek), so a chunk of changed MSISDNs
@@ -484,7 +484,7 @@ def process_msisdn_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
     }
     result = ChunkResult()
     with connection.cursor() as cursor:
-        _chunk_settings(cursor)
+        chunk_settings(cursor)
         _temp_table(cursor, "recon_found", _FOUND_TABLE)
         if chunk.scope == chunk.Scope.ALL:
             r_where = _range("r.msisdn", chunk.key_from, chunk.key_to, params, "k")
@@ -563,7 +563,7 @@ def process_id_group_chunk(*, chunk, run, relation: str, now) -> ChunkResult:
     params = {"run": run.pk, "now": now, "cap": run.id_cap}
     result = ChunkResult()
     with connection.cursor() as cursor:
-        _chunk_settings(cursor)
+        chunk_settings(cursor)
         _temp_table(cursor, "recon_found", _FOUND_TABLE)
         if chunk.scope == chunk.Scope.ALL:
             g_join = ""

@@ -28,13 +28,13 @@ says sold it.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -143,15 +143,11 @@ def discrepancies_opened(*, discrepancy_ids) -> None:
     they are taken ``INTAKE_BATCH`` at a time, and each person concerned is told once."""
     tell = Tell()
     for start in range(0, len(discrepancy_ids), INTAKE_BATCH):
-        ids = list(
-            Discrepancy.objects.filter(
-                AnyOf("pk", discrepancy_ids[start : start + INTAKE_BATCH]),
-                AnyOf("kind", sorted(OUTLET_ACCOUNTABLE_KINDS)),
-                outlet__isnull=False,
-            ).values_list("pk", flat=True)
+        clarifications_open_for_discrepancies(
+            discrepancy_ids=discrepancy_ids[start : start + INTAKE_BATCH],
+            tell=tell,
+            outlet_accountable_only=True,
         )
-        if ids:
-            clarifications_open_for_discrepancies(discrepancy_ids=ids, tell=tell)
     tell.send(new_requests_message)
 
 
@@ -161,6 +157,7 @@ def clarifications_open_for_discrepancies(
     now: datetime | None = None,
     actor=SYSTEM_ACTOR,
     tell: Tell | None = None,
+    outlet_accountable_only: bool = False,
 ) -> HandOver:
     """Open (or extend) the clarification requests of these newly opened discrepancies.
 
@@ -170,14 +167,17 @@ def clarifications_open_for_discrepancies(
     progress for that number gains them, or a new one is opened to the accountable party with
     the deadline of the policy in force. Each opened or extended request has its audit row; the
     people of each outlet (or dealer) concerned get one notification (at once, or, with
-    ``tell``, when the caller sends what it gathered).
+    ``tell``, when the caller sends what it gathered). ``outlet_accountable_only``: of these ids,
+    only those of the kinds an outlet is accountable for that have an outlet (the hand-over's
+    choice, made in the same query).
     """
     now = now or timezone.now()
     result = HandOver()
+    found = Discrepancy.objects.filter(AnyOf("pk", discrepancy_ids), status=Discrepancy.Status.OPEN)
+    if outlet_accountable_only:
+        found = found.filter(AnyOf("kind", sorted(OUTLET_ACCOUNTABLE_KINDS)), outlet__isnull=False)
     rows = list(
-        Discrepancy.objects.filter(AnyOf("pk", discrepancy_ids), status=Discrepancy.Status.OPEN)
-        .order_by("pk")
-        .values(
+        found.order_by("pk").values(
             "pk",
             "msisdn",
             "kind",
@@ -204,11 +204,16 @@ def clarifications_open_for_discrepancies(
 
 def _settle_dismissed_before(rows: list[dict], *, now, actor, result: HandOver) -> list[dict]:
     dismissed = dismissed_findings({r["msisdn"] for r in rows})
+    # Only a finding whose number and kind were dismissed before is fingerprinted (a first
+    # run's tens of thousands have none).
+    dismissed_kinds = {(msisdn, kind) for msisdn, kind, _fingerprint in dismissed}
     again, rest = [], []
     for row in rows:
-        row["fingerprint"] = finding_fingerprint(row["kind"], row["details"])
-        key = (row["msisdn"], row["kind"], row["fingerprint"])
-        (again if key in dismissed else rest).append(row)
+        key = (row["msisdn"], row["kind"])
+        fingerprint = (
+            finding_fingerprint(row["kind"], row["details"]) if key in dismissed_kinds else None
+        )
+        (again if (*key, fingerprint) in dismissed else rest).append(row)
     if again:
         discrepancies_dismiss_again(again, now=now, actor=actor)
         result.dismissed_before = len(again)
@@ -289,18 +294,31 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver, tell: Tel
     # A new request gathers every open discrepancy of its number not yet asked about, not only
     # those this batch hands over (e.g. ones no hand-over reached).
     if to_open:
-        asked = ClarificationItem.objects.filter(discrepancy=OuterRef("pk"))
-        extra = (
-            Discrepancy.objects.filter(
-                AnyOf("msisdn", to_open),
-                AnyOf("kind", sorted(OUTLET_ACCOUNTABLE_KINDS)),
-                status=Discrepancy.Status.OPEN,
+        # The batch's own ids as a hashed anti-join: ``NOT id = ANY(10 000 ids)`` compared
+        # each candidate with every id of the batch.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _UNASKED_OF_NUMBERS,
+                {
+                    "msisdn": to_open,
+                    "kinds": sorted(OUTLET_ACCOUNTABLE_KINDS),
+                    "open": Discrepancy.Status.OPEN,
+                    "handed": [r["pk"] for r in rows],
+                },
             )
-            .exclude(AnyOf("pk", [r["pk"] for r in rows]))
-            .exclude(Exists(asked))
-            .values("pk", "msisdn", "kind", "registration_id", "outlet_id", "details")
-        )
-        rows = rows + [{**r, "detected_at": now} for r in extra]
+            extra = [
+                {
+                    "pk": pk,
+                    "msisdn": msisdn,
+                    "kind": kind,
+                    "registration_id": registration_id,
+                    "outlet_id": outlet_id,
+                    "details": json.loads(details) if isinstance(details, str) else details,
+                    "detected_at": now,
+                }
+                for pk, msisdn, kind, registration_id, outlet_id, details in cursor.fetchall()
+            ]
+        rows = rows + extra
     opening = set(to_open)
     parties = _accountable_for([r for r in rows if r["msisdn"] in opening], now)
     due_at = now + timedelta(days=deadline_days(now))
@@ -396,8 +414,20 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver, tell: Tel
 
 CLAR = Clarification._meta.db_table
 ITEM = ClarificationItem._meta.db_table
+DISC = Discrepancy._meta.db_table
 AUDIT = AuditEvent._meta.db_table
 OUTLET = Outlet._meta.db_table
+
+# The open discrepancies of these numbers, of the kinds an outlet answers for, that no request
+# asks about and that this batch does not hand over itself.
+_UNASKED_OF_NUMBERS = f"""
+SELECT d.id, d.msisdn, d.kind, d.registration_id, d.outlet_id, d.details
+FROM {DISC} d
+WHERE d.msisdn = ANY(%(msisdn)s) AND d.status = %(open)s AND d.kind = ANY(%(kinds)s)
+  AND NOT EXISTS (SELECT 1 FROM unnest(%(handed)s::bigint[]) AS h(id) WHERE h.id = d.id)
+  AND NOT EXISTS (SELECT 1 FROM {ITEM} i WHERE i.discrepancy_id = d.id)
+ORDER BY d.id
+"""
 
 # The requests of these numbers in progress, counted per outlet (an outlet's) or per dealer (a
 # party's or a dealer's: the dealer's admins answer for them), with the first deadline.

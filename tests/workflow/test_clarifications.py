@@ -47,6 +47,20 @@ def test_one_request_per_registration_gathers_its_discrepancies(registration, cl
     assert Notification.objects.filter(user=clerk, link="/compliance/inbox/").count() == 1
 
 
+def test_a_new_request_also_asks_about_its_numbers_findings_no_hand_over_reached(registration):
+    # Found by an earlier run whose hand-over never took it (a run before the workflow).
+    earlier = open_discrepancy(registration, kind="name_mismatch")
+    handed = open_discrepancy(registration, kind="birth_date_mismatch")
+
+    hand_over(handed)
+
+    request = Clarification.objects.get()
+    items = list(request.items.values_list("discrepancy_id", flat=True))
+    assert sorted(items) == sorted([earlier.pk, handed.pk])  # each once
+    audit = AuditEvent.objects.get(action="clarification.open", target_id=str(request.pk))
+    assert audit.after["kinds"] == ["birth_date_mismatch", "name_mismatch"]
+
+
 def test_deadline_comes_from_the_policy_in_force(registration):
     RegistrationPolicy.objects.update(clarification_deadline_days=3)
     before = timezone.now()
