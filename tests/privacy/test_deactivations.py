@@ -2,17 +2,20 @@
 inactive; the sync records it (first sighting wins), and clears it when the number is active
 again. Then the purge does the rest."""
 
+import threading
+import time
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connections, router
+from django.db import connection, connections, router, transaction
 from django.utils import timezone
 
 from operatordb.models import OperatorSubscriber
 from privacy import services, tasks
 from privacy.models import PrivacyJob, RegistrationPrivacy
+from privacy.services.common import ensure_states
 
 pytestmark = pytest.mark.django_db
 
@@ -294,3 +297,71 @@ def test_the_privacy_page_queues_a_sync_in_the_operators_name(
     assert (job.kind, job.trigger, job.requested_by) == ("deactivation_sync", "page", operator)
     assert job.status == PrivacyJob.Status.SUCCEEDED
     assert job.counts == {"records": 1, "marked": 1, "unmarked": 0}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_deactivation_seen_while_an_erasure_request_is_being_recorded_is_kept(
+    require_postgres, register
+):
+    """An erasure asked for while the number is in service waits for the number to leave
+    service. If the sync sees the number go inactive while that request is still being written
+    (its privacy record inserted, not yet committed), the deactivation must not be lost: the
+    sync's own insert finds the request's record, and marks that one — otherwise the erasure
+    would wait for ever (the sync reads only records changed since its last pass)."""
+    registration = register(41)
+    went_inactive = timezone.now() - timedelta(days=2)
+    inserted, release = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def erasure_request_being_written():
+        try:
+            with transaction.atomic():
+                ensure_states([registration.pk])
+                RegistrationPrivacy.objects.filter(registration=registration).update(
+                    erasure_requested_at=timezone.now()
+                )
+                inserted.set()
+                release.wait(timeout=20)
+        finally:
+            connection.close()
+
+    def sync_batch():
+        try:
+            with transaction.atomic():
+                outcome["result"] = services.registrations_deactivation_record(
+                    deactivated={registration.msisdn: went_inactive}, reactivated=[]
+                )
+        except Exception as exc:  # the test's verdict, below
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    erasure = threading.Thread(target=erasure_request_being_written)
+    erasure.start()
+    assert inserted.wait(timeout=20)
+    batch = threading.Thread(target=sync_batch)
+    batch.start()
+    # The sync's insert waits for the erasure request's uncommitted record.
+    for _ in range(200):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the sync's insert never waited for the erasure request's record")
+    release.set()
+    erasure.join(timeout=20)
+    batch.join(timeout=20)
+
+    assert "error" not in outcome, outcome
+    assert outcome["result"] == (1, 0)
+    assert state(registration).deactivated_at == went_inactive
+    # And so the next purge carries out the erasure.
+    call_command("purge_expired_data", stdout=StringIO())
+    registration.refresh_from_db()
+    assert registration.full_name == ""
