@@ -340,16 +340,16 @@ def test_a_purge_in_chunks_of_one_reaches_every_registration_past_retention(regi
     earliest_pk, tied_a, tied_b, held = (register(serial) for serial in (41, 42, 43, 44))
     long_ago = timezone.now() - timedelta(days=RETENTION + 30)
     same_moment = long_ago + timedelta(days=10)
-    services.registrations_deactivation_record(
-        deactivated={
-            # Registered first, left service last.
-            earliest_pk.msisdn: long_ago + timedelta(days=20),
-            tied_a.msisdn: same_moment,
-            tied_b.msisdn: same_moment,
-            held.msisdn: long_ago,
-        },
-        reactivated=[],
-    )
+    # Recorded in another order than registered: the later of the two tied first.
+    for registration, left_service in (
+        (tied_b, same_moment),
+        (tied_a, same_moment),
+        (earliest_pk, long_ago + timedelta(days=20)),  # registered first, left service last
+        (held, long_ago),
+    ):
+        services.registrations_deactivation_record(
+            deactivated={registration.msisdn: left_service}, reactivated=[]
+        )
     _open_discrepancy(held)
 
     purge()
@@ -449,3 +449,26 @@ def test_a_case_opened_while_the_purge_reaches_its_registration_holds_it_and_is_
     caught.refresh_from_db()
     later.refresh_from_db()
     assert caught.full_name == "Siti Nur'aini" and later.full_name == ""
+
+
+def test_erasures_in_chunks_from_the_first_registration_each_audited_as_an_erasure(
+    register, settings
+):
+    """The erasure pass, a chunk at a time, starts at the first registration the database holds
+    (pk 1) and says "erasure" on the audit row of every chunk, not only the first."""
+    settings.PRIVACY_CHUNK_SIZE = 1
+    first, second = register(41), register(42)
+    Registration.objects.filter(pk=first.pk).update(id=1)
+    first = Registration.objects.get(pk=1)
+    for registration in (first, second):
+        deactivate(registration, days_ago=1)
+    RegistrationPrivacy.objects.update(erasure_requested_at=timezone.now())
+
+    purge()
+
+    events = list(anonymised_events().order_by("pk"))
+    assert [(e.after["reason"], e.after["registration_ids"]) for e in events] == [
+        ("erasure", [1]),
+        ("erasure", [second.pk]),
+    ]
+    assert PrivacyJob.objects.get().counts["anonymised"] == 2
