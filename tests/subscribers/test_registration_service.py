@@ -148,3 +148,124 @@ def test_cap_refuses_when_the_policy_does_not_let_outlets_exceed_it(clerk, outle
         _register_same_buyer(clerk, outlet, 1)
     assert "id_number" in exc.value.message_dict
     assert Registration.objects.count() == 3
+
+
+def _audit_of(registration) -> dict:
+    return AuditEvent.objects.get(action="registration.create", target_id=str(registration.pk))
+
+
+def test_the_audit_row_says_what_was_registered_and_how_the_registry_answered(clerk, pack, photos):
+    """The audit row a supervisor reads: the number, the outlet, the masked ID, the rule set,
+    the status, the channel, the category, the registry's verdict — and no ID number."""
+    registration = services.registration_create(
+        clerk=clerk, data=buyer_data(pack), source=Registration.Source.API, **photos
+    )
+
+    event = _audit_of(registration)
+    assert event.actor == clerk
+    assert event.after == {
+        "msisdn": pack.msisdn,
+        "outlet": registration.outlet.roid,
+        "id_type": "ktp",
+        "id_number": "3171********0042",
+        "policy": "2026-07",
+        "status": "registered",
+        "source": "api",
+        "category": "personal",
+        "registry": "checked",
+        "face_verdict": "match",
+        "warnings": [w["code"] for w in registration.warnings],
+    }
+
+
+def test_the_audit_row_of_a_registration_awaiting_the_registry(clerk, pack, photos, settings):
+    settings.POPULATION_REGISTRY_MOCK_FAULT = "down"
+
+    registration = services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
+
+    after = _audit_of(registration).after
+    assert (after["status"], after["registry"], after["face_verdict"]) == (
+        "awaiting",
+        "awaiting",
+        "",
+    )
+    assert after["source"] == "web"
+    assert after["warnings"] == ["awaiting_verification"]
+
+
+def test_two_registrations_never_share_a_registration_number(clerk, outlet, monkeypatch):
+    """The receipt's number is drawn at random: when the draw repeats a number already given
+    that day, the registration is written under a fresh draw (and audited once), not refused."""
+    from tests.factories import StarterPackFactory
+
+    draws = iter("AAAAAAAA" + "AAAAAAAA" + "BBBBBBBB")
+    monkeypatch.setattr(services.secrets, "choice", lambda alphabet: next(draws))
+    first_pack, second_pack = StarterPackFactory(outlet=outlet), StarterPackFactory(outlet=outlet)
+    first = services.registration_create(
+        clerk=clerk, data=buyer_data(first_pack), id_photo=photo_upload("ktp.jpg"),
+        face_photo=photo_upload("face.jpg"),
+    )  # fmt: skip
+    second = services.registration_create(
+        clerk=clerk, data=buyer_data(second_pack), id_photo=photo_upload("ktp.jpg"),
+        face_photo=photo_upload("face.jpg"),
+    )  # fmt: skip
+
+    assert first.registration_number.endswith("AAAAAAAA")
+    assert second.registration_number.endswith("BBBBBBBB")
+    assert first.registration_number[:8] == second.registration_number[:8]  # SP + the day
+    assert Registration.objects.count() == 2
+    assert AuditEvent.objects.filter(action="registration.create").count() == 2
+
+
+@pytest.mark.parametrize(
+    ("exceptions", "kind", "message"),
+    [
+        (
+            "operator",
+            "retail",
+            "This NIK already holds 3 numbers: more can only be registered at the operator's "
+            "own outlets (GraPARI).",
+        ),
+        (
+            "authorised",
+            "retail",
+            "This NIK already holds 3 numbers: more can only be registered at the operator's "
+            "own outlets or at outlets the operator authorised in writing.",
+        ),
+        ("nobody", "operator", "This ID already holds 3 numbers, the most the rules allow."),
+    ],
+)
+def test_the_clerk_reads_why_a_number_beyond_the_cap_is_refused(
+    clerk, outlet, exceptions, kind, message
+):
+    from subscribers.selectors import policy_in_force
+
+    outlet.kind = kind
+    outlet.save()
+    policy = policy_in_force()
+    type(policy).objects.filter(pk=policy.pk).update(cap_exceptions=exceptions)
+    _register_same_buyer(clerk, outlet, 3)
+
+    with pytest.raises(ValidationError) as exc, translation.override("en"):
+        _register_same_buyer(clerk, outlet, 1)
+
+    assert exc.value.message_dict == {"id_number": [message]}
+
+
+def test_a_number_beyond_the_cap_tells_the_reviewer_how_many_the_nik_holds(clerk, outlet):
+    from datetime import date
+
+    outlet.operator_authorised_from = date(2018, 5, 7)
+    outlet.save()
+    *_, fourth, fifth = _register_same_buyer(clerk, outlet, 5)
+
+    assert fourth.review_reasons == [
+        {
+            "code": "over_cap_permitted",
+            "message": "4 numbers on this NIK, cap 3",
+            "held": 4,
+            "cap": 3,
+        }
+    ]
+    assert fifth.review_reasons[0]["held"] == 5
+    assert AuditEvent.objects.filter(action="registration.create").count() == 5
