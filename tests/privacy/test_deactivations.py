@@ -8,6 +8,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from celery.app.task import Task
 from django.core.management import call_command
 from django.db import connection, connections, router, transaction
 from django.utils import timezone
@@ -365,3 +366,19 @@ def test_a_deactivation_seen_while_an_erasure_request_is_being_recorded_is_kept(
     call_command("purge_expired_data", stdout=StringIO())
     registration.refresh_from_db()
     assert registration.full_name == ""
+
+
+def test_the_command_runs_the_sync_itself_and_queues_no_task(
+    register, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The command is the worker: nothing is sent to the broker for a second one to pick up."""
+    registration = register(41)
+    operator_record(registration.msisdn, status="inactive", changed_days_ago=3)
+    sent = []
+    monkeypatch.setattr(Task, "apply_async", lambda task, *a, **kw: sent.append(task.name))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = sync()
+
+    assert sent == []
+    assert (job.status, job.counts["marked"]) == (PrivacyJob.Status.SUCCEEDED, 1)
