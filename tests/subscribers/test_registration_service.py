@@ -269,3 +269,40 @@ def test_a_number_beyond_the_cap_tells_the_reviewer_how_many_the_nik_holds(clerk
     ]
     assert fifth.review_reasons[0]["held"] == 5
     assert AuditEvent.objects.filter(action="registration.create").count() == 5
+
+
+def test_the_registration_number_carries_the_local_day_it_was_registered(clerk, pack):
+    """SP + the day in Jakarta (yymmdd) + eight characters: a registration written at 01:30 on
+    4 August in Jakarta (18:30 UTC the day before) carries 4 August, not today's date."""
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 8, 3, 18, 30, tzinfo=UTC)
+
+    registration = services.registration_create(
+        clerk=clerk, data=buyer_data(pack), now=now, id_photo=photo_upload("ktp.jpg"),
+        face_photo=photo_upload("face.jpg"),
+    )  # fmt: skip
+
+    assert registration.registration_number.startswith("SP260804")
+    assert len(registration.registration_number) == 16
+    assert registration.registered_at == now
+
+
+def test_five_draws_of_numbers_already_given_refuse_to_guess_further(clerk, outlet, monkeypatch):
+    """Five draws in a row that repeat a number already given: the registration is not written
+    (32^8 numbers a day make this a broken random source, not bad luck)."""
+    from tests.factories import StarterPackFactory
+
+    draws = iter("A" * 8 * 6 + "B" * 8)
+    monkeypatch.setattr(services.secrets, "choice", lambda alphabet: next(draws))
+    services.registration_create(
+        clerk=clerk, data=buyer_data(StarterPackFactory(outlet=outlet)),
+        id_photo=photo_upload("ktp.jpg"), face_photo=photo_upload("face.jpg"),
+    )  # fmt: skip
+
+    with pytest.raises(RuntimeError, match="could not allocate a registration number"):
+        services.registration_create(
+            clerk=clerk, data=buyer_data(StarterPackFactory(outlet=outlet)),
+            id_photo=photo_upload("ktp.jpg"), face_photo=photo_upload("face.jpg"),
+        )  # fmt: skip
+    assert Registration.objects.count() == 1
