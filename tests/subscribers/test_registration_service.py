@@ -306,3 +306,24 @@ def test_five_draws_of_numbers_already_given_refuse_to_guess_further(clerk, outl
             id_photo=photo_upload("ktp.jpg"), face_photo=photo_upload("face.jpg"),
         )  # fmt: skip
     assert Registration.objects.count() == 1
+
+
+def test_a_pack_registered_but_back_in_stock_by_mistake_is_refused_at_its_number(
+    clerk, pack, photos
+):
+    """A pack whose stock row says "in stock" although a registration holds it (a correction
+    by hand gone wrong): registering it again is refused at the number, as a clerk would read
+    it, and nothing more is written."""
+    with translation.override("en"):
+        services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
+        StarterPack.objects.filter(pk=pack.pk).update(status=StarterPack.Status.IN_STOCK)
+
+        with pytest.raises(ValidationError) as exc:
+            services.registration_create(
+                clerk=clerk, data=buyer_data(pack), id_photo=photo_upload("ktp.jpg"),
+                face_photo=photo_upload("face.jpg"),
+            )  # fmt: skip
+
+    assert exc.value.message_dict == {"msisdn": ["This starter pack is already registered."]}
+    assert Registration.objects.count() == 1
+    assert AuditEvent.objects.filter(action="registration.create").count() == 1
