@@ -445,3 +445,20 @@ def test_reseeding_the_rule_sets_changes_no_registration(clerk, pack):
     for policy_id, _status, _reasons in after.values():
         assert RegistrationPolicy.objects.get(pk=policy_id).code == codes[policy_id]
     assert RegistrationPolicy.objects.get(code="2026").effective_from == date(2026, 1, 19)
+
+
+def test_the_audit_row_says_the_registry_was_not_asked_under_a_rule_set_without_it(clerk, outlet):
+    """Before the NIK era (31 October 2017) the population registry was not asked at the
+    counter: the audit row says so (not "checked")."""
+    from core.models import AuditEvent
+
+    (registration,) = _hold(clerk, outlet, date(2016, 6, 1), 1)
+
+    after = AuditEvent.objects.get(
+        action="registration.create", target_id=str(registration.pk)
+    ).after
+    assert (after["policy"], after["registry"], after["face_verdict"]) == (
+        "2015",
+        "not_asked",
+        "",
+    )
