@@ -327,3 +327,23 @@ def test_a_pack_registered_but_back_in_stock_by_mistake_is_refused_at_its_number
     assert exc.value.message_dict == {"msisdn": ["This starter pack is already registered."]}
     assert Registration.objects.count() == 1
     assert AuditEvent.objects.filter(action="registration.create").count() == 1
+
+
+def test_another_buyers_numbers_do_not_count_against_this_buyers_cap(clerk, outlet):
+    """The cap is per NIK: three numbers of one buyer leave another buyer's first number
+    registered (neither refused nor flagged)."""
+    from identity.idgen import make_nik
+    from tests.conftest import BUYER_BIRTH
+    from tests.factories import StarterPackFactory
+
+    _register_same_buyer(clerk, outlet, 3)
+    pack = StarterPackFactory(outlet=outlet)
+    other = buyer_data(pack, id_number=make_nik(birth_date=BUYER_BIRTH, sex="F", serial=43))
+
+    registration = services.registration_create(
+        clerk=clerk, data=other, id_photo=photo_upload("ktp.jpg"),
+        face_photo=photo_upload("face.jpg"),
+    )  # fmt: skip
+
+    assert registration.status == Registration.Status.REGISTERED
+    assert registration.review_reasons == []
