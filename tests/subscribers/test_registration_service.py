@@ -21,7 +21,9 @@ def test_clerk_registers_a_buyer(clerk, pack, photos, django_capture_on_commit_c
     reg.refresh_from_db()
     pack.refresh_from_db()
     assert reg.msisdn == pack.msisdn and reg.msisdn.startswith("628")
+    assert reg.clerk == clerk and reg.outlet == pack.outlet
     assert pack.status == StarterPack.Status.REGISTERED
+    assert pack.updated_at == reg.registered_at  # the stock says when it left
     assert reg.registration_number.startswith("SP")
     assert reg.id_number_masked == "3171********0042"
     assert "3171015708900042" not in reg.id_number_encrypted
@@ -181,8 +183,18 @@ def test_the_audit_row_says_what_was_registered_and_how_the_registry_answered(cl
 def test_the_audit_row_of_a_registration_awaiting_the_registry(clerk, pack, photos, settings):
     settings.POPULATION_REGISTRY_MOCK_FAULT = "down"
 
-    registration = services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
+    with translation.override("en"):
+        registration = services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
 
+    # What the clerk and the receipt say, and what the audit row keeps.
+    assert registration.warnings == [
+        {
+            "code": "awaiting_verification",
+            "message": "The population registry (Dukcapil) cannot be reached now. The "
+            "registration is kept awaiting verification: the number is not activated until "
+            "the registry confirms the buyer's data, and the receipt tells the buyer so.",
+        }
+    ]
     after = _audit_of(registration).after
     assert (after["status"], after["registry"], after["face_verdict"]) == (
         "awaiting",

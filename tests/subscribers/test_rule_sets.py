@@ -200,8 +200,11 @@ def test_2018_11_statement_signed_is_required(clerk, pack):
     with pytest.raises(ValidationError) as exc:
         prepare(clerk, data, day, id_photo=photo_upload())
     assert "statement_signed" in fields_of(exc)
-    prepare(clerk, {**data, "statement_signed": True}, day, id_photo=photo_upload())
     prepare(clerk, data, day - timedelta(days=1))  # the day before: no statement asked
+    signed = services.registration_create(
+        clerk=clerk, data={**data, "statement_signed": True}, now=at(day), id_photo=photo_upload()
+    )
+    assert signed.statement_signed is True
 
 
 # --- the cap's exceptions and the categories ---------------------------------------------------
@@ -319,9 +322,12 @@ def test_a_nik_of_the_dealers_people_is_refused(clerk, outlet, other_outlet, dea
         other_outlet.save()
     pack = StarterPackFactory(outlet=outlet)
     day = date(2026, 8, 3)
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(ValidationError) as exc, translation.override("en"):
         prepare(clerk, _insider_buyer(pack), day, **photos_for(day))
-    assert "end user" in exc.value.message_dict["id_number"][0]
+    assert exc.value.message_dict["id_number"] == [
+        "This NIK belongs to one of the dealer's people (outlet staff, present or past, an "
+        "admin or an outlet owner). Only the end user may be registered, with their own NIK."
+    ]
     # Before 14 May 2018 the rule was not in force.
     prepare(clerk, _insider_buyer(pack), date(2018, 5, 13))
 
