@@ -359,3 +359,37 @@ def test_another_buyers_numbers_do_not_count_against_this_buyers_cap(clerk, outl
 
     assert registration.status == Registration.Status.REGISTERED
     assert registration.review_reasons == []
+
+
+def test_the_registration_keeps_what_the_clerk_entered_with_the_numbers_encrypted(
+    clerk, pack, photos
+):
+    """Every value the clerk entered is stored as entered (the names and address for the
+    receipt and the reviewer), the ID and KK numbers only encrypted, digested and masked, the
+    ICCID taken from the pack when the clerk left it empty, the channel recorded."""
+    from core import pii
+
+    data = buyer_data(pack, iccid="")
+
+    registration = services.registration_create(
+        clerk=clerk, data=data, source=Registration.Source.API, **photos
+    )
+
+    registration = Registration.objects.get(pk=registration.pk)
+    assert (registration.full_name, registration.birth_place, registration.address) == (
+        "Siti Nur'aini",
+        "Bandung",
+        "Jl. Kenanga No. 5, RT 01/RW 02, Bandung",
+    )
+    assert (registration.nationality, registration.category) == ("ID", "personal")
+    assert registration.iccid == pack.iccid and pack.iccid
+    assert pii.decrypt(registration.id_number_encrypted) == data["id_number"]
+    assert registration.id_number_digest == pii.digest(data["id_number"])
+    assert pii.decrypt(registration.kk_number_encrypted) == data["kk_number"]
+    assert registration.kk_number_digest == pii.digest(data["kk_number"])
+    assert (
+        registration.kk_number_masked == data["kk_number"][:4] + "********" + data["kk_number"][-4:]
+    )
+    assert registration.document_checked is True
+    assert registration.source == "api"
+    assert (registration.company_name, registration.guardian_id_number_encrypted) == ("", "")

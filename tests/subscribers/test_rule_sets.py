@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 
+from core import pii
 from identity.idgen import make_kk, make_nik
 from outlets.models import Outlet, OutletStaff
 from subscribers import services
@@ -287,6 +288,7 @@ def test_corporate_and_m2m_numbers_do_not_count_against_the_cap(clerk, outlet, c
     _hold(clerk, outlet, day, 3)
     company = _hold(clerk, outlet, day, 2, category=category, company_name="PT Armada Logistik")
     assert all(r.category == category for r in company)
+    assert {r.company_name for r in company} == {"PT Armada Logistik"}
     assert services.active_id_count(id_digest=company[0].id_number_digest) == 3
     pack = StarterPackFactory(outlet=outlet)
     with pytest.raises(ValidationError) as exc:
@@ -377,9 +379,19 @@ def test_a_minor_registers_through_the_head_of_family(clerk, pack):
     assert "guardian_id_number" in fields_of(exc)
     prepared = prepare(clerk, _child(pack, guardian_id_number=HEAD), day, **photos_for(day))
     assert prepared.registry.face.matched
+    # The head of family's NIK is kept like the buyer's: encrypted, digested, masked.
+    child = services.registration_create(
+        clerk=clerk, data=_child(pack, guardian_id_number=HEAD), now=at(day), **photos_for(day)
+    )
+    assert pii.decrypt(child.guardian_id_number_encrypted) == HEAD
+    assert child.guardian_id_number_digest == pii.digest(HEAD)
+    assert child.guardian_id_number_masked == HEAD[:4] + "********" + HEAD[-4:]
     # Someone not the head of the child's family: refused.
     with pytest.raises(ValidationError) as exc:
-        prepare(clerk, _child(pack, guardian_id_number=INSIDER_NIK), day, **photos_for(day))
+        prepare(
+            clerk, _child(StarterPackFactory(outlet=pack.outlet), guardian_id_number=INSIDER_NIK),
+            day, **photos_for(day),
+        )  # fmt: skip
     assert "guardian_id_number" in fields_of(exc)
 
 
