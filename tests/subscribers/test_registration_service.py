@@ -393,3 +393,23 @@ def test_the_registration_keeps_what_the_clerk_entered_with_the_numbers_encrypte
     assert registration.document_checked is True
     assert registration.source == "api"
     assert (registration.company_name, registration.guardian_id_number_encrypted) == ("", "")
+
+
+def test_no_kk_and_no_iccid_leave_their_fields_empty(clerk, outlet, photos):
+    """A buyer without a family card (optional from July 2026) on a pack whose ICCID the stock
+    never had: nothing is stored in their place."""
+    from tests.factories import StarterPackFactory
+
+    pack = StarterPackFactory(outlet=outlet, iccid="")
+
+    registration = services.registration_create(
+        clerk=clerk, data=buyer_data(pack, iccid="", kk_number=""), **photos
+    )
+
+    registration = Registration.objects.get(pk=registration.pk)
+    assert registration.iccid == ""
+    assert (
+        registration.kk_number_encrypted,
+        registration.kk_number_digest,
+        registration.kk_number_masked,
+    ) == ("", "", "")
