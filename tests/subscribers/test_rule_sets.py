@@ -471,6 +471,9 @@ def test_the_audit_row_says_the_registry_was_not_asked_under_a_rule_set_without_
     from core.models import AuditEvent
 
     (registration,) = _hold(clerk, outlet, date(2016, 6, 1), 1)
+    # No photo was asked for, and no face compared: nothing pending, no hash of a face.
+    assert registration.photo_status == Registration.PhotoStatus.NONE
+    assert (registration.face_sha256, registration.face_score) == ("", None)
 
     after = AuditEvent.objects.get(
         action="registration.create", target_id=str(registration.pk)
