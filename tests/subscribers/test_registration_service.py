@@ -312,7 +312,7 @@ def test_five_draws_of_numbers_already_given_refuse_to_guess_further(clerk, outl
         id_photo=photo_upload("ktp.jpg"), face_photo=photo_upload("face.jpg"),
     )  # fmt: skip
 
-    with pytest.raises(RuntimeError, match="could not allocate a registration number"):
+    with pytest.raises(RuntimeError, match=r"^could not allocate a registration number$"):
         services.registration_create(
             clerk=clerk, data=buyer_data(StarterPackFactory(outlet=outlet)),
             id_photo=photo_upload("ktp.jpg"), face_photo=photo_upload("face.jpg"),
@@ -413,3 +413,35 @@ def test_no_kk_and_no_iccid_leave_their_fields_empty(clerk, outlet, photos):
         registration.kk_number_digest,
         registration.kk_number_masked,
     ) == ("", "", "")
+
+
+def test_a_registration_awaiting_the_registry_queues_its_verification(
+    clerk, pack, photos, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The registry down: after the commit the photo task and the late verification of this
+    registration are queued for a worker."""
+    from celery.app.task import Task
+
+    settings.POPULATION_REGISTRY_MOCK_FAULT = "down"
+    sent = []
+    monkeypatch.setattr(
+        Task, "apply_async", lambda task, args=None, **kw: sent.append((task.name, *(args or ())))
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        registration = services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
+
+    names = {(name.rsplit(".", 1)[-1], *args) for name, *args in sent}
+    assert ("verify_registration", registration.pk) in names
+    assert ("process_registration_photos", registration.pk) in names
+
+
+def test_a_foreigners_registration_keeps_their_nationality(clerk, pack, photos):
+    data = buyer_data(
+        pack, id_type="passport", id_number="TR5287731", kk_number="", nationality="JP",
+        full_name="Hiroshi Tanaka", in_registry=False,
+    )  # fmt: skip
+
+    registration = services.registration_create(clerk=clerk, data=data, **photos)
+
+    assert (registration.nationality, registration.id_type) == ("JP", "passport")
