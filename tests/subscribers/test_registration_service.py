@@ -393,6 +393,7 @@ def test_the_registration_keeps_what_the_clerk_entered_with_the_numbers_encrypte
     assert registration.document_checked is True
     assert registration.source == "api"
     assert (registration.company_name, registration.guardian_id_number_encrypted) == ("", "")
+    assert registration.guardian_id_number_masked == ""
 
 
 def test_no_kk_and_no_iccid_leave_their_fields_empty(clerk, outlet, photos):
