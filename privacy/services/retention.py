@@ -153,15 +153,25 @@ def registrations_deactivation_record(
             if pk not in existing
         ]
         RegistrationPrivacy.objects.bulk_create(new, ignore_conflicts=True)
+        # A record another transaction inserted meanwhile (an erasure request's, say) turned
+        # the insert into a no-op: it is marked like any record seen without a date.
+        raced = set(
+            RegistrationPrivacy.objects.filter(
+                registration_id__in=[row.registration_id for row in new],
+                deactivated_at__isnull=True,
+            ).values_list("registration_id", flat=True)
+            if new
+            else ()
+        )
         update = [
             RegistrationPrivacy(
                 registration_id=pk, deactivated_at=min(deactivated[msisdn], now), updated_at=now
             )
             for pk, msisdn in pairs
-            if pk in existing and existing[pk] is None
+            if (pk in existing and existing[pk] is None) or pk in raced
         ]
         RegistrationPrivacy.objects.bulk_update(update, ["deactivated_at", "updated_at"])
-        marked = len(new) + len(update)
+        marked = len(new) - len(raced) + len(update)
     if reactivated:
         unmarked = RegistrationPrivacy.objects.filter(
             registration__msisdn__in=reactivated,

@@ -2,12 +2,16 @@
 lose their personal data (photos first), the row stays; everything else is left alone."""
 
 import hashlib
+import threading
+import time
 from datetime import date, timedelta
 from io import StringIO
 
 import pytest
+from celery.app.task import Task
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.utils import timezone
 
 from compliance.models import Discrepancy
@@ -312,3 +316,159 @@ def test_a_purge_runs_in_the_chunks_it_was_queued_with(register, settings):
     services.privacy_job_run(job_id=job.pk)
 
     assert [e.after["count"] for e in anonymised_events().order_by("pk")] == [1, 1]
+
+
+def _open_discrepancy(registration) -> Discrepancy:
+    now = timezone.now()
+    return Discrepancy.objects.create(
+        msisdn=registration.msisdn,
+        kind=Discrepancy.Kind.NAME_MISMATCH,
+        registration=registration,
+        outlet=registration.outlet,
+        details={"portal": {"full_name": "Siti Nur'aini"}, "operator": {"full_name": "Siti"}},
+        detected_at=now,
+        last_seen_at=now,
+    )
+
+
+def test_a_purge_in_chunks_of_one_reaches_every_registration_past_retention(register, settings):
+    """Chunk by chunk in the order the numbers left service: numbers that left service in
+    another order than they were registered, two at the very same moment, and one held by an
+    open discrepancy — every one past retention is anonymised in the one purge, the held one
+    is left alone, and each anonymised registration names the job that did it."""
+    settings.PRIVACY_CHUNK_SIZE = 1
+    earliest_pk, tied_a, tied_b, held = (register(serial) for serial in (41, 42, 43, 44))
+    long_ago = timezone.now() - timedelta(days=RETENTION + 30)
+    same_moment = long_ago + timedelta(days=10)
+    # Recorded in another order than registered: the later of the two tied first.
+    for registration, left_service in (
+        (tied_b, same_moment),
+        (tied_a, same_moment),
+        (earliest_pk, long_ago + timedelta(days=20)),  # registered first, left service last
+        (held, long_ago),
+    ):
+        services.registrations_deactivation_record(
+            deactivated={registration.msisdn: left_service}, reactivated=[]
+        )
+    _open_discrepancy(held)
+
+    purge()
+
+    job = PrivacyJob.objects.get()
+    assert job.counts == {"anonymised": 3, "photo_files_deleted": 12, "held": 0, "chunks": 3}
+    events = list(anonymised_events().order_by("pk"))
+    assert [e.after["registration_ids"] for e in events] == [
+        [tied_a.pk],
+        [tied_b.pk],
+        [earliest_pk.pk],
+    ]
+    for registration in (earliest_pk, tied_a, tied_b):
+        registration.refresh_from_db()
+        assert registration.full_name == ""
+        assert registration.privacy.anonymised_by_job == job
+    held.refresh_from_db()
+    assert held.full_name == "Siti Nur'aini" and held.privacy.anonymised_at is None
+
+
+def test_the_command_runs_the_purge_itself_and_queues_no_task(
+    register, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The command is the worker: nothing is sent to the broker for a second one to pick up."""
+    deactivate(register(42), days_ago=RETENTION + 1)
+    sent = []
+    monkeypatch.setattr(Task, "apply_async", lambda task, *a, **kw: sent.append(task.name))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        purge()
+
+    assert sent == []
+    job = PrivacyJob.objects.get()
+    assert (job.status, job.counts["anonymised"]) == (PrivacyJob.Status.SUCCEEDED, 1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_case_opened_while_the_purge_reaches_its_registration_holds_it_and_is_counted(
+    require_postgres, register, settings
+):
+    """A discrepancy opened on a registration after the purge picked its chunk, before the
+    chunk's rows were locked: that registration is held (evidence in an open case), the job
+    counts it as held, and the purge goes on with the next chunk."""
+    settings.PRIVACY_CHUNK_SIZE = 1
+    caught, later = register(41), register(42)
+    deactivate(caught, days_ago=RETENTION + 2)
+    deactivate(later, days_ago=RETENTION + 1)
+    locked, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def case_being_opened():
+        # Whoever holds the registration's privacy record while the case is written (an
+        # erasure request on the same registration, say) makes the purge wait for it.
+        try:
+            with transaction.atomic():
+                RegistrationPrivacy.objects.select_for_update().get(registration=caught)
+                _open_discrepancy(caught)
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    def purge_in_thread():
+        try:
+            purge()
+        except BaseException as exc:  # the test's verdict, below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    opener = threading.Thread(target=case_being_opened)
+    opener.start()
+    assert locked.wait(timeout=30)
+    purger = threading.Thread(target=purge_in_thread)
+    purger.start()
+    for _ in range(400):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                break
+        time.sleep(0.05)
+    else:
+        release.set()
+        pytest.fail("the purge never waited for the registration being held")
+    release.set()
+    opener.join(timeout=30)
+    purger.join(timeout=60)
+
+    assert errors == []
+    job = PrivacyJob.objects.get()
+    assert job.status == PrivacyJob.Status.SUCCEEDED
+    assert job.counts == {"anonymised": 1, "photo_files_deleted": 4, "held": 1, "chunks": 2}
+    caught.refresh_from_db()
+    later.refresh_from_db()
+    assert caught.full_name == "Siti Nur'aini" and later.full_name == ""
+
+
+def test_erasures_in_chunks_from_the_first_registration_each_audited_as_an_erasure(
+    register, settings
+):
+    """The erasure pass, a chunk at a time, starts at the first registration the database holds
+    (pk 1) and says "erasure" on the audit row of every chunk, not only the first."""
+    settings.PRIVACY_CHUNK_SIZE = 1
+    first, second = register(41), register(42)
+    Registration.objects.filter(pk=first.pk).update(id=1)
+    first = Registration.objects.get(pk=1)
+    for registration in (first, second):
+        deactivate(registration, days_ago=1)
+    RegistrationPrivacy.objects.update(erasure_requested_at=timezone.now())
+
+    purge()
+
+    events = list(anonymised_events().order_by("pk"))
+    assert [(e.after["reason"], e.after["registration_ids"]) for e in events] == [
+        ("erasure", [1]),
+        ("erasure", [second.pk]),
+    ]
+    assert PrivacyJob.objects.get().counts["anonymised"] == 2

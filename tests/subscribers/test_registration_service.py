@@ -21,7 +21,9 @@ def test_clerk_registers_a_buyer(clerk, pack, photos, django_capture_on_commit_c
     reg.refresh_from_db()
     pack.refresh_from_db()
     assert reg.msisdn == pack.msisdn and reg.msisdn.startswith("628")
+    assert reg.clerk == clerk and reg.outlet == pack.outlet
     assert pack.status == StarterPack.Status.REGISTERED
+    assert pack.updated_at == reg.registered_at  # the stock says when it left
     assert reg.registration_number.startswith("SP")
     assert reg.id_number_masked == "3171********0042"
     assert "3171015708900042" not in reg.id_number_encrypted
@@ -148,3 +150,299 @@ def test_cap_refuses_when_the_policy_does_not_let_outlets_exceed_it(clerk, outle
         _register_same_buyer(clerk, outlet, 1)
     assert "id_number" in exc.value.message_dict
     assert Registration.objects.count() == 3
+
+
+def _audit_of(registration) -> dict:
+    return AuditEvent.objects.get(action="registration.create", target_id=str(registration.pk))
+
+
+def test_the_audit_row_says_what_was_registered_and_how_the_registry_answered(clerk, pack, photos):
+    """The audit row a supervisor reads: the number, the outlet, the masked ID, the rule set,
+    the status, the channel, the category, the registry's verdict — and no ID number."""
+    registration = services.registration_create(
+        clerk=clerk, data=buyer_data(pack), source=Registration.Source.API, **photos
+    )
+
+    event = _audit_of(registration)
+    assert event.actor == clerk
+    assert event.after == {
+        "msisdn": pack.msisdn,
+        "outlet": registration.outlet.roid,
+        "id_type": "ktp",
+        "id_number": "3171********0042",
+        "policy": "2026-07",
+        "status": "registered",
+        "source": "api",
+        "category": "personal",
+        "registry": "checked",
+        "face_verdict": "match",
+        "warnings": [w["code"] for w in registration.warnings],
+    }
+
+
+def test_the_audit_row_of_a_registration_awaiting_the_registry(clerk, pack, photos, settings):
+    settings.POPULATION_REGISTRY_MOCK_FAULT = "down"
+
+    with translation.override("en"):
+        registration = services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
+
+    # What the clerk and the receipt say, and what the audit row keeps.
+    assert registration.warnings == [
+        {
+            "code": "awaiting_verification",
+            "message": "The population registry (Dukcapil) cannot be reached now. The "
+            "registration is kept awaiting verification: the number is not activated until "
+            "the registry confirms the buyer's data, and the receipt tells the buyer so.",
+        }
+    ]
+    after = _audit_of(registration).after
+    assert (after["status"], after["registry"], after["face_verdict"]) == (
+        "awaiting",
+        "awaiting",
+        "",
+    )
+    assert after["source"] == "web"
+    assert after["warnings"] == ["awaiting_verification"]
+
+
+def test_two_registrations_never_share_a_registration_number(clerk, outlet, monkeypatch):
+    """The receipt's number is drawn at random: when the draw repeats a number already given
+    that day, the registration is written under a fresh draw (and audited once), not refused."""
+    from tests.factories import StarterPackFactory
+
+    draws = iter("AAAAAAAA" + "AAAAAAAA" + "BBBBBBBB")
+    monkeypatch.setattr(services.secrets, "choice", lambda alphabet: next(draws))
+    first_pack, second_pack = StarterPackFactory(outlet=outlet), StarterPackFactory(outlet=outlet)
+    first = services.registration_create(
+        clerk=clerk, data=buyer_data(first_pack), id_photo=photo_upload("ktp.jpg"),
+        face_photo=photo_upload("face.jpg"),
+    )  # fmt: skip
+    second = services.registration_create(
+        clerk=clerk, data=buyer_data(second_pack), id_photo=photo_upload("ktp.jpg"),
+        face_photo=photo_upload("face.jpg"),
+    )  # fmt: skip
+
+    assert first.registration_number.endswith("AAAAAAAA")
+    assert second.registration_number.endswith("BBBBBBBB")
+    assert first.registration_number[:8] == second.registration_number[:8]  # SP + the day
+    assert Registration.objects.count() == 2
+    assert AuditEvent.objects.filter(action="registration.create").count() == 2
+
+
+@pytest.mark.parametrize(
+    ("exceptions", "kind", "message"),
+    [
+        (
+            "operator",
+            "retail",
+            "This NIK already holds 3 numbers: more can only be registered at the operator's "
+            "own outlets (GraPARI).",
+        ),
+        (
+            "authorised",
+            "retail",
+            "This NIK already holds 3 numbers: more can only be registered at the operator's "
+            "own outlets or at outlets the operator authorised in writing.",
+        ),
+        ("nobody", "operator", "This ID already holds 3 numbers, the most the rules allow."),
+    ],
+)
+def test_the_clerk_reads_why_a_number_beyond_the_cap_is_refused(
+    clerk, outlet, exceptions, kind, message
+):
+    from subscribers.selectors import policy_in_force
+
+    outlet.kind = kind
+    outlet.save()
+    policy = policy_in_force()
+    type(policy).objects.filter(pk=policy.pk).update(cap_exceptions=exceptions)
+    _register_same_buyer(clerk, outlet, 3)
+
+    with pytest.raises(ValidationError) as exc, translation.override("en"):
+        _register_same_buyer(clerk, outlet, 1)
+
+    assert exc.value.message_dict == {"id_number": [message]}
+
+
+def test_a_number_beyond_the_cap_tells_the_reviewer_how_many_the_nik_holds(clerk, outlet):
+    from datetime import date
+
+    outlet.operator_authorised_from = date(2018, 5, 7)
+    outlet.save()
+    *_, fourth, fifth = _register_same_buyer(clerk, outlet, 5)
+
+    assert fourth.review_reasons == [
+        {
+            "code": "over_cap_permitted",
+            "message": "4 numbers on this NIK, cap 3",
+            "held": 4,
+            "cap": 3,
+        }
+    ]
+    assert fifth.review_reasons[0]["held"] == 5
+    assert AuditEvent.objects.filter(action="registration.create").count() == 5
+
+
+def test_the_registration_number_carries_the_local_day_it_was_registered(clerk, pack):
+    """SP + the day in Jakarta (yymmdd) + eight characters: a registration written at 01:30 on
+    4 August in Jakarta (18:30 UTC the day before) carries 4 August, not today's date."""
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 8, 3, 18, 30, tzinfo=UTC)
+
+    registration = services.registration_create(
+        clerk=clerk, data=buyer_data(pack), now=now, id_photo=photo_upload("ktp.jpg"),
+        face_photo=photo_upload("face.jpg"),
+    )  # fmt: skip
+
+    assert registration.registration_number.startswith("SP260804")
+    assert len(registration.registration_number) == 16
+    assert registration.registered_at == now
+
+
+def test_five_draws_of_numbers_already_given_refuse_to_guess_further(clerk, outlet, monkeypatch):
+    """Five draws in a row that repeat a number already given: the registration is not written
+    (32^8 numbers a day make this a broken random source, not bad luck)."""
+    from tests.factories import StarterPackFactory
+
+    draws = iter("A" * 8 * 6 + "B" * 8)
+    monkeypatch.setattr(services.secrets, "choice", lambda alphabet: next(draws))
+    services.registration_create(
+        clerk=clerk, data=buyer_data(StarterPackFactory(outlet=outlet)),
+        id_photo=photo_upload("ktp.jpg"), face_photo=photo_upload("face.jpg"),
+    )  # fmt: skip
+
+    with pytest.raises(RuntimeError, match=r"^could not allocate a registration number$"):
+        services.registration_create(
+            clerk=clerk, data=buyer_data(StarterPackFactory(outlet=outlet)),
+            id_photo=photo_upload("ktp.jpg"), face_photo=photo_upload("face.jpg"),
+        )  # fmt: skip
+    assert Registration.objects.count() == 1
+
+
+def test_a_pack_registered_but_back_in_stock_by_mistake_is_refused_at_its_number(
+    clerk, pack, photos
+):
+    """A pack whose stock row says "in stock" although a registration holds it (a correction
+    by hand gone wrong): registering it again is refused at the number, as a clerk would read
+    it, and nothing more is written."""
+    with translation.override("en"):
+        services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
+        StarterPack.objects.filter(pk=pack.pk).update(status=StarterPack.Status.IN_STOCK)
+
+        with pytest.raises(ValidationError) as exc:
+            services.registration_create(
+                clerk=clerk, data=buyer_data(pack), id_photo=photo_upload("ktp.jpg"),
+                face_photo=photo_upload("face.jpg"),
+            )  # fmt: skip
+
+    assert exc.value.message_dict == {"msisdn": ["This starter pack is already registered."]}
+    assert Registration.objects.count() == 1
+    assert AuditEvent.objects.filter(action="registration.create").count() == 1
+
+
+def test_another_buyers_numbers_do_not_count_against_this_buyers_cap(clerk, outlet):
+    """The cap is per NIK: three numbers of one buyer leave another buyer's first number
+    registered (neither refused nor flagged)."""
+    from identity.idgen import make_nik
+    from tests.conftest import BUYER_BIRTH
+    from tests.factories import StarterPackFactory
+
+    _register_same_buyer(clerk, outlet, 3)
+    pack = StarterPackFactory(outlet=outlet)
+    other = buyer_data(pack, id_number=make_nik(birth_date=BUYER_BIRTH, sex="F", serial=43))
+
+    registration = services.registration_create(
+        clerk=clerk, data=other, id_photo=photo_upload("ktp.jpg"),
+        face_photo=photo_upload("face.jpg"),
+    )  # fmt: skip
+
+    assert registration.status == Registration.Status.REGISTERED
+    assert registration.review_reasons == []
+
+
+def test_the_registration_keeps_what_the_clerk_entered_with_the_numbers_encrypted(
+    clerk, pack, photos
+):
+    """Every value the clerk entered is stored as entered (the names and address for the
+    receipt and the reviewer), the ID and KK numbers only encrypted, digested and masked, the
+    ICCID taken from the pack when the clerk left it empty, the channel recorded."""
+    from core import pii
+
+    data = buyer_data(pack, iccid="")
+
+    registration = services.registration_create(
+        clerk=clerk, data=data, source=Registration.Source.API, **photos
+    )
+
+    registration = Registration.objects.get(pk=registration.pk)
+    assert (registration.full_name, registration.birth_place, registration.address) == (
+        "Siti Nur'aini",
+        "Bandung",
+        "Jl. Kenanga No. 5, RT 01/RW 02, Bandung",
+    )
+    assert (registration.nationality, registration.category) == ("ID", "personal")
+    assert registration.iccid == pack.iccid and pack.iccid
+    assert pii.decrypt(registration.id_number_encrypted) == data["id_number"]
+    assert registration.id_number_digest == pii.digest(data["id_number"])
+    assert pii.decrypt(registration.kk_number_encrypted) == data["kk_number"]
+    assert registration.kk_number_digest == pii.digest(data["kk_number"])
+    assert (
+        registration.kk_number_masked == data["kk_number"][:4] + "********" + data["kk_number"][-4:]
+    )
+    assert registration.document_checked is True
+    assert registration.source == "api"
+    assert (registration.company_name, registration.guardian_id_number_encrypted) == ("", "")
+    assert registration.guardian_id_number_masked == ""
+
+
+def test_no_kk_and_no_iccid_leave_their_fields_empty(clerk, outlet, photos):
+    """A buyer without a family card (optional from July 2026) on a pack whose ICCID the stock
+    never had: nothing is stored in their place."""
+    from tests.factories import StarterPackFactory
+
+    pack = StarterPackFactory(outlet=outlet, iccid="")
+
+    registration = services.registration_create(
+        clerk=clerk, data=buyer_data(pack, iccid="", kk_number=""), **photos
+    )
+
+    registration = Registration.objects.get(pk=registration.pk)
+    assert registration.iccid == ""
+    assert (
+        registration.kk_number_encrypted,
+        registration.kk_number_digest,
+        registration.kk_number_masked,
+    ) == ("", "", "")
+
+
+def test_a_registration_awaiting_the_registry_queues_its_verification(
+    clerk, pack, photos, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The registry down: after the commit the photo task and the late verification of this
+    registration are queued for a worker."""
+    from celery.app.task import Task
+
+    settings.POPULATION_REGISTRY_MOCK_FAULT = "down"
+    sent = []
+    monkeypatch.setattr(
+        Task, "apply_async", lambda task, args=None, **kw: sent.append((task.name, *(args or ())))
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        registration = services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
+
+    names = {(name.rsplit(".", 1)[-1], *args) for name, *args in sent}
+    assert ("verify_registration", registration.pk) in names
+    assert ("process_registration_photos", registration.pk) in names
+
+
+def test_a_foreigners_registration_keeps_their_nationality(clerk, pack, photos):
+    data = buyer_data(
+        pack, id_type="passport", id_number="TR5287731", kk_number="", nationality="JP",
+        full_name="Hiroshi Tanaka", in_registry=False,
+    )  # fmt: skip
+
+    registration = services.registration_create(clerk=clerk, data=data, **photos)
+
+    assert (registration.nationality, registration.id_type) == ("JP", "passport")

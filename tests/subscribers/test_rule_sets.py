@@ -6,8 +6,9 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from core import pii
 from identity.idgen import make_kk, make_nik
 from outlets.models import Outlet, OutletStaff
 from subscribers import services
@@ -200,8 +201,11 @@ def test_2018_11_statement_signed_is_required(clerk, pack):
     with pytest.raises(ValidationError) as exc:
         prepare(clerk, data, day, id_photo=photo_upload())
     assert "statement_signed" in fields_of(exc)
-    prepare(clerk, {**data, "statement_signed": True}, day, id_photo=photo_upload())
     prepare(clerk, data, day - timedelta(days=1))  # the day before: no statement asked
+    signed = services.registration_create(
+        clerk=clerk, data={**data, "statement_signed": True}, now=at(day), id_photo=photo_upload()
+    )
+    assert signed.statement_signed is True
 
 
 # --- the cap's exceptions and the categories ---------------------------------------------------
@@ -260,9 +264,14 @@ def test_above_ten_numbers_a_declared_purpose(clerk, outlet):
     outlet.kind = Outlet.Kind.OPERATOR
     outlet.save()
     _hold(clerk, outlet, day, 10)
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(ValidationError) as exc, translation.override("en"):
         _hold(clerk, outlet, day, 1)
-    assert "declared_purpose" in fields_of(exc)
+    assert exc.value.message_dict == {
+        "declared_purpose": [
+            "This NIK would hold more than 10 numbers: enter the purpose of these numbers "
+            "(it is reported to the regulator)."
+        ]
+    }
     (eleventh,) = _hold(clerk, outlet, day, 1, declared_purpose="Armada ojek daring, 11 unit")
     assert eleventh.declared_purpose.startswith("Armada")
     # Before 7 May 2018 no purpose was asked (the operator's own outlet, any number).
@@ -279,6 +288,7 @@ def test_corporate_and_m2m_numbers_do_not_count_against_the_cap(clerk, outlet, c
     _hold(clerk, outlet, day, 3)
     company = _hold(clerk, outlet, day, 2, category=category, company_name="PT Armada Logistik")
     assert all(r.category == category for r in company)
+    assert {r.company_name for r in company} == {"PT Armada Logistik"}
     assert services.active_id_count(id_digest=company[0].id_number_digest) == 3
     pack = StarterPackFactory(outlet=outlet)
     with pytest.raises(ValidationError) as exc:
@@ -314,9 +324,12 @@ def test_a_nik_of_the_dealers_people_is_refused(clerk, outlet, other_outlet, dea
         other_outlet.save()
     pack = StarterPackFactory(outlet=outlet)
     day = date(2026, 8, 3)
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(ValidationError) as exc, translation.override("en"):
         prepare(clerk, _insider_buyer(pack), day, **photos_for(day))
-    assert "end user" in exc.value.message_dict["id_number"][0]
+    assert exc.value.message_dict["id_number"] == [
+        "This NIK belongs to one of the dealer's people (outlet staff, present or past, an "
+        "admin or an outlet owner). Only the end user may be registered, with their own NIK."
+    ]
     # Before 14 May 2018 the rule was not in force.
     prepare(clerk, _insider_buyer(pack), date(2018, 5, 13))
 
@@ -366,9 +379,19 @@ def test_a_minor_registers_through_the_head_of_family(clerk, pack):
     assert "guardian_id_number" in fields_of(exc)
     prepared = prepare(clerk, _child(pack, guardian_id_number=HEAD), day, **photos_for(day))
     assert prepared.registry.face.matched
+    # The head of family's NIK is kept like the buyer's: encrypted, digested, masked.
+    child = services.registration_create(
+        clerk=clerk, data=_child(pack, guardian_id_number=HEAD), now=at(day), **photos_for(day)
+    )
+    assert pii.decrypt(child.guardian_id_number_encrypted) == HEAD
+    assert child.guardian_id_number_digest == pii.digest(HEAD)
+    assert child.guardian_id_number_masked == HEAD[:4] + "********" + HEAD[-4:]
     # Someone not the head of the child's family: refused.
     with pytest.raises(ValidationError) as exc:
-        prepare(clerk, _child(pack, guardian_id_number=INSIDER_NIK), day, **photos_for(day))
+        prepare(
+            clerk, _child(StarterPackFactory(outlet=pack.outlet), guardian_id_number=INSIDER_NIK),
+            day, **photos_for(day),
+        )  # fmt: skip
     assert "guardian_id_number" in fields_of(exc)
 
 
@@ -440,3 +463,23 @@ def test_reseeding_the_rule_sets_changes_no_registration(clerk, pack):
     for policy_id, _status, _reasons in after.values():
         assert RegistrationPolicy.objects.get(pk=policy_id).code == codes[policy_id]
     assert RegistrationPolicy.objects.get(code="2026").effective_from == date(2026, 1, 19)
+
+
+def test_the_audit_row_says_the_registry_was_not_asked_under_a_rule_set_without_it(clerk, outlet):
+    """Before the NIK era (31 October 2017) the population registry was not asked at the
+    counter: the audit row says so (not "checked")."""
+    from core.models import AuditEvent
+
+    (registration,) = _hold(clerk, outlet, date(2016, 6, 1), 1)
+    # No photo was asked for, and no face compared: nothing pending, no hash of a face.
+    assert registration.photo_status == Registration.PhotoStatus.NONE
+    assert (registration.face_sha256, registration.face_score) == ("", None)
+
+    after = AuditEvent.objects.get(
+        action="registration.create", target_id=str(registration.pk)
+    ).after
+    assert (after["policy"], after["registry"], after["face_verdict"]) == (
+        "2015",
+        "not_asked",
+        "",
+    )
