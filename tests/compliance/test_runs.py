@@ -227,3 +227,54 @@ def test_celery_tasks_run_the_whole_run(generated, django_capture_on_commit_call
     assert run.status == "succeeded", run.error
     assert open_set() == truth_set()
     assert not Discrepancy.objects.filter(status="open").exclude(last_seen_run=run).exists()
+
+
+def test_a_redelivered_task_takes_back_only_its_own_live_claim(generated, sent):
+    """Celery redelivering a task may take back the claim it made, nothing else: not a chunk
+    it already finished (done once, never twice), and without a task id (a command's inline
+    run) there is no redelivery — another task-less worker is refused."""
+    run = _planned_run()
+    first, second = run.chunks.filter(phase="msisdn").order_by("seq")[:2]
+
+    assert reconciliation_chunk_work(chunk_id=first.pk, worker="w1@host", task_id="t1") == "done"
+    assert _claim(chunk_id=first.pk, worker="w2@host", task_id="t1") is None
+    first.refresh_from_db()
+    assert (first.status, first.claimed_by, first.attempts) == ("done", "w1@host", 1)
+
+    assert _claim(chunk_id=second.pk, worker="w1@host", task_id="")
+    assert _claim(chunk_id=second.pk, worker="w2@host", task_id="") is None
+    second.refresh_from_db()
+    assert (second.claimed_by, second.attempts) == ("w1@host", 1)
+
+
+def test_the_runs_rows_are_the_sum_of_its_chunks(generated, sent):
+    """The progress a run shows (rows examined) adds every chunk's rows, not the last one's."""
+    run = _planned_run()
+    engine.reconciliation_run_inline(run_id=run.pk)
+
+    run.refresh_from_db()
+    rows = list(run.chunks.values_list("rows_examined", flat=True))
+    assert len(rows) > 2 and run.chunks_done == len(rows)
+    assert run.rows_done == sum(rows) > max(rows)
+
+
+def test_a_released_claim_says_so_on_the_chunk_and_in_the_log(generated, sent, caplog):
+    """An operator reading a chunk that went back to pending sees why, and the worker's log
+    counts the claims released."""
+    run = _planned_run()
+    stale = run.chunks.order_by("seq")[:2]
+    for chunk in stale:
+        _claim(chunk_id=chunk.pk, worker="gone@host", task_id=f"t{chunk.pk}")
+    RunChunk.objects.filter(pk__in=[c.pk for c in stale]).update(
+        claimed_at=timezone.now() - timedelta(hours=1)
+    )
+
+    with caplog.at_level("WARNING", logger="compliance.reconciliation.engine"):
+        reconciliation_recover()
+
+    for chunk in stale:
+        chunk.refresh_from_db()
+        assert (chunk.status, chunk.claim_token, chunk.last_error) == (
+            "pending", "", "claim released",
+        )  # fmt: skip
+    assert "reconciliation: released 2 interrupted chunk claim(s)" in caplog.messages
