@@ -91,6 +91,10 @@ TARGETS: dict[str, tuple[str, list[str], int]] = {
             "tests/compliance/test_runs.py",
             "tests/compliance/test_incremental.py",
             "tests/compliance/test_reconcile_ground_truth.py",
+            # The change sequence (the incremental run's snapshot) and the plan refused while
+            # the operator's copy is stale: paths of reconciliation_plan tested there.
+            "tests/compliance/test_change_sequence.py",
+            "tests/privacy/test_rotation_leftovers.py",
         ],
         1,
     ),
