@@ -1,10 +1,12 @@
 """Fixtures of the personal-data tests: registrations made through the service (photos processed
 into the test's private folder) and a way to say "this number was deactivated N days ago"."""
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from identity.idgen import make_nik
@@ -57,3 +59,18 @@ def photo_paths(registration: Registration) -> list[Path]:
         for name in PHOTO_FIELDS
         if getattr(registration, name)
     ]
+
+
+def a_session_waits_for_a_lock(*, tries: int) -> bool:
+    """Whether another session of this database comes to wait for a lock within ``tries``
+    looks, 50 ms apart (a concurrent step blocked where the test expects it)."""
+    for _ in range(tries):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return True
+        time.sleep(0.05)
+    return False

@@ -3,7 +3,6 @@ inactive; the sync records it (first sighting wins), and clears it when the numb
 again. Then the purge does the rest."""
 
 import threading
-import time
 from datetime import timedelta
 from io import StringIO
 
@@ -17,6 +16,8 @@ from operatordb.models import OperatorSubscriber
 from privacy import services, tasks
 from privacy.models import PrivacyJob, RegistrationPrivacy
 from privacy.services.common import ensure_states
+
+from .conftest import a_session_waits_for_a_lock
 
 pytestmark = pytest.mark.django_db
 
@@ -344,16 +345,7 @@ def test_a_deactivation_seen_while_an_erasure_request_is_being_recorded_is_kept(
     batch = threading.Thread(target=sync_batch)
     batch.start()
     # The sync's insert waits for the erasure request's uncommitted record.
-    for _ in range(200):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                break
-        time.sleep(0.05)
-    else:
+    if not a_session_waits_for_a_lock(tries=200):
         pytest.fail("the sync's insert never waited for the erasure request's record")
     release.set()
     erasure.join(timeout=20)

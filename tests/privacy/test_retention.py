@@ -3,7 +3,6 @@ lose their personal data (photos first), the row stays; everything else is left 
 
 import hashlib
 import threading
-import time
 from datetime import date, timedelta
 from io import StringIO
 
@@ -28,7 +27,7 @@ from privacy.models import (
 from privacy.services import registrations_anonymise
 from subscribers.models import Registration
 
-from .conftest import deactivate, photo_paths
+from .conftest import a_session_waits_for_a_lock, deactivate, photo_paths
 
 pytestmark = pytest.mark.django_db
 RETENTION = 730
@@ -426,16 +425,7 @@ def test_a_case_opened_while_the_purge_reaches_its_registration_holds_it_and_is_
     assert locked.wait(timeout=30)
     purger = threading.Thread(target=purge_in_thread)
     purger.start()
-    for _ in range(400):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                break
-        time.sleep(0.05)
-    else:
+    if not a_session_waits_for_a_lock(tries=400):
         release.set()
         pytest.fail("the purge never waited for the registration being held")
     release.set()
