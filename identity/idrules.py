@@ -194,9 +194,7 @@ def _parse_nik(nik: str, *, today: date, birth_date_hint: date | None) -> tuple[
             region=digits[0:6],
         )
 
-    day_code, month, two_digit_year = int(digits[6:8]), int(digits[8:10]), int(digits[10:12])
-    sex = "F" if day_code > FEMALE_DAY_OFFSET else "M"
-    day = day_code - FEMALE_DAY_OFFSET if sex == "F" else day_code
+    sex, day, month, two_digit_year = nik_date_code(digits)
     birth_date = _nik_birth_date(day, month, two_digit_year, today, _as_date(birth_date_hint))
     if birth_date is None:
         raise IdRuleError(
@@ -219,6 +217,15 @@ def _parse_nik(nik: str, *, today: date, birth_date_hint: date | None) -> tuple[
         serial=serial,
     )
     return digits, info
+
+
+def nik_date_code(nik: str) -> tuple[str, int, int, int]:
+    """A 16-digit NIK's digits 7 to 12: (sex, day, month, two-digit year) — the day coded +40
+    for a woman. Nothing is checked: the caller has the NIK's digits."""
+    day_code = int(nik[6:8])
+    sex = "F" if day_code > FEMALE_DAY_OFFSET else "M"
+    day = day_code - FEMALE_DAY_OFFSET if sex == "F" else day_code
+    return sex, day, int(nik[8:10]), int(nik[10:12])
 
 
 def _nik_birth_date(

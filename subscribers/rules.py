@@ -392,15 +392,8 @@ def _checked_nik_disagreements(nik: str, birth_date: date | None, sex: str, toda
     compare, without decoding the NIK a second time."""
     if birth_date is not None:
         # The birth date entered is the hint that gives the NIK its century: the dates agree.
-        day_code = int(nik[6:8])
-        female = day_code > idrules.FEMALE_DAY_OFFSET
-        day = day_code - idrules.FEMALE_DAY_OFFSET if female else day_code
-        if (day, int(nik[8:10]), int(nik[10:12])) == (
-            birth_date.day,
-            birth_date.month,
-            birth_date.year % 100,
-        ):
-            nik_sex = "F" if female else "M"
+        nik_sex, day, month, year = idrules.nik_date_code(nik)
+        if (day, month, year) == (birth_date.day, birth_date.month, birth_date.year % 100):
             return {"sex": nik_sex} if sex in ("M", "F") and nik_sex != sex else {}
     return nik_disagreements_of(nik, birth_date, sex, today)
 
