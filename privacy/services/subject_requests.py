@@ -557,7 +557,12 @@ def guardian_erasures_due(*, actor="retention-purge", batch_size: int = 500) -> 
     after = 0
     while True:
         with transaction.atomic():
-            states = list(due.filter(registration_id__gt=after)[:batch_size])
+            # Each group's request comes with its states (one read, not one a group).
+            states = list(
+                due.filter(registration_id__gt=after).select_related("guardian_request")[
+                    :batch_size
+                ]
+            )
             if not states:
                 break
             after = states[-1].registration_id
