@@ -13,6 +13,17 @@ PostgreSQL's heap-only update, no index touched.
 from django.db import migrations, models
 
 
+def set_fillfactor(apps, schema_editor):
+    # PostgreSQL only (SQLite, ``make run``'s default, has no storage parameters).
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("ALTER TABLE subscribers_registration SET (fillfactor = 80)")
+
+
+def reset_fillfactor(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("ALTER TABLE subscribers_registration RESET (fillfactor)")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("subscribers", "0013_registration_guardian_digest_index"),
@@ -20,11 +31,7 @@ class Migration(migrations.Migration):
 
     operations = [
         # First, so that the rewrite adding the stored column already leaves the room.
-        migrations.RunSQL(
-            "ALTER TABLE subscribers_registration SET (fillfactor = 80)",
-            reverse_sql="ALTER TABLE subscribers_registration RESET (fillfactor)",
-            elidable=False,
-        ),
+        migrations.RunPython(set_fillfactor, reset_fillfactor, elidable=False),
         migrations.RemoveIndex(
             model_name="registration",
             name="reg_awaiting_idx",
