@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -55,7 +56,7 @@ from ..models import (
 )
 from ..reconciliation.rules import OUTLET_ACCOUNTABLE_KINDS
 from .notifications import new_requests_message, tell_groups
-from .support import SYSTEM_ACTOR, deadline_days, finding_fingerprint
+from .support import SYSTEM_ACTOR, deadline_days, finding_fingerprint, kinds_string, set_based
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +197,8 @@ def clarifications_open_for_discrepancies(
         result.skipped_blocked = len(blocked)
         rows = [r for r in rows if r["registration__status"] != Registration.Status.BLOCKED]
         if rows:
-            _open_or_extend(rows, now=now, actor=actor, result=result, tell=tell)
+            open_or_extend = _open_or_extend if set_based() else _open_or_extend_orm
+            open_or_extend(rows, now=now, actor=actor, result=result, tell=tell)
     if result.opened or result.extended or result.dismissed_before:
         logger.info("clarifications: %s", result)
     return result
@@ -267,7 +269,9 @@ def dismissed_findings(msisdns, *, kind: str | None = None) -> set[tuple[str, st
     return set(qs.values_list("msisdn", "kind", "fingerprint"))
 
 
-def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver, tell: Tell | None) -> None:
+def _earlier_lives_settled(rows: list[dict], now) -> tuple[dict, dict]:
+    """The active requests of the batch's numbers, by number, once those about an earlier life
+    of the number are settled; and each number's registration."""
     msisdns = sorted({r["msisdn"] for r in rows})
     registration_of = {r["msisdn"]: r["registration_id"] for r in rows}
     existing = {
@@ -290,6 +294,12 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver, tell: Tel
         _withdraw(earlier, now)
         for c in earlier:
             del existing[c.msisdn]
+    return existing, registration_of
+
+
+def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver, tell: Tell | None) -> None:
+    msisdns = sorted({r["msisdn"] for r in rows})
+    existing, registration_of = _earlier_lives_settled(rows, now)
     to_open = [m for m in msisdns if m not in existing]
     # A new request gathers every open discrepancy of its number not yet asked about, not only
     # those this batch hands over (e.g. ones no hand-over reached).
@@ -412,6 +422,149 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver, tell: Tel
         logger.warning("clarifications: nobody accountable for %d number(s)", len(skipped))
 
 
+_ACCOUNTABLE_OF = {
+    AccountableParty.OUTLET: Clarification.Accountable.OUTLET,
+    AccountableParty.PARTY: Clarification.Accountable.PARTY,
+    AccountableParty.DEALER: Clarification.Accountable.DEALER,
+}
+
+
+def _request_repr(c: Clarification) -> str:
+    # As the set-based statements write it: the status code, not its label in some language.
+    return f"#{c.pk} {c.msisdn} ({c.status})"[:200]
+
+
+def _open_or_extend_orm(
+    rows: list[dict], *, now, actor, result: HandOver, tell: Tell | None
+) -> None:
+    """``_open_or_extend`` through the ORM, for databases without PostgreSQL's arrays (see
+    ``support.set_based``): the same requests, items, audit rows and notifications, in a few
+    queries a batch."""
+    msisdns = sorted({r["msisdn"] for r in rows})
+    existing, registration_of = _earlier_lives_settled(rows, now)
+    to_open = [m for m in msisdns if m not in existing]
+    if to_open:
+        asked = ClarificationItem.objects.filter(discrepancy=OuterRef("pk"))
+        handed = {r["pk"] for r in rows}
+        extra = (
+            Discrepancy.objects.filter(
+                AnyOf("msisdn", to_open),
+                status=Discrepancy.Status.OPEN,
+                kind__in=sorted(OUTLET_ACCOUNTABLE_KINDS),
+            )
+            .exclude(Exists(asked))
+            .order_by("pk")
+            .values("pk", "msisdn", "kind", "registration_id", "outlet_id", "details")
+        )
+        rows = rows + [{**r, "detected_at": now} for r in extra if r["pk"] not in handed]
+    opening = set(to_open)
+    parties = _accountable_for([r for r in rows if r["msisdn"] in opening], now)
+    due_at = now + timedelta(days=deadline_days(now))
+    new = [
+        Clarification(
+            msisdn=m,
+            registration_id=registration_of.get(m),
+            accountable=_ACCOUNTABLE_OF[p.kind],
+            outlet_id=p.outlet_id if p.kind == AccountableParty.OUTLET else None,
+            dealer_id=p.dealer_id,
+            party_id=p.party_id,
+            agreement_id=p.agreement_id,
+            status=Clarification.Status.OPEN,
+            opened_at=now,
+            due_at=due_at,
+            updated_at=now,
+        )
+        for m, p in ((m, parties[m]) for m in to_open if m in parties)
+    ]
+    if new:
+        # A request a reviewer opened meanwhile wins (the unique constraint); read again below.
+        Clarification.objects.bulk_create(new, ignore_conflicts=True)
+    active = {
+        c.msisdn: c
+        for c in Clarification.objects.filter(
+            AnyOf("msisdn", msisdns), status__in=Clarification.ACTIVE
+        ).select_related("outlet")
+    }
+    already = set(
+        ClarificationItem.objects.filter(
+            AnyOf("discrepancy_id", [r["pk"] for r in rows]),
+            AnyOf("clarification_id", [c.pk for c in active.values()]),
+        ).values_list("clarification_id", "discrepancy_id")
+    )
+    fresh = [
+        r
+        for r in sorted(rows, key=lambda r: r["pk"])
+        if r["msisdn"] in active and (active[r["msisdn"]].pk, r["pk"]) not in already
+    ]
+    ClarificationItem.objects.bulk_create(
+        [
+            ClarificationItem(
+                clarification=active[r["msisdn"]],
+                discrepancy_id=r["pk"],
+                kind=r["kind"],
+                round=active[r["msisdn"]].round,
+                added_at=now,
+            )
+            for r in fresh
+        ],
+        ignore_conflicts=True,
+    )
+    kinds_of: dict[str, set[str]] = defaultdict(set)
+    for r in fresh:
+        kinds_of[r["msisdn"]].add(r["kind"])
+    opened = sorted((c for m, c in active.items() if m not in existing), key=lambda c: c.pk)
+    extended = sorted(
+        (c for m, c in active.items() if m in existing and kinds_of[m]), key=lambda c: c.pk
+    )
+    audit_bulk(
+        [
+            audit_event(
+                actor=actor,
+                action=AuditAction.CLARIFICATION_OPEN,
+                target=c,
+                target_repr=_request_repr(c),
+                after={
+                    "status": c.status,
+                    "accountable": c.accountable,
+                    "outlet": c.outlet.roid if c.outlet_id else None,
+                    "kinds": sorted(kinds_of[c.msisdn]),
+                    "due_at": c.due_at.isoformat(),
+                },
+            )
+            for c in opened
+        ]
+        + [
+            audit_event(
+                actor=actor,
+                action=AuditAction.CLARIFICATION_EXTEND,
+                target=c,
+                target_repr=_request_repr(c),
+                after={"kinds_added": sorted(kinds_of[c.msisdn])},
+            )
+            for c in extended
+        ]
+    )
+    _refresh_review_kinds([c.pk for c in extended])
+    result.opened += len(opened)
+    result.extended += len(extended)
+    groups: dict[tuple[bool, int], tuple[int, datetime]] = {}
+    for c in opened:
+        to_outlet = c.accountable == Clarification.Accountable.OUTLET
+        key = (to_outlet, c.outlet_id if to_outlet else c.dealer_id)
+        count, due = groups.get(key, (0, c.due_at))
+        groups[key] = (count + 1, min(due, c.due_at))
+    summary = [(to_outlet, key, n, due) for (to_outlet, key), (n, due) in groups.items()]
+    if tell is None:
+        tell = Tell()
+        tell.add(summary)
+        tell.send(new_requests_message)
+    else:
+        tell.add(summary)
+    skipped = [m for m in to_open if m not in parties]
+    if skipped:
+        logger.warning("clarifications: nobody accountable for %d number(s)", len(skipped))
+
+
 CLAR = Clarification._meta.db_table
 ITEM = ClarificationItem._meta.db_table
 DISC = Discrepancy._meta.db_table
@@ -520,6 +673,19 @@ def _refresh_review_kinds(clarification_ids: list[int]) -> None:
     """An open review item of an extended request lists the kinds it now covers (as
     ``kinds_string`` writes them) — one statement."""
     if not clarification_ids:
+        return
+    if not set_based():
+        kinds: dict[int, set[str]] = defaultdict(set)
+        for clarification_id, kind in ClarificationItem.objects.filter(
+            AnyOf("clarification_id", clarification_ids)
+        ).values_list("clarification_id", "kind"):
+            kinds[clarification_id].add(kind)
+        for item in ReviewItem.objects.filter(
+            AnyOf("clarification_id", clarification_ids), status=ReviewItem.Status.OPEN
+        ).only("pk", "clarification_id"):
+            ReviewItem.objects.filter(pk=item.pk).update(
+                discrepancy_kinds=kinds_string(kinds[item.clarification_id])
+            )
         return
     with connection.cursor() as cursor:
         cursor.execute(

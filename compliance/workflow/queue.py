@@ -42,7 +42,7 @@ from .intake import (
     discrepancies_dismiss_again,
     dismissed_findings,
 )
-from .support import SYSTEM_ACTOR, finding_fingerprint, kinds_string, review_target
+from .support import SYSTEM_ACTOR, finding_fingerprint, kinds_string, review_target, set_based
 
 Kind = ReviewItem.Kind
 SYNC_BATCH = 1000
@@ -231,6 +231,9 @@ def _queue_unknown_to_operator(since, now, *, ids: list[int] | None = None) -> i
             ]
             if again:
                 discrepancies_dismiss_again(again, now=now)
+            if not set_based():
+                total += _queue_unknown_orm(chunk, {r["pk"] for r in again}, now)
+                continue
             # One statement: the items and their audit rows.
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -250,6 +253,59 @@ def _queue_unknown_to_operator(since, now, *, ids: list[int] | None = None) -> i
                 )
                 total += cursor.rowcount
     return total
+
+
+def _queue_unknown_orm(ids: list[int], settled: set[int], now) -> int:
+    """``_QUEUE_UNKNOWN`` through the ORM (see ``support.set_based``): the same items and
+    audit rows."""
+    rows = list(
+        Discrepancy.objects.filter(AnyOf("pk", ids), status=Discrepancy.Status.OPEN)
+        .exclude(AnyOf("pk", sorted(settled)))
+        .order_by("pk")
+        .values(
+            "pk", "kind",
+            *(f"registration__{f}" for f in ("pk", "msisdn", "outlet_id", "outlet__dealer_id",
+                                             "outlet__province", "outlet__region")),
+        )
+    )  # fmt: skip
+    ReviewItem.objects.bulk_create(
+        [
+            _item_for(
+                {
+                    "pk": r["registration__pk"],
+                    "msisdn": r["registration__msisdn"],
+                    "outlet_id": r["registration__outlet_id"],
+                    "outlet__dealer_id": r["registration__outlet__dealer_id"],
+                    "outlet__province": r["registration__outlet__province"] or "",
+                    "outlet__region": r["registration__outlet__region"] or "",
+                },
+                now=now,
+                discrepancy_id=r["pk"],
+                kinds=kinds_string([r["kind"]]),
+            )
+            for r in rows
+        ],
+        ignore_conflicts=True,
+    )
+    created = list(
+        ReviewItem.objects.filter(
+            AnyOf("discrepancy_id", [r["pk"] for r in rows]), queued_at=now
+        ).order_by("pk")
+    )
+    audit_bulk(
+        [
+            audit_event(
+                actor=SYSTEM_ACTOR,
+                action=AuditAction.REVIEW_ITEM_QUEUE,
+                target=i,
+                # As ``_QUEUE_UNKNOWN`` writes it: codes, not labels in some language.
+                target_repr=f"#{i.pk} {i.kind} {i.msisdn} ({i.status})"[:200],
+                after={"kind": i.kind, "discrepancy": i.discrepancy_id},
+            )
+            for i in created
+        ]
+    )
+    return len(created)
 
 
 def _review_item_columns() -> tuple[str, str, dict]:

@@ -8,7 +8,7 @@ import json
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 
@@ -32,6 +32,19 @@ class WorkflowConflict(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+def set_based() -> bool:
+    """Whether the workflow's bulk steps (a run's hand-over, the review queue's intake) run as
+    set-based PostgreSQL statements (arrays, ``INSERT … RETURNING`` in a common table
+    expression) or through the ORM, which every database has — SQLite under ``make run``. The
+    reconciliation engine's generic path (``RECONCILIATION_ENGINE = "python"``) takes the ORM
+    way on PostgreSQL too: the suite runs a reconciliation both ways and holds them to the same
+    rows."""
+    return (
+        connection.vendor == "postgresql"
+        and getattr(settings, "RECONCILIATION_ENGINE", "auto") != "python"
+    )
 
 
 def review_target() -> timedelta:
