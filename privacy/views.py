@@ -183,6 +183,14 @@ def jobs(request):
         }[form.cleaned_data["kind"]]
         try:
             job = start(trigger=PrivacyJob.Trigger.PAGE, requested_by=request.user)
+        except services.DigestRotationNeedsPostgres:
+            messages.error(
+                request,
+                _(
+                    "The digest key rotation needs PostgreSQL, and this installation's database "
+                    "is another. Nothing was started."
+                ),
+            )
         except services.DigestRotationRefused:
             messages.error(
                 request,

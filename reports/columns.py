@@ -93,8 +93,9 @@ REGISTRATION_COLUMNS: tuple[Column, ...] = (
     Column(
         "declared_purpose",
         _("Declared purpose"),
-        # Empty (most registrations) as NULL, so COPY and csv write the same nothing.
-        NullIf(Defused("declared_purpose"), Value("")),
+        # Empty (most registrations) as NULL, so COPY and csv write the same nothing. Defused
+        # outermost: off PostgreSQL its rule is a converter of the outer expression's value.
+        Defused(NullIf("declared_purpose", Value(""))),
         free_text=True,
         kind="declared_purpose",
     ),

@@ -58,7 +58,9 @@ class LocalDateTimeText(Func):
 
 
 class Defused(Func):
-    """``core.csvsafe.defuse`` as an expression (``defuse_sql`` on PostgreSQL)."""
+    """``core.csvsafe.defuse`` as an expression (``defuse_sql`` on PostgreSQL). Elsewhere the
+    rule is applied to the value read (a converter), which only happens when ``Defused`` is the
+    column's outermost expression: wrap what it defuses, never the other way round."""
 
     output_field = CharField()
 

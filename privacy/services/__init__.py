@@ -11,6 +11,7 @@ resumes where it stopped and nothing is done twice.
 from .anonymise import ANONYMISED_VALUES, AnonymiseResult, registrations_anonymise
 from .digest_rotation import (
     DigestRotationIncomplete,
+    DigestRotationNeedsPostgres,
     DigestRotationRefused,
     digest_rotation_start,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "AmbiguousMatch",
     "AnonymiseResult",
     "DigestRotationIncomplete",
+    "DigestRotationNeedsPostgres",
     "DigestRotationRefused",
     "ErasureOutcome",
     "JobAlreadyActive",

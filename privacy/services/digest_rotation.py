@@ -61,6 +61,11 @@ class DigestRotationRefused(Exception):
     """The keys configured do not describe a rotation of this database's digests."""
 
 
+class DigestRotationNeedsPostgres(DigestRotationRefused):
+    """The database is not PostgreSQL: the rotation rewrites digests in place, inside JSON
+    arrays too, with PostgreSQL's statements (SQLite, ``make run``'s default, cannot run it)."""
+
+
 class DigestRotationIncomplete(Exception):
     """The rotation went through every row but left values it could not read."""
 
@@ -83,7 +88,13 @@ def _keys() -> tuple[str, str]:
 def digest_rotation_check() -> str:
     """What a rotation with the configured keys would do: ``"start"``, ``"resume"`` or
     ``"done"`` (the stored digests are the new key's already). Raises
-    ``DigestRotationRefused`` when the keys do not fit the stored fingerprint."""
+    ``DigestRotationRefused`` when the keys do not fit the stored fingerprint, and
+    ``DigestRotationNeedsPostgres`` on another database."""
+    if connection.vendor != "postgresql":
+        raise DigestRotationNeedsPostgres(
+            f"The digest key rotation needs PostgreSQL; this database is {connection.vendor}."
+            " Nothing was started."
+        )
     current, previous = _keys()
     new_fp, old_fp = pii.key_fingerprint(current), pii.key_fingerprint(previous)
     state = DigestKeyState.objects.filter(pk=1).first()

@@ -41,6 +41,11 @@ def test_readyz_is_503_when_the_broker_is_down(client, settings):
     assert response.json()["broker"] == "unavailable"
 
 
+def _postgres_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith("postgres") else "postgres://postgres@127.0.0.1:5432/test"
+
+
 def _production_env(**overrides) -> dict:
     env = {
         k: v
@@ -62,7 +67,8 @@ def _production_env(**overrides) -> dict:
         ID_DIGEST_KEY=secrets.token_urlsafe(32),
         ALLOWED_HOSTS="satupintu.example.id",
         PUBLIC_BASE_URL="https://satupintu.example.id",
-        DATABASE_URL=os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/test",
+        # Production runs on PostgreSQL only (a suite run on SQLite still checks it).
+        DATABASE_URL=_postgres_url(),
         REDIS_URL=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
     )
     env.update(overrides)

@@ -18,7 +18,8 @@ from subscribers.models import Registration
 from .conftest import nik, photo_paths
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.django_db(transaction=True)
+# The real tools of PostgreSQL (pg_dump, pg_restore) against the test database.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("require_postgres")]
 
 
 def _env(settings) -> dict:

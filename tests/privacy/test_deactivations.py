@@ -245,7 +245,7 @@ def test_reactivations_in_every_batch_are_all_counted(register, settings):
     assert not RegistrationPrivacy.objects.filter(deactivated_at__isnull=False).exists()
 
 
-def test_the_operator_feed_is_released_after_each_batch(register, settings):
+def test_the_operator_feed_is_released_after_each_batch(require_postgres, register, settings):
     """Each batch closes its read of the operator's feed before the next one starts: no
     cursor is left open on the operator's database while the portal writes and reports."""
     _inactive_numbers(register, (41, 42, 43, 44, 45))

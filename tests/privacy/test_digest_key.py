@@ -49,7 +49,7 @@ def test_with_the_old_key_as_previous_look_ups_read_both(settings, register, ope
     assert request.found["registrations"] == 1
 
 
-def test_manage_py_refuses_a_wrong_key_and_keyless_commands_run(settings):
+def test_manage_py_refuses_a_wrong_key_and_keyless_commands_run(require_postgres, settings):
     """The real command line: a data command stops with the message; building catalogues or
     static files needs no key at all."""
     db = settings.DATABASES["default"]

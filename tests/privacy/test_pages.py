@@ -181,7 +181,7 @@ def test_jobs_page_previews_and_starts_a_purge(
 
 
 def test_the_digest_rotation_starts_from_the_page_only_with_both_keys(
-    client, operator, register, settings, django_capture_on_commit_callbacks
+    require_postgres, client, operator, register, settings, django_capture_on_commit_callbacks
 ):
     """Without the pair of keys deployed the page says what to do and starts nothing; with
     them the job is queued and a worker re-digests everything."""
@@ -207,6 +207,29 @@ def test_the_digest_rotation_starts_from_the_page_only_with_both_keys(
     assert Registration.objects.get().id_number_digest == pii._hmac(
         "page-new-digest-key-0123456789abc", nik(42)
     )
+
+
+def test_the_digest_rotation_is_refused_plainly_off_postgresql(
+    client, operator, register, settings, monkeypatch
+):
+    """On another database (SQLite under ``make run``) the page says the rotation needs
+    PostgreSQL and starts nothing; the command says the same and stops."""
+    from django.core.management import CommandError, call_command
+    from django.db import connection
+
+    register(42)
+    settings.ID_DIGEST_KEY, settings.ID_DIGEST_KEY_PREVIOUS = (
+        "page-new-digest-key-0123456789abc",
+        settings.ID_DIGEST_KEY,
+    )
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    client.force_login(operator)
+    response = client.post("/privacy/jobs/", {"kind": "digest_rotation"}, follow=True)
+    assert b"needs PostgreSQL" in response.content
+    assert not PrivacyJob.objects.exists()
+    with pytest.raises(CommandError, match="needs PostgreSQL"):
+        call_command("rotate_digest_key")
+    assert not PrivacyJob.objects.exists()
 
 
 def test_other_roles_cannot_start_a_digest_rotation(client, clerk, settings):

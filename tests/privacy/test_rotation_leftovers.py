@@ -31,7 +31,8 @@ from . import test_digest_rotation as rotation
 from .conftest import deactivate, nik
 from .test_digest_rotation import NEW_KEY, snapshot_rows, start_rotation
 
-pytestmark = pytest.mark.django_db
+# The rotation rewrites digests with PostgreSQL's statements (refused on other databases).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("require_postgres")]
 # Two people registered under the old key, a staff member, the operator's snapshot, a request.
 seeded = rotation.seeded
 
