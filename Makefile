@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export CHROMIUM_PATH ?= /usr/bin/chromium
 
-.PHONY: install run test test-fast lint format services bench loadtest capacity messages clean check-deploy audit faults mutation survivors
+.PHONY: install run test test-sqlite test-fast lint format services bench loadtest capacity messages clean check-deploy audit faults mutation survivors
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ test: install
 
 test-fast: install   ## the suite without the browser tests, on whatever DATABASE_URL says
 	$(PY) -m pytest -m "not browser" -q
+
+## make test-sqlite: the suite (browser tests aside) on SQLite, make run's default database:
+## every page and job has a generic path there; what needs PostgreSQL is skipped (CI runs it too).
+test-sqlite: install
+	DATABASE_URL=sqlite:///$(CURDIR)/.test-sqlite.sqlite3 REDIS_URL= REQUIRE_SERVICES=0 \
+	  $(PY) -m pytest -m "not browser" -q -n 2
 
 faults: install   ## the fault tests alone: worker killed, Redis down, DB dropped, client retry
 	scripts/ensure-services.sh
