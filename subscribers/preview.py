@@ -17,7 +17,7 @@ way in Python, through the same rulebook (the tests hold the two to the same ver
 On other databases than PostgreSQL (SQLite under ``make run``), or with
 ``RULE_PREVIEW_ENGINE = "python"``, each chunk is judged in Python instead: its registrations
 read in id order a page at a time, each page's facts looked up in a few queries (the same
-definitions as ``stored_facts``), judged by ``rulebook.judge`` and grouped into the same rows.
+definitions as ``stored_facts``), judged by the same predicates and grouped into the same rows.
 """
 
 # ruff: noqa: S608 - the statement is assembled from the ORM's SQL and the rulebook's; every
@@ -283,11 +283,25 @@ def _held_before(page) -> dict[int, int]:
     }
 
 
+def _decider(policy) -> list[tuple[int, rulebook.Rule]]:
+    """``policy``'s decisions as ``(bit, predicate)`` pairs, the predicates built once per rule
+    set and remembering their verdicts (``rulebook.compiled``): ``rulebook.judge``'s, faster."""
+    decide = rulebook.compiled(policy)
+    return [
+        (BIT[code], getattr(decide, build.__name__)) for code, build in rulebook.DECISIONS.items()
+    ]
+
+
+def _mask(decider, facts: dict) -> int:
+    return sum(bit for bit, rule in decider if rule.holds(facts))
+
+
 def _judged(draft, queryset):
     """Each registration of ``queryset`` with its two masks, ``(registration, in force,
     draft)``, in id order: the facts of a page looked up in a few queries — its outlets, its
     dealers' people (``insider_digests``), its NIKs' holdings — then judged by the rulebook."""
-    policies = {policy.pk: policy for policy in RegistrationPolicy.objects.all()}
+    policies = {policy.pk: _decider(policy) for policy in RegistrationPolicy.objects.all()}
+    proposed = _decider(draft)
     outlets: dict[int, Outlet] = {}
     nobody = InsiderDigests()
     for page in _pages(queryset):
@@ -305,9 +319,9 @@ def _judged(draft, queryset):
                 insider_id=bool(id_digest) and id_digest in insiders.id_digests,
                 insider_kk=bool(kk_digest) and kk_digest in insiders.kk_digests,
             )
-            policy = policies.get(registration.policy_id)
-            baseline = mask_of(rulebook.judge(policy, facts)) if policy is not None else 0
-            yield registration, baseline, mask_of(rulebook.judge(draft, facts))
+            baseline = policies.get(registration.policy_id)
+            baseline = _mask(baseline, facts) if baseline is not None else 0
+            yield registration, baseline, _mask(proposed, facts)
 
 
 def _judged_rows(draft, queryset) -> list[list[int]]:
