@@ -13,6 +13,11 @@ Each registration is judged against its history as recorded: the numbers its NIK
 (``services.counts_against_cap``, as they stand), not a replay in which the draft's refusals
 would have changed what later registrations held. ``rejudge`` judges one registration the same
 way in Python, through the same rulebook (the tests hold the two to the same verdicts).
+
+On other databases than PostgreSQL (SQLite under ``make run``), or with
+``RULE_PREVIEW_ENGINE = "python"``, each chunk is judged in Python instead: its registrations
+read in id order a page at a time, each page's facts looked up in a few queries (the same
+definitions as ``stored_facts``), judged by the same predicates and grouped into the same rows.
 """
 
 # ruff: noqa: S608 - the statement is assembled from the ORM's SQL and the rulebook's; every
@@ -20,9 +25,11 @@ way in Python, through the same rulebook (the tests hold the two to the same ver
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
@@ -39,7 +46,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from outlets.models import Outlet
-from outlets.selectors import insider_match, insider_querysets
+from outlets.selectors import InsiderDigests, insider_digests, insider_match, insider_querysets
 
 from . import rulebook
 from .models import IdType, Registration, RegistrationPolicy, RulePreview
@@ -58,6 +65,20 @@ ROWS_PER_CHUNK = 1_000_000
 # The memory PostgreSQL may use to sort one chunk in memory (about 225 bytes a registration).
 WORK_MEM = "256MB"
 MAX_CHUNKS = 64
+# The portable path (``set_based()`` false) reads this many registrations at a time, and looks
+# their NIKs' holdings up this many NIKs a query.
+PAGE = 2_000
+NIKS_PER_QUERY = 500
+
+
+def set_based() -> bool:
+    """Whether the preview runs as the PostgreSQL statement (``_statement``) or in Python on
+    any database (``_judged``): the latter elsewhere than on PostgreSQL, and everywhere with
+    ``RULE_PREVIEW_ENGINE = "python"`` (the tests run a preview both ways and compare them)."""
+    return (
+        connection.vendor == "postgresql"
+        and getattr(settings, "RULE_PREVIEW_ENGINE", "auto") != "python"
+    )
 
 
 def _yes(condition: Q) -> Case:
@@ -159,6 +180,17 @@ def stored_facts(registration: Registration) -> dict:
         id_digest=registration.id_number_digest,
         kk_digest=registration.kk_number_digest,
     )
+    return _facts(
+        registration,
+        outlet,
+        held_before=cap_count(id_digest=registration.id_number_digest, before=registration),
+        insider_id=match == "id",
+        insider_kk=_insider_kk(outlet.dealer_id, registration.kk_number_digest),
+    )
+
+
+def _facts(registration, outlet, *, held_before: int, insider_id: bool, insider_kk: bool) -> dict:
+    """A registration's facts from its own fields, its outlet's and the three looked up."""
     return {
         "id_type": registration.id_type,
         "citizen": registration.nationality == "ID",
@@ -168,14 +200,14 @@ def stored_facts(registration: Registration) -> dict:
         "imported": registration.source == Registration.Source.IMPORT,
         "statement_signed": registration.statement_signed is True,
         "document_refused": registration.document_checked is False,
-        "held_before": cap_count(id_digest=registration.id_number_digest, before=registration),
+        "held_before": held_before,
         "outlet_operator": outlet.kind == Outlet.Kind.OPERATOR,
         "outlet_authorised": outlet.operator_authorised_on(
             timezone.localdate(registration.registered_at)
         ),
         "has_purpose": bool(registration.declared_purpose),
-        "insider_id": match == "id",
-        "insider_kk": _insider_kk(outlet.dealer_id, registration.kk_number_digest),
+        "insider_id": insider_id,
+        "insider_kk": insider_kk,
     }
 
 
@@ -193,6 +225,118 @@ def rejudge(registration: Registration, policy) -> dict[str, bool]:
 
 def mask_of(decisions: dict[str, bool]) -> int:
     return sum(BIT[code] for code, holds in decisions.items() if holds)
+
+
+# --- the portable path: in Python, a page of registrations at a time -----------------------------
+
+# The fields ``_facts`` reads, with those the grouping reads.
+_FIELDS = (
+    "id",
+    "registered_at",
+    "policy_id",
+    "outlet_id",
+    "id_type",
+    "nationality",
+    "category",
+    "id_number_digest",
+    "kk_number_digest",
+    "face_sha256",
+    "face_photo",
+    "source",
+    "statement_signed",
+    "document_checked",
+    "declared_purpose",
+)
+
+
+def _pages(queryset):
+    """The registrations of ``queryset`` in id order, ``PAGE`` at a time."""
+    queryset = queryset.order_by("pk").only(*_FIELDS)
+    last = None
+    while True:
+        page = list((queryset if last is None else queryset.filter(pk__gt=last))[:PAGE])
+        if not page:
+            return
+        yield page
+        last = page[-1].pk
+
+
+def _held_before(page) -> dict[int, int]:
+    """Each registration's ``held_before`` (``cap_count(before=...)``): its NIK's holdings
+    read once for the page, ``NIKS_PER_QUERY`` NIKs a query, then counted by (time, id)."""
+    digests = sorted({registration.id_number_digest for registration in page})
+    held: dict[str, list] = defaultdict(list)
+    for first in range(0, len(digests), NIKS_PER_QUERY):
+        rows = (
+            Registration.objects.filter(
+                counts_against_cap(), id_number_digest__in=digests[first : first + NIKS_PER_QUERY]
+            )
+            .order_by()
+            .values_list("id_number_digest", "registered_at", "pk")
+        )
+        for digest, registered_at, pk in rows:
+            held[digest].append((registered_at, pk))
+    for moments in held.values():
+        moments.sort()
+    return {
+        r.pk: bisect_left(held.get(r.id_number_digest, ()), (r.registered_at, r.pk)) for r in page
+    }
+
+
+def _decider(policy) -> list[tuple[int, rulebook.Rule]]:
+    """``policy``'s decisions as ``(bit, predicate)`` pairs, the predicates built once per rule
+    set and remembering their verdicts (``rulebook.compiled``): ``rulebook.judge``'s, faster."""
+    decide = rulebook.compiled(policy)
+    return [
+        (BIT[code], getattr(decide, build.__name__)) for code, build in rulebook.DECISIONS.items()
+    ]
+
+
+def _mask(decider, facts: dict) -> int:
+    return sum(bit for bit, rule in decider if rule.holds(facts))
+
+
+def _judged(draft, queryset):
+    """Each registration of ``queryset`` with its two masks, ``(registration, in force,
+    draft)``, in id order: the facts of a page looked up in a few queries — its outlets, its
+    dealers' people (``insider_digests``), its NIKs' holdings — then judged by the rulebook."""
+    policies = {policy.pk: _decider(policy) for policy in RegistrationPolicy.objects.all()}
+    proposed = _decider(draft)
+    outlets: dict[int, Outlet] = {}
+    nobody = InsiderDigests()
+    for page in _pages(queryset):
+        outlets.update(Outlet.objects.in_bulk({r.outlet_id for r in page} - outlets.keys()))
+        held = _held_before(page)
+        people = insider_digests(dealer_ids={outlets[r.outlet_id].dealer_id for r in page})
+        for registration in page:
+            outlet = outlets[registration.outlet_id]
+            insiders = people.get(outlet.dealer_id, nobody)
+            id_digest, kk_digest = registration.id_number_digest, registration.kk_number_digest
+            facts = _facts(
+                registration,
+                outlet,
+                held_before=held[registration.pk],
+                insider_id=bool(id_digest) and id_digest in insiders.id_digests,
+                insider_kk=bool(kk_digest) and kk_digest in insiders.kk_digests,
+            )
+            baseline = policies.get(registration.policy_id)
+            baseline = _mask(baseline, facts) if baseline is not None else 0
+            yield registration, baseline, _mask(proposed, facts)
+
+
+def _judged_rows(draft, queryset) -> list[list[int]]:
+    """``_judged`` grouped as the statement groups them: ``[outlet id, baseline mask, draft
+    mask, count, min id, max id]``."""
+    groups: dict[tuple, list[int]] = {}
+    for registration, baseline, proposed in _judged(draft, queryset):
+        key, pk = (registration.outlet_id, baseline, proposed), registration.pk
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [1, pk, pk]
+        else:
+            group[0] += 1
+            group[1], group[2] = min(group[1], pk), max(group[2], pk)
+    return [[*key, *group] for key, group in groups.items()]
 
 
 # --- the statement ------------------------------------------------------------------------------
@@ -408,6 +552,8 @@ def judge_chunk(draft, period_from: date, period_to: date, chunk: Q) -> list[lis
     """The grouped verdicts of one chunk: ``[outlet id, baseline mask, draft mask, count,
     min id, max id]`` rows."""
     queryset = period_registrations(period_from, period_to)
+    if not set_based():
+        return _judged_rows(draft, queryset.filter(chunk))
     start, _end = period_bounds(period_from, period_to)
     policies = list(RegistrationPolicy.objects.all())
     sql, params = _statement(draft, policies, queryset, start, chunk)
@@ -430,6 +576,8 @@ def judge_registrations(draft, period_from: date, period_to: date) -> dict[int, 
     """Each registration of the period with its two masks, ``{id: (in force, draft)}``: the same
     statement without the grouping (for checks and investigations)."""
     queryset = period_registrations(period_from, period_to)
+    if not set_based():
+        return {r.pk: (baseline, proposed) for r, baseline, proposed in _judged(draft, queryset)}
     start, _end = period_bounds(period_from, period_to)
     policies = list(RegistrationPolicy.objects.all())
     sql, params = _statement(draft, policies, queryset, start, per_registration=True)

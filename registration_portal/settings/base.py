@@ -337,6 +337,13 @@ POPULATION_REGISTRY_MOCK_DELAY = env.float("POPULATION_REGISTRY_MOCK_DELAY", def
 FACE_PHOTO_MAX_HOURS = env.int("FACE_PHOTO_MAX_HOURS", default=72)
 if not 1 <= FACE_PHOTO_MAX_HOURS <= 24 * 30:
     raise ImproperlyConfigured("FACE_PHOTO_MAX_HOURS must be between 1 and 720.")
+# The preview of a draft rule set (docs/rules.md, "Drafts, preview, publication"). "auto": one
+# set-based statement per chunk on PostgreSQL, else the same figures computed in Python, a page
+# of registrations at a time (SQLite under make run); "python" forces the latter (tests compare
+# the two).
+RULE_PREVIEW_ENGINE = env.str("RULE_PREVIEW_ENGINE", default="auto")
+if RULE_PREVIEW_ENGINE not in ("auto", "python"):
+    raise ImproperlyConfigured('RULE_PREVIEW_ENGINE must be "auto" or "python".')
 CELERY_BEAT_SCHEDULE.update(
     {
         # Registrations awaiting the registry: asked again until it answers.

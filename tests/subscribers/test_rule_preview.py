@@ -1,6 +1,8 @@
 """The preview of a draft rule set: set-based over the registrations with the rulebook's
 predicates compiled to SQL, agreeing with the same rulebook evaluated in Python on each
-registration (the full re-judgement)."""
+registration (the full re-judgement). Elsewhere than on PostgreSQL the preview takes its
+portable path (in Python, a page at a time); the tests holding the statement to Python need
+PostgreSQL, the others run on either path."""
 
 import pytest
 
@@ -42,8 +44,9 @@ VARIANTS = [
 ]
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("changes", VARIANTS, ids=lambda c: ",".join(c) or "same")
-def test_sql_and_python_judge_every_registration_alike(past, operator, changes):
+def test_sql_and_python_judge_every_registration_alike(require_postgres, past, operator, changes):
     """The one rulebook, compiled to SQL over the period and evaluated in Python on each
     registration, gives each registration the same decisions — under its own rule set and
     under the draft."""
@@ -57,8 +60,9 @@ def test_sql_and_python_judge_every_registration_alike(past, operator, changes):
         assert masks[registration.pk] == (baseline, proposed), registration.registration_number
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("code", ["2014", "2015", "2017", "2018-05", "2018-11", "2026"])
-def test_every_seeded_rule_set_as_a_draft_agrees_too(past, operator, code):
+def test_every_seeded_rule_set_as_a_draft_agrees_too(require_postgres, past, operator, code):
     draft = _draft(operator, code=code)
     masks = preview.judge_registrations(draft, *PERIOD)
     for registration in in_period().select_related("outlet"):
@@ -185,8 +189,11 @@ def _refuse_writes_but_previews_and_audit(execute, sql, params, many, context):
     return execute(sql, params, many, context)
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("changes", VARIANTS[:7], ids=lambda c: ",".join(c) or "same")
-def test_the_figures_count_what_the_full_rejudgement_decides(past, operator, changes):
+def test_the_figures_count_what_the_full_rejudgement_decides(
+    require_postgres, past, operator, changes
+):
     """The grouped statement (facts packed, grouped before the decisions) counts, decision by
     decision, what judging every registration in Python decides."""
     draft = _draft(operator, **changes)
@@ -201,3 +208,25 @@ def test_the_figures_count_what_the_full_rejudgement_decides(past, operator, cha
     assert {
         code: {"before": f["before"], "after": f["after"]} for code, f in figures.items()
     } == expected
+
+
+@pytest.mark.postgres
+def test_the_portable_path_stores_the_same_preview_as_the_statement(
+    require_postgres, past, operator, settings, monkeypatch
+):
+    """The preview computed in Python, a page at a time (as on SQLite), gives each
+    registration the masks the statement gives it, and stores the same figures, groups and
+    samples — pages and NIK look-ups smaller than the history, so a NIK's registrations fall in
+    several pages."""
+    drafts_ = [_draft(operator, **changes) for changes in VARIANTS]
+    masks = [preview.judge_registrations(draft, *PERIOD) for draft in drafts_]
+    previewed = [_run(operator, draft) for draft in drafts_[1:4]]
+    settings.RULE_PREVIEW_ENGINE = "python"
+    monkeypatch.setattr(preview, "PAGE", 7)
+    monkeypatch.setattr(preview, "NIKS_PER_QUERY", 3)
+    assert not preview.set_based()
+    assert [preview.judge_registrations(draft, *PERIOD) for draft in drafts_] == masks
+    for by_statement in previewed:
+        portable = _run(operator, by_statement.draft)
+        assert portable.result == by_statement.result
+        assert (portable.rows, portable.chunks_total) == (by_statement.rows, 1)
