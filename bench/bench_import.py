@@ -233,8 +233,8 @@ finally:
 
 
 class BackendCpu(threading.Thread):
-    """CPU seconds used by the PostgreSQL backends of ``application_name`` (read from /proc
-    every 50 ms while they live; PostgreSQL runs on this machine)."""
+    """CPU seconds used by the PostgreSQL backends of ``application_name`` on the benchmark's
+    database (read from /proc every 50 ms while they live; PostgreSQL runs on this machine)."""
 
     def __init__(self, application_name: str) -> None:
         super().__init__(daemon=True)
@@ -251,7 +251,9 @@ class BackendCpu(threading.Thread):
         with conn.cursor() as cursor:
             while not self.done.wait(0.05):
                 cursor.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                    # This database's: other benchmarks of the cluster may share the name.
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
+                    "AND datname = current_database()",
                     [self.application_name],
                 )
                 for (pid,) in cursor.fetchall():
@@ -461,7 +463,7 @@ def main() -> None:
         "\nCPU us a row by process (import_registrations): the command "
         f"{first.own_cpu / n * 1e6:.0f} (start-up included), its worker processes "
         f"{(first.python_cpu - first.own_cpu) / n * 1e6:.0f} together, its PostgreSQL backends "
-        + " + ".join(f"{cpu / n * 1e6:.0f}" for cpu in first.backends)
+        + " + ".join(f"{cpu / n * 1e6:.0f}" for cpu in first.backends if cpu)
     )
     rate = n / first.wall
     cpu_per_row = (first.python_cpu + first.postgres_cpu) / n
