@@ -273,7 +273,11 @@ def _judge_beside_writing(chunks: Iterator[_Chunk], writer: ChunkWriter, committ
                         return
                     settle(wait=True)
                     continue
-            judged = writer.judge(chunk.candidates, chunk.rejected, unwritten=unwritten)
+            with transaction.atomic(), connection.cursor() as cursor:
+                # The lookups of a few thousand keys each are planned on tables this size as
+                # parallel scans: extra processes competing with the writer for the cores.
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+                judged = writer.judge(chunk.candidates, chunk.rejected, unwritten=unwritten)
             chunk.attempts += 1
             unwritten.add(judged)
             pending.append((chunk, judged))

@@ -403,7 +403,11 @@ def _held(id_digests, excluding=()) -> list:
             where=["subscribers_registration.id_number_digest = ANY(%s)"], params=[id_digests]
         )
         if excluding:
-            held = held.extra(where=["subscribers_registration.id <> ALL(%s)"], params=[excluding])
+            # One array literal: cheaper to send and to parse than ARRAY[...] of 10 000 values.
+            held = held.extra(
+                where=["subscribers_registration.id <> ALL(%s::bigint[])"],
+                params=["{" + ",".join(map(str, excluding)) + "}"],
+            )
     else:
         held = held.filter(id_number_digest__in=id_digests).exclude(pk__in=excluding)
     return list(
