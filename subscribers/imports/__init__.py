@@ -39,14 +39,20 @@ Bulk: the rules needing no database (and the encryption) run on chunks of rows, 
 processes when asked; then each chunk does one query per kind of lookup (outlets, packs with
 their registrations, staff IDs, numbers held per ID) and writes packs, registrations and one
 ``registration.import`` audit row per registration in one transaction, with ``COPY`` on
-PostgreSQL and ``bulk_create`` elsewhere. A crash loses at most the chunk in flight.
+PostgreSQL and ``bulk_create`` elsewhere. On PostgreSQL, outside a caller's transaction, a
+writer thread writes each judged chunk on a connection of its own while the next chunk is
+judged (``background``): the next chunk is judged as if the chunks not yet committed were (their
+packs taken, their ICCIDs, the numbers their IDs hold), so the verdicts are the same as one
+chunk after the other. A crash loses at most the chunks in flight, each whole: the chunks
+handed to the writer are committed, the one being judged is not; a write that fails rolls its
+chunk back and the chunks judged after it are not written.
 
 The package, in the order a row goes through it: ``reading`` (the CSV, record by record),
 ``prepare`` (the rules needing no database, worker processes; the chunk's ID and KK numbers
 encrypted and digested together by ``bulk``, the same tokens and digests as ``core.pii``),
 ``judging`` (the chunk's lookups — the population registry's among them, one question a chunk
-— and each row's verdict against them), ``writing`` (packs, registrations and audit rows). This
-module runs the chunks, one transaction each.
+— and each row's verdict against them), ``writing`` (packs, registrations and audit rows),
+``background`` (the writer thread). This module runs the chunks, one transaction each.
 """
 
 from __future__ import annotations
