@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.utils import translation
 
 from core import pii
@@ -691,3 +692,40 @@ def test_a_clash_in_the_writer_is_judged_again_with_the_chunks_after_it(
         AuditEvent.objects.filter(after__file="two.csv").values_list("after__line", flat=True)
     )
     assert lines == [2, 3, 5, 6]
+
+
+@beside_writing
+def test_a_pack_moved_between_the_judging_and_the_write_is_judged_again(
+    tmp_path, outlet, other_outlet, monkeypatch
+):
+    """The writer takes a pack in stock only as the rows were judged on it (in stock, at the
+    row's outlet): a pack moved to another outlet meanwhile makes the chunk be judged again,
+    and the row is refused as it would have been."""
+    stock = StarterPackFactory(outlet=outlet)
+    real_write = judging.write_chunk
+    calls = []
+
+    def move_then_write(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:  # another session moves the pack and commits, before the claim
+
+            def move():
+                StarterPack.objects.filter(pk=stock.pk).update(outlet=other_outlet)
+                connection.close()
+
+            mover = threading.Thread(target=move)
+            mover.start()
+            mover.join()
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(judging, "write_chunk", move_then_write)
+    errors_csv = tmp_path / "e.csv"
+    path = write_csv(tmp_path / "moved.csv", [row(1), row(2, msisdn=stock.msisdn, iccid="")])
+    assert run_import(path, errors_csv=str(errors_csv)) == 1
+    assert len(calls) == 2  # written once the chunk was judged again
+    with open(errors_csv, encoding="utf-8", newline="") as fh:
+        reported = [(r["line"], r["field"], r["reason"]) for r in csv.DictReader(fh)]
+    assert reported == [("3", "msisdn", "This starter pack is in the stock of another outlet.")]
+    assert Registration.objects.count() == 1 == AuditEvent.objects.count()
+    stock.refresh_from_db()
+    assert stock.status == StarterPack.Status.IN_STOCK and stock.outlet == other_outlet
