@@ -463,7 +463,12 @@ def main() -> None:
         "\nCPU us a row by process (import_registrations): the command "
         f"{first.own_cpu / n * 1e6:.0f} (start-up included), its worker processes "
         f"{(first.python_cpu - first.own_cpu) / n * 1e6:.0f} together, its PostgreSQL backends "
-        + " + ".join(f"{cpu / n * 1e6:.0f}" for cpu in first.backends if cpu)
+        + " + ".join(f"{cpu / n * 1e6:.0f}" for cpu in first.backends if cpu / n >= 0.5e-6)
+        + (
+            f" (and {short} short-lived ones: parallel query workers)"
+            if (short := sum(1 for cpu in first.backends if cpu / n < 0.5e-6))
+            else ""
+        )
     )
     rate = n / first.wall
     cpu_per_row = (first.python_cpu + first.postgres_cpu) / n
