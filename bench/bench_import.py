@@ -166,8 +166,10 @@ class Run(NamedTuple):
     peak_mb: float  # the command's process (VmHWM)
     worker_peak_mb: float  # the largest of its worker processes (0: none ran)
     python_cpu: float  # seconds: the command and its worker processes
-    postgres_cpu: float  # seconds: the command's PostgreSQL backend
+    postgres_cpu: float  # seconds: the command's PostgreSQL backends
     output: str
+    own_cpu: float = 0.0  # seconds: the command's own process, without its worker processes
+    backends: tuple[float, ...] = ()  # seconds: each PostgreSQL backend, largest first
 
 
 def run_import(path: Path, options: tuple[str, ...] = ()) -> Run:
@@ -200,13 +202,22 @@ def run_import(path: Path, options: tuple[str, ...] = ()) -> Run:
     if done.returncode != 0:
         sys.exit(f"import failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}")
     python_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    own, workers = (int(x) for x in done.stderr.rsplit("PEAK_KB=", 1)[1].split()[:2])
-    return Run(wall, own / 1024, workers / 1024, python_cpu, postgres_cpu, done.stdout.strip())
+    own, workers, own_cpu = done.stderr.rsplit("PEAK_KB=", 1)[1].split()[:3]
+    return Run(
+        wall,
+        int(own) / 1024,
+        int(workers) / 1024,
+        python_cpu,
+        postgres_cpu,
+        done.stdout.strip(),
+        float(own_cpu),
+        tuple(sorted(sampler.seen.values(), reverse=True)),
+    )
 
 
 # manage.py, then its own peak memory (VmHWM: since exec, unlike getrusage's maxrss, which keeps
 # the size of the process it was forked from) and its worker processes' largest (they are forked
-# from it: their maxrss is theirs).
+# from it: their maxrss is theirs); then its own CPU time, without its worker processes'.
 _LAUNCHER = """
 import os, resource, runpy, sys
 sys.argv = sys.argv[1:]
@@ -216,13 +227,14 @@ finally:
     with open("/proc/self/status") as status:
         hwm = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(f"PEAK_KB={hwm} {workers}", file=sys.stderr)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"PEAK_KB={hwm} {workers} {own.ru_utime + own.ru_stime}", file=sys.stderr)
 """
 
 
 class BackendCpu(threading.Thread):
-    """CPU seconds used by the PostgreSQL backends of ``application_name`` (read from /proc
-    every 50 ms while they live; PostgreSQL runs on this machine)."""
+    """CPU seconds used by the PostgreSQL backends of ``application_name`` on the benchmark's
+    database (read from /proc every 50 ms while they live; PostgreSQL runs on this machine)."""
 
     def __init__(self, application_name: str) -> None:
         super().__init__(daemon=True)
@@ -239,7 +251,9 @@ class BackendCpu(threading.Thread):
         with conn.cursor() as cursor:
             while not self.done.wait(0.05):
                 cursor.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                    # This database's: other benchmarks of the cluster may share the name.
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
+                    "AND datname = current_database()",
                     [self.application_name],
                 )
                 for (pid,) in cursor.fetchall():
@@ -305,8 +319,9 @@ _SLICES = (
 
 
 def slices(path: Path, rows: int) -> None:
-    """The engine in this process (no workers) on the first ``rows`` rows of ``path``, each
-    phase's CPU and wall time a row: where the time goes, without a profiler's distortion."""
+    """The engine in this process and thread (no workers, no writer thread) on the first
+    ``rows`` rows of ``path``, each phase's CPU and wall time a row: where the time goes,
+    without a profiler's distortion."""
     import gc
     from collections import Counter
     from itertools import islice
@@ -342,7 +357,7 @@ def slices(path: Path, rows: int) -> None:
         c, w = time.process_time(), time.perf_counter()
         with path.open(encoding="utf-8", newline="") as fh:
             result = imports.registrations_import(
-                rows=islice(imports.read_registration_csv(fh), rows), workers=0
+                rows=islice(imports.read_registration_csv(fh), rows), workers=0, background=False
             )
         total_cpu, total_wall = time.process_time() - c, time.perf_counter() - w
     finally:
@@ -350,7 +365,7 @@ def slices(path: Path, rows: int) -> None:
             setattr(target, name, original)
     n = result.rows
     print_table(
-        f"where the time goes: the engine in one process, {n} rows ({result.imported} imported), "
+        f"where the time goes: the engine in one thread, {n} rows ({result.imported} imported), "
         f"load average {os.getloadavg()[0]:.1f}",
         ["phase", "CPU us/row", "wall us/row"],
         [
@@ -443,6 +458,17 @@ def main() -> None:
                 )
             ),
         ],
+    )
+    print(
+        "\nCPU us a row by process (import_registrations): the command "
+        f"{first.own_cpu / n * 1e6:.0f} (start-up included), its worker processes "
+        f"{(first.python_cpu - first.own_cpu) / n * 1e6:.0f} together, its PostgreSQL backends "
+        + " + ".join(f"{cpu / n * 1e6:.0f}" for cpu in first.backends if cpu / n >= 0.5e-6)
+        + (
+            f" (and {short} short-lived ones: parallel query workers)"
+            if (short := sum(1 for cpu in first.backends if cpu / n < 0.5e-6))
+            else ""
+        )
     )
     rate = n / first.wall
     cpu_per_row = (first.python_cpu + first.postgres_cpu) / n

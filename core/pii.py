@@ -76,7 +76,8 @@ def digest_many(values: list[str]) -> list[str]:
     if _previous_key():
         return [digest(value) for value in values]
     key = settings.ID_DIGEST_KEY.encode()
-    return [hmac.new(key, v.encode(), hashlib.sha256).hexdigest() if v else "" for v in values]
+    # hmac.digest: the same HMAC-SHA256 as ``digest``'s hmac.new, in one call into OpenSSL.
+    return [hmac.digest(key, v.encode(), "sha256").hex() if v else "" for v in values]
 
 
 def _previous_key() -> str:

@@ -39,27 +39,36 @@ Bulk: the rules needing no database (and the encryption) run on chunks of rows, 
 processes when asked; then each chunk does one query per kind of lookup (outlets, packs with
 their registrations, staff IDs, numbers held per ID) and writes packs, registrations and one
 ``registration.import`` audit row per registration in one transaction, with ``COPY`` on
-PostgreSQL and ``bulk_create`` elsewhere. A crash loses at most the chunk in flight.
+PostgreSQL and ``bulk_create`` elsewhere. On PostgreSQL, outside a caller's transaction, a
+writer thread writes each judged chunk on a connection of its own while the next chunk is
+judged (``background``): the next chunk is judged as if the chunks not yet committed were (their
+packs taken, their ICCIDs, the numbers their IDs hold), so the verdicts are the same as one
+chunk after the other. A crash loses at most the chunks in flight, each whole: the chunks
+handed to the writer are committed, the one being judged is not; a write that fails rolls its
+chunk back and the chunks judged after it are not written.
 
 The package, in the order a row goes through it: ``reading`` (the CSV, record by record),
 ``prepare`` (the rules needing no database, worker processes; the chunk's ID and KK numbers
 encrypted and digested together by ``bulk``, the same tokens and digests as ``core.pii``),
 ``judging`` (the chunk's lookups — the population registry's among them, one question a chunk
-— and each row's verdict against them), ``writing`` (packs, registrations and audit rows). This
-module runs the chunks, one transaction each.
+— and each row's verdict against them), ``writing`` (packs, registrations and audit rows),
+``background`` (the writer thread). This module runs the chunks, one transaction each.
 """
 
 from __future__ import annotations
 
+import queue
 import uuid
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from core.requestid import request_id as current_request_id
 
-from .judging import ChunkWriter
+from .background import NOT_WRITTEN, BackgroundWriter
+from .judging import ChunkWriter, Judged, Unwritten
 from .prepare import Candidate, PolicyBook, chunked, prepared_chunks
 from .reading import (
     ALL_COLUMNS,
@@ -121,6 +130,7 @@ def registrations_import(
     actor_label: str = "import_registrations",
     on_error: Callable[[RowError], None] | None = None,
     on_chunk: Callable[[ImportResult], None] | None = None,
+    background: bool | None = None,
 ) -> ImportResult:
     """Import ``rows`` as registrations, chunk by chunk, each chunk in its own transaction.
 
@@ -129,7 +139,12 @@ def registrations_import(
     chunks in that many processes while the current one is written. ``source_label`` (e.g. the
     file name) goes into each audit row with the row's line, so a registration can be traced
     to where it came from; ``actor_label`` names who imported (the audit rows of one run share
-    a request id).
+    a request id). ``on_chunk`` is called after each chunk is committed, in the file's order.
+
+    ``background``: write each judged chunk on a connection of its own (a writer thread) while
+    the next is judged — by default on PostgreSQL outside a transaction (inside one, the
+    writer's connection would not see what the caller's transaction holds). The result is the
+    same: the next chunk is judged as if the chunks not yet committed were.
     """
     result = ImportResult()
     book = PolicyBook()
@@ -139,27 +154,11 @@ def registrations_import(
         source_label=source_label,
         run_id=current_request_id.get() or f"import-{uuid.uuid4().hex[:16]}",
     )
-    for chunk, prepared in prepared_chunks(chunked(rows, chunk_size), book, workers):
-        candidates, rejected, errors = [], [], []
-        for item in prepared:
-            if isinstance(item, Candidate):
-                candidates.append(item)
-            else:
-                rejected.append(item)
-                errors.extend(item.errors)
-        for attempt in range(_WRITE_ATTEMPTS):
-            try:
-                with transaction.atomic():
-                    outcome = writer.judge_and_write(candidates, rejected)
-                break
-            except IntegrityError:
-                # Someone registered or created one of these packs meanwhile, or a registration
-                # number clashed: judge the chunk again against what is committed now.
-                if attempt == _WRITE_ATTEMPTS - 1:
-                    raise
-        errors.extend(outcome.errors)
+
+    def committed(chunk: _Chunk, outcome) -> None:
+        errors = chunk.errors + outcome.errors
         errors.sort(key=lambda error: error.line)  # stable: a row's faults keep their order
-        result.rows += len(chunk)
+        result.rows += chunk.rows
         result.imported += outcome.imported
         result.skipped += outcome.skipped
         result.flagged += outcome.flagged
@@ -171,4 +170,129 @@ def registrations_import(
                 on_error(error)
         if on_chunk:
             on_chunk(result)
+
+    if background is None:
+        background = connection.vendor == "postgresql" and not connection.in_atomic_block
+    chunks = (
+        _Chunk.of(rows, prepared)
+        for rows, prepared in prepared_chunks(chunked(rows, chunk_size), book, workers)
+    )
+    try:
+        if background:
+            _judge_beside_writing(chunks, writer, committed)
+        else:
+            _judge_and_write(chunks, writer, committed)
+    finally:
+        chunks.close()  # the worker processes end now, not when the traceback is freed
     return result
+
+
+@dataclass
+class _Chunk:
+    """A chunk's rows once the rules needing no database have run."""
+
+    rows: int
+    candidates: list[Candidate]
+    rejected: list
+    errors: list[RowError]  # the rejected rows' faults
+    attempts: int = 0  # times it was handed to the writer
+
+    @classmethod
+    def of(cls, rows: list[SourceRow], prepared: list) -> _Chunk:
+        candidates, rejected, errors = [], [], []
+        for item in prepared:
+            if isinstance(item, Candidate):
+                candidates.append(item)
+            else:
+                rejected.append(item)
+                errors.extend(item.errors)
+        return cls(len(rows), candidates, rejected, errors)
+
+
+def _judge_and_write(chunks: Iterator[_Chunk], writer: ChunkWriter, committed) -> None:
+    """Each chunk judged and written in one transaction of this thread's connection."""
+    for chunk in chunks:
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                with transaction.atomic():
+                    outcome = writer.judge_and_write(chunk.candidates, chunk.rejected)
+                break
+            except IntegrityError:
+                # Someone registered or created one of these packs meanwhile, or a registration
+                # number clashed: judge the chunk again against what is committed now.
+                if attempt == _WRITE_ATTEMPTS - 1:
+                    raise
+        committed(chunk, outcome)
+
+
+def _judge_beside_writing(chunks: Iterator[_Chunk], writer: ChunkWriter, committed) -> None:
+    """Judge each chunk on this thread while the writer thread writes the one before: the
+    chunks handed over and not yet committed are ``Unwritten``, and the next chunk is judged
+    on the database's answers plus them. Reported (``committed``) in order as each commits.
+
+    A chunk whose write fails on a unique clash is judged again with the ones handed over after
+    it (which the writer then leaves unwritten), up to ``_WRITE_ATTEMPTS`` times. Any other
+    failure, here or in the writer, stops the import: the chunks handed over before it are
+    written (and reported), nothing after it."""
+    background = BackgroundWriter(writer)
+    unwritten = Unwritten()
+    pending: deque[tuple[_Chunk, Judged]] = deque()  # handed over, in order
+    again: deque[_Chunk] = deque()  # to judge again (a clash), in order
+
+    def settle(wait: bool) -> None:
+        """Take the writer's answers (with ``wait``, at least one); after a failure, all of
+        them, so that every chunk to judge again is known before any is."""
+        failed, back = None, []
+        while pending:
+            try:
+                judged, outcome = background.results.get(block=wait or failed is not None)
+            except queue.Empty:
+                break
+            wait = False
+            chunk, handed = pending.popleft()
+            assert judged is handed  # the writer answers in order
+            unwritten.remove(judged)
+            if outcome is None:
+                committed(chunk, judged.outcome)
+                continue
+            back.append(chunk)  # failed, or after a failure: judged again, before the rest
+            if outcome is not NOT_WRITTEN:
+                failed = outcome
+        if failed is None:
+            return
+        # A clash (a racing clerk, a registration number drawn twice): judged again.
+        if isinstance(failed, IntegrityError) and back[0].attempts < _WRITE_ATTEMPTS:
+            again.extendleft(reversed(back))
+            background.resume()
+            return
+        raise failed
+
+    try:
+        while True:
+            settle(wait=False)
+            if again:
+                chunk = again.popleft()
+            else:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    if not pending:
+                        return
+                    settle(wait=True)
+                    continue
+            with transaction.atomic(), connection.cursor() as cursor:
+                # The lookups of a few thousand keys each are planned on tables this size as
+                # parallel scans: extra processes competing with the writer for the cores.
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+                judged = writer.judge(chunk.candidates, chunk.rejected, unwritten=unwritten)
+            chunk.attempts += 1
+            unwritten.add(judged)
+            pending.append((chunk, judged))
+            background.submit(judged)
+    finally:
+        # What was handed over is written; the rest of the file is not read.
+        background.stop()
+        while pending:
+            judged, outcome = background.results.get()
+            chunk, _handed = pending.popleft()
+            if outcome is None:
+                committed(chunk, judged.outcome)

@@ -29,7 +29,7 @@ from ..services import (
 )
 from .prepare import Candidate, PolicyBook, Rejected
 from .reading import RowError
-from .writing import Accepted, write_chunk
+from .writing import Accepted, new_ids, write_chunk
 
 
 @dataclass
@@ -40,6 +40,72 @@ class ChunkOutcome:
     awaiting: int = 0
     packs_created: int = 0
     errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass
+class Judged:
+    """A chunk judged against the database, ready to be written."""
+
+    outcome: ChunkOutcome
+    accepted: list[Accepted]
+    new_packs: list[dict]  # given their "id" when written
+    claimed: list[dict]  # the looked-up packs in stock the rows take
+    ids: list | None = None  # the registrations' ids when drawn before the write
+
+
+class Unwritten:
+    """What the chunks handed to the writer, and not yet known committed, will have written:
+    the next chunk is judged on the database's answers plus these, as if they were committed
+    (the writer's connection commits them in its own time)."""
+
+    def __init__(self) -> None:
+        self.by_msisdn: dict[str, Accepted] = {}
+        self.iccids: set[str] = set()  # new packs' ICCIDs
+        self.held: Counter = Counter()  # ID digest -> personal numbers taken
+        self.ids: set[int] = set()  # their registrations' ids (the database may hold them)
+
+    def add(self, judged: Judged) -> None:
+        for entry in judged.accepted:
+            c = entry.row
+            self.by_msisdn[c.msisdn] = entry
+            if c.category == Category.PERSONAL:
+                self.held[c.id_digest] += 1
+        self.iccids.update(pack["iccid"] for pack in judged.new_packs if pack["iccid"])
+        self.ids.update(judged.ids or ())
+
+    def remove(self, judged: Judged) -> None:
+        for entry in judged.accepted:
+            c = entry.row
+            del self.by_msisdn[c.msisdn]
+            if c.category == Category.PERSONAL:
+                self.held[c.id_digest] -= 1
+                if not self.held[c.id_digest]:
+                    del self.held[c.id_digest]
+        self.iccids.difference_update(pack["iccid"] for pack in judged.new_packs)
+        self.ids.difference_update(judged.ids or ())
+
+    def apply(self, lookups: Lookups, msisdns) -> None:
+        """The chunk's lookups as the database will answer them once these are committed."""
+        for msisdn in self.by_msisdn.keys() & msisdns:
+            lookups.by_msisdn[msisdn] = _as_looked_up(self.by_msisdn[msisdn])
+        for iccid in self.iccids & lookups.wanted_iccids:
+            lookups.by_iccid.setdefault(iccid, {})  # only whether it is taken is asked
+        for digest in self.held.keys() & lookups.wanted_digests:
+            lookups.held[digest] += self.held[digest]
+
+
+def _as_looked_up(entry: Accepted) -> dict:
+    """An accepted row's pack as the packs' query returns it once the row is written."""
+    c = entry.row
+    return {
+        "id": entry.pack.get("id"),
+        "msisdn": entry.pack["msisdn"],
+        "iccid": entry.pack["iccid"],
+        "outlet_id": entry.outlet_id,
+        "status": StarterPack.Status.REGISTERED,
+        "registration__id_number_digest": c.id_digest,
+        "registration__registered_at": datetime.fromisoformat(c.registered_at),
+    }
 
 
 @dataclass
@@ -54,8 +120,32 @@ class ChunkWriter:
     rules: dict[int, rulebook.Compiled] = field(default_factory=dict)
 
     def judge_and_write(self, candidates: list[Candidate], rejected: list[Rejected]):
-        """Judge the chunk against the database (one query per kind of lookup) and write it.
-        Rows already rejected get their unknown outlet reported as well."""
+        """Judge the chunk and write it, in the caller's transaction."""
+        judged = self.judge(candidates, rejected)
+        self.write(judged)
+        return judged.outcome
+
+    def write(self, judged: Judged) -> None:
+        if judged.accepted:
+            write_chunk(
+                judged.accepted,
+                judged.new_packs,
+                judged.claimed,
+                book=self.book,
+                audit=self,
+                ids=judged.ids,
+            )
+
+    def judge(
+        self,
+        candidates: list[Candidate],
+        rejected: list[Rejected],
+        *,
+        unwritten: Unwritten | None = None,
+    ) -> Judged:
+        """Judge the chunk against the database (one query per kind of lookup), and against
+        ``unwritten`` (chunks judged before it and not yet committed; their rows' ids are then
+        drawn here). Rows already rejected get their unknown outlet reported as well."""
         outcome = ChunkOutcome()
         self._look_up_outlets({c.roid for c in candidates} | {r.roid for r in rejected if r.roid})
         for row in rejected:
@@ -64,9 +154,9 @@ class ChunkWriter:
                     RowError(row.line, "outlet_roid", _("No outlet has this ROID."))
                 )
         if not candidates:
-            return outcome
-        lookups = Lookups.fetch(candidates, self.outlets)
-        accepted, new_packs, claimed_ids = [], [], []
+            return Judged(outcome, [], [], [])
+        lookups = Lookups.fetch(candidates, self.outlets, unwritten=unwritten)
+        accepted, new_packs, claimed = [], [], []
         in_file: dict[str, Candidate] = {}  # MSISDN -> the row of this chunk that took it
         in_file_iccids: set[str] = set()
         for c in candidates:
@@ -83,16 +173,17 @@ class ChunkWriter:
                 if c.iccid:
                     in_file_iccids.add(c.iccid)
                 if "id" in verdict.pack:
-                    claimed_ids.append(verdict.pack["id"])
+                    claimed.append(verdict.pack)
                 else:
                     new_packs.append(verdict.pack)
-        if accepted:
-            write_chunk(accepted, new_packs, claimed_ids, book=self.book, audit=self)
         outcome.imported = len(accepted)
         outcome.flagged = sum(1 for entry in accepted if entry.review_reasons)
         outcome.awaiting = sum(1 for entry in accepted if entry.awaiting)
         outcome.packs_created = len(new_packs)
-        return outcome
+        judged = Judged(outcome, accepted, new_packs, claimed)
+        if unwritten is not None and accepted:
+            judged.ids = new_ids(Registration, len(accepted))
+        return judged
 
     def _rules(self, index: int) -> rulebook.Compiled:
         """The rule set's predicates (built once per rule set), looked up once per run."""
@@ -240,16 +331,32 @@ class Lookups:
     held: Counter  # ID digest -> numbers it holds against the cap now (``services.cap_count``)
     # NIK digest -> the registry's record (absent: unknown NIK); None: the registry is away.
     registry: dict | None = None
+    wanted_digests: set = frozenset()
+    wanted_iccids: set = frozenset()
 
     @classmethod
-    def fetch(cls, candidates: list[Candidate], outlets: dict) -> Lookups:
-        """Everything the chunk's rows are judged on, one query each (``outlets``: looked up)."""
-        msisdns = list({c.msisdn for c in candidates})
-        iccids = list({c.iccid for c in candidates if c.iccid})
+    def fetch(
+        cls, candidates: list[Candidate], outlets: dict, *, unwritten: Unwritten | None = None
+    ) -> Lookups:
+        """Everything the chunk's rows are judged on, one query each (``outlets``: looked up),
+        with what the ``unwritten`` chunks will have written (the packs are then not locked:
+        the writer's claim checks them again)."""
+        msisdn_set = {c.msisdn for c in candidates}
+        msisdns = list(msisdn_set)
+        iccid_set = {c.iccid for c in candidates if c.iccid}
+        iccids = list(iccid_set)
         dealer_ids = {outlets[c.roid][1] for c in candidates if c.roid in outlets}
-        id_digests = list({c.id_digest for c in candidates})
-        fetch = _fetch_postgresql if connection.vendor == "postgresql" else _fetch_orm
-        packs, held = fetch(msisdns, iccids, id_digests)
+        id_digest_set = {c.id_digest for c in candidates}
+        id_digests = list(id_digest_set)
+        if connection.vendor == "postgresql":
+            if unwritten is None:
+                packs, held = _fetch_postgresql(msisdns, iccids, id_digests)
+            else:
+                packs, held = _fetch_postgresql(
+                    msisdns, iccids, id_digests, excluding=list(unwritten.ids), lock=False
+                )
+        else:
+            packs, held = _fetch_orm(msisdns, iccids, id_digests)
 
         by_msisdn, by_iccid = {}, {}
         for pack in packs:
@@ -257,7 +364,13 @@ class Lookups:
             if pack["iccid"]:
                 by_iccid[pack["iccid"]] = pack
         insiders = insider_digests(dealer_ids=dealer_ids) if dealer_ids else {}
-        return cls(by_msisdn, by_iccid, insiders, Counter(dict(held)), _registry(candidates))
+        lookups = cls(
+            by_msisdn, by_iccid, insiders, Counter(dict(held)), _registry(candidates),
+            id_digest_set, iccid_set,
+        )  # fmt: skip
+        if unwritten is not None:
+            unwritten.apply(lookups, msisdn_set)
+        return lookups
 
 
 def _registry(candidates: list[Candidate]) -> dict | None:
@@ -279,18 +392,24 @@ _PACK_FIELDS = (
 )  # fmt: skip
 
 
-def _held(id_digests) -> list:
+def _held(id_digests, excluding=()) -> list:
     """Per ID digest of the chunk, the numbers it holds against the cap — counted by the one
     definition (``services.counts_against_cap``), its digests as one array parameter on
     PostgreSQL (an ``IN`` list of 5 000 values costs Django more to build than the database to
-    answer)."""
+    answer); the registrations of ids ``excluding`` not counted."""
     held = Registration.objects.filter(counts_against_cap())
     if connection.vendor == "postgresql":
         held = held.extra(
             where=["subscribers_registration.id_number_digest = ANY(%s)"], params=[id_digests]
         )
+        if excluding:
+            # One array literal: cheaper to send and to parse than ARRAY[...] of 10 000 values.
+            held = held.extra(
+                where=["subscribers_registration.id <> ALL(%s::bigint[])"],
+                params=["{" + ",".join(map(str, excluding)) + "}"],
+            )
     else:
-        held = held.filter(id_number_digest__in=id_digests)
+        held = held.filter(id_number_digest__in=id_digests).exclude(pk__in=excluding)
     return list(
         held.order_by()
         .values("id_number_digest")
@@ -308,22 +427,24 @@ def _fetch_orm(msisdns, iccids, id_digests):
     return list(packs.values(*_PACK_FIELDS)), _held(id_digests)
 
 
-# FOR UPDATE OF the packs, as _fetch_orm: no clerk registers one between our check and write.
 _PACKS_SQL = """
     SELECT p.id, p.msisdn, p.iccid, p.outlet_id, p.status, r.id_number_digest, r.registered_at
     FROM outlets_starterpack p
     LEFT OUTER JOIN subscribers_registration r ON r.starter_pack_id = p.id
     WHERE (p.msisdn = ANY(%s) OR p.iccid = ANY(%s)) AND p.life_ended_at IS NULL
-    FOR UPDATE OF p
 """
+# FOR UPDATE OF the packs, as _fetch_orm: no clerk registers one between our check and write
+# in the same transaction. (A chunk written by another connection has its claim check the
+# packs again instead: ``writing.write_chunk``.)
+_LOCK_PACKS = "FOR UPDATE OF p"
 
 
-def _fetch_postgresql(msisdns, iccids, id_digests):
+def _fetch_postgresql(msisdns, iccids, id_digests, *, excluding=(), lock=True):
     """The packs as ``_fetch_orm``, with the values as one array parameter (``= ANY(%s)``)."""
     with connection.cursor() as cursor:
-        cursor.execute(_PACKS_SQL, [msisdns, iccids])
+        cursor.execute(_PACKS_SQL + _LOCK_PACKS if lock else _PACKS_SQL, [msisdns, iccids])
         packs = [dict(zip(_PACK_FIELDS, row, strict=True)) for row in cursor.fetchall()]
-    return packs, _held(id_digests)
+    return packs, _held(id_digests, excluding)
 
 
 def _pack_fault(c: Candidate, pack, outlet_id, by_iccid, in_file_iccids) -> RowError | None:

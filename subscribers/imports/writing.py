@@ -89,31 +89,32 @@ class _Chunk:
     now_text: str
 
 
-def write_chunk(accepted: list[Accepted], new_packs, claimed_ids, *, book, audit) -> None:
-    """Claim the known packs, then write new packs, registrations and audit rows: ``COPY``
-    on PostgreSQL (ids drawn from the sequences first), ``bulk_create`` elsewhere."""
+def write_chunk(accepted: list[Accepted], new_packs, claimed, *, book, audit, ids=None) -> None:
+    """Claim the known packs (``claimed``: as the rows were judged on them), then write new
+    packs, registrations and audit rows: ``COPY`` on PostgreSQL (ids drawn from the sequences
+    first, the registrations' given as ``ids`` when drawn already), ``bulk_create`` elsewhere."""
     copy = _use_copy()
     now = timezone.now()
     # Dates and times go in as ISO text: COPY reads it, and so do the model fields.
     now_text = now.isoformat()
-    if claimed_ids:
-        claimed = StarterPack.objects.filter(
-            pk__in=claimed_ids, status=StarterPack.Status.IN_STOCK
-        ).update(status=StarterPack.Status.REGISTERED, updated_at=now)
-        if claimed != len(claimed_ids):
-            raise IntegrityError("a starter pack was registered meanwhile")
+    if claimed:
+        _claim(claimed, now)
 
     if copy:
-        pack_ids = _new_ids(StarterPack, len(new_packs))
+        pack_ids = new_ids(StarterPack, len(new_packs))
         _copy(StarterPack, PACK_COLUMNS, _pack_lines(new_packs, pack_ids, now_text))
     else:
         pack_ids = _bulk_create(StarterPack, PACK_COLUMNS, _pack_rows(new_packs, now_text))
     for pack, pack_id in zip(new_packs, pack_ids, strict=True):
         pack["id"] = pack_id
 
+    if not copy:
+        ids = [None] * len(accepted)
+    elif ids is None:
+        ids = new_ids(Registration, len(accepted))
     chunk = _Chunk(
         accepted=accepted,
-        ids=_new_ids(Registration, len(accepted)) if copy else [None] * len(accepted),
+        ids=ids,
         numbers=registration_numbers([_local_day(entry.row.registered_at) for entry in accepted]),
         statuses=[entry.status for entry in accepted],
         policies=book.policies,
@@ -125,6 +126,41 @@ def write_chunk(accepted: list[Accepted], new_packs, claimed_ids, *, book, audit
     else:
         chunk.ids = _bulk_create(Registration, REGISTRATION_COLUMNS, _registration_rows(chunk))
         _bulk_create(AuditEvent, AUDIT_COLUMNS, _audit_rows(chunk, audit))
+
+
+# The packs in stock the rows take, still as they were judged: in stock, at the same outlet,
+# with the same ICCID (judged on another connection, their rows were not locked meanwhile).
+_CLAIM_SQL = """
+    UPDATE outlets_starterpack p SET status = %s, updated_at = %s
+    FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS judged (id, outlet_id, iccid)
+    WHERE p.id = judged.id AND p.status = %s AND p.outlet_id = judged.outlet_id
+      AND p.iccid IS NOT DISTINCT FROM judged.iccid AND p.life_ended_at IS NULL
+"""
+
+
+def _claim(claimed: list[dict], now) -> None:
+    """The known packs become registered; IntegrityError if one is no longer as judged (the
+    chunk is judged again)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _CLAIM_SQL,
+                [
+                    _PACK_REGISTERED,
+                    now,
+                    [pack["id"] for pack in claimed],
+                    [pack["outlet_id"] for pack in claimed],
+                    [pack["iccid"] for pack in claimed],
+                    StarterPack.Status.IN_STOCK.value,
+                ],
+            )
+            count = cursor.rowcount
+    else:
+        count = StarterPack.objects.filter(
+            pk__in=[pack["id"] for pack in claimed], status=StarterPack.Status.IN_STOCK
+        ).update(status=StarterPack.Status.REGISTERED, updated_at=now)
+    if count != len(claimed):
+        raise IntegrityError("a starter pack was registered or moved meanwhile")
 
 
 def _use_copy() -> bool:
@@ -317,7 +353,7 @@ def _audit_lines(chunk: _Chunk, audit) -> list[str]:
     return lines
 
 
-def _new_ids(model, count: int) -> list[int]:
+def new_ids(model, count: int) -> list[int]:
     """Primary keys for ``count`` new rows, reserved from the table's sequence (COPY returns
     none)."""
     if not count:

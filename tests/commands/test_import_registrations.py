@@ -1,12 +1,15 @@
 """import_registrations: the form's rules in bulk, each bad row reported at its field."""
 
 import csv
+import threading
+import time
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.utils import translation
 
 from core import pii
@@ -500,3 +503,229 @@ def test_with_worker_processes_a_fault_read_late_in_the_file_is_reported_in_its_
         reported = [(r["line"], r["reason"]) for r in csv.DictReader(fh)]
     assert reported == [("11", "This row has 3 fields; the header has 13.")]
     assert Registration.objects.count() == 9
+
+
+# --- written beside the judging: a writer thread on a connection of its own -------------------
+#
+# Outside a transaction (as the command runs), each judged chunk is written by the import's
+# writer thread on its own connection while the next chunk is judged: these tests commit for
+# real (a test's transaction would hide its fixtures from the writer's connection).
+
+beside_writing = pytest.mark.django_db(transaction=True)
+
+
+def _writes_by_thread(monkeypatch, *, slow: bool = False) -> list[str]:
+    """The names of the threads that write the chunks, in order; ``slow``: each write waits a
+    moment first, so the next chunk is judged while it is not yet written."""
+    real_write = judging.write_chunk
+    threads = []
+
+    def write(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        if slow:
+            time.sleep(0.3)
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(judging, "write_chunk", write)
+    return threads
+
+
+def _judged_ahead(monkeypatch) -> list[int]:
+    """For each chunk judged, how many rows of the chunks before it were not yet committed."""
+    real_fetch = judging.Lookups.fetch
+    ahead = []
+
+    def fetch(*args, unwritten=None, **kwargs):
+        ahead.append(len(unwritten.by_msisdn) if unwritten is not None else 0)
+        return real_fetch(*args, unwritten=unwritten, **kwargs)
+
+    monkeypatch.setattr(judging.Lookups, "fetch", fetch)
+    return ahead
+
+
+@beside_writing
+def test_written_beside_the_judging_stores_what_one_transaction_a_chunk_stores(
+    tmp_path, outlet, other_outlet, monkeypatch, require_postgres
+):
+    """Every way a chunk's verdicts depend on the chunks before it (packs they created or took,
+    ICCIDs, the numbers an ID holds, a row repeated) gives the same rows, refusals and audit
+    rows whether the chunk before was committed or is still being written."""
+    stock = StarterPackFactory(outlet=outlet)
+    same_id = {"id_number": row(1)["id_number"], "kk_number": row(1)["kk_number"]}
+    rows = [
+        row(1), row(2, msisdn=stock.msisdn, iccid=stock.iccid),  # a pack in stock taken
+        row(1),  # the same sale again: skipped
+        row(3, msisdn=row(1)["msisdn"], iccid=""),  # a pack the chunk before registered
+        row(4, msisdn=stock.msisdn, iccid=""),  # the pack in stock, taken the chunk before
+        row(5, iccid=row(1)["iccid"]),  # the ICCID of a pack created the chunk before
+        row(6, **same_id), row(7, **same_id),  # the cap: 3 numbers with row 1
+        row(8, **same_id),  # over the cap, the chunks before counted
+        row(9, outlet_roid="ROJKT000002", **same_id),  # over the cap too
+        row(10),
+    ]  # fmt: skip
+    path = write_csv(tmp_path / "chunks.csv", rows)
+
+    def imported(**options):
+        found = []
+        with open(path, encoding="utf-8", newline="") as fh:
+            result = imports.registrations_import(
+                rows=imports.read_registration_csv(fh),
+                chunk_size=2,
+                on_error=found.append,
+                **options,
+            )
+        return (result.rows, result.imported, result.skipped, result.packs_created), found
+
+    writers = _writes_by_thread(monkeypatch, slow=True)
+    ahead = _judged_ahead(monkeypatch)
+    beside = imported()
+    assert set(writers) == {"import-writer"}
+    assert sum(1 for rows in ahead if rows) >= 3  # judged while the chunk before was unwritten
+    assert beside[0] == (11, 5, 1, 4)
+    assert [(error.line, error.field) for error in beside[1]] == [
+        (5, "msisdn"), (6, "msisdn"), (7, "iccid"), (10, "id_number"), (11, "id_number"),
+    ]  # fmt: skip
+    stored_beside = _stored_import()
+
+    Registration.objects.all().delete()
+    StarterPack.objects.exclude(pk=stock.pk).delete()
+    StarterPack.objects.filter(pk=stock.pk).update(status=StarterPack.Status.IN_STOCK)
+    AuditEvent.objects.all().delete()
+    writers.clear()
+    assert imported(background=False) == beside
+    assert set(writers) == {threading.current_thread().name}
+    assert _stored_import() == stored_beside
+
+
+@beside_writing
+def test_a_chunk_failing_while_the_one_before_is_written(tmp_path, outlet, monkeypatch, capsys):
+    """The chunk handed to the writer is written whole and reported; the chunk being judged when
+    the import fails leaves nothing; a re-run imports the rest."""
+    path = write_csv(tmp_path / "crash.csv", [row(n) for n in range(1, 6)])
+    judged_second = threading.Event()
+    real_write, real_fetch = judging.write_chunk, judging.Lookups.fetch
+    fetches = []
+
+    def write_once_the_next_fails(*args, **kwargs):
+        judged_second.wait(10)  # the next chunk fails while this one is written
+        real_write(*args, **kwargs)
+
+    def fetch_then_fail(*args, **kwargs):
+        fetches.append(1)
+        if len(fetches) == 2:
+            judged_second.set()
+            raise RuntimeError("connection lost")
+        return real_fetch(*args, **kwargs)
+
+    monkeypatch.setattr(judging, "write_chunk", write_once_the_next_fails)
+    monkeypatch.setattr(judging.Lookups, "fetch", fetch_then_fail)
+    with pytest.raises(RuntimeError):
+        call_command("import_registrations", path, chunk_size=2)
+    assert "stopped after 2 rows" in capsys.readouterr().err
+    assert Registration.objects.count() == 2 == AuditEvent.objects.count()
+    assert StarterPack.objects.count() == 2
+
+    monkeypatch.setattr(judging, "write_chunk", real_write)
+    monkeypatch.setattr(judging.Lookups, "fetch", real_fetch)
+    assert run_import(path, chunk_size=2) == 0
+    assert Registration.objects.count() == 5 == AuditEvent.objects.count()
+    assert "2 already imported" in capsys.readouterr().out
+
+
+@beside_writing
+def test_a_failed_write_leaves_it_and_the_chunks_after_it_unwritten(
+    tmp_path, outlet, monkeypatch, capsys
+):
+    """A chunk whose write fails is rolled back whole, and the chunks judged after it (on it
+    being written) are not written."""
+    path = write_csv(tmp_path / "crash.csv", [row(n) for n in range(1, 8)])
+    real_write = judging.write_chunk
+    calls = []
+
+    def write_then_crash(*args, **kwargs):
+        calls.append(1)
+        real_write(*args, **kwargs)  # everything of the chunk is written...
+        if len(calls) == 2:
+            raise RuntimeError("disk full")  # ...and then the writer fails
+
+    monkeypatch.setattr(judging, "write_chunk", write_then_crash)
+    with pytest.raises(RuntimeError):
+        call_command("import_registrations", path, chunk_size=2)
+    assert "stopped after 2 rows" in capsys.readouterr().err
+    assert len(calls) == 2
+    assert Registration.objects.count() == 2 == AuditEvent.objects.count()
+    assert StarterPack.objects.count() == 2
+
+    monkeypatch.setattr(judging, "write_chunk", real_write)
+    assert run_import(path, chunk_size=2) == 0
+    assert Registration.objects.count() == 7 == AuditEvent.objects.count()
+    assert "2 already imported" in capsys.readouterr().out
+
+
+@beside_writing
+def test_a_clash_in_the_writer_is_judged_again_with_the_chunks_after_it(
+    tmp_path, outlet, monkeypatch
+):
+    """A unique clash rolls the chunk back; it and the chunks judged after it (on it being
+    written) are judged again, in order: the repeat of one of its rows in the next chunk is
+    still skipped, not imported twice nor refused."""
+    assert run_import(write_csv(tmp_path / "one.csv", [row(1)])) == 0
+    taken = Registration.objects.get().registration_number
+    real_numbers = writing.registration_numbers
+    calls = []
+
+    def clashing_numbers(days):
+        calls.append(len(days))
+        return [taken] * len(days) if len(calls) == 1 else real_numbers(days)
+
+    monkeypatch.setattr(writing, "registration_numbers", clashing_numbers)
+    writers = _writes_by_thread(monkeypatch)
+    rows = [row(2), row(3), row(2), row(4), row(5)]
+    errors_csv = tmp_path / "e.csv"
+    path = write_csv(tmp_path / "two.csv", rows)
+    assert run_import(path, chunk_size=2, errors_csv=str(errors_csv)) == 0
+    assert faults(errors_csv) == set()
+    assert calls[:2] == [2, 2] and sum(calls) - 2 == 4
+    assert set(writers) == {"import-writer"}
+    assert Registration.objects.count() == 5 == AuditEvent.objects.count()
+    lines = sorted(
+        AuditEvent.objects.filter(after__file="two.csv").values_list("after__line", flat=True)
+    )
+    assert lines == [2, 3, 5, 6]
+
+
+@beside_writing
+def test_a_pack_moved_between_the_judging_and_the_write_is_judged_again(
+    tmp_path, outlet, other_outlet, monkeypatch
+):
+    """The writer takes a pack in stock only as the rows were judged on it (in stock, at the
+    row's outlet): a pack moved to another outlet meanwhile makes the chunk be judged again,
+    and the row is refused as it would have been."""
+    stock = StarterPackFactory(outlet=outlet)
+    real_write = judging.write_chunk
+    calls = []
+
+    def move_then_write(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:  # another session moves the pack and commits, before the claim
+
+            def move():
+                StarterPack.objects.filter(pk=stock.pk).update(outlet=other_outlet)
+                connection.close()
+
+            mover = threading.Thread(target=move)
+            mover.start()
+            mover.join()
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(judging, "write_chunk", move_then_write)
+    errors_csv = tmp_path / "e.csv"
+    path = write_csv(tmp_path / "moved.csv", [row(1), row(2, msisdn=stock.msisdn, iccid="")])
+    assert run_import(path, errors_csv=str(errors_csv)) == 1
+    assert len(calls) == 2  # written once the chunk was judged again
+    with open(errors_csv, encoding="utf-8", newline="") as fh:
+        reported = [(r["line"], r["field"], r["reason"]) for r in csv.DictReader(fh)]
+    assert reported == [("3", "msisdn", "This starter pack is in the stock of another outlet.")]
+    assert Registration.objects.count() == 1 == AuditEvent.objects.count()
+    stock.refresh_from_db()
+    assert stock.status == StarterPack.Status.IN_STOCK and stock.outlet == other_outlet
