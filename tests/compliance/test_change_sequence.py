@@ -84,6 +84,7 @@ def test_a_change_committed_after_a_run_started_is_found_by_the_next_incremental
     assert (registration.msisdn, "name_mismatch") in open_set()
     assert second.opened.get("name_mismatch") == 1
     assert _examined(second) == 1  # that row, nothing else
+    assert second.rows_total == second.rows_done == 1  # planned by the change sequence too
 
     # Nothing changed since: the next incremental run reads nothing, however recent the rest.
     third = run_inline("incremental")

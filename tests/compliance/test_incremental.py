@@ -99,6 +99,9 @@ def test_incremental_run_examines_only_the_changes_and_reaches_the_full_state(ge
     groups = incremental.chunks.filter(phase=RunChunk.Phase.ID_GROUP)
     assert set(groups.values_list("scope", flat=True)) == {RunChunk.Scope.CHANGED}
     assert sum(groups.values_list("rows_planned", flat=True)) == 4
+    # Its MSISDN chunks were planned for those records and the two registrations changed.
+    msisdn_chunks = incremental.chunks.filter(phase=RunChunk.Phase.MSISDN)
+    assert sum(msisdn_chunks.values_list("rows_planned", flat=True)) == 6
     # Untouched discrepancies were not even looked at.
     untouched = Discrepancy.objects.exclude(msisdn__in=touched).exclude(kind="id_over_limit")
     assert set(untouched.values_list("last_seen_run", flat=True)) == {full.pk}
