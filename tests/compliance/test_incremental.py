@@ -94,6 +94,14 @@ def test_incremental_run_examines_only_the_changes_and_reaches_the_full_state(ge
         )
     )
     assert examined == len(touched) == 6  # the touched MSISDNs, nothing else
+    # The cap did not change: the ID groups too are examined where the operator's records
+    # changed (three changed, one new), not in full.
+    groups = incremental.chunks.filter(phase=RunChunk.Phase.ID_GROUP)
+    assert set(groups.values_list("scope", flat=True)) == {RunChunk.Scope.CHANGED}
+    assert sum(groups.values_list("rows_planned", flat=True)) == 4
+    # Its MSISDN chunks were planned for those records and the two registrations changed.
+    msisdn_chunks = incremental.chunks.filter(phase=RunChunk.Phase.MSISDN)
+    assert sum(msisdn_chunks.values_list("rows_planned", flat=True)) == 6
     # Untouched discrepancies were not even looked at.
     untouched = Discrepancy.objects.exclude(msisdn__in=touched).exclude(kind="id_over_limit")
     assert set(untouched.values_list("last_seen_run", flat=True)) == {full.pk}

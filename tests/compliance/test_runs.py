@@ -1,13 +1,14 @@
 """Run life cycle: no overlap, compare-and-set claims, take-over of dead workers' chunks,
 recovery, the periodic tick, giving up after repeated failures."""
 
+import math
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from celery.app.task import Task
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, ProgrammingError, connection, transaction
 from django.utils import timezone
 
 from compliance.models import Discrepancy, ReconciliationRun, RunChunk
@@ -22,8 +23,10 @@ from compliance.reconciliation.engine import (
     reconciliation_start,
     reconciliation_tick,
 )
+from compliance.reconciliation.selectors import run_summary
 from core.audit import AuditAction, command_line_actor
 from core.models import AuditEvent
+from operatordb.adapter import MockOperatorDatabase
 from operatordb.models import OperatorSubscriber
 
 from .conftest import open_set, truth_set
@@ -87,19 +90,26 @@ def test_a_chunk_is_claimed_by_one_worker_only(generated):
     assert (chunk.claimed_by, chunk.attempts) == ("w3@host", 2)
 
 
-def test_a_stale_claim_is_taken_over_and_the_late_worker_counts_nothing(generated, sent):
+def test_a_stale_claim_is_taken_over_and_the_late_worker_counts_nothing(
+    generated, sent, caplog, django_capture_on_commit_callbacks
+):
     run = _planned_run()
     chunk = run.chunks.filter(phase="msisdn").first()
     slow = _claim(chunk_id=chunk.pk, worker="slow@host", task_id="a")
     RunChunk.objects.filter(pk=chunk.pk).update(claimed_at=timezone.now() - timedelta(hours=1))
 
-    assert reconciliation_chunk_work(chunk_id=chunk.pk, worker="fast@host", task_id="b") == "done"
-    assert _work_claimed(chunk_id=chunk.pk, token=slow, dispatch=True) == "claim-lost"
+    with django_capture_on_commit_callbacks(execute=True):
+        done = reconciliation_chunk_work(chunk_id=chunk.pk, worker="fast@host", task_id="b")
+    assert done == "done"
+    assert sent == []  # not the run's last chunk: no finish queued
+    with caplog.at_level("WARNING", logger="compliance.reconciliation.engine"):
+        assert _work_claimed(chunk_id=chunk.pk, token=slow, dispatch=True) == "claim-lost"
 
     run.refresh_from_db()
     assert run.chunks_done == 1
     chunk.refresh_from_db()
     assert (chunk.status, chunk.claimed_by) == ("done", "fast@host")
+    assert f"reconciliation chunk {chunk.pk}: claim taken over, work discarded" in caplog.messages
 
 
 def test_a_restarted_worker_releases_its_predecessors_claims(
@@ -281,3 +291,121 @@ def test_a_released_claim_says_so_on_the_chunk_and_in_the_log(generated, sent, c
             "pending", "", "claim released",
         )  # fmt: skip
     assert "reconciliation: released 2 interrupted chunk claim(s)" in caplog.messages
+
+
+class RemoteOperator(MockOperatorDatabase):
+    """The operator's records behind an adapter whose data does not live in the portal's
+    database (a real operator's system): the same records, no SQL relation here."""
+
+    def same_database_relation(self, *, using: str) -> None:
+        return None
+
+
+def test_the_engine_follows_where_the_operators_records_live(generated, settings):
+    """Set-based when the operator's records are a table of this database; the Python engine
+    when the setting asks for it (split by its own chunk size) or when the records are
+    elsewhere — as the run reports it, and the findings are the same."""
+    settings.RECONCILIATION_CHUNK_ROWS = 100_000
+    set_based = _planned_run()
+    engine.reconciliation_fail(run_id=set_based.pk, error="stopped")
+    settings.RECONCILIATION_ENGINE = "python"
+    asked = _planned_run()
+    engine.reconciliation_fail(run_id=asked.pk, error="stopped")
+    settings.RECONCILIATION_ENGINE = "auto"
+    settings.OPERATORDB_ADAPTER = f"{__name__}.RemoteOperator"
+    remote = engine.reconciliation_run_inline(
+        run_id=reconciliation_start(mode="full", trigger="command", dispatch=False).pk
+    )
+
+    engines = [run_summary(run)["engine"] for run in (set_based, asked, remote)]
+    assert engines == ["sql", "python", "python"]
+    assert set_based.chunks.filter(phase="id_group").count() == 1
+    groups = asked.chunks.filter(phase="id_group")
+    group_rows = sum(groups.values_list("rows_planned", flat=True))
+    assert groups.count() == math.ceil(group_rows / 40) > 1  # RECONCILIATION_PYTHON_CHUNK_ROWS
+    assert remote.status == "succeeded", remote.error
+    assert open_set() == truth_set()
+
+
+def test_the_plan_reports_its_chunks_and_rows(generated, caplog):
+    """The chunks numbered from 1, each with its share of the rows to examine; the progress
+    the run shows counts those rows, and the worker's log says what was planned."""
+    with caplog.at_level("INFO", logger="compliance.reconciliation.engine"):
+        run = _planned_run()
+
+    chunks = list(run.chunks.order_by("seq"))
+    assert [chunk.seq for chunk in chunks] == list(range(1, len(chunks) + 1))
+    assert {chunk.phase for chunk in chunks} == {"msisdn", "id_group"}
+    assert all(chunk.rows_planned > 0 for chunk in chunks)
+    rows = sum(chunk.rows_planned for chunk in chunks)
+    assert run_summary(run)["progress"] == {
+        "done": 0, "total": len(chunks), "rows_done": 0, "rows_total": rows,
+    }  # fmt: skip
+    planned = f"reconciliation run {run.pk} planned: full, {len(chunks)} chunks, ~{rows} rows"
+    assert planned in caplog.messages
+
+
+def test_a_chunk_past_its_attempts_fails_the_run_without_being_worked(generated, settings):
+    settings.RECONCILIATION_MAX_ATTEMPTS = 2
+    run = _planned_run()
+    chunk = run.chunks.order_by("seq").first()
+    RunChunk.objects.filter(pk=chunk.pk).update(attempts=2, last_error="OperationalError()")
+
+    assert reconciliation_chunk_work(chunk_id=chunk.pk, worker="w@host") == "run-failed"
+
+    run.refresh_from_db()
+    assert (run.status, run.error) == ("failed", "chunk 1 failed 2 times: OperationalError()")
+    assert run.chunks_done == 0 and not Discrepancy.objects.exists()
+
+
+def test_a_chunk_claimed_when_its_run_has_ended_is_released_not_worked(generated):
+    """The run failed (another chunk gave up) while workers held claims: each gives its own
+    claim back, and only its own."""
+    run = _planned_run()
+    chunk = run.chunks.order_by("seq").first()
+    first = _claim(chunk_id=chunk.pk, worker="w1@host", task_id="a")
+    RunChunk.objects.filter(pk=chunk.pk).update(claimed_at=timezone.now() - timedelta(hours=1))
+    second = _claim(chunk_id=chunk.pk, worker="w2@host", task_id="b")
+    engine.reconciliation_fail(run_id=run.pk, error="stopped")
+
+    assert _work_claimed(chunk_id=chunk.pk, token=first, dispatch=False) == "not-claimed"
+    chunk.refresh_from_db()
+    assert (chunk.status, chunk.claim_token) == ("claimed", second)
+    assert _work_claimed(chunk_id=chunk.pk, token=second, dispatch=False) == "not-claimed"
+
+    chunk.refresh_from_db()
+    assert (chunk.status, chunk.claim_token, chunk.last_error) == ("pending", "", "claim released")
+    assert chunk.finished_at is None and not Discrepancy.objects.exists()
+
+
+def test_a_failed_chunk_says_why_until_it_succeeds(generated):
+    """A chunk whose work fails goes back to pending with the error on it (the runs page
+    shows it); a worker whose claim was taken over meanwhile leaves the new claim alone; once
+    the chunk is done the error is gone and its end time is recorded."""
+    run = _planned_run()
+    chunk = run.chunks.filter(phase="msisdn").order_by("seq").first()
+    late = _claim(chunk_id=chunk.pk, worker="slow@host", task_id="a")
+    RunChunk.objects.filter(pk=chunk.pk).update(claimed_at=timezone.now() - timedelta(hours=1))
+    token = _claim(chunk_id=chunk.pk, worker="fast@host", task_id="b")
+    table = OperatorSubscriber._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} RENAME TO {table}_gone")
+
+    with pytest.raises(ProgrammingError):
+        _work_claimed(chunk_id=chunk.pk, token=late, dispatch=False)
+    chunk.refresh_from_db()
+    assert (chunk.status, chunk.claimed_by, chunk.claim_token) == ("claimed", "fast@host", token)
+    with pytest.raises(ProgrammingError):
+        _work_claimed(chunk_id=chunk.pk, token=token, dispatch=False)
+    chunk.refresh_from_db()
+    assert (chunk.status, chunk.claim_token) == ("pending", "")
+    assert f'relation "{table}" does not exist' in chunk.last_error
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table}_gone RENAME TO {table}")
+    assert reconciliation_chunk_work(chunk_id=chunk.pk, worker="w3@host", dispatch=False) == "done"
+    chunk.refresh_from_db()
+    assert (chunk.status, chunk.last_error) == ("done", "")
+    assert chunk.finished_at is not None
+    run.refresh_from_db()
+    assert run.chunks_done == 1

@@ -19,6 +19,7 @@ from django.apps import apps
 from django.core.management import CommandError, call_command
 
 from compliance.models import Discrepancy, ReconciliationRun
+from compliance.reconciliation.engine import reconciliation_plan, reconciliation_start
 from core import external_digests, pii
 from core.models import AuditEvent, DigestKeyState
 from holders.services import HolderThrottled, holder_session_start
@@ -208,6 +209,12 @@ def test_after_the_rotation_reconciliation_waits_for_a_fresh_snapshot(
     # Stored with the run in the portal's language, for every reader of the run's page.
     assert run.error.startswith("Snapshot operator dimuat sebelum kunci digest dirotasi")
     assert Discrepancy.objects.count() == findings  # nothing reported
+    # Planned by a worker (the task's way): refused the same, nothing planned.
+    queued = reconciliation_start(mode="full", trigger="api", dispatch=False)
+    assert reconciliation_plan(run_id=queued.pk) is False
+    queued.refresh_from_db()
+    assert (queued.status, queued.error) == ("failed", run.error)
+    assert not queued.chunks.exists()
 
     # A delta feed does not rewrite every number: still refused.
     snapshot = write_snapshot(tmp_path / "today.csv", [*seeded["first"], seeded["second"], late])
@@ -243,7 +250,8 @@ def test_a_snapshot_loaded_during_the_rotation_does_not_count_as_fresh(settings,
 def test_without_a_rotation_nothing_is_stale(seeded):
     assert external_digests.stale() == {}
     assert external_digests.reconciliation_refusal() == ""
-    assert DigestKeyState.objects.get().operator_snapshot_stale_since is None
+    # Asked of every row: a transactional test's flush removes the one the migration seeds.
+    assert not DigestKeyState.objects.filter(operator_snapshot_stale_since__isnull=False).exists()
 
 
 def test_the_demo_organisations_trail_holds_no_digest(settings, policies):
