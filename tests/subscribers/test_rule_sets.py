@@ -401,6 +401,23 @@ def test_before_2026_a_minor_registers_with_their_own_nik(clerk, pack):
     assert prepare(clerk, data, day, id_photo=photo_upload()).registry.checked
 
 
+def test_the_buyers_age_is_taken_on_the_day_of_the_registration(clerk, pack):
+    # Sixteen on the day of the sale, seventeen since: a minor then, so the head of family's
+    # NIK is asked, whatever the buyer's age today.
+    born, day = date(2009, 8, 10), date(2026, 8, 3)
+    nik = make_nik(birth_date=born, sex="M", regency="71", district="04", serial=2203)
+    data = valid(pack, day, id_number=nik, birth_date=born.isoformat(), sex="M",
+                 full_name="Rizky Hidayat", kk_number=FAMILY_KK)  # fmt: skip
+    with pytest.raises(ValidationError) as exc:
+        prepare(clerk, data, day, **photos_for(day))
+    assert exc.value.message_dict == {
+        "guardian_id_number": [
+            "The buyer is under 17: enter the NIK of the head of family on the buyer's family "
+            "card (KK); the registry verifies the head of family's face."
+        ]
+    }
+
+
 # --- the re-seed changes no verdict --------------------------------------------------------------
 
 
