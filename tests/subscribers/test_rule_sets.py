@@ -259,6 +259,22 @@ def test_the_fourth_number_only_where_the_rule_set_allows(
         assert "id_number" in fields_of(exc)
 
 
+def test_an_authorisation_dated_after_the_registration_does_not_count(clerk, outlet):
+    # The outlet's written authorisation is judged on the registration's day, not today.
+    day = date(2026, 7, 1)
+    outlet.operator_authorised_from = day + timedelta(days=1)
+    outlet.save()
+    _hold(clerk, outlet, day, 3)
+    with pytest.raises(ValidationError) as exc:
+        _hold(clerk, outlet, day, 1)
+    assert exc.value.message_dict == {
+        "id_number": [
+            "This NIK already holds 3 numbers: more can only be registered at the operator's "
+            "own outlets or at outlets the operator authorised in writing."
+        ]
+    }
+
+
 def test_above_ten_numbers_a_declared_purpose(clerk, outlet):
     day = date(2018, 6, 1)
     outlet.kind = Outlet.Kind.OPERATOR
