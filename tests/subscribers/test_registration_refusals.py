@@ -129,3 +129,13 @@ def test_the_iccid_of_another_pack_is_refused_naming_the_number(clerk, outlet, p
     }
     pack.refresh_from_db()
     assert pack.status == StarterPack.Status.IN_STOCK
+
+
+def test_the_registry_is_not_asked_while_another_fault_stands(clerk, pack, photos):
+    # A buyer the population registry does not know, without consent: only the consent is
+    # reported — the registry is asked last, once everything else holds.
+    data = buyer_data(pack, in_registry=False, consent=False)
+    errors = refused(clerk, data, **photos)
+    assert errors == {"consent": ["The buyer must agree to the registration of their data."]}
+    # With the consent, it is the registry that refuses.
+    assert "consent" not in refused(clerk, {**data, "consent": True}, **photos)
