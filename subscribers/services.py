@@ -280,14 +280,6 @@ INSIDER_KK_REASON = {
 }
 
 
-def may_exceed_cap(policy, *, kind: str, authorised: bool) -> bool:
-    """Whether an outlet of ``kind`` (authorised in writing by the operator or not) may register
-    numbers beyond the cap under ``policy`` (``rulebook.cap_exception``)."""
-    return rulebook.cap_exception(policy).holds(
-        {"outlet_operator": kind == Outlet.Kind.OPERATOR, "outlet_authorised": authorised}
-    )
-
-
 def cap_message(policy, *, held: int) -> str:
     if policy.cap_exceptions == CapExceptions.OPERATOR_OUTLETS:
         return _(

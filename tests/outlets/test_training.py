@@ -1,6 +1,6 @@
 """Training: sessions, attendance, untrained outlets, and the policy that requires it."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -76,6 +76,30 @@ def test_once_trained_the_clerk_registers(
     )
 
     assert registration.clerk == clerk
+
+
+def test_a_registration_judged_on_a_day_before_the_clerks_session_is_refused(
+    training_required, dealer_user, session, clerk, pack, photos
+):
+    # The rules are judged on the registration's own day: a session held after it does not count.
+    services.training_attendance_record(actor=dealer_user, session=session, users=[clerk])
+    day_before = datetime.combine(
+        session.held_on - timedelta(days=1), time(12), tzinfo=timezone.get_current_timezone()
+    )
+    type(training_required).objects.filter(pk=policy_in_force(at=day_before).pk).update(
+        training_required=True
+    )
+
+    with pytest.raises(ValidationError) as exc:
+        registration_services.registration_prepare(
+            clerk=clerk, data=buyer_data(pack), now=day_before, **photos
+        )
+
+    assert exc.value.message_dict == {
+        "non_field_errors": [
+            "You must attend registration training before you can register buyers."
+        ]
+    }
 
 
 def test_no_seeded_policy_requires_training(policies, clerk, pack, photos):

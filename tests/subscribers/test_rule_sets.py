@@ -259,6 +259,22 @@ def test_the_fourth_number_only_where_the_rule_set_allows(
         assert "id_number" in fields_of(exc)
 
 
+def test_an_authorisation_dated_after_the_registration_does_not_count(clerk, outlet):
+    # The outlet's written authorisation is judged on the registration's day, not today.
+    day = date(2026, 7, 1)
+    outlet.operator_authorised_from = day + timedelta(days=1)
+    outlet.save()
+    _hold(clerk, outlet, day, 3)
+    with pytest.raises(ValidationError) as exc:
+        _hold(clerk, outlet, day, 1)
+    assert exc.value.message_dict == {
+        "id_number": [
+            "This NIK already holds 3 numbers: more can only be registered at the operator's "
+            "own outlets or at outlets the operator authorised in writing."
+        ]
+    }
+
+
 def test_above_ten_numbers_a_declared_purpose(clerk, outlet):
     day = date(2018, 6, 1)
     outlet.kind = Outlet.Kind.OPERATOR
@@ -399,6 +415,23 @@ def test_before_2026_a_minor_registers_with_their_own_nik(clerk, pack):
     day = date(2025, 3, 3)
     data = {**_child(pack), "statement_signed": True}
     assert prepare(clerk, data, day, id_photo=photo_upload()).registry.checked
+
+
+def test_the_buyers_age_is_taken_on_the_day_of_the_registration(clerk, pack):
+    # Sixteen on the day of the sale, seventeen since: a minor then, so the head of family's
+    # NIK is asked, whatever the buyer's age today.
+    born, day = date(2009, 8, 10), date(2026, 8, 3)
+    nik = make_nik(birth_date=born, sex="M", regency="71", district="04", serial=2203)
+    data = valid(pack, day, id_number=nik, birth_date=born.isoformat(), sex="M",
+                 full_name="Rizky Hidayat", kk_number=FAMILY_KK)  # fmt: skip
+    with pytest.raises(ValidationError) as exc:
+        prepare(clerk, data, day, **photos_for(day))
+    assert exc.value.message_dict == {
+        "guardian_id_number": [
+            "The buyer is under 17: enter the NIK of the head of family on the buyer's family "
+            "card (KK); the registry verifies the head of family's face."
+        ]
+    }
 
 
 # --- the re-seed changes no verdict --------------------------------------------------------------
