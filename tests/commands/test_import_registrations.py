@@ -664,7 +664,7 @@ def test_a_failed_write_leaves_it_and_the_chunks_after_it_unwritten(
 
 @beside_writing
 def test_a_clash_in_the_writer_is_judged_again_with_the_chunks_after_it(
-    tmp_path, outlet, monkeypatch
+    require_postgres, tmp_path, outlet, monkeypatch
 ):
     """A unique clash rolls the chunk back; it and the chunks judged after it (on it being
     written) are judged again, in order: the repeat of one of its rows in the next chunk is
@@ -696,7 +696,7 @@ def test_a_clash_in_the_writer_is_judged_again_with_the_chunks_after_it(
 
 @beside_writing
 def test_a_pack_moved_between_the_judging_and_the_write_is_judged_again(
-    tmp_path, outlet, other_outlet, monkeypatch
+    require_postgres, tmp_path, outlet, other_outlet, monkeypatch
 ):
     """The writer takes a pack in stock only as the rows were judged on it (in stock, at the
     row's outlet): a pack moved to another outlet meanwhile makes the chunk be judged again,
