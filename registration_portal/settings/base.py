@@ -570,6 +570,9 @@ REPORTS_EXPORT_STALE_SECONDS = env.int("REPORTS_EXPORT_STALE_SECONDS", default=6
 # On PostgreSQL a masked CSV is written by COPY (the same query, masking in SQL); off: the
 # rows go through Python's csv module as on SQLite (and as unmasked exports always do).
 REPORTS_CSV_COPY = env_bool("REPORTS_CSV_COPY", default=True)
+# import_registrations: write each judged chunk on a thread of its own while the next is judged
+# (PostgreSQL only). Off: on two cores it measured slower than writing in turn (bench/README.md).
+IMPORT_WRITER_THREAD = env_bool("IMPORT_WRITER_THREAD", default=False)
 # Rows printed in a PDF of a row export (the whole set is for CSV and XLSX).
 REPORTS_PDF_MAX_ROWS = env.int("REPORTS_PDF_MAX_ROWS", default=1000)
 for _name in (

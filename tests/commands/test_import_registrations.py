@@ -511,7 +511,15 @@ def test_with_worker_processes_a_fault_read_late_in_the_file_is_reported_in_its_
 # writer thread on its own connection while the next chunk is judged: these tests commit for
 # real (a test's transaction would hide its fixtures from the writer's connection).
 
-beside_writing = pytest.mark.django_db(transaction=True)
+
+def beside_writing(test):
+    """Committed for real, with the writer thread on (``IMPORT_WRITER_THREAD``)."""
+    return pytest.mark.usefixtures("writer_thread")(pytest.mark.django_db(transaction=True)(test))
+
+
+@pytest.fixture
+def writer_thread(settings):
+    settings.IMPORT_WRITER_THREAD = True
 
 
 def _writes_by_thread(monkeypatch, *, slow: bool = False) -> list[str]:
