@@ -113,6 +113,13 @@ def _accountable_for(rows: list[dict], now: datetime) -> dict[str, AccountablePa
 # memory that of one batch; the notifications wait for the last batch (one per person).
 INTAKE_BATCH = 10_000
 
+# Who answers for a number, as a request records it.
+_ACCOUNTABLE_OF = {
+    AccountableParty.OUTLET: Clarification.Accountable.OUTLET,
+    AccountableParty.PARTY: Clarification.Accountable.PARTY,
+    AccountableParty.DEALER: Clarification.Accountable.DEALER,
+}
+
 
 class Tell:
     """The new requests of a whole hand-over, counted per outlet (or dealer), so that each
@@ -269,6 +276,19 @@ def dismissed_findings(msisdns, *, kind: str | None = None) -> set[tuple[str, st
     return set(qs.values_list("msisdn", "kind", "fingerprint"))
 
 
+def _tell_and_warn(groups, tell: Tell | None, skipped: list[str]) -> None:
+    """The people concerned told of the opened requests (at once, or gathered in ``tell`` for
+    the caller to send); the numbers nobody answers for logged."""
+    if tell is None:
+        tell = Tell()
+        tell.add(groups)
+        tell.send(new_requests_message)
+    else:
+        tell.add(groups)
+    if skipped:
+        logger.warning("clarifications: nobody accountable for %d number(s)", len(skipped))
+
+
 def _earlier_lives_settled(rows: list[dict], now) -> tuple[dict, dict]:
     """The active requests of the batch's numbers, by number, once those about an earlier life
     of the number are settled; and each number's registration."""
@@ -334,11 +354,6 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver, tell: Tel
     due_at = now + timedelta(days=deadline_days(now))
     # Set-based from here: one INSERT for the new requests, one for their items, one for the
     # audit rows; Python holds the batch's keys only.
-    accountable_of = {
-        AccountableParty.OUTLET: Clarification.Accountable.OUTLET,
-        AccountableParty.PARTY: Clarification.Accountable.PARTY,
-        AccountableParty.DEALER: Clarification.Accountable.DEALER,
-    }
     new = [(m, parties[m]) for m in to_open if m in parties]
     with connection.cursor() as cursor:
         if new:
@@ -348,7 +363,7 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver, tell: Tel
                 {
                     "msisdn": [m for m, _p in new],
                     "registration": [registration_of.get(m) for m, _p in new],
-                    "accountable": [accountable_of[p.kind] for _m, p in new],
+                    "accountable": [_ACCOUNTABLE_OF[p.kind] for _m, p in new],
                     "outlet": [
                         p.outlet_id if p.kind == AccountableParty.OUTLET else None for _m, p in new
                     ],
@@ -411,22 +426,7 @@ def _open_or_extend(rows: list[dict], *, now, actor, result: HandOver, tell: Tel
     _refresh_review_kinds(extended_ids)
     result.opened += opened
     result.extended += len(extended_ids)
-    if tell is None:
-        tell = Tell()
-        tell.add(groups)
-        tell.send(new_requests_message)
-    else:
-        tell.add(groups)
-    skipped = [m for m in to_open if m not in parties]
-    if skipped:
-        logger.warning("clarifications: nobody accountable for %d number(s)", len(skipped))
-
-
-_ACCOUNTABLE_OF = {
-    AccountableParty.OUTLET: Clarification.Accountable.OUTLET,
-    AccountableParty.PARTY: Clarification.Accountable.PARTY,
-    AccountableParty.DEALER: Clarification.Accountable.DEALER,
-}
+    _tell_and_warn(groups, tell, [m for m in to_open if m not in parties])
 
 
 def _request_repr(c: Clarification) -> str:
@@ -554,15 +554,7 @@ def _open_or_extend_orm(
         count, due = groups.get(key, (0, c.due_at))
         groups[key] = (count + 1, min(due, c.due_at))
     summary = [(to_outlet, key, n, due) for (to_outlet, key), (n, due) in groups.items()]
-    if tell is None:
-        tell = Tell()
-        tell.add(summary)
-        tell.send(new_requests_message)
-    else:
-        tell.add(summary)
-    skipped = [m for m in to_open if m not in parties]
-    if skipped:
-        logger.warning("clarifications: nobody accountable for %d number(s)", len(skipped))
+    _tell_and_warn(summary, tell, [m for m in to_open if m not in parties])
 
 
 CLAR = Clarification._meta.db_table
