@@ -301,7 +301,7 @@ class RemoteOperator(MockOperatorDatabase):
         return None
 
 
-def test_the_engine_follows_where_the_operators_records_live(generated, settings):
+def test_the_engine_follows_where_the_operators_records_live(require_postgres, generated, settings):
     """Set-based when the operator's records are a table of this database; the Python engine
     when the setting asks for it (split by its own chunk size) or when the records are
     elsewhere — as the run reports it, and the findings are the same."""
@@ -378,7 +378,7 @@ def test_a_chunk_claimed_when_its_run_has_ended_is_released_not_worked(generated
     assert chunk.finished_at is None and not Discrepancy.objects.exists()
 
 
-def test_a_failed_chunk_says_why_until_it_succeeds(generated):
+def test_a_failed_chunk_says_why_until_it_succeeds(require_postgres, generated):
     """A chunk whose work fails goes back to pending with the error on it (the runs page
     shows it); a worker whose claim was taken over meanwhile leaves the new claim alone; once
     the chunk is done the error is gone and its end time is recorded."""
