@@ -672,12 +672,14 @@ def _refresh_review_kinds(clarification_ids: list[int]) -> None:
             AnyOf("clarification_id", clarification_ids)
         ).values_list("clarification_id", "kind"):
             kinds[clarification_id].add(kind)
-        for item in ReviewItem.objects.filter(
-            AnyOf("clarification_id", clarification_ids), status=ReviewItem.Status.OPEN
-        ).only("pk", "clarification_id"):
-            ReviewItem.objects.filter(pk=item.pk).update(
-                discrepancy_kinds=kinds_string(kinds[item.clarification_id])
-            )
+        items = list(
+            ReviewItem.objects.filter(
+                AnyOf("clarification_id", clarification_ids), status=ReviewItem.Status.OPEN
+            ).only("pk", "clarification_id")
+        )
+        for item in items:
+            item.discrepancy_kinds = kinds_string(kinds[item.clarification_id])
+        ReviewItem.objects.bulk_update(items, ["discrepancy_kinds"], batch_size=1000)
         return
     with connection.cursor() as cursor:
         cursor.execute(

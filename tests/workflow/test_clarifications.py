@@ -85,7 +85,12 @@ def test_a_later_run_finding_the_same_adds_nothing_and_a_new_kind_extends(regist
     assert AuditEvent.objects.filter(action="clarification.extend").count() == 1
 
 
-def test_an_extended_request_under_review_lists_every_kind_it_now_covers(registration):
+@pytest.mark.parametrize("engine", ["auto", "python"])
+def test_an_extended_request_under_review_lists_every_kind_it_now_covers(
+    registration, settings, engine
+):
+    # Both ways the hand-over works: set-based statements, and the ORM (SQLite, make run).
+    settings.RECONCILIATION_ENGINE = engine
     hand_over(open_discrepancy(registration, kind="name_mismatch"))
     request = Clarification.objects.get()
     under_review = ReviewItem.objects.create(
