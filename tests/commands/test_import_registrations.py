@@ -279,18 +279,26 @@ def test_cap_counts_rows_of_the_file(tmp_path, outlet):
     }
 
 
-def test_a_failed_chunk_leaves_nothing_half_written(tmp_path, outlet, monkeypatch, capsys):
-    path = write_csv(tmp_path / "crash.csv", [row(n) for n in range(1, 6)])
+def _second_write_fails(monkeypatch) -> list[int]:
+    """The second chunk's write fails once everything of it is written (a disk full at
+    commit): its transaction must take it all back. Returns the writes attempted."""
     real_write = judging.write_chunk
-    calls = []
+    calls: list[int] = []
 
     def write_then_crash(*args, **kwargs):
         calls.append(1)
-        real_write(*args, **kwargs)  # everything of the chunk is written...
+        real_write(*args, **kwargs)
         if len(calls) == 2:
-            raise RuntimeError("disk full")  # ...and then the process fails
+            raise RuntimeError("disk full")
 
     monkeypatch.setattr(judging, "write_chunk", write_then_crash)
+    return calls
+
+
+def test_a_failed_chunk_leaves_nothing_half_written(tmp_path, outlet, monkeypatch, capsys):
+    path = write_csv(tmp_path / "crash.csv", [row(n) for n in range(1, 6)])
+    real_write = judging.write_chunk
+    _second_write_fails(monkeypatch)
     with pytest.raises(RuntimeError):
         call_command("import_registrations", path, chunk_size=2)
     assert "stopped after 2 rows" in capsys.readouterr().err
@@ -648,15 +656,7 @@ def test_a_failed_write_leaves_it_and_the_chunks_after_it_unwritten(
     being written) are not written."""
     path = write_csv(tmp_path / "crash.csv", [row(n) for n in range(1, 8)])
     real_write = judging.write_chunk
-    calls = []
-
-    def write_then_crash(*args, **kwargs):
-        calls.append(1)
-        real_write(*args, **kwargs)  # everything of the chunk is written...
-        if len(calls) == 2:
-            raise RuntimeError("disk full")  # ...and then the writer fails
-
-    monkeypatch.setattr(judging, "write_chunk", write_then_crash)
+    calls = _second_write_fails(monkeypatch)
     with pytest.raises(RuntimeError):
         call_command("import_registrations", path, chunk_size=2)
     assert "stopped after 2 rows" in capsys.readouterr().err
