@@ -22,10 +22,13 @@ run: install
 	PY=$(PY) HOST=$(HOST) PORT=$(PORT) scripts/dev.sh
 
 ## make test: the whole suite. Starts/installs PostgreSQL, Redis and Chromium where it can;
-## uses DATABASE_URL / REDIS_URL when set (CI sets both).
+## uses DATABASE_URL / REDIS_URL when set (CI sets both). Two pytest workers (pytest-xdist), each
+## with a test database of its own; TEST_WORKERS=1 runs it in one process (at most 3: the worker
+## tests' Redis databases, tests/celery_support.py).
+TEST_WORKERS ?= 2
 test: install
 	scripts/ensure-services.sh
-	PY=$(PY) scripts/test.sh
+	PY=$(PY) scripts/test.sh -n $(TEST_WORKERS)
 
 test-fast: install   ## the suite without the browser tests, on whatever DATABASE_URL says
 	$(PY) -m pytest -m "not browser" -q
