@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import translation
 
 from core.models import AuditEvent
@@ -446,3 +447,73 @@ def test_a_foreigners_registration_keeps_their_nationality(clerk, pack, photos):
     registration = services.registration_create(clerk=clerk, data=data, **photos)
 
     assert (registration.nationality, registration.id_type) == ("JP", "passport")
+
+
+def test_a_pack_moved_to_another_outlet_while_the_clerk_was_checked_is_not_claimed(
+    clerk, pack, other_outlet, photos
+):
+    """The race between the checks and the write: the pack passed the checks at the clerk's
+    outlet, then the dealer moved it to another outlet before the claim. The claim is a
+    compare-and-set on the outlet too, so the clerk is refused at the number, the pack stays
+    in stock at its new outlet and nothing is written. (``registration_create`` runs these two
+    steps; the test runs them with the move in between.)"""
+    prepared = services.registration_prepare(clerk=clerk, data=buyer_data(pack), **photos)
+    StarterPack.objects.filter(pk=pack.pk).update(outlet=other_outlet)
+
+    with translation.override("en"), pytest.raises(ValidationError) as exc:
+        with transaction.atomic():
+            services._registration_write(
+                prepared, clerk=clerk, data=buyer_data(pack), source=Registration.Source.WEB
+            )
+
+    assert exc.value.message_dict == {"msisdn": ["This starter pack is already registered."]}
+    pack.refresh_from_db()
+    assert (pack.outlet, pack.status) == (other_outlet, StarterPack.Status.IN_STOCK)
+    assert not Registration.objects.exists()
+    assert not AuditEvent.objects.filter(action="registration.create").exists()
+
+
+def test_a_registered_sale_is_activated_at_the_operator_after_the_commit(
+    clerk, pack, photos, settings, django_capture_on_commit_callbacks
+):
+    """With activation on, the sale reaches the operator's side once the registration is
+    committed: the number is active there, for this outlet and this ID."""
+    from operatordb.models import OperatorSubscriber
+
+    settings.OPERATOR_MOCK_ACTIVATION_SECONDS = 0
+    with django_capture_on_commit_callbacks(execute=True):
+        registration = services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
+
+    record = OperatorSubscriber.objects.get(msisdn=registration.msisdn)
+    assert record.status == "active"
+    assert record.outlet_roid == registration.outlet.roid
+    assert record.id_number_digest == registration.id_number_digest
+
+
+def test_the_cap_judged_again_counts_only_the_numbers_registered_before(clerk, outlet):
+    """``cap_count(before=…)`` — what a registration was judged against when its history is
+    judged again (the rule-set preview): the NIK's numbers registered earlier, ties on the
+    moment broken by the registration's id; never the later ones."""
+    from datetime import timedelta
+
+    first, second, third = _register_same_buyer(clerk, outlet, 3)
+    digest = first.id_number_digest
+    assert services.cap_count(id_digest=digest) == 3
+    assert services.cap_count(id_digest=digest, before=first) == 0
+    assert services.cap_count(id_digest=digest, before=second) == 1
+    assert services.cap_count(id_digest=digest, before=third) == 2
+
+    # Two registered at the same moment: the one with the smaller id came first.
+    Registration.objects.filter(pk=third.pk).update(registered_at=second.registered_at)
+    second.refresh_from_db()
+    third.refresh_from_db()
+    assert services.cap_count(id_digest=digest, before=second) == 1
+    assert services.cap_count(id_digest=digest, before=third) == 2
+
+    # Moved a day earlier than the first, the third is judged against nothing.
+    Registration.objects.filter(pk=third.pk).update(
+        registered_at=first.registered_at - timedelta(days=1)
+    )
+    third.refresh_from_db()
+    assert services.cap_count(id_digest=digest, before=third) == 0
+    assert services.cap_count(id_digest=digest, before=first) == 1
