@@ -460,11 +460,14 @@ def test_a_pack_moved_to_another_outlet_while_the_clerk_was_checked_is_not_claim
     prepared = services.registration_prepare(clerk=clerk, data=buyer_data(pack), **photos)
     StarterPack.objects.filter(pk=pack.pk).update(outlet=other_outlet)
 
-    with translation.override("en"), pytest.raises(ValidationError) as exc:
-        with transaction.atomic():
-            services._registration_write(
-                prepared, clerk=clerk, data=buyer_data(pack), source=Registration.Source.WEB
-            )
+    with (
+        translation.override("en"),
+        pytest.raises(ValidationError) as exc,
+        transaction.atomic(),
+    ):
+        services._registration_write(
+            prepared, clerk=clerk, data=buyer_data(pack), source=Registration.Source.WEB
+        )
 
     assert exc.value.message_dict == {"msisdn": ["This starter pack is already registered."]}
     pack.refresh_from_db()
