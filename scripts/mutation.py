@@ -92,6 +92,7 @@ TARGETS: dict[str, tuple[str, list[str], int]] = {
             "tests/api/test_registrations_read.py",
             "tests/workflow/test_review.py",
             "tests/holders/test_numbers.py",
+            "tests/commands/test_import_registry.py",
         ],
         1,
     ),

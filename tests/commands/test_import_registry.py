@@ -109,3 +109,26 @@ def test_a_registry_record_disagreeing_on_sex_or_birth_date_refuses_the_row(tmp_
     assert run_import(path, errors_csv=str(errors_csv)) == 1
     assert faults(errors_csv) == {(3, "sex"), (4, "birth_date")}
     assert Registration.objects.count() == 1
+
+
+def test_a_row_verified_late_is_judged_as_an_import_not_as_a_counter_sale(
+    tmp_path, outlet, settings
+):
+    """The registry down at the import, a row whose KK was reissued since the sale: verified
+    later, it is judged as the import would have judged it — registered with the pairing as a
+    warning, no face photo asked for — not refused as a sale at the counter would be."""
+    reissued = row(1)
+    register_person(
+        {**reissued, "kk_number": None},
+        kk_number=make_kk(recorded=date(2023, 1, 5), region="327301", serial=3),
+    )
+    settings.POPULATION_REGISTRY_MOCK_FAULT = "down"
+    assert run_import(write_csv(tmp_path / "r.csv", [reissued])) == 0
+    settings.POPULATION_REGISTRY_MOCK_FAULT = ""
+    registration = Registration.objects.get()
+    assert registration.status == Registration.Status.AWAITING
+
+    assert services.registration_verify(registration_id=registration.pk) == "registered"
+    registration.refresh_from_db()
+    assert [w["code"] for w in registration.warnings] == ["kk_not_paired"]
+    assert registration.refusal_reason == ""

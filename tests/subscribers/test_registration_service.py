@@ -520,3 +520,129 @@ def test_the_cap_judged_again_counts_only_the_numbers_registered_before(clerk, o
     third.refresh_from_db()
     assert services.cap_count(id_digest=digest, before=third) == 0
     assert services.cap_count(id_digest=digest, before=first) == 1
+
+
+# --- after the write: blocking a number, the sweeps' selections, the late verification ----------
+
+
+def _grapari():
+    from tests.factories import UserFactory
+
+    return UserFactory(username="grapari", role="grapari")
+
+
+def test_blocking_a_number_blocks_its_registration_and_pack_with_an_audit_row_each(
+    clerk, pack, photos
+):
+    """What a supervisor reads afterwards: the registration and the pack blocked at the moment
+    of the decision, one audit row each naming the reviewer, the status before and after and
+    the reason (kept to 300 characters). Blocking again changes and records nothing more."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    registration = services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
+    reviewer = _grapari()
+    now = timezone.now() + timedelta(minutes=5)
+    reason = "Fake KTP: " + "the photo does not match the holder. " * 12
+
+    with transaction.atomic():
+        blocked = services.registration_block(
+            actor=reviewer, msisdn=registration.msisdn, registration_id=registration.pk,
+            reason=reason, now=now,
+        )  # fmt: skip
+
+    assert blocked.pk == registration.pk
+    registration.refresh_from_db()
+    pack.refresh_from_db()
+    assert (registration.status, registration.updated_at) == ("blocked", now)
+    assert (pack.status, pack.updated_at) == ("blocked", now)
+    on_registration = AuditEvent.objects.get(action="registration.block")
+    assert (on_registration.actor, on_registration.target_type, on_registration.target_id) == (
+        reviewer, "subscribers.registration", str(registration.pk),
+    )  # fmt: skip
+    assert on_registration.before == {"status": "registered"}
+    assert on_registration.after == {"status": "blocked", "reason": reason[:300]}
+    on_pack = AuditEvent.objects.get(action="starter_pack.block")
+    assert (on_pack.actor, on_pack.target_type, on_pack.target_id) == (
+        reviewer, "outlets.starterpack", str(pack.pk),
+    )  # fmt: skip
+    assert (on_pack.before, on_pack.after) == ({"status": "registered"}, {"status": "blocked"})
+
+    with transaction.atomic():
+        services.registration_block(
+            actor=reviewer, msisdn=registration.msisdn, registration_id=registration.pk,
+            reason="again", now=now + timedelta(minutes=1),
+        )  # fmt: skip
+    registration.refresh_from_db()
+    pack.refresh_from_db()
+    assert registration.updated_at == pack.updated_at == now
+    assert AuditEvent.objects.filter(action__endswith=".block").count() == 2
+
+
+def test_blocking_a_number_nobody_registered_blocks_its_pack(pack):
+    from django.utils import timezone
+
+    with transaction.atomic():
+        blocked = services.registration_block(
+            actor=_grapari(), msisdn=pack.msisdn, registration_id=None, reason="Stolen stock",
+            now=timezone.now(),
+        )  # fmt: skip
+
+    assert blocked is None
+    pack.refresh_from_db()
+    assert pack.status == StarterPack.Status.BLOCKED
+    event = AuditEvent.objects.get()
+    assert (event.action, event.before) == ("starter_pack.block", {"status": "in_stock"})
+
+
+def _aged(registration, seconds: float, **fields):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Registration.objects.filter(pk=registration.pk).update(
+        created_at=timezone.now() - timedelta(seconds=seconds), **fields
+    )
+
+
+def test_photos_still_pending_after_two_minutes_are_handed_to_the_worker_again(clerk, outlet):
+    """The sweep's selection: photos still pending after the grace period (two minutes by
+    default) — neither the ones within it nor the ones already processed."""
+    import time_machine
+
+    late, recent, done = _register_same_buyer(clerk, outlet, 3)
+    with time_machine.travel(late.created_at, tick=False):
+        _aged(late, 120.5, photo_status=Registration.PhotoStatus.PENDING)
+        _aged(recent, 119.5, photo_status=Registration.PhotoStatus.PENDING)
+        _aged(done, 600, photo_status=Registration.PhotoStatus.READY)
+
+        assert services.registration_photos_pending() == [late.pk]
+        assert sorted(services.registration_photos_pending(older_than_seconds=100)) == sorted(
+            [late.pk, recent.pk]
+        )
+
+
+def test_registrations_awaiting_the_registry_after_a_minute_are_asked_again_oldest_first(
+    clerk, outlet
+):
+    import time_machine
+
+    older, old, other = _register_same_buyer(clerk, outlet, 3)
+    with time_machine.travel(older.created_at, tick=False):
+        _aged(older, 300, status=Registration.Status.AWAITING)
+        _aged(old, 60.5, status=Registration.Status.AWAITING)
+        _aged(other, 600)  # verified long ago
+
+        assert services.registrations_awaiting() == [older.pk, old.pk]
+        assert services.registrations_awaiting(limit=1) == [older.pk]
+
+        _aged(other, 59.5, status=Registration.Status.AWAITING)  # within its first minute
+        assert services.registrations_awaiting() == [older.pk, old.pk]
+        assert services.registrations_awaiting(older_than_seconds=30) == [
+            older.pk, old.pk, other.pk,
+        ]  # fmt: skip
+
+
+def test_verifying_a_registration_that_is_gone_says_so(db):
+    assert services.registration_verify(registration_id=987654321) == "missing"

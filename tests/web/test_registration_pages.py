@@ -199,6 +199,7 @@ def test_grapari_reveals_the_id_number_and_it_is_audited(client, grapari, regist
     assert response["Cache-Control"] == "private, no-store"
     event = AuditEvent.objects.get(action="registration.reveal_id_number")
     assert event.actor == grapari and FULL_NIK not in str(event.after)
+    assert event.after == {"id_number": registration.id_number_masked}  # whose number was shown
 
 
 @pytest.mark.parametrize("persona", ["clerk", "regulator", "dealer_user"])
