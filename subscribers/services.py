@@ -796,18 +796,19 @@ def registration_verify(*, registration_id: int, now: datetime | None = None) ->
     face_image = None
     # An imported record carries no photo and its KK may have been reissued since the sale.
     imported = registration.source == Registration.Source.IMPORT
-    if not imported and registry_check.face_is_proof(policy, clean):
-        face_image = _face_bytes(registration)
-        if face_image is None:
-            errors.add(
-                "face_photo",
-                _(
-                    "The face photo was deleted before the population registry could verify "
-                    "it: register the buyer again."
-                ),
-            )
     outcome = registry_check.RegistryOutcome()
+    # The refusal is stored in the portal's language (Bahasa Indonesia), whoever runs this.
     with translation.override(settings.LANGUAGE_CODE):
+        if not imported and registry_check.face_is_proof(policy, clean):
+            face_image = _face_bytes(registration)
+            if face_image is None:
+                errors.add(
+                    "face_photo",
+                    _(
+                        "The face photo was deleted before the population registry could "
+                        "verify it: register the buyer again."
+                    ),
+                )
         if not errors:
             outcome = registry_check.check(
                 clean,

@@ -10,11 +10,13 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 
 from compliance.models import Notification, ReviewItem
+from core.models import AuditEvent
 from identity.idgen import make_kk, make_nik
+from operatordb.models import OperatorSubscriber
 from outlets.models import StarterPack
 from subscribers import receipts, services, tasks
 from subscribers.models import Registration
-from tests.conftest import buyer_data, image_bytes, photo_upload, register_person
+from tests.conftest import BUYER_BIRTH, buyer_data, image_bytes, photo_upload, register_person
 from tests.factories import StarterPackFactory
 
 pytestmark = pytest.mark.django_db
@@ -152,16 +154,26 @@ def test_registry_down_the_registration_awaits_and_is_verified_when_it_answers(
     assert services.registration_verify(registration_id=registration.pk) == "awaiting"
 
     registry_down.POPULATION_REGISTRY_MOCK_FAULT = ""
+    registry_down.OPERATOR_MOCK_ACTIVATION_SECONDS = 0  # the operator activates a sale at once
     Registration.objects.filter(pk=registration.pk).update(
         created_at=timezone.now() - timedelta(minutes=5)
     )
+    assert not OperatorSubscriber.objects.filter(msisdn=registration.msisdn).exists()
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks.sweep_awaiting_verifications() == 1
     registration.refresh_from_db()
     assert registration.status == Registration.Status.REGISTERED
     assert registration.face_verdict == "match" and registration.registry_checked_at
+    assert (registration.face_score, len(registration.face_sha256)) == (1.0, 64)
     assert registration.warnings == []
     assert not ReviewItem.objects.exists()
+    # Verified, and only now: the sale is activated at the operator.
+    assert OperatorSubscriber.objects.get(msisdn=registration.msisdn).status == "active"
+    event = AuditEvent.objects.get(action="registration.registry_verified")
+    assert (event.actor_label, event.target_id) == ("population-registry", str(registration.pk))
+    assert event.before == {"status": "awaiting"}
+    assert event.after == {"status": "registered", "fields": [], "face_verdict": "match"}
+    assert not AuditEvent.objects.filter(action="registration.registry_refused").exists()
 
 
 def test_a_slow_registry_counts_as_down(clerk, pack, settings):
@@ -186,7 +198,13 @@ def test_a_failed_late_verification_reaches_the_clerk_and_the_review_queue(
     assert status == Registration.Status.REFUSED
     registration.refresh_from_db()
     assert "Dukcapil" in registration.refusal_reason  # in Bahasa Indonesia
-    assert registration.review_reasons[-1]["code"] == "registry_refused"
+    assert registration.review_reasons[-1] == {
+        "code": "registry_refused",
+        "message": registration.refusal_reason,
+    }
+    event = AuditEvent.objects.get(action="registration.registry_refused")
+    assert (event.actor_label, event.before) == ("population-registry", {"status": "awaiting"})
+    assert event.after == {"status": "refused", "fields": ["birth_date"], "face_verdict": ""}
     # The pack stays inactive (not back in stock, no activation), the cap is not held.
     pack.refresh_from_db()
     assert pack.status == StarterPack.Status.REGISTERED
@@ -220,26 +238,86 @@ def test_validate_while_the_registry_is_down_is_a_200_awaiting(clerk, pack, regi
 # --- face photos are not kept --------------------------------------------------------------------
 
 
-def test_face_photos_are_purged_after_the_limit_whatever_the_verdict(clerk, outlet, settings):
+def test_face_photos_are_purged_after_the_limit_whatever_the_verdict(
+    clerk, outlet, settings, django_capture_on_commit_callbacks
+):
     settings.POPULATION_REGISTRY_MOCK_FAULT = "down"
-    awaiting = services.registration_create(
-        clerk=clerk, data=buyer_data(StarterPackFactory(outlet=outlet)), **photos()
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # the photos processed: thumbnails
+        awaiting = services.registration_create(
+            clerk=clerk, data=buyer_data(StarterPackFactory(outlet=outlet)), **photos()
+        )
     settings.POPULATION_REGISTRY_MOCK_FAULT = ""
-    verified = services.registration_create(
-        clerk=clerk, data=buyer_data(StarterPackFactory(outlet=outlet)), **photos()
-    )
-    assert awaiting.face_photo and verified.face_photo and verified.face_sha256
+    with django_capture_on_commit_callbacks(execute=True):
+        verified = services.registration_create(
+            clerk=clerk, data=buyer_data(StarterPackFactory(outlet=outlet)), **photos()
+        )
+    files = []
+    for registration in (awaiting, verified):
+        registration.refresh_from_db()
+        assert registration.face_photo and registration.face_photo_thumb
+        files += [registration.face_photo, registration.face_photo_thumb]
+    storage = awaiting.face_photo.storage
+    assert all(storage.exists(stored.name) for stored in files)
     assert services.face_photos_purge() == 0  # not yet
     later = timezone.now() + timedelta(hours=settings.FACE_PHOTO_MAX_HOURS, minutes=1)
-    assert services.face_photos_purge(now=later) == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.face_photos_purge(now=later) == 2
     for registration in (awaiting, verified):
         registration.refresh_from_db()
         assert not registration.face_photo and not registration.face_photo_thumb
+        assert registration.updated_at == later
+    assert not any(storage.exists(stored.name) for stored in files)  # the files, not just links
     assert verified.face_verdict == "match" and len(verified.face_sha256) == 64  # the evidence
     assert verified.id_photo  # only faces go
-    # The one still awaiting is refused by its late check: the photo it needed is gone.
+    event = AuditEvent.objects.get(action="registration.face_photos_deleted")
+    assert event.actor_label == "face-photo-purge"
+    assert event.after == {"count": 2, "registrations": sorted([awaiting.pk, verified.pk])}
+    # The one still awaiting is refused by its late check: the photo it needed is gone — the
+    # clerk reads why, in Bahasa Indonesia, at the face photo.
     assert services.registration_verify(registration_id=awaiting.pk) == "refused"
+    awaiting.refresh_from_db()
+    assert awaiting.refusal_reason == (
+        "Foto wajah sudah dihapus sebelum Dukcapil sempat memverifikasinya: daftarkan pembeli "
+        "sekali lagi."
+    )
+    refused_event = AuditEvent.objects.get(action="registration.registry_refused")
+    assert refused_event.after["fields"] == ["face_photo"]
+
+
+def test_the_late_check_holds_what_the_clerk_entered_to_the_registry(clerk, pack, registry_down):
+    """What the clerk entered is what is checked later: another birth date in the registry
+    refuses the registration at that field; another family card (under a rule set where the
+    face is the proof) leaves it registered with the pairing as a warning."""
+    first = buyer_data(pack)
+    refused = services.registration_create(clerk=clerk, data=first, **photos())
+    register_person(first, birth_date=date(1991, 1, 1))
+    second = buyer_data(StarterPackFactory(outlet=pack.outlet),
+                        id_number=make_nik(birth_date=BUYER_BIRTH, sex="F", serial=43))  # fmt: skip
+    warned = services.registration_create(clerk=clerk, data=second, **photos())
+    register_person(second, kk_number=make_kk(recorded=date(2020, 6, 1), serial=99))
+    registry_down.POPULATION_REGISTRY_MOCK_FAULT = ""
+
+    assert services.registration_verify(registration_id=refused.pk) == "refused"
+    event = AuditEvent.objects.get(action="registration.registry_refused")
+    assert event.after["fields"] == ["birth_date"]
+    assert services.registration_verify(registration_id=warned.pk) == "registered"
+    warned.refresh_from_db()
+    assert [w["code"] for w in warned.warnings] == ["kk_not_paired"]
+
+
+def test_a_registration_with_review_reasons_verified_late_goes_to_review(
+    clerk, pack, registry_down
+):
+    """Verified by the registry, a registration that had reasons for a review (a number beyond
+    the cap at an outlet allowed to exceed it) is flagged, its reasons kept."""
+    registration = services.registration_create(clerk=clerk, data=buyer_data(pack), **photos())
+    reasons = [{"code": "over_cap_permitted", "message": "4th number of this NIK"}]
+    Registration.objects.filter(pk=registration.pk).update(review_reasons=reasons)
+    registry_down.POPULATION_REGISTRY_MOCK_FAULT = ""
+
+    assert services.registration_verify(registration_id=registration.pk) == "flagged"
+    registration.refresh_from_db()
+    assert registration.review_reasons == reasons
 
 
 def test_the_receipt_text_is_true_to_the_rules(clerk, pack):
