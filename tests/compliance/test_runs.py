@@ -219,6 +219,9 @@ def test_an_operator_takes_over_a_run_whose_worker_died(generated):
     assert event.actor_label == command_line_actor()
     assert event.before["worker"] == "w1@lost-node" and event.before["stale"] is False
     assert event.after["reason"] == "node lost"
+    chunk.refresh_from_db()  # worked here, under this process's name: one attempt more
+    assert (chunk.attempts, chunk.claimed_by) == (2, engine.inline_worker_name())
+    assert chunk.claim_task_id == ""
     # The dead worker wakes up: its claim is worth nothing, the chunk counted once.
     assert _work_claimed(chunk_id=chunk.pk, token=dead, dispatch=False) != "done"
     run.refresh_from_db()
@@ -409,3 +412,107 @@ def test_a_failed_chunk_says_why_until_it_succeeds(require_postgres, generated):
     assert chunk.finished_at is not None
     run.refresh_from_db()
     assert run.chunks_done == 1
+
+
+# --- recovery, dispatch and failure, as the tasks queued and the rows left show them ------------
+
+
+def _long_ago():
+    return timezone.now() - engine.claim_timeout() - timedelta(minutes=1)
+
+
+def test_recovery_queues_again_only_what_was_lost(
+    generated, sent, django_capture_on_commit_callbacks
+):
+    """Of a running run's chunks, recovery queues again the one claimed by a worker silent for
+    longer than the claim time-out, the one queued long ago and never taken, and the one never
+    queued; not the one queued a moment ago nor the one being worked. It returns how many
+    tasks it queued."""
+    run = _planned_run()
+    assert run.chunks.count() >= 5
+    stale, forgotten, never, recent, busy = run.chunks.order_by("seq")[:5]
+    _claim(chunk_id=stale.pk, worker="w1@gone", task_id="a")
+    RunChunk.objects.filter(pk=stale.pk).update(claimed_at=_long_ago())
+    _claim(chunk_id=busy.pk, worker="w2@alive", task_id="b")
+    RunChunk.objects.filter(pk=forgotten.pk).update(dispatched_at=_long_ago())
+    RunChunk.objects.filter(pk=recent.pk).update(dispatched_at=timezone.now())
+    RunChunk.objects.filter(run=run).exclude(
+        pk__in=[stale.pk, forgotten.pk, never.pk, recent.pk, busy.pk]
+    ).update(status="done")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = reconciliation_recover()
+
+    again = sorted(chunk_id for name, run_id, *rest in sent if name == "work_chunk"
+                   for chunk_id in rest)  # fmt: skip
+    assert again == sorted([stale.pk, forgotten.pk, never.pk])
+    assert queued == 3
+    assert all(run_id == run.pk for name, run_id, *_ in sent)
+    busy.refresh_from_db()
+    assert (busy.status, busy.claimed_by) == ("claimed", "w2@alive")
+    for chunk in RunChunk.objects.filter(pk__in=again):
+        assert chunk.status == "pending" and chunk.dispatched_at > _long_ago()
+
+
+def test_recovery_plans_a_run_queued_long_ago_but_not_one_just_queued(
+    generated, sent, django_capture_on_commit_callbacks
+):
+    run = reconciliation_start(mode="full", trigger="command", dispatch=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reconciliation_recover() == 0  # its planning may still be on its way
+    assert sent == []
+
+    ReconciliationRun.objects.filter(pk=run.pk).update(created_at=_long_ago())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reconciliation_recover() == 1
+    assert sent == [("plan_run", run.pk)]
+
+
+def test_dispatch_queues_a_runs_next_step_and_says_how_many(
+    generated, sent, django_capture_on_commit_callbacks
+):
+    run = reconciliation_start(mode="full", trigger="command", dispatch=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert engine.reconciliation_dispatch(run_id=run.pk) == 1
+    assert sent == [("plan_run", run.pk)]
+
+    sent.clear()
+    assert reconciliation_plan(run_id=run.pk, dispatch=False)
+    chunks = list(run.chunks.order_by("seq").values_list("pk", flat=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert engine.reconciliation_dispatch(run_id=run.pk) == len(chunks)
+    assert sent == [("work_chunk", run.pk, pk) for pk in chunks]
+    assert not run.chunks.filter(dispatched_at__isnull=True).exists()
+
+    sent.clear()
+    run.chunks.update(status="done")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert engine.reconciliation_dispatch(run_id=run.pk) == 1
+    assert sent == [("finish_run", run.pk)]
+
+    sent.clear()
+    engine.reconciliation_fail(run_id=run.pk, error="stopped")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert engine.reconciliation_dispatch(run_id=run.pk) == 0
+    assert sent == []
+
+
+def test_a_failed_run_is_recorded_once_with_its_error(generated, caplog):
+    run = reconciliation_start(mode="full", trigger="command", dispatch=False)
+    error = "chunk 1 failed 3 times: " + "OperationalError('server closed the connection') " * 150
+    before = timezone.now()
+
+    with caplog.at_level("ERROR", logger="compliance.reconciliation.engine"):
+        assert engine.reconciliation_fail(run_id=run.pk, error=error) is True
+
+    run.refresh_from_db()
+    assert (run.status, run.active_slot, run.error) == ("failed", None, error[:5000])
+    assert before <= run.finished_at <= timezone.now()
+    event = AuditEvent.objects.get(action=AuditAction.RECONCILIATION_FAIL)
+    assert (event.target_type, event.target_id) == ("compliance.reconciliationrun", str(run.pk))
+    assert event.after == {"error": error[:500]}
+    assert f"reconciliation run {run.pk} failed: {error}" in caplog.messages
+    # Failing it again changes nothing and records nothing more.
+    assert engine.reconciliation_fail(run_id=run.pk, error="again") is False
+    assert AuditEvent.objects.filter(action=AuditAction.RECONCILIATION_FAIL).count() == 1
+    assert ReconciliationRun.objects.get(pk=run.pk).error == error[:5000]
