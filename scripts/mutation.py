@@ -151,6 +151,21 @@ def default_services() -> None:
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")
 
 
+def drop_test_database() -> None:
+    """Start each run on a fresh test database: a mutant stopped by its time-out in the middle
+    of a test that commits (a transactional test, a worker test) leaves rows behind, and every
+    test after it would then fail on them — mutants counted as killed by the leftovers."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres") or not shutil.which("psql"):
+        return
+    base, _, name = url.rpartition("/")
+    subprocess.run(
+        ["psql", f"{base}/postgres", "-q", "-c", f'DROP DATABASE IF EXISTS "test_{name}"'],
+        check=False,
+        capture_output=True,
+    )
+
+
 def write_config(name: str, module: str, tests: list[str]) -> Path:
     work = WORK / name
     work.mkdir(parents=True, exist_ok=True)
@@ -262,6 +277,7 @@ def main() -> int:
             if args.max_children:
                 children = min(children, args.max_children)
             work = write_config(name, module, tests)
+            drop_test_database()
             if args.fresh:
                 shutil.rmtree(work / "mutants", ignore_errors=True)
             print(f"== {name}: {module}", flush=True)
