@@ -51,6 +51,7 @@ def test_old_orphans_go_registered_photos_and_recent_files_stay(processed_regist
     event = AuditEvent.objects.get(action="registration.photo_orphans_deleted")
     assert event.after == {"count": 1, "files": [orphan]}
     assert event.actor_label == "photo-orphan-sweep"
+    assert (event.target_type, event.target_id) == ("subscribers.registration", "")
     # Run again: nothing more to do, no new audit row.
     assert services.photo_files_orphaned_purge() == 0
     assert AuditEvent.objects.filter(action="registration.photo_orphans_deleted").count() == 1

@@ -271,6 +271,7 @@ def test_face_photos_are_purged_after_the_limit_whatever_the_verdict(
     assert verified.id_photo  # only faces go
     event = AuditEvent.objects.get(action="registration.face_photos_deleted")
     assert event.actor_label == "face-photo-purge"
+    assert (event.target_type, event.target_id) == ("subscribers.registration", "")
     assert event.after == {"count": 2, "registrations": sorted([awaiting.pk, verified.pk])}
     # The one still awaiting is refused by its late check: the photo it needed is gone — the
     # clerk reads why, in Bahasa Indonesia, at the face photo.
@@ -348,3 +349,20 @@ def test_the_form_while_the_registry_is_down_keeps_it_awaiting_and_says_so(
     assert registration.status == Registration.Status.AWAITING
     detail = client.get(f"/registrations/{registration.pk}/").content.decode()
     assert 'id="registry-awaiting"' in detail
+
+
+def test_a_corrected_birth_date_verified_late_is_accepted_with_its_warning(
+    clerk, pack, registry_down
+):
+    """The registry away at the counter, a birth date the NIK's digits disagree with (Dukcapil
+    corrected it): the late check accepts it as the counter would, with the same warning."""
+    data = buyer_data(pack, in_registry=False, id_number=CORRECTED_NIK,
+                      birth_date="1988-03-21", full_name="Dewi Lestari")  # fmt: skip
+    register_person(data, birth_date=date(1988, 3, 21))
+    registration = services.registration_create(clerk=clerk, data=data, **photos())
+    assert registration.status == Registration.Status.AWAITING
+    registry_down.POPULATION_REGISTRY_MOCK_FAULT = ""
+
+    assert services.registration_verify(registration_id=registration.pk) == "registered"
+    registration.refresh_from_db()
+    assert [w["code"] for w in registration.warnings] == ["nik_birth_date_corrected"]
