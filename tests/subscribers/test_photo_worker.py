@@ -88,5 +88,27 @@ def test_a_photo_the_worker_cannot_decode_flags_the_registration_for_review(cler
     reg.refresh_from_db()
     assert reg.photo_status == Registration.PhotoStatus.FAILED
     assert reg.status == Registration.Status.FLAGGED
-    assert [r["code"] for r in reg.review_reasons] == ["photo_unreadable"]
+    assert reg.review_reasons == [
+        {"code": "photo_unreadable", "message": "a photo could not be decoded"}
+    ]
     assert reg.face_photo_thumb  # the good photo was still processed
+
+
+@pytest.mark.django_db
+def test_the_photo_task_processes_once_and_says_what_it_found(clerk, pack, photos):
+    """Run again (a redelivered task), the photos are left as they are; a registration gone
+    meanwhile is "missing". The audit row says what became of the photos."""
+    from core.models import AuditEvent
+
+    reg = services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
+    assert services.registration_photos_process(registration_id=reg.pk) == "ready"
+    reg.refresh_from_db()
+    kept = (reg.id_photo.name, reg.id_photo_thumb.name, reg.face_photo.name)
+
+    assert services.registration_photos_process(registration_id=reg.pk) == "ready"
+    reg.refresh_from_db()
+    assert (reg.id_photo.name, reg.id_photo_thumb.name, reg.face_photo.name) == kept
+    event = AuditEvent.objects.get(action="registration.photos_processed")
+    assert (event.target_type, event.target_id) == ("subscribers.registration", str(reg.pk))
+    assert event.after == {"photo_status": "ready"}
+    assert services.registration_photos_process(registration_id=987654321) == "missing"
