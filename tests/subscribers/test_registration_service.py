@@ -1,11 +1,15 @@
 """registration_create: the one way in, judged by the policy in force."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import translation
+from django.utils import timezone, translation
 
 from core.models import AuditEvent
+from operatordb.models import OperatorSubscriber
 from outlets.models import StarterPack
 from subscribers import services
 from subscribers.models import Registration
@@ -125,7 +129,6 @@ def test_the_receipt_says_in_words_that_a_number_beyond_the_cap_was_flagged(clie
 
 def test_deactivated_numbers_do_not_count_against_the_cap(clerk, outlet):
     # (3 registered, 1 deactivated: the 4th is the 3rd that counts)
-    from django.utils import timezone
 
     from privacy.models import RegistrationPrivacy
 
@@ -481,8 +484,6 @@ def test_a_registered_sale_is_activated_at_the_operator_after_the_commit(
 ):
     """With activation on, the sale reaches the operator's side once the registration is
     committed: the number is active there, for this outlet and this ID."""
-    from operatordb.models import OperatorSubscriber
-
     settings.OPERATOR_MOCK_ACTIVATION_SECONDS = 0
     with django_capture_on_commit_callbacks(execute=True):
         registration = services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
@@ -497,8 +498,6 @@ def test_the_cap_judged_again_counts_only_the_numbers_registered_before(clerk, o
     """``cap_count(before=…)`` — what a registration was judged against when its history is
     judged again (the rule-set preview): the NIK's numbers registered earlier, ties on the
     moment broken by the registration's id; never the later ones."""
-    from datetime import timedelta
-
     first, second, third = _register_same_buyer(clerk, outlet, 3)
     digest = first.id_number_digest
     assert services.cap_count(id_digest=digest) == 3
@@ -525,24 +524,14 @@ def test_the_cap_judged_again_counts_only_the_numbers_registered_before(clerk, o
 # --- after the write: blocking a number, the sweeps' selections, the late verification ----------
 
 
-def _grapari():
-    from tests.factories import UserFactory
-
-    return UserFactory(username="grapari", role="grapari")
-
-
 def test_blocking_a_number_blocks_its_registration_and_pack_with_an_audit_row_each(
-    clerk, pack, photos
+    clerk, pack, photos, grapari
 ):
     """What a supervisor reads afterwards: the registration and the pack blocked at the moment
     of the decision, one audit row each naming the reviewer, the status before and after and
     the reason (kept to 300 characters). Blocking again changes and records nothing more."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     registration = services.registration_create(clerk=clerk, data=buyer_data(pack), **photos)
-    reviewer = _grapari()
+    reviewer = grapari
     now = timezone.now() + timedelta(minutes=5)
     reason = "Fake KTP: " + "the photo does not match the holder. " * 12
 
@@ -580,12 +569,10 @@ def test_blocking_a_number_blocks_its_registration_and_pack_with_an_audit_row_ea
     assert AuditEvent.objects.filter(action__endswith=".block").count() == 2
 
 
-def test_blocking_a_number_nobody_registered_blocks_its_pack(pack):
-    from django.utils import timezone
-
+def test_blocking_a_number_nobody_registered_blocks_its_pack(pack, grapari):
     with transaction.atomic():
         blocked = services.registration_block(
-            actor=_grapari(), msisdn=pack.msisdn, registration_id=None, reason="Stolen stock",
+            actor=grapari, msisdn=pack.msisdn, registration_id=None, reason="Stolen stock",
             now=timezone.now(),
         )  # fmt: skip
 
@@ -597,10 +584,6 @@ def test_blocking_a_number_nobody_registered_blocks_its_pack(pack):
 
 
 def _aged(registration, seconds: float, **fields):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     Registration.objects.filter(pk=registration.pk).update(
         created_at=timezone.now() - timedelta(seconds=seconds), **fields
     )
@@ -609,8 +592,6 @@ def _aged(registration, seconds: float, **fields):
 def test_photos_still_pending_after_two_minutes_are_handed_to_the_worker_again(clerk, outlet):
     """The sweep's selection: photos still pending after the grace period (two minutes by
     default) — neither the ones within it nor the ones already processed."""
-    import time_machine
-
     late, recent, done = _register_same_buyer(clerk, outlet, 3)
     with time_machine.travel(late.created_at, tick=False):
         _aged(late, 120.5, photo_status=Registration.PhotoStatus.PENDING)
@@ -626,8 +607,6 @@ def test_photos_still_pending_after_two_minutes_are_handed_to_the_worker_again(c
 def test_registrations_awaiting_the_registry_after_a_minute_are_asked_again_oldest_first(
     clerk, outlet
 ):
-    import time_machine
-
     older, old, other = _register_same_buyer(clerk, outlet, 3)
     with time_machine.travel(older.created_at, tick=False):
         _aged(older, 300, status=Registration.Status.AWAITING)
