@@ -176,7 +176,7 @@ def registrations_import(
         # Off by default: on two cores the writer thread measured slower than writing in turn
         # (the GIL shared with the judging, bench/README.md); with cores to spare, try it.
         background = (
-            getattr(settings, "IMPORT_WRITER_THREAD", False)
+            settings.IMPORT_WRITER_THREAD
             and connection.vendor == "postgresql"
             and not connection.in_atomic_block
         )
