@@ -378,7 +378,6 @@ def test_without_the_face_as_proof_a_purged_face_photo_does_not_refuse_the_late_
         clerk=clerk, data=buyer_data(pack), now=sold, **photos()
     )
     assert (registration.policy.code, registration.status) == ("2017", "awaiting")
-    Registration.objects.filter(pk=registration.pk).update(created_at=sold)
     later = timezone.now() + timedelta(hours=settings.FACE_PHOTO_MAX_HOURS, minutes=1)
     assert services.face_photos_purge(now=later) == 1
     registry_down.POPULATION_REGISTRY_MOCK_FAULT = ""
