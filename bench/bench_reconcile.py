@@ -175,21 +175,47 @@ def scaled_snapshot(snapshot_file: Path, times: int) -> tuple[Path, int]:
     return path, rows
 
 
+def daily_snapshot(snapshot_file: Path, every: int = 100) -> tuple[Path, int]:
+    """The next day's file: every ``every``-th line's name edited (one letter added), the rest
+    as it was — a daily file where 1 % of the numbers changed: (path, lines edited)."""
+    path = snapshot_file.with_name(f"{snapshot_file.stem}_daily.csv")
+    edited = 0
+    with snapshot_file.open(encoding="utf-8") as fh, path.open("w", encoding="utf-8") as out:
+        out.write(fh.readline())
+        for i, line in enumerate(fh):
+            fields = line.split(",")
+            if i % every == 0 and len(fields) > 7 and 0 < len(fields[7]) < 90:
+                fields[7] += "a"
+                line = ",".join(fields)
+                edited += 1
+            out.write(line)
+    return path, edited
+
+
 def snapshot_load(connection, snapshot_file: Path, rows: int) -> list[list[str]]:
-    """Section 1: the load into the empty operator table, then the same file again, each in a
-    child process beside a bare COPY measured just before it: the table's rows."""
+    """Section 1: the load into the empty operator table, the same file again, the next day's
+    file (1 % of its lines changed) and the first file again (the same 1 % changed back), each
+    in a child process beside a bare COPY of the same file measured just before it: the
+    table's rows."""
     table = []
-    for label in ("load_operator_snapshot, empty table", "again, same file (nothing changed)"):
+    daily, edited = daily_snapshot(snapshot_file)
+    for label, path in (
+        ("load_operator_snapshot, empty table", snapshot_file),
+        ("again, same file (nothing changed)", snapshot_file),
+        (f"next day, {edited:,} lines changed (1 %)", daily),
+        (f"first file again ({edited:,} changed back)", snapshot_file),
+    ):
         with connection.cursor() as cursor:
-            copy_seconds = bare_copy_seconds(cursor, snapshot_file)
+            copy_seconds = bare_copy_seconds(cursor, path)
         copy_load = load_average()
         connection.close()
-        _wall, rss, out = child(["load_operator_snapshot", str(snapshot_file), "--json"])
+        _wall, rss, out = child(["load_operator_snapshot", str(path), "--json"])
         load = json.loads(out)
         table += [
             ["bare COPY (text columns)", f"{rows:,}", f"{copy_seconds:.2f}",
              f"{rows / copy_seconds:,.0f}", "1.0x", "-", copy_load],
-            [label, f"{load['rows']:,}", f"{load['seconds']:.2f}",
+            [f"{label}; {load['converted']:,} converted", f"{load['rows']:,}",
+             f"{load['seconds']:.2f}",
              f"{load['rows'] / load['seconds']:,.0f}", f"{load['seconds'] / copy_seconds:.1f}x",
              rss, load_average()],
         ]  # fmt: skip

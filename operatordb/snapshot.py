@@ -582,8 +582,8 @@ WHERE t.id IS NULL
    OR (s.msisdn IS NOT NULL AND (({_COMPARED}) IS DISTINCT FROM ({_INCOMING})
        OR (%(refresh)s AND t.line_fingerprint IS DISTINCT FROM s.line_fingerprint)))
 """
-_UNFINGERPRINTED = f"""(SELECT * FROM {_TABLE} x WHERE NOT EXISTS (
-    SELECT FROM operatordb_snapshot_lines l WHERE l.fingerprint = x.line_fingerprint))"""
+_UNFINGERPRINTED = f"""(SELECT * FROM {_TABLE} x WHERE x.id IN (
+    SELECT id FROM operatordb_snapshot_unmatched WHERE line IS NULL))"""
 _UPDATE_CHANGED = f"""
 UPDATE {_TABLE} t
 SET {", ".join(f"{c} = s.{c}" for c in STORED[1:])}, line_fingerprint = s.line_fingerprint,
@@ -634,7 +634,7 @@ WITH listed AS (
     FROM operatordb_snapshot_stage s
     JOIN {_TABLE} t ON t.msisdn = s.msisdn
     JOIN operatordb_snapshot_lines l ON l.fingerprint = t.line_fingerprint
-    WHERE NOT EXISTS (SELECT FROM operatordb_snapshot_convert c WHERE c.line = l.line)
+    WHERE NOT EXISTS (SELECT FROM operatordb_snapshot_unmatched u WHERE u.line = l.line)
 ), every AS (
     SELECT line, msisdn FROM operatordb_snapshot_stage
     UNION ALL
@@ -644,22 +644,27 @@ SELECT msisdn, array_agg(line ORDER BY line) FROM every
 WHERE msisdn IN (SELECT msisdn FROM every GROUP BY msisdn HAVING count(*) > 1)
 GROUP BY msisdn ORDER BY min(line)
 """
-# The fingerprint of every line of a reload, then the lines to convert: those no stored row
-# carries the fingerprint of, and every line written twice (its twin is reported as the same
-# number by the duplicate check).
+# The fingerprint of every line of a reload; then one hash join of the lines with the stored
+# rows' fingerprints keeps what did not pair: the lines to convert (``id`` NULL: new or changed
+# lines), and the stored rows no line stands for (``line`` NULL: changed, or no longer listed).
+# With the count of the table's rows it also tells whether a line is written twice (both copies
+# pair with the same row): then the regular path stages every line and reports it.
 _LINES = """
 CREATE TEMP TABLE operatordb_snapshot_lines (
     line integer NOT NULL,
     fingerprint uuid NOT NULL
 ) ON COMMIT DROP
 """
-_CONVERT = f"""
-CREATE TEMP TABLE operatordb_snapshot_convert ON COMMIT DROP AS
-SELECT l.line FROM operatordb_snapshot_lines l
-WHERE NOT EXISTS (SELECT FROM {_TABLE} t WHERE t.line_fingerprint = l.fingerprint)
-   OR l.fingerprint IN (
-       SELECT fingerprint FROM operatordb_snapshot_lines GROUP BY fingerprint
-       HAVING count(*) > 1)
+_UNMATCHED = f"""
+CREATE TEMP TABLE operatordb_snapshot_unmatched ON COMMIT DROP AS
+SELECT l.line, t.id FROM operatordb_snapshot_lines l
+FULL JOIN (SELECT id, line_fingerprint FROM {_TABLE}) t ON t.line_fingerprint = l.fingerprint
+WHERE l.line IS NULL OR t.id IS NULL
+"""
+_UNMATCHED_COUNTS = f"""
+SELECT count(*) FILTER (WHERE id IS NULL), count(*) FILTER (WHERE line IS NULL),
+       (SELECT count(*) FROM {_TABLE})
+FROM operatordb_snapshot_unmatched
 """
 # The table's indexes that only serve reads (not its primary key nor a unique constraint):
 # name and definition, to drop them before a large write and build them again after it.
@@ -690,7 +695,7 @@ def _begin_load(cursor) -> None:
         "operatordb_snapshot_stage",
         "operatordb_snapshot_delta",
         "operatordb_snapshot_lines",
-        "operatordb_snapshot_convert",
+        "operatordb_snapshot_unmatched",
     ):
         cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{table}")
 
@@ -941,7 +946,9 @@ class _Converter:
     and ``change_xid``), the operator table's (``_WRITTEN``: a first load's straight COPY)."""
 
     def __init__(self, header: list[str], key: str, written: tuple[str, int] | None = None):
-        self.line_key = _line_key(header, key)
+        # The keyed hash set up once (its key block hashed); each line's fingerprint is a copy
+        # of it fed the line (the same value as ``blake2b(line, key=…)``, ~20 % cheaper).
+        self.line_hash = hashlib.blake2b(key=_line_key(header, key), digest_size=16)
         self.tail = None if written is None else f"\t{written[0]}\t{written[1]}\n"
         self.end = "\n" if written is None else self.tail
         self.width = len(header)
@@ -1048,7 +1055,7 @@ class _Converter:
         width, plain, tail = self.width, self.plain_order, self.tail
         fast, append = self._fast_row, out.append
         head = "{}\t".format if tail is None else _no_head
-        blake2b, line_key = hashlib.blake2b, self.line_key
+        line_hash = self.line_hash
         parts = text.split("\n")
         if len(task) > 2:
             numbered = ((line, parts[line - first]) for line in task[2])
@@ -1058,7 +1065,9 @@ class _Converter:
             if not raw:
                 continue  # a blank line (the streaming pass skips it too), or the end
             rows += 1
-            fingerprint = blake2b(raw.encode(), key=line_key, digest_size=16).hexdigest()
+            hashed = line_hash.copy()
+            hashed.update(raw.encode())
+            fingerprint = hashed.hexdigest()
             if raw.isascii() and "\\" not in raw:
                 values = raw.split(",")
                 if len(values) == width:
@@ -1082,12 +1091,14 @@ class _Converter:
         """(``line<TAB>fingerprint`` lines as COPY text, no faults, 0, rows) of the lines of
         ``task``: the first pass of a reload (``_load_changed_lines``)."""
         first, data = task
-        blake2b, line_key = hashlib.blake2b, self.line_key
-        out = [
-            f"{line}\t{blake2b(raw, key=line_key, digest_size=16).hexdigest()}\n"
-            for line, raw in enumerate(data.split(b"\n"), start=first)
-            if raw
-        ]
+        line_hash = self.line_hash
+        out = []
+        append = out.append
+        for line, raw in enumerate(data.split(b"\n"), start=first):
+            if raw:
+                hashed = line_hash.copy()
+                hashed.update(raw)
+                append(f"{line}\t{hashed.hexdigest()}\n")
         return "".join(out).encode(), [], 0, len(out)
 
 
@@ -1292,28 +1303,38 @@ def _load_changed_lines(cursor, fh, header, key, report: LoadReport, errors: _Er
     fingerprint of the line it was written from (``_line_key``; forgotten by the table's
     trigger when anything else changes the row). A first pass fingerprints every line of the
     file (``COPY`` into a temporary table); a line whose fingerprint a stored row carries is
-    that row, unchanged — listed, not converted, not written. Only the others (new, changed,
-    written twice) are checked and converted by the rules and staged; the duplicate check sees
-    both; the delta joins the staged rows with the stored rows no line fingerprints (what is
-    left of those in a full snapshot is absent). True when done; False (too many lines
-    changed): nothing staged, ``fh`` back after the header, for the regular path."""
+    that row, unchanged — listed, not converted, not written. Only the others (new or
+    changed) are checked and converted by the rules and staged; the duplicate check sees both;
+    the delta joins the staged rows with the stored rows no line stands for (what is left of
+    those in a full snapshot is absent). True when done; False — more than
+    ``CHANGED_LINES_AT_MOST`` of the lines changed, or a line is written twice (the regular
+    path reports it) —: nothing staged, ``fh`` back after the header, for the regular path."""
     start = fh.tell()
     cursor.execute(_LINES)
     source = _StagedSource(
         _converted(_chunks(fh, 2), header, key, None, fingerprints=True), report, errors
     )
     _copy(cursor, "COPY operatordb_snapshot_lines FROM STDIN", source)
-    cursor.execute(_CONVERT)
-    if cursor.rowcount > report.rows * CHANGED_LINES_AT_MOST:
+    # A hash join (the lines hashed, the table read once); the planner's guess of the pairs
+    # otherwise picks a merge join sorting both sides (twice the time at 200 000 rows).
+    cursor.execute("SELECT set_config('enable_mergejoin', 'off', true)")
+    cursor.execute(_UNMATCHED)
+    cursor.execute("SELECT set_config('enable_mergejoin', 'on', true)")
+    cursor.execute(_UNMATCHED_COUNTS)
+    lines_unmatched, rows_unmatched, stored = cursor.fetchone()
+    # Each stored row pairs with at most one distinct line; more paired lines than paired rows
+    # means a line written twice.
+    twice = report.rows - lines_unmatched > stored - rows_unmatched
+    if twice or lines_unmatched > report.rows * CHANGED_LINES_AT_MOST:
         fh.seek(start)
         report.rows = 0
         return False
     # The lines to convert, one byte a line (1 MB a million lines): read before the staging
     # COPY, which the connection cannot interleave with a query.
     convert = bytearray()
-    with cursor.cursor.connection.cursor("operatordb_snapshot_convert") as lines:
+    with cursor.cursor.connection.cursor("operatordb_snapshot_unmatched") as lines:
         lines.itersize = 50_000
-        lines.execute("SELECT line FROM operatordb_snapshot_convert")
+        lines.execute("SELECT line FROM operatordb_snapshot_unmatched WHERE id IS NULL")
         for (line,) in lines:
             if line >= len(convert):
                 convert.extend(bytes(line + 65_536 - len(convert)))

@@ -221,3 +221,16 @@ def test_a_reload_changing_most_lines_stages_every_line(transactional_db, tmp_pa
         load_snapshot(_write(tmp_path, [_row(i, "Budi") for i in range(10)], "c.csv")).converted
         == 0
     )
+
+
+def test_a_line_back_in_the_file_after_it_was_absent_is_active_again(transactional_db, tmp_path):
+    rows = [_row(i) for i in range(10)]
+    load_snapshot(_write(tmp_path, rows))
+    gone = load_snapshot(_write(tmp_path, rows[:6] + rows[7:], "gone.csv"))
+    assert gone.deactivated == 1
+    assert OperatorSubscriber.objects.get(msisdn="6281200000006").status == "inactive"
+
+    back = load_snapshot(_write(tmp_path, rows, "back.csv"))
+
+    assert (back.converted, back.updated) == (1, 1)
+    assert OperatorSubscriber.objects.get(msisdn="6281200000006").status == "active"
