@@ -1044,7 +1044,11 @@ class _Converter:
         lines to convert, in order); raises ``_NotPlain``."""
         first, data = task[0], task[1]
         try:
-            text = data.decode("utf-8")
+            if len(task) > 2:  # only the lines asked for are read
+                parts = data.split(b"\n")
+                numbered = [(line, parts[line - first].decode("utf-8")) for line in task[2]]
+            else:
+                numbered = enumerate(data.decode("utf-8").split("\n"), start=first)
         except UnicodeDecodeError:
             raise _NotPlain from None
         report = LoadReport()
@@ -1056,11 +1060,6 @@ class _Converter:
         fast, append = self._fast_row, out.append
         head = "{}\t".format if tail is None else _no_head
         line_hash = self.line_hash
-        parts = text.split("\n")
-        if len(task) > 2:
-            numbered = ((line, parts[line - first]) for line in task[2])
-        else:
-            numbered = enumerate(parts, start=first)
         for line, raw in numbered:
             if not raw:
                 continue  # a blank line (the streaming pass skips it too), or the end
@@ -1183,17 +1182,18 @@ def _converted(
     written: tuple[str, int] | None,
     *,
     fingerprints: bool = False,
+    here: bool = False,
 ) -> Iterator[tuple[bytes, list, int, int]]:
     """The converted chunks (``_chunks``; or with the lines to convert, ``_chunks_to_convert``),
     in order — or with ``fingerprints``, their lines' fingerprints: by a pool of worker
     processes (at most two chunks each in flight: memory stays flat), or here for a file of
-    one chunk."""
+    one chunk, or ``here`` (a few lines: the pool's start would cost more)."""
     first = next(chunks, None)
     if first is None:
         return
     second = next(chunks, None)
     workers = _workers()
-    if second is None or workers == 0:
+    if second is None or workers == 0 or here:
         converter = _Converter(header, key, written)
         work = converter.fingerprints if fingerprints else converter
         for task in chain((first, second), chunks) if second else (first,):
@@ -1296,6 +1296,9 @@ def _load_postgresql_bulk(path, report: LoadReport, errors: _Errors, *, full: bo
 # A reload where more than this share of the lines changed stages every line (the regular
 # delta): sorting the file into listed and changed lines would cost more than it saves.
 CHANGED_LINES_AT_MOST = 0.5
+# Up to this many changed lines are converted in this process: ~10 µs a line, against ~0.1 s
+# to start the worker processes.
+CONVERT_HERE_AT_MOST = 10_000
 
 
 def _load_changed_lines(cursor, fh, header, key, report: LoadReport, errors: _Errors, *, full):
@@ -1342,7 +1345,13 @@ def _load_changed_lines(cursor, fh, header, key, report: LoadReport, errors: _Er
     fh.seek(start)
     cursor.execute(_STAGE)
     source = _StagedSource(
-        _converted(_chunks_to_convert(_chunks(fh, 2), convert), header, key, None),
+        _converted(
+            _chunks_to_convert(_chunks(fh, 2), convert),
+            header,
+            key,
+            None,
+            here=lines_unmatched <= CONVERT_HERE_AT_MOST,
+        ),
         report,
         errors,
         count=False,
