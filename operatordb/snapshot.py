@@ -31,7 +31,10 @@ computed in Python as ``core.pii`` computes them: the key never reaches the data
 (docs/decisions.md). Into an empty table (the first load) the converted rows are ``COPY``d
 straight into the table, its read-only indexes dropped first and built again after
 (``_ReadIndexes``); a duplicate MSISDN fails that ``COPY`` on the unique index and the load goes
-through staging instead, which reports it. Otherwise they go into a temporary staging table and
+through staging instead, which reports it. A reload converts only the lines that changed
+(``_load_changed_lines``): each stored row carries the keyed fingerprint of the line it came
+from, and a line whose fingerprint a stored row carries is that row, unchanged. The changed
+lines (or, past half of the file, every line) go into a temporary staging table and
 the duplicate check, the delta (one join of the snapshot with the table), the update of changed
 rows, the insert of new ones and the deactivation of absent ones are set-based statements —
 all in one transaction, one load at a time (an advisory lock). A file that is not plain CSV
