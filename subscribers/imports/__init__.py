@@ -173,8 +173,9 @@ def registrations_import(
             on_chunk(result)
 
     if background is None:
-        # Off by default: on two cores the writer thread measured slower than writing in turn
-        # (the GIL shared with the judging, bench/README.md); with cores to spare, try it.
+        # ``IMPORT_WRITER_THREAD`` (on by default: the chunk's write overlaps the next chunk's
+        # judging, bench/README.md); inside a caller's transaction the writer's connection
+        # could not see what the transaction holds, so the chunks are written in turn.
         background = (
             settings.IMPORT_WRITER_THREAD
             and connection.vendor == "postgresql"
