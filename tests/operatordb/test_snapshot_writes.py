@@ -14,33 +14,14 @@ from operatordb import snapshot
 from operatordb.models import OperatorSubscriber
 from operatordb.snapshot import SnapshotRejected, load_snapshot
 
+from .snapshot_files import TABLE
+from .snapshot_files import iccid as _iccid
+from .snapshot_files import row as _row
+from .snapshot_files import write as _write
+
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the set-based load is PostgreSQL's"
 )
-
-HEADER = (
-    "msisdn,iccid,status,activated_at,outlet_roid,id_type,id_number,full_name,birth_date,"
-    "issued_at,deactivated_at\n"
-)
-TABLE = OperatorSubscriber._meta.db_table
-
-
-def _iccid(i: int) -> str:
-    prefix = f"896210{i:012d}"
-    return next(prefix + d for d in "0123456789" if snapshot._luhn_ok(prefix + d))
-
-
-def _row(i: int, name: str = "Siti Rahma") -> str:
-    return (
-        f"628120000{i:04d},{_iccid(i)},active,2025-03-01T10:{i % 60:02d}:00+07:00,"
-        f"RO31{i:06d},ktp,3171015708{i:06d},{name},1990-08-17,,"
-    )
-
-
-def _write(tmp_path, rows, name="snapshot.csv"):
-    path = tmp_path / name
-    path.write_text(HEADER + "\n".join(rows) + "\n", encoding="utf-8")
-    return path
 
 
 def _indexes() -> list[tuple[str, str]]:
