@@ -14,7 +14,7 @@ from operatordb import snapshot
 from operatordb.models import OperatorSubscriber
 from operatordb.snapshot import SnapshotRejected, load_snapshot
 
-from .snapshot_files import TABLE
+from .snapshot_files import HEADER, TABLE
 from .snapshot_files import row as _row
 from .snapshot_files import write as _write
 
@@ -213,3 +213,36 @@ def test_a_line_back_in_the_file_after_it_was_absent_is_active_again(transaction
 
     assert (back.converted, back.updated) == (1, 1)
     assert OperatorSubscriber.objects.get(msisdn="6281200000006").status == "active"
+
+
+def test_new_rules_code_converts_every_line_again_once(transactional_db, tmp_path, monkeypatch):
+    rows = [_row(i) for i in range(10)]
+    load_snapshot(_write(tmp_path, rows))
+    # A deploy that changed the code turning a line into a row (its source's hash).
+    monkeypatch.setattr(snapshot, "_code_version", lambda: "the rules of a later release")
+
+    report = load_snapshot(_write(tmp_path, rows, "again.csv"))
+
+    assert (report.converted, report.updated, report.unchanged) == (10, 0, 10)
+    assert load_snapshot(_write(tmp_path, rows, "third.csv")).converted == 0
+
+
+def test_the_same_rows_in_another_column_order_are_converted_and_left_as_they_are(
+    transactional_db, tmp_path
+):
+    rows = [_row(i) for i in range(10)]
+    load_snapshot(_write(tmp_path, rows))
+    before = _stored()
+    # The optional columns swapped: the same values, other lines.
+    swapped = tmp_path / "swapped.csv"
+    swapped.write_text(
+        HEADER.replace("issued_at,deactivated_at", "deactivated_at,issued_at")
+        + "\n".join(rows)
+        + "\n",
+        encoding="utf-8",
+    )
+
+    report = load_snapshot(swapped)
+
+    assert (report.converted, report.updated, report.unchanged) == (10, 0, 10)
+    assert _stored() == before
