@@ -82,7 +82,8 @@ def _accountable_for(rows: list[dict], now: datetime) -> dict[str, AccountablePa
     activation day (agreements are in force for periods)."""
     # One statement for the whole batch: each (number, day) pair, registered numbers on
     # today's date, then the others day by day (a later pair of a number wins).
-    pairs = [(r["msisdn"], timezone.localdate(now)) for r in rows if r["registration_id"]]
+    today = timezone.localdate(now)
+    pairs = [(r["msisdn"], today) for r in rows if r["registration_id"]]
     by_day: dict[date, list[str]] = defaultdict(list)
     for row in rows:
         if not row["registration_id"]:
