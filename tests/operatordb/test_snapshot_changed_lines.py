@@ -7,7 +7,10 @@ rows stored, the same counts, the same faults (line, field, reason) as a load co
 line, and a row changed by anything but the loader is written back from the file.
 """
 
+import io
+
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from operatordb import snapshot
@@ -246,3 +249,15 @@ def test_the_same_rows_in_another_column_order_are_converted_and_left_as_they_ar
 
     assert (report.converted, report.updated, report.unchanged) == (10, 0, 10)
     assert _stored() == before
+
+
+def test_the_command_says_how_many_lines_it_checked(transactional_db, tmp_path):
+    rows = [_row(i) for i in range(10)]
+    call_command("load_operator_snapshot", str(_write(tmp_path, rows)), stdout=io.StringIO())
+    rows[3] = _row(3, "Siti Rahmawati")
+    out = io.StringIO()
+
+    call_command("load_operator_snapshot", str(_write(tmp_path, rows, "b.csv")), stdout=out)
+
+    assert "0 new, 1 changed, 9 unchanged" in out.getvalue()
+    assert "1 line(s) checked and converted" in out.getvalue()

@@ -60,6 +60,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Loaded {report.rows} rows in {report.seconds:.1f} s ({report.rate:,.0f} rows/s): "
                 f"{report.inserted} new, {report.updated} changed, {report.unchanged} unchanged, "
-                f"{report.deactivated} no longer listed (set inactive)."
+                f"{report.deactivated} no longer listed (set inactive); {report.converted} "
+                f"line(s) checked and converted (the others as their rows were written)."
             )
         )
