@@ -81,7 +81,11 @@ def add_error_responses(result, generator, request, public):
             if "requestBody" in operation:
                 # A body in a media type the endpoint does not parse.
                 responses.setdefault("415", ERROR)
-            if not path.startswith("/api/v1/auth/"):
+            # Refused without valid credentials (401; a revoked token, say) or without the
+            # right (403; a session without its CSRF token): every operation but those of the
+            # auth paths open to anyone (the token's issue: ``security`` offers ``{}``).
+            security = operation.get("security")
+            if not path.startswith("/api/v1/auth/") or (security and {} not in security):
                 responses.setdefault("401", ERROR)
                 responses.setdefault("403", ERROR)
             responses.setdefault("429", ERROR)

@@ -3,6 +3,8 @@
 import pytest
 from drf_spectacular.validation import validate_schema
 
+from accounts.models import ApiToken
+
 pytestmark = pytest.mark.django_db
 
 ENDPOINTS = {
@@ -90,3 +92,17 @@ def test_schema_generates_without_a_single_warning(tmp_path):
     call_command(
         "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml")
     )
+
+
+def test_the_token_endpoints_document_a_refusal_and_the_token_issue_does_not(schema, client, clerk):
+    for path, method in (("/api/v1/auth/tokens/", "get"), ("/api/v1/auth/tokens/{id}/", "delete")):
+        assert {"401", "403"} <= set(schema["paths"][path][method]["responses"]), path
+    assert not {"401", "403"} & set(schema["paths"]["/api/v1/auth/token/"]["post"]["responses"])
+
+    # What the 401 is for: an integrator who revoked its own token (logged out) and calls again.
+    key = "own0token0revoked0then0used000000000000"
+    token, _key = ApiToken.objects.issue(user=clerk, key=key)
+    headers = {"HTTP_AUTHORIZATION": f"Token {key}"}
+    assert client.delete(f"/api/v1/auth/tokens/{token.pk}/", **headers).status_code == 204
+    assert client.delete(f"/api/v1/auth/tokens/{token.pk}/", **headers).status_code == 401
+    assert client.get("/api/v1/auth/tokens/", **headers).status_code == 401
