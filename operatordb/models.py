@@ -43,6 +43,11 @@ class OperatorSubscriber(models.Model):
     # Moves only when a value really changes (the snapshot loader compares before it writes),
     # so "what changed since" is what incremental reconciliation reads.
     updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Two more columns are the database's alone (PostgreSQL; migrations 0004 and 0007), not
+    # declared here: ``change_xid`` (the transaction that last changed the row's data: what
+    # incremental reconciliation selects by) and ``line_fingerprint`` (the keyed fingerprint of
+    # the snapshot line the row was written from, cleared by a trigger when anything else
+    # changes the row: a reload converts only the lines no row stands for, docs/decisions.md).
 
     class Meta:
         verbose_name = _("operator subscriber")
