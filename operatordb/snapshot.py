@@ -1323,9 +1323,12 @@ def _load_changed_lines(cursor, fh, header, key, report: LoadReport, errors: _Er
     _copy(cursor, "COPY operatordb_snapshot_lines FROM STDIN", source)
     # A hash join (the lines hashed, the table read once); the planner's guess of the pairs
     # otherwise picks a merge join sorting both sides (twice the time at 200 000 rows).
-    cursor.execute("SELECT set_config('enable_mergejoin', 'off', true)")
+    cursor.execute(
+        "SELECT current_setting('enable_mergejoin'), set_config('enable_mergejoin', 'off', true)"
+    )
+    (mergejoin, _off) = cursor.fetchone()
     cursor.execute(_UNMATCHED)
-    cursor.execute("SELECT set_config('enable_mergejoin', 'on', true)")
+    cursor.execute("SELECT set_config('enable_mergejoin', %s, true)", [mergejoin])
     cursor.execute(_UNMATCHED_COUNTS)
     lines_unmatched, rows_unmatched, stored = cursor.fetchone()
     # Each stored row pairs with at most one distinct line; more paired lines than paired rows
