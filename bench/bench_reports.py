@@ -136,7 +136,8 @@ COPY (
            r.msisdn, NULLIF(r.iccid, '') AS iccid, o.roid AS outlet_roid, o.name AS outlet_name,
            d.code AS dealer_code, o.province, r.id_type,
            NULLIF(r.id_number_masked, '') AS id_number, r.sex,
-           r.nationality, r.status, r.source, p.code AS policy
+           r.nationality, r.status, r.source, p.code AS policy,
+           NULLIF(r.declared_purpose, '') AS declared_purpose
     FROM subscribers_registration r
     JOIN outlets_outlet o ON o.id = r.outlet_id
     JOIN outlets_dealer d ON d.id = o.dealer_id
