@@ -3,18 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-
-def set_fillfactor(apps, schema_editor):
-    # PostgreSQL only: room on each page for the new row versions of HOT updates.
-    if schema_editor.connection.vendor == "postgresql":
-        table = schema_editor.quote_name(apps.get_model("compliance", "Discrepancy")._meta.db_table)
-        schema_editor.execute(f"ALTER TABLE {table} SET (fillfactor = 80)")
-
-
-def reset_fillfactor(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        table = schema_editor.quote_name(apps.get_model("compliance", "Discrepancy")._meta.db_table)
-        schema_editor.execute(f"ALTER TABLE {table} RESET (fillfactor)")
+from core.migration_sql import postgresql_only
 
 
 class Migration(migrations.Migration):
@@ -24,7 +13,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(set_fillfactor, reset_fillfactor),
+        # Room on each page for the new row versions of HOT updates.
+        postgresql_only(
+            'ALTER TABLE "compliance_discrepancy" SET (fillfactor = 80)',
+            'ALTER TABLE "compliance_discrepancy" RESET (fillfactor)',
+        ),
         migrations.AlterField(
             model_name="discrepancy",
             name="last_seen_run",

@@ -13,6 +13,8 @@ leaves it, as it leaves ``updated_at``.
 
 from django.db import migrations
 
+from core.migration_sql import postgresql_only
+
 TABLE = "operatordb_operatorsubscriber"
 FUNCTION = "operatordb_operatorsubscriber_bump_change_xid"
 
@@ -38,21 +40,11 @@ ALTER TABLE {TABLE} DROP COLUMN change_xid;
 """
 
 
-# PostgreSQL only (the change sequence is its transaction ids); elsewhere incremental runs fall
-# back to the clock.
-def forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORWARD)
-
-
-def backward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BACKWARD)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("operatordb", "0003_number_lives"),
     ]
 
-    operations = [migrations.RunPython(forward, backward)]
+    # PostgreSQL only (the change sequence is its transaction ids); elsewhere incremental runs
+    # fall back to the clock.
+    operations = [postgresql_only(FORWARD, BACKWARD)]

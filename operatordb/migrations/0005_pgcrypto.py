@@ -7,13 +7,10 @@ may create it. Nothing on SQLite.
 
 from django.db import migrations
 
-
-def forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
+from core.migration_sql import postgresql_only
 
 
 class Migration(migrations.Migration):
     dependencies = [("operatordb", "0004_operatorsubscriber_change_xid")]
 
-    operations = [migrations.RunPython(forward, migrations.RunPython.noop)]
+    operations = [postgresql_only("CREATE EXTENSION IF NOT EXISTS pgcrypto")]

@@ -10,6 +10,8 @@ model does not declare it), on PostgreSQL only: elsewhere the snapshot loads row
 
 from django.db import migrations
 
+from core.migration_sql import postgresql_only
+
 TABLE = "operatordb_operatorsubscriber"
 FUNCTION = "operatordb_operatorsubscriber_forget_line"
 
@@ -34,19 +36,9 @@ ALTER TABLE {TABLE} DROP COLUMN line_fingerprint;
 """
 
 
-def forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORWARD)
-
-
-def backward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BACKWARD)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("operatordb", "0006_merge_pgcrypto"),
     ]
 
-    operations = [migrations.RunPython(forward, backward)]
+    operations = [postgresql_only(FORWARD, BACKWARD)]

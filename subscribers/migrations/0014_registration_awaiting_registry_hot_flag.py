@@ -12,16 +12,7 @@ PostgreSQL's heap-only update, no index touched.
 
 from django.db import migrations, models
 
-
-def set_fillfactor(apps, schema_editor):
-    # PostgreSQL only (SQLite, ``make run``'s default, has no storage parameters).
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE subscribers_registration SET (fillfactor = 80)")
-
-
-def reset_fillfactor(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE subscribers_registration RESET (fillfactor)")
+from core.migration_sql import postgresql_only
 
 
 class Migration(migrations.Migration):
@@ -31,7 +22,11 @@ class Migration(migrations.Migration):
 
     operations = [
         # First, so that the rewrite adding the stored column already leaves the room.
-        migrations.RunPython(set_fillfactor, reset_fillfactor, elidable=False),
+        postgresql_only(
+            "ALTER TABLE subscribers_registration SET (fillfactor = 80)",
+            "ALTER TABLE subscribers_registration RESET (fillfactor)",
+            elidable=False,
+        ),
         migrations.RemoveIndex(
             model_name="registration",
             name="reg_awaiting_idx",
