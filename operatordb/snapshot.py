@@ -164,12 +164,17 @@ class LoadReport:
     updated: int = 0
     unchanged: int = 0
     deactivated: int = 0
-    # Lines that went through the checks and the conversion: on a reload, only those whose
-    # fingerprint no stored row carries (``_load_changed_lines``); otherwise every row.
-    converted: int = 0
+    # Lines left out as the stored rows they are, unchanged: a reload's lines whose fingerprint
+    # a stored row carries (``_load_changed_lines``). Every other line is converted.
+    listed: int = 0
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
     seconds: float = 0.0
+
+    @property
+    def converted(self) -> int:
+        """Lines that went through the checks and the conversion."""
+        return self.rows - self.listed
 
     @property
     def rate(self) -> float:
@@ -1062,14 +1067,12 @@ class _Converter:
         width, plain, tail = self.width, self.plain_order, self.tail
         fast, append = self._fast_row, out.append
         head = "{}\t".format if tail is None else _no_head
-        line_hash = self.line_hash
+        line_fingerprint = self.fingerprint
         for line, raw in numbered:
             if not raw:
                 continue  # a blank line (the streaming pass skips it too), or the end
             rows += 1
-            hashed = line_hash.copy()
-            hashed.update(raw.encode())
-            fingerprint = hashed.hexdigest()
+            fingerprint = line_fingerprint(raw.encode())
             if raw.isascii() and "\\" not in raw:
                 values = raw.split(",")
                 if len(values) == width:
@@ -1089,18 +1092,23 @@ class _Converter:
                 out.append(staged if tail is None else staged[staged.index("\t") + 1 : -1] + tail)
         return "".join(out).encode(), report.errors, report.error_count, rows
 
+    def fingerprint(self, line: bytes) -> str:
+        """The keyed fingerprint of one line's bytes (without its line end): the same in the
+        first pass of a reload and in the conversion that stores it with the row."""
+        hashed = self.line_hash.copy()
+        hashed.update(line)
+        return hashed.hexdigest()
+
     def fingerprints(self, task: tuple[int, bytes]) -> tuple[bytes, list, int, int]:
         """(``line<TAB>fingerprint`` lines as COPY text, no faults, 0, rows) of the lines of
         ``task``: the first pass of a reload (``_load_changed_lines``)."""
         first, data = task
-        line_hash = self.line_hash
-        out = []
-        append = out.append
-        for line, raw in enumerate(data.split(b"\n"), start=first):
-            if raw:
-                hashed = line_hash.copy()
-                hashed.update(raw)
-                append(f"{line}\t{hashed.hexdigest()}\n")
+        fingerprint = self.fingerprint
+        out = [
+            f"{line}\t{fingerprint(raw)}\n"
+            for line, raw in enumerate(data.split(b"\n"), start=first)
+            if raw
+        ]
         return "".join(out).encode(), [], 0, len(out)
 
 
@@ -1292,7 +1300,6 @@ def _load_postgresql_bulk(path, report: LoadReport, errors: _Errors, *, full: bo
             cursor.execute(_STAGE)
             source = _StagedSource(_converted(_chunks(fh, 2), header, key, None), report, errors)
             _copy(cursor, "COPY operatordb_snapshot_stage FROM STDIN", source)
-            report.converted = report.rows
             _finish_load(cursor, report, errors, full=full, fingerprinted=True)
 
 
@@ -1363,7 +1370,7 @@ def _load_changed_lines(cursor, fh, header, key, report: LoadReport, errors: _Er
         count=False,
     )
     _copy(cursor, "COPY operatordb_snapshot_stage FROM STDIN", source)
-    report.converted = source.rows
+    report.listed = report.rows - source.rows
     _finish_load(cursor, report, errors, full=full, fingerprinted=True, partial=True)
     return True
 
@@ -1401,7 +1408,6 @@ def _load_first(cursor, fh, header, key, report: LoadReport, errors: _Errors, pa
                 _converted(_chunks(fh, 2), header, key, (now.isoformat(), xid)), report, errors
             )
             report.inserted = _copy(cursor, f"COPY {_TABLE} ({_WRITTEN}) FROM STDIN", source)
-            report.converted = report.rows
             if report.error_count:
                 raise _Rejected
     except _Rejected:
@@ -1435,7 +1441,6 @@ def load_rows(
     report.seconds = time.perf_counter() - started
     if report.error_count:
         raise SnapshotRejected(report)
-    report.converted = report.rows
     report.unchanged = report.rows - report.inserted - report.updated
     return report
 
