@@ -194,15 +194,19 @@ def test_a_new_digest_key_converts_every_line_again_once(transactional_db, tmp_p
     assert load_snapshot(_write(tmp_path, rows, "third.csv")).converted == 0
 
 
-def test_a_reload_changing_most_lines_stages_every_line(transactional_db, tmp_path):
-    rows = [_row(i) for i in range(10)]
-    load_snapshot(_write(tmp_path, rows))
-    report = load_snapshot(_write(tmp_path, [_row(i, "Budi") for i in range(10)], "b.csv"))
+def test_a_reload_changing_every_line_updates_every_row_and_the_next_converts_none(
+    transactional_db, tmp_path
+):
+    """Past half of the file changed, the reload stages every line (the regular path): every
+    row takes its new values and its line's fingerprint, so the same file next converts none."""
+    load_snapshot(_write(tmp_path, [_row(i) for i in range(10)]))
+    renamed = [_row(i, "Budi") for i in range(10)]
+
+    report = load_snapshot(_write(tmp_path, renamed, "b.csv"))
+
     assert (report.rows, report.converted, report.updated) == (10, 10, 10)
-    assert (
-        load_snapshot(_write(tmp_path, [_row(i, "Budi") for i in range(10)], "c.csv")).converted
-        == 0
-    )
+    assert set(OperatorSubscriber.objects.values_list("full_name", flat=True)) == {"Budi"}
+    assert load_snapshot(_write(tmp_path, renamed, "c.csv")).converted == 0
 
 
 def test_a_line_back_in_the_file_after_it_was_absent_is_active_again(transactional_db, tmp_path):

@@ -19,7 +19,6 @@ from operatordb.models import OperatorSubscriber
 from operatordb.snapshot import SnapshotRejected, load_snapshot
 
 from .snapshot_files import HEADER, TABLE
-from .snapshot_files import iccid as _iccid
 from .snapshot_files import row as _row
 
 pytestmark = pytest.mark.skipif(
@@ -111,7 +110,6 @@ def _load(path):
 def test_a_reload_agrees_with_a_load_converting_every_line(transactional_db, tmp_path, seed):
     rng = random.Random(seed)
     original = [_row(i, name=rng.choice(["Siti Rahma", "Agus Salim"])) for i in range(30)]
-    assert _iccid(0)  # the helpers' lines are valid ones
     edited = _edit(rng, original)
     base, edited_path = _file(tmp_path, "base.csv", original), _file(tmp_path, "e.csv", edited)
 
