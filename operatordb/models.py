@@ -21,7 +21,10 @@ class OperatorSubscriber(models.Model):
         ACTIVE = "active", _("Active")
         INACTIVE = "inactive", _("Inactive")
 
-    msisdn = models.CharField(_("MSISDN"), max_length=15, unique=True)
+    # Unique by the constraint below, not ``unique=True``: on PostgreSQL that would also build a
+    # ``varchar_pattern_ops`` index for LIKE prefixes, which nothing asks of this table (the
+    # admin searches by exact number) and every snapshot load would write.
+    msisdn = models.CharField(_("MSISDN"), max_length=15)
     iccid = models.CharField(_("ICCID"), max_length=22, blank=True)
     status = models.CharField(_("status"), max_length=8, choices=Status.choices)
     activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
@@ -54,6 +57,7 @@ class OperatorSubscriber(models.Model):
         verbose_name_plural = _("operator subscribers")
         ordering = ["msisdn"]
         constraints = [
+            models.UniqueConstraint(fields=["msisdn"], name="opsub_msisdn_unique"),
             models.CheckConstraint(
                 name="opsub_status_known", condition=models.Q(status__in=["active", "inactive"])
             ),
