@@ -29,9 +29,10 @@ field needing a normalisation, and every bad row — goes through ``RowTransform
 of rules, so a bad row is reported with the same line, field and reason. The keyed digests are
 computed in Python as ``core.pii`` computes them: the key never reaches the database
 (docs/decisions.md). Into an empty table (the first load) the converted rows are ``COPY``d
-straight into the table, its read-only indexes dropped first and built again after
-(``_ReadIndexes``); a duplicate MSISDN fails that ``COPY`` on the unique index and the load goes
-through staging instead, which reports it. A reload converts only the lines that changed
+straight into the table, its read-only indexes and its MSISDN's unique constraint dropped first
+and built again after, one sort each (``_ReadIndexes``); a duplicate MSISDN fails the unique
+constraint's return, nothing is written, and the load goes through staging instead, which
+reports it. A reload converts only the lines that changed
 (``_load_changed_lines``): each stored row carries the keyed fingerprint of the line it came
 from, and a line whose fingerprint a stored row carries is that row, unchanged. The changed
 lines (or, past half of the file, every line) go into a temporary staging table and
@@ -708,15 +709,28 @@ def _begin_load(cursor) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{table}")
 
 
+# The table's unique constraints other than its primary key (the MSISDN's): name and
+# definition, for the first load to drop and add again after its COPY.
+_UNIQUE_CONSTRAINTS = f"""
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid = '{_TABLE}'::regclass AND contype = 'u'
+ORDER BY 1
+"""
+
+
 class _ReadIndexes:
     """Around a large write: the table's read-only indexes dropped, then built again (in the
-    load's transaction: readers of the table wait for its commit, and see the new state whole)."""
+    load's transaction: readers of the table wait for its commit, and see the new state whole).
+    ``unique``: the unique constraints too (the first load into the empty table; adding one
+    back fails with an ``IntegrityError`` when the rows hold a duplicate)."""
 
-    def __init__(self, cursor, rows: int, existing: int):
+    def __init__(self, cursor, rows: int, existing: int, *, unique: bool = False):
         self.cursor = cursor
         least = getattr(settings, "OPERATORDB_LOAD_REBUILD_INDEXES_FROM", REBUILD_INDEXES_FROM)
         self.active = rows >= least and rows * 2 >= existing
+        self.unique = unique and self.active
         self.definitions: list[str] = []
+        self.constraints: list[tuple[str, str]] = []
 
     def __enter__(self):
         if self.active:
@@ -725,10 +739,19 @@ class _ReadIndexes:
             self.definitions = [definition for _name, definition in found]
             if found:
                 self.cursor.execute(f"DROP INDEX {', '.join(name for name, _d in found)}")
+        if self.unique:
+            self.cursor.execute(_UNIQUE_CONSTRAINTS)
+            self.constraints = self.cursor.fetchall()
+            if self.constraints:
+                drops = ", ".join(f"DROP CONSTRAINT {name}" for name, _d in self.constraints)
+                self.cursor.execute(f"ALTER TABLE {_TABLE} {drops}")
         return self
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
+            if self.constraints:
+                adds = ", ".join(f"ADD CONSTRAINT {n} {d}" for n, d in self.constraints)
+                self.cursor.execute(f"ALTER TABLE {_TABLE} {adds}")
             for definition in self.definitions:
                 self.cursor.execute(definition)
 
@@ -1390,10 +1413,10 @@ def _chunks_to_convert(chunks: Iterator[tuple[int, bytes]], convert: bytearray) 
 
 def _load_first(cursor, fh, header, key, report: LoadReport, errors: _Errors, path) -> bool:
     """The first load (the operator table empty, no digest-key rotation under way): the
-    converted rows ``COPY``d straight into the table, its read indexes dropped and built again.
-    A duplicate MSISDN fails the COPY (the unique index): then nothing was written, ``fh`` is
-    back after the header and the load goes through staging, which reports each duplicate.
-    True when the load is done here."""
+    converted rows ``COPY``d straight into the table, its read indexes and unique constraint
+    dropped and built again. A duplicate MSISDN fails adding the unique constraint back after
+    the COPY: then nothing was written (the savepoint), ``fh`` is back after the header and the
+    load goes through staging, which reports each duplicate. True when the load is done here."""
     cursor.execute(f"SELECT pg_current_xact_id()::text::bigint, EXISTS (SELECT FROM {_TABLE})")
     xid, occupied = cursor.fetchone()
     if occupied or pii.canonicalise_sql("operatordb_snapshot_stage", "id_number_digest"):
@@ -1403,7 +1426,7 @@ def _load_first(cursor, fh, header, key, report: LoadReport, errors: _Errors, pa
     # The rows a file holds, from its size (for the index rule only; a row is ~130 bytes).
     rows = os.path.getsize(path) // 100
     try:
-        with transaction.atomic(), _ReadIndexes(cursor, rows, 0):  # a savepoint
+        with transaction.atomic(), _ReadIndexes(cursor, rows, 0, unique=True):  # a savepoint
             source = _StagedSource(
                 _converted(_chunks(fh, 2), header, key, (now.isoformat(), xid)), report, errors
             )

@@ -8,7 +8,7 @@ import random
 import string
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from operatordb import snapshot
 from operatordb.models import OperatorSubscriber
@@ -99,6 +99,32 @@ def test_a_reload_that_removes_most_rows_moves_only_what_changed(
     again = load_snapshot(_write(tmp_path, rows, "again.csv"))
     assert (again.updated, again.inserted, again.deactivated, again.unchanged) == (0, 0, 0, 20)
     assert _versions() == after
+
+
+def test_a_first_load_with_a_number_twice_is_reported_and_leaves_the_table_as_it_was(
+    db, tmp_path, large_writes
+):
+    # The first load drops the MSISDN's unique constraint for its COPY and adds it back after:
+    # the duplicate fails that, and the staging path reports it by line.
+    indexes = _indexes()
+    rows = [_row(i) for i in range(40)]
+    rows[30] = _row(12, "Siti Rahmawati")  # line 32: the number of line 14, another name
+
+    with pytest.raises(SnapshotRejected) as exc:
+        load_snapshot(_write(tmp_path, rows))
+
+    assert [(e.line, e.field, e.reason) for e in exc.value.report.errors] == [
+        (32, "msisdn", "the same number as line 14")
+    ]
+    assert not OperatorSubscriber.objects.exists()
+    assert _indexes() == indexes  # the constraint and the read indexes, as they were
+
+    # Without the repeated line the same load goes straight in, and the number stays unique.
+    del rows[30]
+    assert load_snapshot(_write(tmp_path, rows, "fixed.csv")).inserted == 39
+    assert _indexes() == indexes
+    with pytest.raises(IntegrityError), transaction.atomic():
+        OperatorSubscriber.objects.create(msisdn="6281200000012", status="inactive")
 
 
 @pytest.mark.parametrize(
