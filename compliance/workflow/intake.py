@@ -193,12 +193,15 @@ def clarifications_open_for_discrepancies(
             "registration_id",
             "registration__status",
             "outlet_id",
-            "details",
             "detected_at",
         )
     )
     if not rows:
         return result
+    # The details (JSON) only where they are read: an unregistered number's (its activation day
+    # says who answers for it), and a finding's whose kind was dismissed before on its number
+    # (``_settle_dismissed_before``) — not a first run's tens of thousands of others.
+    _with_details([r for r in rows if not r["registration_id"]])
     with transaction.atomic():
         rows = _settle_dismissed_before(rows, now=now, actor=actor, result=result)
         blocked = [r for r in rows if r["registration__status"] == Registration.Status.BLOCKED]
@@ -212,11 +215,25 @@ def clarifications_open_for_discrepancies(
     return result
 
 
+def _with_details(rows: list[dict]) -> None:
+    """Each row's ``details`` read, where it does not hold them yet (one query)."""
+    missing = [r for r in rows if "details" not in r]
+    if missing:
+        details = dict(
+            Discrepancy.objects.filter(AnyOf("pk", [r["pk"] for r in missing])).values_list(
+                "pk", "details"
+            )
+        )
+        for row in missing:
+            row["details"] = details[row["pk"]]
+
+
 def _settle_dismissed_before(rows: list[dict], *, now, actor, result: HandOver) -> list[dict]:
     dismissed = dismissed_findings({r["msisdn"] for r in rows})
     # Only a finding whose number and kind were dismissed before is fingerprinted (a first
     # run's tens of thousands have none).
     dismissed_kinds = {(msisdn, kind) for msisdn, kind, _fingerprint in dismissed}
+    _with_details([r for r in rows if (r["msisdn"], r["kind"]) in dismissed_kinds])
     again, rest = [], []
     for row in rows:
         key = (row["msisdn"], row["kind"])
