@@ -150,6 +150,49 @@ def test_unregistered_pack_goes_to_the_dealer_and_agreement_party(outlet, dealer
     assert Notification.objects.filter(user=dealer_user).count() == 1
 
 
+def test_an_unregistered_pack_is_answered_for_by_whoever_held_it_on_its_activation_day(
+    outlet, dealer_org
+):
+    # The agreement ended last year: a pack activated while it was in force is its party's,
+    # one activated after it ended the dealer's — whenever the run finds them.
+    during, after = StarterPackFactory(outlet=outlet), StarterPackFactory(outlet=outlet)
+    party = ResponsibleParty.objects.create(dealer=dealer_org, name="Toko Sub-reseller")
+    today = timezone.localdate()
+    agreement = TransferAgreement.objects.create(
+        dealer=dealer_org,
+        party=party,
+        starts_on=today - timedelta(days=700),
+        ends_on=today - timedelta(days=365),
+        status="active",
+        document="agreements/x.pdf",
+    )
+    for pack in (during, after):
+        AgreementRange.objects.create(
+            agreement=agreement,
+            msisdn_from=pack.msisdn,
+            msisdn_to=pack.msisdn,
+            msisdn_length=len(pack.msisdn),
+        )
+
+    def activated(pack, days_ago):
+        at = timezone.now() - timedelta(days=days_ago)
+        details = {"operator": {"status": "active", "activated_at": at.isoformat()}}
+        return open_discrepancy(
+            kind="unregistered_activation", msisdn=pack.msisdn, outlet=outlet, details=details
+        )
+
+    hand_over(activated(during, 500), activated(after, 30))
+
+    to_party = Clarification.objects.get(msisdn=during.msisdn)
+    assert (to_party.accountable, to_party.party, to_party.agreement) == ("party", party, agreement)
+    to_dealer = Clarification.objects.get(msisdn=after.msisdn)
+    assert (to_dealer.accountable, to_dealer.party, to_dealer.dealer) == (
+        "dealer",
+        None,
+        dealer_org,
+    )
+
+
 def test_a_number_unknown_to_the_portal_goes_to_the_outlet_the_operator_names(outlet):
     hand_over(
         open_discrepancy(kind="unregistered_activation", msisdn="6285900000001", outlet=outlet)
