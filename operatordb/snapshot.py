@@ -1425,23 +1425,33 @@ def _load_first(cursor, fh, header, key, report: LoadReport, errors: _Errors, pa
     now = timezone.now()
     # The rows a file holds, from its size (for the index rule only; a row is ~130 bytes).
     rows = os.path.getsize(path) // 100
+    indexes = _ReadIndexes(cursor, rows, 0, unique=True)
     try:
-        with transaction.atomic(), _ReadIndexes(cursor, rows, 0, unique=True):  # a savepoint
+        with transaction.atomic(), indexes:  # a savepoint
             source = _StagedSource(
                 _converted(_chunks(fh, 2), header, key, (now.isoformat(), xid)), report, errors
             )
             report.inserted = _copy(cursor, f"COPY {_TABLE} ({_WRITTEN}) FROM STDIN", source)
             if report.error_count:
+                # Without its unique constraint the COPY let a number listed twice through:
+                # staging reports it, with the other faults.
+                if indexes.constraints:
+                    cursor.execute(_LISTED_TWICE)
+                    if cursor.fetchone()[0]:
+                        raise IntegrityError("a number listed twice")
                 raise _Rejected
     except _Rejected:
         report.inserted = 0
-        return True  # rejected: nothing written (no duplicate either: the COPY went through)
+        return True  # rejected: nothing written, and no number listed twice
     except (IntegrityError, connection.Database.IntegrityError):
         fh.seek(start)
         report.rows = report.inserted = report.error_count = 0
         report.errors.clear()
         return False
     return True
+
+
+_LISTED_TWICE = f"SELECT EXISTS (SELECT FROM {_TABLE} GROUP BY msisdn HAVING count(*) > 1)"
 
 
 class _Rejected(Exception):

@@ -127,6 +127,21 @@ def test_a_first_load_with_a_number_twice_is_reported_and_leaves_the_table_as_it
         OperatorSubscriber.objects.create(msisdn="6281200000012", status="inactive")
 
 
+def test_a_first_load_with_a_bad_row_and_a_number_twice_reports_both(db, tmp_path, large_writes):
+    rows = [_row(i) for i in range(40)]
+    rows[8] = _row(8).replace("1990-08-17", "1990-02-30")  # line 10: no such day
+    rows[30] = _row(12)  # line 32: the number of line 14
+
+    with pytest.raises(SnapshotRejected) as exc:
+        load_snapshot(_write(tmp_path, rows))
+
+    assert [(e.line, e.field, e.reason) for e in exc.value.report.errors] == [
+        (10, "birth_date", "not a date (YYYY-MM-DD)"),
+        (32, "msisdn", "the same number as line 14"),
+    ]
+    assert not OperatorSubscriber.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("bad", "fault"),
     [
