@@ -7,7 +7,7 @@ reloaded over the original, and the same edited file is loaded into an empty tab
 must agree: the same faults (line, field, reason) — or both "not UTF-8" — and nothing written
 in the reload, or the same stored
 values for every number the file lists (and, in the reload, the numbers it no longer lists
-inactive).
+inactive). Half of the seeds load with the index rebuild of a large write on.
 """
 
 import random
@@ -107,7 +107,14 @@ def _load(path):
 
 
 @pytest.mark.parametrize("seed", range(24))
-def test_a_reload_agrees_with_a_load_converting_every_line(transactional_db, tmp_path, seed):
+def test_a_reload_agrees_with_a_load_converting_every_line(
+    transactional_db, tmp_path, settings, seed
+):
+    if seed % 2:
+        # Every write counts as large: the load into the empty table drops the MSISDN's unique
+        # constraint and the read indexes for its COPY and builds them after (a real first
+        # load's path, which a file of a few lines would not take).
+        settings.OPERATORDB_LOAD_REBUILD_INDEXES_FROM = 1
     rng = random.Random(seed)
     original = [_row(i, name=rng.choice(["Siti Rahma", "Agus Salim"])) for i in range(30)]
     edited = _edit(rng, original)
