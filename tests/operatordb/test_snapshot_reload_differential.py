@@ -106,7 +106,7 @@ def _load(path):
     return "ok", _values()
 
 
-@pytest.mark.parametrize("seed", range(24))
+@pytest.mark.parametrize("seed", range(50))
 def test_a_reload_agrees_with_a_load_converting_every_line(
     transactional_db, tmp_path, settings, seed
 ):
