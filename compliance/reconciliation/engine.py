@@ -33,6 +33,7 @@ import logging
 import math
 import time
 from array import array
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from itertools import pairwise
 
@@ -733,11 +734,13 @@ def reconciliation_take_over(
     return reconciliation_run_inline(run_id=run_id, worker=worker)
 
 
-def reconciliation_run_inline(*, run_id: int, worker: str | None = None) -> ReconciliationRun:
-    """Do a run in this process (``reconcile --sync``, tests, the benchmark): plan it if
-    needed, work every chunk it can claim, finish. Another worker may share the work."""
-    worker = worker or inline_worker_name()
-    reconciliation_plan(run_id=run_id, dispatch=False)
+def inline_threads() -> int:
+    """Threads an inline run works its chunks on (``RECONCILIATION_INLINE_THREADS``)."""
+    return max(1, int(getattr(settings, "RECONCILIATION_INLINE_THREADS", 2)))
+
+
+def _work_chunks_inline(run_id: int, worker: str) -> None:
+    """Claim and work the run's chunks one after the other until none is left to claim."""
     while (chunk_id := _next_claimable(run_id)) is not None:
         if not Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).exists():
             break
@@ -745,5 +748,35 @@ def reconciliation_run_inline(*, run_id: int, worker: str | None = None) -> Reco
             reconciliation_chunk_work(chunk_id=chunk_id, worker=worker, dispatch=False)
         except Exception:
             logger.exception("reconciliation chunk %s failed; it will be retried", chunk_id)
+
+
+def _work_chunks_on_thread(run_id: int, worker: str) -> None:
+    try:
+        _work_chunks_inline(run_id, worker)
+    finally:
+        connection.close()  # this thread's own
+
+
+def reconciliation_run_inline(*, run_id: int, worker: str | None = None) -> ReconciliationRun:
+    """Do a run in this process (``reconcile --sync``, tests, the benchmark): plan it if
+    needed, work every chunk it can claim, finish. Another worker may share the work.
+
+    On PostgreSQL, outside a caller's transaction, the chunks are worked by
+    ``inline_threads()`` threads at once, each on a connection of its own, as that many Celery
+    workers would: each claims a chunk (compare-and-set), works it in its transaction, and
+    takes the next, so a chunk is worked once however the threads meet. Inside a caller's
+    transaction (a test, a caller that wants one) another connection would not see what the
+    transaction holds: there, and off PostgreSQL, one chunk after the other."""
+    worker = worker or inline_worker_name()
+    reconciliation_plan(run_id=run_id, dispatch=False)
+    threads = min(inline_threads(), RunChunk.objects.filter(run_id=run_id).count())
+    if threads > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with ThreadPoolExecutor(threads, thread_name_prefix="reconcile") as pool:
+            for done in [
+                pool.submit(_work_chunks_on_thread, run_id, f"{worker}/{i}") for i in range(threads)
+            ]:
+                done.result()
+    else:
+        _work_chunks_inline(run_id, worker)
     reconciliation_finish(run_id=run_id)
     return Run.objects.get(pk=run_id)

@@ -461,6 +461,9 @@ from celery.schedules import crontab  # noqa: E402
 # worker's memory, so smaller.
 RECONCILIATION_CHUNK_ROWS = env.int("RECONCILIATION_CHUNK_ROWS", default=250_000)
 RECONCILIATION_PYTHON_CHUNK_ROWS = env.int("RECONCILIATION_PYTHON_CHUNK_ROWS", default=20_000)
+# Threads an inline run (``reconcile --sync``) works its chunks on at once, each on a connection
+# of its own, as that many Celery workers would (PostgreSQL, outside a caller's transaction).
+RECONCILIATION_INLINE_THREADS = env.int("RECONCILIATION_INLINE_THREADS", default=2)
 # work_mem of a chunk's transaction (SET LOCAL), so its hash joins stay in memory.
 RECONCILIATION_WORK_MEM = env.str("RECONCILIATION_WORK_MEM", default="64MB")
 # A chunk claimed longer ago than this is taken over (its worker died or hangs), in seconds.

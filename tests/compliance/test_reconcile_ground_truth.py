@@ -18,6 +18,7 @@ from compliance.models import (
     Discrepancy,
     ReconciliationRun,
     ReviewItem,
+    RunChunk,
 )
 from compliance.reconciliation import handover
 from compliance.reconciliation.engine import (
@@ -71,6 +72,30 @@ def test_full_run_finds_exactly_the_planted_discrepancies(generated, engine):
     } >= {"name_case_spacing", "at_cap", "registered_late", "inactive_unregistered"}
     assert edge & found == set()
     assert run.counts == generated.expected_kinds() == run.opened
+
+
+def test_an_inline_run_outside_a_transaction_works_its_chunks_on_threads(
+    transactional_db, generated, settings
+):
+    # As two Celery workers would: each thread claims chunks on its own connection; the
+    # outcome is the same exact set, each chunk worked once, the findings handed over.
+    settings.RECONCILIATION_INLINE_THREADS = 2
+
+    run = run_inline("full")
+
+    assert run.status == ReconciliationRun.Status.SUCCEEDED, run.error
+    assert open_set() == truth_set()
+    assert run.counts == generated.expected_kinds() == run.opened
+    chunks = RunChunk.objects.filter(run=run)
+    assert chunks.count() == run.chunks_total > 5
+    assert set(chunks.values_list("status", "attempts")) == {(RunChunk.Status.DONE, 1)}
+    # Claimed by the run's threads (the serial path names the process alone).
+    assert {name.rsplit("/", 1)[1] for name in chunks.values_list("claimed_by", flat=True)} <= {
+        "0",
+        "1",
+    }
+    asked = Discrepancy.objects.filter(kind__in=OUTLET_ACCOUNTABLE_KINDS, outlet__isnull=False)
+    assert handed_over() == set(asked.values_list("pk", flat=True))
 
 
 def test_each_discrepancy_flags_its_registration_and_is_handed_over(generated):
