@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from array import array
 from concurrent.futures import ThreadPoolExecutor
@@ -739,9 +740,12 @@ def inline_threads() -> int:
     return max(1, int(getattr(settings, "RECONCILIATION_INLINE_THREADS", 2)))
 
 
-def _work_chunks_inline(run_id: int, worker: str) -> None:
-    """Claim and work the run's chunks one after the other until none is left to claim."""
+def _work_chunks_inline(run_id: int, worker: str, stop: threading.Event | None = None) -> None:
+    """Claim and work the run's chunks one after the other until none is left to claim (or
+    ``stop`` is set: the chunk in hand is finished, no other is claimed)."""
     while (chunk_id := _next_claimable(run_id)) is not None:
+        if stop is not None and stop.is_set():
+            break
         if not Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).exists():
             break
         try:
@@ -750,9 +754,12 @@ def _work_chunks_inline(run_id: int, worker: str) -> None:
             logger.exception("reconciliation chunk %s failed; it will be retried", chunk_id)
 
 
-def _work_chunks_on_thread(run_id: int, worker: str) -> None:
+def _work_chunks_on_thread(run_id: int, worker: str, stop: threading.Event) -> None:
     try:
-        _work_chunks_inline(run_id, worker)
+        _work_chunks_inline(run_id, worker, stop)
+    except BaseException:
+        stop.set()  # an interrupt: the other threads stop too
+        raise
     finally:
         connection.close()  # this thread's own
 
@@ -771,11 +778,21 @@ def reconciliation_run_inline(*, run_id: int, worker: str | None = None) -> Reco
     reconciliation_plan(run_id=run_id, dispatch=False)
     threads = min(inline_threads(), RunChunk.objects.filter(run_id=run_id).count())
     if threads > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # Interrupted (Ctrl-C in the waiting thread, or in a chunk's), every thread finishes
+        # the chunk in hand and claims no other: the run stays running, its other chunks
+        # pending, for the recovery or ``--take-over``, as when one chunk at a time stops.
+        stop = threading.Event()
         with ThreadPoolExecutor(threads, thread_name_prefix="reconcile") as pool:
-            for done in [
-                pool.submit(_work_chunks_on_thread, run_id, f"{worker}/{i}") for i in range(threads)
-            ]:
-                done.result()
+            futures = [
+                pool.submit(_work_chunks_on_thread, run_id, f"{worker}/{i}", stop)
+                for i in range(threads)
+            ]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                stop.set()
+                raise
     else:
         _work_chunks_inline(run_id, worker)
     reconciliation_finish(run_id=run_id)

@@ -20,6 +20,7 @@ from compliance.models import (
     ReviewItem,
     RunChunk,
 )
+from compliance.reconciliation import engine as engine_module
 from compliance.reconciliation import handover
 from compliance.reconciliation.engine import (
     reconciliation_finish,
@@ -96,6 +97,35 @@ def test_an_inline_run_outside_a_transaction_works_its_chunks_on_threads(
     }
     asked = Discrepancy.objects.filter(kind__in=OUTLET_ACCOUNTABLE_KINDS, outlet__isnull=False)
     assert handed_over() == set(asked.values_list("pk", flat=True))
+
+
+def test_an_interrupted_inline_run_on_threads_stops_claiming_and_stays_running(
+    transactional_db, generated, settings, monkeypatch
+):
+    # Ctrl-C lands in one thread's chunk (here the second chunk worked): that chunk is left
+    # as it was, the other thread finishes the chunk in hand and claims no other; the run
+    # stays running with chunks pending, for the recovery or --take-over.
+    settings.RECONCILIATION_INLINE_THREADS = 2
+    process, calls = engine_module._process, []
+
+    def interrupted(chunk, run, now):
+        calls.append(chunk.pk)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return process(chunk, run, now)
+
+    monkeypatch.setattr(engine_module, "_process", interrupted)
+    run = reconciliation_start(mode="full", trigger="command", dispatch=False)
+    with pytest.raises(KeyboardInterrupt):
+        reconciliation_run_inline(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert run.status == ReconciliationRun.Status.RUNNING
+    chunks = RunChunk.objects.filter(run=run)
+    assert chunks.count() > 5
+    assert len(calls) <= 3  # the interrupted chunk, and at most one more per thread
+    assert chunks.filter(status=RunChunk.Status.PENDING).count() >= chunks.count() - 3
+    assert not AuditEvent.objects.filter(action="reconciliation.finish").exists()
 
 
 def test_each_discrepancy_flags_its_registration_and_is_handed_over(generated):
