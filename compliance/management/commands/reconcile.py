@@ -1,7 +1,8 @@
 """``manage.py reconcile [--full] [--sync] [--json] [--take-over]`` — run a reconciliation and
 print its summary (counts by kind). Through Celery by default (waiting for the workers), or
-inline with ``--sync`` (its chunks on ``RECONCILIATION_INLINE_THREADS`` threads at once). Incremental unless ``--full``. ``--take-over`` takes over the run in
-progress whose workers are gone (audited) and finishes it inline."""
+inline with ``--sync`` (its chunks on ``RECONCILIATION_INLINE_THREADS`` threads at once).
+Incremental unless ``--full``. ``--take-over`` takes over the run in progress whose workers are
+gone (audited) and finishes it inline."""
 
 import json
 import sys
