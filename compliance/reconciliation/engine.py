@@ -46,6 +46,7 @@ from django.utils import timezone
 
 from core import external_digests, jobs
 from core.audit import AuditAction, audit_record
+from core.connections import another_connection_sees_ours
 from core.operator import get_adapter
 from core.queue import enqueue
 from subscribers.models import Registration
@@ -768,16 +769,15 @@ def reconciliation_run_inline(*, run_id: int, worker: str | None = None) -> Reco
     """Do a run in this process (``reconcile --sync``, tests, the benchmark): plan it if
     needed, work every chunk it can claim, finish. Another worker may share the work.
 
-    On PostgreSQL, outside a caller's transaction, the chunks are worked by
-    ``inline_threads()`` threads at once, each on a connection of its own, as that many Celery
-    workers would: each claims a chunk (compare-and-set), works it in its transaction, and
-    takes the next, so a chunk is worked once however the threads meet. Inside a caller's
-    transaction (a test, a caller that wants one) another connection would not see what the
-    transaction holds: there, and off PostgreSQL, one chunk after the other."""
+    Where another connection sees what this one holds (``another_connection_sees_ours``:
+    PostgreSQL, outside a caller's transaction), the chunks are worked by ``inline_threads()``
+    threads at once, each on a connection of its own, as that many Celery workers would: each
+    claims a chunk (compare-and-set), works it in its transaction, and takes the next, so a
+    chunk is worked once however the threads meet. Elsewhere one chunk after the other."""
     worker = worker or inline_worker_name()
     reconciliation_plan(run_id=run_id, dispatch=False)
     threads = min(inline_threads(), RunChunk.objects.filter(run_id=run_id).count())
-    if threads > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+    if threads > 1 and another_connection_sees_ours():
         # Interrupted (Ctrl-C in the waiting thread, or in a chunk's), every thread finishes
         # the chunk in hand and claims no other: the run stays running, its other chunks
         # pending, for the recovery or ``--take-over``, as when one chunk at a time stops.

@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
+from core.connections import another_connection_sees_ours
 from core.requestid import request_id as current_request_id
 
 from .background import NOT_WRITTEN, BackgroundWriter
@@ -176,11 +177,7 @@ def registrations_import(
         # ``IMPORT_WRITER_THREAD`` (on by default: the chunk's write overlaps the next chunk's
         # judging, bench/README.md); inside a caller's transaction the writer's connection
         # could not see what the transaction holds, so the chunks are written in turn.
-        background = (
-            settings.IMPORT_WRITER_THREAD
-            and connection.vendor == "postgresql"
-            and not connection.in_atomic_block
-        )
+        background = settings.IMPORT_WRITER_THREAD and another_connection_sees_ours()
     chunks = (
         _Chunk.of(rows, prepared)
         for rows, prepared in prepared_chunks(chunked(rows, chunk_size), book, workers)
