@@ -10,10 +10,14 @@ HEADER = (
 TABLE = OperatorSubscriber._meta.db_table
 
 
+def luhn_completed(prefix: str) -> str:
+    """``prefix`` and the check digit that makes it a valid ICCID."""
+    return next(prefix + d for d in "0123456789" if snapshot._luhn_ok(prefix + d))
+
+
 def iccid(i: int) -> str:
     """A valid ICCID (its check digit matches) for number ``i``."""
-    prefix = f"896210{i:012d}"
-    return next(prefix + d for d in "0123456789" if snapshot._luhn_ok(prefix + d))
+    return luhn_completed(f"896210{i:012d}")
 
 
 def row(i: int, name: str = "Siti Rahma", number: str | None = None) -> str:
@@ -26,8 +30,10 @@ def row(i: int, name: str = "Siti Rahma", number: str | None = None) -> str:
     )
 
 
-def write(tmp_path, rows, name="snapshot.csv"):
-    """The file ``name`` in ``tmp_path``: the header and ``rows``."""
+def write(tmp_path, rows, name="snapshot.csv", header=HEADER):
+    """The file ``name`` in ``tmp_path``: the header and ``rows`` (a row may hold bytes that
+    are not UTF-8, as surrogate escapes)."""
     path = tmp_path / name
-    path.write_text(HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    data = header + "".join(row + "\n" for row in rows)
+    path.write_bytes(data.encode("utf-8", errors="surrogateescape"))
     return path

@@ -19,6 +19,9 @@ from operatordb import snapshot
 from operatordb.models import OperatorSubscriber
 from operatordb.snapshot import SnapshotRejected, load_snapshot
 
+from .snapshot_files import HEADER as HEADER_WITH_LIVES
+from .snapshot_files import luhn_completed, write
+
 HEADER = "msisdn,iccid,status,activated_at,outlet_roid,id_type,id_number,full_name,birth_date\n"
 GOOD = [
     "081200000001,8962100000001000019,active,2025-03-01T10:00:00+07:00,ROJKT000001,ktp,"
@@ -29,9 +32,8 @@ GOOD = [
 
 
 def _file(tmp_path, lines, name="snapshot.csv"):
-    path = tmp_path / name
-    path.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    """A file of the nine columns every snapshot has."""
+    return write(tmp_path, lines, name, header=HEADER)
 
 
 def test_a_good_file_is_loaded_in_the_portals_form(db, tmp_path):
@@ -172,7 +174,6 @@ def test_the_fast_digest_is_the_portals_digest(settings):
 
 # --- the bulk load (PostgreSQL) and the streaming pass agree ------------------------------------
 
-FULL_HEADER = HEADER.rstrip("\n") + ",issued_at,deactivated_at\n"
 # Every field in its stored form: the bulk load's quick path converts these rows.
 CANONICAL = [
     "6281200000101,8962100000001000019,active,2025-03-01T10:00:00+07:00,ROJKT000001,ktp,"
@@ -238,7 +239,7 @@ needs_postgresql = pytest.mark.skipif(
 @needs_postgresql
 def test_the_quick_checks_report_each_fault_as_the_rules_do(db, tmp_path):
     path = tmp_path / "bad.csv"
-    path.write_text(FULL_HEADER + "\n".join(CANONICAL + NORMALISED + BAD) + "\n", "utf-8")
+    path.write_text(HEADER_WITH_LIVES + "\n".join(CANONICAL + NORMALISED + BAD) + "\n", "utf-8")
 
     bulk = _bulk(path)
     stream = _stream(path)
@@ -255,7 +256,7 @@ def test_the_quick_checks_report_each_fault_as_the_rules_do(db, tmp_path):
 @needs_postgresql
 def test_the_quick_path_stores_what_the_rules_store(db, tmp_path):
     path = tmp_path / "good.csv"
-    path.write_text(FULL_HEADER + "\n".join(CANONICAL + NORMALISED) + "\n", "utf-8")
+    path.write_text(HEADER_WITH_LIVES + "\n".join(CANONICAL + NORMALISED) + "\n", "utf-8")
 
     bulk = _bulk(path)
     assert (bulk.rows, bulk.inserted, bulk.error_count) == (6, 6, 0)
@@ -343,12 +344,6 @@ def test_a_file_that_is_not_plain_csv_is_read_as_the_stream_reads_it(db, tmp_pat
         )
 
 
-def _luhn_completed(prefix: str) -> str:
-    from operatordb.snapshot import _luhn_ok
-
-    return next(prefix + d for d in "0123456789" if _luhn_ok(prefix + d))
-
-
 @needs_postgresql
 def test_the_quick_checks_agree_with_the_rules_on_many_edge_values(db, tmp_path):
     # (Offsets up to 15:59: PostgreSQL refuses larger ones Python accepts, on both paths.)
@@ -369,7 +364,7 @@ def test_the_quick_checks_agree_with_the_rules_on_many_edge_values(db, tmp_path)
     rows = []
     for i in range(600):
         prefix = "89" + "".join(rng.choices(string.digits, k=rng.randint(15, 17)))
-        iccid = rng.choice([_luhn_completed(prefix), prefix + rng.choice(string.digits), ""])
+        iccid = rng.choice([luhn_completed(prefix), prefix + rng.choice(string.digits), ""])
         birth = f"{rng.choice(['2000', '1999', '1900', '0000'])}-{rng.randint(0, 13):02d}-{rng.randint(0, 32):02d}"
         issued, ended = rng.choice([("", ""), (timestamp(), ""), (timestamp(), timestamp())])
         status = "inactive" if ended or rng.random() < 0.3 else "active"
@@ -378,7 +373,7 @@ def test_the_quick_checks_agree_with_the_rules_on_many_edge_values(db, tmp_path)
             f"{rng.choice([birth, ''])},{issued},{ended}"
         )
     path = tmp_path / "edges.csv"
-    path.write_text(FULL_HEADER + "\n".join(rows) + "\n", "utf-8")
+    path.write_text(HEADER_WITH_LIVES + "\n".join(rows) + "\n", "utf-8")
 
     bulk = _bulk(path)
     stream = _stream(path)
@@ -459,7 +454,7 @@ def test_the_pool_of_workers_reports_and_stores_as_the_rules_do(
     body[3] = "6281300000003," + CANONICAL[0].split(",", 1)[1]
     body[250] = "6281300000003,,inactive,,,,,,,,"  # the same number as line 5
     path = tmp_path / "many.csv"
-    path.write_text(FULL_HEADER + "\n".join(body) + "\n", "utf-8")
+    path.write_text(HEADER_WITH_LIVES + "\n".join(body) + "\n", "utf-8")
 
     try:
         bulk = _bulk(path)
@@ -479,7 +474,7 @@ def test_the_pool_of_workers_reports_and_stores_as_the_rules_do(
 
     bad_lines = {e.line for e in stream.errors}
     good = [row for line, row in enumerate(body, start=2) if line not in bad_lines]
-    path.write_text(FULL_HEADER + "\n".join(good) + "\n", "utf-8")
+    path.write_text(HEADER_WITH_LIVES + "\n".join(good) + "\n", "utf-8")
     assert load_snapshot(path).inserted == len(good)  # the first load: straight into the table
     by_pool = _stored()
     OperatorSubscriber.objects.all().delete()

@@ -18,8 +18,9 @@ from django.db import connection
 from operatordb.models import OperatorSubscriber
 from operatordb.snapshot import SnapshotRejected, load_snapshot
 
-from .snapshot_files import HEADER, TABLE
+from .snapshot_files import TABLE
 from .snapshot_files import row as _row
+from .snapshot_files import write as _write
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the set-based load is PostgreSQL's"
@@ -87,13 +88,6 @@ def _edit(rng: random.Random, lines: list[str]) -> list[str]:
     return lines
 
 
-def _file(tmp_path, name: str, lines: list[str]):
-    path = tmp_path / name
-    data = HEADER + "".join(line + "\n" for line in lines)
-    path.write_bytes(data.encode("utf-8", errors="surrogateescape"))
-    return path
-
-
 def _load(path):
     """("ok", stored values), ("rejected", faults) or ("not UTF-8", None): what the command
     reports (the last as "the file is not UTF-8 text")."""
@@ -118,7 +112,7 @@ def test_a_reload_agrees_with_a_load_converting_every_line(
     rng = random.Random(seed)
     original = [_row(i, name=rng.choice(["Siti Rahma", "Agus Salim"])) for i in range(30)]
     edited = _edit(rng, original)
-    base, edited_path = _file(tmp_path, "base.csv", original), _file(tmp_path, "e.csv", edited)
+    base, edited_path = _write(tmp_path, original, "base.csv"), _write(tmp_path, edited, "e.csv")
 
     load_snapshot(base)
     stored = _values()

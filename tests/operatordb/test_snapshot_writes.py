@@ -14,7 +14,7 @@ from operatordb import snapshot
 from operatordb.models import OperatorSubscriber
 from operatordb.snapshot import SnapshotRejected, load_snapshot
 
-from .snapshot_files import TABLE
+from .snapshot_files import TABLE, luhn_completed
 from .snapshot_files import iccid as _iccid
 from .snapshot_files import row as _row
 from .snapshot_files import write as _write
@@ -212,7 +212,7 @@ def test_the_checks_of_a_good_file_agree_with_the_rules_on_valid_days(db, tmp_pa
     rows = []
     for i in range(500):
         prefix = "89" + "".join(rng.choices(string.digits, k=rng.randint(15, 17)))
-        good = next(prefix + d for d in "0123456789" if snapshot._luhn_ok(prefix + d))
+        good = luhn_completed(prefix)
         iccid = rng.choice([good, good[:-1] + str((int(good[-1]) + 1) % 10), ""])
         issued, ended = rng.choice([("", ""), (timestamp(), ""), (timestamp(), timestamp())])
         status = "inactive" if ended or rng.random() < 0.3 else "active"
@@ -256,7 +256,7 @@ def test_the_check_digit_is_the_rules_on_many_iccids(db, tmp_path):
     rows = []
     for i in range(400):
         prefix = "89" + "".join(rng.choices(string.digits, k=rng.randint(15, 17)))
-        good = next(prefix + d for d in "0123456789" if snapshot._luhn_ok(prefix + d))
+        good = luhn_completed(prefix)
         iccid = rng.choice([good, good[:-1] + str((int(good[-1]) + rng.randint(1, 9)) % 10)])
         rows.append(_row(i).replace(_iccid(i), iccid))
     path = _write(tmp_path, rows)
