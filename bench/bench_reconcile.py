@@ -193,6 +193,9 @@ def daily_snapshot(snapshot_file: Path, every: int = 100) -> tuple[Path, int]:
     return path, edited
 
 
+SNAPSHOT_COLUMNS = ["", "rows", "seconds", "rows/s", "vs COPY", "peak RSS MiB", "load average"]
+
+
 def snapshot_load(connection, snapshot_file: Path, rows: int) -> list[list[str]]:
     """Section 1: the load into the empty operator table, the same file again, the next day's
     file (1 % of its lines changed) and the first file again (the same 1 % changed back), each
@@ -356,11 +359,7 @@ def main() -> None:
         print(f"  a snapshot {args.snapshot_scale} times the generated one: {rows:,} rows")
     snapshot_table = snapshot_load(connection, snapshot_file, rows)
     if args.snapshot_only or args.snapshot_scale > 1:
-        print_table(
-            "Snapshot load",
-            ["", "rows", "seconds", "rows/s", "vs COPY", "peak RSS MiB", "load average"],
-            snapshot_table,
-        )
+        print_table("Snapshot load", SNAPSHOT_COLUMNS, snapshot_table)
         if args.snapshot_scale > 1:
             snapshot_file.unlink()
             with connection.cursor() as cursor:  # --reuse finds the generated state again
@@ -417,11 +416,7 @@ def main() -> None:
     check_load = load_average()
     same_state = sum(check["opened"].values()) == 0 and sum(check["resolved"].values()) == 0
 
-    print_table(
-        "Snapshot load",
-        ["", "rows", "seconds", "rows/s", "vs COPY", "peak RSS MiB", "load average"],
-        snapshot_table,
-    )
+    print_table("Snapshot load", SNAPSHOT_COLUMNS, snapshot_table)
     full_seconds = full["duration_seconds"]
     print_table(
         "Reconciliation",
