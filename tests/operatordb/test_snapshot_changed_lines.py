@@ -241,13 +241,8 @@ def test_the_same_rows_in_another_column_order_are_converted_and_left_as_they_ar
     load_snapshot(_write(tmp_path, rows))
     before = _stored()
     # The optional columns swapped: the same values, other lines.
-    swapped = tmp_path / "swapped.csv"
-    swapped.write_text(
-        HEADER.replace("issued_at,deactivated_at", "deactivated_at,issued_at")
-        + "\n".join(rows)
-        + "\n",
-        encoding="utf-8",
-    )
+    header = HEADER.replace("issued_at,deactivated_at", "deactivated_at,issued_at")
+    swapped = _write(tmp_path, rows, "swapped.csv", header=header)
 
     report = load_snapshot(swapped)
 
