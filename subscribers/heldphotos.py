@@ -8,6 +8,10 @@ private storage, for the next submit of the same form:
   folder per hour, ``held/YYYYMMDDHH/``); another session never sees them;
 - used once: the next submit uses a kept photo unless a new one is attached; success, or a
   fresh form (GET), deletes them;
+- of one buyer: each is kept with the keyed digest of the ID number (and its type) the form
+  held when it was sent, and only a submit for that same ID number uses it — a clerk who turns
+  to another buyer in the same form (or clears the ID number) never attaches the first buyer's
+  photo to the second's registration; the photo is deleted instead;
 - short-lived: ``HELD_PHOTO_SECONDS`` (one hour) at most — older ones are never used, and
   ``held_photos_purge`` (Celery beat, every 10 minutes) deletes them. The retention rules of
   docs/privacy.md list them.
@@ -23,6 +27,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from core import pii
 from core.storage import get_private_storage
 
 SESSION_KEY = "held_photos"
@@ -39,19 +44,37 @@ def _entries(request) -> dict:
     return request.session.get(SESSION_KEY) or {}
 
 
-def held_photos(request, *, now: datetime | None = None) -> dict[str, dict]:
-    """The photos kept for this session that are still usable: ``{field: entry}``."""
+def buyer_key(id_type, id_number) -> str:
+    """Whose photos these are: the keyed digest of the ID number as typed (normalised, with
+    its document type); empty when no ID number was entered."""
+    if not isinstance(id_number, str) or not id_number.strip():
+        return ""
+    return pii.id_digest(id_type if isinstance(id_type, str) else "", id_number)
+
+
+def held_photos(request, *, buyer: str, now: datetime | None = None) -> dict[str, dict]:
+    """The photos kept for this session that are still usable for ``buyer`` (``buyer_key``):
+    ``{field: entry}``. Those kept for another buyer, or for none, are deleted."""
     now = now or timezone.now()
-    usable = {}
+    usable, foreign = {}, []
     for field, entry in _entries(request).items():
+        if not buyer or entry.get("buyer") != buyer:
+            foreign.append(field)
+            continue
         at = datetime.fromisoformat(entry["at"])
         if now - at < _lifetime() and get_private_storage().exists(entry["name"]):
             usable[field] = entry
+    if foreign:
+        release(request, foreign)
     return usable
 
 
-def hold(request, field: str, upload) -> None:
-    """Keep ``upload`` for ``field`` (replacing what was kept for it)."""
+def hold(request, field: str, upload, *, buyer: str) -> None:
+    """Keep ``upload`` for ``field`` (replacing what was kept for it), as ``buyer``'s photo
+    (``buyer_key``); a photo of no buyer (no ID number entered) is not kept."""
+    if not buyer:
+        release(request, [field])
+        return
     upload.seek(0)
     data = upload.read(MAX_BYTES + 1)
     upload.seek(0)
@@ -70,6 +93,7 @@ def hold(request, field: str, upload) -> None:
         "content_type": getattr(upload, "content_type", "") or "image/jpeg",
         "size": len(data),
         "at": now.isoformat(),
+        "buyer": buyer,
     }
     request.session[SESSION_KEY] = entries
 

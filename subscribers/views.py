@@ -67,11 +67,17 @@ def _policy_or_none():
         return None
 
 
+def _buyer(request) -> str:
+    """Whose photos a submit carries (``heldphotos.buyer_key``): the ID number it holds."""
+    return heldphotos.buyer_key(request.POST.get("id_type"), request.POST.get("id_number"))
+
+
 def _with_held_photos(request):
     """The request's files, with the photos kept from the clerk's last failed try for the photo
-    fields left empty this time (``subscribers.heldphotos``)."""
+    fields left empty this time (``subscribers.heldphotos``) — only those kept for the same
+    ID number: a photo is never carried over to another buyer."""
     files = request.FILES.copy()
-    for field, entry in heldphotos.held_photos(request).items():
+    for field, entry in heldphotos.held_photos(request, buyer=_buyer(request)).items():
         if field in PHOTO_FIELDS and not files.get(field):
             files[field] = heldphotos.take(entry)
     return files
@@ -85,7 +91,8 @@ def _keep_photos_for_the_retry(request, form: RegistrationForm, files) -> None:
         if field in form.errors or upload is None:
             heldphotos.release(request, [field])
         elif field in request.FILES:
-            heldphotos.hold(request, field, upload)
+            heldphotos.hold(request, field, upload, buyer=_buyer(request))
+        # else: the kept photo was used again and stays kept (for the same buyer).
 
 
 def _register_or_explain(request, form: RegistrationForm, *, write: bool) -> Registration | None:
@@ -145,7 +152,7 @@ def registration_new(request):
                     messages.info(request, note.get("message", ""))
             return redirect("subscribers:receipt", pk=registration.pk)
         _keep_photos_for_the_retry(request, form, files)
-        held = heldphotos.held_photos(request)
+        held = heldphotos.held_photos(request, buyer=_buyer(request))
         for field in held:
             # Kept: the browser need not send it again (a new one replaces it).
             form.fields[field].required = False

@@ -8,9 +8,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from identity.idgen import make_nik
 from subscribers.heldphotos import held_photos_purge
 from subscribers.models import Registration
-from tests.conftest import photo_upload
+from tests.conftest import BUYER_BIRTH, buyer_data, photo_upload
 
 from .conftest import form_data
 from .test_registration_form import URL, _stored_files
@@ -58,6 +59,47 @@ def test_a_new_photo_replaces_the_kept_one(client, clerk, pack, settings):
     after = set(_stored_files(settings, held=True))
     assert len(after) == 2 and len(after & before) == 1  # the ID photo kept, the face replaced
     assert "new-face.jpg" in again.content.decode()
+
+
+def test_kept_photos_are_never_carried_over_to_another_buyer(client, clerk, pack, settings):
+    """The clerk turns to another buyer in the same form: the first buyer's photos are not
+    attached to the second's registration — they are deleted, and the photos are asked for."""
+    client.force_login(clerk)
+    client.post(URL, {**form_data(pack, birth_date="17/08/1990"), **_photos()})
+    assert len(_stored_files(settings, held=True)) == 2
+    other = buyer_data(
+        pack,
+        id_number=make_nik(birth_date=BUYER_BIRTH, sex="F", serial=43),
+        full_name="Dewi Lestari",
+    )
+
+    response = client.post(URL, form_data(pack, **other))
+
+    assert response.status_code == 200
+    assert {"id_photo", "face_photo"} <= set(response.context["form"].errors)
+    assert not Registration.objects.exists()
+    assert _stored_files(settings, held=True) == []
+    assert 'data-held="' not in response.content.decode()
+
+
+def test_kept_photos_follow_the_same_id_number_typed_another_way(client, clerk, pack, settings):
+    client.force_login(clerk)
+    data = form_data(pack, birth_date="17/08/1990")
+    client.post(URL, {**data, **_photos()})
+    nik = data["id_number"]
+
+    retry = client.post(URL, form_data(pack, id_number=f" {nik[:6]} {nik[6:12]}-{nik[12:]} "))
+
+    assert retry.status_code == 302
+    assert Registration.objects.get().id_photo
+
+
+def test_photos_of_a_submit_without_an_id_number_are_not_kept(client, clerk, pack, settings):
+    client.force_login(clerk)
+
+    client.post(URL, {**form_data(pack, id_number=""), **_photos()})
+
+    assert _stored_files(settings, held=True) == []
 
 
 def test_a_fresh_form_forgets_the_kept_photos(client, clerk, pack, settings):
