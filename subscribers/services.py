@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -301,11 +301,14 @@ def declared_purpose_message(limit: int) -> str:
     ) % {"limit": limit}
 
 
+OVER_CAP_PERMITTED = "over_cap_permitted"
+
+
 def over_cap_reason(held: int, cap: int) -> dict:
     """A number registered beyond the cap where the outlet may: flagged for review (the count
     is for the reviewer; the clerk is not shown a NIK's count before submitting)."""
     return {
-        "code": "over_cap_permitted",
+        "code": OVER_CAP_PERMITTED,
         "message": f"{held} numbers on this NIK, cap {cap}",
         # The facts, so that pages say them in the reader's language (models.note_text).
         "held": held,
@@ -334,21 +337,59 @@ def _check_staff_and_cap(
             errors.add("id_number", insider_id_message())
         elif decide.insider_kk.holds(facts):
             clean.review_reasons.append(dict(INSIDER_KK_REASON))
+    _check_cap(clean, policy=policy, outlet=outlet, errors=errors, day=day, facts=facts)
+
+
+def _check_cap(clean: CleanRegistration, *, policy, outlet, errors, day, facts: dict) -> None:
+    """The cap of personal numbers per NIK, its exceptions and the declared purpose, judged on
+    the numbers the NIK holds now."""
     if not (policy.max_numbers_per_id and facts["personal"]):
         return
+    decide = rulebook.compiled(policy)
     facts.update(
-        held_before=cap_count(id_digest=id_digest),
+        held_before=cap_count(id_digest=pii.digest(clean.id_number)),
         outlet_operator=outlet.kind == Outlet.Kind.OPERATOR,
         outlet_authorised=outlet.operator_authorised_on(day),
         has_purpose=bool(clean.declared_purpose),
     )
     held = facts["held_before"]
+    clean.review_reasons[:] = [
+        r for r in clean.review_reasons if r.get("code") != OVER_CAP_PERMITTED
+    ]
     if decide.cap_refused.holds(facts):
         errors.add("id_number", cap_message(policy, held=held))
     elif decide.purpose_missing.holds(facts):
         errors.add("declared_purpose", declared_purpose_message(policy.declared_purpose_above))
     elif decide.over_cap_permitted.holds(facts):
         clean.review_reasons.append(over_cap_reason(held + 1, policy.max_numbers_per_id))
+
+
+# One NIK's registrations are written one at a time: the cap is judged again under this lock,
+# inside the writing transaction (``_cap_judged_again``).
+_LOCK_ID = "SELECT pg_advisory_xact_lock(hashtextextended('satupintu.cap:' || %s, 0))"
+
+
+def _cap_judged_again(prepared: PreparedRegistration, *, errors: FieldErrors) -> None:
+    """The cap judged again inside the writing transaction, the NIK's other registrations
+    waited for: two registrations of one NIK sent at the same moment (two clerks, a
+    point-of-sale app sending in parallel) were each judged on the count before either was
+    written. On PostgreSQL a transaction-level lock on the NIK's digest orders them; SQLite
+    writes one transaction at a time, and the pack's claim has already made this one the
+    writer. The second one is refused (or flagged) exactly as it would be had it come after."""
+    clean, policy = prepared.clean, prepared.policy
+    if not (policy.max_numbers_per_id and clean.category == Category.PERSONAL):
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_LOCK_ID, [pii.digest(clean.id_number)])
+    _check_cap(
+        clean,
+        policy=policy,
+        outlet=prepared.membership.outlet,
+        errors=errors,
+        day=timezone.localdate(prepared.now),
+        facts={"imported": False, "personal": True},
+    )
 
 
 def registration_create(
@@ -386,6 +427,9 @@ def _registration_write(prepared: PreparedRegistration, *, clerk, data, source) 
     ).update(status=StarterPack.Status.REGISTERED, updated_at=now)
     if claimed != 1:
         raise ValidationError({"msisdn": [_("This starter pack is already registered.")]})
+    errors = FieldErrors()
+    _cap_judged_again(prepared, errors=errors)
+    errors.raise_if_any()
 
     registration = Registration(
         outlet=outlet,
