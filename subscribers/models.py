@@ -122,6 +122,10 @@ class RegistrationNote(models.TextChoices):
         "nik_sex_corrected",
         _("The registry confirms a sex the NIK's digits do not show"),
     )
+    FACE_NO_REFERENCE = (
+        "face_no_reference",
+        _("The registry holds no face record of this NIK: the face was not compared"),
+    )
 
 
 # Notes whose stored message adds facts to the label (the document's doubts, the registry's

@@ -25,7 +25,14 @@ from core.registry import FaceResult, FaceVerdict, RegistryUnavailable, get_regi
 from core.registry import registry_timeout as _timeout
 
 from .models import CitizenProof
-from .rules import CleanRegistration, FieldErrors, age_on, judge_against_registry, judge_guardian
+from .rules import (
+    CleanRegistration,
+    FieldErrors,
+    age_on,
+    judge_against_registry,
+    judge_guardian,
+    registry_warning,
+)
 
 
 @dataclass
@@ -72,12 +79,7 @@ def kk_asked(policy, clean: CleanRegistration) -> bool:
 
 
 def face_message(result: FaceResult, *, kk_instead: bool) -> str:
-    if result.verdict == FaceVerdict.NO_REFERENCE:
-        message = _(
-            "The population registry holds no face record for this NIK: the buyer must have "
-            "their e-KTP biometrics recorded at Dukcapil."
-        )
-    elif result.verdict == FaceVerdict.UNREADABLE:
+    if result.verdict == FaceVerdict.UNREADABLE:
         message = _("The population registry could not read the face photo. Take it again.")
     else:
         message = _(
@@ -157,6 +159,11 @@ def check(
         outcome.awaiting = True
         return outcome
     outcome.checked = True
+    if outcome.face.verdict == FaceVerdict.NO_REFERENCE:
+        # Nothing to compare with: the photo passes, its verdict kept as the evidence and the
+        # clerk told (the registry's own record is what is missing, not the buyer's face).
+        clean.warnings.append(registry_warning("face_no_reference"))
+        return outcome
     if not outcome.face.matched:
         kk_instead = policy.citizen_proof == CitizenProof.NIK_KK_OR_FACE
         errors.add("face_photo", face_message(outcome.face, kk_instead=kk_instead))

@@ -468,6 +468,11 @@ def registry_warning(code: str, **params) -> dict:
             "The population registry does not pair this family card (KK) with the NIK (it may "
             "have been reissued since)."
         ),
+        "face_no_reference": _(
+            "The population registry holds no face record for this NIK, so the face photo "
+            'could not be compared: the registration stands with the verdict "no reference". '
+            "Ask the buyer to have their e-KTP biometrics recorded at Dukcapil."
+        ),
     }
     return {"code": code, "message": str(messages[code]) % params}
 

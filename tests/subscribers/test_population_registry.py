@@ -115,16 +115,28 @@ def test_the_name_comparison_ignores_case_spacing_and_punctuation(clerk, pack):
                                   **photos())  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("reference", "message"),
-    [("ffffffffffffffff", "does not match"), ("", "no face record")],
-)
-def test_a_face_the_registry_does_not_confirm_is_refused(clerk, pack, reference, message):
+def test_a_face_the_registry_does_not_confirm_is_refused(clerk, pack):
     data = buyer_data(pack)
-    register_person(data, face_hash=reference)
+    register_person(data, face_hash="ffffffffffffffff")
     with translation.override("en"):
         errors = refused(clerk, data)
-    assert list(errors) == ["face_photo"] and message in errors["face_photo"][0]
+    assert list(errors) == ["face_photo"] and "does not match" in errors["face_photo"][0]
+
+
+def test_a_person_without_a_face_reference_is_registered_with_the_verdict_no_reference(clerk, pack):
+    """Nothing to compare with: the photo passes, the verdict "no reference" is the evidence
+    kept, and the clerk is told why the face was not compared; the photo is still required."""
+    data = buyer_data(pack)
+    register_person(data, face_hash="")
+    with translation.override("en"):
+        registration = services.registration_create(clerk=clerk, data=data, **photos())
+        without_photo = refused(clerk, data, id_photo=photo_upload("ktp.jpg"), face_photo=None)
+
+    assert registration.status == Registration.Status.REGISTERED
+    assert registration.face_verdict == "no_reference"
+    assert [w["code"] for w in registration.warnings] == ["face_no_reference"]
+    assert "no face record" in registration.warnings[0]["message"]
+    assert "face_photo" in without_photo
 
 
 # --- the registry down or slow -----------------------------------------------------------------
