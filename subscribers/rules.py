@@ -189,7 +189,8 @@ def clean_registration_fields(
         errors.add("birth_date", _("Enter the date as YYYY-MM-DD, e.g. 1990-08-17."))
     elif birth_date > today:
         errors.add("birth_date", _("The date of birth cannot be in the future."))
-    elif birth_date.year < today.year - 120:
+    elif age_on(birth_date, today) > idrules.MAX_AGE_YEARS:
+        # The NIK's own rule (``idrules``): older than 120 years on the day, not by the year.
         errors.add("birth_date", _("The date of birth is more than 120 years ago."))
 
     sex = _text(data, "sex").upper()
@@ -349,6 +350,22 @@ def clean_registration_fields(
             guardian = idrules.validate_nik(raw_guardian, birth_date=None, sex=None, today=today)
         except idrules.IdRuleError as exc:
             errors.add("guardian_id_number", id_rule_message(exc))
+        else:
+            limit = getattr(policy, "minor_age_limit", None)
+            if birth_date is not None and (not limit or age_on(birth_date, today) >= limit):
+                # A head of family's NIK is taken for a minor only: for anyone else it would be
+                # a third person's number stored without a purpose.
+                guardian = ""
+                errors.add(
+                    "guardian_id_number",
+                    _("Leave this empty: a head of family's NIK is entered for a minor only.")
+                    if not limit
+                    else _(
+                        "Leave this empty: the head of family's NIK is entered only for a buyer "
+                        "under %(age)d."
+                    )
+                    % {"age": limit},
+                )
 
     statement_signed = parse_bool(data["statement_signed"]) if "statement_signed" in data else None
     if decide.statement_missing.holds(

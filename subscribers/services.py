@@ -214,6 +214,10 @@ def registration_prepare(
             if required:
                 errors.add(name, _("This photo is required under the rules in force."))
             continue
+        if name == "face_photo" and not required and not face_proof:
+            # A face is biometric data: taken only where the rules verify or ask for it (a
+            # foreign buyer, a citizen proving with the KK), otherwise not stored at all.
+            continue
         try:
             photos.inspect_photo(upload, max_bytes=settings.PHOTO_MAX_BYTES, thorough=False)
         except photos.PhotoError as exc:

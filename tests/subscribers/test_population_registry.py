@@ -383,15 +383,17 @@ def test_a_corrected_birth_date_verified_late_is_accepted_with_its_warning(
 def test_without_the_face_as_proof_a_purged_face_photo_does_not_refuse_the_late_check(
     clerk, pack, registry_down, settings
 ):
-    """Under the NIK + KK rule set the face photo is no proof: a registration still awaiting
-    the registry after its face photo was purged is verified on its numbers alone."""
+    """Under the NIK + KK rule set the face photo is no proof: one sent anyway is not even
+    stored (nothing for the purge), and a registration still awaiting the registry is verified
+    on its numbers alone."""
     sold = timezone.make_aware(timezone.datetime(2018, 1, 8, 10))
     registration = services.registration_create(
         clerk=clerk, data=buyer_data(pack), now=sold, **photos()
     )
     assert (registration.policy.code, registration.status) == ("2017", "awaiting")
+    assert registration.id_photo and not registration.face_photo
     later = timezone.now() + timedelta(hours=settings.FACE_PHOTO_MAX_HOURS, minutes=1)
-    assert services.face_photos_purge(now=later) == 1
+    assert services.face_photos_purge(now=later) == 0
     registry_down.POPULATION_REGISTRY_MOCK_FAULT = ""
 
     assert services.registration_verify(registration_id=registration.pk) == "registered"

@@ -411,6 +411,45 @@ def test_a_minor_registers_through_the_head_of_family(clerk, pack):
     assert "guardian_id_number" in fields_of(exc)
 
 
+def test_a_head_of_familys_nik_is_refused_for_an_adult_buyer(clerk, pack):
+    """A guardian's NIK is taken for a minor only: for an adult it would store a third
+    person's number without a purpose (and a data-subject request of theirs would find it)."""
+    day = date(2026, 8, 3)
+    data = valid(pack, day, guardian_id_number=HEAD)
+
+    with pytest.raises(ValidationError) as exc, translation.override("en"):
+        prepare(clerk, data, day, **photos_for(day))
+
+    assert fields_of(exc) == {"guardian_id_number"}
+    assert "only for a buyer under 17" in exc.value.message_dict["guardian_id_number"][0]
+    assert not Registration.objects.exists()
+
+
+def test_before_the_rules_knew_minors_a_head_of_familys_nik_is_refused(clerk, pack):
+    day = date(2025, 3, 3)
+    data = {**_child(pack), "statement_signed": True, "guardian_id_number": HEAD}
+
+    with pytest.raises(ValidationError) as exc:
+        prepare(clerk, data, day, id_photo=photo_upload())
+
+    assert fields_of(exc) == {"guardian_id_number"}
+
+
+def test_a_face_photo_is_not_stored_where_the_rules_do_not_verify_it(clerk, pack):
+    """A foreign buyer's passport under the 2026 rules: no face is verified, so a face photo
+    sent anyway is not kept (biometric data without a purpose)."""
+    day = date(2026, 8, 3)
+    data = valid(pack, day, id_type="passport", id_number="A1234567", nationality="JP",
+                 kk_number="")  # fmt: skip
+
+    registration = services.registration_create(
+        clerk=clerk, data=data, now=at(day), **photos_for(day)
+    )
+
+    assert registration.id_photo and not registration.face_photo
+    assert registration.face_verdict == ""
+
+
 def test_before_2026_a_minor_registers_with_their_own_nik(clerk, pack):
     day = date(2025, 3, 3)
     data = {**_child(pack), "statement_signed": True}
@@ -516,3 +555,18 @@ def test_the_audit_row_says_the_registry_was_not_asked_under_a_rule_set_without_
         "not_asked",
         "",
     )
+
+
+@pytest.mark.parametrize(("born", "refused"), [("1905-12-08", False), ("1905-12-07", True)])
+def test_the_age_limit_of_120_years_is_counted_on_the_day(policies, born, refused):
+    """The form's limit is the NIK's (``idrules``): more than 120 years old on the day — a buyer
+    who turns 121 tomorrow is 120 today, whatever the calendar years say."""
+    from subscribers.rules import FieldErrors, clean_registration_fields
+
+    today = date(2026, 12, 7)
+    errors = FieldErrors()
+    clean_registration_fields(
+        {"birth_date": born}, policy=policy_in_force(at=at(today)), today=today, errors=errors
+    )
+
+    assert ("birth_date" in errors.errors) is refused
