@@ -42,6 +42,7 @@ class RegistryOutcome:
     face: FaceResult | None = None
     face_sha256: str = ""
     face_used: bool = False  # the face is the proof (KK or face: no KK given)
+    kk_digest: str = ""  # the buyer's family card as the registry knows it (its digest)
 
 
 def applies(policy, clean: CleanRegistration) -> bool:
@@ -121,6 +122,7 @@ def check(
         outcome.awaiting = True
         return outcome
     person = people.get(clean.id_number)
+    outcome.kk_digest = getattr(person, "kk_digest", "") or ""
     start = errors.total
     judge_against_registry(
         clean,

@@ -248,6 +248,7 @@ def registration_prepare(
         outcome = registry_check.check(
             clean, policy=policy, face_image=face_image, today=today, errors=errors
         )
+        insider_kk_from_registry(clean, policy=policy, dealer_id=outlet.dealer_id, outcome=outcome)
 
     errors.raise_if_any()
     return PreparedRegistration(
@@ -342,6 +343,20 @@ def _check_staff_and_cap(
         elif decide.insider_kk.holds(facts):
             clean.review_reasons.append(dict(INSIDER_KK_REASON))
     _check_cap(clean, policy=policy, outlet=outlet, errors=errors, day=day, facts=facts)
+
+
+def insider_kk_from_registry(clean: CleanRegistration, *, policy, dealer_id: int, outcome) -> None:
+    """The end-user rule on the family card the population registry knows for the buyer, when
+    none was entered (a rule set that does not ask for the KK): a buyer on the family card of
+    one of the dealer's people is flagged whether or not the clerk typed the KK."""
+    if not (policy.staff_own_id_forbidden and outcome.kk_digest) or clean.kk_number:
+        return
+    if any(r.get("code") == INSIDER_KK_REASON["code"] for r in clean.review_reasons):
+        return
+    match = insider_match(dealer_id=dealer_id, id_digest="", kk_digest=outcome.kk_digest)
+    facts = {"insider_id": False, "insider_kk": match == "kk", "imported": False}
+    if rulebook.compiled(policy).insider_kk.holds(facts):
+        clean.review_reasons.append(dict(INSIDER_KK_REASON))
 
 
 def _check_cap(clean: CleanRegistration, *, policy, outlet, errors, day, facts: dict) -> None:
@@ -867,6 +882,10 @@ def registration_verify(*, registration_id: int, now: datetime | None = None) ->
                 kk_as_warning=imported,
                 face_needed=not imported,
             )
+            if not errors and not outcome.awaiting:
+                insider_kk_from_registry(
+                    clean, policy=policy, dealer_id=registration.outlet.dealer_id, outcome=outcome
+                )
         if outcome.awaiting:
             return Registration.Status.AWAITING
         reason = " ".join(message for messages in errors.errors.values() for message in messages)
@@ -888,6 +907,7 @@ def registration_verify(*, registration_id: int, now: datetime | None = None) ->
                 if clean.review_reasons
                 else Registration.Status.REGISTERED
             )
+            locked.review_reasons = clean.review_reasons  # those stored, and any the check added
         locked.warnings = [
             w for w in locked.warnings if w.get("code") != "awaiting_verification"
         ] + clean.warnings

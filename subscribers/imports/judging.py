@@ -237,7 +237,8 @@ class ChunkWriter:
             "imported": True,
             "personal": c.category == Category.PERSONAL,
             "insider_id": c.id_digest in insiders.id_digests,
-            "insider_kk": bool(c.kk_digest) and c.kk_digest in insiders.kk_digests,
+            "insider_kk": bool(kk_digest := c.kk_digest or _registry_kk(lookups, c))
+            and kk_digest in insiders.kk_digests,
             "held_before": held,
             "outlet_operator": outlet_kind == Outlet.Kind.OPERATOR,
             "outlet_authorised": authorised_from is not None and authorised_from <= day,
@@ -371,6 +372,13 @@ class Lookups:
         if unwritten is not None:
             unwritten.apply(lookups, msisdn_set)
         return lookups
+
+
+def _registry_kk(lookups: Lookups, c: Candidate) -> str:
+    """The buyer's KK as the population registry knows it (the digest), where the row gives
+    none: the end-user rule looks at the family card whether or not the seller entered it."""
+    person = (lookups.registry or {}).get(c.id_digest)
+    return getattr(person, "kk_digest", "") or ""
 
 
 def _registry(candidates: list[Candidate]) -> dict | None:

@@ -737,3 +737,29 @@ def test_a_pack_moved_between_the_judging_and_the_write_is_judged_again(
     assert Registration.objects.count() == 1 == AuditEvent.objects.count()
     stock.refresh_from_db()
     assert stock.status == StarterPack.Status.IN_STOCK and stock.outlet == other_outlet
+
+
+def test_a_row_without_a_kk_on_a_family_card_of_the_dealers_people_is_flagged(tmp_path, outlet):
+    """A rule set that asks for no KK (2026-07 on): the family card the population registry
+    knows for the buyer is what the end-user rule looks at, as at the counter."""
+    from outlets.models import OutletStaff
+    from tests.factories import StaffFactory
+
+    staff_kk = make_kk(recorded=date(2012, 5, 14), region="327301", serial=1)
+    StaffFactory(outlet=outlet)
+    OutletStaff.objects.filter(outlet=outlet).update(kk_number_digest=pii.digest(staff_kk))
+    on_staff_card = row(1, registered_at="2026-08-03T10:15:00")  # in the registry on staff_kk
+    path = write_csv(
+        tmp_path / "kk.csv",
+        [
+            {**on_staff_card, "kk_number": ""},
+            row(2, kk_number="", registered_at="2026-08-03T10:16:00"),
+        ],
+    )
+
+    assert run_import(path) == 0
+
+    flagged = Registration.objects.get(msisdn=stored(on_staff_card["msisdn"]))
+    assert flagged.status == Registration.Status.FLAGGED
+    assert [r["code"] for r in flagged.review_reasons] == ["insider_kk"]
+    assert Registration.objects.filter(status=Registration.Status.REGISTERED).count() == 1

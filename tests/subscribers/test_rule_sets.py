@@ -372,6 +372,47 @@ def test_a_buyer_sharing_a_clerks_family_card_is_flagged_not_refused(clerk, outl
     assert registration.review_reasons[0]["code"] == "insider_kk"
 
 
+@pytest.mark.parametrize("channel", ["counter", "late_check"])
+def test_the_family_card_the_registry_knows_is_flagged_when_none_was_entered(
+    clerk, outlet, settings, channel
+):
+    """The rule set in force asks for no KK: a buyer on a clerk's family card is flagged all the
+    same — the population registry knows the buyer's KK — at the counter and when the registry
+    answers late."""
+    from core import pii
+
+    OutletStaff.objects.filter(user=clerk).update(kk_number_digest=pii.digest(INSIDER_KK))
+    pack = StarterPackFactory(outlet=outlet)
+    day = date(2026, 8, 3)
+    data = {**_insider_buyer(pack), "kk_number": ""}  # the registry has the buyer on INSIDER_KK
+    if channel == "late_check":
+        settings.POPULATION_REGISTRY_MOCK_FAULT = "down"
+    registration = services.registration_create(
+        clerk=clerk, data=data, now=at(day), **photos_for(day)
+    )
+    if channel == "late_check":
+        assert registration.status == Registration.Status.AWAITING
+        settings.POPULATION_REGISTRY_MOCK_FAULT = ""
+        services.registration_verify(registration_id=registration.pk)
+        registration.refresh_from_db()
+
+    assert registration.kk_number_digest == pii.digest("")
+    assert registration.status == Registration.Status.FLAGGED
+    assert [r["code"] for r in registration.review_reasons] == ["insider_kk"]
+
+
+def test_a_family_card_the_registry_knows_flags_nobody_else(clerk, outlet):
+    pack = StarterPackFactory(outlet=outlet)
+    day = date(2026, 8, 3)
+    data = {**_insider_buyer(pack), "kk_number": ""}
+
+    registration = services.registration_create(
+        clerk=clerk, data=data, now=at(day), **photos_for(day)
+    )
+
+    assert registration.status == Registration.Status.REGISTERED
+
+
 # --- minors in 2026: the child's NIK, the head of family's face ---------------------------------
 
 CHILD_BIRTH = date(2012, 5, 5)
