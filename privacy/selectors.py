@@ -22,6 +22,7 @@ from .subjects import (
     Holding,
     PersonClaim,
     PersonRecords,
+    disagreements,
     guardian_registrations,
     person_records,
 )
@@ -215,6 +216,16 @@ def data_subject_records(
     )
     events = AuditEvent.objects.filter(windows).order_by("created_at", "pk")
     return SubjectRecords(registrations, states, staff, discrepancies, events, held, guarded)
+
+
+def request_disagreements(*, request: DataSubjectRequest, records: SubjectRecords) -> list[dict]:
+    """The records a request's number matched ambiguously, as an operator admin decides them:
+    masked (``Holding.describe``), with what disagrees (``differs``: ``full_name``,
+    ``birth_date``)."""
+    return [
+        {**holding.describe(), "differs": fields}
+        for holding, fields in disagreements(records.person, PersonClaim.from_request(request))
+    ]
 
 
 # --- requests and jobs, for the operator admin's pages ----------------------------------------
