@@ -138,6 +138,7 @@ def request_detail(request, pk):
             (registration, records.state(registration)) for registration in records.guarded
         ],
         "outlet_staff": records.outlet_staff,
+        "holder": records.holder,
         "discrepancies": records.discrepancies,
         "events": _told(records.audit_events.select_related("actor")[:EVENTS_SHOWN]),
         "events_total": records.audit_events.count(),

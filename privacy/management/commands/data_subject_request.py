@@ -109,7 +109,9 @@ class Command(BaseCommand):
                 f"anonymised {outcome.anonymised}, deferred {outcome.deferred}, "
                 f"earlier values erased {outcome.earlier_values_erased}, "
                 f"staff erased {outcome.staff_erased}, staff kept {outcome.staff_kept}, "
-                f"accounts erased {outcome.users_erased}"
+                f"accounts erased {outcome.users_erased}, "
+                f"holder's-door sessions deleted {outcome.holder_sessions_deleted}, "
+                f"disputes erased {outcome.holder_disputes_erased}"
             )
         elif restrict:
             restricted = services.data_subject_request_restrict(actor=actor, request=request)
