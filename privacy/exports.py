@@ -5,6 +5,11 @@ The copy is the person's own, so it carries their full ID and KK numbers and eve
 field, restricted registrations included. It names who processed the data by role, never by
 the staff member's account.
 
+What the holder's door (``/nomor-saya/``) keeps under the person's NIK is theirs too: the
+numbers they disputed with their note and what became of each dispute, the sessions opened with
+their NIK (when, how, whether opened — the login number masked: someone else may have typed
+it), and the numbers they chose not to keep over the cap. Never the door's hashes or codes.
+
 A head of family also finds the minors' registrations made through them (``as_head_of_family``):
 their own NIK in full, whether the face photo (their face) is still held and the registry's
 check of it — and of the minor only what names the registration (name, masked NIK), which the
@@ -19,6 +24,7 @@ from datetime import date, datetime
 
 from core import pii
 from core.csvsafe import defuse
+from core.masking import mask_msisdn
 
 from .models import DataSubjectRequest
 from .selectors import PHOTO_FIELDS, SubjectRecords
@@ -180,6 +186,32 @@ def subject_export(
             }
             for discrepancy in records.discrepancies
         ],
+        "holder_disputes": [
+            {
+                "msisdn": dispute.msisdn,
+                "note": dispute.note,
+                "status": dispute.status,
+                "reported_at": _iso(dispute.created_at),
+                "blocked_after": _iso(dispute.notice_until),
+                "answered_by_the_number_at": _iso(dispute.answered_at),
+                "blocked_at": _iso(dispute.blocked_at),
+                "block_reversed_at": _iso(dispute.reversed_at),
+            }
+            for dispute in records.holder.disputes
+        ],
+        "holder_sessions": [
+            {
+                "started_at": _iso(session.created_at),
+                "method": session.method,
+                "login_number": mask_msisdn(session.msisdn) if session.msisdn else "",
+                "opened_at": _iso(session.verified_at),
+            }
+            for session in records.holder.sessions
+        ],
+        "holder_numbers_not_kept": [
+            {"msisdn": choice.msisdn, "flagged_at": _iso(choice.flagged_at)}
+            for choice in records.holder.keep_choices
+        ],
         "processing_log": [
             {
                 "at": _iso(event.created_at),
@@ -230,6 +262,9 @@ def _csv(data: dict) -> bytes:
         "corrections_proposed",
         "outlet_staff",
         "discrepancies",
+        "holder_disputes",
+        "holder_sessions",
+        "holder_numbers_not_kept",
         "processing_log",
     ):
         for number, record in enumerate(data[section], start=1):

@@ -12,6 +12,7 @@ from django.utils import timezone
 from compliance.models import Discrepancy
 from core.models import AuditEvent
 from core.roles import is_operator
+from holders.models import HolderDispute, HolderKeepChoice, HolderSession
 from outlets.models import OutletStaff
 from subscribers.models import Registration
 from subscribers.selectors import exclude_restricted
@@ -22,6 +23,7 @@ from .subjects import (
     Holding,
     PersonClaim,
     PersonRecords,
+    disagreements,
     guardian_registrations,
     person_records,
 )
@@ -29,6 +31,8 @@ from .subjects import (
 PHOTO_FIELDS = ("id_photo", "id_photo_thumb", "face_photo", "face_photo_thumb")
 REGISTRATION_TARGET = "subscribers.registration"
 STAFF_TARGET = "outlets.outletstaff"
+HOLDER_SESSION_TARGET = "holders.holdersession"
+HOLDER_DISPUTE_TARGET = "holders.holderdispute"
 
 
 # --- restriction -------------------------------------------------------------------------------
@@ -112,6 +116,37 @@ def retention_preview(*, now: datetime | None = None) -> RetentionPreview:
 
 
 @dataclass
+class HolderRecords:
+    """What the holder's door (``/nomor-saya/``) keeps under the person's NIK: the sessions
+    opened with it, the numbers disputed ("not mine") and the numbers not kept over the cap.
+    Keyed by the NIK's digest alone (the door asks no name). A statement keeps only its code and
+    the file's hash: nothing in it leads to the person, so none is listed."""
+
+    sessions: list[HolderSession] = field(default_factory=list)
+    disputes: list[HolderDispute] = field(default_factory=list)
+    keep_choices: list[HolderKeepChoice] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.sessions or self.disputes or self.keep_choices)
+
+
+def holder_records(digests: list[str]) -> HolderRecords:
+    """The holder's-door records under these digests, oldest first."""
+    digests = [d for d in digests if d]
+    if not digests:
+        return HolderRecords()
+    return HolderRecords(
+        sessions=list(HolderSession.objects.filter(nik_digest__in=digests).order_by("created_at")),
+        disputes=list(
+            HolderDispute.objects.filter(nik_digest__in=digests).order_by("created_at", "pk")
+        ),
+        keep_choices=list(
+            HolderKeepChoice.objects.filter(nik_digest__in=digests).order_by("flagged_at", "pk")
+        ),
+    )
+
+
+@dataclass
 class SubjectRecords:
     """What the portal holds on one person (registrant or outlet staff member): the
     registrations where they hold, or held, the registered identity (``person`` says which
@@ -127,6 +162,8 @@ class SubjectRecords:
     # Minors' registrations made through this person as head of family (guardian): the
     # minor's, with the guardian's NIK and face in them (``privacy.subjects``).
     guarded: list[Registration] = field(default_factory=list)
+    # What the holder's door keeps under their NIK (sessions, disputes, numbers not kept).
+    holder: HolderRecords = field(default_factory=HolderRecords)
 
     @property
     def registration_ids(self) -> list[int]:
@@ -213,8 +250,31 @@ def data_subject_records(
             )
         }
     )
+    holder = holder_records(digests)
+    if holder.sessions:
+        windows |= Q(
+            target_type=HOLDER_SESSION_TARGET,
+            target_id__in=[str(session.pk) for session in holder.sessions],
+        )
+    if holder.disputes:
+        windows |= Q(
+            target_type=HOLDER_DISPUTE_TARGET,
+            target_id__in=[str(dispute.pk) for dispute in holder.disputes],
+        )
     events = AuditEvent.objects.filter(windows).order_by("created_at", "pk")
-    return SubjectRecords(registrations, states, staff, discrepancies, events, held, guarded)
+    return SubjectRecords(
+        registrations, states, staff, discrepancies, events, held, guarded, holder
+    )
+
+
+def request_disagreements(*, request: DataSubjectRequest, records: SubjectRecords) -> list[dict]:
+    """The records a request's number matched ambiguously, as an operator admin decides them:
+    masked (``Holding.describe``), with what disagrees (``differs``: ``full_name``,
+    ``birth_date``)."""
+    return [
+        {**holding.describe(), "differs": fields}
+        for holding, fields in disagreements(records.person, PersonClaim.from_request(request))
+    ]
 
 
 # --- requests and jobs, for the operator admin's pages ----------------------------------------

@@ -310,3 +310,28 @@ def guardian_registrations(digests, *, exclude=()) -> list[Registration]:
         .select_related("outlet", "policy")
         .order_by("registered_at", "pk")
     )
+
+
+def disagreements(records: PersonRecords, claim: PersonClaim) -> list[tuple[Holding, list[str]]]:
+    """Each holding still ambiguous, with what disagrees (``full_name``, ``birth_date``): with
+    the claim's name or birth date where the request gives them, else among the records the
+    number matched (one NIK, two people)."""
+    digests = set(claim.digests)
+    candidates = [h for hs in records.holdings.values() for h in hs if h.digest in digests]
+    names = {h.name_key for h in candidates}
+    births = {h.birth_date for h in candidates}
+    out = []
+    for holding in records.ambiguous:
+        fields = []
+        if claim.name_key or claim.birth_date:
+            if claim.name_key and holding.name_key != claim.name_key:
+                fields.append("full_name")
+            if claim.birth_date and holding.birth_date != claim.birth_date:
+                fields.append("birth_date")
+        else:
+            if len(names) > 1:
+                fields.append("full_name")
+            if len(births) > 1:
+                fields.append("birth_date")
+        out.append((holding, fields))
+    return out

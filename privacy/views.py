@@ -22,7 +22,7 @@ from core import external_digests
 from core.roles import is_operator
 
 from . import selectors, services
-from .forms import ConfirmForm, ExportForm, JobStartForm, SubjectLookupForm
+from .forms import ConfirmForm, DecideForm, ExportForm, JobStartForm, SubjectLookupForm
 from .models import PrivacyJob
 
 RECENT = 20
@@ -109,11 +109,27 @@ def _told(events) -> list:
     return events
 
 
+def _refused(request, subject_request, exc: ValidationError) -> HttpResponse:
+    """An action the service refused (nothing was done): a page saying why, with the records
+    that disagree where that is the reason — 409 for an ambiguous match (decide first), 400 for
+    anything else. Never a 500."""
+    ambiguous = isinstance(exc, services.AmbiguousMatch)
+    context = {
+        "subject_request": subject_request,
+        "reasons": exc.messages,
+        "ambiguous": exc.holdings if ambiguous else [],
+    }
+    response = render(request, "privacy/refused.html", context, status=409 if ambiguous else 400)
+    return _private(response)
+
+
 @login_required
 def request_detail(request, pk):
     subject_request = selectors.request_get_for_user(user=request.user, pk=pk)
     records = services.data_subject_request_view(actor=request.user, request=subject_request)
+    disagreeing = selectors.request_disagreements(request=subject_request, records=records)
     context = {
+        "disagreeing": disagreeing,
         "subject_request": subject_request,
         "registrations": [
             (registration, records.state(registration)) for registration in records.registrations
@@ -122,6 +138,7 @@ def request_detail(request, pk):
             (registration, records.state(registration)) for registration in records.guarded
         ],
         "outlet_staff": records.outlet_staff,
+        "holder": records.holder,
         "discrepancies": records.discrepancies,
         "events": _told(records.audit_events.select_related("actor")[:EVENTS_SHOWN]),
         "events_total": records.audit_events.count(),
@@ -139,9 +156,12 @@ def request_export(request, pk):
     form = ExportForm(request.POST)
     if not form.is_valid():
         return HttpResponse(_("Choose JSON or CSV."), status=400, content_type="text/plain")
-    export = services.data_subject_request_export(
-        actor=request.user, request=subject_request, fmt=form.cleaned_data["format"]
-    )
+    try:
+        export = services.data_subject_request_export(
+            actor=request.user, request=subject_request, fmt=form.cleaned_data["format"]
+        )
+    except ValidationError as exc:
+        return _refused(request, subject_request, exc)
     response = HttpResponse(export.content, content_type=f"{export.content_type}; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return _private(response)
@@ -156,7 +176,10 @@ def request_action(request, pk, action):
     service, title, explanation, done = ACTIONS[action]
     form = ConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        service(actor=request.user, request=subject_request)
+        try:
+            service(actor=request.user, request=subject_request)
+        except ValidationError as exc:
+            return _refused(request, subject_request, exc)
         messages.success(request, done)
         return redirect("privacy:request", pk=subject_request.pk)
     context = {
@@ -168,6 +191,35 @@ def request_action(request, pk, action):
         "danger": action == "erase",
     }
     return _private(render(request, "privacy/confirm.html", context))
+
+
+@login_required
+@require_POST
+def request_decide(request, pk):
+    """The operator admin's decision, record by record, on what the number matched ambiguously:
+    this person's or another's (audited). Undecided records stay ambiguous."""
+    subject_request = selectors.request_get_for_user(user=request.user, pk=pk)
+    records = selectors.data_subject_records(
+        digests=subject_request.id_number_digests,
+        person=subject_request.person,
+        decisions=subject_request.decisions,
+    )
+    keys = [
+        item["key"]
+        for item in selectors.request_disagreements(request=subject_request, records=records)
+    ]
+    form = DecideForm(request.POST, keys=keys)
+    if not form.is_valid() or not form.decisions():
+        messages.error(request, _("Choose, for at least one record, whose it is."))
+        return redirect("privacy:request", pk=subject_request.pk)
+    try:
+        services.data_subject_request_decide(
+            actor=request.user, request=subject_request, decisions=form.decisions()
+        )
+    except ValidationError as exc:
+        return _refused(request, subject_request, exc)
+    messages.success(request, _("Decision recorded."))
+    return redirect("privacy:request", pk=subject_request.pk)
 
 
 @operator_required

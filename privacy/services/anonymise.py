@@ -15,6 +15,7 @@ from subscribers.models import Registration
 from .. import selectors
 from ..models import DataSubjectRequest, PrivacyJob, RegistrationPrivacy
 from .common import ensure_states
+from .holder_records import holder_records_of_registrations_erase
 
 # What anonymisation leaves of a registration. Kept for statistics and accountability: the
 # registration and pack numbers, outlet, clerk, dates, status, ID *type*, sex, nationality and
@@ -124,6 +125,8 @@ def registrations_anonymise(
             keep_version_ids=keep_version_ids,
             keep_answer_ids=keep_answer_ids,
         )
+        # The holder's door's records about them: the disputes' NIK digest and note.
+        holder_records_of_registrations_erase(todo)
         result.anonymised = todo
         target = job or request
         audit_record(

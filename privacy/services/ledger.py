@@ -26,6 +26,7 @@ from ..models import ErasureLedger, RegistrationPrivacy
 from .anonymise import registrations_anonymise
 from .common import ensure_states
 from .export_files import export_files_delete
+from .holder_records import holder_records_erase
 
 
 def ledger_token(digests: list[str]) -> str:
@@ -74,7 +75,7 @@ def erasure_ledger_reapply(*, actor="restore") -> dict:
     now = timezone.now()
     counts = {
         "entries": 0, "anonymised": 0, "deferred": 0, "versions": 0, "guardian": 0,
-        "staff": 0, "users": 0, "files": 0,
+        "staff": 0, "users": 0, "files": 0, "holder_records": 0,
     }  # fmt: skip
     for entry in ErasureLedger.objects.filter(expires_at__gte=now).order_by("created_at", "pk"):
         with transaction.atomic():
@@ -153,6 +154,17 @@ def erasure_ledger_reapply(*, actor="restore") -> dict:
             IdempotencyRecord.objects.filter(
                 response_body__registration_number__in=rec.get("registration_numbers", [])
             ).delete()
+            # The holder's door: by digest (sessions, disputes, numbers not kept) and by key.
+            holder = holder_records_erase(
+                digests=entry.digests,
+                dispute_ids=rec.get("holder_disputes", []),
+                keep_choice_ids=rec.get("holder_numbers_not_kept", []),
+            )
+            counts["holder_records"] += (
+                holder["holder_sessions_deleted"]
+                + len(holder["holder_disputes_erased"])
+                + len(holder["holder_numbers_not_kept_erased"])
+            )
             # Files the backup brought back: the person's exports, report files holding them.
             counts["files"] += export_files_delete(rec.get("export_files", []), now=now)
             counts["files"] += len(

@@ -25,6 +25,7 @@ from ..models import DataSubjectRequest, RegistrationPrivacy
 from .anonymise import registrations_anonymise
 from .common import ensure_states, require_operator
 from .export_files import export_files_erase
+from .holder_records import holder_records_erase
 from .ledger import ledger_record, ledger_token
 
 
@@ -254,6 +255,11 @@ class ErasureOutcome:
     # erased there, or kept and why ("in_service" or "legal_hold"); the minor's data stays.
     guardian_erased: list[int] = field(default_factory=list)
     guardian_kept: dict[int, str] = field(default_factory=dict)
+    # The holder's door: sessions deleted, disputes and numbers-not-kept that lost the NIK's
+    # digest (and the dispute its note).
+    holder_sessions_deleted: int = 0
+    holder_disputes_erased: list[int] = field(default_factory=list)
+    holder_numbers_not_kept_erased: list[int] = field(default_factory=list)
 
 
 def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> ErasureOutcome:
@@ -350,6 +356,12 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
         )
         outcome.photos_deleted += guardian_photos
         _erase_staff_and_accounts(records, request, actor, outcome)
+        # The holder's door: what it keeps under the NIK goes now, an open dispute included
+        # (its workflow reads nothing of the person: privacy.services.holder_records).
+        holder = holder_records_erase(digests=request.id_number_digests)
+        outcome.holder_sessions_deleted = holder["holder_sessions_deleted"]
+        outcome.holder_disputes_erased = holder["holder_disputes_erased"]
+        outcome.holder_numbers_not_kept_erased = holder["holder_numbers_not_kept_erased"]
         numbers = [r.registration_number for r in records.registrations]
         outcome.replies_deleted, _n = IdempotencyRecord.objects.filter(
             response_body__registration_number__in=numbers
@@ -374,6 +386,7 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
             "export_files_deleted": outcome.export_files_deleted,
             "report_files_deleted": outcome.report_files_deleted,
             "photo_files_deleted": outcome.photos_deleted,
+            **holder,
         }
         _record_action(request, actor, "erase", result_summary, now)
         audit_record(
@@ -401,6 +414,8 @@ def data_subject_request_erase(*, actor, request: DataSubjectRequest) -> Erasure
                 "registration_numbers": numbers,
                 "registrations": [r.pk for r in records.registrations],
                 "export_files": outcome.export_files_deleted,
+                "holder_disputes": outcome.holder_disputes_erased,
+                "holder_numbers_not_kept": outcome.holder_numbers_not_kept_erased,
             },
         )
     return outcome

@@ -208,7 +208,7 @@ NOT_WALKED = [
         r"compliance/sanctions/<int:pk>/lift/",
         r"outlets/notices/read/",
         r"outlets/staff/<int:pk>/invitation/",
-        r"privacy/requests/<int:pk>/export/",
+        r"privacy/requests/<int:pk>/(export|decide)/",
         r"privacy/jobs/<int:pk>/resume/",
         r"reports/refresh/",
         r"outlets/",

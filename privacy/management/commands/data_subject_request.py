@@ -7,7 +7,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from privacy import services
+from privacy import selectors, services
 from privacy.models import DataSubjectRequest
 from privacy.services.export_files import export_file_record
 
@@ -65,11 +65,33 @@ class Command(BaseCommand):
             raise CommandError("; ".join(exc.messages)) from exc
 
     def _act(self, actor, request, export, erase, restrict, lift_restriction):
+        request.refresh_from_db()
+        records = selectors.data_subject_records(
+            digests=request.id_number_digests, person=request.person, decisions=request.decisions
+        )
         self.stdout.write(
             f"request #{request.pk} {request.id_number_masked}: "
-            f"{request.found['registrations']} registration(s), "
-            f"{request.found['outlet_staff']} outlet-staff record(s)"
+            f"{len(records.registrations)} registration(s), "
+            f"{len(records.outlet_staff)} outlet-staff record(s)"
         )
+        disagreeing = selectors.request_disagreements(request=request, records=records)
+        if disagreeing:
+            # Said before any action is tried: the number's records may be two people's.
+            self.stdout.write(
+                f"{len(disagreeing)} record(s) of this ID number disagree and may be another "
+                "person's; nothing is exported, erased or restricted until each is decided "
+                "(--decide KEY=include|exclude) or --name / --birth-date name the person:"
+            )
+            for item in disagreeing:
+                differs = ", ".join(
+                    "name" if name == "full_name" else "birth date" for name in item["differs"]
+                )
+                self.stdout.write(
+                    f"  {item['key']}  {item['registration_number']}  "
+                    f"{'current' if item['current'] else 'earlier version'}  "
+                    f"name {item['full_name']!r}  born {item['birth_date'] or '?'}  "
+                    f"{item['id_number']}  differs: {differs or '-'}"
+                )
         if export:
             path = Path(export)
             fmt = "csv" if path.suffix.lower() == ".csv" else "json"
@@ -87,7 +109,9 @@ class Command(BaseCommand):
                 f"anonymised {outcome.anonymised}, deferred {outcome.deferred}, "
                 f"earlier values erased {outcome.earlier_values_erased}, "
                 f"staff erased {outcome.staff_erased}, staff kept {outcome.staff_kept}, "
-                f"accounts erased {outcome.users_erased}"
+                f"accounts erased {outcome.users_erased}, "
+                f"holder's-door sessions deleted {outcome.holder_sessions_deleted}, "
+                f"disputes erased {outcome.holder_disputes_erased}"
             )
         elif restrict:
             restricted = services.data_subject_request_restrict(actor=actor, request=request)
