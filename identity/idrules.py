@@ -393,9 +393,9 @@ def validate_id_number(
     if kind == "sim":
         return _validate_sim(text, birth_date=birth_date, sex=sex, today=today)
     if kind == "passport":
-        return _validate_passport(text, country)
+        return _not_a_nik(kind, _validate_passport(text, country), today)
     if kind in ("kitas", "kitap"):
-        return _validate_residence_permit(kind, text, country)
+        return _not_a_nik(kind, _validate_residence_permit(kind, text, country), today)
     if kind == "student_card":
         return _validate_student_card(text)
     raise IdRuleError(
@@ -404,6 +404,25 @@ def validate_id_number(
         id_type=id_type,
         allowed=ID_TYPES,
     )
+
+
+def _not_a_nik(kind: str, check: IdCheck, today: date | None) -> IdCheck:
+    """A passport or a residence permit never carries a NIK's number: its digest would be the
+    NIK's, so the number would count against that NIK's cap, show at its holder's door and
+    answer its personal-data requests (``nik_as_document``). (A student card may print its
+    holder's own NIK: a child's number counted as the child's NIK is right.)"""
+    if _SIXTEEN_DIGITS.fullmatch(check.normalized):
+        try:
+            validate_nik(check.normalized, birth_date=None, sex=None, today=today)
+        except IdRuleError:
+            return check
+        raise IdRuleError(
+            "nik_as_document",
+            f"This {kind} number has the form of a NIK: a NIK is registered with the KTP "
+            "(or the new SIM), whoever holds it.",
+            id_type=kind,
+        )
+    return check
 
 
 def _validate_sim(text: str, *, birth_date, sex, today) -> IdCheck:

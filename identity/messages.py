@@ -30,6 +30,10 @@ MESSAGES = {
     "kitas_format": _("A KITAS number has 6 to 20 letters or digits."),
     "kitap_format": _("A KITAP number has 6 to 20 letters or digits."),
     "foreigner_document": _("KITAS and KITAP are for foreign citizens: check the nationality."),
+    "nik_as_document": _(
+        "This number has the form of a NIK: a NIK is registered with the KTP (or the new SIM), "
+        "whoever holds it — a foreign resident with a KTP-el too."
+    ),
     "student_card_format": _("A student card number has 3 to 30 letters, digits, dots or dashes."),
     "id_type_unknown": _("Unknown ID type."),
     "msisdn_format": _("Enter an Indonesian mobile number, e.g. 0812 3456 7890 or 62812…"),

@@ -757,6 +757,24 @@ def test_residence_permit_is_for_foreigners(id_type, nationality):
     assert caught.value.params == {"id_type": id_type}
 
 
+@pytest.mark.parametrize("id_type", ["kitas", "kitap", "passport"])
+def test_a_foreign_document_never_carries_a_niks_number(id_type):
+    """Its digest would be the NIK's: it would count against that NIK's cap, show at its
+    holder's door and answer its personal-data requests. A 16-digit number no NIK can be
+    (serial 0000, a day that does not exist) stays a document number."""
+    nik = make_nik(date(1990, 8, 17), "F", serial=42)
+    with raises_code("nik_as_document") as caught:
+        validate_id_number(id_type, f"{nik[:8]} {nik[8:]}", nationality="MY", today=TODAY)
+    assert caught.value.params == {"id_type": id_type}
+    for not_a_nik in (nik[:12] + "0000", nik[:6] + "32" + nik[8:]):
+        assert validate_id_number(id_type, not_a_nik, nationality="MY", today=TODAY)
+
+
+def test_a_student_card_may_print_its_holders_own_nik():
+    nik = make_nik(date(2010, 8, 17), "M", serial=42)
+    assert validate_id_number("student_card", nik, today=TODAY).normalized == nik
+
+
 def test_residence_permit_default_nationality_is_indonesian():
     with raises_code("foreigner_document"):
         validate_id_number("kitas", "2C21JE1234AB", today=TODAY)
