@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -136,9 +136,37 @@ def _clean_msisdn(value, errors: dict, field: str = "msisdn") -> str:
 # --- throttles ------------------------------------------------------------------------------------
 
 
-def _throttle(*, nik_digest: str, msisdn_digest: str, client: str, now: datetime) -> None:
+# Each limit's count and the session row it lets in are one step: the count is taken under a
+# lock on each key it counts (NIK, number, client address), inside the transaction that inserts
+# the row, so attempts sent at the same moment are counted one after the other. PostgreSQL: a
+# transaction-level advisory lock per key, taken in one order (no deadlock between two attempts
+# sharing two keys). SQLite writes one transaction at a time: a write first makes this
+# transaction the writer before it counts.
+_LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended('satupintu.holder:' || %s, 0))"
+_WRITE_FIRST = 'UPDATE "holders_holdersession" SET "attempts" = "attempts" WHERE 1 = 0'
+
+
+def _hold_keys(*keys: str) -> None:
+    """Serialise the callers sharing any of ``keys`` until the current transaction ends."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for key in sorted(set(keys)):
+                cursor.execute(_LOCK_KEY, [key])
+        else:
+            cursor.execute(_WRITE_FIRST)
+
+
+def _throttle_keys(*, nik_digest: str, msisdn_digest: str, client: str) -> list[str]:
+    keys = [f"nik:{nik_digest}", f"client:{client}"]
+    if msisdn_digest:
+        keys.append(f"number:{msisdn_digest}")
+    return keys
+
+
+def _throttle_wait(*, nik_digest: str, msisdn_digest: str, client: str, now: datetime) -> int:
     """Per NIK, per number, per client address, over ``HOLDER_THROTTLE_WINDOW_SECONDS``: one
-    query, the same for every caller."""
+    query, the same for every caller. The seconds to wait (the refusal audited), 0 when the
+    attempt may go on."""
     window = _setting("HOLDER_THROTTLE_WINDOW_SECONDS", 3600)
     since = now - timedelta(seconds=window)
     counts = HolderSession.objects.filter(created_at__gte=since).aggregate(
@@ -157,7 +185,29 @@ def _throttle(*, nik_digest: str, msisdn_digest: str, client: str, now: datetime
             target_type="holders.holdersession",
             after={"nik_digest": nik_digest[:12], "client_digest": client[:12]},
         )
-        raise HolderThrottled(retry_after=window)
+        return window
+    return 0
+
+
+def _throttle(*, nik_digest: str, msisdn_digest: str, client: str, now: datetime) -> None:
+    """The early look, without a lock: a flood over the limits is refused before the population
+    registry is asked. It decides nothing: ``_throttled_under_lock`` does, as the row is
+    written."""
+    wait = _throttle_wait(
+        nik_digest=nik_digest, msisdn_digest=msisdn_digest, client=client, now=now
+    )
+    if wait:
+        raise HolderThrottled(retry_after=wait)
+
+
+def _throttled_under_lock(
+    *, nik_digest: str, msisdn_digest: str, client: str, now: datetime
+) -> int:
+    """Inside the transaction that inserts the session: the keys held, then counted."""
+    _hold_keys(*_throttle_keys(nik_digest=nik_digest, msisdn_digest=msisdn_digest, client=client))
+    return _throttle_wait(
+        nik_digest=nik_digest, msisdn_digest=msisdn_digest, client=client, now=now
+    )
 
 
 # --- sessions -------------------------------------------------------------------------------------
@@ -198,35 +248,59 @@ def holder_session_start(
     _throttle(nik_digest=nik_digest, msisdn_digest=number_digest, client=client, now=now)
     registry_kk = _registry_kk_digest(nik)
     with transaction.atomic():
-        on_nik = (
-            current_registrations(nik_digest)
-            .filter(msisdn=number)
-            .exclude(status=Registration.Status.BLOCKED)
-            .values_list("kk_number_digest", flat=True)
-            .first()
+        wait = _throttled_under_lock(
+            nik_digest=nik_digest, msisdn_digest=number_digest, client=client, now=now
         )
-        matched = on_nik is not None and kk_digest in {registry_kk, on_nik}
-        code = hashing.new_code()
-        session = HolderSession(
-            method=HolderSession.Method.SMS,
-            nik_digest=nik_digest,
-            nik_masked=mask_id_number(nik),
-            msisdn=number,
-            msisdn_digest=number_digest,
-            client_digest=client,
-            matched=matched,
-            code_expires_at=now + code_ttl(),
-            created_at=now,
-        )
-        session.code_hash = hashing.secret_hash(CODE_PURPOSE, f"{session.pk}:{code}")
-        session.save(force_insert=True)
-        sms_queue(to=number, body=code_sms_text(code), deliver=matched, now=now)
-        audit_record(
-            actor=HOLDER_ACTOR,
-            action=AuditAction.HOLDER_SESSION_START,
-            target=session,
-            after={"nik": session.nik_masked, "msisdn": mask_msisdn(number)},
-        )
+        if not wait:
+            session = _session_write(
+                nik=nik,
+                kk_digest=kk_digest,
+                number=number,
+                number_digest=number_digest,
+                client=client,
+                registry_kk=registry_kk,
+                now=now,
+            )
+    if wait:
+        raise HolderThrottled(retry_after=wait)
+    return session
+
+
+def _session_write(
+    *, nik: str, kk_digest: str, number: str, number_digest: str, client: str, registry_kk, now
+) -> HolderSession:
+    """The session row, its code SMS (sent only when the three facts agree) and the audit row:
+    inside the caller's transaction, once the throttles let the attempt in."""
+    nik_digest = pii.digest(nik)
+    on_nik = (
+        current_registrations(nik_digest)
+        .filter(msisdn=number)
+        .exclude(status=Registration.Status.BLOCKED)
+        .values_list("kk_number_digest", flat=True)
+        .first()
+    )
+    matched = on_nik is not None and kk_digest in {registry_kk, on_nik}
+    code = hashing.new_code()
+    session = HolderSession(
+        method=HolderSession.Method.SMS,
+        nik_digest=nik_digest,
+        nik_masked=mask_id_number(nik),
+        msisdn=number,
+        msisdn_digest=number_digest,
+        client_digest=client,
+        matched=matched,
+        code_expires_at=now + code_ttl(),
+        created_at=now,
+    )
+    session.code_hash = hashing.secret_hash(CODE_PURPOSE, f"{session.pk}:{code}")
+    session.save(force_insert=True)
+    sms_queue(to=number, body=code_sms_text(code), deliver=matched, now=now)
+    audit_record(
+        actor=HOLDER_ACTOR,
+        action=AuditAction.HOLDER_SESSION_START,
+        target=session,
+        after={"nik": session.nik_masked, "msisdn": mask_msisdn(number)},
+    )
     return session
 
 
@@ -320,26 +394,15 @@ def holder_face_start(
     except RegistryUnavailable:
         matched = False
     with transaction.atomic():
-        token = hashing.new_token()
-        session = HolderSession.objects.create(
-            method=HolderSession.Method.FACE,
-            nik_digest=nik_digest,
-            nik_masked=mask_id_number(nik),
-            client_digest=client,
-            matched=matched,
-            code_hash="",
-            code_expires_at=now,
-            verified_at=now if matched else None,
-            token_hash=hashing.secret_hash(TOKEN_PURPOSE, token) if matched else "",
-            token_expires_at=now + session_ttl() if matched else None,
-            created_at=now,
+        wait = _throttled_under_lock(
+            nik_digest=nik_digest, msisdn_digest="", client=client, now=now
         )
-        audit_record(
-            actor=HOLDER_ACTOR,
-            action=AuditAction.HOLDER_FACE_CHECK,
-            target=session,
-            after={"nik": session.nik_masked, "matched": matched},
-        )
+        if not wait:
+            session, token = _face_session_write(
+                nik=nik, nik_digest=nik_digest, client=client, matched=matched, now=now
+            )
+    if wait:
+        raise HolderThrottled(retry_after=wait)
     if not matched:
         raise ValidationError(
             {
@@ -351,6 +414,32 @@ def holder_face_start(
                 ]
             }
         )
+    return session, token
+
+
+def _face_session_write(
+    *, nik: str, nik_digest: str, client: str, matched: bool, now: datetime
+) -> tuple[HolderSession, str]:
+    token = hashing.new_token()
+    session = HolderSession.objects.create(
+        method=HolderSession.Method.FACE,
+        nik_digest=nik_digest,
+        nik_masked=mask_id_number(nik),
+        client_digest=client,
+        matched=matched,
+        code_hash="",
+        code_expires_at=now,
+        verified_at=now if matched else None,
+        token_hash=hashing.secret_hash(TOKEN_PURPOSE, token) if matched else "",
+        token_expires_at=now + session_ttl() if matched else None,
+        created_at=now,
+    )
+    audit_record(
+        actor=HOLDER_ACTOR,
+        action=AuditAction.HOLDER_FACE_CHECK,
+        target=session,
+        after={"nik": session.nik_masked, "matched": matched},
+    )
     return session, token
 
 
