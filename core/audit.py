@@ -126,6 +126,14 @@ class AuditAction(models.TextChoices):
     HOLDER_NUMBERS_VIEW = "holder.numbers_view", _("Holder viewed the numbers on their NIK")
     HOLDER_FACE_CHECK = "holder.face_check", _("Holder's face checked by the registry")
     HOLDER_THROTTLED = "holder.throttled", _("Holder's door: too many attempts")
+    HOLDER_DISPUTE_REFUSED = (
+        "holder.dispute_refused",
+        _("Holder typed a number that could not be reported"),
+    )
+    HOLDER_SESSION_ENDED = (
+        "holder.session_ended",
+        _("Holder's session ended: too many numbers that could not be reported"),
+    )
     HOLDER_DISPUTE_OPEN = "holder.dispute_open", _("Holder reported a number as not theirs")
     HOLDER_DISPUTE_ANSWER = "holder.dispute_answer", _("Number's user answered a dispute")
     HOLDER_DISPUTE_BLOCK = "holder.dispute_block", _("Disputed number blocked")

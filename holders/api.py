@@ -96,9 +96,8 @@ class IsHolder(BasePermission):
 
 
 def _throttled(exc: services.HolderThrottled) -> exceptions.Throttled:
-    return exceptions.Throttled(
-        wait=exc.retry_after, detail=str(_("Too many attempts. Try again later."))
-    )
+    detail = getattr(exc, "message", None) or _("Too many attempts. Try again later.")
+    return exceptions.Throttled(wait=exc.retry_after, detail=str(detail))
 
 
 class SessionStartInput(serializers.Serializer):
@@ -214,7 +213,10 @@ class NumbersView(HolderView):
 
 class DisputeInput(serializers.Serializer):
     msisdn = serializers.CharField(
-        max_length=30, help_text="The number in full, or its `ref` from GET numbers/."
+        max_length=30,
+        help_text="The `ref` of the number from GET numbers/ (or the number in full: a typed "
+        "number that cannot be reported gets one answer whatever the reason, and a few such "
+        "tries end the session with a 429).",
     )
     note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
@@ -254,17 +256,21 @@ class DisputesView(HolderView):
         request=DisputeInput,
         responses={201: DisputeOut, 400: FIELD_ERRORS},
         description="Report a number on your NIK as not yours: its user is told by SMS at once "
-        "and it is blocked after the notice window unless they answer.",
+        "and it is blocked after the notice window unless they answer. Send the number's `ref`; "
+        "too many typed numbers that cannot be reported end the session (429).",
         tags=["holder"],
     )
     def post(self, request):
         data = DisputeInput(data=request.data)
         data.is_valid(raise_exception=True)
-        dispute = services.holder_dispute_open(
-            session=request.auth,
-            msisdn=data.validated_data["msisdn"],
-            note=data.validated_data["note"],
-            answer_url=lambda token: public_url(reverse("holders:answer", args=[token])),
-        )
+        try:
+            dispute = services.holder_dispute_open(
+                session=request.auth,
+                msisdn=data.validated_data["msisdn"],
+                note=data.validated_data["note"],
+                answer_url=lambda token: public_url(reverse("holders:answer", args=[token])),
+            )
+        except services.HolderThrottled as exc:
+            raise _throttled(exc) from None
         progress = next(p for p in holder_disputes(request.auth) if p.dispute.pk == dispute.pk)
         return Response(_dispute_out(progress), status=status.HTTP_201_CREATED)

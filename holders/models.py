@@ -38,6 +38,9 @@ class HolderSession(models.Model):
     code_hash = models.CharField(max_length=64)
     code_expires_at = models.DateTimeField()
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Numbers typed in full to report that could not be (a guess at a masked number, or not):
+    # too many end the session (holders.services.holder_dispute_open).
+    dispute_misses = models.PositiveSmallIntegerField(default=0)
     verified_at = models.DateTimeField(null=True, blank=True)
     token_hash = models.CharField(max_length=64, blank=True)
     token_expires_at = models.DateTimeField(null=True, blank=True)

@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db import connection, transaction
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -76,6 +76,18 @@ class HolderThrottled(Exception):
         self.retry_after = retry_after
 
 
+class HolderSessionEnded(HolderThrottled):
+    """Too many typed numbers that could not be reported (per session, or per NIK over the
+    throttle window): the session has ended; the holder starts again, which is throttled."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(retry_after)
+        self.message = _(
+            "Too many numbers that could not be reported: this session has ended. Start again, "
+            "and choose the number from the list of your numbers."
+        )
+
+
 def _setting(name: str, default: int) -> int:
     return int(getattr(settings, name, default))
 
@@ -98,6 +110,14 @@ def notice_window() -> timedelta:
 
 def disputes_per_session() -> int:
     return _setting("HOLDER_DISPUTES_PER_SESSION", 3)
+
+
+def misses_per_session() -> int:
+    return _setting("HOLDER_DISPUTE_MISSES_PER_SESSION", 3)
+
+
+def misses_per_nik() -> int:
+    return _setting("HOLDER_DISPUTE_MISSES_PER_NIK", 5)
 
 
 # --- input ----------------------------------------------------------------------------------------
@@ -136,9 +156,37 @@ def _clean_msisdn(value, errors: dict, field: str = "msisdn") -> str:
 # --- throttles ------------------------------------------------------------------------------------
 
 
-def _throttle(*, nik_digest: str, msisdn_digest: str, client: str, now: datetime) -> None:
+# Each limit's count and the session row it lets in are one step: the count is taken under a
+# lock on each key it counts (NIK, number, client address), inside the transaction that inserts
+# the row, so attempts sent at the same moment are counted one after the other. PostgreSQL: a
+# transaction-level advisory lock per key, taken in one order (no deadlock between two attempts
+# sharing two keys). SQLite writes one transaction at a time: a write first makes this
+# transaction the writer before it counts.
+_LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended('satupintu.holder:' || %s, 0))"
+_WRITE_FIRST = 'UPDATE "holders_holdersession" SET "attempts" = "attempts" WHERE 1 = 0'
+
+
+def _hold_keys(*keys: str) -> None:
+    """Serialise the callers sharing any of ``keys`` until the current transaction ends."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for key in sorted(set(keys)):
+                cursor.execute(_LOCK_KEY, [key])
+        else:
+            cursor.execute(_WRITE_FIRST)
+
+
+def _throttle_keys(*, nik_digest: str, msisdn_digest: str, client: str) -> list[str]:
+    keys = [f"nik:{nik_digest}", f"client:{client}"]
+    if msisdn_digest:
+        keys.append(f"number:{msisdn_digest}")
+    return keys
+
+
+def _throttle_wait(*, nik_digest: str, msisdn_digest: str, client: str, now: datetime) -> int:
     """Per NIK, per number, per client address, over ``HOLDER_THROTTLE_WINDOW_SECONDS``: one
-    query, the same for every caller."""
+    query, the same for every caller. The seconds to wait (the refusal audited), 0 when the
+    attempt may go on."""
     window = _setting("HOLDER_THROTTLE_WINDOW_SECONDS", 3600)
     since = now - timedelta(seconds=window)
     counts = HolderSession.objects.filter(created_at__gte=since).aggregate(
@@ -157,7 +205,29 @@ def _throttle(*, nik_digest: str, msisdn_digest: str, client: str, now: datetime
             target_type="holders.holdersession",
             after={"nik_digest": nik_digest[:12], "client_digest": client[:12]},
         )
-        raise HolderThrottled(retry_after=window)
+        return window
+    return 0
+
+
+def _throttle(*, nik_digest: str, msisdn_digest: str, client: str, now: datetime) -> None:
+    """The early look, without a lock: a flood over the limits is refused before the population
+    registry is asked. It decides nothing: ``_throttled_under_lock`` does, as the row is
+    written."""
+    wait = _throttle_wait(
+        nik_digest=nik_digest, msisdn_digest=msisdn_digest, client=client, now=now
+    )
+    if wait:
+        raise HolderThrottled(retry_after=wait)
+
+
+def _throttled_under_lock(
+    *, nik_digest: str, msisdn_digest: str, client: str, now: datetime
+) -> int:
+    """Inside the transaction that inserts the session: the keys held, then counted."""
+    _hold_keys(*_throttle_keys(nik_digest=nik_digest, msisdn_digest=msisdn_digest, client=client))
+    return _throttle_wait(
+        nik_digest=nik_digest, msisdn_digest=msisdn_digest, client=client, now=now
+    )
 
 
 # --- sessions -------------------------------------------------------------------------------------
@@ -198,35 +268,59 @@ def holder_session_start(
     _throttle(nik_digest=nik_digest, msisdn_digest=number_digest, client=client, now=now)
     registry_kk = _registry_kk_digest(nik)
     with transaction.atomic():
-        on_nik = (
-            current_registrations(nik_digest)
-            .filter(msisdn=number)
-            .exclude(status=Registration.Status.BLOCKED)
-            .values_list("kk_number_digest", flat=True)
-            .first()
+        wait = _throttled_under_lock(
+            nik_digest=nik_digest, msisdn_digest=number_digest, client=client, now=now
         )
-        matched = on_nik is not None and kk_digest in {registry_kk, on_nik}
-        code = hashing.new_code()
-        session = HolderSession(
-            method=HolderSession.Method.SMS,
-            nik_digest=nik_digest,
-            nik_masked=mask_id_number(nik),
-            msisdn=number,
-            msisdn_digest=number_digest,
-            client_digest=client,
-            matched=matched,
-            code_expires_at=now + code_ttl(),
-            created_at=now,
-        )
-        session.code_hash = hashing.secret_hash(CODE_PURPOSE, f"{session.pk}:{code}")
-        session.save(force_insert=True)
-        sms_queue(to=number, body=code_sms_text(code), deliver=matched, now=now)
-        audit_record(
-            actor=HOLDER_ACTOR,
-            action=AuditAction.HOLDER_SESSION_START,
-            target=session,
-            after={"nik": session.nik_masked, "msisdn": mask_msisdn(number)},
-        )
+        if not wait:
+            session = _session_write(
+                nik=nik,
+                kk_digest=kk_digest,
+                number=number,
+                number_digest=number_digest,
+                client=client,
+                registry_kk=registry_kk,
+                now=now,
+            )
+    if wait:
+        raise HolderThrottled(retry_after=wait)
+    return session
+
+
+def _session_write(
+    *, nik: str, kk_digest: str, number: str, number_digest: str, client: str, registry_kk, now
+) -> HolderSession:
+    """The session row, its code SMS (sent only when the three facts agree) and the audit row:
+    inside the caller's transaction, once the throttles let the attempt in."""
+    nik_digest = pii.digest(nik)
+    on_nik = (
+        current_registrations(nik_digest)
+        .filter(msisdn=number)
+        .exclude(status=Registration.Status.BLOCKED)
+        .values_list("kk_number_digest", flat=True)
+        .first()
+    )
+    matched = on_nik is not None and kk_digest in {registry_kk, on_nik}
+    code = hashing.new_code()
+    session = HolderSession(
+        method=HolderSession.Method.SMS,
+        nik_digest=nik_digest,
+        nik_masked=mask_id_number(nik),
+        msisdn=number,
+        msisdn_digest=number_digest,
+        client_digest=client,
+        matched=matched,
+        code_expires_at=now + code_ttl(),
+        created_at=now,
+    )
+    session.code_hash = hashing.secret_hash(CODE_PURPOSE, f"{session.pk}:{code}")
+    session.save(force_insert=True)
+    sms_queue(to=number, body=code_sms_text(code), deliver=matched, now=now)
+    audit_record(
+        actor=HOLDER_ACTOR,
+        action=AuditAction.HOLDER_SESSION_START,
+        target=session,
+        after={"nik": session.nik_masked, "msisdn": mask_msisdn(number)},
+    )
     return session
 
 
@@ -320,26 +414,15 @@ def holder_face_start(
     except RegistryUnavailable:
         matched = False
     with transaction.atomic():
-        token = hashing.new_token()
-        session = HolderSession.objects.create(
-            method=HolderSession.Method.FACE,
-            nik_digest=nik_digest,
-            nik_masked=mask_id_number(nik),
-            client_digest=client,
-            matched=matched,
-            code_hash="",
-            code_expires_at=now,
-            verified_at=now if matched else None,
-            token_hash=hashing.secret_hash(TOKEN_PURPOSE, token) if matched else "",
-            token_expires_at=now + session_ttl() if matched else None,
-            created_at=now,
+        wait = _throttled_under_lock(
+            nik_digest=nik_digest, msisdn_digest="", client=client, now=now
         )
-        audit_record(
-            actor=HOLDER_ACTOR,
-            action=AuditAction.HOLDER_FACE_CHECK,
-            target=session,
-            after={"nik": session.nik_masked, "matched": matched},
-        )
+        if not wait:
+            session, token = _face_session_write(
+                nik=nik, nik_digest=nik_digest, client=client, matched=matched, now=now
+            )
+    if wait:
+        raise HolderThrottled(retry_after=wait)
     if not matched:
         raise ValidationError(
             {
@@ -351,6 +434,32 @@ def holder_face_start(
                 ]
             }
         )
+    return session, token
+
+
+def _face_session_write(
+    *, nik: str, nik_digest: str, client: str, matched: bool, now: datetime
+) -> tuple[HolderSession, str]:
+    token = hashing.new_token()
+    session = HolderSession.objects.create(
+        method=HolderSession.Method.FACE,
+        nik_digest=nik_digest,
+        nik_masked=mask_id_number(nik),
+        client_digest=client,
+        matched=matched,
+        code_hash="",
+        code_expires_at=now,
+        verified_at=now if matched else None,
+        token_hash=hashing.secret_hash(TOKEN_PURPOSE, token) if matched else "",
+        token_expires_at=now + session_ttl() if matched else None,
+        created_at=now,
+    )
+    audit_record(
+        actor=HOLDER_ACTOR,
+        action=AuditAction.HOLDER_FACE_CHECK,
+        target=session,
+        after={"nik": session.nik_masked, "matched": matched},
+    )
     return session, token
 
 
@@ -439,16 +548,28 @@ def holder_dispute_open(
     """ "This number is not mine". ``answer_url(token)`` builds the link the number's user
     answers with (sent by SMS at once). Rules: a current number on the session's NIK, not the
     number the session logged in with, not blocked, not already disputed; at most
-    ``HOLDER_DISPUTES_PER_SESSION`` per session; the note at most 1000 characters."""
+    ``HOLDER_DISPUTES_PER_SESSION`` per session; the note at most 1000 characters.
+
+    The number is picked from the holder's list by its ``ref``. A number typed in full (the
+    API's ``msisdn`` still takes one) must not tell a guesser which numbers are on the NIK: any
+    typed number that cannot be reported gets one answer, whatever the reason, and counts as a
+    miss; ``HOLDER_DISPUTE_MISSES_PER_SESSION`` misses in a session, or
+    ``HOLDER_DISPUTE_MISSES_PER_NIK`` across the NIK's sessions over the throttle window, end
+    the session (``HolderSessionEnded``, 429) — a typed number is then refused unchecked, the
+    right one too."""
     now = now or timezone.now()
     errors: dict = {}
-    by_ref = {number_ref(session, m): m for m in _session_msisdns(session)}
-    number = by_ref.get(str(msisdn or "").strip()) or _clean_msisdn(msisdn, errors)
+    value = str(msisdn or "").strip()
+    number = {number_ref(session, m): m for m in _session_msisdns(session)}.get(value)
+    typed = number is None
+    if typed:
+        number = _clean_msisdn(value, errors)
     note = (note or "").strip()
     if len(note) > NOTE_MAX:
         errors["note"] = [_("At most %(limit)d characters.") % {"limit": NOTE_MAX}]
     if errors:
         raise ValidationError(errors)
+    refused: Exception | None = None
     with transaction.atomic():
         locked = HolderSession.objects.select_for_update().get(pk=session.pk)
         if locked.disputes.count() >= disputes_per_session():
@@ -463,56 +584,152 @@ def holder_dispute_open(
                     ]
                 }
             )
-        registration = (
-            current_registrations(session.nik_digest)
-            .select_for_update(of=("self",))
-            .select_related("outlet")
-            .filter(msisdn=number)
-            .first()
-        )
-        if registration is None:
-            raise ValidationError(
-                {"msisdn": [_("This number is not among the numbers registered on your NIK.")]}
-            )
         if session.method == HolderSession.Method.SMS and number == session.msisdn:
             raise ValidationError(
                 {"msisdn": [_("You logged in with this number: you cannot report it here.")]}
             )
-        if registration.status == Registration.Status.BLOCKED:
-            raise ValidationError({"msisdn": [_("This number is already blocked.")]})
-        if HolderDispute.objects.filter(
-            msisdn=number,
-            status__in=[HolderDispute.Status.NOTICE, HolderDispute.Status.ANSWERED],
-        ).exists():
-            raise ValidationError({"msisdn": [_("This number has already been reported.")]})
-        token = hashing.new_token()
-        dispute = HolderDispute.objects.create(
-            session=locked,
-            nik_digest=session.nik_digest,
-            registration=registration,
-            msisdn=number,
-            note=note,
-            notice_until=now + notice_window(),
-            answer_token_hash=hashing.secret_hash(ANSWER_PURPOSE, token),
-            review_item=_review_item_for(registration, now=now),
-            clarification=_clarification_for(registration, now=now),
-            created_at=now,
-        )
-        sms_queue(
-            to=number, body=dispute_sms_text(link=answer_url(token), until=dispute.notice_until)
-        )
-        audit_record(
-            actor=HOLDER_ACTOR,
-            action=AuditAction.HOLDER_DISPUTE_OPEN,
-            target=dispute,
-            after={
-                "msisdn": number,
-                "nik": session.nik_masked,
-                "notice_until": dispute.notice_until.isoformat(),
-                "review_item": dispute.review_item_id,
-                "clarification": dispute.clarification_id,
-            },
-        )
+        if typed:
+            refused = _typed_number_spent(locked, now=now)
+        if refused is None:
+            registration, reason = _disputable(session.nik_digest, number)
+            if reason and typed:
+                refused = _typed_number_missed(locked, number, now=now)
+            elif reason:
+                raise ValidationError({"msisdn": [_REASONS[reason]()]})
+        if refused is None:
+            return _dispute_write(
+                session=locked, registration=registration, note=note, answer_url=answer_url, now=now
+            )
+    raise refused
+
+
+_REASONS = {
+    "absent": lambda: _("This number is not among the numbers registered on your NIK."),
+    "blocked": lambda: _("This number is already blocked."),
+    "reported": lambda: _("This number has already been reported."),
+}
+
+
+def _disputable(nik_digest: str, number: str) -> tuple[Registration | None, str]:
+    """The registration to dispute (locked), or why there is none: ``absent`` (not a current
+    number on the NIK), ``blocked``, ``reported`` (a dispute in progress)."""
+    registration = (
+        current_registrations(nik_digest)
+        .select_for_update(of=("self",))
+        .select_related("outlet")
+        .filter(msisdn=number)
+        .first()
+    )
+    if registration is None:
+        return None, "absent"
+    if registration.status == Registration.Status.BLOCKED:
+        return registration, "blocked"
+    if HolderDispute.objects.filter(
+        msisdn=number,
+        status__in=[HolderDispute.Status.NOTICE, HolderDispute.Status.ANSWERED],
+    ).exists():
+        return registration, "reported"
+    return registration, ""
+
+
+def _nik_misses(session: HolderSession, *, now: datetime) -> int:
+    """The typed numbers refused across the NIK's sessions over the throttle window, counted
+    under a lock on the NIK (two sessions of one NIK guessing at once are counted in turn)."""
+    _hold_keys(f"misses:{session.nik_digest}")
+    since = now - timedelta(seconds=_setting("HOLDER_THROTTLE_WINDOW_SECONDS", 3600))
+    total = HolderSession.objects.filter(
+        nik_digest=session.nik_digest, created_at__gte=since
+    ).aggregate(misses=Sum("dispute_misses"))["misses"]
+    return total or 0
+
+
+def _session_ended(session: HolderSession, *, now: datetime, misses: int) -> HolderSessionEnded:
+    HolderSession.objects.filter(pk=session.pk).update(token_expires_at=now)
+    audit_record(
+        actor=HOLDER_ACTOR,
+        action=AuditAction.HOLDER_SESSION_ENDED,
+        target=session,
+        after={"nik": session.nik_masked, "dispute_misses": misses},
+    )
+    return HolderSessionEnded(retry_after=_setting("HOLDER_THROTTLE_WINDOW_SECONDS", 3600))
+
+
+def _typed_number_spent(session: HolderSession, *, now: datetime) -> HolderSessionEnded | None:
+    """Before a typed number is looked at: the session ended (a request sent with the one that
+    ended it), or the session's or the NIK's misses used up — then it is not looked at at all."""
+    ended = session.token_expires_at is None or session.token_expires_at <= now
+    if (
+        ended
+        or session.dispute_misses >= misses_per_session()
+        or _nik_misses(session, now=now) >= misses_per_nik()
+    ):
+        if ended:
+            return HolderSessionEnded(retry_after=_setting("HOLDER_THROTTLE_WINDOW_SECONDS", 3600))
+        return _session_ended(session, now=now, misses=session.dispute_misses)
+    return None
+
+
+def _typed_number_missed(
+    session: HolderSession, number: str, *, now: datetime
+) -> HolderSessionEnded | ValidationError:
+    """A typed number that cannot be reported, whatever the reason (not on the NIK, blocked,
+    already reported): one answer, counted; the miss that reaches a limit ends the session."""
+    misses = session.dispute_misses + 1
+    HolderSession.objects.filter(pk=session.pk).update(dispute_misses=misses)
+    audit_record(
+        actor=HOLDER_ACTOR,
+        action=AuditAction.HOLDER_DISPUTE_REFUSED,
+        target=session,
+        after={"nik": session.nik_masked, "msisdn": mask_msisdn(number), "misses": misses},
+    )
+    left = min(misses_per_session() - misses, misses_per_nik() - _nik_misses(session, now=now))
+    if left <= 0:
+        return _session_ended(session, now=now, misses=misses)
+    return ValidationError(
+        {
+            "msisdn": [
+                _(
+                    "This number cannot be reported here: choose it from the list of your "
+                    "numbers. %(left)d more such tries end this session."
+                )
+                % {"left": left}
+            ]
+        }
+    )
+
+
+def _dispute_write(
+    *, session: HolderSession, registration: Registration, note: str, answer_url, now: datetime
+) -> HolderDispute:
+    """The dispute, the SMS to the number, the review item, the clarification request and the
+    audit row: inside the caller's transaction."""
+    number = registration.msisdn
+    token = hashing.new_token()
+    dispute = HolderDispute.objects.create(
+        session=session,
+        nik_digest=session.nik_digest,
+        registration=registration,
+        msisdn=number,
+        note=note,
+        notice_until=now + notice_window(),
+        answer_token_hash=hashing.secret_hash(ANSWER_PURPOSE, token),
+        review_item=_review_item_for(registration, now=now),
+        clarification=_clarification_for(registration, now=now),
+        created_at=now,
+    )
+    sms_queue(to=number, body=dispute_sms_text(link=answer_url(token), until=dispute.notice_until))
+    audit_record(
+        actor=HOLDER_ACTOR,
+        action=AuditAction.HOLDER_DISPUTE_OPEN,
+        target=dispute,
+        after={
+            "msisdn": number,
+            "nik": session.nik_masked,
+            "notice_until": dispute.notice_until.isoformat(),
+            "review_item": dispute.review_item_id,
+            "clarification": dispute.clarification_id,
+        },
+    )
     return dispute
 
 
@@ -674,17 +891,12 @@ def holder_keep_numbers(*, session: HolderSession, keep, now: datetime | None = 
     numbers = [n for n in holder_numbers(session) if n.counts_against_cap]
     if len(numbers) <= cap:
         raise ValidationError({"keep": [_("Your NIK holds no more numbers than allowed.")]})
-    errors: dict = {}
-    wanted = set()
+    # Picked from the list by their refs only: a number typed in full would tell a guesser
+    # whether it is on the NIK.
     by_ref = {n.ref: n.msisdn for n in numbers}
-    for value in keep or []:
-        number = by_ref.get(str(value).strip()) or _clean_msisdn(value, errors, field="keep")
-        if number:
-            wanted.add(number)
-    if errors:
-        raise ValidationError(errors)
-    known = {n.msisdn for n in numbers}
-    if not wanted or not wanted <= known:
+    picked = [str(value).strip() for value in keep or []]
+    wanted = {by_ref[ref] for ref in picked if ref in by_ref}
+    if not wanted or len(wanted) != len(set(picked)):
         raise ValidationError({"keep": [_("Choose among the numbers shown.")]})
     if len(wanted) > cap:
         raise ValidationError({"keep": [_("Keep at most %(cap)d numbers.") % {"cap": cap}]})

@@ -141,6 +141,10 @@ def dispute(request):
                 note=form.cleaned_data["note"],
                 answer_url=lambda token: public_url(reverse("holders:answer", args=[token])),
             )
+        except services.HolderSessionEnded as exc:
+            request.session.pop(TOKEN_KEY, None)
+            messages.error(request, exc.message)
+            return redirect("holders:start")
         except ValidationError as exc:
             for message_list in exc.message_dict.values():
                 for message in message_list:

@@ -746,6 +746,11 @@ HOLDER_MAX_PER_CLIENT = env.int("HOLDER_MAX_PER_CLIENT", default=20)
 # session reports at most this many numbers.
 HOLDER_DISPUTE_NOTICE_HOURS = env.int("HOLDER_DISPUTE_NOTICE_HOURS", default=24)
 HOLDER_DISPUTES_PER_SESSION = env.int("HOLDER_DISPUTES_PER_SESSION", default=3)
+# A number typed in full (not picked from the list) that cannot be reported is a miss: this many
+# in a session, or per NIK over the throttle window, end the session (a guesser of masked
+# numbers learns next to nothing).
+HOLDER_DISPUTE_MISSES_PER_SESSION = env.int("HOLDER_DISPUTE_MISSES_PER_SESSION", default=3)
+HOLDER_DISPUTE_MISSES_PER_NIK = env.int("HOLDER_DISPUTE_MISSES_PER_NIK", default=5)
 # Sessions (hashed codes and tokens) and SMS records are deleted after this many days.
 HOLDER_RECORDS_RETENTION_DAYS = env.int("HOLDER_RECORDS_RETENTION_DAYS", default=30)
 for _name in (
@@ -758,6 +763,8 @@ for _name in (
     "HOLDER_MAX_PER_CLIENT",
     "HOLDER_DISPUTE_NOTICE_HOURS",
     "HOLDER_DISPUTES_PER_SESSION",
+    "HOLDER_DISPUTE_MISSES_PER_SESSION",
+    "HOLDER_DISPUTE_MISSES_PER_NIK",
     "HOLDER_RECORDS_RETENTION_DAYS",
 ):
     if globals()[_name] < 1:

@@ -114,6 +114,15 @@ class TestChoose:
         client.post("/nomor-saya/pilih/", {"keep": refs[:4]})
         assert not HolderKeepChoice.objects.exists()
 
+    def test_numbers_typed_in_full_are_refused(
+        self, client, outlet, chooses, django_capture_on_commit_callbacks
+    ):
+        """Only the refs of the list: a typed number would tell whether it is on the NIK."""
+        person = make_person(outlet, numbers=5)
+        _log_in_web(client, person, django_capture_on_commit_callbacks)
+        client.post("/nomor-saya/pilih/", {"keep": person.msisdns[:3]})
+        assert not HolderKeepChoice.objects.exists()
+
     def test_not_offered_when_the_rule_set_does_not_say_so(
         self, client, outlet, django_capture_on_commit_callbacks
     ):
