@@ -140,8 +140,9 @@ def test_the_command_reports_and_exits_non_zero_on_bad_rows(db, tmp_path):
         call_command("load_operator_snapshot", str(bad), stderr=err)
     assert "line 2, status:" in err.getvalue()
     assert OperatorSubscriber.objects.count() == 3
-    with pytest.raises(CommandError, match="no such file"):
+    with pytest.raises(CommandError, match=r"Cannot open .*: No such file or directory") as exc:
         call_command("load_operator_snapshot", str(tmp_path / "missing.csv"))
+    assert exc.value.returncode == 2
 
 
 def test_updated_at_is_the_load_time(db, tmp_path):
