@@ -123,6 +123,28 @@ _PLAIN_TIMESTAMP = re.compile(
 _ASCII_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 # Whitespace other than single inner spaces: the name is then tidied as clean_person_name does.
 _ODD_SPACE = re.compile(r"[^\S ]|  |^ | $")
+# Control characters (Unicode's Cc: C0, DEL, C1) left in a name or an ID number once whitespace
+# is tidied: never part of a person's record, and a NUL cannot even be stored (PostgreSQL's
+# text refuses it). The other fields refuse them by their formats.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _from_iso(value: str) -> datetime:
+    """``datetime.fromisoformat``, which skips any one character before the offset and takes
+    any one between the date and the time: a control character there is no timestamp."""
+    if _CONTROL.search(value):
+        raise ValueError(value)
+    return datetime.fromisoformat(value)
+
+
+def _control_fault(value: str) -> str | None:
+    """The reason a value holding a control character is refused, or None."""
+    found = _CONTROL.search(value)
+    if found is None:
+        return None
+    return f"a control character (U+{ord(found[0]):04X}) is not allowed"
+
+
 ID_TYPE_SET = frozenset(ID_TYPES)
 _STORED_MSISDN = re.compile(r"628[0-9]{8,11}")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -269,7 +291,7 @@ class RowTransformer:
         if not value:
             return True, None
         try:
-            parsed = datetime.fromisoformat(value)
+            parsed = _from_iso(value)
         except ValueError:
             self.errors.add(line, field_name, "not an ISO 8601 date and time")
             return False, None
@@ -322,7 +344,7 @@ class RowTransformer:
         activated_at = None
         if activated:
             try:
-                value = datetime.fromisoformat(activated)
+                value = _from_iso(activated)
             except ValueError:
                 errors.add(line, "activated_at", "not an ISO 8601 date and time")
                 ok = False
@@ -366,6 +388,9 @@ class RowTransformer:
             if not 1 <= len(normalized) <= 40:
                 errors.add(line, "id_number", "must be 1 to 40 characters")
                 ok = False
+            elif (fault := _control_fault(normalized)) is not None:
+                errors.add(line, "id_number", fault)
+                ok = False
             else:
                 digest = self.digest(normalized)
                 masked = mask_id_number(normalized)
@@ -373,6 +398,9 @@ class RowTransformer:
             name = " ".join(name.split())
         if len(name) > 100:
             errors.add(line, "full_name", "at most 100 characters")
+            ok = False
+        elif not name.isprintable() and (fault := _control_fault(name)) is not None:
+            errors.add(line, "full_name", fault)
             ok = False
         if birth:
             try:
@@ -1096,7 +1124,9 @@ class _Converter:
                 continue  # a blank line (the streaming pass skips it too), or the end
             rows += 1
             fingerprint = line_fingerprint(raw.encode())
-            if raw.isascii() and "\\" not in raw:
+            # (A NUL fails every field's quick check too; looked for once here, so that no
+            # edit of them can let one through to COPY.)
+            if raw.isascii() and "\\" not in raw and "\x00" not in raw:
                 values = raw.split(",")
                 if len(values) == width:
                     stored = fast(
