@@ -449,13 +449,19 @@ class _WrongWidth(list):
 
 def read_rows(stream: Iterable[str], errors: _Errors) -> Iterator[tuple[int, list[str]]]:
     """(line, values in ``ALL_COLUMNS`` order) for each data row; a wrong header is reported
-    at line 1. The optional columns may follow the required ones in any order."""
-    reader = csv.reader(stream)
+    at line 1. The optional columns may follow the required ones in any order. ``line`` is the
+    record's first physical line (a quoted field may span lines), as the import reports it. A
+    field longer than the ``csv`` module takes is read all the same (``_Lines.record_values``):
+    its row is judged by the rules, which say which field is too long."""
+    lines = _Lines(stream)
+    reader = csv.reader(lines)
     try:
         header = next(reader)
     except StopIteration:
         errors.add(1, "header", "the file is empty")
         return
+    except csv.Error:
+        header = []  # a header field past the csv module's limit: not the header
     header = [h.strip().lower().lstrip("\ufeff") for h in header]
     extra = header[len(COLUMNS) :]
     if (
@@ -471,27 +477,111 @@ def read_rows(stream: Iterable[str], errors: _Errors) -> Iterator[tuple[int, lis
         )
         return
     width = len(header)
-    if not extra:
-        padding = [""] * len(OPTIONAL_COLUMNS)
-        for values in reader:
-            if not values:
-                continue
-            if len(values) == width:
-                yield reader.line_num, values + padding
-            else:
-                yield reader.line_num, _wrong_width(values, width)
-        return
-    positions = [header.index(c) if c in extra else None for c in OPTIONAL_COLUMNS]
-    for values in reader:
+    positions = (
+        None if not extra else [header.index(c) if c in extra else None for c in OPTIONAL_COLUMNS]
+    )
+    padding = [""] * len(OPTIONAL_COLUMNS)
+    while True:
+        first = lines.count + 1
+        lines.record.clear()
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            values = lines.record_values()
+            if values is None:
+                errors.add(
+                    first,
+                    "row",
+                    f"a record longer than {MAX_RECORD_CHARS:,} characters (a quote left open?)",
+                )
+                return
         if not values:
             continue
         if len(values) != width:
-            yield reader.line_num, _wrong_width(values, width)
-            continue
-        yield (
-            reader.line_num,
-            values[: len(COLUMNS)] + [values[i] if i is not None else "" for i in positions],
-        )
+            yield first, _wrong_width(values, width)
+        elif positions is None:
+            yield first, values + padding
+        else:
+            yield (
+                first,
+                values[: len(COLUMNS)] + [values[i] if i is not None else "" for i in positions],
+            )
+
+
+# A record (of a file read by the streaming pass) read past the csv module's field limit is read
+# by ``_Lines.record_values`` up to this size; beyond it the file is rejected there and then.
+MAX_RECORD_CHARS = 1 << 24
+
+
+class _Lines:
+    """The physical lines of a file as the csv reader takes them: counted (the next record's
+    first line is the one after the last taken), and the current record's kept, to read it
+    again when the csv module gives up on a field longer than its limit."""
+
+    def __init__(self, stream: Iterable[str]):
+        self._stream = iter(stream)
+        self.count = 0
+        self.record: list[str] = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._stream)
+        self.count += 1
+        self.record.append(line)
+        return line
+
+    def record_values(self) -> list[str] | None:
+        """The fields of the current record, read as the csv module reads them (its default
+        dialect, not strict) but without its limit on a field's length: from the record's
+        lines taken so far and, while a quoted field is open, the lines after them. None past
+        ``MAX_RECORD_CHARS``."""
+        fields: list[str] = []
+        field: list[str] = []
+        state = "start"  # start of a field, in a field, quoted, a quote in a quoted field
+        taken = 0
+        at = 0
+        while True:
+            while at < len(self.record):
+                text = self.record[at]
+                at += 1
+                taken += len(text)
+                if taken > MAX_RECORD_CHARS:
+                    return None
+                for char in text:
+                    if state == "quoted":
+                        if char == '"':
+                            state = "quote"
+                        else:
+                            field.append(char)
+                    elif char in "\r\n":
+                        if state != "start" or fields or field:
+                            fields.append("".join(field))
+                        return fields
+                    elif char == ",":
+                        fields.append("".join(field))
+                        field = []
+                        state = "start"
+                    elif char == '"' and state == "start":
+                        state = "quoted"
+                    elif char == '"' and state == "quote":
+                        field.append(char)
+                        state = "quoted"
+                    else:
+                        field.append(char)
+                        state = "field"
+            if state != "quoted":
+                break  # the last line, without its line break
+            try:
+                next(self)
+            except StopIteration:
+                break  # a quote left open at the end: its field runs to the end, as csv has it
+        if state != "start" or fields or field:
+            fields.append("".join(field))
+        return fields
 
 
 def _wrong_width(values: list[str], width: int) -> list[str]:
@@ -958,7 +1048,10 @@ class _NotPlain(Exception):
 
 def _header(first_line: bytes, errors: _Errors) -> list[str] | None:
     """The header's columns, or None (reported at line 1 as ``read_rows`` does)."""
-    header = next(csv.reader([first_line.decode("utf-8-sig")]), [])
+    try:
+        header = next(csv.reader([first_line.decode("utf-8-sig")]), [])
+    except csv.Error:  # a field past the csv module's limit: not the header
+        return None
     header = [h.strip().lower().lstrip("\ufeff") for h in header]
     extra = header[len(COLUMNS) :]
     if (
@@ -1137,7 +1230,9 @@ class _Converter:
                         continue
             if transform is None:
                 transform = RowTransformer(errors, key=self.key)
-            values = next(csv.reader([raw]))
+            # The chunk holds no quote and no \r (``_chunks``): the csv module would read the
+            # line as its commas split it, but refuse a field longer than its limit.
+            values = raw.split(",")
             values = self._values(values) if len(values) == width else _wrong_width(values, width)
             converted = transform(values, line)
             if converted is not None:

@@ -3,13 +3,16 @@ where the rule says so, loaded), the command says what went wrong without a trac
 nothing is written."""
 
 import builtins
+import csv
 import errno
 import io
 import os
+import random
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from operatordb import snapshot
 from operatordb.models import OperatorSubscriber
 from operatordb.snapshot import SnapshotRejected, load_snapshot
 
@@ -140,3 +143,103 @@ def test_spaces_of_every_kind_in_a_name_are_still_tidied_not_refused(db, tmp_pat
     path = write(tmp_path, [_with(1, "full_name", "Siti\tNur\x1f\x85Rahma\u00a0 ")])
     load_snapshot(path)
     assert OperatorSubscriber.objects.get().full_name == "Siti Nur Rahma"
+
+
+# --- a field longer than the csv module reads, a record over several lines ---------------------
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["plain", "quoted"])
+@pytest.mark.parametrize(
+    ("field", "reason"),
+    [("full_name", "at most 100 characters"), ("id_number", "must be 1 to 40 characters")],
+)
+def test_a_field_longer_than_the_csv_limit_is_that_fields_fault(
+    loaded, tmp_path, field, reason, quoted
+):
+    """200 000 characters (the csv module gives up past 131 072): said as a long name is."""
+    huge = "x" * 200_000 if field == "full_name" else "1" * 200_000
+    lines = [row(1), _with(2, field, huge, quoted=quoted), row(3)]
+
+    status, _out, err = _command(write(tmp_path, lines, "huge.csv"))
+
+    assert status == 1
+    assert f"line 3, {field}: {reason}" in err
+    assert "1 bad row(s)" in err
+    assert list(OperatorSubscriber.objects.order_by("msisdn").values()) == loaded
+
+
+def test_a_long_quoted_field_over_lines_is_one_records_fault(db, tmp_path):
+    """A quoted name of 300 000 characters over three lines: one fault at the record's first
+    line; the lines after it are read as the records they are."""
+    name = '"' + "y" * 100_000 + "\n" + "z" * 100_000 + "\n" + "w" * 100_000 + '"'
+    lines = [row(1), _with(2, "full_name", name), row(3), _with(4, "status", "sleeping")]
+
+    with pytest.raises(SnapshotRejected) as exc:
+        load_snapshot(write(tmp_path, lines, "long.csv"))
+
+    report = exc.value.report
+    assert report.rows == 4
+    assert [(e.line, e.field, e.reason) for e in report.errors] == [
+        (3, "full_name", "at most 100 characters"),
+        (7, "status", "must be 'active' or 'inactive'"),
+    ]
+    assert not OperatorSubscriber.objects.exists()
+
+
+def test_a_quote_left_open_past_any_record_stops_the_reading(db, tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshot, "MAX_RECORD_CHARS", 300_000)
+    lines = [row(1), _with(2, "full_name", '"' + "y" * 200_000), *("x" * 50_000,) * 3, row(3)]
+
+    with pytest.raises(SnapshotRejected) as exc:
+        load_snapshot(write(tmp_path, lines, "open.csv"))
+
+    assert [(e.line, e.field) for e in exc.value.report.errors] == [(3, "row")]
+    assert "a quote left open?" in exc.value.report.errors[0].reason
+    assert not OperatorSubscriber.objects.exists()
+
+
+def test_past_the_csv_limit_records_are_read_as_the_csv_module_reads_them(monkeypatch):
+    """``_Lines.record_values`` (the reading of a record the csv module gave up on) gives the
+    fields the csv module gives without its limit, on many random records."""
+    rng = random.Random(5)
+    pieces = ["a", "b", ",", '"', '""', "\n", "\r\n", "\r", " ", "\x00", "é"]
+    for _ in range(3000):
+        text = "".join(rng.choices(pieces, k=rng.randint(0, 14)))
+        stream = io.StringIO(text, newline="")
+        expected = list(csv.reader(io.StringIO(text, newline="")))
+        lines = snapshot._Lines(stream)
+        got = []
+        while True:
+            lines.record.clear()
+            # What read_rows hands over: the record's first line taken by the reader.
+            try:
+                next(lines)
+            except StopIteration:
+                break
+            got.append(lines.record_values())
+        assert got == expected, repr(text)
+
+
+def test_a_record_over_several_lines_is_reported_at_its_first_line(db, tmp_path):
+    """As the import reports it: the record's first physical line, for its own faults and for
+    a duplicate of its number."""
+    lines = [
+        row(1),
+        _with(2, "full_name", '"Siti\nNur\nRahma"').replace(row(2).split(",")[1], "123"),
+        row(3),
+        _with(4, "full_name", '"Budi\r\nSantoso"').replace(row(4).split(",")[0], row(1)[:13]),
+    ]
+
+    with pytest.raises(SnapshotRejected) as exc:
+        load_snapshot(write(tmp_path, lines, "multiline.csv"))
+
+    assert [(e.line, e.field) for e in exc.value.report.errors] == [(3, "iccid"), (7, "msisdn")]
+    assert exc.value.report.errors[1].reason == "the same number as line 2"
+    assert not OperatorSubscriber.objects.exists()
+
+
+def test_a_header_field_longer_than_the_csv_limit_is_a_wrong_header(db, tmp_path):
+    path = write(tmp_path, [row(1)], header="msisdn," + "x" * 200_000 + "\n")
+    with pytest.raises(SnapshotRejected) as exc:
+        load_snapshot(path)
+    assert [(e.line, e.field) for e in exc.value.report.errors] == [(1, "header")]
