@@ -675,7 +675,7 @@ CREATE TEMP TABLE operatordb_snapshot_stage (
     id_number_digest varchar(64) NOT NULL,
     id_number_masked varchar(40) NOT NULL,
     full_name varchar(100) NOT NULL,
-    name_key varchar(100) NOT NULL,
+    name_key text NOT NULL,
     birth_date date,
     issued_at timestamptz,
     deactivated_at timestamptz,

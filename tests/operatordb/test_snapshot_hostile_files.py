@@ -12,6 +12,8 @@ import random
 import pytest
 from django.core.management import CommandError, call_command
 
+from compliance.reconciliation.rules import names_match
+from identity.idrules import normalize_name_for_comparison
 from operatordb import snapshot
 from operatordb.models import OperatorSubscriber
 from operatordb.snapshot import SnapshotRejected, load_snapshot
@@ -243,3 +245,28 @@ def test_a_header_field_longer_than_the_csv_limit_is_a_wrong_header(db, tmp_path
     with pytest.raises(SnapshotRejected) as exc:
         load_snapshot(path)
     assert [(e.line, e.field) for e in exc.value.report.errors] == [(1, "header")]
+
+
+# --- a name whose comparison key is longer than the name ----------------------------------------
+
+LONG_KEYED = "\ufdfa" * 10  # 10 characters the portal accepts in a name; its key: 150 letters
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["plain", "quoted"])
+def test_a_name_whose_key_is_longer_than_100_characters_loads_with_its_whole_key(
+    loaded, tmp_path, quoted
+):
+    """The key is stored whole, the key reconciliation computes from the portal's name: the
+    same name matches, on the first load, a reload and the streaming pass alike."""
+    lines = [row(1), _with(2, "full_name", LONG_KEYED, quoted=quoted), row(3)]
+
+    status, out, err = _command(write(tmp_path, lines, "long-key.csv"))
+
+    assert status == 0, err
+    assert "Loaded 3 rows" in out
+    stored = OperatorSubscriber.objects.get(msisdn=row(2)[:13])
+    assert stored.full_name == LONG_KEYED
+    assert stored.name_key == normalize_name_for_comparison(LONG_KEYED)
+    assert len(stored.name_key) == 150
+    assert names_match(LONG_KEYED, stored.name_key)
+    assert not names_match("\ufdfa" * 9 + "\ufdfb", stored.name_key)
