@@ -17,9 +17,10 @@ Decisions:
   re-examine it). An MSISDN *absent* from a full snapshot is set ``inactive`` rather than
   deleted: operators keep churned numbers on record, and a deletion would be invisible to
   "what changed since". ``full=False`` (``--delta``) loads a partial feed: upserts only.
-- **Identity is stored the portal's way**: the ID number normalised
-  (``operatordb.normalize``) and kept as its keyed digest plus a masked copy — the raw number is
-  never stored; the name with its comparison key. MSISDNs are normalised to ``62…``.
+- **Identity is stored the portal's way**: the ID number normalised (``core.idnumbers``, its
+  digits of any script written as ASCII digits first) and kept as its keyed digest plus a
+  masked copy — the raw number is never stored; the name with its comparison key. MSISDNs are
+  normalised to ``62…``.
 
 On PostgreSQL a pool of worker processes (``OPERATORDB_LOAD_WORKERS``, default one a core)
 converts the file a chunk of whole lines at a time while this process streams their output into
@@ -72,7 +73,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core import pii
-from core.idnumbers import normalize_id_number
+from core.idnumbers import ascii_digits, normalize_id_number
 from core.masking import mask_id_number
 from identity.idrules import (
     ID_TYPES,
@@ -381,9 +382,11 @@ class RowTransformer:
             errors.add(line, "id_type", "required when id_number is given")
             ok = False
         elif id_number:
+            # Digits of any script are the digits they are: the operator's NIK in Arabic-Indic
+            # digits is the portal's NIK (docs/decisions.md).
             normalized = (
                 id_number if _CANONICAL_NUMBER.fullmatch(id_number)
-                else normalize_id_number(id_type, id_number)
+                else normalize_id_number(id_type, ascii_digits(id_number))
             )  # fmt: skip
             if not 1 <= len(normalized) <= 40:
                 errors.add(line, "id_number", "must be 1 to 40 characters")

@@ -13,6 +13,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from compliance.reconciliation.rules import names_match
+from core import pii
+from core.masking import mask_id_number
 from identity.idrules import normalize_name_for_comparison
 from operatordb import snapshot
 from operatordb.models import OperatorSubscriber
@@ -270,3 +272,45 @@ def test_a_name_whose_key_is_longer_than_100_characters_loads_with_its_whole_key
     assert len(stored.name_key) == 150
     assert names_match(LONG_KEYED, stored.name_key)
     assert not names_match("\ufdfa" * 9 + "\ufdfb", stored.name_key)
+
+
+# --- ID numbers in digits of another script -----------------------------------------------------
+
+NIK = "3171011708900350"
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["plain", "quoted"])
+@pytest.mark.parametrize(
+    "written",
+    [
+        NIK,
+        NIK.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),  # Arabic-Indic
+        NIK.translate(str.maketrans("0123456789", "０１２３４５６７８９")),  # fullwidth
+        NIK.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")),  # Extended Arabic-Indic
+        "३१७१" + NIK[4:],  # Devanagari, in part
+        "٣١٧١ ٠١١٧-٠٨٩٠.٠٣٥٠",  # and separators
+    ],
+)
+def test_a_nik_in_digits_of_another_script_is_the_portals_nik(loaded, tmp_path, written, quoted):
+    """The operator's record of the NIK the portal holds, whatever its digits: the digest the
+    registration's NIK has (so reconciliation finds no id_number_mismatch) and an ASCII masked
+    copy for the outlet to read."""
+    lines = [row(1), _with(2, "id_number", written, quoted=quoted), row(3)]
+
+    status, _out, err = _command(write(tmp_path, lines, "digits.csv"))
+
+    assert status == 0, err
+    stored = OperatorSubscriber.objects.get(msisdn=row(2)[:13])
+    assert stored.id_number_digest == pii.id_digest("ktp", NIK)
+    assert stored.id_number_masked == "3171********0350"
+
+
+def test_a_nik_that_is_no_number_is_the_operators_record_as_it_is(db, tmp_path):
+    """Not refused: the operator's file is its record, and a whole day's file is not thrown away
+    for one odd NIK; reconciliation reports the NIK that differs from the portal's, which the
+    outlet sees as it is written."""
+    load_snapshot(write(tmp_path, [_with(1, "id_number", "not-a-nik")]))
+
+    stored = OperatorSubscriber.objects.get()
+    assert stored.id_number_digest == pii.id_digest("ktp", "not-a-nik") != pii.id_digest("ktp", NIK)
+    assert stored.id_number_masked == mask_id_number("notanik")
