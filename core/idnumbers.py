@@ -38,6 +38,19 @@ def normalize_id_number(id_type: str, number: str) -> str:
     return _SPACES.sub("", text).upper()
 
 
+def ascii_digits(number: str) -> str:
+    """``number`` with the digits of every script (Arabic-Indic, fullwidth, Devanagari …:
+    Unicode's decimal digits) written as ASCII digits, everything else as it is.
+
+    For records another system made — the operator's snapshot: its NIK written in Arabic-Indic
+    digits is the same NIK, and must digest as the portal's record of it does. Not for what a
+    clerk types: the registration rules refuse such digits (``identity.idrules``), so
+    ``normalize_id_number`` leaves them alone."""
+    if number.isascii():
+        return number
+    return "".join(str(int(char)) if char.isdecimal() else char for char in number)
+
+
 def id_number_forms(raw: str) -> list[str]:
     """Every stored form a number typed without its document type may take (at most three:
     digit documents, passports and permits, student cards), most likely first, no duplicates."""

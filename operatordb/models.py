@@ -36,7 +36,10 @@ class OperatorSubscriber(models.Model):
     id_number_digest = models.CharField(max_length=64, blank=True)
     id_number_masked = models.CharField(_("ID number"), max_length=40, blank=True)
     full_name = models.CharField(_("full name"), max_length=100, blank=True)
-    name_key = models.CharField(max_length=100, blank=True)
+    # The name's comparison key (``normalize_name_for_comparison``), whole: NFKC can make it
+    # many times longer than the 100-character name (U+FDFA is 15 letters), and reconciliation
+    # compares it with the key of the portal's name, never cut (docs/decisions.md).
+    name_key = models.TextField(blank=True)
     birth_date = models.DateField(_("date of birth"), null=True, blank=True)
     # The number's lives (docs/number-lives.md): when the operator issued the number for the
     # life this row describes (None: not given, the number's only life as far as we know),
@@ -89,7 +92,7 @@ class PopulationRecord(models.Model):
     nik_digest = models.CharField(max_length=64, unique=True)
     nik_masked = models.CharField(max_length=24)
     full_name = models.CharField(max_length=100)
-    name_key = models.CharField(max_length=100)
+    name_key = models.TextField()  # whole, as the operator's (above)
     birth_date = models.DateField()
     sex = models.CharField(max_length=1)
     kk_digest = models.CharField(max_length=64, blank=True)

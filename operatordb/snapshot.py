@@ -17,9 +17,10 @@ Decisions:
   re-examine it). An MSISDN *absent* from a full snapshot is set ``inactive`` rather than
   deleted: operators keep churned numbers on record, and a deletion would be invisible to
   "what changed since". ``full=False`` (``--delta``) loads a partial feed: upserts only.
-- **Identity is stored the portal's way**: the ID number normalised
-  (``operatordb.normalize``) and kept as its keyed digest plus a masked copy — the raw number is
-  never stored; the name with its comparison key. MSISDNs are normalised to ``62…``.
+- **Identity is stored the portal's way**: the ID number normalised (``core.idnumbers``, its
+  digits of any script written as ASCII digits first) and kept as its keyed digest plus a
+  masked copy — the raw number is never stored; the name with its comparison key. MSISDNs are
+  normalised to ``62…``.
 
 On PostgreSQL a pool of worker processes (``OPERATORDB_LOAD_WORKERS``, default one a core)
 converts the file a chunk of whole lines at a time while this process streams their output into
@@ -72,7 +73,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core import pii
-from core.idnumbers import normalize_id_number
+from core.idnumbers import ascii_digits, normalize_id_number
 from core.masking import mask_id_number
 from identity.idrules import (
     ID_TYPES,
@@ -123,6 +124,28 @@ _PLAIN_TIMESTAMP = re.compile(
 _ASCII_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 # Whitespace other than single inner spaces: the name is then tidied as clean_person_name does.
 _ODD_SPACE = re.compile(r"[^\S ]|  |^ | $")
+# Control characters (Unicode's Cc: C0, DEL, C1) left in a name or an ID number once whitespace
+# is tidied: never part of a person's record, and a NUL cannot even be stored (PostgreSQL's
+# text refuses it). The other fields refuse them by their formats.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _from_iso(value: str) -> datetime:
+    """``datetime.fromisoformat``, which skips any one character before the offset and takes
+    any one between the date and the time: a control character there is no timestamp."""
+    if _CONTROL.search(value):
+        raise ValueError(value)
+    return datetime.fromisoformat(value)
+
+
+def _control_fault(value: str) -> str | None:
+    """The reason a value holding a control character is refused, or None."""
+    found = _CONTROL.search(value)
+    if found is None:
+        return None
+    return f"a control character (U+{ord(found[0]):04X}) is not allowed"
+
+
 ID_TYPE_SET = frozenset(ID_TYPES)
 _STORED_MSISDN = re.compile(r"628[0-9]{8,11}")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -269,7 +292,7 @@ class RowTransformer:
         if not value:
             return True, None
         try:
-            parsed = datetime.fromisoformat(value)
+            parsed = _from_iso(value)
         except ValueError:
             self.errors.add(line, field_name, "not an ISO 8601 date and time")
             return False, None
@@ -322,7 +345,7 @@ class RowTransformer:
         activated_at = None
         if activated:
             try:
-                value = datetime.fromisoformat(activated)
+                value = _from_iso(activated)
             except ValueError:
                 errors.add(line, "activated_at", "not an ISO 8601 date and time")
                 ok = False
@@ -359,12 +382,17 @@ class RowTransformer:
             errors.add(line, "id_type", "required when id_number is given")
             ok = False
         elif id_number:
+            # Digits of any script are the digits they are: the operator's NIK in Arabic-Indic
+            # digits is the portal's NIK (docs/decisions.md).
             normalized = (
                 id_number if _CANONICAL_NUMBER.fullmatch(id_number)
-                else normalize_id_number(id_type, id_number)
+                else normalize_id_number(id_type, ascii_digits(id_number))
             )  # fmt: skip
             if not 1 <= len(normalized) <= 40:
                 errors.add(line, "id_number", "must be 1 to 40 characters")
+                ok = False
+            elif (fault := _control_fault(normalized)) is not None:
+                errors.add(line, "id_number", fault)
                 ok = False
             else:
                 digest = self.digest(normalized)
@@ -373,6 +401,9 @@ class RowTransformer:
             name = " ".join(name.split())
         if len(name) > 100:
             errors.add(line, "full_name", "at most 100 characters")
+            ok = False
+        elif not name.isprintable() and (fault := _control_fault(name)) is not None:
+            errors.add(line, "full_name", fault)
             ok = False
         if birth:
             try:
@@ -421,13 +452,19 @@ class _WrongWidth(list):
 
 def read_rows(stream: Iterable[str], errors: _Errors) -> Iterator[tuple[int, list[str]]]:
     """(line, values in ``ALL_COLUMNS`` order) for each data row; a wrong header is reported
-    at line 1. The optional columns may follow the required ones in any order."""
-    reader = csv.reader(stream)
+    at line 1. The optional columns may follow the required ones in any order. ``line`` is the
+    record's first physical line (a quoted field may span lines), as the import reports it. A
+    field longer than the ``csv`` module takes is read all the same (``_Lines.record_values``):
+    its row is judged by the rules, which say which field is too long."""
+    lines = _Lines(stream)
+    reader = csv.reader(lines)
     try:
         header = next(reader)
     except StopIteration:
         errors.add(1, "header", "the file is empty")
         return
+    except csv.Error:
+        header = []  # a header field past the csv module's limit: not the header
     header = [h.strip().lower().lstrip("\ufeff") for h in header]
     extra = header[len(COLUMNS) :]
     if (
@@ -443,27 +480,111 @@ def read_rows(stream: Iterable[str], errors: _Errors) -> Iterator[tuple[int, lis
         )
         return
     width = len(header)
-    if not extra:
-        padding = [""] * len(OPTIONAL_COLUMNS)
-        for values in reader:
-            if not values:
-                continue
-            if len(values) == width:
-                yield reader.line_num, values + padding
-            else:
-                yield reader.line_num, _wrong_width(values, width)
-        return
-    positions = [header.index(c) if c in extra else None for c in OPTIONAL_COLUMNS]
-    for values in reader:
+    positions = (
+        None if not extra else [header.index(c) if c in extra else None for c in OPTIONAL_COLUMNS]
+    )
+    padding = [""] * len(OPTIONAL_COLUMNS)
+    while True:
+        first = lines.count + 1
+        lines.record.clear()
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            values = lines.record_values()
+            if values is None:
+                errors.add(
+                    first,
+                    "row",
+                    f"a record longer than {MAX_RECORD_CHARS:,} characters (a quote left open?)",
+                )
+                return
         if not values:
             continue
         if len(values) != width:
-            yield reader.line_num, _wrong_width(values, width)
-            continue
-        yield (
-            reader.line_num,
-            values[: len(COLUMNS)] + [values[i] if i is not None else "" for i in positions],
-        )
+            yield first, _wrong_width(values, width)
+        elif positions is None:
+            yield first, values + padding
+        else:
+            yield (
+                first,
+                values[: len(COLUMNS)] + [values[i] if i is not None else "" for i in positions],
+            )
+
+
+# A record (of a file read by the streaming pass) read past the csv module's field limit is read
+# by ``_Lines.record_values`` up to this size; beyond it the file is rejected there and then.
+MAX_RECORD_CHARS = 1 << 24
+
+
+class _Lines:
+    """The physical lines of a file as the csv reader takes them: counted (the next record's
+    first line is the one after the last taken), and the current record's kept, to read it
+    again when the csv module gives up on a field longer than its limit."""
+
+    def __init__(self, stream: Iterable[str]):
+        self._stream = iter(stream)
+        self.count = 0
+        self.record: list[str] = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._stream)
+        self.count += 1
+        self.record.append(line)
+        return line
+
+    def record_values(self) -> list[str] | None:
+        """The fields of the current record, read as the csv module reads them (its default
+        dialect, not strict) but without its limit on a field's length: from the record's
+        lines taken so far and, while a quoted field is open, the lines after them. None past
+        ``MAX_RECORD_CHARS``."""
+        fields: list[str] = []
+        field: list[str] = []
+        state = "start"  # start of a field, in a field, quoted, a quote in a quoted field
+        taken = 0
+        at = 0
+        while True:
+            while at < len(self.record):
+                text = self.record[at]
+                at += 1
+                taken += len(text)
+                if taken > MAX_RECORD_CHARS:
+                    return None
+                for char in text:
+                    if state == "quoted":
+                        if char == '"':
+                            state = "quote"
+                        else:
+                            field.append(char)
+                    elif char in "\r\n":
+                        if state != "start" or fields or field:
+                            fields.append("".join(field))
+                        return fields
+                    elif char == ",":
+                        fields.append("".join(field))
+                        field = []
+                        state = "start"
+                    elif char == '"' and state == "start":
+                        state = "quoted"
+                    elif char == '"' and state == "quote":
+                        field.append(char)
+                        state = "quoted"
+                    else:
+                        field.append(char)
+                        state = "field"
+            if state != "quoted":
+                break  # the last line, without its line break
+            try:
+                next(self)
+            except StopIteration:
+                break  # a quote left open at the end: its field runs to the end, as csv has it
+        if state != "start" or fields or field:
+            fields.append("".join(field))
+        return fields
 
 
 def _wrong_width(values: list[str], width: int) -> list[str]:
@@ -557,7 +678,7 @@ CREATE TEMP TABLE operatordb_snapshot_stage (
     id_number_digest varchar(64) NOT NULL,
     id_number_masked varchar(40) NOT NULL,
     full_name varchar(100) NOT NULL,
-    name_key varchar(100) NOT NULL,
+    name_key text NOT NULL,
     birth_date date,
     issued_at timestamptz,
     deactivated_at timestamptz,
@@ -930,7 +1051,10 @@ class _NotPlain(Exception):
 
 def _header(first_line: bytes, errors: _Errors) -> list[str] | None:
     """The header's columns, or None (reported at line 1 as ``read_rows`` does)."""
-    header = next(csv.reader([first_line.decode("utf-8-sig")]), [])
+    try:
+        header = next(csv.reader([first_line.decode("utf-8-sig")]), [])
+    except csv.Error:  # a field past the csv module's limit: not the header
+        return None
     header = [h.strip().lower().lstrip("\ufeff") for h in header]
     extra = header[len(COLUMNS) :]
     if (
@@ -1096,7 +1220,9 @@ class _Converter:
                 continue  # a blank line (the streaming pass skips it too), or the end
             rows += 1
             fingerprint = line_fingerprint(raw.encode())
-            if raw.isascii() and "\\" not in raw:
+            # (A NUL fails every field's quick check too; looked for once here, so that no
+            # edit of them can let one through to COPY.)
+            if raw.isascii() and "\\" not in raw and "\x00" not in raw:
                 values = raw.split(",")
                 if len(values) == width:
                     stored = fast(
@@ -1107,7 +1233,9 @@ class _Converter:
                         continue
             if transform is None:
                 transform = RowTransformer(errors, key=self.key)
-            values = next(csv.reader([raw]))
+            # The chunk holds no quote and no \r (``_chunks``): the csv module would read the
+            # line as its commas split it, but refuse a field longer than its limit.
+            values = raw.split(",")
             values = self._values(values) if len(values) == width else _wrong_width(values, width)
             converted = transform(values, line)
             if converted is not None:

@@ -340,3 +340,28 @@ def test_the_generic_hand_over_writes_what_the_set_based_one_writes(generated, s
     assert any(row[0] == "clarification.extend" for row in set_based["audit"])
     for part in set_based:
         assert generic[part] == set_based[part], part
+
+
+def test_a_name_whose_key_is_longer_than_the_name_is_compared_whole(generated, engine):
+    """A name of 10 U+FDFA (its key 150 letters, as the snapshot stores it): the same name on
+    both sides matches; another long name differs, and only that is found."""
+    from identity.idrules import normalize_name_for_comparison
+    from operatordb.snapshot import name_key
+
+    planted = set(InjectedDiscrepancy.objects.values_list("msisdn", flat=True))
+    same, other = [
+        r.msisdn for r in Registration.objects.order_by("pk") if r.msisdn not in planted
+    ][:2]
+    name = "\ufdfa" * 10
+    Registration.objects.filter(msisdn__in=[same, other]).update(full_name=name)
+    for msisdn, operators in ((same, name), (other, "\ufdfa" * 9 + "\ufdfb")):
+        OperatorSubscriber.objects.filter(msisdn=msisdn).update(
+            full_name=operators, name_key=name_key(operators), updated_at=timezone.now()
+        )
+    assert len(OperatorSubscriber.objects.get(msisdn=same).name_key) == 150
+    assert name_key(name) == normalize_name_for_comparison(name)
+
+    run = run_inline("full")
+
+    assert run.status == ReconciliationRun.Status.SUCCEEDED, run.error
+    assert open_set() == truth_set() | {(other, "name_mismatch")}

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from core import pii
 from core.registry import get_registry
 from identity.idgen import make_kk, make_nik
+from identity.idrules import normalize_name_for_comparison
 from operatordb.models import PopulationRecord
 from tests.conftest import buyer_data
 from tests.factories import StarterPackFactory
@@ -176,3 +177,16 @@ def test_an_integrator_loads_new_people_and_registers_them_through_the_api(tmp_p
                                               province="51", serial=78)}  # fmt: skip
     unknown = post(StarterPackFactory(outlet=outlet), **stranger)
     assert "tidak terdaftar di Dukcapil" in unknown.json()["id_number"][0]
+
+
+def test_a_name_whose_key_is_longer_than_the_name_is_held_with_its_whole_key(tmp_path):
+    """U+FDFA, a letter the portal accepts in a name, is 15 letters (and 3 spaces) under NFKC:
+    the key of 10 of them is 150 characters, stored whole (the registry compares it with the
+    key of the name a buyer gives)."""
+    name = "\ufdfa" * 10
+    call_command("load_population_registry", _write(tmp_path, [
+        HEADER, f"{AYU},{AYU_KK},{name},1996-09-30,F",
+    ]))  # fmt: skip
+    ayu = PopulationRecord.objects.get(nik_digest=pii.digest(AYU))
+    assert (ayu.full_name, len(ayu.name_key)) == (name, 150)
+    assert ayu.name_key == normalize_name_for_comparison(name)

@@ -1,7 +1,9 @@
 """``manage.py load_operator_snapshot FILE`` — load the operator's daily snapshot into the mock.
 
 All or nothing: a file with any bad row is rejected, every bad row reported as
-``line N, field: reason``, and nothing is loaded (exit status 1). See ``operatordb.snapshot``.
+``line N, field: reason``, and nothing is loaded (exit status 1). A file that cannot be opened
+(missing, a directory, not readable) is said so, as ``import_registrations`` says it (exit
+status 2). See ``operatordb.snapshot``.
 """
 
 import json
@@ -10,6 +12,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core import external_digests
 from operatordb.snapshot import SnapshotRejected, load_snapshot
+
+EXIT_REJECTED = 1
+EXIT_UNUSABLE = 2
 
 
 class Command(BaseCommand):
@@ -29,10 +34,17 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
     def handle(self, *args, **options):
+        path = options["file"]
         try:
-            report = load_snapshot(options["file"], full=not options["delta"])
-        except FileNotFoundError as exc:
-            raise CommandError(f"no such file: {options['file']}") from exc
+            with open(path, "rb"):  # opened before the load starts: said as the import says it
+                pass
+            report = load_snapshot(path, full=not options["delta"])
+        except OSError as exc:
+            if exc.filename is None:  # not the file's own fault (the database, a worker)
+                raise
+            raise CommandError(
+                f"Cannot open {path}: {exc.strerror}", returncode=EXIT_UNUSABLE
+            ) from exc
         except UnicodeDecodeError as exc:
             raise CommandError(f"the file is not UTF-8 text ({exc.reason})") from exc
         except SnapshotRejected as exc:
