@@ -415,8 +415,14 @@ class Registration(models.Model):
         related_name="registrations_made",
     )
     # One registration per pack: the database settles two clerks racing for the same pack.
+    # Empty only for a registration the population registry refused: it holds no number, and
+    # its pack went back to the outlet's stock (the MSISDN and ICCID stay on the record).
     starter_pack = models.OneToOneField(
-        "outlets.StarterPack", on_delete=models.PROTECT, related_name="registration"
+        "outlets.StarterPack",
+        on_delete=models.PROTECT,
+        related_name="registration",
+        null=True,
+        blank=True,
     )
     msisdn = models.CharField(_("MSISDN"), max_length=15)
     iccid = models.CharField(_("ICCID"), max_length=22, blank=True)

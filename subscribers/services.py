@@ -893,9 +893,17 @@ def registration_verify(*, registration_id: int, now: datetime | None = None) ->
         locked = Registration.objects.select_for_update().filter(pk=registration_id).first()
         if locked is None or locked.status != Registration.Status.AWAITING:
             return locked.status if locked else "missing"
+        released = None
         if errors:
             locked.status = Registration.Status.REFUSED
             locked.refusal_reason = reason[:500]
+            # A refused registration holds no number: its pack goes back to the outlet's stock,
+            # so the buyer (with the data corrected) or another buyer can be registered on it.
+            released = locked.starter_pack_id
+            locked.starter_pack = None
+            StarterPack.objects.filter(
+                pk=released, status=StarterPack.Status.REGISTERED, life_ended_at__isnull=True
+            ).update(status=StarterPack.Status.IN_STOCK, updated_at=now)
             # What GraPARI's review queue shows for it (the workflow's hook queues it).
             locked.review_reasons = [
                 *locked.review_reasons,
@@ -919,7 +927,7 @@ def registration_verify(*, registration_id: int, now: datetime | None = None) ->
         locked.save(
             update_fields=[
                 "status", "refusal_reason", "review_reasons", "warnings", "registry_checked_at",
-                "face_verdict", "face_score", "face_sha256", "updated_at",
+                "face_verdict", "face_score", "face_sha256", "starter_pack", "updated_at",
             ]
         )  # fmt: skip
         audit_record(
@@ -933,6 +941,7 @@ def registration_verify(*, registration_id: int, now: datetime | None = None) ->
                 "status": locked.status,
                 "fields": sorted(errors.errors),
                 "face_verdict": locked.face_verdict,
+                **({"pack_back_in_stock": locked.msisdn} if released else {}),
             },
         )
         if errors:

@@ -216,10 +216,16 @@ def test_a_failed_late_verification_reaches_the_clerk_and_the_review_queue(
     }
     event = AuditEvent.objects.get(action="registration.registry_refused")
     assert (event.actor_label, event.before) == ("population-registry", {"status": "awaiting"})
-    assert event.after == {"status": "refused", "fields": ["birth_date"], "face_verdict": ""}
-    # The pack stays inactive (not back in stock, no activation), the cap is not held.
+    assert event.after == {
+        "status": "refused",
+        "fields": ["birth_date"],
+        "face_verdict": "",
+        "pack_back_in_stock": pack.msisdn,
+    }
+    # The pack, never activated, is back in the outlet's stock; the cap is not held.
     pack.refresh_from_db()
-    assert pack.status == StarterPack.Status.REGISTERED
+    assert pack.status == StarterPack.Status.IN_STOCK
+    assert registration.starter_pack is None and registration.msisdn == pack.msisdn
     assert services.active_id_count(id_digest=registration.id_number_digest) == 0
     # GraPARI's queue and the outlet's staff (the workflow's hook).
     item = ReviewItem.objects.get(registration=registration)
@@ -229,6 +235,13 @@ def test_a_failed_late_verification_reaches_the_clerk_and_the_review_queue(
     # Run again: nothing changes, nothing is queued twice.
     assert services.registration_verify(registration_id=registration.pk) == "refused"
     assert ReviewItem.objects.filter(registration=registration).count() == 1
+    # The clerk registers the buyer again on the same pack, with the birth date corrected.
+    again = services.registration_create(
+        clerk=clerk, data={**data, "birth_date": "1991-01-01"}, **photos()
+    )
+    assert again.status == Registration.Status.REGISTERED and again.starter_pack == pack
+    registration.refresh_from_db()
+    assert registration.status == Registration.Status.REFUSED
 
 
 def test_validate_while_the_registry_is_down_is_a_200_awaiting(clerk, pack, registry_down):
