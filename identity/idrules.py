@@ -297,13 +297,19 @@ def validate_nik(
 # --- KK (family card) --------------------------------------------------------------------------
 
 
+# No family card of this numbering (the population administration's SIAK, 2000s) was recorded
+# before this year: a recording year that comes out earlier ("30" as 1930) is a typo.
+KK_FIRST_YEAR = 1970
+
+
 def validate_kk(kk: str, *, today: date | None = None) -> str:
     """Check a family card (Kartu Keluarga) number ``RRRRRR DDMMYY NNNN``; return its 16 digits.
 
     - separators dropped, then exactly 16 digits (``kk_format``);
-    - the first 2 digits are a province code (``kk_province``);
-    - digits 7-12 are the recording date DDMMYY, a real date with no +40, not after today
-      (``kk_date``);
+    - the first 2 digits are a province code (``kk_province``), the next 4 a regency and a
+      district, neither 00 (``kk_region``), as in a NIK;
+    - digits 7-12 are the recording date DDMMYY, a real date with no +40, not after today and
+      not before ``KK_FIRST_YEAR`` (``kk_date``);
     - the serial (last 4 digits) is not 0000 (``kk_serial``).
 
     The century comes from the two-digit year alone (20YY unless that year is still to come,
@@ -322,13 +328,21 @@ def validate_kk(kk: str, *, today: date | None = None) -> str:
             province=digits[0:2],
         )
 
+    if digits[2:4] == "00" or digits[4:6] == "00":
+        raise IdRuleError(
+            "kk_region",
+            "The family card (KK) number's regency and district codes (digits 3 to 6) cannot "
+            "be 00.",
+            region=digits[0:6],
+        )
+
     day, month, two_digit_year = int(digits[6:8]), int(digits[8:10]), int(digits[10:12])
     century = today.year // 100 * 100
     year = century + two_digit_year
     if year > today.year:
         year -= 100
     recorded = _real_date(year, month, day)
-    if recorded is None or recorded > today:
+    if recorded is None or recorded > today or recorded.year < KK_FIRST_YEAR:
         raise IdRuleError(
             "kk_date",
             "Digits 7 to 12 of the family card (KK) number must be its recording date (DDMMYY), "
@@ -595,8 +609,15 @@ _PLAIN_NAME = re.compile(r"[A-Za-z '\u2019\-.,]+")
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
 
 
+# Apostrophes Unicode files as letters (modifier letters, category Lm): ʼ (U+02BC, what some
+# phone keyboards type for '), ʻ ʽ ʹ ʺ, and the half rings ʾ ʿ of Arabic transliteration
+# (Maʾruf). In a name they are punctuation, as ' and ’ are.
+APOSTROPHE_LETTERS = frozenset("\u02b9\u02ba\u02bb\u02bc\u02bd\u02be\u02bf")
+
+
 def normalize_name_for_comparison(name: str) -> str:
-    """The key two names are compared on: NFKC, casefold, keep only ``str.isalnum`` characters.
+    """The key two names are compared on: NFKC, casefold, keep only ``str.isalnum`` characters
+    (the apostrophes Unicode files as letters, ``APOSTROPHE_LETTERS``, dropped too).
 
     So case, spacing and punctuation are ignored ("Siti  Nur'aini" == "SITI NURAINI") and
     nothing more: no accent stripping, no title removal, no spelling variants ("Muhammad" !=
@@ -606,7 +627,7 @@ def normalize_name_for_comparison(name: str) -> str:
         # NFKC leaves ASCII as it is and casefold is lower(); the filter runs in C.
         return "".join(filter(str.isalnum, name.lower()))
     folded = unicodedata.normalize("NFKC", name).casefold()
-    return "".join(char for char in folded if char.isalnum())
+    return "".join(char for char in folded if char.isalnum() and char not in APOSTROPHE_LETTERS)
 
 
 def clean_person_name(name: str) -> str:

@@ -21,6 +21,7 @@ MESSAGES = {
     "nik_age": _("The date of birth in this NIK is not plausible."),
     "kk_format": _("A family card (KK) number has exactly 16 digits."),
     "kk_province": _("The first two digits of this KK number are not a province code."),
+    "kk_region": _("The regency or district code in this KK number is not valid."),
     "kk_date": _("Digits 7–12 of this KK number are not a real recording date."),
     "kk_serial": _("The last four digits of a KK number cannot be 0000."),
     "sim_format": _("A driving licence number has 12 digits (old) or 16 digits (new, the NIK)."),

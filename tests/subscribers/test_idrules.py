@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from core.masking import mask_id_number
 from identity.idrules import (
     ID_TYPES,
+    KK_FIRST_YEAR,
     PROVINCE_CODES,
     IdCheck,
     IdRuleError,
@@ -486,7 +487,7 @@ def test_validate_nik_reports_parse_errors(nik, code):
         date(1990, 1, 1),
         date(2026, 11, 27),  # today
         date(2026, 1, 1),
-        date(1927, 6, 1),  # YY above this year's: the 1900s
+        date(1971, 6, 1),  # YY above this year's: the 1900s
     ],
 )
 def test_validate_kk_ok(recorded):
@@ -531,11 +532,20 @@ def test_kk_province(province):
         "281126",  # tomorrow
         "011226",  # next month
         "311226",
+        "010630",  # 1930: no family card of this numbering is that old
+        "311269",
     ],
 )
 def test_kk_date(date_digits):
     with raises_code("kk_date"):
         validate_kk(f"317101{date_digits}0042", today=TODAY)
+
+
+@pytest.mark.parametrize("region", ["310001", "317100", "310000"])
+def test_kk_region(region):
+    """As in a NIK: the regency and district codes are never 00."""
+    with raises_code("kk_region"):
+        validate_kk(make_kk(date(2010, 3, 15), region=region), today=TODAY)
 
 
 def test_kk_serial():
@@ -1130,7 +1140,7 @@ def test_built_nik_refuses_another_birth_date(province, birth_date, shift):
         validate_nik(nik, birth_date=entered, sex="F", today=TODAY)
 
 
-@given(st.dates(date(1927, 1, 1), TODAY), serials)
+@given(st.dates(date(KK_FIRST_YEAR, 1, 1), TODAY), serials)
 def test_built_kk_validates(recorded, serial):
     kk = make_kk(recorded, serial=serial)
     assert validate_kk(kk, today=TODAY) == kk

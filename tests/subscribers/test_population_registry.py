@@ -115,6 +115,20 @@ def test_the_name_comparison_ignores_case_spacing_and_punctuation(clerk, pack):
                                   **photos())  # fmt: skip
 
 
+@pytest.mark.parametrize("apostrophe", ["\u02bc", "\u02bb", "\u2019", "\u02be"])
+def test_an_apostrophe_unicode_files_as_a_letter_is_punctuation_too(clerk, pack, apostrophe):
+    """ʼ (U+02BC), what some phone keyboards type for ', is a letter to Unicode: in a name it
+    is an apostrophe, as ' and ’ are — against the registry and in reconciliation alike."""
+    from compliance.reconciliation.rules import names_match
+    from identity.idrules import normalize_name_for_comparison
+
+    data = buyer_data(pack)  # the registry holds "Siti Nur'aini"
+    typed = f"Siti Nur{apostrophe}aini"
+    services.registration_prepare(clerk=clerk, data={**data, "full_name": typed}, **photos())
+    assert names_match(typed, normalize_name_for_comparison("Siti Nur'aini"))
+    assert not names_match("Siti Nurʼaina", normalize_name_for_comparison("Siti Nur'aini"))
+
+
 def test_a_face_the_registry_does_not_confirm_is_refused(clerk, pack):
     data = buyer_data(pack)
     register_person(data, face_hash="ffffffffffffffff")
