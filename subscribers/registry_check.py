@@ -79,9 +79,16 @@ def kk_asked(policy, clean: CleanRegistration) -> bool:
     return policy.citizen_proof == CitizenProof.NIK_KK_OR_FACE and bool(clean.kk_number)
 
 
-def face_message(result: FaceResult, *, kk_instead: bool) -> str:
+def face_message(result: FaceResult, *, kk_instead: bool, head_of_family: bool = False) -> str:
     if result.verdict == FaceVerdict.UNREADABLE:
         message = _("The population registry could not read the face photo. Take it again.")
+    elif head_of_family:
+        message = _(
+            "The face photo does not match the population registry's record of the head of "
+            "family's NIK (similarity %(score)d%%): for a buyer under 17 the photo is of the head "
+            "of family, present at the counter. Take it again, face on and well lit; if it still "
+            "does not match, the head of family must update their data at Dukcapil."
+        ) % {"score": round(result.score * 100)}
     else:
         message = _(
             "The face photo does not match the population registry's record of this NIK "
@@ -168,7 +175,14 @@ def check(
         return outcome
     if not outcome.face.matched:
         kk_instead = policy.citizen_proof == CitizenProof.NIK_KK_OR_FACE
-        errors.add("face_photo", face_message(outcome.face, kk_instead=kk_instead))
+        errors.add(
+            "face_photo",
+            face_message(
+                outcome.face,
+                kk_instead=kk_instead,
+                head_of_family=face_subject != clean.id_number,
+            ),
+        )
     return outcome
 
 

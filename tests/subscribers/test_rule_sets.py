@@ -452,6 +452,19 @@ def test_a_minor_registers_through_the_head_of_family(clerk, pack):
     assert "guardian_id_number" in fields_of(exc)
 
 
+def test_a_minors_face_refusal_speaks_of_the_head_of_family(clerk, pack):
+    day = date(2026, 8, 3)
+    data = _child(pack, guardian_id_number=HEAD)
+    register_person({"id_number": HEAD, "birth_date": "1980-02-02", "full_name": "Hendra"},
+                    kk_number=FAMILY_KK, head_of_family=True, face_hash="ffffffffffffffff")  # fmt: skip
+
+    with pytest.raises(ValidationError) as exc, translation.override("en"):
+        prepare(clerk, data, day, **photos_for(day))
+
+    message = exc.value.message_dict["face_photo"][0]
+    assert "head of family's NIK" in message and "the buyer must" not in message
+
+
 def test_a_head_of_familys_nik_is_refused_for_an_adult_buyer(clerk, pack):
     """A guardian's NIK is taken for a minor only: for an adult it would store a third
     person's number without a purpose (and a data-subject request of theirs would find it)."""
