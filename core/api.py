@@ -8,6 +8,7 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
+from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -39,6 +40,10 @@ def as_api_exception(exc: Exception) -> Exception:
         return exceptions.ValidationError({"non_field_errors": exc.messages})
     if isinstance(exc, (DjangoPermissionDenied, PermissionError)):
         return exceptions.PermissionDenied()
+    if isinstance(exc, Http404):
+        # Django's "No Registration matches the given query." would name the model, in English
+        # whatever the language: the API's own "Not found.", translated.
+        return exceptions.NotFound()
     return exc
 
 

@@ -10,11 +10,14 @@ of the bytes, before the decoder recurses; a ``RecursionError`` that still happe
 import codecs
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
 # No request of this API nests deeper than a handful of levels.
 MAX_JSON_DEPTH = 64
+_NOT_JSON = _("The request body is not valid JSON (%(detail)s).")
+_NESTED = _("nested deeper than %(limit)d levels")
 
 
 def json_depth_exceeds(data: bytes, limit: int) -> bool:
@@ -49,11 +52,16 @@ class JSONParser(parsers.JSONParser):
         if encoding.lower().replace("-", "") not in ("utf8", "ascii"):
             text = codecs.decode(data, encoding, errors="replace").encode()
         if json_depth_exceeds(text, MAX_JSON_DEPTH):
-            raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.")
+            raise ParseError(_NOT_JSON % {"detail": _NESTED % {"limit": MAX_JSON_DEPTH}})
         try:
             return super().parse(_Replay(data), media_type, parser_context)
         except RecursionError:
-            raise ParseError("JSON parse error - nested too deeply.") from None
+            raise ParseError(_NOT_JSON % {"detail": _NESTED % {"limit": MAX_JSON_DEPTH}}) from None
+        except ParseError as exc:
+            # DRF's "JSON parse error - <the decoder's words>", in English whatever the
+            # language: said in the reader's, the decoder's position kept.
+            detail = str(exc.detail).removeprefix("JSON parse error - ")
+            raise ParseError(_NOT_JSON % {"detail": detail}) from None
 
 
 class _Replay:
