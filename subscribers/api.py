@@ -169,16 +169,36 @@ class RegistrationViewSet(viewsets.GenericViewSet):
             method=request.method, path=request.path, data=request.data
         )
 
-        def produce():
+        def prepare():
+            # Checked, the population registry asked, before the key's transaction opens (and
+            # only when the key has no answer yet): nothing waits on the network in it.
             try:
-                return status.HTTP_201_CREATED, self._register(request)
+                data, photos = _checked_body(request)
+                prepared = services.registration_prepare(clerk=request.user, data=data, **photos)
+            except (DjangoValidationError, exceptions.ValidationError) as exc:
+                return None, None, exc
+            return prepared, data, None
+
+        def produce(checked):
+            prepared, data, refused = checked
+            try:
+                if refused is not None:
+                    raise refused
+                registration = services.registration_write(
+                    prepared, clerk=request.user, data=data, source=Registration.Source.API
+                )
+                return status.HTTP_201_CREATED, self.get_serializer(registration).data
             except (DjangoValidationError, exceptions.ValidationError) as exc:
                 refusal = as_api_exception(exc)
                 return refusal.status_code, refusal.detail
 
         try:
             answer = idempotency.run_idempotent(
-                user=request.user, key=key, fingerprint=fingerprint, produce=produce
+                user=request.user,
+                key=key,
+                fingerprint=fingerprint,
+                produce=produce,
+                prepare=prepare,
             )
         except idempotency.IdempotencyKeyInProgress:
             # The first request with this key is still running (the client timed out early):

@@ -117,18 +117,33 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Answer:
 
 
 def run_idempotent(
-    *, user, key: str, fingerprint: str, produce: Callable[[], tuple[int, Any]]
+    *,
+    user,
+    key: str,
+    fingerprint: str,
+    produce: Callable[..., tuple[int, Any]],
+    prepare: Callable[[], Any] | None = None,
 ) -> Answer:
     """Run ``produce`` once per ``(user, key)`` and return its ``(status, body)``; replay it on
     a retry with the same fingerprint, raise ``IdempotencyKeyReused`` for another one.
 
-    ``produce`` runs inside this function's transaction and must turn the refusals it wants
-    remembered (validation errors) into answers; any exception it lets out rolls everything
-    back, the claim included, so the next try runs afresh.
+    ``prepare`` (optional) runs first, outside any transaction, unless the key already has its
+    answer: the slow, read-only part of the work (the registration's checks, the population
+    registry asked over the network) holds no connection in a transaction and no lock while it
+    waits. ``produce`` then gets what it returned (``produce(prepared)``; without ``prepare``,
+    ``produce()``). A concurrent duplicate may prepare too — reads only — and then replays the
+    first's answer. ``produce`` runs inside this function's transaction and must turn the
+    refusals it wants remembered (validation errors) into answers; any exception it lets out
+    rolls everything back, the claim included, so the next try runs afresh.
     """
     record = _stored(user=user, key=key)
     if record is not None:
         return _replay(record, fingerprint)
+    if prepare is not None:
+        prepared = prepare()
+        work = lambda: produce(prepared)  # noqa: E731
+    else:
+        work = produce
     try:
         with transaction.atomic():
             with _bounded_lock_wait():
@@ -145,7 +160,7 @@ def run_idempotent(
                     response_status=0,
                     response_body={},
                 )
-            status, body = produce()
+            status, body = work()
             # Stored and returned in the same JSON form, so the replay is identical.
             body = json.loads(json.dumps(body))
             record.response_status, record.response_body = status, body

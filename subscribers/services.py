@@ -433,6 +433,14 @@ def registration_create(
     prepared = registration_prepare(
         clerk=clerk, data=data, id_photo=id_photo, face_photo=face_photo, now=now
     )
+    return registration_write(prepared, clerk=clerk, data=data, source=source)
+
+
+def registration_write(prepared: PreparedRegistration, *, clerk, data, source) -> Registration:
+    """Write what ``registration_prepare`` checked, in one transaction (the second half of
+    ``registration_create``, for a caller that prepared outside its own transaction — the
+    API's Idempotency-Key). Raises ``ValidationError`` when the pack was taken or the NIK's cap
+    reached meanwhile."""
     with transaction.atomic():
         return _registration_write(prepared, clerk=clerk, data=data, source=source)
 

@@ -293,3 +293,28 @@ def test_a_clerks_second_key_is_a_new_request_not_the_first_ones_replay(client_f
     assert "Idempotent-Replayed" not in corrected.headers
     assert Registration.objects.count() == 1
     assert IdempotencyRecord.objects.filter(user=clerk).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_a_key_the_registry_is_asked_outside_any_transaction(
+    client_for, clerk, pack, monkeypatch
+):
+    """The population registry's network wait (its lookup and the face verification) holds no
+    transaction open and no lock on the key, with an Idempotency-Key as without one."""
+    from operatordb.registry import MockPopulationRegistry
+
+    in_transaction = []
+    for name in ("lookup", "verify_face"):
+        original = getattr(MockPopulationRegistry, name)
+
+        def spy(self, *args, _original=original, **kwargs):
+            in_transaction.append(connection.in_atomic_block)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(MockPopulationRegistry, name, spy)
+
+    response = post_registration(client_for(clerk), pack, headers={"Idempotency-Key": KEY})
+
+    assert response.status_code == 201, response.content
+    assert in_transaction == [False, False]  # asked twice (the person, the face), never inside
+    assert IdempotencyRecord.objects.get().response_status == 201

@@ -46,7 +46,7 @@ def test_clerk2_does_not_see_clerks_registration(
     assert listed_ids(client.get(LIST)) == {other_registration.pk}
     response = client.get(detail(registration))
     assert response.status_code == 404
-    assert response.json() == {"detail": "No Registration matches the given query."}
+    assert response.json() == {"detail": "Not found."}  # the model not named
 
 
 def test_clerk_sees_own_registration_detail(client_for, clerk, registration):
