@@ -348,7 +348,10 @@ def _write(job: ExportJob, path: Path, token: str) -> tuple[int, int, int]:
     figures = None
     if job.kind in (ExportJob.Kind.SUMMARY, ExportJob.Kind.OUTLETS) or job.format == "pdf":
         summaries_refresh()  # figures as of this export, not as of the last scheduled refresh
-    source = row_source(job.kind, flt, scope, masked=job.masked)
+    # Only a CSV is defused (a leading ' before formula-like text): XLSX cells are typed.
+    source = row_source(
+        job.kind, flt, scope, masked=job.masked, defused=job.format == ExportJob.Format.CSV
+    )
     LEASE.fenced(job.pk, token).update(rows_total=source.total, rows_withheld=source.withheld)
     title = _("Satu Pintu — %(kind)s, %(period)s") % {
         "kind": job.get_kind_display(),

@@ -3,6 +3,7 @@ counts that agree with the figures, every format readable, unmasked exports gate
 
 import csv
 import io
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -141,6 +142,70 @@ def test_xlsx_splits_sheets_at_the_row_limit(tmp_path: Path):
     ]
     assert [v[0] for v in values] == list(range(7))
     assert all(next(workbook[name].iter_rows(values_only=True)) == ("n", "name") for name in sheets)
+
+
+HOSTILE_TEXT = ('=HYPERLINK("http://evil","x")', "=1+1", "+62 811", "-5", "@SUM(A1)", "#N/A")
+
+
+def test_xlsx_writes_formula_like_text_as_text_without_the_csv_apostrophe(tmp_path: Path):
+    """A spreadsheet cell typed as text is never evaluated: the CSV's leading ``'`` would only
+    corrupt the value there. Read back, each cell is the text as given, a string, no formula."""
+    values = [*HOSTILE_TEXT, "plain", "'already quoted"]
+    source = RowSource(
+        keys=["text", "n"],
+        labels=["=Label", "n"],
+        total=len(values),
+        rows=iter((value, i) for i, value in enumerate(values)),
+        free_text=(0,),
+    )
+    path = tmp_path / "hostile.xlsx"
+    write_xlsx(source, path, progress=lambda done: None, title="rows", about=[("=k", "@v")])
+    workbook = openpyxl.load_workbook(path)  # not read-only: data types and styles read too
+    cells = list(workbook["rows"].iter_rows(min_row=2, max_col=1))
+    assert [row[0].value for row in cells] == values
+    assert {row[0].data_type for row in cells} == {"s"}
+    assert all(row[0].quotePrefix for row in cells[: len(HOSTILE_TEXT)])
+    assert workbook["rows"]["A1"].value == "=Label" and workbook["rows"]["A1"].data_type == "s"
+    about = workbook["About"]
+    assert (about["A1"].value, about["B1"].value) == ("=k", "@v")
+    assert about["A1"].data_type == about["B1"].data_type == "s"
+    with zipfile.ZipFile(path) as package:
+        sheet = package.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet and 't="e"' not in sheet and "'=" not in sheet
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("copy", [True, False])
+def test_only_the_csv_defuses_free_text(dataset, regulator, export, settings, copy):
+    """The same outlet name typed like a formula: ``'=…`` in the CSV (by COPY or the Python
+    path), the name as typed in a text cell of the XLSX — in row and figure exports alike."""
+    settings.REPORTS_CSV_COPY = copy
+    Outlet.objects.filter(roid="ROJKT000001").update(name=HOSTILE_TEXT[0])
+    rows = csv_rows(export(regulator, "registrations"))
+    assert {r["outlet_name"] for r in rows if r["outlet_roid"] == "ROJKT000001"} == {
+        "'" + HOSTILE_TEXT[0]
+    }
+    outlets = {r["roid"]: r for r in csv_rows(export(regulator, "outlets"))}
+    assert outlets["ROJKT000001"]["name"] == "'" + HOSTILE_TEXT[0]
+    assert outlets["ROJTM000001"]["name"] == "'=Konter Surabaya"
+
+    def xlsx_cells(kind: str, column: str):
+        workbook = openpyxl.load_workbook(io.BytesIO(content(export(regulator, kind, "xlsx"))))
+        sheet = workbook[kind]
+        header = [cell.value for cell in sheet[1]]
+        index = header.index(column)
+        return [row[index] for row in sheet.iter_rows(min_row=2)]
+
+    names = xlsx_cells("registrations", "Outlet")
+    assert {c.value for c in names} >= {HOSTILE_TEXT[0], "=Konter Surabaya"}
+    assert not any(str(c.value).startswith("'") for c in names)
+    assert {c.data_type for c in names} == {"s"}
+    names = xlsx_cells("outlets", "Outlet")
+    assert {c.value for c in names} >= {HOSTILE_TEXT[0], "=Konter Surabaya"}
+    assert {c.data_type for c in names} == {"s"}
+    # The PDF prints the name as typed too.
+    text = pdf_text(content(export(regulator, "outlets", "pdf")))
+    assert "=Konter Surabaya" in text and "'=Konter" not in text
 
 
 @pytest.mark.django_db
