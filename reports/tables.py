@@ -206,10 +206,10 @@ CLARIFICATION_LABELS = {
     "registration_number": _("Registration number"),
     "outlet_roid": _("ROID"),
     "status": _("Status"),
-    "opened_at": _("Opened at"),
-    "due_at": _("Answer due"),
-    "answered_at": _("Answered at"),
-    "resolved_at": _("Resolved at"),
+    "opened_at": _("Opened at (WIB)"),
+    "due_at": _("Answer due (WIB)"),
+    "answered_at": _("Answered at (WIB)"),
+    "resolved_at": _("Resolved at (WIB)"),
     "decision": _("Decision"),
 }
 

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from compliance.models import Clarification, ClarificationItem, Sanction, Violation
 
+from .expressions import local_text
 from .rows import period_bounds, restricted
 
 # The clarifications export's columns (header keys); new columns go at the end.
@@ -143,8 +144,9 @@ def workflow_figures(*, flt, scope) -> WorkflowFigures:
 def clarification_rows(*, flt, scope) -> tuple[int, Iterator[tuple]]:
     """(row count, rows) of the ``clarifications`` export: the requests of the period in scope,
     oldest first, columns in ``CLARIFICATION_COLUMNS`` order (``kind``: the kinds asked about,
-    joined by ``+``). No ID numbers; requests about a registration whose processing a data
-    subject restricted are left out unless the reader may see those."""
+    joined by ``+``; times as every export writes them, ``expressions.local_text``). No ID
+    numbers; requests about a registration whose processing a data subject restricted are left
+    out unless the reader may see those."""
     qs = _requests(flt, scope)
     if not scope.sees_restricted:
         qs = qs.filter(~restricted("registration_id"))
@@ -191,9 +193,9 @@ def _with_kinds(batch: list[tuple]) -> Iterator[tuple]:
             number or "",
             roid or "",
             status,
-            opened,
-            due,
-            answered,
-            resolved,
+            local_text(opened),
+            local_text(due),
+            local_text(answered),
+            local_text(resolved),
             decision,
         )

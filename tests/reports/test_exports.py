@@ -3,7 +3,9 @@ counts that agree with the figures, every format readable, unmasked exports gate
 
 import csv
 import io
+import re
 import zipfile
+from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -395,3 +397,81 @@ def test_starting_django_does_not_load_the_spreadsheet_library():
         cwd=Path(__file__).resolve().parents[2],
     )  # fmt: skip
     assert done.stdout.strip() == "False"
+
+
+# Every time in every export: the portal's time zone (Asia/Jakarta, WIB, UTC+07:00 all year)
+# as wall-clock text to the second, no fraction, no offset (docs/reports.md, "Times").
+EXPORT_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+OTHER_TIME = re.compile(r"\d{2}:\d{2}:\d{2}(?:\.\d|[+-]\d{2}:?\d{2}|Z)|\d{4}-\d{2}-\d{2}T\d")
+TIME_COLUMNS = {
+    "registrations": ("registered_at",),
+    "discrepancies": ("detected_at", "resolved_at"),
+    "clarifications": ("opened_at", "due_at", "answered_at", "resolved_at"),
+    "outlets": (),
+    "summary": (),
+}
+
+
+def xlsx_values(job: ExportJob) -> list[list]:
+    workbook = openpyxl.load_workbook(io.BytesIO(content(job)), read_only=True)
+    return [list(row) for sheet in workbook for row in sheet.iter_rows(values_only=True)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", list(TIME_COLUMNS))
+def test_every_export_writes_times_one_way(dataset, clarifications, regulator, export, kind):
+    """The CSV's time columns, the XLSX's same columns and About sheet, the PDF's text: one
+    form, the same local wall-clock text in each."""
+    csv_job = export(regulator, kind)
+    rows = csv_rows(csv_job)
+    assert rows
+    times = [r[column] for r in rows for column in TIME_COLUMNS[kind] if r[column]]
+    assert all(EXPORT_TIME.fullmatch(t) for t in times), times
+    assert not OTHER_TIME.search(content(csv_job).decode())
+
+    cells = xlsx_values(export(regulator, kind, "xlsx"))
+    assert not any(isinstance(v, datetime | date) for row in cells for v in row)
+    assert not any(OTHER_TIME.search(str(v)) for row in cells for v in row if v is not None)
+    xlsx_times = {v for row in cells for v in row if isinstance(v, str) and EXPORT_TIME.match(v)}
+    assert set(times) <= xlsx_times  # the same text in the spreadsheet
+    about = dict(row[:2] for row in cells if row and row[0] == "Diminta pada")
+    assert EXPORT_TIME.fullmatch(about["Diminta pada"])
+
+    pdf_job = export(regulator, kind, "pdf")
+    text = pdf_text(content(pdf_job))
+    assert not OTHER_TIME.search(text)
+    assert services.about(pdf_job)[7][1] in text  # "Requested at", in the same form
+
+
+@pytest.mark.django_db
+def test_clarification_times_are_local_wall_clock_like_the_other_exports(
+    dataset, clarifications, regulator, export
+):
+    rows = {r["id"]: r for r in csv_rows(export(regulator, "clarifications"))}
+    settled = rows[str(clarifications.outlet_asked.pk)]
+    assert (settled["opened_at"], settled["due_at"]) == (
+        "2026-03-06 09:15:42",
+        "2026-03-13 09:15:42",
+    )
+    assert (settled["answered_at"], settled["resolved_at"]) == (
+        "2026-03-07 09:18:42",
+        "2026-03-09 00:15:42",  # 8 March in UTC
+    )
+    waiting = rows[str(clarifications.dealer_asked.pk)]
+    # Truncated to the second, never rounded into the next day.
+    assert waiting["opened_at"] == "2026-03-18 23:59:59"
+    assert waiting["answered_at"] == waiting["resolved_at"] == ""
+    # The discrepancies export writes its times the same way.
+    detected = {
+        (r["msisdn"], r["kind"]): r["detected_at"]
+        for r in csv_rows(export(regulator, "discrepancies"))
+    }
+    assert detected[(clarifications.dealer_asked.msisdn, "unregistered_activation")] == (
+        "2026-03-18 10:00:00"
+    )
+    # And the spreadsheet has the same text under its label.
+    cells = xlsx_values(export(regulator, "clarifications", "xlsx"))
+    header = cells[0]
+    first = next(row for row in cells[1:] if row[0] == clarifications.outlet_asked.pk)
+    assert first[header.index("Dibuka pada (WIB)")] == "2026-03-06 09:15:42"
+    assert first[header.index("Waktu selesai (WIB)")] == "2026-03-09 00:15:42"
