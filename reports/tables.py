@@ -194,6 +194,7 @@ def clarification_source(flt: ReportFilter, scope: ReportScope) -> RowSource:
             (keys.index("msisdn"), "phone"),
             (keys.index("kind"), "discrepancy_kind+"),
             (keys.index("status"), "clarification_status"),
+            (keys.index("accountable"), "accountable"),
         ),
     )
 
@@ -204,13 +205,15 @@ CLARIFICATION_LABELS = {
     "msisdn": _("MSISDN"),
     "kind": _("Kinds asked about"),
     "registration_number": _("Registration number"),
-    "outlet_roid": _("ROID"),
+    "outlet_roid": _("ROID"),  # the number's outlet, whoever answers
     "status": _("Status"),
     "opened_at": _("Opened at (WIB)"),
     "due_at": _("Answer due (WIB)"),
     "answered_at": _("Answered at (WIB)"),
     "resolved_at": _("Resolved at (WIB)"),
     "decision": _("Decision"),
+    "accountable": _("Who answers"),
+    "dealer_code": _("Dealer"),
 }
 
 

@@ -475,3 +475,52 @@ def test_clarification_times_are_local_wall_clock_like_the_other_exports(
     first = next(row for row in cells[1:] if row[0] == clarifications.outlet_asked.pk)
     assert first[header.index("Dibuka pada (WIB)")] == "2026-03-06 09:15:42"
     assert first[header.index("Waktu selesai (WIB)")] == "2026-03-09 00:15:42"
+
+
+@pytest.mark.django_db
+def test_clarifications_name_the_numbers_outlet_and_who_answers(
+    dataset, clarifications, regulator, export
+):
+    """``outlet_roid`` is the number's outlet — the one that registered it or sold its pack,
+    as the discrepancies export gives it — even when its dealer, not an outlet, answers; who
+    answers has columns of its own."""
+    rows = {r["id"]: r for r in csv_rows(export(regulator, "clarifications"))}
+    discrepancy_roids = {
+        r["msisdn"]: r["outlet_roid"] for r in csv_rows(export(regulator, "discrepancies"))
+    }
+    waiting = rows[str(clarifications.dealer_asked.pk)]
+    assert waiting["outlet_roid"] == clarifications.discrepancy_roid == "ROJTM000001"
+    assert waiting["outlet_roid"] == discrepancy_roids[clarifications.dealer_asked.msisdn]
+    assert (waiting["accountable"], waiting["dealer_code"]) == ("dealer", "AD0999")
+    assert waiting["registration_number"] == ""
+    settled = rows[str(clarifications.outlet_asked.pk)]
+    registration = clarifications.outlet_asked.registration
+    assert settled["outlet_roid"] == registration.outlet.roid == "ROJKT000001"
+    assert settled["outlet_roid"] == discrepancy_roids[registration.msisdn]
+    assert (settled["accountable"], settled["dealer_code"]) == ("outlet", "AD0001")
+    assert settled["kind"] == "birth_date_mismatch+name_mismatch"
+    # The spreadsheet says the same for people.
+    cells = xlsx_values(export(regulator, "clarifications", "xlsx"))
+    header = cells[0]
+    dealer_row = next(row for row in cells[1:] if row[0] == clarifications.dealer_asked.pk)
+    assert dealer_row[header.index("ROID")] == "ROJTM000001"
+    assert dealer_row[header.index("Pihak yang menjawab")] == "Dealer"
+    assert dealer_row[header.index("Dealer")] == "AD0999"
+
+
+@pytest.mark.django_db
+def test_a_request_without_discrepancies_takes_the_registrations_outlet(
+    dataset, clarifications, regulator, export
+):
+    """A request whose items are gone (a reviewer's, say) still names the number's outlet:
+    its registration's, else the outlet asked."""
+    from compliance.models import Clarification, ClarificationItem
+
+    request = clarifications.outlet_asked
+    ClarificationItem.objects.filter(clarification=request).delete()
+    Clarification.objects.filter(pk=request.pk).update(
+        accountable=Clarification.Accountable.DEALER, outlet=None
+    )
+    rows = {r["id"]: r for r in csv_rows(export(regulator, "clarifications"))}
+    assert rows[str(request.pk)]["outlet_roid"] == request.registration.outlet.roid
+    assert rows[str(request.pk)]["kind"] == ""
