@@ -60,9 +60,13 @@ class Column:
     # Only for readers who see this kind of data in full (core.disclosure), masked or not.
     kind: str = ""
 
-    def source_for(self, masked: bool):
+    def source_for(self, masked: bool, defused: bool = True):
+        """What to read and the Python work on it. ``defused`` False (XLSX, PDF: cells typed
+        as text, read by people) reads free text as typed, without the CSV's formula rule."""
         if not masked and self.unmasked_source is not None:
             return self.unmasked_source, self.unmasked_transform
+        if not defused and isinstance(self.source, Defused):
+            return self.source.source_expressions[0], self.transform
         return self.source, self.transform
 
 
@@ -183,10 +187,10 @@ def people_rows(source: RowSource) -> Iterator[tuple]:
         yield tuple(row)
 
 
-def _values(qs: QuerySet, columns: list[Column], masked: bool):
+def _values(qs: QuerySet, columns: list[Column], masked: bool, defused: bool = True):
     annotations, names, transforms = {}, [], []
     for index, column in enumerate(columns):
-        source, transform = column.source_for(masked)
+        source, transform = column.source_for(masked, defused)
         if isinstance(source, str):
             names.append(source)
         else:
@@ -198,10 +202,12 @@ def _values(qs: QuerySet, columns: list[Column], masked: bool):
     return qs.annotate(**annotations).values_list(*names), transforms
 
 
-def queryset_rows(qs: QuerySet, columns: list[Column], *, masked: bool) -> Iterator[tuple]:
+def queryset_rows(
+    qs: QuerySet, columns: list[Column], *, masked: bool, defused: bool = True
+) -> Iterator[tuple]:
     """The rows of ``qs`` as tuples of text and numbers, streamed from a server-side cursor in
     chunks (constant memory)."""
-    values, transforms = _values(qs, columns, masked)
+    values, transforms = _values(qs, columns, masked, defused)
     rows = values.iterator(chunk_size=ITERATOR_CHUNK)
     if not transforms:
         yield from rows
@@ -237,7 +243,9 @@ def copy_queries(
     return queries
 
 
-def registration_source(flt: ReportFilter, scope: ReportScope, *, masked: bool) -> RowSource:
+def registration_source(
+    flt: ReportFilter, scope: ReportScope, *, masked: bool, defused: bool = True
+) -> RowSource:
     columns = columns_for(REGISTRATION_COLUMNS, masked=masked, scope=scope)
     qs = registration_rows(flt, scope)
     withheld = 0
@@ -245,10 +253,12 @@ def registration_source(flt: ReportFilter, scope: ReportScope, *, masked: bool) 
         withheld = (
             registration_rows(flt, scope, include_restricted=True).filter(restricted()).count()
         )
-    return _source(columns, qs, masked, withheld, flt=flt, field="registered_at")
+    return _source(columns, qs, masked, withheld, flt=flt, field="registered_at", defused=defused)
 
 
-def discrepancy_source(flt: ReportFilter, scope: ReportScope, *, masked: bool) -> RowSource:
+def discrepancy_source(
+    flt: ReportFilter, scope: ReportScope, *, masked: bool, defused: bool = True
+) -> RowSource:
     columns = list(DISCREPANCY_COLUMNS)
     qs = discrepancy_rows(flt, scope)
     withheld = 0
@@ -258,19 +268,31 @@ def discrepancy_source(flt: ReportFilter, scope: ReportScope, *, masked: bool) -
             .filter(restricted("registration_id"))
             .count()
         )
-    return _source(columns, qs, masked, withheld, flt=flt, field="detected_at")
+    return _source(columns, qs, masked, withheld, flt=flt, field="detected_at", defused=defused)
 
 
 def _source(
-    columns: list[Column], qs: QuerySet, masked: bool, withheld: int, *, flt, field: str
+    columns: list[Column],
+    qs: QuerySet,
+    masked: bool,
+    withheld: int,
+    *,
+    flt,
+    field: str,
+    defused: bool,
 ) -> RowSource:
     return RowSource(
         keys=[c.key for c in columns],
         labels=[str(c.label) for c in columns],
         total=qs.count(),
-        rows=queryset_rows(qs, columns, masked=masked),
+        rows=queryset_rows(qs, columns, masked=masked, defused=defused),
         withheld=withheld,
         free_text=tuple(i for i, c in enumerate(columns) if c.free_text),
         displays=tuple((i, c.display) for i, c in enumerate(columns) if c.display),
-        copy_queries=copy_queries(qs, columns, masked=masked, field=field, period=flt.period),
+        # COPY writes CSV only, which is always defused.
+        copy_queries=(
+            copy_queries(qs, columns, masked=masked, field=field, period=flt.period)
+            if defused
+            else None
+        ),
     )

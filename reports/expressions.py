@@ -20,7 +20,9 @@ LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def local_text(value) -> str | None:
-    """An instant as local wall-clock text (``TIME_ZONE``), as the exports write it."""
+    """An instant as local wall-clock text (``TIME_ZONE``, Asia/Jakarta), as every export
+    writes every time (docs/reports.md, "Times"): ``YYYY-MM-DD HH:MM:SS``, the fraction of a
+    second cut off, no offset."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, datetime):

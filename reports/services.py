@@ -31,6 +31,7 @@ from core.audit import AuditAction, audit_record, command_line_actor
 from core.queue import enqueue
 
 from . import exporters
+from .expressions import local_text
 from .figures import report_figures
 from .models import ExportJob
 from .periods import PeriodError
@@ -182,13 +183,8 @@ def about(job: ExportJob, *, figures_as_of=None) -> list[tuple[str, object]]:
         (_("Grouping"), p.get("grouping", "")),
         (_("Personal data"), _("masked") if job.masked else _("NOT masked")),
         (_("Requested by"), f"{job.requested_by_label} ({job.requested_by_role})"),
-        (_("Requested at"), timezone.localtime(job.created_at).strftime("%Y-%m-%d %H:%M:%S")),
-        (
-            _("Figures as of"),
-            timezone.localtime(figures_as_of).strftime("%Y-%m-%d %H:%M:%S")
-            if figures_as_of
-            else "—",
-        ),
+        (_("Requested at"), local_text(job.created_at)),
+        (_("Figures as of"), local_text(figures_as_of) if figures_as_of else "—"),
         (_("Times"), settings.TIME_ZONE),
         (_("Check"), _("Compare the file's SHA-256 on the portal's 'Verify a file' page.")),
     ]
@@ -348,7 +344,10 @@ def _write(job: ExportJob, path: Path, token: str) -> tuple[int, int, int]:
     figures = None
     if job.kind in (ExportJob.Kind.SUMMARY, ExportJob.Kind.OUTLETS) or job.format == "pdf":
         summaries_refresh()  # figures as of this export, not as of the last scheduled refresh
-    source = row_source(job.kind, flt, scope, masked=job.masked)
+    # Only a CSV is defused (a leading ' before formula-like text): XLSX cells are typed.
+    source = row_source(
+        job.kind, flt, scope, masked=job.masked, defused=job.format == ExportJob.Format.CSV
+    )
     LEASE.fenced(job.pk, token).update(rows_total=source.total, rows_withheld=source.withheld)
     title = _("Satu Pintu — %(kind)s, %(period)s") % {
         "kind": job.get_kind_display(),

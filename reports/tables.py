@@ -41,10 +41,21 @@ def _rate(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def outlet_source(flt: ReportFilter, scope: ReportScope) -> RowSource:
+def _text_rule(defused: bool):
+    """How free text is written: the CSV's formula rule (``defuse``), or as typed (XLSX, PDF:
+    their cells are text)."""
+    return defuse if defused else _as_typed
+
+
+def _as_typed(value):
+    return value
+
+
+def outlet_source(flt: ReportFilter, scope: ReportScope, *, defused: bool = True) -> RowSource:
     """Every outlet in scope with its figures for the period (``reports.figures``), then the
     columns the layers above add (``hooks.register_outlet_columns``)."""
     rows = outlet_figures(flt, scope)
+    text = _text_rule(defused)
     extras = [(spec, spec.values(flt, scope)) for spec in hooks.outlet_columns()]
     extra_columns = [column for spec, _values in extras for column in spec.columns]
 
@@ -52,10 +63,10 @@ def outlet_source(flt: ReportFilter, scope: ReportScope) -> RowSource:
         for outlet, counts in rows:
             yield (
                 outlet.roid,
-                defuse(outlet.name),
+                text(outlet.name),
                 outlet.dealer_code,
-                defuse(outlet.dealer_name),
-                defuse(outlet.region),
+                text(outlet.dealer_name),
+                text(outlet.region),
                 outlet.province,
                 province_name(outlet.province),
                 outlet.status,
@@ -97,9 +108,10 @@ SUMMARY_COLUMNS = (
 )
 
 
-def summary_lines(figures: Figures) -> list[tuple]:
+def summary_lines(figures: Figures, *, defused: bool = True) -> list[tuple]:
     """Every figure as (figure, dimension, key, label, value): one tidy table a machine reads
     and a spreadsheet pivots."""
+    text = _text_rule(defused)
     t = figures.totals
     flt = figures.filter
     lines: list[tuple] = [
@@ -132,14 +144,12 @@ def summary_lines(figures: Figures) -> list[tuple]:
             ("ids_over_cap", c.over_cap_ids),
             ("ids_repeated", c.repeated_ids),
         ):
-            lines.append((figure, grouping, group.key, defuse(group.label), value))
+            lines.append((figure, grouping, group.key, text(group.label), value))
     for point in figures.trend:
         lines.append(("registrations", flt.trend_bucket, point.label, "", point.registrations))
         lines.append(("discrepancies", flt.trend_bucket, point.label, "", point.discrepancies))
     for item in figures.repeated:
-        lines.append(
-            ("ids_repeated", "outlet", item.outlet.roid, defuse(item.outlet.name), item.ids)
-        )
+        lines.append(("ids_repeated", "outlet", item.outlet.roid, text(item.outlet.name), item.ids))
     w = figures.workflow
     for figure, value in (
         ("clarifications_opened", w.opened),
@@ -154,8 +164,14 @@ def summary_lines(figures: Figures) -> list[tuple]:
     return lines
 
 
-def summary_source(flt: ReportFilter, scope: ReportScope, figures: Figures | None = None):
-    lines = summary_lines(figures or report_figures(flt, scope))
+def summary_source(
+    flt: ReportFilter,
+    scope: ReportScope,
+    figures: Figures | None = None,
+    *,
+    defused: bool = True,
+):
+    lines = summary_lines(figures or report_figures(flt, scope), defused=defused)
     return RowSource(
         keys=[k for k, _ in SUMMARY_COLUMNS],
         labels=[str(label) for _, label in SUMMARY_COLUMNS],
@@ -178,6 +194,7 @@ def clarification_source(flt: ReportFilter, scope: ReportScope) -> RowSource:
             (keys.index("msisdn"), "phone"),
             (keys.index("kind"), "discrepancy_kind+"),
             (keys.index("status"), "clarification_status"),
+            (keys.index("accountable"), "accountable"),
         ),
     )
 
@@ -188,26 +205,36 @@ CLARIFICATION_LABELS = {
     "msisdn": _("MSISDN"),
     "kind": _("Kinds asked about"),
     "registration_number": _("Registration number"),
-    "outlet_roid": _("ROID"),
+    "outlet_roid": _("ROID"),  # the number's outlet, whoever answers
     "status": _("Status"),
-    "opened_at": _("Opened at"),
-    "due_at": _("Answer due"),
-    "answered_at": _("Answered at"),
-    "resolved_at": _("Resolved at"),
+    "opened_at": _("Opened at (WIB)"),
+    "due_at": _("Answer due (WIB)"),
+    "answered_at": _("Answered at (WIB)"),
+    "resolved_at": _("Resolved at (WIB)"),
     "decision": _("Decision"),
+    "accountable": _("Who answers"),
+    "dealer_code": _("Dealer"),
 }
 
 
-def row_source(kind: str, flt: ReportFilter, scope: ReportScope, *, masked: bool) -> RowSource:
-    """The rows of an export of ``kind`` — every format and interface goes through here."""
+def row_source(
+    kind: str, flt: ReportFilter, scope: ReportScope, *, masked: bool, defused: bool = True
+) -> RowSource:
+    """The rows of an export of ``kind`` — every format and interface goes through here.
+
+    ``defused``: free text under the CSV's formula rule (``core.csvsafe``: a leading ``'``,
+    line breaks as spaces). Only the CSV needs it — a spreadsheet reads a CSV cell and may run
+    it; an XLSX cell is typed as text (``exporters.xlsx_file`` makes sure) and a PDF runs
+    nothing — so those two get the text as typed: the ``'`` would be part of the value there.
+    """
     if kind == ExportJob.Kind.REGISTRATIONS:
-        return registration_source(flt, scope, masked=masked)
+        return registration_source(flt, scope, masked=masked, defused=defused)
     if kind == ExportJob.Kind.DISCREPANCIES:
-        return discrepancy_source(flt, scope, masked=masked)
+        return discrepancy_source(flt, scope, masked=masked, defused=defused)
     if kind == ExportJob.Kind.OUTLETS:
-        return outlet_source(flt, scope)
+        return outlet_source(flt, scope, defused=defused)
     if kind == ExportJob.Kind.SUMMARY:
-        return summary_source(flt, scope)
+        return summary_source(flt, scope, defused=defused)
     if kind == ExportJob.Kind.CLARIFICATIONS:
         return clarification_source(flt, scope)
     raise ValueError(f"unknown export kind {kind!r}")

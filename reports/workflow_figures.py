@@ -28,9 +28,14 @@ from django.utils import timezone
 
 from compliance.models import Clarification, ClarificationItem, Sanction, Violation
 
+from .expressions import local_text
 from .rows import period_bounds, restricted
 
 # The clarifications export's columns (header keys); new columns go at the end.
+# ``outlet_roid`` is the outlet of the number — the one that registered it, or that an
+# unregistered pack was sold through: the ROID the discrepancies export gives for the same
+# number — whoever answers the request; ``accountable`` (outlet, party, dealer) and
+# ``dealer_code`` (the dealer whose admins answer when no outlet does) say who answers.
 CLARIFICATION_COLUMNS = (
     "id",
     "msisdn",
@@ -43,6 +48,8 @@ CLARIFICATION_COLUMNS = (
     "answered_at",
     "resolved_at",
     "decision",
+    "accountable",
+    "dealer_code",
 )
 
 
@@ -143,8 +150,11 @@ def workflow_figures(*, flt, scope) -> WorkflowFigures:
 def clarification_rows(*, flt, scope) -> tuple[int, Iterator[tuple]]:
     """(row count, rows) of the ``clarifications`` export: the requests of the period in scope,
     oldest first, columns in ``CLARIFICATION_COLUMNS`` order (``kind``: the kinds asked about,
-    joined by ``+``). No ID numbers; requests about a registration whose processing a data
-    subject restricted are left out unless the reader may see those."""
+    joined by ``+``; ``outlet_roid``: the outlet of the discrepancies asked about, else of the
+    registration, else the outlet asked; times as every export writes them,
+    ``expressions.local_text``). No ID
+    numbers; requests about a registration whose processing a data subject restricted are left
+    out unless the reader may see those."""
     qs = _requests(flt, scope)
     if not scope.sees_restricted:
         qs = qs.filter(~restricted("registration_id"))
@@ -156,6 +166,7 @@ def clarification_rows(*, flt, scope) -> tuple[int, Iterator[tuple]]:
             "pk",
             "msisdn",
             "registration__registration_number",
+            "registration__outlet__roid",
             "outlet__roid",
             "status",
             "opened_at",
@@ -163,6 +174,8 @@ def clarification_rows(*, flt, scope) -> tuple[int, Iterator[tuple]]:
             "answered_at",
             "resolved_at",
             "decision",
+            "accountable",
+            "dealer__code",
         ).iterator(chunk_size=2000)
         batch: list[tuple] = []
         for row in values:
@@ -179,21 +192,43 @@ def _with_kinds(batch: list[tuple]) -> Iterator[tuple]:
     if not batch:
         return
     kinds: dict[int, set[str]] = {}
-    for clarification_id, kind in ClarificationItem.objects.filter(
+    roids: dict[int, set[str]] = {}
+    for clarification_id, kind, roid in ClarificationItem.objects.filter(
         clarification_id__in=[row[0] for row in batch]
-    ).values_list("clarification_id", "kind"):
+    ).values_list("clarification_id", "kind", "discrepancy__outlet__roid"):
         kinds.setdefault(clarification_id, set()).add(kind)
-    for pk, msisdn, number, roid, status, opened, due, answered, resolved, decision in batch:
+        if roid:
+            roids.setdefault(clarification_id, set()).add(roid)
+    for (
+        pk,
+        msisdn,
+        number,
+        registration_roid,
+        asked_roid,
+        status,
+        opened,
+        due,
+        answered,
+        resolved,
+        decision,
+        accountable,
+        dealer_code,
+    ) in batch:
+        # The number's outlet, whoever answers: a dealer answering for an unregistered pack
+        # leaves the request without an outlet, not the number (one ROID but in odd cases).
+        roid = "+".join(sorted(roids.get(pk, ()))) or registration_roid or asked_roid or ""
         yield (
             pk,
             msisdn,
             "+".join(sorted(kinds.get(pk, ()))),
             number or "",
-            roid or "",
+            roid,
             status,
-            opened,
-            due,
-            answered,
-            resolved,
+            local_text(opened),
+            local_text(due),
+            local_text(answered),
+            local_text(resolved),
             decision,
+            accountable,
+            dealer_code,
         )

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from compliance.models import Discrepancy
+from compliance.models import Clarification, ClarificationItem, Discrepancy
 from core import pii
 from core.masking import mask_id_number
 from identity.idgen import make_nik
@@ -182,3 +182,53 @@ def dataset(policies, dealer_org, outlet, other_outlet):
     del rows
     summaries_refresh(full=True)
     return data
+
+
+@dataclass
+class Requests:
+    outlet_asked: Clarification  # the registering outlet answers; settled
+    dealer_asked: Clarification  # an unregistered pack: its dealer answers (no outlet asked)
+    discrepancy_roid: str  # the ROID the discrepancies export gives for the dealer's number
+
+
+@pytest.fixture
+def clarifications(dataset) -> Requests:
+    """Two requests opened in the period, at instants with microseconds (as ``now()`` gives
+    them): one to the outlet that registered the number, answered and settled; one to the
+    dealer of an unregistered pack sold through an outlet (no outlet is asked)."""
+    registration = dataset.rows[1][0]
+    asked = [d for d, _day in dataset.discrepancies if d.registration_id == registration.pk]
+    opened = wib(date(2026, 3, 6), 9, 15).replace(second=42, microsecond=707401)
+    outlet_asked = Clarification.objects.create(
+        msisdn=registration.msisdn,
+        registration=registration,
+        accountable=Clarification.Accountable.OUTLET,
+        outlet=registration.outlet,
+        dealer=registration.outlet.dealer,
+        status=Clarification.Status.ACCEPTED,
+        opened_at=opened,
+        due_at=opened + timedelta(days=7),
+        answered_at=opened + timedelta(days=1, minutes=3),
+        resolved_at=opened + timedelta(days=2, hours=15),  # 00:15:42 on 9 March, WIB
+        decision="dismiss",
+    )
+    unregistered = next(
+        d for d, _day in dataset.discrepancies if d.kind == "unregistered_activation"
+    )
+    dealer_asked = Clarification.objects.create(
+        msisdn=unregistered.msisdn,
+        accountable=Clarification.Accountable.DEALER,
+        dealer=unregistered.outlet.dealer,
+        status=Clarification.Status.OPEN,
+        opened_at=wib(date(2026, 3, 18), 23, 59).replace(second=59, microsecond=999999),
+        due_at=wib(date(2026, 3, 25), 23, 59).replace(second=59, microsecond=999999),
+    )
+    for request, discrepancies in ((outlet_asked, asked), (dealer_asked, [unregistered])):
+        for discrepancy in discrepancies:
+            ClarificationItem.objects.create(
+                clarification=request,
+                discrepancy=discrepancy,
+                kind=discrepancy.kind,
+                added_at=request.opened_at,
+            )
+    return Requests(outlet_asked, dealer_asked, unregistered.outlet.roid)

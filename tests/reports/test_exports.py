@@ -3,6 +3,9 @@ counts that agree with the figures, every format readable, unmasked exports gate
 
 import csv
 import io
+import re
+import zipfile
+from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -141,6 +144,70 @@ def test_xlsx_splits_sheets_at_the_row_limit(tmp_path: Path):
     ]
     assert [v[0] for v in values] == list(range(7))
     assert all(next(workbook[name].iter_rows(values_only=True)) == ("n", "name") for name in sheets)
+
+
+HOSTILE_TEXT = ('=HYPERLINK("http://evil","x")', "=1+1", "+62 811", "-5", "@SUM(A1)", "#N/A")
+
+
+def test_xlsx_writes_formula_like_text_as_text_without_the_csv_apostrophe(tmp_path: Path):
+    """A spreadsheet cell typed as text is never evaluated: the CSV's leading ``'`` would only
+    corrupt the value there. Read back, each cell is the text as given, a string, no formula."""
+    values = [*HOSTILE_TEXT, "plain", "'already quoted"]
+    source = RowSource(
+        keys=["text", "n"],
+        labels=["=Label", "n"],
+        total=len(values),
+        rows=iter((value, i) for i, value in enumerate(values)),
+        free_text=(0,),
+    )
+    path = tmp_path / "hostile.xlsx"
+    write_xlsx(source, path, progress=lambda done: None, title="rows", about=[("=k", "@v")])
+    workbook = openpyxl.load_workbook(path)  # not read-only: data types and styles read too
+    cells = list(workbook["rows"].iter_rows(min_row=2, max_col=1))
+    assert [row[0].value for row in cells] == values
+    assert {row[0].data_type for row in cells} == {"s"}
+    assert all(row[0].quotePrefix for row in cells[: len(HOSTILE_TEXT)])
+    assert workbook["rows"]["A1"].value == "=Label" and workbook["rows"]["A1"].data_type == "s"
+    about = workbook["About"]
+    assert (about["A1"].value, about["B1"].value) == ("=k", "@v")
+    assert about["A1"].data_type == about["B1"].data_type == "s"
+    with zipfile.ZipFile(path) as package:
+        sheet = package.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet and 't="e"' not in sheet and "'=" not in sheet
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("copy", [True, False])
+def test_only_the_csv_defuses_free_text(dataset, regulator, export, settings, copy):
+    """The same outlet name typed like a formula: ``'=…`` in the CSV (by COPY or the Python
+    path), the name as typed in a text cell of the XLSX — in row and figure exports alike."""
+    settings.REPORTS_CSV_COPY = copy
+    Outlet.objects.filter(roid="ROJKT000001").update(name=HOSTILE_TEXT[0])
+    rows = csv_rows(export(regulator, "registrations"))
+    assert {r["outlet_name"] for r in rows if r["outlet_roid"] == "ROJKT000001"} == {
+        "'" + HOSTILE_TEXT[0]
+    }
+    outlets = {r["roid"]: r for r in csv_rows(export(regulator, "outlets"))}
+    assert outlets["ROJKT000001"]["name"] == "'" + HOSTILE_TEXT[0]
+    assert outlets["ROJTM000001"]["name"] == "'=Konter Surabaya"
+
+    def xlsx_cells(kind: str, column: str):
+        workbook = openpyxl.load_workbook(io.BytesIO(content(export(regulator, kind, "xlsx"))))
+        sheet = workbook[kind]
+        header = [cell.value for cell in sheet[1]]
+        index = header.index(column)
+        return [row[index] for row in sheet.iter_rows(min_row=2)]
+
+    names = xlsx_cells("registrations", "Outlet")
+    assert {c.value for c in names} >= {HOSTILE_TEXT[0], "=Konter Surabaya"}
+    assert not any(str(c.value).startswith("'") for c in names)
+    assert {c.data_type for c in names} == {"s"}
+    names = xlsx_cells("outlets", "Outlet")
+    assert {c.value for c in names} >= {HOSTILE_TEXT[0], "=Konter Surabaya"}
+    assert {c.data_type for c in names} == {"s"}
+    # The PDF prints the name as typed too.
+    text = pdf_text(content(export(regulator, "outlets", "pdf")))
+    assert "=Konter Surabaya" in text and "'=Konter" not in text
 
 
 @pytest.mark.django_db
@@ -330,3 +397,130 @@ def test_starting_django_does_not_load_the_spreadsheet_library():
         cwd=Path(__file__).resolve().parents[2],
     )  # fmt: skip
     assert done.stdout.strip() == "False"
+
+
+# Every time in every export: the portal's time zone (Asia/Jakarta, WIB, UTC+07:00 all year)
+# as wall-clock text to the second, no fraction, no offset (docs/reports.md, "Times").
+EXPORT_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+OTHER_TIME = re.compile(r"\d{2}:\d{2}:\d{2}(?:\.\d|[+-]\d{2}:?\d{2}|Z)|\d{4}-\d{2}-\d{2}T\d")
+TIME_COLUMNS = {
+    "registrations": ("registered_at",),
+    "discrepancies": ("detected_at", "resolved_at"),
+    "clarifications": ("opened_at", "due_at", "answered_at", "resolved_at"),
+    "outlets": (),
+    "summary": (),
+}
+
+
+def xlsx_values(job: ExportJob) -> list[list]:
+    workbook = openpyxl.load_workbook(io.BytesIO(content(job)), read_only=True)
+    return [list(row) for sheet in workbook for row in sheet.iter_rows(values_only=True)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", list(TIME_COLUMNS))
+def test_every_export_writes_times_one_way(dataset, clarifications, regulator, export, kind):
+    """The CSV's time columns, the XLSX's same columns and About sheet, the PDF's text: one
+    form, the same local wall-clock text in each."""
+    csv_job = export(regulator, kind)
+    rows = csv_rows(csv_job)
+    assert rows
+    times = [r[column] for r in rows for column in TIME_COLUMNS[kind] if r[column]]
+    assert all(EXPORT_TIME.fullmatch(t) for t in times), times
+    assert not OTHER_TIME.search(content(csv_job).decode())
+
+    cells = xlsx_values(export(regulator, kind, "xlsx"))
+    assert not any(isinstance(v, datetime | date) for row in cells for v in row)
+    assert not any(OTHER_TIME.search(str(v)) for row in cells for v in row if v is not None)
+    xlsx_times = {v for row in cells for v in row if isinstance(v, str) and EXPORT_TIME.match(v)}
+    assert set(times) <= xlsx_times  # the same text in the spreadsheet
+    about = dict(row[:2] for row in cells if row and row[0] == "Diminta pada")
+    assert EXPORT_TIME.fullmatch(about["Diminta pada"])
+
+    pdf_job = export(regulator, kind, "pdf")
+    text = pdf_text(content(pdf_job))
+    assert not OTHER_TIME.search(text)
+    assert services.about(pdf_job)[7][1] in text  # "Requested at", in the same form
+
+
+@pytest.mark.django_db
+def test_clarification_times_are_local_wall_clock_like_the_other_exports(
+    dataset, clarifications, regulator, export
+):
+    rows = {r["id"]: r for r in csv_rows(export(regulator, "clarifications"))}
+    settled = rows[str(clarifications.outlet_asked.pk)]
+    assert (settled["opened_at"], settled["due_at"]) == (
+        "2026-03-06 09:15:42",
+        "2026-03-13 09:15:42",
+    )
+    assert (settled["answered_at"], settled["resolved_at"]) == (
+        "2026-03-07 09:18:42",
+        "2026-03-09 00:15:42",  # 8 March in UTC
+    )
+    waiting = rows[str(clarifications.dealer_asked.pk)]
+    # Truncated to the second, never rounded into the next day.
+    assert waiting["opened_at"] == "2026-03-18 23:59:59"
+    assert waiting["answered_at"] == waiting["resolved_at"] == ""
+    # The discrepancies export writes its times the same way.
+    detected = {
+        (r["msisdn"], r["kind"]): r["detected_at"]
+        for r in csv_rows(export(regulator, "discrepancies"))
+    }
+    assert detected[(clarifications.dealer_asked.msisdn, "unregistered_activation")] == (
+        "2026-03-18 10:00:00"
+    )
+    # And the spreadsheet has the same text under its label.
+    cells = xlsx_values(export(regulator, "clarifications", "xlsx"))
+    header = cells[0]
+    first = next(row for row in cells[1:] if row[0] == clarifications.outlet_asked.pk)
+    assert first[header.index("Dibuka pada (WIB)")] == "2026-03-06 09:15:42"
+    assert first[header.index("Waktu selesai (WIB)")] == "2026-03-09 00:15:42"
+
+
+@pytest.mark.django_db
+def test_clarifications_name_the_numbers_outlet_and_who_answers(
+    dataset, clarifications, regulator, export
+):
+    """``outlet_roid`` is the number's outlet — the one that registered it or sold its pack,
+    as the discrepancies export gives it — even when its dealer, not an outlet, answers; who
+    answers has columns of its own."""
+    rows = {r["id"]: r for r in csv_rows(export(regulator, "clarifications"))}
+    discrepancy_roids = {
+        r["msisdn"]: r["outlet_roid"] for r in csv_rows(export(regulator, "discrepancies"))
+    }
+    waiting = rows[str(clarifications.dealer_asked.pk)]
+    assert waiting["outlet_roid"] == clarifications.discrepancy_roid == "ROJTM000001"
+    assert waiting["outlet_roid"] == discrepancy_roids[clarifications.dealer_asked.msisdn]
+    assert (waiting["accountable"], waiting["dealer_code"]) == ("dealer", "AD0999")
+    assert waiting["registration_number"] == ""
+    settled = rows[str(clarifications.outlet_asked.pk)]
+    registration = clarifications.outlet_asked.registration
+    assert settled["outlet_roid"] == registration.outlet.roid == "ROJKT000001"
+    assert settled["outlet_roid"] == discrepancy_roids[registration.msisdn]
+    assert (settled["accountable"], settled["dealer_code"]) == ("outlet", "AD0001")
+    assert settled["kind"] == "birth_date_mismatch+name_mismatch"
+    # The spreadsheet says the same for people.
+    cells = xlsx_values(export(regulator, "clarifications", "xlsx"))
+    header = cells[0]
+    dealer_row = next(row for row in cells[1:] if row[0] == clarifications.dealer_asked.pk)
+    assert dealer_row[header.index("ROID")] == "ROJTM000001"
+    assert dealer_row[header.index("Pihak yang menjawab")] == "Dealer"
+    assert dealer_row[header.index("Dealer")] == "AD0999"
+
+
+@pytest.mark.django_db
+def test_a_request_without_discrepancies_takes_the_registrations_outlet(
+    dataset, clarifications, regulator, export
+):
+    """A request whose items are gone (a reviewer's, say) still names the number's outlet:
+    its registration's, else the outlet asked."""
+    from compliance.models import Clarification, ClarificationItem
+
+    request = clarifications.outlet_asked
+    ClarificationItem.objects.filter(clarification=request).delete()
+    Clarification.objects.filter(pk=request.pk).update(
+        accountable=Clarification.Accountable.DEALER, outlet=None
+    )
+    rows = {r["id"]: r for r in csv_rows(export(regulator, "clarifications"))}
+    assert rows[str(request.pk)]["outlet_roid"] == request.registration.outlet.roid
+    assert rows[str(request.pk)]["kind"] == ""
