@@ -96,6 +96,41 @@ def test_regulator_sees_requests_masked_and_no_photos(api, regulator, registrati
     assert api(regulator).get(url).status_code == 403
 
 
+def test_evidence_codes_hide_what_the_viewer_may_not_see(
+    api, client, clerk, clerk2, dealer_user, regulator, grapari, registration
+):
+    """Outsiders (another outlet's clerk) get a 404 whether or not the answer exists; so does
+    everyone for an answer the request does not have. A 403 is only for who sees the request
+    and its answers but not their photos: the regulator, and the dealer admin for an outlet's
+    request (docs/compliance-workflow.md, "Who sees and does what")."""
+    request = flagged_request(registration)
+    clarification_answer(
+        actor=clerk, clarification=request, explanation="Typo.", evidence_photo=photo_upload()
+    )
+    answer = request.answers.get()
+    paths = {
+        "api": f"{CLARIFICATIONS}{request.pk}/answers/{{}}/evidence/",
+        "web": f"/compliance/clarifications/{request.pk}/answers/{{}}/evidence/",
+    }
+    missing = answer.pk + 1000
+    expected = {  # user: (existing answer, missing answer)
+        clerk: (200, 404),
+        grapari: (200, 404),
+        clerk2: (404, 404),
+        dealer_user: (403, 404),
+        regulator: (403, 404),
+    }
+    for user, (existing_code, missing_code) in expected.items():
+        client.force_login(user)
+        for where, path in paths.items():
+            get = api(user).get if where == "api" else client.get
+            assert get(path.format(answer.pk)).status_code == existing_code, (user, where)
+            assert get(path.format(missing)).status_code == missing_code, (user, where)
+    client.force_login(dealer_user)
+    refused = client.get(paths["web"].format(answer.pk))
+    assert b"staff and the reviewers" in refused.content  # says why, not "your role"
+
+
 # --- answering ----------------------------------------------------------------------------------
 
 

@@ -247,8 +247,13 @@ class ClarificationViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         responses={
             (200, "image/jpeg"): OpenApiTypes.BINARY,
-            403: OpenApiResponse(description="The regulator (and anyone not concerned)."),
-            404: OpenApiResponse(description="No such request, answer or photo."),
+            403: OpenApiResponse(
+                description="The caller sees the request and its answers but not their photos: "
+                "the regulator; a dealer admin, for an outlet's request."
+            ),
+            404: OpenApiResponse(
+                description="No such request (or not one the caller may see), answer or photo."
+            ),
         },
     )
     @action(
