@@ -412,6 +412,7 @@ NOT_GET_CHECKED: dict[str, str] = {
     "stock-allocation-to-outlet": _POST,
     "privacy:export": _POST,
     "privacy:action": _POST,
+    "privacy:decide": _POST + " (tests/privacy/test_ambiguous_pages.py)",
     "privacy:job_resume": _POST,
     "reports:refresh": _POST,
 }
