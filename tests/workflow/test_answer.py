@@ -96,6 +96,40 @@ def test_regulator_sees_requests_masked_and_no_photos(api, regulator, registrati
     assert api(regulator).get(url).status_code == 403
 
 
+def test_the_regulator_sees_that_an_outlet_answered_not_what_it_wrote(
+    api, client, regulator, grapari, clerk, registration
+):
+    """An outlet's explanation is free text about the buyer's case (docs/security.md, "Masking
+    by role"): the regulator gets the answer — round, author, outcome, dates, the masked
+    correction — with its explanation withheld, in both the request and the review item, on the
+    API and the pages; those who work the case read it whole."""
+    words = "Bu Siti tinggal di Jl. Melati 7, NIK lama 3171015708900042."
+    request = flagged_request(registration)
+    clarification_answer(actor=clerk, clarification=request, explanation=words)
+    item = ReviewItem.objects.get(clarification=request)
+    reads = {
+        "request": f"{CLARIFICATIONS}{request.pk}/",
+        "item": f"/api/v1/review-items/{item.pk}/",
+    }
+    for where, url in reads.items():
+        body = api(regulator).get(url).json()
+        answer = (body if where == "request" else body["request"])["answers"][0]
+        assert answer["explanation"] == "***", where
+        assert answer["round"] == 1 and answer["created_at"] and answer["answered_by"]
+        assert "Melati" not in str(body), where
+        shown = api(grapari).get(url).json()
+        assert (shown if where == "request" else shown["request"])["answers"][0][
+            "explanation"
+        ] == words
+    client.force_login(regulator)
+    for page in (f"/compliance/clarifications/{request.pk}/", f"/compliance/review/{item.pk}/"):
+        text = client.get(page).content.decode()
+        assert "Melati" not in text, page
+        assert "explanation-withheld" in text, page
+    client.force_login(grapari)
+    assert "Melati" in client.get(f"/compliance/review/{item.pk}/").content.decode()
+
+
 def test_evidence_codes_hide_what_the_viewer_may_not_see(
     api, client, clerk, clerk2, dealer_user, regulator, grapari, registration
 ):
