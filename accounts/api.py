@@ -5,8 +5,10 @@ Tokens are stored as a digest only, expire (``API_TOKEN_TTL_HOURS``) and are all
 the account's password changes or is reset (``accounts.models``); each call to the endpoint
 issues a new one.
 
-The credentials go through ``django.contrib.auth.authenticate`` with the request, so
-django-axes counts failures and refuses a locked-out username + client address pair
+The username is NFKC-normalised first, as the web login's form does (``ｇｒａｐａｒｉ`` is
+``grapari``, docs/security.md), so both ways in find the same account and django-axes keys
+both by the same name. The credentials go through ``django.contrib.auth.authenticate`` with
+the request, so django-axes counts failures and refuses a locked-out username + client address pair
 (``core.clientip``) even with the right password; the endpoint also has its own throttle (the
 ``token`` scope, keyed on the same client address).
 """
@@ -14,7 +16,7 @@ django-axes counts failures and refuses a locked-out username + client address p
 import math
 
 from axes.helpers import get_cool_off
-from django.contrib.auth import authenticate, user_logged_in
+from django.contrib.auth import authenticate, get_user_model, user_logged_in
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
@@ -29,8 +31,17 @@ from . import services
 from .models import ApiToken
 
 
+class UsernameField(serializers.CharField):
+    """A username as typed, NFKC-normalised like the web login's (``UsernameField`` of
+    ``django.contrib.auth.forms``; ``AbstractBaseUser.normalize_username``) before its length
+    is checked and before it reaches ``authenticate`` and django-axes."""
+
+    def to_internal_value(self, data):
+        return get_user_model().normalize_username(super().to_internal_value(data))
+
+
 class TokenRequestSerializer(VisibleTextSerializerMixin, serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    username = UsernameField(max_length=150)
     password = serializers.CharField(
         max_length=128, trim_whitespace=False, style={"input_type": "password"}
     )

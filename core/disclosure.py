@@ -40,6 +40,10 @@ class Kind(StrEnum):
     # Why one NIK holds more numbers than the declared-purpose threshold: reported to the
     # regulator by rule, so every signed-in role reads it; never on a public receipt link.
     PURPOSE = "declared_purpose"
+    # What someone wrote about a buyer's case in their own words (an outlet's explanation in a
+    # clarification answer): it can carry any of the above, unmasked, so it is shown whole or
+    # not at all.
+    FREE_TEXT = "free_text"
 
 
 class Shown(StrEnum):
@@ -58,6 +62,7 @@ _STAFF = {
     Kind.MSISDN: Shown.FULL,
     Kind.PHOTO: Shown.FULL,
     Kind.PURPOSE: Shown.FULL,
+    Kind.FREE_TEXT: Shown.FULL,
 }
 # The regulator supervises: it sees that a registration exists, who registered it, when and
 # under which rules, never who the buyer is.
@@ -70,6 +75,9 @@ _REGULATOR = {
     Kind.MSISDN: Shown.FULL,
     Kind.PHOTO: Shown.WITHHELD,
     Kind.PURPOSE: Shown.FULL,
+    # That an outlet answered, when, in which round, with which outcome and which (masked)
+    # correction is supervision; what it wrote about the buyer is not.
+    Kind.FREE_TEXT: Shown.WITHHELD,
 }
 # A shared receipt link (no account): enough for the buyer to recognise their receipt.
 _PUBLIC = {
@@ -81,6 +89,7 @@ _PUBLIC = {
     Kind.MSISDN: Shown.MASKED,
     Kind.PHOTO: Shown.WITHHELD,
     Kind.PURPOSE: Shown.WITHHELD,
+    Kind.FREE_TEXT: Shown.WITHHELD,
 }
 POLICY: dict[str, dict[Kind, Shown]] = {
     roles.OPERATOR: _STAFF,
@@ -105,6 +114,7 @@ FIELD_KINDS: dict[str, Kind] = {
     "kk_number_masked": Kind.ID_NUMBER,
     "guardian_id_number_masked": Kind.ID_NUMBER,
     "declared_purpose": Kind.PURPOSE,
+    "explanation": Kind.FREE_TEXT,
 }
 # What a withheld value reads as (it exists; nothing of it is shown).
 WITHHELD_TEXT = "***"

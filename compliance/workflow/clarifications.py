@@ -29,7 +29,7 @@ from django.utils.translation import ngettext
 from core import pii
 from core.audit import AuditAction, audit_bulk, audit_event, audit_record
 from core.masking import mask_id_number
-from core.roles import is_signed_in
+from core.roles import is_regulator, is_signed_in
 from identity import photos
 from identity.messages import photo_message
 from outlets.selectors import dealer_id_for_user, staff_membership_for_user
@@ -77,12 +77,22 @@ def may_answer(user, clarification: Clarification) -> bool:
 
 def evidence_photo_open(*, user, clarification_pk, answer_pk):
     """An answer's evidence photo, opened for reading, for the page and the API alike: the party
-    asked, GraPARI and the operator — never the regulator (403); 404 for anyone who may not see
-    the request, and for a missing answer or photo. Each view is audited."""
+    asked, GraPARI and the operator. 404 for anyone who may not see the request, and for an
+    answer it does not have — whoever asks; 403 only for one who sees the request and its
+    answers but not their photos (the regulator; a dealer admin, for an outlet's request) —
+    whether the answer carries a photo stays unsaid; 404 for a missing photo. Each view is
+    audited."""
     clarification = clarification_get_for_user(user=user, pk=clarification_pk)
-    if not may_see_evidence(user, clarification):
-        raise PermissionDenied(_("Your role may not see evidence photos."))
     answer = answer_get_for_user(user=user, clarification=clarification, pk=answer_pk)
+    if not may_see_evidence(user, clarification):
+        if is_regulator(user):
+            raise PermissionDenied(_("Your role may not see evidence photos."))
+        raise PermissionDenied(
+            _(
+                "The evidence photos of an outlet's request are for that outlet's staff and the "
+                "reviewers."
+            )
+        )
     if not answer.evidence_photo:
         raise Http404("no photo")
     try:

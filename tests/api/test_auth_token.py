@@ -112,3 +112,43 @@ def test_session_cookie_and_csrf_do_not_matter(clerk):
     response = client.post(TOKEN, {"username": "clerk", "password": PASSWORD}, format="json")
 
     assert response.status_code == 200
+
+
+FULL_WIDTH_CLERK = "ｃｌｅｒｋ"  # NFKC: "clerk"
+
+
+def test_a_full_width_username_is_the_account_it_normalises_to_as_on_the_web(
+    client_for, client, clerk
+):
+    """docs/security.md: usernames are NFKC-normalised; both ways in find the same account."""
+    web = client.post("/accounts/login/", {"username": FULL_WIDTH_CLERK, "password": PASSWORD})
+    assert web.status_code == 302
+
+    api = client_for().post(
+        TOKEN, {"username": FULL_WIDTH_CLERK, "password": PASSWORD}, format="json"
+    )
+
+    assert api.status_code == 200, api.content
+    assert ApiToken.objects.get().user == clerk
+
+
+def test_failures_under_a_full_width_username_count_against_the_account(
+    client_for, clerk, settings
+):
+    """django-axes keys the lockout by the normalised name: typing the name in full-width
+    letters is neither a way around the lockout nor a second budget of attempts."""
+    from axes.models import AccessAttempt
+
+    client = client_for()
+    for i in range(settings.AXES_FAILURE_LIMIT - 1):
+        bad = client.post(TOKEN, {"username": FULL_WIDTH_CLERK, "password": f"x{i}"}, format="json")
+        assert bad.status_code == 400
+    assert set(AccessAttempt.objects.values_list("username", flat=True)) == {"clerk"}
+
+    last = client.post(TOKEN, {"username": "clerk", "password": "x"}, format="json")
+    assert last.status_code == 429  # the limit reached, with the plain name's one failure
+
+    for username in ("clerk", FULL_WIDTH_CLERK):
+        locked = client.post(TOKEN, {"username": username, "password": PASSWORD}, format="json")
+        assert locked.status_code == 429
+    assert not ApiToken.objects.exists()

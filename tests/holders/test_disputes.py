@@ -200,6 +200,30 @@ def test_grapari_reverses_a_block_on_evidence(holder_api, holder, grapari, clerk
     assert notice.action == "unblock"
 
 
+def test_the_dispute_review_page_confirms_nothing_to_those_it_is_not_for(
+    holder_api, holder, grapari, operator, clerk, clerk2, dealer_user, regulator, client
+):
+    """The page belongs to the review queue, which outlet roles never get (403, as the queue's
+    own pages: docs/compliance-workflow.md) and whose decisions the regulator never makes: they
+    get that 403 whatever the number in the address, an item or not, so it says nothing of what
+    exists. Those who decide get the page, and a 404 for an item that is not a dispute."""
+    _dispute(holder_api, _ref_of(holder_api, 1))
+    item = ReviewItem.objects.get(kind="holder_dispute")
+    other = ReviewItem.objects.exclude(pk=item.pk).order_by("-pk").values_list("pk", flat=True)
+    nowhere = max([item.pk, *other]) + 1000
+    for user in (clerk, clerk2, dealer_user, regulator):
+        client.force_login(user)
+        for pk in (item.pk, nowhere):
+            assert client.get(f"/nomor-saya/ulasan/{pk}/").status_code == 403, (user, pk)
+        # The queue's own page of the same item answers the same.
+        queue_page = client.get(f"/compliance/review/{item.pk}/").status_code
+        assert queue_page == (200 if user == regulator else 403), user
+    for user in (grapari, operator):
+        client.force_login(user)
+        assert client.get(f"/nomor-saya/ulasan/{item.pk}/").status_code == 200
+        assert client.get(f"/nomor-saya/ulasan/{nowhere}/").status_code == 404
+
+
 def test_the_operator_is_told_of_a_reversal(
     holder_api, holder, grapari, django_capture_on_commit_callbacks
 ):

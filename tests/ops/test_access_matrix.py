@@ -360,7 +360,7 @@ NOT_GET_CHECKED: dict[str, str] = {
     "holders:answer": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
     "holders:code": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
     "holders:dispute": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
-    "holders:dispute_review": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
+    "holders:dispute_review": "GraPARI's page of a holder's dispute (a review item of the holder's door): tests/holders/test_disputes.py",
     "holders:end": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
     "holders:face": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
     "holders:keep": "the holder's door: its own verified session (SMS code), not the portal's roles — tests/holders",
@@ -412,6 +412,7 @@ NOT_GET_CHECKED: dict[str, str] = {
     "stock-allocation-to-outlet": _POST,
     "privacy:export": _POST,
     "privacy:action": _POST,
+    "privacy:decide": _POST + " (tests/privacy/test_ambiguous_pages.py)",
     "privacy:job_resume": _POST,
     "reports:refresh": _POST,
 }

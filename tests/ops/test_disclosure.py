@@ -123,6 +123,7 @@ CORRECTION = {
     "birth_date": "1986-04-03",
     "address": "Jalan Koreksiweg 99",
 }
+EXPLANATION = "Pembeli Sentinelia tinggal di Jalan Sentinelweg, kata kasir."  # free text
 MASKED_NAME = "S********* P**********"  # initials of BUYER["full_name"]
 OPERATOR_SIDE = {"full_name": "Operatoria Sentinelsen", "birth_date": "1985-02-01"}
 
@@ -141,6 +142,7 @@ def _full_forms(kind: Kind) -> list[str]:
             "1985-02-01",
             "3 April 1986",
         ],
+        Kind.FREE_TEXT: [EXPLANATION, "kata kasir"],
     }
     return values.get(kind, [])
 
@@ -151,7 +153,9 @@ def _plant(world):
     from subscribers.models import Registration
 
     Registration.objects.filter(pk=world["registration"]).update(**BUYER)
-    ClarificationAnswer.objects.filter(pk=world["answer"]).update(correction=CORRECTION)
+    ClarificationAnswer.objects.filter(pk=world["answer"]).update(
+        correction=CORRECTION, explanation=EXPLANATION
+    )
     Discrepancy.objects.filter(pk=world["discrepancy"]).update(
         details={
             "portal": {"full_name": BUYER["full_name"], "birth_date": "1987-06-05"},
@@ -225,6 +229,7 @@ def test_staff_roles_see_what_they_work_with(clerk, grapari, regulator, request)
         answer = client.get(clarification).json()["answers"][0]
         assert answer["correction"]["address"] == CORRECTION["address"]
         assert answer["correction"]["birth_date"] == CORRECTION["birth_date"]
+        assert answer["explanation"] == EXPLANATION
     client = _client("regulator", request)
     assert client.get(detail).json()["full_name"] == MASKED_NAME
     answer = client.get(clarification).json()["answers"][0]
@@ -234,3 +239,6 @@ def test_staff_roles_see_what_they_work_with(clerk, grapari, regulator, request)
         "birth_date": "1986-**-**",
         "address": disclosure.WITHHELD_TEXT,
     }
+    # That the outlet answered, when and in which round, not what it wrote.
+    assert answer["explanation"] == disclosure.WITHHELD_TEXT
+    assert answer["created_at"] and answer["round"] == 1

@@ -143,3 +143,11 @@ def test_friendly_404_page(client, clerk):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert b"Back to your home page" in response.content
+
+
+def test_failures_under_a_full_width_username_lock_the_account_too(client, clerk, settings):
+    """Usernames are NFKC-normalised (docs/security.md) before django-axes counts them."""
+    for _i in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/accounts/login/", {"username": "ｃｌｅｒｋ", "password": "wrong"})
+    response = client.post("/accounts/login/", {"username": "clerk", "password": PASSWORD})
+    assert response.status_code == 429

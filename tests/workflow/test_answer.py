@@ -96,6 +96,75 @@ def test_regulator_sees_requests_masked_and_no_photos(api, regulator, registrati
     assert api(regulator).get(url).status_code == 403
 
 
+def test_the_regulator_sees_that_an_outlet_answered_not_what_it_wrote(
+    api, client, regulator, grapari, clerk, registration
+):
+    """An outlet's explanation is free text about the buyer's case (docs/security.md, "Masking
+    by role"): the regulator gets the answer — round, author, outcome, dates, the masked
+    correction — with its explanation withheld, in both the request and the review item, on the
+    API and the pages; those who work the case read it whole."""
+    words = "Bu Siti tinggal di Jl. Melati 7, NIK lama 3171015708900042."
+    request = flagged_request(registration)
+    clarification_answer(actor=clerk, clarification=request, explanation=words)
+    item = ReviewItem.objects.get(clarification=request)
+    reads = {
+        "request": f"{CLARIFICATIONS}{request.pk}/",
+        "item": f"/api/v1/review-items/{item.pk}/",
+    }
+    for where, url in reads.items():
+        body = api(regulator).get(url).json()
+        answer = (body if where == "request" else body["request"])["answers"][0]
+        assert answer["explanation"] == "***", where
+        assert answer["round"] == 1 and answer["created_at"] and answer["answered_by"]
+        assert "Melati" not in str(body), where
+        shown = api(grapari).get(url).json()
+        assert (shown if where == "request" else shown["request"])["answers"][0][
+            "explanation"
+        ] == words
+    client.force_login(regulator)
+    for page in (f"/compliance/clarifications/{request.pk}/", f"/compliance/review/{item.pk}/"):
+        text = client.get(page).content.decode()
+        assert "Melati" not in text, page
+        assert "explanation-withheld" in text, page
+    client.force_login(grapari)
+    assert "Melati" in client.get(f"/compliance/review/{item.pk}/").content.decode()
+
+
+def test_evidence_codes_hide_what_the_viewer_may_not_see(
+    api, client, clerk, clerk2, dealer_user, regulator, grapari, registration
+):
+    """Outsiders (another outlet's clerk) get a 404 whether or not the answer exists; so does
+    everyone for an answer the request does not have. A 403 is only for who sees the request
+    and its answers but not their photos: the regulator, and the dealer admin for an outlet's
+    request (docs/compliance-workflow.md, "Who sees and does what")."""
+    request = flagged_request(registration)
+    clarification_answer(
+        actor=clerk, clarification=request, explanation="Typo.", evidence_photo=photo_upload()
+    )
+    answer = request.answers.get()
+    paths = {
+        "api": f"{CLARIFICATIONS}{request.pk}/answers/{{}}/evidence/",
+        "web": f"/compliance/clarifications/{request.pk}/answers/{{}}/evidence/",
+    }
+    missing = answer.pk + 1000
+    expected = {  # user: (existing answer, missing answer)
+        clerk: (200, 404),
+        grapari: (200, 404),
+        clerk2: (404, 404),
+        dealer_user: (403, 404),
+        regulator: (403, 404),
+    }
+    for user, (existing_code, missing_code) in expected.items():
+        client.force_login(user)
+        for where, path in paths.items():
+            get = api(user).get if where == "api" else client.get
+            assert get(path.format(answer.pk)).status_code == existing_code, (user, where)
+            assert get(path.format(missing)).status_code == missing_code, (user, where)
+    client.force_login(dealer_user)
+    refused = client.get(paths["web"].format(answer.pk))
+    assert b"staff and the reviewers" in refused.content  # says why, not "your role"
+
+
 # --- answering ----------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
-from core.disclosure import PersonalMappingField
+from core.disclosure import PersonalField, PersonalMappingField
 from core.textclean import VisibleTextSerializerMixin
 
 from ...models import Clarification, ClarificationAnswer, ClarificationItem
@@ -63,6 +63,12 @@ class AnswerSerializer(VisibleTextSerializerMixin, serializers.ModelSerializer):
     # (core.disclosure): ID and KK numbers masked; for the regulator names, places and dates
     # masked and the address withheld. Applied only when GraPARI accepts it.
     correction = PersonalMappingField()
+    # The outlet's own words about the buyer's case: in full for those who work the case;
+    # withheld ("***") from the regulator, who sees that an answer was given, not what it says.
+    explanation = PersonalField(
+        help_text="The outlet's explanation; withheld (`***`) from the regulator: free text "
+        "can carry the buyer's personal data."
+    )
     evidence_photo_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -247,8 +253,13 @@ class ClarificationViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         responses={
             (200, "image/jpeg"): OpenApiTypes.BINARY,
-            403: OpenApiResponse(description="The regulator (and anyone not concerned)."),
-            404: OpenApiResponse(description="No such request, answer or photo."),
+            403: OpenApiResponse(
+                description="The caller sees the request and its answers but not their photos: "
+                "the regulator; a dealer admin, for an outlet's request."
+            ),
+            404: OpenApiResponse(
+                description="No such request (or not one the caller may see), answer or photo."
+            ),
         },
     )
     @action(

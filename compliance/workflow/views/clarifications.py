@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.disclosure import Kind, disclose, disclose_mapping
+from core.disclosure import Kind, disclose, disclose_mapping, sees_in_full
 from core.pagination import CappedCountPaginator
 from outlets.selectors import staff_membership_for_user
 
@@ -100,11 +100,14 @@ def clarification_context(request, clarification: Clarification, **extra) -> dic
     answers = list(clarification.answers.all())
     for answer in answers:
         answer.shown_correction = disclose_mapping(request.user, answer.correction or {})
+        # The outlet's own words: whole, or (the regulator) not at all.
+        answer.shown_explanation = disclose(request.user, Kind.FREE_TEXT, answer.explanation)
     return {
         "clarification": clarification,
         "items": [(item, sides(item.discrepancy, request.user)) for item in items],
         "answers": answers,
         "may_see_evidence": may_see_evidence(request.user, clarification),
+        "sees_explanations": sees_in_full(request.user, Kind.FREE_TEXT),
         "registration": registration,
         "registration_name": (
             disclose(request.user, Kind.NAME, registration.full_name) if registration else ""
