@@ -387,7 +387,8 @@ def test_a_holder_born_today_is_accepted_and_tomorrow_is_the_future():
         ("3171012711260042", True),  # recorded today
         ("3171012811260042", False),  # tomorrow
         ("3171010101000042", True),  # 1 January 2000
-        ("3171012711270042", True),  # year 27 is still to come: 1927
+        ("3171012711270042", False),  # year 27 is still to come: 1927, before any such card
+        ("3171012711700042", True),  # 1970
     ],
 )
 def test_a_family_card_is_recorded_no_later_than_today(kk, accepted):
@@ -428,8 +429,9 @@ def test_the_century_is_the_one_of_today():
 
 
 def test_a_family_card_of_29_february_in_a_year_still_to_come_is_from_the_last_century():
-    # "28" seen in 2026 is 1928, a leap year: 29 February existed.
-    assert validate_kk("3171012902280042", today=TODAY) == "3171012902280042"
+    # "72" seen in 2026 is 1972, a leap year: 29 February existed.
+    assert validate_kk("3171012902720042", today=TODAY) == "3171012902720042"
+    assert refusal(validate_kk, "3171012902730042", today=TODAY)[0] == "kk_date"
 
 
 @pytest.mark.parametrize("id_type", ["ktp", "sim"])
