@@ -235,11 +235,18 @@ def _stream_size(fileobj: IO[bytes]) -> int:
     return size
 
 
+# A phone camera's full resolution (48, 50, 64 MP) is a JPEG, which is only ever decoded at a
+# reduced scale here (1/8 for the check, the stored size's scale in the worker): up to Pillow's
+# own decompression-bomb threshold. Other formats are decoded whole: 40 MP at most.
+MAX_JPEG_PIXELS = Image.MAX_IMAGE_PIXELS
+
+
 def inspect_photo(
     fileobj: IO[bytes],
     *,
     max_bytes: int = 8 * 1024 * 1024,
     max_pixels: int = 40_000_000,
+    max_jpeg_pixels: int = MAX_JPEG_PIXELS,
     min_side: int = 200,
     thorough: bool = True,
 ) -> PhotoCheck:
@@ -279,7 +286,7 @@ def inspect_photo(
     fmt, img = _open(data)
     with img, _decoding():
         width, height = img.size
-        if width * height > max_pixels:
+        if width * height > (max_jpeg_pixels if fmt == "JPEG" else max_pixels):
             raise _bomb()
         if min(width, height) < min_side:
             raise _too_small(min_side)

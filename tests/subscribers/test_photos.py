@@ -252,9 +252,21 @@ def test_rejects_declared_sizes_above_max_pixels(size):
 
 
 def test_max_pixels_is_configurable():
-    data = encode(noisy_image((640, 480)), "JPEG")
+    data = encode(noisy_image((640, 480)), "PNG")
     assert error_code(data, max_pixels=640 * 480 - 1) == "photo_bomb"
     assert inspect_photo(upload(data), max_pixels=640 * 480).width == 640
+    jpeg = encode(noisy_image((640, 480)), "JPEG")
+    assert error_code(jpeg, max_jpeg_pixels=640 * 480 - 1) == "photo_bomb"
+
+
+def test_a_phone_cameras_full_resolution_jpeg_is_accepted_and_stored_small():
+    """48 MP (8000 × 6000), what a phone takes at full resolution: a JPEG, only ever decoded at
+    a reduced scale — accepted, and stored at the usual size."""
+    data = encode(Image.new("RGB", (8_000, 6_000), (120, 90, 60)), "JPEG", quality=70)
+    check = inspect_photo(upload(data), max_bytes=len(data) + 1)
+    assert (check.format, check.width, check.height) == ("JPEG", 8_000, 6_000)
+    stored = normalize_photo(data)
+    assert max(stored.width, stored.height) == 1600
 
 
 def test_rejects_jpeg_scan_bomb():
