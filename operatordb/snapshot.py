@@ -226,6 +226,43 @@ class SnapshotRejected(Exception):
         self.report = report
 
 
+# A full snapshot that would set more than this share of the active numbers inactive is refused
+# (setting ``OPERATORDB_MAX_DEACTIVATED_SHARE``), and so is one listing no number at all while
+# some are active: a truncated or empty export, not the operator's picture.
+MAX_DEACTIVATED_SHARE = 0.5
+
+
+class MassDeactivationRefused(Exception):
+    """A full snapshot would set too many active numbers inactive; nothing was loaded (unless
+    ``allow_mass_deactivation``)."""
+
+    def __init__(self, report: LoadReport, deactivating: int, active: int, share: float):
+        self.report, self.deactivating, self.active = report, deactivating, active
+        self.share = share
+        if report.rows == 0:
+            what = f"the file lists no number: all {active} active numbers would be set inactive"
+        else:
+            what = (
+                f"{deactivating} of the {active} active numbers ({deactivating / active:.0%}) are"
+                f" not in the file and would be set inactive, more than {share:.0%}"
+            )
+        super().__init__(
+            f"{what}; nothing was loaded. A truncated export? If the operator really ended"
+            " them, load it with --allow-mass-deactivation."
+        )
+
+
+def _guard_deactivation(report: LoadReport, deactivating: int, active) -> None:
+    """Refuse (``MassDeactivationRefused``) a full load setting too many numbers inactive.
+    ``active``: the active rows now, or a callable counting them (asked only when needed)."""
+    if not deactivating:
+        return
+    share = float(getattr(settings, "OPERATORDB_MAX_DEACTIVATED_SHARE", MAX_DEACTIVATED_SHARE))
+    active = active() if callable(active) else active
+    if report.rows == 0 or deactivating > share * active:
+        raise MassDeactivationRefused(report, deactivating, active, share)
+
+
 class _Errors:
     def __init__(self, report: LoadReport):
         self.report = report
@@ -885,6 +922,7 @@ def _finish_load(
     full: bool,
     fingerprinted: bool = False,
     partial: bool = False,
+    allow_mass_deactivation: bool = False,
 ) -> None:
     """From the staging table: the duplicate check, then (no fault) the delta and its writes.
     ``fingerprinted``: the staged rows carry their lines' fingerprints (rows whose values did
@@ -917,7 +955,16 @@ def _finish_load(
             report.inserted = cursor.rowcount
         return
     cursor.execute(_DELTA.format(rows=_UNFINGERPRINTED if partial else _TABLE), values)
-    with _ReadIndexes(cursor, cursor.rowcount, existing):
+    delta = cursor.rowcount
+    if full and not allow_mass_deactivation:
+        cursor.execute("SELECT count(*) FROM operatordb_snapshot_delta WHERE absent")
+
+        def active() -> int:
+            cursor.execute(f"SELECT count(*) FROM {_TABLE} WHERE status = 'active'")
+            return cursor.fetchone()[0]
+
+        _guard_deactivation(report, cursor.fetchone()[0], active)
+    with _ReadIndexes(cursor, delta, existing):
         cursor.execute(_UPDATE_CHANGED, values)
         report.updated = cursor.rowcount
         if fingerprinted:
@@ -928,7 +975,14 @@ def _finish_load(
         report.deactivated = cursor.rowcount
 
 
-def _load_postgresql(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, full: bool):
+def _load_postgresql(
+    rows: Iterator[tuple],
+    report: LoadReport,
+    errors: _Errors,
+    *,
+    full: bool,
+    allow_mass_deactivation: bool = False,
+):
     transform = RowTransformer(errors)
 
     def staged() -> Iterator[str]:
@@ -950,10 +1004,19 @@ def _load_postgresql(rows: Iterator[tuple], report: LoadReport, errors: _Errors,
             if source.failure is not None:  # e.g. bytes that are not UTF-8: said as such
                 raise source.failure from None
             raise
-        _finish_load(cursor, report, errors, full=full)
+        _finish_load(
+            cursor, report, errors, full=full, allow_mass_deactivation=allow_mass_deactivation
+        )
 
 
-def _load_orm(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, full: bool):
+def _load_orm(
+    rows: Iterator[tuple],
+    report: LoadReport,
+    errors: _Errors,
+    *,
+    full: bool,
+    allow_mass_deactivation: bool = False,
+):
     now = timezone.now()
     transform = RowTransformer(errors)
     clean: dict[str, tuple] = {}
@@ -970,6 +1033,19 @@ def _load_orm(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, ful
         first_line[out[0]] = line
     if report.error_count:
         return
+    absent = []
+    if full:
+        absent = [
+            pk
+            for pk, msisdn in OperatorSubscriber.objects.filter(status="active").values_list(
+                "pk", "msisdn"
+            )
+            if msisdn not in clean
+        ]
+        if not allow_mass_deactivation:
+            _guard_deactivation(
+                report, len(absent), OperatorSubscriber.objects.filter(status="active").count
+            )
 
     def as_fields(out: tuple) -> dict:
         values = dict(zip(STORED, out, strict=True))
@@ -1005,13 +1081,6 @@ def _load_orm(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, ful
         report.inserted += len(new)
         report.updated += len(changed)
     if full:
-        absent = [
-            pk
-            for pk, msisdn in OperatorSubscriber.objects.filter(status="active").values_list(
-                "pk", "msisdn"
-            )
-            if msisdn not in clean
-        ]
         for start in range(0, len(absent), 500):
             report.deactivated += OperatorSubscriber.objects.filter(
                 pk__in=absent[start : start + 500]
@@ -1432,7 +1501,9 @@ def _copy(cursor, statement: str, source: _StagedSource) -> int:
     return cursor.cursor.rowcount
 
 
-def _load_postgresql_bulk(path, report: LoadReport, errors: _Errors, *, full: bool) -> None:
+def _load_postgresql_bulk(
+    path, report: LoadReport, errors: _Errors, *, full: bool, allow_mass_deactivation: bool = False
+) -> None:
     """The bulk load; raises ``_NotPlain`` (nothing written) to hand over to the stream."""
     with open(path, "rb") as fh:
         first = fh.readline()
@@ -1446,12 +1517,22 @@ def _load_postgresql_bulk(path, report: LoadReport, errors: _Errors, *, full: bo
             _begin_load(cursor)
             if _load_first(cursor, fh, header, key, report, errors, path):
                 return
-            if _load_changed_lines(cursor, fh, header, key, report, errors, full=full):
+            allow = allow_mass_deactivation
+            if _load_changed_lines(
+                cursor, fh, header, key, report, errors, full=full, allow_mass_deactivation=allow
+            ):
                 return
             cursor.execute(_STAGE)
             source = _StagedSource(_converted(_chunks(fh, 2), header, key, None), report, errors)
             _copy(cursor, "COPY operatordb_snapshot_stage FROM STDIN", source)
-            _finish_load(cursor, report, errors, full=full, fingerprinted=True)
+            _finish_load(
+                cursor,
+                report,
+                errors,
+                full=full,
+                fingerprinted=True,
+                allow_mass_deactivation=allow,
+            )
 
 
 # A reload where more than this share of the lines changed stages every line (the regular
@@ -1462,7 +1543,17 @@ CHANGED_LINES_AT_MOST = 0.5
 CONVERT_HERE_AT_MOST = 10_000
 
 
-def _load_changed_lines(cursor, fh, header, key, report: LoadReport, errors: _Errors, *, full):
+def _load_changed_lines(
+    cursor,
+    fh,
+    header,
+    key,
+    report: LoadReport,
+    errors: _Errors,
+    *,
+    full,
+    allow_mass_deactivation: bool = False,
+):
     """A reload converting only the lines that changed. Every stored row carries the keyed
     fingerprint of the line it was written from (``_line_key``; forgotten by the table's
     trigger when anything else changes the row). A first pass fingerprints every line of the
@@ -1522,7 +1613,15 @@ def _load_changed_lines(cursor, fh, header, key, report: LoadReport, errors: _Er
     )
     _copy(cursor, "COPY operatordb_snapshot_stage FROM STDIN", source)
     report.listed = report.rows - source.rows
-    _finish_load(cursor, report, errors, full=full, fingerprinted=True, partial=True)
+    _finish_load(
+        cursor,
+        report,
+        errors,
+        full=full,
+        fingerprinted=True,
+        partial=True,
+        allow_mass_deactivation=allow_mass_deactivation,
+    )
     return True
 
 
@@ -1587,16 +1686,23 @@ class _Rejected(Exception):
 
 
 def load_rows(
-    rows: Iterable[tuple[int, list[str]]], *, full: bool = True, report: LoadReport | None = None
+    rows: Iterable[tuple[int, list[str]]],
+    *,
+    full: bool = True,
+    report: LoadReport | None = None,
+    allow_mass_deactivation: bool = False,
 ) -> LoadReport:
     """Load (line, values) rows in ``COLUMNS`` order; raises ``SnapshotRejected`` (nothing
-    written) if any row is bad."""
+    written) if any row is bad, ``MassDeactivationRefused`` (nothing written) if a full load
+    would set too many active numbers inactive and ``allow_mass_deactivation`` is not given."""
     report = report if report is not None else LoadReport()
     errors = _Errors(report)
     started = time.perf_counter()
     with transaction.atomic():
         loader = _load_postgresql if connection.vendor == "postgresql" else _load_orm
-        loader(iter(rows), report, errors, full=full)
+        loader(
+            iter(rows), report, errors, full=full, allow_mass_deactivation=allow_mass_deactivation
+        )
         if report.error_count:
             transaction.set_rollback(True)
     report.seconds = time.perf_counter() - started
@@ -1606,15 +1712,20 @@ def load_rows(
     return report
 
 
-def load_snapshot(path, *, full: bool = True) -> LoadReport:
-    """Load a snapshot file (see the module docstring); all or nothing."""
+def load_snapshot(path, *, full: bool = True, allow_mass_deactivation: bool = False) -> LoadReport:
+    """Load a snapshot file (see the module docstring); all or nothing. A full load that would
+    set more than ``OPERATORDB_MAX_DEACTIVATED_SHARE`` of the active numbers inactive (or any,
+    from a file listing none) raises ``MassDeactivationRefused``, nothing written, unless
+    ``allow_mass_deactivation``."""
     if connection.vendor == "postgresql":
         report = LoadReport()
         errors = _Errors(report)
         started = time.perf_counter()
         try:
             with transaction.atomic():
-                _load_postgresql_bulk(path, report, errors, full=full)
+                _load_postgresql_bulk(
+                    path, report, errors, full=full, allow_mass_deactivation=allow_mass_deactivation
+                )
                 if report.error_count:
                     transaction.set_rollback(True)
         except _NotPlain:
@@ -1627,4 +1738,9 @@ def load_snapshot(path, *, full: bool = True) -> LoadReport:
             return report
     report = LoadReport()
     with open(path, encoding="utf-8-sig", newline="") as fh:
-        return load_rows(read_rows(fh, _Errors(report)), full=full, report=report)
+        return load_rows(
+            read_rows(fh, _Errors(report)),
+            full=full,
+            report=report,
+            allow_mass_deactivation=allow_mass_deactivation,
+        )

@@ -778,7 +778,8 @@ def generate_operator_data(
                 writer.writerow(SNAPSHOT_HEADER)
                 writer.writerows(planter.all_rows())
             if csv_path is None:
-                snapshot.load_snapshot(path, full=True)
+                # The generated snapshot is the operator's whole picture, by design.
+                snapshot.load_snapshot(path, full=True, allow_mass_deactivation=True)
                 PopulationRecord.objects.bulk_create(
                     planter.population, batch_size=2000, ignore_conflicts=True
                 )
