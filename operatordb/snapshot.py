@@ -117,6 +117,30 @@ def _offset_in_range(value: str, parsed: datetime) -> bool:
     return abs(parsed.utcoffset()) < timedelta(hours=16)
 
 
+# A snapshot's timestamps (``activated_at``, ``issued_at``, ``deactivated_at``): ISO 8601's
+# extended form, a date and a time to the minute at least (``T`` or a space between, seconds and
+# up to six decimals optional), then ``Z`` or an offset (``+07:00``, ``+0700``, ``+07``) — or
+# none: a time of the portal's zone (Asia/Jakarta). ``datetime.fromisoformat`` reads far more —
+# week dates (``2016-W22-3``), the basic form (``20160601T100000``), a date alone, any one
+# character before the offset —: none of them is the operator's export, and a date alone would
+# put the activation at midnight, hours before the sale it belongs to.
+_TIMESTAMP_FORM = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
+)
+# A timestamp later than the loading clock by more than this is refused: what the operator
+# reports happened (an activation, an issue, an end) has happened; a skew of clocks, a
+# time zone written wrongly are within it.
+FUTURE_TOLERANCE = timedelta(days=1)
+_IN_THE_FUTURE = "in the future (more than a day after now)"
+_NOT_A_TIMESTAMP = "not a date and time (YYYY-MM-DDTHH:MM[:SS], then Z or an offset)"
+
+
+def _latest_accepted() -> datetime:
+    """The latest timestamp a load accepts (``FUTURE_TOLERANCE`` after now), aware."""
+    return timezone.now() + FUTURE_TOLERANCE
+
+
 _PLAIN_TIMESTAMP = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
     r"(Z|[+-][0-9]{2}:[0-9]{2})"
@@ -131,9 +155,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _from_iso(value: str) -> datetime:
-    """``datetime.fromisoformat``, which skips any one character before the offset and takes
-    any one between the date and the time: a control character there is no timestamp."""
-    if _CONTROL.search(value):
+    """A timestamp of the documented form (``_TIMESTAMP_FORM``) parsed; ``ValueError`` for
+    anything else ``datetime.fromisoformat`` would read too, and for a day or time that does
+    not exist."""
+    if not _TIMESTAMP_FORM.fullmatch(value):
         raise ValueError(value)
     return datetime.fromisoformat(value)
 
@@ -318,9 +343,11 @@ class RowTransformer:
     """Checks and normalises snapshot rows (one streaming pass; the common, already canonical
     form of each field takes the fast path)."""
 
-    def __init__(self, errors: _Errors, *, key: str | None = None):
+    def __init__(self, errors: _Errors, *, key: str | None = None, latest: datetime | None = None):
         self.errors = errors
         self.tz = timezone.get_default_timezone()
+        # The latest timestamp accepted (the quick path hands over its own: one clock).
+        self.latest = _latest_accepted() if latest is None else latest
         # During a digest-key rotation: the previous key, then the rotation's map (below).
         self.digest = _Digester((pii.loader_key() if key is None else key).encode())
 
@@ -328,19 +355,23 @@ class RowTransformer:
         """(ok, the ISO text PostgreSQL reads) of an optional timestamp field."""
         if not value:
             return True, None
+        plain = None
         try:
             parsed = _from_iso(value)
         except ValueError:
-            self.errors.add(line, field_name, "not an ISO 8601 date and time")
+            self.errors.add(line, field_name, _NOT_A_TIMESTAMP)
             return False, None
         if timezone.is_aware(parsed) and not _offset_in_range(value, parsed):
             self.errors.add(line, field_name, "time zone offset out of range (up to ±15:59)")
             return False, None
-        if timezone.is_aware(parsed) and _PLAIN_TIMESTAMP.fullmatch(value):
-            return True, value
         if timezone.is_naive(parsed):  # naive: Jakarta time, as the rest of the portal
             parsed = timezone.make_aware(parsed, self.tz)
-        return True, parsed.isoformat()
+        elif _PLAIN_TIMESTAMP.fullmatch(value):
+            plain = value  # PostgreSQL reads it as it is
+        if parsed > self.latest:
+            self.errors.add(line, field_name, _IN_THE_FUTURE)
+            return False, None
+        return True, plain or parsed.isoformat()
 
     def __call__(self, values: list[str], line: int) -> tuple | None:
         """The stored values in ``STORED`` order (dates as ISO text, None when empty), or None
@@ -381,21 +412,8 @@ class RowTransformer:
                 ok = False
         activated_at = None
         if activated:
-            try:
-                value = _from_iso(activated)
-            except ValueError:
-                errors.add(line, "activated_at", "not an ISO 8601 date and time")
-                ok = False
-            else:
-                if timezone.is_aware(value) and not _offset_in_range(activated, value):
-                    errors.add(line, "activated_at", "time zone offset out of range (up to ±15:59)")
-                    ok = False
-                elif timezone.is_aware(value) and _PLAIN_TIMESTAMP.fullmatch(activated):
-                    activated_at = activated  # PostgreSQL reads it as it is
-                else:  # naive: Jakarta time, as the rest of the portal
-                    if timezone.is_naive(value):
-                        value = timezone.make_aware(value, self.tz)
-                    activated_at = value.isoformat()
+            activated_ok, activated_at = self._timestamp(activated, line, "activated_at")
+            ok = ok and activated_ok
         elif status == "active":
             errors.add(line, "activated_at", "an active number needs its activation time")
             ok = False
@@ -1179,6 +1197,7 @@ class _Converter:
         extra = header[len(COLUMNS) :]
         self.positions = [header.index(c) if c in extra else None for c in OPTIONAL_COLUMNS]
         self.plain_order = tuple(header) == ALL_COLUMNS
+        self.latest = _latest_accepted()
         self.key = key
         digester = _Digester(key.encode())
         self.inner, self.outer = digester._inner, digester._outer
@@ -1198,6 +1217,7 @@ class _Converter:
             and name.isprintable()
         ):  # fmt: skip
             return None
+        latest = self.latest
         if iccid:
             if not (18 <= len(iccid) <= 20 and iccid[:2] == "89" and iccid.isdigit()):
                 return None
@@ -1214,16 +1234,19 @@ class _Converter:
             ):
                 return None
             try:
-                _FROM_ISO(activated)
+                if _FROM_ISO(activated) > latest:
+                    return None  # in the future: the rules say so
             except ValueError:
                 return None
         elif status == "active":
             return None
         issued_at = deactivated_at = None
-        if issued and (issued_at := _aware_plain(issued)) is None:
+        if issued and ((issued_at := _aware_plain(issued)) is None or issued_at > latest):
             return None
         if deactivated:
             if status == "active" or (deactivated_at := _aware_plain(deactivated)) is None:
+                return None
+            if deactivated_at > latest:
                 return None
             if issued_at is not None and issued_at > deactivated_at:
                 return None
@@ -1301,7 +1324,7 @@ class _Converter:
                         append(stored)
                         continue
             if transform is None:
-                transform = RowTransformer(errors, key=self.key)
+                transform = RowTransformer(errors, key=self.key, latest=self.latest)
             # The chunk holds no quote and no \r (``_chunks``): the csv module would read the
             # line as its commas split it, but refuse a field longer than its limit.
             values = raw.split(",")

@@ -149,7 +149,7 @@ def test_a_first_load_with_a_bad_row_and_a_number_twice_reports_both(db, tmp_pat
         # A day that does not exist: the cast refuses it, and the careful checks report it.
         (
             lambda i: _row(i).replace("2025-03-01T", "2025-02-30T"),
-            ("activated_at", "not an ISO 8601 date and time"),
+            ("activated_at", snapshot._NOT_A_TIMESTAMP),
         ),
         (
             lambda i: _row(i).replace("1990-08-17", "1990-02-29"),
