@@ -378,6 +378,9 @@ class RowTransformer:
         when the row is bad (each fault recorded with its line). ``values`` are in
         ``ALL_COLUMNS`` order (``read_rows`` puts the optional ones there, empty if absent)."""
         errors = self.errors
+        if type(values) is _NotUtf8:
+            errors.add(line, "row", "not UTF-8 text")
+            return None
         if len(values) != len(ALL_COLUMNS):
             width = getattr(values, "expected", len(ALL_COLUMNS))
             found = getattr(values, "found", len(values))
@@ -542,6 +545,7 @@ def read_rows(stream: Iterable[str], errors: _Errors) -> Iterator[tuple[int, lis
     while True:
         first = lines.count + 1
         lines.record.clear()
+        lines.utf8 = True
         try:
             values = next(reader)
         except StopIteration:
@@ -557,6 +561,11 @@ def read_rows(stream: Iterable[str], errors: _Errors) -> Iterator[tuple[int, lis
                 return
         if not values:
             continue
+        if not lines.utf8:  # bytes that are not UTF-8 in one of the record's lines
+            if _not_utf8(values):
+                yield first, _NotUtf8(values)
+                continue
+            lines.utf8 = True
         if len(values) != width:
             yield first, _wrong_width(values, width)
         elif positions is None:
@@ -582,6 +591,8 @@ class _Lines:
         self._stream = iter(stream)
         self.count = 0
         self.record: list[str] = []
+        # False once a line of the current record is not ASCII (then looked at closer).
+        self.utf8 = True
 
     def __iter__(self):
         return self
@@ -590,6 +601,8 @@ class _Lines:
         line = next(self._stream)
         self.count += 1
         self.record.append(line)
+        if not line.isascii():
+            self.utf8 = False
         return line
 
     def record_values(self) -> list[str] | None:
@@ -640,6 +653,46 @@ class _Lines:
         if state != "start" or fields or field:
             fields.append("".join(field))
         return fields
+
+
+class _NotUtf8(list):
+    """A record holding bytes that are not UTF-8 (read as lone surrogates): refused whole."""
+
+
+def _not_utf8(values: list[str]) -> bool:
+    """Whether a record read with ``surrogateescape`` held bytes that are not UTF-8."""
+    for value in values:
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
+
+
+# The first bytes of files that are no UTF-8 text at all, and what to say of them.
+_NOT_TEXT = (
+    (b"\xef\xbb\xbf", None),  # UTF-8's byte order mark: text
+    (b"\xff\xfe\x00\x00", "the file is UTF-32: save it as UTF-8"),
+    (b"\x00\x00\xfe\xff", "the file is UTF-32: save it as UTF-8"),
+    (b"\xff\xfe", "the file is UTF-16: save it as UTF-8"),
+    (b"\xfe\xff", "the file is UTF-16: save it as UTF-8"),
+    (b"\x1f\x8b", "the file is compressed (gzip): unpack it first"),
+    (b"PK\x03\x04", "the file is a ZIP archive (an Excel workbook?): save it as CSV UTF-8"),
+)
+
+
+def _not_text(path) -> str | None:
+    """Why the file is not UTF-8 text at all (UTF-16 or UTF-32, a gzip or ZIP archive), from
+    its first bytes; None for anything else (its lines are then judged one by one)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    for magic, reason in _NOT_TEXT:
+        if head.startswith(magic):
+            return reason
+    if len(head) == 4 and b"\x00\x00" in (head[0::2], head[1::2]):
+        return "the file is UTF-16: save it as UTF-8"  # without its byte order mark
+    return None
 
 
 def _wrong_width(values: list[str], width: int) -> list[str]:
@@ -1140,8 +1193,8 @@ def _header(first_line: bytes, errors: _Errors) -> list[str] | None:
     """The header's columns, or None (reported at line 1 as ``read_rows`` does)."""
     try:
         header = next(csv.reader([first_line.decode("utf-8-sig")]), [])
-    except csv.Error:  # a field past the csv module's limit: not the header
-        return None
+    except (csv.Error, UnicodeDecodeError):  # a field past the csv module's limit, bytes that
+        return None  # are not UTF-8: not the header (the streaming pass says what it is)
     header = [h.strip().lower().lstrip("\ufeff") for h in header]
     extra = header[len(COLUMNS) :]
     if (
@@ -1739,7 +1792,14 @@ def load_snapshot(path, *, full: bool = True, allow_mass_deactivation: bool = Fa
     """Load a snapshot file (see the module docstring); all or nothing. A full load that would
     set more than ``OPERATORDB_MAX_DEACTIVATED_SHARE`` of the active numbers inactive (or any,
     from a file listing none) raises ``MassDeactivationRefused``, nothing written, unless
-    ``allow_mass_deactivation``."""
+    ``allow_mass_deactivation``. A file that is no UTF-8 text at all (UTF-16, compressed) is
+    rejected at line 1, field ``file``; a record holding bytes that are not UTF-8 at its line,
+    field ``row``."""
+    reason = _not_text(path)
+    if reason is not None:
+        report = LoadReport()
+        _Errors(report).add(1, "file", reason)
+        raise SnapshotRejected(report)
     if connection.vendor == "postgresql":
         report = LoadReport()
         errors = _Errors(report)
@@ -1760,7 +1820,8 @@ def load_snapshot(path, *, full: bool = True, allow_mass_deactivation: bool = Fa
             report.unchanged = report.rows - report.inserted - report.updated
             return report
     report = LoadReport()
-    with open(path, encoding="utf-8-sig", newline="") as fh:
+    # Bytes that are not UTF-8 are read as lone surrogates: their record is refused at its line.
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
         return load_rows(
             read_rows(fh, _Errors(report)),
             full=full,

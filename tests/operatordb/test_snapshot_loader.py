@@ -494,14 +494,16 @@ def test_bytes_that_are_not_utf8_deep_in_a_pooled_file_load_nothing(
 ):
     """A worker meets bytes that are not UTF-8 in a late chunk: the load stops, nothing is
     written (even on a first load, where rows went straight into the table), and the command
-    says the file is not UTF-8 text, as it always did."""
+    names the line that is not UTF-8 text."""
     settings.OPERATORDB_LOAD_WORKERS = 2
     monkeypatch.setattr(snapshot, "CHUNK_BYTES", 512)
-    rows = [f"62812{i:08d},,inactive,,,,,Budi,," for i in range(200)]
+    rows = [f"62812{i:08d},,inactive,,,,,Budi," for i in range(200)]
     path = tmp_path / "latin1.csv"
     data = (HEADER + "\n".join(rows) + "\n").encode()
     path.write_bytes(data + "62819999999,,inactive,,,,,Jos\u00e9,\n".encode("latin-1"))
 
-    with pytest.raises(CommandError, match="not UTF-8"):
-        call_command("load_operator_snapshot", str(path))
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 bad row"):
+        call_command("load_operator_snapshot", str(path), stderr=err)
+    assert err.getvalue() == "line 202, row: not UTF-8 text\n"
     assert not OperatorSubscriber.objects.exists()

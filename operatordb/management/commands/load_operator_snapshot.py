@@ -77,6 +77,11 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: {exc}", returncode=EXIT_REJECTED) from exc
         except SnapshotRejected as exc:
             report = exc.report
+            if not options["json"] and [e.field for e in report.errors] == ["file"]:
+                # Not UTF-8 text at all (UTF-16, compressed): said of the file, plainly.
+                raise CommandError(
+                    f"{options['file']}: {report.errors[0].reason}; nothing was loaded"
+                ) from exc
             if options["json"]:
                 self.stdout.write(json.dumps({"loaded": False, **report.as_dict()}, indent=2))
             else:
