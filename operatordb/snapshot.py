@@ -117,6 +117,30 @@ def _offset_in_range(value: str, parsed: datetime) -> bool:
     return abs(parsed.utcoffset()) < timedelta(hours=16)
 
 
+# A snapshot's timestamps (``activated_at``, ``issued_at``, ``deactivated_at``): ISO 8601's
+# extended form, a date and a time to the minute at least (``T`` or a space between, seconds and
+# up to six decimals optional), then ``Z`` or an offset (``+07:00``, ``+0700``, ``+07``) — or
+# none: a time of the portal's zone (Asia/Jakarta). ``datetime.fromisoformat`` reads far more —
+# week dates (``2016-W22-3``), the basic form (``20160601T100000``), a date alone, any one
+# character before the offset —: none of them is the operator's export, and a date alone would
+# put the activation at midnight, hours before the sale it belongs to.
+_TIMESTAMP_FORM = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
+)
+# A timestamp later than the loading clock by more than this is refused: what the operator
+# reports happened (an activation, an issue, an end) has happened; a skew of clocks, a
+# time zone written wrongly are within it.
+FUTURE_TOLERANCE = timedelta(days=1)
+_IN_THE_FUTURE = "in the future (more than a day after now)"
+_NOT_A_TIMESTAMP = "not a date and time (YYYY-MM-DDTHH:MM[:SS], then Z or an offset)"
+
+
+def _latest_accepted() -> datetime:
+    """The latest timestamp a load accepts (``FUTURE_TOLERANCE`` after now), aware."""
+    return timezone.now() + FUTURE_TOLERANCE
+
+
 _PLAIN_TIMESTAMP = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
     r"(Z|[+-][0-9]{2}:[0-9]{2})"
@@ -131,9 +155,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _from_iso(value: str) -> datetime:
-    """``datetime.fromisoformat``, which skips any one character before the offset and takes
-    any one between the date and the time: a control character there is no timestamp."""
-    if _CONTROL.search(value):
+    """A timestamp of the documented form (``_TIMESTAMP_FORM``) parsed; ``ValueError`` for
+    anything else ``datetime.fromisoformat`` would read too, and for a day or time that does
+    not exist."""
+    if not _TIMESTAMP_FORM.fullmatch(value):
         raise ValueError(value)
     return datetime.fromisoformat(value)
 
@@ -226,6 +251,43 @@ class SnapshotRejected(Exception):
         self.report = report
 
 
+# A full snapshot that would set more than this share of the active numbers inactive is refused
+# (setting ``OPERATORDB_MAX_DEACTIVATED_SHARE``), and so is one listing no number at all while
+# some are active: a truncated or empty export, not the operator's picture.
+MAX_DEACTIVATED_SHARE = 0.5
+
+
+class MassDeactivationRefused(Exception):
+    """A full snapshot would set too many active numbers inactive; nothing was loaded (unless
+    ``allow_mass_deactivation``)."""
+
+    def __init__(self, report: LoadReport, deactivating: int, active: int, share: float):
+        self.report, self.deactivating, self.active = report, deactivating, active
+        self.share = share
+        if report.rows == 0:
+            what = f"the file lists no number: all {active} active numbers would be set inactive"
+        else:
+            what = (
+                f"{deactivating} of the {active} active numbers ({deactivating / active:.0%}) are"
+                f" not in the file and would be set inactive, more than {share:.0%}"
+            )
+        super().__init__(
+            f"{what}; nothing was loaded. A truncated export? If the operator really ended"
+            " them, load it with --allow-mass-deactivation."
+        )
+
+
+def _guard_deactivation(report: LoadReport, deactivating: int, active) -> None:
+    """Refuse (``MassDeactivationRefused``) a full load setting too many numbers inactive.
+    ``active``: the active rows now, or a callable counting them (asked only when needed)."""
+    if not deactivating:
+        return
+    share = float(getattr(settings, "OPERATORDB_MAX_DEACTIVATED_SHARE", MAX_DEACTIVATED_SHARE))
+    active = active() if callable(active) else active
+    if report.rows == 0 or deactivating > share * active:
+        raise MassDeactivationRefused(report, deactivating, active, share)
+
+
 class _Errors:
     def __init__(self, report: LoadReport):
         self.report = report
@@ -281,9 +343,11 @@ class RowTransformer:
     """Checks and normalises snapshot rows (one streaming pass; the common, already canonical
     form of each field takes the fast path)."""
 
-    def __init__(self, errors: _Errors, *, key: str | None = None):
+    def __init__(self, errors: _Errors, *, key: str | None = None, latest: datetime | None = None):
         self.errors = errors
         self.tz = timezone.get_default_timezone()
+        # The latest timestamp accepted (the quick path hands over its own: one clock).
+        self.latest = _latest_accepted() if latest is None else latest
         # During a digest-key rotation: the previous key, then the rotation's map (below).
         self.digest = _Digester((pii.loader_key() if key is None else key).encode())
 
@@ -291,25 +355,32 @@ class RowTransformer:
         """(ok, the ISO text PostgreSQL reads) of an optional timestamp field."""
         if not value:
             return True, None
+        plain = None
         try:
             parsed = _from_iso(value)
         except ValueError:
-            self.errors.add(line, field_name, "not an ISO 8601 date and time")
+            self.errors.add(line, field_name, _NOT_A_TIMESTAMP)
             return False, None
         if timezone.is_aware(parsed) and not _offset_in_range(value, parsed):
             self.errors.add(line, field_name, "time zone offset out of range (up to ±15:59)")
             return False, None
-        if timezone.is_aware(parsed) and _PLAIN_TIMESTAMP.fullmatch(value):
-            return True, value
         if timezone.is_naive(parsed):  # naive: Jakarta time, as the rest of the portal
             parsed = timezone.make_aware(parsed, self.tz)
-        return True, parsed.isoformat()
+        elif _PLAIN_TIMESTAMP.fullmatch(value):
+            plain = value  # PostgreSQL reads it as it is
+        if parsed > self.latest:
+            self.errors.add(line, field_name, _IN_THE_FUTURE)
+            return False, None
+        return True, plain or parsed.isoformat()
 
     def __call__(self, values: list[str], line: int) -> tuple | None:
         """The stored values in ``STORED`` order (dates as ISO text, None when empty), or None
         when the row is bad (each fault recorded with its line). ``values`` are in
         ``ALL_COLUMNS`` order (``read_rows`` puts the optional ones there, empty if absent)."""
         errors = self.errors
+        if type(values) is _NotUtf8:
+            errors.add(line, "row", "not UTF-8 text")
+            return None
         if len(values) != len(ALL_COLUMNS):
             width = getattr(values, "expected", len(ALL_COLUMNS))
             found = getattr(values, "found", len(values))
@@ -344,21 +415,8 @@ class RowTransformer:
                 ok = False
         activated_at = None
         if activated:
-            try:
-                value = _from_iso(activated)
-            except ValueError:
-                errors.add(line, "activated_at", "not an ISO 8601 date and time")
-                ok = False
-            else:
-                if timezone.is_aware(value) and not _offset_in_range(activated, value):
-                    errors.add(line, "activated_at", "time zone offset out of range (up to ±15:59)")
-                    ok = False
-                elif timezone.is_aware(value) and _PLAIN_TIMESTAMP.fullmatch(activated):
-                    activated_at = activated  # PostgreSQL reads it as it is
-                else:  # naive: Jakarta time, as the rest of the portal
-                    if timezone.is_naive(value):
-                        value = timezone.make_aware(value, self.tz)
-                    activated_at = value.isoformat()
+            activated_ok, activated_at = self._timestamp(activated, line, "activated_at")
+            ok = ok and activated_ok
         elif status == "active":
             errors.add(line, "activated_at", "an active number needs its activation time")
             ok = False
@@ -487,6 +545,7 @@ def read_rows(stream: Iterable[str], errors: _Errors) -> Iterator[tuple[int, lis
     while True:
         first = lines.count + 1
         lines.record.clear()
+        lines.utf8 = True
         try:
             values = next(reader)
         except StopIteration:
@@ -502,6 +561,11 @@ def read_rows(stream: Iterable[str], errors: _Errors) -> Iterator[tuple[int, lis
                 return
         if not values:
             continue
+        if not lines.utf8:  # bytes that are not UTF-8 in one of the record's lines
+            if _not_utf8(values):
+                yield first, _NotUtf8(values)
+                continue
+            lines.utf8 = True
         if len(values) != width:
             yield first, _wrong_width(values, width)
         elif positions is None:
@@ -527,6 +591,8 @@ class _Lines:
         self._stream = iter(stream)
         self.count = 0
         self.record: list[str] = []
+        # False once a line of the current record is not ASCII (then looked at closer).
+        self.utf8 = True
 
     def __iter__(self):
         return self
@@ -535,6 +601,8 @@ class _Lines:
         line = next(self._stream)
         self.count += 1
         self.record.append(line)
+        if not line.isascii():
+            self.utf8 = False
         return line
 
     def record_values(self) -> list[str] | None:
@@ -585,6 +653,46 @@ class _Lines:
         if state != "start" or fields or field:
             fields.append("".join(field))
         return fields
+
+
+class _NotUtf8(list):
+    """A record holding bytes that are not UTF-8 (read as lone surrogates): refused whole."""
+
+
+def _not_utf8(values: list[str]) -> bool:
+    """Whether a record read with ``surrogateescape`` held bytes that are not UTF-8."""
+    for value in values:
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
+
+
+# The first bytes of files that are no UTF-8 text at all, and what to say of them.
+_NOT_TEXT = (
+    (b"\xef\xbb\xbf", None),  # UTF-8's byte order mark: text
+    (b"\xff\xfe\x00\x00", "the file is UTF-32: save it as UTF-8"),
+    (b"\x00\x00\xfe\xff", "the file is UTF-32: save it as UTF-8"),
+    (b"\xff\xfe", "the file is UTF-16: save it as UTF-8"),
+    (b"\xfe\xff", "the file is UTF-16: save it as UTF-8"),
+    (b"\x1f\x8b", "the file is compressed (gzip): unpack it first"),
+    (b"PK\x03\x04", "the file is a ZIP archive (an Excel workbook?): save it as CSV UTF-8"),
+)
+
+
+def _not_text(path) -> str | None:
+    """Why the file is not UTF-8 text at all (UTF-16 or UTF-32, a gzip or ZIP archive), from
+    its first bytes; None for anything else (its lines are then judged one by one)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    for magic, reason in _NOT_TEXT:
+        if head.startswith(magic):
+            return reason
+    if len(head) == 4 and b"\x00\x00" in (head[0::2], head[1::2]):
+        return "the file is UTF-16: save it as UTF-8"  # without its byte order mark
+    return None
 
 
 def _wrong_width(values: list[str], width: int) -> list[str]:
@@ -885,6 +993,7 @@ def _finish_load(
     full: bool,
     fingerprinted: bool = False,
     partial: bool = False,
+    allow_mass_deactivation: bool = False,
 ) -> None:
     """From the staging table: the duplicate check, then (no fault) the delta and its writes.
     ``fingerprinted``: the staged rows carry their lines' fingerprints (rows whose values did
@@ -917,7 +1026,16 @@ def _finish_load(
             report.inserted = cursor.rowcount
         return
     cursor.execute(_DELTA.format(rows=_UNFINGERPRINTED if partial else _TABLE), values)
-    with _ReadIndexes(cursor, cursor.rowcount, existing):
+    delta = cursor.rowcount
+    if full and not allow_mass_deactivation:
+        cursor.execute("SELECT count(*) FROM operatordb_snapshot_delta WHERE absent")
+
+        def active() -> int:
+            cursor.execute(f"SELECT count(*) FROM {_TABLE} WHERE status = 'active'")
+            return cursor.fetchone()[0]
+
+        _guard_deactivation(report, cursor.fetchone()[0], active)
+    with _ReadIndexes(cursor, delta, existing):
         cursor.execute(_UPDATE_CHANGED, values)
         report.updated = cursor.rowcount
         if fingerprinted:
@@ -928,7 +1046,14 @@ def _finish_load(
         report.deactivated = cursor.rowcount
 
 
-def _load_postgresql(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, full: bool):
+def _load_postgresql(
+    rows: Iterator[tuple],
+    report: LoadReport,
+    errors: _Errors,
+    *,
+    full: bool,
+    allow_mass_deactivation: bool = False,
+):
     transform = RowTransformer(errors)
 
     def staged() -> Iterator[str]:
@@ -950,10 +1075,19 @@ def _load_postgresql(rows: Iterator[tuple], report: LoadReport, errors: _Errors,
             if source.failure is not None:  # e.g. bytes that are not UTF-8: said as such
                 raise source.failure from None
             raise
-        _finish_load(cursor, report, errors, full=full)
+        _finish_load(
+            cursor, report, errors, full=full, allow_mass_deactivation=allow_mass_deactivation
+        )
 
 
-def _load_orm(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, full: bool):
+def _load_orm(
+    rows: Iterator[tuple],
+    report: LoadReport,
+    errors: _Errors,
+    *,
+    full: bool,
+    allow_mass_deactivation: bool = False,
+):
     now = timezone.now()
     transform = RowTransformer(errors)
     clean: dict[str, tuple] = {}
@@ -970,6 +1104,19 @@ def _load_orm(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, ful
         first_line[out[0]] = line
     if report.error_count:
         return
+    absent = []
+    if full:
+        absent = [
+            pk
+            for pk, msisdn in OperatorSubscriber.objects.filter(status="active").values_list(
+                "pk", "msisdn"
+            )
+            if msisdn not in clean
+        ]
+        if not allow_mass_deactivation:
+            _guard_deactivation(
+                report, len(absent), OperatorSubscriber.objects.filter(status="active").count
+            )
 
     def as_fields(out: tuple) -> dict:
         values = dict(zip(STORED, out, strict=True))
@@ -1005,13 +1152,6 @@ def _load_orm(rows: Iterator[tuple], report: LoadReport, errors: _Errors, *, ful
         report.inserted += len(new)
         report.updated += len(changed)
     if full:
-        absent = [
-            pk
-            for pk, msisdn in OperatorSubscriber.objects.filter(status="active").values_list(
-                "pk", "msisdn"
-            )
-            if msisdn not in clean
-        ]
         for start in range(0, len(absent), 500):
             report.deactivated += OperatorSubscriber.objects.filter(
                 pk__in=absent[start : start + 500]
@@ -1053,8 +1193,8 @@ def _header(first_line: bytes, errors: _Errors) -> list[str] | None:
     """The header's columns, or None (reported at line 1 as ``read_rows`` does)."""
     try:
         header = next(csv.reader([first_line.decode("utf-8-sig")]), [])
-    except csv.Error:  # a field past the csv module's limit: not the header
-        return None
+    except (csv.Error, UnicodeDecodeError):  # a field past the csv module's limit, bytes that
+        return None  # are not UTF-8: not the header (the streaming pass says what it is)
     header = [h.strip().lower().lstrip("\ufeff") for h in header]
     extra = header[len(COLUMNS) :]
     if (
@@ -1110,6 +1250,7 @@ class _Converter:
         extra = header[len(COLUMNS) :]
         self.positions = [header.index(c) if c in extra else None for c in OPTIONAL_COLUMNS]
         self.plain_order = tuple(header) == ALL_COLUMNS
+        self.latest = _latest_accepted()
         self.key = key
         digester = _Digester(key.encode())
         self.inner, self.outer = digester._inner, digester._outer
@@ -1129,6 +1270,7 @@ class _Converter:
             and name.isprintable()
         ):  # fmt: skip
             return None
+        latest = self.latest
         if iccid:
             if not (18 <= len(iccid) <= 20 and iccid[:2] == "89" and iccid.isdigit()):
                 return None
@@ -1145,16 +1287,19 @@ class _Converter:
             ):
                 return None
             try:
-                _FROM_ISO(activated)
+                if _FROM_ISO(activated) > latest:
+                    return None  # in the future: the rules say so
             except ValueError:
                 return None
         elif status == "active":
             return None
         issued_at = deactivated_at = None
-        if issued and (issued_at := _aware_plain(issued)) is None:
+        if issued and ((issued_at := _aware_plain(issued)) is None or issued_at > latest):
             return None
         if deactivated:
             if status == "active" or (deactivated_at := _aware_plain(deactivated)) is None:
+                return None
+            if deactivated_at > latest:
                 return None
             if issued_at is not None and issued_at > deactivated_at:
                 return None
@@ -1232,7 +1377,7 @@ class _Converter:
                         append(stored)
                         continue
             if transform is None:
-                transform = RowTransformer(errors, key=self.key)
+                transform = RowTransformer(errors, key=self.key, latest=self.latest)
             # The chunk holds no quote and no \r (``_chunks``): the csv module would read the
             # line as its commas split it, but refuse a field longer than its limit.
             values = raw.split(",")
@@ -1432,7 +1577,9 @@ def _copy(cursor, statement: str, source: _StagedSource) -> int:
     return cursor.cursor.rowcount
 
 
-def _load_postgresql_bulk(path, report: LoadReport, errors: _Errors, *, full: bool) -> None:
+def _load_postgresql_bulk(
+    path, report: LoadReport, errors: _Errors, *, full: bool, allow_mass_deactivation: bool = False
+) -> None:
     """The bulk load; raises ``_NotPlain`` (nothing written) to hand over to the stream."""
     with open(path, "rb") as fh:
         first = fh.readline()
@@ -1446,12 +1593,22 @@ def _load_postgresql_bulk(path, report: LoadReport, errors: _Errors, *, full: bo
             _begin_load(cursor)
             if _load_first(cursor, fh, header, key, report, errors, path):
                 return
-            if _load_changed_lines(cursor, fh, header, key, report, errors, full=full):
+            allow = allow_mass_deactivation
+            if _load_changed_lines(
+                cursor, fh, header, key, report, errors, full=full, allow_mass_deactivation=allow
+            ):
                 return
             cursor.execute(_STAGE)
             source = _StagedSource(_converted(_chunks(fh, 2), header, key, None), report, errors)
             _copy(cursor, "COPY operatordb_snapshot_stage FROM STDIN", source)
-            _finish_load(cursor, report, errors, full=full, fingerprinted=True)
+            _finish_load(
+                cursor,
+                report,
+                errors,
+                full=full,
+                fingerprinted=True,
+                allow_mass_deactivation=allow,
+            )
 
 
 # A reload where more than this share of the lines changed stages every line (the regular
@@ -1462,7 +1619,17 @@ CHANGED_LINES_AT_MOST = 0.5
 CONVERT_HERE_AT_MOST = 10_000
 
 
-def _load_changed_lines(cursor, fh, header, key, report: LoadReport, errors: _Errors, *, full):
+def _load_changed_lines(
+    cursor,
+    fh,
+    header,
+    key,
+    report: LoadReport,
+    errors: _Errors,
+    *,
+    full,
+    allow_mass_deactivation: bool = False,
+):
     """A reload converting only the lines that changed. Every stored row carries the keyed
     fingerprint of the line it was written from (``_line_key``; forgotten by the table's
     trigger when anything else changes the row). A first pass fingerprints every line of the
@@ -1522,7 +1689,15 @@ def _load_changed_lines(cursor, fh, header, key, report: LoadReport, errors: _Er
     )
     _copy(cursor, "COPY operatordb_snapshot_stage FROM STDIN", source)
     report.listed = report.rows - source.rows
-    _finish_load(cursor, report, errors, full=full, fingerprinted=True, partial=True)
+    _finish_load(
+        cursor,
+        report,
+        errors,
+        full=full,
+        fingerprinted=True,
+        partial=True,
+        allow_mass_deactivation=allow_mass_deactivation,
+    )
     return True
 
 
@@ -1587,16 +1762,23 @@ class _Rejected(Exception):
 
 
 def load_rows(
-    rows: Iterable[tuple[int, list[str]]], *, full: bool = True, report: LoadReport | None = None
+    rows: Iterable[tuple[int, list[str]]],
+    *,
+    full: bool = True,
+    report: LoadReport | None = None,
+    allow_mass_deactivation: bool = False,
 ) -> LoadReport:
     """Load (line, values) rows in ``COLUMNS`` order; raises ``SnapshotRejected`` (nothing
-    written) if any row is bad."""
+    written) if any row is bad, ``MassDeactivationRefused`` (nothing written) if a full load
+    would set too many active numbers inactive and ``allow_mass_deactivation`` is not given."""
     report = report if report is not None else LoadReport()
     errors = _Errors(report)
     started = time.perf_counter()
     with transaction.atomic():
         loader = _load_postgresql if connection.vendor == "postgresql" else _load_orm
-        loader(iter(rows), report, errors, full=full)
+        loader(
+            iter(rows), report, errors, full=full, allow_mass_deactivation=allow_mass_deactivation
+        )
         if report.error_count:
             transaction.set_rollback(True)
     report.seconds = time.perf_counter() - started
@@ -1606,15 +1788,27 @@ def load_rows(
     return report
 
 
-def load_snapshot(path, *, full: bool = True) -> LoadReport:
-    """Load a snapshot file (see the module docstring); all or nothing."""
+def load_snapshot(path, *, full: bool = True, allow_mass_deactivation: bool = False) -> LoadReport:
+    """Load a snapshot file (see the module docstring); all or nothing. A full load that would
+    set more than ``OPERATORDB_MAX_DEACTIVATED_SHARE`` of the active numbers inactive (or any,
+    from a file listing none) raises ``MassDeactivationRefused``, nothing written, unless
+    ``allow_mass_deactivation``. A file that is no UTF-8 text at all (UTF-16, compressed) is
+    rejected at line 1, field ``file``; a record holding bytes that are not UTF-8 at its line,
+    field ``row``."""
+    reason = _not_text(path)
+    if reason is not None:
+        report = LoadReport()
+        _Errors(report).add(1, "file", reason)
+        raise SnapshotRejected(report)
     if connection.vendor == "postgresql":
         report = LoadReport()
         errors = _Errors(report)
         started = time.perf_counter()
         try:
             with transaction.atomic():
-                _load_postgresql_bulk(path, report, errors, full=full)
+                _load_postgresql_bulk(
+                    path, report, errors, full=full, allow_mass_deactivation=allow_mass_deactivation
+                )
                 if report.error_count:
                     transaction.set_rollback(True)
         except _NotPlain:
@@ -1626,5 +1820,11 @@ def load_snapshot(path, *, full: bool = True) -> LoadReport:
             report.unchanged = report.rows - report.inserted - report.updated
             return report
     report = LoadReport()
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return load_rows(read_rows(fh, _Errors(report)), full=full, report=report)
+    # Bytes that are not UTF-8 are read as lone surrogates: their record is refused at its line.
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+        return load_rows(
+            read_rows(fh, _Errors(report)),
+            full=full,
+            report=report,
+            allow_mass_deactivation=allow_mass_deactivation,
+        )

@@ -630,10 +630,17 @@ class _Planter:
         elif case == "recycled_new_owner":
             ended = p.registered_at + timedelta(days=1)
             issued = ended + self.quarantine + timedelta(days=1)
+            activated = issued + timedelta(hours=1)
+            now = timezone.now()
+            if activated > now:
+                # A recent sale: the operator's picture holds nothing after now (the loader
+                # refuses it), so the life ended and the number was issued again since.
+                issued = p.registered_at + (now - p.registered_at) / 2
+                activated = issued + (now - issued) / 2
             name, birth, sex = _random_person(self.rng)
             base.update(
                 iccid=make_iccid(800_000_000 + p.registration_id),
-                activated_at=issued + timedelta(hours=1),
+                activated_at=activated,
                 outlet_roid="",
                 id_number=make_nik(birth_date=birth, sex=sex, province="33",
                                    serial=self.rng.randint(1, 9999)),
@@ -642,7 +649,11 @@ class _Planter:
                 issued_at=issued,
             )  # fmt: skip
         elif case == "deactivated_frees_cap":
-            base.update(status="inactive", deactivated_at=p.registered_at + timedelta(days=1))
+            ended = min(
+                p.registered_at + timedelta(days=1),  # never after now: the loader refuses it
+                p.registered_at + (timezone.now() - p.registered_at) / 2,
+            )
+            base.update(status="inactive", deactivated_at=ended)
             for k in range(self.cap):
                 yield _snapshot_row(
                     msisdn=self._new_msisdn(SELF_REGISTERED_PREFIX),
@@ -778,7 +789,8 @@ def generate_operator_data(
                 writer.writerow(SNAPSHOT_HEADER)
                 writer.writerows(planter.all_rows())
             if csv_path is None:
-                snapshot.load_snapshot(path, full=True)
+                # The generated snapshot is the operator's whole picture, by design.
+                snapshot.load_snapshot(path, full=True, allow_mass_deactivation=True)
                 PopulationRecord.objects.bulk_create(
                     planter.population, batch_size=2000, ignore_conflicts=True
                 )

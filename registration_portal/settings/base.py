@@ -478,6 +478,10 @@ RECONCILIATION_MAX_ATTEMPTS = env.int("RECONCILIATION_MAX_ATTEMPTS", default=5)
 RECONCILIATION_INCREMENTAL_MINUTES = env.int("RECONCILIATION_INCREMENTAL_MINUTES", default=15)
 # work_mem of a snapshot load's transaction: its joins over the whole snapshot stay in memory.
 OPERATORDB_LOAD_WORK_MEM = env.str("OPERATORDB_LOAD_WORK_MEM", default="256MB")
+# A full operator snapshot that would set more than this share of the active numbers inactive
+# (or any, from a file listing no number) is refused unless --allow-mass-deactivation: a
+# truncated export must not end the operator's whole picture.
+OPERATORDB_MAX_DEACTIVATED_SHARE = env.float("OPERATORDB_MAX_DEACTIVATED_SHARE", default=0.5)
 # The operator database behind the adapter interface (core.operator.OperatorAdapter).
 OPERATORDB_ADAPTER = env.str(
     "OPERATORDB_ADAPTER", default="operatordb.adapter.MockOperatorDatabase"

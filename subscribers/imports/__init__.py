@@ -33,7 +33,10 @@ personal numbers count against the cap.
 
 Idempotent: a pack that is already registered with the same MSISDN, ID number and
 ``registered_at`` is the same sale imported before, and the row is skipped silently; so a file
-imported twice, or re-run after a crash, adds nothing twice.
+imported twice, or re-run after a crash, adds nothing twice. A row repeating an earlier row
+of the same chunk exactly is the same sale too: imported once, and counted and said as
+"repeated in this file (line N)" rather than "already imported" (a repeat in a later chunk is
+the sale that chunk found imported: ``skipped``).
 
 Bulk: the rules needing no database (and the encryption) run on chunks of rows, in worker
 processes when asked; then each chunk does one query per kind of lookup (outlets, packs with
@@ -113,6 +116,9 @@ class ImportResult:
     rows: int = 0
     imported: int = 0
     skipped: int = 0  # already imported before (same pack, ID number and time)
+    # Rows repeating an earlier row of the file (the same sale, imported once): (line, the
+    # earlier line). A repeat in a later chunk than its first is imported before: ``skipped``.
+    repeats: list[tuple[int, int]] = field(default_factory=list)
     flagged: int = 0  # imported, but flagged for review (doubtful document, over the cap)
     awaiting: int = 0  # imported awaiting the population registry's verification
     packs_created: int = 0
@@ -163,6 +169,7 @@ def registrations_import(
         result.rows += chunk.rows
         result.imported += outcome.imported
         result.skipped += outcome.skipped
+        result.repeats.extend(outcome.repeats)
         result.flagged += outcome.flagged
         result.awaiting += outcome.awaiting
         result.packs_created += outcome.packs_created

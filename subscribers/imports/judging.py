@@ -36,6 +36,8 @@ from .writing import Accepted, new_ids, write_chunk
 class ChunkOutcome:
     imported: int = 0
     skipped: int = 0
+    # Rows repeating an earlier row of the file exactly (the same sale): (line, earlier line).
+    repeats: list[tuple[int, int]] = field(default_factory=list)
     flagged: int = 0
     awaiting: int = 0
     packs_created: int = 0
@@ -165,6 +167,8 @@ class ChunkWriter:
                 outcome.errors.append(verdict)
             elif verdict is None:
                 outcome.skipped += 1
+            elif isinstance(verdict, int):
+                outcome.repeats.append((c.line, verdict))
             else:
                 accepted.append(verdict)
                 if c.category == Category.PERSONAL:
@@ -201,14 +205,15 @@ class ChunkWriter:
                 self.outlets[roid] = tuple(values)
 
     def _judge(self, c: Candidate, lookups, in_file, in_file_iccids):
-        """An ``Accepted``, a ``RowError``, or None for a sale imported before."""
+        """An ``Accepted``, a ``RowError``, None for a sale imported before, or the line of
+        the row of this chunk that this row repeats exactly."""
         if c.roid not in self.outlets:
             return RowError(c.line, "outlet_roid", _("No outlet has this ROID."))
         outlet_id, dealer_id, outlet_kind, authorised_from = self.outlets[c.roid]
         earlier = in_file.get(c.msisdn)
         if earlier is not None:
             if earlier.id_digest == c.id_digest and earlier.registered_at == c.registered_at:
-                return None  # the same row twice in one file
+                return earlier.line  # the same row twice in one file: the same sale
             return RowError(
                 c.line,
                 "msisdn",

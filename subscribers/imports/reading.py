@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from datetime import date, datetime, time
+from itertools import chain
 from typing import NamedTuple
 
 from django.utils.translation import gettext as _
@@ -49,14 +50,18 @@ def read_registration_csv(stream) -> Iterator[SourceRow]:
     A header that lacks a column or names an unknown one raises ``ImportFileError`` before any
     row is read. Blank lines are skipped; ``line`` is the record's first physical line.
     """
-    reader = csv.reader(stream)
+    first = stream.readline()
+    kind = not_text(first)
+    if kind is not None:
+        raise ImportFileError(kind)
+    reader = csv.reader(chain([first], stream))
     try:
         header = next(reader)
     except StopIteration:
         raise ImportFileError(_("The file is empty.")) from None
     except csv.Error as exc:
         raise ImportFileError(
-            _("The header row cannot be read: %(error)s") % {"error": exc}
+            _("The header row cannot be read: %(error)s") % {"error": csv_fault(exc)}
         ) from exc
     names = [name.strip().lower().lstrip("\ufeff") for name in header]
     problems = []
@@ -79,7 +84,7 @@ def read_registration_csv(stream) -> Iterator[SourceRow]:
         except StopIteration:
             return
         except csv.Error as exc:  # e.g. a field over csv.field_size_limit(): this record only
-            yield SourceRow(last_line + 1, {}, RowError(last_line + 1, ROW, str(exc)))
+            yield SourceRow(last_line + 1, {}, RowError(last_line + 1, ROW, csv_fault(exc)))
             last_line = reader.line_num
             continue
         line, last_line = last_line + 1, reader.line_num
@@ -98,6 +103,30 @@ def read_registration_csv(stream) -> Iterator[SourceRow]:
             yield SourceRow(line, {}, RowError(line, bad, _("This value is not valid UTF-8 text.")))
             continue
         yield SourceRow(line, data)
+
+
+def not_text(first_line: str) -> str | None:
+    """Why a file whose first line (read as UTF-8, other bytes as lone surrogates) is that is
+    not a CSV text file at all — UTF-16 (its byte order mark, or a NUL beside each letter), a
+    gzip or ZIP archive (an Excel workbook is one) —, or None. Said plainly, rather than as a
+    header of unknown columns in escaped binary."""
+    head = first_line[:4]
+    if head[:2] in ("\udcff\udcfe", "\udcfe\udcff") or (
+        len(head) == 4 and "\x00\x00" in (head[0::2], head[1::2])
+    ):
+        return _("The file is UTF-16 text: save it as UTF-8 (“CSV UTF-8”).")
+    if head[:2] == "\x1f\udc8b":
+        return _("The file is compressed (gzip): unpack it first.")
+    if head == "PK\x03\x04":
+        return _("The file is a ZIP archive (an Excel workbook?): save it as “CSV UTF-8”.")
+    return None
+
+
+def csv_fault(exc: csv.Error) -> str:
+    """The csv module's reason for a record it cannot read, in the user's words."""
+    if "field larger than field limit" in str(exc):
+        return _("A field is longer than %(limit)d characters.") % {"limit": csv.field_size_limit()}
+    return _("This row cannot be read as CSV (%(error)s).") % {"error": exc}
 
 
 def _is_utf8(value: str) -> bool:

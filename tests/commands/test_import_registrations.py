@@ -4,6 +4,7 @@ import csv
 import threading
 import time
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -215,16 +216,57 @@ def test_all_good_exits_zero_and_reimport_adds_nothing(tmp_path, outlet, capsys)
     assert Registration.objects.count() == 7 == AuditEvent.objects.count()
     assert run_import(path) == 0
     assert Registration.objects.count() == 7 == AuditEvent.objects.count()
-    assert "7 already imported, 0 rejected" in capsys.readouterr().out
+    assert "7 already imported, 0 repeated in this file, 0 rejected" in capsys.readouterr().out
 
 
-def test_same_row_twice_in_one_file_is_imported_once(tmp_path, outlet):
+def test_same_row_twice_in_one_file_is_imported_once(tmp_path, outlet, capsys):
     path = write_csv(tmp_path / "twice.csv", [row(1), row(2), row(1)])
     assert run_import(path, chunk_size=2) == 0  # the repeat is in the next chunk
     assert Registration.objects.count() == 2
-    path = write_csv(tmp_path / "twice2.csv", [row(3), row(3)])
+    capsys.readouterr()
+    path = write_csv(tmp_path / "twice2.csv", [row(3), row(4), row(3)])
     assert run_import(path) == 0
-    assert Registration.objects.count() == 3
+    assert Registration.objects.count() == 4
+    out = capsys.readouterr().out
+    # Said as the repeat it is, against the earlier line: not "already imported".
+    assert "line 4: repeated in this file (line 2): imported once." in out
+    assert "0 already imported, 1 repeated in this file, 0 rejected" in out
+    assert AuditEvent.objects.filter(action="registration.import").count() == 4
+
+
+def test_a_file_that_is_no_utf8_text_is_said_so(tmp_path, outlet, capsys):
+    import gzip
+
+    text = Path(write_csv(tmp_path / "a.csv", [row(1)])).read_text(encoding="utf-8")
+    for name, data, message in [
+        ("le.csv", b"\xff\xfe" + text.encode("utf-16-le"), "The file is UTF-16 text"),
+        ("be.csv", b"\xfe\xff" + text.encode("utf-16-be"), "The file is UTF-16 text"),
+        ("nobom.csv", text.encode("utf-16-le"), "The file is UTF-16 text"),
+        ("a.csv.gz", gzip.compress(text.encode()), "The file is compressed (gzip)"),
+        ("book.xlsx", b"PK\x03\x04\x14\x00\x06\x00", "The file is a ZIP archive"),
+    ]:
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(CommandError) as refused:
+            call_command("import_registrations", str(path))
+        assert refused.value.returncode == 2
+        assert str(refused.value).startswith(f"{name}: {message}")
+        assert "columns" not in str(refused.value)  # no header of escaped binary
+    assert not Registration.objects.exists()
+
+
+def test_a_field_over_the_csv_limit_and_the_line_prefix_in_indonesian(tmp_path, outlet, capsys):
+    path = write_csv(tmp_path / "long.csv", [row(1, address="x" * 200_000), row(2)])
+    errors_csv = tmp_path / "e.csv"
+    with translation.override("id"):
+        assert run_import(path, errors_csv=str(errors_csv)) == 1
+    err = capsys.readouterr().err
+    assert "baris 2: row: Sebuah kolom lebih panjang dari 131072 karakter." in err
+    assert "field larger than field limit" not in err
+    assert Registration.objects.count() == 1
+    with translation.override("en"):
+        assert run_import(write_csv(tmp_path / "l2.csv", [row(3, address="x" * 200_000)])) == 1
+    assert "line 2: row: A field is longer than 131072 characters." in capsys.readouterr().err
 
 
 def test_same_pack_for_two_buyers_in_one_file(tmp_path, outlet):

@@ -100,14 +100,14 @@ def test_a_file_with_bad_rows_is_rejected_whole_with_each_fault_by_line(db, tmp_
 
     faults = [(e.line, e.field) for e in exc.value.report.errors]
     assert sorted(faults) == [
-        (3, "msisdn"),
-        (4, "status"),
+        (3, "activated_at"), (3, "msisdn"),  # a date alone is no activation time
+        (4, "activated_at"), (4, "status"),
         (5, "activated_at"), (5, "birth_date"), (5, "id_number"), (5, "outlet_roid"),
         (6, "activated_at"), (6, "iccid"), (6, "id_type"),
         (7, "msisdn"),
         (8, "row"),
     ]  # fmt: skip
-    assert exc.value.report.error_count == 11
+    assert exc.value.report.error_count == 13
     assert list(OperatorSubscriber.objects.order_by("msisdn").values()) == before
 
 
@@ -188,7 +188,7 @@ CANONICAL = [
 # Valid, but a field needs the rules' normalisation: the quick path leaves them to the rules.
 NORMALISED = [
     "081200000201,8962 1000 0000 1000 019,ACTIVE,2025-03-01 10:00:00,rojkt000001,KTP,"
-    "3171.0157.0890.0042,Élodie Straße,1990-08-17,2025-01-01,",
+    "3171.0157.0890.0042,Élodie Straße,1990-08-17,2025-01-01 00:00,",
     "+62 812 0000 0202,,inactive,,,passport,a 123-4567, Budi  Santoso ,,,",
 ]
 # Bad rows, one or more faults each.
@@ -357,7 +357,7 @@ def test_the_quick_checks_agree_with_the_rules_on_many_edge_values(db, tmp_path)
             ["Z", f"{rng.choice('+-')}{rng.randint(0, 15):02d}:{rng.randint(0, 59):02d}"]
         )
         return (
-            f"{rng.choice(['2024', '2023', '1900', '2000'])}-{rng.randint(0, 13):02d}"
+            f"{rng.choice(['2024', '2023', '1900', '2000', '2099'])}-{rng.randint(0, 13):02d}"
             f"-{rng.randint(0, 32):02d}{rng.choice('T ')}{rng.randint(0, 25):02d}"
             f":{rng.randint(0, 60):02d}{seconds}{offset}"
         )
@@ -494,14 +494,16 @@ def test_bytes_that_are_not_utf8_deep_in_a_pooled_file_load_nothing(
 ):
     """A worker meets bytes that are not UTF-8 in a late chunk: the load stops, nothing is
     written (even on a first load, where rows went straight into the table), and the command
-    says the file is not UTF-8 text, as it always did."""
+    names the line that is not UTF-8 text."""
     settings.OPERATORDB_LOAD_WORKERS = 2
     monkeypatch.setattr(snapshot, "CHUNK_BYTES", 512)
-    rows = [f"62812{i:08d},,inactive,,,,,Budi,," for i in range(200)]
+    rows = [f"62812{i:08d},,inactive,,,,,Budi," for i in range(200)]
     path = tmp_path / "latin1.csv"
     data = (HEADER + "\n".join(rows) + "\n").encode()
     path.write_bytes(data + "62819999999,,inactive,,,,,Jos\u00e9,\n".encode("latin-1"))
 
-    with pytest.raises(CommandError, match="not UTF-8"):
-        call_command("load_operator_snapshot", str(path))
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 bad row"):
+        call_command("load_operator_snapshot", str(path), stderr=err)
+    assert err.getvalue() == "line 202, row: not UTF-8 text\n"
     assert not OperatorSubscriber.objects.exists()

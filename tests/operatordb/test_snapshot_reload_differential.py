@@ -4,7 +4,7 @@ Seeded random edits of an export (renamed buyers, numbers written ``08…``, low
 types, blank lines, lines written twice, one number on two lines, bad dates and check digits,
 lines removed and added, a quoted field, a carriage return, bytes that are not UTF-8) are
 reloaded over the original, and the same edited file is loaded into an empty table. The two
-must agree: the same faults (line, field, reason) — or both "not UTF-8" — and nothing written
+must agree: the same faults (line, field, reason) — a line that is not UTF-8 as any — and nothing written
 in the reload, or the same stored
 values for every number the file lists (and, in the reload, the numbers it no longer lists
 inactive). Half of the seeds load with the index rebuild of a large write on.
@@ -89,8 +89,8 @@ def _edit(rng: random.Random, lines: list[str]) -> list[str]:
 
 
 def _load(path):
-    """("ok", stored values), ("rejected", faults) or ("not UTF-8", None): what the command
-    reports (the last as "the file is not UTF-8 text")."""
+    """("ok", stored values) or ("rejected", faults): what the command reports (a line that is
+    not UTF-8 text too, as ``line N, row: not UTF-8 text``)."""
     try:
         load_snapshot(path)
     except SnapshotRejected as exc:

@@ -3,7 +3,10 @@
 All or nothing: a file with any bad row is rejected, every bad row reported as
 ``line N, field: reason``, and nothing is loaded (exit status 1). A file that cannot be opened
 (missing, a directory, not readable) is said so, as ``import_registrations`` says it (exit
-status 2). See ``operatordb.snapshot``.
+status 2). A full snapshot that would set more than ``OPERATORDB_MAX_DEACTIVATED_SHARE`` (0.5)
+of the active numbers inactive — or any, from a file listing no number — is refused, nothing
+loaded (exit status 1), unless ``--allow-mass-deactivation``: a truncated export must not end
+the operator's whole picture. See ``operatordb.snapshot``.
 """
 
 import json
@@ -11,7 +14,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from core import external_digests
-from operatordb.snapshot import SnapshotRejected, load_snapshot
+from operatordb.snapshot import MassDeactivationRefused, SnapshotRejected, load_snapshot
 
 EXIT_REJECTED = 1
 EXIT_UNUSABLE = 2
@@ -31,6 +34,12 @@ class Command(BaseCommand):
             action="store_true",
             help="a partial feed: numbers absent from the file are left as they are",
         )
+        parser.add_argument(
+            "--allow-mass-deactivation",
+            action="store_true",
+            help="load a full snapshot even when it sets more than OPERATORDB_MAX_DEACTIVATED_SHARE"
+            " of the active numbers inactive (or lists no number at all)",
+        )
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
     def handle(self, *args, **options):
@@ -38,7 +47,11 @@ class Command(BaseCommand):
         try:
             with open(path, "rb"):  # opened before the load starts: said as the import says it
                 pass
-            report = load_snapshot(path, full=not options["delta"])
+            report = load_snapshot(
+                path,
+                full=not options["delta"],
+                allow_mass_deactivation=options["allow_mass_deactivation"],
+            )
         except OSError as exc:
             if exc.filename is None:  # not the file's own fault (the database, a worker)
                 raise
@@ -47,8 +60,28 @@ class Command(BaseCommand):
             ) from exc
         except UnicodeDecodeError as exc:
             raise CommandError(f"the file is not UTF-8 text ({exc.reason})") from exc
+        except MassDeactivationRefused as exc:
+            if options["json"]:
+                self.stdout.write(
+                    json.dumps(
+                        {
+                            "loaded": False,
+                            "refused": "mass_deactivation",
+                            "deactivating": exc.deactivating,
+                            "active": exc.active,
+                            "rows": exc.report.rows,
+                        },
+                        indent=2,
+                    )
+                )
+            raise CommandError(f"{path}: {exc}", returncode=EXIT_REJECTED) from exc
         except SnapshotRejected as exc:
             report = exc.report
+            if not options["json"] and [e.field for e in report.errors] == ["file"]:
+                # Not UTF-8 text at all (UTF-16, compressed): said of the file, plainly.
+                raise CommandError(
+                    f"{options['file']}: {report.errors[0].reason}; nothing was loaded"
+                ) from exc
             if options["json"]:
                 self.stdout.write(json.dumps({"loaded": False, **report.as_dict()}, indent=2))
             else:

@@ -96,7 +96,10 @@ class Command(BaseCommand):
                 errors_writer.writerow(["line", "field", "reason"])
 
             def on_error(error):
-                self.stderr.write(f"line {error.line}: {error.field}: {error.message}")
+                self.stderr.write(
+                    _("line %(line)d: %(field)s: %(reason)s")
+                    % {"line": error.line, "field": error.field, "reason": error.message}
+                )
                 if errors_writer:
                     errors_writer.writerow([error.line, error.field, error.message])
 
@@ -142,11 +145,16 @@ class Command(BaseCommand):
                 raise
 
         if verbosity >= 1:
+            for line, first in result.repeats:
+                self.stdout.write(
+                    _("line %(line)d: repeated in this file (line %(first)d): imported once.")
+                    % {"line": line, "first": first}
+                )
             self.stdout.write(
                 _(
                     "%(file)s: %(rows)d rows: %(imported)d imported (%(flagged)d flagged for "
                     "review, %(packs)d new starter packs), %(skipped)d already imported, "
-                    "%(rejected)d rejected."
+                    "%(repeated)d repeated in this file, %(rejected)d rejected."
                 )
                 % {
                     "file": label,
@@ -155,6 +163,7 @@ class Command(BaseCommand):
                     "flagged": result.flagged,
                     "packs": result.packs_created,
                     "skipped": result.skipped,
+                    "repeated": len(result.repeats),
                     "rejected": result.rejected,
                 }
             )
