@@ -120,13 +120,13 @@ def _offset_in_range(value: str, parsed: datetime) -> bool:
 # A snapshot's timestamps (``activated_at``, ``issued_at``, ``deactivated_at``): ISO 8601's
 # extended form, a date and a time to the minute at least (``T`` or a space between, seconds and
 # up to six decimals optional), then ``Z`` or an offset (``+07:00``, ``+0700``, ``+07``) — or
-# none: a time of the portal's zone (Asia/Jakarta). ``datetime.fromisoformat`` reads far more —
-# week dates (``2016-W22-3``), the basic form (``20160601T100000``), a date alone, any one
-# character before the offset —: none of them is the operator's export, and a date alone would
-# put the activation at midnight, hours before the sale it belongs to.
+# none: a time of the portal's zone (Asia/Jakarta); or a date alone, the start of that day in
+# the portal's zone (as the loader always read it: an export of dates is still the operator's).
+# ``datetime.fromisoformat`` reads more — week dates (``2016-W22-3``), the basic form
+# (``20160601T100000``), any one character before the offset —: none of them is an export.
 _TIMESTAMP_FORM = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
-    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
 )
 # A timestamp later than the loading clock by more than this is refused: what the operator
 # reports happened (an activation, an issue, an end) has happened; a skew of clocks, a
@@ -254,7 +254,7 @@ class SnapshotRejected(Exception):
 # A full snapshot that would set more than this share of the active numbers inactive is refused
 # (setting ``OPERATORDB_MAX_DEACTIVATED_SHARE``), and so is one listing no number at all while
 # some are active: a truncated or empty export, not the operator's picture.
-MAX_DEACTIVATED_SHARE = 0.5
+MAX_DEACTIVATED_SHARE = 1.0
 
 
 class MassDeactivationRefused(Exception):

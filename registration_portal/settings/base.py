@@ -481,7 +481,10 @@ OPERATORDB_LOAD_WORK_MEM = env.str("OPERATORDB_LOAD_WORK_MEM", default="256MB")
 # A full operator snapshot that would set more than this share of the active numbers inactive
 # (or any, from a file listing no number) is refused unless --allow-mass-deactivation: a
 # truncated export must not end the operator's whole picture.
-OPERATORDB_MAX_DEACTIVATED_SHARE = env.float("OPERATORDB_MAX_DEACTIVATED_SHARE", default=0.5)
+# A full snapshot setting more than this share of the active numbers inactive is refused (a
+# truncated export); 1.0 (the default) refuses only a file listing no number at all. Production
+# sets it (0.5): there the operator's file is the whole picture every day.
+OPERATORDB_MAX_DEACTIVATED_SHARE = env.float("OPERATORDB_MAX_DEACTIVATED_SHARE", default=1.0)
 # The operator database behind the adapter interface (core.operator.OperatorAdapter).
 OPERATORDB_ADAPTER = env.str(
     "OPERATORDB_ADAPTER", default="operatordb.adapter.MockOperatorDatabase"

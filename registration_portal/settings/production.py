@@ -51,3 +51,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+
+# The operator's file is the whole picture every day: one ending more than half of the active
+# numbers is a truncated export, refused unless --allow-mass-deactivation (README).
+OPERATORDB_MAX_DEACTIVATED_SHARE = env.float("OPERATORDB_MAX_DEACTIVATED_SHARE", default=0.5)

@@ -46,7 +46,10 @@ def test_a_header_only_full_snapshot_is_refused_and_writes_nothing(loaded, tmp_p
 
 
 @pytest.mark.parametrize("quoted", [False, True], ids=["bulk", "streaming"])
-def test_a_truncated_full_snapshot_is_refused_and_writes_nothing(loaded, tmp_path, quoted):
+def test_a_truncated_full_snapshot_is_refused_and_writes_nothing(
+    loaded, tmp_path, quoted, settings
+):
+    settings.OPERATORDB_MAX_DEACTIVATED_SHARE = 0.5  # production's
     rows = [row(i, "Siti Rahmawati") for i in range(3)]  # changed too: nothing of it written
     path = write(tmp_path, [_quoted(r) for r in rows] if quoted else rows, "truncated.csv")
 
@@ -97,6 +100,12 @@ def test_a_normal_daily_change_is_not_affected(loaded, tmp_path):
     # A file ending none (the next day, the same numbers) and a delta listing none.
     assert load_snapshot(write(tmp_path, rows, "again.csv")).deactivated == 0
     assert load_snapshot(write(tmp_path, [], "delta.csv"), full=False).rows == 0
+
+
+def test_by_default_a_smaller_picture_of_ones_own_loads(loaded, tmp_path):
+    """Unset (the mock, the demo), any file listing numbers is the picture: a tester's own
+    snapshot over the demo's ends the numbers it does not list."""
+    assert load_snapshot(write(tmp_path, [row(i) for i in range(3)], "own.csv")).deactivated == 7
 
 
 def test_the_share_is_a_setting(loaded, tmp_path, settings):

@@ -54,7 +54,6 @@ REFUSED = [
     ("2016-W22-3", snapshot._NOT_A_TIMESTAMP),  # an ISO week date
     ("20160601T100000", snapshot._NOT_A_TIMESTAMP),  # the basic (compact) form
     ("20160601T100000+0700", snapshot._NOT_A_TIMESTAMP),
-    ("2016-06-01", snapshot._NOT_A_TIMESTAMP),  # a date alone: midnight, hours before the sale
     ("2016-06-01T10:00:00x+07:00", snapshot._NOT_A_TIMESTAMP),  # a stray character
     ("2016-06-01T10:00:00 +07:00", snapshot._NOT_A_TIMESTAMP),
     ("2016-06-01x10:00:00+07:00", snapshot._NOT_A_TIMESTAMP),
@@ -66,6 +65,7 @@ REFUSED = [
     ("\u0662016-06-01T10:00:00Z", snapshot._NOT_A_TIMESTAMP),  # an Arabic-Indic digit
 ]
 ACCEPTED = [
+    "2016-06-01",  # a date alone: the start of the day, Jakarta time
     "2016-06-01T10:00:00+07:00",
     "2016-06-01 10:00Z",
     "2016-06-01T10:00:00.5-03:30",
