@@ -53,7 +53,11 @@ def fields_table(policies) -> str:
                 _types(policy.foreigner_id_types),
             )
         else:
-            citizens, foreigners = f"{_types(policy.accepted_id_types)} (any nationality)", ""
+            citizens, foreigners = (
+                f"{_types(policy.accepted_id_types)} (any nationality; a KITAS or KITAP is a "
+                "foreigner's by nature, so a citizen's is refused under every rule set)",
+                "",
+            )
         other = [label for name, label in _BOOLEAN_EXTRAS if getattr(policy, name)]
         if policy.minor_age_limit:
             other.append(f"`minor_age_limit` {policy.minor_age_limit}")
