@@ -4,12 +4,14 @@ database connection is a 503 with ``Retry-After`` (the transaction was rolled ba
 is safe), never a traceback."""
 
 import logging
+import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -55,4 +57,17 @@ def exception_handler(exc, context):
         response = drf_exception_handler(ServiceUnavailable(), context)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        # DRF formats "Expected available in 20 seconds." before translating it, so no
+        # catalogue ever matches: the whole sentence in the reader's language instead.
+        wait = math.ceil(exc.wait)
+        exc.detail = exceptions.ErrorDetail(
+            ngettext(
+                "Too many requests: try again in %(wait)d second.",
+                "Too many requests: try again in %(wait)d seconds.",
+                wait,
+            )
+            % {"wait": wait},
+            code="throttled",
+        )
     return drf_exception_handler(as_api_exception(exc), context)

@@ -8,6 +8,7 @@ of the bytes, before the decoder recurses; a ``RecursionError`` that still happe
 """
 
 import codecs
+import re
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +19,9 @@ from rest_framework.exceptions import ParseError
 MAX_JSON_DEPTH = 64
 _NOT_JSON = _("The request body is not valid JSON (%(detail)s).")
 _NESTED = _("nested deeper than %(limit)d levels")
+_AT = _("line %(line)d, column %(column)d")
+_UNREADABLE = _("it cannot be read")
+_POSITION = re.compile(r"line (?P<line>[0-9]+) column (?P<column>[0-9]+)")
 
 
 def json_depth_exceeds(data: bytes, limit: int) -> bool:
@@ -59,8 +63,13 @@ class JSONParser(parsers.JSONParser):
             raise ParseError(_NOT_JSON % {"detail": _NESTED % {"limit": MAX_JSON_DEPTH}}) from None
         except ParseError as exc:
             # DRF's "JSON parse error - <the decoder's words>", in English whatever the
-            # language: said in the reader's, the decoder's position kept.
-            detail = str(exc.detail).removeprefix("JSON parse error - ")
+            # language: said in the reader's, with where the decoder stopped.
+            where = _POSITION.search(str(exc.detail))
+            detail = (
+                _AT % {"line": int(where["line"]), "column": int(where["column"])}
+                if where
+                else _UNREADABLE
+            )
             raise ParseError(_NOT_JSON % {"detail": detail}) from None
 
 

@@ -37,7 +37,7 @@ def test_a_body_that_is_not_an_object_or_not_json_is_said_in_indonesian(clerk):
 
     assert not_an_object.status_code == 400 == not_json.status_code
     assert "Yang diharapkan objek (dictionary)" in str(not_an_object.json())
-    assert not_json.json()["detail"].startswith("Isi permintaan bukan JSON yang valid (")
+    assert not_json.json()["detail"] == "Isi permintaan bukan JSON yang valid (baris 1, kolom 2)."
 
 
 def test_an_outsiders_404_names_no_model_and_is_in_the_callers_language(clerk, clerk2, other_pack):
@@ -54,3 +54,26 @@ def test_an_outsiders_404_names_no_model_and_is_in_the_callers_language(clerk, c
     assert indonesian.status_code == 404 == english.status_code
     assert indonesian.json() == {"detail": "Data tidak ditemukan."}
     assert english.json() == {"detail": "Not found."}
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("id", "Terlalu banyak permintaan: coba lagi dalam 20 detik."),
+        ("en", "Too many requests: try again in 20 seconds."),
+    ],
+)
+def test_a_throttled_answer_is_one_sentence_in_the_callers_language(language, said):
+    """DRF formats its "Expected available in 20 seconds." before translating it (no catalogue
+    matches): the API says the whole sentence itself, with Retry-After."""
+    from django.utils import translation
+    from rest_framework.exceptions import Throttled
+
+    from core.api import exception_handler
+
+    with translation.override(language):
+        response = exception_handler(Throttled(wait=19.2), {"request": None, "view": None})
+
+    assert response.status_code == 429
+    assert response.data == {"detail": said}
+    assert response["Retry-After"] == "20"
