@@ -67,6 +67,15 @@ def _same_buyer_on_packs(outlet, n: int) -> tuple[dict, list]:
     return data, packs
 
 
+def _prepare(clerk, data, pack):
+    return services.registration_prepare(
+        clerk=clerk,
+        data={**data, "msisdn": "0" + pack.msisdn[2:], "iccid": pack.iccid},
+        id_photo=photo_upload("ktp.jpg"),
+        face_photo=photo_upload("face.jpg"),
+    )
+
+
 def _register(clerk, data, pack):
     return services.registration_create(
         clerk=clerk,
@@ -85,15 +94,7 @@ def test_registrations_of_one_nik_judged_together_are_capped_as_they_are_written
     data, packs = _same_buyer_on_packs(outlet, 4)
     for pack in packs[:2]:
         _register(clerk, data, pack)
-    prepared = [
-        services.registration_prepare(
-            clerk=clerk,
-            data={**data, "msisdn": "0" + pack.msisdn[2:], "iccid": pack.iccid},
-            id_photo=photo_upload("ktp.jpg"),
-            face_photo=photo_upload("face.jpg"),
-        )
-        for pack in packs[2:]
-    ]
+    prepared = [_prepare(clerk, data, pack) for pack in packs[2:]]
     with transaction.atomic():
         third = services._registration_write(prepared[0], clerk=clerk, data=data, source="web")
     with pytest.raises(ValidationError) as exc, transaction.atomic():
@@ -116,15 +117,7 @@ def test_at_an_authorised_outlet_the_one_written_beyond_the_cap_is_flagged(clerk
     data, packs = _same_buyer_on_packs(outlet, 4)
     for pack in packs[:2]:
         _register(clerk, data, pack)
-    prepared = [
-        services.registration_prepare(
-            clerk=clerk,
-            data={**data, "msisdn": "0" + pack.msisdn[2:], "iccid": pack.iccid},
-            id_photo=photo_upload("ktp.jpg"),
-            face_photo=photo_upload("face.jpg"),
-        )
-        for pack in packs[2:]
-    ]
+    prepared = [_prepare(clerk, data, pack) for pack in packs[2:]]
     written = []
     for one in prepared:
         with transaction.atomic():
