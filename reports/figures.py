@@ -293,10 +293,11 @@ def collect(
     repeated = repeated_id_counts(flt, scope)
     for outlet_id, (ids, _most) in repeated.items():
         per_outlet[outlet_id].repeated_ids = ids
+    # Open requests are counted now, whenever they were opened: an outlet with no registration
+    # and no finding in the period still has them (its group shows them).
     for outlet_id, item in workflow.by_outlet.items():
-        if outlet_id in per_outlet:
-            per_outlet[outlet_id].confirmed_violations = item.confirmed_violations
-            per_outlet[outlet_id].open_clarifications = item.open_clarifications
+        per_outlet[outlet_id].confirmed_violations = item.confirmed_violations
+        per_outlet[outlet_id].open_clarifications = item.open_clarifications
     return Collected(dict(per_outlet), by_id_type, kinds, repeated)
 
 
@@ -427,6 +428,7 @@ def _report_figures(flt: ReportFilter, scope: ReportScope) -> Figures:
         totals.repeated_ids += counts.repeated_ids
     totals.over_cap_ids = over_cap_ids(flt, scope)
     totals.confirmed_violations = workflow.confirmed_violations
+    totals.open_clarifications = workflow.open_now
     labels = dict(IdType.choices)
     return Figures(
         filter=flt,

@@ -127,16 +127,21 @@ def discrepancy_rows(
     """Discrepancies detected in the period (local day of ``detected_at``) whose accountable
     outlet is in scope — the rows behind the discrepancy figures. A finding a reviewer had
     already dismissed, found again by a later run (settled as ``dismissed_before``), is not a
-    new discrepancy and is left out, as in the figures."""
+    new discrepancy and is left out, as in the figures; so is any kind found again on the same
+    registration after it was resolved (the first row stands for it)."""
     start, end = period_bounds(flt.period)
     refound = DiscrepancyOutcome.objects.filter(
         discrepancy=OuterRef("pk"), outcome=DiscrepancyOutcome.Outcome.DISMISSED_BEFORE
+    )
+    found_before = Discrepancy.objects.filter(
+        registration_id=OuterRef("registration_id"), kind=OuterRef("kind"), pk__lt=OuterRef("pk")
     )
     qs = (
         Discrepancy.objects.db_manager(hints={REPLICA_HINT: True})
         .filter(detected_at__gte=start, detected_at__lt=end, outlet__isnull=False)
         .filter(flt.outlet_q(scope))
         .exclude(Exists(refound))
+        .exclude(Exists(found_before))
     )
     if not (scope.sees_restricted if include_restricted is None else include_restricted):
         qs = qs.filter(~restricted("registration_id"))

@@ -62,7 +62,9 @@ NO_CAP = 2**31 - 1
 #   1  the first tables
 #   2  registrations the population registry refused are not counted; those awaiting its
 #      verification are counted and shown apart (``awaiting``)
-DEFINITION_VERSION = 2
+#   3  a kind found again on the same registration after it was resolved is not a new
+#      discrepancy: counted once, on its first detection's day, open while the latest one is
+DEFINITION_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -145,13 +147,23 @@ def _refresh_discrepancies(days: list[date] | None, generation: int) -> None:
     sql = f"""
         INSERT INTO {DISC} (day, outlet_id, kind, detected, still_open, generation)
         SELECT {day_sql}, d.outlet_id, d.kind, COUNT(*),
-               SUM(CASE WHEN d.status = 'open' THEN 1 ELSE 0 END), %s
+               SUM(CASE WHEN d.status = 'open' OR EXISTS (
+                   SELECT 1 FROM {D} later
+                   WHERE later.registration_id = d.registration_id AND later.kind = d.kind
+                     AND later.id > d.id AND later.status = 'open'
+               ) THEN 1 ELSE 0 END), %s
         FROM {D} d
         WHERE d.outlet_id IS NOT NULL AND {where}
           -- A finding a reviewer already dismissed, found again by a later run, is not a new
           -- discrepancy (reports.rows.discrepancy_rows excludes the same rows).
           AND NOT EXISTS (SELECT 1 FROM {OUTCOME} o
                           WHERE o.discrepancy_id = d.id AND o.outcome = %s)
+          -- Nor is any kind found again on the same registration (the same life of the
+          -- number) after it was resolved: it counts once, on the day it was first detected,
+          -- open while its latest finding is (CONTRACT, "Discrepancy kinds").
+          AND NOT EXISTS (SELECT 1 FROM {D} earlier
+                          WHERE earlier.registration_id = d.registration_id
+                            AND earlier.kind = d.kind AND earlier.id < d.id)
         GROUP BY 1, 2, 3
         ON CONFLICT (day, outlet_id, kind) DO UPDATE SET
             detected = excluded.detected, still_open = excluded.still_open,
@@ -234,7 +246,14 @@ def _changed_registration_days(since: datetime, discrepancies_since: datetime) -
 
 
 def _changed_discrepancy_days(since: datetime) -> set[date]:
-    return _days(_changed_discrepancies(since).filter(outlet__isnull=False), "detected_at")
+    changed = _changed_discrepancies(since).filter(outlet__isnull=False)
+    # A finding found again on the same registration is counted on its first detection's day,
+    # open while the latest one is: that day changes with it.
+    first = Discrepancy.objects.filter(
+        outlet__isnull=False,
+        registration__in=changed.filter(registration__isnull=False).values("registration_id"),
+    )
+    return _days(changed, "detected_at") | _days(first, "detected_at")
 
 
 def _changed_digests(since: datetime) -> set[str] | None:

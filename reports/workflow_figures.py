@@ -11,8 +11,15 @@ model's outlet relation) and the reader's scope. Definitions (docs/reports.md):
 - median_hours_to_resolve: median of (resolved − created) in hours over those resolved;
 - confirmed_violations: review decisions "violation confirmed" taken in the period;
 - sanctions_by_level: sanctions imposed in the period, per level (the model's level values);
-- per outlet (``by_outlet``): open clarification requests now and confirmed violations in the
-  period, keyed by outlet id — the outlets export and the top-outlets list show them;
+- open_now: clarification requests in progress now (``Clarification.ACTIVE``: open, answered,
+  asked again, or past their deadline unanswered — awaiting GraPARI), whenever they were
+  opened, to outlets in scope and — when no outlet filter narrows the report — to the dealer
+  or a party the reader sees: the requests ``/api/v1/clarifications/?status=active`` lists for
+  the same reader; the figures' ``totals.open_clarifications``;
+- per outlet (``by_outlet``): open clarification requests now (the same statuses, the requests
+  the outlet answers) and confirmed violations in the period, keyed by outlet id — the outlets
+  export and the groups show them; the groups add up to ``open_now`` less the requests a
+  dealer or a party answers (they have no outlet to be grouped under);
 - ``clarification_rows``: the rows of the ``clarifications`` export, columns in
   ``CLARIFICATION_COLUMNS`` order, ID numbers never in them.
 """
@@ -67,15 +74,21 @@ class WorkflowFigures:
     median_hours_to_resolve: float | None = None
     confirmed_violations: int = 0
     sanctions_by_level: dict[str, int] = field(default_factory=dict)
+    open_now: int = 0
     by_outlet: dict[int, OutletWorkflow] = field(default_factory=dict)
 
 
 def _requests(flt, scope):
-    """Clarification requests opened in the period (local days) to outlets in scope. Requests
-    to a dealer or a party (no outlet) count only when no outlet filter narrows the report and
-    the reader sees that dealer."""
+    """Clarification requests opened in the period (local days) in scope (``_in_scope``)."""
     start, end = period_bounds(flt.period)
-    qs = Clarification.objects.filter(opened_at__gte=start, opened_at__lt=end)
+    return _in_scope(
+        Clarification.objects.filter(opened_at__gte=start, opened_at__lt=end), flt, scope
+    )
+
+
+def _in_scope(qs, flt, scope):
+    """Of ``qs``, the requests to outlets in scope. Requests to a dealer or a party (no outlet)
+    count only when no outlet filter narrows the report and the reader sees that dealer."""
     outlets = flt.outlet_q(scope)
     if flt.narrows_outlets:
         return qs.filter(outlets)
@@ -128,6 +141,7 @@ def workflow_figures(*, flt, scope) -> WorkflowFigures:
     )
     for outlet_id, n in open_now:
         by_outlet.setdefault(outlet_id, OutletWorkflow()).open_clarifications = n
+    active = Clarification.objects.filter(status__in=Clarification.ACTIVE)
     per_outlet_violations = (
         violations.filter(outlet__isnull=False)
         .order_by()
@@ -143,6 +157,7 @@ def workflow_figures(*, flt, scope) -> WorkflowFigures:
         median_hours_to_resolve=round(median(hours), 1) if hours else None,
         confirmed_violations=violations.count(),
         sanctions_by_level={level: n for level, n in sanctions},
+        open_now=_in_scope(active, flt, scope).count(),
         by_outlet=by_outlet,
     )
 

@@ -85,6 +85,21 @@ def _portal_rows(queryset) -> Iterator[rules.PortalRow]:
         yield rules.PortalRow(*row)
 
 
+def findings_of_registration(registration_id: int, *, adapter, now) -> set[str] | None:
+    """The per-MSISDN kinds the rules find for one registration now — its values as stored
+    and the operator's record of its number (``rules.compare_number``, as a run would) — or
+    None when reconciliation no longer compares it (its life ended, refused, anonymised)."""
+    rows = list(_portal_rows(compared_registrations().filter(pk=registration_id)))
+    if not rows:
+        return None
+    msisdn = rows[0].msisdn
+    operator = adapter.lookup([msisdn]).get(msisdn)
+    found, ended = rules.compare_number(rows, operator, our_roids=our_roids(), clock=clock_for(now))
+    if registration_id in ended:
+        return None
+    return {f.kind for f in found if f.registration_id == registration_id}
+
+
 def clock_for(now) -> rules.Tolerances:
     from . import engine
 

@@ -15,13 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from core.audit import AuditAction, audit_bulk, audit_event, audit_record
+from core.operator import get_adapter
 from core.roles import is_operator, is_signed_in, may_decide
 from subscribers.corrections import registration_apply_correction, registration_versioned_values
 from subscribers.models import Registration
@@ -32,10 +34,13 @@ from ..models import (
     ClarificationAnswer,
     ClarificationItem,
     Discrepancy,
+    DiscrepancyKind,
     DiscrepancyOutcome,
     RegistrationVersion,
     ReviewItem,
 )
+from ..reconciliation import python as reconciliation_python
+from ..reconciliation import rules
 from .clarifications import (
     clarification_open_for_registration,
     clarification_reopen,
@@ -479,8 +484,12 @@ def _dismiss(actor, item, clarification, given: DecisionInput, now) -> dict:
 
 
 def _accept(actor, item, clarification, now) -> dict:
-    """The outlet's correction is applied (a new version of the registration, the old kept),
-    the findings resolved as corrected, the request accepted."""
+    """The outlet's correction is applied (a new version of the registration, the old kept).
+    Each finding asked about is judged again on the corrected values by the reconciliation
+    rules (``_not_settled_by_correction``): those the registration no longer has are resolved
+    as corrected; when none is left the request is accepted, else the answer is accepted and
+    the outlet asked again (a new round) about what the correction did not settle — a finding
+    resolved here that the next run would find again would come back as a new one."""
     answer = _pending_correction(item)
     registration = Registration.objects.select_for_update().get(pk=item.registration_id)
     version = _keep_version(actor, registration, answer, now)
@@ -493,14 +502,33 @@ def _accept(actor, item, clarification, now) -> dict:
         audit_before={"version": version.version},
         audit_after={"version": version.version + 1, "clarification": answer.clarification_id},
     )
+    asked = _open_discrepancies(item, clarification)
+    left = _not_settled_by_correction(registration, asked, now)
     resolved = _resolve(
         actor,
         item,
-        _open_discrepancies(item, clarification),
+        [d for d in asked if d not in left],
         DiscrepancyOutcome.Outcome.CORRECTED,
         "",
         now,
     )
+    effects = {"corrected_fields": sorted(answer.correction), "version_kept": version.version,
+               "discrepancies_corrected": resolved}  # fmt: skip
+    if left and clarification is not None:
+        clarification.answers.filter(outcome=ClarificationAnswer.Outcome.PENDING).update(
+            outcome=ClarificationAnswer.Outcome.ACCEPTED
+        )
+        kinds = sorted({d.kind for d in left})
+        clarification_reopen(
+            actor=actor,
+            clarification=clarification,
+            question=not_settled_text(kinds, stored=True),
+            now=now,
+        )
+        effects["not_settled"] = kinds
+        effects["clarification"] = clarification.pk
+        effects["round"] = clarification.round
+        return effects
     _close_request(
         actor,
         clarification,
@@ -510,8 +538,61 @@ def _accept(actor, item, clarification, now) -> dict:
         now,
     )
     _tell_about(item, clarification, _("GraPARI accepted your correction of %(msisdn)s."))
-    return {"corrected_fields": sorted(answer.correction), "version_kept": version.version,
-            "discrepancies_corrected": resolved}  # fmt: skip
+    return effects
+
+
+def _not_settled_by_correction(
+    registration: Registration, discrepancies: list[Discrepancy], now
+) -> list[Discrepancy]:
+    """Of the findings asked about, those the corrected registration still has. The ID
+    number, name and birth date are compared with the operator's record by the reconciliation
+    rules, as the next run will; any other kind (over the cap, activated before registration,
+    …) is about the operator's records or the sale, which a correction of the registration
+    does not change: it stays. A registration reconciliation no longer compares (its life
+    ended) leaves nothing to be found again."""
+    judged = {rules.ID_NUMBER_MISMATCH, rules.NAME_MISMATCH, rules.BIRTH_DATE_MISMATCH}
+    found = reconciliation_python.findings_of_registration(
+        registration.pk, adapter=get_adapter(), now=now
+    )
+    if found is None:
+        return []
+    return [d for d in discrepancies if d.kind not in judged or d.kind in found]
+
+
+def not_settled_text(kinds, *, stored: bool = False) -> str:
+    """What a correction did not settle, as the outlet asked again reads it (``stored``: in
+    the portal's language, kept on the request as its question)."""
+
+    def text() -> str:
+        return _(
+            "The correction was accepted but does not settle: %(kinds)s. Explain it, or "
+            "correct the data again with a photo of the document."
+        ) % {"kinds": kind_labels(kinds)}
+
+    if not stored:
+        return text()
+    with translation.override(settings.LANGUAGE_CODE):
+        return text()
+
+
+def not_settled_after_accept(item: ReviewItem) -> list[str]:
+    """The kinds an accepted correction left open on the item's request (asked again), for
+    telling the reviewer; empty when the correction settled everything."""
+    if item.decision != Decision.ACCEPT or item.clarification_id is None:
+        return []
+    return sorted(
+        set(
+            ClarificationItem.objects.filter(
+                clarification_id=item.clarification_id,
+                clarification__status=Clarification.Status.REOPENED,
+                discrepancy__status=Discrepancy.Status.OPEN,
+            ).values_list("kind", flat=True)
+        )
+    )
+
+
+def kind_labels(kinds) -> str:
+    return ", ".join(str(DiscrepancyKind(kind).label).lower() for kind in kinds)
 
 
 def _ask_again(actor, item, clarification, given: DecisionInput, now) -> dict:

@@ -13,8 +13,15 @@ from compliance.workflow.review import review_item_decide
 from reports.periods import Period
 from reports.scope import ReportFilter, ReportScope
 from reports.workflow_figures import CLARIFICATION_COLUMNS, clarification_rows, workflow_figures
+from tests.factories import StarterPackFactory
 
-from .conftest import answered_item, flagged_request, make_registration
+from .conftest import (
+    answered_item,
+    flagged_request,
+    hand_over,
+    make_registration,
+    open_discrepancy,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +74,45 @@ def test_clarifications_export_rows(clerk, outlet, registration):
     assert row["registration_number"] == registration.registration_number
     assert row["outlet_roid"] == outlet.roid and row["status"] == "open"
     assert registration.id_number_masked[:4] not in str(rows[0][1:])
+
+
+def test_open_clarifications_total_is_the_list_of_active_requests(
+    api, grapari, regulator, dealer_user, clerk, clerk2, outlet, other_outlet
+):
+    # In progress: open, answered, past its deadline (expired), asked again after a rejection;
+    # one opened long before the period still counts (open is "now"). Settled ones do not.
+    flagged_request(make_registration(outlet))
+    answered = flagged_request(make_registration(other_outlet))
+    clarification_answer(actor=clerk2, clarification=answered, explanation="Checked")
+    late = flagged_request(make_registration(other_outlet))
+    Clarification.objects.filter(pk=late.pk).update(
+        status=Clarification.Status.EXPIRED,
+        due_at=timezone.now() - timedelta(days=40),
+        opened_at=timezone.now() - timedelta(days=60),
+    )
+    settled = answered_item(make_registration(outlet), clerk)
+    review_item_decide(actor=grapari, item=settled, decision="confirm_violation", reason="False")
+    query = f"/api/v1/reports/figures/?grouping=outlet&date_from={timezone.localdate() - timedelta(days=7)}&date_to={timezone.localdate()}"
+
+    def figures(user):
+        body = api(user).get(query).json()
+        active = api(user).get("/api/v1/clarifications/?status=active").json()["count"]
+        groups = sum(g["counts"]["open_clarifications"] for g in body["groups"])
+        return body["totals"]["open_clarifications"], active, groups
+
+    assert figures(regulator) == (3, 3, 3)
+    assert figures(dealer_user) == (3, 3, 3)
+
+    # A pack activated unregistered: the dealer answers, no outlet — in the total and the
+    # list, in no outlet's group.
+    hand_over(
+        open_discrepancy(
+            kind="unregistered_activation",
+            msisdn=StarterPackFactory(outlet=outlet).msisdn,
+            outlet=outlet,
+        )
+    )
+    assert figures(regulator) == (4, 4, 3)
+    assert figures(dealer_user) == (4, 4, 3)
+    narrowed = api(regulator).get(query + f"&outlet={other_outlet.roid}").json()
+    assert narrowed["totals"]["open_clarifications"] == 2

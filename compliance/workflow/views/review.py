@@ -19,6 +19,8 @@ from subscribers.services import registration_registry_comparison
 from ...models import Discrepancy, ReviewItem
 from ..forms import BulkDecisionForm, DecisionForm, QueueFilterForm
 from ..review import (
+    kind_labels,
+    not_settled_after_accept,
     review_item_claim,
     review_item_decide,
     review_item_release,
@@ -137,6 +139,17 @@ def review_bulk(request):
         messages.error(request, exc.message)
     else:
         messages.success(request, _("%(count)d items decided.") % {"count": len(decided)})
+        for item in decided:
+            left = not_settled_after_accept(item)
+            if left:
+                messages.warning(
+                    request,
+                    _(
+                        "#%(item)d: the correction is applied, but it does not settle: "
+                        "%(kinds)s. The outlet is asked again about it."
+                    )
+                    % {"item": item.pk, "kinds": kind_labels(left)},
+                )
     return redirect(target)
 
 
@@ -286,6 +299,17 @@ def review_decide(request, pk: int):
                 _("Decided: %(decision)s.")
                 % {"decision": ReviewItem.Decision(form.cleaned_data["decision"]).label},
             )
+            item.refresh_from_db()
+            left = not_settled_after_accept(item)
+            if left:
+                messages.warning(
+                    request,
+                    _(
+                        "The correction is applied, but it does not settle: %(kinds)s. The "
+                        "finding stays open and the outlet is asked again about it."
+                    )
+                    % {"kinds": kind_labels(left)},
+                )
             return redirect("compliance:review_queue")
     item.refresh_from_db()
     return _render_item(request, item, form, status=400)
