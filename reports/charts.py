@@ -8,6 +8,7 @@ Coordinates are in a 360-unit-wide box — a phone's width — so text is legibl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -63,16 +64,25 @@ class Chart:
         return not self.table
 
 
+def rounded(value: float, places: int = 1, *, times_10_to: int = 0) -> Decimal:
+    """``value`` (times 10 to the power ``times_10_to``) rounded half up to ``places`` decimals:
+    Django's ``number_format`` cuts the digits off (11.76 would read 11,7). From the float's
+    shortest form, so that 0.125 is 0.125 and not the binary number just under it."""
+    exact = Decimal(repr(value)).scaleb(times_10_to)
+    return exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
 def fmt(value) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
-        return number_format(value, 1)
+        return number_format(rounded(value), 1)
     return number_format(value, force_grouping=True)
 
 
 def percent(value: float | None) -> str:
-    return "—" if value is None else f"{number_format(value * 100, 1)} %"
+    """A share (0.1176) as a percentage rounded half up to one decimal ("11,8 %")."""
+    return "—" if value is None else f"{number_format(rounded(value, times_10_to=2), 1)} %"
 
 
 def _clip(text: str, length: int = 40) -> str:

@@ -26,13 +26,13 @@ from django.db.models import F, Min, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from core import jobs
+from core import jobs, vocabulary
 from core.audit import AuditAction, audit_record, command_line_actor
 from core.queue import enqueue
 
 from . import exporters
 from .expressions import local_text
-from .figures import report_figures
+from .figures import GROUP_LABELS, report_figures
 from .models import ExportJob
 from .periods import PeriodError
 from .scope import ReportFilter, ReportScope, may_export_unmasked, report_filter_from
@@ -170,19 +170,31 @@ def about(job: ExportJob, *, figures_as_of=None) -> list[tuple[str, object]]:
     """What the file is, written into XLSX ("About" sheet) and PDF files, and shown by the
     verify page: the hash itself cannot be inside the file it hashes."""
     p = job.parameters
-    filters = ", ".join(f"{k}={p[k]}" for k in ("province", "dealer", "outlet") if p.get(k))
+    filters = ", ".join(
+        f"{GROUP_LABELS[k]}: {vocabulary.label('province', p[k]) if k == 'province' else p[k]}"
+        for k in ("province", "dealer", "outlet")
+        if p.get(k)
+    )
     scope = p.get("scope") or {}
+    grouping = p.get("grouping", "")
     return [
-        (_("Export"), f"#{job.pk} {job.kind}.{job.format}"),
+        (
+            _("Export"),
+            f"#{job.pk} {vocabulary.label('export_kind', job.kind)} "
+            f"({vocabulary.label('export_format', job.format)})",
+        ),
         (_("Period (local days, both included)"), f"{p['date_from']} – {p['date_to']}"),
         (_("Filters"), filters or _("none")),
         (
             _("Outlets covered"),
             _("every outlet") if scope.get("dealer_id") is None else _("the dealer's outlets"),
         ),
-        (_("Grouping"), p.get("grouping", "")),
+        (_("Grouping"), str(GROUP_LABELS.get(grouping, grouping))),
         (_("Personal data"), _("masked") if job.masked else _("NOT masked")),
-        (_("Requested by"), f"{job.requested_by_label} ({job.requested_by_role})"),
+        (
+            _("Requested by"),
+            f"{job.requested_by_label} ({vocabulary.label('role', job.requested_by_role)})",
+        ),
         (_("Requested at"), local_text(job.created_at)),
         (_("Figures as of"), local_text(figures_as_of) if figures_as_of else "—"),
         (_("Times"), settings.TIME_ZONE),
@@ -348,7 +360,12 @@ def _write(job: ExportJob, path: Path, token: str) -> tuple[int, int, int]:
     source = row_source(
         job.kind, flt, scope, masked=job.masked, defused=job.format == ExportJob.Format.CSV
     )
-    LEASE.fenced(job.pk, token).update(rows_total=source.total, rows_withheld=source.withheld)
+    # A PDF without a table of rows (the summary) prints figures: it writes none of the
+    # source's rows, so it counts none (its progress ends at 0 of 0, not at 0 of the lines).
+    total = source.total
+    if job.format == ExportJob.Format.PDF and job.kind not in exporters.PDF_ROW_COLUMNS:
+        total = 0
+    LEASE.fenced(job.pk, token).update(rows_total=total, rows_withheld=source.withheld)
     title = _("Satu Pintu — %(kind)s, %(period)s") % {
         "kind": job.get_kind_display(),
         "period": str(flt.period),
@@ -367,7 +384,7 @@ def _write(job: ExportJob, path: Path, token: str) -> tuple[int, int, int]:
             figures, path, title=title, about=info, rows=source, kind=job.kind, progress=progress
         )
     progress(rows, force=True)
-    return rows, source.total, source.withheld
+    return rows, total, source.withheld
 
 
 def _sha256(path: Path) -> tuple[str, int]:

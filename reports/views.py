@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from compliance.models import Discrepancy, DiscrepancyKind
@@ -49,10 +49,10 @@ GROUP_ROWS_SHOWN = 50
 FLAGS = tuple(RowFlag.values)
 # The row filters named in words: parameter -> (its name, its vocabulary).
 ROW_FILTERS = {
-    "id_type": (_lazy("ID type"), "id_type"),
-    "status": (_lazy("Status"), "registration_status"),
-    "flag": (_lazy("Flag"), "report_flag"),
-    "kind": (_lazy("Kind"), "discrepancy_kind"),
+    "id_type": (gettext_lazy("ID type"), "id_type"),
+    "status": (gettext_lazy("Status"), "registration_status"),
+    "flag": (gettext_lazy("Flag"), "report_flag"),
+    "kind": (gettext_lazy("Kind"), "discrepancy_kind"),
 }
 
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.http import Http404
 
-from core.masking import mask_id_number, mask_msisdn, mask_name
+from core.masking import display_msisdn, mask_id_number, mask_msisdn, mask_name
 from core.roles import may_decide
 from outlets.models import Outlet
 from reports.rows import restricted
@@ -94,7 +94,7 @@ def record_lines(registrations, *, user) -> list[RecordLine]:
                 pk=r.pk,
                 registration_number=r.registration_number,
                 registered_at=r.registered_at,
-                msisdn=r.msisdn if whole_msisdn else mask_msisdn(r.msisdn),
+                msisdn=display_msisdn(r.msisdn) if whole_msisdn else mask_msisdn(r.msisdn),
                 name=mask_name(r.full_name),
                 id_type=r.get_id_type_display(),
                 id_number=r.id_number_masked or mask_id_number(""),

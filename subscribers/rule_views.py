@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from core import vocabulary
 from core.masking import mask_msisdn, mask_name
 from core.queue import send
 from core.roles import is_operator
@@ -216,10 +217,14 @@ def rule_preview(request, pk):
         for key, count in sorted((totals.get("cap_changes") or {}).items())
         if key.split(">")[0] in CAP_STATES
     ]
-    groups = [
-        (label, (result.get("groups") or {}).get(dimension, [])[:GROUPS_SHOWN])
-        for dimension, label in DIMENSIONS.items()
-    ]
+
+    def entries(dimension: str) -> list[dict]:
+        found = (result.get("groups") or {}).get(dimension, [])[:GROUPS_SHOWN]
+        if dimension == "province":  # stored by its code: its name beside it
+            found = [{**e, "label": vocabulary.label("province", e.get("key"))} for e in found]
+        return found
+
+    groups = [(label, entries(dimension)) for dimension, label in DIMENSIONS.items()]
     context = {
         "preview": preview,
         "totals": totals,

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import formats, timezone
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from core import vocabulary
 from core.masking import display_msisdn
@@ -37,19 +37,19 @@ from .starting import waiting_run_sent_again
 
 PAGE_SIZE = 25
 DETAIL_LABELS = {
-    "registration_number": _lazy("Registration number"),
-    "registered_at": _lazy("Registered at"),
-    "id_type": _lazy("ID type"),
-    "id_number": _lazy("ID number"),
-    "full_name": _lazy("Full name"),
-    "birth_date": _lazy("Date of birth"),
-    "status": _lazy("Status at the operator"),
-    "activated_at": _lazy("Activated at"),
-    "outlet_roid": _lazy("Sold through ROID"),
-    "iccid": _lazy("ICCID"),
-    "held": _lazy("Active numbers under this ID"),
-    "cap": _lazy("Numbers allowed per ID"),
-    "position": _lazy("This number's place, in activation order"),
+    "registration_number": gettext_lazy("Registration number"),
+    "registered_at": gettext_lazy("Registered at"),
+    "id_type": gettext_lazy("ID type"),
+    "id_number": gettext_lazy("ID number"),
+    "full_name": gettext_lazy("Full name"),
+    "birth_date": gettext_lazy("Date of birth"),
+    "status": gettext_lazy("Status at the operator"),
+    "activated_at": gettext_lazy("Activated at"),
+    "outlet_roid": gettext_lazy("Sold through ROID"),
+    "iccid": gettext_lazy("ICCID"),
+    "held": gettext_lazy("Active numbers under this ID"),
+    "cap": gettext_lazy("Numbers allowed per ID"),
+    "position": gettext_lazy("This number's place, in activation order"),
 }
 
 # Details whose values are codes of a vocabulary (core.vocabulary), and those that are dates.

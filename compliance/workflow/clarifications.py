@@ -28,7 +28,7 @@ from django.utils.translation import ngettext
 
 from core import pii
 from core.audit import AuditAction, audit_bulk, audit_event, audit_record
-from core.masking import mask_id_number
+from core.masking import display_msisdn, mask_id_number
 from core.roles import is_regulator, is_signed_in
 from identity import photos
 from identity.messages import photo_message
@@ -332,7 +332,7 @@ def clarification_reopen(
         [clarification],
         lambda count, due: (
             _("GraPARI asks again about %(msisdn)s: answer by %(due)s.")
-            % {"msisdn": clarification.msisdn, "due": when_text(due)}
+            % {"msisdn": display_msisdn(clarification.msisdn), "due": when_text(due)}
         ),
     )
     return clarification

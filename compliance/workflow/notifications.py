@@ -20,6 +20,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import ngettext
 
+from core.publicurl import public_url
+
 from ..models import Clarification, Notification
 from .support import when_text
 
@@ -61,7 +63,8 @@ def notify(*, users: Iterable, text: Callable[[], str] | str, link: str = "") ->
 
 def _send_mails(mails: list[tuple[str, str, str]]) -> None:
     for address, text, link in mails:
-        body = f"{text}\n\n{link}" if link else text
+        # A link in an e-mail is clicked outside the portal: the portal's public address.
+        body = f"{text}\n\n{public_url(link) if link.startswith('/') else link}" if link else text
         try:
             send_mail(f"[Satu Pintu] {text[:80]}", body, None, [address])
         except Exception:

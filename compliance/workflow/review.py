@@ -21,8 +21,10 @@ from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.audit import AuditAction, audit_bulk, audit_event, audit_record
+from core.masking import display_msisdn
 from core.operator import get_adapter
 from core.roles import is_operator, is_signed_in, may_decide
 from subscribers.corrections import registration_apply_correction, registration_versioned_values
@@ -479,7 +481,9 @@ def _dismiss(actor, item, clarification, given: DecisionInput, now) -> dict:
         ClarificationAnswer.Outcome.ACCEPTED,
         now,
     )
-    _tell_about(item, clarification, _("GraPARI dismissed the finding on %(msisdn)s: no action."))
+    _tell_about(
+        item, clarification, gettext_lazy("GraPARI dismissed the finding on %(msisdn)s: no action.")
+    )
     return {"discrepancies_dismissed": resolved}
 
 
@@ -537,7 +541,9 @@ def _accept(actor, item, clarification, now) -> dict:
         ClarificationAnswer.Outcome.ACCEPTED,
         now,
     )
-    _tell_about(item, clarification, _("GraPARI accepted your correction of %(msisdn)s."))
+    _tell_about(
+        item, clarification, gettext_lazy("GraPARI accepted your correction of %(msisdn)s.")
+    )
     return effects
 
 
@@ -695,19 +701,20 @@ def _block(actor, item, clarification, given: DecisionInput, now) -> dict:
             for o in others
         ]
     )
-    _tell_about(item, clarification, _("GraPARI blocked the number %(msisdn)s."))
+    _tell_about(item, clarification, gettext_lazy("GraPARI blocked the number %(msisdn)s."))
     return {"blocked": item.msisdn, "number_block": block.pk}
 
 
 def _tell_about(item: ReviewItem, clarification: Clarification | None, message) -> None:
-    """Tell the party asked (or, for a flagged registration, its outlet) about a decision."""
+    """Tell the party asked (or, for a flagged registration, its outlet) about a decision;
+    ``message`` is lazy, so each reader gets it in their language, not the decider's."""
     if clarification is not None and clarification.accountable != "outlet":
         users = dealer_admin_users(dealer_ids=[clarification.dealer_id])
     elif item.outlet_id:
         users = outlet_staff_users(outlet_ids=[item.outlet_id])
     else:
         return
-    notify(users=users, text=lambda: str(message) % {"msisdn": item.msisdn})
+    notify(users=users, text=lambda: str(message) % {"msisdn": display_msisdn(item.msisdn)})
 
 
 # --- corrections ----------------------------------------------------------------------------------

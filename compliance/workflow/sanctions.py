@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core.audit import AuditAction, actor_label, audit_record
+from core.masking import display_msisdn
 from core.roles import is_operator, is_signed_in
 from outlets.models import Outlet
 from outlets.services import outlet_reinstate, outlet_revoke, outlet_suspend
@@ -88,7 +89,7 @@ def violation_confirm(
             users=dealer_admin_users(dealer_ids=[dealer_id]),
             text=lambda: (
                 _("GraPARI confirmed a violation on %(msisdn)s (your dealer's packs).")
-                % {"msisdn": item.msisdn}
+                % {"msisdn": display_msisdn(item.msisdn)}
             ),
         )
         return violation, None
@@ -139,7 +140,11 @@ def _violation_message(violation, count, policy, upcoming) -> str:
         "A violation was confirmed on %(msisdn)s: %(count)d in the last %(days)d days.",
         "A violation was confirmed on %(msisdn)s: %(count)d in the last %(days)d days.",
         count,
-    ) % {"msisdn": violation.msisdn, "count": count, "days": policy.violation_window_days}
+    ) % {
+        "msisdn": display_msisdn(violation.msisdn),
+        "count": count,
+        "days": policy.violation_window_days,
+    }
     if upcoming:
         text += " " + _("At %(n)d: %(action)s.") % {
             "n": upcoming["violations"],

@@ -22,6 +22,7 @@ from core import vocabulary
 
 # Audit actors that are not people: the command or task that acted, by the name it records.
 SYSTEM_ACTORS = {
+    "system": lambda: _("The portal"),  # what the portal does by itself (a run flagging a number)
     "compliance": lambda: _("The compliance workflow"),
     "population-registry": lambda: _("The population registry"),
     "face-photo-purge": lambda: _("The face-photo clean-up"),

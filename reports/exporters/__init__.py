@@ -3,7 +3,7 @@ report with charts). Each writes to a local file and reports progress; ``reports
 runs them for a job, stores the file and records its SHA-256."""
 
 from .csv_file import write_csv
-from .pdf_report import write_pdf
+from .pdf_report import PDF_ROW_COLUMNS, write_pdf
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -11,7 +11,7 @@ CONTENT_TYPES = {
     "pdf": "application/pdf",
 }
 
-__all__ = ["CONTENT_TYPES", "write_csv", "write_pdf", "write_xlsx"]
+__all__ = ["CONTENT_TYPES", "PDF_ROW_COLUMNS", "write_csv", "write_pdf", "write_xlsx"]
 
 
 def write_xlsx(*args, **kwargs):

@@ -12,6 +12,7 @@ from xml.sax.saxutils import escape
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from core import vocabulary
 from core.pdffonts import pdf_fonts
 
 from .. import hooks
@@ -367,7 +368,11 @@ def layout_report(
         [_("Confirmed violations"), fmt(w.confirmed_violations)],
         [
             _("Sanctions by level"),
-            ", ".join(f"{k}: {v}" for k, v in sorted(w.sanctions_by_level.items())) or "0",
+            ", ".join(
+                f"{vocabulary.label('sanction_level', k)}: {v}"
+                for k, v in sorted(w.sanctions_by_level.items())
+            )
+            or "0",
         ],
     ]
     key_widths = [content_width * 0.7, content_width * 0.3]

@@ -61,3 +61,20 @@ def test_a_bad_period_is_shown_at_its_field(planted, regulator, client):
     page = client.get(reverse("risk:outlets"), {"date_from": "yesterday"})
     assert page.status_code == 200
     assert "date_from" in page.context["form"].errors
+
+
+@pytest.mark.django_db
+def test_grapari_reads_the_whole_number_as_people_write_it(planted, grapari, client):
+    from core.masking import display_msisdn
+    from subscribers.models import Registration
+
+    client.force_login(grapari)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "id"
+
+    records = client.get(pages(planted.burst)[2], params())
+
+    line = records.context["lines"][0]
+    stored = Registration.objects.get(pk=line.pk).msisdn  # 62…
+    html = records.content.decode()
+    assert f'<td class="mono">{display_msisdn(stored)}</td>' in html  # 0857-0000-0478
+    assert stored not in html

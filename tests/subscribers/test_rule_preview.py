@@ -230,3 +230,14 @@ def test_the_portable_path_stores_the_same_preview_as_the_statement(
         portable = _run(operator, by_statement.draft)
         assert portable.result == by_statement.result
         assert (portable.rows, portable.chunks_total) == (by_statement.rows, 1)
+
+
+def test_the_preview_page_names_the_provinces(past, operator, client):
+    result = _run(operator, _draft(operator, cap_exceptions=CapExceptions.NOBODY))
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "id"
+    client.force_login(operator)
+
+    html = client.get(f"/registrations/rules/previews/{result.pk}/").content.decode()
+
+    province_table = html[html.index("<h2>Per provinsi</h2>") :]
+    assert '<th scope="row">31 <span class="small muted">DKI Jakarta</span></th>' in province_table

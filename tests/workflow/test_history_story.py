@@ -63,3 +63,22 @@ def test_only_the_operator_admin_gets_the_raw_rows(client, grapari, registration
 
     assert "registration.photo_view" not in html.content.decode()
     assert "viewed the photos once" in html.content.decode()
+
+
+def test_what_the_portal_did_by_itself_is_told_as_the_portals(client, grapari, registration):
+    # A reconciliation run flags a registration under the actor "system" (no person).
+    AuditEvent.objects.create(
+        actor_label="system",
+        action=AuditAction.REGISTRATION_FLAG,
+        target_type="subscribers.registration",
+        target_id=str(registration.pk),
+        before={"status": "registered"},
+        after={"status": "flagged", "reconciliation_run": 2},
+    )
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "id"
+    client.force_login(grapari)
+
+    html = client.get(f"/compliance/registrations/{registration.pk}/history/").content.decode()
+
+    assert "<strong>Portal</strong>: Registrasi ditandai" in html
+    assert "system" not in html

@@ -5,6 +5,7 @@ reason — clear errors, nothing half-written."""
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
 from compliance.models import (
@@ -25,6 +26,7 @@ from compliance.workflow.review import (
     review_item_release,
 )
 from compliance.workflow.support import WorkflowConflict
+from core.masking import display_msisdn
 from core.models import AuditEvent
 from identity.idgen import make_nik
 from operatordb.models import OperatorSubscriber
@@ -478,3 +480,23 @@ def test_decide_on_the_web_shows_the_reason_error(client, grapari, clerk, regist
     with pytest.raises(WorkflowConflict):
         review_item_claim(actor=grapari, item=item)
         review_item_release(actor=UserFactory(username="g3", role="grapari"), item=item)
+
+
+def test_the_e_mails_write_the_number_as_people_do_and_link_to_the_portal(
+    api, grapari, clerk, registration, settings, django_capture_on_commit_callbacks
+):
+    settings.PUBLIC_BASE_URL = "https://satupintu.example.id"
+    clerk.email, clerk.preferred_language = "clerk@example.test", "id"
+    clerk.save()
+    shown = display_msisdn(registration.msisdn)  # 0811-…, stored as 62811…
+    with django_capture_on_commit_callbacks(execute=True):
+        item = answered_item(registration, clerk)
+    asked = mail.outbox[-1]
+    assert "https://satupintu.example.id/compliance/inbox/" in asked.body.split()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _decide(api, grapari, item, decision="block", reason="Fake KTP")
+
+    told = mail.outbox[-1]
+    assert f"GraPARI memblokir nomor {shown}." in told.subject
+    assert registration.msisdn not in told.subject + told.body

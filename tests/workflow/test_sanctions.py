@@ -213,3 +213,15 @@ def test_outlet_record_page(client, grapari, operator, outlet, clerk, clerk2):
     assert Outlet.objects.get(pk=outlet.pk).status == "active"
     client.force_login(clerk2)
     assert client.get(f"/compliance/outlets/{outlet.pk}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_outlet_record_names_the_next_sanction_in_indonesian(client, grapari, outlet, clerk):
+    _confirm(grapari, outlet, clerk)  # 1 of the default ladder: a warning; at 3, a suspension
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "id"
+    client.force_login(clerk)
+
+    html = client.get(f"/compliance/outlets/{outlet.pk}/").content.decode()
+
+    assert "Pada 3: pembekuan." in html
+    assert "suspension" not in html
