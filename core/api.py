@@ -58,16 +58,36 @@ def exception_handler(exc, context):
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        # DRF formats "Expected available in 20 seconds." before translating it, so no
-        # catalogue ever matches: the whole sentence in the reader's language instead.
-        wait = math.ceil(exc.wait)
-        exc.detail = exceptions.ErrorDetail(
-            ngettext(
-                "Too many requests: try again in %(wait)d second.",
-                "Too many requests: try again in %(wait)d seconds.",
-                wait,
-            )
-            % {"wait": wait},
-            code="throttled",
-        )
+        exc.detail = exceptions.ErrorDetail(_throttled_text(exc), code="throttled")
     return drf_exception_handler(as_api_exception(exc), context)
+
+
+def _throttled_text(exc: exceptions.Throttled) -> str:
+    """DRF formats "Expected available in 20 seconds." before translating it, so no catalogue
+    ever matches: that English tail is dropped; DRF's own "Request was throttled." becomes one
+    sentence in the reader's language with the wait, a view's own words stay as they are
+    (``Retry-After`` carries the wait)."""
+    wait = math.ceil(exc.wait)
+    english_tail = ngettext_english(wait)
+    text = str(exc.detail).removesuffix(english_tail).strip()
+    if text and text != str(exceptions.Throttled.default_detail):
+        return text
+    if wait >= 120:
+        minutes = math.ceil(wait / 60)
+        return ngettext(
+            "Too many requests: try again in %(minutes)d minute.",
+            "Too many requests: try again in %(minutes)d minutes.",
+            minutes,
+        ) % {"minutes": minutes}
+    return ngettext(
+        "Too many requests: try again in %(wait)d second.",
+        "Too many requests: try again in %(wait)d seconds.",
+        wait,
+    ) % {"wait": wait}
+
+
+def ngettext_english(wait: int) -> str:
+    """The tail DRF appends to a throttled answer, as it writes it (untranslated)."""
+    throttled = exceptions.Throttled
+    tail = throttled.extra_detail_singular if wait == 1 else throttled.extra_detail_plural
+    return str(tail).format(wait=wait)

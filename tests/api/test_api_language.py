@@ -77,3 +77,19 @@ def test_a_throttled_answer_is_one_sentence_in_the_callers_language(language, sa
     assert response.status_code == 429
     assert response.data == {"detail": said}
     assert response["Retry-After"] == "20"
+
+
+def test_a_long_wait_is_said_in_minutes_and_a_views_own_words_are_kept():
+    from django.utils import translation
+    from rest_framework.exceptions import Throttled
+
+    from core.api import exception_handler
+
+    context = {"request": None, "view": None}
+    with translation.override("id"):
+        hour = exception_handler(Throttled(wait=3600), context)
+        own = exception_handler(Throttled(wait=3600, detail="Sesi berakhir."), context)
+
+    assert hour.data == {"detail": "Terlalu banyak permintaan: coba lagi dalam 60 menit."}
+    assert own.data == {"detail": "Sesi berakhir."}  # DRF's English tail dropped
+    assert hour["Retry-After"] == own["Retry-After"] == "3600"
