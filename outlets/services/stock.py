@@ -316,6 +316,17 @@ def _status_fault(status: str) -> str | None:
     return None
 
 
+def _refuse_revoked(outlet: Outlet) -> None:
+    if outlet.status == Outlet.Status.REVOKED:
+        raise ValidationError(
+            {
+                "outlet": [
+                    _("Outlet %(roid)s is revoked: it takes no stock.") % {"roid": outlet.roid}
+                ]
+            }
+        )
+
+
 def stock_allocate_to_outlet(
     *,
     actor,
@@ -331,14 +342,7 @@ def stock_allocate_to_outlet(
     (unknown or another dealer's: the same answer), one already registered or blocked, one
     already at an outlet."""
     require_manages_dealer(actor, outlet.dealer_id)
-    if outlet.status == Outlet.Status.REVOKED:
-        raise ValidationError(
-            {
-                "outlet": [
-                    _("Outlet %(roid)s is revoked: it takes no stock.") % {"roid": outlet.roid}
-                ]
-            }
-        )
+    _refuse_revoked(outlet)
     requested = _requested(lines, span)
     if not requested:
         refuse_lines([LineError(0, "empty")])
@@ -357,6 +361,10 @@ def stock_allocate_to_outlet(
             pack_ids.append(found[0])
     refuse_lines(errors)
     with transaction.atomic():
+        # The outlet's row lock orders this allocation and a revocation (which takes the same
+        # lock before returning the outlet's stock): either the revocation comes first and this
+        # allocation is refused, or it comes after and returns these packs too.
+        _refuse_revoked(Outlet.objects.select_for_update().get(pk=outlet.pk))
         allocation = _new_allocation(
             actor=actor,
             kind=StockAllocation.Kind.TO_OUTLET,
