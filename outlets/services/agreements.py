@@ -214,6 +214,14 @@ def _overlapping(dealer: Dealer, spans, starts_on: date, ends_on: date, exclude_
     return qs.distinct()
 
 
+def _lock_agreements_of(dealer_id: int) -> None:
+    """Inside a transaction: wait for any other transaction bringing an agreement of this
+    dealer into force, so its overlap check sees that agreement. The dealer's row is the lock
+    (``FOR NO KEY UPDATE``: rows pointing at the dealer, its stock moves, are still written
+    meanwhile); every path that brings an agreement into force takes it before the check."""
+    Dealer.objects.select_for_update(no_key=True).only("pk").get(pk=dealer_id)
+
+
 def _packs_in(span: MsisdnRange):
     return StarterPack.objects.annotate(msisdn_length=Length("msisdn")).filter(
         msisdn_length=len(span.first), msisdn__range=(span.first, span.last)
@@ -276,14 +284,15 @@ def agreement_create(
             checked = check_document(document)
         except ValidationError as exc:
             errors.update(exc.message_dict)
-    if not errors and checked is not None:
-        clash = _overlapping(dealer, ranges, starts_on, ends_on).first()
-        if clash is not None:
-            errors[NON_FIELD] = [_clash_message(clash)]
     if errors:
         raise ValidationError(errors)
 
     with transaction.atomic():
+        if checked is not None:  # in force at once: checked under the dealer's lock
+            _lock_agreements_of(dealer.pk)
+            clash = _overlapping(dealer, ranges, starts_on, ends_on).first()
+            if clash is not None:
+                raise ValidationError({NON_FIELD: [_clash_message(clash)]})
         agreement = TransferAgreement(
             dealer=dealer,
             party=party,
@@ -345,6 +354,7 @@ def agreement_attach_document(
     require_manages_dealer(actor, agreement.dealer_id)
     checked = check_document(document)
     with transaction.atomic():
+        _lock_agreements_of(agreement.dealer_id)
         locked = TransferAgreement.objects.select_for_update().get(pk=agreement.pk)
         if locked.status == TransferAgreement.Status.DRAFT:
             spans = [MsisdnRange(r.msisdn_from, r.msisdn_to) for r in locked.ranges.all()]
