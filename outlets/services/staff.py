@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -92,7 +92,13 @@ def outlet_staff_invite(
             username=username, first_name=full_name, email=email, role=User.Role.OUTLET_STAFF
         )
         user.set_unusable_password()
-        user.save()
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError as exc:  # the same username invited at the same moment
+            raise ValidationError(
+                {"username": [_("This username is taken; choose another.")]}
+            ) from exc
         membership = OutletStaff.objects.create(
             user=user,
             outlet=outlet,

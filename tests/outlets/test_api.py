@@ -132,6 +132,38 @@ def test_invite_and_remove_a_clerk(client_for, dealer_user, outlet):
     assert removed["is_active"] is False and removed["removed_at"]
 
 
+def test_a_username_taken_by_an_invitation_at_the_same_moment_is_a_400(
+    client_for, dealer_user, outlet, monkeypatch
+):
+    """Another invitation of the same username commits between the check and the insert."""
+    from accounts.models import User
+    from identity import idrules
+
+    clean_name = idrules.clean_person_name
+
+    def name_then_taken(name):
+        User.objects.create(username="dewi", role=User.Role.OUTLET_STAFF)
+        return clean_name(name)
+
+    monkeypatch.setattr(idrules, "clean_person_name", name_then_taken)
+    body = {
+        "outlet": outlet.pk,
+        "username": "dewi",
+        "full_name": "Dewi Lestari",
+        "id_number": make_nik(birth_date=date(1992, 5, 6), sex="F", serial=8),
+        "kk_number": make_kk(recorded=date(2015, 5, 5), serial=8),
+    }
+    client = client_for(dealer_user)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "id"
+
+    response = client.post(f"{API}/outlet-staff/", body)
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {"username": ["Nama pengguna ini sudah dipakai; pilih yang lain."]}
+    assert User.objects.filter(username="dewi").count() == 1
+    assert not OutletStaff.objects.filter(outlet=outlet).exists()
+
+
 def test_invite_bad_input_and_other_dealers_outlets(client_for, dealer_user, foreign_outlet, clerk):
     bad = client_for(dealer_user).post(
         f"{API}/outlet-staff/",
