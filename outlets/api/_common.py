@@ -2,6 +2,7 @@
 negotiation that lets a file download answer errors as JSON."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -44,7 +45,7 @@ class ActionAllowed(permissions.IsAuthenticated):
     predicate of the action gets a 403 before the body is read; other actions are open to any
     authenticated user (their querysets are scoped)."""
 
-    message = "Your role may not do this."
+    message = gettext_lazy("Your role may not do this.")
 
     def has_permission(self, request, view) -> bool:
         if not super().has_permission(request, view):

@@ -132,6 +132,25 @@ def test_invite_and_remove_a_clerk(client_for, dealer_user, outlet):
     assert removed["is_active"] is False and removed["removed_at"]
 
 
+@pytest.mark.parametrize(
+    ("language", "detail"),
+    [
+        ("id", "Peran Anda tidak diizinkan melakukan tindakan ini."),
+        ("en", "Your role may not do this."),
+    ],
+)
+def test_a_role_refused_an_action_is_told_in_its_language(
+    client_for, grapari, outlet, language, detail
+):
+    client = client_for(grapari)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = language
+
+    response = client.post(f"{API}/outlet-staff/", {"outlet": outlet.pk})
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": detail}
+
+
 def test_a_username_taken_by_an_invitation_at_the_same_moment_is_a_400(
     client_for, dealer_user, outlet, monkeypatch
 ):
