@@ -242,9 +242,10 @@ def agreement_create(
     """Record an agreement of ``dealer`` with ``party`` over MSISDN ``ranges`` for
     ``starts_on``–``ends_on`` (both included).
 
-    Rules: the period ends on or after its start; the ranges do not overlap each other; every
-    pack the portal knows in them is the dealer's, and there is at least one; no other agreement
-    in force covers the same packs in an overlapping period. With ``document`` (a PDF or a
+    Rules: the period ends on or after its start; the ranges do not overlap each other; at
+    least one of the dealer's packs is in them (numbers the portal does not know and another
+    dealer's packs get the same answer: they are simply not covered); no other agreement in
+    force covers the same packs in an overlapping period. With ``document`` (a PDF or a
     photo, ``check_document``) the agreement is in force at once; without, it is a draft until
     ``agreement_attach_document``.
     """
@@ -264,16 +265,10 @@ def agreement_create(
             )
     if not ranges:
         range_errors.append(_("Give at least one MSISDN range."))
-    pack_count = 0
-    for span in ranges:
-        packs = _packs_in(span)
-        foreign = packs.exclude(dealer=dealer).count()
-        if foreign:
-            range_errors.append(
-                _("%(count)d starter packs in %(range)s are not your dealer's.")
-                % {"count": foreign, "range": f"{span.first}–{span.last}"}
-            )
-        pack_count += packs.filter(dealer=dealer).count()
+    # Another dealer's packs in a range are answered like numbers the portal does not know
+    # (as stock allocation does): not counted, not covered (an agreement covers only its own
+    # dealer's packs), and nothing tells whether, or how many, are there.
+    pack_count = sum(_packs_in(span).filter(dealer=dealer).count() for span in ranges)
     if ranges and not range_errors and pack_count == 0:
         range_errors.append(_("None of your dealer's starter packs is in these ranges."))
     if range_errors:

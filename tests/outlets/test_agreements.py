@@ -192,17 +192,32 @@ def test_a_too_large_document_is_refused(dealer_user, dealer_org, party, dealer_
     assert "too large" in exc.value.message_dict["document"][0]
 
 
-def test_packs_of_another_dealer_cannot_be_covered(
+def test_another_dealers_packs_in_a_range_are_answered_like_unknown_numbers(
     dealer_user, dealer_org, party, dealer_stock, another_dealers_pack
 ):
+    """Nothing tells a dealer whether, or how many, packs of another dealer a range holds."""
+    theirs = parse_range(another_dealers_pack.msisdn, another_dealers_pack.msisdn)
+    unknown = parse_range("081388800000", "081388800009")
+    refusals = []
+    for span in (theirs, unknown):
+        with pytest.raises(ValidationError) as exc:
+            agree(dealer_user, dealer_org, party, dealer_stock, ranges=[span], signed=False)
+        refusals.append(exc.value.message_dict)
+
     span = parse_range(dealer_stock[0].msisdn, another_dealers_pack.msisdn)
+    agreement = agree(dealer_user, dealer_org, party, dealer_stock, ranges=[span])
 
-    with pytest.raises(ValidationError) as exc:
-        agree(dealer_user, dealer_org, party, dealer_stock, ranges=[span])
-
-    assert exc.value.message_dict["ranges"] == [
-        f"1 starter packs in {span.first}–{span.last} are not your dealer's."
-    ]
+    assert (
+        refusals[0]
+        == refusals[1]
+        == {"ranges": ["None of your dealer's starter packs is in these ranges."]}
+    )
+    assert agreement.pack_count == len(dealer_stock)
+    day = datetime(2026, 6, 1, 9, tzinfo=ZoneInfo("Asia/Jakarta"))
+    theirs_party = accountable_party_for_msisdn(msisdn=another_dealers_pack.msisdn, at=day)
+    mine_party = accountable_party_for_msisdn(msisdn=dealer_stock[0].msisdn, at=day)
+    assert (theirs_party.kind, theirs_party.dealer_id) == ("dealer", another_dealers_pack.dealer_id)
+    assert (mine_party.kind, mine_party.agreement_id) == ("party", agreement.pk)
 
 
 def test_ranges_without_any_of_the_dealers_packs_or_overlapping_are_refused(
