@@ -126,6 +126,10 @@ class RegistrationNote(models.TextChoices):
         "face_no_reference",
         _("The registry holds no face record of this NIK: the face was not compared"),
     )
+    IDENTITY_REPLACED = (
+        "identity_replaced",
+        _("A correction replaced the NIK: the new holder's face was never verified"),
+    )
 
 
 # Notes whose stored message adds facts to the label (the document's doubts, the registry's

@@ -50,6 +50,7 @@ from .clarifications import (
 )
 from .notifications import dealer_admin_users, notify, outlet_staff_users
 from .number_blocks import number_block
+from .queue import queue_flagged_registration
 from .sanctions import violation_confirm
 from .support import (
     SYSTEM_ACTOR,
@@ -497,7 +498,7 @@ def _accept(actor, item, clarification, now) -> dict:
     answer = _pending_correction(item)
     registration = Registration.objects.select_for_update().get(pk=item.registration_id)
     version = _keep_version(actor, registration, answer, now)
-    registration_apply_correction(
+    identity_replaced = registration_apply_correction(
         actor=actor,
         registration=registration,
         correction=answer.correction,
@@ -518,6 +519,11 @@ def _accept(actor, item, clarification, now) -> dict:
     )
     effects = {"corrected_fields": sorted(answer.correction), "version_kept": version.version,
                "discrepancies_corrected": resolved}  # fmt: skip
+    if identity_replaced:
+        # The new holder's face was never verified: the registration goes back to the queue
+        # as flagged (docs/rules.md, "A correction never replaces a verified face").
+        queue_flagged_registration(registration, now=now)
+        effects["identity_replaced"] = True
     if left and clarification is not None:
         clarification.answers.filter(outcome=ClarificationAnswer.Outcome.PENDING).update(
             outcome=ClarificationAnswer.Outcome.ACCEPTED
