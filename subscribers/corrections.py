@@ -12,6 +12,7 @@ they are applied once GraPARI accepts them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 
 from django.db import transaction
@@ -21,11 +22,12 @@ from django.utils.translation import gettext as _
 from core import pii
 from core.audit import AuditAction, audit_record
 from core.masking import mask_id_number
+from identity.idrules import IdRuleError
 
 from . import registry_check
 from .models import Registration, RegistrationNote
-from .rules import FieldErrors, clean_registration_fields
-from .services import NON_FIELD, _check_staff_and_cap, _delete_files
+from .rules import FieldErrors, clean_registration_fields, nik_disagreements_of
+from .services import NON_FIELD, _check_staff_and_cap, _delete_files, _stored_clean
 
 # What a correction may change: the buyer's data, never the pack.
 CORRECTABLE_FIELDS = (
@@ -154,6 +156,40 @@ def registration_correction_clean(
     if clean is None or own:
         return {}
     return changes
+
+
+def correction_registry_comparison(
+    *, registration: Registration, correction: dict, id_number_encrypted="", kk_number_encrypted=""
+) -> tuple[dict, registry_check.RegistryComparison | None]:
+    """What the population registry holds for a *proposed* correction (the registration's
+    values with the correction's in their place), for the reviewer deciding it: the merged
+    values (numbers decrypted, never shown) and the registry's comparison (None when the
+    correction touches nothing the registry judges, or there is no citizen's NIK). Asks the
+    registry (outside any transaction)."""
+    clean = _stored_clean(registration, strict=False)
+    values: dict = {}
+    for name, value in correction.items():
+        if name == "id_number":
+            values[name] = pii.decrypt(id_number_encrypted)
+        elif name == "kk_number":
+            values[name] = pii.decrypt(kk_number_encrypted)
+        elif name == "birth_date":
+            values[name] = date.fromisoformat(value)
+        elif name in CORRECTABLE_FIELDS:
+            values[name] = value
+    proposed = replace(clean, **values)
+    if not any(name in values for name in REGISTRY_FIELDS):
+        return values, None
+    try:
+        proposed.nik_disagreements = nik_disagreements_of(
+            proposed.id_number,
+            proposed.birth_date,
+            proposed.sex,
+            timezone.localdate(registration.registered_at),
+        )
+    except IdRuleError:
+        proposed.nik_disagreements = {}
+    return values, registry_check.compare(proposed)
 
 
 def registration_versioned_values(registration: Registration) -> dict:

@@ -250,7 +250,7 @@ def _check_input(item: ReviewItem, given: DecisionInput) -> None:
                 "kind": item.get_kind_display().lower(),
             }
         ]
-    elif given.decision == Decision.ACCEPT and _pending_correction(item) is None:
+    elif given.decision == Decision.ACCEPT and pending_correction(item) is None:
         errors["decision"] = [
             _(
                 "The outlet proposed no correction to accept: dismiss the finding, ask the outlet "
@@ -266,7 +266,7 @@ def _check_input(item: ReviewItem, given: DecisionInput) -> None:
         raise ValidationError(errors)
 
 
-def _pending_correction(item: ReviewItem) -> ClarificationAnswer | None:
+def pending_correction(item: ReviewItem) -> ClarificationAnswer | None:
     if item.clarification_id is None:
         return None
     answer = (
@@ -495,7 +495,7 @@ def _accept(actor, item, clarification, now) -> dict:
     as corrected; when none is left the request is accepted, else the answer is accepted and
     the outlet asked again (a new round) about what the correction did not settle — a finding
     resolved here that the next run would find again would come back as a new one."""
-    answer = _pending_correction(item)
+    answer = pending_correction(item)
     registration = Registration.objects.select_for_update().get(pk=item.registration_id)
     version = _keep_version(actor, registration, answer, now)
     identity_replaced = registration_apply_correction(

@@ -131,3 +131,55 @@ def test_a_nik_change_proposed_before_the_rule_drops_the_face_and_flags_the_regi
     assert ReviewItem.objects.filter(
         registration=registration, kind="flagged_registration", status="open"
     ).exists()
+
+
+def _proposed_rows(html: str) -> dict[str, str]:
+    start = html.index('id="proposed-sides"')
+    table = html[start : html.index("</table>", start)]
+    return {
+        chunk.split('"')[1]: chunk.split('data-agrees="')[1].split('"')[0]
+        for chunk in table.split("<tr data-field=")[1:]
+    }
+
+
+def test_the_review_page_shows_the_registry_on_the_proposed_person_and_says_it_is_another(
+    client, clerk, grapari, registration
+):
+    """A pending correction to another person (proposed before the rule, or on a registration
+    without a face): the reviewer reads what Dukcapil holds for the *proposed* NIK and is told
+    plainly that the correction replaces the whole person."""
+    agus = _agus()
+    item = answered_item(registration, clerk, correction=agus, photo=photo_upload())
+    Registration.objects.filter(pk=registration.pk).update(face_verdict="match", face_score=1.0)
+    client.force_login(grapari)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "id"
+
+    page = client.get(f"/compliance/review/{item.pk}/")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    section = html[html.index('id="proposed-registry"') :]
+    assert "Agus Pratama" in section and "1985-01-09" in section
+    assert _proposed_rows(html) == {
+        "full_name": "yes",
+        "birth_date": "yes",
+        "sex": "yes",
+        "kk_number": "yes",
+    }
+    assert 'id="person-replaced"' in section
+    assert "Koreksi ini mengganti orangnya" in section
+    assert "wajah" in section
+
+
+def test_a_typo_correction_is_not_called_another_person(client, clerk, grapari, registration):
+    item = answered_item(
+        registration, clerk, correction={"full_name": "Siti Nurhayati"}, photo=photo_upload()
+    )
+    client.force_login(grapari)
+
+    page = client.get(f"/compliance/review/{item.pk}/")
+
+    html = page.content.decode()
+    assert 'id="proposed-registry"' in html
+    assert 'id="person-replaced"' not in html and 'id="nik-changed"' not in html
+    assert _proposed_rows(html)["full_name"] == "yes"
