@@ -12,19 +12,22 @@ they are applied once GraPARI accepts them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import pii
 from core.audit import AuditAction, audit_record
 from core.masking import mask_id_number
+from identity.idrules import IdRuleError
 
 from . import registry_check
-from .models import Registration
-from .rules import FieldErrors, clean_registration_fields
-from .services import NON_FIELD, _check_staff_and_cap
+from .models import Registration, RegistrationNote
+from .rules import FieldErrors, clean_registration_fields, nik_disagreements_of
+from .services import NON_FIELD, _check_staff_and_cap, _delete_files, _stored_clean
 
 # What a correction may change: the buyer's data, never the pack.
 CORRECTABLE_FIELDS = (
@@ -44,6 +47,22 @@ REGISTRY_FIELDS = ("id_type", "id_number", "kk_number", "full_name", "birth_date
 # What a registration's history keeps of the values a correction replaced.
 VERSIONED_FIELDS = ("full_name", "birth_place", "birth_date", "sex", "address", "nationality",
                     "id_type", "id_number_masked", "kk_number_masked")  # fmt: skip
+
+
+def identity_rests_on_face(registration: Registration) -> bool:
+    """The registration's holder was identified by a face the registry judged against its NIK
+    (its verdict or the photo's fingerprint kept as the evidence): the NIK cannot then be
+    changed by a correction (docs/rules.md, "A correction never replaces a verified face")."""
+    return bool(registration.face_verdict or registration.face_sha256)
+
+
+def identity_change_refused_message() -> str:
+    return _(
+        "The NIK cannot be changed by a correction: this number's holder was identified by their "
+        "face, verified by Dukcapil against the NIK registered, and a correction verifies no face. "
+        "If the number is used by another person, that person registers it anew at the counter, "
+        "with their own NIK and face; only the other data of this holder can be corrected here."
+    )
 
 
 def registration_values(registration: Registration) -> dict:
@@ -122,6 +141,8 @@ def registration_correction_clean(
             if getattr(clean, name) != current[name]
         }
     )
+    if "id_number" in changes and identity_rests_on_face(registration):
+        own.add("id_number", identity_change_refused_message())
     # Asked last, once every other rule holds (the caller's too): a refusal costs it nothing.
     if changes and not own and not errors and any(name in changes for name in REGISTRY_FIELDS):
         outcome = registry_check.check(
@@ -135,6 +156,40 @@ def registration_correction_clean(
     if clean is None or own:
         return {}
     return changes
+
+
+def correction_registry_comparison(
+    *, registration: Registration, correction: dict, id_number_encrypted="", kk_number_encrypted=""
+) -> tuple[dict, registry_check.RegistryComparison | None]:
+    """What the population registry holds for a *proposed* correction (the registration's
+    values with the correction's in their place), for the reviewer deciding it: the merged
+    values (numbers decrypted, never shown) and the registry's comparison (None when the
+    correction touches nothing the registry judges, or there is no citizen's NIK). Asks the
+    registry (outside any transaction)."""
+    clean = _stored_clean(registration, strict=False)
+    values: dict = {}
+    for name, value in correction.items():
+        if name == "id_number":
+            values[name] = pii.decrypt(id_number_encrypted)
+        elif name == "kk_number":
+            values[name] = pii.decrypt(kk_number_encrypted)
+        elif name == "birth_date":
+            values[name] = date.fromisoformat(value)
+        elif name in CORRECTABLE_FIELDS:
+            values[name] = value
+    proposed = replace(clean, **values)
+    if not any(name in values for name in REGISTRY_FIELDS):
+        return values, None
+    try:
+        proposed.nik_disagreements = nik_disagreements_of(
+            proposed.id_number,
+            proposed.birth_date,
+            proposed.sex,
+            timezone.localdate(registration.registered_at),
+        )
+    except IdRuleError:
+        proposed.nik_disagreements = {}
+    return values, registry_check.compare(proposed)
 
 
 def registration_versioned_values(registration: Registration) -> dict:
@@ -158,7 +213,7 @@ def registration_apply_correction(
     kk_number_encrypted: str = "",
     audit_before: dict | None = None,
     audit_after: dict | None = None,
-) -> None:
+) -> bool:
     """Apply an accepted correction to a registration (locked by the caller).
 
     ``correction`` maps each field to its new value as shown (ID and KK numbers masked there);
@@ -167,9 +222,41 @@ def registration_apply_correction(
     renewed; ``updated_at`` moves, so the next incremental reconciliation compares it again).
     The audit row names the fields, never their values; ``audit_before``/``audit_after`` add
     what the caller records with it (the version kept, the request answered).
+
+    A new NIK drops the face evidence of the old one (verdict, score, fingerprint, photo); where
+    there was such evidence the registration is flagged ``identity_replaced`` and True is
+    returned (the caller queues it for review).
     """
     replaced_id_number = registration.id_number_masked
     changed = []
+    face_files: list = []
+    identity_replaced = False
+    if "id_number" in correction:
+        # A verdict, score, fingerprint or photo is evidence about the previous NIK's holder,
+        # never about the new one: it goes (kept in the registration's history and the audit).
+        identity_replaced = identity_rests_on_face(registration)
+        face_files = [
+            (stored.storage, stored.name)
+            for stored in (registration.face_photo, registration.face_photo_thumb)
+            if stored
+        ]
+        registration.face_verdict = ""
+        registration.face_score = None
+        registration.face_sha256 = ""
+        registration.face_photo = ""
+        registration.face_photo_thumb = ""
+        changed += ["face_verdict", "face_score", "face_sha256", "face_photo", "face_photo_thumb"]
+        if identity_replaced:
+            # Only a proposal made before the rule refused it reaches here: the new holder's
+            # face was never verified, so the registration goes back to GraPARI's queue.
+            registration.review_reasons = [
+                *registration.review_reasons,
+                {"code": RegistrationNote.IDENTITY_REPLACED.value, "message": ""},
+            ]
+            changed.append("review_reasons")
+            if registration.status == Registration.Status.REGISTERED:
+                registration.status = Registration.Status.FLAGGED
+                changed.append("status")
     for name, value in correction.items():
         if name == "id_number":
             number = pii.decrypt(id_number_encrypted)
@@ -190,6 +277,8 @@ def registration_apply_correction(
             setattr(registration, name, value)
             changed.append(name)
     registration.save(update_fields=[*changed, "updated_at"])
+    if face_files:
+        transaction.on_commit(lambda: _delete_files(face_files))
     audit_record(
         actor=actor,
         action=AuditAction.REGISTRATION_CORRECT,
@@ -203,5 +292,8 @@ def registration_apply_correction(
             **(audit_after or {}),
             "fields": sorted(correction),
             "id_number": registration.id_number_masked,
+            **({"face_evidence_cleared": True} if "id_number" in correction else {}),
+            **({"flagged": "identity_replaced"} if identity_replaced else {}),
         },
     )
+    return identity_replaced

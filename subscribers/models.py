@@ -90,6 +90,16 @@ class PublishedPolicyManager(models.Manager):
         return super().get_queryset().filter(status=PolicyStatus.PUBLISHED)
 
 
+class FaceVerdictLabel(models.TextChoices):
+    """The population registry's face verdicts (``core.registry.FaceVerdict``) in words, for
+    ``Registration.face_verdict`` (kept as the registry's code)."""
+
+    MATCH = "match", _("the same person")
+    NO_MATCH = "no_match", _("not the same person")
+    NO_REFERENCE = "no_reference", _("no face on record at Dukcapil, not compared")
+    UNREADABLE = "unreadable", _("photo unreadable")
+
+
 class RegistrationNote(models.TextChoices):
     """Why a registration was flagged for review (``review_reasons``) or what the clerk was told
     (``warnings``): each stored as ``{"code", "message"}``; pages show the code's label in the
@@ -125,6 +135,10 @@ class RegistrationNote(models.TextChoices):
     FACE_NO_REFERENCE = (
         "face_no_reference",
         _("The registry holds no face record of this NIK: the face was not compared"),
+    )
+    IDENTITY_REPLACED = (
+        "identity_replaced",
+        _("A correction replaced the NIK: the new holder's face was never verified"),
     )
 
 
@@ -682,6 +696,7 @@ vocabulary.register("citizen_proof", CitizenProof)
 vocabulary.register("cap_exceptions", CapExceptions)
 vocabulary.register("category", Category)
 vocabulary.register("registration_note", RegistrationNote)
+vocabulary.register("face_verdict", FaceVerdictLabel)
 vocabulary.register("registration_status", Registration.Status)
 vocabulary.register("registration_source", Registration.Source)
 vocabulary.register("photo_status", Registration.PhotoStatus)

@@ -577,6 +577,21 @@ class ReviewItem(models.Model):
     def kinds(self) -> list[str]:
         return [k for k in self.discrepancy_kinds.split(",") if k]
 
+    @property
+    def kinds_text(self) -> str:
+        """What the item is about, in words: the findings' kinds, and a holder's report by its
+        own label (a report is kept among the kinds, not a reconciliation finding); the item's
+        own kind, already said by its title, is not said again."""
+        return ", ".join(
+            vocabulary.label("discrepancy_kind", code)
+            if vocabulary.is_known("discrepancy_kind", code)
+            else vocabulary.label("review_kind", code)
+            if vocabulary.is_known("review_kind", code)
+            else code
+            for code in self.kinds
+            if code != self.kind
+        )
+
 
 class DiscrepancyOutcome(models.Model):
     """How the workflow settled a discrepancy (the engine's own resolutions are on the

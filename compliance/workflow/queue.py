@@ -145,6 +145,13 @@ def _queue_flagged_with_reasons(since, now) -> int:
     return total
 
 
+def queue_flagged_registration(registration: Registration, *, now) -> int:
+    """Queue one flagged registration now, whether or not it was queued before for other
+    reasons (an accepted correction that replaced a face-verified NIK)."""
+    row = Registration.objects.filter(pk=registration.pk).values(*REG_FIELDS).get()
+    return _insert_flagged([row], now)
+
+
 def _insert_flagged(batch: list[dict], now) -> int:
     with transaction.atomic():
         items = [_item_for(row, now=now) for row in batch]

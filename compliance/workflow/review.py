@@ -50,6 +50,7 @@ from .clarifications import (
 )
 from .notifications import dealer_admin_users, notify, outlet_staff_users
 from .number_blocks import number_block
+from .queue import queue_flagged_registration
 from .sanctions import violation_confirm
 from .support import (
     SYSTEM_ACTOR,
@@ -249,7 +250,7 @@ def _check_input(item: ReviewItem, given: DecisionInput) -> None:
                 "kind": item.get_kind_display().lower(),
             }
         ]
-    elif given.decision == Decision.ACCEPT and _pending_correction(item) is None:
+    elif given.decision == Decision.ACCEPT and pending_correction(item) is None:
         errors["decision"] = [
             _(
                 "The outlet proposed no correction to accept: dismiss the finding, ask the outlet "
@@ -265,7 +266,7 @@ def _check_input(item: ReviewItem, given: DecisionInput) -> None:
         raise ValidationError(errors)
 
 
-def _pending_correction(item: ReviewItem) -> ClarificationAnswer | None:
+def pending_correction(item: ReviewItem) -> ClarificationAnswer | None:
     if item.clarification_id is None:
         return None
     answer = (
@@ -494,10 +495,10 @@ def _accept(actor, item, clarification, now) -> dict:
     as corrected; when none is left the request is accepted, else the answer is accepted and
     the outlet asked again (a new round) about what the correction did not settle — a finding
     resolved here that the next run would find again would come back as a new one."""
-    answer = _pending_correction(item)
+    answer = pending_correction(item)
     registration = Registration.objects.select_for_update().get(pk=item.registration_id)
     version = _keep_version(actor, registration, answer, now)
-    registration_apply_correction(
+    identity_replaced = registration_apply_correction(
         actor=actor,
         registration=registration,
         correction=answer.correction,
@@ -518,6 +519,11 @@ def _accept(actor, item, clarification, now) -> dict:
     )
     effects = {"corrected_fields": sorted(answer.correction), "version_kept": version.version,
                "discrepancies_corrected": resolved}  # fmt: skip
+    if identity_replaced:
+        # The new holder's face was never verified: the registration goes back to the queue
+        # as flagged (docs/rules.md, "A correction never replaces a verified face").
+        queue_flagged_registration(registration, now=now)
+        effects["identity_replaced"] = True
     if left and clarification is not None:
         clarification.answers.filter(outcome=ClarificationAnswer.Outcome.PENDING).update(
             outcome=ClarificationAnswer.Outcome.ACCEPTED

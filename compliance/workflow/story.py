@@ -29,6 +29,10 @@ SYSTEM_ACTORS = {
     "photo-orphan-sweep": lambda: _("The photo clean-up"),
     "receipt-link": lambda: _("The buyer, through the receipt link"),
     "seed_demo": lambda: _("The demo data loader"),
+    "holder": lambda: _("The NIK's holder, through the holder's page"),
+    "holders": lambda: _("The portal, on the NIK holder's report"),
+    "retention-purge": lambda: _("The retention clean-up"),
+    "restore": lambda: _("The portal, restoring a backup"),
 }
 # Looks folded into one line per viewer per day, with the sentence for n looks.
 FOLDED = {

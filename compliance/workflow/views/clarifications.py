@@ -2,15 +2,17 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from core.disclosure import Kind, disclose, disclose_mapping, sees_in_full
 from core.pagination import CappedCountPaginator
 from outlets.selectors import staff_membership_for_user
+from subscribers.models import Registration
 
 from ...models import Clarification
 from ...reconciliation.views import PAGE_SIZE
@@ -94,12 +96,29 @@ def clarification_detail(request, pk: int):
     )))  # fmt: skip
 
 
+def _labelled(correction: dict) -> dict:
+    """A proposed correction as a reader sees it: each field by its label, coded values (sex,
+    document type, nationality) by theirs."""
+    shown = {}
+    for name, value in correction.items():
+        try:
+            field = Registration._meta.get_field(name)
+        except FieldDoesNotExist:
+            field = None
+        if name in ("id_number", "kk_number"):
+            field = Registration._meta.get_field(f"{name}_masked")
+        label = capfirst(field.verbose_name) if field is not None else name
+        choices = dict(field.choices) if field is not None and field.choices else {}
+        shown[label] = str(choices.get(value, value))
+    return shown
+
+
 def clarification_context(request, clarification: Clarification, **extra) -> dict:
     items = list(clarification.items.select_related("discrepancy"))
     registration = clarification.registration
     answers = list(clarification.answers.all())
     for answer in answers:
-        answer.shown_correction = disclose_mapping(request.user, answer.correction or {})
+        answer.shown_correction = _labelled(disclose_mapping(request.user, answer.correction or {}))
         # The outlet's own words: whole, or (the regulator) not at all.
         answer.shown_explanation = disclose(request.user, Kind.FREE_TEXT, answer.explanation)
     return {

@@ -11,8 +11,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.disclosure import Kind, disclose, sees_every_detail, sees_in_full
+from core.masking import mask_id_number
 from core.operator import get_adapter
 from core.roles import may_decide
+from subscribers.corrections import correction_registry_comparison, registration_values
 from subscribers.models import Registration
 from subscribers.services import registration_registry_comparison
 
@@ -21,6 +23,7 @@ from ..forms import BulkDecisionForm, DecisionForm, QueueFilterForm
 from ..review import (
     kind_labels,
     not_settled_after_accept,
+    pending_correction,
     review_item_claim,
     review_item_decide,
     review_item_release,
@@ -186,6 +189,7 @@ def _render_item(request, item: ReviewItem, form: DecisionForm, status: int = 20
     operator_name = disclose(user, Kind.NAME, record.full_name) if record else ""
     registration_name = disclose(user, Kind.NAME, registration.full_name) if registration else ""
     registry = _registry_rows(user, registration) if registration is not None else None
+    proposed = _proposed_rows(user, item, registration) if registration is not None else None
     history = registration_history(registration=registration)[:50] if registration else []
     others = ReviewItem.objects.filter(msisdn=item.msisdn, status=ReviewItem.Status.OPEN)
     context = {
@@ -206,6 +210,8 @@ def _render_item(request, item: ReviewItem, form: DecisionForm, status: int = 20
         "now": now,
         "show_values": sees_every_detail(user),
         "registry": registry,
+        "proposed": proposed,
+        "holder_disputed": others.filter(kind=ReviewItem.Kind.HOLDER_DISPUTE).exists(),
     }
     if clarification is not None:
         context.update(clarification_context(request, clarification))
@@ -219,6 +225,39 @@ def _registry_rows(user, registration: Registration) -> dict | None:
     entered — name, birth date, sex, and whether the KK is the NIK's family card — each value as
     ``user``'s role may see it (``core.disclosure``). None when the buyer has no NIK."""
     found = registration_registry_comparison(registration=registration)
+    return _comparison_rows(user, found, registration_values(registration))
+
+
+def _proposed_rows(user, item: ReviewItem, registration: Registration) -> dict | None:
+    """The same for the values a pending correction proposes (the registry asked about the NIK
+    they would stand under), and whether the correction changes the NIK — with the name or the
+    birth date too, the whole person. None without a pending correction."""
+    answer = pending_correction(item)
+    if answer is None:
+        return None
+    changes, found = correction_registry_comparison(
+        registration=registration,
+        correction=answer.correction,
+        id_number_encrypted=answer.correction_id_number_encrypted,
+        kk_number_encrypted=answer.correction_kk_number_encrypted,
+    )
+    result = _comparison_rows(user, found, {**registration_values(registration), **changes})
+    if result is None:
+        result = {"state": "not_asked", "rows": [], "kk_matches": None}
+    result["nik_changed"] = "id_number" in changes
+    result["person_replaced"] = "id_number" in changes and bool(
+        {"full_name", "birth_date"} & set(changes)
+    )
+    result["kk_number_masked"] = (
+        mask_id_number(changes["kk_number"])
+        if changes.get("kk_number")
+        else registration.kk_number_masked
+    )
+    result["face_verified"] = bool(registration.face_verdict)
+    return result
+
+
+def _comparison_rows(user, found, values: dict) -> dict | None:
     if found is None:
         return None
     result = {"state": found.state, "rows": [], "kk_matches": found.kk_matches}
@@ -233,18 +272,18 @@ def _registry_rows(user, registration: Registration) -> dict | None:
         result["rows"].append({"field": name, "label": label, "entered": entered,
                                "registry": held, "agrees": agrees})  # fmt: skip
 
-    row("full_name", _("Name"), registration.full_name, found.full_name, Kind.NAME)
+    row("full_name", _("Name"), values["full_name"], found.full_name, Kind.NAME)
     row(
         "birth_date",
         _("Date of birth"),
-        registration.birth_date.isoformat(),
+        values["birth_date"].isoformat(),
         found.birth_date.isoformat(),
         Kind.BIRTH_DATE,
     )
     row(
         "sex",
         _("Sex"),
-        sexes.get(registration.sex, registration.sex),
+        sexes.get(values["sex"], values["sex"]),
         sexes.get(found.sex, found.sex),
     )
     return result
