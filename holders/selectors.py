@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from compliance.models import Clarification, ReviewItem
@@ -177,9 +178,10 @@ def dispute_progress(dispute: HolderDispute) -> list[str]:
     """What the holder is told of a dispute's progress, in order."""
     steps = [str(HolderDispute.Status(dispute.status).label)]
     if dispute.status == HolderDispute.Status.NOTICE:
+        # The local wall clock, as the SMS to the number and GraPARI's page give it.
         steps.append(
             str(_("Blocked after %(when)s unless the number's user answers."))
-            % {"when": dispute.notice_until.strftime("%d-%m-%Y %H:%M")}
+            % {"when": timezone.localtime(dispute.notice_until).strftime("%d-%m-%Y %H:%M")}
         )
     clarification = (
         Clarification.objects.filter(pk=dispute.clarification_id).only("status").first()

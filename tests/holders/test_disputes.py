@@ -253,3 +253,24 @@ def test_the_operator_is_told_of_a_reversal(
         )
     assert OperatorSubscriber.objects.get(msisdn=disputed.msisdn).status == "active"
     assert OperatorNotice.objects.get().told_at is not None
+
+
+def _holder_page(client, holder_api):
+    """The web page of the API client's session (the token in the browser's session)."""
+    session = client.session
+    session["holder_token"] = holder_api._credentials["HTTP_AUTHORIZATION"].split()[1]
+    session.save()
+    return client.get("/nomor-saya/nomor/")
+
+
+def test_the_deadline_is_shown_on_the_local_wall_clock(holder_api, holder, settings, client):
+    from datetime import UTC, datetime
+
+    settings.TIME_ZONE = "Asia/Jakarta"
+    _dispute(holder_api, _ref_of(holder_api, 1))
+    HolderDispute.objects.update(notice_until=datetime(2026, 12, 9, 0, 11, tzinfo=UTC))
+    progress = holder_api.get("/api/v1/holder/disputes/").json()[0]["progress"]
+    assert any("09-12-2026 07:11" in step for step in progress), progress
+    assert not any("00:11" in step for step in progress)
+    page = _holder_page(client, holder_api).content.decode()
+    assert "09-12-2026 07:11" in page
