@@ -104,6 +104,26 @@ def test_pdf_carries_the_holders_door_on_the_public_address(client, clerk, regis
     assert "phish.example.com" not in text
 
 
+def test_the_page_links_the_holders_door_on_the_public_address(
+    client, clerk, registration, settings
+):
+    """Never the request's Host header (docs/holders.md, "Links that leave the portal")."""
+    settings.PUBLIC_BASE_URL = "https://satupintu.example.id"
+    client.force_login(clerk)
+    html = client.get(_url(registration), HTTP_HOST="phish.example.com").content.decode()
+    assert (
+        'href="https://satupintu.example.id/nomor-saya/" id="receipt-my-numbers">'
+        "https://satupintu.example.id/nomor-saya/</a>"
+    ) in html
+    assert "phish.example.com" not in html
+    shared = Client().get(
+        f"/registrations/receipt/{receipts.receipt_token(registration)}/",
+        HTTP_HOST="phish.example.com",
+    )
+    assert "https://satupintu.example.id/nomor-saya/" in shared.content.decode()
+    assert "phish.example.com" not in shared.content.decode()
+
+
 @pytest.mark.parametrize("name", NON_LATIN1_NAMES)
 def test_pdf_prints_names_outside_latin_1(client, clerk, registration, name):
     """The receipt is drawn in the DejaVu font shipped with the code: a name Helvetica cannot
