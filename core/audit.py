@@ -138,6 +138,7 @@ class AuditAction(models.TextChoices):
     HOLDER_DISPUTE_ANSWER = "holder.dispute_answer", _("Number's user answered a dispute")
     HOLDER_DISPUTE_BLOCK = "holder.dispute_block", _("Disputed number blocked")
     HOLDER_DISPUTE_REVERSE = "holder.dispute_reverse", _("Block of a disputed number reversed")
+    HOLDER_DISPUTE_DISMISS = "holder.dispute_dismiss", _("Dispute dismissed by GraPARI")
     HOLDER_NUMBER_NOT_KEPT = (
         "holder.number_not_kept",
         _("Holder did not keep a number over the cap"),

@@ -76,6 +76,7 @@ class HolderDispute(models.Model):
         ANSWERED = "answered", _("The number's user says it is theirs: GraPARI decides")
         BLOCKED = "blocked", _("Blocked")
         REVERSED = "reversed", _("Block reversed by GraPARI")
+        DISMISSED = "dismissed", _("Dismissed by GraPARI: the number is not blocked")
 
     session = models.ForeignKey(
         HolderSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="disputes"
@@ -95,6 +96,10 @@ class HolderDispute(models.Model):
     blocked_at = models.DateTimeField(null=True, blank=True)
     # The registration's status before the block (restored when GraPARI reverses it).
     status_before_block = models.CharField(max_length=12, blank=True)
+    # The block is the dispute's own (its notice window ran out and the sweep blocked the
+    # number): a reversal undoes it. False when another block stands — GraPARI's decision —
+    # which a reversal of the dispute leaves in place.
+    own_block = models.BooleanField(default=False)
     reversed_at = models.DateTimeField(null=True, blank=True)
     reversed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -115,7 +120,9 @@ class HolderDispute(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="holder_dispute_status_known",
-                condition=models.Q(status__in=["notice", "answered", "blocked", "reversed"]),
+                condition=models.Q(
+                    status__in=["notice", "answered", "blocked", "reversed", "dismissed"]
+                ),
             ),
         ]
         indexes = [

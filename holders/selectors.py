@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from compliance.models import Clarification, ReviewItem
@@ -176,10 +177,20 @@ class DisputeProgress:
 def dispute_progress(dispute: HolderDispute) -> list[str]:
     """What the holder is told of a dispute's progress, in order."""
     steps = [str(HolderDispute.Status(dispute.status).label)]
-    if dispute.status == HolderDispute.Status.NOTICE:
+    already_blocked = (
+        dispute.status == HolderDispute.Status.NOTICE
+        and Registration.objects.filter(
+            pk=dispute.registration_id, status=Registration.Status.BLOCKED
+        ).exists()
+    )
+    if already_blocked:
+        # Blocked meanwhile by GraPARI's decision: no "will be blocked after" for it.
+        steps.append(str(_("The number is blocked.")))
+    elif dispute.status == HolderDispute.Status.NOTICE:
+        # The local wall clock, as the SMS to the number and GraPARI's page give it.
         steps.append(
             str(_("Blocked after %(when)s unless the number's user answers."))
-            % {"when": dispute.notice_until.strftime("%d-%m-%Y %H:%M")}
+            % {"when": timezone.localtime(dispute.notice_until).strftime("%d-%m-%Y %H:%M")}
         )
     clarification = (
         Clarification.objects.filter(pk=dispute.clarification_id).only("status").first()
@@ -204,7 +215,7 @@ def dispute_progress(dispute: HolderDispute) -> list[str]:
         elif item.decision == ReviewItem.Decision.BLOCK:
             steps.append(str(_("GraPARI confirmed it and blocked the number.")))
         elif item.decision == ReviewItem.Decision.DISMISS:
-            steps.append(str(_("GraPARI found the registration in order.")))
+            steps.append(str(_("GraPARI found the registration in order: the dispute is closed.")))
         else:
             steps.append(str(_("GraPARI closed the review.")))
     return steps

@@ -780,9 +780,24 @@ def holder_dispute_answer(*, token: str, now: datetime | None = None) -> HolderD
     return dispute
 
 
+def _number_blocked(dispute: HolderDispute) -> bool:
+    """Whether the disputed number is blocked already (GraPARI's decision)."""
+    return (
+        NumberBlock.objects.filter(msisdn=dispute.msisdn).exists()
+        or Registration.objects.filter(
+            pk=dispute.registration_id, status=Registration.Status.BLOCKED
+        ).exists()
+    )
+
+
 def holder_disputes_block_due(*, now: datetime | None = None, limit: int = 500) -> int:
     """Block the numbers whose notice window passed without their user answering: the
-    registration and pack blocked here, the operator told (``number_block``), audited."""
+    registration and pack blocked here, the operator told (``number_block``), audited.
+
+    Only disputes still in their notice window: one GraPARI has settled (dismissed, or the
+    number blocked by its decision) or whose user answered is left. A number another decision
+    has blocked meanwhile keeps that block: the dispute is marked blocked, without a block of
+    its own for a reversal to undo."""
     now = now or timezone.now()
     done = 0
     with transaction.atomic():
@@ -802,38 +817,67 @@ def holder_disputes_block_due(*, now: datetime | None = None, limit: int = 500) 
                 .first()
                 or ""
             )
-            registration = registration_block(
-                actor=SYSTEM_ACTOR,
-                msisdn=dispute.msisdn,
-                registration_id=dispute.registration_id,
-                reason=reason,
-                now=now,
-            )
-            number_block(
-                actor=SYSTEM_ACTOR,
-                msisdn=dispute.msisdn,
-                registration=registration,
-                review_item=dispute.review_item,
-                reason=reason,
-            )
+            own = not _number_blocked(dispute)
+            if own:
+                registration = registration_block(
+                    actor=SYSTEM_ACTOR,
+                    msisdn=dispute.msisdn,
+                    registration_id=dispute.registration_id,
+                    reason=reason,
+                    now=now,
+                )
+                number_block(
+                    actor=SYSTEM_ACTOR,
+                    msisdn=dispute.msisdn,
+                    registration=registration,
+                    review_item=dispute.review_item,
+                    reason=reason,
+                )
             HolderDispute.objects.filter(pk=dispute.pk).update(
-                status=HolderDispute.Status.BLOCKED, blocked_at=now, status_before_block=before
+                status=HolderDispute.Status.BLOCKED,
+                blocked_at=now,
+                status_before_block=before,
+                own_block=own,
             )
             audit_record(
                 actor=SYSTEM_ACTOR,
                 action=AuditAction.HOLDER_DISPUTE_BLOCK,
                 target=dispute,
-                after={"msisdn": dispute.msisdn, "status": "blocked"},
+                after={"msisdn": dispute.msisdn, "status": "blocked", "own_block": own},
             )
             done += 1
     return done
 
 
+def _undo_own_block(dispute: HolderDispute, *, reason: str, now: datetime) -> bool:
+    """Undo the block the dispute made itself — the registration and pack as they were, its
+    block record removed, the operator told — unless another block stands. Call with the
+    dispute's row locked. Returns whether the number was unblocked."""
+    if not dispute.own_block or dispute.status != HolderDispute.Status.BLOCKED:
+        return False
+    # Only the sweep's record (no reviewer behind it): a reviewer's block is never removed here.
+    NumberBlock.objects.filter(msisdn=dispute.msisdn, blocked_by__isnull=True).delete()
+    if NumberBlock.objects.filter(msisdn=dispute.msisdn).exists():
+        return False
+    if dispute.registration_id:
+        restored = dispute.status_before_block or Registration.Status.REGISTERED
+        Registration.objects.filter(
+            pk=dispute.registration_id, status=Registration.Status.BLOCKED
+        ).update(status=restored, updated_at=now)
+    StarterPack.objects.filter(msisdn=dispute.msisdn, status=StarterPack.Status.BLOCKED).update(
+        status=StarterPack.Status.REGISTERED, updated_at=now
+    )
+    _operator_notice(OperatorNotice.Action.UNBLOCK, dispute.msisdn, reason)
+    return True
+
+
 def holder_dispute_reverse(
     *, actor, dispute: HolderDispute, reason: str, now: datetime | None = None
 ) -> HolderDispute:
-    """GraPARI reverses a block on evidence (the number's user came with their e-KTP): the
-    registration and pack back as they were, the block record removed, the operator told."""
+    """GraPARI reverses a dispute's block on evidence (the number's user came with their
+    e-KTP): the block the dispute made — the registration and pack back as they were, its block
+    record removed, the operator told. A block GraPARI decided stands: the number stays
+    blocked and the operator is told nothing."""
     if not may_decide(actor):
         raise PermissionDenied(_("Only GraPARI reviewers and the operator reverse a block."))
     reason = (reason or "").strip()
@@ -848,31 +892,99 @@ def holder_dispute_reverse(
             raise ValidationError(
                 {"non_field_errors": [_("Only a number blocked by a dispute can be reversed.")]}
             )
-        if locked.registration_id:
-            restored = locked.status_before_block or Registration.Status.REGISTERED
-            Registration.objects.filter(
-                pk=locked.registration_id, status=Registration.Status.BLOCKED
-            ).update(status=restored, updated_at=now)
-            StarterPack.objects.filter(
-                msisdn=locked.msisdn, status=StarterPack.Status.BLOCKED
-            ).update(status=StarterPack.Status.REGISTERED, updated_at=now)
-        NumberBlock.objects.filter(msisdn=locked.msisdn).delete()
+        unblocked = _undo_own_block(locked, reason=reason, now=now)
         HolderDispute.objects.filter(pk=locked.pk).update(
             status=HolderDispute.Status.REVERSED,
+            own_block=False,
             reversed_at=now,
             reversed_by=actor,
             reverse_reason=reason,
         )
-        _operator_notice(OperatorNotice.Action.UNBLOCK, locked.msisdn, reason)
         audit_record(
             actor=actor,
             action=AuditAction.HOLDER_DISPUTE_REVERSE,
             target=locked,
             before={"status": "blocked"},
-            after={"status": "reversed", "msisdn": locked.msisdn, "reason": reason[:300]},
+            after={
+                "status": "reversed",
+                "msisdn": locked.msisdn,
+                "reason": reason[:300],
+                "unblocked": unblocked,
+            },
         )
     locked.refresh_from_db()
+    locked.unblocked = unblocked
     return locked
+
+
+def holder_dispute_review_decided(
+    *, actor, item, decision: str, blocked: bool, reason: str, now: datetime
+) -> None:
+    """GraPARI's decision settles the disputes about the number (``compliance.workflow.hooks``,
+    in the decision's transaction; docs/holders.md):
+
+    - **dismiss** on the dispute's own item: the registration is in order — the dispute is
+      dismissed and the number is not blocked (a block the dispute already made is undone);
+    - a decision that **blocked** the number (``block``, or a confirmed violation with the
+      number blocked), on any item about it: disputes still open are settled as blocked by
+      GraPARI's decision, and a block a dispute made becomes GraPARI's, which a reversal of
+      the dispute leaves in place;
+    - **confirm a violation** without a block: the outlet is held to account; the dispute
+      runs its course (blocked after the notice window unless the number's user answers).
+    """
+    if blocked:
+        disputes = HolderDispute.objects.select_for_update().filter(
+            msisdn=item.msisdn,
+            status__in=[
+                HolderDispute.Status.NOTICE,
+                HolderDispute.Status.ANSWERED,
+                HolderDispute.Status.BLOCKED,
+            ],
+        )
+        for dispute in disputes:
+            HolderDispute.objects.filter(pk=dispute.pk).update(
+                status=HolderDispute.Status.BLOCKED,
+                blocked_at=dispute.blocked_at or now,
+                own_block=False,
+            )
+            if dispute.status != HolderDispute.Status.BLOCKED:
+                audit_record(
+                    actor=actor,
+                    action=AuditAction.HOLDER_DISPUTE_BLOCK,
+                    target=dispute,
+                    before={"status": dispute.status},
+                    after={"msisdn": dispute.msisdn, "status": "blocked", "review_item": item.pk},
+                )
+        # The record a dispute's sweep wrote is now GraPARI's decision.
+        NumberBlock.objects.filter(msisdn=item.msisdn, blocked_by__isnull=True).update(
+            blocked_by=actor, review_item=item, reason=reason
+        )
+        return
+    if decision != ReviewItem.Decision.DISMISS:
+        return
+    dispute = HolderDispute.objects.select_for_update().filter(review_item_id=item.pk).first()
+    if dispute is None or dispute.status not in (
+        HolderDispute.Status.NOTICE,
+        HolderDispute.Status.ANSWERED,
+        HolderDispute.Status.BLOCKED,
+    ):
+        return
+    unblocked = _undo_own_block(dispute, reason=reason, now=now)
+    HolderDispute.objects.filter(pk=dispute.pk).update(
+        status=HolderDispute.Status.DISMISSED, own_block=False
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.HOLDER_DISPUTE_DISMISS,
+        target=dispute,
+        before={"status": dispute.status},
+        after={
+            "msisdn": dispute.msisdn,
+            "status": "dismissed",
+            "review_item": item.pk,
+            "unblocked": unblocked,
+        },
+    )
 
 
 # --- choosing the numbers to keep over the cap -------------------------------------------------

@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
+from django.urls import reverse
 from django.utils import timezone
 
 from core.pdffonts import pdf_fonts
+from core.publicurl import public_url
 
 STATUS_ID = {
     "active": "Aktif",
@@ -84,16 +86,19 @@ def statement_pdf(*, session, numbers, code: str, issued_at: datetime) -> bytes:
             ]
         )
     )
+    # The full public address (never the request's Host): the reader may be a bank or an
+    # employer holding the paper, who has no other way to find the page.
+    check = escape(public_url(reverse("holders:statement_check")))
     story += [
         table,
         Spacer(1, 5 * mm),
         Paragraph(
-            "Keaslian pernyataan ini dapat diperiksa di halaman /nomor-saya/periksa/ dengan kode "
+            f"Keaslian pernyataan ini dapat diperiksa di halaman {check} dengan kode "
             "verifikasi dan berkas PDF ini.",
             base,
         ),
         Paragraph(
-            "Anyone can check this statement at /nomor-saya/periksa/ with the verification "
+            f"Anyone can check this statement at {check} with the verification "
             "code and this PDF file.",
             english,
         ),

@@ -250,12 +250,21 @@ def dispute_review(request, item_id):
     form = ReverseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.holder_dispute_reverse(
+            reversed_ = services.holder_dispute_reverse(
                 actor=request.user, dispute=dispute, reason=form.cleaned_data["reason"]
             )
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
-            messages.success(request, _("The block was reversed; the operator is told."))
+            if reversed_.unblocked:
+                messages.success(request, _("The block was reversed; the operator is told."))
+            else:
+                messages.warning(
+                    request,
+                    _(
+                        "The dispute's block was reversed, but the number stays blocked: "
+                        "GraPARI's own decision blocked it."
+                    ),
+                )
             return redirect("holders:dispute_review", item_id=item_id)
     return render(request, "holders/dispute_review.html", {"dispute": dispute, "form": form})

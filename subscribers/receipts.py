@@ -17,8 +17,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from core import vocabulary
+from core.audit import AuditAction
 from core.disclosure import Kind, disclose, sees_in_full
 from core.masking import display_msisdn
+from core.models import AuditEvent
 from core.pdffonts import pdf_fonts
 from core.publicurl import public_url
 
@@ -100,6 +102,8 @@ class ReceiptFacts:
     refusal_reason: str = ""
     # Registered beyond the cap of numbers per NIK, where this outlet may: flagged for review.
     beyond_cap: bool = False
+    # When the number was blocked (local time; None when the trail does not say).
+    blocked_at: datetime | None = None
 
     @property
     def awaiting(self) -> bool:
@@ -108,6 +112,27 @@ class ReceiptFacts:
     @property
     def refused(self) -> bool:
         return self.status == Registration.Status.REFUSED
+
+    @property
+    def blocked(self) -> bool:
+        return self.status == Registration.Status.BLOCKED
+
+
+def _blocked_at(registration: Registration) -> datetime | None:
+    """When the registration was blocked: its latest block in the audit trail."""
+    if registration.status != Registration.Status.BLOCKED:
+        return None
+    when = (
+        AuditEvent.objects.filter(
+            action=AuditAction.REGISTRATION_BLOCK,
+            target_type=Registration._meta.label_lower,
+            target_id=str(registration.pk),
+        )
+        .order_by("-created_at", "-pk")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return timezone.localtime(when) if when else None
 
 
 def receipt_facts(registration: Registration, *, viewer) -> ReceiptFacts:
@@ -131,6 +156,7 @@ def receipt_facts(registration: Registration, *, viewer) -> ReceiptFacts:
         masked=not sees_in_full(viewer, Kind.NAME),
         cap_exceptions=policy.cap_exceptions,
         refusal_reason=registration.refusal_reason,
+        blocked_at=_blocked_at(registration),
         beyond_cap=any(
             note.get("code") == RegistrationNote.OVER_CAP_PERMITTED
             for note in registration.review_reasons or []
@@ -228,6 +254,19 @@ def _status_lines(facts: ReceiptFacts) -> list[tuple[str, str]]:
                 f"{facts.refusal_reason}",
                 "Registration REFUSED by the population registry; this number is not "
                 "activated. See the reason above (in Indonesian).",
+            )
+        ]
+    if facts.blocked:
+        since_id = f" sejak {facts.blocked_at:%d-%m-%Y %H:%M %Z}" if facts.blocked_at else ""
+        since_en = f" since {facts.blocked_at:%d-%m-%Y %H:%M %Z}" if facts.blocked_at else ""
+        return [
+            (
+                f"Nomor ini DIBLOKIR{since_id}: registrasi ini tidak berlaku dan nomor ini tidak "
+                "dapat dipakai. Jika nomor ini milik Anda, datang ke GraPARI dengan KTP asli dan "
+                "nomor registrasi ini.",
+                f"This number is BLOCKED{since_en}: this registration is no longer valid and the "
+                "number cannot be used. If the number is yours, go to a GraPARI with your "
+                "original KTP and this registration number.",
             )
         ]
     if facts.beyond_cap:

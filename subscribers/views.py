@@ -200,6 +200,8 @@ def _receipt_context(request, registration: Registration, *, viewer, token: str)
         "token": token,
         "shared_url": shared_url,
         "link_expires": receipts.receipt_token_expires(token),
+        # The holder's door on the configured public address, never the request's Host.
+        "holders_url": public_url(reverse("holders:start")),
     }
 
 

@@ -48,6 +48,7 @@ from .clarifications import (
     clarification_reopen,
     clarification_transition,
 )
+from .hooks import review_decided
 from .notifications import dealer_admin_users, notify, outlet_staff_users
 from .number_blocks import number_block
 from .queue import queue_flagged_registration
@@ -397,6 +398,14 @@ def _decide(actor, item: ReviewItem, given: DecisionInput, now: datetime) -> Non
     )
     if given.decision in (Decision.DISMISS, Decision.ACCEPT):
         registration_settle(actor=actor, registration_id=item.registration_id, now=now)
+    review_decided(
+        actor=actor,
+        item=item,
+        decision=given.decision,
+        blocked="blocked" in effects,
+        reason=given.reason,
+        now=now,
+    )
 
 
 def _open_discrepancies(item: ReviewItem, clarification: Clarification | None) -> list[Discrepancy]:

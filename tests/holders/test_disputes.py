@@ -253,3 +253,143 @@ def test_the_operator_is_told_of_a_reversal(
         )
     assert OperatorSubscriber.objects.get(msisdn=disputed.msisdn).status == "active"
     assert OperatorNotice.objects.get().told_at is not None
+
+
+def _decide_dispute(grapari, decision, reason="Checked at GraPARI.", **extra):
+    item = ReviewItem.objects.get(kind="holder_dispute")
+    review_item_decide(actor=grapari, item=item, decision=decision, reason=reason, **extra)
+    return item
+
+
+def test_grapari_dismissing_a_dispute_stops_its_block(holder_api, holder, grapari, client):
+    """Dismissed before the deadline: the sweep after it leaves the number alone, and the
+    holder reads that GraPARI closed the dispute."""
+    disputed = holder.registrations[1]
+    _dispute(holder_api, _ref_of(holder_api, 1))
+    _decide_dispute(grapari, "dismiss", "The outlet showed the buyer's own e-KTP.")
+    assert HolderDispute.objects.get().status == "dismissed"
+    assert holder_disputes_block_due(now=timezone.now() + timedelta(days=2)) == 0
+    disputed.refresh_from_db()
+    assert disputed.status == Registration.Status.REGISTERED
+    assert StarterPack.objects.get(msisdn=disputed.msisdn).status != "blocked"
+    assert not NumberBlock.objects.exists()
+    assert not OperatorNotice.objects.exists()
+    shown = holder_api.get("/api/v1/holder/disputes/").json()[0]
+    assert shown["status"] == "dismissed"
+    assert not any("Blocked after" in step for step in shown["progress"])
+    assert any("dispute is closed" in step for step in shown["progress"])
+    page = _holder_page(client, holder_api).content.decode()
+    assert "dispute is closed" in page or "sengketa ditutup" in page.lower()
+
+
+def test_dismissing_after_the_disputes_block_undoes_it(holder_api, holder, grapari):
+    disputed = holder.registrations[1]
+    _dispute(holder_api, _ref_of(holder_api, 1))
+    holder_disputes_block_due(now=timezone.now() + timedelta(days=1, minutes=1))
+    _decide_dispute(grapari, "dismiss")
+    disputed.refresh_from_db()
+    assert disputed.status == Registration.Status.REGISTERED
+    assert not NumberBlock.objects.exists()
+    assert OperatorNotice.objects.get(msisdn=disputed.msisdn).action == "unblock"
+    assert HolderDispute.objects.get().status == "dismissed"
+
+
+def test_grapari_blocking_a_dispute_settles_it(holder_api, holder, grapari):
+    disputed = holder.registrations[1]
+    _dispute(holder_api, _ref_of(holder_api, 1))
+    _decide_dispute(grapari, "block", "Nomor dipakai penipu.")
+    dispute = HolderDispute.objects.get()
+    assert dispute.status == "blocked" and not dispute.own_block
+    # Nothing left for the sweep; the holder is not told "blocked after …".
+    assert holder_disputes_block_due(now=timezone.now() + timedelta(days=2)) == 0
+    progress = holder_api.get("/api/v1/holder/disputes/").json()[0]["progress"]
+    assert not any("Blocked after" in step for step in progress)
+    block = NumberBlock.objects.get(msisdn=disputed.msisdn)
+    assert block.blocked_by == grapari
+
+
+def test_a_confirmed_dispute_is_still_blocked_after_the_notice_window(holder_api, holder, grapari):
+    disputed = holder.registrations[1]
+    _dispute(holder_api, _ref_of(holder_api, 1))
+    _decide_dispute(grapari, "confirm_violation", "Registered on a photocopied KTP.")
+    assert HolderDispute.objects.get().status == "notice"
+    assert holder_disputes_block_due(now=timezone.now() + timedelta(days=1, minutes=1)) == 1
+    disputed.refresh_from_db()
+    assert disputed.status == Registration.Status.BLOCKED
+
+
+def _holder_page(client, holder_api):
+    """The web page of the API client's session (the token in the browser's session)."""
+    session = client.session
+    session["holder_token"] = holder_api._credentials["HTTP_AUTHORIZATION"].split()[1]
+    session.save()
+    return client.get("/nomor-saya/nomor/")
+
+
+def test_the_deadline_is_shown_on_the_local_wall_clock(holder_api, holder, settings, client):
+    from datetime import UTC, datetime
+
+    settings.TIME_ZONE = "Asia/Jakarta"
+    _dispute(holder_api, _ref_of(holder_api, 1))
+    HolderDispute.objects.update(notice_until=datetime(2026, 12, 9, 0, 11, tzinfo=UTC))
+    progress = holder_api.get("/api/v1/holder/disputes/").json()[0]["progress"]
+    assert any("09-12-2026 07:11" in step for step in progress), progress
+    assert not any("00:11" in step for step in progress)
+    page = _holder_page(client, holder_api).content.decode()
+    assert "09-12-2026 07:11" in page
+
+
+def _grapari_blocks_another_item(grapari, outlet, msisdn):
+    """GraPARI's own block of the number, decided on an item that is not the dispute's."""
+    item = ReviewItem.objects.create(
+        kind="flagged_registration",
+        msisdn=msisdn,
+        registration=Registration.objects.get(msisdn=msisdn),
+        outlet=outlet,
+        dealer_id=outlet.dealer_id,
+        province=outlet.province,
+        region=outlet.region,
+        queued_at=timezone.now(),
+        due_at=timezone.now() + timedelta(days=1),
+    )
+    review_item_decide(actor=grapari, item=item, decision="block", reason="Nomor dipakai penipu.")
+
+
+def test_reversing_a_disputes_block_leaves_graparis_own_block(
+    holder_api, holder, grapari, outlet, client
+):
+    disputed = holder.registrations[1]
+    _dispute(holder_api, _ref_of(holder_api, 1))
+    holder_disputes_block_due(now=timezone.now() + timedelta(days=1, minutes=1))
+    _grapari_blocks_another_item(grapari, outlet, disputed.msisdn)
+    item = ReviewItem.objects.get(kind="holder_dispute")
+    client.force_login(grapari)
+    answer = client.post(f"/nomor-saya/ulasan/{item.pk}/", {"reason": "e-KTP shown"})
+    assert answer.status_code == 302
+    assert HolderDispute.objects.get().status == "reversed"
+    disputed.refresh_from_db()
+    assert disputed.status == Registration.Status.BLOCKED
+    assert StarterPack.objects.get(msisdn=disputed.msisdn).status == "blocked"
+    block = NumberBlock.objects.get(msisdn=disputed.msisdn)
+    assert block.blocked_by == grapari and "penipu" in block.reason
+    assert not OperatorNotice.objects.exists()
+
+
+def test_a_number_grapari_blocked_first_is_not_unblocked_by_the_disputes_reversal(
+    holder_api, holder, grapari, outlet
+):
+    from holders.services import holder_dispute_reverse
+
+    disputed = holder.registrations[1]
+    _dispute(holder_api, _ref_of(holder_api, 1))
+    _grapari_blocks_another_item(grapari, outlet, disputed.msisdn)
+    # The holder is not told "blocked after …" of a number already blocked.
+    progress = holder_api.get("/api/v1/holder/disputes/").json()[0]["progress"]
+    assert not any("Blocked after" in step for step in progress), progress
+    holder_disputes_block_due(now=timezone.now() + timedelta(days=1, minutes=1))
+    holder_dispute_reverse(actor=grapari, dispute=HolderDispute.objects.get(), reason="e-KTP")
+    disputed.refresh_from_db()
+    assert disputed.status == Registration.Status.BLOCKED
+    assert StarterPack.objects.get(msisdn=disputed.msisdn).status == "blocked"
+    assert NumberBlock.objects.filter(msisdn=disputed.msisdn, blocked_by=grapari).exists()
+    assert not OperatorNotice.objects.exists()

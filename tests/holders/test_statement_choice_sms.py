@@ -72,6 +72,20 @@ class TestStatement:
         )
         assert "No:" in check("AAAAAAAAAA", pdf) or "Tidak:" in check("AAAAAAAAAA", pdf)
 
+    def test_the_statement_gives_the_full_public_address_of_its_check(
+        self, client, outlet, settings, django_capture_on_commit_callbacks
+    ):
+        """A bank or an employer reads the paper: a path alone leads nowhere, and the address
+        is the configured one, never the request's Host."""
+        settings.PUBLIC_BASE_URL = "https://satupintu.example.id"
+        person = make_person(outlet, numbers=1)
+        _log_in_web(client, person, django_capture_on_commit_callbacks)
+        answer = client.get("/nomor-saya/pernyataan/", HTTP_HOST="phish.example.com")
+        text = " ".join(pdf_text(answer.content).split())
+        assert "diperiksa di halaman https://satupintu.example.id/nomor-saya/periksa/" in text
+        assert "statement at https://satupintu.example.id/nomor-saya/periksa/" in text
+        assert "phish.example.com" not in text
+
     def test_no_statement_without_a_verified_session(self, client):
         answer = client.get("/nomor-saya/pernyataan/")
         assert answer.status_code == 302

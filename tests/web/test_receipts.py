@@ -104,6 +104,26 @@ def test_pdf_carries_the_holders_door_on_the_public_address(client, clerk, regis
     assert "phish.example.com" not in text
 
 
+def test_the_page_links_the_holders_door_on_the_public_address(
+    client, clerk, registration, settings
+):
+    """Never the request's Host header (docs/holders.md, "Links that leave the portal")."""
+    settings.PUBLIC_BASE_URL = "https://satupintu.example.id"
+    client.force_login(clerk)
+    html = client.get(_url(registration), HTTP_HOST="phish.example.com").content.decode()
+    assert (
+        'href="https://satupintu.example.id/nomor-saya/" id="receipt-my-numbers">'
+        "https://satupintu.example.id/nomor-saya/</a>"
+    ) in html
+    assert "phish.example.com" not in html
+    shared = Client().get(
+        f"/registrations/receipt/{receipts.receipt_token(registration)}/",
+        HTTP_HOST="phish.example.com",
+    )
+    assert "https://satupintu.example.id/nomor-saya/" in shared.content.decode()
+    assert "phish.example.com" not in shared.content.decode()
+
+
 @pytest.mark.parametrize("name", NON_LATIN1_NAMES)
 def test_pdf_prints_names_outside_latin_1(client, clerk, registration, name):
     """The receipt is drawn in the DejaVu font shipped with the code: a name Helvetica cannot
@@ -213,3 +233,41 @@ def test_a_shared_link_honours_the_buyers_restriction_and_erasure(
         assert registration.registration_number not in html
         assert mask_name(registration.full_name) not in html
         assert response["X-Robots-Tag"] == "noindex, nofollow"
+
+
+def test_a_blocked_registrations_receipt_says_it_is_blocked_and_since_when(
+    client, clerk, registration, settings
+):
+    from datetime import UTC, datetime
+
+    from subscribers.services import registration_block
+
+    settings.TIME_ZONE = "Asia/Jakarta"
+    registration_block(
+        actor=clerk,
+        msisdn=registration.msisdn,
+        registration_id=registration.pk,
+        reason="Nomor dipakai penipu.",
+        now=datetime(2026, 12, 9, 0, 11, tzinfo=UTC),
+    )
+    AuditEvent.objects.filter(action="registration.block").update(
+        created_at=datetime(2026, 12, 9, 0, 11, tzinfo=UTC)
+    )
+    client.force_login(clerk)
+    html = client.get(_url(registration), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'id="receipt-blocked"' in html
+    assert "This number is blocked since 9 December 2026, 07:11 WIB" in html
+    assert "penipu" not in html  # the reviewer's reason is not the buyer's to read
+    shared = Client(HTTP_ACCEPT_LANGUAGE="id").get(
+        f"/registrations/receipt/{receipts.receipt_token(registration)}/"
+    )
+    assert "Nomor ini diblokir sejak 9 Desember 2026, 07:11 WIB" in shared.content.decode()
+    text = pdf_text(client.get(_url(registration, "receipt.pdf")).content)
+    assert "Nomor ini DIBLOKIR sejak 09-12-2026 07:11 WIB" in text
+    assert "This number is BLOCKED since 09-12-2026 07:11 WIB" in text
+
+
+def test_a_receipt_of_a_registration_in_force_says_nothing_of_a_block(client, clerk, registration):
+    client.force_login(clerk)
+    assert 'id="receipt-blocked"' not in client.get(_url(registration)).content.decode()
+    assert "DIBLOKIR" not in pdf_text(client.get(_url(registration, "receipt.pdf")).content)
