@@ -74,3 +74,12 @@ def a_session_waits_for_a_lock(*, tries: int) -> bool:
                 return True
         time.sleep(0.05)
     return False
+
+
+def without_face_evidence(registration: Registration) -> None:
+    """As a registration of the years before face verification: no verdict, no fingerprint (so
+    a correction may change its NIK, docs/rules.md)."""
+    Registration.objects.filter(pk=registration.pk).update(
+        face_verdict="", face_score=None, face_sha256=""
+    )
+    registration.refresh_from_db()

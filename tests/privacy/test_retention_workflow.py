@@ -13,7 +13,7 @@ from privacy import selectors as privacy_selectors
 from tests.conftest import photo_upload
 from tests.workflow.conftest import answered_item
 
-from .conftest import deactivate, nik, photo_paths
+from .conftest import deactivate, nik, photo_paths, without_face_evidence
 from .test_retention import RETENTION, purge
 
 pytestmark = pytest.mark.django_db
@@ -70,8 +70,10 @@ def test_a_corrected_id_number_still_finds_the_registration_until_it_is_purged(
     register, clerk, grapari
 ):
     """The clerk typed the wrong NIK; the correction replaced it. The person behind the first
-    number still has data held (the earlier version): a data-subject search finds it."""
+    number still has data held (the earlier version): a data-subject search finds it. (A
+    registration without face evidence: a face-verified holder's NIK is never corrected.)"""
     registration = register(81)
+    without_face_evidence(registration)
     item = answered_item(
         registration, clerk, correction={"id_number": nik(82)}, photo=photo_upload("ktp.jpg")
     )

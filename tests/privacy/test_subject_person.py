@@ -20,7 +20,7 @@ from tests.conftest import photo_upload
 from tests.factories import StaffFactory, UserFactory
 from tests.workflow.conftest import answered_item, open_discrepancy
 
-from .conftest import deactivate, nik
+from .conftest import deactivate, nik, without_face_evidence
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,10 @@ RUDI, MULYONO = ("Rudi Hartono", nik(81)), ("Mulyono", nik(82))
 
 
 def correct(registration, clerk, grapari, person) -> None:
-    """The outlet's correction to ``person``'s identity, accepted by GraPARI."""
+    """The outlet's correction to ``person``'s identity, accepted by GraPARI — on a registration
+    without face evidence (the NIK + KK years: a face-verified holder's NIK is never corrected,
+    docs/rules.md)."""
+    without_face_evidence(registration)
     name, number = person
     item = answered_item(
         registration,
