@@ -107,7 +107,6 @@ def check(
     face_image: bytes | None,
     today: date,
     errors: FieldErrors,
-    kk_as_warning: bool = False,
     face_needed: bool = True,
 ) -> RegistryOutcome:
     """Ask the registry about ``clean`` (when ``applies``) and put its verdict in ``errors``
@@ -136,7 +135,6 @@ def check(
         person,
         kk_digest=pii.digest(clean.kk_number) if clean.kk_number else "",
         kk_asked=kk_asked(policy, clean),
-        kk_as_warning=kk_as_warning,
         errors=errors,
     )
     face_subject = clean.id_number

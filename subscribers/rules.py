@@ -500,16 +500,14 @@ def judge_against_registry(
     *,
     kk_digest: str,
     kk_asked: bool,
-    kk_as_warning: bool = False,
     errors: FieldErrors,
 ) -> None:
     """Judge ``clean`` against the registry's record of its NIK (``person``, a
     ``core.registry.RegistryPerson`` or None when the registry does not know the NIK).
 
     - the NIK must be known (``id_number``);
-    - the KK must be the NIK's family card where the rule asks for a KK (``kk_asked``):
-      a fault at ``kk_number``, or a warning when ``kk_as_warning`` (an import: the KK may have
-      been reissued since the sale); a KK given where none is asked only earns a warning;
+    - the KK must be the NIK's family card where the rule asks for a KK (``kk_asked``): a
+      fault at ``kk_number``; a KK given where none is asked only earns a warning;
     - name (the portal's name comparison), birth date and sex must agree with the record;
     - where the NIK's own digits disagree with the birth date or sex entered and the registry
       confirms what was entered, that is a warning, not a fault.
@@ -518,7 +516,7 @@ def judge_against_registry(
         errors.add("id_number", registry_message("not_found"))
         return
     if clean.kk_number and person.kk_digest != kk_digest:
-        if kk_asked and not kk_as_warning:
+        if kk_asked:
             errors.add("kk_number", registry_message("kk_not_paired"))
         else:
             clean.warnings.append(registry_warning("kk_not_paired"))

@@ -865,7 +865,7 @@ def registration_verify(*, registration_id: int, now: datetime | None = None) ->
     clean = _stored_clean(registration)
     errors = FieldErrors()
     face_image = None
-    # An imported record carries no photo and its KK may have been reissued since the sale.
+    # An imported record carries no photo: no face is verified for it.
     imported = registration.source == Registration.Source.IMPORT
     outcome = registry_check.RegistryOutcome()
     # The refusal is stored in the portal's language (Bahasa Indonesia), whoever runs this.
@@ -887,7 +887,6 @@ def registration_verify(*, registration_id: int, now: datetime | None = None) ->
                 face_image=face_image,
                 today=timezone.localdate(registration.registered_at),
                 errors=errors,
-                kk_as_warning=imported,
                 face_needed=not imported,
             )
             if not errors and not outcome.awaiting:

@@ -13,9 +13,9 @@ a sale made elsewhere, not a sale happening now:
   not known, never as a yes (under a rule set requiring the original documents, a row saying
   they were not checked is flagged for review);
 - under a rule set that validates against the population registry a citizen's row is checked
-  against it like the form (NIK known, name, birth date and sex agreeing), except the KK: a
-  family card the registry does not pair with the NIK is recorded as a warning, for it may
-  have been reissued since the sale. The registry away, the rows are imported awaiting
+  against it like the form (NIK known, name, birth date and sex agreeing, and the KK paired
+  with the NIK where the rule set asks for the KK — a family card reissued since the sale is
+  corrected in the file). The registry away, the rows are imported awaiting
   verification (the sweep of ``subscribers.tasks`` asks again).
 
 Packs: a pack the portal does not know yet is created as held by the row's outlet (and its

@@ -17,7 +17,7 @@ from identity.idrules import normalize_name_for_comparison
 from outlets.models import Outlet, StarterPack
 from outlets.selectors import InsiderDigests, insider_digests
 
-from .. import rulebook
+from .. import registry_check, rulebook
 from ..models import Category, Registration
 from ..rules import CleanRegistration, FieldErrors, judge_against_registry
 from ..services import (
@@ -281,7 +281,9 @@ class ChunkWriter:
             if lookups.registry is None:
                 awaiting = True
             else:
-                fault = _judge_registry(c, lookups.registry.get(c.id_digest), warnings)
+                fault = _judge_registry(
+                    c, lookups.registry.get(c.id_digest), warnings, policy=policy
+                )
                 if fault is not None:
                     return fault
                 checked = True
@@ -300,10 +302,10 @@ class ChunkWriter:
         )
 
 
-def _judge_registry(c: Candidate, person, warnings: list[dict]) -> RowError | None:
-    """A row against the registry's record of its NIK, as the form is judged, except the KK:
-    a KK the registry does not pair with the NIK is a warning (it may have been reissued since
-    the sale). The first fault is the row's error."""
+def _judge_registry(c: Candidate, person, warnings: list[dict], *, policy) -> RowError | None:
+    """A row against the registry's record of its NIK, as the form is judged: a KK the
+    registry does not pair with the NIK is the row's fault where the rule set asks for the KK
+    (as at the counter), a warning where it does not. The first fault is the row's error."""
     if (
         person is not None
         and not c.nik_disagreements
@@ -321,7 +323,11 @@ def _judge_registry(c: Candidate, person, warnings: list[dict]) -> RowError | No
     )  # fmt: skip
     errors = FieldErrors()
     judge_against_registry(
-        clean, person, kk_digest=c.kk_digest, kk_asked=True, kk_as_warning=True, errors=errors
+        clean,
+        person,
+        kk_digest=c.kk_digest,
+        kk_asked=registry_check.kk_asked(policy, clean),
+        errors=errors,
     )
     for name, messages in errors.errors.items():
         return RowError(c.line, name, messages[0])

@@ -28,10 +28,12 @@ def _in_english():
         yield
 
 
-def test_rows_are_checked_against_the_registry_except_the_kk(tmp_path, outlet):
+def test_rows_are_checked_against_the_registry_the_kk_included(tmp_path, outlet):
+    """As the form: a NIK the registry does not hold, a KK it does not pair with the NIK (the
+    rule set asks for the KK), a name that disagrees — each rejects its row at its field."""
     unknown = row(2, id_number=make_nik(birth_date=date(1988, 3, 9), sex="M", province="32",
                                         regency="73", serial=9002))  # fmt: skip
-    # Row 3's registry record holds another KK (reissued since the sale): a warning only.
+    # Row 3's registry record holds another KK (reissued since the sale, or not theirs).
     reissued = row(3)
     register_person(
         {**reissued, "kk_number": None},
@@ -43,12 +45,8 @@ def test_rows_are_checked_against_the_registry_except_the_kk(tmp_path, outlet):
     register_person({**wrong_name, "full_name": "Ahmad Ma'ruf Hidayat"})
     path = write_csv(tmp_path / "r.csv", [row(1), unknown, reissued, wrong_name])
     assert run_import(path, errors_csv=str(errors_csv)) == 1
-    assert faults(errors_csv) == {(3, "id_number"), (5, "full_name")}
-    imported = Registration.objects.order_by("msisdn")
-    assert imported.count() == 2
-    warned = imported.get(msisdn="62" + reissued["msisdn"][1:])
-    assert [w["code"] for w in warned.warnings] == ["kk_not_paired"]
-    assert warned.status == Registration.Status.REGISTERED and warned.registry_checked_at
+    assert faults(errors_csv) == {(3, "id_number"), (4, "kk_number"), (5, "full_name")}
+    assert Registration.objects.count() == 1
 
 
 def test_the_registry_down_rows_come_in_awaiting_verification(tmp_path, outlet, settings):
@@ -114,21 +112,27 @@ def test_a_registry_record_disagreeing_on_sex_or_birth_date_refuses_the_row(tmp_
 def test_a_row_verified_late_is_judged_as_an_import_not_as_a_counter_sale(
     tmp_path, outlet, settings
 ):
-    """The registry down at the import, a row whose KK was reissued since the sale: verified
-    later, it is judged as the import would have judged it — registered with the pairing as a
-    warning, no face photo asked for — not refused as a sale at the counter would be."""
-    reissued = row(1)
+    """The registry down at the import: verified later, each row is judged as the import would
+    have judged it — no face photo asked for (a file carries none), a KK the registry does not
+    pair with the NIK refused as at the counter."""
+    fine, reissued = row(1), row(2)
     register_person(
         {**reissued, "kk_number": None},
         kk_number=make_kk(recorded=date(2023, 1, 5), region="327301", serial=3),
     )
     settings.POPULATION_REGISTRY_MOCK_FAULT = "down"
-    assert run_import(write_csv(tmp_path / "r.csv", [reissued])) == 0
+    assert run_import(write_csv(tmp_path / "r.csv", [fine, reissued])) == 0
     settings.POPULATION_REGISTRY_MOCK_FAULT = ""
-    registration = Registration.objects.get()
-    assert registration.status == Registration.Status.AWAITING
+    assert set(Registration.objects.values_list("status", flat=True)) == {"awaiting"}
 
-    assert services.registration_verify(registration_id=registration.pk) == "registered"
-    registration.refresh_from_db()
-    assert [w["code"] for w in registration.warnings] == ["kk_not_paired"]
-    assert registration.refusal_reason == ""
+    verified = {
+        r.msisdn: services.registration_verify(registration_id=r.pk)
+        for r in Registration.objects.all()
+    }
+
+    assert verified == {
+        "62" + fine["msisdn"][1:]: "registered",
+        "62" + reissued["msisdn"][1:]: "refused",
+    }
+    refused = Registration.objects.get(msisdn="62" + reissued["msisdn"][1:])
+    assert "KK" in refused.refusal_reason
