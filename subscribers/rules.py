@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from core.idnumbers import normalize_id_number
 from identity import idrules
+from identity.countries import COUNTRY_CODES
 from identity.messages import MESSAGES, id_rule_message
 
 from . import rulebook
@@ -28,7 +29,6 @@ TEXT_LIMITS = {
 }
 CATEGORIES = ("personal", "corporate", "m2m")
 CITIZEN = "ID"
-ISO_COUNTRY_LEN = 2
 # Characters an address may not hold: markup brackets and control characters (below U+0020).
 _ADDRESS_REFUSED = re.compile(r"[<>\x00-\x1f]")
 
@@ -198,11 +198,8 @@ def clean_registration_fields(
         errors.add("sex", _("Choose M (male) or F (female)."))
 
     nationality = (_text(data, "nationality") or "ID").upper()
-    if (
-        len(nationality) != ISO_COUNTRY_LEN
-        or not nationality.isascii()
-        or not nationality.isalpha()
-    ):
+    if nationality not in COUNTRY_CODES:
+        # ISO 3166-1 alpha-2, an assigned code: "XX" or "ZZ" is no country.
         errors.add("nationality", _("Use the two-letter country code, e.g. ID."))
 
     # --- the identity document -------------------------------------------------------------------

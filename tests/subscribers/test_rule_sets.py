@@ -624,3 +624,17 @@ def test_the_age_limit_of_120_years_is_counted_on_the_day(policies, born, refuse
     )
 
     assert ("birth_date" in errors.errors) is refused
+
+
+@pytest.mark.parametrize(("given", "refused"), [("MY", False), ("gb", False), ("ZZ", True),
+                                                ("XX", True), ("UK", True), ("I D", True)])  # fmt: skip
+def test_a_nationality_is_an_assigned_iso_3166_code(policies, given, refused):
+    from subscribers.rules import FieldErrors, clean_registration_fields
+
+    today = date(2026, 8, 3)
+    errors = FieldErrors()
+    clean_registration_fields(
+        {"nationality": given}, policy=policy_in_force(at=at(today)), today=today, errors=errors
+    )
+
+    assert ("nationality" in errors.errors) is refused
