@@ -17,6 +17,7 @@ fi
 pids=()
 cleanup() {
   trap - EXIT INT TERM
+  [ -n "${watcher:-}" ] && kill "$watcher" 2>/dev/null
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
@@ -28,5 +29,10 @@ mkdir -p .celery
 pids+=($!)
 "$PY" manage.py runserver "${HOST:-127.0.0.1}:${PORT:-8000}" &
 pids+=($!)
+# `make run` killed with TERM dies without passing it on: whoever started this script going
+# away (its parent gone) stops everything too, instead of leaving the server and worker behind.
+parent=$PPID
+( while kill -0 "$parent" 2>/dev/null; do sleep 1; done; kill -TERM $$ 2>/dev/null ) &
+watcher=$!
 echo "Satu Pintu: http://${HOST:-127.0.0.1}:${PORT:-8000}/  (Ctrl-C stops the server, worker and beat)"
 wait -n "${pids[@]}"
