@@ -17,7 +17,7 @@ fi
 pids=()
 cleanup() {
   trap - EXIT INT TERM
-  [ -n "${watcher:-}" ] && kill "$watcher" 2>/dev/null
+  if [ -n "${watcher:-}" ]; then kill "$watcher" 2>/dev/null || true; fi
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
