@@ -93,3 +93,17 @@ def test_a_long_wait_is_said_in_minutes_and_a_views_own_words_are_kept():
     assert hour.data == {"detail": "Terlalu banyak permintaan: coba lagi dalam 60 menit."}
     assert own.data == {"detail": "Sesi berakhir."}  # DRF's English tail dropped
     assert hour["Retry-After"] == own["Retry-After"] == "3600"
+
+
+@pytest.mark.parametrize(
+    ("language", "said"), [("id", "Data tidak ditemukan."), ("en", "Not found.")]
+)
+def test_a_path_no_api_route_matches_is_the_apis_404(clerk, settings, language, said):
+    """``/api/v1/registrations/abc/`` matches no route: the API's JSON 404 in the caller's
+    language, not a page."""
+    settings.DEBUG = False
+    response = _client(clerk, language).get(f"{URL}abc/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json() == {"detail": said}

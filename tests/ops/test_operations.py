@@ -129,4 +129,4 @@ def test_security_headers_on_pages(client):
 def test_unknown_api_path_is_json_404(client):
     response = client.get("/api/v1/no-such-thing/")
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {"detail": "Data tidak ditemukan."}  # Bahasa Indonesia first
