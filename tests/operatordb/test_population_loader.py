@@ -190,3 +190,17 @@ def test_a_name_whose_key_is_longer_than_the_name_is_held_with_its_whole_key(tmp
     ayu = PopulationRecord.objects.get(nik_digest=pii.digest(AYU))
     assert (ayu.full_name, len(ayu.name_key)) == (name, 150)
     assert ayu.name_key == normalize_name_for_comparison(name)
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_a_file_that_cannot_be_opened_is_said_so_with_exit_status_2(tmp_path, kind):
+    """As the snapshot loader and the import say it: "Cannot open …", exit 2, no traceback."""
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    path = tmp_path / "people.csv"
+    if kind == "directory":
+        path.mkdir()
+    with pytest.raises(CommandError, match="Cannot open") as refused:
+        call_command("load_population_registry", str(path))
+    assert refused.value.returncode == 2

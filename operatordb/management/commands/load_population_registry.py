@@ -25,8 +25,11 @@ class Command(BaseCommand):
     def handle(self, *args, file, **options):
         try:
             report = load_registry(file)
-        except FileNotFoundError as exc:
-            raise CommandError(f"no such file: {file}") from exc
+        except OSError as exc:
+            if exc.filename is None:  # not the file's own fault (the database)
+                raise
+            # As the snapshot loader and the import say it: the file cannot be used at all.
+            raise CommandError(f"Cannot open {file}: {exc.strerror}", returncode=2) from exc
         except UnicodeDecodeError as exc:
             raise CommandError(f"the file is not UTF-8 text ({exc.reason})") from exc
         except RegistryFileRejected as exc:
