@@ -168,9 +168,11 @@ class Command(BaseCommand):
             f"{summary['status']} in {summary['duration_seconds'] or 0:.1f} s, "
             f"{progress['done']}/{progress['total']} chunks, {progress['rows_done']} rows"
         )
-        out.write(f"{'kind':<26}{'found':>8}{'opened':>8}{'resolved':>9}{'open now':>10}")
+        # The kind column as wide as the longest kind (``activated_before_registration``).
+        width = max([len("kind"), *map(len, summary["counts"])]) + 2
+        out.write(f"{'kind':<{width}}{'found':>8}{'opened':>8}{'resolved':>9}{'open now':>10}")
         for kind, found in summary["counts"].items():
             out.write(
-                f"{kind:<26}{found:>8}{summary['opened'][kind]:>8}"
+                f"{kind:<{width}}{found:>8}{summary['opened'][kind]:>8}"
                 f"{summary['resolved'][kind]:>9}{summary['open_now'][kind]:>10}"
             )
