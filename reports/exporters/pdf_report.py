@@ -45,6 +45,9 @@ PDF_ROW_COLUMNS = {
         "roid", "name", "registrations", "violation_rate", "discrepancies", "ids_over_cap",
         "ids_repeated",
     ],
+    "clarifications": [
+        "id", "msisdn", "kind", "outlet_roid", "status", "opened_at", "due_at",
+    ],
 }  # fmt: skip
 # A table cell's padding, left and right (reportlab's default is 6 points each side).
 CELL_PADDING = 3

@@ -8,6 +8,7 @@ from django.utils import translation
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Table
 
+from compliance.models import Clarification
 from reports.columns import RowSource, discrepancy_source, registration_source
 from reports.exporters.pdf_report import CELL_PADDING, MARGIN_MM, fit_columns, layout_report
 from reports.figures import report_figures
@@ -109,3 +110,18 @@ def test_the_pdf_rows_say_kinds_and_statuses_in_words(dataset, regulator, export
 
     assert "id_over_limit" not in text and " open" not in text
     assert "Jumlah nomor pada identitas melebihi batas" in text or "berbeda" in text
+
+
+@pytest.mark.django_db
+def test_the_clarifications_pdf_lists_the_requests(dataset, regulator, export, clarifications):
+    """The PDF of the clarification requests lists them as the CSV and XLSX do, not only the
+    figures: each request's number as people write it."""
+    from core.masking import display_msisdn
+
+    job = export(regulator, "clarifications", "pdf")
+    text = pdf_text(content(job)).replace("\n", " ")
+
+    numbers = Clarification.objects.values_list("msisdn", flat=True)
+    assert len(numbers) == 2
+    for msisdn in numbers:
+        assert display_msisdn(msisdn) in text
