@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.clientip import client_ip
+from core.pagination import CappedPageNumberPagination
 from core.publicurl import public_url
 from core.schema import FIELD_ERRORS_SCHEMA
 
@@ -168,6 +169,28 @@ class HolderView(APIView):
     authentication_classes = [HolderBearerAuthentication]
     permission_classes = [IsHolder]
 
+    def paginated(self, request, items: list) -> Response:
+        """A list as every list of the API answers: ``count``, ``next``, ``previous``,
+        ``results`` (``?page=``, ``?page_size=``)."""
+        paginator = CappedPageNumberPagination()
+        page = paginator.paginate_queryset(items, request, view=self)
+        return paginator.get_paginated_response(page)
+
+
+def _page_of(item: type[serializers.Serializer]) -> serializers.Serializer:
+    """The schema of a page of ``item`` (``CappedPageNumberPagination``'s shape)."""
+    page = type(
+        f"Paginated{item.__name__}List",
+        (serializers.Serializer,),
+        {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item(many=True),
+        },
+    )
+    return page()
+
 
 class NumberOut(serializers.Serializer):
     ref = serializers.CharField(
@@ -187,12 +210,13 @@ class NumberOut(serializers.Serializer):
 class NumbersView(HolderView):
     @extend_schema(
         operation_id="holder_numbers",
-        responses={200: NumberOut(many=True)},
+        responses={200: _page_of(NumberOut)},
         tags=["holder"],
     )
     def get(self, request):
         numbers = services.holder_numbers_view(session=request.auth)
-        return Response(
+        return self.paginated(
+            request,
             [
                 {
                     "ref": n.ref,
@@ -207,7 +231,7 @@ class NumbersView(HolderView):
                     and n.dispute.status != HolderDispute.Status.REVERSED,
                 }
                 for n in numbers
-            ]
+            ],
         )
 
 
@@ -245,11 +269,11 @@ def _dispute_out(progress) -> dict:
 class DisputesView(HolderView):
     @extend_schema(
         operation_id="holder_disputes_list",
-        responses={200: DisputeOut(many=True)},
+        responses={200: _page_of(DisputeOut)},
         tags=["holder"],
     )
     def get(self, request):
-        return Response([_dispute_out(p) for p in holder_disputes(request.auth)])
+        return self.paginated(request, [_dispute_out(p) for p in holder_disputes(request.auth)])
 
     @extend_schema(
         operation_id="holder_dispute_create",

@@ -24,7 +24,7 @@ def _local(msisdn: str) -> str:
 
 
 def _ref_of(client, index: int) -> str:
-    return client.get("/api/v1/holder/numbers/").json()[index]["ref"]
+    return client.get("/api/v1/holder/numbers/").json()["results"][index]["ref"]
 
 
 def _wrong_guess(msisdn: str, n: int) -> str:

@@ -39,7 +39,7 @@ def _answer_link(msisdn: str) -> str:
 
 
 def _ref_of(client, index: int) -> str:
-    return client.get("/api/v1/holder/numbers/").json()[index]["ref"]
+    return client.get("/api/v1/holder/numbers/").json()["results"][index]["ref"]
 
 
 def test_a_dispute_tells_the_number_opens_a_review_and_asks_the_outlet(
@@ -82,7 +82,7 @@ def test_blocked_only_after_the_notice_window(holder_api, holder):
     dispute = HolderDispute.objects.get()
     assert dispute.status == "blocked"
     # The holder sees it on the next look.
-    rows = holder_api.get("/api/v1/holder/numbers/").json()
+    rows = holder_api.get("/api/v1/holder/numbers/").json()["results"]
     assert rows[1]["status"] == "blocked"
 
 
@@ -165,7 +165,7 @@ def test_a_confirmed_dispute_counts_on_the_outlets_ladder(holder_api, holder, gr
     violation = Violation.objects.get()
     assert violation.outlet == outlet and violation.kinds == "holder_dispute"
     assert Sanction.objects.filter(outlet=outlet, level="warning").exists()
-    progress = holder_api.get("/api/v1/holder/disputes/").json()[0]["progress"]
+    progress = holder_api.get("/api/v1/holder/disputes/").json()["results"][0]["progress"]
     assert any("confirmed" in step for step in progress)
 
 
@@ -274,7 +274,7 @@ def test_grapari_dismissing_a_dispute_stops_its_block(holder_api, holder, grapar
     assert StarterPack.objects.get(msisdn=disputed.msisdn).status != "blocked"
     assert not NumberBlock.objects.exists()
     assert not OperatorNotice.objects.exists()
-    shown = holder_api.get("/api/v1/holder/disputes/").json()[0]
+    shown = holder_api.get("/api/v1/holder/disputes/").json()["results"][0]
     assert shown["status"] == "dismissed"
     assert not any("Blocked after" in step for step in shown["progress"])
     assert any("dispute is closed" in step for step in shown["progress"])
@@ -302,7 +302,7 @@ def test_grapari_blocking_a_dispute_settles_it(holder_api, holder, grapari):
     assert dispute.status == "blocked" and not dispute.own_block
     # Nothing left for the sweep; the holder is not told "blocked after …".
     assert holder_disputes_block_due(now=timezone.now() + timedelta(days=2)) == 0
-    progress = holder_api.get("/api/v1/holder/disputes/").json()[0]["progress"]
+    progress = holder_api.get("/api/v1/holder/disputes/").json()["results"][0]["progress"]
     assert not any("Blocked after" in step for step in progress)
     block = NumberBlock.objects.get(msisdn=disputed.msisdn)
     assert block.blocked_by == grapari
@@ -332,7 +332,7 @@ def test_the_deadline_is_shown_on_the_local_wall_clock(holder_api, holder, setti
     settings.TIME_ZONE = "Asia/Jakarta"
     _dispute(holder_api, _ref_of(holder_api, 1))
     HolderDispute.objects.update(notice_until=datetime(2026, 12, 9, 0, 11, tzinfo=UTC))
-    progress = holder_api.get("/api/v1/holder/disputes/").json()[0]["progress"]
+    progress = holder_api.get("/api/v1/holder/disputes/").json()["results"][0]["progress"]
     assert any("09-12-2026 07:11" in step for step in progress), progress
     assert not any("00:11" in step for step in progress)
     page = _holder_page(client, holder_api).content.decode()
@@ -384,7 +384,7 @@ def test_a_number_grapari_blocked_first_is_not_unblocked_by_the_disputes_reversa
     _dispute(holder_api, _ref_of(holder_api, 1))
     _grapari_blocks_another_item(grapari, outlet, disputed.msisdn)
     # The holder is not told "blocked after …" of a number already blocked.
-    progress = holder_api.get("/api/v1/holder/disputes/").json()[0]["progress"]
+    progress = holder_api.get("/api/v1/holder/disputes/").json()["results"][0]["progress"]
     assert not any("Blocked after" in step for step in progress), progress
     holder_disputes_block_due(now=timezone.now() + timedelta(days=1, minutes=1))
     holder_dispute_reverse(actor=grapari, dispute=HolderDispute.objects.get(), reason="e-KTP")

@@ -24,7 +24,7 @@ def test_the_holder_sees_their_numbers_and_nobody_elses(holder_api, outlet, othe
     add_number(person, other_outlet, status=Registration.Status.AWAITING)
     stranger = make_person(outlet, numbers=2)
     log_in(holder_api, person)
-    rows = holder_api.get("/api/v1/holder/numbers/").json()
+    rows = holder_api.get("/api/v1/holder/numbers/").json()["results"]
     assert [r["msisdn"] for r in rows] == [
         "0" + person.msisdns[0][2:],
         _shown(person.msisdns[1]),
@@ -47,7 +47,7 @@ def test_statuses_and_the_cap(holder_api, outlet):
     for _ in range(3):
         add_number(person, outlet)
     log_in(holder_api, person)
-    rows = holder_api.get("/api/v1/holder/numbers/").json()
+    rows = holder_api.get("/api/v1/holder/numbers/").json()["results"]
     by_number = {r["msisdn"]: r for r in rows}
     assert by_number[_shown(blocked.msisdn)]["status"] == "blocked"
     assert by_number[_shown(inactive.msisdn)]["status"] == "inactive"
@@ -64,7 +64,7 @@ def test_an_ended_life_of_a_recycled_number_is_not_shown(holder_api, outlet):
         newcomer, outlet, msisdn=recycled.msisdn, registered_at=timezone.now() - timedelta(hours=1)
     )
     log_in(holder_api, person)
-    rows = holder_api.get("/api/v1/holder/numbers/").json()
+    rows = holder_api.get("/api/v1/holder/numbers/").json()["results"]
     assert len(rows) == 1
 
 
@@ -72,7 +72,7 @@ def test_a_refused_registration_is_not_shown(holder_api, outlet):
     person = make_person(outlet, numbers=1)
     add_number(person, outlet, status=Registration.Status.REFUSED)
     log_in(holder_api, person)
-    assert len(holder_api.get("/api/v1/holder/numbers/").json()) == 1
+    assert len(holder_api.get("/api/v1/holder/numbers/").json()["results"]) == 1
 
 
 @pytest.mark.parametrize("path", ["/api/v1/holder/numbers/", "/api/v1/holder/disputes/"])
@@ -152,7 +152,7 @@ def test_the_list_costs_the_same_queries_for_two_numbers_or_eight(holder_api, ou
         person = make_person(outlet, numbers=numbers)
         log_in(holder_api, person)
         with CaptureQueriesContext(connection) as captured:
-            assert len(holder_api.get("/api/v1/holder/numbers/").json()) == numbers
+            assert len(holder_api.get("/api/v1/holder/numbers/").json()["results"]) == numbers
         return len(captured.captured_queries)
 
     assert queries(2) == queries(8)
@@ -184,3 +184,18 @@ def test_a_face_photo_over_the_photo_limit_is_refused_at_its_field(client, outle
     assert answer.status_code == 400
     assert "too big" in answer.content.decode() or "too large" in answer.content.decode()
     assert client.get("/nomor-saya/nomor/").status_code == 302  # no session was opened
+
+
+def test_the_lists_are_paginated_as_every_list_of_the_api(holder_api, person):
+    log_in(holder_api, person)
+
+    page = holder_api.get("/api/v1/holder/numbers/?page_size=1").json()
+    rest = holder_api.get(page["next"]).json()
+
+    assert page["count"] == 2 and len(page["results"]) == 1 and page["previous"] is None
+    assert len(rest["results"]) == 1 and rest["next"] is None
+    assert {page["results"][0]["ref"], rest["results"][0]["ref"]} == {
+        n["ref"] for n in holder_api.get("/api/v1/holder/numbers/").json()["results"]
+    }
+    disputes = holder_api.get("/api/v1/holder/disputes/").json()
+    assert (disputes["count"], disputes["results"]) == (0, [])
