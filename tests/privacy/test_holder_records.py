@@ -34,7 +34,7 @@ def disputed(door, outlet):
     person = make_person(outlet, numbers=3)
     log_in(door, person)
     log_in(door, person)
-    ref = door.get("/api/v1/holder/numbers/").json()[1]["ref"]
+    ref = door.get("/api/v1/holder/numbers/").json()["results"][1]["ref"]
     answer = door.post("/api/v1/holder/disputes/", {"msisdn": ref, "note": NOTE}, format="json")
     assert answer.status_code == 201, answer.content
     return person
