@@ -36,6 +36,7 @@ from compliance.workflow.number_blocks import number_block
 from compliance.workflow.support import review_target
 from core import pii
 from core.audit import AuditAction, audit_bulk, audit_event, audit_record
+from core.locks import hold_keys
 from core.masking import mask_id_number, mask_msisdn
 from core.operator import get_adapter
 from core.queue import enqueue, send
@@ -162,17 +163,14 @@ def _clean_msisdn(value, errors: dict, field: str = "msisdn") -> str:
 # transaction-level advisory lock per key, taken in one order (no deadlock between two attempts
 # sharing two keys). SQLite writes one transaction at a time: a write first makes this
 # transaction the writer before it counts.
-_LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended('satupintu.holder:' || %s, 0))"
 _WRITE_FIRST = 'UPDATE "holders_holdersession" SET "attempts" = "attempts" WHERE 1 = 0'
 
 
 def _hold_keys(*keys: str) -> None:
-    """Serialise the callers sharing any of ``keys`` until the current transaction ends."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            for key in sorted(set(keys)):
-                cursor.execute(_LOCK_KEY, [key])
-        else:
+    """Serialise the callers sharing any of ``keys`` until the current transaction ends
+    (``core.locks``; on SQLite a write first makes this transaction the writer)."""
+    if not hold_keys(*(f"holder:{key}" for key in keys)):
+        with connection.cursor() as cursor:
             cursor.execute(_WRITE_FIRST)
 
 

@@ -13,13 +13,14 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from core import pii
 from core.audit import AuditAction, audit_record
+from core.locks import hold_keys
 from core.masking import mask_id_number
 from core.queue import enqueue
 from identity import photos
@@ -383,11 +384,6 @@ def _check_cap(clean: CleanRegistration, *, policy, outlet, errors, day, facts: 
         clean.review_reasons.append(over_cap_reason(held + 1, policy.max_numbers_per_id))
 
 
-# One NIK's registrations are written one at a time: the cap is judged again under this lock,
-# inside the writing transaction (``_cap_judged_again``).
-_LOCK_ID = "SELECT pg_advisory_xact_lock(hashtextextended('satupintu.cap:' || %s, 0))"
-
-
 def _cap_judged_again(prepared: PreparedRegistration, *, errors: FieldErrors) -> None:
     """The cap judged again inside the writing transaction, the NIK's other registrations
     waited for: two registrations of one NIK sent at the same moment (two clerks, a
@@ -398,9 +394,7 @@ def _cap_judged_again(prepared: PreparedRegistration, *, errors: FieldErrors) ->
     clean, policy = prepared.clean, prepared.policy
     if not (policy.max_numbers_per_id and clean.category == Category.PERSONAL):
         return
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_LOCK_ID, [pii.digest(clean.id_number)])
+    hold_keys(f"cap:{pii.digest(clean.id_number)}")
     _check_cap(
         clean,
         policy=policy,
