@@ -251,10 +251,9 @@ class SnapshotRejected(Exception):
         self.report = report
 
 
-# A full snapshot that would set more than this share of the active numbers inactive is refused
-# (setting ``OPERATORDB_MAX_DEACTIVATED_SHARE``), and so is one listing no number at all while
-# some are active: a truncated or empty export, not the operator's picture.
-MAX_DEACTIVATED_SHARE = 1.0
+# A full snapshot that would set more than ``OPERATORDB_MAX_DEACTIVATED_SHARE`` of the active
+# numbers inactive is refused, and so is one listing no number at all while some are active: a
+# truncated or empty export, not the operator's picture.
 
 
 class MassDeactivationRefused(Exception):
@@ -282,7 +281,7 @@ def _guard_deactivation(report: LoadReport, deactivating: int, active) -> None:
     ``active``: the active rows now, or a callable counting them (asked only when needed)."""
     if not deactivating:
         return
-    share = float(getattr(settings, "OPERATORDB_MAX_DEACTIVATED_SHARE", MAX_DEACTIVATED_SHARE))
+    share = settings.OPERATORDB_MAX_DEACTIVATED_SHARE
     active = active() if callable(active) else active
     if report.rows == 0 or deactivating > share * active:
         raise MassDeactivationRefused(report, deactivating, active, share)
