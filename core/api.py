@@ -68,7 +68,7 @@ def _throttled_text(exc: exceptions.Throttled) -> str:
     sentence in the reader's language with the wait, a view's own words stay as they are
     (``Retry-After`` carries the wait)."""
     wait = math.ceil(exc.wait)
-    english_tail = ngettext_english(wait)
+    english_tail = _drf_tail(wait)
     text = str(exc.detail).removesuffix(english_tail).strip()
     if text and text != str(exceptions.Throttled.default_detail):
         return text
@@ -86,7 +86,7 @@ def _throttled_text(exc: exceptions.Throttled) -> str:
     ) % {"wait": wait}
 
 
-def ngettext_english(wait: int) -> str:
+def _drf_tail(wait: int) -> str:
     """The tail DRF appends to a throttled answer, as it writes it (untranslated)."""
     throttled = exceptions.Throttled
     tail = throttled.extra_detail_singular if wait == 1 else throttled.extra_detail_plural

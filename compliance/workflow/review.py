@@ -12,6 +12,7 @@ What enters the queue is ``queue``'s. Here:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -599,17 +600,27 @@ def not_settled_text(kinds, *, stored: bool = False) -> str:
 def not_settled_after_accept(item: ReviewItem) -> list[str]:
     """The kinds an accepted correction left open on the item's request (asked again), for
     telling the reviewer; empty when the correction settled everything."""
-    if item.decision != Decision.ACCEPT or item.clarification_id is None:
-        return []
-    return sorted(
-        set(
-            ClarificationItem.objects.filter(
-                clarification_id=item.clarification_id,
-                clarification__status=Clarification.Status.REOPENED,
-                discrepancy__status=Discrepancy.Status.OPEN,
-            ).values_list("kind", flat=True)
-        )
-    )
+    return not_settled_after_accepts([item]).get(item.pk, [])
+
+
+def not_settled_after_accepts(items) -> dict[int, list[str]]:
+    """``not_settled_after_accept`` of many decided items (a bulk decision), in one query:
+    ``{item id: kinds}`` for those whose accepted correction left something open."""
+    accepted = {
+        item.clarification_id: item.pk
+        for item in items
+        if item.decision == Decision.ACCEPT and item.clarification_id is not None
+    }
+    if not accepted:
+        return {}
+    left: dict[int, set[str]] = defaultdict(set)
+    for clarification_id, kind in ClarificationItem.objects.filter(
+        clarification_id__in=accepted,
+        clarification__status=Clarification.Status.REOPENED,
+        discrepancy__status=Discrepancy.Status.OPEN,
+    ).values_list("clarification_id", "kind"):
+        left[accepted[clarification_id]].add(kind)
+    return {pk: sorted(kinds) for pk, kinds in left.items()}
 
 
 def kind_labels(kinds) -> str:

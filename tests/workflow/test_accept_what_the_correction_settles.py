@@ -137,6 +137,27 @@ def test_the_reviewer_is_told_on_the_web_what_the_correction_did_not_settle(
     assert f"does not settle: {label}" in text and "asked again about it" in text
 
 
+def test_a_bulk_accept_names_each_item_whose_correction_did_not_settle(
+    client, policies, clerk, grapari, outlet
+):
+    registration = make_registration(outlet, clerk=clerk, status="registered")
+    _name_differs_at_the_operator(registration)
+    in_registry(registration, birth_place="Bogor")
+    _reconcile()
+    item = _answer(clerk, registration, {"birth_place": "Bogor"})
+
+    client.force_login(grapari)
+    response = client.post(
+        "/compliance/review/bulk/",
+        {"items": [item.pk], "decision": "accept", "reason": "", "next": ""},
+        follow=True,
+    )
+
+    text = response.content.decode()
+    label = str(DiscrepancyKind.NAME_MISMATCH.label).lower()
+    assert f"#{item.pk}: the correction is applied, but it does not settle: {label}" in text
+
+
 def test_a_correction_of_the_name_settles_it_and_a_finding_found_again_counts_once(
     policies, clerk, grapari, outlet
 ):

@@ -23,6 +23,7 @@ from ..forms import BulkDecisionForm, DecisionForm, QueueFilterForm
 from ..review import (
     kind_labels,
     not_settled_after_accept,
+    not_settled_after_accepts,
     pending_correction,
     review_item_claim,
     review_item_decide,
@@ -142,17 +143,15 @@ def review_bulk(request):
         messages.error(request, exc.message)
     else:
         messages.success(request, _("%(count)d items decided.") % {"count": len(decided)})
-        for item in decided:
-            left = not_settled_after_accept(item)
-            if left:
-                messages.warning(
-                    request,
-                    _(
-                        "#%(item)d: the correction is applied, but it does not settle: "
-                        "%(kinds)s. The outlet is asked again about it."
-                    )
-                    % {"item": item.pk, "kinds": kind_labels(left)},
+        for item_pk, left in sorted(not_settled_after_accepts(decided).items()):
+            messages.warning(
+                request,
+                _(
+                    "#%(item)d: the correction is applied, but it does not settle: "
+                    "%(kinds)s. The outlet is asked again about it."
                 )
+                % {"item": item_pk, "kinds": kind_labels(left)},
+            )
     return redirect(target)
 
 
