@@ -158,6 +158,12 @@ def registration_correction_clean(
     return changes
 
 
+def correction_replaces_person(changes: dict) -> bool:
+    """A correction changing the NIK together with the name or the birth date replaces the
+    whole person, not a typo (the reviewer is told so)."""
+    return "id_number" in changes and bool({"full_name", "birth_date"} & set(changes))
+
+
 def correction_registry_comparison(
     *, registration: Registration, correction: dict, id_number_encrypted="", kk_number_encrypted=""
 ) -> tuple[dict, registry_check.RegistryComparison | None]:

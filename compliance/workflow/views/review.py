@@ -14,7 +14,11 @@ from core.disclosure import Kind, disclose, sees_every_detail, sees_in_full
 from core.masking import mask_id_number
 from core.operator import get_adapter
 from core.roles import may_decide
-from subscribers.corrections import correction_registry_comparison, registration_values
+from subscribers.corrections import (
+    correction_registry_comparison,
+    correction_replaces_person,
+    registration_values,
+)
 from subscribers.models import Registration
 from subscribers.services import registration_registry_comparison
 
@@ -244,9 +248,7 @@ def _proposed_rows(user, item: ReviewItem, registration: Registration) -> dict |
     if result is None:
         result = {"state": "not_asked", "rows": [], "kk_matches": None}
     result["nik_changed"] = "id_number" in changes
-    result["person_replaced"] = "id_number" in changes and bool(
-        {"full_name", "birth_date"} & set(changes)
-    )
+    result["person_replaced"] = correction_replaces_person(changes)
     result["kk_number_masked"] = (
         mask_id_number(changes["kk_number"])
         if changes.get("kk_number")
