@@ -312,3 +312,13 @@ def redis_broker():
     with own_redis_db() as url:
         needs(url is not None, "needs Redis with a free test database (set REDIS_URL)")
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _tasks_may_be_waited_for():
+    """A Celery worker started in this process by an earlier test (tests/celery_support.py)
+    marks the process as a worker, where ``result.get()`` refuses to wait ("Never call
+    result.get() within a task"): each test starts as the test process it is."""
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
